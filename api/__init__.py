@@ -1,0 +1,1 @@
+"""FastAPI service over graph/ and retrieval/ for customers, agents and admins."""

@@ -1,0 +1,1 @@
+"""Offline comparison of the rag, finetune and hybrid modes: KPIs, prompt suites and reports."""

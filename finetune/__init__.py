@@ -1,0 +1,4 @@
+"""Conversation data preparation, LoRA/QLoRA training, merging and inference loading.
+
+Never imports graph/ or supportbot/.
+"""

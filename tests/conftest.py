@@ -1,0 +1,39 @@
+"""Shared fixtures: repository paths, offline hub settings, and the optional ../shared datasets."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Nothing may be fetched from a model or dataset hub during tests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL file, failing with the file and line number on a bad line."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            assert line.strip(), f"{path}:{number}: blank line"
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise AssertionError(f"{path}:{number}: invalid JSON: {exc}") from exc
+    return records
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The public datasets beside the checkout; tests that need them skip in a user's clone."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"{SHARED_DATASETS} not present (only development machines have ../shared/datasets)")
+    return SHARED_DATASETS

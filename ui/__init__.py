@@ -1,0 +1,1 @@
+"""Streamlit app: customer chat, agent knowledge-base console and evaluation dashboard."""
