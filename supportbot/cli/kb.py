@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from supportbot.cli._common import not_built
+from supportbot.cli._common import fail, print_json
+from supportbot.settings import get_settings
 
 app = typer.Typer(help="Knowledge base: ingest, search, dedup, distill a bilingual embedder.", no_args_is_help=True)
+
+
+def retrieval_config(embedder: str | None = None) -> Any:
+    """The retrieval config from the settings, with an optional embedder override."""
+    from retrieval.config import RetrievalConfig
+
+    settings = get_settings()
+    return RetrievalConfig(embedder=embedder or settings.embedder, embedder_backend=settings.embedder_backend)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the subsystem's expected errors into `error: ...` + exit 1 (no traceback)."""
+    from retrieval.documents import LoadError
+    from retrieval.embeddings import EmbedderError
+    from retrieval.metrics import QueryFileError
+    from retrieval.store import IndexError_
+
+    try:
+        yield
+    except (LoadError, IndexError_, EmbedderError, QueryFileError, ValueError) as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Any]:
+    """A rich progress display on stderr (stdout stays clean for --json); yields a progress callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled or not sys.stderr.isatty(),
+        transient=False,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 @app.command()
@@ -16,31 +69,107 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders (.md, .txt, .jsonl, .csv) to ingest."),
     index: Path = typer.Option(..., "--index", help="Index folder to create or update."),
     replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch."),
+    embedder: str | None = typer.Option(None, "--embedder", help="Embedder model (default: setting)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
-    not_built("kb ingest", 3)
+    from retrieval.ingest import ingest as run_ingest
+
+    with user_errors(), progress_bar() as progress:
+        report = run_ingest(
+            paths, index, retrieval_config(embedder), replace=replace, cache_dir=get_settings().home, progress=progress
+        )
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(
+        f"indexed {report['documents']} documents ({report['chunks']} chunks) into {report['index']} in "
+        f"{report['seconds']} s: {report['added']} added, {report['updated']} updated, {report['unchanged']} "
+        f"unchanged, {report['duplicates_dropped']} duplicates dropped; languages {report['languages']}"
+    )
+    for cluster in report["dedup"]["clusters"]:
+        typer.echo(f"  kept {cluster['representative']}, dropped {', '.join(cluster['duplicates'])}")
 
 
 @app.command()
 def search(
     query: str | None = typer.Argument(None, help="The query (omit with --batch)."),
     index: Path = typer.Option(..., "--index", help="Index folder."),
-    k: int = typer.Option(5, "-k", help="Number of results."),
+    k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results."),
     batch: Path | None = typer.Option(None, "--batch", help="JSONL file of {id, query}; prints JSONL."),
+    lang: str | None = typer.Option(None, "--lang", help="Only articles in this language (en or es)."),
+    tag: list[str] = typer.Option([], "--tag", help="Only articles with this tag (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
     """Hybrid (dense + BM25) search over an index."""
-    not_built("kb search", 3)
+    from retrieval.metrics import load_queries
+    from retrieval.search import KnowledgeBase
+
+    if (query is None) == (batch is None):
+        fail("give either a QUERY or --batch FILE", code=2)
+    if lang not in (None, "en", "es"):
+        fail("--lang must be en or es", code=2)
+    with user_errors():
+        kb = KnowledgeBase.open(index, cache_dir=get_settings().home)
+        if batch is not None:
+            queries = load_queries(batch)
+            results = kb.search_batch([q["query"] for q in queries], k)
+            for record, found in zip(queries, results, strict=True):
+                sys.stdout.write(
+                    json.dumps({"id": record["id"], "results": [r.to_dict() for r in found]}, ensure_ascii=False) + "\n"
+                )
+            return
+        assert query is not None
+        found = kb.search(query, k, lang=lang, tags=tag or None)
+    if as_json:
+        print_json({"query": query, "results": [r.to_dict() for r in found]})
+        return
+    if not found:
+        typer.echo("no results")
+    for rank, result in enumerate(found, start=1):
+        snippet = result.text.replace("\n", " ")[:160]
+        typer.echo(f"{rank}. [{result.lang}] {result.title} ({result.doc_id}, score {result.score:.4f})\n   {snippet}")
 
 
 @app.command()
 def dedup(
     paths: list[Path] = typer.Argument(..., help="Files or folders to check for duplicates."),
+    embedder: str | None = typer.Option(None, "--embedder", help="Embedder for the semantic (cosine) check."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
 ) -> None:
     """Report exact, near (MinHash-Jaccard) and semantic (SBERT cosine) duplicates without indexing."""
-    not_built("kb dedup", 3)
+    from retrieval.dedup_report import dedup_paths
+
+    with user_errors():
+        report = dedup_paths(paths, retrieval_config(embedder), cache_dir=get_settings().home)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(f"{report['documents']} documents, {len(report['pairs'])} duplicate pairs")
+    for pair in report["pairs"]:
+        cosine = "n/a" if pair["cosine"] is None else f"{pair['cosine']:.3f}"
+        typer.echo(f"  {pair['kind']:<8} {pair['a']} ~ {pair['b']}  jaccard {pair['jaccard']:.3f}  cosine {cosine}")
+    for cluster in report["clusters"]:
+        typer.echo(
+            f"  keep {cluster['representative']} (newest, then longest); drop {', '.join(cluster['duplicates'])}"
+        )
+
+
+@app.command()
+def delete(
+    doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove."),
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+) -> None:
+    """Remove documents from an index by id."""
+    from retrieval.ingest import delete_documents
+
+    with user_errors():
+        report = delete_documents(index, doc_ids)
+    if as_json:
+        print_json(report)
+    else:
+        typer.echo(f"deleted {', '.join(report['deleted'])}; {report['documents']} documents remain")
 
 
 @app.command()
@@ -48,4 +177,6 @@ def distill(
     out: Path = typer.Option(..., "--out", help="Folder for the bilingual student embedder."),
 ) -> None:
     """Train a bilingual student embedder from parallel es/en text (multilingual distillation)."""
+    from supportbot.cli._common import not_built
+
     not_built("kb distill", 3)

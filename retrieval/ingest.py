@@ -1,0 +1,241 @@
+"""Ingest: load -> clean -> detect language -> chunk -> embed -> deduplicate -> index, incrementally and atomically.
+
+Unchanged documents (same content hash) reuse their stored chunks and vectors; changed ones are re-chunked and
+re-embedded; documents absent from the input stay until deleted by id (:func:`delete_documents`). Nothing touches
+the live index until the new version is completely written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.chunking import chunk_document
+from retrieval.config import RetrievalConfig
+from retrieval.dedup import DedupItem, find_duplicates
+from retrieval.documents import Document, load_documents
+from retrieval.embeddings import Embedder, load_embedder
+from retrieval.language import detect_language
+from retrieval.store import (
+    IndexData,
+    IndexError_,
+    StoredDocument,
+    live_version,
+    read_version,
+    write_lock,
+    write_version,
+)
+
+Progress = Callable[[str, int, int], None]
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _embed_text(title: str, text: str) -> str:
+    # The title carries the topic; prefixing it makes short chunks findable by what the article is about.
+    return f"{title}\n{text}" if title else text
+
+
+def _stored(document: Document) -> StoredDocument:
+    return StoredDocument(
+        id=document.id,
+        title=document.title,
+        lang=document.lang or "en",
+        text=document.text,
+        url=document.url,
+        tags=document.tags,
+        translation_of=document.translation_of,
+        updated=document.updated,
+        source=document.source,
+        content_hash=document.content_hash,
+    )
+
+
+def _doc_vectors(data: IndexData, doc_ids: Sequence[str]) -> np.ndarray:
+    """One unit vector per document: the normalised mean of its chunk vectors."""
+    rows: dict[str, list[int]] = {}
+    for row, doc_id in enumerate(data.chunk_doc_ids):
+        rows.setdefault(doc_id, []).append(row)
+    out = np.zeros((len(doc_ids), data.vectors.shape[1]), dtype=np.float32)
+    for i, doc_id in enumerate(doc_ids):
+        if rows.get(doc_id):
+            mean = data.vectors[rows[doc_id]].mean(axis=0)
+            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
+
+
+def ingest(
+    paths: Sequence[Path],
+    index_dir: Path,
+    config: RetrievalConfig | None = None,
+    replace: bool = False,
+    cache_dir: Path | None = None,
+    embedder: Embedder | None = None,
+    progress: Progress = _silent,
+) -> dict[str, Any]:
+    """Build or update the index at ``index_dir`` from ``paths``; returns the ingest report."""
+    config = config or RetrievalConfig()
+    started = time.perf_counter()
+    documents = load_documents(paths)  # every input error surfaces here, before anything is written
+    with write_lock(index_dir):
+        previous = None if replace or live_version(index_dir) is None else read_version(index_dir, with_search=False)
+        if previous is not None and previous.manifest["embedder"] != config.embedder:
+            raise IndexError_(
+                f"{index_dir} was built with embedder {previous.manifest['embedder']!r}, not {config.embedder!r}; "
+                "use --replace to rebuild it with the new embedder"
+            )
+        embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)  # type: ignore[arg-type]
+        for i, document in enumerate(documents):
+            document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
+            progress("language", i + 1, len(documents))
+
+        kept_docs: dict[str, StoredDocument] = {}
+        chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
+        vectors: list[np.ndarray] = []
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        old_rows: dict[str, list[int]] = {}
+        if previous is not None:
+            for row, doc_id in enumerate(previous.chunk_doc_ids):
+                old_rows.setdefault(doc_id, []).append(row)
+            incoming = {d.id for d in documents}
+            for doc_id, old in previous.documents.items():  # documents not in this input stay as they were
+                if doc_id not in incoming:
+                    old.duplicate_of = None
+                    kept_docs[doc_id] = old
+                    for row in old_rows.get(doc_id, []):
+                        chunk_rows.append(
+                            (previous.chunk_ids[row], doc_id, previous.chunk_langs[row], previous.chunk_texts[row])
+                        )
+                        vectors.append(previous.vectors[row])
+
+        to_embed: list[tuple[str, str, str, str]] = []
+        for document in documents:
+            old = previous.documents.get(document.id) if previous is not None else None
+            kept_docs[document.id] = _stored(document)
+            unchanged = old is not None and old.content_hash == document.content_hash
+            if unchanged and previous is not None and old_rows.get(document.id):
+                counts["unchanged"] += 1
+                for row in old_rows[document.id]:
+                    chunk_rows.append(
+                        (previous.chunk_ids[row], document.id, previous.chunk_langs[row], previous.chunk_texts[row])
+                    )
+                    vectors.append(previous.vectors[row])
+                continue
+            # A duplicate dropped last time has no stored vectors: it is embedded again so dedup can re-judge it.
+            counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
+            for chunk in chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences):
+                lang = detect_language(chunk.text, default=document.lang) if len(chunk.text) > 40 else document.lang
+                to_embed.append((chunk.chunk_id, document.id, lang or "en", chunk.text))
+
+        batch = 64
+        for start in range(0, len(to_embed), batch):
+            part = to_embed[start : start + batch]
+            texts = [_embed_text(kept_docs[doc_id].title, text) for _, doc_id, _, text in part]
+            vectors.extend(embedder.encode(texts, batch_size=batch))
+            progress("embed", min(start + batch, len(to_embed)), len(to_embed))
+        chunk_rows.extend(to_embed)
+
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
+        data = IndexData(
+            manifest={},
+            documents=kept_docs,
+            chunk_ids=[c[0] for c in chunk_rows],
+            chunk_doc_ids=[c[1] for c in chunk_rows],
+            chunk_langs=[c[2] for c in chunk_rows],
+            chunk_texts=[c[3] for c in chunk_rows],
+            vectors=matrix,
+        )
+        report = dedupe(data, config)
+        progress("dedup", 1, 1)
+        data = _drop(data, report["dropped"])
+        data.manifest = {
+            "embedder": config.embedder,
+            "embedder_backend": config.embedder_backend,
+            "dim": int(matrix.shape[1]),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "config": asdict(config),
+            "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
+            "dedup": report,
+        }
+        write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
+        progress("write", 1, 1)
+    languages: dict[str, int] = {}
+    for doc in data.documents.values():
+        if doc.duplicate_of is None:
+            languages[doc.lang] = languages.get(doc.lang, 0) + 1
+    return {
+        "index": str(index_dir),
+        "documents": data.manifest["documents"],
+        **counts,
+        "duplicates_dropped": len(report["dropped"]),
+        "chunks": len(data.chunk_ids),
+        "languages": languages,
+        "embedder": config.embedder,
+        "seconds": round(time.perf_counter() - started, 2),
+        "dedup": report,
+    }
+
+
+def dedupe(data: IndexData, config: RetrievalConfig) -> dict[str, Any]:
+    """Run the three duplicate detectors over the documents of ``data`` (vectors from their chunks)."""
+    ids = sorted(data.documents)
+    items = [DedupItem(d.id, d.text, d.lang, d.updated, d.translation_of) for d in (data.documents[i] for i in ids)]
+    report = find_duplicates(
+        items,
+        _doc_vectors(data, ids) if len(data.vectors) else None,
+        jaccard_threshold=config.jaccard_threshold,
+        cosine_threshold=config.cosine_threshold,
+        num_perm=config.minhash_perm,
+    )
+    return report.to_dict()
+
+
+def _drop(data: IndexData, dropped: dict[str, str]) -> IndexData:
+    """Remove the chunks of dropped duplicates; their document rows stay, marked with ``duplicate_of``."""
+    for doc_id, keep in dropped.items():
+        data.documents[doc_id].duplicate_of = keep
+    rows = [i for i, doc_id in enumerate(data.chunk_doc_ids) if doc_id not in dropped]
+    return IndexData(
+        manifest=data.manifest,
+        documents=data.documents,
+        chunk_ids=[data.chunk_ids[i] for i in rows],
+        chunk_doc_ids=[data.chunk_doc_ids[i] for i in rows],
+        chunk_langs=[data.chunk_langs[i] for i in rows],
+        chunk_texts=[data.chunk_texts[i] for i in rows],
+        vectors=data.vectors[rows] if rows else data.vectors[:0],
+    )
+
+
+def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalConfig | None = None) -> dict[str, Any]:
+    """Remove documents (and their chunks) by id; unknown ids are an error and nothing is changed."""
+    with write_lock(index_dir):
+        data = read_version(index_dir, with_search=False)
+        unknown = sorted(set(doc_ids) - set(data.documents))
+        if unknown:
+            raise IndexError_(f"{index_dir}: no document with id {', '.join(unknown)}; nothing was deleted")
+        config = config or RetrievalConfig(**data.manifest.get("config", {}))
+        gone = set(doc_ids)
+        data.documents = {k: v for k, v in data.documents.items() if k not in gone}
+        rows = [i for i, doc_id in enumerate(data.chunk_doc_ids) if doc_id not in gone]
+        data = IndexData(
+            manifest=data.manifest,
+            documents=data.documents,
+            chunk_ids=[data.chunk_ids[i] for i in rows],
+            chunk_doc_ids=[data.chunk_doc_ids[i] for i in rows],
+            chunk_langs=[data.chunk_langs[i] for i in rows],
+            chunk_texts=[data.chunk_texts[i] for i in rows],
+            vectors=data.vectors[rows],
+        )
+        data.manifest = {
+            **data.manifest,
+            "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
+        }
+        write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
+    return {"index": str(index_dir), "deleted": sorted(gone), "documents": data.manifest["documents"]}

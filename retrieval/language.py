@@ -1,0 +1,63 @@
+"""Language detection for Spanish and English with lingua (reliable on short text, unlike langdetect)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any, Literal
+
+Lang = Literal["en", "es"]
+LANGS: tuple[Lang, ...] = ("en", "es")
+# Words that settle very short queries where the statistical model has too little to go on.
+_MARKERS: dict[Lang, frozenset[str]] = {
+    "es": frozenset(
+        ["el", "la", "los", "las", "de", "del", "que", "qué", "y", "en", "por", "para", "con", "mi", "mis", "un", "una", "es", "no", "sí", "cómo", "como", "cuándo", "cuánto", "dónde", "pedido", "envio", "envío", "devolucion", "reembolso", "factura", "cuenta", "contraseña", "hola", "gracias", "quiero", "puedo", "necesito", "tengo", "ayuda", "tarda", "cuesta"]
+    ),
+    "en": frozenset(
+        ["the", "a", "an", "of", "to", "and", "in", "is", "my", "your", "for", "with", "how", "when", "where", "what", "can", "i", "you", "it", "do", "does", "order", "refund", "delivery", "invoice", "account", "password", "hello", "thanks", "want", "need", "help"]
+    ),
+}
+
+
+def strip_accents(text: str) -> str:
+    """Remove combining accents (customers often type 'envio' for 'envío'); ñ becomes n."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+_MARKERS = {lang: frozenset(strip_accents(w) for w in words) for lang, words in _MARKERS.items()}
+
+
+@lru_cache(maxsize=1)
+def _detector() -> Any:
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH).build()
+
+
+def language_confidences(text: str) -> dict[Lang, float]:
+    """Confidence in [0, 1] for each supported language (they sum to 1 when the text has letters)."""
+    if not re.search(r"[^\W\d_]", text):
+        return {"en": 0.0, "es": 0.0}
+    from lingua import Language
+
+    values = {v.language: v.value for v in _detector().compute_language_confidence_values(text)}
+    return {"en": float(values.get(Language.ENGLISH, 0.0)), "es": float(values.get(Language.SPANISH, 0.0))}
+
+
+def detect_language(text: str, default: Lang | None = None) -> Lang | None:
+    """The more likely of es/en, or ``default`` when the text gives no evidence (digits, emoji, empty)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if not words:
+        return default
+    if len(words) <= 2:
+        plain = [strip_accents(w) for w in words]
+        hits = {lang: sum(w in _MARKERS[lang] for w in plain) for lang in LANGS}
+        if hits["es"] != hits["en"]:
+            return "es" if hits["es"] > hits["en"] else "en"
+        if re.search(r"[ñ¿¡áéíóú]", text.lower()):
+            return "es"
+    confidences = language_confidences(text)
+    if confidences["en"] == confidences["es"]:
+        return default
+    return "en" if confidences["en"] > confidences["es"] else "es"

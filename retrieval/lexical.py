@@ -1,0 +1,94 @@
+"""BM25 with language-aware analysis: Snowball stemming and stopwords for Spanish and English (bm25s)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.language import strip_accents
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STEMMER_NAMES = {"en": "english", "es": "spanish"}
+
+
+@lru_cache(maxsize=2)
+def _stemmer(lang: str) -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer(_STEMMER_NAMES[lang])
+
+
+@lru_cache(maxsize=2)
+def _stopwords(lang: str) -> frozenset[str]:
+    from bm25s import stopwords
+
+    words = stopwords.STOPWORDS_EN if lang == "en" else stopwords.STOPWORDS_SPANISH
+    return frozenset(strip_accents(w.lower()) for w in words)
+
+
+def analyze(text: str, lang: str, also_stop: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-case, drop stopwords, stem with the language's Snowball stemmer, then drop accents."""
+    stop = _stopwords(lang) | also_stop
+    words = [w for w in _WORD.findall(text.lower()) if strip_accents(w) not in stop]
+    return [strip_accents(stem) for stem in _stemmer(lang).stemWords(words)]
+
+
+def analyze_query(text: str, lang: str | None) -> list[str]:
+    """Query terms: analysed in the detected language, plus the other language's analysis for code-switching."""
+    langs = [lang] if lang in _STEMMER_NAMES else []
+    langs += [other for other in _STEMMER_NAMES if other not in langs]
+    terms: list[str] = []
+    for current in langs:
+        # The secondary pass drops the primary language's stopwords too ("de", "mi" are not English content).
+        terms.extend(t for t in analyze(text, current, _stopwords(langs[0])) if t not in terms)
+    return terms
+
+
+class LexicalIndex:
+    """A BM25 index over chunk texts, each analysed in its own language."""
+
+    def __init__(self, retriever: Any, size: int) -> None:
+        self.retriever = retriever
+        self.size = size
+        self.vocab: set[str] = set(retriever.vocab_dict) if size else set()
+
+    @classmethod
+    def build(cls, texts: list[str], langs: list[str]) -> LexicalIndex:
+        """Index ``texts`` (``langs[i]`` is the language of ``texts[i]``)."""
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if texts:
+            corpus = [analyze(t, lang) or ["<empty>"] for t, lang in zip(texts, langs, strict=True)]
+            retriever.index(corpus, show_progress=False)
+        return cls(retriever, len(texts))
+
+    def search(self, query: str, lang: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and BM25 scores of the best ``k`` chunks (score > 0 only)."""
+        terms = [t for t in analyze_query(query, lang) if t in self.vocab]
+        if not terms or self.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False)
+        keep = scores[0] > 0
+        return rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self.retriever.save(str(folder), show_progress=False)
+        (folder / "size.json").write_text(json.dumps({"size": self.size}))
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """Read an index written by :meth:`save`."""
+        import bm25s
+
+        size = json.loads((folder / "size.json").read_text())["size"]
+        retriever = bm25s.BM25.load(str(folder)) if size else bm25s.BM25()
+        return cls(retriever, size)

@@ -1,0 +1,107 @@
+"""Retrieval metrics over article ids: Recall@k, MRR and nDCG@10, overall, per language and cross-lingual.
+
+A query's gold ids name articles in the query's language. Cross-lingual evaluation (the index holds only the
+other language) maps each gold id through ``translation_of`` before scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+KS = (1, 5, 10)
+
+
+class QueryFileError(ValueError):
+    """A queries file that cannot be used, naming the file, line and reason."""
+
+
+def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
+    """Read ``{id, query|text, gold_ids, lang?, split?}`` lines; keep one ``split`` when given."""
+    if not path.is_file():
+        raise QueryFileError(f"{path}: no such file")
+    queries = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise QueryFileError(f"{path}: not valid UTF-8") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QueryFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise QueryFileError(f"{path}:{number}: each line must be a JSON object")
+        text = record.get("query", record.get("text"))
+        if not isinstance(text, str) or "id" not in record:
+            raise QueryFileError(f"{path}:{number}: needs 'id' and 'query' (or 'text')")
+        if split is None or record.get("split") == split:
+            queries.append({**record, "query": text})
+    return queries
+
+
+def recall_at(ranked: Sequence[str], gold: set[str], k: int) -> float:
+    """Share of gold ids found in the first ``k`` results."""
+    return len(gold & set(ranked[:k])) / len(gold) if gold else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: set[str]) -> float:
+    """1 / rank of the first gold id (0 when none is found)."""
+    return next((1.0 / rank for rank, doc in enumerate(ranked, start=1) if doc in gold), 0.0)
+
+
+def ndcg_at(ranked: Sequence[str], gold: set[str], k: int = 10) -> float:
+    """Binary-relevance nDCG@k."""
+    dcg = sum(1.0 / math.log2(rank + 1) for rank, doc in enumerate(ranked[:k], start=1) if doc in gold)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(gold), k) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def score(ranked: Sequence[str], gold: set[str]) -> dict[str, float]:
+    """Every metric for one query."""
+    values = {f"recall@{k}": recall_at(ranked, gold, k) for k in KS}
+    values["mrr"] = reciprocal_rank(ranked, gold)
+    values["ndcg@10"] = ndcg_at(ranked, gold, 10)
+    return values
+
+
+def aggregate(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric, with the query count."""
+    if not rows:
+        return {"queries": 0}
+    keys = rows[0].keys()
+    return {"queries": len(rows), **{key: round(sum(r[key] for r in rows) / len(rows), 4) for key in keys}}
+
+
+def evaluate(
+    queries: list[dict[str, Any]],
+    search: Callable[[list[str]], list[list[str]]],
+    translation_of: dict[str, str] | None = None,
+    indexed_langs: set[str] | None = None,
+) -> dict[str, Any]:
+    """Score ``search`` (queries -> ranked doc ids) overall, per language and cross-lingual.
+
+    When ``indexed_langs`` lacks a query's language, its gold ids are mapped to their translations
+    (``translation_of``) and the query counts as cross-lingual.
+    """
+    ranked_lists = search([q["query"] for q in queries])
+    groups: dict[str, list[dict[str, float]]] = {"overall": []}
+    per_query = []
+    for query, ranked in zip(queries, ranked_lists, strict=True):
+        lang = query.get("lang", "unknown")
+        gold = set(query.get("gold_ids", []))
+        cross = indexed_langs is not None and lang not in indexed_langs
+        if cross and translation_of:
+            gold = {translation_of.get(g, g) for g in gold}
+        values = score(ranked, gold)
+        groups["overall"].append(values)
+        groups.setdefault(lang, []).append(values)
+        if cross:
+            groups.setdefault(f"{lang}->{'+'.join(sorted(indexed_langs or []))}", []).append(values)
+        per_query.append({"id": query["id"], "lang": lang, "ranked": list(ranked[:10]), **values})
+    return {"metrics": {name: aggregate(rows) for name, rows in groups.items()}, "queries": per_query}

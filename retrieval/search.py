@@ -1,0 +1,168 @@
+"""Hybrid search over a local index: dense (FAISS) and lexical (BM25) rankings fused with reciprocal rank fusion.
+
+Results are articles (the best chunk of each), and a query in one language prefers the article in that language
+when its translation is also indexed: the pair is folded into the query-language twin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.config import RetrievalConfig
+from retrieval.embeddings import Embedder, load_embedder
+from retrieval.language import detect_language
+from retrieval.store import IndexData, read_version
+
+
+@dataclass
+class SearchResult:
+    """One article found for a query, represented by its best-matching chunk."""
+
+    doc_id: str
+    chunk_id: str
+    score: float
+    lang: str
+    title: str
+    text: str
+    url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    dense_score: float = 0.0  # cosine of the query and this chunk: an absolute relevance signal for the rails
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the contract's fields first)."""
+        return asdict(self)
+
+
+def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: sum over rankings of weight / (k + rank), rank starting at 1."""
+    fused: dict[int, float] = {}
+    for rows, weight in rankings:
+        for rank, row in enumerate(rows, start=1):
+            fused[int(row)] = fused.get(int(row), 0.0) + weight / (k + rank)
+    return fused
+
+
+class KnowledgeBase:
+    """A loaded index, ready to search. Load once per process; searching is read-only and thread-safe."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, config: RetrievalConfig) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.config = config
+        self.twin_of: dict[str, str] = {}
+        for doc in data.documents.values():
+            twin = data.documents.get(doc.translation_of or "")
+            if twin is not None and twin.duplicate_of is None and doc.duplicate_of is None:
+                self.twin_of[doc.id] = twin.id
+
+    @classmethod
+    def open(
+        cls, index_dir: Path, cache_dir: Path | None = None, config: RetrievalConfig | None = None
+    ) -> KnowledgeBase:
+        """Load the live version of ``index_dir`` with the embedder that built it."""
+        data = read_version(index_dir)
+        stored = RetrievalConfig(**data.manifest.get("config", {}))
+        if config is not None:  # search-time knobs may be overridden; the embedder never is
+            stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
+        backend = config.embedder_backend if config is not None else data.manifest.get("embedder_backend", "torch")
+        embedder = load_embedder(data.manifest["embedder"], backend, cache_dir)
+        return cls(data, embedder, stored)
+
+    @property
+    def size(self) -> int:
+        """Number of indexed chunks."""
+        return len(self.data.chunk_ids)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        lang: str | None = None,
+        tags: list[str] | None = None,
+        query_lang: str | None = None,
+    ) -> list[SearchResult]:
+        """The ``k`` best articles for ``query``, optionally only in ``lang`` and carrying one of ``tags``."""
+        query = query.strip()
+        if not query or self.size == 0:
+            return []
+        vector = self.embedder.encode([query])
+        return self.search_vector(query, vector[0], k, lang, tags, query_lang)
+
+    def search_vector(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int = 5,
+        lang: str | None = None,
+        tags: list[str] | None = None,
+        query_lang: str | None = None,
+    ) -> list[SearchResult]:
+        """:meth:`search` with the query already embedded (batch callers embed many queries at once)."""
+        config = self.config
+        filtered = lang is not None or bool(tags)
+        candidates = min(self.size, config.candidates * (4 if filtered else 1))
+        scores, rows = self.data.faiss_index.search(vector[None, :].astype(np.float32), candidates)
+        dense_rows = rows[0][rows[0] >= 0]
+        dense_scores = {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
+        qlang = query_lang or detect_language(query)
+        assert self.data.lexical is not None
+        lexical_rows, _ = self.data.lexical.search(query, qlang, candidates)
+        fused = rrf([(dense_rows, config.dense_weight), (lexical_rows, config.lexical_weight)], config.rrf_k)
+
+        best: dict[str, tuple[float, int]] = {}  # doc_id -> (fused score, best chunk row)
+        for row, score in fused.items():
+            doc_id = self.data.chunk_doc_ids[row]
+            if doc_id not in best or score > best[doc_id][0]:
+                best[doc_id] = (score, row)
+        if config.prefer_query_language and qlang is not None:
+            for doc_id in list(best):
+                twin = self.twin_of.get(doc_id)
+                if twin is None or self.data.documents[doc_id].lang == qlang or doc_id not in best:
+                    continue
+                score, row = best.pop(doc_id)
+                if twin in best:
+                    best[twin] = (max(best[twin][0], score), best[twin][1])
+                else:  # the twin was not retrieved itself: represent it by its own best-matching chunk
+                    best[twin] = (score, self._best_chunk(twin, vector))
+        results = []
+        for doc_id, (score, row) in sorted(best.items(), key=lambda item: -item[1][0]):
+            doc = self.data.documents[doc_id]
+            if lang is not None and doc.lang != lang:
+                continue
+            if tags and not set(tags) & set(doc.tags):
+                continue
+            dense = dense_scores.get(row)
+            results.append(
+                SearchResult(
+                    doc_id=doc_id,
+                    chunk_id=self.data.chunk_ids[row],
+                    score=round(score, 6),
+                    lang=doc.lang,
+                    title=doc.title,
+                    text=self.data.chunk_texts[row],
+                    url=doc.url,
+                    tags=doc.tags,
+                    dense_score=round(dense if dense is not None else float(self.data.vectors[row] @ vector), 6),
+                )
+            )
+            if len(results) == k:
+                break
+        return results
+
+    def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
+        rows = [i for i, d in enumerate(self.data.chunk_doc_ids) if d == doc_id]
+        return max(rows, key=lambda i: float(self.data.vectors[i] @ vector))
+
+    def search_batch(self, queries: list[str], k: int = 5) -> list[list[SearchResult]]:
+        """Search many queries, embedding them in batches."""
+        vectors = self.embedder.encode(queries) if queries else np.zeros((0, 1), np.float32)
+        return [self.search_vector(q, v, k) if q.strip() else [] for q, v in zip(queries, vectors, strict=True)]
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        """A stored article by id (None when unknown)."""
+        doc = self.data.documents.get(doc_id)
+        return asdict(doc) if doc is not None else None

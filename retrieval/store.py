@@ -1,0 +1,229 @@
+"""The local index on disk: FAISS vectors + BM25 + chunk metadata in SQLite, written atomically.
+
+Layout of an index folder::
+
+    DIR/CURRENT        name of the live version (replaced atomically with os.replace)
+    DIR/v-<stamp>/     manifest.json, vectors.npy, faiss.index, meta.sqlite, lexical/
+
+A write builds a complete new version folder beside the live one and only then swaps ``CURRENT``; a crash at any
+point before the swap leaves the previous version untouched and readable. Older versions are removed after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+class IndexError_(RuntimeError):
+    """An index folder that cannot be read or written (missing, corrupt, locked)."""
+
+
+@dataclass
+class StoredDocument:
+    """A document row of the metadata database."""
+
+    id: str
+    title: str
+    lang: str
+    text: str
+    url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    translation_of: str | None = None
+    updated: str | None = None
+    source: str = ""
+    content_hash: str = ""
+    duplicate_of: str | None = None  # set when dedup kept another document instead of this one
+
+
+@dataclass
+class IndexData:
+    """Everything one version of an index holds, in memory."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, StoredDocument]
+    chunk_ids: list[str]
+    chunk_doc_ids: list[str]
+    chunk_langs: list[str]
+    chunk_texts: list[str]
+    vectors: np.ndarray
+    faiss_index: Any = None
+    lexical: LexicalIndex | None = None
+
+
+def _faiss_index(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int) -> tuple[Any, str]:
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) > hnsw_threshold:
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = ef_search
+        kind = "hnsw"
+    else:
+        index = faiss.IndexFlatIP(dim)
+        kind = "flat"
+    if len(vectors):
+        index.add(vectors)
+    return index, kind
+
+
+def live_version(folder: Path) -> Path | None:
+    """The live version folder of an index, or None when ``folder`` holds no index yet."""
+    pointer = folder / CURRENT
+    if not pointer.exists():
+        return None
+    version = folder / pointer.read_text().strip()
+    if not (version / "manifest.json").exists():
+        raise IndexError_(f"{folder}: CURRENT points at {version.name}, which is incomplete or missing")
+    return version
+
+
+@contextlib.contextmanager
+def write_lock(folder: Path) -> Iterator[None]:
+    """Hold the index's writer lock: one ingest at a time; readers never wait."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexError_(f"{folder}: another process is writing this index") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_sqlite(path: Path, data: IndexData) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, lang TEXT, text TEXT, url TEXT, tags TEXT,"
+            " translation_of TEXT, updated TEXT, source TEXT, content_hash TEXT, duplicate_of TEXT)"
+        )
+        db.execute(
+            "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, lang TEXT, text TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    d.id,
+                    d.title,
+                    d.lang,
+                    d.text,
+                    d.url,
+                    json.dumps(d.tags, ensure_ascii=False),
+                    d.translation_of,
+                    d.updated,
+                    d.source,
+                    d.content_hash,
+                    d.duplicate_of,
+                )
+                for d in data.documents.values()
+            ],  # fmt: skip
+        )
+        db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?)",
+            zip(range(len(data.chunk_ids)), data.chunk_ids, data.chunk_doc_ids, data.chunk_langs, data.chunk_texts),
+        )
+        db.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
+    db.close()
+
+
+def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: int, ef_search: int) -> Path:
+    """Write ``data`` as a new version of the index at ``folder`` and make it live atomically."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = folder / f".staging-{name}"
+    staging.mkdir()
+    try:
+        index, kind = _faiss_index(data.vectors, hnsw_threshold, hnsw_m, ef_search)
+        np.save(staging / "vectors.npy", data.vectors)
+        faiss.write_index(index, str(staging / "faiss.index"))
+        LexicalIndex.build(data.chunk_texts, data.chunk_langs).save(staging / "lexical")
+        _write_sqlite(staging / "meta.sqlite", data)
+        manifest = {**data.manifest, "format_version": FORMAT_VERSION, "faiss": kind, "chunks": len(data.chunk_ids)}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        os.replace(staging, folder / name)
+        pointer_tmp = folder / f".{CURRENT}.{name}"
+        pointer_tmp.write_text(name)
+        with open(pointer_tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, folder / CURRENT)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    for old in folder.iterdir():
+        if old.name != name and (old.name.startswith("v-") or old.name.startswith(".staging-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return folder / name
+
+
+def read_version(folder: Path, with_search: bool = True) -> IndexData:
+    """Load the live version of the index at ``folder`` (FAISS and BM25 too unless ``with_search`` is False)."""
+    if not folder.exists():
+        raise IndexError_(f"{folder}: no such index folder (build one with `supportbot kb ingest`)")
+    version = live_version(folder)
+    if version is None:
+        raise IndexError_(f"{folder}: not an index (no {CURRENT} file); build one with `supportbot kb ingest`")
+    try:
+        manifest = json.loads((version / "manifest.json").read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexError_(f"{folder}: index format {manifest.get('format_version')} is not supported; rebuild it")
+        db = sqlite3.connect(f"file:{version / 'meta.sqlite'}?mode=ro", uri=True)
+        documents = {}
+        for row in db.execute(
+            "SELECT id, title, lang, text, url, tags, translation_of, updated, source, content_hash, duplicate_of"
+            " FROM documents"
+        ):
+            documents[row[0]] = StoredDocument(*row[:5], json.loads(row[5]), *row[6:])  # type: ignore[misc]
+        chunks = db.execute("SELECT chunk_id, doc_id, lang, text FROM chunks ORDER BY row").fetchall()
+        db.close()
+        vectors = np.load(version / "vectors.npy")
+        data = IndexData(
+            manifest=manifest,
+            documents=documents,
+            chunk_ids=[c[0] for c in chunks],
+            chunk_doc_ids=[c[1] for c in chunks],
+            chunk_langs=[c[2] for c in chunks],
+            chunk_texts=[c[3] for c in chunks],
+            vectors=vectors,
+        )
+        if with_search:
+            import faiss
+
+            data.faiss_index = faiss.read_index(str(version / "faiss.index"))
+            if manifest.get("faiss") == "hnsw":
+                data.faiss_index.hnsw.efSearch = int(manifest.get("config", {}).get("hnsw_ef_search", 128))
+            data.lexical = LexicalIndex.load(version / "lexical")
+    except (OSError, sqlite3.Error, ValueError, KeyError, RuntimeError) as exc:
+        if isinstance(exc, IndexError_):
+            raise
+        raise IndexError_(f"{folder}: index version {version.name} is unreadable: {exc}") from exc
+    if len(data.chunk_ids) != len(vectors):
+        raise IndexError_(f"{folder}: {len(data.chunk_ids)} chunks but {len(vectors)} vectors; rebuild the index")
+    return data
