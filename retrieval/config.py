@@ -18,6 +18,10 @@ class RetrievalConfig:
     hnsw_ef_search: int = field(default=128, metadata={"help": "HNSW search breadth"})
     dense_weight: float = field(default=1.0, metadata={"help": "weight of the dense ranking in RRF"})
     lexical_weight: float = field(default=1.0, metadata={"help": "weight of the BM25 ranking in RRF"})
+    language_weights: dict[str, list[float]] = field(
+        default_factory=lambda: {"en": [1.0, 0.3], "es": [0.2, 1.0]},
+        metadata={"help": "per query language [dense, lexical] RRF weights; other languages use the two above"},
+    )
     rrf_k: int = field(default=60, metadata={"help": "RRF constant: 1 / (k + rank)"})
     candidates: int = field(default=50, metadata={"help": "chunks fetched from each ranking before fusion"})
     prefer_query_language: bool = field(
@@ -35,5 +39,17 @@ class RetrievalConfig:
             raise ValueError("dedup thresholds must be in (0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
+        for lang, pair in self.language_weights.items():
+            if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
+                raise ValueError(f"language_weights[{lang!r}] must be [dense, lexical], both >= 0, not both 0")
         if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
             raise ValueError("fusion weights must be >= 0 and not both 0")
+
+    def weights_for(self, lang: str | None) -> tuple[float, float]:
+        """The (dense, lexical) fusion weights for a query in ``lang``.
+
+        The bundled embedder is English-only, so Spanish queries lean on BM25 and English ones on the dense
+        ranking; tuned on data/eval/retrieval.jsonl dev (docs/retrieval.md).
+        """
+        pair = self.language_weights.get(lang or "")
+        return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)

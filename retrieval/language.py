@@ -10,14 +10,14 @@ from typing import Any, Literal
 Lang = Literal["en", "es"]
 LANGS: tuple[Lang, ...] = ("en", "es")
 # Words that settle very short queries where the statistical model has too little to go on.
-_MARKERS: dict[Lang, frozenset[str]] = {
-    "es": frozenset(
-        ["el", "la", "los", "las", "de", "del", "que", "qué", "y", "en", "por", "para", "con", "mi", "mis", "un", "una", "es", "no", "sí", "cómo", "como", "cuándo", "cuánto", "dónde", "pedido", "envio", "envío", "devolucion", "reembolso", "factura", "cuenta", "contraseña", "hola", "gracias", "quiero", "puedo", "necesito", "tengo", "ayuda", "tarda", "cuesta"]
-    ),
-    "en": frozenset(
-        ["the", "a", "an", "of", "to", "and", "in", "is", "my", "your", "for", "with", "how", "when", "where", "what", "can", "i", "you", "it", "do", "does", "order", "refund", "delivery", "invoice", "account", "password", "hello", "thanks", "want", "need", "help"]
-    ),
-}
+_ES_MARKERS = (
+    "el la los las de del que qué y en por para con mi mis un una es no sí cómo como cuándo cuánto dónde pedido "
+    "envío devolución reembolso factura cuenta contraseña hola gracias quiero puedo necesito tengo ayuda tarda cuesta"
+)
+_EN_MARKERS = (
+    "the a an of to and in is my your for with how when where what can i you it do does order refund delivery "
+    "invoice account password hello thanks want need help"
+)
 
 
 def strip_accents(text: str) -> str:
@@ -25,7 +25,10 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-_MARKERS = {lang: frozenset(strip_accents(w) for w in words) for lang, words in _MARKERS.items()}
+_MARKERS: dict[Lang, frozenset[str]] = {
+    "es": frozenset(strip_accents(w) for w in _ES_MARKERS.split()),
+    "en": frozenset(_EN_MARKERS.split()),
+}
 
 
 @lru_cache(maxsize=1)

@@ -111,7 +111,8 @@ class KnowledgeBase:
         qlang = query_lang or detect_language(query)
         assert self.data.lexical is not None
         lexical_rows, _ = self.data.lexical.search(query, qlang, candidates)
-        fused = rrf([(dense_rows, config.dense_weight), (lexical_rows, config.lexical_weight)], config.rrf_k)
+        dense_weight, lexical_weight = config.weights_for(qlang)
+        fused = rrf([(dense_rows, dense_weight), (lexical_rows, lexical_weight)], config.rrf_k)
 
         best: dict[str, tuple[float, int]] = {}  # doc_id -> (fused score, best chunk row)
         for row, score in fused.items():

@@ -138,11 +138,18 @@ def _write_sqlite(path: Path, data: IndexData) -> None:
                     d.duplicate_of,
                 )
                 for d in data.documents.values()
-            ],  # fmt: skip
+            ],
         )
         db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?)",
-            zip(range(len(data.chunk_ids)), data.chunk_ids, data.chunk_doc_ids, data.chunk_langs, data.chunk_texts),
+            zip(
+                range(len(data.chunk_ids)),
+                data.chunk_ids,
+                data.chunk_doc_ids,
+                data.chunk_langs,
+                data.chunk_texts,
+                strict=True,
+            ),
         )
         db.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
     db.close()
@@ -160,7 +167,9 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
         index, kind = _faiss_index(data.vectors, hnsw_threshold, hnsw_m, ef_search)
         np.save(staging / "vectors.npy", data.vectors)
         faiss.write_index(index, str(staging / "faiss.index"))
-        LexicalIndex.build(data.chunk_texts, data.chunk_langs).save(staging / "lexical")
+        # BM25 sees the article title with each chunk, as the embedder does: titles name the topic.
+        titled = [f"{data.documents[d].title}\n{t}" for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
+        LexicalIndex.build(titled, data.chunk_langs).save(staging / "lexical")
         _write_sqlite(staging / "meta.sqlite", data)
         manifest = {**data.manifest, "format_version": FORMAT_VERSION, "faiss": kind, "chunks": len(data.chunk_ids)}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
