@@ -88,7 +88,8 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 def _representative(members: Sequence[DedupItem]) -> DedupItem:
-    return sorted(members, key=lambda m: (m.updated or "", len(m.text), [-ord(c) for c in m.id]), reverse=True)[0]
+    # max() keeps the first of equal keys, so among ties the smallest id wins
+    return max(sorted(members, key=lambda m: m.id), key=lambda m: (m.updated or "", len(m.text)))
 
 
 def _linked(a: DedupItem, b: DedupItem) -> bool:
@@ -139,8 +140,9 @@ def find_duplicates(
         a, b = items[i], items[j]
         if (i, j) in found or a.lang != b.lang or _linked(a, b):
             return
+        first, second = sorted((a.id, b.id))
         found[(i, j)] = DuplicatePair(
-            a.id, b.id, kind, round(jaccard(shingle_sets[i], shingle_sets[j]), 4), cosine(i, j)
+            first, second, kind, round(jaccard(shingle_sets[i], shingle_sets[j]), 4), cosine(i, j)
         )
 
     by_hash: dict[str, int] = {}

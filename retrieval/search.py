@@ -119,10 +119,11 @@ class KnowledgeBase:
             doc_id = self.data.chunk_doc_ids[row]
             if doc_id not in best or score > best[doc_id][0]:
                 best[doc_id] = (score, row)
-        if config.prefer_query_language and qlang is not None:
+        prefer = lang or qlang  # an explicit language filter is the language the caller wants
+        if config.prefer_query_language and prefer is not None:
             for doc_id in list(best):
                 twin = self.twin_of.get(doc_id)
-                if twin is None or self.data.documents[doc_id].lang == qlang or doc_id not in best:
+                if twin is None or self.data.documents[doc_id].lang == prefer or doc_id not in best:
                     continue
                 score, row = best.pop(doc_id)
                 if twin in best:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 # Nothing may be fetched from a model or dataset hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Artifacts the tests make (ONNX exports, indexes) go to a throw-away data home, never ./.supportbot.
+os.environ.setdefault("SUPPORTBOT_HOME", tempfile.mkdtemp(prefix="supportbot-test-home-"))
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

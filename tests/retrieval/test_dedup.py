@@ -1,0 +1,76 @@
+"""Exact, near and semantic duplicates; translations are linked, never dropped; the representative rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.dedup import DedupItem, find_duplicates, jaccard, normalized_hash, shingles
+
+BASE = (
+    "You have 30 days from delivery to return most items. Items must be unused and come back with their original "
+    "tags and packaging. Returning at a pickup point in mainland Spain is free; home collection costs 4.95 EUR."
+)
+
+
+def test_normalized_hash_ignores_case_accents_punctuation_and_whitespace() -> None:
+    assert normalized_hash("Envío  GRATIS!\n") == normalized_hash("envio gratis")
+    assert normalized_hash("envio gratis") != normalized_hash("envio de pago")
+
+
+def test_jaccard_of_shingles() -> None:
+    assert jaccard(shingles("a b c d"), shingles("a b c d")) == 1.0
+    assert jaccard(shingles("a b c d"), shingles("w x y z")) == 0.0
+
+
+def test_exact_and_near_duplicates_keep_the_newest() -> None:
+    items = [
+        DedupItem("new", BASE, "en", "2025-03-01"),
+        DedupItem("copy", BASE.upper(), "en", "2024-01-01"),
+        DedupItem("old", BASE.replace("30 days", "14 days"), "en", "2023-01-10"),
+        DedupItem("other", "Bank transfer is accepted for orders over 100 EUR only.", "en", "2025-01-01"),
+    ]
+    report = find_duplicates(items)
+    kinds = {(p.a, p.b): p.kind for p in report.pairs}
+    assert kinds[("copy", "new")] == "exact"
+    assert "near" in {kinds.get(("new", "old")), kinds.get(("copy", "old"))}
+    assert report.dropped == {"copy": "new", "old": "new"}
+    assert all(p.cosine is None for p in report.pairs)  # no vectors given
+
+
+def test_tie_on_date_keeps_the_most_complete() -> None:
+    items = [
+        DedupItem("short", BASE, "en", "2025-01-01"),
+        DedupItem("long", BASE + " Extra detail.", "en", "2025-01-01"),
+    ]
+    assert find_duplicates(items, jaccard_threshold=0.5).dropped == {"short": "long"}
+
+
+def test_semantic_duplicates_need_vectors_and_report_both_scores() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3, 8)).astype(np.float32)
+    v[1] = v[0] + 0.01 * rng.normal(size=8)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    items = [
+        DedupItem("a", "cards paypal bizum accepted", "en", "2025-01-01"),
+        DedupItem("b", "you may pay with visa or transfer", "en", "2024-01-01"),
+        DedupItem("c", "something else entirely", "en", "2024-01-01"),
+    ]
+    report = find_duplicates(items, v, cosine_threshold=0.95)
+    [pair] = report.pairs
+    assert (pair.a, pair.b, pair.kind) == ("a", "b", "semantic")
+    assert pair.cosine is not None and pair.cosine > 0.95 and pair.jaccard < 0.2
+    assert report.dropped == {"b": "a"}
+
+
+def test_translations_are_linked_never_dropped_and_languages_never_mix() -> None:
+    v = np.ones((3, 4), dtype=np.float32) / 2.0
+    items = [
+        DedupItem("ret-en", BASE, "en", "2025-01-01", translation_of="ret-es"),
+        DedupItem("ret-es", BASE, "es", "2025-01-01", translation_of="ret-en"),
+        DedupItem("ret-es-copy", BASE, "en", "2025-01-01"),
+    ]
+    report = find_duplicates(items, v)
+    assert [(p.a, p.b, p.kind) for p in report.pairs] == [("ret-en", "ret-es-copy", "exact")]
+    assert report.translations == [{"a": "ret-en", "b": "ret-es", "cosine": 1.0}]
+    # equal dates and lengths: the smallest id is kept; the Spanish twin is untouched
+    assert report.dropped == {"ret-es-copy": "ret-en"}

@@ -1,0 +1,90 @@
+"""Loading the three input formats, cleaning, and clear errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.documents import LoadError, clean_text, load_documents
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_markdown_with_front_matter(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "refunds.md",
+        "---\nid: refunds-en\ntitle: Refunds\nlang: en\ntags: [refunds, returns]\n---\n# Refunds\n\nWe refund in 5 days.",
+    )
+    [doc] = load_documents([path])
+    assert (doc.id, doc.title, doc.lang, doc.tags) == ("refunds-en", "Refunds", "en", ["refunds", "returns"])
+    assert doc.text == "Refunds\n\nWe refund in 5 days."
+
+
+def test_markdown_without_front_matter_uses_file_stem_and_heading(tmp_path: Path) -> None:
+    [doc] = load_documents([write(tmp_path / "envios.txt", "# Envíos\n\nTarda 3-5 días laborables.")])
+    assert doc.id == "envios" and doc.title == "Envíos" and doc.lang is None
+
+
+def test_jsonl_and_csv(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", '{"id": "a1", "text": "Hello there", "lang": "en", "translation_of": "b1"}\n\n')
+    write(tmp_path / "b.csv", "id,title,text,lang\nb1,Hola,Hola a todos,es\n")
+    docs = {d.id: d for d in load_documents([tmp_path])}
+    assert docs["a1"].translation_of == "b1" and docs["b1"].title == "Hola" and docs["b1"].lang == "es"
+    assert docs["a1"].source.endswith("a.jsonl:1") and docs["b1"].source.endswith("b.csv:2")
+
+
+def test_folders_skip_readme_hidden_and_unsupported_files(tmp_path: Path) -> None:
+    write(tmp_path / "README.md", "# About this folder")
+    write(tmp_path / ".hidden" / "x.md", "secret")
+    write(tmp_path / "notes.pdf", b"%PDF")
+    write(tmp_path / "sub" / "one.md", "One article.")
+    assert [d.id for d in load_documents([tmp_path])] == ["one"]
+
+
+def test_cleaning_repairs_encoding_strips_html_and_whitespace() -> None:
+    text = (
+        "<p>Caf\u00c3\u00a9 &amp; m\u00c3\u00a1s</p><script>alert(1)</script><ul><li>uno</li><li>dos</li></ul>   fin  "
+    )
+    cleaned = clean_text(text)
+    assert "Café & más" in cleaned and "alert" not in cleaned and "<" not in cleaned
+    assert "- uno" in cleaned and "fin" in cleaned and "  " not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("kb.pdf", b"%PDF-1.4", "unsupported extension '.pdf'"),
+        ("empty.md", "   \n", "empty document"),
+        ("binary.txt", b"\x00\x01\x02binary", "binary file"),
+        ("latin1.md", "Devoluci\u00f3n".encode("latin-1"), "not valid UTF-8"),
+        ("bad.jsonl", '{"id": "a", "text": "ok"}\n{"id": "b", "text": \n', "bad.jsonl:2: invalid JSON"),
+        ("noid.jsonl", '{"text": "no id here"}\n', "noid.jsonl:1: missing 'id'"),
+        ("notext.jsonl", '{"id": "x", "text": "<p> </p>"}\n', "is empty after cleaning"),
+        ("badlang.jsonl", '{"id": "x", "text": "hi", "lang": "fr"}\n', "lang must be 'en' or 'es'"),
+        ("nocol.csv", "id,body\n1,hello\n", "lacks column(s) ['text']"),
+        ("open.md", "---\nid: x\nno closing", "never closed"),
+    ],
+)
+def test_bad_input_names_the_file_and_reason(tmp_path: Path, name: str, content: str | bytes, reason: str) -> None:
+    path = write(tmp_path / name, content)
+    with pytest.raises(LoadError) as info:
+        load_documents([path])
+    assert reason in str(info.value)
+    assert name in str(info.value)
+
+
+def test_missing_path_and_duplicate_ids(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="no such file or folder"):
+        load_documents([tmp_path / "nope.jsonl"])
+    write(tmp_path / "a.jsonl", '{"id": "same", "text": "one"}\n')
+    write(tmp_path / "b.jsonl", '{"id": "same", "text": "two"}\n')
+    with pytest.raises(LoadError, match="duplicate id 'same'"):
+        load_documents([tmp_path])

