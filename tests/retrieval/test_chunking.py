@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from retrieval.chunking import chunk_document, split_sentences
 from retrieval.documents import Document
 
@@ -18,7 +20,7 @@ def test_long_paragraphs_split_by_sentence_with_overlap_and_limit() -> None:
     chunks = chunk_document(doc, max_chars=200, overlap_sentences=1)
     assert len(chunks) > 3
     assert all(len(c.text) <= 200 for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in pairwise(chunks):
         assert split_sentences(before.text)[-1] == split_sentences(after.text)[0]
     covered = " ".join(c.text for c in chunks)
     assert all(s in covered for s in sentences)

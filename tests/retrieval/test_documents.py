@@ -21,7 +21,8 @@ def write(path: Path, content: str | bytes) -> Path:
 def test_markdown_with_front_matter(tmp_path: Path) -> None:
     path = write(
         tmp_path / "refunds.md",
-        "---\nid: refunds-en\ntitle: Refunds\nlang: en\ntags: [refunds, returns]\n---\n# Refunds\n\nWe refund in 5 days.",
+        "---\nid: refunds-en\ntitle: Refunds\nlang: en\ntags: [refunds, returns]\n---\n"
+        "# Refunds\n\nWe refund in 5 days.",
     )
     [doc] = load_documents([path])
     assert (doc.id, doc.title, doc.lang, doc.tags) == ("refunds-en", "Refunds", "en", ["refunds", "returns"])

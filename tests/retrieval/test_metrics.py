@@ -35,7 +35,7 @@ def test_evaluate_groups_by_language_and_maps_cross_lingual_gold() -> None:
 def test_query_files_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": 1, "query": "ok", "split": "dev"}\n{"id": 2}\n')
-    with pytest.raises(QueryFileError, match="q.jsonl:2: needs 'id' and 'query'"):
+    with pytest.raises(QueryFileError, match=r"q\.jsonl:2: needs 'id' and 'query'"):
         load_queries(path)
     path.write_text('{"id": 1, "query": "ok", "split": "dev"}\n{"id": 2, "text": "t", "split": "test"}\n')
     assert [q["query"] for q in load_queries(path, "test")] == ["t"]
