@@ -28,15 +28,18 @@ class RetrievalConfig:
         default=True, metadata={"help": "fold an article into its translation in the query's language"}
     )
     # Duplicate thresholds, calibrated on stsb_multi_mt dev (docs/retrieval.md, benchmarks/calibrate_dedup.py).
-    jaccard_threshold: float = field(default=0.6, metadata={"help": "MinHash-Jaccard (word 3-shingles) duplicate"})
-    cosine_threshold: float = field(default=0.93, metadata={"help": "SBERT cosine duplicate"})
+    jaccard_threshold: float = field(default=0.7, metadata={"help": "MinHash-Jaccard (word 3-shingles) duplicate"})
+    cosine_threshold: float = field(default=0.95, metadata={"help": "SBERT cosine duplicate"})
+    review_cosine: float = field(
+        default=0.82, metadata={"help": "SBERT cosine from which a pair is listed for review (never dropped)"}
+    )
     minhash_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
 
     def __post_init__(self) -> None:
         if self.embedder_backend not in ("torch", "onnx"):
             raise ValueError(f"embedder_backend must be torch or onnx, got {self.embedder_backend!r}")
-        if not 0 < self.jaccard_threshold <= 1 or not 0 < self.cosine_threshold <= 1:
-            raise ValueError("dedup thresholds must be in (0, 1]")
+        if not 0 < self.jaccard_threshold <= 1 or not 0 < self.review_cosine <= self.cosine_threshold <= 1:
+            raise ValueError("dedup thresholds must be in (0, 1], with review_cosine <= cosine_threshold")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
         for lang, pair in self.language_weights.items():

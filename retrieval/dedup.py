@@ -50,6 +50,7 @@ class DedupReport:
     pairs: list[DuplicatePair] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    review: list[dict[str, Any]] = field(default_factory=list)
     translations: list[dict[str, Any]] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -60,6 +61,7 @@ class DedupReport:
             "pairs": [asdict(p) for p in self.pairs],
             "clusters": self.clusters,
             "dropped": self.dropped,
+            "review": self.review,
             "translations": self.translations,
         }
 
@@ -123,11 +125,18 @@ def find_duplicates(
     cosine_threshold: float = 0.93,
     num_perm: int = 128,
     neighbours: int = 10,
+    review_cosine: float | None = None,
 ) -> DedupReport:
-    """Find exact, near and semantic duplicates among ``items`` (``vectors[i]`` embeds ``items[i]``, unit norm)."""
+    """Find exact, near and semantic duplicates among ``items`` (``vectors[i]`` embeds ``items[i]``, unit norm).
+
+    Pairs of one language with a cosine in [``review_cosine``, ``cosine_threshold``) that are not duplicates
+    otherwise are listed in ``report.review`` for a person to judge; they are never dropped.
+    """
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-    report = DedupReport(thresholds={"jaccard": jaccard_threshold, "cosine": cosine_threshold})
+    report = DedupReport(
+        thresholds={"jaccard": jaccard_threshold, "cosine": cosine_threshold, "review_cosine": review_cosine or 0.0}
+    )
     n = len(items)
     if n < 2:
         return report
@@ -153,7 +162,8 @@ def find_duplicates(
         else:
             by_hash[key] = i
 
-    lsh = MinHashLSH(threshold=jaccard_threshold, num_perm=num_perm)
+    # LSH is probabilistic: query it below the threshold, then keep only pairs whose exact Jaccard reaches it.
+    lsh = MinHashLSH(threshold=max(0.1, jaccard_threshold - 0.15), num_perm=num_perm)
     hashes = MinHash.bulk([[s.encode("utf-8") for s in sorted(shingle_sets[i])] for i in range(n)], num_perm=num_perm)
     for i, minhash in enumerate(hashes):
         lean = LeanMinHash(minhash)
@@ -163,8 +173,14 @@ def find_duplicates(
         lsh.insert(i, lean)
 
     if vectors is not None:
-        for i, j, _score in _semantic_candidates(vectors, cosine_threshold, neighbours):
-            consider(i, j, "semantic")
+        review_from = min(review_cosine or cosine_threshold, cosine_threshold)
+        for i, j, score in _semantic_candidates(vectors, review_from, neighbours):
+            if score >= cosine_threshold:
+                consider(i, j, "semantic")
+            elif (i, j) not in found and items[i].lang == items[j].lang and not _linked(items[i], items[j]):
+                a, b = sorted((items[i].id, items[j].id))
+                report.review.append({"a": a, "b": b, "cosine": round(score, 4),
+                                      "jaccard": round(jaccard(shingle_sets[i], shingle_sets[j]), 4)})  # fmt: skip
 
     # Translations: linked pairs are reported (never dropped), with their cosine when vectors are given.
     position = {item.id: i for i, item in enumerate(items)}
@@ -197,4 +213,5 @@ def find_duplicates(
         report.dropped.update(dict.fromkeys(others, keep.id))
     report.pairs = sorted(found.values(), key=lambda p: (p.a, p.b))
     report.clusters.sort(key=lambda c: c["representative"])
+    report.review.sort(key=lambda r: -r["cosine"])
     return report

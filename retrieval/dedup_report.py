@@ -28,5 +28,12 @@ def dedup_paths(paths: Sequence[Path], config: RetrievalConfig, cache_dir: Path 
         mean = embedder.encode([f"{document.title}\n{c.text}" for c in chunks]).mean(axis=0)
         vectors[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
     items = [DedupItem(d.id, d.text, d.lang, d.updated, d.translation_of) for d in documents]
-    report = find_duplicates(items, vectors, config.jaccard_threshold, config.cosine_threshold, config.minhash_perm)
+    report = find_duplicates(
+        items,
+        vectors,
+        config.jaccard_threshold,
+        config.cosine_threshold,
+        config.minhash_perm,
+        review_cosine=config.review_cosine,
+    )
     return {"documents": len(documents), **report.to_dict()}

@@ -193,6 +193,7 @@ def dedupe(data: IndexData, config: RetrievalConfig) -> dict[str, Any]:
         jaccard_threshold=config.jaccard_threshold,
         cosine_threshold=config.cosine_threshold,
         num_perm=config.minhash_perm,
+        review_cosine=config.review_cosine,
     )
     return report.to_dict()
 
