@@ -23,7 +23,7 @@ class Chunk:
 
 def split_sentences(text: str) -> list[str]:
     """Split a paragraph into sentences (list items count as sentences)."""
-    sentences = []
+    sentences: list[str] = []
     for line in text.split("\n"):
         sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
     return sentences

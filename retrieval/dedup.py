@@ -187,8 +187,7 @@ def find_duplicates(
     for i, item in enumerate(items):
         j = position.get(item.translation_of or "")
         if j is not None and i < j:
-            score = cosine(i, j)
-            report.translations.append({"a": item.id, "b": items[j].id, "cosine": score})
+            report.translations.append({"a": item.id, "b": items[j].id, "cosine": cosine(i, j)})
 
     parent = list(range(n))
 

@@ -20,7 +20,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.dedup import DedupItem, find_duplicates
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, load_embedder
-from retrieval.language import detect_language
+from retrieval.language import Lang, detect_language
 from retrieval.store import (
     IndexData,
     IndexError_,
@@ -105,10 +105,10 @@ def ingest(
             for row, doc_id in enumerate(previous.chunk_doc_ids):
                 old_rows.setdefault(doc_id, []).append(row)
             incoming = {d.id for d in documents}
-            for doc_id, old in previous.documents.items():  # documents not in this input stay as they were
+            for doc_id, stay in previous.documents.items():  # documents not in this input stay as they were
                 if doc_id not in incoming:
-                    old.duplicate_of = None
-                    kept_docs[doc_id] = old
+                    stay.duplicate_of = None
+                    kept_docs[doc_id] = stay
                     for row in old_rows.get(doc_id, []):
                         chunk_rows.append(
                             (previous.chunk_ids[row], doc_id, previous.chunk_langs[row], previous.chunk_texts[row])
@@ -117,7 +117,7 @@ def ingest(
 
         to_embed: list[tuple[str, str, str, str]] = []
         for document in documents:
-            old = previous.documents.get(document.id) if previous is not None else None
+            old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
             kept_docs[document.id] = _stored(document)
             unchanged = old is not None and old.content_hash == document.content_hash
             if unchanged and previous is not None and old_rows.get(document.id):
@@ -130,8 +130,9 @@ def ingest(
                 continue
             # A duplicate dropped last time has no stored vectors: it is embedded again so dedup can re-judge it.
             counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
+            doc_lang: Lang = "es" if document.lang == "es" else "en"
             for chunk in chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences):
-                lang = detect_language(chunk.text, default=document.lang) if len(chunk.text) > 40 else document.lang
+                lang = detect_language(chunk.text, default=doc_lang) if len(chunk.text) > 40 else doc_lang
                 to_embed.append((chunk.chunk_id, document.id, lang or "en", chunk.text))
 
         batch = 64

@@ -72,6 +72,7 @@ def _faiss_index(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_searc
     import faiss
 
     dim = vectors.shape[1]
+    index: Any
     if len(vectors) > hnsw_threshold:
         index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -209,7 +210,10 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
             "SELECT id, title, lang, text, url, tags, translation_of, updated, source, content_hash, duplicate_of"
             " FROM documents"
         ):
-            documents[row[0]] = StoredDocument(*row[:5], json.loads(row[5]), *row[6:])  # type: ignore[misc]
+            documents[row[0]] = StoredDocument(
+                id=row[0], title=row[1], lang=row[2], text=row[3], url=row[4], tags=json.loads(row[5]),
+                translation_of=row[6], updated=row[7], source=row[8], content_hash=row[9], duplicate_of=row[10],
+            )  # fmt: skip
         chunks = db.execute("SELECT chunk_id, doc_id, lang, text FROM chunks ORDER BY row").fetchall()
         db.close()
         vectors = np.load(version / "vectors.npy")
