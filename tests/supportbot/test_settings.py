@@ -12,6 +12,7 @@ from supportbot.settings import Settings
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SUPPORTBOT_HOME", raising=False)  # the test session points it at a temporary folder
     settings = Settings()
     assert settings.home == Path(".supportbot")
     assert settings.resolved_index_dir == Path(".supportbot/index")

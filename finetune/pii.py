@@ -1,0 +1,391 @@
+"""PII redaction: typed placeholders (<PERSON_1>, <EMAIL_1>, ...) that stay consistent within a conversation.
+
+A :class:`Redactor` is built once per process (Presidio analyzer over blank spaCy tokenizers and the recognizers
+of :mod:`finetune.pii_recognizers`) and reused. A :class:`PlaceholderMap` shared across the turns of one
+conversation gives the same value the same placeholder and the next value of a type the next number. The store's
+own public contact data (allow-list) is not a customer's PII and stays. ``redact_file`` applies the same to a text
+or chat JSONL file, writing the output atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from retrieval.language import strip_accents
+
+Lang = Literal["en", "es"]
+ENTITY_TYPES = (
+    "PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "DNI", "NIE", "NIF", "ADDRESS", "ORDER", "TRACKING", "IP", "URL",
+)  # fmt: skip
+# The store's published contacts (see data/kb: contact-customer-service) and its documented example order id.
+STORE_CONTACTS = (
+    "support@nimbus.example", "+34 910 555 010", "Calle de Alcalá 200", "Calle de Alcalá 200, 28028 Madrid",
+    "NB-1234567",
+)  # fmt: skip
+
+
+class PIIError(ValueError):
+    """A redaction input that cannot be read: missing file, not UTF-8, invalid JSON line."""
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    """What the redactor looks for and what it leaves alone."""
+
+    entities: frozenset[str] = field(default=frozenset(ENTITY_TYPES), metadata={"help": "entity types to redact"})
+    allow_values: tuple[str, ...] = field(default=STORE_CONTACTS, metadata={"help": "public values never redacted"})
+    allow_domains: tuple[str, ...] = field(default=("nimbus.example",), metadata={"help": "the store's domains"})
+    languages: tuple[str, ...] = field(default=("en", "es"), metadata={"help": "languages the analyzer accepts"})
+    # Tokens feed only Presidio's context enhancer, which regex recognizers without context words do not use:
+    # skipping spaCy per text makes redaction about 2-5x faster.
+    tokenize: bool = field(default=False, metadata={"help": "run the spaCy pipeline per text (NER recognizers)"})
+
+    def __post_init__(self) -> None:
+        unknown = set(self.entities) - set(ENTITY_TYPES)
+        if unknown:
+            raise PIIError(f"unknown entity types {sorted(unknown)}; known: {', '.join(ENTITY_TYPES)}")
+
+
+class Entity(NamedTuple):
+    """One redacted span of the input text."""
+
+    type: str
+    start: int
+    end: int
+
+
+@dataclass
+class RedactionResult:
+    """The redacted text and the spans (in the input text) that were replaced."""
+
+    text: str
+    entities: list[Entity]
+
+
+def canonical(entity_type: str, value: str) -> str:
+    """The form two mentions of one value share: "+34 612 345 678" and "612345678" are one phone."""
+    match entity_type:
+        case "PHONE":
+            digits = re.sub(r"\D", "", value)
+            international = "+" in value or digits.startswith("00")
+            digits = digits[2:] if digits.startswith("00") else digits
+            return digits[2:] if international and digits.startswith("34") and len(digits) == 11 else digits
+        case "EMAIL" | "IP":
+            return value.strip().lower()
+        case "URL":
+            return value.strip().lower().rstrip("/")
+        case "PERSON" | "ADDRESS":
+            return " ".join(re.findall(r"\w+", strip_accents(value).casefold()))
+        case _:
+            return re.sub(r"[\W_]", "", value).upper()
+
+
+@dataclass
+class PlaceholderMap:
+    """Placeholders of one conversation: value -> ``<TYPE_n>``, numbered per type in order of first mention."""
+
+    _by_key: dict[tuple[str, str], str] = field(default_factory=dict)
+    _counts: Counter[str] = field(default_factory=Counter)
+    _originals: dict[str, str] = field(default_factory=dict)
+    _names: dict[str, str] = field(default_factory=dict)  # surface form of a known name -> placeholder
+    _name_regex: re.Pattern[str] | None = None
+
+    def placeholder(self, entity_type: str, value: str) -> str:
+        """The placeholder of ``value``, new (next number of its type) when the value was not seen before."""
+        key = canonical(entity_type, value)
+        found = self._by_key.get((entity_type, key))
+        if found is None and entity_type == "PERSON":  # "María", then "María López": one person
+            found = next((self._by_key[("PERSON", p)] for p in key.split() if ("PERSON", p) in self._by_key), None)
+        if found is None:
+            self._counts[entity_type] += 1
+            found = f"<{entity_type}_{self._counts[entity_type]}>"
+            self._originals[found] = value
+        self._by_key.setdefault((entity_type, key), found)
+        if entity_type == "PERSON":
+            self._remember_name(value, found)
+        return found
+
+    def _remember_name(self, value: str, placeholder: str) -> None:
+        from finetune.pii_recognizers import NAME_PARTICLES, fold
+
+        surfaces = [value] + [w for w in value.split() if w[:1].isupper() and len(w) > 2]
+        for surface in surfaces:
+            if fold(surface) not in NAME_PARTICLES and surface not in self._names:
+                self._names[surface] = placeholder
+                self._by_key.setdefault(("PERSON", canonical("PERSON", surface)), placeholder)
+                self._name_regex = None
+
+    def known_names(self) -> re.Pattern[str] | None:
+        """A regex for the names already seen, so later bare mentions ("Gracias, Ana") are redacted too."""
+        if self._name_regex is None and self._names:
+            alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
+            self._name_regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        return self._name_regex
+
+    def original(self, placeholder: str) -> str | None:
+        """The first value that got ``placeholder`` (to restore it in a reply shown to the same customer)."""
+        return self._originals.get(placeholder)
+
+    def counts(self) -> dict[str, int]:
+        """How many distinct values of each type were seen."""
+        return dict(self._counts)
+
+
+class Redactor:
+    """Finds personal data and replaces it with typed placeholders; build once, reuse for every text."""
+
+    def __init__(self, models_dir: Path, config: RedactionConfig | None = None) -> None:
+        """Build the analyzer (blank spaCy pipelines are saved under ``models_dir`` the first time)."""
+        from finetune.pii_recognizers import build_analyzer
+
+        self.config = config or RedactionConfig()
+        self._analyzer = build_analyzer(Path(models_dir), self.config.languages)
+        self._entities = sorted(self.config.entities)
+        self._allowed = {(t, canonical(t, v)) for v in self.config.allow_values for t in ENTITY_TYPES}
+        self._no_tokens = None if self.config.tokenize else _empty_artifacts(self._analyzer, self.config.languages)
+
+    def _is_allowed(self, entity_type: str, value: str) -> bool:
+        if (entity_type, canonical(entity_type, value)) in self._allowed:
+            return True
+        if entity_type not in ("EMAIL", "URL"):
+            return False
+        host = value.lower().rsplit("@", 1)[-1] if entity_type == "EMAIL" else value.lower()
+        host = re.sub(r"^(?:https?://)?(?:www\.)?", "", host).split("/", 1)[0].split("?", 1)[0]
+        return any(host == d or host.endswith("." + d) for d in self.config.allow_domains)
+
+    def find(self, text: str, lang: str, mapping: PlaceholderMap | None = None) -> list[tuple[str, int, int, float]]:
+        """The non-overlapping PII spans of ``text`` as (type, start, end, score), in text order.
+
+        With a ``mapping``, names it already knows count wherever they appear, and names found here join it.
+        """
+        if lang not in self.config.languages:
+            raise PIIError(f"unsupported language {lang!r}; expected one of {', '.join(self.config.languages)}")
+        artifacts = None if self._no_tokens is None else self._no_tokens[lang]
+        results = self._analyzer.analyze(text=text, language=lang, entities=self._entities, nlp_artifacts=artifacts)
+        found = [(r.entity_type, r.start, r.end, r.score) for r in results]
+        found = [f for f in found if not self._is_allowed(f[0], text[f[1] : f[2]])]
+        if mapping is None or "PERSON" not in self.config.entities:
+            return _resolve_overlaps(found)
+        spans = _resolve_overlaps(found + _name_mentions(mapping, text))
+        persons = [text[s:e] for t, s, e, _ in spans if t == "PERSON"]
+        if persons:  # register them, so another mention in this same text ("Soy Ana ... Ana") counts too
+            for person in persons:
+                mapping.placeholder("PERSON", person)
+            spans = _resolve_overlaps(found + _name_mentions(mapping, text))
+        return spans
+
+    def redact(self, text: str, lang: str, mapping: PlaceholderMap | None = None) -> RedactionResult:
+        """Replace every PII span of ``text`` with its placeholder from ``mapping`` (a fresh map when None)."""
+        mapping = mapping if mapping is not None else PlaceholderMap()
+        pieces, entities, cursor = [], [], 0
+        for entity_type, start, end, _ in self.find(text, lang, mapping):
+            pieces += [text[cursor:start], mapping.placeholder(entity_type, text[start:end])]
+            entities.append(Entity(entity_type, start, end))
+            cursor = end
+        pieces.append(text[cursor:])
+        return RedactionResult("".join(pieces), entities)
+
+
+def _empty_artifacts(analyzer: Any, languages: tuple[str, ...]) -> dict[str, Any]:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    empty = {lang: analyzer.nlp_engine.nlp[lang].make_doc("") for lang in languages}
+    return {lang: NlpArtifacts([], empty[lang], [], [], None, lang) for lang in languages}
+
+
+def _name_mentions(mapping: PlaceholderMap, text: str) -> list[tuple[str, int, int, float]]:
+    names = mapping.known_names()
+    return [] if names is None else [("PERSON", m.start(), m.end(), 0.6) for m in names.finditer(text)]
+
+
+def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> list[tuple[str, int, int, float]]:
+    """Keep the best span where spans overlap (score, then length); a loser's overhang widens the winner."""
+    kept: list[list[Any]] = []
+    for entity_type, start, end, score in sorted(found, key=lambda f: (-f[3], f[1] - f[2], f[1])):
+        overlapping = [k for k in kept if k[1] < end and start < k[2]]
+        if not overlapping:
+            kept.append([entity_type, start, end, score])
+        elif len(overlapping) == 1:  # never leave a fragment of a lower-ranked PII span in clear text
+            overlapping[0][1], overlapping[0][2] = min(overlapping[0][1], start), max(overlapping[0][2], end)
+    merged: list[tuple[str, int, int, float]] = []
+    for entity_type, start, end, score in sorted(kept, key=lambda k: k[1]):
+        if merged and start < merged[-1][2]:  # widened spans may now touch: fold into the earlier one
+            previous = merged.pop()
+            merged.append((previous[0], previous[1], max(previous[2], end), previous[3]))
+        else:
+            merged.append((entity_type, start, end, score))
+    return merged
+
+
+@lru_cache(maxsize=4)
+def shared_redactor(models_dir: Path) -> Redactor:
+    """One redactor per process and models folder (the agent graph and data preparation share it)."""
+    return Redactor(models_dir)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, with errors that name the file and line (checked before any
+    output is written)."""
+    if not path.exists():
+        raise PIIError(f"{path}: no such file")
+    if not path.is_file():
+        raise PIIError(f"{path}: not a file")
+
+    def read() -> Iterator[tuple[int, str]]:
+        try:
+            with path.open("rb") as handle:  # binary, decoded per line: a decode error names its exact line
+                for number, raw in enumerate(handle, start=1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise PIIError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+                    yield number, line.removeprefix("\ufeff") if number == 1 else line
+        except OSError as exc:
+            raise PIIError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+    return read()
+
+
+def _write_atomically(output: Path, lines: Iterator[str]) -> None:
+    """Write ``lines`` to a temp file beside ``output``, then rename it: never a half-written output."""
+    if output.is_dir():
+        raise PIIError(f"{output}: is a directory")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    except OSError as exc:
+        raise PIIError(f"{output}: cannot write: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
+        os.replace(tmp, output)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PIIError(f"{output}: cannot write: {exc.strerror or exc}") from exc
+        raise
+
+
+class _Stats:
+    def __init__(self, redactor: Redactor, lang: Lang | None) -> None:
+        self.redactor, self.lang = redactor, lang
+        self.entities: Counter[str] = Counter()
+        self.languages: Counter[str] = Counter()
+        self.texts, self.started = 0, time.perf_counter()
+
+    def redact(self, text: str, mapping: PlaceholderMap) -> str:
+        from retrieval.language import detect_language
+
+        lang = self.lang or detect_language(text, default="en") or "en"
+        result = self.redactor.redact(text, lang, mapping)
+        self.texts += 1
+        self.languages[lang] += 1
+        self.entities.update(e.type for e in result.entities)
+        return result.text
+
+    def summary(self, input: Path, output: Path, kind: str, counts: Counter[str]) -> dict[str, Any]:
+        return {
+            "input": str(input),
+            "output": str(output),
+            "format": kind,
+            "lines": counts["lines"],
+            "records": counts["records"] if kind == "jsonl" else None,
+            "texts": self.texts,
+            "entities": dict(sorted(self.entities.items())),
+            "entities_total": sum(self.entities.values()),
+            "languages": dict(sorted(self.languages.items())),
+            "seconds": round(time.perf_counter() - self.started, 3),
+        }
+
+
+def _redact_record(record: Any, where: str, stats: _Stats) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise PIIError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    if "messages" not in record and "text" not in record:
+        raise PIIError(f"{where}: record has neither 'messages' nor 'text'")
+    mapping = PlaceholderMap()  # one conversation, one map
+    out = dict(record)
+    if "messages" in record:
+        messages = record["messages"]
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise PIIError(f"{where}: 'messages' must be a list of objects")
+        out["messages"] = []
+        for message in messages:
+            content = message.get("content")
+            if content is not None and not isinstance(content, str):
+                raise PIIError(f"{where}: message content must be a string")
+            out["messages"].append(
+                message if content is None else {**message, "content": stats.redact(content, mapping)}
+            )
+    if "text" in record:
+        if not isinstance(record["text"], str):
+            raise PIIError(f"{where}: 'text' must be a string")
+        out["text"] = stats.redact(record["text"], mapping)
+    return out
+
+
+def redact_jsonl(input: Path, output: Path, redactor: Redactor, lang: Lang | None = None) -> dict[str, Any]:
+    """Redact a JSONL file of chat records (``messages``: one map per conversation) or ``text`` records.
+
+    Args:
+        input: The JSONL file to read.
+        output: Where the redacted copy goes (written atomically; untouched on error).
+        redactor: The redactor to use.
+        lang: Language of every text; None detects it per message.
+
+    Returns:
+        A summary: lines, records, texts, entities per type, languages, seconds.
+
+    Raises:
+        PIIError: The input is missing, not UTF-8, or has an invalid line (named by its number).
+    """
+    stats, counts, source = _Stats(redactor, lang), Counter[str](), _lines(input)
+
+    def records() -> Iterator[str]:
+        for number, line in source:
+            counts["lines"] += 1
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PIIError(f"{input}:{number}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+            counts["records"] += 1
+            yield json.dumps(_redact_record(record, f"{input}:{number}", stats), ensure_ascii=False) + "\n"
+
+    _write_atomically(output, records())
+    return stats.summary(input, output, "jsonl", counts)
+
+
+def redact_text_file(input: Path, output: Path, redactor: Redactor, lang: Lang | None = None) -> dict[str, Any]:
+    """Redact a plain text file line by line, with one placeholder map for the whole file (see redact_jsonl)."""
+    stats, counts, source, mapping = _Stats(redactor, lang), Counter[str](), _lines(input), PlaceholderMap()
+
+    def lines() -> Iterator[str]:
+        for _, line in source:
+            counts["lines"] += 1
+            body = line.rstrip("\r\n")
+            yield (stats.redact(body, mapping) if body.strip() else body) + line[len(body) :]
+
+    _write_atomically(output, lines())
+    return stats.summary(input, output, "text", counts)
+
+
+def redact_file(input: Path, output: Path, redactor: Redactor, lang: Lang | None = None) -> dict[str, Any]:
+    """Redact a ``.jsonl`` file (chat or text records) or any other file as plain text lines."""
+    input, output = Path(input), Path(output)
+    if input.suffix.lower() == ".json":
+        raise PIIError(f"{input}: expected JSON Lines (.jsonl, one record per line), not a .json document")
+    if input.suffix.lower() in (".jsonl", ".ndjson"):
+        return redact_jsonl(input, output, redactor, lang)
+    return redact_text_file(input, output, redactor, lang)

@@ -1,0 +1,397 @@
+"""Presidio recognizers for the personal data customers type into a Spanish/English support chat.
+
+Every recognizer is a regular expression plus, where the format has one, a checksum (DNI/NIE letter, CIF control,
+IBAN mod-97, card Luhn, UPU S10 tracking). Context-introduced values ("me llamo X", "pedido 12345678", "tracking
+1Z...") capture only the value in a named group ``v``. Patterns of both languages run for either language:
+customers mix them and language detection errs on short turns. The spaCy pipelines are blank (tokenizer only,
+nothing to download); the analyzer uses them only to tokenize.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import regex
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+
+from retrieval.language import strip_accents
+
+# (start, end) of the value inside a candidate, or None to reject the candidate.
+Refiner = Callable[[str], tuple[int, int] | None]
+
+DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+# IBAN lengths of the SEPA countries (EU, EEA, UK, Switzerland and neighbours): unknown countries are not guessed.
+IBAN_LENGTHS = {
+    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24,
+    "FI": 18, "FR": 27, "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21,
+    "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24,
+    "SI": 19, "SK": 24, "SM": 27, "VA": 22,
+}  # fmt: skip
+
+# Capitalised words that follow "I'm", "soy", "Hola", a closing line... without being a name.
+_COMMON = """
+i me my you your we our he she it they the a an and or but not no yes so very really just still also only here there
+this that these those what who how when where why which sorry glad happy afraid sure fine good great ok okay well back
+new old interested looking trying writing calling having going unable able done ready waiting customer client member
+premium user buyer seller team support agent assistant bot admin manager staff service nimbus market retail points gift
+card visa mastercard paypal bizum amazon google apple samsung iphone android spanish english british american mexican
+french german italian portuguese venezuelan colombian argentinian canadian irish dutch chinese european from in at on
+for to with of by about after before as is am are was monday tuesday wednesday thursday friday saturday sunday january
+february march april may june july august september october november december today tomorrow yesterday morning
+afternoon evening night everyone all hi hello hey dear thanks thank regards best cheers sincerely sent please mr mrs ms
+miss dr sir madam sr sra srta dña dra guys folks yo mi mis tu tus su sus el la los las lo le les un una unos unas de
+del al que y o pero si sí muy bien mal aquí allí ya todavía también solo sólo hola buenas buenos buen buena días dias
+tardes noches gracias saludos saludo cordial atentamente abrazo besos enviado desde cliente clienta socio socia usuario
+usuaria nuevo nueva comprador compradora vendedor autónomo autonomo autónoma autonoma empresa particular estudiante
+español española mexicano mexicana venezolano venezolana colombiano colombiana argentino argentina francés francesa
+alemán alemana inglés inglesa italiano italiana portugués portuguesa europeo europea lunes martes miércoles jueves
+viernes sábado domingo enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre hoy
+mañana ayer equipo soporte atención agente asistente señor señora señorita don doña estimado estimada querido querida
+perdón disculpa disculpe vale claro incorrecto incorrecta wrong incorrect misspelled spelled missing shown showing
+written escrito diferente different correcto correct tienda pedido order envío factura invoice cuenta account en con
+por para sin sobre entre hasta es son está están estoy soy ha han tengo tiene quiero quería necesito puedo podéis puede
+hice hizo compré pedí llegó sale pone aparece como cuando donde porque pues nada algo todo toda otro otra este esta ese
+esa mismo misma have has had do does did can could will would should need want got get bought ordered received paid
+placed wanted tried called changed it's that's thats there's and/or etc via per bye goodbye adiós adios chao ciao luego
+"""
+
+
+def fold(word: str) -> str:
+    """Case- and accent-insensitive form of a word, for the common-word check."""
+    return strip_accents(word).casefold()
+
+
+COMMON_WORDS = frozenset(fold(word) for word in _COMMON.split())
+NAME_PARTICLES = frozenset(["de", "del", "la", "las", "los", "van", "von", "der", "den", "da", "di", "du", "dos", "y"])
+
+
+def _alnum(value: str) -> str:
+    return "".join(c for c in value if c.isalnum()).upper()
+
+
+def dni_valid(value: str) -> bool:
+    """Spanish DNI: 8 digits and the letter ``DNI_LETTERS[number % 23]``."""
+    v = _alnum(value)
+    return len(v) == 9 and v[:8].isdigit() and v[8] == DNI_LETTERS[int(v[:8]) % 23]
+
+
+def nie_valid(value: str) -> bool:
+    """Spanish NIE: X/Y/Z (read as 0/1/2), 7 digits and the DNI control letter."""
+    v = _alnum(value)
+    return len(v) == 9 and v[0] in "XYZ" and dni_valid(str("XYZ".index(v[0])) + v[1:])
+
+
+def cif_valid(value: str) -> bool:
+    """Spanish company NIF (CIF): entity letter, 7 digits and a control digit or letter."""
+    v = _alnum(value)
+    if len(v) != 9 or v[0] not in "ABCDEFGHJNPQRSUVW" or not v[1:8].isdigit():
+        return False
+    digits = [int(c) for c in v[1:8]]
+    total = sum(digits[1::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[0::2])
+    control = (10 - total % 10) % 10
+    return v[8] in (str(control), "JABCDEFGHI"[control])
+
+
+def iban_valid(value: str) -> bool:
+    """IBAN of a known country with the right length and mod-97 check digits."""
+    v = _alnum(value)
+    if IBAN_LENGTHS.get(v[:2]) != len(v) or not v[2:4].isdigit():
+        return False
+    return int("".join(str(int(c, 36)) for c in v[4:] + v[:4])) % 97 == 1
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn check of a digit string (payment cards)."""
+    doubled = (int(c) * (2 if i % 2 else 1) for i, c in enumerate(reversed(digits)))
+    return sum(d - 9 if d > 9 else d for d in doubled) % 10 == 0
+
+
+def s10_valid(value: str) -> bool:
+    """UPU S10 postal tracking id (2 letters, 8 digits + check digit, country code)."""
+    v = _alnum(value)
+    if len(v) != 13 or not v[2:11].isdigit():
+        return False
+    check = 11 - sum(int(d) * w for d, w in zip(v[2:10], (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
+    return int(v[10]) == {10: 0, 11: 5}.get(check, check)
+
+
+def checked(valid: Callable[[str], bool]) -> Refiner:
+    """A refiner that keeps the whole candidate when ``valid`` accepts it."""
+    return lambda candidate: (0, len(candidate)) if valid(candidate) else None
+
+
+def refine_card(candidate: str) -> tuple[int, int] | None:
+    """The longest run of digit groups with 13-19 digits that passes Luhn (a trailing "12/27" is not the card)."""
+    groups = list(regex.finditer(r"\d+", candidate))
+    for last in range(len(groups), 0, -1):
+        digits = "".join(g.group() for g in groups[:last])
+        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits):
+            return 0, groups[last - 1].end()
+    return None
+
+
+def refine_iban(candidate: str) -> tuple[int, int] | None:
+    """The IBAN's expected number of characters from the candidate's start, if valid and ending at a boundary."""
+    length = IBAN_LENGTHS.get(candidate[:2].upper())
+    if length is None:
+        return None
+    count = 0
+    for end, char in enumerate(candidate, start=1):
+        count += char.isalnum()
+        if count == length:
+            boundary = end == len(candidate) or not candidate[end].isalnum()
+            return (0, end) if boundary and iban_valid(candidate[:end]) else None
+    return None
+
+
+def refine_name(candidate: str) -> tuple[int, int] | None:
+    """Cut a name at its first common word (a capitalised name also at its first lower-case word); reject it when
+    nothing is left."""
+    words = list(regex.finditer(r"[\p{L}][\p{L}'’-]*", candidate))
+    capitalised = bool(words) and words[0].group()[0].isupper()
+    kept = []
+    for word in words:
+        text, folded = word.group(), fold(word.group())
+        if folded in NAME_PARTICLES:
+            if text[0].isupper():
+                break  # "Y", "De" capitalised after a name start something else
+        elif folded in COMMON_WORDS or (capitalised and not text[0].isupper()):
+            break
+        kept.append(word)
+    while kept and fold(kept[-1].group()) in NAME_PARTICLES:
+        kept.pop()
+    if not kept or fold(kept[0].group()) in NAME_PARTICLES:
+        return None
+    return kept[0].start(), kept[-1].end()
+
+
+def digit_count(low: int, high: int) -> Refiner:
+    """A refiner for phone numbers: ``low``..``high`` digits, not counting an international ``00`` prefix."""
+    return checked(lambda c: low <= len(regex.sub(r"\D", "", c).removeprefix("00")) <= high)
+
+
+def ipv6_valid(candidate: str) -> bool:
+    """Only real IPv6 addresses (times like 10:00:00 are not)."""
+    import ipaddress
+
+    try:
+        return bool(ipaddress.IPv6Address(candidate))
+    except ValueError:
+        return False
+
+
+def refine_url(candidate: str) -> tuple[int, int] | None:
+    """Drop trailing sentence punctuation from a URL."""
+    end = len(candidate.rstrip(".,;:!?)]}»\"'"))
+    return (0, end) if end > 4 else None
+
+
+NB = r"(?<![\p{L}\d_])"  # no letter or digit before
+NA = r"(?![\p{L}\d_])"  # no letter or digit after
+CAP = r"\p{Lu}(?:['’]\p{Lu})?\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:-\p{Lu}\p{Ll}+)?"  # Ana, O'Brien, McDonald, García-López
+PARTICLE = r"(?:de|del|van|von|da|di|du|dos|y)(?:[ \t]+(?:la|las|los|der|den))?"
+CAP_NAME = rf"{CAP}(?:[ \t]+(?:{PARTICLE}[ \t]+)?{CAP}){{0,3}}"
+ANY_NAME = r"[\p{L}][\p{L}'’-]*(?:[ \t]+[\p{L}][\p{L}'’-]*){0,3}"
+
+NAME_STRONG_ANY_CASE = (
+    r"(?i:\bmy[ \t]+(?:full[ \t]+)?name[ \t]+is|\bme[ \t]+llamo|\bmi[ \t]+nombre[ \t]+(?:completo[ \t]+)?es"
+    r"|\b(?:full[ \t]+)?name[ \t]*:|\bnombre(?:[ \t]+completo)?[ \t]*:)[ \t]*:?[ \t]*" + rf"(?P<v>{ANY_NAME})"
+)
+NAME_STRONG = (
+    r"(?:(?i:\ba[ \t]+nombre[ \t]+de|\bunder[ \t]+the[ \t]+name(?:[ \t]+of)?|\bin[ \t]+the[ \t]+name[ \t]+of"
+    r"|\btitular(?:[ \t]+de[ \t]+la[ \t]+(?:tarjeta|cuenta))?[ \t]*:?|\bcard[ \t]?holder(?:'s[ \t]+name)?[ \t]*:?"
+    r"|\baddressed[ \t]+to|\bdestinatari[oa][ \t]*:?|\brecipient[ \t]*:?)[ \t]+"
+    r"|\b(?:Sr|Sra|Srta|Dña|Mr|Mrs|Ms|Dr|Dra)\.?[ \t]+|\b(?:Don|Doña|Miss)[ \t]+)" + rf"(?P<v>{CAP_NAME})"
+)
+NAME_WEAK = (
+    r"\b(?:I'm|I’m|I[ \t]+am|[Ss]oy|[Tt]his[ \t]+is|[Hh]ola|[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Ee]stimad[oa]"
+    r"|[Qq]uerid[oa]|[Bb]uen[oa]s(?:[ \t]+(?:días|tardes|noches))?)[ \t]*,?[ \t]+" + rf"(?P<v>{CAP_NAME})"
+)
+CLOSINGS = (
+    "thanks|thank you|thanks again|many thanks|thanks in advance|regards|best regards|kind regards|warm regards|"
+    "best|best wishes|cheers|sincerely|yours sincerely|yours truly|saludos|un saludo|saludos cordiales|"
+    "un cordial saludo|muchas gracias|mil gracias|gracias|gracias de antemano|atentamente|un abrazo|cordialmente"
+)
+NAME_SIGNATURE = (
+    rf"(?m)(?:^|(?<=[.!?,;:][ \t]{{0,3}}))[ \t]*(?i:{CLOSINGS})[ \t]*[,.!]?[ \t]*(?:\r?\n[ \t]*)*"
+    rf"(?P<v>{CAP_NAME})[ \t]*[.!]?[ \t]*(?=\r?\n|\Z)"
+)
+
+SPANISH_PHONE = (
+    r"(?<![\p{L}\d_+-])(?<!\d[ .])(?:\(?(?:\+|00)34\)?[ .-]?)?[6789](?:[ .-]?\d){8}"
+    r"(?![ .-]?\d)(?![ \t]?(?:€|EUR|euros?|\$|%))"
+)
+INTERNATIONAL_PHONE = r"(?<![\p{L}\d_+])(?:\+|00)(?!34)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![ .-]?\d)"
+US_UK_PHONE = rf"{NB}(?:\(\d{{3}}\)[ ]?\d{{3}}[-. ]\d{{4}}|\d{{3}}[-.]\d{{3}}[-.]\d{{4}}|07\d{{3}}[ ]?\d{{6}}){NA}"
+CONTEXT_PHONE = (
+    r"(?i:tel[eé]fono|m[oó]vil|celular|phone|mobile|cell|tel\.|tlf\.?|whatsapp|llamar[ \t]+al"
+    r"|call[ \t]+me[ \t]+(?:on|at))[^\d\n+]{0,20}(?P<v>\+?\(?\d[\d \t().-]{7,18}\d)(?![ .-]?\d)"
+)
+EMAIL = r"(?<![\w.+-])[\w+-](?:[\w.+-]*[\w+-])?@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}(?![\w-])"
+URL = (
+    r"(?i)(?<![\w@.])(?:https?://|www\.)[^\s<>\"'()]+"
+    r"|(?<![\w@./])(?:[a-z0-9-]++\.)+[a-z]{2,10}/[^\s<>\"'()]*"
+)
+OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+IPV4 = rf"(?<![\d.])(?<!(?i:version|versión|v)[ \t]?){OCTET}(?:\.{OCTET}){{3}}(?!\d|\.\d)"
+IPV6 = r"(?<![\w:])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{6,39}(?![\w:])"
+DNI = rf"{NB}(?:\d{{8}}|\d{{2}}\.\d{{3}}\.\d{{3}})[ -]?[A-Za-z]{NA}"
+NIE = rf"{NB}[XYZxyz][ -]?\d{{7}}[ -]?[A-Za-z]{NA}"
+CIF = rf"{NB}[ABCDEFGHJNPQRSUVW][ -]?\d{{7}}[0-9A-J]{NA}"
+IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
+CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
+ORDER_NB = rf"{NB}(?i:NB)[ -]?\d{{7}}{NA}"
+ORDER_CONTEXT = (
+    r"(?i:\b(?:order|pedido|orden|purchase|compra|referencia|reference)"
+    r"(?:[ \t]+(?:number|no\.?|num\.?|n[º°]|número|nro\.?|id|ref\.?|is|es|el|de[ \t]+pedido))*)"
+    rf"[ \t]*[#:nº°.]*[ \t]*(?P<v>(?:[A-Z]{{1,3}}-?)?\d{{6,12}}){NA}"
+)
+TRACKING_UPS = rf"{NB}1Z[0-9A-Z]{{16}}{NA}"
+TRACKING_S10 = rf"{NB}[A-Z]{{2}}\d{{9}}[A-Z]{{2}}{NA}"
+TRACKING_CONTEXT = (
+    r"(?i:tracking|seguimiento|localizador|rastreo|n[úu]mero[ \t]+de[ \t]+env[ií]o|waybill|guía)"
+    rf"[^\n\d]{{0,30}}?{NB}(?P<v>(?=[A-Z]*\d)[A-Z0-9]{{10,22}}){NA}"
+)
+
+STREET_ES = (
+    r"(?:(?i:calle|avenida|avda|plaza|paseo|ronda|camino|carretera|travesía|travesia|glorieta|pasaje|rambla|vía"
+    r"|urbanización|urbanizacion|carrer|avinguda|plaça|passeig|rúa)(?![\p{L}])"
+    r"|(?i:c/|c\.|cl\.|avda\.|av\.|avd\.|pza\.|plz\.|pº|p\.º|ctra\.|trav\.|urb\.))"
+)
+CONNECT = r"(?i:de|del|la|las|los|el|y|i|de[ \t]+la|de[ \t]+las|de[ \t]+los)"
+STREET_WORD, CITY_WORD = r"\p{Lu}[\p{L}'’-]*\.?", r"\p{Lu}\p{Ll}[\p{L}'’-]*"
+NUMBER_ES = (
+    r",?[ \t]*(?:(?i:n[º°o]\.?|núm\.?|num\.?|número|nro\.?)[ \t]*)?(?:\d{1,4}(?:[ \t]?[A-Za-z](?![\p{L}]))?|s/n)"
+)
+FLOOR_ES = (
+    r"(?:(?:,?[ \t]*|[ \t]*[-–][ \t]*)(?:\d{1,2}[ \t]?[º°ª][ \t]?"
+    r"(?:[A-Za-z](?![\p{L}])|(?i:izq(?:uierda|da)?|dcha|der(?:echa)?|centro)\.?)?"
+    r"|\d{1,2}[ \t]?-[ \t]?[A-Za-z](?![\p{L}])|(?i:bajo|ático|atico|entresuelo)(?:[ \t]?[A-Za-z](?![\p{L}]))?"
+    r"|(?i:piso|planta|puerta|pta\.|portal|esc\.|escalera|bloque|letra)[ \t]*\w{1,4}))"
+)
+POSTCODE_ES = r",?[ \t]*(?i:CP|C\.P\.)?[ \t]*(?<!\d)(?:0[1-9]|[1-4]\d|5[0-2])\d{3}(?!\d)"
+CITY = rf"{CITY_WORD}(?:[ \t]+(?:{CONNECT}[ \t]+)?{CITY_WORD}){{0,3}}"
+ADDRESS_ES = (
+    rf"(?<![\p{{L}}]){STREET_ES}[ \t]*(?:{CONNECT}[ \t]+)?{STREET_WORD}"
+    rf"(?:[ \t]+(?:{CONNECT}[ \t]+)*{STREET_WORD}){{0,5}}{NUMBER_ES}{FLOOR_ES}{{0,4}}"
+    rf"(?:{POSTCODE_ES}(?:,?[ \t]+{CITY}(?:[ \t]*\({CITY}\))?)?|,[ \t]*{CITY})?"
+)
+# Customers type "calle mayor 5, 28013 madrid" in lower case: accepted when a postal code settles it.
+ADDRESS_ES_LOWER = (
+    rf"(?<![\p{{L}}]){STREET_ES}[ \t]*(?:[\p{{L}}'’.]+[ \t]+){{0,5}}?[\p{{L}}'’.]+{NUMBER_ES}{FLOOR_ES}{{0,4}}"
+    rf"{POSTCODE_ES}(?:[ \t]+[\p{{L}}]+)?"
+)
+STREET_EN = (
+    r"(?i:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|terrace|close"
+    r"|crescent|square|sq|gardens|row|parkway|pkwy|highway|hwy|circle|cir|trail|mews|grove|walk)\.?(?![\p{L}])"
+)
+UNIT_EN = r"(?:(?i:apt|apartment|suite|ste|unit|flat|floor|fl|room)\.?[ \t]*#?[ \t]*|#[ \t]*)[A-Za-z0-9-]{1,6}"
+UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}(?![\p{L}\d])"
+ADDRESS_EN = (
+    r"(?<![\p{L}\d.,-])\d{1,5}[A-Za-z]?[ \t]+(?:(?:N|S|E|W|North|South|East|West)\.?[ \t]+)?"
+    rf"(?:\p{{Lu}}[\p{{L}}'’-]*\.?[ \t]+){{1,4}}{STREET_EN}(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)(?![\p{{L}}]))?"
+    rf"(?:,?[ \t]*{UNIT_EN})?(?:,[ \t]*{CITY}(?:,?[ \t]*(?:[A-Z]{{2}}[ \t]+)?\d{{5}}(?:-\d{{4}})?)?)?"
+    rf"(?:,?[ \t]*{UK_POSTCODE})?"
+)
+ADDRESS_UNIT = r"(?<![\p{L}])(?:(?i:apt|apartment|suite)\.?|Flat|Unit)[ \t]*#?[ \t]*\d{1,4}[A-Za-z]?(?![\p{L}\d])"
+PO_BOX = r"(?<![\p{L}])(?i:p\.?[ \t]?o\.?[ \t]?box|apartado[ \t]+de[ \t]+correos|apdo\.)[ \t]*\d{1,6}(?!\d)"
+
+# (entity, pattern name, regex, score, refiner). On overlaps the higher score wins, then the longer span.
+RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
+    ("DNI", "dni", DNI, 1.0, checked(dni_valid)),
+    ("NIE", "nie", NIE, 1.0, checked(nie_valid)),
+    ("NIF", "cif", CIF, 1.0, checked(cif_valid)),
+    ("IBAN", "iban", IBAN, 1.0, refine_iban),
+    ("CARD", "card", CARD, 1.0, refine_card),
+    ("TRACKING", "tracking_s10", TRACKING_S10, 1.0, checked(s10_valid)),
+    ("EMAIL", "email", EMAIL, 0.95, None),
+    ("URL", "url", URL, 0.9, refine_url),
+    ("ORDER", "order_nb", ORDER_NB, 0.95, None),
+    ("ORDER", "order_context", ORDER_CONTEXT, 0.85, None),
+    ("TRACKING", "tracking_ups", TRACKING_UPS, 0.95, None),
+    ("TRACKING", "tracking_context", TRACKING_CONTEXT, 0.85, None),
+    ("IP", "ipv4", IPV4, 0.8, None),
+    ("IP", "ipv6", IPV6, 0.8, checked(ipv6_valid)),
+    ("ADDRESS", "address_es", ADDRESS_ES, 0.8, None),
+    ("ADDRESS", "address_es_lower", ADDRESS_ES_LOWER, 0.8, None),
+    ("ADDRESS", "address_en", ADDRESS_EN, 0.8, None),
+    ("ADDRESS", "address_unit", ADDRESS_UNIT, 0.6, None),
+    ("ADDRESS", "po_box", PO_BOX, 0.8, None),
+    ("PHONE", "phone_es", SPANISH_PHONE, 0.75, None),
+    ("PHONE", "phone_intl", INTERNATIONAL_PHONE, 0.75, digit_count(8, 15)),
+    ("PHONE", "phone_us_uk", US_UK_PHONE, 0.7, None),
+    ("PHONE", "phone_context", CONTEXT_PHONE, 0.7, digit_count(9, 15)),
+    ("PERSON", "name_strong_any_case", NAME_STRONG_ANY_CASE, 0.7, refine_name),
+    ("PERSON", "name_strong", NAME_STRONG, 0.7, refine_name),
+    ("PERSON", "name_weak", NAME_WEAK, 0.65, refine_name),
+    ("PERSON", "name_signature", NAME_SIGNATURE, 0.65, refine_name),
+]
+
+
+class RegexRecognizer(EntityRecognizer):
+    """A Presidio recognizer for one regex: the value is group ``v`` (or the match), narrowed by a refiner."""
+
+    def __init__(self, entity: str, name: str, pattern: str, score: float, refine: Refiner | None, lang: str) -> None:
+        super().__init__(supported_entities=[entity], name=f"{name}_{lang}", supported_language=lang)
+        self.pattern, self.score, self.refine = regex.compile(pattern), score, refine
+
+    def load(self) -> None:
+        """Nothing to load: the regex is compiled in the constructor."""
+
+    def analyze(self, text: str, entities: Sequence[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Every match of the regex that the refiner accepts, as a scored result."""
+        results, group = [], "v" if "v" in self.pattern.groupindex else 0
+        for match in self.pattern.finditer(text, timeout=1.0):
+            start, end = match.span(group)
+            span = (0, end - start) if self.refine is None else self.refine(text[start:end])
+            if start >= 0 and span is not None and span[1] > span[0]:
+                results.append(
+                    RecognizerResult(self.supported_entities[0], start + span[0], start + span[1], self.score)
+                )
+        return results
+
+
+def blank_model(models_dir: Path, language: str) -> Path:
+    """A blank (tokenizer-only) spaCy pipeline saved under ``models_dir``, written once and atomically."""
+    import spacy
+
+    path = models_dir / f"blank-{language}"
+    if (path / "config.cfg").is_file():
+        return path
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".blank-{language}-", dir=models_dir))
+    try:
+        spacy.blank(language).to_disk(staging)
+        os.replace(staging, path)
+    except OSError:
+        if not (path / "config.cfg").is_file():  # another process won the race: use its copy
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def build_analyzer(models_dir: Path, languages: Sequence[str] = ("en", "es")) -> AnalyzerEngine:
+    """A Presidio analyzer with blank spaCy tokenizers and this module's recognizers for every language."""
+    import tldextract
+    import tldextract.tldextract as tld
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    if tld.TLD_EXTRACTOR.suffix_list_urls:  # Presidio's email/URL recognizers: bundled suffix list, no network
+        tld.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    # Tokenizer-only pipelines gain nothing from a GPU; skip Presidio's CUDA probe unless the user asked for one.
+    os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
+    models = [{"lang_code": lang, "model_name": str(blank_model(models_dir, lang))} for lang in languages]
+    engine = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": models}).create_engine()
+    recognizers = [
+        RegexRecognizer(entity, name, pattern, score, refine, lang)
+        for lang in languages
+        for entity, name, pattern, score, refine in RECOGNIZERS
+    ]
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=list(languages))
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=list(languages))

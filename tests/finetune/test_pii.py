@@ -1,0 +1,421 @@
+"""PII redaction: a battery of planted es/en personal data, clean KB text, placeholders, files and the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from finetune.pii import PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
+from supportbot.cli import app
+from supportbot.settings import get_settings
+from tests.conftest import DATA, read_jsonl
+
+runner = CliRunner()
+DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+# --- fake values with correct checksums ------------------------------------------------------------------------
+
+
+def dni(number: int, sep: str = "", dotted: bool = False) -> str:
+    digits = f"{number:08d}"
+    body = f"{digits[:2]}.{digits[2:5]}.{digits[5:]}" if dotted else digits
+    return f"{body}{sep}{DNI_LETTERS[number % 23]}"
+
+
+def nie(prefix: str, number: int, sep: str = "") -> str:
+    control = DNI_LETTERS[int(f"{'XYZ'.index(prefix)}{number:07d}") % 23]
+    return f"{prefix}{sep}{number:07d}{sep}{control}"
+
+
+def cif(letter: str, digits: str, as_letter: bool = False) -> str:
+    values = [int(c) for c in digits]
+    total = sum(values[1::2]) + sum(sum(divmod(2 * d, 10)) for d in values[0::2])
+    control = (10 - total % 10) % 10
+    return f"{letter}{digits}{'JABCDEFGHI'[control] if as_letter else control}"
+
+
+def iban(country: str, bban: str, grouped: bool = True, sep: str = " ") -> str:
+    check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97
+    raw = f"{country}{check:02d}{bban}"
+    return sep.join(raw[i : i + 4] for i in range(0, len(raw), 4)) if grouped else raw
+
+
+def luhn_complete(partial: str) -> str:
+    for last in "0123456789":
+        digits = partial + last
+        total = sum(
+            (int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c)
+            for i, c in enumerate(reversed(digits))
+        )
+        if total % 10 == 0:
+            return digits
+    raise AssertionError("unreachable")
+
+
+def card(partial: str, groups: tuple[int, ...] = (4, 4, 4, 4), sep: str = " ") -> str:
+    digits, out, at = luhn_complete(partial), [], 0
+    for size in groups:
+        out.append(digits[at : at + size])
+        at += size
+    return sep.join(out)
+
+
+def s10(prefix: str, serial: str, country: str) -> str:
+    check = 11 - sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
+    return f"{prefix}{serial}{ {10: 0, 11: 5}.get(check, check) }{country}"
+
+
+# --- the battery: (language, support sentence with {}, planted value) ------------------------------------------
+
+BATTERY: list[tuple[str, str, str]] = [
+    # Spanish identity documents
+    ("es", "Hola, mi DNI es {} y no me deja registrarme.", dni(12345678)),
+    ("es", "Para la factura pon el DNI {}, por favor.", dni(48291735, "-")),
+    ("es", "El titular tiene DNI {} y vive en Sevilla.", dni(50873214, dotted=True)),
+    ("es", "dni {} a nombre de mi madre", dni(71234567, " ")),
+    ("en", "My Spanish ID number (DNI) is {}, is that enough?", dni(23456789)),
+    ("en", "Invoice it to NIF {} please.", dni(9876543)),
+    ("es", "Soy extranjero, mi NIE es {}.", nie("X", 1234567)),
+    ("es", "Tengo el NIE {} y no me acepta el formulario", nie("Y", 7654321)),
+    ("en", "My residence number is {} (NIE).", nie("Z", 123456)),
+    ("es", "NIE: {}", nie("X", 2345678, "-")),
+    ("es", "La factura debe salir a nombre de la empresa, CIF {}.", cif("B", "8765431")),
+    ("es", "Somos una asociación con NIF {}, ¿nos podéis facturar?", cif("G", "2851234")),
+    ("en", "Our company tax ID is {} for the invoice.", cif("Q", "2826000", as_letter=True)),
+    # IBANs
+    ("es", "Devolvedme el dinero a la cuenta {}, gracias.", iban("ES", "21000418450200051332")),
+    ("es", "mi iban es {} por si hace falta", iban("ES", "00491500051234567892", grouped=False)),
+    ("es", "El reembolso a {} no ha llegado.", iban("ES", "14650100722030876293", sep="-")),
+    ("en", "Please refund to my German account {}.", iban("DE", "370400440532013000")),
+    ("en", "French IBAN: {}", iban("FR", "20041010050500013M02606")),
+    ("en", "My Italian account is {} thanks", iban("IT", "X0542811101000000123456", grouped=False)),
+    ("es", "Tengo cuenta en Portugal: {}", iban("PT", "000201231234567890154")),
+    ("en", "Dutch bank account {} for the refund", iban("NL", "ABNA0417164300")),
+    ("en", "UK account {} is where I want the money.", iban("GB", "NWBK60161331926819")),
+    ("en", "Belgian IBAN {}.", iban("BE", "539007547034")),
+    # payment cards
+    ("es", "Me cobrasteis dos veces en la tarjeta {}.", card("411111111111111")),
+    ("en", "The charge on card {} is wrong", card("455673758942102", sep="-")),
+    ("en", "card number {} expires 12/27", card("401288888888188", sep="")),
+    ("es", "Pagué con la Mastercard {} y no veo el reembolso", card("555555555555444")),
+    ("en", "I used my Mastercard {} yesterday.", card("222300004840001")),
+    ("es", "mi amex es {}", card("37828224631000", groups=(4, 6, 5))),
+    ("en", "Discover card {} was declined.", card("601111111111111")),
+    ("es", "La tarjeta {} aparece como rechazada", card("520082828282821", sep="-")),
+    # phones
+    ("es", "Llamadme al {} cuando podáis.", "612 345 678"),
+    ("es", "mi móvil es el {}", "698765432"),
+    ("es", "Teléfono de contacto: {}", "+34 655 201 377"),
+    ("es", "Podéis llamar al {} por la tarde.", "0034 611 223 344"),
+    ("es", "WhatsApp {} por favor", "+34612448903"),
+    ("es", "mi número es el {}, lo pongo ahí?", "622-334-455"),
+    ("es", "Fijo de casa: {}", "912.345.678"),
+    ("es", "Llamad al fijo {} por las mañanas", "91 123 45 67"),
+    ("es", "el repartidor puede llamar al {}", "(+34) 699 11 22 33"),
+    ("es", "Mi teléfono nuevo es {}.", "722 33 44 55"),
+    ("es", "Llamad a la oficina, {}.", "955 123 456"),
+    ("en", "Call me on {} after 6pm.", "+44 20 7946 0958"),
+    ("en", "My French mobile is {}.", "+33 6 12 34 56 78"),
+    ("en", "Reach me at {} please", "+49 30 1234 5678"),
+    ("en", "My number is {}.", "+1 (415) 555-0132"),
+    ("es", "Soy de México, mi celular es {}", "+52 55 1234 5678"),
+    ("en", "UK mobile: {}", "07700 900123"),
+    ("en", "You can call me at {} any time.", "(415) 555-0198"),
+    ("en", "phone {} (US)", "415-555-0176"),
+    # emails
+    ("es", "mi correo es {}. me la podéis reenviar?", "javier.ruiz77@hotmail.com"),
+    ("es", "Escribidme a {}", "lupita.hdz88@gmail.com"),
+    ("es", "dejad de mandarme spam a {}", "marta.vidal.92@hotmail.es"),
+    ("en", "My email is {} and I never got the code.", "john.smith+shop@example.com"),
+    ("en", "Send the invoice to {}.", "accounts@smith-holdings.co.uk"),
+    ("en", "please use {} instead", "SARAH_O_CONNOR@Outlook.com"),
+    ("es", "el email de la cuenta es {}", "ana-garcia@correo.es"),
+    ("en", "Contact me: {}", "li.wei@university.edu"),
+    ("es", "Cambiad mi correo a {}, gracias", "pepe123@yahoo.es"),
+    ("en", "({}) is my login", "m.rossi@libero.it"),
+    # names introduced by context
+    ("en", "Hi, my name is {} and my parcel never arrived.", "John Smith"),
+    ("en", "Hello, I'm {} and I need help with a refund.", "Sarah Connor"),
+    ("en", "My full name is {}.", "Mary-Jane O'Neil"),
+    ("en", "The order is under the name {}.", "Peter McDonald"),
+    ("en", "Thanks,\n{}", "Emily Watson"),
+    ("en", "I'll wait for your answer.\nBest regards,\n{}", "Robert Brown"),
+    ("en", "Dear Mrs {}, thank you for your patience.", "Thompson"),
+    ("es", "Hola, me llamo {} y tengo un problema con mi pedido.", "Javier Ortega"),
+    ("es", "Buenas tardes, soy {}. Os escribo por una devolución.", "Carmen Lozano Ruiz"),
+    ("es", "Mi nombre es {} y quiero darme de baja.", "Antonio Vidal"),
+    ("es", "El paquete va a nombre de {}.", "María del Carmen Pérez"),
+    ("es", "No me ha llegado nada.\nSaludos,\n{}", "Ana García"),
+    ("es", "Gracias por todo. Un saludo, {}", "María"),
+    ("es", "me llamo {} y no puedo entrar en mi cuenta", "lucía fernández"),
+    ("es", "Hola, soy {}, de Valencia.", "Alberto Sanz Martín"),
+    ("es", "Atentamente,\n{}", "José Luis Rodríguez"),
+    ("es", "Estimada Sra. {}, le escribo por mi reclamación.", "Jiménez"),
+    ("es", "Titular de la tarjeta: {}", "Pablo Navarro"),
+    # addresses
+    ("es", "Mi dirección es {}.", "Calle Mayor 14, 3ºB, 28013 Madrid"),
+    ("es", "Enviadlo a {}, por favor.", "Av. del Puerto 88, 3ºB"),
+    ("es", "La dirección antigua era {}.", "c/ Mayor 14, Valencia"),
+    ("es", "Vivo en {} y el repartidor no encuentra el portal.", "Avenida de América 12, 5º izq., 28002 Madrid"),
+    ("es", "Entregad en {}", "Plaza de España 3, 41013 Sevilla"),
+    ("es", "mi casa está en {} y nadie ha venido", "calle san bernardo 45, 2º a, 28015 madrid"),
+    ("es", "Cambiad la dirección a {}.", "Paseo de Gracia, nº 12, 3ºB, 08007 Barcelona"),
+    ("es", "La nueva dirección: {}", "Avda. Diagonal 640, 08017 Barcelona"),
+    ("es", "Dejadlo en {} si no estoy.", "C. Sierpes 7, 2º dcha., 41004 Sevilla"),
+    ("en", "Please ship it to {}.", "123 Main Street, Apt 4B, Springfield, IL 62704"),
+    ("en", "My address is {}, London.", "42 Baker Street, Flat 3"),
+    ("en", "Deliver to {} instead.", "1600 Pennsylvania Avenue NW"),
+    ("en", "I moved to {} last month", "77 Oak Road, Manchester M14 5TQ"),
+    # order and tracking numbers
+    ("es", "quiero cancelar el pedido {} pero ya pone Enviado", "NB-7731204"),
+    ("en", "Where is my order {}?", "nb-6120044"),
+    ("es", "El pedido {} llegó roto.", "12345678"),
+    ("en", "I need to cancel order #{} please", "98765432"),
+    ("en", "order number: {} still not shipped", "55512345"),
+    ("en", "can you help me canceling purchase {}?", "00004587345"),
+    ("en", "My tracking number is {}.", "1Z999AA10123456784"),
+    ("es", "El número de seguimiento es {} y no se mueve", "PK43BX0001234567"),
+    ("es", "Correos me dio el localizador {}", s10("RR", "12345678", "ES")),
+    ("en", "The parcel {} is stuck in customs.", s10("LX", "87654321", "GB")),
+    ("en", "tracking: {}", "JD014600006281234567"),
+    ("es", "código de seguimiento {}, ¿dónde está?", "0034127650092"),
+    # IP addresses and URLs
+    ("en", "I logged in from {} and it blocked me.", "83.45.201.17"),
+    ("es", "Mi IP es {} por si sirve.", "192.168.1.34"),
+    ("en", "The login alert showed {}.", "2001:db8:85a3::8a2e:370:7334"),
+    ("es", "Accedí desde la IP {} ayer", "10.0.0.254"),
+    ("en", "Here is my profile: {}", "https://www.facebook.com/ana.garcia.82"),
+    ("es", "Mi perfil es {} por si queréis verlo", "www.linkedin.com/in/johnsmith1985"),
+    ("en", "My shop page is {}.", "https://etsy.com/shop/LauraPerezDesigns?ref=profile"),
+    ("es", "La foto del paquete está en {}", "https://drive.google.com/file/d/1AbCdEfGh/view"),
+    ("en", "see instagram.com/{}", "laura.perez_92"),
+]
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    # The same models folder as `supportbot data redact`, so the CLI tests reuse this instance.
+    return shared_redactor(get_settings().home / "models" / "spacy")
+
+
+def _leaks(value: str, redacted: str) -> list[str]:
+    """Parts of ``value`` still readable in ``redacted``: the string, its digits/letters run, a name's parts."""
+    leaks = [value] if value in redacted else []
+    squeezed = re.sub(r"\W", "", value)
+    if sum(c.isdigit() for c in squeezed) >= 6 and squeezed.lower() in re.sub(r"\W", "", redacted).lower():
+        leaks.append(squeezed)
+    if not any(c.isdigit() for c in value) and "@" not in value and "/" not in value:
+        parts = [w for w in re.findall(r"\w{3,}", value) if w.lower() not in {"del", "las", "los", "van", "von"}]
+        leaks += [w for w in parts if re.search(rf"\b{re.escape(w)}\b", redacted)]
+    return leaks
+
+
+def test_battery_is_large_and_distinct() -> None:
+    values = [value for _, _, value in BATTERY]
+    assert len(values) >= 100 and len(set(values)) == len(values)
+    assert {lang for lang, _, _ in BATTERY} == {"en", "es"}
+
+
+@pytest.mark.parametrize(("lang", "template", "value"), BATTERY, ids=[v for _, _, v in BATTERY])
+def test_no_planted_pii_survives(redactor: Redactor, lang: str, template: str, value: str) -> None:
+    result = redactor.redact(template.format(value), lang)
+    assert _leaks(value, result.text) == [], result.text
+    assert re.search(r"<[A-Z]+_1>", result.text)
+
+
+def _token_retention(redactor: Redactor, lang: str) -> float:
+    kept = total = 0
+    for record in read_jsonl(DATA / "kb" / f"articles.{lang}.jsonl"):
+        text = record["text"]
+        spans = [(e.start, e.end) for e in redactor.redact(text, lang).entities]
+        for token in re.finditer(r"\S+", text):
+            total += 1
+            kept += not any(s < token.end() and token.start() < e for s, e in spans)
+    return kept / total
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_clean_kb_text_keeps_its_tokens(redactor: Redactor, lang: str) -> None:
+    assert _token_retention(redactor, lang) >= 0.98
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "El envío estándar cuesta 4,95 € y tarda 2-4 días laborables.",
+        "Shipping costs €4.95; orders over 50 EUR ship free. That's a 15 % discount.",
+        "Our hours are 9:00-21:00 Monday to Friday; on 2025-03-01 the policy changed.",
+        "La política cambió el 01/03/2025 a las 10:30. Tu número de pedido empieza por NB- seguido de 7 cifras.",
+        "Envíos al código postal 28013 en 24 h. Devoluciones gratis durante 30 días.",
+        "Gracias por tu paciencia. Buenos días, Nimbus Market te ayuda con tu pedido.",
+        "Thanks for waiting. Hello, I'm happy to help. Sorry for the delay!",
+        "Dear customer, Saturday deliveries cost 5.95 EUR. Version 2.4 of the app is out.",
+        "Me llamo la atención que el precio bajara 20 €. Soy cliente desde 2019.",
+        "I'm Spanish and I'm trying to pay 1,499.00 USD with Visa.",
+    ],
+)
+def test_ordinary_text_is_left_alone(redactor: Redactor, text: str) -> None:
+    result = redactor.redact(text, "es")
+    assert result.text == text, result.entities
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_store_contacts_are_allow_listed(redactor: Redactor, lang: str) -> None:
+    text = (
+        "Escribe a support@nimbus.example, llama al +34 910 555 010 o ven a Calle de Alcalá 200, 28028 Madrid. "
+        "Business: business@nimbus.example, https://nimbus.example/es/ayuda/contacto"
+    )
+    assert redactor.redact(text, lang).text == text
+
+
+def test_placeholders_are_consistent_within_a_conversation(redactor: Redactor) -> None:
+    mapping = PlaceholderMap()
+    turns = [
+        "Hola, soy Ana García y mi correo es ana@correo.es. Mi móvil es +34 612 345 678.",
+        "Gracias, Ana. ¿Me confirmas el pedido NB-1234568?",
+        "Sí, es el NB-1234568. Otro correo mío: ana.g@trabajo.es, y el primero sigue siendo ana@correo.es.",
+        "Mi hermano Luis también compra: me llamo Luis Pérez, dice él. Llamad al 612345678.",
+    ]
+    out = [redactor.redact(turn, "es", mapping).text for turn in turns]
+    assert out[0] == "Hola, soy <PERSON_1> y mi correo es <EMAIL_1>. Mi móvil es <PHONE_1>."
+    assert out[1] == "Gracias, <PERSON_1>. ¿Me confirmas el pedido <ORDER_1>?"
+    assert out[2] == "Sí, es el <ORDER_1>. Otro correo mío: <EMAIL_2>, y el primero sigue siendo <EMAIL_1>."
+    assert "<PERSON_2>" in out[3] and out[3].endswith("Llamad al <PHONE_1>.")
+    assert mapping.original("<EMAIL_2>") == "ana.g@trabajo.es"
+    assert mapping.counts() == {"PERSON": 2, "EMAIL": 2, "PHONE": 1, "ORDER": 1}
+    # A new conversation starts numbering again.
+    assert redactor.redact("mi correo es otra@correo.es", "es").text == "mi correo es <EMAIL_1>"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("Mi DNI es {}.", "DNI", "12345678A"),
+        ("NIE {} por favor", "NIE", "X1234567A"),
+        ("Devolvedlo a {}.", "IBAN", "ES00 2100 0418 4502 0005 1332"),
+        ("I paid with {} yesterday.", "CARD", "4111 1111 1111 1112"),
+        ("CIF {} de la empresa", "NIF", "B87654321"),
+    ],
+)
+def test_invalid_checksums_are_not_redacted_as_such(redactor: Redactor, text: str, kind: str, value: str) -> None:
+    result = redactor.redact(text.format(value), "es")
+    assert kind not in {e.type for e in result.entities}
+    assert value in result.text
+
+
+def test_entities_report_input_spans(redactor: Redactor) -> None:
+    text = "Escribid a pepe@correo.es o al 612 345 678."
+    result = redactor.redact(text, "es")
+    assert [(e.type, text[e.start : e.end]) for e in result.entities] == [
+        ("EMAIL", "pepe@correo.es"),
+        ("PHONE", "612 345 678"),
+    ]
+    with pytest.raises(PIIError, match="unsupported language"):
+        redactor.redact(text, "fr")
+
+
+# --- files and the CLI -----------------------------------------------------------------------------------------
+
+
+def _battery_jsonl(path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for number, (lang, template, value) in enumerate(BATTERY):
+            messages = [
+                {"role": "user", "content": template.format(value)},
+                {"role": "assistant", "content": "Gracias, lo reviso." if lang == "es" else "Thanks, checking."},
+            ]
+            record = (
+                {"id": f"b{number}", "messages": messages}
+                if number % 3
+                else {"id": f"b{number}", "text": messages[0]["content"]}
+            )
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def test_cli_redacts_the_battery_file(tmp_path: Path) -> None:
+    source, target = tmp_path / "battery.jsonl", tmp_path / "out" / "redacted.jsonl"
+    _battery_jsonl(source)
+    result = runner.invoke(app, ["data", "redact", "--input", str(source), "--output", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["records"] == len(BATTERY) and report["entities_total"] >= len(BATTERY)
+    redacted = target.read_text(encoding="utf-8")
+    leaks = {value: _leaks(value, redacted) for _, _, value in BATTERY}
+    assert {v: found for v, found in leaks.items() if found} == {}
+    records = read_jsonl(target)
+    assert [r["id"] for r in records] == [f"b{n}" for n in range(len(BATTERY))]
+    assert records[1]["messages"][1]["role"] == "assistant"
+
+
+def test_redact_file_keeps_one_map_per_conversation(redactor: Redactor, tmp_path: Path) -> None:
+    source = tmp_path / "chats.jsonl"
+    conversation = [
+        {"role": "user", "content": "mi correo es a@b.es"},
+        {"role": "user", "content": "y c@d.es, no a@b.es"},
+    ]
+    source.write_text(
+        json.dumps({"messages": conversation}) + "\n" + json.dumps({"text": "otro: c@d.es", "meta": {"k": 1}}) + "\n",
+        encoding="utf-8",
+    )
+    report = redact_file(source, tmp_path / "out.jsonl", redactor, lang="es")
+    first, second = read_jsonl(tmp_path / "out.jsonl")
+    assert [m["content"] for m in first["messages"]] == ["mi correo es <EMAIL_1>", "y <EMAIL_2>, no <EMAIL_1>"]
+    assert second == {"text": "otro: <EMAIL_1>", "meta": {"k": 1}}
+    assert report["entities"] == {"EMAIL": 4} and report["records"] == 2
+
+
+def test_redact_text_file_shares_one_map_and_keeps_line_ends(redactor: Redactor, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"llamad al 612 345 678\r\n\r\notra vez: 612345678\n")
+    redact_file(source, tmp_path / "notes.out.txt", redactor)
+    assert (tmp_path / "notes.out.txt").read_bytes() == b"llamad al <PHONE_1>\r\n\r\notra vez: <PHONE_1>\n"
+
+
+def test_cli_missing_input_fails_cleanly(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["data", "redact", "--input", str(tmp_path / "nope.jsonl"), "--output", str(target)])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "no such file" in result.output and "Traceback" not in result.output
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"text": "hola"}\n{"text": "pepe@correo.es"}\n{"text": oops}\n', ":3: invalid JSON"),
+        (b'{"text": "hola"}\n{"text": "caf\xe9"}\n', ":2: not UTF-8"),
+        (b'{"text": "hola"}\n[1, 2]\n', ":2: expected a JSON object"),
+        (b'{"id": 1}\n', ":1: record has neither"),
+    ],
+)
+def test_cli_bad_input_names_the_line_and_writes_nothing(tmp_path: Path, content: bytes, message: str) -> None:
+    source, target = tmp_path / "bad.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(content)
+    result = runner.invoke(app, ["data", "redact", "--input", str(source), "--output", str(target), "--lang", "es"])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == [source]  # neither the output nor a temp file is left
+
+
+def test_cli_rejects_an_unknown_language(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("hola\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["data", "redact", "--input", str(source), "--output", str(tmp_path / "o.txt"), "--lang", "fr"]
+    )
+    assert result.exit_code == 2 and "--lang must be en or es" in result.output
+
+
+def test_cli_prints_a_one_line_summary_on_stderr(tmp_path: Path) -> None:
+    source, target = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("Hola, soy Ana García.\nMi móvil es 612 345 678, el de Ana.\n", encoding="utf-8")
+    result = runner.invoke(app, ["data", "redact", "--input", str(source), "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "redacted 2 lines" in result.stderr and "PERSON 2" in result.stderr and "PHONE 1" in result.stderr
+    assert target.read_text(encoding="utf-8") == "Hola, soy <PERSON_1>.\nMi móvil es <PHONE_1>, el de <PERSON_1>.\n"
