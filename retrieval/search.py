@@ -6,6 +6,7 @@ when its translation is also indexed: the pair is folded into the query-language
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,47 @@ def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
     return fused
 
 
+def rank_articles(
+    fused: dict[int, float],
+    doc_of: Callable[[int], str],
+    lang_of: Callable[[str], str],
+    twin_of: Mapping[str, str],
+    prefer: str | None,
+    best_chunk: Callable[[str], int],
+) -> list[tuple[str, float, int]]:
+    """Collapse fused chunk scores into articles, folding each article into its twin in the preferred language.
+
+    Shared by every backend so that they rank alike.
+
+    Args:
+        fused: chunk row -> fused score (:func:`rrf`).
+        doc_of: the article id of a chunk row.
+        lang_of: the language of an article that has a row in ``fused``.
+        twin_of: article id -> id of its indexed translation (both kept by dedup).
+        prefer: the language to fold translations into; None keeps every article as retrieved.
+        best_chunk: the row of an article's own best-matching chunk, for a twin that was not retrieved itself.
+
+    Returns:
+        (article id, score, row of its representative chunk), best first.
+    """
+    best: dict[str, tuple[float, int]] = {}  # doc_id -> (fused score, best chunk row)
+    for row, score in fused.items():
+        doc_id = doc_of(row)
+        if doc_id not in best or score > best[doc_id][0]:
+            best[doc_id] = (score, row)
+    if prefer is not None:
+        for doc_id in list(best):
+            twin = twin_of.get(doc_id)
+            if twin is None or doc_id not in best or lang_of(doc_id) == prefer:
+                continue
+            score, row = best.pop(doc_id)
+            if twin in best:
+                best[twin] = (max(best[twin][0], score), best[twin][1])
+            else:  # the twin was not retrieved itself: represent it by its own best-matching chunk
+                best[twin] = (score, best_chunk(twin))
+    return [(doc_id, score, row) for doc_id, (score, row) in sorted(best.items(), key=lambda item: -item[1][0])]
+
+
 class KnowledgeBase:
     """A loaded index, ready to search. Load once per process; searching is read-only and thread-safe."""
 
@@ -69,7 +111,7 @@ class KnowledgeBase:
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
         backend = config.embedder_backend if config is not None else data.manifest.get("embedder_backend", "torch")
-        embedder = load_embedder(data.manifest["embedder"], backend, cache_dir)
+        embedder = load_embedder(data.manifest["embedder"], "onnx" if backend == "onnx" else "torch", cache_dir)
         return cls(data, embedder, stored)
 
     @property
@@ -114,24 +156,17 @@ class KnowledgeBase:
         dense_weight, lexical_weight = config.weights_for(qlang)
         fused = rrf([(dense_rows, dense_weight), (lexical_rows, lexical_weight)], config.rrf_k)
 
-        best: dict[str, tuple[float, int]] = {}  # doc_id -> (fused score, best chunk row)
-        for row, score in fused.items():
-            doc_id = self.data.chunk_doc_ids[row]
-            if doc_id not in best or score > best[doc_id][0]:
-                best[doc_id] = (score, row)
         prefer = lang or qlang  # an explicit language filter is the language the caller wants
-        if config.prefer_query_language and prefer is not None:
-            for doc_id in list(best):
-                twin = self.twin_of.get(doc_id)
-                if twin is None or self.data.documents[doc_id].lang == prefer or doc_id not in best:
-                    continue
-                score, row = best.pop(doc_id)
-                if twin in best:
-                    best[twin] = (max(best[twin][0], score), best[twin][1])
-                else:  # the twin was not retrieved itself: represent it by its own best-matching chunk
-                    best[twin] = (score, self._best_chunk(twin, vector))
+        ranked = rank_articles(
+            fused,
+            doc_of=self.data.chunk_doc_ids.__getitem__,
+            lang_of=lambda doc_id: self.data.documents[doc_id].lang,
+            twin_of=self.twin_of,
+            prefer=prefer if config.prefer_query_language else None,
+            best_chunk=lambda twin: self._best_chunk(twin, vector),
+        )
         results = []
-        for doc_id, (score, row) in sorted(best.items(), key=lambda item: -item[1][0]):
+        for doc_id, score, row in ranked:
             doc = self.data.documents[doc_id]
             if lang is not None and doc.lang != lang:
                 continue
