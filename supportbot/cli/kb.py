@@ -67,17 +67,27 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders (.md, .txt, .jsonl, .csv) to ingest."),
-    index: Path = typer.Option(..., "--index", help="Index folder to create or update."),
+    index: Path = typer.Option(
+        ..., "--index", help="Index folder to create or update (the index name with search_backend=elasticsearch)."
+    ),
     replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder model (default: setting)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
-    from retrieval.ingest import ingest as run_ingest
+    from retrieval.backends import ingest_knowledge_base
 
+    settings = get_settings()
     with user_errors(), progress_bar() as progress:
-        report = run_ingest(
-            paths, index, retrieval_config(embedder), replace=replace, cache_dir=get_settings().home, progress=progress
+        report = ingest_knowledge_base(
+            settings.search_backend,
+            paths,
+            index,
+            es_url=settings.es_url,
+            config=retrieval_config(embedder),
+            replace=replace,
+            cache_dir=settings.home,
+            progress=progress,
         )
     if as_json:
         print_json(report)
@@ -94,7 +104,7 @@ def ingest(
 @app.command()
 def search(
     query: str | None = typer.Argument(None, help="The query (omit with --batch)."),
-    index: Path = typer.Option(..., "--index", help="Index folder."),
+    index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
     k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results."),
     batch: Path | None = typer.Option(None, "--batch", help="JSONL file of {id, query}; prints JSONL."),
     lang: str | None = typer.Option(None, "--lang", help="Only articles in this language (en or es)."),
@@ -102,15 +112,16 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
     """Hybrid (dense + BM25) search over an index."""
+    from retrieval.backends import open_knowledge_base
     from retrieval.metrics import load_queries
-    from retrieval.search import KnowledgeBase
 
     if (query is None) == (batch is None):
         fail("give either a QUERY or --batch FILE", code=2)
     if lang not in (None, "en", "es"):
         fail("--lang must be en or es", code=2)
     with user_errors():
-        kb = KnowledgeBase.open(index, cache_dir=get_settings().home)
+        settings = get_settings()
+        kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
         if batch is not None:
             queries = load_queries(batch)
             results = kb.search_batch([q["query"] for q in queries], k)
@@ -158,25 +169,67 @@ def dedup(
 @app.command()
 def delete(
     doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove."),
-    index: Path = typer.Option(..., "--index", help="Index folder."),
+    index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
 ) -> None:
     """Remove documents from an index by id."""
-    from retrieval.ingest import delete_documents
+    from retrieval.backends import delete_from_knowledge_base
 
+    settings = get_settings()
     with user_errors():
-        report = delete_documents(index, doc_ids)
+        report = delete_from_knowledge_base(settings.search_backend, index, doc_ids, es_url=settings.es_url)
     if as_json:
         print_json(report)
     else:
         typer.echo(f"deleted {', '.join(report['deleted'])}; {report['documents']} documents remain")
 
 
+# Where development machines keep the public datasets (a user's clone has none: then only KB pairs are used).
+DEFAULT_DATASETS = Path("../shared/datasets")
+
+
 @app.command()
 def distill(
-    out: Path = typer.Option(..., "--out", help="Folder for the bilingual student embedder."),
+    out: Path = typer.Option(..., "--out", help="Folder for the bilingual student embedder (written atomically)."),
+    datasets: Path | None = typer.Option(
+        None, "--datasets", help="Folder with stsb_multi_mt/ (default: ../shared/datasets when present)."
+    ),
+    kb: list[Path] = typer.Option([Path("data/kb")], "--kb", help="Knowledge base with translation_of pairs."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Passes over the pairs (default: config)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Pairs per step (default: config)."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: config)."),
+    kb_repeats: int | None = typer.Option(None, "--kb-repeats", min=0, help="KB pairs seen per epoch."),
+    threads: int | None = typer.Option(None, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the distill report as one JSON document."),
 ) -> None:
     """Train a bilingual student embedder from parallel es/en text (multilingual distillation)."""
-    from supportbot.cli._common import not_built
+    from dataclasses import replace
 
-    not_built("kb distill", 3)
+    from retrieval.distill import DistillConfig
+    from retrieval.distill import distill as run_distill
+
+    if datasets is None and (DEFAULT_DATASETS / "stsb_multi_mt").is_dir():
+        datasets = DEFAULT_DATASETS
+    elif datasets is None:
+        typer.echo(f"note: {DEFAULT_DATASETS}/stsb_multi_mt not found; training on the KB pairs only", err=True)
+    overrides: dict[str, Any] = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "kb_repeats": kb_repeats,
+        "threads": threads,
+    }
+    with user_errors(), progress_bar() as progress:
+        config = replace(DistillConfig(), **{k: v for k, v in overrides.items() if v is not None})
+        report = run_distill(out, datasets, kb, config, progress=progress)
+    if as_json:
+        print_json(report)
+        return
+    probe = report["mse_es_en_probe"]
+    typer.echo(
+        f"distilled {report['out']} in {report['train_seconds']} s of training ({report['epochs']} epochs, "
+        f"{report['steps']} steps); pairs {report['pairs']}; final loss {report['final_loss']:.6f}; "
+        f"es->en MSE {probe['before']:.6f} -> {probe['after']:.6f}"
+    )
+    if report["note"]:
+        typer.echo(f"note: {report['note']}")
