@@ -203,7 +203,12 @@ def _drop(data: IndexData, dropped: dict[str, str]) -> IndexData:
     """Remove the chunks of dropped duplicates; their document rows stay, marked with ``duplicate_of``."""
     for doc_id, keep in dropped.items():
         data.documents[doc_id].duplicate_of = keep
-    rows = [i for i, doc_id in enumerate(data.chunk_doc_ids) if doc_id not in dropped]
+    return _without_chunks_of(data, set(dropped))
+
+
+def _without_chunks_of(data: IndexData, doc_ids: set[str]) -> IndexData:
+    """``data`` minus the chunks (and vectors) of ``doc_ids``; the document rows are left as they are."""
+    rows = [i for i, doc_id in enumerate(data.chunk_doc_ids) if doc_id not in doc_ids]
     return IndexData(
         manifest=data.manifest,
         documents=data.documents,
@@ -225,16 +230,7 @@ def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalC
         config = config or RetrievalConfig(**data.manifest.get("config", {}))
         gone = set(doc_ids)
         data.documents = {k: v for k, v in data.documents.items() if k not in gone}
-        rows = [i for i, doc_id in enumerate(data.chunk_doc_ids) if doc_id not in gone]
-        data = IndexData(
-            manifest=data.manifest,
-            documents=data.documents,
-            chunk_ids=[data.chunk_ids[i] for i in rows],
-            chunk_doc_ids=[data.chunk_doc_ids[i] for i in rows],
-            chunk_langs=[data.chunk_langs[i] for i in rows],
-            chunk_texts=[data.chunk_texts[i] for i in rows],
-            vectors=data.vectors[rows],
-        )
+        data = _without_chunks_of(data, gone)
         data.manifest = {
             **data.manifest,
             "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
