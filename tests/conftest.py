@@ -40,3 +40,21 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"{SHARED_DATASETS} not present (only development machines have ../shared/datasets)")
     return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole bundled knowledge base (data/kb) indexed once per test session; copy it before modifying it."""
+    from retrieval.ingest import ingest
+
+    index = tmp_path_factory.mktemp("bundled-index") / "index"
+    ingest([DATA / "kb"], index)
+    return index
+
+
+@pytest.fixture(scope="session")
+def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A minuscule Llama (tiny preset shape, a few training steps) with a LoRA adapter, built in seconds."""
+    from finetune.tiny import build_smoke_model
+
+    return build_smoke_model(tmp_path_factory.mktemp("smoke-model") / "model")

@@ -7,7 +7,7 @@ from typing import cast
 
 import typer
 
-from supportbot.cli._common import fail, not_built, print_json
+from supportbot.cli._common import fail, print_json
 from supportbot.settings import get_settings
 
 app = typer.Typer(help="Conversation data: PII redaction and fine-tuning preparation.", no_args_is_help=True)
@@ -47,9 +47,76 @@ def redact(
 
 @app.command()
 def prepare(
-    inputs: list[Path] = typer.Argument(..., help="Bitext CSV, SGD/ABCD JSON or chat JSONL inputs."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Bitext CSV, SGD/ABCD JSON or chat JSONL files or folders (.gz too)."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder for splits, RAFT examples and the data card."),
+    index: Path | None = typer.Option(
+        None,
+        "--index",
+        help="Knowledge-base index for RAFT retrieval (default: <home>/prepare-index, built from --kb).",
+    ),
+    kb: list[Path] = typer.Option(
+        [], "--kb", help="Knowledge-base articles (index source and RAFT questions; default: data/kb if present)."
+    ),
+    exclude_eval: list[Path] = typer.Option(
+        [],
+        "--exclude-eval",
+        help="Evaluation JSONL whose questions must not be trained on (default: data/eval/*.jsonl).",
+    ),
+    train: float = typer.Option(0.8, "--train", help="Share of train."),
+    val: float = typer.Option(0.1, "--val", help="Share of val (test gets the rest)."),
+    seed: int = typer.Option(13, "--seed", help="Seed of the split assignment and RAFT sampling."),
+    raft: bool = typer.Option(True, "--raft/--no-raft", help="Write RAFT examples for the hybrid mode."),
+    raft_k: int = typer.Option(4, "--raft-k", help="Passages per RAFT example."),
+    raft_p: float = typer.Option(0.8, "--raft-p", help="Share of RAFT examples with the oracle passage."),
+    raft_no_oracle: str = typer.Option(
+        "reference", "--raft-no-oracle", help="Answer without the oracle: reference (RAFT) or abstain."
+    ),
+    max_messages: int = typer.Option(20, "--max-turns", help="User+assistant turns kept per conversation."),
+    sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
-    """Clean, redact, deduplicate and split conversations into chat JSONL."""
-    not_built("data prepare", 4)
+    """Clean, redact, deduplicate and split conversations into chat JSONL, plus RAFT examples and a data card."""
+    from finetune.prepare import PrepareConfig, PrepareError
+    from finetune.prepare import prepare as run_prepare
+    from finetune.prepare.config import SGD_BANKING_SERVICES
+    from retrieval.documents import LoadError
+    from retrieval.store import IndexError_
+    from supportbot.cli.kb import progress_bar
+
+    settings = get_settings()
+    kb_paths = kb or ([Path("data/kb")] if Path("data/kb").is_dir() else [])
+    eval_files = exclude_eval or sorted(Path("data/eval").glob("*.jsonl"))
+    try:
+        config = PrepareConfig(
+            train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
+            raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, max_messages=max_messages,
+            sgd_services=() if sgd_all else SGD_BANKING_SERVICES, eval_files=tuple(eval_files),
+        )  # fmt: skip
+    except PrepareError as exc:
+        fail(str(exc), code=2)
+    try:
+        with progress_bar() as progress:
+            summary = run_prepare(
+                inputs,
+                out,
+                config,
+                models_dir=settings.home / "models" / "spacy",
+                index=index or settings.home / "prepare-index",
+                kb_paths=kb_paths,
+                search_backend=settings.search_backend,
+                es_url=settings.es_url,
+                cache_dir=settings.home,
+                progress=progress,
+            )
+    except (PrepareError, LoadError, IndexError_, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(
+        f"prepared {summary['conversations']} conversations into {out} in {summary['seconds']} s: "
+        f"splits {summary['splits']}, RAFT {summary['raft']}; dropped {summary['dropped']}; PII {summary['pii']}",
+        err=True,
+    )

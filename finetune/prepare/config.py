@@ -1,0 +1,88 @@
+"""Typed configuration of ``supportbot data prepare``: every knob in one place, each with its help text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The Nimbus Market public contact data (data/kb: contact-customer-service-en) that Bitext's store slots
+# ({{Customer Support Phone Number}}, {{Website Name}}, ...) are filled with, so tuned answers state the store's facts.
+STORE_VALUES: dict[str, str] = {
+    "name": "Nimbus Market",
+    "phone": "+34 910 555 010",
+    "email": "support@nimbus.example",
+    "url": "nimbus.example",
+    "hours": "Monday to Friday from 9:00 to 21:00 and on Saturday from 10:00 to 18:00 (Madrid time)",
+}
+SGD_BANKING_SERVICES = ("Banks_1", "Banks_2", "Payment_1")
+
+
+class PrepareError(ValueError):
+    """Bad input or settings for data preparation; the message names the input (file, file:line)."""
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Settings of one data-preparation run."""
+
+    train_fraction: float = field(default=0.8, metadata={"help": "share of conversation clusters in train"})
+    val_fraction: float = field(default=0.1, metadata={"help": "share in val (test gets the rest)"})
+    seed: int = field(default=13, metadata={"help": "seed of split assignment and RAFT sampling"})
+    min_turn_words: int = field(default=2, metadata={"help": "turns with fewer words are dropped"})
+    other_language_min_words: int = field(
+        default=4, metadata={"help": "turns at least this long are checked for a language other than es/en"}
+    )
+    max_messages: int = field(default=20, metadata={"help": "user+assistant turns kept per conversation (cap)"})
+    max_turn_chars: int = field(default=4000, metadata={"help": "longest turn kept, in characters (cut at a word)"})
+    dedup_jaccard: float = field(
+        default=0.7, metadata={"help": "MinHash-Jaccard from which a conversation is a near-duplicate (dropped)"}
+    )
+    split_jaccard: float = field(
+        default=0.5, metadata={"help": "MinHash-Jaccard from which two conversations must share a split"}
+    )
+    leak_jaccard: float = field(
+        default=0.7, metadata={"help": "Jaccard from which a user turn counts as an evaluation question (leak)"}
+    )
+    minhash_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
+    sgd_services: tuple[str, ...] = field(
+        default=SGD_BANKING_SERVICES, metadata={"help": "SGD dialogues using one of these services; empty = all"}
+    )
+    store_values: dict[str, str] = field(
+        default_factory=lambda: dict(STORE_VALUES),
+        metadata={"help": "store facts that fill Bitext's store slots: name, phone, email, url, hours"},
+    )
+    raft: bool = field(default=True, metadata={"help": "write RAFT examples (needs a knowledge-base index)"})
+    raft_k: int = field(default=4, metadata={"help": "passages per RAFT example (the retriever's top-k)"})
+    raft_oracle_fraction: float = field(
+        default=0.8, metadata={"help": "P: share of RAFT examples whose passages include the oracle"}
+    )
+    raft_no_oracle_answer: str = field(
+        default="reference",
+        metadata={"help": "answer without the oracle: 'reference' (RAFT: the answer, uncited) or 'abstain'"},
+    )
+    raft_kb_questions: int = field(
+        default=2, metadata={"help": "questions generated per knowledge-base article (0 = only conversations)"}
+    )
+    eval_files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "evaluation JSONL files whose questions must not appear in the output"}
+    )
+    card_examples: int = field(default=5, metadata={"help": "before/after cleaning examples in the data card"})
+
+    def __post_init__(self) -> None:
+        if not (0 < self.train_fraction < 1 and 0 <= self.val_fraction < 1):
+            raise PrepareError("train_fraction must be in (0, 1) and val_fraction in [0, 1)")
+        if self.train_fraction + self.val_fraction > 1:
+            raise PrepareError("train_fraction + val_fraction must not exceed 1")
+        if not 0 <= self.raft_oracle_fraction <= 1:
+            raise PrepareError("raft_oracle_fraction must be in [0, 1]")
+        if self.raft_no_oracle_answer not in ("reference", "abstain"):
+            raise PrepareError("raft_no_oracle_answer must be 'reference' or 'abstain'")
+        if self.raft_k < 1 or self.max_messages < 2 or self.min_turn_words < 0 or self.max_turn_chars < 100:
+            raise PrepareError("raft_k >= 1, max_messages >= 2, min_turn_words >= 0, max_turn_chars >= 100")
+        if not 0 < self.split_jaccard <= self.dedup_jaccard <= 1 or not 0 < self.leak_jaccard <= 1:
+            raise PrepareError("thresholds must satisfy 0 < split_jaccard <= dedup_jaccard <= 1, leak in (0, 1]")
+
+    @property
+    def test_fraction(self) -> float:
+        """The share of clusters left for test."""
+        return round(1 - self.train_fraction - self.val_fraction, 6)

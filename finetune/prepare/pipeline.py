@@ -1,0 +1,322 @@
+"""``data prepare``: read -> clean -> drop eval leaks -> dedup -> redact -> split -> RAFT -> write, atomically.
+
+Everything is computed before the first byte is written; the output is written into a temp folder beside
+``out`` and renamed into place at the end, so a failure leaves ``out`` as it was (absent, or the previous run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from finetune.prepare.cleaning import clean_text, shape_conversation
+from finetune.prepare.config import PrepareConfig, PrepareError
+from finetune.prepare.readers import Conversation, input_files, read_file
+from finetune.prepare.redaction import Redaction, card_example
+from finetune.prepare.splits import SPLITS, assign_splits, drop_duplicates, leaking_ids, load_eval_texts
+
+Progress = Callable[[str, int, int], None]
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def read_inputs(
+    paths: Sequence[Path], config: PrepareConfig
+) -> tuple[list[Conversation], list[dict[str, Any]], list[dict[str, str]]]:
+    """Every conversation of every input (ids made unique), per-file counts, and the files skipped in folders."""
+    files, skipped = input_files(paths)
+    conversations: list[Conversation] = []
+    per_file = []
+    for path, in_folder in files:
+        before = len(conversations)
+        conversations.extend(read_file(path, config.sgd_services, in_folder))
+        per_file.append({"file": str(path), "conversations": len(conversations) - before})
+    if not conversations:
+        raise PrepareError(f"no conversations found in {', '.join(str(p) for p in paths)}")
+    seen: Counter[str] = Counter()
+    hints: dict[str, list[tuple[str, str]]] = {}
+    for conversation in conversations:  # the same id twice (a sample and its full dataset): keep both, renamed
+        hints.setdefault(conversation.id, []).extend(h for h in conversation.hints if h not in hints[conversation.id])
+        seen[conversation.id] += 1
+        if seen[conversation.id] > 1:
+            conversation.meta.setdefault("group", conversation.id)
+            conversation.id = f"{conversation.id}~{seen[conversation.id]}"
+    for conversation in conversations:  # one source conversation: every copy knows its tagged PII
+        conversation.hints = hints[str(conversation.meta.get("group") or conversation.id)]
+    return conversations, per_file, skipped
+
+
+def _conversation_lang(conversation: Conversation, turns: list[dict[str, str]]) -> str | None:
+    from retrieval.language import detect_language
+
+    if conversation.lang is not None:
+        return conversation.lang if conversation.lang in ("es", "en") else None
+    return detect_language(" ".join(t["content"] for t in turns if t["role"] == "user"), default="en")
+
+
+def _changed(conversation: Conversation, turns: list[dict[str, str]]) -> bool:
+    raw = [m["content"] for m in conversation.messages if m["role"] != "system"]
+    return raw != [t["content"] for t in turns] or any("{{" in t["content"] for t in turns)
+
+
+def open_index(
+    index: Path | str | None,
+    kb_paths: Sequence[Path],
+    *,
+    search_backend: str = "faiss",
+    es_url: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress = _silent,
+) -> Any:
+    """Open the knowledge base for RAFT retrieval; a FAISS folder without a live index is built from ``kb_paths``."""
+    from retrieval.backends import ingest_knowledge_base, open_knowledge_base
+    from retrieval.store import live_version
+
+    if index is None:
+        raise PrepareError("RAFT examples need a knowledge-base index (--index) or articles to build one (--kb)")
+    if search_backend == "faiss" and live_version(Path(index)) is None:
+        if not kb_paths:
+            raise PrepareError(f"{index}: no index there, and no knowledge-base articles (--kb) to build it from")
+        ingest_knowledge_base("faiss", kb_paths, index, cache_dir=cache_dir, progress=progress)
+    return open_knowledge_base(search_backend, index, es_url=es_url, cache_dir=cache_dir)
+
+
+def prepare(
+    inputs: Sequence[Path],
+    out: Path,
+    config: PrepareConfig | None = None,
+    *,
+    models_dir: Path,
+    index: Path | str | None = None,
+    kb_paths: Sequence[Path] = (),
+    search_backend: str = "faiss",
+    es_url: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress = _silent,
+) -> dict[str, Any]:
+    """Prepare fine-tuning data from ``inputs`` into ``out`` (see the module docstring and docs/finetune-data.md).
+
+    Args:
+        inputs: files or folders (Bitext CSV, SGD/ABCD JSON, chat JSONL; optionally gzipped).
+        out: the output folder (replaced atomically).
+        config: the preparation settings.
+        models_dir: where the redactor's blank spaCy pipelines live.
+        index: the knowledge-base index for RAFT retrieval (built from ``kb_paths`` when absent).
+        kb_paths: knowledge-base articles, for building the index and for KB-made RAFT questions.
+        search_backend: ``faiss`` or ``elasticsearch``.
+        es_url: the Elasticsearch URL.
+        cache_dir: the data home (embedder caches).
+        progress: called as (stage, done, total).
+
+    Returns:
+        A JSON-ready summary (also in ``out/manifest.json``).
+
+    Raises:
+        PrepareError: bad input (the message names the file and line) or settings.
+    """
+    from finetune.pii import shared_redactor
+    from finetune.prepare.card import write_card
+
+    config = config or PrepareConfig()
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    clock = [started]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        stages[stage] = round(stages.get(stage, 0.0) + now - clock[0], 2)
+        clock[0] = now
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PrepareError(f"{out}: exists and is not a folder")
+    eval_texts = load_eval_texts(config.eval_files)
+    conversations, per_file, skipped_files = read_inputs(inputs, config)
+    read_counts = Counter(c.source for c in conversations)
+    lap("read")
+    turn_counts: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    shaped: list[tuple[Conversation, list[dict[str, str]], str]] = []
+    for i, conversation in enumerate(conversations, start=1):
+        progress("clean", i, len(conversations))
+        turns = shape_conversation(conversation.messages, config, turn_counts, clean_text)
+        lang = _conversation_lang(conversation, turns) if turns else None
+        if not turns:
+            dropped["empty_after_cleaning"] += 1
+        elif lang is None:
+            dropped["unsupported_language"] += 1
+        else:
+            shaped.append((conversation, turns, lang))
+
+    lap("clean")
+    questions = [(c.id, t["content"], lang) for c, turns, lang in shaped for t in turns if t["role"] == "user"]
+    leaks = leaking_ids(questions, eval_texts, config.leak_jaccard, config.minhash_perm)
+    dropped["eval_leak"] += len(leaks)
+    shaped = [s for s in shaped if s[0].id not in leaks]
+
+    # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
+    plain = [{"id": c.id, "lang": lang, "messages": turns} for c, turns, lang in shaped]
+    lap("eval_leaks")
+    kept_plain, duplicates = drop_duplicates(plain, config.dedup_jaccard, config.minhash_perm)
+    kept_ids = {r["id"] for r in kept_plain}
+    dropped["duplicates"] += len(shaped) - len(kept_ids)
+    shaped = [s for s in shaped if s[0].id in kept_ids]
+
+    lap("dedup")
+    redaction = Redaction(shared_redactor(Path(models_dir)), config.store_values)
+    lap("redactor_load")
+    records: list[dict[str, Any]] = []
+    examples: list[dict[str, Any]] = []
+    for i, (conversation, turns, lang) in enumerate(shaped, start=1):
+        progress("redact", i, len(shaped))
+        record = redaction.conversation(conversation, turns, lang)
+        records.append(record)
+        if (
+            len(examples) < config.card_examples
+            and _changed(conversation, turns)
+            and (conversation.source not in {e["source"] for e in examples} or i % 97 == 0)
+        ):
+            examples.append(card_example(conversation, record, redaction))
+    shown = {e["id"] for e in examples}
+    for conversation, _, _ in [s for s in shaped if s[0].id not in shown][: config.card_examples - len(examples)]:
+        record = next(r for r in records if r["id"] == conversation.id)  # too few cleaning changes to show
+        examples.append(card_example(conversation, record, redaction))
+    lap("redact")
+
+    fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
+    splits, split_summary = assign_splits(records, fractions, config.seed, config.split_jaccard, config.minhash_perm)
+    for record in records:
+        record["meta"]["split"] = splits[record["id"]]
+    lap("split")
+
+    raft_examples: list[dict[str, Any]] = []
+    raft_summary: dict[str, Any] = {"enabled": config.raft}
+    if config.raft:
+        raft_examples, raft_summary = _raft(
+            records, splits, eval_texts, config, index, kb_paths, search_backend, es_url, cache_dir, progress
+        )
+        lap("raft")  # fmt: skip
+
+    summary = {
+        "out": str(out),
+        "inputs": [str(p) for p in inputs],
+        "files": per_file,
+        "skipped_files": skipped_files,
+        "read": dict(sorted(read_counts.items())),
+        "conversations": len(records),
+        "splits": {s: sum(1 for r in records if splits[r["id"]] == s) for s in SPLITS},
+        "raft": {s: sum(1 for e in raft_examples if e["split"] == s) for s in SPLITS},
+        "dropped": dict(sorted(dropped.items())),
+        "turns": dict(sorted(turn_counts.items())),
+        "pii": dict(sorted(redaction.entities.items())),
+        "slots": dict(sorted(redaction.slots.items())),
+        "duplicates": duplicates,
+        "split_units": split_summary,
+        "raft_details": raft_summary,
+        "stage_seconds": stages,
+    }
+    _write_atomically(out, records, splits, raft_examples, summary, examples, config, started, progress, write_card)
+    return summary
+
+
+def _raft(
+    records: list[dict[str, Any]],
+    splits: dict[str, str],
+    eval_texts: list[tuple[str, str | None]],
+    config: PrepareConfig,
+    index: Path | str | None,
+    kb_paths: Sequence[Path],
+    search_backend: str,
+    es_url: str | None,
+    cache_dir: Path | None,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from finetune.prepare.raft import build_examples, questions_from_conversations, questions_from_kb
+    from retrieval.documents import load_documents
+
+    kb = open_index(index, kb_paths, search_backend=search_backend, es_url=es_url, cache_dir=cache_dir,
+                    progress=progress)  # fmt: skip
+    fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
+    questions = questions_from_conversations(records, splits)
+    if config.raft_kb_questions and kb_paths:
+        documents = [d for d in load_documents(kb_paths) if d.lang in ("es", "en")]
+        questions += questions_from_kb(documents, config.raft_kb_questions, fractions, config.seed)
+    leaks = leaking_ids([(q.id, q.question, q.lang) for q in questions], eval_texts, config.leak_jaccard,
+                        config.minhash_perm)  # fmt: skip
+    questions = [q for q in questions if q.id not in leaks]
+    examples, skipped = build_examples(questions, kb, config, lambda d, t: progress("raft", d, t))
+    summary = {
+        "enabled": True,
+        "index": str(index),
+        "k": config.raft_k,
+        "oracle_fraction": config.raft_oracle_fraction,
+        "no_oracle_answer": config.raft_no_oracle_answer,
+        "questions": dict(Counter(q.origin for q in questions)),
+        "eval_leaks_dropped": len(leaks),
+        "oracle_present": {s: sum(1 for e in examples if e["split"] == s and e["oracle_present"]) for s in SPLITS},
+        **skipped,
+    }
+    return examples, summary
+
+
+def _jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _write_atomically(
+    out: Path,
+    records: list[dict[str, Any]],
+    splits: dict[str, str],
+    raft_examples: list[dict[str, Any]],
+    summary: dict[str, Any],
+    examples: list[dict[str, Any]],
+    config: PrepareConfig,
+    started: float,
+    progress: Progress,
+    write_card: Callable[..., None],
+) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for n, split in enumerate(SPLITS, start=1):
+            _jsonl(work / f"{split}.jsonl", [r for r in records if splits[r["id"]] == split])
+            _jsonl(work / f"raft_{split}.jsonl", [e for e in raft_examples if e["split"] == split])
+            progress("write", n, len(SPLITS) + 1)
+        summary["seconds"] = round(time.perf_counter() - started, 1)
+        write_card(work, records, splits, raft_examples, summary, examples, config)
+        outputs = [*sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()), "manifest.json"]
+        manifest = {**summary, "config": _config_dict(config), "outputs": outputs}
+        (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        progress("write", len(SPLITS) + 1, len(SPLITS) + 1)
+        previous = None
+        if out.exists():
+            previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, previous / "out")
+        try:
+            os.replace(work, out)
+        except OSError:
+            if previous is not None:  # put the previous output back
+                os.replace(previous / "out", out)
+            raise
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _config_dict(config: PrepareConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(config), default=str))

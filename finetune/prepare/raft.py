@@ -1,0 +1,196 @@
+"""RAFT-style examples for the hybrid mode: a grounded question, the passages the production retriever returns,
+the oracle passage present in a fraction P of examples (hard distractors only otherwise), a cited answer.
+
+Grounded questions come from conversations that name their gold articles (``meta.gold_ids``: the first exchange)
+and from knowledge-base articles (questions made from each title, answered by the oracle passage's first
+sentences). Prompts are built with :func:`finetune.prompts.rag_messages`, the same call the hybrid generator uses.
+Without the oracle the answer is, as in RAFT, still the reference answer (uncited), so the model learns the domain
+as well as reading; ``raft_no_oracle_answer="abstain"`` trains a hand-off answer instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from finetune.prepare.config import PrepareConfig
+from finetune.prompts import rag_messages
+
+ABSTAIN = {
+    "en": "I couldn't find this in our help articles, so I'd rather not guess. I can pass you to an agent.",
+    "es": "No encuentro esta información en nuestros artículos de ayuda y prefiero no adivinar. "
+    "Puedo pasarte con un agente.",
+}
+_ES_FIRST_PERSON = ("no ", "me ", "mi ", "he ", "tengo", "el seguimiento", "ha bajado")
+_EN_FIRST_PERSON = ("i ", "i'", "my ", "tracking says", "an item")
+
+
+@dataclass
+class GroundedQuestion:
+    """A question whose answer is grounded in one knowledge-base article."""
+
+    id: str
+    lang: str
+    question: str
+    answer: str
+    oracle_doc_id: str
+    split: str
+    origin: str  # "conversation" or "kb"
+
+
+def _keep_case(word: str) -> bool:
+    return word.startswith("Nimbus") or (word.isupper() and len(word) > 1)
+
+
+def _lower_first(title: str) -> str:
+    first, _, rest = title.partition(" ")
+    return (first if _keep_case(first) else first.lower()) + (" " + rest if rest else "")
+
+
+def kb_questions(title: str, lang: str) -> list[str]:
+    """Customer questions made from an article title (the first is the most natural)."""
+    title = title.strip().rstrip(".")
+    low = title.lower()
+    if title.endswith("?"):
+        return [title, *kb_questions(title.rstrip("?"), lang)[1:]] if lang == "en" else [title]
+    if lang == "es":
+        if low.startswith("cómo "):
+            return [f"¿{title}?", f"¿Me explicas {_lower_first(title)}?"]
+        if low.startswith(_ES_FIRST_PERSON):
+            return [f"{title}, ¿qué hago?", f"Hola, {_lower_first(title)}. ¿Me ayudas?"]
+        first = low.split()[0].split(":")[0]
+        if first.endswith(("ar", "er", "ir", "arse", "erse", "irse")):
+            verb = re.sub(r"se$", "me", first)
+            rest = title.split(" ", 1)[1] if " " in title else ""
+            return [f"¿Cómo puedo {verb} {rest}?".replace(" ?", "?"), f"Quiero {verb} {rest}, ¿cómo lo hago?"]
+        return [
+            f"¿Me puedes dar información sobre {_lower_first(title)}?",
+            f"¿Qué debo saber sobre {_lower_first(title)}?",
+        ]
+    if low.startswith("how to "):
+        rest = title[7:]
+        return [f"How do I {rest}?", f"Can you explain how to {rest}?"]
+    if low.startswith(_EN_FIRST_PERSON):
+        return [
+            f"{title}, what can I do?",
+            f"Hi, {_lower_first(title) if not low.startswith('i') else title}. Can you help?",
+        ]
+    return [f"Can you tell me about {_lower_first(title)}?", f"What should I know about {_lower_first(title)}?"]
+
+
+def first_sentences(text: str, max_chars: int = 320) -> str:
+    """The first sentences of ``text`` up to about ``max_chars`` (at least one sentence)."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    out = sentences[0]
+    for sentence in sentences[1:]:
+        if len(out) + 1 + len(sentence) > max_chars:
+            break
+        out += " " + sentence
+    return out
+
+
+def _split_of(key: str, fractions: tuple[float, float, float], seed: int) -> str:
+    share = int(hashlib.sha256(f"{seed}\t{key}".encode()).hexdigest()[:8], 16) / 16**8
+    return "train" if share < fractions[0] else "val" if share < fractions[0] + fractions[1] else "test"
+
+
+def questions_from_kb(
+    documents: Sequence[Any], per_article: int, fractions: tuple[float, float, float], seed: int
+) -> list[GroundedQuestion]:
+    """Questions made from each article's title; an article and its translation share a split."""
+    out = []
+    for doc in documents:
+        lang = doc.lang if doc.lang in ("es", "en") else "en"
+        group = min(doc.id, doc.translation_of or doc.id)
+        split = _split_of(group, fractions, seed)
+        for n, question in enumerate(kb_questions(doc.title, lang)[:per_article]):
+            out.append(GroundedQuestion(f"kb-{doc.id}-{n}", lang, question, "", doc.id, split, "kb"))
+    return out
+
+
+def questions_from_conversations(records: Sequence[dict[str, Any]], splits: dict[str, str]) -> list[GroundedQuestion]:
+    """The first exchange of each conversation that names its gold article (already cleaned and redacted)."""
+    out = []
+    for record in records:
+        gold = record["meta"].get("gold_ids") or []
+        turns = [m for m in record["messages"] if m["role"] != "system"]
+        if not gold or len(turns) < 2:
+            continue
+        question, answer = turns[0]["content"], turns[1]["content"]
+        split = splits[record["id"]]
+        out.append(
+            GroundedQuestion(
+                f"conv-{record['id']}", record["lang"], question, answer, str(gold[0]), split, "conversation"
+            )
+        )
+    return out
+
+
+def _passage(result: Any) -> dict[str, str]:
+    return {"doc_id": result.doc_id, "chunk_id": result.chunk_id, "title": result.title, "text": result.text}
+
+
+def build_examples(
+    questions: Sequence[GroundedQuestion],
+    kb: Any,
+    config: PrepareConfig,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """RAFT examples for ``questions``, retrieving from ``kb`` (a SearchableKnowledgeBase).
+
+    Per split, exactly round(P * n) examples (a seeded choice) carry the oracle, at a seeded position.
+    Returns the examples and counts of what was skipped (unknown oracle article).
+    """
+    skipped: dict[str, int] = {"oracle_not_in_index": 0}
+    rng = random.Random(config.seed)
+    with_oracle: set[str] = set()
+    for split in ("train", "val", "test"):
+        ids = sorted(q.id for q in questions if q.split == split)
+        rng.shuffle(ids)
+        with_oracle.update(ids[: round(config.raft_oracle_fraction * len(ids))])
+    examples = []
+    for done, q in enumerate(questions, start=1):
+        progress(done, len(questions))
+        document = kb.document(q.oracle_doc_id)
+        if document is None or document.get("duplicate_of"):
+            skipped["oracle_not_in_index"] += 1
+            continue
+        twin = document.get("translation_of")
+        results = kb.search(q.question, k=max(20, config.raft_k + 2), lang=q.lang)
+        oracle = next((r for r in results if r.doc_id == q.oracle_doc_id), None)
+        oracle_passage = _passage(oracle) if oracle is not None else {
+            "doc_id": q.oracle_doc_id, "chunk_id": f"{q.oracle_doc_id}#0", "title": document.get("title") or "",
+            "text": first_sentences(document.get("text") or "", 700),
+        }  # fmt: skip
+        distractors = [_passage(r) for r in results if r.doc_id not in (q.oracle_doc_id, twin)]
+        present = q.id in with_oracle
+        local = random.Random(f"{config.seed}\t{q.id}")
+        if present:
+            passages = distractors[: config.raft_k - 1]
+            position = local.randint(0, len(passages))
+            passages.insert(position, oracle_passage)
+            reference = q.answer or first_sentences(oracle_passage["text"])
+            answer = f"{reference} [{position + 1}]"
+        else:
+            passages = distractors[: config.raft_k]
+            reference = q.answer or first_sentences(oracle_passage["text"])
+            answer = reference if config.raft_no_oracle_answer == "reference" else ABSTAIN[q.lang]
+        examples.append(
+            {
+                "id": f"raft-{q.id}",
+                "lang": q.lang,
+                "question": q.question,
+                "passages": passages,
+                "oracle_doc_id": q.oracle_doc_id,
+                "oracle_present": present,
+                "answer": answer,
+                "messages": [*rag_messages(q.question, passages, q.lang), {"role": "assistant", "content": answer}],
+                "split": q.split,
+                "origin": q.origin,
+            }
+        )
+    return examples, skipped

@@ -1,0 +1,67 @@
+"""The one place that builds generator prompts, shared by data preparation, training, inference and the graph.
+
+RAFT-style training examples (``data prepare``) and hybrid-mode generation (the graph) must show the model the
+passages in exactly the same layout, or the tuned model sees at inference a format it never saw in training.
+Both call :func:`rag_messages`; the fine-tune-only mode and plain chat examples call :func:`plain_messages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+Lang = Literal["es", "en"]
+
+SYSTEM_PROMPTS: dict[str, str] = {
+    "en": (
+        "You are the customer-support assistant of Nimbus Market. Answer in English, briefly and politely, "
+        "using only facts from the knowledge base."
+    ),
+    "es": (
+        "Eres el asistente de atención al cliente de Nimbus Market. Responde en español, de forma breve y "
+        "amable, usando solo datos de la base de conocimiento."
+    ),
+}
+
+PASSAGES_HEADER: dict[str, str] = {
+    "en": "Knowledge-base passages (cite the one you use as [n]):",
+    "es": "Pasajes de la base de conocimiento (cita el que uses como [n]):",
+}
+
+MAX_PASSAGE_CHARS = 700
+
+
+def format_passages(passages: Sequence[Mapping[str, Any]], max_chars: int = MAX_PASSAGE_CHARS) -> str:
+    """Number the passages ``[1]``, ``[2]``... with their titles; each text is cut to ``max_chars``."""
+    blocks = []
+    for i, passage in enumerate(passages, start=1):
+        title = str(passage.get("title") or "").strip()
+        text = " ".join(str(passage.get("text") or "").split())
+        if len(text) > max_chars:
+            text = text[:max_chars].rsplit(" ", 1)[0] + " …"
+        blocks.append(f"[{i}] {title}\n{text}" if title else f"[{i}] {text}")
+    return "\n\n".join(blocks)
+
+
+def plain_messages(question: str, lang: str, history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    """Messages for the fine-tune-only mode: system prompt, earlier turns, the question."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])}]
+    messages += [{"role": m["role"], "content": m["content"]} for m in history if m["role"] in ("user", "assistant")]
+    messages.append({"role": "user", "content": question})
+    return messages
+
+
+def rag_messages(
+    question: str,
+    passages: Sequence[Mapping[str, Any]],
+    lang: str,
+    history: Sequence[Mapping[str, str]] = (),
+) -> list[dict[str, str]]:
+    """Messages for the hybrid mode and RAFT examples: the passages go in the system turn, numbered for citing."""
+    system = SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])
+    if passages:
+        system += "\n\n" + PASSAGES_HEADER.get(lang, PASSAGES_HEADER["en"]) + "\n\n" + format_passages(passages)
+    messages = [{"role": "system", "content": system}]
+    messages += [{"role": m["role"], "content": m["content"]} for m in history if m["role"] in ("user", "assistant")]
+    messages.append({"role": "user", "content": question})
+    return messages

@@ -1,0 +1,229 @@
+"""`supportbot data prepare` end to end: output contract, RAFT examples over a real index, atomic writes, CLI
+errors, and the Done-means check that no planted PII survives into any output file."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from finetune.prepare import PrepareConfig, prepare
+from finetune.prepare.raft import GroundedQuestion, build_examples
+from finetune.prompts import rag_messages
+from supportbot.cli import app
+from supportbot.settings import get_settings
+from tests.conftest import DATA, read_jsonl
+from tests.finetune.test_pii import BATTERY, _leaks
+
+runner = CliRunner()
+TOPICS = ("place-order", "cancel-order", "track-order", "how-to-return", "refund-policy", "contact-customer-service",
+          "payment-methods", "recover-password", "get-invoice", "delivery-options")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def small_kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Ten topics of data/kb in both languages, and a real FAISS + BM25 index of them (built once)."""
+    from retrieval.ingest import ingest
+
+    folder = tmp_path_factory.mktemp("small-kb")
+    articles = folder / "articles.jsonl"
+    rows = [r for lang in ("en", "es") for r in read_jsonl(DATA / "kb" / f"articles.{lang}.jsonl")
+            if r["id"].rsplit("-", 1)[0] in TOPICS]  # fmt: skip
+    assert len(rows) == 2 * len(TOPICS)
+    articles.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    ingest([articles], folder / "index")
+    return articles, folder / "index"
+
+
+def _chat(rid: str, lang: str, turns: list[str], **meta: Any) -> dict[str, Any]:
+    roles = ["user", "assistant"] * len(turns)
+    return {"id": rid, "lang": lang, "source": "test", "meta": meta,
+            "messages": [{"role": r, "content": t} for r, t in zip(roles, turns, strict=False)]}  # fmt: skip
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+REPLIES = {
+    "es": ["Gracias, ya lo estoy revisando con el equipo.", "Perfecto, en unos minutos te confirmo el cambio.",
+           "Entendido, abro una incidencia ahora mismo.", "De acuerdo, lo anoto en tu ficha de cliente."],
+    "en": ["Thanks, I'm checking that with the team now.", "Got it, I'll confirm the change in a few minutes.",
+           "Understood, I'm opening a ticket for you right away.", "Okay, I've added that to your customer file."],
+}  # fmt: skip
+
+
+def _battery_conversations() -> list[dict[str, Any]]:
+    """Every battery value in a user turn; a third also repeats it in the assistant turn and carries a gold id."""
+    records = []
+    for n, (lang, template, value) in enumerate(BATTERY):
+        reply = REPLIES[lang][n % 4]
+        if n % 3 == 0:
+            reply += f" (ref: {value})"
+        meta = {"gold_ids": [f"contact-customer-service-{lang}"], "intent": "contact"} if n % 3 == 0 else {}
+        records.append(_chat(f"pii-{n:03d}", lang, [template.format(value), reply], **meta))
+    return records
+
+
+def _clean_conversations() -> list[dict[str, Any]]:
+    """Clean support text (knowledge-base paragraphs as answers) that redaction must leave alone."""
+    records = []
+    for lang in ("en", "es"):
+        for row in read_jsonl(DATA / "kb" / f"articles.{lang}.jsonl")[:30]:
+            paragraphs = [p for p in row["text"].split("\n\n") if len(p.split()) > 8][:2]
+            records.append(_chat(f"clean-{row['id']}", lang, [f"{row['title']}?", *paragraphs[:1]]))
+    return records
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, small_kb: tuple[Path, Path]) -> tuple[Path, dict[str, Any]]:
+    """One `data prepare` CLI run over the PII battery and clean text, with RAFT against the small index."""
+    folder = tmp_path_factory.mktemp("prepare-run")
+    source = _write_jsonl(folder / "chats.jsonl", _battery_conversations() + _clean_conversations())
+    articles, index = small_kb
+    out = folder / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(index),
+                                 "--kb", str(articles), "--train", "0.6", "--val", "0.2", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_output_follows_the_contract(prepared: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = prepared
+    expected = {f"{s}.jsonl" for s in ("train", "val", "test")} | {f"raft_{s}.jsonl" for s in ("train", "val", "test")}
+    expected |= {"data_card.md", "data_card.json", "manifest.json"}
+    assert expected <= {p.name for p in out.iterdir()}
+    assert {p.name for p in (out / "plots").iterdir()} == {"turns_per_conversation.png", "chars_per_conversation.png"}
+    assert (out / "plots" / "turns_per_conversation.png").read_bytes()[:4] == b"\x89PNG"
+    records = [r for s in ("train", "val", "test") for r in read_jsonl(out / f"{s}.jsonl")]
+    assert len(records) == summary["conversations"] == sum(summary["splits"].values())
+    for record in records:
+        assert set(record) == {"id", "lang", "messages", "source", "meta"} and record["lang"] in ("es", "en")
+        roles = [m["role"] for m in record["messages"]]
+        assert roles[0] == "system" and roles[-1] == "assistant" and "group" in record["meta"]
+        assert all(a != b for a, b in itertools.pairwise(roles[1:]))
+    card = json.loads((out / "data_card.json").read_text(encoding="utf-8"))
+    assert card["conversations"] == len(records) and card["pii_per_type"] and card["examples_before_after_cleaning"]
+    assert set(card["per_language"]) == {"es", "en"} and "## PII redacted" in (out / "data_card.md").read_text()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["seed"] == 13 and "train.jsonl" in manifest["outputs"]
+    assert not list(out.parent.glob(".out.tmp-*"))
+
+
+def test_no_battery_pii_survives_in_any_output_file(prepared: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = prepared
+    battery_ids = {f"pii-{n:03d}" for n in range(len(BATTERY))}
+    kept = {r["id"] for s in ("train", "val", "test") for r in read_jsonl(out / f"{s}.jsonl")}
+    assert len(battery_ids & kept) >= 0.95 * len(BATTERY)  # the battery really went through (not dropped)
+    assert summary["raft_details"]["questions"]["conversation"] >= 30  # and into RAFT examples
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".json", ".md")]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    # JSON escapes newlines and quotes: compare against the decoded form too.
+    decoded = text.replace("\\n", "\n").replace('\\"', '"')
+    leaks = {value: _leaks(value, decoded) for _, _, value in BATTERY}
+    assert {v: found for v, found in leaks.items() if found} == {}
+
+
+def test_clean_text_keeps_its_tokens(prepared: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = prepared
+    sources = {r["id"]: r for r in _clean_conversations()}
+    outputs = {r["id"]: r for s in ("train", "val", "test") for r in read_jsonl(out / f"{s}.jsonl")}
+    for lang in ("en", "es"):
+        kept = total = 0
+        for rid, record in sources.items():
+            if record["lang"] != lang or rid not in outputs:
+                continue
+            tokens = Counter(t for m in outputs[rid]["messages"][1:] for t in m["content"].split())
+            for token in (t for m in record["messages"] for t in m["content"].split()):
+                total += 1
+                if tokens[token] > 0:
+                    kept, tokens[token] = kept + 1, tokens[token] - 1
+        assert total > 500 and kept / total >= 0.98, (lang, kept, total)
+
+
+def test_raft_examples_cite_the_oracle_in_the_shared_prompt(prepared: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = prepared
+    examples = [e for s in ("train", "val", "test") for e in read_jsonl(out / f"raft_{s}.jsonl")]
+    assert len(examples) == sum(summary["raft"].values()) > 40
+    for example in examples:
+        ids = [p["doc_id"] for p in example["passages"]]
+        assert example["messages"][:-1] == rag_messages(example["question"], example["passages"], example["lang"])
+        assert example["messages"][-1] == {"role": "assistant", "content": example["answer"]}
+        if example["oracle_present"]:
+            assert example["answer"].endswith(f"[{ids.index(example['oracle_doc_id']) + 1}]")
+        else:
+            assert example["oracle_doc_id"] not in ids and not re.search(r"\[\d\]$", example["answer"])
+        assert len(ids) == 4 and all(p["doc_id"].endswith(example["lang"]) for p in example["passages"])
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_raft_oracle_fraction_is_exact_per_split(small_kb: tuple[Path, Path], fraction: float) -> None:
+    from retrieval.backends import open_knowledge_base
+
+    kb = open_knowledge_base("faiss", small_kb[1])
+    questions = [GroundedQuestion(f"q{i}", "en", q, "", f"{t}-en", "train" if i < 8 else "test", "kb")
+                 for i, (q, t) in enumerate([("How do I cancel my order?", "cancel-order"),
+                                             ("Where is my parcel?", "track-order")] * 6)]  # fmt: skip
+    config = PrepareConfig(raft_oracle_fraction=fraction, raft_k=3, raft_no_oracle_answer="abstain")
+    examples, _ = build_examples(questions, kb, config)
+    for split, n in (("train", 8), ("test", 4)):
+        present = [e for e in examples if e["split"] == split and e["oracle_present"]]
+        assert len(present) == round(fraction * n)
+    for example in examples:
+        if not example["oracle_present"]:
+            assert example["answer"].startswith("I couldn't find this")
+
+
+def test_a_failure_while_writing_leaves_the_previous_output(tmp_path: Path) -> None:
+    source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel from last week?",
+                                                                   "It ships within two working days."])])  # fmt: skip
+    out = tmp_path / "out"
+    models = get_settings().home / "models" / "spacy"
+    config = PrepareConfig(raft=False)
+    prepare([source], out, config, models_dir=models)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def explode(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 2:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        prepare([source], out, config, models_dir=models, progress=explode)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "out"]  # no temp folder left beside it
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        prepare([source], fresh, config, models_dir=models, progress=explode)
+    assert not fresh.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.txt", b"hello there", "notes.txt: unknown format"),
+        ("bad.jsonl", b'{"id": "a", "messages": [{"role": "user", "content": "hi there you"}]}\n{oops\n',
+         "bad.jsonl:2: invalid JSON"),
+        ("empty.jsonl", b'{"id": "a", "messages": [{"role": "user", "content": "hi there you"}]}\n'
+         b'{"id": "b", "messages": []}\n', "empty.jsonl:2: empty conversation"),
+    ],
+)  # fmt: skip
+def test_cli_bad_input_names_it_and_writes_nothing(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    source, out = tmp_path / name, tmp_path / "out"
+    source.write_bytes(content)
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--no-raft"])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_cli_rejects_bad_settings(tmp_path: Path) -> None:
+    source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel?", "It ships soon, really."])])
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), "--train", "0.95"])
+    assert result.exit_code == 2 and "must not exceed" in result.output
