@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import typer
 
-from supportbot.cli._common import not_built
+from supportbot.cli._common import fail, print_json
 
 app = typer.Typer(help="Fine-tune a generator with LoRA (train) or merge an adapter (train merge).")
 
@@ -18,6 +20,12 @@ def train(
     config: Path | None = typer.Option(None, "--config", help="YAML file overriding preset fields."),
     data: Path | None = typer.Option(None, "--data", help="Folder written by `supportbot data prepare`."),
     out: Path | None = typer.Option(None, "--out", help="Output folder for the adapter and model card."),
+    base: Path | None = typer.Option(None, "--base", help="Local base checkpoint folder (the llama-* presets)."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Override the preset's LoRA epochs."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop LoRA tuning after N steps."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the run in OUT/mlflow.db."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's metrics as one JSON document."),
 ) -> None:
     """Train a LoRA adapter with a preset."""
     if ctx.invoked_subcommand is not None:
@@ -25,7 +33,27 @@ def train(
     if preset is None or data is None or out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    not_built("train", 4)
+    from finetune.config import TrainError, load_config
+
+    overrides = {
+        "base_model": str(base) if base is not None else None,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "mlflow": False if no_mlflow else None,
+    }
+    try:
+        cfg = load_config(preset, config, overrides)
+        if not data.is_dir():
+            fail(f"--data {data}: no such folder (expected the output of `supportbot data prepare`)")
+        from finetune.train import run_training
+
+        # The Trainer prints its log lines on stdout; keep stdout for the --json document alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            metrics = run_training(cfg, data, out, overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True))
+    except TrainError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(metrics)
 
 
 @app.command()
@@ -33,6 +61,20 @@ def merge(
     model: Path = typer.Option(..., "--model", help="Trained run folder (base + adapter)."),
     out: Path = typer.Option(..., "--out", help="Folder for the merged model."),
     quantize: str | None = typer.Option(None, "--quantize", help="int8: dynamic quantization for CPU inference."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the merged folder's description as JSON."),
 ) -> None:
     """Merge a LoRA adapter into its base model."""
-    not_built("train merge", 4)
+    if quantize not in (None, "int8"):
+        fail(f"--quantize must be int8, got {quantize!r}", code=2)
+    from finetune.inference import ModelLoadError
+    from finetune.merge import merge_model
+
+    try:
+        result = merge_model(model, out, quantize=quantize, overwrite=overwrite)
+    except ModelLoadError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"merged {model} into {out} ({result['model_bytes']:,} bytes, quantize={quantize})", err=True)

@@ -1,0 +1,278 @@
+"""Model loading for inference, in one place: adapter folders (base + LoRA), merged folders, int8 folders.
+
+Prompts are rendered by ``finetune.chat_format.prompt_ids``, the code path training uses, so the model sees at
+inference exactly the token layout it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8", "8bit", "4bit"]
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "8bit", "4bit")
+MODEL_FILE = "supportbot_model.json"
+INT8_WEIGHTS = "model_int8.pt"
+
+
+class ModelLoadError(ValueError):
+    """A model folder is missing or invalid, or the precision cannot be served here."""
+
+
+class LoadedModel:
+    """A causal LM with its tokenizer and chat template, ready to answer chat messages."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, device: str, precision: str, lang_aware: bool, info: dict):
+        from finetune.tokenizer import stop_token_ids
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.precision = precision
+        self.lang_aware = lang_aware
+        self.info = info
+        self.stop_ids = stop_token_ids(tokenizer)
+        # Padding, bos and role markers never belong inside an answer: an undertrained model must not emit them.
+        self.suppress_ids = [i for i in tokenizer.all_special_ids if i not in self.stop_ids]
+        # Training answers never start with blank space nor end at once: neither may a generated one.
+        self.begin_suppress_ids = blank_token_ids(tokenizer) + self.stop_ids
+        self._lock = threading.Lock()
+        self.context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+
+    def _inputs(self, batch: list[list[dict[str, str]]], max_new_tokens: int = 0) -> dict[str, Any]:
+        import torch
+
+        from finetune.chat_format import middle_cut, prompt_ids
+
+        prompts = [prompt_ids(self.tokenizer, messages) for messages in batch]
+        budget = max(self.context - max_new_tokens, 8)
+        prompts = [[p[k] for k in middle_cut(len(p), budget)] for p in prompts]  # too long: drop the middle
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = [[pad] * (width - len(p)) + p for p in prompts]  # left padding: generation continues every row
+        mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
+        return {
+            "input_ids": torch.tensor(ids, device=self.device),
+            "attention_mask": torch.tensor(mask, device=self.device),
+        }
+
+    def _gen_kwargs(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": 1.1,
+            "suppress_tokens": self.suppress_ids or None,
+            "begin_suppress_tokens": self.begin_suppress_ids or None,
+        }
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_p=0.95)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def generate_batch(
+        self, batch: list[list[dict[str, str]]], *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> list[str]:
+        """Answer several conversations at once (greedy when ``temperature`` is 0)."""
+        import torch
+
+        if not batch:
+            return []
+        inputs = self._inputs(batch, max_new_tokens)
+        with self._lock, torch.inference_mode():
+            output = self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature))
+        new = output[:, inputs["input_ids"].shape[1] :]
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+
+    def generate(self, messages: list[dict[str, str]], *, max_new_tokens: int = 128, temperature: float = 0.0) -> str:
+        """Answer one conversation (its last message is the user's)."""
+        return self.generate_batch([messages], max_new_tokens=max_new_tokens, temperature=temperature)[0]
+
+    def stream(
+        self, messages: list[dict[str, str]], *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """Yield the answer in text pieces as they are generated."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self._inputs([messages], max_new_tokens)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature), streamer=streamer)
+            except BaseException as exc:  # surfaced in the caller's thread below
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        first = True
+        for piece in streamer:
+            if first:
+                piece, first = piece.lstrip(), not piece.strip()
+            if piece:
+                yield piece
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes with this model's tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def blank_token_ids(tokenizer: Any) -> list[int]:
+    """Ids of the tokens that decode to whitespace only (newlines, spaces, tabs)."""
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_ids)
+    return [i for tok, i in vocab.items() if i not in special and not tokenizer.convert_tokens_to_string([tok]).strip()]
+
+
+def _read_descriptor(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise ModelLoadError(f"model folder {folder}: no such folder")
+    descriptor = folder / MODEL_FILE
+    if descriptor.is_file():
+        try:
+            info = json.loads(descriptor.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{descriptor}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(info, dict) or info.get("kind") not in ("adapter", "merged"):
+            raise ModelLoadError(f"{descriptor}: 'kind' must be adapter or merged")
+        return info
+    if (folder / "config.json").is_file():  # a plain transformers checkpoint
+        return {"kind": "merged", "model": ".", "tokenizer": ".", "lang_aware": False}
+    raise ModelLoadError(f"model folder {folder}: no {MODEL_FILE} and no config.json (not a model folder)")
+
+
+def _resolve(folder: Path, ref: str | None, what: str) -> Path:
+    path = Path(ref or ".")
+    path = path if path.is_absolute() else folder / path
+    if not path.exists():
+        raise ModelLoadError(f"model folder {folder}: {what} {path} is missing")
+    return path
+
+
+def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str]:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    device = device or ("cuda" if cuda else "cpu")
+    if device.startswith("cuda") and not cuda:
+        raise ModelLoadError(f"device {device!r} requested but CUDA is not available")
+    if precision == "auto":
+        precision = "bf16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "fp32"
+    if precision in ("8bit", "4bit"):
+        if not device.startswith("cuda"):
+            raise ModelLoadError(f"precision {precision} uses bitsandbytes and needs a CUDA GPU; use int8 on CPU")
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as exc:
+            raise ModelLoadError(f"precision {precision} needs bitsandbytes (pip install bitsandbytes)") from exc
+    if precision == "int8" and device != "cpu":
+        raise ModelLoadError("precision int8 is torch dynamic quantization for CPU; use 8bit on a GPU")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    return dtype, device, precision
+
+
+def _from_pretrained(path: Path, dtype: Any, precision: str, device: str) -> Any:
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if precision in ("8bit", "4bit"):
+        kwargs["device_map"] = {"": device}
+    if precision == "8bit":
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+    elif precision == "4bit":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+    model: Any = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    return model if precision in ("8bit", "4bit") else model.to(device)
+
+
+def quantize_int8(model: Any) -> Any:
+    """Torch dynamic int8 quantization of every Linear layer (weights int8, activations quantized on the fly)."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model.float().cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def load_int8(folder: Path) -> Any:
+    """Rebuild a model saved by ``train merge --quantize int8``: config -> quantized skeleton -> int8 weights."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(str(folder))
+    model = quantize_int8(AutoModelForCausalLM.from_config(config))
+    model.load_state_dict(torch.load(folder / INT8_WEIGHTS, weights_only=False), strict=False)
+    return model.eval()
+
+
+def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
+    from finetune.tokenizer import load_tokenizer
+
+    if precision not in PRECISIONS:
+        raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    info = _read_descriptor(folder)
+    try:
+        tokenizer = load_tokenizer(_resolve(folder, info.get("tokenizer", "tokenizer"), "tokenizer"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model folder {folder}: cannot load the tokenizer: {exc}") from exc
+    stored_int8 = info.get("quantize") == "int8"
+    if stored_int8 and precision not in ("auto", "int8"):
+        raise ModelLoadError(f"model folder {folder} holds int8 weights; load it with precision auto or int8")
+    dtype, device, precision = _dtype_and_device("int8" if stored_int8 else precision, device)
+    try:
+        if stored_int8:
+            model = load_int8(_resolve(folder, info.get("model", "model"), "model"))
+        elif info["kind"] == "adapter":
+            from peft import PeftModel
+
+            if not info.get("base"):
+                raise ModelLoadError(f"{folder / MODEL_FILE}: an adapter folder must name its 'base' model")
+            base = _from_pretrained(_resolve(folder, info["base"], "base model"), dtype, precision, device)
+            model = PeftModel.from_pretrained(base, str(_resolve(folder, info.get("adapter", "adapter"), "adapter")))
+            if precision in ("fp32", "bf16", "fp16", "int8"):
+                model = model.merge_and_unload()  # same outputs, no LoRA branch per layer at decode time
+        else:
+            model = _from_pretrained(_resolve(folder, info.get("model", "model"), "model"), dtype, precision, device)
+        if precision == "int8" and not stored_int8:
+            model = quantize_int8(model)
+    except (OSError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, ModelLoadError):
+            raise
+        raise ModelLoadError(f"model folder {folder}: cannot load the model: {exc}") from exc
+    model.eval()
+    return LoadedModel(
+        model, tokenizer, device=device, precision=precision, lang_aware=bool(info.get("lang_aware")), info=info
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached(folder: str, device: str | None, precision: str) -> LoadedModel:
+    return _load(Path(folder), device, precision)
+
+
+def load_model(path: str | Path, *, device: str | None = None, precision: Precision = "auto") -> LoadedModel:
+    """Load a model folder for inference, once per (path, device, precision) in this process.
+
+    Args:
+        path: a folder written by ``supportbot train`` (adapter) or ``supportbot train merge`` (merged, maybe
+            int8), or a plain transformers checkpoint.
+        device: ``cpu``, ``cuda`` or ``cuda:N``; default: CUDA when available.
+        precision: auto (bf16 on a capable GPU, else fp32; int8 folders stay int8), fp32, bf16, fp16, int8 (CPU
+            dynamic quantization), 8bit or 4bit (bitsandbytes, CUDA only).
+
+    Raises:
+        ModelLoadError: missing or invalid folder, or a precision this machine cannot serve.
+    """
+    return _cached(str(Path(path).resolve()), device, precision)

@@ -1,0 +1,317 @@
+"""The training recipe, flat: setup -> (tiny: tokenizer + pre-trained base) -> LoRA/QLoRA tuning -> save.
+
+Uses the plain transformers ``Trainer`` rather than TRL's ``SFTTrainer``: loss masking and tokenization are done
+once, here, by ``finetune.chat_format`` (the same code path inference uses), which works with any chat template;
+SFTTrainer's assistant-only loss needs templates annotated with ``{% generation %}``, which Llama's are not.
+The Trainer still gives epochs, eval, early stopping, checkpoint resume, bf16, gradient checkpointing and a
+progress bar.
+
+Everything is written to a work folder beside ``--out`` (``.<name>.partial``) and renamed to ``--out`` only at the
+end, so a failed or interrupted run leaves no half-written output; re-running with the same settings resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from finetune.chat_format import Messages, collate, encode_conversation, load_split
+from finetune.config import TrainConfig, TrainError
+from finetune.tiny import build_base, last_checkpoint
+
+Log = Callable[[str], None]
+
+
+def _work_dir(out: Path, config: TrainConfig, data_dir: Path, overwrite: bool) -> Path:
+    """The work folder beside ``out``; reused for resuming only when it was started with the same settings."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise TrainError(f"--out {out} already exists and is not empty (pass --overwrite to replace it)")
+    work = out.parent / f".{out.name}.partial"
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("resume", "progress", "mlflow")}
+    stamp = json.dumps({"config": settings, "data": str(data_dir.resolve())}, sort_keys=True)
+    stamp_file = work / "run.json"
+    same = stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == stamp
+    if work.exists() and not (config.resume and same):
+        shutil.rmtree(work)
+    if not work.exists():
+        work.mkdir(parents=True)
+        stamp_file.write_text(stamp, encoding="utf-8")
+    return work
+
+
+def _sample(items: list[Messages], limit: int, seed: int) -> list[Messages]:
+    if limit <= 0 or len(items) <= limit:
+        return items
+    return random.Random(seed).sample(items, limit)
+
+
+def _encode_all(tokenizer: Any, conversations: Sequence[Messages], max_len: int) -> list[dict[str, list[int]]]:
+    encoded = [encode_conversation(tokenizer, messages, max_len) for messages in conversations]
+    return [e for e in encoded if any(label != -100 for label in e["labels"])]
+
+
+def perplexity(model: Any, dataset: Sequence[dict[str, list[int]]], pad_id: int, batch_size: int = 16) -> dict:
+    """Token-weighted loss and perplexity over the supervised (assistant) tokens of ``dataset``."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            batch = collate([dataset[i] for i in order[start : start + batch_size]], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            labels = batch["labels"][:, 1:]
+            losses = torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
+            )
+            total += float(losses)
+            count += int((labels != -100).sum())
+    loss = total / max(count, 1)
+    return {"loss": round(loss, 4), "perplexity": round(math.exp(min(loss, 50.0)), 3), "tokens": count}
+
+
+def make_trainer_factory(config: TrainConfig, cuda: bool, tracker: Any, log: Log) -> Callable[..., Any]:
+    """A function building a ``transformers.Trainer`` with this run's shared settings."""
+    from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+
+    class Track(TrainerCallback):
+        """Log losses and per-epoch eval perplexity to MLflow and the run's history."""
+
+        def __init__(self, phase: str) -> None:
+            self.phase = phase
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
+            if "eval_loss" in values:
+                values["eval_perplexity"] = math.exp(min(values["eval_loss"], 50.0))
+                log(f"[{self.phase}] epoch {values.get('epoch', 0):.2f}: eval loss {values['eval_loss']:.4f}, "
+                    f"perplexity {values['eval_perplexity']:.2f}")  # fmt: skip
+            if tracker is not None:
+                tracker.log_metrics({f"{self.phase}_{k}": v for k, v in values.items()}, state.global_step)
+
+    def factory(
+        model: Any,
+        tokenizer: Any,
+        train_set: Sequence[dict],
+        eval_set: Sequence[dict] | None,
+        output_dir: Path,
+        *,
+        epochs: float,
+        max_steps: int,
+        learning_rate: float,
+        phase: str,
+    ) -> Any:
+        use_eval = eval_set is not None
+        args = TrainingArguments(
+            output_dir=str(output_dir),
+            num_train_epochs=epochs,
+            max_steps=max_steps,
+            per_device_train_batch_size=config.batch_size,
+            per_device_eval_batch_size=config.batch_size,
+            gradient_accumulation_steps=config.grad_accum,
+            learning_rate=learning_rate,
+            warmup_steps=config.warmup_ratio,
+            lr_scheduler_type="cosine",
+            weight_decay=config.weight_decay,
+            eval_strategy="epoch" if use_eval else "no",
+            save_strategy="epoch",
+            save_total_limit=2,
+            load_best_model_at_end=use_eval,
+            metric_for_best_model="eval_loss",
+            greater_is_better=False,
+            logging_steps=10,
+            report_to="none",
+            bf16=cuda and config.bf16 and _bf16_ok(),
+            gradient_checkpointing=config.gradient_checkpointing,
+            disable_tqdm=not config.progress,
+            seed=config.seed,
+            use_cpu=not cuda,
+            train_sampling_strategy="group_by_length" if use_eval else "random",
+            remove_unused_columns=False,
+            dataloader_num_workers=0,
+        )
+        callbacks: list[Any] = [Track(phase)]
+        if use_eval and config.early_stopping_patience > 0:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+        return Trainer(
+            model=model,
+            args=args,
+            train_dataset=list(train_set),
+            eval_dataset=list(eval_set) if eval_set is not None else None,
+            data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+
+    return factory
+
+
+def _bf16_ok() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str]:
+    """Load the base model for tuning: 4-bit NF4 (QLoRA) on CUDA when asked, else full precision."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    quant = "4bit" if cuda and config.quantization in ("auto", "4bit") else "none"
+    if config.quantization == "4bit" and not cuda:
+        raise TrainError("quantization: 4bit (QLoRA) needs a CUDA GPU; use quantization: auto or none on CPU")
+    dtype = torch.bfloat16 if cuda and config.bf16 and _bf16_ok() else torch.float32
+    if quant == "4bit":
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        bnb = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(base_dir), quantization_config=bnb, dtype=dtype, device_map={"": 0}
+        )
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+        if cuda:
+            model = model.to("cuda")
+    if config.gradient_checkpointing:
+        model.enable_input_require_grads()
+    return model, quant
+
+
+def run_training(
+    config: TrainConfig, data_dir: Path, out: Path, *, overwrite: bool = False, log: Log = print
+) -> dict[str, Any]:
+    """Train a LoRA adapter with ``config`` on a prepared data folder and write the model folder ``out``.
+
+    Args:
+        config: the run's settings (a preset plus overrides).
+        data_dir: folder with ``train.jsonl`` and ``val.jsonl`` (and optionally ``raft_*.jsonl``).
+        out: the model folder to create.
+        overwrite: replace an existing non-empty ``out``.
+        log: where progress lines go.
+
+    Returns:
+        The metrics also written to ``out/metrics.json``.
+
+    Raises:
+        TrainError: bad data folder, preset or output folder, named in the message.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from finetune.modelcard import write_outputs
+    from finetune.tokenizer import load_tokenizer
+    from finetune.tracking import open_tracker
+
+    # --- setup ---
+    started = time.time()
+    data_dir, out = Path(data_dir), Path(out).resolve()
+    train_convs = _sample(
+        load_split(data_dir, "train", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
+        config.max_train_conversations,
+        config.seed,
+    )
+    val_convs = _sample(
+        load_split(data_dir, "val", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
+        config.max_eval_conversations,
+        config.seed,
+    )
+    if not config.from_scratch and not (Path(str(config.base_model)) / "config.json").is_file():
+        raise TrainError(f"--base {config.base_model}: not a local model folder (no config.json)")
+    work = _work_dir(out, config, data_dir, overwrite)
+    cuda = torch.cuda.is_available()
+    torch.manual_seed(config.seed)
+    tracker = open_tracker(work, out, config) if config.mlflow else None
+    factory = make_trainer_factory(config, cuda, tracker, log)
+    log(f"training {config.preset} on {len(train_convs)} conversations ({len(val_convs)} for validation), "
+        f"device {'cuda' if cuda else 'cpu'}")  # fmt: skip
+
+    # --- base model and tokenizer ---
+    pretrain: dict[str, Any] = {}
+    if config.from_scratch:
+        tokenizer, base_dir, pretrain = build_base(config, train_convs, work, factory)
+        base_ref = "base"
+    else:
+        base_dir = Path(str(config.base_model)).resolve()
+        tokenizer = load_tokenizer(base_dir)
+        tokenizer.save_pretrained(str(work / "tokenizer"))
+        base_ref = str(base_dir)
+    train_set = _encode_all(tokenizer, train_convs, config.max_seq_len)
+    val_set = _encode_all(tokenizer, val_convs, config.max_seq_len)
+    if not train_set or not val_set:
+        raise TrainError(f"--data {data_dir}: no example keeps an assistant token within max_seq_len")
+
+    # --- LoRA tuning ---
+    model, quant = load_base(base_dir, config, cuda)
+    before = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
+    log(f"validation perplexity before LoRA: {before['perplexity']}")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    trainer = factory(
+        model,
+        tokenizer,
+        train_set,
+        val_set,
+        work / "checkpoints",
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        phase="lora",
+    )
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(work / "checkpoints"))
+    after = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
+    log(f"validation perplexity after LoRA: {after['perplexity']}")
+
+    # --- save ---
+    model.save_pretrained(str(work / "adapter"))
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    metrics: dict[str, Any] = {
+        "preset": config.preset,
+        "device": "cuda" if cuda else "cpu",
+        "quantization": quant,
+        "bf16": bool(cuda and config.bf16 and _bf16_ok()),
+        "train_examples": len(train_set),
+        "val_examples": len(val_set),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "pretrain": pretrain,
+        "val_before_lora": before,
+        "val_after_lora": after,
+        "perplexity_ratio": round(before["perplexity"] / max(after["perplexity"], 1e-9), 3),
+        "lora_steps": result.global_step,
+        "lora_train_loss": round(float(result.training_loss), 4),
+        "epoch_history": [h for h in trainer.state.log_history if "eval_loss" in h],
+        "seconds": round(time.time() - started, 1),
+    }
+    if tracker is not None:
+        tracker.log_metrics(
+            {"val_perplexity_before": before["perplexity"], "val_perplexity_after": after["perplexity"],
+             "perplexity_ratio": metrics["perplexity_ratio"]}, result.global_step)  # fmt: skip
+    write_outputs(work, config, data_dir, base_ref, metrics)
+    (work / "run.json").unlink()
+    if tracker is not None:
+        tracker.close()
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
+    if tracker is not None:
+        tracker.attach_artifacts(out)
+    log(f"wrote {out} in {metrics['seconds']} s (perplexity {before['perplexity']} -> {after['perplexity']})")
+    return metrics
