@@ -22,6 +22,20 @@ class RetrievalConfig:
         default_factory=lambda: {"en": [1.0, 0.3], "es": [0.2, 1.0]},
         metadata={"help": "per query language [dense, lexical] RRF weights; other languages use the two above"},
     )
+    lexicon: str = field(
+        default="bundled",
+        metadata={"help": "es<->en term lexicon for cross-language BM25: 'bundled', a .tsv.gz path, or '' for none"},
+    )
+    expand_top: int = field(
+        default=2, metadata={"help": "translations added per query term when the index holds the query's language"}
+    )
+    expand_min_prob: float = field(default=0.1, metadata={"help": "least translation probability added (same case)"})
+    cross_expand_top: int = field(
+        default=3, metadata={"help": "translations added per query term when few articles are in the query's language"}
+    )
+    cross_expand_min_prob: float = field(
+        default=0.05, metadata={"help": "least translation probability added (cross-language case)"}
+    )
     rrf_k: int = field(default=60, metadata={"help": "RRF constant: 1 / (k + rank)"})
     candidates: int = field(default=50, metadata={"help": "chunks fetched from each ranking before fusion"})
     prefer_query_language: bool = field(
@@ -40,6 +54,10 @@ class RetrievalConfig:
             raise ValueError(f"embedder_backend must be torch or onnx, got {self.embedder_backend!r}")
         if not 0 < self.jaccard_threshold <= 1 or not 0 < self.review_cosine <= self.cosine_threshold <= 1:
             raise ValueError("dedup thresholds must be in (0, 1], with review_cosine <= cosine_threshold")
+        if min(self.expand_top, self.cross_expand_top) < 0 or not 0 <= self.expand_min_prob <= 1:
+            raise ValueError("expand_top and cross_expand_top must be >= 0 and expand_min_prob in [0, 1]")
+        if not 0 <= self.cross_expand_min_prob <= 1:
+            raise ValueError("cross_expand_min_prob must be in [0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
         for lang, pair in self.language_weights.items():

@@ -44,13 +44,13 @@ class DistillConfig:
 
     teacher: str = field(default=BUNDLED, metadata={"help": "frozen English teacher (sentence-transformers)"})
     student: str = field(default=BUNDLED, metadata={"help": "model the student starts from (copied, then trained)"})
-    epochs: int = field(default=4, metadata={"help": "passes over the parallel pairs"})
-    batch_size: int = field(default=32, metadata={"help": "parallel pairs per optimizer step"})
-    lr: float = field(default=1e-4, metadata={"help": "peak AdamW learning rate (linear warmup, linear decay)"})
+    epochs: int = field(default=1, metadata={"help": "passes over the parallel pairs"})
+    batch_size: int = field(default=16, metadata={"help": "parallel pairs per optimizer step"})
+    lr: float = field(default=6e-4, metadata={"help": "peak AdamW learning rate (linear warmup, linear decay)"})
     warmup: float = field(default=0.1, metadata={"help": "share of the steps spent warming the learning rate up"})
     max_seq_length: int = field(default=256, metadata={"help": "tokens kept per text (article texts are cut)"})
-    kb_repeats: int = field(default=8, metadata={"help": "times each knowledge-base pair is seen per epoch"})
-    max_stsb_pairs: int = field(default=0, metadata={"help": "cap on stsb_multi_mt pairs (0: all of them)"})
+    kb_repeats: int = field(default=4, metadata={"help": "times each knowledge-base pair is seen per epoch"})
+    max_stsb_pairs: int = field(default=3000, metadata={"help": "cap on stsb_multi_mt pairs (0: all of them)"})
     seed: int = field(default=13, metadata={"help": "seed for shuffling, dropout and initialisation"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default; 1 on a busy machine)"})
 

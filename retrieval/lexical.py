@@ -68,9 +68,16 @@ class LexicalIndex:
             retriever.index(corpus, show_progress=False)
         return cls(retriever, len(texts))
 
-    def search(self, query: str, lang: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers and BM25 scores of the best ``k`` chunks (score > 0 only)."""
-        terms = [t for t in analyze_query(query, lang) if t in self.vocab]
+    def search(
+        self, query: str, lang: str | None, k: int, extra_terms: list[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and BM25 scores of the best ``k`` chunks (score > 0 only).
+
+        ``extra_terms`` are already-analysed terms to add (the query's translations, see retrieval.lexicon).
+        """
+        terms = analyze_query(query, lang)
+        terms += [t for t in extra_terms or [] if t not in terms]
+        terms = [t for t in terms if t in self.vocab]
         if not terms or self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         rows, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False)

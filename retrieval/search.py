@@ -16,6 +16,7 @@ import numpy as np
 from retrieval.config import RetrievalConfig
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.language import detect_language
+from retrieval.lexicon import OTHER, content_terms, load_lexicon
 from retrieval.store import IndexData, read_version
 
 
@@ -100,6 +101,20 @@ class KnowledgeBase:
             twin = data.documents.get(doc.translation_of or "")
             if twin is not None and twin.duplicate_of is None and doc.duplicate_of is None:
                 self.twin_of[doc.id] = twin.id
+        live = [doc.lang for doc in data.documents.values() if doc.duplicate_of is None]
+        self.language_share = {lang: live.count(lang) / len(live) for lang in set(live)} if live else {}
+        self.lexicon = load_lexicon(config.lexicon)
+
+    def translations(self, query: str, qlang: str | None) -> list[str]:
+        """BM25 terms in the other language for ``query``: broad when few articles are in the query's language."""
+        if self.lexicon is None or qlang not in OTHER:
+            return []
+        config = self.config
+        if self.language_share.get(qlang, 0.0) < 0.5:  # mostly the other language: translation carries the search
+            top, min_prob = config.cross_expand_top, config.cross_expand_min_prob
+        else:
+            top, min_prob = config.expand_top, config.expand_min_prob
+        return self.lexicon.translate(content_terms(query, qlang), qlang, top, min_prob)
 
     @classmethod
     def open(
@@ -152,7 +167,7 @@ class KnowledgeBase:
         dense_scores = {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
         qlang = query_lang or detect_language(query)
         assert self.data.lexical is not None
-        lexical_rows, _ = self.data.lexical.search(query, qlang, candidates)
+        lexical_rows, _ = self.data.lexical.search(query, qlang, candidates, self.translations(query, qlang))
         dense_weight, lexical_weight = config.weights_for(qlang)
         fused = rrf([(dense_rows, dense_weight), (lexical_rows, lexical_weight)], config.rrf_k)
 
