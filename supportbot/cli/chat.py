@@ -2,20 +2,92 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import typer
 
-from supportbot.cli._common import not_built
+from supportbot.cli._common import fail, print_json
 
 
 def chat(
     message: str | None = typer.Argument(None, help="The customer's message; omit for an interactive session."),
-    index: Path = typer.Option(..., "--index", help="Index folder."),
-    mode: str = typer.Option("rag", "--mode", help="rag | finetune | hybrid."),
+    index: Path | None = typer.Option(None, "--index", help="Index folder (default: <home>/index)."),
+    mode: str | None = typer.Option(None, "--mode", help="rag | finetune | hybrid (default: settings)."),
     model: Path | None = typer.Option(None, "--model", help="Fine-tuned model folder (finetune and hybrid modes)."),
+    generator: str | None = typer.Option(
+        None, "--generator", help="extractive | hf | openai (default: hf when --model is given, else settings)."
+    ),
     session: str | None = typer.Option(None, "--session", help="Session id; the conversation is remembered."),
+    lang: str | None = typer.Option(None, "--lang", help="es | en; default: detected per message."),
     as_json: bool = typer.Option(False, "--json", help="Print {answer, lang, mode, route, sources, ...}."),
 ) -> None:
     """Ask the support agent."""
-    not_built("chat", 5)
+    from supportbot.settings import get_settings
+
+    settings = get_settings()
+    index = index or settings.resolved_index_dir
+    if not index.exists():
+        fail(f"index {index} does not exist; build one with `supportbot kb ingest data/kb --index {index}`")
+    if model is not None and not model.exists():
+        fail(f"model folder {model} does not exist")
+    mode = mode or settings.mode
+    model = model or settings.model_dir
+    generator = generator or ("hf" if model is not None and settings.generator == "extractive" else settings.generator)
+    service = _service(index, mode, generator, model, settings)
+    session = session or uuid.uuid4().hex
+    if message is not None:
+        _turn(service, message, session, lang, as_json)
+        return
+    if not as_json:
+        typer.echo(f"session {session} (mode {mode}); an empty line or Ctrl-D ends it.", err=True)
+    while True:
+        try:
+            line = input("> " if not as_json else "")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line.strip():
+            break
+        _turn(service, line, session, lang, as_json)
+
+
+def _service(index: Path, mode: str, generator: str, model: Path | None, settings: object):  # type: ignore[no-untyped-def]
+    from graph.config import GraphConfig, GraphConfigError
+    from graph.service import ChatService
+
+    home = settings.home  # type: ignore[attr-defined]
+    try:
+        config = GraphConfig(
+            index_dir=index,
+            search_backend=settings.search_backend,  # type: ignore[attr-defined]
+            es_url=settings.es_url,  # type: ignore[attr-defined]
+            mode=mode,  # type: ignore[arg-type]
+            generator=generator,  # type: ignore[arg-type]
+            model_dir=model,
+            openai_base_url=settings.openai_base_url,  # type: ignore[attr-defined]
+            openai_model=settings.openai_model,  # type: ignore[attr-defined]
+            checkpoint_db=home / "checkpoints.sqlite",
+            store_db=home / "support.sqlite",
+            cache_dir=home,
+        )
+        return ChatService(config)
+    except GraphConfigError as exc:
+        fail(str(exc))
+    except Exception as exc:  # an unreadable index or model folder: say which, never a traceback
+        fail(f"cannot start the agent: {exc}")
+
+
+def _turn(service, message: str, session: str, lang: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from graph.config import GraphConfigError
+
+    try:
+        result = service.chat(message, session_id=session, lang=lang)
+    except GraphConfigError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(result["answer"])
+    for i, source in enumerate(result["sources"], start=1):
+        typer.echo(f"  [{i}] {source['title']} ({source['doc_id']})", err=True)
+    typer.echo(f"  route={result['route']} lang={result['lang']} {result['latency_ms']:.0f} ms", err=True)

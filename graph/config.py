@@ -1,0 +1,90 @@
+"""Typed configuration of the agent graph: one place for every knob, each with its help text and validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+MODES = ("rag", "finetune", "hybrid")
+GENERATORS = ("extractive", "hf", "openai")
+
+
+class GraphConfigError(ValueError):
+    """A graph configuration that cannot work (names the field and what to do)."""
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Settings of one :class:`graph.service.ChatService`."""
+
+    index_dir: Path = field(metadata={"help": "index folder (faiss) or index name (elasticsearch)"})
+    search_backend: str = field(default="faiss", metadata={"help": "faiss or elasticsearch"})
+    es_url: str | None = field(default=None, metadata={"help": "Elasticsearch URL for the elasticsearch backend"})
+    embedder: str | None = field(default=None, metadata={"help": "None = the embedder that built the index"})
+    mode: Literal["rag", "finetune", "hybrid"] = field(default="rag", metadata={"help": "default answering mode"})
+    generator: Literal["extractive", "hf", "openai"] = field(
+        default="extractive", metadata={"help": "generator of the finetune and hybrid modes (and of rag, see below)"}
+    )
+    rag_generator: Literal["extractive", "llm"] = field(
+        default="extractive",
+        metadata={"help": "rag mode answers extractively, or with `generator` ('llm') reading the passages"},
+    )
+    model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder for the hf generator"})
+    device: str | None = field(default=None, metadata={"help": "torch device of the hf generator (None = auto)"})
+    precision: str = field(default="auto", metadata={"help": "hf generator precision (auto, fp32, bf16, int8...)"})
+    openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server, e.g. vLLM"})
+    openai_model: str = field(default="supportbot", metadata={"help": "model name to request from that server"})
+    openai_api_key: str | None = field(default=None, metadata={"help": "bearer token for that server, if any"})
+    max_new_tokens: int = field(default=160, metadata={"help": "longest generated answer, in tokens"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy decoding; > 0 samples"})
+    checkpoint_db: Path = field(default=Path(".supportbot/checkpoints.sqlite"), metadata={"help": "memory db"})
+    store_db: Path = field(default=Path(".supportbot/support.sqlite"), metadata={"help": "escalations/feedback db"})
+    cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home: embedder exports, PII models"})
+    k: int = field(default=5, metadata={"help": "passages retrieved per query"})
+    scope_threshold: float | None = field(default=None, metadata={"help": "None = the threshold fitted with the rail"})
+    relevance_threshold: float = field(
+        default=0.35, metadata={"help": "dense cosine of the best passage below which retrieval counts as weak"}
+    )
+    support_threshold: float = field(
+        default=0.5, metadata={"help": "share of an answer sentence's content words a passage must contain"}
+    )
+    history_turns: int = field(default=6, metadata={"help": "earlier messages shown to an LLM generator"})
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise GraphConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.generator not in GENERATORS:
+            raise GraphConfigError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
+        if self.rag_generator not in ("extractive", "llm"):
+            raise GraphConfigError(f"rag_generator must be extractive or llm, got {self.rag_generator!r}")
+        if self.k < 1 or self.max_new_tokens < 1 or self.temperature < 0 or self.history_turns < 0:
+            raise GraphConfigError("k >= 1, max_new_tokens >= 1, temperature >= 0 and history_turns >= 0 required")
+        if self.scope_threshold is not None and not 0 <= self.scope_threshold <= 1:
+            raise GraphConfigError("scope_threshold must be in [0, 1]")
+        self.check_mode(self.mode)
+        if self.generator == "hf" and self.model_dir is None:
+            raise GraphConfigError("generator 'hf' needs a model folder: pass --model DIR (model_dir)")
+        if self.generator == "openai" and not self.openai_base_url:
+            raise GraphConfigError("generator 'openai' needs a server URL: set openai_base_url")
+
+    @property
+    def has_llm(self) -> bool:
+        """Whether a language-model generator is configured (the finetune and hybrid modes need one)."""
+        return self.generator != "extractive"
+
+    def check_mode(self, mode: str) -> None:
+        """Raise a clear error when ``mode`` cannot run with this configuration."""
+        if mode not in MODES:
+            raise GraphConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode in ("finetune", "hybrid") and not self.has_llm:
+            raise GraphConfigError(
+                f"mode {mode!r} needs a language-model generator, not 'extractive': use generator 'hf' with a "
+                "fine-tuned model folder (--model DIR) or 'openai' with a server URL"
+            )
+
+    def generator_for(self, mode: str) -> str:
+        """The generator a turn in ``mode`` uses."""
+        if mode == "rag" and (self.rag_generator == "extractive" or not self.has_llm):
+            return "extractive"
+        return self.generator

@@ -1,0 +1,67 @@
+"""What the nodes use at run time, loaded once per service: the knowledge base, the embedder (with a small cache so
+one query is embedded once for the scope rail and retrieval), the scope model, the redactor, the generators and
+the store."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graph.config import GraphConfig
+from graph.generators import Generator
+from graph.scope import ScopeModel
+from graph.store import SupportStore
+
+
+class VectorCache:
+    """LRU cache of query embeddings (thread-safe)."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], size: int = 512) -> None:
+        self.encode, self.size = encode, size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        """The unit vector of ``text``."""
+        with self._lock:
+            if text in self._items:
+                self._items.move_to_end(text)
+                return self._items[text]
+        vector = self.encode([text])[0]
+        with self._lock:
+            self._items[text] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
+@dataclass
+class Deps:
+    """Run-time dependencies of the nodes."""
+
+    config: GraphConfig
+    kb: Any  # retrieval.backends.SearchableKnowledgeBase
+    embed: VectorCache
+    scope: ScopeModel | None
+    redactor: Any  # finetune.pii.Redactor
+    store: SupportStore
+    generators: dict[str, Generator] = field(default_factory=dict)
+    placeholder_maps: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def placeholder_map(self, session_id: str) -> Any:
+        """The session's PII placeholder map (in memory only: it holds the original values)."""
+        from finetune.pii import PlaceholderMap
+
+        with self._lock:
+            if session_id not in self.placeholder_maps:
+                self.placeholder_maps[session_id] = PlaceholderMap()
+                while len(self.placeholder_maps) > 10_000:
+                    self.placeholder_maps.popitem(last=False)
+            self.placeholder_maps.move_to_end(session_id)
+            return self.placeholder_maps[session_id]

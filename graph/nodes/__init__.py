@@ -1,0 +1,1 @@
+"""One module per node or rail; each exposes ``run(state, deps) -> update``. ``graph.build`` wires them."""

@@ -1,0 +1,46 @@
+"""Scope rail node: is the (resolved) query about the knowledge base's domain? Embeds the query once; retrieval
+reuses that vector."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graph.deps import Deps
+from graph.state import ChatState
+from graph.text import words
+
+_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}")
+
+
+def gibberish(text: str) -> bool:
+    """Most words have four consonants in a row or one letter repeated: typed at random, not misspelt."""
+    tokens = words(text)
+    return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
+
+
+def run(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Score the query; below the threshold the turn is a polite redirect."""
+    if state.get("route"):
+        return {}
+    if deps.scope is None:
+        return {"guardrails": {"scope": {"skipped": "no scope model for this search backend"}}}
+    query, lang = state.get("query", ""), state.get("lang", "en")
+    score = deps.scope.score(deps.embed(query), query, lang)
+    threshold = deps.config.scope_threshold
+    if threshold is None:
+        threshold = deps.scope.threshold(lang)
+    # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
+    # whatever the embedding says (misspelt questions also share no word, but read like words).
+    unknown = gibberish(query) and deps.scope.coverage(query, lang) == 0.0
+    verdict = {
+        "score": round(score, 4),
+        "threshold": round(threshold, 4),
+        "in_scope": score >= threshold and not unknown,
+    }
+    if unknown:
+        verdict["no_known_word"] = True
+    update: dict[str, Any] = {"guardrails": {"scope": verdict}}
+    if not verdict["in_scope"]:
+        update |= {"route": "out_of_scope", "reason": "out_of_domain"}
+    return update

@@ -1,0 +1,47 @@
+"""Grade retrieval: is the best passage about the question? When it is weak, rewrite the query once (content words
+only, plus the conversation's topic) and retrieve again; still weak, record a knowledge gap and hand off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.deps import Deps
+from graph.state import ChatState
+from graph.text import STOPWORDS, content_stems, overlap, words
+
+CONFIDENT_MARGIN = 0.1
+
+
+def relevance(query: str, passage: dict[str, Any], lang: str) -> float:
+    """max(dense cosine, share of the query's content stems the passage uses): the embedder is English-centric,
+    so Spanish queries lean on the lexical half."""
+    stems = content_stems(query, lang)
+    lexical = overlap(stems, set(content_stems(f"{passage.get('title', '')} {passage.get('text', '')}", lang)))
+    return max(float(passage.get("dense_score", 0.0)), lexical if stems else 0.0)
+
+
+def rewrite(query: str, topic: str) -> str:
+    """The query's content words (greetings, filler and stop words dropped), with the topic when there is one."""
+    kept = " ".join(w for w in words(query) if w not in STOPWORDS)
+    return f"{topic} {kept}".strip() if topic and topic not in query else kept
+
+
+def run(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Set ``guardrails.relevance`` and, when weak, either a rewritten query or the hand-off route."""
+    passages, query, lang = state.get("passages", []), state.get("query", ""), state.get("lang", "en")
+    score = max((relevance(query, p, lang) for p in passages[:3]), default=0.0)
+    weak = score < deps.config.relevance_threshold
+    verdict = {"score": round(score, 4), "weak": weak, "rewrites": state.get("rewrites", 0)}
+    update: dict[str, Any] = {"guardrails": {"relevance": verdict}}
+    if not weak:
+        return update
+    if state.get("rewrites", 0) == 0:
+        new = rewrite(query, state.get("topic", ""))
+        if new and new != query:
+            return update | {"query": new, "rewrites": 1}
+    deps.store.record_gap(state.get("text", query), lang)
+    scope = state.get("guardrails", {}).get("scope", {})
+    if scope.get("score", 0.0) >= scope.get("threshold", 1.0) + CONFIDENT_MARGIN and passages:
+        # Confidently in the domain (misspelt, say): answer from the best passages; the output rails still check.
+        return update | {"guardrails": {"relevance": {**verdict, "weak": False, "answered_anyway": True}}}
+    return update | {"route": "handoff", "reason": "no_answer"}

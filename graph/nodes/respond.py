@@ -1,0 +1,87 @@
+"""Word the reply for every route (answers as generated; redirects, refusals and hand-offs from templates in the
+customer's language), and append it to the transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.deps import Deps
+from graph.state import ChatState
+
+_SCOPE_EN = (
+    "Sorry, I can only help with questions about our store and your orders, such as deliveries, returns, payments "
+    "or your account. Is there anything like that I can help you with?"
+)
+_SCOPE_ES = (
+    "Lo siento, solo puedo ayudarte con preguntas sobre nuestra tienda y tus pedidos, como envíos, devoluciones, "
+    "pagos o tu cuenta. ¿Hay algo de eso en lo que te pueda ayudar?"
+)
+_TEAM_EN = "I'm passing your conversation to a member of our support team, who will reply here as soon as possible."
+_TEAM_ES = (
+    "Paso tu conversación a una persona de nuestro equipo de atención al cliente, que te responderá aquí lo antes "
+    "posible."
+)
+TEMPLATES: dict[str, dict[str, str]] = {
+    "empty": {"en": "Hello! How can I help you today?", "es": "¡Hola! ¿En qué puedo ayudarte?"},
+    "out_of_domain": {"en": _SCOPE_EN, "es": _SCOPE_ES},
+    "unsupported_language": {
+        "en": "Sorry, I can only help in English or Spanish. / Lo siento, solo puedo atenderte en español o en inglés.",
+        "es": "Lo siento, solo puedo atenderte en español o en inglés. / Sorry, I can only help in English or Spanish.",
+    },
+    "injection": {
+        "en": "Sorry, I can't do that. I can help with questions about your orders, deliveries, returns, payments "
+        "or account.",
+        "es": "Lo siento, eso no puedo hacerlo. Puedo ayudarte con tus pedidos, envíos, devoluciones, pagos o tu "
+        "cuenta.",
+    },
+    "abuse": {
+        "en": "I'm here to help, but I can't continue with insults or threats. If you have a question about an order, "
+        "I'll gladly help.",
+        "es": "Estoy aquí para ayudarte, pero no puedo seguir con insultos o amenazas. Si tienes una pregunta sobre "
+        "un pedido, te ayudo encantado.",
+    },
+    "bias": {
+        "en": "Sorry, I can't do that: we treat every customer and every member of our team equally, whatever their "
+        "gender, age, origin, religion, disability, ethnicity, sexual orientation or income.",
+        "es": "Lo siento, eso no puedo hacerlo: tratamos igual a todos los clientes y a todas las personas de nuestro "
+        "equipo, sea cual sea su género, edad, origen, religión, discapacidad, etnia, orientación sexual o renta.",
+    },
+    "customer_request": {"en": "Of course. " + _TEAM_EN, "es": "Claro. " + _TEAM_ES},
+    "legal_threat": {
+        "en": "I'm sorry about this situation. " + _TEAM_EN,
+        "es": "Siento mucho la situación. " + _TEAM_ES,
+    },
+    "no_answer": {
+        "en": "I couldn't find a reliable answer to that in our help centre, so " + _TEAM_EN[0].lower() + _TEAM_EN[1:],
+        "es": "No he encontrado una respuesta fiable en nuestro centro de ayuda, así que "
+        + _TEAM_ES[0].lower()
+        + _TEAM_ES[1:],
+    },
+}
+TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
+
+
+def template(reason: str, lang: str) -> str:
+    """The reply for ``reason`` in ``lang`` (English for unknown languages)."""
+    texts = TEMPLATES.get(reason, TEMPLATES["out_of_domain"])
+    return texts.get(lang, texts["en"])
+
+
+def run(state: ChatState, deps: Deps) -> dict[str, Any]:
+    """Finish the turn: the route, the reply, the transcript and the topic for follow-ups."""
+    route = state.get("route") or "answered"
+    lang = state.get("lang") or "en"
+    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang)
+    update: dict[str, Any] = {
+        "route": route,
+        "answer": answer,
+        "session_lang": lang,
+        # An empty message leaves no trace in the transcript, so neither does the reply to it.
+        "messages": [{"role": "assistant", "content": answer}] if state.get("text") else [],
+    }
+    if route != "answered":
+        update["passages"] = []
+        update["citations"] = []
+    elif state.get("mode") != "finetune" or state.get("query"):
+        update["topic"] = state.get("query", "")
+    return update

@@ -1,0 +1,38 @@
+"""Hand-off rail (es and en): the customer asks for a person, or threatens legal action (a human decides)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graph.rails.patterns import compile_any, fold, hits
+
+_HUMAN = [
+    r"^\W*(agent|human|person|operator|representative|agente|humano|persona|operador(a)?)\W*$",
+    r"\b(speak|talk|chat) (to|with) (a |an |someone |somebody )?(real )?(human|person|agent|manager|supervisor|"
+    r"representative|someone responsible|somebody responsible|operator)\b",
+    r"\b(to|with) (a |an )?(real|actual|live) (person|human|agent)\b|\bhuman being\b|\bput me through\b",
+    r"\b(i want|get me|give me) (a|the|your) (manager|supervisor)\b",
+    r"\bnot (a|with a|to a) (bot|machine|robot)\b|\bdon'?t want to talk to a (bot|machine|robot)\b",
+    r"\b(hablar|habla|hable|chatear) con (una |un |alguien|algun )?(persona|humano|agente|responsable|encargado|"
+    r"supervisor|operador)\b",
+    r"\bpasa(me|dme) con\b|\bde carne y hueso\b|\bque me (llame|atienda) (un|una|alguien)\b",
+    r"\bno (quiero hablar )?con (una maquina|un robot|un bot)\b",
+]
+_LEGAL = [
+    r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",
+    r"\blegal action\b|\b(sue|suing) (you|nimbus)\b|\btak(e|ing) (you|this|it) to (court|the)\b",
+    r"\b(mi|nuestro) abogad[oa]\b|\bsoy abogad[oa]\b|\b(os|les) (voy a |vamos a )?(denunci|demand)\w*",
+    r"\b(voy|vamos) a (denunciar|demandar|presentar una reclamacion|ir a consumo)\b|\bacciones legales\b",
+    r"\b(pido|pedire|pedir) la hoja de reclamaciones\b|\bvia judicial\b",
+]
+_HUMAN_RE = compile_any(_HUMAN)
+_LEGAL_RE = compile_any(_LEGAL)
+
+
+def check_escalation(text: str) -> dict[str, Any]:
+    """``{"handoff": bool, "reason": "customer_request" | "legal_threat" | None, "matches": [...]}``."""
+    legal = hits(_LEGAL_RE, text)
+    human = hits(_HUMAN_RE, text) or ([fold(text).strip()] if re.fullmatch(r"\W*(agent|agente)\W*", fold(text)) else [])
+    reason = "legal_threat" if legal else "customer_request" if human else None
+    return {"handoff": reason is not None, "reason": reason, "matches": (legal + human)[:3]}

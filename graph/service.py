@@ -1,0 +1,155 @@
+"""ChatService: the agent behind one object. Loads the graph, the index and the models once; every turn of every
+session goes through :meth:`ChatService.chat` or :meth:`ChatService.stream`; memory lives in the SQLite
+checkpointer, so a conversation survives a restart of the process."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from graph.config import GraphConfig, GraphConfigError
+from graph.deps import Deps, VectorCache
+from graph.state import turn_input
+from graph.store import SupportStore
+
+RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms", "node_latency_ms",
+               "session_id", "tokens_generated")  # fmt: skip
+
+
+def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
+    from graph.scope import load_or_fit
+
+    data = getattr(kb, "data", None)
+    if data is None:  # the Elasticsearch backend has no local copy of the chunks to fit from
+        return None
+    return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir)
+
+
+class ChatService:
+    """The support agent (thread-safe: one instance serves every session)."""
+
+    def __init__(self, config: GraphConfig) -> None:
+        """Load the index, the scope rail, the PII redactor, the generators and the graph once.
+
+        Raises:
+            GraphConfigError: a configuration that cannot run (e.g. mode finetune with the extractive generator).
+            retrieval.store.IndexError_, finetune.inference.ModelLoadError: a missing or unreadable index or model.
+        """
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from finetune.pii import shared_redactor
+        from graph.build import build_graph
+        from graph.generators import make_generator
+        from graph.nodes.detect_language import _detector
+        from retrieval.backends import open_knowledge_base
+        from retrieval.config import RetrievalConfig
+
+        self.config = config
+        retrieval_config = RetrievalConfig(embedder=config.embedder) if config.embedder else None
+        kb = open_knowledge_base(config.search_backend, config.index_dir, es_url=config.es_url,
+                                 cache_dir=config.cache_dir, config=retrieval_config)  # fmt: skip
+        embed = VectorCache(kb.embedder.encode)  # type: ignore[attr-defined]
+        generators: dict[str, Any] = {"extractive": make_generator("extractive", config)}
+        if config.has_llm:
+            generators[config.generator] = make_generator(config.generator, config)
+        self.store = SupportStore(config.store_db)
+        self.deps = Deps(
+            config=config,
+            kb=kb,
+            embed=embed,
+            scope=_open_scope(config, kb, embed),
+            redactor=shared_redactor(Path(config.cache_dir) / "models" / "spacy"),
+            store=self.store,
+            generators=generators,
+        )
+        Path(config.checkpoint_db).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(config.checkpoint_db), check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self.checkpointer = SqliteSaver(self._conn)
+        self.graph = build_graph(self.deps, self.checkpointer)
+        _detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
+        warmup = f"warmup-{uuid.uuid4().hex}"
+        self.chat("hello", session_id=warmup, mode="rag")
+        self.checkpointer.delete_thread(warmup)
+
+    def close(self) -> None:
+        """Close the databases."""
+        self._conn.close()
+        self.store.close()
+
+    def _input(self, message: str, session_id: str | None, mode: str | None, lang: str | None, stream: bool
+               ) -> tuple[dict[str, Any], dict[str, Any], str]:  # fmt: skip
+        if not isinstance(message, str):
+            raise TypeError("message must be a string")
+        mode = mode or self.config.mode
+        self.config.check_mode(mode)
+        if lang is not None and lang not in ("es", "en"):
+            raise GraphConfigError(f"lang must be 'es' or 'en' (or None to detect it), got {lang!r}")
+        session_id = session_id or uuid.uuid4().hex
+        config = {"configurable": {"thread_id": session_id}}
+        state = turn_input(message, session_id, mode, self.config.generator_for(mode), lang, stream)
+        return state, config, session_id
+
+    def _result(self, values: dict[str, Any], session_id: str, started: float) -> dict[str, Any]:
+        cited = values.get("citations") or []
+        passages = values.get("passages") or []
+        chosen = [passages[n - 1] for n in cited if 0 < n <= len(passages)] or passages
+        sources = [
+            {k: p.get(k) for k in ("doc_id", "chunk_id", "title", "url", "lang", "score", "text")} for p in chosen
+        ]
+        return {
+            "answer": values.get("answer", ""),
+            "lang": values.get("lang") or "en",
+            "mode": values.get("mode", self.config.mode),
+            "route": values.get("route") or "answered",
+            "sources": sources,
+            "guardrails": values.get("guardrails", {}),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "node_latency_ms": values.get("node_latency_ms", {}),
+            "session_id": session_id,
+            "tokens_generated": int(values.get("tokens_generated") or 0),
+            "reason": values.get("reason") or None,
+            "query": values.get("query", ""),
+        }
+
+    def chat(
+        self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
+    ) -> dict[str, Any]:
+        """One turn: ``{"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms",
+        "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason`` and ``query``)."""
+        started = time.perf_counter()
+        state, config, session_id = self._input(message, session_id, mode, lang, False)
+        values = self.graph.invoke(state, config, durability="exit")
+        return self._result(values, session_id, started)
+
+    def stream(
+        self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """One turn, streamed: ``{"type": "token", "text"}`` events as the generator produces them, then
+        ``{"type": "final", **chat_result}``. The final answer is authoritative: when a rail rejects a streamed
+        answer, the final event carries its replacement."""
+        started = time.perf_counter()
+        state, config, session_id = self._input(message, session_id, mode, lang, True)
+        values: dict[str, Any] = {}
+        for kind, chunk in self.graph.stream(state, config, stream_mode=["custom", "values"], durability="exit"):
+            if kind == "custom":
+                yield chunk
+            else:
+                values = chunk
+        yield {"type": "final", **self._result(values, session_id, started)}
+
+    def transcript(self, session_id: str) -> list[dict[str, str]]:
+        """The session's redacted messages ``[{"role", "content"}]`` (empty for an unknown session)."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
+        return [dict(m) for m in (snapshot.values or {}).get("messages", [])]
+
+    def request_handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+        """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button)."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
+        lang = (snapshot.values or {}).get("session_lang") or "en"
+        return self.store.add_escalation(session_id, lang, reason, self.transcript(session_id))

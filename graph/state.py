@@ -1,0 +1,83 @@
+"""The agent's typed state: what one conversation turn reads and writes, with the reducers that merge updates.
+
+``messages`` (the redacted transcript), ``topic`` and ``pii_hashes`` persist across turns through the
+checkpointer. Every other field belongs to the current turn: :func:`turn_input` resets them when a turn starts.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+Route = Literal["answered", "out_of_scope", "refused", "handoff"]
+Mode = Literal["rag", "finetune", "hybrid"]
+RESET = "__reset__"
+
+
+def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge per-node results (rails, latencies) into one dict; an update holding ``RESET`` starts afresh."""
+    if right is None:
+        return dict(left or {})
+    if right.get(RESET):
+        return {k: v for k, v in right.items() if k != RESET}
+    return {**(left or {}), **right}
+
+
+def union(left: list[str] | None, right: list[str] | None) -> list[str]:
+    """Keep each value once, in first-seen order (hashes of the PII the customer gave)."""
+    out = list(left or [])
+    out += [v for v in right or [] if v not in out]
+    return out
+
+
+class ChatState(TypedDict, total=False):
+    """State of one conversation (``thread_id`` = session id)."""
+
+    # Persisted across turns.
+    messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns
+    topic: str  # the last answered query, for follow-ups
+    session_lang: str  # the language of the customer's last message
+    pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session
+    # This turn.
+    message: str  # the raw incoming message; redact_pii clears it, so it is never checkpointed
+    session_id: str
+    stream: bool  # stream the generator's tokens (ChatService.stream)
+    text: str  # the cleaned, redacted message
+    lang: str
+    mode: Mode
+    generator: str  # generator of this turn ("extractive" after a groundedness fallback)
+    query: str  # the retrieval query (follow-ups resolved, rewrites applied)
+    rewrites: int
+    passages: list[dict[str, Any]]
+    answer: str
+    citations: list[int]
+    tokens_generated: int
+    route: Route | None
+    reason: str  # why the turn was refused / handed off / redirected
+    guardrails: Annotated[dict[str, Any], merge]
+    node_latency_ms: Annotated[dict[str, float], merge]
+
+
+def turn_input(
+    message: str, session_id: str, mode: str, generator: str, lang: str | None, stream: bool = False
+) -> dict[str, Any]:
+    """The update that starts a turn: the message, and every per-turn field reset."""
+    return {
+        "message": message,
+        "session_id": session_id,
+        "stream": stream,
+        "text": "",
+        "lang": lang or "",
+        "mode": mode,
+        "generator": generator,
+        "query": "",
+        "rewrites": 0,
+        "passages": [],
+        "answer": "",
+        "citations": [],
+        "tokens_generated": 0,
+        "route": None,
+        "reason": "",
+        "guardrails": {RESET: True},
+        "node_latency_ms": {RESET: True},
+    }

@@ -1,0 +1,76 @@
+"""``supportbot chat`` and ``supportbot guard scope`` through the Typer app (in-process, sharing the caches)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from graph.service import ChatService
+from supportbot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportbot.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_chat_json(bundled_index: Path, service: ChatService) -> None:  # service: the caches are warm
+    result = runner.invoke(app, ["chat", "¿Puedo pagar con PayPal?", "--index", str(bundled_index), "--json",
+                                 "--session", "cli-1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert {"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms"} <= set(document)
+    assert document["route"] == "answered" and document["lang"] == "es" and document["session_id"] == "cli-1"
+
+
+def test_chat_interactive_keeps_memory(bundled_index: Path, service: ChatService) -> None:
+    result = runner.invoke(app, ["chat", "--index", str(bundled_index), "--json"],
+                           input="How do I return an item?\nand how long does it take?\n\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    turns = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(turns) == 2 and turns[1]["guardrails"]["followup"]["resolved"]
+    assert turns[0]["session_id"] == turns[1]["session_id"]
+
+
+def test_chat_bad_input(bundled_index: Path, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["chat", "hi", "--index", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    finetune = runner.invoke(app, ["chat", "hi", "--index", str(bundled_index), "--mode", "finetune"])
+    assert finetune.exit_code == 1 and "language-model generator" in finetune.output
+    mode = runner.invoke(app, ["chat", "hi", "--index", str(bundled_index), "--mode", "magic"])
+    assert mode.exit_code == 1 and "mode must be" in mode.output
+    model = runner.invoke(app, ["chat", "hi", "--index", str(bundled_index), "--model", str(tmp_path / "m")])
+    assert model.exit_code == 1 and "does not exist" in model.output
+
+
+def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) -> None:
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(
+        '{"id": "a", "text": "how do I cancel my order?"}\n{"id": "b", "text": "best pizza recipe with pineapple"}\n'
+        '{"id": "c", "text": "¿cuánto cuesta el envío exprés?"}\n'
+    )
+    result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(texts)])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows["a"]["in_scope"] and not rows["b"]["in_scope"] and rows["c"]["in_scope"]
+    assert 0 <= rows["b"]["score"] < rows["a"]["score"] <= 1
+
+
+def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "text": "ok"}\nnot json\n')
+    result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(bad)])
+    assert result.exit_code == 1 and "bad.jsonl:2" in result.output
+    result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = runner.invoke(app, ["guard", "scope", "--index", str(tmp_path), "--input", str(bad)])
+    assert result.exit_code == 1

@@ -1,0 +1,120 @@
+"""The three modes end to end: rag (extractive), finetune and hybrid with the tiny smoke model (hf) and with an
+OpenAI-compatible server (a minimal one speaking the chat-completions protocol, started here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.service import ChatService
+from tests.graph.conftest import make_config
+
+
+class _Completions(BaseHTTPRequestHandler):
+    """Answers with the first sentence of passage [1] (cited), or a fixed text without passages."""
+
+    invented = False
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        system = body["messages"][0]["content"]
+        match = re.search(r"\[1\][^\n]*\n([^.\n]+\.)", system)
+        if self.invented:
+            answer = "Nimbus was founded on the Moon by a famous pirate in 1750."
+        else:
+            answer = f"{match.group(1)} [1]" if match else "Hello from the tuned model."
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for word in re.findall(r"\S+\s*", answer):
+                chunk = {"choices": [{"delta": {"content": word}}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        payload = {"choices": [{"message": {"role": "assistant", "content": answer}}],
+                   "usage": {"completion_tokens": len(answer.split())}}  # fmt: skip
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Completions)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def openai_service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory, server: str) -> ChatService:
+    config = make_config(bundled_index, tmp_path_factory.mktemp("openai"), generator="openai",
+                         openai_base_url=server, mode="hybrid")  # fmt: skip
+    return ChatService(config)
+
+
+def test_hybrid_with_openai_generator(openai_service: ChatService) -> None:
+    result = openai_service.chat("How long does standard delivery take in Spain?")
+    assert result["mode"] == "hybrid" and result["route"] == "answered"
+    assert result["guardrails"]["generator"]["name"] == "openai" and result["tokens_generated"] > 0
+    assert result["guardrails"]["output"]["action"] == "ok" and result["sources"]
+
+
+def test_finetune_with_openai_generator(openai_service: ChatService) -> None:
+    result = openai_service.chat("How long does standard delivery take in Spain?", mode="finetune")
+    assert result["mode"] == "finetune" and result["route"] == "answered"
+    assert result["answer"] == "Hello from the tuned model." and result["sources"] == []
+
+
+def test_rag_mode_of_the_same_service_is_extractive(openai_service: ChatService) -> None:
+    result = openai_service.chat("How long does standard delivery take in Spain?", mode="rag")
+    assert result["guardrails"]["generator"]["name"] == "extractive"
+
+
+def test_ungrounded_llm_answer_falls_back_to_extractive(openai_service: ChatService) -> None:
+    _Completions.invented = True
+    try:
+        result = openai_service.chat("How long does standard delivery take in Spain?")
+    finally:
+        _Completions.invented = False
+    assert result["route"] == "answered" and result["guardrails"]["generator"]["name"] == "extractive"
+    assert "pirate" not in result["answer"] and "grounded" in result["guardrails"]["output"]["checks"]
+
+
+def test_streaming_from_the_openai_server(openai_service: ChatService) -> None:
+    events = list(openai_service.stream("How long does standard delivery take in Spain?"))
+    assert len([e for e in events if e["type"] == "token"]) > 3 and events[-1]["type"] == "final"
+
+
+@pytest.fixture(scope="module")
+def hf_service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory, smoke_model: Path) -> ChatService:
+    config = make_config(bundled_index, tmp_path_factory.mktemp("hf"), generator="hf", model_dir=smoke_model,
+                         mode="hybrid", max_new_tokens=24)  # fmt: skip
+    return ChatService(config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rag", "finetune", "hybrid"])
+def test_every_mode_with_the_tiny_model(hf_service: ChatService, mode: str) -> None:
+    result = hf_service.chat("¿Cuánto tarda un pedido a Canarias?", mode=mode, session_id=f"hf-{mode}")
+    assert result["mode"] == mode and result["route"] in ("answered", "handoff")
+    if mode == "finetune":
+        assert result["sources"] == [] and result["guardrails"]["generator"]["name"] in ("hf",)
+    if mode == "hybrid":  # the smoke model writes noise: the output rails must catch it and fall back
+        assert result["guardrails"]["output"]["action"] in ("ok", "fallback")
+    events = list(hf_service.stream("How do I reset my password?", mode=mode))
+    assert events[-1]["type"] == "final"

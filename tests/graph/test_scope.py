@@ -1,0 +1,72 @@
+"""The scope rail: fitted from the index and the shipped examples, cached per index version, re-fitted for a new
+knowledge base, and (with ../shared) measured against the issue's targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.scope import ScopeModel, bundled_examples, load_or_fit
+from graph.scope_eval import eval_sets, evaluate
+from tests.graph.conftest import HOME
+
+
+def test_bundled_examples_ship_both_classes_in_both_languages() -> None:
+    inside, outside = bundled_examples()
+    assert {lang for _, lang in inside} == {"en", "es"} and {lang for _, lang in outside} == {"en", "es"}
+    assert len(outside) > 500 and len(inside) > 1000
+
+
+def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path) -> None:
+    cached = list((bundled_index / ".scope").glob("scope-*.npz"))
+    assert len(cached) == 1
+    again = load_or_fit(bundled_index, None, deps.kb.embedder.encode, deps.kb.embedder.name, HOME)  # no refit
+    assert isinstance(again, ScopeModel) and again.thresholds == deps.scope.thresholds
+    assert set(again.thresholds) == {"en", "es"} and all(0 < t < 1 for t in again.thresholds.values())
+
+
+def test_scores_separate_the_dev_sets(deps: Any) -> None:
+    report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
+    floors = {"en": 0.8, "es": 0.3}  # measured (docs/graph.md); Spanish is the known weak spot
+    for lang in ("en", "es"):
+        rates = report["per_language"][lang]
+        assert rates["false_refusal"] <= 0.08 and rates["oos_recall"] >= floors[lang], (lang, rates)
+
+
+def test_a_new_knowledge_base_gets_its_own_scope(tmp_path: Path) -> None:
+    from retrieval.ingest import ingest
+    from retrieval.search import KnowledgeBase
+
+    docs = tmp_path / "gym.jsonl"
+    articles = [
+        ("membership-fees", "Membership fees", "The monthly membership costs 35 EUR. Students pay 25 EUR. "
+         "You can freeze your membership for up to two months a year."),
+        ("opening-hours", "Opening hours", "The gym opens from 6:00 to 23:00 on weekdays and from 8:00 to 21:00 at "
+         "weekends. Classes need a booking in the app."),
+        ("personal-training", "Personal training", "A personal training session lasts 60 minutes and costs 40 EUR. "
+         "Trainers build a plan for weight loss, strength or rehabilitation."),
+    ]  # fmt: skip
+    docs.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x, "lang": "en"}) for i, t, x in articles))
+    ingest([docs], tmp_path / "index")
+    kb = KnowledgeBase.open(tmp_path / "index")
+    model = load_or_fit(tmp_path / "index", kb.data, kb.embedder.encode, kb.embedder.name, HOME)
+    vectors = kb.embedder.encode(["how much is a personal training session?", "what's the capital of Peru?"])
+    inside = model.score(vectors[0], "how much is a personal training session?", "en")
+    outside = model.score(vectors[1], "what's the capital of Peru?", "en")
+    assert inside > outside and outside < model.threshold("en")
+
+
+@pytest.mark.slow
+def test_scope_rates_on_clinc150_val_and_the_test_splits(deps: Any, shared_datasets: Path) -> None:
+    """Regression floors at the measured rates (docs/graph.md). The issue's target (OOS recall >= 0.90 with false
+    refusal <= 5 % per language) is met for CLINC150 val in English; English false refusals (about 8 %) and
+    Spanish out-of-scope recall (about 0.5) are not there yet."""
+    sets = eval_sets("test", shared_datasets / "clinc150" / "clinc150_train_val.json.gz")
+    report = evaluate(deps.scope, deps.kb.embedder.encode, sets)
+    assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.88, report
+    assert report["sets"]["retrieval_en"]["false_refusal"] <= 0.12, report
+    assert report["sets"]["retrieval_es"]["false_refusal"] <= 0.06, report
+    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.35, report
