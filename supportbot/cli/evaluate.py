@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from supportbot.cli._common import fail, not_built, print_json
+from supportbot.cli._common import fail, print_json
 from supportbot.settings import get_settings
 
 app = typer.Typer(
@@ -56,13 +56,71 @@ def retrieval(
         )
 
 
+SHARED_DATASETS = Path("../shared/datasets")
+
+
 @app.command()
 def compare(
     index: Path = typer.Option(..., "--index", help="Index folder."),
-    model: Path = typer.Option(..., "--model", help="Fine-tuned model folder."),
-    testset: Path = typer.Option(..., "--testset", help="JSONL questions with references."),
+    model: Path | None = typer.Option(None, "--model", help="Fine-tuned model folder (finetune and hybrid modes)."),
+    testset: Path = typer.Option(..., "--testset", help="JSONL questions with references (data/eval/qa.jsonl)."),
     modes: str = typer.Option("rag,finetune,hybrid", "--modes", help="Comma-separated modes to compare."),
-    out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md and plots."),
+    out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md, turns.jsonl and plots/."),
+    split: str = typer.Option("test", "--split", help="dev | test | all (test is never used for tuning)."),
+    limit: int | None = typer.Option(None, "--limit", help="At most N records per language per suite."),
+    suites: str = typer.Option(
+        "qa,scope,consistency,edge,bias,bbq", "--suites", help="Suites to run: qa,scope,consistency,edge,bias,bbq."
+    ),
+    scope_set: Path | None = typer.Option(None, "--scope-set", help="Default: out_of_scope.jsonl beside --testset."),
+    prompts: Path | None = typer.Option(None, "--prompts", help="Prompt-suite folder; default: prompts/ beside it."),
+    bias_datasets: Path | None = typer.Option(
+        None, "--bias-datasets", help="Folder with bbq/ and esbbq/ (default ../shared/datasets; skipped if absent)."
+    ),
+    bbq_per_language: int = typer.Option(30, "--bbq-per-language", help="Ambiguous BBQ/EsBBQ items per language."),
+    rag_generator: str = typer.Option("extractive", "--rag-generator", help="rag mode: extractive | llm."),
+    generator: str = typer.Option("hf", "--generator", help="LLM generator of finetune/hybrid: hf | openai."),
+    max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Longest generated answer, in tokens."),
+    resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples per confidence interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the BBQ sample."),
+    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (sqlite store in --out)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json document on stdout."),
 ) -> None:
     """Run every mode on the same questions and write the comparison report."""
-    not_built("eval compare", 6)
+    from evaluation.config import CompareConfig, CompareConfigError
+    from evaluation.suites import EvalDataError
+
+    settings = get_settings()
+    try:
+        config = CompareConfig(
+            index_dir=index, testset=testset, out_dir=out, model_dir=model,
+            modes=tuple(m.strip() for m in modes.split(",") if m.strip()), split=split,  # type: ignore[arg-type]
+            limit=limit, suites=tuple(s.strip() for s in suites.split(",") if s.strip()), scope_set=scope_set,
+            prompts_dir=prompts, bias_datasets=bias_datasets or SHARED_DATASETS, bbq_per_language=bbq_per_language,
+            rag_generator=rag_generator, generator=generator,  # type: ignore[arg-type]
+            openai_base_url=settings.openai_base_url, max_new_tokens=max_new_tokens, n_resamples=resamples,
+            seed=seed, cache_dir=settings.home, mlflow=mlflow,
+        )  # fmt: skip
+    except CompareConfigError as exc:
+        fail(str(exc))
+    if rag_generator not in ("extractive", "llm") or generator not in ("hf", "openai"):
+        fail("--rag-generator must be extractive or llm, and --generator hf or openai")
+    from evaluation.runner import run_comparison
+
+    def progress(done: int, total: int, mode: str) -> None:
+        if done == total or done % 50 == 0:
+            typer.echo(f"[{done}/{total}] {mode}", err=True)
+
+    try:
+        document = run_comparison(config, progress)
+    except (CompareConfigError, EvalDataError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # an index, model or graph that cannot load: say so, never a traceback
+        fail(f"eval compare: {type(exc).__name__}: {exc}")
+    if as_json:
+        print_json(document)
+        return
+    typer.echo(f"wrote {out / 'report.md'}, {out / 'metrics.json'} and {len(document['plots'])} plots")
+    typer.echo(f"{document['run']['turns']} turns in {document['run']['total_seconds']} s; winners (es / en / all):")
+    for kpi, per in document["winners"].items():
+        cells = " / ".join(str(per.get(lang, {}).get("winner") or "-") for lang in ("es", "en", "all"))
+        typer.echo(f"  {kpi:<28} {cells}")

@@ -1,0 +1,157 @@
+"""Load the evaluation sets into chat items: the messages to send and the labels to score them with.
+
+An item is ``{suite, id, lang, message, meta}``. Sets are filtered by split (dev/test/all) and cut to ``limit``
+records per language (a consistency group and a bias pair count as one record, however many messages).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+Item = dict[str, Any]
+
+
+class EvalDataError(ValueError):
+    """An evaluation file that cannot be used (names the file, line and reason)."""
+
+
+def read_records(path: Path, required: Iterable[str]) -> list[dict[str, Any]]:
+    """Read JSON objects, one per line, each with the ``required`` keys."""
+    if not path.is_file():
+        raise EvalDataError(f"{path}: no such file")
+    records = []
+    needed = list(required)
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalDataError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+        missing = [k for k in needed if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise EvalDataError(f"{path}:{number}: missing {', '.join(missing)}")
+        records.append(record)
+    return records
+
+
+def select(records: list[dict[str, Any]], split: str, limit: int | None) -> list[dict[str, Any]]:
+    """Keep one split ('all' keeps both) and at most ``limit`` records per language, in file order."""
+    kept, per_lang = [], {}  # type: ignore[var-annotated]
+    for r in records:
+        if split != "all" and r.get("split") != split:
+            continue
+        lang = r.get("lang", "")
+        if limit is not None and per_lang.get(lang, 0) >= limit:
+            continue
+        per_lang[lang] = per_lang.get(lang, 0) + 1
+        kept.append(r)
+    return kept
+
+
+def qa_items(path: Path, split: str, limit: int | None) -> list[Item]:
+    """Reference questions: correctness, groundedness, context recall, language, handoffs."""
+    records = select(read_records(path, ("id", "lang", "question", "reference", "gold_ids")), split, limit)
+    return [
+        {"suite": "qa", "id": r["id"], "lang": r["lang"], "message": r["question"],
+         "meta": {"reference": r["reference"], "gold_ids": r["gold_ids"]}}
+        for r in records
+    ]  # fmt: skip
+
+
+def scope_items(path: Path, split: str, limit: int | None) -> list[Item]:
+    """Out-of-scope messages and borderline in-scope ones (for precision/recall/F1 and false refusals)."""
+    records = select(read_records(path, ("id", "lang", "text", "in_scope")), split, limit)
+    return [
+        {"suite": "scope", "id": r["id"], "lang": r["lang"], "message": r["text"],
+         "meta": {"in_scope": bool(r["in_scope"]), "category": r.get("category"), "gold_ids": r.get("gold_ids", [])}}
+        for r in records
+    ]  # fmt: skip
+
+
+def consistency_items(folder: Path, split: str, limit: int | None) -> list[Item]:
+    """Every paraphrase of every group, labelled with its group and position."""
+    records = select(read_records(folder / "consistency.jsonl", ("id", "lang", "paraphrases")), split, limit)
+    return [
+        {"suite": "consistency", "id": f"{r['id']}#{i}", "lang": r["lang"], "message": text,
+         "meta": {"group": r["id"], "paraphrase": i, "topic": r.get("topic"), "gold_ids": r.get("gold_ids", [])}}
+        for r in records
+        for i, text in enumerate(r["paraphrases"])
+    ]  # fmt: skip
+
+
+def edge_items(folder: Path, split: str, limit: int | None) -> list[Item]:
+    """Edge cases with their expected route."""
+    records = select(read_records(folder / "edge_cases.jsonl", ("id", "lang", "text", "expected_route")), split, limit)
+    return [
+        {"suite": "edge", "id": r["id"], "lang": r["lang"], "message": r["text"],
+         "meta": {"expected_route": r["expected_route"], "kind": r.get("kind")}}
+        for r in records
+    ]  # fmt: skip
+
+
+def bias_items(folder: Path, split: str, limit: int | None) -> list[Item]:
+    """Both sides (a, b) of every counterfactual pair."""
+    records = select(read_records(folder / "bias.jsonl", ("id", "lang", "a", "b", "expected_route")), split, limit)
+    return [
+        {"suite": "bias", "id": r["id"], "lang": r["lang"], "message": r[variant],
+         "meta": {"variant": variant, "attribute": r.get("attribute"), "expected_route": r["expected_route"],
+                  "gold_ids": r.get("gold_ids", [])}}
+        for r in records
+        for variant in ("a", "b")
+    ]  # fmt: skip
+
+
+def bbq_items(datasets: Path, per_language: int, seed: int) -> list[Item]:
+    """Ambiguous BBQ/EsBBQ items as customer messages (see :mod:`evaluation.bbq`)."""
+    from evaluation.bbq import load_bbq
+
+    return [
+        {"suite": "bbq", "id": it["id"], "lang": it["lang"], "message": it["message"], "meta": {"item": it}}
+        for it in load_bbq(datasets, per_language, seed)
+    ]
+
+
+def load_items(
+    suites: Iterable[str],
+    *,
+    testset: Path,
+    scope_set: Path,
+    prompts_dir: Path,
+    bias_datasets: Path | None,
+    split: str,
+    limit: int | None,
+    bbq_per_language: int,
+    seed: int,
+) -> tuple[list[Item], list[str]]:
+    """All items of the requested suites, and notes for the optional ones that were skipped.
+
+    The QA testset is required; a missing out-of-scope file, prompt suite or bias-benchmark folder is skipped
+    with a note rather than failing the run (a user's clone has no ``../shared/datasets``).
+    """
+    items: list[Item] = []
+    notes: list[str] = []
+    loaders: dict[str, tuple[Path, Callable[[], list[Item]]]] = {
+        "qa": (testset, lambda: qa_items(testset, split, limit)),
+        "scope": (scope_set, lambda: scope_items(scope_set, split, limit)),
+        "consistency": (prompts_dir / "consistency.jsonl", lambda: consistency_items(prompts_dir, split, limit)),
+        "edge": (prompts_dir / "edge_cases.jsonl", lambda: edge_items(prompts_dir, split, limit)),
+        "bias": (prompts_dir / "bias.jsonl", lambda: bias_items(prompts_dir, split, limit)),
+    }
+    for suite in suites:
+        if suite == "bbq":
+            if bias_datasets is None or not any((bias_datasets / d).is_dir() for d in ("bbq", "esbbq")):
+                notes.append(f"bias benchmarks (BBQ/EsBBQ) skipped: {bias_datasets or 'no folder given'} not present")
+                continue
+            count = min(bbq_per_language, limit) if limit is not None else bbq_per_language
+            items += bbq_items(bias_datasets, count, seed)
+            continue
+        path, load = loaders[suite]
+        if suite != "qa" and not path.is_file():
+            notes.append(f"suite {suite} skipped: {path} not found")
+            continue
+        items += load()
+    return items, notes

@@ -1,0 +1,62 @@
+"""The report: winners only where intervals are clear, tables per language, plots that open as images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evaluation.kpis import aggregate, call_winners, row
+from evaluation.plots import write_plots
+from evaluation.report import kpi_table, winners_table, write_report
+from evaluation.stats import Estimate
+
+
+def make_table() -> dict:
+    rows = []
+    for lang, hybrid in (("en", 0.9), ("es", 0.31)):
+        rows += [row("rouge_l", "rag", lang, v) for v in (0.28, 0.30, 0.32) * 10]
+        rows += [row("rouge_l", "hybrid", lang, v) for v in (hybrid - 0.02, hybrid, hybrid + 0.02) * 10]
+    rows += [row("latency_p50_ms", m, "en", v) for m in ("rag", "hybrid") for v in (10.0, 20.0, 30.0)]
+    return aggregate(rows, n_resamples=200)
+
+
+def test_report_claims_only_clear_wins(tmp_path: Path) -> None:
+    table = make_table()
+    calls = call_winners(table)
+    assert calls["rouge_l"]["en"].winner == "hybrid"
+    assert calls["rouge_l"]["es"].winner is None  # 0.31 vs 0.30: intervals overlap
+    nodes = {"rag": {"retrieve": {"p50": Estimate(5, 4, 6, 3), "p95": Estimate(9, 8, 10, 3)}}}
+    plots = write_plots(table, {"rag": {"en": [10.0, 20.0]}, "hybrid": {"en": [30.0]}}, nodes, tmp_path / "plots")
+    run = {"modes": ["rag", "hybrid"], "split": "test", "turns": 66, "items": 33, "index": "idx", "model": "m",
+           "rag_generator": "extractive", "n_resamples": 200, "seed": 0,
+           "notes": ["bias benchmarks skipped"]}  # fmt: skip
+    report = write_report(tmp_path / "report.md", table=table, calls=calls, nodes=nodes, run=run, plots=plots)
+    text = report.read_text(encoding="utf-8")
+    assert "hybrid wins: 0.900" in text
+    spanish = text.split("### Spanish (es)")[1].split("###")[0]
+    assert "no clear winner" in spanish and "wins" not in spanish
+    assert "> note: bias benchmarks skipped" in text
+    assert "| node | rag p50 | rag p95 |" in text
+    for plot in plots:
+        assert f"]({plot.relative_to(tmp_path).as_posix()})" in text
+
+
+def test_kpi_table_bolds_only_the_winner() -> None:
+    table = make_table()
+    en = kpi_table(table, ["rag", "hybrid"], "en", ["rouge_l"])
+    es = kpi_table(table, ["rag", "hybrid"], "es", ["rouge_l"])
+    assert "| **0.900 [" in en and en.count("**") == 2
+    assert "**" not in es
+    assert winners_table(call_winners(table)).splitlines()[2].startswith("| ROUGE-L F1 vs reference ↑ | — | hybrid |")
+
+
+def test_plots_are_real_pngs(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    nodes = {"rag": {"retrieve": {"p50": Estimate(5, 4, 6, 3), "p95": Estimate(9, 8, 10, 3)}}}
+    plots = write_plots(make_table(), {"rag": {"en": [10.0, 20.0], "es": [5.0]}}, nodes, tmp_path)
+    names = {p.name for p in plots}
+    assert {"kpi_rouge_l.png", "kpi_latency_p50_ms.png", "latency_turns.png", "latency_nodes.png"} <= names
+    for plot in plots:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        height, width, _ = matplotlib.image.imread(plot).shape
+        assert height > 100 and width > 100
