@@ -7,7 +7,15 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install demo test lint unit bench clean
 
+# The browser test (tests/ui/test_browser.py) drives Debian's chromium through Playwright (pip, dev extra); Playwright's
+# own browser download is never used. Installed here when missing, with apt-get as root or passwordless sudo;
+# otherwise a warning, and that one test skips saying why.
 install: $(VENV)/.installed
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then echo "warning: no chromium and no apt-get: the browser test will skip"; \
+	  else echo "installing Debian chromium for the browser test"; \
+	    $(if $(filter 0,$(shell id -u)),,sudo -n) sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium' \
+	    || echo "warning: could not install chromium (run: sudo apt-get install chromium): the browser test will skip"; fi; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +23,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# In CI (CI=true, set by GitHub Actions, GitLab and most runners) the demo starts both servers, checks they answer and
+# exits instead of running until Ctrl-C.
 demo: install
-	$(VENV)/bin/supportbot demo
+	$(VENV)/bin/supportbot demo $(if $(CI),--check)
 
 lint: install
 	$(VENV)/bin/ruff check .

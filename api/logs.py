@@ -1,0 +1,60 @@
+"""Logging for the API with personal data masked: a handful of precompiled regexes, cheap enough for every line.
+
+Full NER-based redaction (``finetune.pii``) is for stored transcripts; logs only need the obvious identifiers
+(emails, phone and card numbers, IBANs, Spanish DNI/NIE, IPs) gone before a line is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+LOGGER_NAME = "supportbot.api"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
+    (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), "<IBAN>"),
+    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<CARD>"),
+    (re.compile(r"\b[XYZ]?\d{7,8}[-\s]?[A-Z]\b"), "<DNI>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), "<IP>"),
+    (re.compile(r"(?<![\w-])\+?\d[\d ().-]{7,}\d\b"), "<PHONE>"),
+)
+
+
+_FORMATTER = logging.Formatter()
+
+
+def redact_for_log(text: str) -> str:
+    """``text`` with emails, IBANs, card, ID, IP and phone numbers replaced by typed placeholders."""
+    for pattern, placeholder in _PATTERNS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks personal data in every record that passes through the handler it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's string arguments (or its message when it has none) and its exception text.
+
+        Only the arguments carry outside data; leaving the format string and numbers alone keeps status codes and
+        durations from looking like phone numbers.
+        """
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_for_log(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict) and record.args:
+            record.args = {k: redact_for_log(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        elif isinstance(record.msg, str):
+            record.msg = redact_for_log(record.msg)
+        if record.exc_info:  # tracebacks may quote user input too (exception messages)
+            record.exc_text = redact_for_log(_FORMATTER.formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def api_logger() -> logging.Logger:
+    """The API's logger, with the redacting filter installed once."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

@@ -1,0 +1,114 @@
+"""The outermost ASGI layer: request ids, the body-size limit (413), a redacted access log, metrics, and a JSON 500.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so server-sent events stream through untouched. An exception that
+escapes a route is answered here with ``{"detail": "internal server error", "request_id": ...}``, logged with
+personal data masked, and not re-raised: no traceback reaches a client or the server's own error log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logs import api_logger
+from api.metrics import Metrics
+
+log = api_logger()
+
+
+class ServiceMiddleware:
+    """Limits, observes and protects every HTTP request of the app."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call (only HTTP requests are observed)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                self._observe(scope, message["status"], started)
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._reply(send_with_id, 413, {"detail": self._too_large()})
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:  # a chunked body without Content-Length
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except Exception as exc:
+            log.error(
+                "request %s %s failed: %s: %s",
+                request_id,
+                scope.get("path", ""),
+                type(exc).__name__,
+                str(exc),
+                exc_info=exc,
+            )
+            if not status["sent"]:
+                await self._reply(send_with_id, 500, {"detail": "internal server error", "request_id": request_id})
+
+    def _too_large(self) -> str:
+        return f"request body larger than {self.max_body_bytes} bytes"
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(scope.get("method", ""), template, str(status)).inc()
+        self.metrics.latency.labels(template).observe(elapsed)
+        key_id = scope.get("state", {}).get("key_id", "-")
+        # The path, never the query string (search queries are customer text); session ids are not personal data.
+        log.info(
+            "%s %s %d %.1fms key=%s", scope.get("method", ""), scope.get("path", ""), status, elapsed * 1e3, key_id
+        )
+
+    @staticmethod
+    async def _reply(send: Send, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

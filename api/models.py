@@ -1,0 +1,193 @@
+"""Request and response models of the API: the OpenAPI schema and the 422 reasons come from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["rag", "finetune", "hybrid"]
+Lang = Literal["es", "en"]
+Route = Literal["answered", "out_of_scope", "refused", "handoff"]
+SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+# A hard cap for the schema; the configured ``max_message_chars`` (usually lower) is checked by the handler.
+MESSAGE_CAP = 100_000
+
+
+class Strict(BaseModel):
+    """Requests reject unknown fields, so a typo is a clear 422 instead of being ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a reason, and for 422 the offending fields."""
+
+    detail: str | list[dict[str, Any]] = Field(description="What was wrong with the request.")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes plus those of every authenticated route (401, 429, 503)."""
+    return {code: {"model": ErrorResponse} for code in sorted({401, 429, 503, *codes})}
+
+
+class ChatRequest(Strict):
+    """One customer message."""
+
+    message: str = Field(min_length=1, max_length=MESSAGE_CAP, description="The customer's message.")
+    session_id: str | None = Field(
+        default=None, pattern=SESSION_ID, description="Conversation id; omit to start a new conversation."
+    )
+    mode: Mode | None = Field(default=None, description="rag, finetune or hybrid; the server default when omitted.")
+    lang: Lang | None = Field(default=None, description="Answer language; detected from the message when omitted.")
+
+
+class Source(BaseModel):
+    """A knowledge-base passage the answer is based on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    doc_id: str
+    chunk_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    score: float | None = None
+    text: str | None = None
+
+
+class ChatResponse(BaseModel):
+    """The same fields as ``supportbot chat --json``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str
+    lang: str
+    mode: str
+    route: Route
+    sources: list[Source] = []
+    guardrails: dict[str, Any] = {}
+    latency_ms: float
+    node_latency_ms: dict[str, float] = {}
+    session_id: str
+    tokens_generated: int = 0
+
+
+class Turn(BaseModel):
+    """One message of a transcript (personal data redacted)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str
+
+
+class TranscriptResponse(BaseModel):
+    """A conversation, redacted."""
+
+    session_id: str
+    messages: list[Turn]
+
+
+class FeedbackRequest(Strict):
+    """Thumbs up or down on one answer."""
+
+    session_id: str = Field(pattern=SESSION_ID)
+    turn: int = Field(ge=0, le=10_000, description="0-based index of the answer in the conversation.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class HandoffRequest(Strict):
+    """The customer asks for a person."""
+
+    session_id: str = Field(pattern=SESSION_ID)
+    reason: str = Field(default="customer_request", min_length=1, max_length=500)
+
+
+class Record(BaseModel):
+    """A stored record (feedback, escalation): its fields as the store keeps them."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class EscalationList(BaseModel):
+    """The escalation queue, newest first."""
+
+    escalations: list[Record]
+
+
+class GapList(BaseModel):
+    """Questions the bot could not answer, most frequent first."""
+
+    gaps: list[Record]
+
+
+class SearchHit(BaseModel):
+    """One knowledge-base search result."""
+
+    model_config = ConfigDict(extra="allow")
+
+    doc_id: str
+    chunk_id: str
+    score: float
+    lang: str
+    title: str
+    text: str
+    url: str | None = None
+    tags: list[str] = []
+
+
+class SearchResponse(BaseModel):
+    """Search results, best first."""
+
+    query: str
+    results: list[SearchHit]
+
+
+class Document(BaseModel):
+    """A stored article."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str
+    text: str
+    lang: str
+
+
+class NewDocument(Strict):
+    """An article to add or update (the JSONL ingest format)."""
+
+    id: str = Field(pattern=DOC_ID)
+    text: str = Field(min_length=1, max_length=200_000)
+    title: str | None = Field(default=None, max_length=500)
+    lang: Lang | None = None
+    url: str | None = Field(default=None, max_length=2000)
+    tags: list[str] = Field(default=[], max_length=50)
+    translation_of: str | None = Field(default=None, pattern=DOC_ID)
+
+
+class IngestRequest(Strict):
+    """Articles to add or update."""
+
+    documents: list[NewDocument] = Field(min_length=1, max_length=1000)
+
+
+class IndexReport(BaseModel):
+    """What an ingest or delete changed; ingest reports include the dedup report."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: str
+    documents: int
+    index_version: str | None = None
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+    index_version: str | None = None

@@ -1,0 +1,1 @@
+"""One router per resource: chat, sessions, feedback, handoff, knowledge base, escalations, health."""

@@ -1,0 +1,115 @@
+"""``POST /v1/chat`` and ``POST /v1/chat/stream``: one customer turn, whole or as server-sent events.
+
+Handlers are plain ``def`` functions: FastAPI runs them in its threadpool, so a turn of the blocking graph never
+holds up other requests.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
+
+from api.deps import CallerKey, ReadyRuntime, claim_session
+from api.errors import validation_failure
+from api.logs import api_logger
+from api.models import ChatRequest, ChatResponse, error_responses
+from api.runtime import Runtime
+
+router = APIRouter(prefix="/v1/chat", tags=["chat"])
+log = api_logger()
+ERRORS = error_responses(400, 403, 409, 413, 422)
+
+# One server-sent event, as clients (and schemathesis) parse it: the event name and its JSON data.
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["token", "final", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
+
+def _start(runtime: Runtime, key: Any, body: ChatRequest) -> dict[str, Any]:
+    """Check the message, claim the session and return the service's keyword arguments."""
+    if len(body.message) > runtime.config.max_message_chars:
+        raise validation_failure(
+            ["body", "message"],
+            f"message is {len(body.message)} characters; at most {runtime.config.max_message_chars} are accepted",
+            "string_too_long",
+        )
+    if not body.message.strip():
+        raise validation_failure(["body", "message"], "message is blank", "string_too_short")
+    session_id = body.session_id or uuid.uuid4().hex
+    claim_session(runtime, key, session_id)
+    return {"session_id": session_id, "mode": body.mode, "lang": body.lang}
+
+
+def _count(runtime: Runtime, result: dict[str, Any]) -> None:
+    runtime.metrics.chat_turns.labels(str(result.get("mode")), str(result.get("route")), str(result.get("lang"))).inc()
+
+
+@router.post("", response_model=ChatResponse, responses=ERRORS, summary="Answer one customer message")
+def chat(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, Any]:
+    """Answer ``message`` in the conversation ``session_id`` (a new one when omitted).
+
+    Returns the same fields as ``supportbot chat --json``: answer, lang, mode, route, sources, guardrails,
+    latency_ms, node_latency_ms, session_id and tokens_generated.
+    """
+    kwargs = _start(runtime, key, body)
+    try:
+        result: dict[str, Any] = runtime.service.chat(body.message, **kwargs)  # type: ignore[union-attr]
+    except ValueError as exc:  # a valid request this server cannot run (e.g. a mode without a model): 409
+        raise HTTPException(409, str(exc)) from exc
+    _count(runtime, result)
+    return result
+
+
+def _sse(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "Server-sent events: `token` events ({type, text}), then one `final` event with the same "
+            "fields as POST /v1/chat; an `error` event ({type, detail}) if the turn fails midway.",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
+        },
+    },
+    summary="Answer one customer message as server-sent events",
+)
+def chat_stream(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> StreamingResponse:
+    """Stream the answer to ``message`` token by token, then the whole result."""
+    kwargs = _start(runtime, key, body)
+    events: Iterator[dict[str, Any]] = runtime.service.stream(body.message, **kwargs)  # type: ignore[union-attr]
+    try:  # the first event is pulled here, so a refused request is still a plain 4xx
+        first = next(events, None)
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+    def stream() -> Iterator[str]:
+        try:
+            for event in [first] if first is not None else []:
+                yield _sse(str(event.get("type", "token")), event)
+            for event in events:
+                if event.get("type") == "final":
+                    _count(runtime, event)
+                yield _sse(str(event.get("type", "token")), event)
+        except Exception as exc:  # headers are sent: report the failure as an event, never a traceback
+            log.error("stream failed: %s: %s", type(exc).__name__, str(exc))
+            yield _sse("error", {"type": "error", "detail": "the answer could not be completed"})
+
+    if first is not None and first.get("type") == "final":
+        _count(runtime, first)
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

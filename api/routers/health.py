@@ -1,0 +1,43 @@
+"""``GET /healthz`` (the process is up), ``GET /readyz`` (graph and index loaded), ``GET /metrics`` (Prometheus).
+
+They need no key, so probes and scrapers can call them: do not publish the metrics port beyond the deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import RuntimeDep
+from api.metrics import CONTENT_TYPE_LATEST
+from api.models import Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+def healthz() -> dict[str, Any]:
+    """Always ok while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness")
+def readyz(runtime: RuntimeDep) -> Any:
+    """Ok once the graph, the index and the store are loaded; 503 with the reason otherwise."""
+    if not runtime.ready:
+        body = {"status": "unavailable", "detail": runtime.load_error or "loading", "index_version": None}
+        return JSONResponse(body, status_code=503)
+    return {"status": "ok", "index_version": runtime.index_version()}
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    summary="Prometheus metrics",
+)
+def metrics(runtime: RuntimeDep) -> Response:
+    """Request counts and latencies by route, chat turns by mode and route, rate-limit refusals, readiness."""
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,166 @@
+"""What one API process holds: the chat service, the knowledge base, the support store, keys, limits, metrics.
+
+Everything heavy loads once, in the app's lifespan (:meth:`Runtime.load`), and lives on ``app.state.runtime``.
+Knowledge-base writes are serialized here and swap in the new index version for both the agents' search and the
+chat service, so no request sees a half-updated index.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from api.config import ApiConfig
+from api.keys import KeyStore
+from api.logs import api_logger
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+
+log = api_logger()
+
+
+class NotReady(RuntimeError):
+    """The graph or the index could not be loaded; the message says why (shown by ``/readyz``)."""
+
+
+class Runtime:
+    """The per-process state of the API."""
+
+    def __init__(self, config: ApiConfig, service: Any | None = None) -> None:
+        """Prepare the light parts; call :meth:`load` for the heavy ones.
+
+        Args:
+            config: the API's settings.
+            service: an already loaded ``graph.service.ChatService`` to use instead of building one (several apps in
+                one process, e.g. tests, share one); it must use ``config.graph_config()``'s databases.
+        """
+        self.config = config
+        self.keys = KeyStore(config.keys_db)
+        self.limiter = RateLimiter(config.rate_limit_per_minute)
+        self.metrics = Metrics()
+        self.service: Any | None = service
+        self.kb: Any | None = None
+        self.store: Any | None = None
+        self.load_error: str | None = None
+        self._write_lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the chat service, the knowledge base and the store; a failure is kept for ``/readyz``, not raised.
+
+        Loading twice is a no-op: test clients and fuzzers may each run the app's lifespan.
+        """
+        if self.ready:
+            return
+        try:
+            from graph.store import SupportStore
+
+            if self.service is None:
+                from graph.service import ChatService
+
+                self.service = ChatService(self.config.graph_config())
+            self.kb = self._open_kb()
+            self.store = SupportStore(self.config.store_db)
+            self.load_error = None
+            self.metrics.ready.set(1)
+        except Exception as exc:  # any load failure means "not ready", reported without a traceback
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            self.metrics.ready.set(0)
+            log.error("not ready: %s", self.load_error)
+
+    @property
+    def ready(self) -> bool:
+        """Whether chat and search can be served."""
+        return self.service is not None and self.kb is not None and self.store is not None
+
+    def require(self) -> None:
+        """Raise :class:`NotReady` unless everything is loaded."""
+        if not self.ready:
+            raise NotReady(self.load_error or "the service is still loading")
+
+    def index_version(self) -> str | None:
+        """The live index version (FAISS folder name), or None for Elasticsearch or no index."""
+        if self.config.search_backend != "faiss":
+            return None
+        from retrieval.store import live_version
+
+        try:
+            version = live_version(Path(self.config.index_dir))
+        except Exception:
+            return None
+        return version.name if version is not None else None
+
+    def _open_kb(self) -> Any:
+        from retrieval.backends import open_knowledge_base
+
+        return open_knowledge_base(
+            self.config.search_backend,
+            self.config.index_dir,
+            es_url=self.config.es_url,
+            cache_dir=self.config.resolved_cache_dir,
+        )
+
+    def _retrieval_config(self) -> Any:
+        from retrieval.config import RetrievalConfig
+
+        stored = getattr(self.kb, "config", None)  # the index's own config keeps the embedder that built it
+        if isinstance(stored, RetrievalConfig):
+            return stored
+        return RetrievalConfig(embedder=self.config.embedder, embedder_backend=self.config.embedder_backend)
+
+    def _change_index(self, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Apply one index write, then make search and chat use the new version.
+
+        Requests keep using the previous service and knowledge base (complete, in memory) until the new ones are
+        loaded, so a write never interrupts chat. ``ChatService`` has no in-place reload yet, so a new one is built
+        with the same config (it refits the scope rail for the new index version); a ``reload_index()`` method, when
+        the service has one, is used instead.
+        """
+        self.require()
+        with self._write_lock:
+            report = change()
+            if report.get("deleted") or report.get("added") or report.get("updated"):  # else nothing changed
+                kb = self._open_kb()
+                reload_index = getattr(self.service, "reload_index", None)
+                if callable(reload_index):
+                    reload_index()
+                else:
+                    from graph.service import ChatService
+
+                    self.service = ChatService(self.service.config)  # type: ignore[union-attr]
+                self.kb = kb
+        report["index_version"] = self.index_version()
+        return report
+
+    def ingest_documents(self, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add or update articles (JSONL records) and return the ingest report, dedup report included."""
+        import json
+
+        from retrieval.backends import ingest_knowledge_base
+
+        def change() -> dict[str, Any]:
+            with tempfile.TemporaryDirectory(prefix="supportbot-api-ingest-") as folder:
+                path = Path(folder) / "documents.jsonl"
+                path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), "utf-8")
+                return ingest_knowledge_base(
+                    self.config.search_backend,
+                    [path],
+                    self.config.index_dir,
+                    es_url=self.config.es_url,
+                    config=self._retrieval_config(),
+                    cache_dir=self.config.resolved_cache_dir,
+                )
+
+        return self._change_index(change)
+
+    def delete_document(self, doc_id: str) -> dict[str, Any]:
+        """Remove one article by id (``retrieval.store.IndexError_`` when it is unknown)."""
+        from retrieval.backends import delete_from_knowledge_base
+
+        return self._change_index(
+            lambda: delete_from_knowledge_base(
+                self.config.search_backend, self.config.index_dir, [doc_id], es_url=self.config.es_url
+            )
+        )

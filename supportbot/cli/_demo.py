@@ -1,0 +1,183 @@
+"""Helpers of ``supportbot ui`` and ``supportbot demo``: the UI's environment, the bundled index, child processes.
+
+Kept out of ``serve.py`` so that module stays small; only the standard library and light project modules are
+imported at module level (``supportbot --help`` must stay fast).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+
+from supportbot.cli._common import fail
+
+DEMO_KEY_NAME = "demo"
+
+
+def ui_environment(settings: Any, *, api_url: str | None = None, api_key: str | None = None) -> dict[str, str]:
+    """The environment of a Streamlit process: the current one plus the resolved settings as ``SUPPORTBOT_*``.
+
+    The UI package does not import ``supportbot``, so settings from a ``.env`` file reach it this way.
+    """
+    from ui.config import UIConfig
+
+    try:
+        config = UIConfig(
+            home=Path(settings.home).resolve(),
+            api_url=(api_url or settings.api_url or None),
+            api_key=api_key or os.environ.get("SUPPORTBOT_API_KEY") or None,
+            agent_api_key=os.environ.get("SUPPORTBOT_AGENT_API_KEY") or None,
+            index_dir=Path(settings.resolved_index_dir).resolve(),
+            search_backend=settings.search_backend,
+            es_url=settings.es_url,
+            mode=settings.mode,
+            generator=settings.generator,
+            model_dir=settings.model_dir,
+            openai_base_url=settings.openai_base_url,
+            openai_model=settings.openai_model,
+            eval_dir=Path(os.environ["SUPPORTBOT_EVAL_DIR"]) if os.environ.get("SUPPORTBOT_EVAL_DIR") else None,
+        )
+    except ValueError as exc:
+        fail(f"invalid UI settings: {exc}")
+    env = dict(os.environ)
+    env.update(config.to_env())
+    return env
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The command that runs the Streamlit app headless on ``host:port``."""
+    import ui
+
+    app = Path(ui.__file__).resolve().parent / "app.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+
+
+def bundled_kb() -> Path:
+    """The bundled demo knowledge base ``data/kb`` (of the working directory, else of the source checkout)."""
+    for candidate in (Path.cwd() / "data" / "kb", Path(__file__).resolve().parents[2] / "data" / "kb"):
+        if candidate.is_dir():
+            return candidate
+    fail("the bundled knowledge base data/kb was not found: run `supportbot demo` from the repository root")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def url_host(host: str) -> str:
+    """The host to put in a URL for a server bound to ``host`` (a wildcard bind is reached on localhost)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def stage_printer(progress: Callable[[str, int, int], None]) -> Callable[[str, int, int], None]:
+    """Wrap a (possibly invisible, off a terminal) progress bar so each finished stage is also printed once."""
+    finished: set[str] = set()
+
+    def update(stage: str, done: int, total: int) -> None:
+        progress(stage, done, total)
+        if done >= total and stage not in finished and not sys.stderr.isatty():
+            finished.add(stage)
+            typer.echo(f"  {stage}: {done}/{total}", err=True)
+
+    return update
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM, and SIGINT even where a non-interactive shell ignores it, into KeyboardInterrupt.
+
+    The demo's ``finally`` then stops its servers: they run in their own process groups, so nothing else would.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@dataclass
+class Child:
+    """A server started by the demo, in its own process group, logging to a file."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the process (its output goes to :attr:`log_path`)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the process group, then SIGKILL it after ``grace_s``."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines of the log."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(url: str, children: list[Child], deadline: float, *, accept: Callable[[Any], bool]) -> Any:
+    """Poll ``url`` until ``accept(response)``; fail when a child dies or the deadline passes."""
+    import httpx
+
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        for child in children:
+            if not child.alive():
+                fail(f"the {child.name} stopped while starting (log {child.log_path}):\n{child.log_tail()}")
+        try:
+            response = httpx.get(url, timeout=5.0)
+            if accept(response):
+                return response
+            last = f"HTTP {response.status_code}: {response.text[:300]}"
+        except httpx.TransportError as exc:
+            last = str(exc) or type(exc).__name__
+        time.sleep(0.5)
+    fail(f"{url} did not become ready in time (last: {last})")

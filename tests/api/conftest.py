@@ -1,0 +1,81 @@
+"""One API app over a copy of the bundled index with the real chat service (extractive generator), per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.keys import KeyStore
+
+MAX_BODY = 256 * 1024
+MAX_MESSAGE = 2000
+
+
+@pytest.fixture(scope="session")
+def api_config(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> ApiConfig:
+    """A data home with its own copy of the bundled index (the admin tests write to it)."""
+    home = tmp_path_factory.mktemp("api-home")
+    shutil.copytree(bundled_index, home / "index")
+    return ApiConfig(
+        home=home,
+        index_dir=home / "index",
+        rate_limit_per_minute=100_000,
+        max_body_bytes=MAX_BODY,
+        max_message_chars=MAX_MESSAGE,
+        cors_origins=("http://ui.example",),
+        cache_dir=Path(os.environ["SUPPORTBOT_HOME"]),  # shared with the other test packages (spaCy, exports)
+    )
+
+
+@pytest.fixture(scope="session")
+def chat_service(api_config: ApiConfig, bundled_index: Path) -> Any:
+    """The real graph service on the copied index, loaded once and shared by every app of the session."""
+    from graph.service import ChatService
+
+    service = ChatService(api_config.graph_config())
+    # The scope rail fitted for this copy is keyed on the index version, which the copy shares with the bundled
+    # index: hand the cache back so later test packages on the bundled index need not fit it again.
+    fitted, shared = api_config.index_dir / ".scope", bundled_index / ".scope"
+    if fitted.is_dir() and not shared.exists():
+        shutil.copytree(fitted, shared)
+    return service
+
+
+@pytest.fixture(scope="session")
+def app(api_config: ApiConfig, chat_service: Any) -> FastAPI:
+    """The API app under test."""
+    return create_app(api_config, service=chat_service)
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client with the app started (lifespan run: runtime loaded)."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def keys(api_config: ApiConfig) -> dict[str, dict[str, str]]:
+    """Request headers for two customers, an agent and an admin, plus a revoked key."""
+    store = KeyStore(api_config.keys_db)
+    out = {name: _headers(store.create(role, name)[1]) for name, role in [
+        ("customer", "customer"), ("customer2", "customer"), ("agent", "agent"), ("admin", "admin")
+    ]}  # fmt: skip
+    revoked, key = store.create("admin", "revoked")
+    store.revoke(revoked.id)
+    out["revoked"] = _headers(key)
+    store.close()
+    return out

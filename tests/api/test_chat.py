@@ -1,0 +1,127 @@
+"""Chat, streaming, transcripts, feedback and handoff through the real graph service (extractive generator)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import MAX_MESSAGE
+
+CONTRACT = {"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms", "node_latency_ms",
+            "session_id", "tokens_generated"}  # fmt: skip
+
+
+def _chat(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    response = client.post("/v1/chat", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_chat_answers_with_the_cli_fields_and_a_source(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    result = _chat(client, keys["customer"], message="How can I return an item I bought?")
+    assert set(result) >= CONTRACT
+    assert result["route"] == "answered" and result["mode"] == "rag" and result["lang"] == "en"
+    assert result["sources"] and all(s["doc_id"] for s in result["sources"])
+    assert len(result["session_id"]) == 32  # generated when omitted
+
+
+def test_chat_in_spanish_answers_in_spanish(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    result = _chat(client, keys["customer"], message="¿Cómo puedo devolver un producto?", session_id="es-session")
+    assert result["lang"] == "es" and result["session_id"] == "es-session"
+
+
+def test_session_transcript_is_the_owners_only(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    session = "owned-by-customer-1"
+    _chat(
+        client, keys["customer"], message="My email is ana.lopez@mail.example, where is my order?", session_id=session
+    )
+    mine = client.get(f"/v1/sessions/{session}", headers=keys["customer"])
+    assert mine.status_code == 200
+    messages = mine.json()["messages"]
+    assert [m["role"] for m in messages][:2] == ["user", "assistant"]
+    assert "ana.lopez@mail.example" not in json.dumps(messages)  # redacted
+    # Another customer can neither read the session nor write to it; an agent can read it.
+    assert client.get(f"/v1/sessions/{session}", headers=keys["customer2"]).status_code == 404
+    other = client.post("/v1/chat", json={"message": "hi", "session_id": session}, headers=keys["customer2"])
+    assert other.status_code == 403
+    assert client.get(f"/v1/sessions/{session}", headers=keys["agent"]).status_code == 200
+    assert client.get("/v1/sessions/never-used", headers=keys["customer"]).status_code == 404
+
+
+def test_stream_sends_tokens_then_the_final_result(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    body = {"message": "What payment methods do you accept?", "session_id": "stream-session"}
+    with client.stream("POST", "/v1/chat/stream", json=body, headers=keys["customer"]) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = [block for block in text.split("\n\n") if block.strip()]
+    kinds = [block.split("\n")[0].removeprefix("event: ") for block in events]
+    assert kinds[-1] == "final" and set(kinds[:-1]) <= {"token"}
+    final = json.loads(events[-1].split("\n", 1)[1].removeprefix("data: "))
+    assert set(final) >= CONTRACT and final["session_id"] == "stream-session"
+
+
+def test_feedback_on_an_answer(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    session = "feedback-session"
+    _chat(client, keys["customer"], message="How long does delivery take?", session_id=session)
+    ok = client.post(
+        "/v1/feedback",
+        json={"session_id": session, "turn": 0, "rating": "down", "comment": "too vague"},
+        headers=keys["customer"],
+    )
+    assert ok.status_code == 201 and ok.json()["rating"] == "down"
+    missing_turn = client.post(
+        "/v1/feedback", json={"session_id": session, "turn": 5, "rating": "up"}, headers=keys["customer"]
+    )
+    assert missing_turn.status_code == 404 and "no answer number 5 (1 answers)" in missing_turn.json()["detail"]
+    others = client.post(
+        "/v1/feedback", json={"session_id": session, "turn": 0, "rating": "up"}, headers=keys["customer2"]
+    )
+    assert others.status_code == 403
+    unknown = client.post(
+        "/v1/feedback", json={"session_id": "nope", "turn": 0, "rating": "up"}, headers=keys["customer"]
+    )
+    assert unknown.status_code == 404
+
+
+def test_handoff_lands_in_the_escalation_queue(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    session = "handoff-session"
+    _chat(client, keys["customer"], message="My parcel arrived damaged", session_id=session)
+    response = client.post("/v1/handoff", json={"session_id": session}, headers=keys["customer"])
+    assert response.status_code == 201
+    assert response.json()["status"] == "open"
+    queue = client.get("/v1/escalations", params={"status": "open"}, headers=keys["agent"]).json()["escalations"]
+    assert any(e["session_id"] == session and e["transcript"] for e in queue)
+    assert client.post("/v1/handoff", json={"session_id": session}, headers=keys["customer2"]).status_code == 403
+
+
+def test_malformed_requests_are_422_with_reasons(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    headers = keys["customer"]
+    cases: list[tuple[Any, str]] = [
+        ({}, "message"),
+        ({"message": ""}, "message"),
+        ({"message": "hi", "mode": "telepathy"}, "mode"),
+        ({"message": "hi", "lang": "fr"}, "lang"),
+        ({"message": "hi", "session_id": "../../etc"}, "session_id"),
+        ({"message": "hi", "unexpected": 1}, "unexpected"),
+        ({"message": 42}, "message"),
+        ({"message": "x" * (MAX_MESSAGE + 1)}, "message"),
+    ]
+    for body, field in cases:
+        response = client.post("/v1/chat", json=body, headers=headers)
+        assert response.status_code == 422, body
+        errors = response.json()["detail"]
+        assert any(field in map(str, e["loc"]) for e in errors), (body, errors)
+        assert all(set(e) == {"loc", "msg", "type"} for e in errors)  # no echo of the input
+    bad_json = client.post("/v1/chat", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    assert bad_json.status_code == 422
+    assert client.get("/v1/kb/search", params={"q": "x", "k": 0}, headers=keys["agent"]).status_code == 422
+    assert client.get("/v1/kb/search", headers=keys["agent"]).status_code == 422
+
+
+def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
+    assert response.status_code == 409
+    assert "finetune" in response.json()["detail"]

@@ -1,0 +1,93 @@
+"""Agents search and read the knowledge base; admins add and delete articles and chat sees the new version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+NEW = {
+    "id": "api-gift-wrap-en",
+    "title": "Gift wrapping with a hand-written card",
+    "lang": "en",
+    "tags": ["orders"],
+    "text": "Nimbus Market offers zanzibar gift wrapping for 3 euros per order. Choose zanzibar wrapping at "
+    "checkout and add a hand-written card with your message; the price of the items is never shown on the slip.",
+}
+
+
+def test_search_returns_ranked_articles_with_filters(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    response = client.get("/v1/kb/search", params={"q": "refund", "k": 3}, headers=keys["agent"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == "refund" and 1 <= len(body["results"]) <= 3
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    spanish = client.get("/v1/kb/search", params={"q": "reembolso", "lang": "es"}, headers=keys["agent"]).json()
+    assert spanish["results"] and {r["lang"] for r in spanish["results"]} == {"es"}
+
+
+def test_read_an_article_and_404(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    doc_id = client.get("/v1/kb/search", params={"q": "refund"}, headers=keys["agent"]).json()["results"][0]["doc_id"]
+    article = client.get(f"/v1/kb/documents/{doc_id}", headers=keys["agent"])
+    assert article.status_code == 200
+    assert article.json()["id"] == doc_id and article.json()["text"] and "source" not in article.json()
+    missing = client.get("/v1/kb/documents/no-such-article", headers=keys["agent"])
+    assert missing.status_code == 404 and "no-such-article" in missing.json()["detail"]
+
+
+def test_admin_ingest_and_delete_update_search_and_chat(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    admin, agent = keys["admin"], keys["agent"]
+    before = client.get("/readyz").json()["index_version"]
+    response = client.post("/v1/kb/documents", json={"documents": [NEW]}, headers=admin)
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["added"] == 1 and "clusters" in report["dedup"]
+    assert client.get("/readyz").json()["index_version"] == report["index_version"] != before
+    # Search and the chat service both see the new version.
+    hits = client.get("/v1/kb/search", params={"q": "zanzibar gift wrapping"}, headers=agent).json()["results"]
+    assert hits[0]["doc_id"] == NEW["id"]
+    answer = client.post("/v1/chat", json={"message": "Do you offer zanzibar gift wrapping?"}, headers=keys["customer"])
+    assert NEW["id"] in [s["doc_id"] for s in answer.json()["sources"]]
+    # The same article again is unchanged; a duplicate id in one request is refused.
+    again = client.post("/v1/kb/documents", json={"documents": [NEW]}, headers=admin).json()
+    assert again["unchanged"] == 1 and again["added"] == 0
+    twice = client.post("/v1/kb/documents", json={"documents": [NEW, NEW]}, headers=admin)
+    assert twice.status_code == 422
+
+    deleted = client.delete(f"/v1/kb/documents/{NEW['id']}", headers=admin)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == [NEW["id"]]
+    assert client.get(f"/v1/kb/documents/{NEW['id']}", headers=agent).status_code == 404
+    answer = client.post("/v1/chat", json={"message": "Do you offer zanzibar gift wrapping?"}, headers=keys["customer"])
+    assert NEW["id"] not in [s["doc_id"] for s in answer.json()["sources"]]
+    assert client.delete(f"/v1/kb/documents/{NEW['id']}", headers=admin).status_code == 404
+
+
+def test_ingest_validation(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    admin = keys["admin"]
+    bodies: list[dict[str, Any]] = [
+        {"documents": []},
+        {"documents": [{"id": "x"}]},
+        {"documents": [{"id": "bad id!", "text": "t"}]},
+    ]
+    for body in bodies:
+        assert client.post("/v1/kb/documents", json=body, headers=admin).status_code == 422, body
+    # Valid JSON the loader still refuses: the reason names the document, never a server path.
+    empty = {"documents": [{"id": "ok-en", "text": "Fine text."}, {"id": "blank-en", "text": "\u0012"}]}
+    response = client.post("/v1/kb/documents", json=empty, headers=admin)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "documents", 1] and "empty" in error["msg"] and "/tmp" not in error["msg"]
+
+
+def test_knowledge_gaps_list(app: FastAPI, client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    store = app.state.runtime.store  # the graph records gaps while answering; here one is recorded directly
+    for _ in range(3):
+        store.record_gap("do you sell second-hand pianos?", "en")
+    store.record_gap("¿vendéis pianos?", "es")
+    response = client.get("/v1/kb/gaps", params={"limit": 5}, headers=keys["agent"])
+    assert response.status_code == 200
+    gaps = response.json()["gaps"]
+    assert gaps[0] == {**gaps[0], "question": "do you sell second-hand pianos?", "lang": "en", "count": 3}
+    assert len(client.get("/v1/kb/gaps", params={"limit": 1}, headers=keys["agent"]).json()["gaps"]) == 1

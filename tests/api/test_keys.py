@@ -1,0 +1,89 @@
+"""The key store (hashed, revocable, session ownership) and the `supportbot keys` and `serve` commands."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.keys import KeyError_, KeyStore, hash_key
+from api.ratelimit import RateLimiter
+from supportbot.cli import app
+
+runner = CliRunner()
+
+
+def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.sqlite")
+    record, key = store.create("agent", "ops laptop")
+    assert key.startswith(f"sb_{record.id}_") and len(key) > 40
+    assert store.authenticate(key) == record
+    assert store.authenticate(key + "x") is None
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert key.encode() not in raw and hash_key(key).encode() in raw
+    store = KeyStore(tmp_path / "keys.sqlite")
+    assert store.revoke(record.id).revoked and store.authenticate(key) is None
+    with pytest.raises(KeyError_, match="no API key"):
+        store.revoke("missing")
+    with pytest.raises(KeyError_, match="role must be one of"):
+        store.create("superuser")
+
+
+def test_a_session_has_one_owner_even_under_concurrency(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.sqlite")
+    owners: list[str] = []
+    threads = [threading.Thread(target=lambda i=i: owners.append(store.claim_session("s", f"k{i}"))) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(owners)) == 1 and store.session_owner("s") == owners[0]
+    assert store.session_owner("other") is None
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=2, clock=lambda: now[0])
+    assert [limiter.acquire("a"), limiter.acquire("a")] == [0.0, 0.0]
+    wait = limiter.acquire("a")
+    assert wait == pytest.approx(30.0) and limiter.retry_after(wait) == "30"
+    assert limiter.acquire("b") == 0.0
+    now[0] = 30.0
+    assert limiter.acquire("a") == 0.0
+
+
+def test_keys_cli_create_list_revoke() -> None:
+    created = runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "cli-test", "--json"])
+    assert created.exit_code == 0, created.output
+    record = json.loads(created.stdout)
+    assert record["role"] == "admin" and record["key"].startswith("sb_")
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    mine = [k for k in listed if k["id"] == record["id"]]
+    assert mine and "key" not in mine[0] and mine[0]["revoked"] is None
+    revoked = runner.invoke(app, ["keys", "revoke", record["id"]])
+    assert revoked.exit_code == 0 and "revoked admin key" in revoked.output
+    assert runner.invoke(app, ["keys", "list"]).output.count(record["id"]) == 1
+
+
+def test_keys_cli_errors_are_clear() -> None:
+    bad_role = runner.invoke(app, ["keys", "create", "--role", "root"])
+    assert bad_role.exit_code == 2 and "role must be one of customer, agent, admin" in bad_role.output
+    missing = runner.invoke(app, ["keys", "revoke", "nope"])
+    assert missing.exit_code == 1 and "no API key with id 'nope'" in missing.output
+
+
+def test_serve_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(tmp_path / "no-index"))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["serve", "--port", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "no knowledge-base index" in result.output and "supportbot kb ingest data/kb" in result.output

@@ -1,0 +1,43 @@
+"""Logs mask personal data: the redaction itself and the access log of a real request."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.logs import LOGGER_NAME, redact_for_log
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "placeholder"),
+    [
+        ("write to ana.lopez@mail.example please", "ana.lopez@mail.example", "<EMAIL>"),
+        ("card 4111 1111 1111 1111 was charged", "4111 1111 1111 1111", "<CARD>"),
+        ("IBAN ES91 2100 0418 4502 0005 1332", "2100 0418 4502", "<IBAN>"),
+        ("mi DNI es 12345678Z", "12345678Z", "<DNI>"),
+        ("llámame al +34 612 345 678", "612 345 678", "<PHONE>"),
+        ("from 192.168.10.24", "192.168.10.24", "<IP>"),
+    ],
+)
+def test_redact_for_log(text: str, secret: str, placeholder: str) -> None:
+    redacted = redact_for_log(text)
+    assert secret not in redacted and placeholder in redacted
+
+
+def test_plain_text_is_untouched() -> None:
+    assert redact_for_log("POST /v1/chat 200 12.5ms key=ab12cd") == "POST /v1/chat 200 12.5ms key=ab12cd"
+
+
+def test_access_log_has_no_query_text_or_pii(
+    client: TestClient, keys: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        client.get("/v1/kb/search", params={"q": "refund for ana.lopez@mail.example"}, headers=keys["agent"])
+        logging.getLogger(LOGGER_NAME).warning("customer wrote %s", "call me on +34 612 345 678")
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    access = [line for line in lines if line.startswith("GET /v1/kb/search 200")]
+    assert access and "key=" in access[0] and "key=-" not in access[0]
+    assert not any("ana.lopez" in line or "612 345 678" in line for line in lines)
+    assert any("<PHONE>" in line for line in lines)

@@ -1,0 +1,91 @@
+"""Health, readiness, metrics, body-size limit, rate limit, CORS, JSON 500s, and an app that is not ready."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.keys import KeyStore
+from tests.api.conftest import MAX_BODY
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "detail": None, "index_version": None}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok" and ready.json()["index_version"]
+
+
+def test_metrics_count_requests_and_chat_turns(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    client.post("/v1/chat", json={"message": "Where is my order?"}, headers=keys["customer"])
+    text = client.get("/metrics").text
+    assert 'supportbot_http_requests_total{method="POST",route="/v1/chat",status="200"}' in text
+    assert "supportbot_chat_turns_total{" in text and "supportbot_ready 1.0" in text
+    assert "supportbot_http_request_seconds_bucket" in text
+
+
+def test_oversized_bodies_are_413(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    big = b'{"message": "' + b"a" * (MAX_BODY + 10) + b'"}'
+    headers = {**keys["customer"], "Content-Type": "application/json"}
+    declared = client.post("/v1/chat", content=big, headers=headers)
+    assert declared.status_code == 413 and "larger than" in declared.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it is read
+        yield big[: MAX_BODY // 2]
+        yield big[MAX_BODY // 2 :]
+
+    chunked = client.post("/v1/kb/documents", content=chunks(), headers={**keys["admin"], **headers})
+    assert chunked.status_code == 413
+
+
+def test_rate_limit_is_per_key_429(api_config: ApiConfig, chat_service: Any, keys: dict[str, dict[str, str]]) -> None:
+    limited = create_app(dataclasses.replace(api_config, rate_limit_per_minute=3), service=chat_service)
+    with TestClient(limited) as client:
+        codes = [client.get("/v1/kb/gaps", headers=keys["agent"]).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = client.get("/v1/kb/gaps", headers=keys["agent"])
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert "3 requests per minute" in refused.json()["detail"]
+        assert client.get("/v1/kb/gaps", headers=keys["admin"]).status_code == 200  # another key, its own budget
+        assert 'supportbot_rate_limited_total{role="agent"} 2.0' in client.get("/metrics").text
+
+
+def test_cors_allows_the_configured_origin_only(client: TestClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    allowed = client.options("/v1/chat", headers={"Origin": "http://ui.example", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+    denied = client.options("/v1/chat", headers={"Origin": "http://evil.example", **preflight})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_unhandled_errors_are_json_without_traceback(api_config: ApiConfig, chat_service: Any) -> None:
+    app = create_app(api_config, service=chat_service)
+
+    def explode() -> None:
+        raise RuntimeError("secret internal state: /srv/supportbot/db password=hunter2")
+
+    app.add_api_route("/explode", explode)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/explode")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == "internal server error" and body["request_id"] == response.headers["x-request-id"]
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+
+
+def test_an_app_without_an_index_is_alive_but_not_ready(api_config: ApiConfig, tmp_path: Any) -> None:
+    config = dataclasses.replace(api_config, home=tmp_path, index_dir=tmp_path / "missing-index")
+    _, key = KeyStore(config.keys_db).create("customer")
+    app: FastAPI = create_app(config)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable" and ready.json()["detail"]
+        chat = client.post("/v1/chat", json={"message": "hi"}, headers={"Authorization": f"Bearer {key}"})
+        assert chat.status_code == 503 and "not ready" in chat.json()["detail"]
+        assert client.post("/v1/chat", json={"message": "hi"}).status_code == 401  # auth still comes first

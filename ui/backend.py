@@ -1,0 +1,88 @@
+"""One small interface between the pages and the agent: in-process graph or the REST API, chosen in one factory.
+
+Pages call only the methods of :class:`Backend`; they never know which implementation answers. Answers are the
+graph's chat JSON (``answer``, ``lang``, ``route``, ``sources`` ...), streamed as ``{"type": "token", "text"}``
+events followed by one ``{"type": "final", **chat_result}`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from ui.config import UIConfig
+
+
+class BackendError(RuntimeError):
+    """The service answered, but refused or failed the request; the message is safe to show."""
+
+
+class BackendUnavailable(BackendError):
+    """The service cannot be reached (down, not started, timed out, or a 5xx)."""
+
+
+class Backend(Protocol):
+    """What the pages may call."""
+
+    kind: str
+
+    def health(self) -> None:
+        """Return when the service is up; raise :class:`BackendUnavailable` otherwise."""
+        ...
+
+    def stream(
+        self, message: str, *, session_id: str, mode: str | None = None, lang: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Token events, then the final chat result."""
+        ...
+
+    def feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
+        """Record thumbs ``up`` or ``down`` on answer number ``turn`` of a session."""
+        ...
+
+    def handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+        """Put the conversation in the human agents' escalation queue; returns the escalation record."""
+        ...
+
+    def search(
+        self, query: str, *, k: int = 10, lang: str | None = None, tags: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Knowledge-base search for agents (SearchResult dicts)."""
+        ...
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        """One article by id, None when unknown."""
+        ...
+
+    def tags(self) -> list[str]:
+        """Tags known to the knowledge base (empty when the backend cannot list them)."""
+        ...
+
+    def escalations(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The escalation queue, newest first, with redacted transcripts."""
+        ...
+
+    def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Questions the bot could not answer, most frequent first."""
+        ...
+
+
+def make_backend(config: UIConfig) -> Backend:
+    """The backend for ``config``: the API client when ``api_url`` is set, the in-process graph otherwise."""
+    match config.backend:
+        case "api":
+            from ui.api_client import ApiBackend
+
+            assert config.api_url is not None
+            return ApiBackend(
+                config.api_url,
+                api_key=config.api_key,
+                agent_api_key=config.agent_api_key,
+                timeout_s=config.api_timeout_s,
+            )
+        case "inprocess":
+            from ui.inprocess import InProcessBackend
+
+            return InProcessBackend(config)
+        case other:
+            raise ValueError(f"unknown UI backend {other!r}")

@@ -1,0 +1,43 @@
+"""The customer chat's words in Spanish and English (the chat follows the customer's language)."""
+
+from __future__ import annotations
+
+LANGS = ("es", "en")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "title": {"es": "Asistente de soporte", "en": "Support assistant"},
+    "caption": {
+        "es": "Respuestas de nuestra base de conocimiento, con sus fuentes.",
+        "en": "Answers from our knowledge base, with their sources.",
+    },
+    "placeholder": {"es": "Escribe tu pregunta…", "en": "Type your question…"},
+    "language": {"es": "Idioma", "en": "Language"},
+    "auto": {"es": "Automático", "en": "Automatic"},
+    "detected": {"es": "Idioma detectado: {name}", "en": "Detected language: {name}"},
+    "sources": {"es": "Fuentes ({n})", "en": "Sources ({n})"},
+    "open_article": {"es": "Abrir el artículo", "en": "Open the article"},
+    "feedback_thanks": {"es": "¡Gracias por tu valoración!", "en": "Thanks for your feedback!"},
+    "handoff": {"es": "Hablar con una persona", "en": "Talk to a person"},
+    "handoff_done": {
+        "es": "Hemos pasado tu conversación a nuestro equipo (caso {id}). Una persona te responderá pronto.",
+        "en": "We passed your conversation to our team (case {id}). A person will reply soon.",
+    },
+    "new_chat": {"es": "Nueva conversación", "en": "New conversation"},
+    "service_down": {
+        "es": "El servicio de soporte no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
+        "en": "The support service is unavailable right now. Please try again in a few minutes.",
+    },
+    "request_failed": {
+        "es": "No hemos podido procesar tu mensaje: {reason}",
+        "en": "We could not process it: {reason}",
+    },
+    "mode": {"es": "Modo de respuesta", "en": "Answer mode"},
+}
+
+LANG_NAMES = {"es": "Español", "en": "English"}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The string ``key`` in ``lang`` (English when ``lang`` is not es/en), formatted with ``values``."""
+    text = STRINGS[key].get(lang) or STRINGS[key]["en"]
+    return text.format(**values) if values else text

@@ -1,0 +1,1 @@
+"""Streamlit page scripts (registered by ui/app.py with st.navigation)."""

@@ -1,0 +1,168 @@
+"""Customer chat: streamed answers with their sources, language following, feedback and handoff to a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import streamlit as st
+
+from ui import state
+from ui.backend import Backend, BackendError, BackendUnavailable
+from ui.i18n import LANG_NAMES, LANGS, t
+
+# Plain labels, not a format_func: the same in both languages, so the widget keeps its value when the page switches.
+LANG_CHOICES = {"Auto": "auto", "Español": "es", "English": "en"}
+
+
+def _initial_lang() -> str:
+    """The browser's language when it is Spanish, else English (until the customer writes)."""
+    locale = str(getattr(st.context, "locale", None) or "")
+    return "es" if locale.lower().startswith("es") else "en"
+
+
+def _send_feedback(backend: Backend, session_id: str, turn: int, key: str) -> None:
+    value = st.session_state.get(key)
+    if value is None:
+        return
+    try:
+        backend.feedback(session_id, turn, "up" if value == 1 else "down")
+        st.session_state[f"{key}-sent"] = True
+    except BackendError as exc:
+        st.session_state["notice"] = str(exc)
+
+
+def _render_sources(message: dict[str, Any], lang: str) -> None:
+    sources = message.get("sources") or []
+    if not sources:
+        return
+    with st.expander(t("sources", lang, n=len(sources))):
+        for source in sources:
+            title = source.get("title") or source.get("doc_id", "")
+            url = source.get("url")
+            heading = f"[{title}]({url})" if url else title
+            st.markdown(f"**{heading}** · `{source.get('doc_id', '')}` · {source.get('lang', '')}")
+            if source.get("text"):
+                snippet = str(source["text"])
+                st.caption(snippet[:300] + ("…" if len(snippet) > 300 else ""))
+
+
+def _render_extras(backend: Backend, message: dict[str, Any], lang: str) -> None:
+    """Sources, detected language and the thumbs of one answer."""
+    _render_sources(message, lang)
+    if message.get("lang") in LANGS:
+        st.caption(t("detected", lang, name=LANG_NAMES[message["lang"]]))
+    key = f"feedback-{message['session_id']}-{message['turn']}"
+    st.feedback(
+        "thumbs", key=key, on_change=_send_feedback, args=(backend, message["session_id"], message["turn"], key)
+    )
+    if st.session_state.get(f"{key}-sent"):
+        st.caption(t("feedback_thanks", lang))
+
+
+def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> dict[str, Any] | None:
+    """Stream one answer into the page; returns the final chat result (None when it failed)."""
+    final: dict[str, Any] = {}
+    forced = None if lang_choice == "auto" else lang_choice
+
+    def tokens() -> Iterator[str]:
+        for event in backend.stream(prompt, session_id=session_id, lang=forced):
+            if event.get("type") == "token":
+                yield str(event.get("text", ""))
+            elif event.get("type") == "final":
+                final.update(event)
+
+    ui_lang = forced or st.session_state["lang"]
+    slot = st.empty()
+    try:
+        with slot.container():
+            streamed = st.write_stream(tokens())
+    except BackendUnavailable:
+        slot.error(t("service_down", ui_lang))
+        return None
+    except BackendError as exc:
+        slot.error(t("request_failed", ui_lang, reason=exc))
+        return None
+    streamed_text = streamed if isinstance(streamed, str) else ""
+    final.setdefault("answer", streamed_text)
+    if final["answer"] != streamed_text:  # the final answer is authoritative (a rail may replace a streamed one)
+        slot.markdown(final["answer"])
+    return final
+
+
+def main() -> None:
+    """Render the customer chat."""
+    backend = state.backend()
+    session_id = state.session_id()
+    ss: Any = st.session_state
+    ss.setdefault("messages", [])
+    ss.setdefault("lang", _initial_lang())
+
+    with st.sidebar:
+        label = st.selectbox(t("language", ss["lang"]), list(LANG_CHOICES), key="lang_choice")
+        choice = LANG_CHOICES[label]
+    lang = ss["lang"] if choice == "auto" else choice
+
+    st.title(t("title", lang))
+    st.caption(t("caption", lang))
+    up = True
+    try:
+        backend.health()
+    except BackendUnavailable as exc:
+        up = False
+        st.error(t("service_down", lang))
+        with st.expander("Details"):
+            st.code(str(exc), language=None)
+    except BackendError as exc:  # reachable but refusing (e.g. a revoked key): say why, keep the page usable
+        st.warning(t("request_failed", lang, reason=exc))
+
+    with st.sidebar:
+        if st.button(t("handoff", lang), disabled=not up, width="stretch"):
+            try:
+                ss["handoff"] = backend.handoff(session_id)
+            except BackendError as exc:
+                ss["notice"] = str(exc)
+        if st.button(t("new_chat", lang), width="stretch"):
+            state.new_conversation()
+            st.rerun()
+    if ss.get("handoff"):
+        record = ss["handoff"]
+        st.success(t("handoff_done", lang, id=str(record.get("id", "?"))[:8]))  # the agent console's short id
+    if ss.get("notice"):
+        st.warning(ss.pop("notice"))
+
+    for message in ss["messages"]:
+        with st.chat_message(message["role"]):
+            st.markdown(message["content"])
+            if message["role"] == "assistant":
+                _render_extras(backend, message, lang)
+
+    prompt = st.chat_input(t("placeholder", lang), disabled=not up)
+    if not prompt:
+        return
+    ss["messages"].append({"role": "user", "content": prompt})
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    with st.chat_message("assistant"):
+        final = _ask(backend, prompt, choice, session_id)
+        if final is None:
+            ss["messages"].pop()
+            return
+        turn = sum(1 for m in ss["messages"] if m["role"] == "assistant")
+        message = {
+            "role": "assistant",
+            "content": final.get("answer", ""),
+            "lang": final.get("lang"),
+            "route": final.get("route"),
+            "sources": final.get("sources", []),
+            "session_id": session_id,
+            "turn": turn,
+        }
+        ss["messages"].append(message)
+        _render_extras(backend, message, lang)
+    if choice == "auto" and final.get("lang") in LANGS and final["lang"] != ss["lang"]:
+        ss["lang"] = final["lang"]  # follow the customer's language: re-render the labels in it
+        st.rerun()
+
+
+main()

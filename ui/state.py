@@ -1,0 +1,53 @@
+"""Per-process and per-session state of the Streamlit app: the config, the cached backend, the session id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import streamlit as st
+
+from ui.backend import Backend, make_backend
+from ui.config import UIConfig
+
+
+@st.cache_resource(show_spinner=False)
+def _backend(key: str, _config: UIConfig) -> Backend:
+    return make_backend(_config)
+
+
+def cached_backend(config: UIConfig) -> Backend:
+    """The backend for ``config``, one per distinct config per process: the graph and index load once, shared by
+    every browser tab (and by whoever else in the process asks, e.g. a test that serves the same agent)."""
+    return _backend(config.cache_key(), config)
+
+
+def config() -> UIConfig:
+    """The UI config from the environment; an invalid variable stops the page with its message."""
+    try:
+        return UIConfig.from_env()
+    except ValueError as exc:
+        st.error(f"supportbot UI configuration error: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() raises; keeps type checkers happy
+
+
+def backend() -> Backend:
+    """The backend for the current config (cached per process)."""
+    return cached_backend(config())
+
+
+def session_id() -> str:
+    """This browser session's conversation id (a new one after "New conversation")."""
+    state: Any = st.session_state
+    if "session_id" not in state:
+        state["session_id"] = uuid.uuid4().hex
+    return str(state["session_id"])
+
+
+def new_conversation() -> None:
+    """Forget the conversation shown in this browser session and start a new one."""
+    state: Any = st.session_state
+    state["session_id"] = uuid.uuid4().hex
+    for key in ("messages", "handoff", "notice"):
+        state.pop(key, None)
