@@ -27,6 +27,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay out, write ``path`` as a PNG (creating its folder) and free the figure."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_kpi(name: str, by_mode: Mapping[str, Mapping[str, Estimate]], path: Path) -> Path:
     """Grouped bars: one group per language (es, en, all), one bar per mode, whiskers = 95% bootstrap interval."""
     plt = _pyplot()
@@ -56,11 +65,7 @@ def plot_kpi(name: str, by_mode: Mapping[str, Mapping[str, Estimate]], path: Pat
     ax.set_ylabel(kpi.unit or "score")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_latency(latencies: Mapping[str, Mapping[str, Sequence[float]]], path: Path) -> Path:
@@ -86,11 +91,7 @@ def plot_latency(latencies: Mapping[str, Mapping[str, Sequence[float]]], path: P
     ax.set_ylabel("turn latency (ms)")
     ax.set_title("Latency per turn", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_node_latency(nodes: Mapping[str, Mapping[str, Mapping[str, Estimate]]], path: Path) -> Path:
@@ -114,11 +115,7 @@ def plot_node_latency(nodes: Mapping[str, Mapping[str, Mapping[str, Estimate]]],
     if modes:
         ax.legend(fontsize=7)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_plots(
