@@ -165,8 +165,10 @@ def read_chat_jsonl(path: Path, *, normalize_system: bool = True) -> list[tuple[
     return examples
 
 
-def load_split(data_dir: Path, split: str, *, use_raft: bool, normalize_system: bool = True) -> list[Messages]:
-    """Conversations of one split (``train`` or ``val``): ``<split>.jsonl`` plus ``raft_<split>.jsonl``.
+def load_split(
+    data_dir: Path, split: str, *, use_raft: bool, normalize_system: bool = True
+) -> list[tuple[str, Messages]]:
+    """``(lang, messages)`` for one split (``train`` or ``val``): ``<split>.jsonl`` plus ``raft_<split>.jsonl``.
 
     Raises:
         TrainError: the data folder or its ``<split>.jsonl`` is missing, empty or invalid.
@@ -179,7 +181,7 @@ def load_split(data_dir: Path, split: str, *, use_raft: bool, normalize_system: 
             f"--data {data_dir}: {main.name} is missing (expected the output of `supportbot data prepare`)"
         )
     files = [main] + ([data_dir / f"raft_{split}.jsonl"] if use_raft else [])
-    conversations = [m for f in files if f.is_file() for _, m in read_chat_jsonl(f, normalize_system=normalize_system)]
+    conversations = [c for f in files if f.is_file() for c in read_chat_jsonl(f, normalize_system=normalize_system)]
     if not conversations:
         raise TrainError(f"--data {data_dir}: {main.name} holds no conversations")
     return conversations

@@ -40,6 +40,13 @@ class TrainConfig:
         default=str(REPO_DATA / "kb"), metadata={"help": "knowledge-base folder (.jsonl/.md) the tiny base reads"}
     )
     pretrain_epochs: float = field(default=3.0, metadata={"help": "epochs over KB + train conversations"})
+    pretrain_turns: str = field(
+        default="all",
+        metadata={
+            "help": "which conversation turns the tiny base reads besides the KB: all, or user (customer turns "
+            "only, so how the agent answers is left for the LoRA step to learn)"
+        },
+    )
     pretrain_lr: float = field(default=2e-3, metadata={"help": "peak learning rate of pre-training"})
     pretrain_block_size: int = field(default=256, metadata={"help": "tokens per packed pre-training block"})
     pretrain_max_steps: int = field(
@@ -70,6 +77,13 @@ class TrainConfig:
     max_train_conversations: int = field(
         default=0, metadata={"help": "deterministic sample of this many training examples (0 = all)"}
     )
+    min_lang_share: float = field(
+        default=0.0,
+        metadata={
+            "help": "repeat training conversations of a language (es/en) holding less than this share of the "
+            "training set until it holds about this share (0 = off); validation is never resampled"
+        },
+    )
     max_eval_conversations: int = field(default=400, metadata={"help": "validation examples evaluated (0 = all)"})
     use_raft: bool = field(default=True, metadata={"help": "also train on raft_train.jsonl / raft_val.jsonl"})
     normalize_system_prompt: bool = field(
@@ -92,6 +106,10 @@ class TrainConfig:
                 problems.append(f"{name} must be >= 1")
         if self.hidden_size % self.num_heads or self.num_heads % max(self.num_kv_heads, 1):
             problems.append("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
+        if self.pretrain_turns not in ("all", "user"):
+            problems.append(f"pretrain_turns must be all or user, got {self.pretrain_turns!r}")
+        if not 0 <= self.min_lang_share < 0.5:
+            problems.append("min_lang_share must be in [0, 0.5)")
         if not 0 <= self.lora_dropout < 1:
             problems.append("lora_dropout must be in [0, 1)")
         if not self.lora_targets:

@@ -66,6 +66,8 @@ class LoadedModel:
             "eos_token_id": self.stop_ids,
             "pad_token_id": self.tokenizer.pad_token_id,
             "repetition_penalty": 1.1,
+            # a small model decoding greedily loops ("el el el ..."); no 4-gram may repeat within an answer
+            "no_repeat_ngram_size": 4,
             "suppress_tokens": self.suppress_ids or None,
             "begin_suppress_tokens": self.begin_suppress_ids or None,
         }

@@ -13,6 +13,9 @@ from finetune.config import TrainConfig
 MODEL_FILE = "supportbot_model.json"
 
 
+_TURNS = {"all": "every turn", "user": "the customer turns"}
+
+
 def write_json(path: Path, document: Any) -> None:
     """Write pretty UTF-8 JSON."""
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -66,7 +69,8 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
             f"- Tiny Llama: {config.num_layers} layers, hidden {config.hidden_size}, MLP {config.intermediate_size}, "
             f"{config.num_heads} heads ({config.num_kv_heads} KV), vocabulary {config.vocab_size} (byte-level BPE "
             f"trained on the corpus), {p['params']:,} parameters",
-            f"- Pre-training: {p['corpus_texts']} texts (knowledge base + training conversations, no chat template), "
+            f"- Pre-training: {p['corpus_texts']} texts (knowledge base + {_TURNS[config.pretrain_turns]} of the "
+            "training conversations, no chat template), "
             f"{p['tokens_per_epoch']:,} tokens per epoch, {p['steps']} steps, final train loss {p['train_loss']}, "
             f"{p['seconds']} s",
         ]
@@ -75,7 +79,9 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
         "## Data",
         f"- Folder: `{data['folder']}`",
         "- Conversations per file: " + ", ".join(f"{k} {v}" for k, v in data["conversations"].items()),
-        f"- Used: {metrics['train_examples']} training and {metrics['val_examples']} validation examples "
+        f"- Used: {metrics['train_examples']} training examples (from {metrics.get('train_conversations', '?')} "
+        f"conversations; languages under {config.min_lang_share:.0%} of them repeated) and "
+        f"{metrics['val_examples']} validation examples "
         f"(max {config.max_seq_len} tokens; loss on assistant tokens only; system prompt from `finetune.prompts`)",
         "",
         "## Parameters",

@@ -21,9 +21,12 @@ Messages = list[dict[str, str]]
 PRETRAIN_DONE = "pretrain.json"
 
 
-def corpus_texts(config: TrainConfig, conversations: Sequence[Messages]) -> list[str]:
-    """Plain texts for the tokenizer and pre-training: KB articles, then every non-system message of ``conversations``.
+def corpus_texts(config: TrainConfig, conversations: Sequence[Messages], turns: str | None = None) -> list[str]:
+    """Plain texts for the tokenizer and pre-training: KB articles, then the messages of ``conversations``.
 
+    ``turns`` (default ``config.pretrain_turns``) picks the messages: ``all`` non-system turns, or ``user`` turns
+    only (the base then learns the domain's language from the KB and what customers write, and the agent's replies
+    are left to LoRA). The tokenizer always reads all turns.
     Only training conversations are passed in, so nothing from validation or test leaks into the base model.
     """
     texts = []
@@ -36,7 +39,8 @@ def corpus_texts(config: TrainConfig, conversations: Sequence[Messages]) -> list
             raise TrainError(f"pretrain_kb {config.pretrain_kb}: {exc}") from exc
         texts += [f"{d.title}\n{d.text}" if d.title else d.text for d in documents]
     for messages in conversations:
-        texts.append("\n".join(m["content"] for m in messages if m["role"] != "system"))
+        roles = ("user",) if (turns or config.pretrain_turns) == "user" else ("user", "assistant")
+        texts.append("\n".join(m["content"] for m in messages if m["role"] in roles))
     return texts
 
 
@@ -96,8 +100,8 @@ def build_base(
     done = base_dir / PRETRAIN_DONE
     if done.is_file() and tok_dir.is_dir():
         return load_tokenizer(tok_dir), base_dir, json.loads(done.read_text(encoding="utf-8"))
+    tokenizer = train_bpe_tokenizer(corpus_texts(config, conversations, turns="all"), config.vocab_size)
     texts = corpus_texts(config, conversations)
-    tokenizer = train_bpe_tokenizer(texts, config.vocab_size)
     tokenizer.save_pretrained(str(tok_dir))
 
     from transformers import LlamaForCausalLM

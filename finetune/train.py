@@ -45,10 +45,35 @@ def _work_dir(out: Path, config: TrainConfig, data_dir: Path, overwrite: bool) -
     return work
 
 
-def _sample(items: list[Messages], limit: int, seed: int) -> list[Messages]:
+Example = tuple[str, Messages]
+
+
+def _sample(items: list[Example], limit: int, seed: int) -> list[Example]:
     if limit <= 0 or len(items) <= limit:
         return items
     return random.Random(seed).sample(items, limit)
+
+
+def balance_languages(items: list[Example], min_share: float) -> list[Example]:
+    """Repeat the conversations of each language under ``min_share`` of ``items`` until it holds about that share.
+
+    Whole copies first, then a deterministic prefix for the remainder; languages at or above the share and
+    ``min_share <= 0`` leave ``items`` as they are.
+    """
+    if min_share <= 0 or not items:
+        return items
+    by_lang: dict[str, list[Example]] = {}
+    for item in items:
+        by_lang.setdefault(item[0], []).append(item)
+    out = list(items)
+    for group in by_lang.values():
+        others = len(items) - len(group)
+        if not others or len(group) / len(items) >= min_share:
+            continue
+        wanted = round(min_share * others / (1 - min_share))  # copies so that group / total == min_share
+        extra = wanted - len(group)
+        out += group * (extra // len(group)) + group[: extra % len(group)]
+    return out
 
 
 def _encode_all(tokenizer: Any, conversations: Sequence[Messages], max_len: int) -> list[dict[str, list[int]]]:
@@ -218,16 +243,21 @@ def run_training(
     # --- setup ---
     started = time.time()
     data_dir, out = Path(data_dir), Path(out).resolve()
-    train_convs = _sample(
+    train_pairs = _sample(
         load_split(data_dir, "train", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
         config.max_train_conversations,
         config.seed,
     )
-    val_convs = _sample(
-        load_split(data_dir, "val", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
-        config.max_eval_conversations,
-        config.seed,
-    )
+    val_convs = [
+        m
+        for _, m in _sample(
+            load_split(data_dir, "val", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
+            config.max_eval_conversations,
+            config.seed,
+        )
+    ]
+    unique_train = [m for _, m in train_pairs]
+    train_convs = [m for _, m in balance_languages(train_pairs, config.min_lang_share)]
     if not config.from_scratch and not (Path(str(config.base_model)) / "config.json").is_file():
         raise TrainError(f"--base {config.base_model}: not a local model folder (no config.json)")
     work = _work_dir(out, config, data_dir, overwrite)
@@ -235,13 +265,14 @@ def run_training(
     torch.manual_seed(config.seed)
     tracker = open_tracker(work, out, config) if config.mlflow else None
     factory = make_trainer_factory(config, cuda, tracker, log)
-    log(f"training {config.preset} on {len(train_convs)} conversations ({len(val_convs)} for validation), "
+    log(f"training {config.preset} on {len(unique_train)} conversations ({len(train_convs)} after language "
+        f"balancing, {len(val_convs)} for validation), "
         f"device {'cuda' if cuda else 'cpu'}")  # fmt: skip
 
     # --- base model and tokenizer ---
     pretrain: dict[str, Any] = {}
     if config.from_scratch:
-        tokenizer, base_dir, pretrain = build_base(config, train_convs, work, factory)
+        tokenizer, base_dir, pretrain = build_base(config, unique_train, work, factory)
         base_ref = "base"
     else:
         base_dir = Path(str(config.base_model)).resolve()
@@ -288,6 +319,7 @@ def run_training(
         "device": "cuda" if cuda else "cpu",
         "quantization": quant,
         "bf16": bool(cuda and config.bf16 and _bf16_ok()),
+        "train_conversations": len(unique_train),
         "train_examples": len(train_set),
         "val_examples": len(val_set),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -254,3 +254,35 @@ def test_unfinished_run_folder_is_reused_only_with_the_same_settings(tmp_path: P
     (work / "base").mkdir()
     fresh = load_config("tiny", overrides={"lora_r": 8, "resume": False})
     assert not (_work_dir(out, fresh, data, overwrite=False) / "base").exists()
+
+
+def test_language_balancing_repeats_only_the_minority() -> None:
+    from finetune.train import balance_languages
+
+    items = [("en", [{"role": "user", "content": f"en {i}"}]) for i in range(80)]
+    items += [("es", [{"role": "user", "content": f"es {i}"}]) for i in range(10)]
+    out = balance_languages(items, 0.3)
+    es = [m for lang, m in out if lang == "es"]
+    assert sum(lang == "en" for lang, _ in out) == 80
+    assert len(es) == round(0.3 * 80 / 0.7) and abs(len(es) / len(out) - 0.3) < 0.01
+    assert {m[0]["content"] for m in es} == {f"es {i}" for i in range(10)}  # every one repeated, none invented
+    assert balance_languages(items, 0.0) == items
+    assert balance_languages(items, 0.1) == items  # 11 % already
+    with pytest.raises(TrainError, match="min_lang_share"):
+        load_config("tiny", overrides={"min_lang_share": 0.6})
+
+
+def test_pretraining_corpus_can_leave_the_agent_turns_to_lora() -> None:
+    from finetune.tiny import corpus_texts
+
+    conv = [
+        {"role": "system", "content": "SYSTEM"},
+        {"role": "user", "content": "¿Dónde está mi pedido?"},
+        {"role": "assistant", "content": "Puedes seguirlo en Mis pedidos."},
+    ]
+    users = corpus_texts(load_config("tiny", overrides={"pretrain_kb": "", "pretrain_turns": "user"}), [conv])
+    assert users == ["¿Dónde está mi pedido?"]
+    everything = corpus_texts(load_config("tiny", overrides={"pretrain_kb": ""}), [conv], turns="all")
+    assert everything == ["¿Dónde está mi pedido?\nPuedes seguirlo en Mis pedidos."]
+    with pytest.raises(TrainError, match="pretrain_turns"):
+        load_config("tiny", overrides={"pretrain_turns": "assistant"})
