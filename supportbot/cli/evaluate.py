@@ -80,6 +80,9 @@ def compare(
     rag_generator: str = typer.Option("extractive", "--rag-generator", help="rag mode: extractive | llm."),
     generator: str = typer.Option("hf", "--generator", help="LLM generator of finetune/hybrid: hf | openai."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Longest generated answer, in tokens."),
+    workers: int = typer.Option(
+        1, "--workers", help="Turns run at once; >1 lets the hf generator batch (turn latency then includes the wait)."
+    ),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples per confidence interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the BBQ sample."),
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (sqlite store in --out)."),
@@ -97,8 +100,8 @@ def compare(
             limit=limit, suites=tuple(s.strip() for s in suites.split(",") if s.strip()), scope_set=scope_set,
             prompts_dir=prompts, bias_datasets=bias_datasets or SHARED_DATASETS, bbq_per_language=bbq_per_language,
             rag_generator=rag_generator, generator=generator,  # type: ignore[arg-type]
-            openai_base_url=settings.openai_base_url, max_new_tokens=max_new_tokens, n_resamples=resamples,
-            seed=seed, cache_dir=settings.home, mlflow=mlflow,
+            openai_base_url=settings.openai_base_url, max_new_tokens=max_new_tokens, workers=workers,
+            n_resamples=resamples, seed=seed, cache_dir=settings.home, mlflow=mlflow,
         )  # fmt: skip
     except CompareConfigError as exc:
         fail(str(exc))

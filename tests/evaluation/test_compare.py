@@ -18,13 +18,16 @@ MODES = ["rag", "finetune", "hybrid"]
 
 @pytest.fixture(scope="module")
 def compare_run(bundled_index: Path, smoke_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One reduced comparison: one record per language from every suite, all three modes, logged to MLflow."""
+    """One reduced comparison: one record per language from every suite, all three modes, logged to MLflow.
+
+    Two turns run at once (``--workers 2``), so the hf generator's batching is on the path too.
+    """
     out = tmp_path_factory.mktemp("compare") / "run"
     result = runner.invoke(app, [
         "eval", "compare", "--index", str(bundled_index), "--model", str(smoke_model),
         "--testset", str(DATA / "eval" / "qa.jsonl"), "--modes", ",".join(MODES), "--out", str(out),
         "--split", "test", "--limit", "1", "--bbq-per-language", "1", "--max-new-tokens", "16",
-        "--resamples", "200", "--bias-datasets", str(SHARED_DATASETS),
+        "--resamples", "200", "--bias-datasets", str(SHARED_DATASETS), "--workers", "2",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
@@ -110,6 +113,7 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
         (["--modes", "rag,magic"], "--modes"),
         (["--split", "train"], "--split"),
         (["--limit", "0"], "--limit"),
+        (["--workers", "0"], "--workers"),
         (["--testset", "missing.jsonl"], "--testset missing.jsonl"),
         (["--modes", "rag,hybrid", "--model", "no-such-model"], "--model no-such-model"),
     ],
