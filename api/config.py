@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from graph.config import CHECKPOINT_FILE, STORE_FILE
+
 if TYPE_CHECKING:
     from graph.config import GraphConfig
 
@@ -89,12 +91,12 @@ class ApiConfig:
     @property
     def checkpoint_db(self) -> Path:
         """SQLite file of the graph's conversation checkpointer (the same as ``supportbot chat``'s)."""
-        return self.home / "checkpoints.sqlite"
+        return self.home / CHECKPOINT_FILE
 
     @property
     def store_db(self) -> Path:
         """SQLite file of escalations, feedback and knowledge gaps (the same as ``supportbot chat``'s)."""
-        return self.home / "support.sqlite"
+        return self.home / STORE_FILE
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from graph.config import GraphConfig
+    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
     from graph.service import ChatService
 
     work = Path(tempfile.mkdtemp(prefix="bench-graph-"))
@@ -60,7 +60,7 @@ def main() -> None:
         started = time.perf_counter()
         ingest([ROOT / "data" / "kb"], index, cache_dir=args.home)
         print(f"indexed data/kb in {time.perf_counter() - started:.1f} s")
-    config = GraphConfig(index_dir=index, checkpoint_db=work / "checkpoints.sqlite", store_db=work / "support.sqlite",
+    config = GraphConfig(index_dir=index, checkpoint_db=work / CHECKPOINT_FILE, store_db=work / STORE_FILE,
                          cache_dir=args.home)  # fmt: skip
     started = time.perf_counter()
     service = ChatService(config)

@@ -27,7 +27,7 @@ Turn = dict[str, Any]
 
 def build_service(config: CompareConfig) -> Any:
     """One ChatService for all modes (the mode is chosen per turn), with its memory and store in the run folder."""
-    from graph.config import GraphConfig
+    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
     from graph.service import ChatService
 
     needs_llm = any(m != "rag" for m in config.modes) or config.rag_generator == "llm"
@@ -39,8 +39,8 @@ def build_service(config: CompareConfig) -> Any:
         model_dir=config.model_dir if needs_llm else None,
         openai_base_url=config.openai_base_url,
         max_new_tokens=config.max_new_tokens,
-        checkpoint_db=config.out_dir / "checkpoints.sqlite",
-        store_db=config.out_dir / "support.sqlite",
+        checkpoint_db=config.out_dir / CHECKPOINT_FILE,
+        store_db=config.out_dir / STORE_FILE,
         cache_dir=config.cache_dir,
     )
     return ChatService(graph_config)

@@ -8,6 +8,9 @@ from typing import Literal
 
 MODES = ("rag", "finetune", "hybrid")
 GENERATORS = ("extractive", "hf", "openai")
+# File names inside a data home: the API, the UI, `supportbot chat` and eval runs must agree on them to share state.
+CHECKPOINT_FILE = "checkpoints.sqlite"
+STORE_FILE = "support.sqlite"
 
 
 class GraphConfigError(ValueError):

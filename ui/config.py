@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.config import CHECKPOINT_FILE, STORE_FILE
+
 PREFIX = "SUPPORTBOT_"
 BACKENDS = ("inprocess", "api")
 
@@ -63,12 +65,12 @@ class UIConfig:
     @property
     def checkpoint_db(self) -> Path:
         """SQLite file of the conversation checkpointer (shared with the API on the same data home)."""
-        return self.home / "checkpoints.sqlite"
+        return self.home / CHECKPOINT_FILE
 
     @property
     def store_db(self) -> Path:
         """SQLite file of escalations, feedback and knowledge gaps (shared with the API on the same data home)."""
-        return self.home / "support.sqlite"
+        return self.home / STORE_FILE
 
     @property
     def runs_dir(self) -> Path:

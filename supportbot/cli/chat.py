@@ -52,7 +52,7 @@ def chat(
 
 
 def _service(index: Path, mode: str, generator: str, model: Path | None, settings: object):  # type: ignore[no-untyped-def]
-    from graph.config import GraphConfig, GraphConfigError
+    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig, GraphConfigError
     from graph.service import ChatService
 
     home = settings.home  # type: ignore[attr-defined]
@@ -66,8 +66,8 @@ def _service(index: Path, mode: str, generator: str, model: Path | None, setting
             model_dir=model,
             openai_base_url=settings.openai_base_url,  # type: ignore[attr-defined]
             openai_model=settings.openai_model,  # type: ignore[attr-defined]
-            checkpoint_db=home / "checkpoints.sqlite",
-            store_db=home / "support.sqlite",
+            checkpoint_db=home / CHECKPOINT_FILE,
+            store_db=home / STORE_FILE,
             cache_dir=home,
         )
         return ChatService(config)
