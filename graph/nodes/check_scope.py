@@ -10,13 +10,18 @@ from graph.deps import Deps
 from graph.state import ChatState
 from graph.text import words
 
-_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}")
+_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
+# Words of three letters or more with no vowel that customers do type.
+_NO_VOWEL_WORDS = frozenset(
+    ["pls", "plz", "thx", "thnx", "txt", "msg", "sms", "pdf", "hmm", "mmm", "shh", "hrs", "dni", "nif", "cif", "cvv"]
+)
 
 
 def gibberish(text: str) -> bool:
-    """Most words have four consonants in a row or one letter repeated: typed at random, not misspelt."""
-    tokens = words(text)
-    return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
+    """Most words have four consonants in a row, one letter repeated four times, or no vowel at all ("fgh zzqx
+    ppp"): typed at random, not misspelt."""
+    tokens = [t for t in words(text) if t.lower() not in _NO_VOWEL_WORDS]
+    return bool(tokens) and sum(bool(_MASH.search(t.lower())) for t in tokens) >= 0.4 * len(tokens)
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:

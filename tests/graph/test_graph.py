@@ -28,20 +28,13 @@ def test_result_follows_the_contract(service: ChatService) -> None:
     assert result["guardrails"]["scope"]["in_scope"] and result["guardrails"]["output"]["action"] == "ok"
 
 
-# Known misroutes, each an open bug (docs/graph.md): listed so that a new misroute, or a fixed one, fails the test.
-KNOWN_MISROUTES = {
-    # sarcastic wrong-item complaint: the scope rail scores it 0.23 against a 0.38 threshold (issue 5 not done)
-    "edge-en-016",
-}
-
-
 def test_every_edge_case_gets_its_route(service: ChatService) -> None:
     wrong = []
     for case in EDGE:
         result = service.chat(case["text"], session_id=f"edge-{case['id']}")
         if result["route"] != case["expected_route"]:
             wrong.append((case["id"], case["expected_route"], result["route"], result.get("reason")))
-    assert {case_id for case_id, *_ in wrong} == KNOWN_MISROUTES, wrong
+    assert not wrong
 
 
 def test_answers_are_in_the_customers_language(service: ChatService) -> None:

@@ -68,6 +68,13 @@ def test_check_scope(deps: Any) -> None:
     assert outside["route"] == "out_of_scope" and outside["reason"] == "out_of_domain"
 
 
+def test_keyboard_mashing_is_gibberish_but_abbreviations_and_codes_are_not() -> None:
+    assert check_scope.gibberish("fgh 7788 ,,,, ;;;'' ppp zzqx blorf")  # no vowels in three words of five
+    assert check_scope.gibberish("asdkjh qwe lkjzx")
+    for text in ("pls help with my order", "thx", "hmm where is my order?", "why", "CVV?", "NB-1234567", "my order"):
+        assert not check_scope.gibberish(text), text
+
+
 def test_retrieve_and_grade(deps: Any) -> None:
     found = retrieve.run(state(query="¿Cuánto tarda en llegar un pedido a Canarias?", lang="es"), deps)
     assert found["passages"] and found["passages"][0]["lang"] == "es"

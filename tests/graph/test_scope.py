@@ -30,10 +30,10 @@ def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path)
 
 def test_scores_separate_the_dev_sets(deps: Any) -> None:
     report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
-    floors = {"en": 0.8, "es": 0.3}  # measured (docs/graph.md); Spanish is the known weak spot
+    floors = {"en": 0.6, "es": 0.35}  # measured 0.69 / 0.42 (docs/graph.md): hand-written hard negatives
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
-        assert rates["false_refusal"] <= 0.08 and rates["oos_recall"] >= floors[lang], (lang, rates)
+        assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
 
 
 def test_a_new_knowledge_base_gets_its_own_scope(tmp_path: Path) -> None:
@@ -61,12 +61,12 @@ def test_a_new_knowledge_base_gets_its_own_scope(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_scope_rates_on_clinc150_val_and_the_test_splits(deps: Any, shared_datasets: Path) -> None:
-    """Regression floors at the measured rates (docs/graph.md). The issue's target (OOS recall >= 0.90 with false
-    refusal <= 5 % per language) is met for CLINC150 val in English; English false refusals (about 8 %) and
-    Spanish out-of-scope recall (about 0.5) are not there yet."""
+    """The issue's target where public data exists (CLINC150 val, English): out-of-scope recall >= 0.90 with
+    in-scope false refusals <= 5 %, in each language. Spanish out-of-scope recall is measured on the hand-written
+    set only (no public Spanish out-of-scope set is here) and has a regression floor (docs/graph.md)."""
     sets = eval_sets("test", shared_datasets / "clinc150" / "clinc150_train_val.json.gz")
     report = evaluate(deps.scope, deps.kb.embedder.encode, sets)
-    assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.88, report
-    assert report["sets"]["retrieval_en"]["false_refusal"] <= 0.12, report
-    assert report["sets"]["retrieval_es"]["false_refusal"] <= 0.06, report
-    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.35, report
+    assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.90, report
+    for lang in ("en", "es"):
+        assert report["per_language"][lang]["false_refusal"] <= 0.05, report
+    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.4, report
