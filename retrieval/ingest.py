@@ -91,7 +91,7 @@ def ingest(
                 f"{index_dir} was built with embedder {previous.manifest['embedder']!r}, not {config.embedder!r}; "
                 "use --replace to rebuild it with the new embedder"
             )
-        embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)  # type: ignore[arg-type]
+        embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)
         for i, document in enumerate(documents):
             document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
             progress("language", i + 1, len(documents))

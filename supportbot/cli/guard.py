@@ -43,9 +43,10 @@ def scope(
         from retrieval.language import detect_language
         from retrieval.store import read_version
 
-        home = get_settings().home
+        settings = get_settings()
+        home = settings.home
         data = read_version(index, with_search=False)
-        embedder = load_embedder(data.manifest["embedder"], "torch", home)
+        embedder = load_embedder(data.manifest["embedder"], settings.embedder_backend, home)
         model = load_or_fit(index, data, embedder.encode, embedder.name, home)
     except IndexError_ as exc:
         fail(str(exc))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embeddings import EmbedderError, load_embedder
+from retrieval.embeddings import BUNDLED, EmbedderError, load_embedder, resolve_backend
 
 TEXTS = ["How do I return my shoes?", "¿Cómo devuelvo mis zapatos?", "Track my order NB-1234567"]
 
@@ -24,6 +24,13 @@ def test_onnx_backend_matches_torch(tmp_path: Path) -> None:
     onnx = load_embedder(backend="onnx", cache_dir=tmp_path)
     assert list((tmp_path / "onnx").glob("*/model.onnx")), "the exported copy is cached in the data home"
     assert np.allclose(onnx.encode(TEXTS), torch_vectors, atol=1e-4)
+
+
+def test_auto_backend_is_onnx_for_a_local_model_and_torch_otherwise(tmp_path: Path) -> None:
+    assert resolve_backend(BUNDLED, "auto") == "onnx"
+    assert resolve_backend("sentence-transformers/some-hub-model", "auto") == "torch"  # not a local folder
+    assert resolve_backend(BUNDLED, "torch") == "torch" and resolve_backend(BUNDLED, "onnx") == "onnx"
+    assert load_embedder(BUNDLED, "auto", tmp_path) is load_embedder(BUNDLED, "onnx", tmp_path)
 
 
 def test_unknown_models_and_backends_are_clear_errors(tmp_path: Path) -> None:
