@@ -50,7 +50,9 @@ class DistillConfig:
     warmup: float = field(default=0.1, metadata={"help": "share of the steps spent warming the learning rate up"})
     max_seq_length: int = field(default=256, metadata={"help": "tokens kept per text (article texts are cut)"})
     kb_repeats: int = field(default=4, metadata={"help": "times each knowledge-base pair is seen per epoch"})
-    max_stsb_pairs: int = field(default=3000, metadata={"help": "cap on stsb_multi_mt pairs (0: all of them)"})
+    max_stsb_pairs: int = field(
+        default=0, metadata={"help": "cap on stsb_multi_mt pairs (0: all of them, ~13,200 from train + dev)"}
+    )
     seed: int = field(default=13, metadata={"help": "seed for shuffling, dropout and initialisation"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default; 1 on a busy machine)"})
 

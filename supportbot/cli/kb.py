@@ -200,6 +200,9 @@ def distill(
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: config)."),
     kb_repeats: int | None = typer.Option(None, "--kb-repeats", min=0, help="KB pairs seen per epoch."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="torch CPU threads (0: torch's default)."),
+    max_stsb_pairs: int | None = typer.Option(
+        None, "--max-stsb-pairs", min=0, help="Cap on stsb_multi_mt pairs (0: all; default: config)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the distill report as one JSON document."),
 ) -> None:
     """Train a bilingual student embedder from parallel es/en text (multilingual distillation)."""
@@ -218,6 +221,7 @@ def distill(
         "lr": lr,
         "kb_repeats": kb_repeats,
         "threads": threads,
+        "max_stsb_pairs": max_stsb_pairs,
     }
     with user_errors(), progress_bar() as progress:
         config = replace(DistillConfig(), **{k: v for k, v in overrides.items() if v is not None})

@@ -82,6 +82,8 @@ def test_bad_out_and_missing_data_are_clear_errors(tmp_path: Path, kb: Path) -> 
     result = CliRunner().invoke(app, ["kb", "distill", "--out", str(a_file), "--kb", str(kb), "--datasets", "."])
     assert result.exit_code == 1
     assert "error:" in result.output and "existing file" in result.output and "Traceback" not in result.output
+    negative = CliRunner().invoke(app, ["kb", "distill", "--out", str(tmp_path / "o"), "--max-stsb-pairs", "-1"])
+    assert negative.exit_code != 0 and "Traceback" not in negative.output
 
     with pytest.raises(DistillError, match="parallel data not found"):
         distill(tmp_path / "out", tmp_path / "nowhere", [kb])
