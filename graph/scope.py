@@ -37,7 +37,7 @@ FORMAT = 6
 MAX_KB_VECTORS = 20_000
 MAX_KB_SENTENCES = 1500
 NEGATIVE_CUT_PERCENTILE = 90
-TARGET_RECALL = 0.985  # share of held-out in-scope customer turns each threshold keeps (see docs/graph.md)
+TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
 Encode = Callable[[list[str]], np.ndarray]
 
 

@@ -130,7 +130,7 @@ def main() -> None:
     from retrieval.store import read_version
 
     data = read_version(args.index, with_search=False)
-    embedder = load_embedder(data.manifest["embedder"], "auto", args.cache_dir)
+    embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), args.cache_dir)
     model = load_or_fit(args.index, data, embedder.encode, embedder.name, args.cache_dir)
     report = evaluate(model, embedder.encode, eval_sets(args.split, args.clinc))
     report["fit"] = model.meta

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from retrieval.embeddings import BACKENDS
+
 
 @dataclass
 class RetrievalConfig:
@@ -52,7 +54,7 @@ class RetrievalConfig:
     minhash_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
 
     def __post_init__(self) -> None:
-        if self.embedder_backend not in ("auto", "torch", "onnx"):
+        if self.embedder_backend not in BACKENDS:
             raise ValueError(f"embedder_backend must be auto, torch or onnx, got {self.embedder_backend!r}")
         if not 0 < self.jaccard_threshold <= 1 or not 0 < self.review_cosine <= self.cosine_threshold <= 1:
             raise ValueError("dedup thresholds must be in (0, 1], with review_cosine <= cosine_threshold")

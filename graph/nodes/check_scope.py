@@ -20,8 +20,8 @@ _NO_VOWEL_WORDS = frozenset(
 def gibberish(text: str) -> bool:
     """Most words have four consonants in a row, one letter repeated four times, or no vowel at all ("fgh zzqx
     ppp"): typed at random, not misspelt."""
-    tokens = [t for t in words(text) if t.lower() not in _NO_VOWEL_WORDS]
-    return bool(tokens) and sum(bool(_MASH.search(t.lower())) for t in tokens) >= 0.4 * len(tokens)
+    tokens = [t for t in words(text) if t not in _NO_VOWEL_WORDS]  # words() lower-cases and folds accents
+    return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:

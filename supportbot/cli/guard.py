@@ -43,10 +43,9 @@ def scope(
         from retrieval.language import detect_language
         from retrieval.store import read_version
 
-        settings = get_settings()
-        home = settings.home
-        data = read_version(index, with_search=False)
-        embedder = load_embedder(data.manifest["embedder"], settings.embedder_backend, home)
+        home = get_settings().home
+        data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
+        embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
         model = load_or_fit(index, data, embedder.encode, embedder.name, home)
     except IndexError_ as exc:
         fail(str(exc))
