@@ -34,7 +34,7 @@ def test_every_edge_case_gets_its_route(service: ChatService) -> None:
         result = service.chat(case["text"], session_id=f"edge-{case['id']}")
         if result["route"] != case["expected_route"]:
             wrong.append((case["id"], case["expected_route"], result["route"], result.get("reason")))
-    assert not wrong
+    assert not wrong, wrong
 
 
 def test_answers_are_in_the_customers_language(service: ChatService) -> None:
