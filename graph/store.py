@@ -1,4 +1,15 @@
-"""SupportStore: escalations to human agents, customer feedback and knowledge gaps, in one thread-safe SQLite file."""
+"""SupportStore: escalations to human agents (their lifecycle and history), the messages exchanged while a person
+owns a conversation, customer feedback and knowledge gaps, in one thread-safe SQLite file.
+
+Lifecycle: ``open -> assigned -> resolved`` (or ``returned`` to the bot; ``release`` puts an assigned escalation
+back in the queue as ``open``). Every transition is one conditional ``UPDATE ... WHERE status = ...`` in the same
+transaction as its history row, so two agents claiming at once yield exactly one winner, also across processes.
+The SQL sticks to what SQLite and PostgreSQL share (no ``INSERT OR``, no ``PRAGMA`` outside the setup).
+
+Messages: the bot's turns live in the graph's checkpointer; the customer's messages while a person owns the session
+and the agent's replies (and drafts) live here, each anchored after the number of graph messages that existed when
+it was written (``after_turns``), so :meth:`SupportStore.transcript` merges both in order.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +18,52 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS escalations (id TEXT PRIMARY KEY, session_id TEXT, lang TEXT, reason TEXT,
     transcript TEXT, status TEXT, created_at REAL);
+CREATE TABLE IF NOT EXISTS escalation_events (id TEXT PRIMARY KEY, escalation_id TEXT NOT NULL, action TEXT NOT NULL,
+    status TEXT NOT NULL, actor TEXT NOT NULL, note TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS session_messages (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, escalation_id TEXT,
+    role TEXT NOT NULL, content TEXT NOT NULL, author TEXT, after_turns INTEGER NOT NULL, draft INTEGER NOT NULL,
+    meta TEXT, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback (id TEXT PRIMARY KEY, session_id TEXT, turn TEXT, rating TEXT, comment TEXT,
     created_at REAL);
 CREATE TABLE IF NOT EXISTS gaps (question TEXT, lang TEXT, count INTEGER, last_seen REAL,
     PRIMARY KEY (question, lang));
+CREATE INDEX IF NOT EXISTS escalations_by_session ON escalations (session_id, status);
+CREATE INDEX IF NOT EXISTS escalation_events_by_escalation ON escalation_events (escalation_id, at);
+CREATE INDEX IF NOT EXISTS session_messages_by_session ON session_messages (session_id, id);
 """
-STATUSES = ("open", "assigned", "closed")
+# Columns added to the first version of the escalations table (a store written before the lifecycle existed).
+_ADDED_COLUMNS = (("assigned_to", "TEXT"), ("assigned_name", "TEXT"), ("updated_at", "REAL"), ("note", "TEXT"))
+STATUSES = ("open", "assigned", "resolved", "returned")
+ACTIVE = ("open", "assigned")  # a session has at most one active escalation
+_ESCALATION_COLUMNS = "id, session_id, lang, reason, transcript, status, created_at, assigned_to, assigned_name, " \
+    "updated_at, note"  # fmt: skip
+
+
+class EscalationError(Exception):
+    """A lifecycle operation that cannot be done; the message says why."""
+
+
+class EscalationNotFound(EscalationError, LookupError):
+    """No escalation has that id."""
+
+
+class EscalationConflict(EscalationError):
+    """The escalation's status (or its owner) forbids the operation, e.g. another agent holds it."""
 
 
 class SupportStore:
-    """Escalations, feedback and knowledge gaps; one connection guarded by a lock (safe across threads)."""
+    """Escalations, agent messages, feedback and knowledge gaps; one connection guarded by a lock (thread-safe)."""
 
     def __init__(self, db_path: Path) -> None:
-        """Open (creating when needed) the database at ``db_path``."""
+        """Open (creating or upgrading when needed) the database at ``db_path``."""
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -34,49 +72,288 @@ class SupportStore:
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            for name, kind in _ADDED_COLUMNS:
+                try:
+                    self._db.execute(f"SELECT {name} FROM escalations LIMIT 0")
+                except sqlite3.OperationalError:
+                    self._db.execute(f"ALTER TABLE escalations ADD COLUMN {name} {kind}")
+            self._db.execute("UPDATE escalations SET status = 'resolved' WHERE status = 'closed'")  # first version
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on the connection: committed on success, rolled back on an exception."""
+        with self._lock, self._db:
+            yield self._db
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._db.close()
 
+    # --- escalations -------------------------------------------------------------------------------------------
+
     def add_escalation(
         self, session_id: str, lang: str, reason: str, transcript: list[dict[str, str]]
     ) -> dict[str, Any]:
-        """Record a hand-off to a human agent; returns the escalation record (status ``open``)."""
-        record = {
-            "id": uuid.uuid4().hex,
-            "session_id": session_id,
-            "lang": lang,
-            "reason": reason,
-            "transcript": list(transcript),
-            "status": "open",
-            "created_at": time.time(),
-        }
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO escalations VALUES (?,?,?,?,?,?,?)",
-                (record["id"], session_id, lang, reason, json.dumps(transcript, ensure_ascii=False), "open",
-                 record["created_at"]),
+        """Record a hand-off to a human agent (status ``open``); a session already waiting for or talking to a
+        person keeps its escalation, which is returned instead of a second one."""
+        now = time.time()
+        escalation_id = uuid.uuid4().hex
+        with self._transaction() as db:
+            # One statement: inserted only when the session has no active escalation (atomic in SQLite; PostgreSQL
+            # adds a partial unique index on session_id for the active statuses).
+            cursor = db.execute(
+                "INSERT INTO escalations (id, session_id, lang, reason, transcript, status, created_at, updated_at)"
+                " SELECT ?, ?, ?, ?, ?, 'open', ?, ? WHERE NOT EXISTS (SELECT 1 FROM escalations"
+                " WHERE session_id = ? AND status IN ('open', 'assigned'))",
+                (escalation_id, session_id, lang, reason, json.dumps(transcript, ensure_ascii=False), now, now,
+                 session_id),
             )  # fmt: skip
-        return record
+            if cursor.rowcount:
+                self._event(db, escalation_id, "opened", "open", "customer" if reason == "customer_request" else "bot",
+                            reason, now)  # fmt: skip
+        active = self.active_escalation(session_id)
+        assert active is not None
+        return active
 
-    def escalations(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest escalations first, optionally only those with ``status``."""
-        query, args = "SELECT * FROM escalations", []
-        if status is not None:
-            query, args = query + " WHERE status = ?", [status]
+    def _event(self, db: sqlite3.Connection, escalation_id: str, action: str, status: str, actor: str,
+               note: str | None, at: float) -> None:  # fmt: skip
+        db.execute(
+            "INSERT INTO escalation_events (id, escalation_id, action, status, actor, note, at) VALUES (?,?,?,?,?,?,?)",
+            (uuid.uuid4().hex, escalation_id, action, status, actor, note, at),
+        )
+
+    @staticmethod
+    def _escalation(row: sqlite3.Row) -> dict[str, Any]:
+        return {**dict(row), "transcript": json.loads(row["transcript"] or "[]")}
+
+    def escalations(
+        self, status: str | None = None, limit: int = 100, *, lang: str | None = None, older_than: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest escalations first, optionally only those with ``status`` (``closed``: resolved or returned),
+        in ``lang``, or created more than ``older_than`` seconds ago."""
+        query, args = f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE 1 = 1", list[Any]()
+        if status == "closed":
+            query += " AND status IN ('resolved', 'returned')"
+        elif status is not None:
+            query, args = query + " AND status = ?", [*args, status]
+        if lang is not None:
+            query, args = query + " AND lang = ?", [*args, lang]
+        if older_than is not None:
+            query, args = query + " AND created_at <= ?", [*args, time.time() - older_than]
         with self._lock:
             rows = self._db.execute(query + " ORDER BY created_at DESC LIMIT ?", [*args, limit]).fetchall()
-        return [{**dict(r), "transcript": json.loads(r["transcript"])} for r in rows]
+        return [self._escalation(r) for r in rows]
+
+    def escalation(self, escalation_id: str) -> dict[str, Any]:
+        """One escalation with its ``history`` (every transition: action, status, actor, note, at).
+
+        Raises:
+            EscalationNotFound: no escalation has that id.
+        """
+        with self._lock:
+            row = self._db.execute(f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE id = ?",
+                                   (escalation_id,)).fetchone()  # fmt: skip
+            events = self._db.execute(
+                "SELECT action, status, actor, note, at FROM escalation_events WHERE escalation_id = ? ORDER BY at",
+                (escalation_id,),
+            ).fetchall()
+        if row is None:
+            raise EscalationNotFound(f"no escalation {escalation_id}")
+        return {**self._escalation(row), "history": [dict(e) for e in events]}
+
+    def active_escalation(self, session_id: str) -> dict[str, Any] | None:
+        """The session's open or assigned escalation, or None when the bot has the conversation."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE session_id = ? AND status IN ('open', 'assigned')"
+                " ORDER BY created_at DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+        return self._escalation(row) if row is not None else None
+
+    def handoff_status(self, session_id: str) -> dict[str, Any]:
+        """Who has the conversation: ``{"status": "bot" | "waiting" | "assigned", "escalation_id", "agent",
+        "last"}`` (``last``: how the latest escalation ended, when it has)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, status, assigned_name FROM escalations WHERE session_id = ? ORDER BY created_at DESC"
+                " LIMIT 1",
+                (session_id,),
+            ).fetchone()
+        if row is None:
+            return {"status": "bot", "escalation_id": None, "agent": None, "last": None}
+        status = {"open": "waiting", "assigned": "assigned"}.get(row["status"], "bot")
+        return {"status": status, "escalation_id": row["id"], "agent": row["assigned_name"] if status == "assigned"
+                else None, "last": None if status != "bot" else row["status"]}  # fmt: skip
+
+    def _transition(self, escalation_id: str, action: str, status: str, actor: str, note: str | None,
+                    where: str, args: tuple[Any, ...], sets: str = "", set_args: tuple[Any, ...] = ()
+                    ) -> dict[str, Any]:  # fmt: skip
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE escalations SET status = ?, updated_at = ?{sets} WHERE id = ? AND ({where})",
+                (status, now, *set_args, escalation_id, *args),
+            )
+            if cursor.rowcount:
+                if note is not None and action == "resolved":
+                    db.execute("UPDATE escalations SET note = ? WHERE id = ?", (note, escalation_id))
+                self._event(db, escalation_id, action, status, actor, note, now)
+        if not cursor.rowcount:
+            self.refuse(escalation_id, action, actor)
+        return self.escalation(escalation_id)
+
+    def refuse(self, escalation_id: str, action: str, actor: str) -> None:
+        """Raise the reason a transition did not apply (read after the failed conditional update)."""
+        current = self.escalation(escalation_id)  # raises EscalationNotFound
+        status, holder = current["status"], current["assigned_to"]
+        if status in ("resolved", "returned"):
+            raise EscalationConflict(f"escalation {escalation_id} is already {status}; it cannot be {action}")
+        if status == "assigned" and holder != actor:
+            raise EscalationConflict(
+                f"escalation {escalation_id} is assigned to another agent ({current['assigned_name'] or holder})"
+            )
+        raise EscalationConflict(f"escalation {escalation_id} is {status}: claim it before it can be {action}")
+
+    def claim(self, escalation_id: str, agent: str, name: str | None = None) -> dict[str, Any]:
+        """Assign an open escalation to ``agent`` (claiming one's own again is a no-op).
+
+        Raises:
+            EscalationNotFound: unknown id.
+            EscalationConflict: another agent holds it, or it is resolved or returned.
+        """
+        try:
+            return self._transition(escalation_id, "claimed", "assigned", agent, None, "status = 'open'", (),
+                                    ", assigned_to = ?, assigned_name = ?", (agent, name or agent))  # fmt: skip
+        except EscalationConflict:
+            current = self.escalation(escalation_id)
+            if current["status"] == "assigned" and current["assigned_to"] == agent:
+                return current
+            raise
+
+    def release(self, escalation_id: str, agent: str, *, to: str = "queue", force: bool = False) -> dict[str, Any]:
+        """Give an assigned escalation back: to the queue (``open``) or to the bot (``returned``).
+
+        Args:
+            escalation_id: the escalation.
+            agent: who releases it; only its holder may, unless ``force`` (an admin).
+            to: ``queue`` or ``bot``.
+            force: release another agent's escalation.
+        """
+        if to not in ("queue", "bot"):
+            raise ValueError(f"to must be 'queue' or 'bot', got {to!r}")
+        status, action = ("open", "released") if to == "queue" else ("returned", "returned")
+        where = "status = 'assigned' AND (assigned_to = ? OR ? = 1)"
+        if to == "bot":  # nobody has to claim a conversation to give it back to the bot
+            where = "status = 'open' OR " + where
+        return self._transition(escalation_id, action, status, agent, None, where, (agent, int(force)),
+                                ", assigned_to = NULL, assigned_name = NULL")  # fmt: skip
+
+    def resolve(self, escalation_id: str, agent: str, note: str | None = None, *, force: bool = False
+                ) -> dict[str, Any]:  # fmt: skip
+        """Close an open escalation, or an assigned one held by ``agent`` (any, with ``force``); the bot answers the
+        session again."""
+        where = "status = 'open' OR (status = 'assigned' AND (assigned_to = ? OR ? = 1))"
+        return self._transition(escalation_id, "resolved", "resolved", agent, note, where, (agent, int(force)))
 
     def set_escalation_status(self, escalation_id: str, status: str) -> bool:
-        """Move an escalation to ``status`` (open, assigned, closed); False when the id is unknown."""
+        """Force an escalation to ``status`` (an operator's repair; ``closed`` means resolved), recorded in its
+        history as done by ``system``; False when the id is unknown. Agents use claim, release and resolve."""
+        status = "resolved" if status == "closed" else status
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        with self._lock, self._db:
-            cursor = self._db.execute("UPDATE escalations SET status = ? WHERE id = ?", (status, escalation_id))
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute("UPDATE escalations SET status = ?, updated_at = ? WHERE id = ?",
+                                (status, now, escalation_id))  # fmt: skip
+            if cursor.rowcount:
+                self._event(db, escalation_id, "set", status, "system", None, now)
         return cursor.rowcount > 0
+
+    # --- messages while a person owns the session --------------------------------------------------------------
+
+    def add_customer_message(self, session_id: str, content: str, after_turns: int, meta: dict[str, Any] | None = None
+                             ) -> dict[str, Any] | None:  # fmt: skip
+        """Keep a (redacted) customer message for the agent who holds the session; None (nothing stored) when no
+        agent holds it, so the bot answers instead. Check and write are one statement."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
+                " meta, created_at) SELECT session_id, id, 'user', ?, 'customer', ?, 0, ?, ? FROM escalations"
+                " WHERE session_id = ? AND status = 'assigned'",
+                (content, after_turns, json.dumps(meta or {}, ensure_ascii=False), now, session_id),
+            )
+            message_id = cursor.lastrowid if cursor.rowcount == 1 else None
+        return self.message(message_id) if message_id is not None else None
+
+    def add_agent_message(self, escalation_id: str, agent: str, content: str, after_turns: int, *,
+                          draft: bool = False, meta: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Store an agent's reply (or a ``draft`` the customer never sees) in the escalation's session; only the
+        agent who holds the escalation may write (checked in the same statement).
+
+        Raises:
+            EscalationNotFound: unknown id.
+            EscalationConflict: the escalation is not assigned to ``agent``.
+        """
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
+                " meta, created_at) SELECT session_id, id, 'agent', ?, assigned_name, ?, ?, ?, ? FROM escalations"
+                " WHERE id = ? AND status = 'assigned' AND assigned_to = ?",
+                (content, after_turns, int(draft), json.dumps(meta or {}, ensure_ascii=False), now, escalation_id,
+                 agent),
+            )  # fmt: skip
+            message_id = cursor.lastrowid if cursor.rowcount == 1 else None
+        if message_id is None:
+            self.refuse(escalation_id, "answered", agent)
+        return self.message(message_id)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _message(row: sqlite3.Row) -> dict[str, Any]:
+        record = {**dict(row), "draft": bool(row["draft"]), "meta": json.loads(row["meta"] or "{}")}
+        record["at"] = record.pop("created_at")
+        return record
+
+    def message(self, message_id: int) -> dict[str, Any]:
+        """One stored message by id."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM session_messages WHERE id = ?", (message_id,)).fetchone()
+        return self._message(row)
+
+    def messages(self, session_id: str, *, include_drafts: bool = False, escalation_id: str | None = None
+                 ) -> list[dict[str, Any]]:  # fmt: skip
+        """The session's stored messages in the order they were written."""
+        query, args = "SELECT * FROM session_messages WHERE session_id = ?", [session_id]
+        if not include_drafts:
+            query += " AND draft = 0"
+        if escalation_id is not None:
+            query, args = query + " AND escalation_id = ?", [*args, escalation_id]
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [self._message(r) for r in rows]
+
+    def transcript(self, session_id: str, graph_messages: list[dict[str, Any]], *, include_drafts: bool = False
+                   ) -> list[dict[str, Any]]:  # fmt: skip
+        """The whole conversation: the graph's turns (``graph_messages``, in order) with the stored messages placed
+        after the graph message they followed; stored ones carry ``id``, ``author``, ``at`` and ``draft``."""
+        stored = self.messages(session_id, include_drafts=include_drafts)
+        merged: list[dict[str, Any]] = []
+        pending = iter(stored)
+        upcoming = next(pending, None)
+        for position in range(len(graph_messages) + 1):
+            while upcoming is not None and min(upcoming["after_turns"], len(graph_messages)) <= position:
+                merged.append({"role": upcoming["role"], "content": upcoming["content"], "id": upcoming["id"],
+                               "author": upcoming["author"], "at": upcoming["at"], "draft": upcoming["draft"],
+                               "escalation_id": upcoming["escalation_id"]})  # fmt: skip
+                upcoming = next(pending, None)
+            if position < len(graph_messages):
+                merged.append(dict(graph_messages[position]))
+        return merged
+
+    # --- feedback and knowledge gaps ---------------------------------------------------------------------------
 
     def add_feedback(self, session_id: str, turn: str | int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a thumbs up/down on one answer (``turn``: a message id or index)."""
@@ -90,8 +367,8 @@ class SupportStore:
             "comment": comment,
             "created_at": time.time(),
         }
-        with self._lock, self._db:
-            self._db.execute("INSERT INTO feedback VALUES (?,?,?,?,?,?)", tuple(record.values()))
+        with self._transaction() as db:
+            db.execute("INSERT INTO feedback VALUES (?,?,?,?,?,?)", tuple(record.values()))
         return record
 
     def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -105,9 +382,9 @@ class SupportStore:
         question = " ".join(question_redacted.split())[:500]
         if not question:
             return
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO gaps VALUES (?,?,1,?) ON CONFLICT(question, lang) DO UPDATE SET count = count + 1,"
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO gaps VALUES (?,?,1,?) ON CONFLICT(question, lang) DO UPDATE SET count = gaps.count + 1,"
                 " last_seen = excluded.last_seen",
                 (question, lang, time.time()),
             )

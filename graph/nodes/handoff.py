@@ -1,11 +1,35 @@
-"""Hand the conversation to a human agent: an escalation record with the redacted transcript."""
+"""Hand the conversation to a human agent, and the agent's side of it.
+
+The node records an escalation with the redacted transcript. The functions below serve the person who takes it
+over, for the API and the in-process UI alike: while an agent holds a session the customer's messages are kept for
+the agent (:func:`hold_for_agent`, route ``human``, no bot answer); an agent's reply goes through the same PII
+redaction and output rails as a bot answer (:func:`check_agent_reply`); agent assist drafts a reply in the
+customer's language from the passages retrieved for the last customer question (:func:`draft_reply`).
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
+
+_CITATION = re.compile(r"\s*\[\d+\]")
+GREETING = {
+    "es": "Hola, soy {agent}, del equipo de atención al cliente. ",
+    "en": "Hi, I'm {agent} from the support team. ",
+}
+GREETING_UNSIGNED = {
+    "es": "Hola, te atiende el equipo de atención al cliente. ",
+    "en": "Hi, this is the support team. ",
+}
+FALLBACK = {
+    "es": "Estoy revisando tu caso y te respondo enseguida.",
+    "en": "I'm looking into your case and will get back to you right away.",
+}
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -16,3 +40,204 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     )
     return {"route": "handoff", "reason": reason, "guardrails": {"handoff": {"escalation_id": record["id"],
                                                                               "reason": reason}}}  # fmt: skip
+
+
+def _lang_of(text: str, default: str) -> str:
+    from retrieval.language import detect_language
+
+    return detect_language(text, default=default if default in ("es", "en") else "en") or "en"  # type: ignore[arg-type]
+
+
+def hold_for_agent(
+    deps: Deps, message: str, session_id: str | None, lang: str | None, transcript: Callable[[str], list[Any]]
+) -> dict[str, Any] | None:
+    """When an agent holds ``session_id``: keep the customer's redacted message for the agent and return the turn's
+    result fields (``route: "human"``, empty ``answer``); None when the bot should answer.
+
+    Args:
+        deps: the service's dependencies (store, redactor).
+        message: the customer's raw message.
+        session_id: the conversation (None: a new one, which no agent can hold).
+        lang: the language the customer asked for, if any.
+        transcript: the graph's messages of a session (where the stored message is anchored).
+    """
+    if not session_id:
+        return None
+    active = deps.store.active_escalation(session_id)
+    if active is None or active["status"] != "assigned":
+        return None
+    from graph.text import clean
+
+    text = clean(message) if isinstance(message, str) else ""
+    lang = lang or _lang_of(text, active.get("lang") or "en")
+    redacted = deps.redactor.redact(text, lang, deps.placeholder_map(session_id)).text if text else ""
+    stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
+    if stored is None:  # resolved or released in the meantime: the bot answers
+        return None
+    return {"answer": "", "lang": lang, "route": "human", "reason": "agent_assigned", "sources": [],
+            "guardrails": {"human": {"escalation_id": active["id"], "agent": active.get("assigned_name"),
+                                     "message_id": stored["id"]}},
+            "tokens_generated": 0, "query": ""}  # fmt: skip
+
+
+class ReplyRefused(ValueError):
+    """An agent's reply the output rails will not send; the message says why."""
+
+
+def check_agent_reply(
+    deps: Deps, session_id: str, text: str, lang: str, agent_name: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The reply as the customer will see it, and the checks it went through.
+
+    Personal data is replaced by the session's placeholders (an agent may paste a card number by mistake), except
+    the agent's own name, which is theirs to give; a stereotyped generalisation is refused, as it is in a bot
+    answer; the language check is reported, not enforced (an agent may switch language on purpose).
+
+    Raises:
+        ReplyRefused: the reply is blank once cleaned, or fails the bias rail.
+    """
+    from graph.rails.bias import check_stereotype
+    from graph.rails.grounding import check_language
+    from graph.text import clean
+
+    text = clean(text)
+    if not text.strip():
+        raise ReplyRefused("the reply is empty once cleaned")
+    mapping = deps.placeholder_map(session_id)
+    own = {w.casefold() for w in re.findall(r"\w+", agent_name or "")}
+    pieces, redacted, cursor = [], set(), 0
+    for kind, start, end, _ in deps.redactor.find(text, lang if lang in ("es", "en") else "en", mapping):
+        value = text[start:end]
+        if kind == "PERSON" and own and {w.casefold() for w in re.findall(r"\w+", value)} <= own:
+            continue
+        pieces += [text[cursor:start], mapping.placeholder(kind, value)]
+        redacted.add(kind)
+        cursor = end
+    reply = "".join([*pieces, text[cursor:]])
+    checks: dict[str, Any] = {
+        "pii": {"redacted": sorted(redacted)},
+        "stereotype": check_stereotype(reply),
+        "language": check_language(reply, lang),
+    }
+    if checks["stereotype"]["flagged"]:
+        raise ReplyRefused("the reply generalises about a protected group; rephrase it before sending")
+    return reply, checks
+
+
+def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
+    """The last customer message that asks something (not only for a person), with its index; (-1, "") if none."""
+    from graph.rails.escalation import check_escalation
+
+    asked = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
+    for index, text in reversed(asked):
+        if text.strip() and not check_escalation(text)["handoff"]:
+            return index, text
+    return asked[-1] if asked else (-1, "")
+
+
+def draft_reply(
+    deps: Deps, transcript: list[dict[str, Any]], lang: str, agent: str | None, known: str | None = None
+) -> dict[str, Any]:
+    """Agent assist: the passages for the last customer question and a reply drafted from them in ``lang``, by the
+    configured generator in ``hybrid`` mode when a model is loaded, extractively otherwise (``known``: a draft
+    already made for this question, so only the passages are fetched).
+
+    Returns:
+        ``{"text", "passages", "question", "for_message", "generator", "lang"}``.
+    """
+    from graph.nodes import generate, retrieve
+
+    index, question = _question(transcript)
+    kind = deps.config.generator if deps.config.has_llm else "extractive"
+    passages: list[dict[str, Any]] = []
+    answer = ""
+    if question:
+        passages = retrieve.run({"query": question, "lang": lang}, deps)["passages"]
+        state = {
+            "query": question,
+            "text": question,
+            "lang": lang,
+            "passages": passages,
+            "generator": kind,
+            "mode": "hybrid" if kind != "extractive" else "rag",
+            "messages": transcript[: index + 1],
+        }
+        if known is None:
+            answer = _CITATION.sub("", generate.run(state, deps)["answer"]).strip()  # type: ignore[arg-type]
+    if known is not None:
+        return {"text": known, "passages": passages, "question": question, "for_message": index, "generator": kind,
+                "lang": lang}  # fmt: skip
+    greetings = GREETING if agent else GREETING_UNSIGNED
+    text = greetings.get(lang, greetings["en"]).format(agent=agent) + (answer or FALLBACK.get(lang, FALLBACK["en"]))
+    return {"text": text, "passages": passages, "question": question, "for_message": index, "generator": kind,
+            "lang": lang}  # fmt: skip
+
+
+# --- the agent desk, shared by the API and the in-process UI ----------------------------------------------------
+
+
+def session_transcript(service: Any, session_id: str, *, include_drafts: bool = False) -> list[dict[str, Any]]:
+    """The redacted conversation: bot turns and the messages exchanged with a person, in order."""
+    merged: list[dict[str, Any]] = service.store.transcript(
+        session_id, service.transcript(session_id), include_drafts=include_drafts
+    )
+    return merged
+
+
+def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
+    """An escalation for its agent: history, the live redacted transcript (drafts marked), the passages for the
+    last customer question and a drafted reply (made once per customer question, then kept as a draft record).
+
+    Raises:
+        graph.store.EscalationNotFound: unknown id.
+    """
+    store = service.store
+    record = store.escalation(escalation_id)
+    session_id = record["session_id"]
+    transcript = session_transcript(service, session_id, include_drafts=True)
+    visible = [m for m in transcript if not m.get("draft")]
+    customer_lang = record.get("lang") or "en"
+    last_user = next((m for m in reversed(visible) if m.get("role") == "user"), None)
+    if last_user is not None:
+        customer_lang = _lang_of(str(last_user.get("content", "")), customer_lang)
+    anchor = str(_question(visible)[0])  # one draft per customer question (transcript indices never move)
+    kept = next((m for m in reversed(store.messages(session_id, include_drafts=True, escalation_id=escalation_id))
+                 if m["draft"] and m["meta"].get("anchor") == anchor), None)  # fmt: skip
+    draft = draft_reply(service.deps, visible, customer_lang, record.get("assigned_name") or None,
+                        kept["content"] if kept is not None else None)  # fmt: skip
+    if kept is not None:
+        draft["id"] = kept["id"]
+    elif record["status"] == "assigned":  # only the holder's drafts are recorded (the store checks the holder)
+        saved = store.add_agent_message(escalation_id, record["assigned_to"], draft["text"],
+                                        len(service.transcript(session_id)), draft=True,
+                                        meta={"anchor": anchor, "generator": draft["generator"],
+                                              "lang": customer_lang})  # fmt: skip
+        draft["id"] = saved["id"]
+        transcript = session_transcript(service, session_id, include_drafts=True)
+    return {"escalation": record, "transcript": transcript, "passages": draft.pop("passages"), "draft": draft,
+            "status": store.handoff_status(session_id)}  # fmt: skip
+
+
+def send_agent_reply(service: Any, escalation_id: str, agent: str, text: str) -> dict[str, Any]:
+    """Check and store an agent's reply to the customer; returns the stored message with its ``checks``.
+
+    Raises:
+        graph.store.EscalationNotFound, graph.store.EscalationConflict: unknown id, or not held by ``agent``.
+        ReplyRefused: the reply fails the output rails.
+    """
+    store = service.store
+    record = store.escalation(escalation_id)
+    session_id = record["session_id"]
+    if record["status"] != "assigned" or record["assigned_to"] != agent:
+        store.refuse(escalation_id, "answered", agent)
+    visible = store.transcript(session_id, service.transcript(session_id))
+    last_user = next((m for m in reversed(visible) if m.get("role") == "user"), None)
+    lang = _lang_of(str(last_user.get("content", "")) if last_user else "", record.get("lang") or "en")
+    content, checks = check_agent_reply(service.deps, session_id, text, lang, record.get("assigned_name"))
+    drafts = [m for m in store.messages(session_id, include_drafts=True, escalation_id=escalation_id) if m["draft"]]
+    meta: dict[str, Any] = {"checks": checks, "lang": lang, "sent_at": time.time()}
+    if drafts:
+        meta["draft_id"] = drafts[-1]["id"]
+        meta["edited"] = content != drafts[-1]["content"]
+    message = store.add_agent_message(escalation_id, agent, content, len(service.transcript(session_id)), meta=meta)
+    return {**message, "checks": checks}
