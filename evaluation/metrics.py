@@ -17,10 +17,6 @@ import numpy as np
 
 # Routes where the bot declined to help: the customer got no answer to the question they asked.
 DECLINED_ROUTES = frozenset({"out_of_scope", "refused"})
-_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?…])\s+|(?<=\d[!?…])\s+")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -88,49 +84,23 @@ def embedding_similarity(answers: Sequence[str], references: Sequence[str], embe
     return scores
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split an answer into sentences (and list items); citation markers like ``[1]`` are removed."""
-    text = re.sub(r"\s+([.,;:!?])", r"\1", _CITATION.sub("", text))
-    lines = (_BULLET.sub("", line).strip() for line in text.splitlines())
-    return [part.strip() for line in lines for part in _SENTENCE_END.split(line) if part.strip()]
+def groundedness(answer: str, passages: Sequence[Mapping[str, Any] | str], lang: str = "en") -> float:
+    """Share of the answer's claim sentences supported by a passage shown to the generator.
 
-
-def sentence_support(sentence: str, passage: str, lang: str = "en") -> float:
-    """Share of the sentence's content words (stemmed, stopwords dropped) found in the passage, in [0, 1].
-
-    Any figure in the sentence (a price, a number of days) must appear in the passage verbatim, or the support
-    is 0: a sentence that gets the return window wrong is unsupported however many words it shares.
+    It is the production output rail's check (:func:`graph.rails.grounding.check_grounded`, same threshold, same
+    rules: figures and negations must agree with the passage), so the KPI measures what the rail enforces.
+    Sentences without a claim ("Thanks!") are skipped. It matters because an answer that states things the
+    knowledge base does not say (an invented fee, a wrong deadline, a dropped "not") is worse than no answer:
+    this is the hallucination rate's complement. An empty answer, one with no claim, or one given with no
+    passages scores 0 (nothing it says is backed by the knowledge base).
     """
-    from retrieval.lexical import analyze
+    from graph.rails.grounding import check_grounded
 
-    lang = lang if lang in ("en", "es") else "en"
-    numbers = {n.replace(",", ".") for n in _NUMBER.findall(sentence)}
-    if numbers - {n.replace(",", ".") for n in _NUMBER.findall(passage)}:
+    shown = [p for p in passages if (p if isinstance(p, str) else str(p.get("text") or "")).strip()]
+    if not answer.strip() or not shown:
         return 0.0
-    words = set(analyze(sentence, lang))
-    if not words:
-        return 0.0
-    return len(words & set(analyze(passage, lang))) / len(words)
-
-
-def groundedness(answer: str, passages: Sequence[str], lang: str = "en", threshold: float = 0.6) -> float:
-    """Share of the answer's sentences supported by at least one passage shown to the generator.
-
-    A sentence is supported when :func:`sentence_support` against some passage reaches ``threshold``.
-    Sentences without content words ("Thanks!") are not claims and are skipped. It matters because an answer
-    that states things the knowledge base does not say (an invented fee, a wrong deadline) is worse than no
-    answer: this is the hallucination rate's complement. An empty answer, or one given with no passages, scores
-    0 (nothing it says is backed by the knowledge base).
-    """
-    from retrieval.lexical import analyze
-
-    lang = lang if lang in ("en", "es") else "en"
-    sentences = [s for s in split_sentences(answer) if analyze(s, lang)]
-    texts = [p for p in passages if p.strip()]
-    if not sentences or not texts:
-        return 0.0
-    supported = sum(max(sentence_support(s, p, lang) for p in texts) >= threshold for s in sentences)
-    return supported / len(sentences)
+    verdict = check_grounded(answer, shown, lang if lang in ("en", "es") else "en")
+    return verdict["supported"] / verdict["claims"] if verdict["claims"] else 0.0
 
 
 def context_recall(retrieved_ids: Iterable[str], gold_ids: Iterable[str]) -> float:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from graph.rails.grounding import SUPPORT_THRESHOLD
+
 MODES = ("rag", "finetune", "hybrid")
 GENERATORS = ("extractive", "hf", "openai")
 # File names inside a data home: the API, the UI, `supportbot chat` and eval runs must agree on them to share state.
@@ -50,7 +52,8 @@ class GraphConfig:
         default=0.35, metadata={"help": "dense cosine of the best passage below which retrieval counts as weak"}
     )
     support_threshold: float = field(
-        default=0.5, metadata={"help": "share of an answer sentence's content words a passage must contain"}
+        default=SUPPORT_THRESHOLD,
+        metadata={"help": "share of an answer sentence's content words a passage must contain (output rail)"},
     )
     history_turns: int = field(default=6, metadata={"help": "earlier messages shown to an LLM generator"})
 

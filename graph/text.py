@@ -60,6 +60,20 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+def cut_sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence end (the ends :func:`sentences` splits at), separators kept.
+
+    The pieces join back to ``text``; the last one may be an unfinished sentence. A sentence end is only seen
+    once the next sentence has begun, so cutting a growing text never cuts a decimal or an abbreviation early:
+    streamed output is released piece by piece with exactly the cuts the whole text gets.
+    """
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    return [*pieces, text[start:]]
+
+
 def overlap(claim: list[str], support: set[str]) -> float:
     """Share of ``claim``'s stems (numbers count double: figures must come from the passage) found in ``support``."""
     if not claim:

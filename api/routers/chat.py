@@ -80,15 +80,17 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
     responses={
         **ERRORS,
         200: {
-            "description": "Server-sent events: `token` events ({type, text}), then one `final` event with the same "
-            "fields as POST /v1/chat; an `error` event ({type, detail}) if the turn fails midway.",
+            "description": "Server-sent events: `token` events ({type, text, sentence}), each one sentence that has "
+            "passed the output rails, then one `final` event with the same fields as POST /v1/chat plus `replaced` "
+            "(true: a rail stopped the stream and `answer` replaces the text sent so far; `guardrails` says why); "
+            "an `error` event ({type, detail}) if the turn fails midway.",
             "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
     },
     summary="Answer one customer message as server-sent events",
 )
 def chat_stream(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> StreamingResponse:
-    """Stream the answer to ``message`` token by token, then the whole result."""
+    """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result."""
     kwargs = _start(runtime, key, body)
     events: Iterator[dict[str, Any]] = runtime.service.stream(body.message, **kwargs)  # type: ignore[union-attr]
     try:  # the first event is pulled here, so a refused request is still a plain 4xx

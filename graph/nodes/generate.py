@@ -1,4 +1,9 @@
-"""Generate the answer with the turn's generator: passages for rag/hybrid, the plain prompt for finetune."""
+"""Generate the answer with the turn's generator: passages for rag/hybrid, the plain prompt for finetune.
+
+Streaming sends nothing unchecked: the output rails pass each sentence before it goes out as a token event
+(:func:`graph.nodes.guard_output.release`); at the first failing sentence the generator is stopped, and the final
+event carries the fallback (or the handoff reply) instead.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from graph.state import ChatState
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Answer; with ``stream`` set, each piece also goes to the LangGraph custom stream as a token event."""
+    """Answer; with ``stream`` set, each checked sentence also goes to the LangGraph custom stream as a token event."""
     kind, mode, lang = state.get("generator", "extractive"), state.get("mode", "rag"), state.get("lang", "en")
     generator = deps.generators[kind]
     history = state.get("messages", [])[:-1][-deps.config.history_turns :] if deps.config.history_turns else []
@@ -22,20 +27,30 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         history=history,
         use_passages=mode != "finetune",
     )
-    if state.get("stream"):
+    earlier = state.get("guardrails", {}).get("stream", {})
+    # Once some sentences of a stopped answer went out, its replacement comes whole in the final event.
+    if state.get("stream") and not (earlier.get("stopped") and earlier.get("released")):
         from langgraph.config import get_stream_writer
 
-        writer, pieces = get_stream_writer(), []
-        for piece in generator.stream(request):
-            pieces.append(piece)
-            writer({"type": "token", "text": piece})
-        answer = "".join(pieces).strip()
         from graph.generators.hf import citations_in
+        from graph.nodes.guard_output import OutputGate, release
 
-        result = {"answer": answer, "citations": citations_in(answer, len(request.passages)),
-                  "tokens_generated": 0 if kind == "extractive" else len(pieces)}  # fmt: skip
-    else:
-        generation = generator.generate(request)
-        result = {"answer": generation.answer, "citations": generation.citations,
-                  "tokens_generated": generation.tokens}  # fmt: skip
-    return result | {"guardrails": {"generator": {"name": kind}}}
+        writer, gate = get_stream_writer(), OutputGate(state, deps)
+        index = 0
+
+        def emit(sentence: str) -> None:
+            nonlocal index
+            writer({"type": "token", "text": sentence, "sentence": index})
+            index += 1
+
+        outcome = release(generator.stream(request), gate.check, emit)
+        failed = outcome["failed"] or gate.finish()
+        answer = outcome["text"].strip()
+        record = {"generator": kind, "released": outcome["released"], "stopped": bool(outcome["failed"]),
+                  "failed": failed, "checks": gate.checks}  # fmt: skip
+        return {"answer": answer, "citations": citations_in(answer, len(request.passages)),
+                "tokens_generated": 0 if kind == "extractive" else outcome["pieces"],
+                "guardrails": {"generator": {"name": kind}, "stream": record}}  # fmt: skip
+    generation = generator.generate(request)
+    return {"answer": generation.answer, "citations": generation.citations, "tokens_generated": generation.tokens,
+            "guardrails": {"generator": {"name": kind}}}  # fmt: skip

@@ -1,41 +1,173 @@
 """Output rails: groundedness (every answer sentence supported by a retrieved passage), the customer's language,
-and no personal data the customer did not give in this session."""
+and no personal data the customer did not give in this session.
+
+:func:`check_grounded` is the one groundedness check of the project: the output rail (graph.nodes.guard_output,
+sentence by sentence while streaming) and the evaluation KPI (evaluation.metrics.groundedness) both call it, with
+the one threshold :data:`SUPPORT_THRESHOLD`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from graph.text import content_stems, overlap, sentences
+from graph.text import STOPWORDS, content_stems, overlap, sentences, words
 
-_CITATION = re.compile(r"\s*\[\d{1,2}\]")
+# Share of a sentence's content stems (figures count double) that one passage must contain, with the same polarity.
+# 0.5 keeps every verbatim passage sentence and paraphrases that reuse half of the passage's wording, and rejects
+# sentences that share only the topic word or two (see docs/graph.md, "Output rails").
+SUPPORT_THRESHOLD = 0.5
+_CITATION = re.compile(r"\s*\[\d{1,2}(?:\s*,\s*\d{1,2})*\]")
 _PLACEHOLDER = re.compile(r"<[A-Z]+_\d+>")
+# Negation cues (accent-folded, lower-case). A cue negates the content words that follow it in its clause.
+NEGATIONS = {
+    "en": frozenset(
+        [
+            "not",
+            "no",
+            "never",
+            "without",
+            "cannot",
+            "none",
+            "nothing",
+            "nobody",
+            "neither",
+            "nor",
+            "dont",
+            "doesnt",
+            "isnt",
+            "arent",
+            "wont",
+        ]
+    ),
+    "es": frozenset(["no", "nunca", "sin", "ni", "jamas", "tampoco", "ningun", "ninguno", "ninguna", "nada", "nadie"]),
+}
+# Words that end a negation's scope: a new clause starts ("not free but cheap", "no cuesta nada, pero...").
+_SCOPE_END = frozenset(
+    [
+        "but",
+        "and",
+        "or",
+        "however",
+        "although",
+        "while",
+        "whereas",
+        "pero",
+        "y",
+        "e",
+        "o",
+        "u",
+        "sino",
+        "aunque",
+        "mientras",
+    ]
+)
+_SCOPE_WORDS = 3  # a cue negates at most this many content words
+_CLAUSE_PUNCT = re.compile(r"[,;:.!?()\[\]\"“”«»—–]")
+
+
+def _is_cue(word: str, lang: str) -> bool:
+    return word in NEGATIONS["es" if lang == "es" else "en"] or word.endswith(("n't", "n’t"))
+
+
+def polar_stems(text: str, lang: str) -> list[str]:
+    """Content stems of ``text`` (as :func:`graph.text.content_stems`), a negated one prefixed with ``~``.
+
+    "Returns are not free" gives ``["return", "~free"]``; "las devoluciones no son gratis" gives
+    ``["devolu", "~grat"]``. Figures are never negated (they must match the passage either way). The cues are
+    the language's negation words (en: not, no, never, without, cannot, words ending in n't...; es: no, nunca,
+    sin, ni, jamás, tampoco, ningún, nada, nadie); a cue's scope ends at punctuation, at a conjunction, or after
+    three content words.
+    """
+    out: list[str] = []
+    for clause in _CLAUSE_PUNCT.split(text):
+        negated = 0
+        kept, flags = [], []
+        for word in words(clause):
+            if _is_cue(word, lang):
+                negated = _SCOPE_WORDS
+                continue
+            if word in _SCOPE_END:
+                negated = 0
+                continue
+            if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+                continue
+            kept.append(word)
+            flags.append(negated > 0 and not word.isdigit())
+            negated = max(negated - 1, 0)
+        stems = content_stems(" ".join(kept), lang) if kept else []
+        if len(stems) != len(kept):  # cannot happen for words() output; stay safe rather than misalign
+            out += stems
+            continue
+        out += [f"~{s}" if neg else s for s, neg in zip(stems, flags, strict=True)]
+    return out
+
+
+@dataclass(frozen=True)
+class Passages:
+    """The polar stems of each passage (title + text), computed once per answer and reused for every sentence."""
+
+    stems: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, passages: Sequence[Mapping[str, Any] | str], lang: str) -> Passages:
+        """From passage dicts (``title``, ``text``) or plain passage texts."""
+        texts = [p if isinstance(p, str) else f"{p.get('title') or ''}. {p.get('text') or ''}" for p in passages]
+        return cls(tuple(frozenset(polar_stems(t, lang)) for t in texts if t.strip(" .")))
+
+
+def claim_stems(sentence: str, lang: str) -> list[str]:
+    """The polar stems a sentence claims (citation marks and PII placeholders removed)."""
+    return polar_stems(_PLACEHOLDER.sub("", _CITATION.sub("", sentence)), lang)
+
+
+def sentence_support(claim: Sequence[str], passage: frozenset[str]) -> float:
+    """How well one passage supports a claim, in [0, 1]: the share of its stems the passage contains (figures
+    count double), or 0 when the claim states a figure the passage does not, or states with the opposite polarity
+    something the passage says ("returns are not free" against "returns are free", and the reverse)."""
+    if not {c for c in claim if c.isdigit()} <= passage:
+        return 0.0
+    for stem in claim:
+        opposite = stem[1:] if stem.startswith("~") else f"~{stem}"
+        if stem not in passage and opposite in passage:
+            return 0.0
+    return overlap(list(claim), set(passage))
 
 
 def check_grounded(
-    answer: str, passages: Sequence[Mapping[str, Any]], lang: str, threshold: float = 0.5
+    answer: str,
+    passages: Sequence[Mapping[str, Any] | str] | Passages,
+    lang: str,
+    threshold: float = SUPPORT_THRESHOLD,
 ) -> dict[str, Any]:
-    """Each sentence's content stems must be found (share >= ``threshold``) in one passage (or its title).
+    """Whether every sentence of ``answer`` is supported by one passage (the project's one groundedness check).
 
-    This is a lexical entailment proxy; a figure (any number) the passage does not state makes the sentence
-    unsupported by that passage, because an invented figure is the commonest and costliest unsupported claim.
-    Returns ``{"grounded", "support" (lowest sentence score), "unsupported"}``.
+    A sentence is supported when :func:`sentence_support` against some passage reaches ``threshold``. It is a
+    lexical entailment proxy with two hard rules: a figure the passage does not state, or a negation the passage
+    does not share, makes the sentence unsupported by that passage (an invented fee or a flipped "not" are the
+    commonest and costliest unsupported claims). Sentences with fewer than two content stems ("Sure!", "Hello.")
+    carry no claim and are skipped.
+
+    Returns:
+        ``{"grounded", "support" (lowest sentence score; 1.0 without claims), "unsupported" (first 3
+        sentences), "claims" (sentences checked), "supported" (of them, how many passed)}``.
     """
-    supports = [set(content_stems(f"{p.get('title', '')} {p.get('text', '')}", lang)) for p in passages]
+    support = passages if isinstance(passages, Passages) else Passages.of(passages, lang)
     scores, unsupported = [], []
     for sentence in sentences(_CITATION.sub("", answer)):
-        claim = content_stems(_PLACEHOLDER.sub("", sentence), lang)
-        if len(claim) < 2:  # "Sure!", "Hello." carry no claim
+        claim = claim_stems(sentence, lang)
+        if len(claim) < 2:
             continue
-        numbers = {c for c in claim if c.isdigit()}
-        best = max((overlap(claim, s) for s in supports if numbers <= s), default=0.0)
+        best = max((sentence_support(claim, s) for s in support.stems), default=0.0)
         scores.append(best)
         if best < threshold:
             unsupported.append(sentence[:160])
     return {"grounded": not unsupported, "support": round(min(scores), 3) if scores else 1.0,
-            "unsupported": unsupported[:3]}  # fmt: skip
+            "unsupported": unsupported[:3], "claims": len(scores),
+            "supported": len(scores) - len(unsupported)}  # fmt: skip
 
 
 def check_language(answer: str, lang: str) -> dict[str, Any]:

@@ -118,3 +118,40 @@ def test_every_mode_with_the_tiny_model(hf_service: ChatService, mode: str) -> N
         assert result["guardrails"]["output"]["action"] in ("ok", "fallback")
     events = list(hf_service.stream("How do I reset my password?", mode=mode))
     assert events[-1]["type"] == "final"
+    _assert_released_only_checked_sentences(hf_service, events)
+
+
+def _assert_released_only_checked_sentences(service: ChatService, events: list[dict[str, Any]]) -> None:
+    """What the tokens carried is whole checked sentences, and the final event says whether it was replaced."""
+    from graph.nodes.guard_output import OutputGate
+
+    tokens, final = [e["text"] for e in events[:-1]], events[-1]
+    assert all(e["type"] == "token" for e in events[:-1])
+    assert [e["sentence"] for e in events[:-1]] == list(range(len(tokens)))
+    shown = "".join(tokens).strip()
+    assert final["replaced"] == (bool(shown) and shown != final["answer"].strip())
+    if not final["replaced"] and final["route"] == "answered":
+        assert final["answer"].strip() == shown
+    record = final["guardrails"].get("stream")
+    if record and record["stopped"]:  # a stopped stream released exactly the sentences before the failing one
+        assert record["released"] == len(tokens) or record["generator"] != final["guardrails"]["generator"]["name"]
+    if final["guardrails"]["generator"]["name"] == "hf" and final["route"] == "answered" and tokens:
+        # the hf answer that went out passes the same per-sentence check again
+        passages = [dict(s) for s in final["sources"]] if final["mode"] != "finetune" else []
+        state = {"lang": final["lang"], "generator": "hf", "mode": final["mode"], "passages": passages,
+                 "pii_hashes": []}  # fmt: skip
+        gate = OutputGate(state, service.deps)  # type: ignore[arg-type]
+        failed = [gate.check(t) for t in tokens]
+        assert not [f for f in failed if set(f) - {"grounded", "pii"}], failed  # sources may be the cited subset
+
+
+@pytest.mark.slow
+def test_tiny_model_streams_many_turns_behind_the_rails(hf_service: ChatService) -> None:
+    questions = ["¿Cuánto tarda un pedido a Canarias?", "How do I return a pair of shoes?",
+                 "¿Puedo pagar con PayPal?", "Do you ship to Portugal?", "¿Cómo cambio mi contraseña?"]  # fmt: skip
+    outcomes = []
+    for i, question in enumerate(questions):
+        events = list(hf_service.stream(question, mode="hybrid", session_id=f"hf-stream-{i}"))
+        _assert_released_only_checked_sentences(hf_service, events)
+        outcomes.append(events[-1]["guardrails"]["output"]["action"])
+    assert set(outcomes) <= {"ok", "fallback", "handoff"}
