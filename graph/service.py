@@ -123,6 +123,8 @@ class ChatService:
         """One turn: ``{"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms",
         "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason`` and ``query``)."""
         started = time.perf_counter()
+        if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+            return held
         state, config, session_id = self._input(message, session_id, mode, lang, False)
         values = self.graph.invoke(state, config, durability="exit")
         return self._result(values, session_id, started)
@@ -138,6 +140,9 @@ class ChatService:
         must swap the text it showed), and ``guardrails.output`` / ``guardrails.fallback`` / ``guardrails.stream``
         say which rail failed. Tokens of a failing sentence never reach the client."""
         started = time.perf_counter()
+        if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+            yield {"type": "final", **held}
+            return
         state, config, session_id = self._input(message, session_id, mode, lang, True)
         values: dict[str, Any] = {}
         released: list[str] = []
@@ -150,6 +155,17 @@ class ChatService:
         result = self._result(values, session_id, started)
         shown = "".join(released).strip()
         yield {"type": "final", **result, "replaced": bool(shown) and shown != str(result["answer"]).strip()}
+
+    def _held_by_agent(self, message: str, session_id: str | None, mode: str | None, lang: str | None,
+                       started: float) -> dict[str, Any] | None:  # fmt: skip
+        """While an agent holds the session: the message is kept for the agent and the bot stays silent."""
+        from graph.nodes.handoff import hold_for_agent
+
+        held = hold_for_agent(self.deps, message, session_id, lang, self.transcript)
+        if held is None:
+            return None
+        return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
 
     def transcript(self, session_id: str) -> list[dict[str, str]]:
         """The session's redacted messages ``[{"role", "content"}]`` (empty for an unknown session)."""
