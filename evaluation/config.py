@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-MODES = ("rag", "finetune", "hybrid")
+MODES = ("rag", "rag-llm", "finetune", "hybrid")
+DEFAULT_MODES = ("rag", "finetune", "hybrid")
+# Rows and the graph mode each runs: rag-llm is the rag mode answered by the un-tuned base model.
+GRAPH_MODE = {"rag": "rag", "rag-llm": "rag", "finetune": "finetune", "hybrid": "hybrid"}
 SUITES = ("qa", "scope", "consistency", "edge", "bias", "bbq")
 SPLITS = ("dev", "test", "all")
 
@@ -23,7 +26,12 @@ class CompareConfig:
     testset: Path = field(metadata={"help": "QA JSONL: id, lang, question, reference, gold_ids, split"})
     out_dir: Path = field(metadata={"help": "folder for metrics.json, report.md, turns.jsonl, plots/ and mlflow.db"})
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder (finetune/hybrid)"})
-    modes: tuple[str, ...] = field(default=MODES, metadata={"help": "modes to compare, all on the same questions"})
+    modes: tuple[str, ...] = field(
+        default=DEFAULT_MODES, metadata={"help": "modes (report rows) to compare, all on the same questions"}
+    )
+    base_dir: Path | None = field(
+        default=None, metadata={"help": "base model of the rag-llm row; None = the base the --model adapter names"}
+    )
     split: Literal["dev", "test", "all"] = field(default="test", metadata={"help": "which split of every set"})
     limit: int | None = field(default=None, metadata={"help": "at most this many items per language per suite"})
     suites: tuple[str, ...] = field(default=SUITES, metadata={"help": "suites to run"})
@@ -33,7 +41,8 @@ class CompareConfig:
     bbq_per_language: int = field(default=30, metadata={"help": "ambiguous BBQ/EsBBQ items per language"})
     generator: Literal["hf", "openai"] = field(default="hf", metadata={"help": "LLM generator for finetune/hybrid"})
     rag_generator: Literal["extractive", "llm"] = field(
-        default="extractive", metadata={"help": "rag mode: extractive answers, or the LLM reading the passages"}
+        default="extractive",
+        metadata={"help": "llm adds the rag-llm row: the base model (no fine-tune) with the RAG prompt"},
     )
     openai_base_url: str | None = field(default=None, metadata={"help": "server URL for the openai generator"})
     max_new_tokens: int = field(default=96, metadata={"help": "longest generated answer, in tokens"})
@@ -67,14 +76,35 @@ class CompareConfig:
             raise CompareConfigError(f"--testset {self.testset}: no such file")
         if not self.index_dir.exists():
             raise CompareConfigError(f"--index {self.index_dir}: no such index folder")
-        needs_llm = [m for m in self.modes if m != "rag"] + (["rag"] if self.rag_generator == "llm" else [])
-        if needs_llm and self.generator == "hf" and (self.model_dir is None or not self.model_dir.is_dir()):
+        if self.rag_generator not in ("extractive", "llm"):
+            raise CompareConfigError(f"--rag-generator must be extractive or llm, got {self.rag_generator!r}")
+        tuned = [m for m in self.rows if m in ("finetune", "hybrid")]
+        if tuned and self.generator == "hf" and (self.model_dir is None or not self.model_dir.is_dir()):
             raise CompareConfigError(
-                f"--model {self.model_dir}: mode(s) {', '.join(needs_llm)} need a fine-tuned model folder "
+                f"--model {self.model_dir}: mode(s) {', '.join(tuned)} need a fine-tuned model folder "
                 "(made by `supportbot train`)"
             )
+        if "rag-llm" in self.rows:
+            if self.generator != "hf":
+                raise CompareConfigError("the rag-llm row runs the base model locally: use --generator hf")
+            if self.base_dir is not None and not self.base_dir.is_dir():
+                raise CompareConfigError(f"--base {self.base_dir}: no such model folder")
+            if self.base_dir is None and (self.model_dir is None or not self.model_dir.is_dir()):
+                raise CompareConfigError(
+                    "the rag-llm row needs a base model: pass --base DIR (e.g. the folder of `supportbot model "
+                    "pull`) or --model DIR of an adapter, whose base is used"
+                )
+        needs_llm = [m for m in self.rows if m != "rag"]
         if needs_llm and self.generator == "openai" and not self.openai_base_url:
             raise CompareConfigError("the openai generator needs a server URL (openai_base_url)")
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        """The report's rows: ``modes``, with ``rag-llm`` after ``rag`` when ``--rag-generator llm`` asks for it."""
+        if self.rag_generator != "llm" or "rag-llm" in self.modes:
+            return self.modes
+        at = self.modes.index("rag") + 1 if "rag" in self.modes else 0
+        return (*self.modes[:at], "rag-llm", *self.modes[at:])
 
     @property
     def scope_path(self) -> Path:

@@ -8,13 +8,13 @@ value is a number for mean-type KPIs or a pair for set-level ones (out-of-scope 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from evaluation.stats import Estimate, WinCall, bootstrap_ci, call_winner, mean
+from evaluation.stats import Estimate, WinCall, bootstrap_ci, call_winner, call_winner_paired, mean, paired_difference
 
 LANGS = ("es", "en", "all")
 
@@ -118,11 +118,16 @@ KPIS: tuple[KPI, ...] = (
 KPI_BY_NAME = {k.name: k for k in KPIS}
 
 
-def row(kpi: str, mode: str, lang: str, value: float | Iterable[float]) -> dict[str, Any]:
-    """One measurement row (checks the KPI name so a typo fails loudly)."""
+def row(kpi: str, mode: str, lang: str, value: float | Iterable[float], item: str = "") -> dict[str, Any]:
+    """One measurement row (checks the KPI name so a typo fails loudly).
+
+    ``item`` names the unit measured (a message, a paraphrase group, a bias pair): the same in every mode, so
+    modes can be compared item by item (:func:`differences`).
+    """
     if kpi not in KPI_BY_NAME:
         raise KeyError(f"unknown KPI {kpi!r}")
-    return {"kpi": kpi, "mode": mode, "lang": lang, "value": value if isinstance(value, float | int) else list(value)}
+    value = value if isinstance(value, float | int) else list(value)
+    return {"kpi": kpi, "mode": mode, "lang": lang, "value": value, "item": item}
 
 
 def aggregate(
@@ -146,16 +151,68 @@ def aggregate(
     return table
 
 
-def call_winners(table: Mapping[str, Mapping[str, Mapping[str, Estimate]]]) -> dict[str, dict[str, WinCall]]:
-    """The winner (or no clear winner) of every KPI in every language, by non-overlapping intervals."""
+Differences = dict[str, dict[str, dict[tuple[str, str], Estimate]]]
+
+
+def differences(
+    rows: Iterable[Mapping[str, Any]], modes: Sequence[str], *, n_resamples: int = 1000, seed: int = 0
+) -> Differences:
+    """Paired bootstrap of every KPI's difference between every two modes, per language and overall.
+
+    Rows are matched on their ``item`` (the n-th occurrence of an item key matches the n-th in the other mode);
+    only items both modes measured count, and the resample draws the same items for both.
+
+    Returns:
+        ``{kpi: {lang: {(a, b): Estimate of a - b}}}`` for ``a`` before ``b`` in ``modes``.
+    """
+    keyed: dict[tuple[str, str, str], dict[tuple[str, int], Any]] = {}
+    for r in rows:
+        for lang in (r["lang"], "all") if r["lang"] != "all" else ("all",):
+            bucket = keyed.setdefault((r["kpi"], lang, r["mode"]), {})
+            base = f"{r['lang']}|{r.get('item', '')}"
+            n = sum(1 for key in bucket if key[0] == base) if r.get("item") else len(bucket)
+            bucket[(base, n)] = r["value"]
+    out: Differences = {}
+    for kpi in KPIS:
+        for lang in LANGS:
+            present = [m for m in modes if (kpi.name, lang, m) in keyed]
+            for i, a in enumerate(present):
+                for b in present[i + 1 :]:
+                    left, right = keyed[(kpi.name, lang, a)], keyed[(kpi.name, lang, b)]
+                    common = [k for k in left if k in right]
+                    estimate = paired_difference([left[k] for k in common], [right[k] for k in common],
+                                                 kpi.statistic, n_resamples=n_resamples, seed=seed)  # fmt: skip
+                    out.setdefault(kpi.name, {}).setdefault(lang, {})[(a, b)] = estimate
+    return out
+
+
+def call_winners(
+    table: Mapping[str, Mapping[str, Mapping[str, Estimate]]], diffs: Differences | None = None
+) -> dict[str, dict[str, WinCall]]:
+    """The winner (or no clear winner) of every KPI in every language.
+
+    With ``diffs`` (paired differences), a winner's difference to every other mode must exclude 0; without
+    them, its interval must not overlap any other mode's interval.
+    """
     calls: dict[str, dict[str, WinCall]] = {}
     for name, by_mode in table.items():
         kpi = KPI_BY_NAME[name]
         for lang in LANGS:
             estimates = {mode: per_lang[lang] for mode, per_lang in by_mode.items() if lang in per_lang}
-            if estimates:
+            if not estimates:
+                continue
+            if diffs is not None:
+                paired = diffs.get(name, {}).get(lang, {})
+                calls.setdefault(name, {})[lang] = call_winner_paired(estimates, paired, kpi.higher_is_better)
+            else:
                 calls.setdefault(name, {})[lang] = call_winner(estimates, kpi.higher_is_better)
     return calls
+
+
+def differences_to_dict(diffs: Differences) -> dict[str, Any]:
+    """JSON-ready ``{kpi: {lang: {"a - b": {value, ci_low, ci_high, n}}}}``."""
+    return {k: {lang: {f"{a} - {b}": e.to_dict() for (a, b), e in per.items()} for lang, per in v.items()}
+            for k, v in diffs.items()}  # fmt: skip
 
 
 def table_to_dict(table: Mapping[str, Mapping[str, Mapping[str, Estimate]]]) -> dict[str, Any]:

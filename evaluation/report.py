@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.kpis import KPI_BY_NAME, KPIS, LANGS
+from evaluation.kpis import KPI_BY_NAME, KPIS, LANGS, Differences
 from evaluation.stats import Estimate, WinCall
 
 Table = Mapping[str, Mapping[str, Mapping[str, Estimate]]]
@@ -27,11 +28,17 @@ def _arrow(name: str) -> str:
     return "↑" if KPI_BY_NAME[name].higher_is_better else "↓"
 
 
-def kpi_table(table: Table, modes: Sequence[str], lang: str, names: Sequence[str] | None = None) -> str:
+def kpi_table(
+    table: Table,
+    modes: Sequence[str],
+    lang: str,
+    names: Sequence[str] | None = None,
+    calls: Mapping[str, Mapping[str, WinCall]] | None = None,
+) -> str:
     """Markdown table: one row per KPI, one column per mode, cells ``value [95% CI]`` in ``lang``; winners bold."""
     from evaluation.kpis import call_winners
 
-    calls = call_winners(table)
+    calls = call_winners(table) if calls is None else calls
     lines = ["| KPI | " + " | ".join(modes) + " | n |", "|---|" + "---|" * (len(modes) + 1)]
     for kpi in KPIS:
         if kpi.name not in table or (names is not None and kpi.name not in names):
@@ -61,6 +68,29 @@ def winners_table(calls: Mapping[str, Mapping[str, WinCall]]) -> str:
 def win_statements(calls: Mapping[str, Mapping[str, WinCall]], lang: str) -> list[str]:
     """One sentence per KPI in ``lang``: who wins with the intervals, or why no win is claimed."""
     return [f"- **{KPI_BY_NAME[name].label}**: {per[lang].statement}" for name, per in calls.items() if lang in per]
+
+
+def differences_table(diffs: Differences, lang: str, names: Sequence[str]) -> str:
+    """Markdown table of paired differences ``a - b`` (95% CI) per KPI in ``lang``; a bold cell excludes 0."""
+    pairs = list(dict.fromkeys(pair for name in names for pair in diffs.get(name, {}).get(lang, {})))
+    if not pairs:
+        return ""
+    lines = ["| KPI | " + " | ".join(f"{a} − {b}" for a, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
+    for name in names:
+        per = diffs.get(name, {}).get(lang, {})
+        if not per:
+            continue
+        cells = []
+        for pair in pairs:
+            d = per.get(pair)
+            if d is None or not d.defined or math.isnan(d.low):
+                cells.append("–")
+                continue
+            digits = _digits(name)
+            text = f"{d.value:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}]"
+            cells.append(f"**{text}**" if d.low > 0 or d.high < 0 else text)
+        lines.append(f"| {KPI_BY_NAME[name].label} {_arrow(name)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def node_table(nodes: Mapping[str, Mapping[str, Mapping[str, Estimate]]]) -> str:
@@ -103,6 +133,7 @@ def write_report(
     run: Mapping[str, Any],
     plots: Sequence[Path],
     failures: Sequence[str] = (),
+    diffs: Differences | None = None,
 ) -> Path:
     """Write ``report.md``: run description, headline, winners per language, full tables, latency, plots."""
     modes = list(run["modes"])
@@ -112,17 +143,28 @@ def write_report(
         f"Split **{run['split']}**, {run['turns']} turns ({run['items']} messages per mode), index "
         f"`{run['index']}`, model `{run['model']}`, rag generator `{run['rag_generator']}`. "
         f"Intervals are 95% percentile-bootstrap intervals ({run['n_resamples']} resamples, seed {run['seed']}). "
-        "A mode **wins** a KPI only when its interval does not overlap any other mode's interval; otherwise the "
-        "report says there is no clear winner. ↑ higher is better, ↓ lower is better.",
+        + (
+            "Every mode answers the same messages, so modes are compared **paired**: the bootstrap resamples "
+            "messages and compares the modes on each; a mode **wins** a KPI only when its paired difference to "
+            "every other mode excludes 0"
+            if diffs is not None
+            else "A mode **wins** a KPI only when its interval does not overlap any other mode's interval"
+        )
+        + "; otherwise the report says there is no clear winner. ↑ higher is better, ↓ lower is better.",
         "",
     ]
     parts += [f"> note: {note}" for note in run.get("notes", [])]
-    parts += ["", "## Headline (both languages)", "", kpi_table(table, modes, "all", HEADLINE), ""]
+    parts += ["", "## Headline (both languages)", "", kpi_table(table, modes, "all", HEADLINE, calls), ""]
+    if diffs is not None:
+        parts += ["## Paired differences (headline KPIs)", "",
+                  "Per-message differences, resampled together; bold: the interval excludes 0.", ""]  # fmt: skip
+        for lang in LANGS:
+            parts += [f"### {LANG_NAMES[lang]}", "", differences_table(diffs, lang, HEADLINE), ""]
     parts += ["## Winners per language", "", winners_table(calls), ""]
     for lang in LANGS:
         parts += [f"### {LANG_NAMES[lang]}", "", *win_statements(calls, lang), ""]
     for lang in LANGS:
-        parts += [f"## All KPIs: {LANG_NAMES[lang]}", "", kpi_table(table, modes, lang), ""]
+        parts += [f"## All KPIs: {LANG_NAMES[lang]}", "", kpi_table(table, modes, lang, None, calls), ""]
     parts += [
         "## Deployment criteria",
         "",

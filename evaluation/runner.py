@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation import scoring
 from evaluation.bbq import score_bbq
-from evaluation.config import CompareConfig
-from evaluation.kpis import aggregate, call_winners, p50, p95, table_to_dict
+from evaluation.config import GRAPH_MODE, CompareConfig, CompareConfigError
+from evaluation.kpis import aggregate, call_winners, differences, differences_to_dict, p50, p95, table_to_dict
 from evaluation.metrics import node_latencies
 from evaluation.stats import Estimate, bootstrap_ci
 from evaluation.suites import Item, load_items
@@ -26,16 +26,17 @@ Turn = dict[str, Any]
 
 
 def build_service(config: CompareConfig) -> Any:
-    """One ChatService for all modes (the mode is chosen per turn), with its memory and store in the run folder."""
+    """One ChatService for the rag (extractive), finetune and hybrid rows (the mode is chosen per turn), with its
+    memory and store in the run folder."""
     from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
     from graph.service import ChatService
 
-    needs_llm = any(m != "rag" for m in config.modes) or config.rag_generator == "llm"
+    needs_llm = any(m in ("finetune", "hybrid") for m in config.rows)
     graph_config = GraphConfig(
         index_dir=config.index_dir,
-        mode=config.modes[0],  # type: ignore[arg-type]
+        mode="hybrid" if needs_llm else "rag",
         generator=config.generator if needs_llm else "extractive",
-        rag_generator=config.rag_generator,
+        rag_generator="extractive",
         model_dir=config.model_dir if needs_llm else None,
         openai_base_url=config.openai_base_url,
         max_new_tokens=config.max_new_tokens,
@@ -46,13 +47,65 @@ def build_service(config: CompareConfig) -> Any:
     return ChatService(graph_config)
 
 
+def base_model_folder(config: CompareConfig) -> Path:
+    """The model folder of the rag-llm row: ``--base``, or the base of the ``--model`` adapter without its adapter.
+
+    For an adapter, a small descriptor (``base-model/supportbot_model.json`` in the run folder) points
+    ``finetune.inference.load_model`` at the adapter's base weights and its tokenizer: the same weights and
+    tokens the fine-tune started from, no LoRA.
+    """
+    from finetune.inference import MODEL_FILE
+
+    if config.base_dir is not None:
+        return config.base_dir
+    assert config.model_dir is not None  # CompareConfig checked it
+    descriptor = config.model_dir / MODEL_FILE
+    try:
+        info = json.loads(descriptor.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CompareConfigError(f"{descriptor}: cannot read it ({exc}); pass the base model with --base DIR") from exc
+    if info.get("kind") != "adapter" or not info.get("base"):
+        raise CompareConfigError(f"--model {config.model_dir} names no base model (merged?): pass --base DIR")
+    base = Path(info["base"]) if Path(info["base"]).is_absolute() else config.model_dir / info["base"]
+    tokenizer = config.model_dir / str(info.get("tokenizer") or "tokenizer")
+    if not (base / "config.json").is_file() or not tokenizer.is_dir():
+        raise CompareConfigError(f"--model {config.model_dir}: base {base} or tokenizer {tokenizer} is missing")
+    folder = config.out_dir / "base-model"
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {"kind": "merged", "model": str(base.resolve()), "tokenizer": str(tokenizer.resolve()),
+                "lang_aware": bool(info.get("lang_aware")),
+                "note": f"base of {config.model_dir}, no adapter"}  # fmt: skip
+    (folder / MODEL_FILE).write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return folder
+
+
+def build_base_service(config: CompareConfig) -> Any:
+    """The ChatService of the rag-llm row: rag mode, answered by the un-tuned base model with the RAG prompt."""
+    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
+    from graph.service import ChatService
+
+    folder = config.out_dir / "rag-llm"
+    graph_config = GraphConfig(
+        index_dir=config.index_dir,
+        mode="rag",
+        generator="hf",
+        rag_generator="llm",
+        model_dir=base_model_folder(config),
+        max_new_tokens=config.max_new_tokens,
+        checkpoint_db=folder / CHECKPOINT_FILE,
+        store_db=folder / STORE_FILE,
+        cache_dir=config.cache_dir,
+    )
+    return ChatService(graph_config)
+
+
 def _one_turn(service: Any, item: Item, mode: str) -> Turn:
-    """One item in one mode, in a fresh session; an exception is recorded as route ``error``, never raised."""
+    """One item in one mode (a report row), in a fresh session; an exception is recorded as route ``error``."""
     session = f"eval-{mode}-{item['suite']}-{item['id']}-{item['meta'].get('variant', '')}"
     turn: Turn = {**{k: item[k] for k in ("suite", "id", "lang", "message", "meta")}, "mode": mode}
     start = time.perf_counter()
     try:
-        result = service.chat(item["message"], session_id=session, mode=mode)
+        result = service.chat(item["message"], session_id=session, mode=GRAPH_MODE[mode])
         turn.update(
             answer=str(result.get("answer") or ""),
             route=str(result.get("route") or ""),
@@ -74,6 +127,8 @@ def run_turns(
 ) -> list[Turn]:
     """Send every item to every mode, each in a fresh session; turns come back in (mode, item) order.
 
+    ``service`` is one ChatService for every mode, or ``{mode: ChatService}`` (the rag-llm row has its own).
+
     With ``workers > 1`` that many turns of a mode run at once, so the ``hf`` generator batches their generation
     (and an OpenAI-compatible server sees concurrent requests): faster, but each turn's latency then includes
     waiting for its batch, as it would in a busy deployment.
@@ -84,7 +139,8 @@ def run_turns(
     total = len(items) * len(modes)
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         for mode in modes:
-            for turn in pool.map(lambda item, mode=mode: _one_turn(service, item, mode), items):
+            chat = service[mode] if isinstance(service, Mapping) else service
+            for turn in pool.map(lambda item, mode=mode, chat=chat: _one_turn(chat, item, mode), items):
                 turns.append(turn)
                 if progress:
                     progress(len(turns), total, mode)
@@ -135,12 +191,14 @@ def failures(turns: Sequence[Turn], limit: int = 20) -> list[str]:
 
 
 def summarize(turns: Sequence[Turn], embedder: Any, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Scores, KPI table with intervals, winners, node latencies and route counts for a list of turns."""
+    """Scores, KPI table with intervals, paired differences, winners, node latencies and route counts."""
     cached = scoring.CachedEmbedder(embedder)
     texts = [t["answer"] for t in turns] + [t["meta"]["reference"] for t in turns if "reference" in t["meta"]]
     cached.prime([t for t in texts if t.strip()] + ["-"])
     rows = score_turns(turns, cached)
     table = aggregate(rows, n_resamples=n_resamples, seed=seed)
+    modes = list(dict.fromkeys(t["mode"] for t in turns))
+    diffs = differences(rows, modes, n_resamples=n_resamples, seed=seed)
     routes: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     latencies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for t in turns:
@@ -149,7 +207,8 @@ def summarize(turns: Sequence[Turn], embedder: Any, *, n_resamples: int = 1000, 
             latencies[t["mode"]][t["lang"]].append(float(t["latency_ms"]))
     return {
         "table": table,
-        "calls": call_winners(table),
+        "differences": diffs,
+        "calls": call_winners(table, diffs),
         "nodes": node_estimates(turns, n_resamples, seed),
         "routes": {m: {s: dict(c) for s, c in per.items()} for m, per in routes.items()},
         "latencies": {m: dict(per) for m, per in latencies.items()},
@@ -174,18 +233,20 @@ def write_outputs(
         "run": run,
         "kpis": table_to_dict(summary["table"]),
         "winners": {k: {lang: c.to_dict() for lang, c in per.items()} for k, per in summary["calls"].items()},
+        "differences": differences_to_dict(summary["differences"]),
         "node_latency_ms": {
             m: {n: {q: e.to_dict() for q, e in s.items()} for n, s in per.items()}
             for m, per in summary["nodes"].items()
         },
-        "deployable": {m: deployable(summary["table"], m) for m in config.modes},
+        "deployable": {m: deployable(summary["table"], m) for m in config.rows},
         "routes": summary["routes"],
         "plots": [p.relative_to(out).as_posix() for p in plots],
     }
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     report = write_report(out / "report.md", table=summary["table"], calls=summary["calls"], nodes=summary["nodes"],
-                          run=run, plots=plots, failures=failures(turns))  # fmt: skip
+                          run=run, plots=plots, failures=failures(turns),
+                          diffs=summary["differences"])  # fmt: skip
     if config.mlflow:
         document["run"]["mlflow_run_id"] = run["mlflow_run_id"] = _log(
             config, run, summary, [metrics_path, report, *plots]
@@ -223,8 +284,11 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
         raise ValueError(f"{config.testset}: no items in split {config.split!r}")
     config.out_dir.mkdir(parents=True, exist_ok=True)
     service = service or build_service(config)
+    services = {mode: service for mode in config.rows}
+    if "rag-llm" in config.rows:
+        services["rag-llm"] = build_base_service(config)
     chat_started = time.perf_counter()
-    turns = run_turns(service, items, config.modes, progress, workers=config.workers)
+    turns = run_turns(services, items, config.rows, progress, workers=config.workers)
     chat_seconds = time.perf_counter() - chat_started
     embedder = load_embedder(config.embedder, cache_dir=config.cache_dir)
     summary = summarize(turns, embedder, n_resamples=config.n_resamples, seed=config.seed)
@@ -232,8 +296,10 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     for item in items:
         counts[item["suite"]][item["lang"]] += 1
     run = {
-        "modes": list(config.modes), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
-        "model": str(config.model_dir), "rag_generator": config.rag_generator, "generator": config.generator,
+        "modes": list(config.rows), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
+        "model": str(config.model_dir), "rag_generator": config.rag_generator,
+        "base": str(services["rag-llm"].config.model_dir) if "rag-llm" in services else None,
+        "generator": config.generator,
         "items": len(items), "turns": len(turns), "workers": config.workers,
         "counts": {s: dict(c) for s, c in counts.items()},
         "notes": notes, "n_resamples": config.n_resamples, "seed": config.seed,

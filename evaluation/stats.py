@@ -1,7 +1,10 @@
 """Bootstrap confidence intervals and the rule for calling a winner between modes.
 
-A mode only "wins" a KPI when its 95% interval does not overlap any other mode's interval. Overlapping
-intervals are reported as no clear winner, never as a win, however far apart the point estimates look.
+Every mode answers the same items, so modes are compared *paired*: the bootstrap resamples items and recomputes
+both modes' statistic on the same resample (:func:`paired_difference`). A mode only "wins" a KPI when the 95%
+interval of its difference to every other mode excludes 0 (:func:`call_winner_paired`); otherwise the report says
+there is no clear winner, however far apart the point estimates look. Without item keys the older, more
+conservative rule applies (:func:`call_winner`: the winner's interval must not overlap any other mode's).
 """
 
 from __future__ import annotations
@@ -141,3 +144,89 @@ def call_winner(estimates: Mapping[str, Estimate], higher_is_better: bool = True
         f"no clear winner: {best} {b.format()} overlaps "
         + ", ".join(f"{m} {defined[m].format()}" for m in overlapping),
     )
+
+
+def paired_difference(
+    a: Sequence[Any] | np.ndarray,
+    b: Sequence[Any] | np.ndarray,
+    statistic: Statistic = mean,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """Percentile bootstrap interval of ``statistic(a) - statistic(b)`` where ``a[i]`` and ``b[i]`` are the same item.
+
+    Items are resampled together (one index set for both modes), so what the items have in common (an easy
+    question is easy for every mode) cancels out and the interval is that of the per-item comparison. For a mean
+    this is the interval of the mean per-item difference.
+    """
+    left, right = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(left) != len(right):
+        raise ValueError(f"paired samples differ in length: {len(left)} vs {len(right)}")
+    n = len(left)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    value = float(statistic(left)) - float(statistic(right))
+    index = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    samples = np.asarray(statistic(left[index]), dtype=float).reshape(-1) - np.asarray(
+        statistic(right[index]), dtype=float
+    ).reshape(-1)
+    samples = samples[~np.isnan(samples)]
+    if math.isnan(value) or not len(samples):
+        return Estimate(value, math.nan, math.nan, n)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail])
+    return Estimate(value, float(min(low, value)), float(max(high, value)), n)
+
+
+def _signed(diff: Estimate) -> str:
+    if not diff.defined or math.isnan(diff.low):
+        return "n/a"
+    return f"{diff.value:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]"
+
+
+def call_winner_paired(
+    estimates: Mapping[str, Estimate],
+    differences: Mapping[tuple[str, str], Estimate],
+    higher_is_better: bool = True,
+    min_n: int = MIN_UNITS,
+) -> WinCall:
+    """Name the mode that wins a KPI, only if its paired difference to every other mode is clear of 0.
+
+    Args:
+        estimates: Mode name -> estimate (the point estimates rank the modes).
+        differences: ``(a, b)`` -> paired estimate of ``a - b`` over the items both modes answered (either
+            order may be given).
+        higher_is_better: Direction of the KPI.
+        min_n: Fewest paired items a difference needs to count.
+    """
+    defined = {m: e for m, e in estimates.items() if e.defined and e.n >= min_n}
+    if len(defined) < 2:
+        reason = f"fewer than two modes with a value on at least {min_n} items"
+        return WinCall(None, next(iter(defined), None), f"not comparable ({reason})")
+    sign = 1.0 if higher_is_better else -1.0
+    ranked = sorted(defined, key=lambda m: sign * defined[m].value, reverse=True)
+    best = ranked[0]
+    if defined[best].value == defined[ranked[1]].value:
+        return WinCall(None, None, f"no clear winner: {best} and {ranked[1]} tie")
+    diffs: dict[str, Estimate] = {}
+    for other in ranked[1:]:
+        if (best, other) in differences:
+            diffs[other] = differences[(best, other)]
+        elif (other, best) in differences:
+            d = differences[(other, best)]
+            diffs[other] = Estimate(-d.value, -d.high, -d.low, d.n)
+        else:
+            diffs[other] = Estimate(math.nan, math.nan, math.nan, 0)
+
+    def clear(d: Estimate) -> bool:
+        if not d.defined or math.isnan(d.low) or d.n < min_n:
+            return False
+        return d.low > 0 if higher_is_better else d.high < 0
+
+    text = ", ".join(f"{best} - {m} {_signed(d)} (n={d.n})" for m, d in diffs.items())
+    if all(clear(d) for d in diffs.values()):
+        return WinCall(best, best, f"{best} wins: {defined[best].format()}; paired {text}")
+    unclear = ", ".join(f"{best} - {m} {_signed(d)}" for m, d in diffs.items() if not clear(d))
+    return WinCall(None, best, f"no clear winner: paired difference includes 0 ({unclear})")

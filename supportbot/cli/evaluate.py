@@ -64,7 +64,9 @@ def compare(
     index: Path = typer.Option(..., "--index", help="Index folder."),
     model: Path | None = typer.Option(None, "--model", help="Fine-tuned model folder (finetune and hybrid modes)."),
     testset: Path = typer.Option(..., "--testset", help="JSONL questions with references (data/eval/qa.jsonl)."),
-    modes: str = typer.Option("rag,finetune,hybrid", "--modes", help="Comma-separated modes to compare."),
+    modes: str = typer.Option(
+        "rag,finetune,hybrid", "--modes", help="Comma-separated rows to compare: rag, rag-llm, finetune, hybrid."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md, turns.jsonl and plots/."),
     split: str = typer.Option("test", "--split", help="dev | test | all (test is never used for tuning)."),
     limit: int | None = typer.Option(None, "--limit", help="At most N records per language per suite."),
@@ -77,7 +79,14 @@ def compare(
         None, "--bias-datasets", help="Folder with bbq/ and esbbq/ (default ../shared/datasets; skipped if absent)."
     ),
     bbq_per_language: int = typer.Option(30, "--bbq-per-language", help="Ambiguous BBQ/EsBBQ items per language."),
-    rag_generator: str = typer.Option("extractive", "--rag-generator", help="rag mode: extractive | llm."),
+    rag_generator: str = typer.Option(
+        "extractive",
+        "--rag-generator",
+        help="extractive | llm: llm adds the rag-llm row (the base model with the RAG prompt, no fine-tune).",
+    ),
+    base: Path | None = typer.Option(
+        None, "--base", help="Base model folder of the rag-llm row (default: the base the --model adapter names)."
+    ),
     generator: str = typer.Option("hf", "--generator", help="LLM generator of finetune/hybrid: hf | openai."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Longest generated answer, in tokens."),
     workers: int = typer.Option(
@@ -95,7 +104,7 @@ def compare(
     settings = get_settings()
     try:
         config = CompareConfig(
-            index_dir=index, testset=testset, out_dir=out, model_dir=model,
+            index_dir=index, testset=testset, out_dir=out, model_dir=model, base_dir=base,
             modes=tuple(m.strip() for m in modes.split(",") if m.strip()), split=split,  # type: ignore[arg-type]
             limit=limit, suites=tuple(s.strip() for s in suites.split(",") if s.strip()), scope_set=scope_set,
             prompts_dir=prompts, bias_datasets=bias_datasets or SHARED_DATASETS, bbq_per_language=bbq_per_language,

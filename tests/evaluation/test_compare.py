@@ -1,4 +1,5 @@
-"""`supportbot eval compare` end to end: a reduced run of all three modes through the real agent (smoke model)."""
+"""`supportbot eval compare` end to end: a reduced run of every row (rag, rag-llm, finetune, hybrid) through the
+real agent with the smoke model (rag-llm: its base without the adapter)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,20 @@ from supportbot.cli import app
 from tests.conftest import DATA, SHARED_DATASETS
 
 runner = CliRunner()
-MODES = ["rag", "finetune", "hybrid"]
+MODES = ["rag", "rag-llm", "finetune", "hybrid"]
 
 
 @pytest.fixture(scope="module")
 def compare_run(bundled_index: Path, smoke_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One reduced comparison: one record per language from every suite, all three modes, logged to MLflow.
+    """One reduced comparison: one record per language from every suite, every row, logged to MLflow.
 
     Two turns run at once (``--workers 2``), so the hf generator's batching is on the path too.
     """
     out = tmp_path_factory.mktemp("compare") / "run"
     result = runner.invoke(app, [
         "eval", "compare", "--index", str(bundled_index), "--model", str(smoke_model),
-        "--testset", str(DATA / "eval" / "qa.jsonl"), "--modes", ",".join(MODES), "--out", str(out),
+        "--testset", str(DATA / "eval" / "qa.jsonl"), "--modes", "rag,finetune,hybrid", "--out", str(out),
+        "--rag-generator", "llm",
         "--split", "test", "--limit", "1", "--bbq-per-language", "1", "--max-new-tokens", "16",
         "--resamples", "200", "--bias-datasets", str(SHARED_DATASETS), "--workers", "2",
     ])  # fmt: skip
@@ -41,12 +43,13 @@ def metrics(out: Path) -> dict[str, Any]:
 def test_every_mode_answers_the_same_messages(compare_run: Path) -> None:
     turns = [json.loads(line) for line in (compare_run / "turns.jsonl").read_text(encoding="utf-8").splitlines()]
     by_mode = {m: sorted((t["suite"], t["id"], t["message"]) for t in turns if t["mode"] == m) for m in MODES}
-    assert by_mode["rag"] and by_mode["rag"] == by_mode["finetune"] == by_mode["hybrid"]
+    assert by_mode["rag"] and by_mode["rag"] == by_mode["rag-llm"] == by_mode["finetune"] == by_mode["hybrid"]
     assert {t["suite"] for t in turns} >= {"qa", "scope", "consistency", "edge", "bias"}
     assert not [t["error"] for t in turns if t["error"]]  # no exception on any message, edge cases included
     assert {t["route"] for t in turns} <= {"answered", "out_of_scope", "refused", "handoff"}
     document = metrics(compare_run)
-    assert document["run"]["turns"] == len(turns) == 3 * document["run"]["items"]
+    assert document["run"]["turns"] == len(turns) == 4 * document["run"]["items"]
+    assert document["run"]["modes"] == MODES
     assert document["run"]["errors"] == 0
 
 
@@ -66,26 +69,48 @@ def test_kpis_per_mode_and_language_with_intervals(compare_run: Path) -> None:
     # the extractive rag generator produces no tokens; the fine-tuned LLM does
     assert kpis["tokens_generated"]["rag"]["all"]["value"] == 0.0
     assert kpis["tokens_generated"]["finetune"]["all"]["value"] > 0.0
+    assert kpis["tokens_generated"]["rag-llm"]["all"]["value"] > 0.0
 
 
 @pytest.mark.slow
-def test_winners_are_only_claimed_for_clear_intervals(compare_run: Path) -> None:
+def test_rag_llm_row_is_the_base_model_without_the_adapter(compare_run: Path, smoke_model: Path) -> None:
+    from finetune.inference import load_model
+
+    descriptor = json.loads((compare_run / "base-model" / "supportbot_model.json").read_text(encoding="utf-8"))
+    assert descriptor["kind"] == "merged" and Path(descriptor["model"]) == (smoke_model / "base").resolve()
+    assert metrics(compare_run)["run"]["base"] == str(compare_run / "base-model")
+    base, tuned = load_model(compare_run / "base-model"), load_model(smoke_model)
+    assert not hasattr(base.model, "peft_config") and base.model is not tuned.model
+    turns = [json.loads(line) for line in (compare_run / "turns.jsonl").read_text(encoding="utf-8").splitlines()]
+    rag_llm = [t for t in turns if t["mode"] == "rag-llm" and t["suite"] == "qa"]
+    assert rag_llm and all(t["sources"] or t["route"] != "answered" for t in rag_llm)  # it read passages
+
+
+@pytest.mark.slow
+def test_winners_are_only_claimed_for_paired_differences_clear_of_zero(compare_run: Path) -> None:
     from evaluation.kpis import KPI_BY_NAME
 
     document = metrics(compare_run)
+    diffs = document["differences"]
+    assert diffs["chrf"]["es"]["rag - hybrid"]["n"] == document["kpis"]["chrf"]["hybrid"]["es"]["n"]
     for name, per_lang in document["winners"].items():
         for lang, call in per_lang.items():
             if call["winner"] is None:
                 continue
-            win = document["kpis"][name][call["winner"]][lang]
-            for mode, per in document["kpis"][name].items():
-                other = per.get(lang)
-                if mode == call["winner"] or not other or other["value"] is None:
+            winner = call["winner"]
+            for mode in document["kpis"][name]:
+                if mode == winner:
                     continue
-                if KPI_BY_NAME[name].higher_is_better:
-                    assert win["ci_low"] > other["ci_high"], (name, lang, mode)
-                else:
-                    assert win["ci_high"] < other["ci_low"], (name, lang, mode)
+                d = diffs[name][lang].get(f"{winner} - {mode}")
+                low, high = (
+                    (d["ci_low"], d["ci_high"])
+                    if d
+                    else (
+                        -diffs[name][lang][f"{mode} - {winner}"]["ci_high"],
+                        -diffs[name][lang][f"{mode} - {winner}"]["ci_low"],
+                    )
+                )
+                assert (low > 0) if KPI_BY_NAME[name].higher_is_better else (high < 0), (name, lang, mode)
 
 
 @pytest.mark.slow
@@ -116,6 +141,9 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
         (["--workers", "0"], "--workers"),
         (["--testset", "missing.jsonl"], "--testset missing.jsonl"),
         (["--modes", "rag,hybrid", "--model", "no-such-model"], "--model no-such-model"),
+        (["--rag-generator", "llm"], "--base DIR"),
+        (["--rag-generator", "llm", "--base", "no-such-base"], "--base no-such-base"),
+        (["--rag-generator", "gpt"], "--rag-generator"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -127,3 +127,45 @@ def test_call_winners_uses_each_kpis_direction() -> None:
     assert calls["latency_p50_ms"]["en"].winner == "rag"
     assert calls["latency_p50_ms"]["all"].winner == "rag"
     assert "es" not in calls["latency_p50_ms"]
+
+
+def test_paired_difference_sees_a_small_consistent_gain_that_marginal_intervals_miss() -> None:
+    from evaluation.kpis import differences
+    from evaluation.stats import call_winner_paired, paired_difference
+
+    rng = np.random.default_rng(0)
+    difficulty = rng.random(60)  # items vary a lot; mode b is better by 0.03 on every item
+    a, b = difficulty, np.clip(difficulty + 0.03, 0, 1.5)
+    marginal = {"a": bootstrap_ci(a), "b": bootstrap_ci(b)}
+    assert call_winner(marginal).winner is None  # the item spread hides the gain
+    d = paired_difference(b, a)
+    assert d.value == pytest.approx(0.03) and d.low > 0
+    assert call_winner_paired(marginal, {("a", "b"): paired_difference(a, b)}).winner == "b"
+    rows = [row("chrf", m, "en", float(v), f"q{i}") for m, vs in (("a", a), ("b", b)) for i, v in enumerate(vs)]
+    diffs = differences(reversed(rows), ["a", "b"], n_resamples=200)  # pairing follows items, not row order
+    assert diffs["chrf"]["en"][("a", "b")].value == pytest.approx(-0.03)
+    table = aggregate(rows, n_resamples=200)
+    assert call_winners(table, diffs)["chrf"]["en"].winner == "b"
+    assert call_winners(table)["chrf"]["en"].winner is None
+
+
+def test_paired_difference_only_counts_items_both_modes_answered() -> None:
+    from evaluation.kpis import differences
+
+    rows = [row("groundedness", "a", "es", 1.0, f"q{i}") for i in range(10)]
+    rows += [row("groundedness", "b", "es", 0.0, f"q{i}") for i in range(5, 15)]
+    d = differences(rows, ["a", "b"], n_resamples=200)["groundedness"]["es"][("a", "b")]
+    assert d.n == 5 and d.value == 1.0
+
+
+def test_paired_winner_needs_every_difference_clear_of_zero() -> None:
+    from evaluation.stats import call_winner_paired
+
+    est = {m: Estimate(v, v - 0.1, v + 0.1, 30) for m, v in (("x", 0.8), ("y", 0.7), ("z", 0.5))}
+    clear = {("x", "y"): Estimate(0.1, 0.02, 0.2, 30), ("z", "x"): Estimate(-0.3, -0.4, -0.2, 30)}
+    assert call_winner_paired(est, clear).winner == "x"
+    touching = {("x", "y"): Estimate(0.1, 0.0, 0.2, 30), ("z", "x"): Estimate(-0.3, -0.4, -0.2, 30)}
+    call = call_winner_paired(est, touching)
+    assert call.winner is None and "includes 0" in call.statement and "x - y" in call.statement
+    latency = {m: Estimate(v, v - 1, v + 1, 30) for m, v in (("x", 10.0), ("y", 20.0))}
+    assert call_winner_paired(latency, {("x", "y"): Estimate(-10, -12, -8, 30)}, higher_is_better=False).winner == "x"
