@@ -64,6 +64,10 @@ class TrainConfig:
         default="auto", metadata={"help": "4bit = QLoRA (CUDA + bitsandbytes), none, or auto (4bit when CUDA)"}
     )
     bf16: bool = field(default=True, metadata={"help": "bf16 mixed precision when the GPU supports it (never on CPU)"})
+    cpu_bf16: bool = field(
+        default=False,
+        metadata={"help": "bf16 autocast when training on a CPU (needs avx512_bf16 or AMX; roughly doubles speed)"},
+    )
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
     # --- supervised fine-tuning ---
     epochs: float = field(default=3.0, metadata={"help": "LoRA epochs over the chat examples"})
@@ -76,6 +80,13 @@ class TrainConfig:
     max_seq_len: int = field(default=384, metadata={"help": "longest tokenized conversation; longer ones are cut"})
     max_train_conversations: int = field(
         default=0, metadata={"help": "deterministic sample of this many training examples (0 = all)"}
+    )
+    raft_share: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of the sampled training examples taken from raft_train.jsonl, the rest from the chat "
+            "conversations (0 = both files as they come)"
+        },
     )
     min_lang_share: float = field(
         default=0.0,
@@ -110,6 +121,8 @@ class TrainConfig:
             problems.append(f"pretrain_turns must be all or user, got {self.pretrain_turns!r}")
         if not 0 <= self.min_lang_share < 0.5:
             problems.append("min_lang_share must be in [0, 0.5)")
+        if not 0 <= self.raft_share <= 1:
+            problems.append("raft_share must be in [0, 1]")
         if not 0 <= self.lora_dropout < 1:
             problems.append("lora_dropout must be in [0, 1)")
         if not self.lora_targets:

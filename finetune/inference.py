@@ -7,8 +7,9 @@ inference exactly the token layout it was trained on.
 from __future__ import annotations
 
 import json
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -78,16 +79,26 @@ class LoadedModel:
         return kwargs
 
     def generate_batch(
-        self, batch: list[list[dict[str, str]]], *, max_new_tokens: int = 128, temperature: float = 0.0
+        self,
+        batch: list[list[dict[str, str]]],
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        on_text: Callable[[int, str], None] | None = None,
     ) -> list[str]:
-        """Answer several conversations at once (greedy when ``temperature`` is 0)."""
+        """Answer several conversations at once (greedy when ``temperature`` is 0).
+
+        ``on_text(row, piece)`` receives each row's text as it is generated (streaming a micro-batch); the
+        returned answers are the same text, whole.
+        """
         import torch
 
         if not batch:
             return []
         inputs = self._inputs(batch, max_new_tokens)
+        streamer = BatchTextStreamer(self.tokenizer, len(batch), on_text, self.stop_ids) if on_text else None
         with self._lock, torch.inference_mode():
-            output = self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature))
+            output = self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature), streamer=streamer)
         new = output[:, inputs["input_ids"].shape[1] :]
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
@@ -98,30 +109,23 @@ class LoadedModel:
     def stream(
         self, messages: list[dict[str, str]], *, max_new_tokens: int = 128, temperature: float = 0.0
     ) -> Iterator[str]:
-        """Yield the answer in text pieces as they are generated."""
-        import torch
-        from transformers import TextIteratorStreamer
-
-        inputs = self._inputs([messages], max_new_tokens)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        """Yield the answer in text pieces as they are generated (one conversation; the hf generator batches)."""
+        pieces: queue.Queue[str | None] = queue.Queue()
         errors: list[BaseException] = []
 
         def work() -> None:
             try:
-                with self._lock, torch.inference_mode():
-                    self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature), streamer=streamer)
+                self.generate_batch([messages], max_new_tokens=max_new_tokens, temperature=temperature,
+                                    on_text=lambda _row, piece: pieces.put(piece))  # fmt: skip
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
-                streamer.end()
+            finally:
+                pieces.put(None)
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        first = True
-        for piece in streamer:
-            if first:
-                piece, first = piece.lstrip(), not piece.strip()
-            if piece:
-                yield piece
+        while (piece := pieces.get()) is not None:
+            yield piece
         thread.join()
         if errors:
             raise errors[0]
@@ -129,6 +133,44 @@ class LoadedModel:
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` takes with this model's tokenizer."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class BatchTextStreamer:
+    """A ``generate`` streamer for a batch: hands each row's new text to ``on_text(row, piece)`` as it decodes.
+
+    transformers' own text streamers take one sequence; a micro-batch of concurrent requests needs one stream per
+    row. A row stops at its first stop token; pieces never end in half a UTF-8 character; leading blank space of an
+    answer is dropped, as in the whole-answer decode.
+    """
+
+    def __init__(self, tokenizer: Any, rows: int, on_text: Callable[[int, str], None], stop_ids: list[int]) -> None:
+        self.tokenizer, self.on_text, self.stop_ids = tokenizer, on_text, set(stop_ids)
+        self.tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.sent = [0] * rows
+        self.done = [False] * rows
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        """Receive the prompt (first call, ignored) or one new token per row."""
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        for row, token in enumerate(value.reshape(-1).tolist()):
+            if self.done[row]:
+                continue
+            if token in self.stop_ids:
+                self.done[row] = True
+                continue
+            self.tokens[row].append(token)
+            text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True).lstrip()
+            if text.endswith("\ufffd"):  # half a multi-byte character: wait for the rest
+                continue
+            if len(text) > self.sent[row]:
+                self.on_text(row, text[self.sent[row] :])
+                self.sent[row] = len(text)
+
+    def end(self) -> None:
+        """Nothing is held back: every piece was handed over in ``put``."""
 
 
 def blank_token_ids(tokenizer: Any) -> list[int]:
@@ -161,6 +203,56 @@ def _resolve(folder: Path, ref: str | None, what: str) -> Path:
     if not path.exists():
         raise ModelLoadError(f"model folder {folder}: {what} {path} is missing")
     return path
+
+
+def resolve_base(folder: Path, info: dict[str, Any]) -> Path:
+    """The base folder of an adapter: its recorded path, else ``<data home>/models/<base_name>`` (a shipped adapter
+    names its base, which ``supportbot model pull`` / ``model trim`` write into the data home)."""
+    import os
+
+    recorded = Path(str(info["base"]))
+    candidates = [recorded if recorded.is_absolute() else folder / recorded]
+    if info.get("base_name"):
+        home = Path(os.environ.get("SUPPORTBOT_HOME", ".supportbot"))
+        candidates.append(home / "models" / str(info["base_name"]))
+    for candidate in candidates:
+        if (candidate / "config.json").is_file():
+            return candidate
+    fix = (
+        "run `supportbot model pull` and `supportbot model trim --base .supportbot/models/gemma-3-270m --out "
+        f".supportbot/models/{info['base_name']}`"
+        if str(info.get("base_name", "")).startswith("gemma")
+        else "pass the base checkpoint it was trained on"
+    )
+    raise ModelLoadError(
+        f"model folder {folder}: its base model is missing (looked in {', '.join(map(str, candidates))}): {fix}"
+    )
+
+
+def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokenizer: Any) -> None:
+    """Refuse an adapter whose tokenizer does not match its base's embedding (a base with another vocabulary)."""
+    config_file = base_dir / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{config_file}: unreadable ({exc}); provision the base model again") from exc
+    rows = int(config.get("vocab_size") or config.get("text_config", {}).get("vocab_size") or 0)
+    if rows and len(tokenizer) > rows:
+        raise ModelLoadError(
+            f"model folder {folder}: its tokenizer has {len(tokenizer):,} tokens but the base {base_dir} has "
+            f"{rows:,} embedding rows (a base with another vocabulary): use the base it was trained on "
+            f"({info.get('base_name') or info['base']}) or retrain the adapter on this base"
+        )
+    expected = info.get("base_fingerprint")
+    if expected:
+        from finetune.base_model import read_provenance
+
+        actual = read_provenance(base_dir).get("vocab_fingerprint")
+        if actual and actual != expected:
+            raise ModelLoadError(
+                f"model folder {folder}: trained on a base with another vocabulary (fingerprint {expected}, "
+                f"{base_dir} has {actual}): trim the base with the same settings, or retrain the adapter on it"
+            )
 
 
 def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str]:
@@ -241,7 +333,9 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
 
             if not info.get("base"):
                 raise ModelLoadError(f"{folder / MODEL_FILE}: an adapter folder must name its 'base' model")
-            base = _from_pretrained(_resolve(folder, info["base"], "base model"), dtype, precision, device)
+            base_dir = resolve_base(folder, info)
+            check_vocabulary(folder, info, base_dir, tokenizer)
+            base = _from_pretrained(base_dir, dtype, precision, device)
             model = PeftModel.from_pretrained(base, str(_resolve(folder, info.get("adapter", "adapter"), "adapter")))
             if precision in ("fp32", "bf16", "fp16", "int8"):
                 model = model.merge_and_unload()  # same outputs, no LoRA branch per layer at decode time
@@ -249,10 +343,12 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
             model = _from_pretrained(_resolve(folder, info.get("model", "model"), "model"), dtype, precision, device)
         if precision == "int8" and not stored_int8:
             model = quantize_int8(model)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # a corrupt safetensors or config raises library-specific types; name the folder
         if isinstance(exc, ModelLoadError):
             raise
-        raise ModelLoadError(f"model folder {folder}: cannot load the model: {exc}") from exc
+        raise ModelLoadError(
+            f"model folder {folder}: cannot load the model ({type(exc).__name__}: {exc}); provision or train it again"
+        ) from exc
     model.eval()
     return LoadedModel(
         model, tokenizer, device=device, precision=precision, lang_aware=bool(info.get("lang_aware")), info=info

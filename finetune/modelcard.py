@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from finetune.base_model import read_provenance, vocab_fingerprint, write_notice
 from finetune.config import TrainConfig
 
 MODEL_FILE = "supportbot_model.json"
@@ -46,9 +47,27 @@ def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str
             "lang_aware": config.normalize_system_prompt,
             "max_seq_len": config.max_seq_len,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            **base_identity(base_ref),
         },
     )
+    provenance = {} if config.from_scratch else read_provenance(Path(base_ref))
+    if provenance.get("notice"):
+        write_notice(
+            work, f"LoRA adapter trained on {Path(base_ref).name} by `supportbot train --preset {config.preset}`"
+        )
     (work / "model_card.md").write_text(model_card(config, data, base_ref, metrics), encoding="utf-8")
+
+
+def base_identity(base_ref: str) -> dict[str, Any]:
+    """What an adapter records about its base, so a load can find it by name and refuse a different vocabulary."""
+    path = Path(base_ref)
+    if not (path / "config.json").is_file():
+        return {}
+    from transformers import AutoTokenizer
+
+    provenance = read_provenance(path)
+    fingerprint = provenance.get("vocab_fingerprint") or vocab_fingerprint(AutoTokenizer.from_pretrained(str(path)))
+    return {"base_name": path.name, "base_fingerprint": fingerprint}
 
 
 def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics: dict[str, Any]) -> str:
@@ -111,6 +130,15 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
             lines.append(
                 f"| {h.get('epoch', 0):.2f} | {h['eval_loss']:.4f} | {math.exp(min(h['eval_loss'], 50)):.2f} |"
             )
+    provenance = {} if config.from_scratch else read_provenance(Path(base_ref))
+    if provenance.get("notice"):
+        lines += [
+            "",
+            "## License and use restrictions",
+            f"- {provenance['notice']}.",
+            f"- Modified: this adapter changes the base's behaviour (LoRA); base changes: "
+            f"{provenance.get('modified') or 'none'}. See NOTICE.",
+        ]
     lines += [
         "",
         "## Use",

@@ -92,7 +92,7 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
     """Token ids that end an assistant turn: eos plus the end-of-turn markers of common templates."""
     ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     vocab = tokenizer.get_vocab()
-    for marker in (EOS, "<|eot_id|>", "<|im_end|>", "<|end_of_text|>"):
+    for marker in (EOS, "<|eot_id|>", "<|im_end|>", "<|end_of_text|>", "<end_of_turn>"):
         if marker in vocab and vocab[marker] not in ids:
             ids.append(vocab[marker])
     return ids

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.chat_format import Messages, collate, encode_conversation, load_split
+from finetune.chat_format import Messages, collate, encode_conversation, load_split, read_chat_jsonl
 from finetune.config import TrainConfig, TrainError
 from finetune.tiny import build_base, last_checkpoint
 
@@ -52,6 +52,33 @@ def _sample(items: list[Example], limit: int, seed: int) -> list[Example]:
     if limit <= 0 or len(items) <= limit:
         return items
     return random.Random(seed).sample(items, limit)
+
+
+def _examples(config: TrainConfig, data_dir: Path, split: str, limit: int) -> list[Example]:
+    """A split's examples: chat + RAFT as they come, or a ``raft_share`` of RAFT examples and chat for the rest."""
+    normalize = config.normalize_system_prompt
+    if not (config.use_raft and config.raft_share > 0):
+        return _sample(load_split(data_dir, split, use_raft=config.use_raft, normalize_system=normalize),
+                       limit, config.seed)  # fmt: skip
+    chat = load_split(data_dir, split, use_raft=False, normalize_system=normalize)
+    raft_file = data_dir / f"raft_{split}.jsonl"
+    raft = read_chat_jsonl(raft_file, normalize_system=normalize) if raft_file.is_file() else []
+    if limit <= 0:
+        return raft + chat
+    n_raft = min(len(raft), round(config.raft_share * limit))
+    n_chat = min(len(chat), limit - n_raft)
+    return (_sample(raft, n_raft, config.seed) if n_raft else []) + (
+        _sample(chat, n_chat, config.seed) if n_chat else []
+    )
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes bf16 natively (avx512_bf16 or AMX): without it bf16 autocast is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def balance_languages(items: list[Example], min_share: float) -> list[Example]:
@@ -155,7 +182,7 @@ def make_trainer_factory(config: TrainConfig, cuda: bool, tracker: Any, log: Log
             greater_is_better=False,
             logging_steps=10,
             report_to="none",
-            bf16=cuda and config.bf16 and _bf16_ok(),
+            bf16=use_bf16(config, cuda),
             gradient_checkpointing=config.gradient_checkpointing,
             disable_tqdm=not config.progress,
             seed=config.seed,
@@ -184,6 +211,22 @@ def _bf16_ok() -> bool:
     import torch
 
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def use_bf16(config: TrainConfig, cuda: bool) -> bool:
+    """bf16 for this run: on a capable GPU when ``bf16``, on CPU (autocast) when ``cpu_bf16``.
+
+    Raises:
+        TrainError: ``cpu_bf16`` on a CPU without native bf16, where it would be slower than fp32.
+    """
+    if cuda:
+        return config.bf16 and _bf16_ok()
+    if config.cpu_bf16 and not cpu_bf16_supported():
+        raise TrainError(
+            f"preset {config.preset!r} trains with bf16 autocast, but this CPU has neither avx512_bf16 nor AMX "
+            "(bf16 would be slower than fp32): pass --config FILE with `cpu_bf16: false`"
+        )
+    return config.cpu_bf16
 
 
 def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str]:
@@ -243,19 +286,8 @@ def run_training(
     # --- setup ---
     started = time.time()
     data_dir, out = Path(data_dir), Path(out).resolve()
-    train_pairs = _sample(
-        load_split(data_dir, "train", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
-        config.max_train_conversations,
-        config.seed,
-    )
-    val_convs = [
-        m
-        for _, m in _sample(
-            load_split(data_dir, "val", use_raft=config.use_raft, normalize_system=config.normalize_system_prompt),
-            config.max_eval_conversations,
-            config.seed,
-        )
-    ]
+    train_pairs = _examples(config, data_dir, "train", config.max_train_conversations)
+    val_convs = [m for _, m in _examples(config, data_dir, "val", config.max_eval_conversations)]
     unique_train = [m for _, m in train_pairs]
     train_convs = [m for _, m in balance_languages(train_pairs, config.min_lang_share)]
     if not config.from_scratch and not (Path(str(config.base_model)) / "config.json").is_file():
@@ -318,7 +350,7 @@ def run_training(
         "preset": config.preset,
         "device": "cuda" if cuda else "cpu",
         "quantization": quant,
-        "bf16": bool(cuda and config.bf16 and _bf16_ok()),
+        "bf16": use_bf16(config, cuda),
         "train_conversations": len(unique_train),
         "train_examples": len(train_set),
         "val_examples": len(val_set),

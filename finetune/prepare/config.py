@@ -66,6 +66,20 @@ class PrepareConfig:
     eval_files: tuple[Path, ...] = field(
         default=(), metadata={"help": "evaluation JSONL files whose questions must not appear in the output"}
     )
+    raft_questions: tuple[Path, ...] = field(
+        default=(),
+        metadata={
+            "help": "QA JSONL files (id, lang, question, reference, gold_ids, split) whose dev rows become RAFT "
+            "questions (train/val); their test rows are never used and stay out of the output like eval_files"
+        },
+    )
+    holdout_articles: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "article ids (and their translations) the model must never see: no RAFT question about them, "
+            "never a passage, no conversation naming them (for the unseen-knowledge check)"
+        },
+    )
     card_examples: int = field(default=5, metadata={"help": "before/after cleaning examples in the data card"})
 
     def __post_init__(self) -> None:

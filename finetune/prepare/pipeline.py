@@ -162,6 +162,10 @@ def prepare(
     leaks = leaking_ids(questions, eval_texts, config.leak_jaccard, config.minhash_perm)
     dropped["eval_leak"] += len(leaks)
     shaped = [s for s in shaped if s[0].id not in leaks]
+    hidden = hidden_articles(kb_paths, config.holdout_articles)
+    about_hidden = {c.id for c, _, _ in shaped if hidden & set((c.meta or {}).get("gold_ids") or [])}
+    dropped["holdout_article"] += len(about_hidden)
+    shaped = [s for s in shaped if s[0].id not in about_hidden]
 
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
     plain = [{"id": c.id, "lang": lang, "messages": turns} for c, turns, lang in shaped]
@@ -202,7 +206,7 @@ def prepare(
     raft_summary: dict[str, Any] = {"enabled": config.raft}
     if config.raft:
         raft_examples, raft_summary = _raft(
-            records, splits, eval_texts, config, index, kb_paths, search_backend, es_url, cache_dir, progress
+            records, splits, eval_texts, config, hidden, index, kb_paths, search_backend, es_url, cache_dir, progress
         )
         lap("raft")  # fmt: skip
 
@@ -233,6 +237,7 @@ def _raft(
     splits: dict[str, str],
     eval_texts: list[tuple[str, str | None]],
     config: PrepareConfig,
+    hidden: set[str],
     index: Path | str | None,
     kb_paths: Sequence[Path],
     search_backend: str,
@@ -240,7 +245,8 @@ def _raft(
     cache_dir: Path | None,
     progress: Progress,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from finetune.prepare.raft import build_examples, questions_from_conversations, questions_from_kb
+    from finetune.prepare.raft import build_examples, questions_from_conversations, questions_from_kb, questions_from_qa
+    from finetune.prepare.splits import read_qa_rows
     from retrieval.documents import load_documents
 
     kb = open_index(index, kb_paths, search_backend=search_backend, es_url=es_url, cache_dir=cache_dir,
@@ -253,7 +259,14 @@ def _raft(
     leaks = leaking_ids([(q.id, q.question, q.lang) for q in questions], eval_texts, config.leak_jaccard,
                         config.minhash_perm)  # fmt: skip
     questions = [q for q in questions if q.id not in leaks]
-    examples, skipped = build_examples(questions, kb, config, lambda d, t: progress("raft", d, t))
+    qa_rows = read_qa_rows(config.raft_questions)
+    qa_questions = questions_from_qa(qa_rows, fractions, config.seed)
+    test_texts = [(r["question"], r.get("lang")) for r in qa_rows if r.get("split") == "test"]
+    qa_leaks = leaking_ids([(q.id, q.question, q.lang) for q in qa_questions], test_texts, config.leak_jaccard,
+                           config.minhash_perm)  # fmt: skip
+    questions += [q for q in qa_questions if q.id not in qa_leaks]
+    questions = [q for q in questions if q.oracle_doc_id not in hidden]
+    examples, skipped = build_examples(questions, kb, config, lambda d, t: progress("raft", d, t), frozenset(hidden))
     summary = {
         "enabled": True,
         "index": str(index),
@@ -261,11 +274,33 @@ def _raft(
         "oracle_fraction": config.raft_oracle_fraction,
         "no_oracle_answer": config.raft_no_oracle_answer,
         "questions": dict(Counter(q.origin for q in questions)),
-        "eval_leaks_dropped": len(leaks),
+        "eval_leaks_dropped": len(leaks) + len(qa_leaks),
+        "holdout_articles": sorted(hidden),
         "oracle_present": {s: sum(1 for e in examples if e["split"] == s and e["oracle_present"]) for s in SPLITS},
         **skipped,
     }
     return examples, summary
+
+
+def hidden_articles(kb_paths: Sequence[Path], ids: Sequence[str]) -> set[str]:
+    """``ids`` plus their translations (an article and its twin carry the same knowledge)."""
+    if not ids:
+        return set()
+    from retrieval.documents import load_documents
+
+    documents = load_documents(kb_paths)
+    known = {d.id for d in documents}
+    missing = sorted(set(ids) - known)
+    if missing:
+        raise PrepareError(f"holdout article(s) not in the knowledge base: {', '.join(missing)}")
+    hidden = set(ids)
+    for _ in range(2):  # twins point one way (translation_of); two passes close the pair from either side
+        for d in documents:
+            if d.id in hidden and d.translation_of:
+                hidden.add(d.translation_of)
+            if d.translation_of in hidden:
+                hidden.add(d.id)
+    return hidden
 
 
 def _jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:

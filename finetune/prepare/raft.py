@@ -130,6 +130,23 @@ def questions_from_conversations(records: Sequence[dict[str, Any]], splits: dict
     return out
 
 
+def questions_from_qa(rows: Sequence[dict[str, Any]], fractions: tuple[float, float, float], seed: int
+                      ) -> list[GroundedQuestion]:  # fmt: skip
+    """Dev rows of a QA set (question, reference, first gold article) as RAFT questions, split train/val by id.
+
+    Test rows are never used: they are what the offline comparison reports.
+    """
+    train_share = fractions[0] / max(fractions[0] + fractions[1], 1e-9)
+    out = []
+    for row in rows:
+        if row.get("split") != "dev" or not row.get("gold_ids") or row.get("lang") not in ("es", "en"):
+            continue
+        split = _split_of(str(row["id"]), (train_share, 1 - train_share, 0.0), seed)
+        out.append(GroundedQuestion(f"qa-{row['id']}", row["lang"], row["question"], row["reference"],
+                                    str(row["gold_ids"][0]), split, "qa"))  # fmt: skip
+    return out
+
+
 def _passage(result: Any) -> dict[str, str]:
     return {"doc_id": result.doc_id, "chunk_id": result.chunk_id, "title": result.title, "text": result.text}
 
@@ -139,11 +156,13 @@ def build_examples(
     kb: Any,
     config: PrepareConfig,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    hidden: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """RAFT examples for ``questions``, retrieving from ``kb`` (a SearchableKnowledgeBase).
 
     Per split, exactly round(P * n) examples (a seeded choice) carry the oracle, at a seeded position.
-    Returns the examples and counts of what was skipped (unknown oracle article).
+    Returns the examples and counts of what was skipped (unknown oracle article). Articles in ``hidden`` never
+    appear as a passage.
     """
     skipped: dict[str, int] = {"oracle_not_in_index": 0}
     rng = random.Random(config.seed)
@@ -166,7 +185,9 @@ def build_examples(
             "doc_id": q.oracle_doc_id, "chunk_id": f"{q.oracle_doc_id}#0", "title": document.get("title") or "",
             "text": first_sentences(document.get("text") or "", 700),
         }  # fmt: skip
-        distractors = [_passage(r) for r in results if r.doc_id not in (q.oracle_doc_id, twin)]
+        distractors = [
+            _passage(r) for r in results if r.doc_id not in (q.oracle_doc_id, twin) and r.doc_id not in hidden
+        ]
         present = q.id in with_oracle
         local = random.Random(f"{config.seed}\t{q.id}")
         if present:

@@ -73,6 +73,26 @@ def load_eval_texts(paths: Iterable[Path]) -> list[tuple[str, str | None]]:
     return texts
 
 
+def read_qa_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The records of QA JSONL files (``id``, ``lang``, ``question``, ``reference``, ``gold_ids``, ``split``)."""
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise PrepareError(f"{path}: QA file not found")
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PrepareError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+            missing = [k for k in ("id", "question", "reference", "split") if not isinstance(row.get(k), str)]
+            if missing:
+                raise PrepareError(f"{path}:{number}: missing {', '.join(missing)}")
+            rows.append(row)
+    return rows
+
+
 def leaking_ids(
     questions: Sequence[tuple[str, str, str | None]],
     eval_texts: Sequence[tuple[str, str | None]],

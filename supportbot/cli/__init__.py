@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from supportbot import __version__
-from supportbot.cli import chat, data, evaluate, guard, kb, keys, serve, train
+from supportbot.cli import chat, data, evaluate, guard, kb, keys, model, serve, train
 
 app = typer.Typer(
     name="supportbot",
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(kb.app, name="kb")
 app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
 app.add_typer(train.app, name="train")
 app.add_typer(guard.app, name="guard")
 app.add_typer(evaluate.app, name="eval")

@@ -73,6 +73,12 @@ def prepare(
     raft_no_oracle: str = typer.Option(
         "reference", "--raft-no-oracle", help="Answer without the oracle: reference (RAFT) or abstain."
     ),
+    raft_questions: list[Path] = typer.Option(
+        [], "--raft-questions", help="QA JSONL whose dev rows also become RAFT questions (test rows never)."
+    ),
+    holdout: str = typer.Option(
+        "", "--holdout-articles", help="Comma-separated article ids the model must never see (unseen-knowledge check)."
+    ),
     max_messages: int = typer.Option(20, "--max-turns", help="User+assistant turns kept per conversation."),
     sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
@@ -93,6 +99,7 @@ def prepare(
             train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
             raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, max_messages=max_messages,
             sgd_services=() if sgd_all else SGD_BANKING_SERVICES, eval_files=tuple(eval_files),
+            raft_questions=tuple(raft_questions), holdout_articles=tuple(h for h in holdout.split(",") if h.strip()),
         )  # fmt: skip
     except PrepareError as exc:
         fail(str(exc), code=2)

