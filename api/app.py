@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.config import ApiConfig
 from api.errors import install_error_handlers
 from api.middleware import ServiceMiddleware
-from api.routers import chat, escalations, feedback, handoff, health, kb, sessions
+from api.routers import auth, chat, escalations, feedback, handoff, health, kb, sessions
 from api.runtime import Runtime
 
 DESCRIPTION = """\
@@ -24,7 +24,9 @@ Bilingual (es/en) customer-support agent over a knowledge base.
 
 Send an API key (`supportbot keys create --role customer|agent|admin`) as `Authorization: Bearer <key>` or
 `X-API-Key: <key>`. Customers chat, read their own sessions, rate answers and ask for a person; agents also search
-and read the knowledge base, the escalation queue and the knowledge gaps; admins also add and delete articles.
+and read the knowledge base, the escalation queue and the knowledge gaps, and take over
+escalated conversations (claim, reply, release, resolve); admins also add and delete articles. Console users sign in
+with a name and password at `/v1/auth/signin` for a key of their role.
 Errors are `{"detail": ...}`; 422 lists the invalid fields.
 """
 
@@ -56,7 +58,7 @@ def create_app(config: ApiConfig, *, service: Any | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    for module in (chat, sessions, feedback, handoff, kb, escalations, health):
+    for module in (chat, sessions, feedback, handoff, kb, escalations, auth, health):
         app.include_router(module.router)
     install_error_handlers(app)
     # Added first, so it sits inside CORS: its 413 and 500 answers still carry the CORS headers.

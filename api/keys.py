@@ -7,6 +7,7 @@ Shared by the API process and ``supportbot keys`` (stdlib only, so the CLI stays
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 import sqlite3
@@ -37,7 +38,17 @@ CREATE TABLE IF NOT EXISTS session_owners (
     key_id TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created TEXT NOT NULL,
+    disabled TEXT
+);
 """
+# scrypt parameters for console passwords (about 50 ms and 16 MiB per check: slow for a guesser, fine for a person).
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+USER_PREFIX = "user:"
 
 
 class KeyError_(ValueError):
@@ -62,6 +73,32 @@ class ApiKey:
 def hash_key(key: str) -> str:
     """The stored form of ``key``: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def agent_identity(key: ApiKey) -> tuple[str, str]:
+    """Who an agent is for the escalation lifecycle, and the name the customer sees: a console user is the same
+    person across sign-ins (``user:<name>``); any other key is itself."""
+    if key.name.startswith(USER_PREFIX):
+        return key.name, key.name.removeprefix(USER_PREFIX)
+    return key.id, key.name or key.id
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """``scrypt$n$r$p$salt$hash`` (hex) of ``password``: a slow, salted hash (stdlib ``hashlib.scrypt``)."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches a :func:`hash_password` value (constant-time comparison)."""
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        computed = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                                  dklen=len(bytes.fromhex(digest)))  # fmt: skip
+    except ValueError:
+        return False
+    return kind == "scrypt" and secrets.compare_digest(computed.hex(), digest)
 
 
 def _now() -> str:
@@ -160,3 +197,45 @@ class KeyStore:
             )
             row = cur.execute("SELECT key_id FROM session_owners WHERE session_id = ?", (session_id,)).fetchone()
         return str(row[0])
+
+    def set_user(self, username: str, password: str, role: str = "agent") -> None:
+        """Create or update the console user ``username`` with ``role`` (its password stored as a scrypt hash).
+
+        Raises:
+            KeyError_: a bad role, or an empty name or password.
+        """
+        if role not in ROLES or role == "customer":
+            raise KeyError_(f"a console user's role must be agent or admin, got {role!r}")
+        if not username.strip() or not password:
+            raise KeyError_("a console user needs a name and a password")
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT INTO users (username, role, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT(username)"
+                " DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, disabled = NULL",
+                (username, role, hash_password(password), _now()),
+            )
+
+    def users(self) -> builtins.list[dict[str, str | None]]:  # the method ``list`` shadows the builtin here
+        """The console users (never their hashes)."""
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT username, role, created, disabled FROM users ORDER BY username").fetchall()
+        return [{"username": r[0], "role": r[1], "created": r[2], "disabled": r[3]} for r in rows]
+
+    def verify_user(self, username: str, password: str) -> str | None:
+        """The role of ``username`` when ``password`` is right and the user is enabled, else None."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT role, password_hash FROM users WHERE username = ? AND disabled IS NULL", (username,)
+            ).fetchone()
+        if row is None:
+            check_password(password, hash_password("timing"))  # as slow for an unknown name as for a known one
+            return None
+        return str(row[0]) if check_password(password, row[1]) else None
+
+    def sign_in(self, username: str, password: str) -> tuple[ApiKey, str] | None:
+        """A new key with the user's role, named ``user:<username>``, for one console session; None on a wrong
+        name or password. The key is revoked when the session signs out."""
+        role = self.verify_user(username, password)
+        if role is None:
+            return None
+        return self.create(role, USER_PREFIX + username)

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["rag", "finetune", "hybrid"]
 Lang = Literal["es", "en"]
-Route = Literal["answered", "out_of_scope", "refused", "handoff"]
+Route = Literal["answered", "out_of_scope", "refused", "handoff", "human"]  # human: an agent holds the session
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+ESCALATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 # A hard cap for the schema; the configured ``max_message_chars`` (usually lower) is checked by the handler.
 MESSAGE_CAP = 100_000
@@ -83,11 +84,65 @@ class Turn(BaseModel):
     content: str
 
 
+class HandoffStatus(BaseModel):
+    """Who has the conversation: the bot, the queue (``waiting``) or an agent (``assigned``)."""
+
+    status: Literal["bot", "waiting", "assigned"]
+    escalation_id: str | None = None
+    agent: str | None = Field(default=None, description="The agent's display name while assigned.")
+    last: str | None = Field(default=None, description="How the latest escalation ended (resolved, returned).")
+
+
 class TranscriptResponse(BaseModel):
-    """A conversation, redacted."""
+    """A conversation, redacted: the bot's turns and the messages exchanged with a person (role ``agent``)."""
 
     session_id: str
     messages: list[Turn]
+    handoff: HandoffStatus | None = None
+
+
+class AgentReply(Strict):
+    """An agent's message to the customer."""
+
+    text: str = Field(min_length=1, max_length=MESSAGE_CAP, description="The reply; PII is redacted before sending.")
+
+
+class ResolveRequest(Strict):
+    """Close an escalation."""
+
+    note: str | None = Field(default=None, max_length=2000, description="An internal note (not sent).")
+
+
+class ReleaseRequest(Strict):
+    """Give an escalation back."""
+
+    to: Literal["queue", "bot"] = Field(default="queue", description="queue: open again; bot: returned to the bot.")
+
+
+class EscalationDetail(BaseModel):
+    """An escalation for its agent: history, live transcript, passages and a drafted reply."""
+
+    escalation: Record
+    transcript: list[Turn]
+    passages: list[Record]
+    draft: Record
+    status: HandoffStatus
+
+
+class SignInRequest(Strict):
+    """A console user's name and password."""
+
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class KeyInfo(BaseModel):
+    """The caller's key (never its secret), or a new one with ``key`` set once."""
+
+    id: str
+    role: str
+    name: str
+    key: str | None = None
 
 
 class FeedbackRequest(Strict):

@@ -16,12 +16,19 @@ CUSTOMER_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/sessions/some-session", None),
     ("POST", "/v1/feedback", {"session_id": "some-session", "turn": 0, "rating": "up"}),
     ("POST", "/v1/handoff", {"session_id": "some-session"}),
+    ("GET", "/v1/sessions/some-session/events?wait=1", None),
+    ("GET", "/v1/auth/me", None),
 ]
 AGENT_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/kb/search?q=refund", None),
     ("GET", "/v1/kb/documents/return-policy-en", None),
     ("GET", "/v1/kb/gaps", None),
     ("GET", "/v1/escalations", None),
+    ("GET", "/v1/escalations/some-escalation", None),
+    ("POST", "/v1/escalations/some-escalation/claim", None),
+    ("POST", "/v1/escalations/some-escalation/messages", {"text": "Hello"}),
+    ("POST", "/v1/escalations/some-escalation/resolve", {"note": "done"}),
+    ("POST", "/v1/escalations/some-escalation/release", None),
 ]
 ADMIN_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/v1/kb/documents", NEW_DOC),

@@ -1,0 +1,43 @@
+"""``/v1/auth``: who the caller's key is, and sign-in for console users (name + password, stored as a scrypt hash)
+that returns a key of the user's role for one console session, revoked at sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from api.deps import CallerKey, RuntimeDep
+from api.keys import USER_PREFIX
+from api.models import KeyInfo, SignInRequest, error_responses
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.get("/me", response_model=KeyInfo, responses=error_responses(), summary="The caller's key")
+def whoami(key: CallerKey) -> dict[str, Any]:
+    """The id, role and name of the key sent (the console checks a signed-in key's role with it)."""
+    return {"id": key.id, "role": key.role, "name": key.name}
+
+
+@router.post("/signin", status_code=201, response_model=KeyInfo, responses=error_responses(401, 422),
+             summary="Sign a console user in")  # fmt: skip
+def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """A new API key with the user's role (agent or admin), shown once; 401 for a wrong name or password."""
+    wait = runtime.limiter.acquire(f"signin:{request.client.host if request.client else '?'}")
+    if wait > 0:  # guessing passwords is rate limited per client address
+        raise HTTPException(429, "too many sign-in attempts; wait a minute",
+                            {"Retry-After": runtime.limiter.retry_after(wait)})  # fmt: skip
+    issued = runtime.keys.sign_in(body.username, body.password)
+    if issued is None:
+        raise HTTPException(401, "wrong user name or password")
+    record, key = issued
+    return {"id": record.id, "role": record.role, "name": record.name, "key": key}
+
+
+@router.post("/signout", response_model=KeyInfo, responses=error_responses(), summary="Sign a console user out")
+def sign_out(key: CallerKey, runtime: RuntimeDep) -> dict[str, Any]:
+    """Revoke the caller's key when sign-in issued it (a key made with ``supportbot keys create`` is left alone)."""
+    if key.name.startswith(USER_PREFIX):
+        runtime.keys.revoke(key.id)
+    return {"id": key.id, "role": key.role, "name": key.name}

@@ -1,0 +1,264 @@
+"""The human hand-off through the API with the real graph: every transition and role, agent assist, agent replies
+through the PII and output rails, concurrent claims and writes, the live event stream, and state after a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.config import ApiConfig
+from api.keys import KeyStore
+from retrieval.language import detect_language
+from tests.api.conftest import MAX_MESSAGE
+
+CARD = "4111 1111 1111 1111"
+
+
+def _chat(client: TestClient, headers: dict[str, str], session: str, message: str) -> dict[str, Any]:
+    response = client.post("/v1/chat", json={"message": message, "session_id": session}, headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _escalate(client: TestClient, headers: dict[str, str], session: str) -> str:
+    """The customer asks for a person in Spanish; returns the escalation id."""
+    result = _chat(client, headers, session, "Mi pedido llegó roto. Quiero hablar con una persona, por favor.")
+    assert result["route"] == "handoff", result
+    escalation_id: str = result["guardrails"]["handoff"]["escalation_id"]
+    return escalation_id
+
+
+@pytest.fixture(scope="module")
+def agent2(api_config: ApiConfig) -> dict[str, str]:
+    """A second agent."""
+    store = KeyStore(api_config.keys_db)
+    _, key = store.create("agent", "second agent")
+    store.close()
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_whole_lifecycle(client: TestClient, keys: dict[str, dict[str, str]], agent2: dict[str, str]) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    session = "handoff-lifecycle"
+    _chat(client, customer, session, "¿Cuánto tarda el envío estándar?")
+    escalation_id = _escalate(client, customer, session)
+    queue = client.get("/v1/escalations", params={"status": "open", "lang": "es"}, headers=agent).json()
+    assert escalation_id in [e["id"] for e in queue["escalations"]]
+    assert client.get(f"/v1/sessions/{session}", headers=customer).json()["handoff"]["status"] == "waiting"
+    # Customers cannot use the agent routes.
+    for path in ("claim", "resolve", "release"):
+        denied = client.post(f"/v1/escalations/{escalation_id}/{path}", headers=customer)
+        assert denied.status_code == 403 and "needs a key with the agent role" in denied.json()["detail"]
+    assert client.get(f"/v1/escalations/{escalation_id}", headers=customer).status_code == 403
+
+    claimed = client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    assert claimed.status_code == 200 and claimed.json()["status"] == "assigned"
+    taken = client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent2)
+    assert taken.status_code == 409 and "assigned to another agent" in taken.json()["detail"]
+    assert client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent2).status_code == 409
+    assert client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": "hi"}, headers=agent2).status_code \
+        == 409  # fmt: skip
+
+    # Agent assist: the passages for the customer's question and a Spanish draft, recorded as a draft.
+    detail = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+    assert detail["escalation"]["status"] == "assigned" and detail["status"]["status"] == "assigned"
+    assert [h["action"] for h in detail["escalation"]["history"]] == ["opened", "claimed"]
+    assert detail["passages"] and detail["draft"]["generator"] == "extractive"
+    assert detect_language(detail["draft"]["text"]) == "es", detail["draft"]
+    assert [m["content"] for m in detail["transcript"] if m.get("draft")] == [detail["draft"]["text"]]
+    again = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+    assert again["draft"]["id"] == detail["draft"]["id"]  # the same question keeps its draft
+
+    # The customer's next message goes to the agent: route human, no bot answer.
+    held = _chat(client, customer, session, "¿Hay alguien ahí? Mi tarjeta es " + CARD)
+    assert held["route"] == "human" and held["answer"] == "" and held["lang"] == "es"
+    # The agent pastes a card number by mistake: the customer sees it redacted.
+    pasted = {"text": detail["draft"]["text"] + f" Cobramos la tarjeta {CARD}."}
+    sent = client.post(f"/v1/escalations/{escalation_id}/messages", json=pasted, headers=agent)
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["meta"]["edited"] is True and sent.json()["checks"]["pii"]["redacted"]
+    seen = client.get(f"/v1/sessions/{session}", headers=customer).json()
+    roles = [m["role"] for m in seen["messages"]]
+    assert roles[-2:] == ["user", "agent"] and roles.count("assistant") == 2  # no bot answer to the held message
+    assert CARD not in json.dumps(seen) and "4111" not in json.dumps(seen)
+    assert seen["messages"][-1]["author"] == "agent" and seen["handoff"]["status"] == "assigned"
+    assert not any(m.get("draft") for m in seen["messages"])  # drafts are for the agent only
+
+    resolved = client.post(f"/v1/escalations/{escalation_id}/resolve", json={"note": "replacement sent"},
+                           headers=agent)  # fmt: skip
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+    late = client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent2)
+    assert late.status_code == 409 and "already resolved" in late.json()["detail"]
+    history = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()["escalation"]["history"]
+    assert [(h["action"], h["note"]) for h in history][-1] == ("resolved", "replacement sent")
+    assert history[1]["actor"] != "" and all(h["at"] for h in history)
+    # The bot answers again.
+    after = _chat(client, customer, session, "¿Cuánto tarda el envío estándar?")
+    assert after["route"] == "answered" and after["answer"]
+
+
+def test_release_to_the_queue_and_back_to_the_bot(client: TestClient, keys: dict[str, dict[str, str]],
+                                                  agent2: dict[str, str]) -> None:  # fmt: skip
+    customer, agent = keys["customer"], keys["agent"]
+    escalation_id = _escalate(client, customer, "handoff-release")
+    assert client.post(f"/v1/escalations/{escalation_id}/release", headers=agent).status_code == 409  # not claimed
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    assert client.post(f"/v1/escalations/{escalation_id}/release", headers=agent2).status_code == 409
+    released = client.post(f"/v1/escalations/{escalation_id}/release", headers=agent)
+    assert released.status_code == 200 and released.json()["status"] == "open"
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent2).status_code == 200
+    returned = client.post(f"/v1/escalations/{escalation_id}/release", json={"to": "bot"}, headers=keys["admin"])
+    assert returned.status_code == 200 and returned.json()["status"] == "returned"  # an admin may release any
+    assert _chat(client, customer, "handoff-release", "How long does delivery take?")["route"] == "answered"
+
+
+def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    agent = keys["agent"]
+    for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),
+                               ("POST", "/release", None), ("POST", "/messages", {"text": "hello"})]:  # fmt: skip
+        missing = client.request(method, f"/v1/escalations/{'0' * 32}{path}", json=body, headers=agent)
+        assert missing.status_code == 404 and "no escalation" in missing.json()["detail"], path
+    escalation_id = _escalate(client, keys["customer"], "handoff-bad-input")
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    for text, reason in [("", "at least 1 character"), ("   ", "blank"), ("x" * (MAX_MESSAGE + 1), "at most")]:
+        response = client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": text}, headers=agent)
+        assert response.status_code == 422, text[:10]
+        assert reason in json.dumps(response.json()["detail"]), response.json()
+    biased = client.post(f"/v1/escalations/{escalation_id}/messages",
+                         json={"text": "Women are bad with money, so pay first."}, headers=agent)  # fmt: skip
+    assert biased.status_code == 422 and "protected group" in json.dumps(biased.json())
+    for body in ({"text": "hi", "extra": 1}, {"note": 5}):
+        path = "messages" if "text" in body else "resolve"
+        assert client.post(f"/v1/escalations/{escalation_id}/{path}", json=body, headers=agent).status_code == 422
+    assert client.post(f"/v1/escalations/{escalation_id}/release", json={"to": "mars"}, headers=agent).status_code \
+        == 422  # fmt: skip
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls in threads released together; their results in order."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(n: int) -> None:
+        barrier.wait()
+        results[n] = calls[n]()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_agents_claiming_at_once_get_one_200_and_one_409(
+    client: TestClient, keys: dict[str, dict[str, str]], agent2: dict[str, str]
+) -> None:
+    for n in range(8):
+        escalation_id = _escalate(client, keys["customer"], f"handoff-race-{n}")
+        path = f"/v1/escalations/{escalation_id}/claim"
+        codes = _at_once([lambda h=h, p=path: client.post(p, headers=h).status_code for h in (keys["agent"], agent2)])
+        assert sorted(codes) == [200, 409], codes
+        client.post(f"/v1/escalations/{escalation_id}/resolve", headers=keys["admin"])
+
+
+def test_customer_and_agent_writing_at_once_lose_nothing(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    customer, agent, session = keys["customer"], keys["agent"], "handoff-simultaneous"
+    escalation_id = _escalate(client, customer, session)
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    before = len(client.get(f"/v1/sessions/{session}", headers=customer).json()["messages"])
+
+    def customer_writes() -> list[str]:
+        return [_chat(client, customer, session, f"mensaje número {i}")["route"] for i in range(6)]
+
+    def agent_writes() -> list[int]:
+        return [client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": f"respuesta {i}"},
+                            headers=agent).status_code for i in range(6)]  # fmt: skip
+
+    routes, codes = _at_once([customer_writes, agent_writes])
+    assert routes == ["human"] * 6 and codes == [201] * 6
+    messages = client.get(f"/v1/sessions/{session}", headers=customer).json()["messages"][before:]
+    assert sorted(m["content"] for m in messages) == sorted(
+        [f"mensaje número {i}" for i in range(6)] + [f"respuesta {i}" for i in range(6)]
+    )
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
+def test_events_stream_agent_messages_as_they_arrive(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    customer, agent, session = keys["customer"], keys["agent"], "handoff-events"
+    escalation_id = _escalate(client, customer, session)
+    assert client.get(f"/v1/sessions/{session}/events", headers=keys["customer2"]).status_code == 404
+    received: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", f"/v1/sessions/{session}/events", params={"wait": 4}, headers=customer) as response:
+            assert response.status_code == 200
+            opened.set()
+            received.append(response.read().decode("utf-8"))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert opened.wait(30)
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": "Ya reviso tu pedido."}, headers=agent)
+    listener.join(timeout=30)
+    blocks = [b for b in received[0].split("\n\n") if b.startswith(("id:", "event:"))]
+    events = [(b.split("event: ")[1].split("\n")[0], json.loads(b.split("data: ", 1)[1])) for b in blocks]
+    assert events[0] == ("status", {"status": "waiting", "escalation_id": escalation_id, "agent": None, "last": None})
+    assert ("status", "assigned") in [(kind, data.get("status")) for kind, data in events]
+    messages = [data for kind, data in events if kind == "message"]
+    assert [(m["role"], m["content"]) for m in messages] == [("agent", "Ya reviso tu pedido.")]  # only new ones
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
+def test_console_users_sign_in_with_a_password(client: TestClient, keys: dict[str, dict[str, str]],
+                                               api_config: ApiConfig) -> None:  # fmt: skip
+    store = KeyStore(api_config.keys_db)
+    store.set_user("ana", "correct horse battery", "agent")
+    assert "correct" not in json.dumps(store.users())
+    store.close()
+    wrong = client.post("/v1/auth/signin", json={"username": "ana", "password": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "wrong user name or password"
+    assert client.post("/v1/auth/signin", json={"username": "bob", "password": "x"}).status_code == 401
+    signed = client.post("/v1/auth/signin", json={"username": "ana", "password": "correct horse battery"})
+    assert signed.status_code == 201 and signed.json()["role"] == "agent"
+    headers = {"Authorization": f"Bearer {signed.json()['key']}"}
+    assert client.get("/v1/auth/me", headers=headers).json()["name"] == "user:ana"
+    assert client.get("/v1/escalations", headers=headers).status_code == 200
+    # The customer sees the agent's own name; other personal data is redacted.
+    escalation_id = _escalate(client, keys["customer"], "handoff-signed-in")
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=headers).json()["assigned_name"] == "ana"
+    text = {"text": "Hola, soy Ana. ¿Tu correo es maria.lopez@mail.example?"}
+    sent = client.post(f"/v1/escalations/{escalation_id}/messages", json=text, headers=headers)
+    assert sent.status_code == 201 and sent.json()["content"].startswith("Hola, soy Ana.")
+    assert "maria.lopez" not in sent.json()["content"] and sent.json()["checks"]["pii"]["redacted"] == ["EMAIL"]
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=headers)
+    assert client.post("/v1/auth/signout", headers=headers).status_code == 200
+    assert client.get("/v1/auth/me", headers=headers).status_code == 401  # the session's key is revoked
+
+
+@pytest.mark.slow
+def test_state_survives_a_restart_of_the_api(client: TestClient, keys: dict[str, dict[str, str]],
+                                             api_config: ApiConfig) -> None:  # fmt: skip
+    from api.app import create_app
+
+    customer, agent, session = keys["customer"], keys["agent"], "handoff-restart"
+    escalation_id = _escalate(client, customer, session)
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": "Te escribo enseguida."}, headers=agent)
+    before = client.get(f"/v1/sessions/{session}", headers=customer).json()
+    with TestClient(create_app(api_config)) as restarted:  # a new process: its own service and connections
+        after = restarted.get(f"/v1/sessions/{session}", headers=customer).json()
+        assert after == before and after["messages"][-1]["role"] == "agent"
+        held = restarted.post("/v1/chat", json={"message": "vale, gracias", "session_id": session}, headers=customer)
+        assert held.json()["route"] == "human"
+        detail = restarted.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+        assert [h["action"] for h in detail["escalation"]["history"]] == ["opened", "claimed"]
+        assert restarted.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent).status_code == 200
