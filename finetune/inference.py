@@ -318,7 +318,10 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
         raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     info = _read_descriptor(folder)
     try:
-        tokenizer = load_tokenizer(_resolve(folder, info.get("tokenizer", "tokenizer"), "tokenizer"))
+        ref = info.get("tokenizer", "tokenizer")
+        # "@base": a shipped adapter uses its base's tokenizer (same vocabulary, checked by fingerprint)
+        tokenizer_dir = resolve_base(folder, info) if ref == "@base" else _resolve(folder, ref, "tokenizer")
+        tokenizer = load_tokenizer(tokenizer_dir)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model folder {folder}: cannot load the tokenizer: {exc}") from exc
     stored_int8 = info.get("quantize") == "int8"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -29,18 +29,22 @@ def citations_in(answer: str, passages: int) -> list[int]:
     return found
 
 
+Sink = Callable[[str], None] | None
+
+
 class _Batcher:
-    """Collects concurrent requests and runs them as one batch (a daemon worker thread)."""
+    """Collects concurrent requests, streamed or not, and runs them as one batch (a daemon worker thread)."""
 
     def __init__(self, run_batch: Any, max_batch: int, max_wait_ms: float) -> None:
         self.run_batch, self.max_batch, self.max_wait = run_batch, max_batch, max_wait_ms / 1000
-        self.requests: queue.Queue[tuple[list[dict[str, str]], Future[str]]] = queue.Queue()
+        self.requests: queue.Queue[tuple[list[dict[str, str]], Future[str], Sink]] = queue.Queue()
         threading.Thread(target=self._loop, name="hf-batcher", daemon=True).start()
 
-    def submit(self, messages: list[dict[str, str]]) -> str:
+    def submit(self, messages: list[dict[str, str]], sink: Sink = None) -> Future[str]:
+        """Queue one request; ``sink`` receives its text pieces as the batch decodes."""
         future: Future[str] = Future()
-        self.requests.put((messages, future))
-        return future.result()
+        self.requests.put((messages, future, sink))
+        return future
 
     def _loop(self) -> None:
         while True:
@@ -51,11 +55,11 @@ class _Batcher:
                 except queue.Empty:
                     break
             try:
-                outputs = self.run_batch([m for m, _ in batch])
-                for (_, future), output in zip(batch, outputs, strict=True):
+                outputs = self.run_batch([m for m, _, _ in batch], [s for _, _, s in batch])
+                for (_, future, _), output in zip(batch, outputs, strict=True):
                     future.set_result(output)
             except Exception as exc:  # every waiting caller gets the failure, the worker keeps serving
-                for _, future in batch:
+                for _, future, _ in batch:
                     future.set_exception(exc)
 
 
@@ -81,18 +85,26 @@ class HFGenerator:
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         self._batcher = _Batcher(self._run_batch, max_batch, max_wait_ms)
 
-    def _run_batch(self, batch: list[list[dict[str, str]]]) -> list[str]:
-        if len(batch) == 1:
-            return [self.model.generate(batch[0], max_new_tokens=self.max_new_tokens, temperature=self.temperature)]
-        return list(self.model.generate_batch(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature))
+    def _run_batch(self, batch: list[list[dict[str, str]]], sinks: list[Sink]) -> list[str]:
+        def on_text(row: int, piece: str) -> None:
+            sink = sinks[row]
+            if sink is not None:
+                sink(piece)
+
+        streaming = any(s is not None for s in sinks)
+        return list(self.model.generate_batch(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                                              on_text=on_text if streaming else None))  # fmt: skip
 
     def generate(self, request: GenerationRequest) -> Generation:
         """Generate an answer (batched with any concurrent requests)."""
-        answer = self._batcher.submit(llm_messages(request)).strip()
+        answer = self._batcher.submit(llm_messages(request)).result().strip()
         return Generation(answer, citations_in(answer, len(request.passages)), self.model.count_tokens(answer))
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """Stream the answer's text as the model produces it."""
-        yield from self.model.stream(
-            llm_messages(request), max_new_tokens=self.max_new_tokens, temperature=self.temperature
-        )
+        """Stream the answer's text as the model produces it, micro-batched with concurrent requests."""
+        pieces: queue.Queue[str | None] = queue.Queue()
+        future = self._batcher.submit(llm_messages(request), pieces.put)
+        future.add_done_callback(lambda _f: pieces.put(None))
+        while (piece := pieces.get()) is not None:
+            yield piece
+        future.result()  # raises the batch's failure, if any

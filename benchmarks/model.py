@@ -1,0 +1,168 @@
+"""The CPU generator, measured: Gemma 3 270M before and after vocabulary trimming, and the tuned adapter.
+
+Table 1 (one row per model and precision): parameters, weights on disk, greedy decode speed (tokens/s, 64 new
+tokens after a 3-passage RAG prompt, batch 1) and held-out perplexity. Held-out text: the reference answers of
+data/eval/qa.jsonl (no split of it is in the trimming corpus) as assistant turns after the question; the negative
+log-likelihood is summed over the same characters for every model and divided by the full model's token count, so
+a trimmed tokenizer that splits an unseen word into more pieces is compared fairly.
+
+Table 2 (with --adapter and --index): time to the first released sentence of a hybrid answer through the agent
+(retrieval, rails, generation, the per-sentence output check), p50/p95 over --turns questions.
+
+    python benchmarks/model.py --base .supportbot/models/gemma-3-270m --trimmed .supportbot/models/gemma-3-270m-trim \
+        --adapter data/models/gemma-270m-support --index .supportbot/index
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+warnings.filterwarnings("ignore")
+
+QA = _HERE.parent / "data" / "eval" / "qa.jsonl"
+KB = _HERE.parent / "data" / "kb" / "articles.en.jsonl"
+
+
+def _size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*.safetensors")) / 1e6
+
+
+def _rag_prompt() -> list[dict[str, str]]:
+    from finetune.prompts import rag_messages
+
+    articles = [json.loads(line) for line in KB.read_text(encoding="utf-8").splitlines()[:3]]
+    return rag_messages("How long does a refund take?", articles, "en")
+
+
+def decode_speed(model: Any, new_tokens: int = 64, repeats: int = 3) -> float:
+    """Greedy tokens/s after the 3-passage prompt (prefill included, as a customer waits for it)."""
+    import torch
+
+    messages = _rag_prompt()
+    kwargs = {**model._gen_kwargs(new_tokens, 0.0), "min_new_tokens": new_tokens, "begin_suppress_tokens": None}
+    inputs = model._inputs([messages], new_tokens)
+    with torch.inference_mode():
+        model.model.generate(**inputs, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
+        best = 0.0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.model.generate(**inputs, **kwargs)
+            best = max(best, new_tokens / (time.perf_counter() - start))
+    return best
+
+
+def heldout_nll(model: Any, rows: list[dict[str, Any]]) -> tuple[float, int]:
+    """Summed NLL of the reference answers (assistant tokens) and their token count under this model."""
+    import torch
+
+    from finetune.chat_format import encode_conversation
+    from finetune.prompts import plain_messages
+
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for row in rows:
+            messages = [
+                *plain_messages(row["question"], row["lang"]),
+                {"role": "assistant", "content": row["reference"]},
+            ]
+            encoded = encode_conversation(model.tokenizer, messages, 1024)
+            ids = torch.tensor([encoded["input_ids"]])
+            labels = torch.tensor([encoded["labels"]])[:, 1:]
+            logits = model.model(input_ids=ids).logits[:, :-1].float()
+            total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                             ignore_index=-100, reduction="sum"))  # fmt: skip
+            count += int((labels != -100).sum())
+    return total, count
+
+
+def main() -> None:
+    import torch
+
+    from finetune.inference import load_model
+
+    parser = argparse.ArgumentParser(description="Gemma 3 270M on CPU: trimming, precision, time to first sentence.")
+    parser.add_argument("--base", type=Path, required=True, help="folder written by `supportbot model pull`")
+    parser.add_argument("--trimmed", type=Path, required=True, help="folder written by `supportbot model trim`")
+    parser.add_argument("--adapter", type=Path, help="a trained adapter folder (gemma-270m preset)")
+    parser.add_argument("--index", type=Path, help="knowledge-base index for the time-to-first-sentence table")
+    parser.add_argument("--heldout", type=int, default=120, help="held-out QA rows for perplexity")
+    parser.add_argument("--turns", type=int, default=20, help="hybrid turns for the time-to-first-sentence table")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = [json.loads(line) for line in QA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:: max(1, len(rows) // args.heldout)][: args.heldout]
+    variants = [("full vocabulary", args.base, "fp32"), ("trimmed", args.trimmed, "fp32"),
+                ("trimmed", args.trimmed, "int8")]  # fmt: skip
+    if args.adapter:
+        variants += [("trimmed + adapter", args.adapter, "fp32"), ("trimmed + adapter", args.adapter, "int8")]
+    table, reference_tokens = [], 0
+    for name, folder, precision in variants:
+        model = load_model(folder, precision=precision)  # type: ignore[arg-type]
+        params = sum(p.numel() for p in model.model.parameters())
+        nll, tokens = heldout_nll(model, rows)
+        reference_tokens = reference_tokens or tokens
+        speed = decode_speed(model)
+        size = _size_mb(folder)
+        table.append((name, precision, params, len(model.tokenizer), size, speed, math.exp(nll / reference_tokens)))
+        print(f"  measured {name} {precision}: {speed:.1f} tokens/s", file=sys.stderr, flush=True)
+    print(f"\nGemma 3 270M on {torch.get_num_threads()} CPU threads; held-out perplexity over {len(rows)} QA "
+          "reference answers (normalised by the full model's token count)\n")  # fmt: skip
+    print(
+        "| model | precision | parameters | vocabulary | weights on disk (MB) | decode tokens/s | held-out perplexity |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, precision, params, vocab, size, speed, ppl in table:
+        print(f"| {name} | {precision} | {params / 1e6:.1f}M | {vocab:,} | {size:.0f} | {speed:.1f} | {ppl:.3f} |")
+    if args.adapter and args.index:
+        time_to_first_sentence(args.adapter, args.index, args.turns)
+
+
+def time_to_first_sentence(adapter: Path, index: Path, turns: int) -> None:
+    """p50/p95 seconds from a hybrid turn's start to its first released sentence, through the agent."""
+    import statistics
+    import tempfile
+
+    from graph.config import GraphConfig
+    from graph.service import ChatService
+
+    rows = [json.loads(line) for line in QA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if r["split"] == "test"][::3][:turns]
+    home = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    service = ChatService(GraphConfig(index_dir=index, mode="hybrid", generator="hf", model_dir=adapter,
+                                      cache_dir=home, checkpoint_db=home / "c.db", store_db=home / "s.db"))  # fmt: skip
+    firsts, totals, released = [], [], 0
+    for row in rows:
+        start = time.perf_counter()
+        first = None
+        for event in service.stream(row["question"], mode="hybrid"):
+            if event.get("type") == "token" and first is None:
+                first = time.perf_counter() - start
+            if event.get("type") == "final":
+                released += event.get("route") == "answered"
+        totals.append(time.perf_counter() - start)
+        firsts.append(first if first is not None else totals[-1])
+    q = statistics.quantiles(firsts, n=20) if len(firsts) > 1 else firsts * 19
+    print(f"\nTime to the first released sentence, hybrid turns through the agent ({len(rows)} test questions, "
+          f"{released} answered)\n")  # fmt: skip
+    print("| p50 (s) | p95 (s) | whole turn p50 (s) |")
+    print("|---:|---:|---:|")
+    print(f"| {statistics.median(firsts):.2f} | {q[18]:.2f} | {statistics.median(totals):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

