@@ -120,3 +120,19 @@ def test_respond_sets_topic_only_for_answers(deps: Any) -> None:
     redirect = respond.run(state(text="q", route="out_of_scope", reason="out_of_domain", lang="es"), deps)
     assert "topic" not in redirect and redirect["answer"].startswith("Lo siento")
     assert respond.run(state(route="out_of_scope", reason="empty"), deps)["messages"] == []
+
+
+def test_guard_output_catches_a_flipped_negation_in_both_languages(deps: Any) -> None:
+    cases = {
+        "en": ("Returns are free within 30 days of delivery.", "Returns are not free within 30 days of delivery."),
+        "es": ("Las devoluciones son gratuitas durante 30 días desde la entrega.",
+               "Las devoluciones no son gratuitas durante 30 días desde la entrega."),
+    }  # fmt: skip
+    for lang, (said, flipped) in cases.items():
+        for passage, answer, action in ((said, said, "ok"), (said, flipped, "fallback"), (flipped, said, "fallback"),
+                                        (flipped, flipped, "ok")):  # fmt: skip
+            turn = state(lang=lang, mode="hybrid", generator="hf", answer=f"{answer} [1]",
+                         passages=[{"title": "", "text": passage, "lang": lang}])  # fmt: skip
+            output = guard_output.run(turn, deps)["guardrails"]["output"]
+            assert output["action"] == action, (lang, passage, answer, output)
+            assert output.get("failed", []) == ([] if action == "ok" else ["grounded"])
