@@ -52,12 +52,13 @@ def _unmerged(model_dir: Path) -> Any:
 def _speed(model: Any, questions: list[list[dict[str, str]]], new_tokens: int) -> float:
     import torch
 
-    kwargs = {**model._gen_kwargs(new_tokens, 0.0), "min_new_tokens": new_tokens, "begin_suppress_tokens": None}
     model.generate(questions[0], max_new_tokens=4)  # warm-up
     start, produced = time.perf_counter(), 0
     with torch.inference_mode():
         for messages in questions:
             inputs = model._inputs([messages])
+            kwargs = {**model.generation_kwargs(new_tokens, 0.0, inputs["input_ids"].shape[1]),
+                      "min_new_tokens": new_tokens, "begin_suppress_tokens": None}  # fmt: skip
             output = model.model.generate(**inputs, **kwargs)
             produced += output.shape[1] - inputs["input_ids"].shape[1]
     return produced / (time.perf_counter() - start)

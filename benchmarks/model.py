@@ -52,8 +52,9 @@ def decode_speed(model: Any, new_tokens: int = 64, repeats: int = 3) -> float:
     import torch
 
     messages = _rag_prompt()
-    kwargs = {**model._gen_kwargs(new_tokens, 0.0), "min_new_tokens": new_tokens, "begin_suppress_tokens": None}
     inputs = model._inputs([messages], new_tokens)
+    kwargs = {**model.generation_kwargs(new_tokens, 0.0, inputs["input_ids"].shape[1]), "min_new_tokens": new_tokens,
+              "begin_suppress_tokens": None}  # fmt: skip
     with torch.inference_mode():
         model.model.generate(**inputs, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
         best = 0.0

@@ -61,14 +61,20 @@ class LoadedModel:
             "attention_mask": torch.tensor(mask, device=self.device),
         }
 
-    def _gen_kwargs(self, max_new_tokens: int, temperature: float) -> dict[str, Any]:
+    def generation_kwargs(self, max_new_tokens: int, temperature: float, prompt_width: int) -> dict[str, Any]:
+        """``generate`` arguments: stop and suppressed tokens, and no repeated 4-gram within the answer.
+
+        transformers' own ``no_repeat_ngram_size`` and ``repetition_penalty`` also count the prompt, so a RAG answer
+        could never quote four words of its passages; :class:`AnswerNoRepeatNGram` looks at the answer alone.
+        """
+        from transformers import LogitsProcessorList
+
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new_tokens,
             "eos_token_id": self.stop_ids,
             "pad_token_id": self.tokenizer.pad_token_id,
-            "repetition_penalty": 1.1,
             # a small model decoding greedily loops ("el el el ..."); no 4-gram may repeat within an answer
-            "no_repeat_ngram_size": 4,
+            "logits_processor": LogitsProcessorList([AnswerNoRepeatNGram(4, prompt_width)]),
             "suppress_tokens": self.suppress_ids or None,
             "begin_suppress_tokens": self.begin_suppress_ids or None,
         }
@@ -98,7 +104,8 @@ class LoadedModel:
         inputs = self._inputs(batch, max_new_tokens)
         streamer = BatchTextStreamer(self.tokenizer, len(batch), on_text, self.stop_ids) if on_text else None
         with self._lock, torch.inference_mode():
-            output = self.model.generate(**inputs, **self._gen_kwargs(max_new_tokens, temperature), streamer=streamer)
+            kwargs = self.generation_kwargs(max_new_tokens, temperature, inputs["input_ids"].shape[1])
+            output = self.model.generate(**inputs, **kwargs, streamer=streamer)
         new = output[:, inputs["input_ids"].shape[1] :]
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
@@ -133,6 +140,30 @@ class LoadedModel:
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` takes with this model's tokenizer."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class AnswerNoRepeatNGram:
+    """A logits processor banning any token that would repeat an n-gram of the answer generated so far.
+
+    Only tokens after ``prompt_width`` count (every row of a left-padded batch starts its answer there), so quoting
+    the passages in the prompt stays allowed while loops inside the answer are not.
+    """
+
+    def __init__(self, n: int, prompt_width: int) -> None:
+        self.n, self.start = n, prompt_width
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        answer = input_ids[:, self.start :].tolist()
+        for row, tokens in enumerate(answer):
+            if len(tokens) < self.n - 1:
+                continue
+            tail = tokens[len(tokens) - (self.n - 1) :]
+            banned = {
+                tokens[i + self.n - 1] for i in range(len(tokens) - self.n + 1) if tokens[i : i + self.n - 1] == tail
+            }
+            if banned:
+                scores[row, list(banned)] = -float("inf")
+        return scores
 
 
 class BatchTextStreamer:
