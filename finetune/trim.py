@@ -150,8 +150,37 @@ def _load_general_counts(tokenizer: Any) -> Counter[str]:
     return Counter({str(t): int(c) for t, c in shipped["counts"].items()})
 
 
+KEPT_TOKENS_FILE = "kept_tokens.json.gz"
+
+
+def write_kept_tokens(model_dir: Path, out: Path) -> None:
+    """Save the vocabulary of a trimmed model (tokens in id order) so ``trim(tokens=...)`` can rebuild it exactly."""
+    spec = json.loads((Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8"))
+    tokens = [t for t, _ in sorted(spec["model"]["vocab"].items(), key=lambda item: item[1])]
+    with gzip.open(out, "wt", encoding="utf-8") as handle:
+        json.dump(tokens, handle, ensure_ascii=False)
+
+
+def read_kept_tokens(path: Path) -> list[str]:
+    """The token list written by :func:`write_kept_tokens`."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            tokens = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise BaseModelError(f"--tokens {path}: unreadable ({exc})") from exc
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise BaseModelError(f"--tokens {path}: expected a JSON list of tokens")
+    return tokens
+
+
 def trim(
-    base: Path, out: Path, *, vocab: int | None = None, corpus: Sequence[Path] = DEFAULT_CORPUS, log: Log = print
+    base: Path,
+    out: Path,
+    *,
+    vocab: int | None = None,
+    corpus: Sequence[Path] = DEFAULT_CORPUS,
+    tokens: Sequence[str] | None = None,
+    log: Log = print,
 ) -> dict[str, Any]:
     """Write a vocabulary-trimmed copy of the checkpoint ``base`` into ``out``.
 
@@ -160,6 +189,8 @@ def trim(
         out: the trimmed model folder to create (replaced atomically).
         vocab: keep at most this many tokens (None: every token the corpus and general text use).
         corpus: files or folders whose text decides which tokens are used.
+        tokens: keep exactly these tokens instead (a shipped adapter's ``kept_tokens.json.gz``: the same
+            vocabulary it was trained on, whatever the corpus holds today).
         log: where progress lines go.
 
     Raises:
@@ -179,12 +210,21 @@ def trim(
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     if spec["model"].get("type") != "BPE":
         raise BaseModelError(f"--base {base}: only BPE tokenizers can be trimmed, got {spec['model'].get('type')}")
-    log("[1/4] counting the tokens of the corpus and of general es/en text")
-    id_to_token = {i: t for t, i in spec["model"]["vocab"].items()}
-    counts = Counter({id_to_token[i]: c for i, c in count_tokens(tokenizer, corpus_texts(corpus)).items()})
-    general = _load_general_counts(tokenizer)
-    counts.update(general)
-    keep = keep_set(spec, counts, vocab)
+    general: Counter[str] = Counter()
+    if tokens is not None:
+        log("[1/4] keeping the given token list")
+        unknown = [t for t in tokens if t not in spec["model"]["vocab"]]
+        if unknown:
+            raise BaseModelError(f"--base {base}: {len(unknown)} of the given tokens are not in its vocabulary "
+                                 f"(e.g. {unknown[0]!r}): the list belongs to another base model")  # fmt: skip
+        keep = set(tokens)
+    else:
+        log("[1/4] counting the tokens of the corpus and of general es/en text")
+        id_to_token = {i: t for t, i in spec["model"]["vocab"].items()}
+        counts = Counter({id_to_token[i]: c for i, c in count_tokens(tokenizer, corpus_texts(corpus)).items()})
+        general = _load_general_counts(tokenizer)
+        counts.update(general)
+        keep = keep_set(spec, counts, vocab)
     new_spec, old_ids = trimmed_spec(spec, keep)
     log(f"[2/4] keeping {len(old_ids):,} of {len(spec['model']['vocab']):,} tokens")
     work = work_folder(out)
@@ -221,7 +261,7 @@ def trim(
             modified=f"vocabulary trimmed from {len(spec['model']['vocab']):,} to {len(old_ids):,} tokens "
             f"(supportbot model trim{'' if vocab is None else f' --vocab {vocab}'})",
             trimmed_from=str(base),
-            corpus=[str(p) for p in corpus],
+            corpus="given token list" if tokens is not None else [str(p) for p in corpus],
             general_counts=bool(general),
             seconds=round(time.time() - started, 1),
         )

