@@ -16,7 +16,9 @@ app = typer.Typer(help="Fine-tune a generator with LoRA (train) or merge an adap
 @app.callback(invoke_without_command=True)
 def train(
     ctx: typer.Context,
-    preset: str | None = typer.Option(None, "--preset", help="tiny | llama-3.2-1b | llama-3.2-3b | llama-3.1-8b."),
+    preset: str | None = typer.Option(
+        None, "--preset", help="gemma-270m (the CPU default) | tiny (test fixture) | llama-3.2-1b | llama-3.2-3b | ..."
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML file overriding preset fields."),
     data: Path | None = typer.Option(None, "--data", help="Folder written by `supportbot data prepare`."),
     out: Path | None = typer.Option(None, "--out", help="Output folder for the adapter and model card."),
@@ -30,11 +32,20 @@ def train(
     """Train a LoRA adapter with a preset."""
     if ctx.invoked_subcommand is not None:
         return
-    if preset is None or data is None or out is None:
+    if data is None or out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
     from finetune.config import TrainError, load_config
 
+    preset = preset or "gemma-270m"
+    if preset == "gemma-270m" and base is None:  # the base `model pull` + `model trim` write into the data home
+        from supportbot.settings import get_settings
+
+        base = get_settings().home / "models" / "gemma-3-270m-trim"
+        if not (base / "config.json").is_file():
+            pulled = base.parent / "gemma-3-270m"
+            fail(f"--preset gemma-270m needs its base ({base} is missing): run `supportbot model pull` and "
+                 f"`supportbot model trim --base {pulled} --out {base}`, or pass --base")  # fmt: skip
     overrides = {
         "base_model": str(base) if base is not None else None,
         "epochs": epochs,

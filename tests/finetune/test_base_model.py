@@ -155,3 +155,26 @@ def test_corpus_texts_read_every_format(tmp_path: Path) -> None:
     texts = list(corpus_texts([tmp_path]))
     assert "hola" in texts and any("Body" in t for t in texts) and not any("not knowledge" in t for t in texts)
     assert any("Reembolsos" in t or "refund" in t.lower() for t in corpus_texts([DATA / "kb"]))
+
+
+def test_train_defaults_to_gemma_and_names_the_missing_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "out")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "gemma-270m needs its base" in result.output and "model pull" in result.output
+
+
+def test_cpu_bf16_without_native_support_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finetune import train
+    from finetune.config import TrainError, load_config
+
+    config = load_config("gemma-270m", overrides={"base_model": "/somewhere"})
+    monkeypatch.setattr(train, "cpu_bf16_supported", lambda: False)
+    with pytest.raises(TrainError, match="cpu_bf16: false"):
+        train.use_bf16(config, cuda=False)
+    assert train.use_bf16(load_config("tiny"), cuda=False) is False
