@@ -302,6 +302,14 @@ def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str
             import bitsandbytes  # noqa: F401
         except ImportError as exc:
             raise ModelLoadError(f"precision {precision} needs bitsandbytes (pip install bitsandbytes)") from exc
+    if precision == "bf16" and device == "cpu":
+        from finetune.train import cpu_bf16_supported
+
+        if not cpu_bf16_supported():
+            raise ModelLoadError(
+                "precision bf16 on a CPU without avx512_bf16 or AMX would be slower than fp32: use precision fp32 "
+                "(or int8)"
+            )
     if precision == "int8" and device != "cpu":
         raise ModelLoadError("precision int8 is torch dynamic quantization for CPU; use 8bit on a GPU")
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)

@@ -178,3 +178,19 @@ def test_cpu_bf16_without_native_support_is_a_clear_error(monkeypatch: pytest.Mo
     with pytest.raises(TrainError, match="cpu_bf16: false"):
         train.use_bf16(config, cuda=False)
     assert train.use_bf16(load_config("tiny"), cuda=False) is False
+
+
+def test_bf16_serving_on_a_cpu_without_it_is_refused(smoke_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from finetune import train
+
+    monkeypatch.setattr(train, "cpu_bf16_supported", lambda: False)
+    with pytest.raises(ModelLoadError, match="use precision fp32"):
+        load_model(smoke_model, device="cpu", precision="bf16")
+
+
+def test_demo_uses_the_shipped_adapter_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportbot.cli._generator import shipped_adapter, use_shipped_generator
+
+    assert shipped_adapter() == DATA / "models" / "gemma-270m-support"
+    monkeypatch.setenv("SUPPORTBOT_GENERATOR", "extractive")
+    assert use_shipped_generator(Path("unused")) is None  # the user's choice stands; nothing is provisioned
