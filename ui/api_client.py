@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from ui.backend import BackendError, BackendUnavailable
+from ui.backend import BackendError, BackendUnavailable, Staff
 
 
 def _reason(response: httpx.Response) -> str:
@@ -64,11 +64,25 @@ class ApiBackend:
         """Prepare clients for ``base_url``; nothing is sent yet."""
         self.base_url = base_url.rstrip("/")
         timeout = httpx.Timeout(timeout_s, connect=3.0)
+        self._timeout = timeout
+        self._clients: dict[str, httpx.Client] = {}
         self._customer = httpx.Client(base_url=self.base_url, headers=_auth(api_key), timeout=timeout)
         self._agent = httpx.Client(base_url=self.base_url, headers=_auth(agent_api_key or api_key), timeout=timeout)
 
-    def _request(self, method: str, path: str, *, agent: bool = False, **kwargs: Any) -> Any:
-        client = self._agent if agent else self._customer
+    def _staff_client(self, staff: Staff | None) -> httpx.Client:
+        """A client with the signed-in person's key (one per key), or the configured agent key."""
+        if staff is None or not staff.key:
+            return self._agent
+        client = self._clients.get(staff.key)
+        if client is None:
+            client = httpx.Client(base_url=self.base_url, headers=_auth(staff.key), timeout=self._timeout)
+            self._clients[staff.key] = client
+        return client
+
+    def _request(
+        self, method: str, path: str, *, agent: bool = False, staff: Staff | None = None, **kwargs: Any
+    ) -> Any:
+        client = self._staff_client(staff) if agent or staff is not None else self._customer
         try:
             response = client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -122,37 +136,106 @@ class ApiBackend:
         return result
 
     def search(
-        self, query: str, *, k: int = 10, lang: str | None = None, tags: list[str] | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        lang: str | None = None,
+        tags: list[str] | None = None,
+        staff: Staff | None = None,
     ) -> list[dict[str, Any]]:
         """GET /v1/kb/search."""
         params: list[tuple[str, str | int]] = [("q", query), ("k", k)]
         if lang:
             params.append(("lang", lang))
         params.extend(("tag", tag) for tag in tags or [])
-        body = self._request("GET", "/v1/kb/search", agent=True, params=params)
+        body = self._request("GET", "/v1/kb/search", agent=True, staff=staff, params=params)
         results: list[dict[str, Any]] = body.get("results", []) if isinstance(body, dict) else body
         return results
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
+    def document(self, doc_id: str, staff: Staff | None = None) -> dict[str, Any] | None:
         """GET /v1/kb/documents/{id}."""
-        result: dict[str, Any] | None = self._request("GET", f"/v1/kb/documents/{doc_id}", agent=True)
+        result: dict[str, Any] | None = self._request("GET", f"/v1/kb/documents/{doc_id}", agent=True, staff=staff)
         return result
 
     def tags(self) -> list[str]:
         """The API lists no tags: the console falls back to a free-text tag filter."""
         return []
 
-    def escalations(self, limit: int = 100) -> list[dict[str, Any]]:
+    def escalations(
+        self,
+        limit: int = 100,
+        *,
+        staff: Staff | None = None,
+        status: str | None = None,
+        lang: str | None = None,
+        older_than: float | None = None,
+    ) -> list[dict[str, Any]]:
         """GET /v1/escalations."""
-        body = self._request("GET", "/v1/escalations", agent=True, params={"limit": limit})
+        params = {"limit": limit, "status": status, "lang": lang, "older_than": older_than}
+        params = {k: v for k, v in params.items() if v is not None}
+        body = self._request("GET", "/v1/escalations", agent=True, staff=staff, params=params)
         rows: list[dict[str, Any]] = body.get("escalations", []) if isinstance(body, dict) else body
         return rows
 
-    def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+    def knowledge_gaps(self, limit: int = 50, staff: Staff | None = None) -> list[dict[str, Any]]:
         """GET /v1/kb/gaps (agents)."""
-        body = self._request("GET", "/v1/kb/gaps", agent=True, params={"limit": limit})
+        body = self._request("GET", "/v1/kb/gaps", agent=True, staff=staff, params={"limit": limit})
         rows: list[dict[str, Any]] = body.get("gaps", []) if isinstance(body, dict) else body
         return sorted(rows, key=lambda row: (-int(row.get("count", 0)), str(row.get("question", ""))))
+
+    def conversation(self, session_id: str) -> dict[str, Any]:
+        """GET /v1/sessions/{id} with the customer key (an unknown session: empty, with the bot)."""
+        try:
+            body: dict[str, Any] = self._request("GET", f"/v1/sessions/{session_id}")
+        except BackendError as exc:
+            if str(exc).startswith("HTTP 404"):
+                return {"messages": [], "handoff": {"status": "bot"}}
+            raise
+        return body
+
+    def sign_in(self, *, api_key: str | None = None, username: str | None = None, password: str | None = None
+                ) -> Staff:  # fmt: skip
+        """GET /v1/auth/me with the key, or POST /v1/auth/signin with the name and password."""
+        issued = False
+        if not api_key:
+            credentials = {"username": username or "", "password": password or ""}
+            body = self._request("POST", "/v1/auth/signin", json=credentials)
+            api_key, issued = str(body["key"]), True
+        me = self._request("GET", "/v1/auth/me", staff=Staff(role="?", name="?", agent_id="?", key=api_key))
+        if me["role"] not in ("agent", "admin"):
+            raise BackendError("this key has the customer role: it opens only the customer chat")
+        from api.keys import ApiKey, agent_identity
+
+        agent_id, display = agent_identity(ApiKey(id=str(me["id"]), role=me["role"], name=str(me["name"]), created=""))
+        return Staff(role=str(me["role"]), name=display, agent_id=agent_id, key=api_key, issued=issued)
+
+    def sign_out(self, staff: Staff) -> None:
+        """POST /v1/auth/signout (revokes a key issued at sign-in)."""
+        if staff.issued:
+            self._request("POST", "/v1/auth/signout", staff=staff)
+        client = self._clients.pop(staff.key or "", None)
+        if client is not None:
+            client.close()
+
+    def escalation(self, staff: Staff, escalation_id: str) -> dict[str, Any]:
+        """GET /v1/escalations/{id}."""
+        body: dict[str, Any] = self._request("GET", f"/v1/escalations/{escalation_id}", staff=staff)
+        return body
+
+    def act(self, staff: Staff, escalation_id: str, action: str, **body: Any) -> dict[str, Any]:
+        """POST /v1/escalations/{id}/{claim|messages|resolve|release}."""
+        if action not in ("claim", "messages", "resolve", "release"):
+            raise ValueError(f"unknown escalation action {action!r}")
+        payload = {k: v for k, v in body.items() if v is not None} or None
+        result: dict[str, Any] = self._request("POST", f"/v1/escalations/{escalation_id}/{action}", staff=staff,
+                                               json=payload)  # fmt: skip
+        return result
+
+    def add_article(self, staff: Staff, document: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/kb/documents (admins)."""
+        result: dict[str, Any] = self._request("POST", "/v1/kb/documents", staff=staff, json={"documents": [document]})
+        return result
 
 
 def _auth(key: str | None) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Entry script of the Streamlit app (``supportbot ui``): customer chat, agent console, evaluation dashboard."""
+"""Entry script of the Streamlit app (``supportbot ui``): customer chat for everyone; agent console and evaluation
+dashboard only after an agent or admin signs in (the sign-in lives in the server-side session state)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,25 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import state
+
 HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    """Register the three pages and run the selected one."""
+    """Register the pages this visitor may see and run the selected one."""
     st.set_page_config(page_title="supportbot", page_icon="💬", layout="wide")
-    pages = [
-        st.Page(HERE / "pages" / "chat.py", title="Customer chat", icon=":material/chat:", default=True),
-        st.Page(HERE / "pages" / "agent.py", title="Agent console", icon=":material/support_agent:", url_path="agent"),
-        st.Page(
-            HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"
-        ),
-    ]
+    pages = [st.Page(HERE / "pages" / "chat.py", title="Customer chat", icon=":material/chat:", default=True)]
+    if state.staff() is not None:
+        pages += [
+            st.Page(HERE / "pages" / "agent.py", title="Agent console", icon=":material/support_agent:",
+                    url_path="agent"),
+            st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/analytics:",
+                    url_path="evaluation"),
+        ]  # fmt: skip
+    else:
+        pages.append(st.Page(HERE / "pages" / "signin.py", title="Staff sign-in", icon=":material/login:",
+                             url_path="agent"))  # fmt: skip
     st.navigation(pages).run()
 
 

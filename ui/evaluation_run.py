@@ -40,6 +40,17 @@ def find_latest_run(root: Path) -> Path | None:
     return max(candidates, key=lambda d: ((d / "metrics.json").stat().st_mtime, d.name))
 
 
+def list_runs(root: Path) -> list[Path]:
+    """Every evaluation folder under ``root`` (``root`` itself, its sub-folders and theirs, each holding a
+    ``metrics.json``), newest first; the evaluation page offers only these."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [root] if (root / "metrics.json").is_file() else []
+    found += [p.parent for p in [*root.glob("*/metrics.json"), *root.glob("*/*/metrics.json")] if p.is_file()]
+    return sorted(set(found), key=lambda d: ((d / "metrics.json").stat().st_mtime, d.name), reverse=True)
+
+
 def load_run(path: Path) -> EvalRun:
     """Read ``metrics.json``, ``report.md`` and every PNG under ``path``.
 

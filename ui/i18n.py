@@ -32,6 +32,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "We could not process it: {reason}",
     },
     "mode": {"es": "Modo de respuesta", "en": "Answer mode"},
+    "waiting": {
+        "es": "Tu conversación está en la cola de nuestro equipo: una persona te responderá aquí.",
+        "en": "Your conversation is in our team's queue: a person will reply here.",
+    },
+    "with_agent": {
+        "es": "Una persona ({agent}) está atendiendo tu conversación.",
+        "en": "A person ({agent}) is handling your conversation.",
+    },
+    "sent_to_agent": {"es": "Enviado a {agent}.", "en": "Sent to {agent}."},
+    "back_to_bot": {
+        "es": "Nuestro equipo ha cerrado la conversación: te vuelve a atender el asistente.",
+        "en": "Our team has closed the conversation: the assistant is answering you again.",
+    },
 }
 
 LANG_NAMES = {"es": "Español", "en": "English"}

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ui.backend import BackendError, BackendUnavailable
+from ui.backend import BackendError, BackendUnavailable, Staff
 from ui.config import UIConfig
 
 
@@ -113,13 +113,19 @@ class InProcessBackend:
         return record
 
     def search(
-        self, query: str, *, k: int = 10, lang: str | None = None, tags: list[str] | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        lang: str | None = None,
+        tags: list[str] | None = None,
+        staff: Staff | None = None,
     ) -> list[dict[str, Any]]:
         """Hybrid search over the index, filtered by language and tags."""
         results = self._knowledge_base().search(query, k=k, lang=lang, tags=tags or None)
         return [r.to_dict() for r in results]
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
+    def document(self, doc_id: str, staff: Staff | None = None) -> dict[str, Any] | None:
         """A stored article by id."""
         doc: dict[str, Any] | None = self._knowledge_base().document(doc_id)
         return doc
@@ -130,14 +136,99 @@ class InProcessBackend:
         documents = getattr(data, "documents", None) or {}
         return sorted({tag for doc in documents.values() for tag in (getattr(doc, "tags", None) or [])})
 
-    def escalations(self, limit: int = 100) -> list[dict[str, Any]]:
+    def escalations(
+        self,
+        limit: int = 100,
+        *,
+        staff: Staff | None = None,
+        status: str | None = None,
+        lang: str | None = None,
+        older_than: float | None = None,
+    ) -> list[dict[str, Any]]:
         """The escalation queue from the support store."""
         self._load()
-        rows: list[dict[str, Any]] = self._store.escalations(limit=limit)
+        rows: list[dict[str, Any]] = self._store.escalations(status=status, limit=limit, lang=lang,
+                                                             older_than=older_than)  # fmt: skip
         return rows
 
-    def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+    def knowledge_gaps(self, limit: int = 50, staff: Staff | None = None) -> list[dict[str, Any]]:
         """Unanswered questions, most frequent first."""
         self._load()
         rows: list[dict[str, Any]] = self._store.knowledge_gaps(limit=limit)
         return sorted(rows, key=lambda row: (-int(row.get("count", 0)), str(row.get("question", ""))))
+
+    def conversation(self, session_id: str) -> dict[str, Any]:
+        """The merged transcript and who has the conversation."""
+        from graph.nodes.handoff import session_transcript
+
+        service = self._load()
+        return {"messages": session_transcript(service, session_id),
+                "handoff": service.store.handoff_status(session_id)}  # fmt: skip
+
+    def _keys(self) -> Any:
+        from api.keys import KeyStore
+
+        return KeyStore(self.config.home / "api" / "keys.sqlite")  # the same file `supportbot keys` writes
+
+    def sign_in(self, *, api_key: str | None = None, username: str | None = None, password: str | None = None
+                ) -> Staff:  # fmt: skip
+        """Check the key, or the user's scrypt-hashed password, in the data home's key database."""
+        from api.keys import ApiKey, agent_identity
+
+        keys = self._keys()
+        try:
+            if api_key:
+                record = keys.authenticate(api_key)
+                if record is None:
+                    raise BackendError("invalid or revoked API key")
+            else:
+                role = keys.verify_user(username or "", password or "")
+                if role is None:
+                    raise BackendError("wrong user name or password")
+                record = ApiKey(id=f"user:{username}", role=role, name=f"user:{username}", created="")
+        finally:
+            keys.close()
+        if record.role not in ("agent", "admin"):
+            raise BackendError("this key has the customer role: it opens only the customer chat")
+        agent_id, display = agent_identity(record)
+        return Staff(role=record.role, name=display, agent_id=agent_id)
+
+    def sign_out(self, staff: Staff) -> None:
+        """Nothing to revoke: no key was issued."""
+
+    def escalation(self, staff: Staff, escalation_id: str) -> dict[str, Any]:
+        """The escalation with agent assist (the same view the API serves)."""
+        from graph.nodes.handoff import escalation_view
+        from graph.store import EscalationError
+
+        try:
+            return escalation_view(self._load(), escalation_id)
+        except EscalationError as exc:
+            raise BackendError(str(exc)) from exc
+
+    def act(self, staff: Staff, escalation_id: str, action: str, **body: Any) -> dict[str, Any]:
+        """Claim, reply, resolve or release through the store (the same rules as the API's routes)."""
+        from graph.nodes.handoff import ReplyRefused, send_agent_reply
+        from graph.store import EscalationError
+
+        service, force = self._load(), staff.role == "admin"
+        try:
+            match action:
+                case "claim":
+                    result: dict[str, Any] = service.store.claim(escalation_id, staff.agent_id, staff.name)
+                case "messages":
+                    result = send_agent_reply(service, escalation_id, staff.agent_id, str(body.get("text", "")))
+                case "resolve":
+                    result = service.store.resolve(escalation_id, staff.agent_id, body.get("note"), force=force)
+                case "release":
+                    result = service.store.release(escalation_id, staff.agent_id, to=body.get("to") or "queue",
+                                                   force=force)  # fmt: skip
+                case _:
+                    raise ValueError(f"unknown escalation action {action!r}")
+        except (EscalationError, ReplyRefused) as exc:
+            raise BackendError(str(exc)) from exc
+        return result
+
+    def add_article(self, staff: Staff, document: dict[str, Any]) -> dict[str, Any]:
+        """Adding articles changes the live index: the console does it through the API."""
+        raise BackendError("adding articles needs the API: set SUPPORTBOT_API_URL (or use `supportbot kb ingest`)")

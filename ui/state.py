@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 import streamlit as st
 
-from ui.backend import Backend, make_backend
+from ui.backend import Backend, Staff, make_backend
 from ui.config import UIConfig
 
 
@@ -49,5 +50,30 @@ def new_conversation() -> None:
     """Forget the conversation shown in this browser session and start a new one."""
     state: Any = st.session_state
     state["session_id"] = uuid.uuid4().hex
-    for key in ("messages", "handoff", "notice"):
+    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen"):
         state.pop(key, None)
+
+
+def staff() -> Staff | None:
+    """The agent or admin signed in to this browser session (kept in Streamlit's server-side session state)."""
+    value = st.session_state.get("staff")
+    return value if isinstance(value, Staff) else None
+
+
+def require_staff() -> Staff:
+    """The signed-in agent or admin; otherwise the page says so and stops (customers see only the chat)."""
+    who = staff()
+    if who is None:
+        st.warning("Sign in with an agent or admin key, or a console user, to open this page.")
+        st.stop()
+        raise RuntimeError  # unreachable: st.stop() raises
+    return who
+
+
+def sign_out() -> None:
+    """End the console session."""
+    who = staff()
+    st.session_state.pop("staff", None)
+    if who is not None:
+        with contextlib.suppress(Exception):  # signing out works locally even when the service is down
+            backend().sign_out(who)

@@ -22,6 +22,38 @@ import typer
 from supportbot.cli._common import fail
 
 DEMO_KEY_NAME = "demo"
+DEMO_CUSTOMER_KEY_NAME = "demo-customer"
+DEMO_AGENT_USER = "agent"
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    """What ``supportbot demo`` prints: a customer key (the chat) and an agent sign-in (the console)."""
+
+    customer_key_id: str
+    customer_key: str
+    agent_user: str
+    agent_password: str
+
+
+def demo_credentials(keys_db: Path) -> DemoCredentials:
+    """A fresh customer key and a fresh password for the console user ``agent`` (the previous demo's stop
+    working), so the customer chat and the agent console are reached with separate credentials."""
+    import secrets
+
+    from api.keys import KeyStore
+
+    keys = KeyStore(keys_db)
+    try:
+        for old in keys.list(include_revoked=False):
+            if old.name in (DEMO_KEY_NAME, DEMO_CUSTOMER_KEY_NAME):  # one live demo key at a time
+                keys.revoke(old.id)
+        record, customer_key = keys.create("customer", name=DEMO_CUSTOMER_KEY_NAME)
+        password = secrets.token_urlsafe(12)
+        keys.set_user(DEMO_AGENT_USER, password, "agent")
+    finally:
+        keys.close()
+    return DemoCredentials(record.id, customer_key, DEMO_AGENT_USER, password)
 
 
 def ui_environment(settings: Any, *, api_url: str | None = None, api_key: str | None = None) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""``supportbot keys``: API keys with roles (stored hashed in ``<home>/api/keys.sqlite``)."""
+"""``supportbot keys``: API keys with roles, and console users with passwords (stored hashed in
+``<home>/api/keys.sqlite``)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,43 @@ def revoke(key_id: str = typer.Argument(..., help="Id of the key to revoke.")) -
     except KeyError_ as exc:
         fail(str(exc))
     typer.echo(f"revoked {record.role} key {record.id} at {record.revoked}")
+
+
+@app.command("user")
+def set_user(
+    username: str = typer.Argument(..., help="The console user's name (letters, digits, . _ @ -)."),
+    role: str = typer.Option("agent", "--role", help="agent | admin."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+) -> None:
+    """Create or update a user who signs in to the agent console with a password (stored as a scrypt hash)."""
+    import re
+    import sys
+
+    from api.keys import KeyError_
+
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
+        fail(f"invalid user name {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-'", code=2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        fail("the password must have at least 8 characters", code=2)
+    try:
+        _store().set_user(username, password, role)
+    except KeyError_ as exc:
+        fail(str(exc), code=2)
+    typer.echo(f"console user {username} ({role}) saved; sign in at the UI's /agent page")
+
+
+@app.command("users")
+def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
+    """List the console users (never their passwords)."""
+    users = _store().users()
+    if as_json:
+        print_json(users)
+        return
+    if not users:
+        typer.echo("no console users: add one with `supportbot keys user NAME --role agent|admin`")
+    for user in users:
+        typer.echo(f"{user['username']:<20}  {user['role']:<6}  {user['created']}")

@@ -70,11 +70,10 @@ def demo(
     import time
 
     from api.config import ApiConfig
-    from api.keys import KeyStore
     from supportbot.cli._demo import (
-        DEMO_KEY_NAME,
         Child,
         bundled_kb,
+        demo_credentials,
         port_is_free,
         stage_printer,
         stop_on_signals,
@@ -106,12 +105,8 @@ def demo(
             )  # fmt: skip
         typer.echo(f"indexed {report['documents']} articles ({report['chunks']} chunks) in {report['seconds']} s")
 
-    keys = KeyStore(config.keys_db)
-    for old in keys.list(include_revoked=False):
-        if old.name == DEMO_KEY_NAME:  # one live demo key at a time: the previous run's key stops working
-            keys.revoke(old.id)
-    record, demo_key = keys.create("agent", name=DEMO_KEY_NAME)
-    keys.close()
+    credentials = demo_credentials(config.keys_db)
+    demo_key = credentials.customer_key
 
     base = url_host(host)
     api_url, ui_url = f"http://{base}:{api_port}", f"http://{base}:{ui_port}"
@@ -123,7 +118,6 @@ def demo(
         logs / "demo-api.log",
     )
     ui_env = ui_environment(settings, api_url=api_url, api_key=demo_key)
-    ui_env["SUPPORTBOT_AGENT_API_KEY"] = demo_key
     front = Child("UI", streamlit_command(host, ui_port), ui_env, logs / "demo-ui.log")
     children = [api, front]
     stop_on_signals()
@@ -136,9 +130,11 @@ def demo(
         wait_until(f"{ui_url}/_stcore/health", children, deadline, accept=lambda r: r.status_code == 200)
         typer.echo(
             "\nsupportbot demo is running:\n"
-            f"  customer chat, agent console, evaluation: {ui_url}\n"
+            f"  customer chat:                          {ui_url}\n"
+            f"  agent console and evaluation (sign in): {ui_url}/agent\n"
             f"  API (OpenAPI docs at {api_url}/docs):   {api_url}\n"
-            f"  demo API key (role agent, id {record.id}):  {demo_key}\n"
+            f"  customer API key (id {credentials.customer_key_id}): {demo_key}\n"
+            f"  agent sign-in: user {credentials.agent_user}, password {credentials.agent_password}\n"
         )
         if check:
             _check_demo(api_url, ui_url, demo_key)

@@ -1,12 +1,14 @@
-"""A real browser (Playwright driving Debian chromium) asks the customer chat a question in Spanish.
+"""A real browser (Playwright driving Debian chromium): a customer asks the chat a question in Spanish; then a
+customer asks for a person and an agent, signed in on a second page, takes the conversation over and gives it back.
 
-The UI runs as ``supportbot ui`` (a Streamlit server) talking to the real API; the screenshot is saved to
-``<SUPPORTBOT_HOME>/screenshots/customer-chat-es.png`` (the test data home, or the one CI sets to keep it).
+The UI runs as ``supportbot ui`` (a Streamlit server, with a customer key) talking to the real API; screenshots are
+saved under ``<SUPPORTBOT_HOME>/screenshots/`` (the test data home, or the one CI sets to keep it).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Debian chromium in containers and CI runners: no user namespaces for the sandbox, no GPU, no network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = HOME / "screenshots" / "customer-chat-es.png"
+AGENT_USER, AGENT_PASSWORD = "lucia", "una clave de prueba"
+ASK_FOR_A_PERSON = "Mi pedido llegó roto. Quiero hablar con una persona, por favor."
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,8 +36,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def ui_url(api_server: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``supportbot ui`` on a free port, talking to the test API with an agent key."""
-    api_url, key = api_server
+    """``supportbot ui`` on a free port, talking to the test API with a customer key (agents sign in)."""
+    from api.keys import KeyStore
+
+    api_url, _ = api_server
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    _, key = keys.create("customer", name="ui-browser-customer")
+    keys.set_user(AGENT_USER, AGENT_PASSWORD, "agent")
+    keys.close()
     port = free_port()
     env = {**os.environ, "SUPPORTBOT_API_URL": api_url, "SUPPORTBOT_API_KEY": key, "SUPPORTBOT_HOME": str(HOME)}
     log = tmp_path_factory.mktemp("ui-server") / "streamlit.log"
@@ -88,3 +98,70 @@ def test_customer_asks_in_spanish_and_gets_a_spanish_answer_with_a_source(ui_url
             browser.close()
     assert SCREENSHOT.stat().st_size > 10_000
     print(f"screenshot: {SCREENSHOT}")
+
+
+def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot(ui_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from graph.store import SupportStore
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            customer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            agent = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+            for page in (customer, agent):
+                page.set_default_timeout(60_000)
+            customer.goto(ui_url)
+            box = customer.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_enabled()
+            box.fill(ASK_FOR_A_PERSON)
+            box.press("Enter")
+            expect(customer.get_by_text("en la cola de nuestro equipo")).to_be_visible()
+            store = SupportStore(HOME / "support.sqlite")
+            mine = [e for e in store.escalations(status="open", limit=20) if "hablar con una persona" in str(e)]
+            assert mine, store.escalations(status="open", limit=20)
+            escalation = mine[0]  # the newest
+
+            # The agent signs in on the console's address, picks the case and claims it.
+            agent.goto(f"{ui_url}/agent")
+            expect(agent.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+            agent.get_by_label("User", exact=True).fill(AGENT_USER)
+            agent.get_by_label("Password", exact=True).fill(AGENT_PASSWORD)
+            agent.get_by_role("button", name="Sign in").click()
+            expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
+            agent.get_by_test_id("stSelectbox").filter(has_text="Open a case").click()
+            agent.get_by_role("option", name=f"#{escalation['id'][:8]}").click()
+            agent.get_by_role("button", name="Claim").click()
+
+            # The draft is Spanish; the agent edits it and sends it.
+            reply = agent.get_by_label("Reply to the customer")
+            expect(reply).to_have_value(re.compile(r"^Hola, soy lucia"))
+            draft = reply.input_value()
+            assert detect_language(draft) == "es", draft
+            reply.fill(draft + " ¿Me das el número de pedido?")
+            agent.get_by_role("button", name="Send", exact=True).click()
+
+            # The customer's page shows it without a reload, and says a person is handling the conversation.
+            expect(customer.get_by_text("¿Me das el número de pedido?")).to_be_visible(timeout=30_000)
+            expect(customer.get_by_text("Una persona (lucia) está atendiendo tu conversación")).to_be_visible()
+            bot_answers = customer.get_by_test_id("stChatMessageAvatarAssistant").count()
+            box.fill("Es el pedido 12345, gracias")
+            box.press("Enter")
+            expect(customer.get_by_text("Enviado a lucia.")).to_be_visible()
+            assert customer.get_by_test_id("stChatMessageAvatarAssistant").count() == bot_answers  # no bot answer
+            expect(agent.get_by_text("Es el pedido 12345, gracias")).to_be_visible(timeout=30_000)
+            (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
+            agent.screenshot(path=str(HOME / "screenshots" / "agent-console-handoff.png"), full_page=True)
+
+            # The agent resolves; the bot answers the customer's next question.
+            agent.get_by_role("button", name="Resolve", exact=True).click()
+            expect(customer.get_by_text("te vuelve a atender el asistente")).to_be_visible(timeout=30_000)
+            box.fill(SPANISH_QUESTION)
+            box.press("Enter")
+            expect(customer.get_by_test_id("stExpander").filter(has_text="Fuentes").last).to_be_visible()
+            assert customer.get_by_test_id("stChatMessageAvatarAssistant").count() == bot_answers + 1
+            customer.screenshot(path=str(HOME / "screenshots" / "customer-chat-handoff.png"), full_page=True)
+        finally:
+            browser.close()
+    assert store.escalation(escalation["id"])["status"] == "resolved"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,7 +51,17 @@ def test_demo_check_starts_the_api_and_the_ui_then_stops_them(bundled_index: Pat
     result = run_cli("demo", "--check", "--api-port", str(api_port), "--ui-port", str(ui_port), env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"http://127.0.0.1:{ui_port}" in result.stdout and f"http://127.0.0.1:{api_port}" in result.stdout
-    assert "demo API key" in result.stdout and " sb_" in result.stdout
+    # A customer key for the chat and a separate agent sign-in for the console, both live.
+    from api.keys import KeyStore
+
+    customer_key = re.search(r"customer API key \(id \w+\): (sb_\S+)", result.stdout)
+    sign_in = re.search(r"agent sign-in: user (\S+), password (\S+)", result.stdout)
+    assert customer_key and sign_in, result.stdout
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    record = keys.authenticate(customer_key.group(1))
+    assert record is not None and record.role == "customer"
+    assert keys.verify_user(sign_in.group(1), sign_in.group(2)) == "agent"
+    keys.close()
     assert "chat check: es answer with" in result.stdout and "check passed" in result.stdout
     for port in (api_port, ui_port):  # both servers were stopped
         with socket.socket() as probe:

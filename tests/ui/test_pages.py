@@ -10,13 +10,20 @@ from streamlit.testing.v1 import AppTest
 
 from retrieval.language import detect_language
 from tests.ui.conftest import APP, SPANISH_QUESTION, free_port
+from ui.backend import Staff
 
 TIMEOUT = 120  # the first run loads the graph, the index and the embedder
 
 
-def open_page(page: str | None = None) -> AppTest:
-    """Run the app (optionally switched to ``pages/<page>.py``)."""
+AGENT = Staff(role="agent", name="Ana", agent_id="user:ana")
+ADMIN = Staff(role="admin", name="Root", agent_id="user:root")
+
+
+def open_page(page: str | None = None, staff: Staff | None = AGENT) -> AppTest:
+    """Run the app (optionally switched to ``pages/<page>.py``), as ``staff`` signed in when a staff page."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if staff is not None and page is not None:
+        at.session_state["staff"] = staff
     at.run()
     if page is not None:
         at.switch_page(f"pages/{page}.py").run()
@@ -79,11 +86,16 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
     at.sidebar.button[0].click().run()  # "Hablar con una persona"
     assert not at.exception, [e.value for e in at.exception]
     assert at.success and "Una persona te responderá" in at.success[0].value
+    assert any("cola de nuestro equipo" in i.value for i in at.info)  # the waiting state
 
+    from graph.store import SupportStore
+
+    escalation = SupportStore(inprocess_env / "support.sqlite").active_escalation(session_id)
     console = open_page("agent")
-    queue = [e for e in console.expander if f"session `{session_id}`" in " ".join(c.value for c in e.caption)]
-    assert len(queue) == 1, [e.label for e in console.expander]
-    transcript = " ".join(m.markdown[0].value for m in queue[0].chat_message)
+    assert escalation is not None
+    console.selectbox(key="queue_case").set_value(escalation["id"]).run()
+    assert any(f"session `{session_id}`" in c.value for c in console.caption)
+    transcript = " ".join(m.markdown[0].value for m in console.chat_message)
     assert SPANISH_QUESTION in transcript
 
 
@@ -115,7 +127,7 @@ def test_knowledge_gaps_are_ranked_by_frequency(inprocess_env: Path) -> None:
         for _ in range(times):
             store.record_gap(question, "es" if question.startswith("¿") else "en")
     at = open_page("agent")
-    [table] = at.dataframe
+    [table] = [d for d in at.dataframe if "question" in d.value.columns]
     frame = table.value
     assert list(frame["count"]) == sorted(frame["count"], reverse=True)
     questions = list(frame["question"])
@@ -171,3 +183,78 @@ def test_pages_say_clearly_when_the_api_is_down(monkeypatch: pytest.MonkeyPatch,
 
     console = open_page("agent")
     assert console.error and "unavailable" in console.error[0].value
+
+
+# --- human hand-off ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inprocess_env: Path) -> None:
+    from graph.store import SupportStore
+
+    customer = open_page()
+    customer.chat_input[0].set_value("Mi pedido llegó roto. Quiero hablar con una persona.").run()
+    session_id = customer.session_state["session_id"]
+    assert any("cola de nuestro equipo" in i.value for i in customer.info)
+    escalation_id = SupportStore(inprocess_env / "support.sqlite").active_escalation(session_id)["id"]
+
+    console = open_page("agent")
+    console.selectbox(key="queue_case").set_value(escalation_id).run()
+    console.button(key=f"claim-{escalation_id}").click().run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert console.selectbox(key="queue_status").value == "Mine"
+    draft = console.text_area[0].value
+    assert draft.startswith("Hola, soy Ana") and detect_language(draft) == "es", draft
+    console.text_area[0].set_value(draft + " ¿Me das el número de pedido?").run()
+    console.button(key=f"send-{escalation_id}").click().run()
+    assert not console.exception, [e.value for e in console.exception]
+
+    customer.run()  # the page's poll picks the agent's message up
+    agent_messages = [m.markdown[0].value for m in customer.chat_message if m.name == "agent"]
+    assert len(agent_messages) == 1 and agent_messages[0].endswith("¿Me das el número de pedido?")
+    assert any("Una persona (Ana) está atendiendo" in i.value for i in customer.info)
+    answers = len(assistant_texts(customer))
+    customer.chat_input[0].set_value("Es el pedido 12345, gracias").run()
+    assert len(assistant_texts(customer)) == answers  # no bot answer while the agent has the conversation
+    assert any("Enviado a Ana" in c.value for c in customer.caption)
+
+    console.run()
+    assert "Es el pedido 12345" in " ".join(m.markdown[0].value for m in console.chat_message)
+    console.button(key=f"resolve-{escalation_id}").click().run()
+    assert SupportStore(inprocess_env / "support.sqlite").escalation(escalation_id)["status"] == "resolved"
+    customer.run()
+    assert any("te vuelve a atender el asistente" in c.value for c in customer.caption)
+    customer.chat_input[0].set_value(SPANISH_QUESTION).run()
+    assert len(assistant_texts(customer)) == answers + 1
+
+
+# --- sign-in -----------------------------------------------------------------------------------------------------
+
+
+def test_staff_pages_need_a_sign_in(inprocess_env: Path) -> None:
+    from api.keys import KeyStore
+
+    keys = KeyStore(inprocess_env / "api" / "keys.sqlite")
+    _, customer_key = keys.create("customer", "ui-customer")
+    _, agent_key = keys.create("agent", "ui-agent")
+    keys.set_user("lola", "una clave larga", "admin")
+    keys.close()
+    at = open_page("signin", staff=None)  # the sign-in page sits where the console would be (/agent)
+    assert at.title[0].value == "Staff sign-in" and not at.tabs
+    at.text_input(key="signin_key").set_value(customer_key)
+    at.button[0].click().run()
+    assert "customer role" in at.error[0].value and "staff" not in at.session_state
+    at.text_input(key="signin_key").set_value("")
+    at.text_input(key="signin_user").set_value("lola")
+    at.text_input(key="signin_password").set_value("wrong")
+    at.button[0].click().run()
+    assert "wrong user name or password" in at.error[0].value
+    at.text_input(key="signin_password").set_value("una clave larga")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["staff"].role == "admin" and at.session_state["staff"].name == "lola"
+    assert at.title[0].value == "Agent console"
+    other = open_page("signin", staff=None)
+    other.text_input(key="signin_key").set_value(agent_key)
+    other.button[0].click().run()
+    assert other.session_state["staff"].agent_id != "" and other.title[0].value == "Agent console"

@@ -13,7 +13,7 @@ from tests.ui.conftest import free_port
 from ui.api_client import ApiBackend, parse_sse
 from ui.backend import BackendUnavailable, make_backend
 from ui.config import UIConfig
-from ui.evaluation_run import find_latest_run, load_run, metric_tables
+from ui.evaluation_run import find_latest_run, list_runs, load_run, metric_tables
 
 
 def test_config_reads_supportbot_variables_and_picks_the_backend() -> None:
@@ -86,6 +86,10 @@ def test_the_newest_eval_folder_is_found_and_read(tmp_path: Path) -> None:
     tables = metric_tables(load_run(new).metrics)
     assert tables["kpis"] == [{"": "answer_accuracy", "rag / es": "0.700 [0.500, 0.900]"}]
     assert {"field": "testset", "value": "qa.jsonl"} in tables["run"]
+    # The evaluation page offers every run under the data home, newest first, and nothing else.
+    nested = _write_run(tmp_path / "compare" / "eval-nested", 0.8)
+    assert list_runs(tmp_path) == [nested, new, old]
+    assert list_runs(tmp_path / "missing") == [] and list_runs(old) == [old]
 
 
 def test_a_broken_metrics_file_is_a_clear_error(tmp_path: Path) -> None:

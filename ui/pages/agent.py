@@ -1,4 +1,6 @@
-"""Agent console: knowledge-base search and article view, escalation queue, knowledge gaps."""
+"""Agent console (sign-in required): the escalation queue with filters, a case view (live transcript, agent-assist
+passages and draft, claim / reply / release / resolve), knowledge-base search, and the knowledge gaps with a form
+for admins to write the missing article."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ from typing import Any
 import streamlit as st
 
 from ui import state
-from ui.backend import Backend, BackendError, BackendUnavailable
+from ui.backend import Backend, BackendError, BackendUnavailable, Staff
 
 SERVICE_DOWN = "The support service is unavailable right now; the console will work again once it is back."
 LANG_FILTER = {"Any language": None, "Español": "es", "English": "en"}
 
 
-def _search_tab(backend: Backend) -> None:
+def _search_tab(backend: Backend, who: Staff) -> None:
     query = st.text_input("Search the knowledge base", key="kb_query", placeholder="e.g. reembolso / refund")
     col_lang, col_tags, col_k = st.columns([1, 2, 1])
     lang = LANG_FILTER[col_lang.selectbox("Language", list(LANG_FILTER), key="kb_lang")]
@@ -28,7 +30,7 @@ def _search_tab(backend: Backend) -> None:
     if not query.strip():
         st.caption("Type a question or keywords; Spanish and English articles are searched together.")
         return
-    results = backend.search(query, k=k, lang=lang, tags=tags or None)
+    results = backend.search(query, k=k, lang=lang, tags=tags or None, staff=who)
     if not results:
         st.info("No article matches these filters.")
         return
@@ -42,11 +44,11 @@ def _search_tab(backend: Backend) -> None:
         st.caption(str(result.get("text", ""))[:240])
     doc_id = st.selectbox("Open article", [r["doc_id"] for r in results], key="kb_article", format_func=lambda d: d)
     if doc_id:
-        _article(backend, doc_id)
+        _article(backend, doc_id, who)
 
 
-def _article(backend: Backend, doc_id: str) -> None:
-    document = backend.document(doc_id)
+def _article(backend: Backend, doc_id: str, who: Staff) -> None:
+    document = backend.document(doc_id, staff=who)
     if document is None:
         st.warning(f"Article {doc_id} is no longer in the knowledge base.")
         return
@@ -65,11 +67,9 @@ def _article(backend: Backend, doc_id: str) -> None:
         st.markdown(document.get("text", ""))
 
 
-def _transcript(record: dict[str, Any]) -> list[dict[str, Any]]:
-    transcript = record.get("transcript") or []
-    if isinstance(transcript, str):  # a store may keep it as one text block
-        return [{"role": "transcript", "content": transcript}]
-    return [turn for turn in transcript if isinstance(turn, dict)]
+AGENT_AVATAR = ":material/support_agent:"
+STATUS_FILTER = {"Open": "open", "Assigned": "assigned", "Mine": "mine", "Closed": "closed", "All": None}
+AGE_FILTER = {"Any age": None, "Waiting > 5 min": 300.0, "Waiting > 1 h": 3600.0, "Waiting > 1 day": 86400.0}
 
 
 def _when(value: Any) -> str:
@@ -79,37 +79,133 @@ def _when(value: Any) -> str:
     return str(value or "")
 
 
-def _escalations_tab(backend: Backend) -> None:
-    rows = backend.escalations()
+def _age(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return ""
+    minutes = max(0, int((time.time() - value) // 60))
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+def render_turn(turn: dict[str, Any]) -> None:
+    """One transcript message: the customer, the bot, or a person (role ``agent``, with their name)."""
+    role = str(turn.get("role", ""))
+    if role == "agent":
+        with st.chat_message("agent", avatar=AGENT_AVATAR):
+            st.markdown(str(turn.get("content", "")))
+            st.caption(f"{turn.get('author') or 'agent'} · {_when(turn.get('at'))}")
+        return
+    with st.chat_message("user" if role == "user" else "assistant"):
+        st.markdown(str(turn.get("content", "")))
+
+
+def _label(record: dict[str, Any]) -> str:
+    parts = (f"#{str(record.get('id', '?'))[:8]}", record.get("status"), record.get("lang"), record.get("reason"),
+             f"waiting {_age(record.get('created_at'))}", record.get("assigned_name"))  # fmt: skip
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _escalations_tab(backend: Backend, who: Staff) -> None:
+    for key in ("queue_status", "queue_case"):  # set by an action of the last run (widgets take it before drawing)
+        if f"{key}_next" in st.session_state:
+            st.session_state[key] = st.session_state.pop(f"{key}_next")
+    col_status, col_lang, col_age = st.columns(3)
+    status = STATUS_FILTER[col_status.selectbox("Status", list(STATUS_FILTER), key="queue_status")]
+    lang = LANG_FILTER[col_lang.selectbox("Language", list(LANG_FILTER), key="queue_lang")]
+    older_than = AGE_FILTER[col_age.selectbox("Age", list(AGE_FILTER), key="queue_age")]
+    rows = backend.escalations(staff=who, status="assigned" if status == "mine" else status, lang=lang,
+                               older_than=older_than)  # fmt: skip
+    if status == "mine":
+        rows = [r for r in rows if r.get("assigned_to") == who.agent_id]
     if not rows:
-        st.info("No escalations: no customer has asked for a person yet.")
+        st.info("No escalations match these filters.")
         return
     st.caption(f"{len(rows)} escalations, newest first. Transcripts are redacted (PII replaced by placeholders).")
-    for record in rows:
-        label = " · ".join(
-            str(part)
-            for part in (
-                f"#{str(record.get('id', '?'))[:8]}",
-                _when(record.get("created_at") or record.get("created")),
-                record.get("lang") or "",
-                record.get("reason") or "",
-                record.get("status") or "",
-            )
-            if part
-        )
-        with st.expander(label):
-            st.caption(f"session `{record.get('session_id', '?')}`")
-            turns = _transcript(record)
-            if not turns:
-                st.write("(empty transcript)")
-            for turn in turns:
-                role = "user" if turn.get("role") == "user" else "assistant"
-                with st.chat_message(role):
-                    st.markdown(str(turn.get("content", "")))
+    st.dataframe(
+        [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
+          "reason": r.get("reason"), "created": _when(r.get("created_at")), "waiting": _age(r.get("created_at")),
+          "agent": r.get("assigned_name") or ""} for r in rows],
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    labels = {str(r["id"]): _label(r) for r in rows}
+    chosen = st.selectbox("Open a case", list(labels), format_func=lambda i: labels[i], key="queue_case")
+    if chosen:
+        _case(backend, who, str(chosen))
 
 
-def _gaps_tab(backend: Backend) -> None:
-    rows = backend.knowledge_gaps()
+@st.fragment(run_every=3)
+def _live_transcript(backend: Backend, who: Staff, escalation_id: str) -> None:
+    """The conversation, refreshed every few seconds so the customer's new messages appear on their own."""
+    try:
+        view = backend.escalation(who, escalation_id)
+    except BackendError as exc:
+        st.warning(str(exc))
+        return
+    turns = [t for t in view.get("transcript", []) if not t.get("draft")]
+    st.caption(f"Conversation ({len(turns)} messages, redacted) · {view['status']['status']}")
+    for turn in turns:
+        render_turn(turn)
+
+
+def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
+    view = backend.escalation(who, escalation_id)
+    record, draft = view["escalation"], view.get("draft") or {}
+    mine = record.get("status") == "assigned" and record.get("assigned_to") == who.agent_id
+    with st.container(border=True):
+        st.subheader(f"Case #{escalation_id[:8]} · {record.get('status')}")
+        st.caption(f"session `{record.get('session_id')}` · {record.get('lang')} · {record.get('reason')}"
+                   + (f" · held by {record.get('assigned_name')}" if record.get("assigned_name") else ""))  # fmt: skip
+        with st.expander("History"):
+            for event in record.get("history", []):
+                st.markdown(f"- {_when(event.get('at'))}: **{event.get('action')}** by {event.get('actor')}"
+                            + (f" ({event['note']})" if event.get("note") else ""))  # fmt: skip
+        _live_transcript(backend, who, escalation_id)
+        passages = view.get("passages") or []
+        with st.expander(f"Passages for the last question ({len(passages)})"):
+            st.caption(f"Question: {draft.get('question') or '(none)'}")
+            for n, passage in enumerate(passages, start=1):
+                st.markdown(f"[{n}] **{passage.get('title', '')}** · `{passage.get('doc_id', '')}` · "
+                            f"{passage.get('lang', '')}")  # fmt: skip
+                st.caption(str(passage.get("text", ""))[:400])
+        if record.get("status") == "open":
+            if st.button("Claim", key=f"claim-{escalation_id}", type="primary"):
+                _act(backend, who, escalation_id, "claim")
+        elif mine:
+            st.caption(f"Drafted reply ({draft.get('generator')}, {draft.get('lang')}): edit it, then send.")
+            text = st.text_area("Reply to the customer", value=str(draft.get("text", "")), height=150,
+                                key=f"reply-{escalation_id}-{draft.get('id')}")  # fmt: skip
+            send, resolve, release, give_back = st.columns(4)
+            if send.button("Send", key=f"send-{escalation_id}", type="primary"):
+                _act(backend, who, escalation_id, "messages", text=text)
+            if resolve.button("Resolve", key=f"resolve-{escalation_id}"):
+                _act(backend, who, escalation_id, "resolve", note=st.session_state.get(f"note-{escalation_id}"))
+            if release.button("Back to the queue", key=f"release-{escalation_id}"):
+                _act(backend, who, escalation_id, "release", to="queue")
+            if give_back.button("Back to the bot", key=f"return-{escalation_id}"):
+                _act(backend, who, escalation_id, "release", to="bot")
+            st.text_input("Resolution note (internal)", key=f"note-{escalation_id}")
+        elif record.get("status") == "assigned":
+            st.info(f"{record.get('assigned_name')} is handling this conversation.")
+            if who.role == "admin" and st.button("Resolve (admin)", key=f"force-{escalation_id}"):
+                _act(backend, who, escalation_id, "resolve")
+        else:
+            st.info(f"This conversation is {record.get('status')}; the bot answers the customer again.")
+
+
+def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: Any) -> None:
+    try:
+        backend.act(who, escalation_id, action, **body)
+    except BackendError as exc:
+        st.session_state["console_notice"] = f"{action} refused: {exc}"
+    else:  # keep the case in view: a claimed one is in "Mine", a closed one in "All"
+        follow = {"claim": "Mine", "resolve": "All", "release": "All"}.get(action)
+        if follow is not None:
+            st.session_state["queue_status_next"] = follow
+            st.session_state["queue_case_next"] = escalation_id
+    st.rerun()
+
+
+def _gaps_tab(backend: Backend, who: Staff) -> None:
+    rows = backend.knowledge_gaps(staff=who)
     if not rows:
         st.info("No knowledge gaps recorded: every question so far found an answer.")
         return
@@ -119,23 +215,57 @@ def _gaps_tab(backend: Backend) -> None:
             "count": int(row.get("count", 0)),
             "question": row.get("question", ""),
             "lang": row.get("lang", ""),
-            "last_seen": row.get("last_seen", ""),
+            "last_seen": _when(row.get("last_seen", "")),
         }
         for row in rows
     ]
     st.dataframe(table, hide_index=True, width="stretch")
+    if who.role != "admin":
+        st.caption("An admin can write the missing articles from here.")
+        return
+    questions = {f"{r.get('question', '')} ({r.get('lang', '')})": r for r in rows}
+    chosen = st.selectbox("Write the missing article for", list(questions), key="gap_pick")
+    if chosen:
+        _article_form(backend, who, questions[chosen])
+
+
+def _article_form(backend: Backend, who: Staff, gap: dict[str, Any]) -> None:
+    lang = gap.get("lang") if gap.get("lang") in ("es", "en") else "en"
+    with st.form("new_article"):
+        st.markdown("**Write the missing article**")
+        title = st.text_input("Title", value=str(gap.get("question", ""))[:200])
+        doc_id = st.text_input("Article id", value=f"gap-{abs(hash(gap.get('question'))) % 10**8}-{lang}")
+        text = st.text_area("Text", height=200)
+        if st.form_submit_button("Add to the knowledge base"):
+            if not text.strip():
+                st.error("Write the article's text first.")
+                return
+            try:
+                report = backend.add_article(who, {"id": doc_id, "title": title, "text": text, "lang": lang})
+            except BackendError as exc:
+                st.error(str(exc))
+                return
+            st.success(f"Added {doc_id}: the index now holds {report.get('documents')} articles.")
 
 
 def main() -> None:
-    """Render the agent console."""
+    """Render the agent console (signed-in agents and admins only)."""
+    who = state.require_staff()
     backend = state.backend()
-    st.title("Agent console")
-    tabs = st.tabs(["Knowledge base", "Escalations", "Knowledge gaps"])
-    sections = [_search_tab, _escalations_tab, _gaps_tab]
+    title, account = st.columns([4, 1])
+    title.title("Agent console")
+    account.caption(f"Signed in as **{who.name}** ({who.role})")
+    if account.button("Sign out", key="sign_out"):
+        state.sign_out()
+        st.rerun()
+    if st.session_state.get("console_notice"):
+        st.warning(st.session_state.pop("console_notice"))
+    tabs = st.tabs(["Escalations", "Knowledge base", "Knowledge gaps"])
+    sections = [_escalations_tab, _search_tab, _gaps_tab]
     for tab, section in zip(tabs, sections, strict=True):
         with tab:
             try:
-                section(backend)
+                section(backend, who)
             except BackendUnavailable as exc:
                 st.error(SERVICE_DOWN)
                 st.caption(str(exc))

@@ -90,6 +90,56 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     return final
 
 
+AGENT_AVATAR = ":material/support_agent:"
+ACTIVE = ("waiting", "assigned")
+
+
+def _render_agent(message: dict[str, Any]) -> None:
+    with st.chat_message("agent", avatar=AGENT_AVATAR):
+        st.markdown(message["content"])
+        st.caption(str(message.get("author") or ""))
+
+
+def _sync(backend: Backend, session_id: str) -> bool:
+    """Take the agent's new messages and the hand-off status from the server; True when the page must redraw."""
+    ss: Any = st.session_state
+    try:
+        conversation = backend.conversation(session_id)
+    except BackendError:
+        return False
+    seen: set[int] = ss.setdefault("agent_seen", set())
+    changed = False
+    for message in conversation.get("messages", []):
+        if message.get("role") == "agent" and message.get("id") not in seen:
+            seen.add(message["id"])
+            ss["messages"].append({"role": "agent", "content": message.get("content", ""),
+                                   "author": message.get("author")})  # fmt: skip
+            changed = True
+    status = conversation.get("handoff") or {"status": "bot"}
+    previous = (ss.get("handoff_status") or {}).get("status", "bot")
+    if status.get("status") != previous:
+        if previous in ACTIVE and status.get("status") == "bot":
+            ss["messages"].append({"role": "notice", "key": "back_to_bot", "values": {}})
+        ss["handoff_status"] = status
+        changed = True
+    return changed
+
+
+@st.fragment(run_every=2)
+def _follow(backend: Backend, session_id: str) -> None:
+    """While a person has (or is about to take) the conversation: poll for their messages, redraw when one comes."""
+    if _sync(backend, session_id):
+        st.rerun(scope="app")
+
+
+def _banner(lang: str) -> None:
+    status = st.session_state.get("handoff_status") or {}
+    if status.get("status") == "assigned":
+        st.info(t("with_agent", lang, agent=status.get("agent") or "?"), icon=AGENT_AVATAR)
+    elif status.get("status") == "waiting":
+        st.info(t("waiting", lang), icon=":material/hourglass_top:")
+
+
 def main() -> None:
     """Render the customer chat."""
     backend = state.backend()
@@ -128,14 +178,24 @@ def main() -> None:
     if ss.get("handoff"):
         record = ss["handoff"]
         st.success(t("handoff_done", lang, id=str(record.get("id", "?"))[:8]))  # the agent console's short id
+        ss.setdefault("handoff_status", {"status": "waiting"})
     if ss.get("notice"):
         st.warning(ss.pop("notice"))
+    _banner(lang)
 
     for message in ss["messages"]:
+        if message["role"] == "agent":
+            _render_agent(message)
+            continue
+        if message["role"] == "notice":
+            st.caption(t(message["key"], lang, **message["values"]))
+            continue
         with st.chat_message(message["role"]):
             st.markdown(message["content"])
             if message["role"] == "assistant":
                 _render_extras(backend, message, lang)
+    if up and (ss.get("handoff_status") or {}).get("status") in ACTIVE:
+        _follow(backend, session_id)
 
     prompt = st.chat_input(t("placeholder", lang), disabled=not up)
     if not prompt:
@@ -148,6 +208,15 @@ def main() -> None:
         if final is None:
             ss["messages"].pop()
             return
+        if final.get("route") in ("human", "handoff"):  # a person has, or will have, the conversation
+            held = final.get("route") == "human"
+            status = {"status": "assigned" if held else "waiting",
+                      "agent": (final.get("guardrails", {}).get("human") or {}).get("agent")}  # fmt: skip
+            ss["handoff_status"] = {**(ss.get("handoff_status") or {}), **status}
+            if held:  # no bot answer: the message went to the agent
+                ss["messages"].append({"role": "notice", "key": "sent_to_agent",
+                                       "values": {"agent": status["agent"] or "?"}})  # fmt: skip
+                st.rerun()
         turn = sum(1 for m in ss["messages"] if m["role"] == "assistant")
         message = {
             "role": "assistant",
@@ -162,6 +231,8 @@ def main() -> None:
         _render_extras(backend, message, lang)
     if choice == "auto" and final.get("lang") in LANGS and final["lang"] != ss["lang"]:
         ss["lang"] = final["lang"]  # follow the customer's language: re-render the labels in it
+        st.rerun()
+    if final.get("route") == "handoff":  # redraw with the waiting state, which starts following the conversation
         st.rerun()
 
 

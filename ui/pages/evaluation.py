@@ -1,31 +1,28 @@
-"""Evaluation dashboard: the latest ``supportbot eval compare`` run's tables, report and plots."""
+"""Evaluation dashboard (sign-in required): the ``supportbot eval compare`` runs under the data home, newest first;
+the visitor picks one of them, never a server folder of their own."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import streamlit as st
 
 from ui import state
-from ui.evaluation_run import HOW_TO_RUN, find_latest_run, load_run, metric_tables
+from ui.evaluation_run import HOW_TO_RUN, list_runs, load_run, metric_tables
 
 
 def main() -> None:
     """Render the evaluation page."""
+    state.require_staff()
     cfg = state.config()
     st.title("Evaluation")
-    chosen = st.text_input(
-        "Evaluation folder (an `eval compare --out` folder, or a folder of `eval*` runs)",
-        value=str(cfg.runs_dir),
-        key="eval_root",
-    )
-    run_dir = find_latest_run(Path(chosen))
-    if run_dir is None:
-        st.info(f"No evaluation yet in {chosen}. Run:")
+    runs = list_runs(cfg.runs_dir)
+    if not runs:
+        st.info(f"No evaluation yet in {cfg.runs_dir}. Run:")
         st.code(HOW_TO_RUN.format(home=cfg.home), language="bash")
         return
+    names = {str(run.relative_to(cfg.runs_dir)) if run != cfg.runs_dir else run.name: run for run in runs}
+    chosen = st.selectbox(f"Run ({len(runs)} under {cfg.runs_dir}, newest first)", list(names), key="eval_run")
     try:
-        run = load_run(run_dir)
+        run = load_run(names[chosen])
     except ValueError as exc:
         st.error(str(exc))
         return
