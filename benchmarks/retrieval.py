@@ -39,6 +39,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
+sys.path.append(str(_HERE))  # after the package: retrieval_dev, retrieval_corpora
 for _key, _value in {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -568,6 +569,84 @@ def bench_side_by_side(bundled: Path, dropped: dict[str, str], queries: list[dic
     emit(table)
 
 
+def hybrid_search(kb: KnowledgeBase) -> Search:
+    return lambda q: [r.doc_id for r in kb.search(q, k=20)]
+
+
+def single_search(kb: KnowledgeBase, fusion: Callable[[Any], dict[int, float]]) -> Search:
+    """One retriever of ``kb`` alone (the same candidates and twin folding as the hybrid), embedding included."""
+
+    def search(text: str) -> list[str]:
+        vector = kb.embedder.encode([text])[0]
+        signals = kb.signals(text, vector, kb.config.candidates)
+        return [d for d, _, _ in kb.articles(fusion(signals), vector, signals.qlang)][:20]
+
+    return search
+
+
+# 6. Dev corpora ---------------------------------------------------------------------------------------------------
+def bench_dev_corpora(datasets: Path, per_group: int) -> None:
+    """Per dev corpus and query language: supportbot's hybrid, its two retrievers, LangChain and Haystack."""
+    import retrieval_dev as dev
+
+    runs = dev.dev_runs(datasets)
+    model = str(resolve_model_path(BUNDLED))
+    table = Table(
+        f"6. Dev corpora (benchmarks/retrieval_corpora.py), up to {per_group} queries per corpus and language, "
+        "one model",
+        ["corpus", "lang", "queries", "system", "R@1", "R@5", "MRR", "p50 ms", "p95 ms"],
+    )
+    for run in runs:
+        keep = []
+        for lang in dev.groups(run):
+            mine = [i for i, q in enumerate(run.queries) if q.get("lang") == lang]
+            keep += sorted(random.Random(0).sample(mine, min(per_group, len(mine))))
+        sub = dev.Run(
+            run.corpus,
+            run.kb,
+            [run.queries[i] for i in keep],
+            [run.signals[i] for i in keep],
+            run.vectors[keep],
+            [run.texts[i] for i in keep],
+            run.label,
+        )
+        kb, data = run.kb, run.kb.data
+        chunks = [
+            {"text": f"{data.documents[d].title}\n{t}".strip(), "doc_id": d}
+            for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)
+        ]
+
+        systems: list[tuple[str, Callable[[], Search]]] = [
+            ("supportbot hybrid", lambda kb=kb: hybrid_search(kb)),  # type: ignore[misc]
+            ("supportbot dense only", lambda kb=kb: single_search(kb, dev.SINGLE["dense"])),  # type: ignore[misc]
+            ("supportbot BM25 only (stemmed)", lambda kb=kb: single_search(kb, dev.SINGLE["bm25"])),  # type: ignore[misc]
+            ("LangChain FAISS (dense)", lambda chunks=chunks: langchain(chunks, model)),  # type: ignore[misc]
+            ("Haystack hybrid (BM25 + dense, RRF)", lambda chunks=chunks: haystack(chunks, model)),  # type: ignore[misc]
+        ]
+        queries = [{"query": t} for t in sub.texts]
+        for name, make in systems:
+            try:
+                search = make()
+                lists, ms = timed(search, queries)
+            except Exception as exc:  # a framework that cannot run offline is reported as n/a, never faked
+                reason = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:80]}"
+                table.rows.append([run.corpus.name, "all", len(queries), f"{name}: n/a ({reason})", *["n/a"] * 5])
+                continue
+            labelled = [list(dict.fromkeys(run.label.get(d, d) for d in r)) for r in lists]
+            for lang in dev.groups(sub):
+                m = dev.scores(sub, labelled, lang)
+                table.rows.append([run.corpus.name, lang, int(m["n"]), name, m["R@1"], m["R@5"], m["MRR"], *pcts(ms)])
+        console.log(f"section 6: {run.corpus.name} done")
+    table.notes += [
+        "queries: multi-turn ones are searched as retrieval.conversation.conversation_query builds them (the same "
+        "text for every system); R@k: a relevant article in the top k (Bitext: any response of the intent)",
+        "supportbot dense/BM25 only: the same candidates as the hybrid, ranked by one signal (twins folded alike); "
+        "latency includes the query embedding for every system (supportbot: onnxruntime; frameworks: torch)",
+        "the frameworks index supportbot's chunks (after its dedup) as 'title\\ntext' with the same bundled MiniLM",
+    ]
+    emit(table)
+
+
 def plot() -> None:
     import matplotlib
 
@@ -601,6 +680,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sizes", default="10000,100000", help="large corpus sizes in chunks, comma-separated")
     parser.add_argument("--queries", type=int, default=200, help="dev queries for the latency runs of section 3")
+    parser.add_argument("--per-group", type=int, default=150, help="section 6: queries per corpus and language")
+    parser.add_argument("--only-dev", action="store_true", help="run section 6 (dev corpora) alone")
     args = parser.parse_args(argv)
     sizes = [] if args.quick else sorted(int(s) for s in args.sizes.split(",") if s.strip())
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -627,6 +708,10 @@ def main(argv: list[str] | None = None) -> None:
     elif sizes:
         pool = build_pool(args.datasets)
         sizes = sorted({min(s, len(pool.texts)) for s in sizes})  # the KB's chunks come on top
+    if args.only_dev:
+        bench_dev_corpora(args.datasets, args.per_group)
+        console.print(f"total {time.perf_counter() - started:.0f} s; load average at the end: {loadavg()}")
+        return
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="bundled-") as tmp:
         bundled = Path(tmp) / "index"
         report, cold = bench_ingest(bundled, runs=1 if args.quick else 2)
@@ -637,6 +722,7 @@ def main(argv: list[str] | None = None) -> None:
             del largest
         side = random.Random(0).sample(dev, min(150, len(dev))) if args.quick else dev
         bench_side_by_side(bundled, report["dedup"]["dropped"], side, cold)
+    bench_dev_corpora(args.datasets, 60 if args.quick else args.per_group)
     plot()
     console.print(f"total {time.perf_counter() - started:.0f} s; load average at the end: {loadavg()}")
     console.print(f"tables: {BENCH / 'retrieval.md'}; plot: {BENCH / 'retrieval_latency.png'}", markup=False)

@@ -26,6 +26,16 @@ class RetrievalConfig:
         default_factory=lambda: {"en": [1.0, 0.3], "es": [0.2, 1.0]},
         metadata={"help": "per query language [dense, lexical] RRF weights; other languages use the two above"},
     )
+    fusion: str = field(
+        default="minmax", metadata={"help": "minmax (normalised-score combination) or rrf (reciprocal rank fusion)"}
+    )
+    fusion_weights: dict[str, list[float]] = field(
+        default_factory=lambda: {"en": [0.7, 0.3], "es": [0.3, 0.7], "cross": [0.2, 0.8]},
+        metadata={
+            "help": "[dense, lexical] weights of minmax fusion per query language, and 'cross' for a query whose "
+            "language is rare in the index; chosen on the dev corpora (docs/retrieval.md); rrf uses language_weights"
+        },
+    )
     lexicon: str = field(
         default="bundled",
         metadata={"help": "es<->en term lexicon for cross-language BM25: 'bundled', a .tsv.gz path, or '' for none"},
@@ -64,9 +74,11 @@ class RetrievalConfig:
             raise ValueError("cross_expand_min_prob must be in [0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
-        for lang, pair in self.language_weights.items():
+        if self.fusion not in ("minmax", "rrf"):
+            raise ValueError(f"fusion must be minmax or rrf, got {self.fusion!r}")
+        for lang, pair in [*self.language_weights.items(), *self.fusion_weights.items()]:
             if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
-                raise ValueError(f"language_weights[{lang!r}] must be [dense, lexical], both >= 0, not both 0")
+                raise ValueError(f"fusion weights for {lang!r} must be [dense, lexical], both >= 0, not both 0")
         if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
             raise ValueError("fusion weights must be >= 0 and not both 0")
 
@@ -77,4 +89,15 @@ class RetrievalConfig:
         ranking; tuned on data/eval/retrieval.jsonl dev (docs/retrieval.md).
         """
         pair = self.language_weights.get(lang or "")
+        return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)
+
+    def fusion_weights_for(self, lang: str | None, cross: bool = False) -> tuple[float, float]:
+        """The (dense, lexical) weights of the configured fusion for a query in ``lang``.
+
+        ``cross``: few indexed articles are in ``lang``, so the ``cross`` pair applies when there is one.
+        """
+        if self.fusion == "rrf":
+            return self.weights_for(lang)
+        pair = self.fusion_weights.get("cross") if cross else None
+        pair = pair or self.fusion_weights.get(lang or "")
         return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)

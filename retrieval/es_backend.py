@@ -22,9 +22,10 @@ from retrieval.chunking import Chunk, chunk_document
 from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, load_embedder
+from retrieval.fusion import Signals, fuse
 from retrieval.ingest import Progress, _embed_text, _silent, _stored, dedupe
 from retrieval.language import detect_language
-from retrieval.search import SearchResult, rank_articles, rrf
+from retrieval.search import SearchResult, rank_articles
 from retrieval.store import IndexData, IndexError_, StoredDocument
 
 VectorIndex = Literal["hnsw", "int8_hnsw"]
@@ -360,7 +361,9 @@ class EsKnowledgeBase:
             if errors := [a["error"] for a in answers if "error" in a]:
                 raise IndexError_(f"Elasticsearch search on {self.index_name} failed: {errors[0]}")
             rows = [np.array([add(h, i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)]
-            fused = rrf(list(zip(rows, self.config.weights_for(qlang), strict=True)), self.config.rrf_k)
+            bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
+            signals = Signals(rows[0], np.array([cosine[r] for r in rows[0]], np.float32), rows[1], bm25_scores, qlang)
+            fused = fuse(signals, self.config.fusion_weights_for(qlang), self.config.fusion, self.config.rrf_k)
             prefer = (lang or qlang) if self.config.prefer_query_language else None
 
             def best_chunk(twin: str) -> int:  # a twin that was not retrieved: its own best-matching chunk

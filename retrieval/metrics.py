@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from retrieval.conversation import USER_ROLES
+
 KS = (1, 5, 10)
 
 
@@ -20,7 +22,7 @@ class QueryFileError(ValueError):
 
 
 def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
-    """Read ``{id, query|text, gold_ids, lang?, split?}`` lines; keep one ``split`` when given."""
+    """Read ``{id, query|text, gold_ids, lang?, split?, turns|history?}`` lines; keep one ``split`` when given."""
     if not path.is_file():
         raise QueryFileError(f"{path}: no such file")
     queries = []
@@ -38,8 +40,12 @@ def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
         if not isinstance(record, dict):
             raise QueryFileError(f"{path}:{number}: each line must be a JSON object")
         text = record.get("query", record.get("text"))
+        turns = record.get("turns", record.get("history"))
+        if text is None and isinstance(turns, list):  # a conversation alone: its last customer turn is the query
+            said = [t for t in turns if isinstance(t, dict) and str(t.get("role", "")).lower() in USER_ROLES]
+            text = str(said[-1].get("text", said[-1].get("content", ""))) if said else None
         if not isinstance(text, str) or "id" not in record:
-            raise QueryFileError(f"{path}:{number}: needs 'id' and 'query' (or 'text')")
+            raise QueryFileError(f"{path}:{number}: needs 'id' and 'query' (or 'text', or customer 'turns')")
         if split is None or record.get("split") == split:
             queries.append({**record, "query": text})
     return queries

@@ -1,4 +1,4 @@
-"""Hybrid search over a local index: dense (FAISS) and lexical (BM25) rankings fused with reciprocal rank fusion.
+"""Hybrid search over a local index: dense (FAISS) and lexical (BM25) rankings fused (retrieval.fusion).
 
 Results are articles (the best chunk of each), and a query in one language prefers the article in that language
 when its translation is also indexed: the pair is folded into the query-language twin.
@@ -15,9 +15,16 @@ import numpy as np
 
 from retrieval.config import RetrievalConfig
 from retrieval.embeddings import Embedder, load_embedder
+from retrieval.fusion import Signals, fuse, rrf
 from retrieval.language import detect_language
 from retrieval.lexicon import OTHER, content_terms, load_lexicon
 from retrieval.store import IndexData, read_version
+
+# Below this share of indexed articles in the query's language, fusion uses its 'cross' weights: a bilingual index
+# (about half each) is not cross-language, an English-only index asked in Spanish is.
+CROSS_SHARE = 0.25
+
+__all__ = ["KnowledgeBase", "SearchResult", "Signals", "fuse", "rank_articles", "rrf"]
 
 
 @dataclass
@@ -39,15 +46,6 @@ class SearchResult:
         return asdict(self)
 
 
-def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
-    """Reciprocal rank fusion: sum over rankings of weight / (k + rank), rank starting at 1."""
-    fused: dict[int, float] = {}
-    for rows, weight in rankings:
-        for rank, row in enumerate(rows, start=1):
-            fused[int(row)] = fused.get(int(row), 0.0) + weight / (k + rank)
-    return fused
-
-
 def rank_articles(
     fused: dict[int, float],
     doc_of: Callable[[int], str],
@@ -61,7 +59,7 @@ def rank_articles(
     Shared by every backend so that they rank alike.
 
     Args:
-        fused: chunk row -> fused score (:func:`rrf`).
+        fused: chunk row -> fused score (:func:`retrieval.fusion.fuse`).
         doc_of: the article id of a chunk row.
         lang_of: the language of an article that has a row in ``fused``.
         twin_of: article id -> id of its indexed translation (both kept by dedup).
@@ -161,25 +159,12 @@ class KnowledgeBase:
         """:meth:`search` with the query already embedded (batch callers embed many queries at once)."""
         config = self.config
         filtered = lang is not None or bool(tags)
-        candidates = min(self.size, config.candidates * (4 if filtered else 1))
-        scores, rows = self.data.faiss_index.search(vector[None, :].astype(np.float32), candidates)
-        dense_rows = rows[0][rows[0] >= 0]
-        dense_scores = {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
-        qlang = query_lang or detect_language(query)
-        assert self.data.lexical is not None
-        lexical_rows, _ = self.data.lexical.search(query, qlang, candidates, self.translations(query, qlang))
-        dense_weight, lexical_weight = config.weights_for(qlang)
-        fused = rrf([(dense_rows, dense_weight), (lexical_rows, lexical_weight)], config.rrf_k)
+        signals = self.signals(query, vector, config.candidates * (4 if filtered else 1), query_lang)
+        qlang = signals.qlang
+        fused = fuse(signals, config.fusion_weights_for(qlang, signals.cross), config.fusion, config.rrf_k)
+        dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
 
-        prefer = lang or qlang  # an explicit language filter is the language the caller wants
-        ranked = rank_articles(
-            fused,
-            doc_of=self.data.chunk_doc_ids.__getitem__,
-            lang_of=lambda doc_id: self.data.documents[doc_id].lang,
-            twin_of=self.twin_of,
-            prefer=prefer if config.prefer_query_language else None,
-            best_chunk=lambda twin: self._best_chunk(twin, vector),
-        )
+        ranked = self.articles(fused, vector, lang or qlang)  # an explicit language filter is the one wanted
         results = []
         for doc_id, score, row in ranked:
             doc = self.data.documents[doc_id]
@@ -204,6 +189,30 @@ class KnowledgeBase:
             if len(results) == k:
                 break
         return results
+
+    def articles(self, fused: dict[int, float], vector: np.ndarray, prefer: str | None) -> list[tuple[str, float, int]]:
+        """Fused chunk scores -> (article id, score, chunk row), best first, twins folded into ``prefer``."""
+        return rank_articles(
+            fused,
+            doc_of=self.data.chunk_doc_ids.__getitem__,
+            lang_of=lambda doc_id: self.data.documents[doc_id].lang,
+            twin_of=self.twin_of,
+            prefer=prefer if self.config.prefer_query_language else None,
+            best_chunk=lambda twin: self._best_chunk(twin, vector),
+        )
+
+    def signals(self, query: str, vector: np.ndarray, candidates: int, query_lang: str | None = None) -> Signals:
+        """The dense and BM25 candidate chunks for ``query`` (``vector`` is its embedding), before fusion."""
+        candidates = min(self.size, candidates)
+        scores, rows = self.data.faiss_index.search(vector[None, :].astype(np.float32), candidates)
+        keep = rows[0] >= 0
+        qlang = query_lang or detect_language(query)
+        assert self.data.lexical is not None
+        lexical_rows, lexical_scores = self.data.lexical.search(
+            query, qlang, candidates, self.translations(query, qlang)
+        )
+        cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
+        return Signals(rows[0][keep].astype(np.int64), scores[0][keep], lexical_rows, lexical_scores, qlang, cross)
 
     def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
         rows = [i for i, d in enumerate(self.data.chunk_doc_ids) if d == doc_id]

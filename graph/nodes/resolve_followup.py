@@ -1,5 +1,7 @@
 """Resolve a follow-up from the conversation: "¿y cuánto tarda?" after a question about returns is a question about
-returns. A short message that leans on what came before is searched together with the previous topic."""
+returns. The query is built by retrieval.conversation.conversation_query (the one used by `kb search --batch`): a
+message that stands on its own is searched as it is; one that leans on what came before is searched together with
+the topic, the customer's previous turn and the bot's last turn, the latest turn dominating."""
 
 from __future__ import annotations
 
@@ -7,17 +9,12 @@ import re
 from typing import Any
 
 from graph.deps import Deps
-from graph.rails.patterns import fold
 from graph.state import ChatState
-from graph.text import content_stems
+from retrieval.conversation import conversation_query, is_followup
+
+__all__ = ["focus", "is_followup", "run", "strip_markup"]
 
 _MARKUP = re.compile(r"<!--.*?-->|<script.*?</script>|<style.*?</style>|<[^>]{1,200}>|```|[#*_`]{1,3}", re.S | re.I)
-_LEADS = re.compile(
-    r"^\W*(and|also|what about|how about|and if|so|then|but|what if|y|e|tambien|entonces|pero|y si|que tal|"
-    r"vale y|ok y|ah y|and how|and what|y como|y cuanto|y donde|y cuando|y que)\b"
-)
-_REFERS = re.compile(r"\b(it|that|this|they|them|those|one|eso|esto|ese|esa|lo|la|los|las|le|les|ahi|alli)\b")
-MAX_FOLLOWUP_STEMS = 3
 
 
 def strip_markup(text: str) -> str:
@@ -42,22 +39,20 @@ def focus(text: str) -> str:
     return last
 
 
-def is_followup(text: str, lang: str) -> bool:
-    """A short message that opens like a continuation or points back at something."""
-    stems = content_stems(text, lang)
-    folded = fold(text)
-    if len(stems) > MAX_FOLLOWUP_STEMS:
-        return False
-    return bool(_LEADS.search(folded) or _REFERS.search(folded) or len(stems) <= 1)
-
-
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Build the retrieval query: the cleaned message, with the previous topic when it is a follow-up."""
+    """Build the retrieval query from the cleaned message, the transcript and the topic of the conversation."""
     if state.get("route"):
         return {}
-    query = focus(strip_markup(state.get("text", "")) or state.get("text", ""))
+    text = state.get("text", "")
+    query = focus(strip_markup(text) or text)
+    history = [m for m in state.get("messages", []) if m.get("content")]
+    if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
+        history = history[:-1]  # redact_pii already appended this turn
     topic = state.get("topic", "")
-    followup = bool(topic) and is_followup(query, state.get("lang", "en"))
-    if followup:
-        query = f"{topic} {query}"
-    return {"query": query, "guardrails": {"followup": {"resolved": followup, "topic": topic if followup else None}}}
+    if not topic:  # no answered question yet: nothing to carry over (the transcript may hold refusals)
+        return {"query": query, "guardrails": {"followup": {"resolved": False, "topic": None}}}
+    built = conversation_query([*history, {"role": "user", "content": query}], topic=topic, lang=state.get("lang"))
+    return {
+        "query": built.query,
+        "guardrails": {"followup": {"resolved": built.followup, "topic": built.topic if built.followup else None}},
+    }

@@ -106,7 +106,11 @@ def search(
     query: str | None = typer.Argument(None, help="The query (omit with --batch)."),
     index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
     k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results."),
-    batch: Path | None = typer.Option(None, "--batch", help="JSONL file of {id, query}; prints JSONL."),
+    batch: Path | None = typer.Option(
+        None,
+        "--batch",
+        help="JSONL file of {id, query} (optional turns/history [{role, text}] and topic); prints JSONL.",
+    ),
     lang: str | None = typer.Option(None, "--lang", help="Only articles in this language (en or es)."),
     tag: list[str] = typer.Option([], "--tag", help="Only articles with this tag (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
@@ -123,8 +127,10 @@ def search(
         settings = get_settings()
         kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
         if batch is not None:
+            from retrieval.conversation import batch_query
+
             queries = load_queries(batch)
-            results = kb.search_batch([q["query"] for q in queries], k)
+            results = kb.search_batch([batch_query(q) for q in queries], k)
             for record, found in zip(queries, results, strict=True):
                 sys.stdout.write(
                     json.dumps({"id": record["id"], "results": [r.to_dict() for r in found]}, ensure_ascii=False) + "\n"

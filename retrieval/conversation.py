@@ -1,0 +1,122 @@
+"""Conversation-aware retrieval queries: one function for the graph's follow-up node and ``kb search --batch``.
+
+A message that stands on its own ("how do I reset my password?") is searched as it is: the latest customer turn
+dominates. A follow-up ("¿y cuánto tarda?", "yes, from checking", "Crystal Minh") is searched together with the
+resolved topic (the last query that stood on its own), then the customer's previous turn and the agent's last
+turn, each cut to a few words so that the earlier turns, and the agent's most, weigh less than the latest one.
+Budgets and rules were chosen on the multi-turn dev corpora (SGD dev, ABCD samples: docs/retrieval.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from retrieval.language import detect_language, strip_accents
+from retrieval.lexical import analyze
+
+USER_ROLES = frozenset({"user", "customer", "human"})
+_LEADS = re.compile(
+    r"^\W*(and|also|what about|how about|and if|so|then|but|what if|y|e|tambien|entonces|pero|y si|que tal|"
+    r"vale y|ok y|ah y|and how|and what|y como|y cuanto|y donde|y cuando|y que)\b"
+)
+_REFERS = re.compile(r"\b(it|that|this|they|them|those|one|eso|esto|ese|esa|lo|la|los|las|le|les|ahi|alli)\b")
+MAX_FOLLOWUP_TERMS = 3  # a message with more content terms than this states its own need
+PREVIOUS_USER_WORDS = 12  # the customer's previous turn, cut to its first words
+AGENT_WORDS = 30  # the agent's (or bot's) last turn, cut shorter than the customer's own words
+LATEST_REPEAT = 2  # the latest turn is written twice: it dominates the embedding's mean pooling
+
+
+@dataclass
+class ConversationQuery:
+    """The search text for a conversation and how it was built."""
+
+    query: str
+    followup: bool  # the latest turn leaned on earlier ones, which were added
+    topic: str | None  # the topic carried over (None when the latest turn stood on its own)
+
+
+def is_followup(text: str, lang: str | None = None) -> bool:
+    """A short message that opens like a continuation, points back at something, or has at most one content term."""
+    lang = lang if lang in ("en", "es") else detect_language(text, default="en")
+    terms = analyze(text, lang)
+    if len(terms) > MAX_FOLLOWUP_TERMS:
+        return False
+    folded = strip_accents(text.lower().replace("’", "'"))
+    return bool(_LEADS.search(folded) or _REFERS.search(folded) or len(terms) <= 1)
+
+
+def _text(turn: Mapping[str, str]) -> str:
+    return " ".join(str(turn.get("text", turn.get("content", "")) or "").split())
+
+
+def _cut(text: str, words: int) -> str:
+    return " ".join(text.split()[:words])
+
+
+def conversation_query(
+    turns: Sequence[Mapping[str, str]], topic: str | None = None, lang: str | None = None
+) -> ConversationQuery:
+    """The retrieval query for the last customer turn of ``turns``.
+
+    Args:
+        turns: ``{"role", "text"}`` (or ``"content"``) dicts, oldest first; roles ``user``/``customer`` are the
+            customer, anything else (``assistant``, ``agent``, ``bot``, ``system``) the other side. Turns after
+            the last customer turn are ignored.
+        topic: the resolved topic of the conversation (the graph keeps its last answered query); when absent,
+            the latest earlier customer turn that stood on its own is the topic.
+        lang: the language of the latest turn (detected when None).
+
+    Raises:
+        ValueError: no customer turn with text.
+    """
+    users = [i for i, t in enumerate(turns) if str(t.get("role", "")).lower() in USER_ROLES and _text(t)]
+    if not users:
+        raise ValueError("a conversation needs at least one customer turn with text")
+    last = users[-1]
+    latest = _text(turns[last])
+    followup = is_followup(latest, lang)
+    earlier = [_text(turns[i]) for i in users[:-1]]
+    if not followup:  # a message that states its own need is searched alone: topics switch (docs/retrieval.md)
+        return ConversationQuery(latest, followup=False, topic=None)
+    if not topic:
+        topic = next((t for t in reversed(earlier) if not is_followup(t, lang)), None)
+    context = [topic or ""]
+    if earlier and earlier[-1] != topic:
+        context.append(_cut(earlier[-1], PREVIOUS_USER_WORDS))
+    agent = [_text(t) for t in turns[users[-2] + 1 if len(users) > 1 else 0 : last] if _text(t)]
+    if agent:
+        context.append(_cut(agent[-1], AGENT_WORDS))
+    context = [p for p in context if p]
+    if not context:  # the first message of a conversation: nothing to lean on
+        return ConversationQuery(latest, followup=False, topic=None)
+    return ConversationQuery(" ".join([*context, *[latest] * LATEST_REPEAT]), followup=followup, topic=topic)
+
+
+def batch_query(record: Mapping[str, Any]) -> str:
+    """The search text of one ``kb search --batch`` record.
+
+    ``query`` (or ``text``) is the latest customer turn; ``turns`` or ``history`` (``[{role, text|content}]``,
+    oldest first) are the conversation before it, or the whole conversation ending with that turn; ``topic`` is
+    an optional resolved topic. Without turns the query is searched as it is.
+
+    Raises:
+        ValueError: ``turns``/``history`` that is not a list of objects with a role.
+    """
+    query = str(record.get("query", record.get("text", "")))
+    turns = record.get("turns", record.get("history"))
+    if turns is None:
+        return query
+    if not isinstance(turns, list) or not all(isinstance(t, Mapping) and "role" in t for t in turns):
+        raise ValueError(f"{record.get('id')}: 'turns'/'history' must be a list of {{role, text}} objects")
+    turns = list(turns)
+    last = turns[-1] if turns else None
+    ends_with_query = (
+        last is not None and str(last.get("role", "")).lower() in USER_ROLES and _text(last) == " ".join(query.split())
+    )
+    if query.strip() and not ends_with_query:
+        turns.append({"role": "user", "text": query})
+    topic = record.get("topic")
+    return conversation_query(turns, topic=str(topic) if topic else None, lang=record.get("lang")).query

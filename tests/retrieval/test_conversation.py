@@ -1,0 +1,74 @@
+"""Conversation-aware queries (retrieval.conversation): the latest turn dominates, the topic carries over."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.conversation import batch_query, conversation_query, is_followup
+
+
+def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "text": text} for role, text in pairs]
+
+
+def test_a_message_that_stands_on_its_own_is_searched_as_it_is() -> None:
+    built = conversation_query(turns(("user", "how do I reset my account password?")))
+    assert built.query == "how do I reset my account password?" and not built.followup
+    fresh = conversation_query(
+        turns(
+            ("user", "how do I return shoes?"),
+            ("assistant", "Returns are free within 30 days."),
+            ("user", "which payment methods do you accept for orders?"),
+        )
+    )
+    assert fresh.query == "which payment methods do you accept for orders?"  # a new need: no old topic
+
+
+def test_a_followup_carries_the_topic_with_the_latest_turn_weighing_most() -> None:
+    built = conversation_query(
+        turns(
+            ("user", "¿cómo devuelvo un producto?"),
+            ("assistant", "Tienes 30 días para devolverlo."),
+            ("user", "¿y cuánto tarda?"),
+        )
+    )
+    assert built.followup and built.topic == "¿cómo devuelvo un producto?"
+    assert built.query.startswith("¿cómo devuelvo un producto?")
+    assert built.query.count("¿y cuánto tarda?") == 2  # the latest turn twice, everything else once
+    assert "Tienes 30 días" in built.query
+
+
+def test_agent_and_earlier_turns_are_cut_shorter_than_the_latest() -> None:
+    long_answer = " ".join(f"word{i}" for i in range(200))
+    built = conversation_query(turns(("user", "I want to close my account"), ("agent", long_answer), ("user", "yes")))
+    assert "word29" in built.query and "word30" not in built.query
+    assert built.query.endswith("yes yes")
+
+
+def test_an_explicit_topic_wins_over_the_transcript() -> None:
+    built = conversation_query(turns(("user", "and for that?")), topic="refund to a gift card")
+    assert built.query.startswith("refund to a gift card") and built.topic == "refund to a gift card"
+
+
+def test_followup_detection() -> None:
+    assert is_followup("¿y cuánto tarda?", "es") and is_followup("what about that one?", "en")
+    assert is_followup("that one", "en") and is_followup("refunds", "en")
+    assert not is_followup("how long does a refund to my credit card take?", "en")
+
+
+def test_conversation_without_a_customer_turn_is_an_error() -> None:
+    with pytest.raises(ValueError, match="customer turn"):
+        conversation_query(turns(("assistant", "hello, how can I help?")))
+
+
+def test_batch_records_accept_query_text_turns_and_history() -> None:
+    assert batch_query({"id": "1", "query": "refund status"}) == "refund status"
+    assert batch_query({"id": "2", "text": "refund status"}) == "refund status"
+    history = turns(("user", "I ordered a jacket last week"), ("assistant", "What can I do for you?"))
+    with_history = batch_query({"id": "3", "query": "cancel it", "history": history})
+    assert with_history.startswith("I ordered a jacket") and with_history.endswith("cancel it cancel it")
+    # ``turns`` may already end with the query: it is not added twice.
+    same = batch_query({"id": "4", "query": "cancel it", "turns": [*history, {"role": "user", "text": "cancel it"}]})
+    assert same == with_history
+    with pytest.raises(ValueError, match="turns"):
+        batch_query({"id": "5", "query": "x", "turns": "not a list"})

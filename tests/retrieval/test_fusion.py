@@ -1,0 +1,71 @@
+"""Fusion of the dense and BM25 rankings (retrieval.fusion) and the config that chooses its weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.config import RetrievalConfig
+from retrieval.fusion import Signals, fuse, minmax, rrf
+
+
+def signals(dense: dict[int, float], lexical: dict[int, float], cross: bool = False) -> Signals:
+    return Signals(
+        np.array(list(dense), np.int64),
+        np.array(list(dense.values()), np.float32),
+        np.array(list(lexical), np.int64),
+        np.array(list(lexical.values()), np.float32),
+        "es",
+        cross,
+    )
+
+
+def test_minmax_scales_each_list_to_unit_range() -> None:
+    assert minmax(np.array([2.0, 4.0, 3.0])).tolist() == [0.0, 1.0, 0.5]
+    assert minmax(np.array([0.7])).tolist() == [1.0]  # one candidate: all the list has
+    assert minmax(np.array([])).tolist() == []
+
+
+def test_minmax_fusion_keeps_a_clear_bm25_lead_that_rrf_gives_away() -> None:
+    # BM25 puts chunk 1 far ahead of chunk 2; in dense, chunk 2 is first and chunk 1 third, a hair behind.
+    s = signals(dense={2: 0.52, 3: 0.515, 1: 0.51, 4: 0.30, 5: 0.20}, lexical={1: 20.0, 2: 5.0, 3: 4.0})
+    by_rrf = fuse(s, (0.5, 0.5), "rrf")
+    assert max(by_rrf, key=by_rrf.__getitem__) == 2  # rank fusion: first + second beats third + first
+    fused = fuse(s, (0.5, 0.5), "minmax")
+    assert max(fused, key=fused.__getitem__) == 1
+    assert fused[1] == pytest.approx(0.5 * (0.31 / 0.32) + 0.5 * 1.0, rel=1e-5)
+
+
+def test_a_chunk_absent_from_one_list_scores_zero_there() -> None:
+    fused = fuse(signals(dense={5: 0.9, 6: 0.1}, lexical={7: 3.0, 8: 1.0}), (0.5, 0.5))
+    assert fused == pytest.approx({5: 0.5, 6: 0.0, 7: 0.5, 8: 0.0})
+
+
+def test_zero_weight_reproduces_the_single_retriever_order() -> None:
+    s = signals(dense={1: 0.9, 2: 0.8, 3: 0.7}, lexical={3: 9.0, 2: 4.0, 4: 1.0})
+    only_lexical = fuse(s, (0.0, 1.0))
+    assert sorted((r for r in only_lexical if only_lexical[r] > 0), key=lambda r: -only_lexical[r]) == [3, 2]
+    only_dense = fuse(s, (1.0, 0.0))
+    assert max(only_dense, key=only_dense.__getitem__) == 1
+
+
+def test_rrf_method_matches_the_rrf_function() -> None:
+    s = signals(dense={7: 0.9, 3: 0.8}, lexical={3: 2.0, 9: 1.0})
+    assert fuse(s, (1.0, 0.5), "rrf", 60) == rrf([(s.dense_rows, 1.0), (s.lexical_rows, 0.5)], 60)
+
+
+def test_unknown_method_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        fuse(signals({1: 1.0}, {}), (1.0, 1.0), "borda")
+
+
+def test_config_picks_weights_by_language_and_cross_language_index() -> None:
+    config = RetrievalConfig(fusion_weights={"en": [0.7, 0.3], "es": [0.3, 0.7], "cross": [0.1, 0.9]})
+    assert config.fusion_weights_for("en") == (0.7, 0.3)
+    assert config.fusion_weights_for("en", cross=True) == (0.1, 0.9)
+    assert config.fusion_weights_for("fr") == (config.dense_weight, config.lexical_weight)
+    assert RetrievalConfig(fusion="rrf").fusion_weights_for("es") == RetrievalConfig().weights_for("es")
+    with pytest.raises(ValueError, match="fusion must be"):
+        RetrievalConfig(fusion="borda")
+    with pytest.raises(ValueError, match="must be \\[dense, lexical\\]"):
+        RetrievalConfig(fusion_weights={"en": [0.0, 0.0]})
