@@ -82,9 +82,14 @@ def demo(
         url_host,
         wait_until,
     )
+    from supportbot.cli._generator import use_shipped_generator
     from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
 
+    generator_line = use_shipped_generator(get_settings().home)
+    get_settings.cache_clear()  # the generator settings above are read from the environment
     settings = get_settings()
+    if generator_line:
+        typer.echo(generator_line)
     try:
         config = ApiConfig.from_settings(settings)
     except ValueError as exc:
