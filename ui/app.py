@@ -16,16 +16,13 @@ def main() -> None:
     """Register the pages this visitor may see and run the selected one."""
     st.set_page_config(page_title="supportbot", page_icon="💬", layout="wide")
     pages = [st.Page(HERE / "pages" / "chat.py", title="Customer chat", icon=":material/chat:", default=True)]
-    if state.staff() is not None:
-        pages += [
-            st.Page(HERE / "pages" / "agent.py", title="Agent console", icon=":material/support_agent:",
-                    url_path="agent"),
-            st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/analytics:",
-                    url_path="evaluation"),
-        ]  # fmt: skip
-    else:
-        pages.append(st.Page(HERE / "pages" / "signin.py", title="Staff sign-in", icon=":material/login:",
-                             url_path="agent"))  # fmt: skip
+    signed_in = state.staff() is not None
+    # Signed out, /agent is the sign-in form (the console page shows it); the dashboard is listed after sign-in.
+    pages.append(st.Page(HERE / "pages" / "agent.py", title="Agent console" if signed_in else "Staff sign-in",
+                         icon=":material/support_agent:", url_path="agent"))  # fmt: skip
+    if signed_in:
+        pages.append(st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/analytics:",
+                             url_path="evaluation"))  # fmt: skip
     st.navigation(pages).run()
 
 

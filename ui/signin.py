@@ -1,16 +1,18 @@
-"""Staff sign-in: an agent or admin API key, or a console user's name and password (scrypt hash in the key
-database). The result stays in Streamlit's server-side session state; a customer key opens nothing here."""
+"""Staff sign-in, shown by the staff pages to a visitor who is not signed in: an agent or admin API key, or a
+console user's name and password (scrypt hash in the key database). The result stays in Streamlit's server-side
+session state; a customer key opens nothing here."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
 from ui.backend import BackendError, BackendUnavailable
 
 
-def main() -> None:
-    """Render the sign-in form."""
+def form() -> None:
+    """Render the sign-in form; a successful sign-in reruns the app with the staff pages."""
+    from ui import state
+
     st.title("Staff sign-in")
     st.caption("The agent console and the evaluation dashboard are for support staff.")
     with st.form("signin"):
@@ -34,6 +36,3 @@ def main() -> None:
         return
     st.session_state["staff"] = who
     st.rerun()
-
-
-main()

@@ -64,7 +64,9 @@ def require_staff() -> Staff:
     """The signed-in agent or admin; otherwise the page says so and stops (customers see only the chat)."""
     who = staff()
     if who is None:
-        st.warning("Sign in with an agent or admin key, or a console user, to open this page.")
+        from ui.signin import form
+
+        form()
         st.stop()
         raise RuntimeError  # unreachable: st.stop() raises
     return who

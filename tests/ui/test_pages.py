@@ -231,15 +231,18 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
 # --- sign-in -----------------------------------------------------------------------------------------------------
 
 
-def test_staff_pages_need_a_sign_in(inprocess_env: Path) -> None:
+def test_staff_pages_need_a_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from api.keys import KeyStore
 
-    keys = KeyStore(inprocess_env / "api" / "keys.sqlite")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path))  # sign-in needs only the key database, no index
+    for name in ("SUPPORTBOT_API_URL", "SUPPORTBOT_API_KEY", "SUPPORTBOT_AGENT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    keys = KeyStore(tmp_path / "api" / "keys.sqlite")
     _, customer_key = keys.create("customer", "ui-customer")
     _, agent_key = keys.create("agent", "ui-agent")
     keys.set_user("lola", "una clave larga", "admin")
     keys.close()
-    at = open_page("signin", staff=None)  # the sign-in page sits where the console would be (/agent)
+    at = open_page("agent", staff=None)  # signed out, /agent is the sign-in page
     assert at.title[0].value == "Staff sign-in" and not at.tabs
     at.text_input(key="signin_key").set_value(customer_key)
     at.button[0].click().run()
@@ -254,7 +257,7 @@ def test_staff_pages_need_a_sign_in(inprocess_env: Path) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["staff"].role == "admin" and at.session_state["staff"].name == "lola"
     assert at.title[0].value == "Agent console"
-    other = open_page("signin", staff=None)
+    other = open_page("agent", staff=None)
     other.text_input(key="signin_key").set_value(agent_key)
     other.button[0].click().run()
     assert other.session_state["staff"].agent_id != "" and other.title[0].value == "Agent console"
