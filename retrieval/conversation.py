@@ -40,8 +40,7 @@ class ConversationQuery:
 
 def is_followup(text: str, lang: str | None = None) -> bool:
     """A short message that opens like a continuation, points back at something, or has at most one content term."""
-    lang = lang if lang in ("en", "es") else detect_language(text, default="en")
-    terms = analyze(text, lang)
+    terms = analyze(text, lang if lang in ("en", "es") else detect_language(text, default="en") or "en")
     if len(terms) > MAX_FOLLOWUP_TERMS:
         return False
     folded = strip_accents(text.lower().replace("’", "'"))
