@@ -97,7 +97,13 @@ def test_ungrounded_llm_answer_falls_back_to_extractive(openai_service: ChatServ
 
 def test_streaming_from_the_openai_server(openai_service: ChatService) -> None:
     events = list(openai_service.stream("How long does standard delivery take in Spain?"))
-    assert len([e for e in events if e["type"] == "token"]) > 3 and events[-1]["type"] == "final"
+    tokens, final = [e for e in events if e["type"] == "token"], events[-1]
+    # the server streams word by word; the client gets whole sentences, each after the output rails passed it
+    assert final["type"] == "final" and final["guardrails"]["output"]["action"] == "ok"
+    assert tokens and final["answer"] == "".join(e["text"] for e in tokens).strip() and not final["replaced"]
+    assert final["guardrails"]["stream"] == {"generator": "openai", "released": len(tokens), "stopped": False,
+                                              "failed": []}  # fmt: skip
+    _assert_released_only_checked_sentences(openai_service, events)
 
 
 @pytest.fixture(scope="module")
