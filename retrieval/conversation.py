@@ -4,6 +4,7 @@ A message that stands on its own ("how do I reset my password?") is searched as 
 dominates. A follow-up ("¿y cuánto tarda?", "yes, from checking", "Crystal Minh") is searched together with the
 resolved topic (the last query that stood on its own), then the customer's previous turn and the agent's last
 turn, each cut to a few words so that the earlier turns, and the agent's most, weigh less than the latest one.
+A reply to an agent turn that asks ("Which city?" -> "San Jose") counts as a follow-up.
 Budgets and rules were chosen on the multi-turn dev corpora (SGD dev, ABCD samples: docs/retrieval.md).
 """
 
@@ -76,7 +77,9 @@ def conversation_query(
         raise ValueError("a conversation needs at least one customer turn with text")
     last = users[-1]
     latest = _text(turns[last])
-    followup = is_followup(latest, lang)
+    agent = [_text(t) for t in turns[users[-2] + 1 if len(users) > 1 else 0 : last] if _text(t)]
+    # An answer to the agent's question ("Which city?" -> "San Jose") leans on the conversation too.
+    followup = is_followup(latest, lang) or bool(agent and agent[-1].rstrip().endswith("?"))
     earlier = [_text(turns[i]) for i in users[:-1]]
     if not followup:  # a message that states its own need is searched alone: topics switch (docs/retrieval.md)
         return ConversationQuery(latest, followup=False, topic=None)
@@ -85,7 +88,6 @@ def conversation_query(
     context = [topic or ""]
     if earlier and earlier[-1] != topic:
         context.append(_cut(earlier[-1], PREVIOUS_USER_WORDS))
-    agent = [_text(t) for t in turns[users[-2] + 1 if len(users) > 1 else 0 : last] if _text(t)]
     if agent:
         context.append(_cut(agent[-1], AGENT_WORDS))
     context = [p for p in context if p]
