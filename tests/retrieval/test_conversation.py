@@ -72,3 +72,18 @@ def test_batch_records_accept_query_text_turns_and_history() -> None:
     assert same == with_history
     with pytest.raises(ValueError, match="turns"):
         batch_query({"id": "5", "query": "x", "turns": "not a list"})
+
+
+def test_a_reply_to_the_agents_question_leans_on_the_conversation() -> None:
+    built = conversation_query(
+        turns(
+            ("user", "I am looking for an apartment to rent"),
+            ("assistant", "Which city are you looking in?"),
+            ("user", "I would like it to be in San Jose please"),
+        )
+    )
+    assert built.followup and built.query.startswith("I am looking for an apartment to rent")
+    statement = conversation_query(
+        turns(("user", "I am looking for an apartment"), ("assistant", "Here are three."), ("user", "x"))
+    )
+    assert statement.query.endswith("x x")  # "x" alone is a follow-up (one term), the context comes first
