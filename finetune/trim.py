@@ -241,7 +241,7 @@ def trim(
         log("[3/4] slicing the embedding (tied to the output head)")
         model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
         index = torch.tensor(old_ids)
-        embedding = model.get_input_embeddings()
+        embedding: Any = model.get_input_embeddings()
         embedding.weight = torch.nn.Parameter(embedding.weight.detach()[index].clone())
         embedding.num_embeddings = len(old_ids)
         embedding.padding_idx = new_tok.pad_token_id
