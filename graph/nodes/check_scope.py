@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from graph.deps import Deps
+from graph.scope import ScopeModel
 from graph.state import ChatState
 from graph.text import words
 
@@ -24,6 +25,27 @@ def gibberish(text: str) -> bool:
     return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
 
 
+def scope_verdict(
+    model: ScopeModel, vector: Any, query: str, lang: str, threshold: float | None = None
+) -> dict[str, Any]:
+    """``{"score", "threshold", "in_scope"[, "no_known_word"]}``: every rule of the scope rail on one query
+    (``vector``: its embedding by the index's embedder; ``threshold``: overrides the fitted one). The graph node
+    and ``supportbot guard scope`` both call this."""
+    score = model.score(vector, query, lang) if query.strip() else 0.0
+    cut = model.threshold(lang) if threshold is None else threshold
+    # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
+    # whatever the embedding says (misspelt questions also share no word, but read like words).
+    unknown = gibberish(query) and model.coverage(query, lang) == 0.0
+    verdict: dict[str, Any] = {
+        "score": round(score, 4),
+        "threshold": round(cut, 4),
+        "in_scope": score >= cut and not unknown,
+    }
+    if unknown:
+        verdict["no_known_word"] = True
+    return verdict
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Score the query; below the threshold the turn is a polite redirect."""
     if state.get("route"):
@@ -31,20 +53,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if deps.scope is None:
         return {"guardrails": {"scope": {"skipped": "no scope model for this search backend"}}}
     query, lang = state.get("query", ""), state.get("lang", "en")
-    score = deps.scope.score(deps.embed(query), query, lang)
-    threshold = deps.config.scope_threshold
-    if threshold is None:
-        threshold = deps.scope.threshold(lang)
-    # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
-    # whatever the embedding says (misspelt questions also share no word, but read like words).
-    unknown = gibberish(query) and deps.scope.coverage(query, lang) == 0.0
-    verdict = {
-        "score": round(score, 4),
-        "threshold": round(threshold, 4),
-        "in_scope": score >= threshold and not unknown,
-    }
-    if unknown:
-        verdict["no_known_word"] = True
+    verdict = scope_verdict(deps.scope, deps.embed(query), query, lang, deps.config.scope_threshold)
     update: dict[str, Any] = {"guardrails": {"scope": verdict}}
     if not verdict["in_scope"]:
         update |= {"route": "out_of_scope", "reason": "out_of_domain"}

@@ -1,9 +1,10 @@
-"""``supportbot guard``: run the guardrails on their own."""
+"""``supportbot guard``: run the guardrails on their own, exactly as the graph runs them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,33 +13,46 @@ from supportbot.cli._common import fail, print_json
 app = typer.Typer(help="Guardrails: score messages without running the whole agent.", no_args_is_help=True)
 
 
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The ``{id, text}`` objects of a JSONL file (``query`` is accepted for ``text``); a clear error otherwise."""
+    if not path.is_file():
+        fail(f"input file {path} does not exist")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read it as UTF-8 text: {exc}")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{path}:{number}: invalid JSON: {exc.msg}")
+        if not isinstance(record, dict) or not isinstance(record.get("text", record.get("query")), str):
+            fail(f"{path}:{number}: expected an object with 'id' and 'text'")
+        records.append(record)
+    return records
+
+
 @app.command()
 def scope(
     index: Path = typer.Option(..., "--index", help="Index folder the scope rail is fitted to."),
     input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, in_scope, score}."),
     threshold: float | None = typer.Option(None, "--threshold", help="Override the fitted threshold (0-1)."),
 ) -> None:
-    """Score how well each message belongs to the knowledge base's domain."""
-    if not input.is_file():
-        fail(f"input file {input} does not exist")
+    """Score how well each message belongs to the knowledge base's domain (every rule the graph applies)."""
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be between 0 and 1")
-    records = []
-    for number, line in enumerate(input.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{input}:{number}: invalid JSON: {exc.msg}")
-        if not isinstance(record, dict) or not isinstance(record.get("text", record.get("query")), str):
-            fail(f"{input}:{number}: expected an object with 'id' and 'text'")
-        records.append(record)
+    records = _records(input)
     from retrieval.store import IndexError_
     from supportbot.settings import get_settings
 
     try:
+        from graph.nodes.check_scope import scope_verdict
+        from graph.nodes.resolve_followup import focus, strip_markup
         from graph.scope import load_or_fit
+        from graph.text import clean
         from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
         from retrieval.store import read_version
@@ -49,10 +63,26 @@ def scope(
         model = load_or_fit(index, data, embedder.encode, embedder.name, home)
     except IndexError_ as exc:
         fail(str(exc))
-    texts = [str(r.get("text", r.get("query"))) for r in records]
+    # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.
+    texts = [clean(str(r.get("text", r.get("query")))) for r in records]
+    texts = [focus(strip_markup(t) or t) for t in texts]
     vectors = embedder.encode(texts) if texts else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
-        score = model.score(vectors[i], text, lang) if text.strip() else 0.0  # type: ignore[index]
-        cut = threshold if threshold is not None else model.threshold(lang)
-        print_json({"id": record.get("id", i), "in_scope": bool(score >= cut), "score": round(score, 4)})
+        verdict = scope_verdict(model, vectors[i], text, lang, threshold)  # type: ignore[index]
+        print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"]})
+
+
+@app.command("input")
+def input_rails(
+    input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, refused, rail, score}."),
+) -> None:
+    """Run the graph's input rails (injection, abuse, bias) on each message: ``rail`` is the refusing one or null,
+    ``score`` its probability (or the likeliest rail's when nothing is refused)."""
+    records = _records(input)
+    from graph.nodes.guard_input import check_input
+
+    for i, record in enumerate(records):
+        verdict = check_input(str(record.get("text", record.get("query"))))
+        print_json({"id": record.get("id", i), "refused": verdict["refused"], "rail": verdict["rail"],
+                    "score": verdict["score"]})  # fmt: skip

