@@ -105,6 +105,7 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
 
     from graph.store import SupportStore
 
+    expect.set_options(timeout=60_000)  # a loaded CI machine renders slowly; expect's own default is 5 s
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
