@@ -42,10 +42,13 @@ class ConversationQuery:
 def is_followup(text: str, lang: str | None = None) -> bool:
     """A short message that opens like a continuation, points back at something, or has at most one content term."""
     terms = analyze(text, lang if lang in ("en", "es") else detect_language(text, default="en") or "en")
-    if len(terms) > MAX_FOLLOWUP_TERMS:
+    if len(terms) > MAX_FOLLOWUP_TERMS + 2:
         return False
     folded = strip_accents(text.lower().replace("’", "'"))
-    return bool(_LEADS.search(folded) or _REFERS.search(folded) or len(terms) <= 1)
+    # BM25's stopword lists keep question words ("how", "does"): a message that opens like a continuation or points
+    # back may have two more terms than one that does neither.
+    leans = bool(_LEADS.search(folded) or _REFERS.search(folded))
+    return leans or len(terms) <= 1 if len(terms) <= MAX_FOLLOWUP_TERMS else leans
 
 
 def _text(turn: Mapping[str, str]) -> str:

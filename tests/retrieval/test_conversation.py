@@ -87,3 +87,8 @@ def test_a_reply_to_the_agents_question_leans_on_the_conversation() -> None:
         turns(("user", "I am looking for an apartment"), ("assistant", "Here are three."), ("user", "x"))
     )
     assert statement.query.endswith("x x")  # "x" alone is a follow-up (one term), the context comes first
+
+
+def test_a_continuation_with_question_words_is_a_followup() -> None:
+    assert is_followup("and how long does it take?", "en")
+    assert not is_followup("how long does a refund to my credit card usually take?", "en")
