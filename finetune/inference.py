@@ -91,11 +91,13 @@ class LoadedModel:
         max_new_tokens: int = 128,
         temperature: float = 0.0,
         on_text: Callable[[int, str], None] | None = None,
+        cancelled: Callable[[int], bool] | None = None,
     ) -> list[str]:
         """Answer several conversations at once (greedy when ``temperature`` is 0).
 
         ``on_text(row, piece)`` receives each row's text as it is generated (streaming a micro-batch); the
-        returned answers are the same text, whole.
+        returned answers are the same text, whole. ``cancelled(row)`` true ends that row at the next step (a
+        stream the output rails stopped), so the batch stops as soon as every row is done or cancelled.
         """
         import torch
 
@@ -105,6 +107,10 @@ class LoadedModel:
         streamer = BatchTextStreamer(self.tokenizer, len(batch), on_text, self.stop_ids) if on_text else None
         with self._lock, torch.inference_mode():
             kwargs = self.generation_kwargs(max_new_tokens, temperature, inputs["input_ids"].shape[1])
+            if cancelled is not None:
+                from transformers import StoppingCriteriaList
+
+                kwargs["stopping_criteria"] = StoppingCriteriaList([RowsCancelled(cancelled)])
             output = self.model.generate(**inputs, **kwargs, streamer=streamer)
         new = output[:, inputs["input_ids"].shape[1] :]
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
@@ -164,6 +170,18 @@ class AnswerNoRepeatNGram:
             if banned:
                 scores[row, list(banned)] = -float("inf")
         return scores
+
+
+class RowsCancelled:
+    """A stopping criterion: the rows whose ``cancelled(row)`` is true are finished."""
+
+    def __init__(self, cancelled: Callable[[int], bool]) -> None:
+        self.cancelled = cancelled
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.tensor([self.cancelled(row) for row in range(input_ids.shape[0])], device=input_ids.device)
 
 
 class BatchTextStreamer:

@@ -37,13 +37,15 @@ class _Batcher:
 
     def __init__(self, run_batch: Any, max_batch: int, max_wait_ms: float) -> None:
         self.run_batch, self.max_batch, self.max_wait = run_batch, max_batch, max_wait_ms / 1000
-        self.requests: queue.Queue[tuple[list[dict[str, str]], Future[str], Sink]] = queue.Queue()
+        self.requests: queue.Queue[tuple[list[dict[str, str]], Future[str], Sink, threading.Event]] = queue.Queue()
         threading.Thread(target=self._loop, name="hf-batcher", daemon=True).start()
 
-    def submit(self, messages: list[dict[str, str]], sink: Sink = None) -> Future[str]:
-        """Queue one request; ``sink`` receives its text pieces as the batch decodes."""
+    def submit(
+        self, messages: list[dict[str, str]], sink: Sink = None, cancel: threading.Event | None = None
+    ) -> Future[str]:
+        """Queue one request; ``sink`` receives its text pieces as the batch decodes; setting ``cancel`` ends it."""
         future: Future[str] = Future()
-        self.requests.put((messages, future, sink))
+        self.requests.put((messages, future, sink, cancel or threading.Event()))
         return future
 
     def _loop(self) -> None:
@@ -55,11 +57,11 @@ class _Batcher:
                 except queue.Empty:
                     break
             try:
-                outputs = self.run_batch([m for m, _, _ in batch], [s for _, _, s in batch])
-                for (_, future, _), output in zip(batch, outputs, strict=True):
+                outputs = self.run_batch([m for m, *_ in batch], [s for _, _, s, _ in batch], [c for *_, c in batch])
+                for (_, future, _, _), output in zip(batch, outputs, strict=True):
                     future.set_result(output)
             except Exception as exc:  # every waiting caller gets the failure, the worker keeps serving
-                for _, future, _ in batch:
+                for _, future, _, _ in batch:
                     future.set_exception(exc)
 
 
@@ -85,7 +87,9 @@ class HFGenerator:
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         self._batcher = _Batcher(self._run_batch, max_batch, max_wait_ms)
 
-    def _run_batch(self, batch: list[list[dict[str, str]]], sinks: list[Sink]) -> list[str]:
+    def _run_batch(
+        self, batch: list[list[dict[str, str]]], sinks: list[Sink], cancels: list[threading.Event]
+    ) -> list[str]:
         def on_text(row: int, piece: str) -> None:
             sink = sinks[row]
             if sink is not None:
@@ -93,7 +97,8 @@ class HFGenerator:
 
         streaming = any(s is not None for s in sinks)
         return list(self.model.generate_batch(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                              on_text=on_text if streaming else None))  # fmt: skip
+                                              on_text=on_text if streaming else None,
+                                              cancelled=lambda row: cancels[row].is_set()))  # fmt: skip
 
     def generate(self, request: GenerationRequest) -> Generation:
         """Generate an answer (batched with any concurrent requests)."""
@@ -103,8 +108,12 @@ class HFGenerator:
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Stream the answer's text as the model produces it, micro-batched with concurrent requests."""
         pieces: queue.Queue[str | None] = queue.Queue()
-        future = self._batcher.submit(llm_messages(request), pieces.put)
+        cancel = threading.Event()
+        future = self._batcher.submit(llm_messages(request), pieces.put, cancel)
         future.add_done_callback(lambda _f: pieces.put(None))
-        while (piece := pieces.get()) is not None:
-            yield piece
+        try:
+            while (piece := pieces.get()) is not None:
+                yield piece
+        finally:  # the consumer stopped early (a rail closed the stream): free this row of the batch
+            cancel.set()
         future.result()  # raises the batch's failure, if any

@@ -37,3 +37,17 @@ def test_concurrent_streams_are_batched_and_match_whole_answers(smoke_model: Pat
     for i, request in enumerate(requests):
         assert streamed[i] == generator.generate(request).answer  # greedy: same text, streamed or whole
     assert sizes == [1, 1, 1]
+
+
+def test_a_closed_stream_frees_its_row(smoke_model: Path) -> None:
+    generator = HFGenerator(smoke_model, max_new_tokens=40, max_wait_ms=1)
+    request = GenerationRequest("Where is my order?", "en", use_passages=False)
+    whole = generator.model.generate_batch([[{"role": "user", "content": request.question}]], max_new_tokens=40)[0]
+    cut = generator.model.generate_batch(
+        [[{"role": "user", "content": request.question}]], max_new_tokens=40, cancelled=lambda _row: True
+    )[0]
+    assert generator.model.count_tokens(cut) <= 1 < generator.model.count_tokens(whole)
+    stream = generator.stream(request)
+    first = next(stream)
+    stream.close()  # what the output rails do when a sentence fails
+    assert first and generator.generate(request).answer.startswith(first.strip())
