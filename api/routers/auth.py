@@ -20,7 +20,7 @@ def whoami(key: CallerKey) -> dict[str, Any]:
     return {"id": key.id, "role": key.role, "name": key.name}
 
 
-@router.post("/signin", status_code=201, response_model=KeyInfo, responses=error_responses(401, 422),
+@router.post("/signin", status_code=201, response_model=KeyInfo, responses=error_responses(400, 401, 422),
              summary="Sign a console user in")  # fmt: skip
 def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """A new API key with the user's role (agent or admin), shown once; 401 for a wrong name or password."""

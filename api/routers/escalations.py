@@ -74,7 +74,7 @@ def escalation(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime
         return escalation_view(runtime.service, escalation_id)
 
 
-@router.post("/{escalation_id}/claim", response_model=Record, responses=error_responses(403, 404, 409, 422),
+@router.post("/{escalation_id}/claim", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
              summary="Take an escalation")  # fmt: skip
 def claim(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Assign the escalation to the caller; 409 if another agent holds it or it is closed. While assigned, the
@@ -86,7 +86,7 @@ def claim(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime) -> 
 
 
 @router.post("/{escalation_id}/messages", status_code=201, response_model=Record,
-             responses=error_responses(403, 404, 409, 413, 422), summary="Reply to the customer")  # fmt: skip
+             responses=error_responses(400, 403, 404, 409, 413, 422), summary="Reply to the customer")  # fmt: skip
 def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Send ``text`` to the customer's chat (role ``agent``) after the same PII redaction and output rails as a bot
     answer; only the agent holding the escalation may reply (409 otherwise)."""
@@ -102,7 +102,7 @@ def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime:
         return send_agent_reply(runtime.service, escalation_id, agent, body.text)
 
 
-@router.post("/{escalation_id}/resolve", response_model=Record, responses=error_responses(403, 404, 409, 422),
+@router.post("/{escalation_id}/resolve", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
              summary="Close an escalation")  # fmt: skip
 def resolve(
     escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime, body: ResolveRequest | None = None
@@ -116,7 +116,7 @@ def resolve(
     return record
 
 
-@router.post("/{escalation_id}/release", response_model=Record, responses=error_responses(403, 404, 409, 422),
+@router.post("/{escalation_id}/release", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
              summary="Give an escalation back")  # fmt: skip
 def release(
     escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime, body: ReleaseRequest | None = None

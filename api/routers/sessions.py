@@ -59,7 +59,18 @@ def _sse(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:
             "description": "Server-sent events: `status` ({status, escalation_id, agent, last}) first and whenever "
             "it changes, and `message` ({index, role, content, ...}) for each new message; the event id is the "
             "message index, so a reconnecting client resumes with `Last-Event-ID`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string", "enum": ["status", "message"]},
+                            "data": {"type": "string", "contentMediaType": "application/json"},
+                        },
+                        "required": ["event", "data"],
+                    }
+                }
+            },
         },
     },
     summary="Follow a conversation live (server-sent events)",
