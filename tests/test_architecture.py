@@ -13,7 +13,9 @@ PACKAGES = ["supportbot", "api", "ui", "evaluation", "graph", "retrieval", "fine
 ALLOWED = {
     "supportbot": {"api", "ui", "evaluation", "graph", "retrieval", "finetune"},
     "api": {"graph", "retrieval", "finetune"},
-    "ui": {"graph", "retrieval", "finetune"},
+    # ui -> api: only api.keys, for the in-process console sign-in (same key file as the API). The key store is
+    # shared state and moves below graph with the Postgres work (#17/#18); then this exception goes.
+    "ui": {"graph", "retrieval", "finetune", "api"},
     "evaluation": {"graph", "retrieval", "finetune"},
     "graph": {"retrieval", "finetune"},
     "retrieval": set(),

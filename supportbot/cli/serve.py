@@ -85,6 +85,10 @@ def demo(
     from supportbot.cli._generator import use_shipped_generator
     from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
 
+    for name, port in (("API", api_port), ("UI", ui_port)):
+        if not port_is_free(host, port):
+            fail(f"port {port} on {host} is already in use: stop what runs there or pass --{name.lower()}-port")
+    # the generator's base is provisioned (minutes, once) only after the cheap checks
     generator_line = use_shipped_generator(get_settings().home)
     get_settings.cache_clear()  # the generator settings above are read from the environment
     settings = get_settings()
@@ -94,9 +98,6 @@ def demo(
         config = ApiConfig.from_settings(settings)
     except ValueError as exc:
         fail(f"invalid API settings: {exc}")
-    for name, port in (("API", api_port), ("UI", ui_port)):
-        if not port_is_free(host, port):
-            fail(f"port {port} on {host} is already in use: stop what runs there or pass --{name.lower()}-port")
     index = config.index_dir
     if config.search_backend == "faiss" and not (index / "CURRENT").exists():
         from retrieval.backends import ingest_knowledge_base
