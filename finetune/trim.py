@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from finetune.base_model import (
-    PROVENANCE_FILE,
     BaseModelError,
     Log,
-    publish_folder,
+    building,
     read_provenance,
     vocab_fingerprint,
-    work_folder,
-    write_notice,
+    write_provenance,
 )
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -227,8 +225,7 @@ def trim(
         keep = keep_set(spec, counts, vocab)
     new_spec, old_ids = trimmed_spec(spec, keep)
     log(f"[2/4] keeping {len(old_ids):,} of {len(spec['model']['vocab']):,} tokens")
-    work = work_folder(out)
-    try:
+    with building(out) as work:
         from tokenizers import Tokenizer
 
         new_tok = PreTrainedTokenizerFast(
@@ -265,15 +262,7 @@ def trim(
             general_counts=bool(general),
             seconds=round(time.time() - started, 1),
         )
-        (work / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
-        if provenance.get("notice"):  # a Gemma derivative carries the notice and says what changed
-            write_notice(work, provenance["modified"])
+        write_provenance(work, provenance)  # a Gemma derivative's NOTICE says what changed
         log("[4/4] publishing")
-        publish_folder(work, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     log(f"wrote {out} in {provenance['seconds']} s ({provenance['parameters']:,} parameters)")
     return provenance
