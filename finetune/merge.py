@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finetune.inference import INT8_WEIGHTS, MODEL_FILE, ModelLoadError
+from finetune.inference import MODEL_FILE, ModelLoadError
 from finetune.modelcard import write_json
 
 
@@ -23,7 +23,7 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     Args:
         model_dir: the trained adapter folder.
         out: the merged folder to create.
-        quantize: None, or ``int8`` for torch dynamic int8 quantization (CPU inference).
+        quantize: None, or ``int8`` for weight-only int8 (CPU inference, finetune/int8.py).
         overwrite: replace an existing non-empty ``out``.
 
     Returns:
@@ -34,7 +34,8 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     """
     import torch
 
-    from finetune.inference import _read_descriptor, _resolve, quantize_int8
+    from finetune.inference import _read_descriptor, _resolve
+    from finetune.int8 import quantize_int8, save_int8
     from finetune.tokenizer import load_tokenizer
 
     model_dir, out = Path(model_dir).resolve(), Path(out).resolve()
@@ -60,8 +61,7 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     shutil.rmtree(work, ignore_errors=True)
     (work / "model").mkdir(parents=True)
     if quantize == "int8":
-        merged.config.save_pretrained(str(work / "model"))
-        torch.save(quantize_int8(merged).state_dict(), work / "model" / INT8_WEIGHTS)
+        save_int8(quantize_int8(merged), work / "model")
     else:
         merged.save_pretrained(str(work / "model"))
     tokenizer.save_pretrained(str(work / "tokenizer"))
