@@ -72,8 +72,8 @@ def main() -> None:
     from finetune.inference import load_model
     from finetune.merge import merge_model
     from finetune.prompts import plain_messages
-    from finetune.tiny import build_smoke_model, bundled_chat_dir
     from finetune.train import perplexity
+    from tests.finetune.smoke import build_smoke_model, bundled_chat_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="adapter folder from `supportbot train` (default: smoke model)")

@@ -3,7 +3,7 @@
 No Llama weights can be downloaded on the development machines, so the tiny preset makes every step real on CPU:
 it trains a byte-level BPE tokenizer on the knowledge base + training conversations, builds a small Llama, and
 pre-trains it as a plain language model on the same text (message contents only, no chat template: learning the
-chat format is the LoRA step's job). Also builds the smoke model other packages' tests load.
+chat format is the LoRA step's job). The smoke model tests load is built from it in ``tests/finetune/smoke.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.config import REPO_DATA, TrainConfig, TrainError, load_config
+from finetune.config import TrainConfig, TrainError
 
 Messages = list[dict[str, str]]
 PRETRAIN_DONE = "pretrain.json"
@@ -144,65 +144,3 @@ def last_checkpoint(folder: Path) -> str | None:
         return None
     found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
-
-
-def bundled_chat_dir(dest: Path, *, limit: int | None = None, val_every: int = 10) -> Path:
-    """A prepared-data-shaped folder (train.jsonl, val.jsonl) from data/conversations, split deterministically.
-
-    Used by tests and the smoke model when no ``supportbot data prepare`` output is at hand. Every
-    ``val_every``-th conversation of each file goes to validation; ``limit`` caps conversations per file.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    train: list[str] = []
-    val: list[str] = []
-    for path in sorted((REPO_DATA / "conversations").glob("*.jsonl")):
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
-        for i, line in enumerate(lines):
-            (val if i % val_every == val_every - 1 else train).append(line)
-    (dest / "train.jsonl").write_text("\n".join(train) + "\n", encoding="utf-8")
-    (dest / "val.jsonl").write_text("\n".join(val) + "\n", encoding="utf-8")
-    return dest
-
-
-SMOKE_OVERRIDES: dict[str, Any] = {
-    "vocab_size": 512,
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_layers": 2,
-    "num_heads": 2,
-    "num_kv_heads": 1,
-    "pretrain_max_steps": 40,  # enough for word statistics, so answers are words, not blank lines
-    "pretrain_lr": 1e-2,
-    "pretrain_block_size": 64,
-    "lora_r": 4,
-    "lora_alpha": 8,
-    "max_steps": 2,
-    "batch_size": 4,
-    "max_seq_len": 256,
-    "max_eval_conversations": 8,
-    "quantization": "none",
-    "mlflow": False,
-    "progress": False,
-    "resume": False,
-}
-
-
-def build_smoke_model(out_dir: Path, data_dir: Path | None = None) -> Path:
-    """Build a minuscule tiny-preset model (tokenizer, 40 pre-training + 2 LoRA steps) in seconds on CPU.
-
-    Args:
-        out_dir: the model folder to create (must not exist or be empty).
-        data_dir: a prepared data folder; default: a small sample of data/conversations.
-
-    Returns:
-        ``out_dir``, a complete adapter model folder that ``finetune.inference.load_model`` loads.
-    """
-    from finetune.train import run_training
-
-    out_dir = Path(out_dir)
-    if data_dir is None:
-        data_dir = bundled_chat_dir(out_dir.parent / f".{out_dir.name}.data", limit=40)
-    overrides = {**SMOKE_OVERRIDES, "pretrain_kb": str(REPO_DATA / "kb" / "articles.en.jsonl")}
-    config = load_config("tiny", overrides=overrides)
-    run_training(config, Path(data_dir), out_dir, log=lambda _msg: None)
-    return out_dir

@@ -55,6 +55,6 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A minuscule Llama (tiny preset shape, a few training steps) with a LoRA adapter, built in seconds."""
-    from finetune.tiny import build_smoke_model
+    from tests.finetune.smoke import build_smoke_model
 
     return build_smoke_model(tmp_path_factory.mktemp("smoke-model") / "model")

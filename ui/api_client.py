@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from ui.backend import BackendError, BackendUnavailable, Staff
+from ui.protocol import BackendError, BackendUnavailable, Staff
 
 
 def _reason(response: httpx.Response) -> str:
@@ -27,16 +28,15 @@ def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     """Server-sent events to dicts: ``data:`` lines hold JSON; an ``event:`` name fills a missing ``type``."""
     event: str | None = None
     data: list[str] = []
-    for line in lines:
+    for line in itertools.chain(lines, [""]):  # a closing blank line dispatches an event the stream ends without one
         if line.startswith(":"):
             continue
         if line == "":
-            if data:
-                payload = json.loads("\n".join(data))
-                if isinstance(payload, dict):
-                    if event and "type" not in payload:
-                        payload["type"] = event
-                    yield payload
+            payload = json.loads("\n".join(data)) if data else None
+            if isinstance(payload, dict):
+                if event and "type" not in payload:
+                    payload["type"] = event
+                yield payload
             event, data = None, []
             continue
         field, _, value = line.partition(":")
@@ -45,12 +45,6 @@ def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             event = value
         elif field == "data":
             data.append(value)
-    if data:
-        payload = json.loads("\n".join(data))
-        if isinstance(payload, dict):
-            if event and "type" not in payload:
-                payload["type"] = event
-            yield payload
 
 
 class ApiBackend:

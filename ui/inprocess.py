@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ui.backend import BackendError, BackendUnavailable, Staff
 from ui.config import UIConfig
+from ui.protocol import BackendError, BackendUnavailable, Staff
 
 
 class InProcessBackend:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.backend import BackendError, BackendUnavailable
+from ui.protocol import Backend, BackendError, BackendUnavailable
 
 
-def form() -> None:
-    """Render the sign-in form; a successful sign-in reruns the app with the staff pages."""
-    from ui import state
-
+def form(backend: Backend) -> None:
+    """Render the sign-in form, checked by ``backend``; a successful sign-in reruns the app with the staff pages."""
     st.title("Staff sign-in")
     st.caption("The agent console and the evaluation dashboard are for support staff.")
     with st.form("signin"):
@@ -26,7 +24,7 @@ def form() -> None:
         st.error("Enter a user and a password, or an API key.")
         return
     try:
-        who = state.backend().sign_in(api_key=api_key.strip() or None, username=username.strip() or None,
+        who = backend.sign_in(api_key=api_key.strip() or None, username=username.strip() or None,
                                       password=password or None)  # fmt: skip
     except BackendUnavailable as exc:
         st.error(f"The support service is unavailable right now: {exc}")

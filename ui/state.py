@@ -8,8 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui.backend import Backend, Staff, make_backend
+from ui.backend import make_backend
 from ui.config import UIConfig
+from ui.protocol import Backend, Staff
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,7 +67,7 @@ def require_staff() -> Staff:
     if who is None:
         from ui.signin import form
 
-        form()
+        form(backend())
         st.stop()
         raise RuntimeError  # unreachable: st.stop() raises
     return who

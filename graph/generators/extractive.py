@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from graph.generators import Generation, GenerationRequest
+from graph.generators.base import Generation, GenerationRequest
 from graph.text import content_stems, sentences
 
 MAX_SENTENCES = 3

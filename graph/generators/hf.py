@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from graph.generators import Generation, GenerationRequest, llm_messages
+from graph.generators.base import Generation, GenerationRequest, llm_messages
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from graph.generators import Generation, GenerationRequest, llm_messages
+from graph.generators.base import Generation, GenerationRequest, llm_messages
 from graph.generators.hf import citations_in
 
 

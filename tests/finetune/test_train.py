@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from finetune.chat_format import IGNORE_INDEX, encode_conversation, prompt_ids, read_chat_jsonl
 from finetune.config import TrainConfig, TrainError, load_config, preset_names
-from finetune.tiny import SMOKE_OVERRIDES, bundled_chat_dir, last_checkpoint
+from finetune.tiny import last_checkpoint
 from supportbot.cli import app
 from tests.conftest import DATA
+from tests.finetune.smoke import SMOKE_OVERRIDES, bundled_chat_dir
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from finetune.config import load_config
-from finetune.tiny import bundled_chat_dir
+from tests.finetune.smoke import bundled_chat_dir
 
 pytestmark = pytest.mark.gpu
 

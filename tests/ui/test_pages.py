@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from retrieval.language import detect_language
 from tests.ui.conftest import APP, SPANISH_QUESTION, free_port
-from ui.backend import Staff
+from ui.protocol import Staff
 
 TIMEOUT = 120  # the first run loads the graph, the index and the embedder
 

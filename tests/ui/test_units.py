@@ -11,9 +11,10 @@ import pytest
 
 from tests.ui.conftest import free_port
 from ui.api_client import ApiBackend, parse_sse
-from ui.backend import BackendUnavailable, make_backend
+from ui.backend import make_backend
 from ui.config import UIConfig
 from ui.evaluation_run import find_latest_run, list_runs, load_run, metric_tables
+from ui.protocol import BackendUnavailable
 
 
 def test_config_reads_supportbot_variables_and_picks_the_backend() -> None:

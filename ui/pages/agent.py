@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from ui import state
-from ui.backend import Backend, BackendError, BackendUnavailable, Staff
+from ui.protocol import Backend, BackendError, BackendUnavailable, Staff
 
 SERVICE_DOWN = "The support service is unavailable right now; the console will work again once it is back."
 LANG_FILTER = {"Any language": None, "Español": "es", "English": "en"}

@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from ui import state
-from ui.backend import Backend, BackendError, BackendUnavailable
 from ui.i18n import LANG_NAMES, LANGS, t
+from ui.protocol import Backend, BackendError, BackendUnavailable
 
 # Plain labels, not a format_func: the same in both languages, so the widget keeps its value when the page switches.
 LANG_CHOICES = {"Auto": "auto", "Español": "es", "English": "en"}

@@ -1,0 +1,50 @@
+"""What every generator shares: the request, the answer, the interface and the LLM prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class GenerationRequest:
+    """What a generator needs for one answer."""
+
+    question: str
+    lang: str
+    passages: Sequence[Mapping[str, Any]] = ()  # empty in the finetune mode
+    history: Sequence[Mapping[str, str]] = ()
+    use_passages: bool = True  # False: the finetune mode's plain prompt
+
+
+@dataclass
+class Generation:
+    """A generated answer."""
+
+    answer: str
+    citations: list[int] = field(default_factory=list)  # 1-based passage numbers cited
+    tokens: int = 0
+
+
+class Generator(Protocol):
+    """Turns a request into an answer; ``stream`` yields pieces of text as they are produced."""
+
+    name: str
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """The whole answer at once."""
+        ...
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """The answer piece by piece."""
+        ...
+
+
+def llm_messages(request: GenerationRequest) -> list[dict[str, str]]:
+    """The prompt an LLM generator sends, built by :mod:`finetune.prompts` exactly as in training."""
+    from finetune.prompts import plain_messages, rag_messages
+
+    if request.use_passages:
+        return rag_messages(request.question, request.passages, request.lang, request.history)
+    return plain_messages(request.question, request.lang, request.history)
