@@ -171,3 +171,42 @@ def test_trained_tiny_model_answers_in_the_question_language() -> None:
     assert all(a.strip() for a in answers)
     matched = sum(detect_language(a, default=None) == lang for a, (_, lang) in zip(answers, QUESTIONS, strict=True))
     assert matched >= 7, list(zip(answers, QUESTIONS, strict=True))
+
+
+class _Marker:
+    """Unpickling this writes a file: proof that a loader ran a pickle it found in a model folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[Path, str]]:
+        return (Path.write_text, (self.path, "pickle ran"))
+
+
+def test_int8_folder_is_loaded_strictly_and_never_unpickled(smoke_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from finetune.int8 import INT8_WEIGHTS
+    from finetune.merge import merge_model
+
+    good = tmp_path / "int8"
+    merge_model(smoke_model, good, quantize="int8")
+    # An old-style folder holding only a pickle: refused with the reason, and the pickle never runs.
+    pickled = tmp_path / "pickled"
+    shutil.copytree(good, pickled)
+    (pickled / "model" / INT8_WEIGHTS).unlink()
+    marker = tmp_path / "ran.txt"
+    torch.save({"payload": _Marker(marker)}, pickled / "model" / "model_int8.pt")
+    with pytest.raises(ModelLoadError, match="not loaded for safety"):
+        load_model(pickled)
+    assert not marker.exists()
+    # Weights that do not match the architecture exactly (an extra tensor) are refused, not silently ignored.
+    extra = tmp_path / "extra"
+    shutil.copytree(good, extra)
+    state = load_file(str(extra / "model" / INT8_WEIGHTS))
+    save_file({**state, "unexpected.weight": torch.zeros(2)}, str(extra / "model" / INT8_WEIGHTS))
+    with pytest.raises(ModelLoadError, match=r"unexpected\.weight"):
+        load_model(extra)
