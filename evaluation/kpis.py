@@ -91,6 +91,7 @@ KPIS: tuple[KPI, ...] = (
     KPI("chrf", "chrF vs reference", True, "correctness"),
     KPI("embedding_similarity", "Embedding similarity vs reference", True, "correctness"),
     KPI("groundedness", "Groundedness (supported sentences)", True, "faithfulness"),
+    KPI("cited_support", "Cited sources support the answer", True, "faithfulness"),
     KPI("context_recall", "Context recall (gold article shown)", True, "retrieval"),
     KPI("language_match", "Answer language = question language", True, "language"),
     KPI("oos_precision", "Out-of-scope precision", True, "scope", precision),

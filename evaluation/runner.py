@@ -111,13 +111,14 @@ def _one_turn(service: Any, item: Item, mode: str) -> Turn:
             route=str(result.get("route") or ""),
             answer_lang=result.get("lang"),
             sources=list(result.get("sources") or []),
+            shown=list(result.get("shown") or result.get("sources") or []),
             latency_ms=float(result.get("latency_ms") or (time.perf_counter() - start) * 1000),
             node_latency_ms=dict(result.get("node_latency_ms") or {}),
             tokens_generated=int(result.get("tokens_generated") or 0),
             error=None,
         )
     except Exception as exc:  # the edge-case suite counts exceptions; one must not stop the run
-        turn.update(answer="", route="error", sources=[], latency_ms=(time.perf_counter() - start) * 1000,
+        turn.update(answer="", route="error", sources=[], shown=[], latency_ms=(time.perf_counter() - start) * 1000,
                     node_latency_ms={}, tokens_generated=0, error=f"{type(exc).__name__}: {exc}")  # fmt: skip
     return turn
 

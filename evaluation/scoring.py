@@ -46,9 +46,14 @@ class CachedEmbedder:
         return np.stack([self._vectors[t] for t in texts])
 
 
+def shown_passages(turn: Turn) -> list[dict[str, Any]]:
+    """The passages the generator was shown (turns recorded before ``shown`` existed: their sources)."""
+    return list(turn.get("shown") or turn.get("sources") or [])
+
+
 def source_ids(turn: Turn) -> set[str]:
-    """The article ids of the passages a turn showed."""
-    return {str(s.get("doc_id")) for s in turn.get("sources") or [] if s.get("doc_id")}
+    """The article ids of the passages a turn showed the generator."""
+    return {str(s.get("doc_id")) for s in shown_passages(turn) if s.get("doc_id")}
 
 
 def topic(doc_id: str) -> str:
@@ -78,7 +83,7 @@ def score_qa(turns: Sequence[Turn], embedder: Any) -> list[dict[str, Any]]:
     rows = []
     for turn, sim in zip(qa, sims, strict=True):
         ref, lang, mode = turn["meta"]["reference"], turn["lang"], turn["mode"]
-        passages = list(turn.get("sources") or [])  # title + text, as the output rail reads them
+        passages = shown_passages(turn)  # title + text, as the output rail reads them
         scores = {
             "rouge_l": metrics.rouge_l(turn["answer"], ref),
             "chrf": metrics.chrf(turn["answer"], ref),
@@ -90,6 +95,8 @@ def score_qa(turns: Sequence[Turn], embedder: Any) -> list[dict[str, Any]]:
         }
         if turn["route"] == "answered":
             scores["groundedness"] = metrics.groundedness(turn["answer"], passages, lang)
+            # stricter: only the passages the answer cites (all shown ones for an answer that cites none)
+            scores["cited_support"] = metrics.groundedness(turn["answer"], list(turn.get("sources") or []), lang)
         turn["scores"] = scores
         rows += [row(name, mode, lang, value, item_key(turn)) for name, value in scores.items()]
     return rows

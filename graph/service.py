@@ -99,9 +99,8 @@ class ChatService:
         cited = values.get("citations") or []
         passages = values.get("passages") or []
         chosen = [passages[n - 1] for n in cited if 0 < n <= len(passages)] or passages
-        sources = [
-            {k: p.get(k) for k in ("doc_id", "chunk_id", "title", "url", "lang", "score", "text")} for p in chosen
-        ]
+        keys = ("doc_id", "chunk_id", "title", "url", "lang", "score", "text")
+        sources = [{k: p.get(k) for k in keys} for p in chosen]
         return {
             "answer": values.get("answer", ""),
             "lang": values.get("lang") or "en",
@@ -115,13 +114,16 @@ class ChatService:
             "tokens_generated": int(values.get("tokens_generated") or 0),
             "reason": values.get("reason") or None,
             "query": values.get("query", ""),
+            # every passage the generator was shown (``sources`` keeps only the ones an LLM answer cites)
+            "shown": [{k: p.get(k) for k in keys} for p in passages],
         }
 
     def chat(
         self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
     ) -> dict[str, Any]:
         """One turn: ``{"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms",
-        "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason`` and ``query``)."""
+        "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason``, ``query`` and ``shown``: the passages
+        the generator was shown, of which ``sources`` are the ones the answer cites)."""
         started = time.perf_counter()
         if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
             return held
