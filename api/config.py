@@ -44,6 +44,12 @@ class ApiConfig:
     cache_dir: Path | None = field(
         default=None, metadata={"help": "embedder exports, PII models, rail caches; None = home"}
     )
+    database_url: str | None = field(
+        default=None,
+        metadata={"help": "postgresql://... : memory, support store, keys and rate limits shared by every replica"},
+    )
+    redis_url: str | None = field(default=None, metadata={"help": "redis://... : count rate limits in Redis"})
+    database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections per process"})
 
     def __post_init__(self) -> None:
         if self.search_backend not in SEARCH_BACKENDS:
@@ -54,6 +60,10 @@ class ApiConfig:
             raise ValueError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
         if self.rate_limit_per_minute < 1 or self.max_message_chars < 1 or self.max_body_bytes < 1024:
             raise ValueError("rate_limit_per_minute >= 1, max_message_chars >= 1 and max_body_bytes >= 1024 required")
+        if self.database_url and self.database_url.split(":", 1)[0] not in ("postgresql", "postgres"):
+            raise ValueError("database_url must be a postgresql:// URL (unset: SQLite files in the data home)")
+        if self.database_pool_size < 2:
+            raise ValueError("database_pool_size must be >= 2")
         # Accept any iterable of origins (settings give a list) but keep the dataclass hashable.
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
 
@@ -80,12 +90,16 @@ class ApiConfig:
             "cors_origins": tuple(settings.cors_origins),
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "max_message_chars": settings.max_message_chars,
+            "database_url": settings.database_url,
+            "redis_url": settings.redis_url,
+            "database_pool_size": settings.database_pool_size,
         }
         return cls(**{**values, **overrides})
 
     @property
     def keys_db(self) -> Path:
-        """SQLite file with the hashed API keys and session ownership (shared with ``supportbot keys``)."""
+        """SQLite file with the hashed API keys and session ownership (shared with ``supportbot keys``); unused
+        when ``database_url`` is set."""
         return self.home / "api" / "keys.sqlite"
 
     @property
@@ -119,5 +133,17 @@ class ApiConfig:
             "checkpoint_db": self.checkpoint_db,
             "store_db": self.store_db,
             "cache_dir": self.resolved_cache_dir,
+            "database_url": self.database_url,
+            "database_pool_size": self.database_pool_size,
         }
         return GraphConfig(**{**values, **overrides})
+
+    def key_store(self) -> Any:
+        """The key store of this deployment: ``keys_db``, or the PostgreSQL database at ``database_url``.
+
+        Raises:
+            graph.db.DatabaseUnavailable, graph.db.SchemaMissing: PostgreSQL is down, or not set up.
+        """
+        from api.keys import KeyStore
+
+        return KeyStore(self.keys_db, database_url=self.database_url, pool_size=self.database_pool_size)

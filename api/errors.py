@@ -40,11 +40,22 @@ def _not_ready(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"service not ready: {exc}"}, status_code=503, headers={"Retry-After": "10"})
 
 
+def _state_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not reason.startswith("the state database"):
+        reason = f"the state database is unavailable: {reason}"
+    return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on ``app`` (500s are answered by :mod:`api.middleware`)."""
+    from graph.db import unavailable_errors
+
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(NotReady, _not_ready)
+    for error in unavailable_errors():  # PostgreSQL or Redis down: 503 with the reason, not a 500
+        app.add_exception_handler(error, _state_unavailable)
 
 
 def validation_failure(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:

@@ -1,8 +1,10 @@
-"""API keys with roles, stored hashed in SQLite, and which key owns which chat session.
+"""API keys with roles, stored hashed (in SQLite, or the shared PostgreSQL database), and which key owns which chat
+session.
 
 A key is ``sb_<id>_<secret>``: the id is public (lists, logs), the secret is 32 random bytes. Only the SHA-256 of
 the whole key is stored; a random 256-bit secret needs no slow password hash, and a lookup is one indexed query.
-Shared by the API process and ``supportbot keys`` (stdlib only, so the CLI stays fast).
+Shared by the API process and ``supportbot keys``. With ``SUPPORTBOT_DATABASE_URL`` the tables live in PostgreSQL
+(created by ``supportbot db upgrade``), so a key revoked through one API replica is refused by every other at once.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ import builtins
 import hashlib
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+
+from graph.db import open_database
 
 Role = Literal["customer", "agent", "admin"]
 ROLES: tuple[Role, ...] = ("customer", "agent", "admin")
@@ -105,31 +106,25 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _setup_sqlite(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA)
+
+
 class KeyStore:
-    """The key and session-ownership tables of one SQLite file; safe to share between threads."""
+    """The key, session-ownership and console-user tables; safe to share between threads."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, database_url: str | None = None, pool_size: int = 10) -> None:
+        """Open the SQLite file ``db_path`` (created when missing), or the PostgreSQL database at ``database_url``.
+
+        Raises:
+            graph.db.DatabaseUnavailable, graph.db.SchemaMissing: PostgreSQL is down, or not set up.
+        """
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cursor = self._db.cursor()
-            try:
-                yield cursor
-            finally:
-                cursor.close()
+        self.db = open_database(database_url, self.db_path, _setup_sqlite, pool_size)
 
     def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._db.close()
+        """Close the database connection (a PostgreSQL pool stays open for the process's other users)."""
+        self.db.close()
 
     def create(self, role: str, name: str = "") -> tuple[ApiKey, str]:
         """Create a key with ``role``; returns the stored record and the key itself (shown only once).
@@ -142,7 +137,7 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         key = f"sb_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(id=key_id, role=role, name=name, created=_now())
-        with self._cursor() as cur:
+        with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO api_keys (id, role, name, key_hash, created) VALUES (?, ?, ?, ?, ?)",
                 (record.id, record.role, record.name, hash_key(key), record.created),
@@ -154,9 +149,7 @@ class KeyStore:
         query = "SELECT id, role, name, created, revoked FROM api_keys"
         if not include_revoked:
             query += " WHERE revoked IS NULL"
-        with self._cursor() as cur:
-            rows = cur.execute(query + " ORDER BY created, id").fetchall()
-        return [ApiKey(*row) for row in rows]
+        return [ApiKey(**row) for row in self.db.query(query + " ORDER BY created, id")]
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke the key ``key_id`` (revoking twice keeps the first time).
@@ -164,39 +157,38 @@ class KeyStore:
         Raises:
             KeyError_: no key has that id.
         """
-        with self._cursor() as cur:
+        with self.db.transaction() as cur:
             cur.execute("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (_now(), key_id))
             row = cur.execute(
                 "SELECT id, role, name, created, revoked FROM api_keys WHERE id = ?", (key_id,)
             ).fetchone()
         if row is None:
             raise KeyError_(f"no API key with id {key_id!r}")
-        return ApiKey(*row)
+        return ApiKey(**dict(row))
 
     def authenticate(self, key: str) -> ApiKey | None:
         """The live key record for ``key``, or None when it is unknown or revoked."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                "SELECT id, role, name, created, revoked FROM api_keys WHERE key_hash = ? AND revoked IS NULL",
-                (hash_key(key),),
-            ).fetchone()
-        return ApiKey(*row) if row else None
+        row = self.db.one(
+            "SELECT id, role, name, created, revoked FROM api_keys WHERE key_hash = ? AND revoked IS NULL",
+            (hash_key(key),),
+        )
+        return ApiKey(**row) if row else None
 
     def session_owner(self, session_id: str) -> str | None:
         """The id of the key that owns ``session_id``, or None when the session is new."""
-        with self._cursor() as cur:
-            row = cur.execute("SELECT key_id FROM session_owners WHERE session_id = ?", (session_id,)).fetchone()
-        return row[0] if row else None
+        row = self.db.one("SELECT key_id FROM session_owners WHERE session_id = ?", (session_id,))
+        return str(row["key_id"]) if row else None
 
     def claim_session(self, session_id: str, key_id: str) -> str:
         """Record ``key_id`` as the owner of ``session_id`` unless it has one; returns the owner."""
-        with self._cursor() as cur:
+        with self.db.transaction() as cur:
             cur.execute(
-                "INSERT OR IGNORE INTO session_owners (session_id, key_id, created) VALUES (?, ?, ?)",
+                "INSERT INTO session_owners (session_id, key_id, created) VALUES (?, ?, ?)"
+                " ON CONFLICT (session_id) DO NOTHING",
                 (session_id, key_id, _now()),
             )
             row = cur.execute("SELECT key_id FROM session_owners WHERE session_id = ?", (session_id,)).fetchone()
-        return str(row[0])
+        return str(row["key_id"])
 
     def set_user(self, username: str, password: str, role: str = "agent") -> None:
         """Create or update the console user ``username`` with ``role`` (its password stored as a scrypt hash).
@@ -208,7 +200,7 @@ class KeyStore:
             raise KeyError_(f"a console user's role must be agent or admin, got {role!r}")
         if not username.strip() or not password:
             raise KeyError_("a console user needs a name and a password")
-        with self._cursor() as cur:
+        with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO users (username, role, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT(username)"
                 " DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, disabled = NULL",
@@ -217,20 +209,15 @@ class KeyStore:
 
     def users(self) -> builtins.list[dict[str, str | None]]:  # the method ``list`` shadows the builtin here
         """The console users (never their hashes)."""
-        with self._cursor() as cur:
-            rows = cur.execute("SELECT username, role, created, disabled FROM users ORDER BY username").fetchall()
-        return [{"username": r[0], "role": r[1], "created": r[2], "disabled": r[3]} for r in rows]
+        return self.db.query("SELECT username, role, created, disabled FROM users ORDER BY username")
 
     def verify_user(self, username: str, password: str) -> str | None:
         """The role of ``username`` when ``password`` is right and the user is enabled, else None."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                "SELECT role, password_hash FROM users WHERE username = ? AND disabled IS NULL", (username,)
-            ).fetchone()
+        row = self.db.one("SELECT role, password_hash FROM users WHERE username = ? AND disabled IS NULL", (username,))
         if row is None:
             check_password(password, hash_password("timing"))  # as slow for an unknown name as for a known one
             return None
-        return str(row[0]) if check_password(password, row[1]) else None
+        return str(row["role"]) if check_password(password, row["password_hash"]) else None
 
     def sign_in(self, username: str, password: str) -> tuple[ApiKey, str] | None:
         """A new key with the user's role, named ``user:<username>``, for one console session; None on a wrong

@@ -1,8 +1,10 @@
-"""Per-key rate limiting: a token bucket per API key, in process memory.
+"""Per-key rate limiting: a token bucket per API key.
 
 One bucket holds ``per_minute`` tokens and refills continuously, so a key may burst up to its minute's budget and
-then sustain ``per_minute`` requests per minute. Buckets live in the process: run one API process per host, or put
-a shared limiter (the proxy, Redis) in front when scaling out.
+then sustain ``per_minute`` requests per minute. Where the buckets live (:func:`make_limiter`): in process memory
+(one API process, the default), in the shared PostgreSQL database (``SUPPORTBOT_DATABASE_URL``), or in Redis
+(``SUPPORTBOT_REDIS_URL``). The shared ones take a token in one atomic statement (one Lua script in Redis) on the
+server's clock, so N replicas together allow a client ``per_minute``, not N times it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class RateLimiter:
@@ -41,3 +44,72 @@ class RateLimiter:
     def retry_after(wait: float) -> str:
         """``wait`` seconds as a ``Retry-After`` header value (whole seconds, at least 1)."""
         return str(max(1, math.ceil(wait)))
+
+
+# One statement: refill by the time since the last request (server clock), take a token when there is one.
+_TAKE = """
+INSERT INTO rate_limits AS r (bucket, tokens, updated, allowed)
+SELECT ?, ? - 1, EXTRACT(EPOCH FROM clock_timestamp()), TRUE
+ON CONFLICT (bucket) DO UPDATE SET
+    tokens = LEAST(?, r.tokens + GREATEST(0, excluded.updated - r.updated) * ?)
+        - CASE WHEN LEAST(?, r.tokens + GREATEST(0, excluded.updated - r.updated) * ?) >= 1 THEN 1 ELSE 0 END,
+    allowed = LEAST(?, r.tokens + GREATEST(0, excluded.updated - r.updated) * ?) >= 1,
+    updated = excluded.updated
+RETURNING tokens, allowed
+"""
+
+
+class PostgresRateLimiter(RateLimiter):
+    """Token buckets in the ``rate_limits`` table of the shared database (``graph.db.Database``)."""
+
+    def __init__(self, per_minute: int, database: Any) -> None:
+        super().__init__(per_minute)
+        self.db = database
+
+    def acquire(self, key: str) -> float:
+        """Take one token for ``key`` (every replica counts in the same row); 0 when allowed, else the wait."""
+        cap, rate = self.capacity, self.rate
+        with self.db.transaction() as tx:
+            row = tx.execute(_TAKE, (key, cap, cap, rate, cap, rate, cap, rate)).fetchone()
+        return 0.0 if row["allowed"] else (1.0 - float(row["tokens"])) / rate
+
+
+_REDIS_TAKE = """
+local cap, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens, ts = tonumber(b[1]) or cap, tonumber(b[2]) or now
+tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(cap / rate) + 60)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisRateLimiter(RateLimiter):
+    """Token buckets in Redis hashes (``supportbot:rl:<key>``), taken by one Lua script."""
+
+    def __init__(self, per_minute: int, url: str) -> None:
+        import redis
+
+        super().__init__(per_minute)
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._take = self.client.register_script(_REDIS_TAKE)
+
+    def acquire(self, key: str) -> float:
+        """Take one token for ``key``; 0 when allowed, else the seconds until a token is available."""
+        allowed, tokens = self._take(keys=[f"supportbot:rl:{key}"], args=[self.capacity, self.rate])
+        return 0.0 if int(allowed) else (1.0 - float(tokens)) / self.rate
+
+
+def make_limiter(per_minute: int, *, database: Any = None, redis_url: str | None = None) -> RateLimiter:
+    """The limiter for a deployment: Redis when ``redis_url`` is set, the shared PostgreSQL ``database`` when one is
+    given, else process memory."""
+    if redis_url:
+        return RedisRateLimiter(per_minute, redis_url)
+    if database is not None and getattr(database, "kind", None) == "postgres":
+        return PostgresRateLimiter(per_minute, database)
+    return RateLimiter(per_minute)

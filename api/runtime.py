@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from api.config import ApiConfig
-from api.keys import KeyStore
 from api.logs import api_logger
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import make_limiter
 
 log = api_logger()
 
@@ -38,8 +37,9 @@ class Runtime:
                 one process, e.g. tests, share one); it must use ``config.graph_config()``'s databases.
         """
         self.config = config
-        self.keys = KeyStore(config.keys_db)
-        self.limiter = RateLimiter(config.rate_limit_per_minute)
+        self.keys = config.key_store()
+        # Shared buckets (PostgreSQL, Redis) when replicas share state; process memory otherwise.
+        self.limiter = make_limiter(config.rate_limit_per_minute, database=self.keys.db, redis_url=config.redis_url)
         self.metrics = Metrics()
         self.service: Any | None = service
         self.kb: Any | None = None
@@ -55,14 +55,12 @@ class Runtime:
         if self.ready:
             return
         try:
-            from graph.store import SupportStore
-
             if self.service is None:
                 from graph.service import ChatService
 
                 self.service = ChatService(self.config.graph_config())
             self.kb = self._open_kb()
-            self.store = SupportStore(self.config.store_db)
+            self.store = self.service.store  # one store (one pool) per process
             self.load_error = None
             self.metrics.ready.set(1)
         except Exception as exc:  # any load failure means "not ready", reported without a traceback

@@ -45,6 +45,10 @@ class GraphConfig:
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy decoding; > 0 samples"})
     checkpoint_db: Path = field(default=Path(".supportbot/checkpoints.sqlite"), metadata={"help": "memory db"})
     store_db: Path = field(default=Path(".supportbot/support.sqlite"), metadata={"help": "escalations/feedback db"})
+    database_url: str | None = field(
+        default=None, metadata={"help": "postgresql://... : memory and the support store in PostgreSQL, not SQLite"}
+    )
+    database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections this process opens"})
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home: embedder exports, PII models"})
     k: int = field(default=5, metadata={"help": "passages retrieved per query"})
     scope_threshold: float | None = field(default=None, metadata={"help": "None = the threshold fitted with the rail"})

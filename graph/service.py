@@ -1,6 +1,7 @@
 """ChatService: the agent behind one object. Loads the graph, the index and the models once; every turn of every
-session goes through :meth:`ChatService.chat` or :meth:`ChatService.stream`; memory lives in the SQLite
-checkpointer, so a conversation survives a restart of the process."""
+session goes through :meth:`ChatService.chat` or :meth:`ChatService.stream`; memory lives in the checkpointer (a
+SQLite file, or PostgreSQL with ``database_url`` so that every API replica continues every conversation), so a
+conversation survives a restart of the process."""
 
 from __future__ import annotations
 
@@ -21,12 +22,27 @@ RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "late
 
 
 def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
-    from graph.scope import load_or_fit
+    from graph.scope import scope_for
 
-    data = getattr(kb, "data", None)
-    if data is None:  # the Elasticsearch backend has no local copy of the chunks to fit from
-        return None
-    return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir)
+    return scope_for(kb, config.index_dir, Path(config.cache_dir))
+
+
+def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:
+    """The conversation memory: LangGraph's PostgresSaver on the process's shared pool (its tables made by
+    ``supportbot db upgrade``, checked by the store), or its SqliteSaver on ``checkpoint_db``."""
+    if config.database_url:
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        from graph.db import shared_pool
+
+        return PostgresSaver(shared_pool(config.database_url, config.database_pool_size)), None
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    Path(config.checkpoint_db).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(config.checkpoint_db), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return SqliteSaver(conn), conn
 
 
 class ChatService:
@@ -39,16 +55,18 @@ class ChatService:
             GraphConfigError: a configuration that cannot run (e.g. mode finetune with the extractive generator).
             retrieval.store.IndexError_, finetune.inference.ModelLoadError: a missing or unreadable index or model.
         """
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         from finetune.pii import shared_redactor
         from graph.build import build_graph
         from graph.generators import make_generator
-        from graph.nodes.detect_language import _detector
+        from graph.nodes.detect_language import detector
         from retrieval.backends import open_knowledge_base
         from retrieval.config import RetrievalConfig
 
         self.config = config
+        # The shared state first: a database that is down or not set up fails in a second, with what to do.
+        self.store = SupportStore(config.store_db, database_url=config.database_url,
+                                  pool_size=config.database_pool_size)  # fmt: skip
+        self.checkpointer, self._conn = _open_checkpointer(config)
         retrieval_config = RetrievalConfig(embedder=config.embedder) if config.embedder else None
         kb = open_knowledge_base(config.search_backend, config.index_dir, es_url=config.es_url,
                                  cache_dir=config.cache_dir, config=retrieval_config)  # fmt: skip
@@ -56,7 +74,6 @@ class ChatService:
         generators: dict[str, Any] = {"extractive": make_generator("extractive", config)}
         if config.has_llm:
             generators[config.generator] = make_generator(config.generator, config)
-        self.store = SupportStore(config.store_db)
         self.deps = Deps(
             config=config,
             kb=kb,
@@ -66,20 +83,16 @@ class ChatService:
             store=self.store,
             generators=generators,
         )
-        Path(config.checkpoint_db).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(config.checkpoint_db), check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self.checkpointer = SqliteSaver(self._conn)
         self.graph = build_graph(self.deps, self.checkpointer)
-        _detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
+        detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
         warmup = f"warmup-{uuid.uuid4().hex}"
         self.chat("hello", session_id=warmup, mode="rag")
         self.checkpointer.delete_thread(warmup)
 
     def close(self) -> None:
-        """Close the databases."""
-        self._conn.close()
+        """Close the databases (a PostgreSQL pool stays open for the process's other users)."""
+        if self._conn is not None:
+            self._conn.close()
         self.store.close()
 
     def _input(self, message: str, session_id: str | None, mode: str | None, lang: str | None, stream: bool

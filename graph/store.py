@@ -9,19 +9,23 @@ The SQL sticks to what SQLite and PostgreSQL share (no ``INSERT OR``, no ``PRAGM
 Messages: the bot's turns live in the graph's checkpointer; the customer's messages while a person owns the session
 and the agent's replies (and drafts) live here, each anchored after the number of graph messages that existed when
 it was written (``after_turns``), so :meth:`SupportStore.transcript` merges both in order.
+
+Storage: a SQLite file in the data home by default; with a ``postgresql://`` URL the tables of the shared database
+(created by ``supportbot db upgrade``), so every API replica sees the same escalations (:mod:`graph.db`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from graph.db import Transaction, open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS escalations (id TEXT PRIMARY KEY, session_id TEXT, lang TEXT, reason TEXT,
@@ -59,36 +63,39 @@ class EscalationConflict(EscalationError):
     """The escalation's status (or its owner) forbids the operation, e.g. another agent holds it."""
 
 
-class SupportStore:
-    """Escalations, agent messages, feedback and knowledge gaps; one connection guarded by a lock (thread-safe)."""
+def _setup_sqlite(db: sqlite3.Connection) -> None:
+    """Create (or upgrade) the tables of a SQLite file; PostgreSQL's come from ``supportbot db upgrade``."""
+    db.executescript(_SCHEMA)
+    for name, kind in _ADDED_COLUMNS:
+        try:
+            db.execute(f"SELECT {name} FROM escalations LIMIT 0")
+        except sqlite3.OperationalError:
+            db.execute(f"ALTER TABLE escalations ADD COLUMN {name} {kind}")
+    db.execute("UPDATE escalations SET status = 'resolved' WHERE status = 'closed'")  # first version
 
-    def __init__(self, db_path: Path) -> None:
-        """Open (creating or upgrading when needed) the database at ``db_path``."""
+
+class SupportStore:
+    """Escalations, agent messages, feedback and knowledge gaps (thread-safe)."""
+
+    def __init__(self, db_path: Path, *, database_url: str | None = None, pool_size: int = 10) -> None:
+        """Open the SQLite file ``db_path`` (creating or upgrading it), or the PostgreSQL database at
+        ``database_url`` when one is given.
+
+        Raises:
+            graph.db.DatabaseUnavailable, graph.db.SchemaMissing: PostgreSQL is down, or not set up.
+        """
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.db_path), check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            for name, kind in _ADDED_COLUMNS:
-                try:
-                    self._db.execute(f"SELECT {name} FROM escalations LIMIT 0")
-                except sqlite3.OperationalError:
-                    self._db.execute(f"ALTER TABLE escalations ADD COLUMN {name} {kind}")
-            self._db.execute("UPDATE escalations SET status = 'resolved' WHERE status = 'closed'")  # first version
+        self.db = open_database(database_url, self.db_path, _setup_sqlite, pool_size)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on the connection: committed on success, rolled back on an exception."""
-        with self._lock, self._db:
-            yield self._db
+    def _transaction(self) -> Iterator[Transaction]:
+        """One transaction: committed on success, rolled back on an exception."""
+        with self.db.transaction() as tx:
+            yield tx
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
+        """Close the connection (a PostgreSQL pool stays open for the process's other users)."""
+        self.db.close()
 
     # --- escalations -------------------------------------------------------------------------------------------
 
@@ -100,12 +107,12 @@ class SupportStore:
         now = time.time()
         escalation_id = uuid.uuid4().hex
         with self._transaction() as db:
-            # One statement: inserted only when the session has no active escalation (atomic in SQLite; PostgreSQL
-            # adds a partial unique index on session_id for the active statuses).
+            # One statement: inserted only when the session has no active escalation (atomic in SQLite; on
+            # PostgreSQL two replicas racing meet the partial unique index of the active statuses: DO NOTHING).
             cursor = db.execute(
                 "INSERT INTO escalations (id, session_id, lang, reason, transcript, status, created_at, updated_at)"
                 " SELECT ?, ?, ?, ?, ?, 'open', ?, ? WHERE NOT EXISTS (SELECT 1 FROM escalations"
-                " WHERE session_id = ? AND status IN ('open', 'assigned'))",
+                " WHERE session_id = ? AND status IN ('open', 'assigned')) ON CONFLICT DO NOTHING",
                 (escalation_id, session_id, lang, reason, json.dumps(transcript, ensure_ascii=False), now, now,
                  session_id),
             )  # fmt: skip
@@ -116,7 +123,7 @@ class SupportStore:
         assert active is not None
         return active
 
-    def _event(self, db: sqlite3.Connection, escalation_id: str, action: str, status: str, actor: str,
+    def _event(self, db: Transaction, escalation_id: str, action: str, status: str, actor: str,
                note: str | None, at: float) -> None:  # fmt: skip
         db.execute(
             "INSERT INTO escalation_events (id, escalation_id, action, status, actor, note, at) VALUES (?,?,?,?,?,?,?)",
@@ -124,7 +131,7 @@ class SupportStore:
         )
 
     @staticmethod
-    def _escalation(row: sqlite3.Row) -> dict[str, Any]:
+    def _escalation(row: Any) -> dict[str, Any]:
         return {**dict(row), "transcript": json.loads(row["transcript"] or "[]")}
 
     def escalations(
@@ -141,8 +148,7 @@ class SupportStore:
             query, args = query + " AND lang = ?", [*args, lang]
         if older_than is not None:
             query, args = query + " AND created_at <= ?", [*args, time.time() - older_than]
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_at DESC LIMIT ?", [*args, limit]).fetchall()
+        rows = self.db.query(query + " ORDER BY created_at DESC LIMIT ?", [*args, limit])
         return [self._escalation(r) for r in rows]
 
     def escalation(self, escalation_id: str) -> dict[str, Any]:
@@ -151,10 +157,10 @@ class SupportStore:
         Raises:
             EscalationNotFound: no escalation has that id.
         """
-        with self._lock:
-            row = self._db.execute(f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE id = ?",
-                                   (escalation_id,)).fetchone()  # fmt: skip
-            events = self._db.execute(
+        with self._transaction() as db:
+            row = db.execute(f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE id = ?",
+                             (escalation_id,)).fetchone()  # fmt: skip
+            events = db.execute(
                 "SELECT action, status, actor, note, at FROM escalation_events WHERE escalation_id = ? ORDER BY at",
                 (escalation_id,),
             ).fetchall()
@@ -164,23 +170,20 @@ class SupportStore:
 
     def active_escalation(self, session_id: str) -> dict[str, Any] | None:
         """The session's open or assigned escalation, or None when the bot has the conversation."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE session_id = ? AND status IN ('open', 'assigned')"
-                " ORDER BY created_at DESC LIMIT 1",
-                (session_id,),
-            ).fetchone()
+        row = self.db.one(
+            f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE session_id = ? AND status IN ('open', 'assigned')"
+            " ORDER BY created_at DESC LIMIT 1",
+            (session_id,),
+        )
         return self._escalation(row) if row is not None else None
 
     def handoff_status(self, session_id: str) -> dict[str, Any]:
         """Who has the conversation: ``{"status": "bot" | "waiting" | "assigned", "escalation_id", "agent",
         "last"}`` (``last``: how the latest escalation ended, when it has)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, status, assigned_name FROM escalations WHERE session_id = ? ORDER BY created_at DESC"
-                " LIMIT 1",
-                (session_id,),
-            ).fetchone()
+        row = self.db.one(
+            "SELECT id, status, assigned_name FROM escalations WHERE session_id = ? ORDER BY created_at DESC LIMIT 1",
+            (session_id,),
+        )
         if row is None:
             return {"status": "bot", "escalation_id": None, "agent": None, "last": None}
         status = {"open": "waiting", "assigned": "assigned"}.get(row["status"], "bot")
@@ -282,10 +285,10 @@ class SupportStore:
             cursor = db.execute(
                 "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
                 " meta, created_at) SELECT session_id, id, 'user', ?, 'customer', ?, 0, ?, ? FROM escalations"
-                " WHERE session_id = ? AND status = 'assigned'",
+                " WHERE session_id = ? AND status = 'assigned' RETURNING id",
                 (content, after_turns, json.dumps(meta or {}, ensure_ascii=False), now, session_id),
-            )
-            message_id = cursor.lastrowid if cursor.rowcount == 1 else None
+            ).fetchone()
+            message_id = cursor["id"] if cursor is not None else None
         return self.message(message_id) if message_id is not None else None
 
     def add_agent_message(self, escalation_id: str, agent: str, content: str, after_turns: int, *,
@@ -302,26 +305,24 @@ class SupportStore:
             cursor = db.execute(
                 "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
                 " meta, created_at) SELECT session_id, id, 'agent', ?, assigned_name, ?, ?, ?, ? FROM escalations"
-                " WHERE id = ? AND status = 'assigned' AND assigned_to = ?",
+                " WHERE id = ? AND status = 'assigned' AND assigned_to = ? RETURNING id",
                 (content, after_turns, int(draft), json.dumps(meta or {}, ensure_ascii=False), now, escalation_id,
                  agent),
-            )  # fmt: skip
-            message_id = cursor.lastrowid if cursor.rowcount == 1 else None
+            ).fetchone()  # fmt: skip
+            message_id = cursor["id"] if cursor is not None else None
         if message_id is None:
             self.refuse(escalation_id, "answered", agent)
         return self.message(message_id)  # type: ignore[arg-type]
 
     @staticmethod
-    def _message(row: sqlite3.Row) -> dict[str, Any]:
+    def _message(row: Any) -> dict[str, Any]:
         record = {**dict(row), "draft": bool(row["draft"]), "meta": json.loads(row["meta"] or "{}")}
         record["at"] = record.pop("created_at")
         return record
 
     def message(self, message_id: int) -> dict[str, Any]:
         """One stored message by id."""
-        with self._lock:
-            row = self._db.execute("SELECT * FROM session_messages WHERE id = ?", (message_id,)).fetchone()
-        return self._message(row)
+        return self._message(self.db.one("SELECT * FROM session_messages WHERE id = ?", (message_id,)))
 
     def messages(self, session_id: str, *, include_drafts: bool = False, escalation_id: str | None = None
                  ) -> list[dict[str, Any]]:  # fmt: skip
@@ -331,9 +332,7 @@ class SupportStore:
             query += " AND draft = 0"
         if escalation_id is not None:
             query, args = query + " AND escalation_id = ?", [*args, escalation_id]
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [self._message(r) for r in rows]
+        return [self._message(r) for r in self.db.query(query + " ORDER BY id", args)]
 
     def transcript(self, session_id: str, graph_messages: list[dict[str, Any]], *, include_drafts: bool = False
                    ) -> list[dict[str, Any]]:  # fmt: skip
@@ -373,9 +372,7 @@ class SupportStore:
 
     def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest feedback first."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM feedback ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(r) for r in rows]
+        return self.db.query("SELECT * FROM feedback ORDER BY created_at DESC LIMIT ?", (limit,))
 
     def record_gap(self, question_redacted: str, lang: str) -> None:
         """Count a question the knowledge base could not answer (already redacted)."""
@@ -391,9 +388,6 @@ class SupportStore:
 
     def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most frequent unanswered questions: ``{question, lang, count, last_seen}``."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT question, lang, count, last_seen FROM gaps ORDER BY count DESC, last_seen DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [dict(r) for r in rows]
+        return self.db.query(
+            "SELECT question, lang, count, last_seen FROM gaps ORDER BY count DESC, last_seen DESC LIMIT ?", (limit,)
+        )

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by the API's CORS policy.")
     rate_limit_per_minute: int = Field(default=60, ge=1, description="Requests per minute allowed per API key.")
     max_message_chars: int = Field(default=40_000, ge=1, description="Longest chat message accepted, in characters.")
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:5432/db: conversation memory, escalations, feedback, keys and rate "
+        "limits in PostgreSQL, shared by API replicas (run `supportbot db upgrade` first); unset: SQLite in the home.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0: count rate limits in Redis instead of the database."
+    )
+    database_pool_size: int = Field(default=10, ge=2, description="Most PostgreSQL connections one process opens.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Logging level.")
 
     @field_validator("home")

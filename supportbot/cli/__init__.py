@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from supportbot import __version__
-from supportbot.cli import chat, data, evaluate, guard, kb, keys, model, serve, train
+from supportbot.cli import chat, data, db, evaluate, guard, kb, keys, model, serve, train
 
 app = typer.Typer(
     name="supportbot",
@@ -25,6 +25,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(guard.app, name="guard")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
 app.command("chat")(chat.chat)
 app.command("serve")(serve.serve)
 app.command("ui")(serve.ui)

@@ -1,5 +1,5 @@
 """``supportbot keys``: API keys with roles, and console users with passwords (stored hashed in
-``<home>/api/keys.sqlite``)."""
+``<home>/api/keys.sqlite``, or in PostgreSQL with ``SUPPORTBOT_DATABASE_URL``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ app = typer.Typer(help="API keys with roles customer, agent and admin.", no_args
 
 def _store() -> Any:
     from api.config import ApiConfig
-    from api.keys import KeyStore
+    from graph.db import DatabaseError
 
-    return KeyStore(ApiConfig.from_settings(get_settings()).keys_db)
+    try:
+        return ApiConfig.from_settings(get_settings()).key_store()
+    except (DatabaseError, ValueError) as exc:
+        fail(str(exc))
 
 
 @app.command()

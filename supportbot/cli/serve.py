@@ -19,7 +19,7 @@ def serve(
 
     from api.app import create_app
     from api.config import ApiConfig
-    from api.keys import KeyStore
+    from graph.db import DatabaseError
 
     settings = get_settings()
     try:
@@ -30,7 +30,11 @@ def serve(
         build = f"supportbot kb ingest data/kb --index {config.index_dir}"
         fail(f"no knowledge-base index at {config.index_dir}: build it with `{build}` (or set SUPPORTBOT_INDEX_DIR)")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not KeyStore(config.keys_db).list(include_revoked=False):
+    try:  # a shared database that is down or has no schema stops here, with what to do
+        keys = config.key_store()
+    except DatabaseError as exc:
+        fail(str(exc))
+    if not keys.list(include_revoked=False):
         typer.echo("warning: no API keys yet; create one with `supportbot keys create --role customer`", err=True)
     typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)
     # uvicorn's access log prints query strings (customer text): the app writes its own, redacted one.

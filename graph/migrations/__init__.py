@@ -1,0 +1,1 @@
+"""Alembic revisions of the PostgreSQL state schema, run by ``supportbot db upgrade`` (see :mod:`graph.db`)."""

@@ -1,0 +1,229 @@
+"""The shared state on both backends (SQLite files, PostgreSQL): the support store, the key store, the rate limiters
+and the LangGraph checkpointer; two store objects stand for two API replicas. PostgreSQL cases skip without
+SUPPORTBOT_TEST_DATABASE_URL; the outage cases run a private server (skip without PostgreSQL's binaries)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.keys import KeyStore
+from api.ratelimit import PostgresRateLimiter, RateLimiter, RedisRateLimiter, make_limiter
+from graph.config import GraphConfig
+from graph.db import DatabaseUnavailable, SchemaMissing, upgrade
+from graph.store import EscalationConflict, SupportStore
+from tests.postgres import pg_url, private_postgres, redis_url, state_backend  # noqa: F401
+
+Factory = Callable[[], SupportStore]
+
+
+@pytest.fixture
+def stores(state_backend: str | None, tmp_path: Path) -> Factory:  # noqa: F811
+    """Open another SupportStore on the same state (an API replica's)."""
+    return lambda: SupportStore(tmp_path / "support.sqlite", database_url=state_backend)
+
+
+@pytest.fixture
+def key_stores(state_backend: str | None, tmp_path: Path) -> Callable[[], KeyStore]:  # noqa: F811
+    return lambda: KeyStore(tmp_path / "keys.sqlite", database_url=state_backend)
+
+
+def _session(tag: str) -> str:
+    import uuid
+
+    return f"{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def test_lifecycle_across_two_replicas(stores: Factory) -> None:
+    one, two = stores(), stores()
+    session = _session("life")
+    first = one.add_escalation(session, "es", "customer_request", [{"role": "user", "content": "hola"}])
+    assert two.add_escalation(session, "es", "again", [])["id"] == first["id"]  # one active escalation
+    assert two.handoff_status(session)["status"] == "waiting"
+    assert one.add_customer_message(session, "¿hay alguien?", 1) is None  # nobody holds it: the bot answers
+    assert two.claim(first["id"], "ana", "Ana")["status"] == "assigned"
+    with pytest.raises(EscalationConflict, match=r"assigned to another agent \(Ana\)"):
+        one.claim(first["id"], "bob")
+    asked = one.add_customer_message(session, "¿hay alguien?", 1)
+    reply = two.add_agent_message(first["id"], "ana", "Hola, soy Ana", 1)
+    assert asked is not None and reply["id"] > asked["id"] and reply["author"] == "Ana"
+    merged = one.transcript(session, [{"role": "user", "content": "hola"}])
+    assert [m["content"] for m in merged] == ["hola", "¿hay alguien?", "Hola, soy Ana"]
+    assert one.resolve(first["id"], "ana", "done")["status"] == "resolved"
+    assert [h["action"] for h in two.escalation(first["id"])["history"]] == ["opened", "claimed", "resolved"]
+    assert two.handoff_status(session) == {"status": "bot", "escalation_id": first["id"], "agent": None,
+                                           "last": "resolved"}  # fmt: skip
+
+
+def test_one_winner_when_replicas_claim_at_once(stores: Factory) -> None:
+    replicas = [stores() for _ in range(2)]
+    session = _session("race")
+    escalation = replicas[0].add_escalation(session, "en", "customer_request", [])
+    results: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        try:
+            replicas[n % 2].claim(escalation["id"], f"agent-{n}")
+            results.append("won")
+        except EscalationConflict:
+            results.append("409")
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["409"] * 7 + ["won"]
+
+
+def test_one_active_escalation_when_replicas_escalate_at_once(stores: Factory) -> None:
+    replicas = [stores() for _ in range(2)]
+    session = _session("twice")
+    ids: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def escalate(n: int) -> None:
+        barrier.wait()
+        ids.append(replicas[n % 2].add_escalation(session, "en", "customer_request", [])["id"])
+
+    threads = [threading.Thread(target=escalate, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1
+    assert len([e for e in replicas[0].escalations(limit=1000) if e["session_id"] == session]) == 1
+
+
+def test_feedback_and_gaps_are_shared(stores: Factory) -> None:
+    one, two = stores(), stores()
+    session = _session("fb")
+    one.add_feedback(session, 0, "down", "wrong")
+    assert [f["comment"] for f in two.feedback(limit=1000) if f["session_id"] == session] == ["wrong"]
+    question = f"where is my parcel {session}"
+    for store in (one, two, one):
+        store.record_gap(question, "en")
+    assert {"question": question, "lang": "en", "count": 3} in [
+        {k: g[k] for k in ("question", "lang", "count")} for g in two.knowledge_gaps(limit=1000)
+    ]
+
+
+def test_keys_revoked_on_one_replica_are_refused_by_the_other(key_stores: Callable[[], KeyStore]) -> None:
+    one, two = key_stores(), key_stores()
+    record, key = one.create("agent", "laptop")
+    assert two.authenticate(key) == record
+    two.revoke(record.id)
+    assert one.authenticate(key) is None
+    owners: list[str] = []
+    session = _session("own")
+    threads = [threading.Thread(target=lambda i=i: owners.append((one, two)[i % 2].claim_session(session, f"k{i}")))
+               for i in range(8)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(owners)) == 1 and two.session_owner(session) == owners[0]
+    one.set_user("ana", "correct horse", "agent")
+    assert two.verify_user("ana", "correct horse") == "agent" and two.verify_user("ana", "wrong") is None
+
+
+def test_checkpointer_memory_is_shared(state_backend: str | None, tmp_path: Path) -> None:  # noqa: F811
+    """A conversation's checkpoint written through one service's checkpointer is read through another's."""
+    from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
+
+    from graph.service import _open_checkpointer
+
+    class Turns(TypedDict):
+        turns: list[str]
+
+    def build(checkpointer: Any) -> Any:
+        builder = StateGraph(Turns)
+        builder.add_node("remember", lambda state: {"turns": state["turns"]})
+        builder.add_edge(START, "remember")
+        return builder.compile(checkpointer=checkpointer)
+
+    config = GraphConfig(index_dir=tmp_path, checkpoint_db=tmp_path / "c.sqlite", database_url=state_backend)
+    (one, _), (two, _) = _open_checkpointer(config), _open_checkpointer(config)
+    thread = {"configurable": {"thread_id": _session("mem")}}
+    build(one).invoke({"turns": ["¿cuánto tarda el envío?"]}, thread)
+    graph_two = build(two)
+    assert graph_two.get_state(thread).values["turns"] == ["¿cuánto tarda el envío?"]
+    graph_two.invoke({"turns": ["¿cuánto tarda el envío?", "¿y a Canarias?"]}, thread)
+    assert build(one).get_state(thread).values["turns"][-1] == "¿y a Canarias?"
+
+
+def test_rate_limit_counts_once_across_replicas(pg_url: str) -> None:  # noqa: F811
+    one, two = (make_limiter(3, database=KeyStore(Path("unused"), database_url=pg_url).db) for _ in range(2))
+    assert isinstance(one, PostgresRateLimiter)
+    key = _session("rl")
+    waits = [limiter.acquire(key) for limiter in (one, two, one, two)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and 0 < waits[3] <= 20.5  # 3 per minute: the 4th waits ~20 s
+    assert two.acquire(_session("other")) == 0.0
+
+
+def test_rate_limit_in_redis(redis_url: str) -> None:  # noqa: F811
+    one, two = make_limiter(2, redis_url=redis_url), make_limiter(2, redis_url=redis_url)
+    assert isinstance(one, RedisRateLimiter)
+    key = _session("redis")
+    assert [one.acquire(key), two.acquire(key)] == [0.0, 0.0]
+    assert 0 < one.acquire(key) <= 30.5 and 0 < two.acquire(key) <= 30.5
+    assert type(make_limiter(2)) is RateLimiter  # no shared store configured: process memory
+
+
+def test_a_database_without_the_schema_says_to_upgrade(pg_url: str) -> None:  # noqa: F811
+    from tests.postgres import create_database, drop_database
+
+    empty = pg_url.rsplit("/", 1)[0] + "/postgres"  # the server's maintenance database has no supportbot schema
+    with pytest.raises(SchemaMissing, match="supportbot db upgrade"):
+        SupportStore(Path("unused"), database_url=empty)
+    fresh = create_database("sbupgrade")
+    try:
+        again = upgrade(fresh)  # idempotent
+        assert again["before"] == again["after"] and again["after"]["current"]
+    finally:
+        drop_database(fresh)
+
+
+def test_db_cli_upgrade_status_and_errors(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    from supportbot.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["db", "upgrade", "--url", pg_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"current": true' in result.output
+    assert runner.invoke(app, ["db", "status", "--url", pg_url]).exit_code == 0
+    maintenance = pg_url.rsplit("/", 1)[0] + "/postgres"
+    status = runner.invoke(app, ["db", "status", "--url", maintenance])
+    assert status.exit_code == 1 and "needs `supportbot db upgrade`" in status.output
+    down = runner.invoke(app, ["db", "upgrade", "--url", "postgresql://nobody@127.0.0.1:1/none"])
+    assert down.exit_code == 1 and "cannot connect to the database" in down.output and "Traceback" not in down.output
+
+
+def test_committed_state_survives_a_server_restart(private_postgres: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Stopped mid-run: calls fail with DatabaseUnavailable (a reason, not a hang); nothing committed is lost; the
+    same store objects work again once the server is back (the pool replaces its dead connections)."""
+    upgrade(private_postgres.url)
+    store = SupportStore(tmp_path / "unused", database_url=private_postgres.url)
+    keys = KeyStore(tmp_path / "unused", database_url=private_postgres.url)
+    session = _session("outage")
+    escalation = store.add_escalation(session, "en", "customer_request", [])
+    _, key = keys.create("customer")
+    private_postgres.stop()
+    try:
+        with pytest.raises(DatabaseUnavailable, match="unavailable"):
+            store.add_feedback(session, 0, "up")
+        with pytest.raises(DatabaseUnavailable):
+            keys.authenticate(key)
+    finally:
+        private_postgres.start()
+    assert store.escalation(escalation["id"])["status"] == "open"
+    assert keys.authenticate(key) is not None
+    assert store.add_feedback(session, 0, "up")["rating"] == "up"
