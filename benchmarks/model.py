@@ -1,6 +1,7 @@
 """The CPU generator, measured: Gemma 3 270M before and after vocabulary trimming, and the tuned adapter.
 
-Table 1 (one row per model and precision): parameters, weights on disk, greedy decode speed (tokens/s, 64 new
+Table 1 (one row per model and precision): weights (values, int8 ones included) and their bytes in memory, the
+folder's size on disk, greedy decode speed (tokens/s, 64 new
 tokens after a 3-passage RAG prompt, batch 1) and held-out perplexity. Held-out text: the reference answers of
 data/eval/qa.jsonl (no split of it is in the trimming corpus) as assistant turns after the question; the negative
 log-likelihood is summed over the same characters for every model and divided by the full model's token count, so
@@ -114,21 +115,26 @@ def main() -> None:
     table, reference_tokens = [], 0
     for name, folder, precision in variants:
         model = load_model(folder, precision=precision)  # type: ignore[arg-type]
-        params = sum(p.numel() for p in model.model.parameters())
+        tensors = [*model.model.parameters(), *model.model.buffers()]  # int8 weights are buffers
+        params = sum(t.numel() for t in tensors)
+        memory = sum(t.numel() * t.element_size() for t in tensors) / 1e6
         nll, tokens = heldout_nll(model, rows)
         reference_tokens = reference_tokens or tokens
         speed = decode_speed(model)
         size = _size_mb(folder)
-        table.append((name, precision, params, len(model.tokenizer), size, speed, math.exp(nll / reference_tokens)))
+        ppl = math.exp(nll / reference_tokens)
+        table.append((name, precision, params, memory, len(model.tokenizer), size, speed, ppl))
         print(f"  measured {name} {precision}: {speed:.1f} tokens/s", file=sys.stderr, flush=True)
     print(f"\nGemma 3 270M on {torch.get_num_threads()} CPU threads; held-out perplexity over {len(rows)} QA "
           "reference answers (normalised by the full model's token count)\n")  # fmt: skip
     print(
-        "| model | precision | parameters | vocabulary | weights on disk (MB) | decode tokens/s | held-out perplexity |"
+        "| model | precision | weights | in memory (MB) | vocabulary | folder on disk (MB) | decode tokens/s "
+        "| held-out perplexity |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for name, precision, params, vocab, size, speed, ppl in table:
-        print(f"| {name} | {precision} | {params / 1e6:.1f}M | {vocab:,} | {size:.0f} | {speed:.1f} | {ppl:.3f} |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, precision, params, memory, vocab, size, speed, ppl in table:
+        print(f"| {name} | {precision} | {params / 1e6:.1f}M | {memory:.0f} | {vocab:,} | {size:.0f} | {speed:.1f} "
+              f"| {ppl:.3f} |")  # fmt: skip
     if args.adapter and args.index:
         time_to_first_sentence(args.adapter, args.index, args.turns)
 
