@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -64,15 +65,45 @@ def demo_corpus() -> Corpus:
     return Corpus("demo", [], load_queries(DEMO_QUERIES, split="dev"), "data/kb + data/eval dev split", ["en", "es"])
 
 
+def switch_corpus(seed: int = 0) -> Corpus:
+    """Topic switches on the demo store: a dev question, the bot's answer to it, then an unrelated dev question.
+
+    The answer is the first sentences (up to 40 words) of the first question's gold article, as the extractive
+    generator would quote it; the gold is the last question's. A conversation builder that lets earlier turns
+    outweigh the latest one loses these.
+    """
+    from retrieval.documents import load_documents
+
+    docs = {d.id: d for d in load_documents([ROOT / "data" / "kb"])}
+    rng = random.Random(seed)
+    queries = []
+    dev = load_queries(DEMO_QUERIES, split="dev")
+    for lang in ("en", "es"):
+        mine = [q for q in dev if q["lang"] == lang]
+        for q in mine:
+            before = rng.choice([p for p in mine if not set(p["gold_ids"]) & set(q["gold_ids"])])
+            answer = " ".join(docs[before["gold_ids"][0]].text.split()[:40])
+            turns = [
+                {"role": "user", "text": before["query"]},
+                {"role": "assistant", "text": answer},
+                {"role": "user", "text": q["query"]},
+            ]
+            queries.append({**q, "id": f"switch-{q['id']}", "turns": turns})
+    return Corpus(
+        "demo-switch", [], queries, "demo dev questions after an unrelated question and its answer", ["en", "es"]
+    )
+
+
 def open_index(corpus: Corpus, config: RetrievalConfig | None = None) -> KnowledgeBase:
     """Ingest ``corpus`` once (cached by content) and open it."""
-    if corpus.name == "demo":
+    if corpus.name.startswith("demo"):
         source = [ROOT / "data" / "kb"]
         digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source[0].rglob("*")) if p.is_file()))
     else:
         source = [write_articles(corpus, CACHE / "src" / corpus.name.replace(" ", "_").replace(">", ""))]
         digest = hashlib.sha256(source[0].read_bytes())
-    folder = CACHE / f"{corpus.name.replace(' ', '_').replace('>', '')}-{digest.hexdigest()[:12]}"
+    name = "demo" if corpus.name.startswith("demo") else corpus.name  # demo-switch searches the demo index
+    folder = CACHE / f"{name.replace(' ', '_').replace('>', '')}-{digest.hexdigest()[:12]}"
     if not (folder / "CURRENT").exists():
         started = time.perf_counter()
         ingest(source, folder, replace=True, cache_dir=HOME)
@@ -143,14 +174,20 @@ def groups(run: Run) -> list[str | None]:
     return langs if len(langs) > 1 else [langs[0]]
 
 
-def dev_runs(datasets: Path, builder: str = "conversation", config: RetrievalConfig | None = None) -> list[Run]:
-    """Every dev corpus (those of ``datasets`` when present) and the demo store, collected."""
+def dev_runs(
+    datasets: Path, builder: str = "conversation", config: RetrievalConfig | None = None, names: str = ""
+) -> list[Run]:
+    """Every dev corpus (those of ``datasets`` when present) and the demo store, collected.
+
+    ``names``: comma-separated corpus names to keep (all when empty).
+    """
     corpora = [demo_corpus()]
     if datasets.is_dir():
         corpora += load_corpora(datasets)
     else:
         print(f"{datasets} is absent: the demo store only", file=sys.stderr)
-    return [collect(c, builder, config) for c in corpora]
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    return [collect(c, builder, config) for c in corpora if not wanted or c.name in wanted]
 
 
 def table(runs: list[Run], systems: dict[str, Fusion]) -> None:
