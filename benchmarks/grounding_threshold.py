@@ -21,7 +21,7 @@ from typing import Any
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from graph.rails.grounding import SUPPORT_THRESHOLD, Passages, claim_stems, sentence_support  # noqa: E402
-from graph.text import sentences  # noqa: E402
+from retrieval.text import sentences  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NEGATE = {

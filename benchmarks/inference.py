@@ -39,11 +39,11 @@ def _unmerged(model_dir: Path) -> Any:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from finetune.inference import LoadedModel, _read_descriptor, _resolve
+    from finetune.inference import LoadedModel, read_descriptor, resolve_path
     from finetune.tokenizer import load_tokenizer
 
-    info = _read_descriptor(model_dir)
-    base = AutoModelForCausalLM.from_pretrained(_resolve(model_dir, info["base"], "base"), dtype=torch.float32)
+    info = read_descriptor(model_dir)
+    base = AutoModelForCausalLM.from_pretrained(resolve_path(model_dir, info["base"], "base"), dtype=torch.float32)
     model = PeftModel.from_pretrained(base, str(model_dir / info.get("adapter", "adapter"))).eval()
     tokenizer = load_tokenizer(model_dir / info.get("tokenizer", "tokenizer"))
     return LoadedModel(model, tokenizer, device="cpu", precision="fp32", lang_aware=True, info=info)

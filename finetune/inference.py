@@ -228,7 +228,8 @@ def blank_token_ids(tokenizer: Any) -> list[int]:
     return [i for tok, i in vocab.items() if i not in special and not tokenizer.convert_tokens_to_string([tok]).strip()]
 
 
-def _read_descriptor(folder: Path) -> dict[str, Any]:
+def read_descriptor(folder: Path) -> dict[str, Any]:
+    """The model folder's ``supportbot_model.json`` (or a plain checkpoint's implied one); ModelLoadError if none."""
     if not folder.is_dir():
         raise ModelLoadError(f"model folder {folder}: no such folder")
     descriptor = folder / MODEL_FILE
@@ -245,7 +246,8 @@ def _read_descriptor(folder: Path) -> dict[str, Any]:
     raise ModelLoadError(f"model folder {folder}: no {MODEL_FILE} and no config.json (not a model folder)")
 
 
-def _resolve(folder: Path, ref: str | None, what: str) -> Path:
+def resolve_path(folder: Path, ref: str | None, what: str) -> Path:
+    """``ref`` (absolute, or relative to ``folder``) as a path that exists; ModelLoadError naming ``what`` if not."""
     path = Path(ref or ".")
     path = path if path.is_absolute() else folder / path
     if not path.exists():
@@ -360,11 +362,11 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
 
     if precision not in PRECISIONS:
         raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    info = _read_descriptor(folder)
+    info = read_descriptor(folder)
     try:
         ref = info.get("tokenizer", "tokenizer")
         # "@base": a shipped adapter uses its base's tokenizer (same vocabulary, checked by fingerprint)
-        tokenizer_dir = resolve_base(folder, info) if ref == "@base" else _resolve(folder, ref, "tokenizer")
+        tokenizer_dir = resolve_base(folder, info) if ref == "@base" else resolve_path(folder, ref, "tokenizer")
         tokenizer = load_tokenizer(tokenizer_dir)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model folder {folder}: cannot load the tokenizer: {exc}") from exc
@@ -374,7 +376,7 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
     dtype, device, precision = _dtype_and_device("int8" if stored_int8 else precision, device)
     try:
         if stored_int8:
-            model = load_int8(_resolve(folder, info.get("model", "model"), "model"))
+            model = load_int8(resolve_path(folder, info.get("model", "model"), "model"))
         elif info["kind"] == "adapter":
             from peft import PeftModel
 
@@ -383,11 +385,15 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
             base_dir = resolve_base(folder, info)
             check_vocabulary(folder, info, base_dir, tokenizer)
             base = _from_pretrained(base_dir, dtype, precision, device)
-            model = PeftModel.from_pretrained(base, str(_resolve(folder, info.get("adapter", "adapter"), "adapter")))
+            model = PeftModel.from_pretrained(
+                base, str(resolve_path(folder, info.get("adapter", "adapter"), "adapter"))
+            )
             if precision in ("fp32", "bf16", "fp16", "int8"):
                 model = model.merge_and_unload()  # same outputs, no LoRA branch per layer at decode time
         else:
-            model = _from_pretrained(_resolve(folder, info.get("model", "model"), "model"), dtype, precision, device)
+            model = _from_pretrained(
+                resolve_path(folder, info.get("model", "model"), "model"), dtype, precision, device
+            )
         if precision == "int8" and not stored_int8:
             model = quantize_int8(model)
     except Exception as exc:  # a corrupt safetensors or config raises library-specific types; name the folder

@@ -34,14 +34,14 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     """
     import torch
 
-    from finetune.inference import _read_descriptor, _resolve
+    from finetune.inference import read_descriptor, resolve_path
     from finetune.int8 import quantize_int8, save_int8
     from finetune.tokenizer import load_tokenizer
 
     model_dir, out = Path(model_dir).resolve(), Path(out).resolve()
     if quantize not in (None, "int8"):
         raise ModelLoadError(f"--quantize must be int8, got {quantize!r}")
-    info = _read_descriptor(model_dir)
+    info = read_descriptor(model_dir)
     if info["kind"] != "adapter":
         raise ModelLoadError(f"--model {model_dir}: already a merged model (kind {info['kind']!r}), nothing to merge")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
@@ -51,11 +51,11 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(
-        str(_resolve(model_dir, info.get("base"), "base model")), dtype=torch.float32
+        str(resolve_path(model_dir, info.get("base"), "base model")), dtype=torch.float32
     )
-    model = PeftModel.from_pretrained(base, str(_resolve(model_dir, info.get("adapter"), "adapter")))
+    model = PeftModel.from_pretrained(base, str(resolve_path(model_dir, info.get("adapter"), "adapter")))
     merged = model.merge_and_unload()
-    tokenizer = load_tokenizer(_resolve(model_dir, info.get("tokenizer"), "tokenizer"))
+    tokenizer = load_tokenizer(resolve_path(model_dir, info.get("tokenizer"), "tokenizer"))
 
     work = out.parent / f".{out.name}.partial"
     shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.ingest import Progress, _silent
+from retrieval.ingest import Progress, silent
 from retrieval.search import SearchResult
 
 BACKENDS = ("faiss", "elasticsearch")
@@ -111,7 +111,7 @@ def ingest_knowledge_base(
     config: RetrievalConfig | None = None,
     replace: bool = False,
     cache_dir: Path | None = None,
-    progress: Progress = _silent,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Build or update the knowledge base ``index`` from ``paths``; the same report from either backend."""
     match search_backend:

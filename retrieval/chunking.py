@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from retrieval.documents import Document
-
-# A sentence ends with . ! ? (or …) followed by space and an upper-case letter, digit, quote or opening ¿¡.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'¿¡(\[A-ZÁÉÍÓÚÑ0-9])")
+from retrieval.text import split_sentences
 
 
 @dataclass(frozen=True)
@@ -19,14 +16,6 @@ class Chunk:
     doc_id: str
     position: int
     text: str
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split a paragraph into sentences (list items count as sentences)."""
-    sentences: list[str] = []
-    for line in text.split("\n"):
-        sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return sentences
 
 
 def _hard_wrap(sentence: str, max_chars: int) -> list[str]:

@@ -9,7 +9,6 @@ complete (longest text), then the smallest id. The same code deduplicates conver
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.language import strip_accents
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+from retrieval.text import WORD
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class DedupReport:
 
 def normalize(text: str) -> str:
     """Lower-case, accents and punctuation removed, whitespace collapsed: equal after this means exact dup."""
-    return " ".join(_WORD.findall(strip_accents(text.lower())))
+    return " ".join(WORD.findall(strip_accents(text.lower())))
 
 
 def normalized_hash(text: str) -> str:

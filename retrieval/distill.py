@@ -21,15 +21,14 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import BUNDLED, resolve_model_path
+from retrieval.ingest import Progress, silent
 
-Progress = Callable[[str, int, int], None]
 REPORT = "distill_report.json"
 STSB_SPLITS = ("train", "dev")  # the test split is for reporting STS results only, never for training
 
@@ -72,10 +71,6 @@ class Pair:
     en: str
     es: str
     source: str
-
-
-def _silent(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def stsb_pairs(datasets: Path) -> list[Pair]:
@@ -157,7 +152,7 @@ def distill(
     datasets: Path | None,
     kb_paths: list[Path],
     config: DistillConfig | None = None,
-    progress: Progress = _silent,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Train a bilingual student embedder and write it, atomically, to ``out``.
 

@@ -23,7 +23,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.fusion import Signals, fuse
-from retrieval.ingest import Progress, _embed_text, _silent, _stored, dedupe
+from retrieval.ingest import Progress, dedupe, embed_text, silent, stored_document
 from retrieval.language import detect_language
 from retrieval.search import SearchResult, rank_articles
 from retrieval.store import IndexData, IndexError_, StoredDocument
@@ -75,7 +75,7 @@ def chunk_actions(index_name: str, rows: Iterable[Row]) -> Iterator[dict[str, An
         source = {"chunk_id": chunk.chunk_id, "doc_id": doc.id, "position": chunk.position, "lang": doc.lang}
         source |= {"chunk_lang": lang, "tags": doc.tags, "content_hash": doc.content_hash}
         source |= {"translation_of": doc.translation_of, "updated": doc.updated, "title": doc.title, "url": doc.url}
-        source |= {"text": chunk.text, "text_es" if lang == "es" else "text_en": _embed_text(doc.title, chunk.text)}
+        source |= {"text": chunk.text, "text_es" if lang == "es" else "text_en": embed_text(doc.title, chunk.text)}
         source["vector"] = [float(x) for x in vector]
         yield {"_op_type": "index", "_index": index_name, "_id": chunk.chunk_id, "_source": source}
 
@@ -124,14 +124,14 @@ def _embed(docs: Sequence[Document], config: RetrievalConfig, embedder: Embedder
     """Chunk and embed as the local ingest does: per-chunk language, title-prefixed text, batches of 64."""
     pending = []
     for doc in docs:
-        stored = _stored(doc)
+        stored = stored_document(doc)
         for chunk in chunk_document(doc, config.chunk_max_chars, config.chunk_overlap_sentences):
             lang = detect_language(chunk.text, default=doc.lang) if len(chunk.text) > 40 else doc.lang  # type: ignore[arg-type]
             pending.append((stored, chunk, lang or "en"))
     vectors: list[np.ndarray] = []
     for start in range(0, len(pending), 64):
         part = pending[start : start + 64]
-        vectors.extend(embedder.encode([_embed_text(doc.title, chunk.text) for doc, chunk, _ in part], batch_size=64))
+        vectors.extend(embedder.encode([embed_text(doc.title, chunk.text) for doc, chunk, _ in part], batch_size=64))
         progress("embed", min(start + 64, len(pending)), len(pending))
     return [(doc, chunk, lang, vector) for (doc, chunk, lang), vector in zip(pending, vectors, strict=True)]
 
@@ -177,7 +177,7 @@ def plan_ingest(
         counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
     rows = _embed(pending, config, embedder, progress)
     articles = {key: StoredDocument(**{f: old.get(f) for f in _DOC_FIELDS}) for key, old in previous.items()}
-    articles |= {d.id: _stored(d) for d in docs}
+    articles |= {d.id: stored_document(d) for d in docs}
     vectors = {key: _decode(old.get("doc_vector"), embedder.dim) for key, old in previous.items()}
     vectors |= _doc_vectors(rows)
     ids = sorted(articles)
@@ -206,7 +206,7 @@ def es_ingest(
     config: RetrievalConfig | None = None,
     replace: bool = False,
     cache_dir: Path | None = None,
-    progress: Progress = _silent,
+    progress: Progress = silent,
     *,
     embedder: Embedder | None = None,
     vector_index: VectorIndex = "hnsw",

@@ -34,16 +34,19 @@ from retrieval.store import (
 Progress = Callable[[str, int, int], None]
 
 
-def _silent(stage: str, done: int, total: int) -> None:
+def silent(stage: str, done: int, total: int) -> None:
+    """A :data:`Progress` callback that reports nothing."""
     return None
 
 
-def _embed_text(title: str, text: str) -> str:
+def embed_text(title: str, text: str) -> str:
+    """The text a chunk is embedded as: its article's title, then the chunk."""
     # The title carries the topic; prefixing it makes short chunks findable by what the article is about.
     return f"{title}\n{text}" if title else text
 
 
-def _stored(document: Document) -> StoredDocument:
+def stored_document(document: Document) -> StoredDocument:
+    """The article as the index stores it (language defaulted to en)."""
     return StoredDocument(
         id=document.id,
         title=document.title,
@@ -78,7 +81,7 @@ def ingest(
     replace: bool = False,
     cache_dir: Path | None = None,
     embedder: Embedder | None = None,
-    progress: Progress = _silent,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Build or update the index at ``index_dir`` from ``paths``; returns the ingest report."""
     config = config or RetrievalConfig()
@@ -118,7 +121,7 @@ def ingest(
         to_embed: list[tuple[str, str, str, str]] = []
         for document in documents:
             old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
-            kept_docs[document.id] = _stored(document)
+            kept_docs[document.id] = stored_document(document)
             unchanged = old is not None and old.content_hash == document.content_hash
             if unchanged and previous is not None and old_rows.get(document.id):
                 counts["unchanged"] += 1
@@ -138,7 +141,7 @@ def ingest(
         batch = 64
         for start in range(0, len(to_embed), batch):
             part = to_embed[start : start + batch]
-            texts = [_embed_text(kept_docs[doc_id].title, text) for _, doc_id, _, text in part]
+            texts = [embed_text(kept_docs[doc_id].title, text) for _, doc_id, _, text in part]
             vectors.extend(embedder.encode(texts, batch_size=batch))
             progress("embed", min(start + batch, len(to_embed)), len(to_embed))
         chunk_rows.extend(to_embed)

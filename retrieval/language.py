@@ -25,17 +25,27 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-_MARKERS: dict[Lang, frozenset[str]] = {
+# Function and support words of each language, accent-free: they settle a short text.
+MARKERS: dict[Lang, frozenset[str]] = {
     "es": frozenset(strip_accents(w) for w in _ES_MARKERS.split()),
     "en": frozenset(_EN_MARKERS.split()),
 }
 
 
-@lru_cache(maxsize=1)
-def _detector() -> Any:
+# Languages a customer may write in that the bot does not answer in (the graph stops such messages early).
+OTHER_LANGUAGES = ("FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "CATALAN")
+
+
+@lru_cache(maxsize=4)
+def lingua_detector(*languages: str, preload: bool = False) -> Any:
+    """The lingua detector over ``languages`` (lingua ``Language`` names, e.g. ``"SPANISH"``), built once.
+
+    ``preload`` loads every language model now instead of on first use (a service pays it at start-up).
+    """
     from lingua import Language, LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH).build()
+    builder = LanguageDetectorBuilder.from_languages(*(getattr(Language, name) for name in languages))
+    return (builder.with_preloaded_language_models() if preload else builder).build()
 
 
 def language_confidences(text: str) -> dict[Lang, float]:
@@ -44,7 +54,9 @@ def language_confidences(text: str) -> dict[Lang, float]:
         return {"en": 0.0, "es": 0.0}
     from lingua import Language
 
-    values = {v.language: v.value for v in _detector().compute_language_confidence_values(text)}
+    values = {
+        v.language: v.value for v in lingua_detector("ENGLISH", "SPANISH").compute_language_confidence_values(text)
+    }
     return {"en": float(values.get(Language.ENGLISH, 0.0)), "es": float(values.get(Language.SPANISH, 0.0))}
 
 
@@ -55,7 +67,7 @@ def detect_language(text: str, default: Lang | None = None) -> Lang | None:
         return default
     if len(words) <= 2:
         plain = [strip_accents(w) for w in words]
-        hits = {lang: sum(w in _MARKERS[lang] for w in plain) for lang in LANGS}
+        hits = {lang: sum(w in MARKERS[lang] for w in plain) for lang in LANGS}
         if hits["es"] != hits["en"]:
             return "es" if hits["es"] > hits["en"] else "en"
         if re.search(r"[ñ¿¡áéíóú]", text.lower()):

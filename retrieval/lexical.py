@@ -3,49 +3,30 @@
 from __future__ import annotations
 
 import json
-import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval.language import strip_accents
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STEMMER_NAMES = {"en": "english", "es": "spanish"}
-
-
-@lru_cache(maxsize=2)
-def _stemmer(lang: str) -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer(_STEMMER_NAMES[lang])
-
-
-@lru_cache(maxsize=2)
-def _stopwords(lang: str) -> frozenset[str]:
-    from bm25s import stopwords
-
-    words = stopwords.STOPWORDS_EN if lang == "en" else stopwords.STOPWORDS_SPANISH
-    return frozenset(strip_accents(w.lower()) for w in words)
+from retrieval.language import LANGS, strip_accents
+from retrieval.text import WORD, bm25_stopwords, stemmer
 
 
 def analyze(text: str, lang: str, also_stop: frozenset[str] = frozenset()) -> list[str]:
     """Lower-case, drop stopwords, stem with the language's Snowball stemmer, then drop accents."""
-    stop = _stopwords(lang) | also_stop
-    words = [w for w in _WORD.findall(text.lower()) if strip_accents(w) not in stop]
-    return [strip_accents(stem) for stem in _stemmer(lang).stemWords(words)]
+    stop = bm25_stopwords(lang) | also_stop
+    words = [w for w in WORD.findall(text.lower()) if strip_accents(w) not in stop]
+    return [strip_accents(stem) for stem in stemmer(lang).stemWords(words)]
 
 
 def analyze_query(text: str, lang: str | None) -> list[str]:
     """Query terms: analysed in the detected language, plus the other language's analysis for code-switching."""
-    langs = [lang] if lang in _STEMMER_NAMES else []
-    langs += [other for other in _STEMMER_NAMES if other not in langs]
+    langs = [lang] if lang in LANGS else []
+    langs += [other for other in LANGS if other not in langs]
     terms: list[str] = []
     for current in langs:
         # The secondary pass drops the primary language's stopwords too ("de", "mi" are not English content).
-        terms.extend(t for t in analyze(text, current, _stopwords(langs[0])) if t not in terms)
+        terms.extend(t for t in analyze(text, current, bm25_stopwords(langs[0])) if t not in terms)
     return terms
 
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from retrieval.language import strip_accents
-from retrieval.lexical import _WORD, _stemmer, _stopwords
+from retrieval.text import WORD, bm25_stopwords, stemmer
 
 BUNDLED_LEXICON = Path(__file__).with_name("resources") / "lexicon.es-en.tsv.gz"
 OTHER = {"es": "en", "en": "es"}
@@ -38,14 +38,14 @@ def _content_stopwords(lang: str) -> frozenset[str]:
         from spacy.lang.en.stop_words import STOP_WORDS
     else:
         from spacy.lang.es.stop_words import STOP_WORDS
-    return _stopwords(lang) | frozenset(strip_accents(w.lower()) for w in STOP_WORDS)
+    return bm25_stopwords(lang) | frozenset(strip_accents(w.lower()) for w in STOP_WORDS)
 
 
 def content_terms(text: str, lang: str) -> list[str]:
     """Accent-free Snowball stems of the content words of ``text`` (the unit the lexicon translates)."""
     stop = _content_stopwords(lang)
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and not w.isdigit() and strip_accents(w) not in stop]
-    return [strip_accents(stem) for stem in _stemmer(lang).stemWords(words)]
+    words = [w for w in WORD.findall(text.lower()) if len(w) > 1 and not w.isdigit() and strip_accents(w) not in stop]
+    return [strip_accents(stem) for stem in stemmer(lang).stemWords(words)]
 
 
 class Lexicon:

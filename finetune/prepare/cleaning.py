@@ -10,11 +10,10 @@ import html
 import re
 from collections import Counter
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
 
 from finetune.pii import PlaceholderMap
 from finetune.prepare.config import PrepareConfig
+from retrieval.text import WORD
 
 _BLOCK_TAGS = r"br|p|div|li|ul|ol|tr|table|h[1-6]|hr|blockquote|pre|section|article"
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -27,7 +26,7 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
 _BBCODE = re.compile(r"\[/?(?:b|i|u|url|quote|code|size|color)(?:=[^\]]*)?\]", re.IGNORECASE)
 _SLOT = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_WORD = re.compile(r"[^\W_]+|<[A-Z][A-Z_]*_\d+>")
+_WORD = re.compile(rf"{WORD.pattern}|<[A-Z][A-Z_]*_\d+>")  # a word, or a <KIND_N> PII placeholder
 
 
 def clean_text(text: str) -> str:
@@ -167,14 +166,6 @@ def echo_hints(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- turn filters and shape --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _wide_detector() -> Any:
-    from lingua import Language, LanguageDetectorBuilder
-
-    languages = ("ENGLISH", "SPANISH", "FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "CATALAN", "DUTCH")
-    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in languages)).build()
-
-
 def is_other_language(text: str) -> bool:
     """True when ``text`` is clearly in a language that is neither Spanish nor English.
 
@@ -183,14 +174,15 @@ def is_other_language(text: str) -> bool:
     """
     from lingua import Language
 
-    from retrieval.language import _MARKERS, strip_accents
+    from retrieval.language import MARKERS, OTHER_LANGUAGES, lingua_detector, strip_accents
 
     words = [strip_accents(w) for w in re.findall(r"[^\W\d_]+", text.lower())]
     # Typos and short Spanish fool the statistics ("como me apunto a la newsletter" reads as Portuguese):
     # a text with enough es/en function words stays.
-    if words and sum(w in _MARKERS["es"] or w in _MARKERS["en"] for w in words) >= 0.2 * len(words):
+    if words and sum(w in MARKERS["es"] or w in MARKERS["en"] for w in words) >= 0.2 * len(words):
         return False
-    values = {v.language: v.value for v in _wide_detector().compute_language_confidence_values(text)}
+    wide = lingua_detector("ENGLISH", "SPANISH", *OTHER_LANGUAGES, "DUTCH")
+    values = {v.language: v.value for v in wide.compute_language_confidence_values(text)}
     return values.get(Language.SPANISH, 0.0) + values.get(Language.ENGLISH, 0.0) < 0.2
 
 

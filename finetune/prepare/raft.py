@@ -84,7 +84,9 @@ def kb_questions(title: str, lang: str) -> list[str]:
 
 def first_sentences(text: str, max_chars: int = 320) -> str:
     """The first sentences of ``text`` up to about ``max_chars`` (at least one sentence)."""
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    from retrieval.text import split_sentences
+
+    sentences = split_sentences(" ".join(text.split())) or [""]
     out = sentences[0]
     for sentence in sentences[1:]:
         if len(out) + 1 + len(sentence) > max_chars:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graph.generators.base import Generation, GenerationRequest
-from graph.text import content_stems, sentences
+from retrieval.text import content_stems, sentences
 
 MAX_SENTENCES = 3
 RANK_BONUS = (0.35, 0.15, 0.05)

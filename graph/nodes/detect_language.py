@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
-from graph.text import clean
+from retrieval.text import clean
 
 # Scripts no supported language uses: a message in them is in another language.
 _OTHER_SCRIPT = re.compile(
@@ -16,13 +15,11 @@ _OTHER_SCRIPT = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _detector() -> Any:
-    from lingua import Language, LanguageDetectorBuilder
+def detector() -> Any:
+    """The lingua detector over Spanish, English and the other languages customers write in, models preloaded."""
+    from retrieval.language import OTHER_LANGUAGES, lingua_detector
 
-    languages = [Language.ENGLISH, Language.SPANISH, Language.FRENCH, Language.GERMAN, Language.ITALIAN,
-                 Language.PORTUGUESE, Language.CATALAN]  # fmt: skip
-    return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+    return lingua_detector("ENGLISH", "SPANISH", *OTHER_LANGUAGES, preload=True)
 
 
 def other_language(text: str) -> str | None:
@@ -32,7 +29,7 @@ def other_language(text: str) -> str | None:
         return "other_script"
     if len(re.findall(r"[^\W\d_]{2,}", text)) < 4:  # too short to tell; "agente" is not Italian
         return None
-    values = {v.language.name.lower(): v.value for v in _detector().compute_language_confidence_values(text)}
+    values = {v.language.name.lower(): v.value for v in detector().compute_language_confidence_values(text)}
     best = max(values, key=lambda name: values[name])
     if best in ("english", "spanish") or values[best] < 0.9:  # misspelt Spanish can look 0.7 Portuguese
         return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
-from graph.text import STOPWORDS, content_stems, overlap, words
+from retrieval.text import STOPWORDS, content_stems, overlap, words
 
 CONFIDENT_MARGIN = 0.1
 

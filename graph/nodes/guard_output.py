@@ -16,7 +16,7 @@ from graph.deps import Deps
 from graph.rails.bias import check_stereotype
 from graph.rails.grounding import Passages, check_grounded, check_language, check_pii
 from graph.state import ChatState
-from graph.text import cut_sentences
+from retrieval.text import cut_sentences
 
 WITHHELD = "[withheld: personal data]"
 

@@ -66,7 +66,7 @@ def hold_for_agent(
     active = deps.store.active_escalation(session_id)
     if active is None or active["status"] != "assigned":
         return None
-    from graph.text import clean
+    from retrieval.text import clean
 
     text = clean(message) if isinstance(message, str) else ""
     lang = lang or _lang_of(text, active.get("lang") or "en")
@@ -98,7 +98,7 @@ def check_agent_reply(
     """
     from graph.rails.bias import check_stereotype
     from graph.rails.grounding import check_language
-    from graph.text import clean
+    from retrieval.text import clean
 
     text = clean(text)
     if not text.strip():

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graph.text import STOPWORDS, content_stems, overlap, sentences, words
+from retrieval.text import STOPWORDS, content_stems, overlap, sentences, words
 
 # Share of a sentence's content stems (figures count double) that one passage must contain, with the same polarity.
 # 0.5 keeps every verbatim passage sentence and paraphrases that reuse half of the passage's wording, and rejects
@@ -42,7 +42,7 @@ def _is_cue(word: str, lang: str) -> bool:
 
 
 def polar_stems(text: str, lang: str) -> list[str]:
-    """Content stems of ``text`` (as :func:`graph.text.content_stems`), a negated one prefixed with ``~``.
+    """Content stems of ``text`` (as :func:`retrieval.text.content_stems`), a negated one prefixed with ``~``.
 
     "Returns are not free" gives ``["return", "~free"]``; "las devoluciones no son gratis" gives
     ``["devolu", "~grat"]``. Figures are never negated (they must match the passage either way). The cues are

@@ -19,7 +19,7 @@ from graph.nodes import guard_output, retrieve
 from graph.nodes.guard_output import OutputGate, release
 from graph.service import ChatService
 from graph.state import turn_input
-from graph.text import cut_sentences
+from retrieval.text import cut_sentences
 
 QUESTION = "How long does standard delivery take in Spain?"
 INVENTED = "Nimbus was founded on Mars in 1850 by famous pirates."

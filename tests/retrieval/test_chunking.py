@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from retrieval.chunking import chunk_document, split_sentences
+from retrieval.chunking import chunk_document
 from retrieval.documents import Document
+from retrieval.text import split_sentences
 
 
 def test_short_paragraphs_are_packed_together() -> None:

@@ -1,0 +1,113 @@
+"""The one text toolkit of the project: words, stems, stopwords and sentences, for Spanish and English.
+
+Retrieval (BM25, dedup, the es<->en lexicon, chunking), the graph (rails, groundedness, the extractive generator,
+streamed-output gating), evaluation and fine-tuning data preparation all tokenise, stem and split here, so a
+question, a passage and an answer are cut the same way everywhere. Language detection lives beside it, in
+:mod:`retrieval.language`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+from retrieval.language import strip_accents
+
+# A word: a run of letters or digits (BM25 terms, dedup shingles, lexicon terms).
+WORD = re.compile(r"[^\W_]+")
+# The rails' word: an inner apostrophe keeps "don't" or "l’article" one word.
+WORD_WITH_APOSTROPHE = re.compile(rf"{WORD.pattern}(?:['’]{WORD.pattern})?")
+# A sentence ends with . ! ? or … followed by space and an upper-case letter or digit (after an optional opening
+# ¿ ¡ quote or parenthesis), or at a line break. A citation such as "[1]" stays with the sentence before it.
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[¿¡\"“«(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+_STOPWORD_TEXT = (
+    "a an the of to and or in on at for with by from is are was were be been am do does did i you he she we they "
+    "it my your our their me us this that these those what how when where which who why can could would should "
+    "will shall may might must have has had not no yes if so as there here just also too very please hi hello "
+    "thanks thank its im dont ive get got want need know tell about any some much many more than then into out "
+    "up down over after before again still already all one two"
+    " el la los las lo un una unos unas de del al a y o u e en con por para sin sobre es son fue ser estar esta "
+    "este esto estos estas ese esa eso que qué como cómo cuando cuándo donde dónde cual cuál quien quién porque "
+    "mi mis tu tus su sus nuestro nuestra me te se le les nos os yo ha he han hay muy mas más ya si sí no también "
+    "pero hola gracias favor puedo puede quiero necesito tengo tiene hace hacer algo cuanto cuánto cuánta "
+    "cuántos cuántas dos tres le vuestra vuestro"
+)
+# Chat stopwords of both languages at once, accent-free (greetings and "please" included): what the rails and the
+# groundedness check ignore. BM25 uses each language's own list (:func:`bm25_stopwords`).
+STOPWORDS = frozenset(strip_accents(w) for w in _STOPWORD_TEXT.split())
+
+
+def clean(text: str) -> str:
+    """Remove invisible characters (zero-width spaces, joiners) and normalise whitespace and Unicode (NFC)."""
+    return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased, accent-folded words of ``text`` (an inner apostrophe kept)."""
+    return [strip_accents(w) for w in WORD_WITH_APOSTROPHE.findall(text.lower())]
+
+
+@lru_cache(maxsize=2)
+def stemmer(lang: str) -> Any:
+    """The Snowball stemmer (PyStemmer) of ``lang``: Spanish for ``es``, English otherwise."""
+    import Stemmer
+
+    return Stemmer.Stemmer("spanish" if lang == "es" else "english")
+
+
+@lru_cache(maxsize=2)
+def bm25_stopwords(lang: str) -> frozenset[str]:
+    """bm25s's stopword list of ``lang`` (en or es), lower-cased and accent-free."""
+    from bm25s import stopwords
+
+    found = stopwords.STOPWORDS_EN if lang == "en" else stopwords.STOPWORDS_SPANISH
+    return frozenset(strip_accents(w.lower()) for w in found)
+
+
+def content_stems(text: str, lang: str) -> list[str]:
+    """Stems of the content words (stop words and one-letter words dropped), in order."""
+    kept = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return list(stemmer("es" if lang == "es" else "en").stemWords(kept))
+
+
+def sentences(text: str) -> list[str]:
+    """Split a passage into sentences (and list items), dropping empty pieces and bullet marks."""
+    out = []
+    for piece in SENTENCE_END.split(text):
+        piece = _BULLET.sub("", piece).strip()
+        if len(piece) > 2:
+            out.append(piece)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences at the ends :func:`sentences` splits at, keeping every piece as written
+    (bullets and short pieces included): chunking must not lose text."""
+    return [piece.strip() for piece in SENTENCE_END.split(text) if piece.strip()]
+
+
+def cut_sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence end (the ends :func:`sentences` splits at), separators kept.
+
+    The pieces join back to ``text``; the last one may be an unfinished sentence. A sentence end is only seen
+    once the next sentence has begun, so cutting a growing text never cuts a decimal or an abbreviation early:
+    streamed output is released piece by piece with exactly the cuts the whole text gets.
+    """
+    pieces, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    return [*pieces, text[start:]]
+
+
+def overlap(claim: list[str], support: set[str]) -> float:
+    """Share of ``claim``'s stems (numbers count double: figures must come from the passage) found in ``support``."""
+    if not claim:
+        return 1.0
+    weights = [2.0 if s.isdigit() else 1.0 for s in claim]
+    found = sum(w for s, w in zip(claim, weights, strict=True) if s in support)
+    return found / sum(weights)
