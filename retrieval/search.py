@@ -102,6 +102,9 @@ class KnowledgeBase:
         live = [doc.lang for doc in data.documents.values() if doc.duplicate_of is None]
         self.language_share = {lang: live.count(lang) / len(live) for lang in set(live)} if live else {}
         self.lexicon = load_lexicon(config.lexicon)
+        self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
+        for row, doc_id in enumerate(data.chunk_doc_ids):
+            self.rows_of.setdefault(doc_id, []).append(row)
 
     def translations(self, query: str, qlang: str | None) -> list[str]:
         """BM25 terms in the other language for ``query``: broad when few articles are in the query's language."""
@@ -215,8 +218,7 @@ class KnowledgeBase:
         return Signals(rows[0][keep].astype(np.int64), scores[0][keep], lexical_rows, lexical_scores, qlang, cross)
 
     def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
-        rows = [i for i, d in enumerate(self.data.chunk_doc_ids) if d == doc_id]
-        return max(rows, key=lambda i: float(self.data.vectors[i] @ vector))
+        return max(self.rows_of[doc_id], key=lambda i: float(self.data.vectors[i] @ vector))
 
     def search_batch(self, queries: list[str], k: int = 5) -> list[list[SearchResult]]:
         """Search many queries, embedding them in batches."""
