@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from supportbot.cli._common import fail, print_json
+
+if TYPE_CHECKING:
+    from supportbot.settings import Settings
 
 
 def chat(
@@ -51,26 +55,12 @@ def chat(
         _turn(service, line, session, lang, as_json)
 
 
-def _service(index: Path, mode: str, generator: str, model: Path | None, settings: object):  # type: ignore[no-untyped-def]
-    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig, GraphConfigError
+def _service(index: Path, mode: str, generator: str, model: Path | None, settings: Settings) -> Any:
+    from graph.config import GraphConfigError, graph_config_for
     from graph.service import ChatService
 
-    home = settings.home  # type: ignore[attr-defined]
     try:
-        config = GraphConfig(
-            index_dir=index,
-            search_backend=settings.search_backend,  # type: ignore[attr-defined]
-            es_url=settings.es_url,  # type: ignore[attr-defined]
-            mode=mode,  # type: ignore[arg-type]
-            generator=generator,  # type: ignore[arg-type]
-            model_dir=model,
-            openai_base_url=settings.openai_base_url,  # type: ignore[attr-defined]
-            openai_model=settings.openai_model,  # type: ignore[attr-defined]
-            checkpoint_db=home / CHECKPOINT_FILE,
-            store_db=home / STORE_FILE,
-            cache_dir=home,
-        )
-        return ChatService(config)
+        return ChatService(graph_config_for(settings, index, mode=mode, generator=generator, model_dir=model))
     except GraphConfigError as exc:
         fail(str(exc))
     except Exception as exc:  # an unreadable index or model folder: say which, never a traceback
