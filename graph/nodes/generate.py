@@ -43,9 +43,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
             writer({"type": "token", "text": sentence, "sentence": index})
             index += 1
 
-        outcome = release(generator.stream(request), gate.check, emit)
+        outcome = release(generator.stream(request), gate.check, emit, gate.cite)
         failed = outcome["failed"] or gate.finish()
-        answer = outcome["text"].strip()
+        # as sent (citation marks attributed by the rail); a stopped answer is replaced whole anyway
+        answer = (outcome["text"] if outcome["failed"] else outcome["released_text"]).strip()
         record = {"generator": kind, "released": outcome["released"], "stopped": bool(outcome["failed"]),
                   "failed": failed, "checks": gate.checks}  # fmt: skip
         return {"answer": answer, "citations": citations_in(answer, len(request.passages)),

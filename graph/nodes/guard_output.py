@@ -14,7 +14,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.rails.bias import check_stereotype
-from graph.rails.grounding import Passages, check_grounded, check_language, check_pii
+from graph.rails.grounding import Passages, attribute_citations, check_grounded, check_language, check_pii
 from graph.state import ChatState
 from retrieval.text import cut_sentences
 
@@ -88,6 +88,13 @@ class OutputGate:
         self.failed += [name for name in failed if name not in self.failed]
         return failed
 
+    def cite(self, sentence: str) -> str:
+        """``sentence`` (a checked chunk) with its citation marks pointing at passages that support it
+        (:func:`graph.rails.grounding.attribute_citations`); extractive answers cite their own sentences."""
+        if not self.llm or self.support is None:
+            return sentence
+        return attribute_citations(sentence, self.support, self.lang, self.threshold)
+
     def finish(self) -> list[str]:
         """Every rail the answer failed (an answer with no sentence at all fails ``empty``)."""
         if not self.seen and "empty" not in self.failed:
@@ -108,17 +115,23 @@ class OutputGate:
         return checks
 
 
-def release(pieces: Iterable[str], check: Callable[[str], list[str]], emit: Callable[[str], None]) -> dict[str, Any]:
+def release(
+    pieces: Iterable[str],
+    check: Callable[[str], list[str]],
+    emit: Callable[[str], None],
+    rewrite: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """Send streamed text on sentence by sentence, each only after ``check`` passes it; stop at the first failure.
 
     Args:
         pieces: the generator's stream (closed here when a sentence fails, so an LLM stops generating).
         check: :meth:`OutputGate.check`.
         emit: called with each released sentence (its trailing space or newline included).
+        rewrite: applied to a sentence that passed before it is sent (:meth:`OutputGate.cite`).
 
     Returns:
         ``{"text" (everything read from the stream), "pieces" (how many pieces), "released" (sentences sent),
-        "released_text", "failed" (the rails of the first failing sentence, or [])}``.
+        "released_text" (as sent, rewritten), "failed" (the rails of the first failing sentence, or [])}``.
     """
     text, buffer, count, sent = "", "", 0, []
     failed: list[str] = []
@@ -127,6 +140,7 @@ def release(pieces: Iterable[str], check: Callable[[str], list[str]], emit: Call
         nonlocal failed
         failed = check(sentence)
         if not failed:
+            sentence = rewrite(sentence) if rewrite is not None else sentence
             emit(sentence)
             sent.append(sentence)
         return not failed
@@ -189,6 +203,13 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         update["guardrails"]["stream"] = record
         return update
     gate = OutputGate(state, deps)
-    for sentence in cut_sentences(state.get("answer", "")):
+    chunks = cut_sentences(state.get("answer", ""))
+    for sentence in chunks:
         gate.check(sentence)
-    return verdict(state, gate.finish(), gate.checks)
+    update = verdict(state, gate.finish(), gate.checks)
+    cited = "".join(gate.cite(sentence) for sentence in chunks).strip()
+    if update["guardrails"]["output"]["action"] == "ok" and cited != state.get("answer", "").strip():
+        from graph.generators.hf import citations_in
+
+        update.update(answer=cited, citations=citations_in(cited, len(state.get("passages", []))))
+    return update

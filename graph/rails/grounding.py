@@ -84,7 +84,8 @@ class Passages:
     def of(cls, passages: Sequence[Mapping[str, Any] | str], lang: str) -> Passages:
         """From passage dicts (``title``, ``text``) or plain passage texts."""
         texts = [p if isinstance(p, str) else f"{p.get('title') or ''}.\n{p.get('text') or ''}" for p in passages]
-        return cls(tuple(frozenset(polar_stems(t, lang)) for t in texts if t.strip(" .\n")))
+        # one entry per passage, in order (a blank one supports nothing), so entry n - 1 is the passage cited [n]
+        return cls(tuple(frozenset(polar_stems(t, lang)) if t.strip(" .\n") else frozenset() for t in texts))
 
 
 def claim_stems(sentence: str, lang: str) -> list[str]:
@@ -141,6 +142,37 @@ def check_grounded(
     return {"grounded": not unsupported, "support": round(min(scores), 3) if scores else 1.0,
             "unsupported": unsupported[:3], "claims": len(scores),
             "supported": len(scores) - len(unsupported)}  # fmt: skip
+
+
+_MARK = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+
+
+def attribute_citations(text: str, passages: Passages, lang: str, threshold: float = SUPPORT_THRESHOLD) -> str:
+    """``text`` with each citation mark pointing at a passage that supports what it cites.
+
+    A mark cites the text before it, back to the previous mark (or the start of ``text``: call it on one sentence
+    chunk at a time, as the output rail releases them). Numbers whose passage supports that span
+    (:func:`sentence_support` at ``threshold``) are kept; when none does, the mark is rewritten to the passage that
+    supports the span best, if one reaches ``threshold``; otherwise it is left as it is (the groundedness rail
+    judges the sentence). A small model often cites the wrong one of several passages ("... [1]" for what passage
+    2 says): the customer who follows the citation must find the claim there.
+    """
+    out, start = [], 0
+    for mark in _MARK.finditer(text):
+        claim = claim_stems(text[start : mark.start()], lang)
+        cited = [int(n) for n in re.findall(r"\d+", mark.group(1))]
+        fixed = mark.group(0)
+        if len(claim) >= 2 and passages.stems:
+            scores = [sentence_support(claim, stems) for stems in passages.stems]
+            keep = [n for n in cited if 0 < n <= len(scores) and scores[n - 1] >= threshold]
+            best = max(range(len(scores)), key=scores.__getitem__)
+            if keep and keep != cited:
+                fixed = f"[{', '.join(map(str, keep))}]"
+            elif not keep and scores[best] >= threshold:
+                fixed = f"[{best + 1}]"
+        out.append(text[start : mark.start()] + fixed)
+        start = mark.end()
+    return "".join(out) + text[start:]
 
 
 def check_language(answer: str, lang: str) -> dict[str, Any]:

@@ -148,3 +148,38 @@ def test_service_never_streams_personal_data_the_customer_did_not_give(
     tokens, final = _stream(llm_service, monkeypatch, FakeLLM("{p1}", "Write to ana.lopez@example.es for details."))
     assert "ana.lopez" not in "".join(tokens) + str(final)
     assert "pii" in final["guardrails"]["fallback"]["failed"] and final["replaced"]
+
+
+def test_attribute_citations_points_each_mark_at_a_supporting_passage() -> None:
+    from graph.rails.grounding import Passages, attribute_citations
+
+    passages = Passages.of(
+        [{"title": "Cancel an order", "text": "You can cancel an order free of charge until it is shipped."},
+         {"title": "Invoices", "text": "Download the invoice from My orders once the order has shipped."}], "en"
+    )  # fmt: skip
+    assert attribute_citations("You can cancel the order free of charge until shipped. [2]", passages, "en") == (
+        "You can cancel the order free of charge until shipped. [1]"
+    )
+    right = "Download the invoice from My orders [2]. Cancel free of charge until shipped [1, 2]."
+    assert attribute_citations(right, passages, "en") == right.replace("[1, 2]", "[1]")
+    invented = "We sell rockets to Mars [1]."  # supported by none: left for the groundedness rail to judge
+    assert attribute_citations(invented, passages, "en") == invented
+
+
+def test_service_streams_corrected_citations(llm_service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graph.rails.grounding import Passages, claim_stems, sentence_support
+
+    passages = retrieve.run({"query": QUESTION, "lang": "en"}, llm_service.deps)["passages"]  # type: ignore[arg-type]
+    support = Passages.of(passages, "en").stems
+    # a sentence of passage [1] and a passage that does not say it: the fake LLM cites that one
+    sentence, wrong = next(
+        (s, k)
+        for s in re.split(r"(?<=[.!?])\s", str(passages[0]["text"]))
+        if sentence_support(claim_stems(s, "en"), support[0]) >= 0.5
+        for k in range(1, len(passages))
+        if sentence_support(claim_stems(s, "en"), support[k]) < 0.5
+    )
+    tokens, final = _stream(llm_service, monkeypatch, FakeLLM(f"{sentence} [{wrong + 1}]"))
+    assert "[1]" in "".join(tokens) and f"[{wrong + 1}]" not in "".join(tokens)
+    assert final["answer"] == "".join(tokens).strip() and final["replaced"] is False
+    assert [s["chunk_id"] for s in final["sources"]] == [passages[0]["chunk_id"]]
