@@ -119,24 +119,9 @@ class ApiConfig:
 
     def graph_config(self, **overrides: Any) -> GraphConfig:
         """The graph service's config for this API."""
-        from graph.config import GraphConfig
+        from graph.config import graph_config_for
 
-        values: dict[str, Any] = {
-            "index_dir": self.index_dir,
-            "search_backend": self.search_backend,
-            "es_url": self.es_url,
-            "mode": self.mode,
-            "generator": self.generator,
-            "model_dir": self.model_dir,
-            "openai_base_url": self.openai_base_url,
-            "openai_model": self.openai_model,
-            "checkpoint_db": self.checkpoint_db,
-            "store_db": self.store_db,
-            "cache_dir": self.resolved_cache_dir,
-            "database_url": self.database_url,
-            "database_pool_size": self.database_pool_size,
-        }
-        return GraphConfig(**{**values, **overrides})
+        return graph_config_for(self, self.index_dir, **{"cache_dir": self.resolved_cache_dir, **overrides})
 
     def key_store(self) -> Any:
         """The key store of this deployment: ``keys_db``, or the PostgreSQL database at ``database_url``.

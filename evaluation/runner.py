@@ -28,7 +28,7 @@ Turn = dict[str, Any]
 def build_service(config: CompareConfig) -> Any:
     """One ChatService for the rag (extractive), finetune and hybrid rows (the mode is chosen per turn), with its
     memory and store in the run folder."""
-    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
+    from graph.config import GraphConfig, state_files
     from graph.service import ChatService
 
     needs_llm = any(m in ("finetune", "hybrid") for m in config.rows)
@@ -40,9 +40,8 @@ def build_service(config: CompareConfig) -> Any:
         model_dir=config.model_dir if needs_llm else None,
         openai_base_url=config.openai_base_url,
         max_new_tokens=config.max_new_tokens,
-        checkpoint_db=config.out_dir / CHECKPOINT_FILE,
-        store_db=config.out_dir / STORE_FILE,
         cache_dir=config.cache_dir,
+        **state_files(config.out_dir),
     )
     return ChatService(graph_config)
 
@@ -81,7 +80,7 @@ def base_model_folder(config: CompareConfig) -> Path:
 
 def build_base_service(config: CompareConfig) -> Any:
     """The ChatService of the rag-llm row: rag mode, answered by the un-tuned base model with the RAG prompt."""
-    from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
+    from graph.config import GraphConfig, state_files
     from graph.service import ChatService
 
     folder = config.out_dir / "rag-llm"
@@ -92,9 +91,8 @@ def build_base_service(config: CompareConfig) -> Any:
         rag_generator="llm",
         model_dir=base_model_folder(config),
         max_new_tokens=config.max_new_tokens,
-        checkpoint_db=folder / CHECKPOINT_FILE,
-        store_db=folder / STORE_FILE,
         cache_dir=config.cache_dir,
+        **state_files(folder),
     )
     return ChatService(graph_config)
 

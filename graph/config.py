@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol, TypedDict
 
 from graph.rails.grounding import SUPPORT_THRESHOLD
 
@@ -98,3 +98,63 @@ class GraphConfig:
         if mode == "rag" and (self.rag_generator == "extractive" or not self.has_llm):
             return "extractive"
         return self.generator
+
+
+class DeploymentSettings(Protocol):
+    """What :func:`graph_config_for` reads from a deployment's settings (the CLI's, the API's or the UI's)."""
+
+    @property
+    def home(self) -> Path: ...
+    @property
+    def search_backend(self) -> str: ...
+    @property
+    def es_url(self) -> str | None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def generator(self) -> str: ...
+    @property
+    def model_dir(self) -> Path | None: ...
+    @property
+    def openai_base_url(self) -> str | None: ...
+    @property
+    def openai_model(self) -> str: ...
+
+
+class StateFiles(TypedDict):
+    """The graph's SQLite databases (see :func:`state_files`)."""
+
+    checkpoint_db: Path
+    store_db: Path
+
+
+def state_files(folder: Path) -> StateFiles:
+    """The graph's databases inside ``folder``: conversation memory and the support store."""
+    return {"checkpoint_db": folder / CHECKPOINT_FILE, "store_db": folder / STORE_FILE}
+
+
+def graph_config_for(settings: DeploymentSettings, index_dir: Path, **overrides: Any) -> GraphConfig:
+    """The graph config of a deployment: its search backend, mode and generator; memory, the support store and the
+    caches in its data home, so that the API, the UI and ``supportbot chat`` share conversations and escalations;
+    PostgreSQL when the settings name a ``database_url``. ``overrides`` win.
+
+    Raises:
+        GraphConfigError: a configuration that cannot run.
+    """
+    home = Path(settings.home)
+    values: dict[str, Any] = {
+        "index_dir": index_dir,
+        "search_backend": settings.search_backend,
+        "es_url": settings.es_url,
+        "mode": settings.mode,
+        "generator": settings.generator,
+        "model_dir": settings.model_dir,
+        "openai_base_url": settings.openai_base_url,
+        "openai_model": settings.openai_model,
+        **state_files(home),
+        "cache_dir": home,
+    }
+    for name in ("database_url", "database_pool_size"):  # the UI's settings have no database of their own
+        if hasattr(settings, name):
+            values[name] = getattr(settings, name)
+    return GraphConfig(**{**values, **overrides})

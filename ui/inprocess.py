@@ -38,27 +38,14 @@ class InProcessBackend:
                     f"{index_dir}` (or run `supportbot demo`)"
                 )
             try:
-                from graph.config import GraphConfig
+                from graph.config import graph_config_for
                 from graph.service import ChatService
                 from graph.store import SupportStore
             except ImportError as exc:  # graph/ missing or broken: the service is down, say why
                 raise BackendUnavailable(f"the agent graph cannot be loaded: {exc}") from exc
             self.config.store_db.parent.mkdir(parents=True, exist_ok=True)
-            values: dict[str, Any] = {  # mode and generator are validated by GraphConfig itself
-                "index_dir": index_dir,
-                "search_backend": self.config.search_backend,
-                "es_url": self.config.es_url,
-                "mode": self.config.mode,
-                "generator": self.config.generator,
-                "model_dir": self.config.model_dir,
-                "openai_base_url": self.config.openai_base_url,
-                "openai_model": self.config.openai_model,
-                "checkpoint_db": self.config.checkpoint_db,
-                "store_db": self.config.store_db,
-                "cache_dir": self.config.home,
-            }
-            try:
-                service = ChatService(GraphConfig(**values))
+            try:  # mode and generator are validated by GraphConfig itself
+                service = ChatService(graph_config_for(self.config, index_dir))
             except (OSError, ValueError) as exc:
                 raise BackendUnavailable(f"the agent could not start: {exc}") from exc
             self._store = getattr(service, "store", None) or SupportStore(self.config.store_db)
