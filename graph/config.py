@@ -29,11 +29,12 @@ class GraphConfig:
     embedder: str | None = field(default=None, metadata={"help": "None = the embedder that built the index"})
     mode: Literal["rag", "finetune", "hybrid"] = field(default="rag", metadata={"help": "default answering mode"})
     generator: Literal["extractive", "hf", "openai"] = field(
-        default="extractive", metadata={"help": "generator of the finetune and hybrid modes (and of rag, see below)"}
+        default="extractive",
+        metadata={"help": "the language-model generator (finetune and hybrid modes; rag too with rag_generator='llm')"},
     )
     rag_generator: Literal["extractive", "llm"] = field(
         default="extractive",
-        metadata={"help": "rag mode answers extractively, or with `generator` ('llm') reading the passages"},
+        metadata={"help": "rag mode answers extractively, or 'llm': with the `generator` above reading the passages"},
     )
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder for the hf generator"})
     device: str | None = field(default=None, metadata={"help": "torch device of the hf generator (None = auto)"})
@@ -53,7 +54,8 @@ class GraphConfig:
     k: int = field(default=5, metadata={"help": "passages retrieved per query"})
     scope_threshold: float | None = field(default=None, metadata={"help": "None = the threshold fitted with the rail"})
     relevance_threshold: float = field(
-        default=0.35, metadata={"help": "dense cosine of the best passage below which retrieval counts as weak"}
+        default=0.35,
+        metadata={"help": "weak retrieval below this: max(dense cosine, query stems found) of the top-3 passages"},
     )
     support_threshold: float = field(
         default=SUPPORT_THRESHOLD,
