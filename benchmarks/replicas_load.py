@@ -69,7 +69,7 @@ def main() -> None:
           f"{' / '.join(map(str, numbers['turns_per_replica']))} | {numbers['lost']} / {numbers['leaked']} / "
           f"{numbers['reordered']} | {numbers['5xx']} | {others} | {numbers['transport_errors']} | "
           f"{numbers['p50_ms']} | {numbers['p95_ms']} |")  # fmt: skip
-    print(f"\nstatuses: {numbers['statuses']}")
+    print(f"\nstatuses: {numbers['statuses']}; requests without an HTTP answer: {numbers['transport_kinds'] or 0}")
 
 
 if __name__ == "__main__":

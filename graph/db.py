@@ -147,6 +147,9 @@ def shared_pool(url: str, size: int = 10) -> Any:
                 url, min_size=1, max_size=max(2, size), timeout=POOL_TIMEOUT, open=False, name="supportbot",
                 kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
                 check=ConnectionPool.check_connection,
+                # psycopg_pool retries a failed connection with a doubling delay until reconnect_timeout: a short one
+                # bounds how long the pool sleeps after the server is back (new requests start new attempts).
+                reconnect_timeout=5.0,
             )  # fmt: skip
             pool.open(wait=False)
             try:

@@ -131,12 +131,19 @@ class LoadReport:
     turns: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     transport_errors: int = 0
+    transport_kinds: dict[str, int] = field(default_factory=dict)  # exception class -> count
     lost: int = 0  # a message the session sent that its transcript does not have
     leaked: int = 0  # a message in a session's transcript that another session sent
     reordered: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     per_replica: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def transport(self, exc: Exception) -> None:
+        """Count a request that got no HTTP answer (refused, reset, timed out), by kind."""
+        with self.lock:
+            self.transport_errors += 1
+            self.transport_kinds[type(exc).__name__] = self.transport_kinds.get(type(exc).__name__, 0) + 1
 
     @property
     def server_errors(self) -> int:
@@ -167,9 +174,8 @@ def run_load(replicas: list[str], keys: list[str], seconds: float, *, seed: int 
                 try:
                     response = client.post(f"{target}/v1/chat", json={"message": message, "session_id": session_id},
                                            headers=headers)  # fmt: skip
-                except httpx.TransportError:
-                    with report.lock:
-                        report.transport_errors += 1
+                except httpx.TransportError as exc:
+                    report.transport(exc)
                     continue
                 elapsed = (time.perf_counter() - started) * 1000
                 with report.lock:
@@ -196,9 +202,8 @@ def _check(client: httpx.Client, replica: str, session_id: str, headers: dict[st
            report: LoadReport) -> None:  # fmt: skip
     try:
         response = client.get(f"{replica}/v1/sessions/{session_id}", headers=headers)
-    except httpx.TransportError:
-        with report.lock:
-            report.transport_errors += 1
+    except httpx.TransportError as exc:
+        report.transport(exc)
         return
     with report.lock:
         report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
@@ -220,7 +225,8 @@ def summary(report: LoadReport) -> dict[str, Any]:
     latencies = np.asarray(report.latencies_ms or [0.0])
     return {"sessions": report.sessions, "seconds": report.seconds, "turns": report.turns,
             "statuses": dict(sorted(report.statuses.items())), "5xx": report.server_errors,
-            "transport_errors": report.transport_errors, "lost": report.lost, "leaked": report.leaked,
-            "reordered": report.reordered, "turns_per_replica": sorted(report.per_replica.values()),
+            "transport_errors": report.transport_errors, "transport_kinds": report.transport_kinds,
+            "lost": report.lost, "leaked": report.leaked, "reordered": report.reordered,
+            "turns_per_replica": sorted(report.per_replica.values()),
             "p50_ms": round(float(np.percentile(latencies, 50)), 1),
             "p95_ms": round(float(np.percentile(latencies, 95)), 1)}  # fmt: skip
