@@ -319,7 +319,7 @@ def upgrade(url: str) -> dict[str, Any]:
         raise DatabaseError(f"not a PostgreSQL URL: {redact_url(url)!r}")
     with translate_errors():
         pool = shared_pool(url, 2)
-        probe = _Probe(url, pool)
+        probe = SchemaProbe(url, pool)
         before = schema_state(probe)
         command.upgrade(_alembic_config(url), "head")
         PostgresSaver(pool).setup()
@@ -327,7 +327,7 @@ def upgrade(url: str) -> dict[str, Any]:
     return {"before": before, "after": after}
 
 
-class _Probe(PostgresDatabase):
+class SchemaProbe(PostgresDatabase):
     """A PostgresDatabase that skips the schema check (used to read the schema's state)."""
 
     def __init__(self, url: str, pool: Any) -> None:

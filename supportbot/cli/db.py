@@ -52,11 +52,11 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the schema state."),
 ) -> None:
     """Show whether the schema is current (exit 1 when `supportbot db upgrade` is needed)."""
-    from graph.db import DatabaseError, _Probe, redact_url, schema_state, shared_pool
+    from graph.db import DatabaseError, SchemaProbe, redact_url, schema_state, shared_pool
 
     target = _url(url)
     try:
-        state = schema_state(_Probe(target, shared_pool(target, 2)))
+        state = schema_state(SchemaProbe(target, shared_pool(target, 2)))
     except DatabaseError as exc:
         fail(str(exc))
     if as_json:
