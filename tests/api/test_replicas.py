@@ -35,8 +35,11 @@ def database(private_postgres: PrivateServer) -> str:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def replicas(database: str, bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Replica]]:
-    """Two API processes on the database; each has its own data home, the index folder is shared (read-only)."""
+def replicas(database: str, bundled_index: Path, chat_service: Any, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[list[Replica]]:  # fmt: skip
+    """Two API processes on the database; each has its own data home, the index folder is shared (read-only).
+    After ``chat_service`` (the session's in-process service), so the scope rail fitted for the bundled index and
+    the embedder export are cached and the replicas load them instead of fitting again."""
     work = tmp_path_factory.mktemp("replicas")
     index = work / "index"
     shutil.copytree(bundled_index, index)
@@ -123,13 +126,18 @@ def test_a_key_revoked_on_one_replica_is_refused_by_the_other(replicas: list[Rep
 def test_a_client_over_its_rate_limit_is_refused_on_both(replicas: list[Replica], keys: KeyStore) -> None:
     customer = _customer(keys)
     answers: dict[str, list[int]] = {r.url: [] for r in replicas}
-    for n in range(RATE_LIMIT + 10):
+    started = time.monotonic()
+    for n in range(3 * RATE_LIMIT):  # until both replicas have refused it
         replica = replicas[n % 2]
         answers[replica.url].append(httpx.get(f"{replica.url}/v1/auth/me", headers=customer, timeout=60).status_code)
+        if all(429 in codes for codes in answers.values()):
+            break
+    elapsed = time.monotonic() - started
     allowed = sum(codes.count(200) for codes in answers.values())
-    # One bucket for both: about RATE_LIMIT requests pass (plus what refills while they run), not 2 x RATE_LIMIT.
-    assert RATE_LIMIT <= allowed < RATE_LIMIT + 8, answers
     assert all(429 in codes for codes in answers.values()), answers
+    # One bucket for both: the limit plus what refilled while the requests ran, never a bucket per replica.
+    refilled = int(elapsed * RATE_LIMIT / 60) + 1
+    assert RATE_LIMIT <= allowed <= RATE_LIMIT + refilled and allowed < 2 * RATE_LIMIT, (answers, elapsed)
 
 
 def test_a_short_load_run_loses_and_leaks_nothing(replicas: list[Replica], keys: KeyStore) -> None:
