@@ -74,7 +74,7 @@ def _phrase(sentence: str, rng: random.Random) -> str | None:
     content = [t for t in tokens if t and strip_accents(t.lower()) not in STOPWORDS and any(c.isalpha() for c in t)]
     if len(content) < 2:
         return None
-    size = min(len(content), rng.choice((2, 3, 3, 4)))
+    size = min(len(content), rng.choice((2, 2, 3)))
     start = rng.randrange(len(content) - size + 1)
     return " ".join(content[start : start + size]).lower()
 
