@@ -6,10 +6,11 @@ records per language (a consistency group and a bias pair count as one record, h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from retrieval.jsonl import jsonl_records
 
 Item = dict[str, Any]
 
@@ -24,13 +25,7 @@ def read_records(path: Path, required: Iterable[str]) -> list[dict[str, Any]]:
         raise EvalDataError(f"{path}: no such file")
     records = []
     needed = list(required)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+    for number, record in jsonl_records(path.read_text(encoding="utf-8").splitlines(), path, EvalDataError):
         missing = [k for k in needed if not isinstance(record, dict) or k not in record]
         if missing:
             raise EvalDataError(f"{path}:{number}: missing {', '.join(missing)}")

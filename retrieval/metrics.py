@@ -6,13 +6,13 @@ other language) maps each gold id through ``translation_of`` before scoring.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from retrieval.conversation import USER_ROLES
+from retrieval.jsonl import jsonl_records
 
 KS = (1, 5, 10)
 
@@ -30,13 +30,7 @@ def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise QueryFileError(f"{path}: not valid UTF-8") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QueryFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+    for number, record in jsonl_records(lines, path, QueryFileError):
         if not isinstance(record, dict):
             raise QueryFileError(f"{path}:{number}: each line must be a JSON object")
         text = record.get("query", record.get("text"))

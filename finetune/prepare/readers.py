@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.prepare.config import PrepareError
+from retrieval.jsonl import jsonl_records
 
 ROLES = ("system", "user", "assistant")
 # Bitext's tagged entity -> the redactor's placeholder type; cities, countries, amounts, plan names are not PII.
@@ -156,14 +157,8 @@ def read_chat_jsonl(path: Path) -> Iterator[Conversation]:
     """The project's chat JSONL: ``{"id", "lang", "messages": [{"role", "content"}], "source", "meta"}``."""
     try:
         with _open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
+            for number, record in jsonl_records(handle, path, PrepareError, column=True):
                 where = f"{path}:{number}"
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PrepareError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
                 if not isinstance(record, dict):
                     raise PrepareError(f"{where}: expected a JSON object, got {type(record).__name__}")
                 if "messages" not in record:

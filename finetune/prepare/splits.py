@@ -9,13 +9,13 @@ to the split furthest below its target share.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from finetune.prepare.config import PrepareError
+from retrieval.jsonl import jsonl_records
 
 SPLITS = ("train", "val", "test")
 
@@ -60,13 +60,7 @@ def load_eval_texts(paths: Iterable[Path]) -> list[tuple[str, str | None]]:
         if not Path(path).is_file():
             raise PrepareError(f"{path}: evaluation file not found")
         with Path(path).open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PrepareError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+            for _number, record in jsonl_records(handle, path, PrepareError):
                 for key in ("question", "query", "text", "prompt"):
                     if isinstance(record, dict) and isinstance(record.get(key), str) and record[key].strip():
                         texts.append((record[key], record.get("lang")))
@@ -79,13 +73,7 @@ def read_qa_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
     for path in paths:
         if not Path(path).is_file():
             raise PrepareError(f"{path}: QA file not found")
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PrepareError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+        for number, row in jsonl_records(Path(path).read_text(encoding="utf-8").splitlines(), path, PrepareError):
             missing = [k for k in ("id", "question", "reference", "split") if not isinstance(row.get(k), str)]
             if missing:
                 raise PrepareError(f"{path}:{number}: missing {', '.join(missing)}")
