@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graph.config import CHECKPOINT_FILE, STORE_FILE
-
 if TYPE_CHECKING:
     from graph.config import GraphConfig
 
@@ -101,16 +99,6 @@ class ApiConfig:
         """SQLite file with the hashed API keys and session ownership (shared with ``supportbot keys``); unused
         when ``database_url`` is set."""
         return self.home / "api" / "keys.sqlite"
-
-    @property
-    def checkpoint_db(self) -> Path:
-        """SQLite file of the graph's conversation checkpointer (the same as ``supportbot chat``'s)."""
-        return self.home / CHECKPOINT_FILE
-
-    @property
-    def store_db(self) -> Path:
-        """SQLite file of escalations, feedback and knowledge gaps (the same as ``supportbot chat``'s)."""
-        return self.home / STORE_FILE
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.config import CHECKPOINT_FILE, STORE_FILE
+from graph.config import STORE_FILE
 
 PREFIX = "SUPPORTBOT_"
 BACKENDS = ("inprocess", "api")
@@ -61,11 +61,6 @@ class UIConfig:
     def resolved_index_dir(self) -> Path:
         """The index folder, defaulting to ``<home>/index`` (the same default as the service)."""
         return self.index_dir if self.index_dir is not None else self.home / "index"
-
-    @property
-    def checkpoint_db(self) -> Path:
-        """SQLite file of the conversation checkpointer (shared with the API on the same data home)."""
-        return self.home / CHECKPOINT_FILE
 
     @property
     def store_db(self) -> Path:
