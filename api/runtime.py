@@ -11,12 +11,17 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.config import ApiConfig
 from api.logs import api_logger
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
+
+if TYPE_CHECKING:
+    from graph.service import ChatService
+    from graph.store import SupportStore
+    from retrieval.backends import SearchableKnowledgeBase
 
 log = api_logger()
 
@@ -78,6 +83,30 @@ class Runtime:
         if not self.ready:
             raise NotReady(self.load_error or "the service is still loading")
 
+    @property
+    def chat_service(self) -> ChatService:
+        """The loaded chat service; :class:`NotReady` before :meth:`load` succeeded."""
+        if self.service is None:
+            raise NotReady(self.load_error or "the service is still loading")
+        service: ChatService = self.service
+        return service
+
+    @property
+    def knowledge_base(self) -> SearchableKnowledgeBase:
+        """The loaded knowledge base the agents search; :class:`NotReady` before :meth:`load` succeeded."""
+        if self.kb is None:
+            raise NotReady(self.load_error or "the service is still loading")
+        kb: SearchableKnowledgeBase = self.kb
+        return kb
+
+    @property
+    def support_store(self) -> SupportStore:
+        """The loaded support store (escalations, feedback, gaps); :class:`NotReady` before :meth:`load` succeeded."""
+        if self.store is None:
+            raise NotReady(self.load_error or "the service is still loading")
+        store: SupportStore = self.store
+        return store
+
     def index_version(self) -> str | None:
         """The live index version (FAISS folder name), or None for Elasticsearch or no index."""
         if self.config.search_backend != "faiss":
@@ -127,7 +156,7 @@ class Runtime:
                 else:
                     from graph.service import ChatService
 
-                    self.service = ChatService(self.service.config)  # type: ignore[union-attr]
+                    self.service = ChatService(self.chat_service.config)
                 self.kb = kb
         report["index_version"] = self.index_version()
         return report

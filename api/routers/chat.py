@@ -63,7 +63,7 @@ def chat(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, 
     """
     kwargs = _start(runtime, key, body)
     try:
-        result: dict[str, Any] = runtime.service.chat(body.message, **kwargs)  # type: ignore[union-attr]
+        result: dict[str, Any] = runtime.chat_service.chat(body.message, **kwargs)
     except ValueError as exc:  # a valid request this server cannot run (e.g. a mode without a model): 409
         raise HTTPException(409, str(exc)) from exc
     _count(runtime, result)
@@ -92,7 +92,7 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
 def chat_stream(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> StreamingResponse:
     """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result."""
     kwargs = _start(runtime, key, body)
-    events: Iterator[dict[str, Any]] = runtime.service.stream(body.message, **kwargs)  # type: ignore[union-attr]
+    events: Iterator[dict[str, Any]] = runtime.chat_service.stream(body.message, **kwargs)
     try:  # the first event is pulled here, so a refused request is still a plain 4xx
         first = next(events, None)
     except ValueError as exc:

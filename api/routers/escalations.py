@@ -58,7 +58,7 @@ def escalations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Escalated conversations (redacted transcripts as they were when escalated), newest first."""
-    rows = runtime.store.escalations(status=status, limit=limit, lang=lang, older_than=older_than)  # type: ignore[union-attr]
+    rows = runtime.support_store.escalations(status=status, limit=limit, lang=lang, older_than=older_than)
     return {"escalations": rows}
 
 
@@ -81,7 +81,7 @@ def claim(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime) -> 
     customer's messages go to the caller and the bot stays silent."""
     agent, name = agent_identity(key)
     with _lifecycle():
-        record: dict[str, Any] = runtime.service.store.claim(escalation_id, agent, name)  # type: ignore[union-attr]
+        record: dict[str, Any] = runtime.chat_service.store.claim(escalation_id, agent, name)
     return record
 
 
@@ -110,7 +110,7 @@ def resolve(
     """Mark it resolved (an open one, or one the caller holds; admins may resolve any); the bot answers again."""
     agent, _ = agent_identity(key)
     with _lifecycle():
-        record: dict[str, Any] = runtime.service.store.resolve(  # type: ignore[union-attr]
+        record: dict[str, Any] = runtime.chat_service.store.resolve(
             escalation_id, agent, body.note if body else None, force=key.role == "admin"
         )
     return record
@@ -125,7 +125,7 @@ def release(
     (or an admin) may release an assigned escalation."""
     agent, _ = agent_identity(key)
     with _lifecycle():
-        record: dict[str, Any] = runtime.service.store.release(  # type: ignore[union-attr]
+        record: dict[str, Any] = runtime.chat_service.store.release(
             escalation_id, agent, to=body.to if body else "queue", force=key.role == "admin"
         )
     return record

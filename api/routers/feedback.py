@@ -22,10 +22,8 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 def add_feedback(body: FeedbackRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Record the rating of answer number ``turn`` (0-based) of the caller's own session."""
     check_owns(runtime, key, body.session_id)
-    answers = [m for m in runtime.service.transcript(body.session_id) if m.get("role") == "assistant"]  # type: ignore[union-attr]
+    answers = [m for m in runtime.chat_service.transcript(body.session_id) if m.get("role") == "assistant"]
     if body.turn >= len(answers):
         raise HTTPException(404, f"session {body.session_id} has no answer number {body.turn} ({len(answers)} answers)")
-    record: dict[str, Any] = runtime.store.add_feedback(  # type: ignore[union-attr]
-        body.session_id, body.turn, body.rating, body.comment
-    )
+    record: dict[str, Any] = runtime.support_store.add_feedback(body.session_id, body.turn, body.rating, body.comment)
     return record

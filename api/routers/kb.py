@@ -34,7 +34,7 @@ def search(
     tag: Annotated[list[str] | None, Query(max_length=20, description="Only articles with one of these tags.")] = None,
 ) -> dict[str, Any]:
     """Hybrid (dense + BM25) search, the same as ``supportbot kb search``."""
-    found = runtime.kb.search(q, k, lang=lang, tags=tag or None)  # type: ignore[union-attr]
+    found = runtime.knowledge_base.search(q, k, lang=lang, tags=tag or None)
     return {"query": q, "results": [result.to_dict() for result in found]}
 
 
@@ -43,13 +43,13 @@ def knowledge_gaps(
     key: AgentKey, runtime: ReadyRuntime, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> dict[str, Any]:
     """Redacted questions without a supported answer, most frequent first."""
-    return {"gaps": runtime.store.knowledge_gaps(limit=limit)}  # type: ignore[union-attr]
+    return {"gaps": runtime.support_store.knowledge_gaps(limit=limit)}
 
 
 @router.get("/documents/{doc_id}", response_model=Document, responses=_errors(404), summary="Read an article")
 def read_document(doc_id: DocId, key: AgentKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """The stored article ``doc_id`` (title, language, text, url, tags, translation)."""
-    document = runtime.kb.document(doc_id)  # type: ignore[union-attr]
+    document = runtime.knowledge_base.document(doc_id)
     if document is None:
         raise HTTPException(404, f"no article {doc_id}")
     return {name: value for name, value in document.items() if name not in _INTERNAL}
@@ -82,7 +82,7 @@ def ingest_documents(body: IngestRequest, key: AdminKey, runtime: ReadyRuntime) 
 @router.delete("/documents/{doc_id}", response_model=IndexReport, responses=_errors(404), summary="Delete an article")
 def delete_document(doc_id: DocId, key: AdminKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Remove the article ``doc_id`` and its chunks from the index."""
-    if runtime.kb.document(doc_id) is None:  # type: ignore[union-attr]
+    if runtime.knowledge_base.document(doc_id) is None:
         raise HTTPException(404, f"no article {doc_id}")
     try:
         return runtime.delete_document(doc_id)

@@ -28,7 +28,7 @@ def _snapshot(runtime: Runtime, session_id: str) -> tuple[list[dict[str, Any]], 
     from graph.nodes.handoff import session_transcript
 
     messages = session_transcript(runtime.service, session_id)
-    return messages, runtime.service.store.handoff_status(session_id)  # type: ignore[union-attr]
+    return messages, runtime.chat_service.store.handoff_status(session_id)
 
 
 @router.get(
