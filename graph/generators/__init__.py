@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from graph.config import GraphConfig
-from graph.generators.base import Generation, GenerationRequest, Generator, llm_messages
+from graph.generators.base import Generation, GenerationRequest, Generator, GeneratorError, llm_messages
 
-__all__ = ["Generation", "GenerationRequest", "Generator", "llm_messages", "make_generator"]
+__all__ = ["Generation", "GenerationRequest", "Generator", "GeneratorError", "llm_messages", "make_generator"]
 
 
 def make_generator(kind: str, config: GraphConfig) -> Generator:

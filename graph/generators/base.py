@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+class GeneratorError(RuntimeError):
+    """A language-model generator could not answer (server down, timed out, or an error after its retries); the
+    generate node then answers extractively and records the reason."""
+
+
 @dataclass
 class GenerationRequest:
     """What a generator needs for one answer."""

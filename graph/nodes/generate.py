@@ -10,13 +10,31 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
-from graph.generators import GenerationRequest
+from graph.generators import GenerationRequest, GeneratorError
 from graph.state import ChatState
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Answer; with ``stream`` set, each checked sentence also goes to the LangGraph custom stream as a token event."""
-    kind, mode, lang = state.get("generator", "extractive"), state.get("mode", "rag"), state.get("lang", "en")
+    """Answer; with ``stream`` set, each checked sentence also goes to the LangGraph custom stream as a token event.
+
+    A language-model generator that cannot answer (its server down or failing after its retries) is replaced by
+    the extractive generator for this turn; ``guardrails.generator.fallback`` says from which and why.
+    """
+    kind = state.get("generator", "extractive")
+    try:
+        return answer(state, deps, kind)
+    except GeneratorError as exc:
+        if kind == "extractive":
+            raise
+        update = answer(state, deps, "extractive")
+        update["generator"] = "extractive"
+        update["guardrails"]["generator"]["fallback"] = {"from": kind, "reason": str(exc)}
+        return update
+
+
+def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
+    """The node's update with ``kind``'s answer (streamed through the output rails when the turn streams)."""
+    mode, lang = state.get("mode", "rag"), state.get("lang", "en")
     generator = deps.generators[kind]
     history = state.get("messages", [])[:-1][-deps.config.history_turns :] if deps.config.history_turns else []
     request = GenerationRequest(

@@ -21,12 +21,21 @@ class _Completions(BaseHTTPRequestHandler):
     """Answers with the first sentence of passage [1] (cited), or a fixed text without passages."""
 
     invented = False
+    fail_next = 0  # answer this many requests with HTTP 500
+    requests = 0
 
     def log_message(self, *args: Any) -> None:
         return None
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests += 1
+        if self.fail_next > 0:
+            type(self).fail_next -= 1
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         system = body["messages"][0]["content"]
         match = re.search(r"\[1\][^\n]*\n([^.\n]+\.)", system)
         if self.invented:
@@ -104,6 +113,46 @@ def test_streaming_from_the_openai_server(openai_service: ChatService) -> None:
     assert final["guardrails"]["stream"] == {"generator": "openai", "released": len(tokens), "stopped": False,
                                               "failed": []}  # fmt: skip
     _assert_released_only_checked_sentences(openai_service, events)
+
+
+def test_openai_generator_retries_a_bounded_number_of_times(server: str) -> None:
+    from graph.generators import GenerationRequest, GeneratorError
+    from graph.generators.openai import OpenAIGenerator
+
+    generator = OpenAIGenerator(server, "supportbot", retries=2, backoff_s=0.01, timeout_s=5)
+    request = GenerationRequest("How long does delivery take?", "en", use_passages=False)
+    try:
+        _Completions.requests, _Completions.fail_next = 0, 1  # one 500, then an answer
+        assert generator.generate(request).answer == "Hello from the tuned model." and _Completions.requests == 2
+        _Completions.requests, _Completions.fail_next = 0, 99
+        with pytest.raises(GeneratorError, match="500"):
+            generator.generate(request)
+        assert _Completions.requests == 3  # the first try and two retries, no more
+        _Completions.requests = 0
+        with pytest.raises(GeneratorError, match="500"):
+            list(generator.stream(request))
+        assert _Completions.requests == 3
+    finally:
+        _Completions.fail_next = 0
+    refused = OpenAIGenerator("http://127.0.0.1:9/v1", "supportbot", retries=1, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(GeneratorError, match="ConnectError"):
+        refused.generate(request)
+
+
+def test_a_failing_openai_server_falls_back_to_extractive_with_the_reason(openai_service: ChatService) -> None:
+    _Completions.fail_next = 99
+    try:
+        result = openai_service.chat("How long does standard delivery take in Spain?")
+        events = list(openai_service.stream("How long does standard delivery take in Spain?"))
+    finally:
+        _Completions.fail_next = 0
+    for final in (result, events[-1]):
+        assert final["route"] == "answered" and final["answer"] and final["sources"]
+        generator = final["guardrails"]["generator"]
+        assert generator["name"] == "extractive" and generator["fallback"]["from"] == "openai"
+        assert "500" in generator["fallback"]["reason"]
+    tokens = [e["text"] for e in events if e["type"] == "token"]
+    assert tokens and events[-1]["answer"] == "".join(tokens).strip()
 
 
 @pytest.fixture(scope="module")
