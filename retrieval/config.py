@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from retrieval.embeddings import BACKENDS
+from retrieval.fusion import RANK_BONUS
 
 
 @dataclass
@@ -30,10 +31,16 @@ class RetrievalConfig:
         default="minmax", metadata={"help": "minmax (normalised-score combination) or rrf (reciprocal rank fusion)"}
     )
     fusion_weights: dict[str, list[float]] = field(
-        default_factory=lambda: {"en": [0.7, 0.3], "es": [0.3, 0.7], "cross": [0.2, 0.8]},
+        default_factory=lambda: {"en": [0.75, 0.25], "es": [0.4, 0.6], "cross": [0.2, 0.8]},
         metadata={
             "help": "[dense, lexical] weights of minmax fusion per query language, and 'cross' for a query whose "
             "language is rare in the index; chosen on the dev corpora (docs/retrieval.md); rrf uses language_weights"
+        },
+    )
+    fusion_rank_bonus: float = field(
+        default=RANK_BONUS,
+        metadata={
+            "help": "minmax: each list adds bonus * weight * rrf_k / (rrf_k + rank), breaking near-ties; 0 = off"
         },
     )
     lexicon: str = field(
@@ -74,6 +81,8 @@ class RetrievalConfig:
             raise ValueError("cross_expand_min_prob must be in [0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
+        if not 0 <= self.fusion_rank_bonus <= 0.5:
+            raise ValueError("fusion_rank_bonus must be in [0, 0.5]")
         if self.fusion not in ("minmax", "rrf"):
             raise ValueError(f"fusion must be minmax or rrf, got {self.fusion!r}")
         for lang, pair in [*self.language_weights.items(), *self.fusion_weights.items()]:

@@ -363,7 +363,8 @@ class EsKnowledgeBase:
             rows = [np.array([add(h, i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)]
             bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
             signals = Signals(rows[0], np.array([cosine[r] for r in rows[0]], np.float32), rows[1], bm25_scores, qlang)
-            fused = fuse(signals, self.config.fusion_weights_for(qlang), self.config.fusion, self.config.rrf_k)
+            weights = self.config.fusion_weights_for(qlang)
+            fused = fuse(signals, weights, self.config.fusion, self.config.rrf_k, self.config.fusion_rank_bonus)
             prefer = (lang or qlang) if self.config.prefer_query_language else None
 
             def best_chunk(twin: str) -> int:  # a twin that was not retrieved: its own best-matching chunk

@@ -164,7 +164,8 @@ class KnowledgeBase:
         filtered = lang is not None or bool(tags)
         signals = self.signals(query, vector, config.candidates * (4 if filtered else 1), query_lang)
         qlang = signals.qlang
-        fused = fuse(signals, config.fusion_weights_for(qlang, signals.cross), config.fusion, config.rrf_k)
+        weights = config.fusion_weights_for(qlang, signals.cross)
+        fused = fuse(signals, weights, config.fusion, config.rrf_k, config.fusion_rank_bonus)
         dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
 
         ranked = self.articles(fused, vector, lang or qlang)  # an explicit language filter is the one wanted

@@ -33,18 +33,32 @@ def test_minmax_fusion_keeps_a_clear_bm25_lead_that_rrf_gives_away() -> None:
     assert max(by_rrf, key=by_rrf.__getitem__) == 2  # rank fusion: first + second beats third + first
     fused = fuse(s, (0.5, 0.5), "minmax")
     assert max(fused, key=fused.__getitem__) == 1
-    assert fused[1] == pytest.approx(0.5 * (0.31 / 0.32) + 0.5 * 1.0, rel=1e-5)
+    assert fuse(s, (0.5, 0.5), "minmax", rank_bonus=0)[1] == pytest.approx(0.5 * (0.31 / 0.32) + 0.5 * 1.0, rel=1e-5)
 
 
 def test_a_chunk_absent_from_one_list_scores_zero_there() -> None:
-    fused = fuse(signals(dense={5: 0.9, 6: 0.1}, lexical={7: 3.0, 8: 1.0}), (0.5, 0.5))
+    fused = fuse(signals(dense={5: 0.9, 6: 0.1}, lexical={7: 3.0, 8: 1.0}), (0.5, 0.5), rank_bonus=0)
     assert fused == pytest.approx({5: 0.5, 6: 0.0, 7: 0.5, 8: 0.0})
+
+
+def test_the_rank_bonus_breaks_ties_and_leaves_clear_wins() -> None:
+    # Chunks 1 and 2 have equal scores in both lists; 1 is listed first in each: it wins, by at most the bonus.
+    tie = signals(dense={1: 0.9, 2: 0.9, 3: 0.1}, lexical={1: 5.0, 2: 5.0, 3: 1.0})
+    assert fuse(tie, (0.6, 0.4), rank_bonus=0)[1] == pytest.approx(fuse(tie, (0.6, 0.4), rank_bonus=0)[2])
+    fused = fuse(tie, (0.6, 0.4))
+    assert fused[1] > fused[2] and fused[1] - fused[2] < 0.001 and max(fused.values()) <= 1.02
+    clear = signals(dense={1: 0.9, 2: 0.89, 3: 0.1}, lexical={2: 9.0, 1: 1.0, 3: 0.5})
+    with_bonus, without = fuse(clear, (0.6, 0.4)), fuse(clear, (0.6, 0.4), rank_bonus=0)
+    assert max(with_bonus, key=with_bonus.__getitem__) == max(without, key=without.__getitem__) == 2
+    with pytest.raises(ValueError, match="fusion_rank_bonus"):
+        RetrievalConfig(fusion_rank_bonus=-0.1)
 
 
 def test_zero_weight_reproduces_the_single_retriever_order() -> None:
     s = signals(dense={1: 0.9, 2: 0.8, 3: 0.7}, lexical={3: 9.0, 2: 4.0, 4: 1.0})
     only_lexical = fuse(s, (0.0, 1.0))
-    assert sorted((r for r in only_lexical if only_lexical[r] > 0), key=lambda r: -only_lexical[r]) == [3, 2]
+    # The rank bonus keeps even the list's last chunk (normalised score 0) above chunks the list does not hold.
+    assert sorted((r for r in only_lexical if only_lexical[r] > 0), key=lambda r: -only_lexical[r]) == [3, 2, 4]
     only_dense = fuse(s, (1.0, 0.0))
     assert max(only_dense, key=only_dense.__getitem__) == 1
 
