@@ -23,7 +23,15 @@ _LEADS = re.compile(
     r"^\W*(and|also|what about|how about|and if|so|then|but|what if|y|e|tambien|entonces|pero|y si|que tal|"
     r"vale y|ok y|ah y|and how|and what|y como|y cuanto|y donde|y cuando|y que)\b"
 )
-_REFERS = re.compile(r"\b(it|that|this|they|them|those|one|eso|esto|ese|esa|lo|la|los|las|le|les|ahi|alli)\b")
+# Not "la", "los", "las", "le", "les": mostly articles or a person in Spanish, so nearly every short Spanish question
+# would lean on the previous topic (demo-switch dev set: es R@1 0.343 with them, docs/retrieval.md).
+_REFERS = re.compile(r"\b(it|that|this|they|them|those|one|eso|esto|ese|esa|lo|ahi|alli)\b")
+# A thank-you or an acknowledgement ("Thanks, that's all I need", "perfecto, gracias") asks nothing new: the topic
+# carries over (SGD dev, docs/retrieval.md).
+_CLOSES = re.compile(
+    r"^\W*(thanks|thank you|thx|gracias|perfect|perfecto|great|genial|ok|okay|vale|correct|correcto|"
+    r"that's all|that is all|eso es todo)\b"
+)
 MAX_FOLLOWUP_TERMS = 3  # a message with more content terms than this states its own need
 PREVIOUS_USER_WORDS = 12  # the customer's previous turn, cut to its first words
 AGENT_WORDS = 30  # the agent's (or bot's) last turn, cut shorter than the customer's own words
@@ -42,9 +50,11 @@ class ConversationQuery:
 def is_followup(text: str, lang: str | None = None) -> bool:
     """A short message that opens like a continuation, points back at something, or has at most one content term."""
     terms = analyze(text, lang if lang in ("en", "es") else detect_language(text, default="en") or "en")
+    folded = strip_accents(text.lower().replace("’", "'"))
+    if _CLOSES.search(folded) and len(terms) <= MAX_FOLLOWUP_TERMS + 4:  # BM25 keeps "you", "all", "i"
+        return True
     if len(terms) > MAX_FOLLOWUP_TERMS + 2:
         return False
-    folded = strip_accents(text.lower().replace("’", "'"))
     # BM25's stopword lists keep question words ("how", "does"): a message that opens like a continuation or points
     # back may have two more terms than one that does neither.
     leans = bool(_LEADS.search(folded) or _REFERS.search(folded))

@@ -92,3 +92,29 @@ def test_a_reply_to_the_agents_question_leans_on_the_conversation() -> None:
 def test_a_continuation_with_question_words_is_a_followup() -> None:
     assert is_followup("and how long does it take?", "en")
     assert not is_followup("how long does a refund to my credit card usually take?", "en")
+
+
+def test_spanish_articles_do_not_make_a_new_question_a_followup() -> None:
+    # "las" is an article here, not a pronoun pointing back: the question states its own need.
+    assert not is_followup("¿Cuánto cuesta el envío a las islas Canarias?", "es")
+    fresh = conversation_query(
+        turns(
+            ("user", "¿cómo devuelvo un producto?"),
+            ("assistant", "Tienes 30 días para devolverlo."),
+            ("user", "¿Cuánto cuesta el envío a las islas Canarias?"),
+        )
+    )
+    assert fresh.query == "¿Cuánto cuesta el envío a las islas Canarias?" and not fresh.followup
+    assert is_followup("¿y lo puedo devolver?", "es") and is_followup("¿eso cuánto tarda?", "es")
+
+
+def test_a_thank_you_keeps_the_topic() -> None:
+    built = conversation_query(
+        turns(
+            ("user", "I want to transfer money to my dad's checking account"),
+            ("assistant", "Your transfer of $1,140 is done."),
+            ("user", "Thank you, that's all I need."),
+        )
+    )
+    assert built.followup and built.query.startswith("I want to transfer money")
+    assert not is_followup("Thanks, how do I change my delivery address for my last order?", "en")
