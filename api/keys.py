@@ -52,7 +52,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 USER_PREFIX = "user:"
 
 
-class KeyError_(ValueError):
+class ApiKeyError(ValueError):
     """A key operation that cannot be done (unknown id, bad role); the message says why."""
 
 
@@ -130,10 +130,10 @@ class KeyStore:
         """Create a key with ``role``; returns the stored record and the key itself (shown only once).
 
         Raises:
-            KeyError_: ``role`` is not customer, agent or admin.
+            ApiKeyError: ``role`` is not customer, agent or admin.
         """
         if role not in ROLES:
-            raise KeyError_(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+            raise ApiKeyError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         key_id = secrets.token_hex(6)
         key = f"sb_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(id=key_id, role=role, name=name, created=_now())
@@ -155,7 +155,7 @@ class KeyStore:
         """Revoke the key ``key_id`` (revoking twice keeps the first time).
 
         Raises:
-            KeyError_: no key has that id.
+            ApiKeyError: no key has that id.
         """
         with self.db.transaction() as cur:
             cur.execute("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (_now(), key_id))
@@ -163,7 +163,7 @@ class KeyStore:
                 "SELECT id, role, name, created, revoked FROM api_keys WHERE id = ?", (key_id,)
             ).fetchone()
         if row is None:
-            raise KeyError_(f"no API key with id {key_id!r}")
+            raise ApiKeyError(f"no API key with id {key_id!r}")
         return ApiKey(**dict(row))
 
     def authenticate(self, key: str) -> ApiKey | None:
@@ -194,12 +194,12 @@ class KeyStore:
         """Create or update the console user ``username`` with ``role`` (its password stored as a scrypt hash).
 
         Raises:
-            KeyError_: a bad role, or an empty name or password.
+            ApiKeyError: a bad role, or an empty name or password.
         """
         if role not in ROLES or role == "customer":
-            raise KeyError_(f"a console user's role must be agent or admin, got {role!r}")
+            raise ApiKeyError(f"a console user's role must be agent or admin, got {role!r}")
         if not username.strip() or not password:
-            raise KeyError_("a console user needs a name and a password")
+            raise ApiKeyError("a console user needs a name and a password")
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO users (username, role, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT(username)"

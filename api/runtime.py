@@ -183,7 +183,7 @@ class Runtime:
         return self._change_index(change)
 
     def delete_document(self, doc_id: str) -> dict[str, Any]:
-        """Remove one article by id (``retrieval.store.IndexError_`` when it is unknown)."""
+        """Remove one article by id (``retrieval.store.IndexFault`` when it is unknown)."""
         from retrieval.backends import delete_from_knowledge_base
 
         return self._change_index(

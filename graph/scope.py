@@ -386,12 +386,12 @@ def load_or_fit(
 ) -> ScopeModel:
     """The scope model of a local index (``index_data``: its loaded version; read from ``index_dir`` when None),
     cached in ``index_dir/.scope/`` (or ``cache_dir/scope/`` when the index folder is read-only)."""
-    from retrieval.store import IndexError_, read_version
+    from retrieval.store import IndexFault, read_version
 
     if index_data is None:
         try:
             index_data = read_version(Path(index_dir), with_search=False)
-        except IndexError_ as exc:
+        except IndexFault as exc:
             raise ScopeError(str(exc)) from exc
     folders = [Path(index_dir) / ".scope", Path(cache_dir) / "scope"]
     return cached_or_fit(articles_of(index_data), encode, embedder_name, folders, Path(cache_dir), data_dir)

@@ -53,7 +53,7 @@ class ChatService:
 
         Raises:
             GraphConfigError: a configuration that cannot run (e.g. mode finetune with the extractive generator).
-            retrieval.store.IndexError_, finetune.inference.ModelLoadError: a missing or unreadable index or model.
+            retrieval.store.IndexFault, finetune.inference.ModelLoadError: a missing or unreadable index or model.
         """
         from finetune.pii import shared_redactor
         from graph.build import build_graph

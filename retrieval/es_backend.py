@@ -26,7 +26,7 @@ from retrieval.fusion import Signals, fuse
 from retrieval.ingest import Progress, dedupe, embed_text, silent, stored_document
 from retrieval.language import detect_language
 from retrieval.search import SearchResult, rank_articles
-from retrieval.store import IndexData, IndexError_, StoredDocument
+from retrieval.store import IndexData, IndexFault, StoredDocument
 
 VectorIndex = Literal["hnsw", "int8_hnsw"]
 Tags = list[str] | None
@@ -97,7 +97,7 @@ def connect(es_url: str) -> Any:
 
 @contextlib.contextmanager
 def es_errors(es_url: str) -> Iterator[None]:
-    """Turn the client's errors into :class:`IndexError_` naming the server (the CLI prints them plainly)."""
+    """Turn the client's errors into :class:`IndexFault` naming the server (the CLI prints them plainly)."""
     from elasticsearch import ApiError, TransportError, __versionstr__
     from elasticsearch.helpers import BulkIndexError
 
@@ -106,12 +106,12 @@ def es_errors(es_url: str) -> Iterator[None]:
     except ApiError as exc:
         if "media_type_header_exception" in str(exc):
             hint = "a client talks to servers of its own major version; for ES 8: pip install 'elasticsearch>=8.12,<9'"
-            raise IndexError_(f"Elasticsearch at {es_url} rejected Python client {__versionstr__}: {hint}") from exc
-        raise IndexError_(f"Elasticsearch at {es_url}: {exc}") from exc
+            raise IndexFault(f"Elasticsearch at {es_url} rejected Python client {__versionstr__}: {hint}") from exc
+        raise IndexFault(f"Elasticsearch at {es_url}: {exc}") from exc
     except TransportError as exc:
-        raise IndexError_(f"cannot reach Elasticsearch at {es_url}: {exc}") from exc
+        raise IndexFault(f"cannot reach Elasticsearch at {es_url}: {exc}") from exc
     except BulkIndexError as exc:
-        raise IndexError_(f"Elasticsearch at {es_url}: {len(exc.errors)} bulk writes failed: {exc.errors[:3]}") from exc
+        raise IndexFault(f"Elasticsearch at {es_url}: {len(exc.errors)} bulk writes failed: {exc.errors[:3]}") from exc
 
 
 def _read_meta(es: Any, index_name: str) -> dict[str, Any] | None:
@@ -225,7 +225,7 @@ def es_ingest(
         meta = _read_meta(es, index_name)
         if meta is not None and meta.get("embedder", config.embedder) != config.embedder:  # none: a crashed 1st ingest
             built = f"Elasticsearch index {index_name} was built with embedder {meta.get('embedder')!r}"
-            raise IndexError_(f"{built}, not {config.embedder!r}; use --replace to rebuild it with the new embedder")
+            raise IndexFault(f"{built}, not {config.embedder!r}; use --replace to rebuild it with the new embedder")
         embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)
         for i, document in enumerate(documents):
             document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
@@ -264,7 +264,7 @@ def es_delete(es_url: str, index_name: str, doc_ids: Sequence[str]) -> dict[str,
     with es_errors(es_url):
         found = {d["_id"] for d in es.mget(index=docs_name, ids=gone, source=False)["docs"] if d.get("found")}
         if missing := ", ".join(i for i in gone if i not in found):
-            raise IndexError_(f"{index_name}: no document with id {missing}; nothing was deleted")
+            raise IndexFault(f"{index_name}: no document with id {missing}; nothing was deleted")
         es.delete_by_query(index=index_name, query={"terms": {"doc_id": gone}}, refresh=True, conflicts="proceed")
         es.delete_by_query(index=docs_name, query={"ids": {"values": gone}}, refresh=True, conflicts="proceed")
         kept = {"bool": {"must_not": {"exists": {"field": "duplicate_of"}}}}
@@ -294,7 +294,7 @@ class EsKnowledgeBase:
         with es_errors(es_url):
             meta = _read_meta(es, index_name)
         if meta is None or "embedder" not in meta:
-            raise IndexError_(f"no Elasticsearch index {index_name} at {es_url}; build one with `supportbot kb ingest`")
+            raise IndexFault(f"no Elasticsearch index {index_name} at {es_url}; build one with `supportbot kb ingest`")
         stored = RetrievalConfig(**meta.get("config", {}))
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
@@ -359,7 +359,7 @@ class EsKnowledgeBase:
             searches = [{}, self._knn(vector, size), {}, {**bm25, "_source": _HIT_FIELDS}]
             answers = self.es.msearch(index=self.index_name, searches=searches)["responses"]
             if errors := [a["error"] for a in answers if "error" in a]:
-                raise IndexError_(f"Elasticsearch search on {self.index_name} failed: {errors[0]}")
+                raise IndexFault(f"Elasticsearch search on {self.index_name} failed: {errors[0]}")
             rows = [np.array([add(h, i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)]
             bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
             signals = Signals(rows[0], np.array([cosine[r] for r in rows[0]], np.float32), rows[1], bm25_scores, qlang)
@@ -370,7 +370,7 @@ class EsKnowledgeBase:
             def best_chunk(twin: str) -> int:  # a twin that was not retrieved: its own best-matching chunk
                 hits = self.es.search(index=self.index_name, **self._knn(vector, 1, {"term": {"doc_id": twin}}))
                 if not hits["hits"]["hits"]:
-                    raise IndexError_(f"{self.index_name}: {twin} was deleted during the search; search again")
+                    raise IndexFault(f"{self.index_name}: {twin} was deleted during the search; search again")
                 return add(hits["hits"]["hits"][0], dense=True)
 
             langs, twins = {s["doc_id"]: s["lang"] for s in sources}, self._twins(sources, prefer)

@@ -23,7 +23,7 @@ from retrieval.embeddings import Embedder, load_embedder
 from retrieval.language import Lang, detect_language
 from retrieval.store import (
     IndexData,
-    IndexError_,
+    IndexFault,
     StoredDocument,
     live_version,
     read_version,
@@ -90,7 +90,7 @@ def ingest(
     with write_lock(index_dir):
         previous = None if replace or live_version(index_dir) is None else read_version(index_dir, with_search=False)
         if previous is not None and previous.manifest["embedder"] != config.embedder:
-            raise IndexError_(
+            raise IndexFault(
                 f"{index_dir} was built with embedder {previous.manifest['embedder']!r}, not {config.embedder!r}; "
                 "use --replace to rebuild it with the new embedder"
             )
@@ -229,7 +229,7 @@ def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalC
         data = read_version(index_dir, with_search=False)
         unknown = sorted(set(doc_ids) - set(data.documents))
         if unknown:
-            raise IndexError_(f"{index_dir}: no document with id {', '.join(unknown)}; nothing was deleted")
+            raise IndexFault(f"{index_dir}: no document with id {', '.join(unknown)}; nothing was deleted")
         config = config or RetrievalConfig(**data.manifest.get("config", {}))
         gone = set(doc_ids)
         data.documents = {k: v for k, v in data.documents.items() if k not in gone}

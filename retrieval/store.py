@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 
 
-class IndexError_(RuntimeError):
+class IndexFault(RuntimeError):
     """An index folder that cannot be read or written (missing, corrupt, locked)."""
 
 
@@ -93,7 +93,7 @@ def live_version(folder: Path) -> Path | None:
         return None
     version = folder / pointer.read_text().strip()
     if not (version / "manifest.json").exists():
-        raise IndexError_(f"{folder}: CURRENT points at {version.name}, which is incomplete or missing")
+        raise IndexFault(f"{folder}: CURRENT points at {version.name}, which is incomplete or missing")
     return version
 
 
@@ -105,7 +105,7 @@ def write_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise IndexError_(f"{folder}: another process is writing this index") from exc
+            raise IndexFault(f"{folder}: another process is writing this index") from exc
         try:
             yield
         finally:
@@ -196,14 +196,14 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
 def read_version(folder: Path, with_search: bool = True) -> IndexData:
     """Load the live version of the index at ``folder`` (FAISS and BM25 too unless ``with_search`` is False)."""
     if not folder.exists():
-        raise IndexError_(f"{folder}: no such index folder (build one with `supportbot kb ingest`)")
+        raise IndexFault(f"{folder}: no such index folder (build one with `supportbot kb ingest`)")
     version = live_version(folder)
     if version is None:
-        raise IndexError_(f"{folder}: not an index (no {CURRENT} file); build one with `supportbot kb ingest`")
+        raise IndexFault(f"{folder}: not an index (no {CURRENT} file); build one with `supportbot kb ingest`")
     try:
         manifest = json.loads((version / "manifest.json").read_text())
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexError_(f"{folder}: index format {manifest.get('format_version')} is not supported; rebuild it")
+            raise IndexFault(f"{folder}: index format {manifest.get('format_version')} is not supported; rebuild it")
         db = sqlite3.connect(f"file:{version / 'meta.sqlite'}?mode=ro", uri=True)
         documents = {}
         for row in db.execute(
@@ -234,9 +234,9 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
                 data.faiss_index.hnsw.efSearch = int(manifest.get("config", {}).get("hnsw_ef_search", 128))
             data.lexical = LexicalIndex.load(version / "lexical")
     except (OSError, sqlite3.Error, ValueError, KeyError, RuntimeError) as exc:
-        if isinstance(exc, IndexError_):
+        if isinstance(exc, IndexFault):
             raise
-        raise IndexError_(f"{folder}: index version {version.name} is unreadable: {exc}") from exc
+        raise IndexFault(f"{folder}: index version {version.name} is unreadable: {exc}") from exc
     if len(data.chunk_ids) != len(vectors):
-        raise IndexError_(f"{folder}: {len(data.chunk_ids)} chunks but {len(vectors)} vectors; rebuild the index")
+        raise IndexFault(f"{folder}: {len(data.chunk_ids)} chunks but {len(vectors)} vectors; rebuild the index")
     return data

@@ -88,7 +88,7 @@ def prepare(
     from finetune.prepare import prepare as run_prepare
     from finetune.prepare.config import SGD_BANKING_SERVICES
     from retrieval.documents import LoadError
-    from retrieval.store import IndexError_
+    from retrieval.store import IndexFault
     from supportbot.cli.kb import progress_bar
 
     settings = get_settings()
@@ -117,7 +117,7 @@ def prepare(
                 cache_dir=settings.home,
                 progress=progress,
             )
-    except (PrepareError, LoadError, IndexError_, OSError) as exc:
+    except (PrepareError, LoadError, IndexFault, OSError) as exc:
         fail(str(exc))
     if as_json:
         print_json(summary)

@@ -45,7 +45,7 @@ def scope(
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be between 0 and 1")
     records = _records(input)
-    from retrieval.store import IndexError_
+    from retrieval.store import IndexFault
     from supportbot.settings import get_settings
 
     try:
@@ -61,7 +61,7 @@ def scope(
         # The knowledge base the graph would serve (either backend), with the embedder that built it.
         kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
         model = scope_for(kb, index, settings.home)
-    except (IndexError_, ScopeError, ValueError) as exc:
+    except (IndexFault, ScopeError, ValueError) as exc:
         fail(str(exc))
     # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]

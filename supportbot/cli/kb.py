@@ -31,11 +31,11 @@ def user_errors() -> Iterator[None]:
     from retrieval.documents import LoadError
     from retrieval.embeddings import EmbedderError
     from retrieval.metrics import QueryFileError
-    from retrieval.store import IndexError_
+    from retrieval.store import IndexFault
 
     try:
         yield
-    except (LoadError, IndexError_, EmbedderError, QueryFileError, ValueError) as exc:
+    except (LoadError, IndexFault, EmbedderError, QueryFileError, ValueError) as exc:
         fail(str(exc))
 
 

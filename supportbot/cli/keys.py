@@ -30,11 +30,11 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print {id, role, name, created, key}."),
 ) -> None:
     """Create a key (printed once: only its hash is stored)."""
-    from api.keys import KeyError_
+    from api.keys import ApiKeyError
 
     try:
         record, key = _store().create(role, name)
-    except KeyError_ as exc:
+    except ApiKeyError as exc:
         fail(str(exc), code=2)
     if as_json:
         print_json({**record.to_dict(), "key": key})
@@ -60,11 +60,11 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="Print a JSON l
 @app.command()
 def revoke(key_id: str = typer.Argument(..., help="Id of the key to revoke.")) -> None:
     """Revoke a key (requests with it get 401 from then on)."""
-    from api.keys import KeyError_
+    from api.keys import ApiKeyError
 
     try:
         record = _store().revoke(key_id)
-    except KeyError_ as exc:
+    except ApiKeyError as exc:
         fail(str(exc))
     typer.echo(f"revoked {record.role} key {record.id} at {record.revoked}")
 
@@ -79,7 +79,7 @@ def set_user(
     import re
     import sys
 
-    from api.keys import KeyError_
+    from api.keys import ApiKeyError
 
     if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
         fail(f"invalid user name {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-'", code=2)
@@ -91,7 +91,7 @@ def set_user(
         fail("the password must have at least 8 characters", code=2)
     try:
         _store().set_user(username, password, role)
-    except KeyError_ as exc:
+    except ApiKeyError as exc:
         fail(str(exc), code=2)
     typer.echo(f"console user {username} ({role}) saved; sign in at the UI's /agent page")
 

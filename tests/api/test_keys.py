@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.keys import KeyError_, KeyStore, hash_key
+from api.keys import ApiKeyError, KeyStore, hash_key
 from api.ratelimit import RateLimiter
 from supportbot.cli import app
 
@@ -27,9 +27,9 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
     assert key.encode() not in raw and hash_key(key).encode() in raw
     store = KeyStore(tmp_path / "keys.sqlite")
     assert store.revoke(record.id).revoked and store.authenticate(key) is None
-    with pytest.raises(KeyError_, match="no API key"):
+    with pytest.raises(ApiKeyError, match="no API key"):
         store.revoke("missing")
-    with pytest.raises(KeyError_, match="role must be one of"):
+    with pytest.raises(ApiKeyError, match="role must be one of"):
         store.create("superuser")
 
 

@@ -35,7 +35,7 @@ from retrieval.es_backend import (
     plan_ingest,
 )
 from retrieval.search import rank_articles
-from retrieval.store import IndexError_, StoredDocument
+from retrieval.store import IndexFault, StoredDocument
 from supportbot.cli import app
 from supportbot.settings import get_settings
 from tests.conftest import DATA
@@ -183,14 +183,14 @@ def test_the_factory_rejects_an_unknown_backend(call: Any) -> None:
 
 
 def test_the_factory_routes_faiss_to_the_folder_and_elasticsearch_needs_a_url(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="no such index folder"):
+    with pytest.raises(IndexFault, match="no such index folder"):
         open_knowledge_base("faiss", tmp_path / "none")
     with pytest.raises(ValueError, match="SUPPORTBOT_ES_URL"):
         open_knowledge_base("elasticsearch", "kb")
 
 
 def test_an_unreachable_server_is_a_plain_error() -> None:
-    with pytest.raises(IndexError_, match=re.escape("cannot reach Elasticsearch at http://127.0.0.1:9")):
+    with pytest.raises(IndexFault, match=re.escape("cannot reach Elasticsearch at http://127.0.0.1:9")):
         EsKnowledgeBase.open("http://127.0.0.1:9", "kb")
 
 
@@ -289,8 +289,8 @@ def test_delete_by_id_then_drop(es_index: tuple[str, dict[str, Any]]) -> None:
     assert report["deleted"] == ["track-order-en"] and report["documents"] == first["documents"] - 1
     kb = EsKnowledgeBase.open(ES_URL, name)
     assert all(r.doc_id != "track-order-en" for r in kb.search("track my order", k=10))
-    with pytest.raises(IndexError_, match="no document with id nope"):
+    with pytest.raises(IndexFault, match="no document with id nope"):
         es_delete(ES_URL, name, ["nope"])
     es_drop(ES_URL, name)
-    with pytest.raises(IndexError_, match="no Elasticsearch index"):
+    with pytest.raises(IndexFault, match="no Elasticsearch index"):
         EsKnowledgeBase.open(ES_URL, name)

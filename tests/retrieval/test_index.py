@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from retrieval.config import RetrievalConfig
 from retrieval.ingest import delete_documents, ingest
 from retrieval.search import KnowledgeBase, rrf
-from retrieval.store import IndexError_, live_version, read_version
+from retrieval.store import IndexFault, live_version, read_version
 from supportbot.cli import app
 
 runner = CliRunner()
@@ -84,13 +84,13 @@ def test_delete_by_id(index: Path) -> None:
     assert report["deleted"] == ["track-order-en"]
     assert all(r.doc_id != "track-order-en" for r in KnowledgeBase.open(index).search("track my order", k=10))
     before = (index / "CURRENT").read_text()
-    with pytest.raises(IndexError_, match="no document with id nope"):
+    with pytest.raises(IndexFault, match="no document with id nope"):
         delete_documents(index, ["nope"])
     assert (index / "CURRENT").read_text() == before
 
 
 def test_a_different_embedder_needs_replace(index: Path, small_kb: Path) -> None:
-    with pytest.raises(IndexError_, match="use --replace"):
+    with pytest.raises(IndexFault, match="use --replace"):
         ingest([small_kb], index, RetrievalConfig(embedder="some/other-model"))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from retrieval.search import KnowledgeBase
-from retrieval.store import IndexData, IndexError_, StoredDocument, read_version, write_version
+from retrieval.store import IndexData, IndexFault, StoredDocument, read_version, write_version
 from tests.conftest import REPO
 
 
@@ -53,14 +53,14 @@ def test_a_new_version_replaces_the_old_one(tmp_path: Path) -> None:
 
 
 def test_unreadable_indexes_give_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="no such index folder"):
+    with pytest.raises(IndexFault, match="no such index folder"):
         read_version(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(IndexError_, match="not an index"):
+    with pytest.raises(IndexFault, match="not an index"):
         read_version(tmp_path / "empty")
     version = write_version(tmp_path / "broken", tiny_data(3), 100, 8, 32)
     (version / "vectors.npy").write_bytes(b"garbage")
-    with pytest.raises(IndexError_, match="unreadable"):
+    with pytest.raises(IndexFault, match="unreadable"):
         read_version(tmp_path / "broken")
 
 
