@@ -100,7 +100,8 @@ class OpenAIGenerator:
         import httpx
 
         try:
-            with self._send(self._body(request, True), stream=True) as response:
+            response = self._send(self._body(request, True), stream=True)
+            try:
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -110,5 +111,7 @@ class OpenAIGenerator:
                     delta = json.loads(payload)["choices"][0].get("delta", {}).get("content")
                     if delta:
                         yield delta
+            finally:
+                response.close()
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
             raise GeneratorError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
