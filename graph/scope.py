@@ -265,7 +265,9 @@ def fit_scope(
     if not articles:
         raise ScopeError("the knowledge base has no articles to fit the scope rail from")
     if use is None:
-        from graph.rails.classifier import use_encode as use
+        from graph.rails.classifier import use_encode
+
+        use = use_encode
     rng = random.Random(seed)
     kb = kb_sentences(articles, MAX_KB_SENTENCES, rng)
     questions = generate_questions(kb, max(2, min(12, math.ceil(MAX_QUESTIONS / len(articles)))), seed=seed)
