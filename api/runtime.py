@@ -83,28 +83,27 @@ class Runtime:
         if not self.ready:
             raise NotReady(self.load_error or "the service is still loading")
 
+    def _loaded(self, part: Any) -> Any:
+        if part is None:
+            raise NotReady(self.load_error or "the service is still loading")
+        return part
+
     @property
     def chat_service(self) -> ChatService:
         """The loaded chat service; :class:`NotReady` before :meth:`load` succeeded."""
-        if self.service is None:
-            raise NotReady(self.load_error or "the service is still loading")
-        service: ChatService = self.service
+        service: ChatService = self._loaded(self.service)
         return service
 
     @property
     def knowledge_base(self) -> SearchableKnowledgeBase:
         """The loaded knowledge base the agents search; :class:`NotReady` before :meth:`load` succeeded."""
-        if self.kb is None:
-            raise NotReady(self.load_error or "the service is still loading")
-        kb: SearchableKnowledgeBase = self.kb
+        kb: SearchableKnowledgeBase = self._loaded(self.kb)
         return kb
 
     @property
     def support_store(self) -> SupportStore:
         """The loaded support store (escalations, feedback, gaps); :class:`NotReady` before :meth:`load` succeeded."""
-        if self.store is None:
-            raise NotReady(self.load_error or "the service is still loading")
-        store: SupportStore = self.store
+        store: SupportStore = self._loaded(self.store)
         return store
 
     def index_version(self) -> str | None:
