@@ -112,11 +112,7 @@ def ingest(
                 if doc_id not in incoming:
                     stay.duplicate_of = None
                     kept_docs[doc_id] = stay
-                    for row in old_rows.get(doc_id, []):
-                        chunk_rows.append(
-                            (previous.chunk_ids[row], doc_id, previous.chunk_langs[row], previous.chunk_texts[row])
-                        )
-                        vectors.append(previous.vectors[row])
+                    _reuse(previous, old_rows.get(doc_id, []), chunk_rows, vectors)
 
         to_embed: list[tuple[str, str, str, str]] = []
         for document in documents:
@@ -125,11 +121,7 @@ def ingest(
             unchanged = old is not None and old.content_hash == document.content_hash
             if unchanged and previous is not None and old_rows.get(document.id):
                 counts["unchanged"] += 1
-                for row in old_rows[document.id]:
-                    chunk_rows.append(
-                        (previous.chunk_ids[row], document.id, previous.chunk_langs[row], previous.chunk_texts[row])
-                    )
-                    vectors.append(previous.vectors[row])
+                _reuse(previous, old_rows[document.id], chunk_rows, vectors)
                 continue
             # A duplicate dropped last time has no stored vectors: it is embedded again so dedup can re-judge it.
             counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
@@ -138,12 +130,7 @@ def ingest(
                 lang = detect_language(chunk.text, default=doc_lang) if len(chunk.text) > 40 else doc_lang
                 to_embed.append((chunk.chunk_id, document.id, lang or "en", chunk.text))
 
-        batch = 64
-        for start in range(0, len(to_embed), batch):
-            part = to_embed[start : start + batch]
-            texts = [embed_text(kept_docs[doc_id].title, text) for _, doc_id, _, text in part]
-            vectors.extend(embedder.encode(texts, batch_size=batch))
-            progress("embed", min(start + batch, len(to_embed)), len(to_embed))
+        vectors.extend(_embed_chunks(to_embed, kept_docs, embedder, progress))
         chunk_rows.extend(to_embed)
 
         matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
@@ -185,6 +172,31 @@ def ingest(
         "seconds": round(time.perf_counter() - started, 2),
         "dedup": report,
     }
+
+
+def _reuse(previous: IndexData, rows: list[int], chunk_rows: list[tuple[str, str, str, str]],
+           vectors: list[np.ndarray]) -> None:  # fmt: skip
+    """Carry the chunks at ``rows`` of the previous version over, vectors included (nothing is embedded again)."""
+    for row in rows:
+        chunk_rows.append(
+            (previous.chunk_ids[row], previous.chunk_doc_ids[row], previous.chunk_langs[row], previous.chunk_texts[row])
+        )
+        vectors.append(previous.vectors[row])
+
+
+def _embed_chunks(
+    to_embed: list[tuple[str, str, str, str]], documents: dict[str, StoredDocument], embedder: Embedder,
+    progress: Progress
+) -> list[np.ndarray]:  # fmt: skip
+    """Vectors of the new chunks (chunk_id, doc_id, lang, text), 64 at a time, each with its article's title."""
+    vectors: list[np.ndarray] = []
+    batch = 64
+    for start in range(0, len(to_embed), batch):
+        part = to_embed[start : start + batch]
+        texts = [embed_text(documents[doc_id].title, text) for _, doc_id, _, text in part]
+        vectors.extend(embedder.encode(texts, batch_size=batch))
+        progress("embed", min(start + batch, len(to_embed)), len(to_embed))
+    return vectors
 
 
 def dedupe(data: IndexData, config: RetrievalConfig) -> dict[str, Any]:
