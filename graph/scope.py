@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graph.scope_questions import Article, generate_questions, kb_sentences
-from graph.text import content_stems
+from retrieval.text import content_stems
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FORMAT = 7

@@ -14,8 +14,8 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from graph.text import STOPWORDS, sentences
 from retrieval.language import strip_accents
+from retrieval.text import STOPWORDS, sentences
 
 TITLE_TEMPLATES = {
     "en": ["{}", "question about {}", "how does {} work?", "can you help me with {}?", "I need information on {}",

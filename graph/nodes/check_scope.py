@@ -9,7 +9,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.scope import ScopeModel
 from graph.state import ChatState
-from graph.text import words
+from retrieval.text import words
 
 _MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
 # Words of three letters or more with no vowel that customers do type.

@@ -53,9 +53,9 @@ def scope(
         from graph.nodes.resolve_followup import focus, strip_markup
         from graph.rails.classifier import use_encode
         from graph.scope import ScopeError, scope_for
-        from graph.text import clean
         from retrieval.backends import open_knowledge_base
         from retrieval.language import detect_language
+        from retrieval.text import clean
 
         settings = get_settings()
         # The knowledge base the graph would serve (either backend), with the embedder that built it.
