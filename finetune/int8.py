@@ -27,6 +27,9 @@ INT8_WEIGHTS = "model_int8.safetensors"
 class Int8Linear(nn.Module):
     """``y = x @ (int8 weight * row scale).T + bias``, with ``x`` cast to the compute dtype."""
 
+    qweight: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int, bias: bool, dtype: torch.dtype):
         super().__init__()
         self.in_features, self.out_features, self.compute_dtype = in_features, out_features, dtype
