@@ -71,7 +71,7 @@ def train(
 def merge(
     model: Path = typer.Option(..., "--model", help="Trained run folder (base + adapter)."),
     out: Path = typer.Option(..., "--out", help="Folder for the merged model."),
-    quantize: str | None = typer.Option(None, "--quantize", help="int8: weight-only int8 (bf16 activations) for CPU inference."),
+    quantize: str | None = typer.Option(None, "--quantize", help="int8: weight-only int8 for CPU inference."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the merged folder's description as JSON."),
 ) -> None:
