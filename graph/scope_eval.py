@@ -61,60 +61,6 @@ AMBIGUOUS_INTENTS = frozenset(
     ]
 )
 
-# CLINC150 intents a knowledge base of each kind may serve: left out of its out-of-scope set when measuring.
-BANKING_INTENTS = frozenset(
-    [
-        "transfer",
-        "transactions",
-        "balance",
-        "freeze_account",
-        "pay_bill",
-        "bill_balance",
-        "bill_due",
-        "interest_rate",
-        "routing",
-        "min_payment",
-        "order_checks",
-        "pin_change",
-        "report_fraud",
-        "account_blocked",
-        "spending_history",
-        "credit_score",
-        "report_lost_card",
-        "credit_limit",
-        "rewards_balance",
-        "new_card",
-        "application_status",
-        "card_declined",
-        "international_fees",
-        "apr",
-        "redeem_rewards",
-        "credit_limit_change",
-        "damaged_card",
-        "replacement_card_duration",
-        "improve_credit_score",
-        "expiration_date",
-        "exchange_rate",
-        "direct_deposit",
-    ]
-)
-HOTEL_INTENTS = frozenset(
-    [
-        "book_hotel",
-        "cancel_reservation",
-        "confirm_reservation",
-        "accept_reservations",
-        "restaurant_reservation",
-        "how_busy",
-        "restaurant_reviews",
-    ]
-)
-AMBIGUOUS_FOR = {
-    "store": AMBIGUOUS_INTENTS,
-    "banking": AMBIGUOUS_INTENTS | BANKING_INTENTS,
-    "hotel": AMBIGUOUS_INTENTS | HOTEL_INTENTS,
-}
-
 
 def eval_sets(split: str, clinc: Path | None = None) -> dict[str, list[tuple[str, str, bool]]]:
     """Named sets of (text, lang, in_scope)."""
@@ -135,17 +81,6 @@ def eval_sets(split: str, clinc: Path | None = None) -> dict[str, list[tuple[str
     return sets
 
 
-def scope_probabilities(
-    model: ScopeModel, encode: Callable[[list[str]], np.ndarray], texts: list[str], langs: list[str]
-) -> np.ndarray:
-    """In-scope probabilities of many texts at once (``encode``: the index's embedder)."""
-    from graph.rails.classifier import use_encode
-
-    if not texts:
-        return np.zeros(0, np.float32)
-    return model.probabilities(model.features(encode(texts), use_encode(texts), texts, langs))
-
-
 def evaluate(
     model: ScopeModel,
     encode: Callable[[list[str]], np.ndarray],
@@ -157,7 +92,9 @@ def evaluate(
     pooled: dict[str, list[tuple[bool, bool]]] = {}
     for name, rows in sets.items():
         texts = [t for t, _, _ in rows]
-        probs = scope_probabilities(model, encode, texts, [lang for _, lang, _ in rows])
+        vectors = encode(texts)
+        feats = model.features(vectors, texts, [lang for _, lang, _ in rows])
+        probs = 1.0 / (1.0 + np.exp(-(feats @ model.coef + model.intercept)))
         decided = [
             (label, bool(p >= (thresholds or model.thresholds).get(lang, model.threshold(lang))))
             for (_, lang, label), p in zip(rows, probs, strict=True)

@@ -22,9 +22,12 @@ RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "late
 
 
 def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
-    from graph.scope import scope_for
+    from graph.scope import load_or_fit
 
-    return scope_for(kb, config.index_dir, Path(config.cache_dir))
+    data = getattr(kb, "data", None)
+    if data is None:  # the Elasticsearch backend has no local copy of the chunks to fit from
+        return None
+    return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir)
 
 
 def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:

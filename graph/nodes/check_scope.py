@@ -26,12 +26,12 @@ def gibberish(text: str) -> bool:
 
 
 def scope_verdict(
-    model: ScopeModel, vector: Any, query: str, lang: str, threshold: float | None = None, use_vector: Any = None
+    model: ScopeModel, vector: Any, query: str, lang: str, threshold: float | None = None
 ) -> dict[str, Any]:
     """``{"score", "threshold", "in_scope"[, "no_known_word"]}``: every rule of the scope rail on one query
-    (``vector``: its embedding by the index's embedder; ``use_vector``: its USE embedding, computed when None;
-    ``threshold``: overrides the fitted one). The graph node and ``supportbot guard scope`` both call this."""
-    score = model.score(vector, query, lang, use_vector) if query.strip() else 0.0
+    (``vector``: its embedding by the index's embedder; ``threshold``: overrides the fitted one). The graph node
+    and ``supportbot guard scope`` both call this."""
+    score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
     # whatever the embedding says (misspelt questions also share no word, but read like words).

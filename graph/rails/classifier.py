@@ -15,7 +15,6 @@ import binascii
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,15 +82,8 @@ _ENCODER: Any = None
 _ENCODER_LOCK = threading.Lock()
 
 
-_RECENT: OrderedDict[str, np.ndarray] = OrderedDict()  # the last messages' vectors: input and scope rails share them
-_RECENT_SIZE = 256
-
-
 def use_encode(texts: list[str]) -> np.ndarray:
-    """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process.
-
-    Single messages are cached (LRU): the input rails and the scope rail read the same message in one turn.
-    """
+    """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process."""
     global _ENCODER
     with _ENCODER_LOCK:
         if _ENCODER is None:
@@ -99,18 +91,9 @@ def use_encode(texts: list[str]) -> np.ndarray:
 
             _ENCODER = USE(threads=1)  # one message at a time: more BLAS threads only add overhead
         encoder = _ENCODER
-        if len(texts) == 1 and texts[0] in _RECENT:
-            _RECENT.move_to_end(texts[0])
-            return _RECENT[texts[0]][None, :]
     if not texts:
         return np.zeros((0, 512), np.float32)
-    vectors = np.asarray(encoder.encode([clip(t) for t in texts]), dtype=np.float32)
-    if len(texts) == 1:
-        with _ENCODER_LOCK:
-            _RECENT[texts[0]] = vectors[0]
-            while len(_RECENT) > _RECENT_SIZE:
-                _RECENT.popitem(last=False)
-    return vectors
+    return np.asarray(encoder.encode([clip(t) for t in texts]), dtype=np.float32)
 
 
 @dataclass

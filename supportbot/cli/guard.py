@@ -51,26 +51,25 @@ def scope(
     try:
         from graph.nodes.check_scope import scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
-        from graph.rails.classifier import use_encode
-        from graph.scope import ScopeError, scope_for
-        from retrieval.backends import open_knowledge_base
+        from graph.scope import load_or_fit
+        from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
+        from retrieval.store import read_version
         from retrieval.text import clean
 
-        settings = get_settings()
-        # The knowledge base the graph would serve (either backend), with the embedder that built it.
-        kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
-        model = scope_for(kb, index, settings.home)
-    except (IndexFault, ScopeError, ValueError) as exc:
+        home = get_settings().home
+        data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
+        embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
+        model = load_or_fit(index, data, embedder.encode, embedder.name, home)
+    except IndexFault as exc:
         fail(str(exc))
     # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]
     texts = [focus(strip_markup(t) or t) for t in texts]
-    vectors = kb.embedder.encode(texts) if texts else None  # type: ignore[attr-defined]
-    use_vectors = use_encode(texts) if texts else None
+    vectors = embedder.encode(texts) if texts else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
-        verdict = scope_verdict(model, vectors[i], text, lang, threshold, use_vectors[i])  # type: ignore[index]
+        verdict = scope_verdict(model, vectors[i], text, lang, threshold)  # type: ignore[index]
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"]})
 
 

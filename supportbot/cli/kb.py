@@ -73,9 +73,6 @@ def ingest(
     replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder model (default: setting)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
-    fit_scope: bool = typer.Option(
-        False, "--fit-scope", help="Refit the scope rail now (otherwise on first use: it is keyed on the content)."
-    ),
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
     from retrieval.backends import ingest_knowledge_base
@@ -92,12 +89,6 @@ def ingest(
             cache_dir=settings.home,
             progress=progress,
         )
-        if fit_scope:
-            from graph.scope import scope_for
-            from retrieval.backends import open_knowledge_base
-
-            kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
-            report["scope"] = {"thresholds": scope_for(kb, index, settings.home).thresholds}
     if as_json:
         print_json(report)
         return
