@@ -152,10 +152,12 @@ class LoadReport:
 
 
 def run_load(replicas: list[str], keys: list[str], seconds: float, *, seed: int = 7, check_every: int = 1,
-             request_timeout: float = 300.0) -> LoadReport:  # fmt: skip
+             request_timeout: float = 300.0, pace: float = 0.0) -> LoadReport:  # fmt: skip
     """One thread per session (one key each), each sending chat turns for ``seconds``, alternating replicas; after
     every ``check_every`` turns it reads its transcript from the other replica and checks that exactly its own
-    messages are there, in order. Nothing is retried: every non-200 answer is counted."""
+    messages are there, in order. A session starts a turn at most every ``pace`` seconds (a customer's typing
+    speed: a fast machine must not push a key over the servers' rate limit). Nothing is retried: every non-200
+    answer is counted."""
     report = LoadReport(sessions=len(keys), seconds=seconds)
     deadline = time.monotonic() + seconds
 
@@ -166,7 +168,10 @@ def run_load(replicas: list[str], keys: list[str], seconds: float, *, seed: int 
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(timeout=request_timeout) as client:
             turn = 0
+            next_turn = time.monotonic()
             while time.monotonic() < deadline:
+                time.sleep(max(0.0, next_turn - time.monotonic()))
+                next_turn = time.monotonic() + pace
                 marker = _marker(rng)
                 target = replicas[(number + turn) % len(replicas)]
                 message = f"{rng.choice(QUESTIONS)} (ref {marker})"

@@ -142,7 +142,8 @@ def test_a_client_over_its_rate_limit_is_refused_on_both(replicas: list[Replica]
 
 def test_a_short_load_run_loses_and_leaks_nothing(replicas: list[Replica], keys: KeyStore) -> None:
     session_keys = [keys.create("customer", f"load-{n}")[1] for n in range(8)]
-    report = run_load([r.url for r in replicas], session_keys, seconds=20, check_every=2)
+    # a turn every 1.5 s and a read every other turn: 20 requests per key in 20 s, under RATE_LIMIT (40 a minute)
+    report = run_load([r.url for r in replicas], session_keys, seconds=20, check_every=2, pace=1.5)
     assert report.turns >= 8 and report.server_errors == 0 and report.transport_errors == 0, report.statuses
     assert report.lost == report.leaked == report.reordered == 0
     assert set(report.statuses) == {200} and len(report.per_replica) == 2
