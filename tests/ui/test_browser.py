@@ -132,6 +132,7 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             agent.get_by_role("button", name="Sign in").click()
             expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
             agent.get_by_test_id("stSelectbox").filter(has_text="Open a case").click()
+            expect(agent.get_by_role("listbox")).to_be_visible()  # typing before the list opens filters nothing
             # earlier tests leave other open cases in the shared test home and the dropdown renders only the first
             # few options: type the case id to filter the list, as an agent with a long queue would
             agent.keyboard.type(escalation["id"][:8])
