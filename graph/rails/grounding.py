@@ -20,7 +20,8 @@ from retrieval.text import STOPWORDS, content_stems, overlap, sentences, words
 # 0.5 keeps every verbatim passage sentence and paraphrases that reuse half of the passage's wording, and rejects
 # sentences that share only the topic word or two (see docs/graph.md, "Output rails").
 SUPPORT_THRESHOLD = 0.5
-_CITATION = re.compile(r"\s*\[\d{1,2}(?:\s*,\s*\d{1,2})*\]")
+_MARK = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")  # a citation mark, its numbers as group 1
+_CITATION = re.compile(r"\s*" + _MARK.pattern)  # with the space before it, as it is removed from a sentence
 _PLACEHOLDER = re.compile(r"<[A-Z]+_\d+>")
 # Negation cues (accent-folded, lower-case). A cue negates the content words that follow it in its clause.
 NEGATIONS = {
@@ -142,9 +143,6 @@ def check_grounded(
     return {"grounded": not unsupported, "support": round(min(scores), 3) if scores else 1.0,
             "unsupported": unsupported[:3], "claims": len(scores),
             "supported": len(scores) - len(unsupported)}  # fmt: skip
-
-
-_MARK = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
 
 
 def attribute_citations(text: str, passages: Passages, lang: str, threshold: float = SUPPORT_THRESHOLD) -> str:
