@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 INT8_WEIGHTS = "model_int8.safetensors"
+PACKED_MAX_ROWS = 128  # rows up to which the packed int8 kernel beats dequantizing to bf16 (2 cores, AMX)
 
 
 class Int8Linear(nn.Module):
@@ -52,7 +53,10 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, shape[-1]).to(self.compute_dtype)
-        y = torch.ops.aten._weight_int8pack_mm(rows, self.qweight, self.scale)
+        if rows.shape[0] > PACKED_MAX_ROWS:  # prefill: compute-bound, dense bf16 (AMX) beats the packed kernel
+            y = nn.functional.linear(rows, self.qweight.to(self.compute_dtype) * self.scale[:, None])
+        else:  # decoding: memory-bound, reading int8 weights halves the bytes per token
+            y = torch.ops.aten._weight_int8pack_mm(rows, self.qweight, self.scale)
         y = y.reshape(*shape[:-1], self.out_features)
         return y if self.bias is None else y + self.bias
 

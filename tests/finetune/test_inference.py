@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from finetune.inference import LoadedModel, ModelLoadError, load_model
@@ -210,3 +211,22 @@ def test_int8_folder_is_loaded_strictly_and_never_unpickled(smoke_model: Path, t
     save_file({**state, "unexpected.weight": torch.zeros(2)}, str(extra / "model" / INT8_WEIGHTS))
     with pytest.raises(ModelLoadError, match=r"unexpected\.weight"):
         load_model(extra)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_int8_linear_prefill_and_decode_paths_agree(dtype: torch.dtype) -> None:
+    """Long inputs (prefill) take the dequantized dense path, short ones (decoding) the packed int8 kernel: both
+    compute the same product, and stay close to the float layer they were quantized from."""
+    from finetune.int8 import PACKED_MAX_ROWS, Int8Linear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 48, bias=True)
+    layer = Int8Linear.of(linear, dtype)
+    x = torch.randn(PACKED_MAX_ROWS + 8, 64)
+    with torch.inference_mode():
+        dense = layer(x)  # more rows than PACKED_MAX_ROWS: dense path
+        packed = torch.cat([layer(x[i : i + 4]) for i in range(0, x.shape[0], 4)])  # packed path
+        reference = linear(x)
+    tol = 2e-2 if dtype == torch.bfloat16 else 1e-4
+    assert torch.allclose(dense.float(), packed.float(), atol=tol, rtol=tol)
+    assert (dense.float() - reference).abs().max() < 0.05
