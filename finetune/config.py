@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from retrieval.bundled import bundled_data
+
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+BUNDLED_DATA = bundled_data()  # data/ of the checkout, or the copy the wheel ships
 
 
 class TrainError(ValueError):
@@ -37,7 +39,7 @@ class TrainConfig:
     num_heads: int = field(default=4, metadata={"help": "tiny Llama attention heads"})
     num_kv_heads: int = field(default=4, metadata={"help": "tiny Llama key/value heads (grouped-query attention)"})
     pretrain_kb: str | None = field(
-        default=str(REPO_DATA / "kb"), metadata={"help": "knowledge-base folder (.jsonl/.md) the tiny base reads"}
+        default=str(BUNDLED_DATA / "kb"), metadata={"help": "knowledge-base folder (.jsonl/.md) the tiny base reads"}
     )
     pretrain_epochs: float = field(default=3.0, metadata={"help": "epochs over KB + train conversations"})
     pretrain_turns: str = field(

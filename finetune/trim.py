@@ -28,9 +28,9 @@ from finetune.base_model import (
     vocab_fingerprint,
     write_provenance,
 )
+from retrieval.bundled import bundled_path
 
-REPO_DATA = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_CORPUS = (REPO_DATA / "kb", REPO_DATA / "conversations")
+DEFAULT_CORPUS = (bundled_path("kb"), bundled_path("conversations"))
 # Token counts of general es/en text (STS-B en/es train sentences, Banking77 and CLINC150 train queries) under the
 # Gemma 3 tokenizer, so customer wording beyond the bundled data keeps its tokens.
 # Made by scripts/gemma_token_counts.py.

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.bundled import bundled_data
 from retrieval.text import content_stems, sentences
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = bundled_data()
 FORMAT = 6
 MAX_KB_VECTORS = 20_000
 MAX_KB_SENTENCES = 1500

@@ -25,8 +25,9 @@ import numpy as np
 from graph.rails.abuse import check_abuse
 from graph.rails.bias import check_bias_request
 from graph.rails.injection import check_injection
+from retrieval.bundled import bundled_path
 
-WEIGHTS = Path(__file__).resolve().parent.parent.parent / "data" / "rails" / "input_rails.npz"
+WEIGHTS = bundled_path("rails", "input_rails.npz")
 RAILS = ("injection", "abuse", "bias")  # refusing rails; class 0 of the model is "none"
 MAX_CHARS = 2000  # the encoder reads the first 1,500 and the last 500 characters of a longer message
 Encode = Callable[[list[str]], np.ndarray]

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from graph.rails.classifier import RAILS, WEIGHTS, Encode, InputRailModel, clip, features, use_encode
+from retrieval.bundled import bundled_data
 
-DATA = Path(__file__).resolve().parent.parent.parent / "data"
+DATA = bundled_data()
 CLASSES = ("none", *RAILS)
 MAX_NEG_REFUSAL = 0.0015  # out-of-fold share of fitting negatives a threshold may refuse
 MIN_THRESHOLD = 0.5  # a rail refuses only when it is at least as likely as not

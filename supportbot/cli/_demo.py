@@ -100,11 +100,13 @@ def streamlit_command(host: str, port: int) -> list[str]:
 
 
 def bundled_kb() -> Path:
-    """The bundled demo knowledge base ``data/kb`` (of the working directory, else of the source checkout)."""
-    for candidate in (Path.cwd() / "data" / "kb", Path(__file__).resolve().parents[2] / "data" / "kb"):
+    """The bundled demo knowledge base ``data/kb`` (of the working directory, else the one that ships)."""
+    from retrieval.bundled import bundled_path
+
+    for candidate in (Path.cwd() / "data" / "kb", bundled_path("kb")):
         if candidate.is_dir():
             return candidate
-    fail("the bundled knowledge base data/kb was not found: run `supportbot demo` from the repository root")
+    fail(f"the bundled knowledge base was not found ({bundled_path('kb')}): reinstall supportbot")
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -20,9 +20,10 @@ TRIMMED_NAME = "gemma-3-270m-trim"
 
 
 def shipped_adapter() -> Path | None:
-    """``data/models/gemma-270m-support`` of the working directory or of the source checkout, when present."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = root / "data" / "models" / SHIPPED_ADAPTER
+    """``data/models/gemma-270m-support`` of the working directory, else the one that ships, when present."""
+    from retrieval.bundled import bundled_path
+
+    for candidate in (Path.cwd() / "data" / "models" / SHIPPED_ADAPTER, bundled_path("models", SHIPPED_ADAPTER)):
         if (candidate / "supportbot_model.json").is_file():
             return candidate
     return None

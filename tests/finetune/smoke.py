@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from finetune.config import REPO_DATA, load_config
+from finetune.config import BUNDLED_DATA, load_config
 from finetune.train import run_training
 
 
@@ -21,7 +21,7 @@ def bundled_chat_dir(dest: Path, *, limit: int | None = None, val_every: int = 1
     dest.mkdir(parents=True, exist_ok=True)
     train: list[str] = []
     val: list[str] = []
-    for path in sorted((REPO_DATA / "conversations").glob("*.jsonl")):
+    for path in sorted((BUNDLED_DATA / "conversations").glob("*.jsonl")):
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
         for i, line in enumerate(lines):
             (val if i % val_every == val_every - 1 else train).append(line)
@@ -66,7 +66,7 @@ def build_smoke_model(out_dir: Path, data_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir)
     if data_dir is None:
         data_dir = bundled_chat_dir(out_dir.parent / f".{out_dir.name}.data", limit=40)
-    overrides = {**SMOKE_OVERRIDES, "pretrain_kb": str(REPO_DATA / "kb" / "articles.en.jsonl")}
+    overrides = {**SMOKE_OVERRIDES, "pretrain_kb": str(BUNDLED_DATA / "kb" / "articles.en.jsonl")}
     config = load_config("tiny", overrides=overrides)
     run_training(config, Path(data_dir), out_dir, log=lambda _msg: None)
     return out_dir
