@@ -24,7 +24,7 @@ class CompareConfig:
 
     index_dir: Path = field(metadata={"help": "knowledge-base index folder"})
     testset: Path = field(metadata={"help": "QA JSONL: id, lang, question, reference, gold_ids, split"})
-    out_dir: Path = field(metadata={"help": "folder for metrics.json, report.md, turns.jsonl, plots/ and mlflow.db"})
+    out_dir: Path = field(metadata={"help": "folder for metrics.json, report.md, turns.jsonl and plots/"})
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder (finetune/hybrid)"})
     modes: tuple[str, ...] = field(
         default=DEFAULT_MODES, metadata={"help": "modes (report rows) to compare, all on the same questions"}
@@ -53,7 +53,7 @@ class CompareConfig:
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples per interval"})
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap and of the BBQ sample"})
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home (embedder exports, PII models)"})
-    mlflow: bool = field(default=True, metadata={"help": "log the run to MLflow (sqlite store in out_dir)"})
+    mlflow: bool = field(default=True, metadata={"help": "log the run to MLflow (<cache_dir>/mlflow.db)"})
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.modes if m not in MODES]

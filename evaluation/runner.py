@@ -260,7 +260,7 @@ def _log(config: CompareConfig, run: dict[str, Any], summary: dict[str, Any], ar
     params = {
         k: run[k] for k in ("modes", "split", "limit", "index", "model", "rag_generator", "items", "turns", "workers")
     }
-    return log_run(config.out_dir, params, summary["table"], artifacts)
+    return log_run(config.cache_dir, config.out_dir, params, summary["table"], artifacts)
 
 
 def run_comparison(config: CompareConfig, progress: Progress | None = None, service: Any = None) -> dict[str, Any]:

@@ -1,17 +1,14 @@
-"""Log a comparison run to MLflow, with a ``sqlite:`` tracking store inside the run's output folder."""
+"""Log a comparison run to the data home's MLflow store (:mod:`finetune.tracking`): one experiment for them all."""
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation.stats import Estimate
-
-EXPERIMENT = "supportbot-eval-compare"
+from finetune.tracking import EVAL_EXPERIMENT, start_run
 
 
 def flat_metrics(table: Mapping[str, Mapping[str, Mapping[str, Estimate]]]) -> dict[str, float]:
@@ -27,36 +24,23 @@ def flat_metrics(table: Mapping[str, Mapping[str, Mapping[str, Estimate]]]) -> d
 
 
 def log_run(
+    home: Path,
     out_dir: Path,
     params: Mapping[str, Any],
     table: Mapping[str, Mapping[str, Mapping[str, Estimate]]],
     artifacts: Sequence[Path],
 ) -> str:
-    """Log params, every KPI estimate and the artifacts; returns the MLflow run id.
+    """Log params, every KPI estimate and the artifacts of the run in ``out_dir``; returns the MLflow run id.
 
-    The store is ``sqlite:///OUT/mlflow.db`` and artifacts go to ``OUT/mlartifacts``, so a run folder is
-    self-contained: ``mlflow ui --backend-store-uri sqlite:///OUT/mlflow.db`` browses it.
+    The run goes to the data home's store (``sqlite:///<home>/mlflow.db``, experiment ``supportbot-eval-compare``,
+    see :mod:`finetune.tracking`), so comparisons sit side by side:
+    ``mlflow ui --backend-store-uri sqlite:///<home>/mlflow.db``.
     """
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    import mlflow
-
-    out_dir = out_dir.resolve()
-    client_uri = f"sqlite:///{out_dir / 'mlflow.db'}"
-    mlflow.set_tracking_uri(client_uri)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else mlflow.create_experiment(EXPERIMENT, artifact_location=(out_dir / "mlartifacts").as_uri())
-    )
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"compare-{params.get('split', '')}") as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        metrics = flat_metrics(table)
-        # MLflow metric names allow letters, digits, _ - . / and space
-        mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
-        for artifact in artifacts:
-            if artifact.is_file():
-                folder = "plots" if artifact.suffix == ".png" else None
-                mlflow.log_artifact(str(artifact), artifact_path=folder)
-        return str(run.info.run_id)
+    run = start_run(home, EVAL_EXPERIMENT, f"compare-{params.get('split', '')}", Path(out_dir).resolve(), params)
+    # MLflow metric names allow letters, digits, _ - . / and space
+    run.log_metrics({k.replace("@", "_at_"): v for k, v in flat_metrics(table).items()})
+    for artifact in artifacts:
+        if artifact.is_file():
+            run.log_artifact(artifact, "plots" if artifact.suffix == ".png" else None)
+    run.finish()
+    return str(run.run_id)

@@ -106,7 +106,7 @@ class TrainConfig:
     early_stopping_patience: int = field(default=2, metadata={"help": "epochs without eval-loss gain before stop"})
     seed: int = field(default=13, metadata={"help": "random seed for sampling, init and shuffling"})
     # --- run bookkeeping ---
-    mlflow: bool = field(default=True, metadata={"help": "track params and metrics in OUT/mlflow.db"})
+    mlflow: bool = field(default=True, metadata={"help": "track params and metrics in <home>/mlflow.db (MLflow)"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     resume: bool = field(default=True, metadata={"help": "resume from OUT's unfinished run folder when present"})
 

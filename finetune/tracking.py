@@ -1,42 +1,72 @@
-"""MLflow tracking of a training run in a SQLite store inside the run folder (``OUT/mlflow.db``).
+"""MLflow tracking: one SQLite store in the data home, one experiment per kind of run.
 
-The run is trained in a work folder that is renamed to ``OUT`` at the end, so the store is opened at the work
-path while training, closed before the rename, and re-opened at the final path to attach the model card.
+Every run goes to ``<home>/mlflow.db``: training runs to the ``supportbot-train`` experiment, comparison runs
+(:mod:`evaluation.tracking`) to ``supportbot-eval-compare``, so runs of a kind sit side by side
+(``mlflow ui --backend-store-uri sqlite:///<home>/mlflow.db``). MLflow's copies of the artifacts go to
+``<home>/mlartifacts/<experiment>/``; each run folder keeps its own files (model card, metrics.json, report), and
+its run carries the folder in the ``run_folder`` tag. Runs are logged through an explicit ``MlflowClient`` (no
+global MLflow state).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from finetune.config import TrainConfig
 
-EXPERIMENT = "supportbot-train"
+STORE = "mlflow.db"
+TRAIN_EXPERIMENT = "supportbot-train"
+EVAL_EXPERIMENT = "supportbot-eval-compare"
 
 
-class Tracker:
-    """Params and metrics of one run, logged through an explicit ``MlflowClient`` (no global MLflow state)."""
+def default_home() -> Path:
+    """The data home when the caller names none: ``SUPPORTBOT_HOME``, else ``./.supportbot`` (the settings' default)."""
+    return Path(os.environ.get("SUPPORTBOT_HOME", ".supportbot"))
 
-    def __init__(self, work: Path, out: Path, config: TrainConfig) -> None:
-        from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment is not None
-            else self.client.create_experiment(EXPERIMENT, artifact_location=(out / "mlartifacts").as_uri())
-        )
-        self.run_id: str = self.client.create_run(experiment_id, run_name=f"{config.preset}").info.run_id
-        from mlflow.entities import Param
+def store_uri(home: Path) -> str:
+    """The tracking store of the data home ``home``: ``sqlite:///<home>/mlflow.db``."""
+    return f"sqlite:///{Path(home).resolve() / STORE}"
 
-        params = [Param(k, str(v)[:500]) for k, v in config.to_dict().items()]
-        self.client.log_batch(self.run_id, params=params)
 
-    def log_metrics(self, values: dict[str, float], step: int) -> None:
+def start_run(home: Path, experiment: str, run_name: str, run_folder: Path, params: Mapping[str, Any]) -> Any:
+    """Open the data home's store, start a run of ``experiment`` and log ``params``; the :class:`Run`.
+
+    The first use of a new store takes a few seconds (MLflow creates its tables).
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
+
+    home = Path(home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(store_uri(home))
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = (
+        found.experiment_id
+        if found is not None
+        else client.create_experiment(experiment, artifact_location=(home / "mlartifacts" / experiment).as_uri())
+    )
+    run_id = client.create_run(experiment_id, run_name=run_name, tags={"run_folder": str(run_folder)}).info.run_id
+    client.log_batch(run_id, params=[Param(k, str(v)[:500]) for k, v in params.items()])
+    return Run(client, run_id)
+
+
+class Run:
+    """One tracked run: metrics, artifacts, and the end."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def log_metrics(self, values: Mapping[str, float], step: int = 0) -> None:
         """Log numeric ``values`` at ``step``."""
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -44,24 +74,23 @@ class Tracker:
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
-    def close(self) -> None:
-        """Mark the run finished and release the SQLite file before the work folder is renamed."""
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        """Copy the file ``path`` into the run's artifacts (under ``folder``)."""
+        self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+
+    def finish(self) -> None:
+        """Mark the run finished."""
         self.client.set_terminated(self.run_id)
-        store = getattr(self.client._tracking_client, "store", None)
-        engine = getattr(store, "engine", None)
-        if engine is not None:
-            engine.dispose()
-
-    def attach_artifacts(self, out: Path) -> None:
-        """Copy the model card and metrics into the run's artifacts, through the store at its final path."""
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
-        for name in ("model_card.md", "metrics.json"):
-            if (out / name).is_file():
-                client.log_artifact(self.run_id, str(out / name))
 
 
-def open_tracker(work: Path, out: Path, config: TrainConfig) -> Any:
-    """Start tracking a run (MLflow's first use of a new SQLite store takes a few seconds: it creates tables)."""
-    return Tracker(work, out, config)
+def open_tracker(home: Path, out: Path, config: TrainConfig) -> Run:
+    """Start tracking a training run whose model folder will be ``out``: the config's fields as params."""
+    return start_run(home, TRAIN_EXPERIMENT, config.preset, out, config.to_dict())
+
+
+def finish_training(run: Run, out: Path) -> None:
+    """Attach the model card and metrics of the finished model folder ``out`` and end the run."""
+    for name in ("model_card.md", "metrics.json"):
+        if (out / name).is_file():
+            run.log_artifact(out / name)
+    run.finish()

@@ -259,7 +259,13 @@ def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str
 
 
 def run_training(
-    config: TrainConfig, data_dir: Path, out: Path, *, overwrite: bool = False, log: Log = print
+    config: TrainConfig,
+    data_dir: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    log: Log = print,
+    home: Path | None = None,
 ) -> dict[str, Any]:
     """Train a LoRA adapter with ``config`` on a prepared data folder and write the model folder ``out``.
 
@@ -269,6 +275,7 @@ def run_training(
         out: the model folder to create.
         overwrite: replace an existing non-empty ``out``.
         log: where progress lines go.
+        home: data home whose MLflow store tracks the run (default: ``SUPPORTBOT_HOME`` or ``./.supportbot``).
 
     Returns:
         The metrics also written to ``out/metrics.json``.
@@ -281,7 +288,7 @@ def run_training(
 
     from finetune.modelcard import write_outputs
     from finetune.tokenizer import load_tokenizer
-    from finetune.tracking import open_tracker
+    from finetune.tracking import default_home, finish_training, open_tracker
 
     # --- setup ---
     started = time.time()
@@ -295,7 +302,7 @@ def run_training(
     work = _work_dir(out, config, data_dir, overwrite)
     cuda = torch.cuda.is_available()
     torch.manual_seed(config.seed)
-    tracker = open_tracker(work, out, config) if config.mlflow else None
+    tracker = open_tracker(home or default_home(), out, config) if config.mlflow else None
     factory = make_trainer_factory(config, cuda, tracker, log)
     log(f"training {config.preset} on {len(unique_train)} conversations ({len(train_convs)} after language "
         f"balancing, {len(val_convs)} for validation), "
@@ -370,12 +377,10 @@ def run_training(
              "perplexity_ratio": metrics["perplexity_ratio"]}, result.global_step)  # fmt: skip
     write_outputs(work, config, data_dir, base_ref, metrics)
     (work / "run.json").unlink()
-    if tracker is not None:
-        tracker.close()
     if out.exists():
         shutil.rmtree(out)
     work.rename(out)
     if tracker is not None:
-        tracker.attach_artifacts(out)
+        finish_training(tracker, out)
     log(f"wrote {out} in {metrics['seconds']} s (perplexity {before['perplexity']} -> {after['perplexity']})")
     return metrics

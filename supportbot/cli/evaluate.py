@@ -94,7 +94,7 @@ def compare(
     ),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples per confidence interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the BBQ sample."),
-    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (sqlite store in --out)."),
+    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (<home>/mlflow.db)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json document on stdout."),
 ) -> None:
     """Run every mode on the same questions and write the comparison report."""

@@ -26,7 +26,7 @@ def train(
     epochs: float | None = typer.Option(None, "--epochs", help="Override the preset's LoRA epochs."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop LoRA tuning after N steps."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
-    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the run in OUT/mlflow.db."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the run in <home>/mlflow.db."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's metrics as one JSON document."),
 ) -> None:
     """Train a LoRA adapter with a preset."""
@@ -38,10 +38,11 @@ def train(
     from finetune.config import TrainError, load_config
 
     preset = preset or "gemma-270m"
-    if preset == "gemma-270m" and base is None:  # the base `model pull` + `model trim` write into the data home
-        from supportbot.settings import get_settings
+    from supportbot.settings import get_settings
 
-        base = get_settings().home / "models" / "gemma-3-270m-trim"
+    home = get_settings().home
+    if preset == "gemma-270m" and base is None:  # the base `model pull` + `model trim` write into the data home
+        base = home / "models" / "gemma-3-270m-trim"
         if not (base / "config.json").is_file():
             pulled = base.parent / "gemma-3-270m"
             fail(f"--preset gemma-270m needs its base ({base} is missing): run `supportbot model pull` and "
@@ -60,7 +61,9 @@ def train(
 
         # The Trainer prints its log lines on stdout; keep stdout for the --json document alone.
         with contextlib.redirect_stdout(sys.stderr):
-            metrics = run_training(cfg, data, out, overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True))
+            metrics = run_training(
+                cfg, data, out, overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True), home=home
+            )
     except TrainError as exc:
         fail(str(exc))
     if as_json:

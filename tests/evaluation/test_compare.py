@@ -124,8 +124,13 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
     for plot in document["plots"]:
         assert (compare_run / plot).read_bytes()[:4] == b"\x89PNG"
         assert f"]({plot})" in report
-    mlflow.set_tracking_uri(f"sqlite:///{compare_run / 'mlflow.db'}")
-    run = mlflow.get_run(document["run"]["mlflow_run_id"])
+    from supportbot.settings import get_settings
+
+    assert not (compare_run / "mlflow.db").exists()  # one store, in the (test's temporary) data home
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{get_settings().home.resolve() / 'mlflow.db'}")
+    run = client.get_run(document["run"]["mlflow_run_id"])
+    assert client.get_experiment(run.info.experiment_id).name == "supportbot-eval-compare"
+    assert run.data.tags["run_folder"] == str(compare_run.resolve())
     assert run.data.metrics["rouge_l.hybrid.all"] == pytest.approx(
         document["kpis"]["rouge_l"]["hybrid"]["all"]["value"]
     )

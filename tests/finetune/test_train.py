@@ -141,10 +141,13 @@ def test_cli_two_step_run_tracks_in_mlflow(tmp_path: Path) -> None:
     assert metrics["lora_steps"] == 2
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    from supportbot.settings import get_settings
+
+    assert not (out / "mlflow.db").exists()  # one store, in the (test's temporary) data home
+    client = MlflowClient(f"sqlite:///{get_settings().home.resolve() / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("supportbot-train")
     assert experiment is not None
-    (run,) = client.search_runs([experiment.experiment_id])
+    (run,) = client.search_runs([experiment.experiment_id], f"tags.run_folder = '{out.resolve()}'")
     assert run.data.params["lora_r"] == "4" and "val_perplexity_after" in run.data.metrics
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"model_card.md", "metrics.json"}
 
