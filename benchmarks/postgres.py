@@ -15,7 +15,6 @@ session owner) and an escalation write. Asserts nothing; the header prints the l
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import sys
@@ -53,16 +52,12 @@ def _time(call: Callable[[], Any], runs: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=ROOT / ".supportbot" / "index", help="index folder")
+    from benchmarks.state_args import data_home, parse_state_args, state_parser
+
+    parser = state_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=200, help="chat turns per backend (two per conversation)")
     parser.add_argument("--ops", type=int, default=300, help="runs of each state operation per backend")
-    parser.add_argument("--database-url", default=os.environ.get("SUPPORTBOT_DATABASE_URL"), help="PostgreSQL URL")
-    args = parser.parse_args()
-    if not args.database_url:
-        sys.exit("error: set SUPPORTBOT_DATABASE_URL (or --database-url) to a PostgreSQL database")
-    if not (args.index / "CURRENT").exists():
-        sys.exit(f"error: no index at {args.index}: build it with `supportbot kb ingest data/kb --index {args.index}`")
+    args = parse_state_args(parser)
 
     from api.keys import KeyStore
     from api.ratelimit import make_limiter
@@ -72,7 +67,7 @@ def main() -> None:
 
     upgrade(args.database_url)
     work = Path(tempfile.mkdtemp(prefix="supportbot-bench-pg-"))
-    home = Path(os.environ.get("SUPPORTBOT_HOME", ROOT / ".supportbot"))
+    home = data_home()
     common = {"index_dir": args.index, "cache_dir": home}
     print("loading both services ...", file=sys.stderr)
     services = {

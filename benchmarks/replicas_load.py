@@ -16,7 +16,6 @@ nothing; the header prints the load average.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -27,16 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from benchmarks.state_args import data_home, parse_state_args, state_parser
+
+    parser = state_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=50, help="concurrent chat sessions")
     parser.add_argument("--seconds", type=float, default=300.0, help="how long every session keeps chatting")
-    parser.add_argument("--index", type=Path, default=ROOT / ".supportbot" / "index", help="index folder")
-    parser.add_argument("--database-url", default=os.environ.get("SUPPORTBOT_DATABASE_URL"), help="PostgreSQL URL")
-    args = parser.parse_args()
-    if not args.database_url:
-        sys.exit("error: set SUPPORTBOT_DATABASE_URL (or --database-url) to a PostgreSQL database")
-    if not (args.index / "CURRENT").exists():
-        sys.exit(f"error: no index at {args.index}: build it with `supportbot kb ingest data/kb --index {args.index}`")
+    args = parse_state_args(parser)
 
     from api.keys import KeyStore
     from graph.db import redact_url, upgrade
@@ -44,7 +39,7 @@ def main() -> None:
 
     upgrade(args.database_url)
     work = Path(tempfile.mkdtemp(prefix="supportbot-load-"))
-    cache = Path(os.environ.get("SUPPORTBOT_HOME", ROOT / ".supportbot"))
+    cache = data_home()
     print(f"starting two replicas (logs in {work}) ...", file=sys.stderr)
     replicas = start_replicas(args.database_url, args.index.resolve(), work, cache)
     try:

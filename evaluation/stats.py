@@ -77,9 +77,13 @@ def bootstrap_ci(
     n = len(data)
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
-    value = float(statistic(data))
     index = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
     samples = np.asarray(statistic(data[index]), dtype=float).reshape(-1)
+    return _percentile_interval(float(statistic(data)), samples, n, confidence)
+
+
+def _percentile_interval(value: float, samples: np.ndarray, n: int, confidence: float) -> Estimate:
+    """``value`` with the percentile interval of its bootstrap ``samples`` (NaN samples ignored)."""
     samples = samples[~np.isnan(samples)]
     if math.isnan(value) or not len(samples):
         return Estimate(value, math.nan, math.nan, n)
@@ -172,12 +176,7 @@ def paired_difference(
     samples = np.asarray(statistic(left[index]), dtype=float).reshape(-1) - np.asarray(
         statistic(right[index]), dtype=float
     ).reshape(-1)
-    samples = samples[~np.isnan(samples)]
-    if math.isnan(value) or not len(samples):
-        return Estimate(value, math.nan, math.nan, n)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(samples, [tail, 100.0 - tail])
-    return Estimate(value, float(min(low, value)), float(max(high, value)), n)
+    return _percentile_interval(value, samples, n, confidence)
 
 
 def _signed(diff: Estimate) -> str:

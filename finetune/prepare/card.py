@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.prepare.config import PrepareConfig
+from finetune.prepare.config import Prepared
 from finetune.prepare.splits import SPLITS
 
 
@@ -49,23 +49,23 @@ def _plot(path: Path, data: dict[str, list[int]], title: str, xlabel: str, log: 
     plt.close(fig)
 
 
-def build_card(
-    records: Sequence[dict[str, Any]],
-    splits: dict[str, str],
-    raft_examples: Sequence[dict[str, Any]],
-    summary: dict[str, Any],
-    examples: Sequence[dict[str, Any]],
-    config: PrepareConfig,
-) -> dict[str, Any]:
+def _size(record: dict[str, Any]) -> tuple[int, int]:
+    """Turns and characters of a record's conversation (system prompt left out)."""
+    body = [m for m in record["messages"] if m["role"] != "system"]
+    return len(body), sum(len(m["content"]) for m in body)
+
+
+def build_card(prepared: Prepared) -> dict[str, Any]:
     """The card's content (everything but the plots)."""
+    records, splits, raft_examples = prepared.records, prepared.splits, prepared.raft_examples
+    summary, config = prepared.summary, prepared.config
     by: dict[str, dict[str, Counter[str]]] = {"source": {}, "lang": {}, "intent": {}}
     for record in records:
         split = splits[record["id"]]
         keys = {"source": record["source"], "lang": record["lang"], "intent": record["meta"].get("intent") or "(none)"}
         for dimension, key in keys.items():
             by[dimension].setdefault(str(key), Counter())[split] += 1
-    turns = [sum(1 for m in r["messages"] if m["role"] != "system") for r in records]
-    chars = [sum(len(m["content"]) for m in r["messages"] if m["role"] != "system") for r in records]
+    turns, chars = [_size(r)[0] for r in records], [_size(r)[1] for r in records]
     raft: dict[str, Any] = {
         split: {
             "examples": sum(1 for e in raft_examples if e["split"] == split),
@@ -92,7 +92,7 @@ def build_card(
             "chars_per_conversation": _histogram(chars, [200, 500, 1000, 2000, 4000, 8000]),
         },
         "raft": {**summary["raft_details"], "per_split": raft},
-        "examples_before_after_cleaning": list(examples),
+        "examples_before_after_cleaning": list(prepared.examples),
         "config": {k: v for k, v in json.loads(json.dumps(config.__dict__, default=str)).items()},
     }
 
@@ -163,24 +163,16 @@ def render_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_card(
-    folder: Path,
-    records: Sequence[dict[str, Any]],
-    splits: dict[str, str],
-    raft_examples: Sequence[dict[str, Any]],
-    summary: dict[str, Any],
-    examples: Sequence[dict[str, Any]],
-    config: PrepareConfig,
-) -> None:
+def write_card(folder: Path, prepared: Prepared) -> None:
     """Write ``data_card.json``, ``data_card.md`` and the length histograms into ``folder``."""
-    card = build_card(records, splits, raft_examples, summary, examples, config)
+    card = build_card(prepared)
     (folder / "plots").mkdir(exist_ok=True)
     turns: dict[str, list[int]] = {s: [] for s in SPLITS}
     chars: dict[str, list[int]] = {s: [] for s in SPLITS}
-    for record in records:
-        body = [m for m in record["messages"] if m["role"] != "system"]
-        turns[splits[record["id"]]].append(len(body))
-        chars[splits[record["id"]]].append(sum(len(m["content"]) for m in body))
+    for record in prepared.records:
+        split = prepared.splits[record["id"]]
+        turns[split].append(_size(record)[0])
+        chars[split].append(_size(record)[1])
     _plot(folder / "plots" / "turns_per_conversation.png", turns, "Turns per conversation", "user + assistant turns")
     _plot(folder / "plots" / "chars_per_conversation.png", chars, "Characters per conversation", "characters", log=True)
     (folder / "data_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")

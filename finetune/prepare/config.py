@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The Nimbus Market public contact data (data/kb: contact-customer-service-en) that Bitext's store slots
 # ({{Customer Support Phone Number}}, {{Website Name}}, ...) are filled with, so tuned answers state the store's facts.
@@ -100,3 +101,15 @@ class PrepareConfig:
     def test_fraction(self) -> float:
         """The share of clusters left for test."""
         return round(1 - self.train_fraction - self.val_fraction, 6)
+
+
+@dataclass
+class Prepared:
+    """What one run computed before anything is written: the split files, the manifest and the data card."""
+
+    records: list[dict[str, Any]]  # redacted chat records, each with meta.split
+    splits: dict[str, str]  # conversation id -> train | val | test
+    raft_examples: list[dict[str, Any]]
+    summary: dict[str, Any]  # the manifest's counts
+    examples: list[dict[str, Any]]  # conversations before and after cleaning, for the card
+    config: PrepareConfig

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.prepare.cleaning import clean_text, shape_conversation
-from finetune.prepare.config import PrepareConfig, PrepareError
+from finetune.prepare.config import PrepareConfig, Prepared, PrepareError
 from finetune.prepare.readers import Conversation, input_files, read_file
 from finetune.prepare.redaction import Redaction, card_example
 from finetune.prepare.splits import SPLITS, assign_splits, drop_duplicates, leaking_ids, load_eval_texts
@@ -128,13 +128,8 @@ def prepare(
 
     config = config or PrepareConfig()
     started = time.perf_counter()
-    stages: dict[str, float] = {}
-    clock = [started]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        stages[stage] = round(stages.get(stage, 0.0) + now - clock[0], 2)
-        clock[0] = now
+    clock = _Clock(started)
+    lap = clock.lap
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -145,55 +140,17 @@ def prepare(
     lap("read")
     turn_counts: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
-    shaped: list[tuple[Conversation, list[dict[str, str]], str]] = []
-    for i, conversation in enumerate(conversations, start=1):
-        progress("clean", i, len(conversations))
-        turns = shape_conversation(conversation.messages, config, turn_counts, clean_text)
-        lang = _conversation_lang(conversation, turns) if turns else None
-        if not turns:
-            dropped["empty_after_cleaning"] += 1
-        elif lang is None:
-            dropped["unsupported_language"] += 1
-        else:
-            shaped.append((conversation, turns, lang))
-
+    shaped = _shape(conversations, config, turn_counts, dropped, progress)
     lap("clean")
-    questions = [(c.id, t["content"], lang) for c, turns, lang in shaped for t in turns if t["role"] == "user"]
-    leaks = leaking_ids(questions, eval_texts, config.leak_jaccard, config.minhash_perm)
-    dropped["eval_leak"] += len(leaks)
-    shaped = [s for s in shaped if s[0].id not in leaks]
     hidden = hidden_articles(kb_paths, config.holdout_articles)
-    about_hidden = {c.id for c, _, _ in shaped if hidden & set((c.meta or {}).get("gold_ids") or [])}
-    dropped["holdout_article"] += len(about_hidden)
-    shaped = [s for s in shaped if s[0].id not in about_hidden]
-
-    # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
-    plain = [{"id": c.id, "lang": lang, "messages": turns} for c, turns, lang in shaped]
+    shaped = _drop_leaks_and_holdouts(shaped, eval_texts, hidden, config, dropped)
     lap("eval_leaks")
-    kept_plain, duplicates = drop_duplicates(plain, config.dedup_jaccard, config.minhash_perm)
-    kept_ids = {r["id"] for r in kept_plain}
-    dropped["duplicates"] += len(shaped) - len(kept_ids)
-    shaped = [s for s in shaped if s[0].id in kept_ids]
-
+    # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
+    shaped, duplicates = _drop_duplicates(shaped, config, dropped)
     lap("dedup")
     redaction = Redaction(shared_redactor(Path(models_dir)), config.store_values)
     lap("redactor_load")
-    records: list[dict[str, Any]] = []
-    examples: list[dict[str, Any]] = []
-    for i, (conversation, turns, lang) in enumerate(shaped, start=1):
-        progress("redact", i, len(shaped))
-        record = redaction.conversation(conversation, turns, lang)
-        records.append(record)
-        if (
-            len(examples) < config.card_examples
-            and _changed(conversation, turns)
-            and (conversation.source not in {e["source"] for e in examples} or i % 97 == 0)
-        ):
-            examples.append(card_example(conversation, record, redaction))
-    shown = {e["id"] for e in examples}
-    for conversation, _, _ in [s for s in shaped if s[0].id not in shown][: config.card_examples - len(examples)]:
-        record = next(r for r in records if r["id"] == conversation.id)  # too few cleaning changes to show
-        examples.append(card_example(conversation, record, redaction))
+    records, examples = _redact(shaped, redaction, config, progress)
     lap("redact")
 
     fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
@@ -226,10 +183,99 @@ def prepare(
         "duplicates": duplicates,
         "split_units": split_summary,
         "raft_details": raft_summary,
-        "stage_seconds": stages,
+        "stage_seconds": clock.stages,
     }
-    _write_atomically(out, records, splits, raft_examples, summary, examples, config, started, progress, write_card)
+    prepared = Prepared(records, splits, raft_examples, summary, examples, config)
+    _write_atomically(out, prepared, started, progress, write_card)
     return summary
+
+
+Shaped = list[tuple[Conversation, list[dict[str, str]], str]]  # conversation, cleaned turns, language
+
+
+class _Clock:
+    """Seconds spent per stage (a stage timed twice adds up)."""
+
+    def __init__(self, started: float) -> None:
+        self.stages: dict[str, float] = {}
+        self.last = started
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the last lap to ``stage``."""
+        now = time.perf_counter()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - self.last, 2)
+        self.last = now
+
+
+def _shape(
+    conversations: Sequence[Conversation],
+    config: PrepareConfig,
+    turn_counts: Counter[str],
+    dropped: Counter[str],
+    progress: Progress,
+) -> Shaped:
+    """Clean every conversation's turns and decide its language; those left empty or in another language drop."""
+    shaped: Shaped = []
+    for i, conversation in enumerate(conversations, start=1):
+        progress("clean", i, len(conversations))
+        turns = shape_conversation(conversation.messages, config, turn_counts, clean_text)
+        lang = _conversation_lang(conversation, turns) if turns else None
+        if not turns:
+            dropped["empty_after_cleaning"] += 1
+        elif lang is None:
+            dropped["unsupported_language"] += 1
+        else:
+            shaped.append((conversation, turns, lang))
+    return shaped
+
+
+def _drop_leaks_and_holdouts(
+    shaped: Shaped,
+    eval_texts: list[tuple[str, str | None]],
+    hidden: set[str],
+    config: PrepareConfig,
+    dropped: Counter[str],
+) -> Shaped:
+    """Drop conversations whose questions leak an evaluation question, or that are about a held-out article."""
+    questions = [(c.id, t["content"], lang) for c, turns, lang in shaped for t in turns if t["role"] == "user"]
+    leaks = leaking_ids(questions, eval_texts, config.leak_jaccard, config.minhash_perm)
+    dropped["eval_leak"] += len(leaks)
+    shaped = [s for s in shaped if s[0].id not in leaks]
+    about_hidden = {c.id for c, _, _ in shaped if hidden & set((c.meta or {}).get("gold_ids") or [])}
+    dropped["holdout_article"] += len(about_hidden)
+    return [s for s in shaped if s[0].id not in about_hidden]
+
+
+def _drop_duplicates(shaped: Shaped, config: PrepareConfig, dropped: Counter[str]) -> tuple[Shaped, dict[str, Any]]:
+    """Near-duplicate conversations (MinHash-Jaccard on the cleaned text) dropped; what was dropped, and why."""
+    plain = [{"id": c.id, "lang": lang, "messages": turns} for c, turns, lang in shaped]
+    kept_plain, duplicates = drop_duplicates(plain, config.dedup_jaccard, config.minhash_perm)
+    kept_ids = {r["id"] for r in kept_plain}
+    dropped["duplicates"] += len(shaped) - len(kept_ids)
+    return [s for s in shaped if s[0].id in kept_ids], duplicates
+
+
+def _redact(
+    shaped: Shaped, redaction: Redaction, config: PrepareConfig, progress: Progress
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The redacted chat records, and the card's before/after examples (conversations cleaning changed first)."""
+    records: list[dict[str, Any]] = []
+    examples: list[dict[str, Any]] = []
+    for i, (conversation, turns, lang) in enumerate(shaped, start=1):
+        progress("redact", i, len(shaped))
+        record = redaction.conversation(conversation, turns, lang)
+        records.append(record)
+        if (
+            len(examples) < config.card_examples
+            and _changed(conversation, turns)
+            and (conversation.source not in {e["source"] for e in examples} or i % 97 == 0)
+        ):
+            examples.append(card_example(conversation, record, redaction))
+    shown = {e["id"] for e in examples}
+    for conversation, _, _ in [s for s in shaped if s[0].id not in shown][: config.card_examples - len(examples)]:
+        record = next(r for r in records if r["id"] == conversation.id)  # too few cleaning changes to show
+        examples.append(card_example(conversation, record, redaction))
+    return records, examples
 
 
 def _raft(
@@ -310,28 +356,20 @@ def _jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
 
 
 def _write_atomically(
-    out: Path,
-    records: list[dict[str, Any]],
-    splits: dict[str, str],
-    raft_examples: list[dict[str, Any]],
-    summary: dict[str, Any],
-    examples: list[dict[str, Any]],
-    config: PrepareConfig,
-    started: float,
-    progress: Progress,
-    write_card: Callable[..., None],
+    out: Path, prepared: Prepared, started: float, progress: Progress, write_card: Callable[[Path, Prepared], None]
 ) -> None:
+    records, splits, summary = prepared.records, prepared.splits, prepared.summary
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         for n, split in enumerate(SPLITS, start=1):
             _jsonl(work / f"{split}.jsonl", [r for r in records if splits[r["id"]] == split])
-            _jsonl(work / f"raft_{split}.jsonl", [e for e in raft_examples if e["split"] == split])
+            _jsonl(work / f"raft_{split}.jsonl", [e for e in prepared.raft_examples if e["split"] == split])
             progress("write", n, len(SPLITS) + 1)
         summary["seconds"] = round(time.perf_counter() - started, 1)
-        write_card(work, records, splits, raft_examples, summary, examples, config)
+        write_card(work, prepared)
         outputs = [*sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()), "manifest.json"]
-        manifest = {**summary, "config": _config_dict(config), "outputs": outputs}
+        manifest = {**summary, "config": _config_dict(prepared.config), "outputs": outputs}
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         progress("write", len(SPLITS) + 1, len(SPLITS) + 1)
         previous = None
