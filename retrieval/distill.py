@@ -175,76 +175,26 @@ def distill(
     started = time.perf_counter()
     out = Path(out)
     _check_out(out)
-    pairs: list[Pair] = stsb_pairs(datasets) if datasets is not None else []
     rng = random.Random(config.seed)
-    if config.max_stsb_pairs and len(pairs) > config.max_stsb_pairs:
-        pairs = rng.sample(pairs, config.max_stsb_pairs)
-    knowledge = kb_pairs(load_documents(kb_paths)) if kb_paths else []
-    if not pairs and not knowledge:
-        raise DistillError("no parallel en/es pairs: give --datasets with stsb_multi_mt or a KB with translation_of")
+    pairs, knowledge = _gather_pairs(datasets, kb_paths, config, rng)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    try:
-        teacher = SentenceTransformer(str(resolve_model_path(config.teacher))).eval()
-        student = SentenceTransformer(str(resolve_model_path(config.student)), device=str(teacher.device))
-    except Exception as exc:  # sentence-transformers raises many kinds for a missing or odd model
-        raise DistillError(f"cannot load the teacher {config.teacher!r} or student {config.student!r}: {exc}") from exc
-    teacher.max_seq_length = student.max_seq_length = config.max_seq_length
-    for parameter in teacher.parameters():
-        parameter.requires_grad_(False)
-    if teacher.get_embedding_dimension() != student.get_embedding_dimension():
-        raise DistillError("teacher and student must produce vectors of the same dimension")
-
+    teacher, student = _load_models(config)
     unique = pairs + knowledge
-    english = list(dict.fromkeys(p.en for p in unique))
-    targets: dict[str, Any] = {}
-    for start in range(0, len(english), 256):
-        part = english[start : start + 256]
-        with torch.no_grad():
-            vectors = teacher.encode(part, convert_to_tensor=True, batch_size=64, show_progress_bar=False)
-        targets.update(zip(part, vectors, strict=True))
-        progress("teacher", min(start + 256, len(english)), len(english))
+    targets = _teacher_targets(teacher, unique, progress)
     probe = rng.sample(unique, min(256, len(unique)))
     probe_targets = torch.stack([targets[p.en] for p in probe])
     student.eval()
     mse_before = _mse_es_en(student, probe, probe_targets)
 
     epoch_pairs = pairs + knowledge * config.kb_repeats
-    steps_per_epoch = math.ceil(len(epoch_pairs) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    warmup = int(total * config.warmup)
-    # fused AdamW: one kernel for all 22M parameters, about 10x faster per step than the default on CPU
-    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.01, fused=True)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-    )
     train_started, train_cpu = time.perf_counter(), time.process_time()
-    losses: list[float] = []
-    step = 0
-    student.train()
-    for _ in range(config.epochs):
-        running = 0.0
-        for batch in _batches(epoch_pairs, config.batch_size, rng):
-            target = torch.stack([targets[p.en] for p in batch])
-            # One forward over en + es (bigger matrix products than two half-size ones), then the two MSE terms.
-            both = _embed(student, [p.en for p in batch] + [p.es for p in batch])
-            en, es = both[: len(batch)], both[len(batch) :]
-            loss = torch.nn.functional.mse_loss(en, target) + torch.nn.functional.mse_loss(es, target)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            running += float(loss.detach())
-            step += 1
-            progress("train", step, total)
-        losses.append(running / steps_per_epoch)
+    losses, step = _train(student, epoch_pairs, targets, config, rng, progress)
     train_seconds, train_cpu = time.perf_counter() - train_started, time.process_time() - train_cpu
     student.eval()
     mse_after = _mse_es_en(student, probe, probe_targets)
@@ -269,6 +219,100 @@ def distill(
         "loss_per_epoch": [round(value, 8) for value in losses],
         "mse_es_en_probe": {"pairs": len(probe), "before": round(mse_before, 8), "after": round(mse_after, 8)},
     }
+    _save(student, report, out, started, progress)
+    return report
+
+
+def _gather_pairs(
+    datasets: Path | None, kb_paths: list[Path], config: DistillConfig, rng: random.Random
+) -> tuple[list[Pair], list[Pair]]:
+    """The stsb pairs (sampled down to ``max_stsb_pairs``) and the knowledge base's article pairs."""
+    pairs: list[Pair] = stsb_pairs(datasets) if datasets is not None else []
+    if config.max_stsb_pairs and len(pairs) > config.max_stsb_pairs:
+        pairs = rng.sample(pairs, config.max_stsb_pairs)
+    knowledge = kb_pairs(load_documents(kb_paths)) if kb_paths else []
+    if not pairs and not knowledge:
+        raise DistillError("no parallel en/es pairs: give --datasets with stsb_multi_mt or a KB with translation_of")
+    return pairs, knowledge
+
+
+def _load_models(config: DistillConfig) -> tuple[Any, Any]:
+    """The frozen teacher and the student, with the same vector size and ``max_seq_length``."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        teacher = SentenceTransformer(str(resolve_model_path(config.teacher))).eval()
+        student = SentenceTransformer(str(resolve_model_path(config.student)), device=str(teacher.device))
+    except Exception as exc:  # sentence-transformers raises many kinds for a missing or odd model
+        raise DistillError(f"cannot load the teacher {config.teacher!r} or student {config.student!r}: {exc}") from exc
+    teacher.max_seq_length = student.max_seq_length = config.max_seq_length
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    if teacher.get_embedding_dimension() != student.get_embedding_dimension():
+        raise DistillError("teacher and student must produce vectors of the same dimension")
+    return teacher, student
+
+
+def _teacher_targets(teacher: Any, pairs: list[Pair], progress: Progress) -> dict[str, Any]:
+    """The teacher's vector of every distinct English text, 256 at a time."""
+    import torch
+
+    english = list(dict.fromkeys(p.en for p in pairs))
+    targets: dict[str, Any] = {}
+    for start in range(0, len(english), 256):
+        part = english[start : start + 256]
+        with torch.no_grad():
+            vectors = teacher.encode(part, convert_to_tensor=True, batch_size=64, show_progress_bar=False)
+        targets.update(zip(part, vectors, strict=True))
+        progress("teacher", min(start + 256, len(english)), len(english))
+    return targets
+
+
+def _train(
+    student: Any,
+    epoch_pairs: list[Pair],
+    targets: dict[str, Any],
+    config: DistillConfig,
+    rng: random.Random,
+    progress: Progress,
+) -> tuple[list[float], int]:
+    """Pull the student's English and Spanish vectors of each pair to the teacher's English one; the mean loss
+    per epoch and the steps taken."""
+    import torch
+
+    steps_per_epoch = math.ceil(len(epoch_pairs) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = int(total * config.warmup)
+    # fused AdamW: one kernel for all 22M parameters, about 10x faster per step than the default on CPU
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.01, fused=True)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+    )
+    losses: list[float] = []
+    step = 0
+    student.train()
+    for _ in range(config.epochs):
+        running = 0.0
+        for batch in _batches(epoch_pairs, config.batch_size, rng):
+            target = torch.stack([targets[p.en] for p in batch])
+            # One forward over en + es (bigger matrix products than two half-size ones), then the two MSE terms.
+            both = _embed(student, [p.en for p in batch] + [p.es for p in batch])
+            en, es = both[: len(batch)], both[len(batch) :]
+            loss = torch.nn.functional.mse_loss(en, target) + torch.nn.functional.mse_loss(es, target)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            running += float(loss.detach())
+            step += 1
+            progress("train", step, total)
+        losses.append(running / steps_per_epoch)
+    return losses, step
+
+
+def _save(student: Any, report: dict[str, Any], out: Path, started: float, progress: Progress) -> None:
+    """Write the student and its report into a temp folder beside ``out``, then swap it in with one rename."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     try:
@@ -287,4 +331,3 @@ def distill(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
-    return report
