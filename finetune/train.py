@@ -258,6 +258,58 @@ def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str
     return model, quant
 
 
+def _base_and_tokenizer(
+    config: TrainConfig, conversations: list[Messages], work: Path, factory: Callable[..., Any]
+) -> tuple[Any, Path, str, dict[str, Any]]:
+    """The tokenizer, the base model's folder, how the model card names the base, and the pre-training metrics:
+    a tiny base built and pre-trained in ``work/base`` (``from_scratch``), or the ``base_model`` folder."""
+    from finetune.tokenizer import load_tokenizer
+
+    if config.from_scratch:
+        tokenizer, base_dir, pretrain = build_base(config, conversations, work, factory)
+        return tokenizer, base_dir, "base", pretrain
+    base_dir = Path(str(config.base_model)).resolve()
+    tokenizer = load_tokenizer(base_dir)
+    tokenizer.save_pretrained(str(work / "tokenizer"))
+    return tokenizer, base_dir, str(base_dir), {}
+
+
+def _tune_lora(
+    model: Any,
+    tokenizer: Any,
+    train_set: list[dict[str, list[int]]],
+    val_set: list[dict[str, list[int]]],
+    work: Path,
+    config: TrainConfig,
+    factory: Callable[..., Any],
+) -> tuple[Any, Any, Any]:
+    """Wrap ``model`` in LoRA adapters and train them (resuming from ``work/checkpoints``); the PEFT model, the
+    trainer and its result."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    trainer = factory(
+        model,
+        tokenizer,
+        train_set,
+        val_set,
+        work / "checkpoints",
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        phase="lora",
+    )
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(work / "checkpoints"))
+    return model, trainer, result
+
+
 def run_training(
     config: TrainConfig,
     data_dir: Path,
@@ -284,10 +336,8 @@ def run_training(
         TrainError: bad data folder, preset or output folder, named in the message.
     """
     import torch
-    from peft import LoraConfig, get_peft_model
 
     from finetune.modelcard import write_outputs
-    from finetune.tokenizer import load_tokenizer
     from finetune.tracking import default_home, finish_training, open_tracker
 
     # --- setup ---
@@ -309,15 +359,7 @@ def run_training(
         f"device {'cuda' if cuda else 'cpu'}")  # fmt: skip
 
     # --- base model and tokenizer ---
-    pretrain: dict[str, Any] = {}
-    if config.from_scratch:
-        tokenizer, base_dir, pretrain = build_base(config, unique_train, work, factory)
-        base_ref = "base"
-    else:
-        base_dir = Path(str(config.base_model)).resolve()
-        tokenizer = load_tokenizer(base_dir)
-        tokenizer.save_pretrained(str(work / "tokenizer"))
-        base_ref = str(base_dir)
+    tokenizer, base_dir, base_ref, pretrain = _base_and_tokenizer(config, unique_train, work, factory)
     train_set = _encode_all(tokenizer, train_convs, config.max_seq_len)
     val_set = _encode_all(tokenizer, val_convs, config.max_seq_len)
     if not train_set or not val_set:
@@ -327,26 +369,7 @@ def run_training(
     model, quant = load_base(base_dir, config, cuda)
     before = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
     log(f"validation perplexity before LoRA: {before['perplexity']}")
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.lora_targets,
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(model, lora)
-    trainer = factory(
-        model,
-        tokenizer,
-        train_set,
-        val_set,
-        work / "checkpoints",
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        phase="lora",
-    )
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(work / "checkpoints"))
+    model, trainer, result = _tune_lora(model, tokenizer, train_set, val_set, work, config, factory)
     after = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
     log(f"validation perplexity after LoRA: {after['perplexity']}")
 

@@ -171,6 +171,55 @@ def read_kept_tokens(path: Path) -> list[str]:
     return tokens
 
 
+def _tokens_to_keep(
+    base: Path,
+    tokenizer: Any,
+    spec: dict[str, Any],
+    *,
+    vocab: int | None,
+    corpus: Sequence[Path],
+    tokens: Sequence[str] | None,
+    log: Log,
+) -> tuple[set[str], Counter[str]]:
+    """The tokens to keep (the given list, or those the corpus and general text use, at most ``vocab``) and the
+    general-text counts that went into the choice (empty for a given list)."""
+    if tokens is not None:
+        log("[1/4] keeping the given token list")
+        unknown = [t for t in tokens if t not in spec["model"]["vocab"]]
+        if unknown:
+            raise BaseModelError(f"--base {base}: {len(unknown)} of the given tokens are not in its vocabulary "
+                                 f"(e.g. {unknown[0]!r}): the list belongs to another base model")  # fmt: skip
+        return set(tokens), Counter()
+    log("[1/4] counting the tokens of the corpus and of general es/en text")
+    id_to_token = {i: t for t, i in spec["model"]["vocab"].items()}
+    counts = Counter({id_to_token[i]: c for i, c in count_tokens(tokenizer, corpus_texts(corpus)).items()})
+    general = _load_general_counts(tokenizer)
+    counts.update(general)
+    return keep_set(spec, counts, vocab), general
+
+
+def _sliced_model(base: Path, new_tok: Any, old_ids: list[int]) -> Any:
+    """The base model with its (tied) embedding cut to the rows ``old_ids`` and the special-token ids of
+    ``new_tok``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    index = torch.tensor(old_ids)
+    embedding: Any = model.get_input_embeddings()
+    embedding.weight = torch.nn.Parameter(embedding.weight.detach()[index].clone())
+    embedding.num_embeddings = len(old_ids)
+    embedding.padding_idx = new_tok.pad_token_id
+    model.config.vocab_size = len(old_ids)
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        token = getattr(new_tok, name.replace("_id", ""))
+        setattr(model.config, name, new_tok.convert_tokens_to_ids(token))
+        if model.generation_config is not None:
+            setattr(model.generation_config, name, new_tok.convert_tokens_to_ids(token))
+    model.tie_weights()
+    return model
+
+
 def trim(
     base: Path,
     out: Path,
@@ -194,8 +243,7 @@ def trim(
     Raises:
         BaseModelError: a base folder that is missing, incomplete or not BPE, or a bad corpus path.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     started = time.time()
     base, out = Path(base).resolve(), Path(out).resolve()
@@ -208,21 +256,7 @@ def trim(
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     if spec["model"].get("type") != "BPE":
         raise BaseModelError(f"--base {base}: only BPE tokenizers can be trimmed, got {spec['model'].get('type')}")
-    general: Counter[str] = Counter()
-    if tokens is not None:
-        log("[1/4] keeping the given token list")
-        unknown = [t for t in tokens if t not in spec["model"]["vocab"]]
-        if unknown:
-            raise BaseModelError(f"--base {base}: {len(unknown)} of the given tokens are not in its vocabulary "
-                                 f"(e.g. {unknown[0]!r}): the list belongs to another base model")  # fmt: skip
-        keep = set(tokens)
-    else:
-        log("[1/4] counting the tokens of the corpus and of general es/en text")
-        id_to_token = {i: t for t, i in spec["model"]["vocab"].items()}
-        counts = Counter({id_to_token[i]: c for i, c in count_tokens(tokenizer, corpus_texts(corpus)).items()})
-        general = _load_general_counts(tokenizer)
-        counts.update(general)
-        keep = keep_set(spec, counts, vocab)
+    keep, general = _tokens_to_keep(base, tokenizer, spec, vocab=vocab, corpus=corpus, tokens=tokens, log=log)
     new_spec, old_ids = trimmed_spec(spec, keep)
     log(f"[2/4] keeping {len(old_ids):,} of {len(spec['model']['vocab']):,} tokens")
     with building(out) as work:
@@ -236,19 +270,7 @@ def trim(
         new_tok.chat_template = tokenizer.chat_template
         new_tok.save_pretrained(str(work))
         log("[3/4] slicing the embedding (tied to the output head)")
-        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
-        index = torch.tensor(old_ids)
-        embedding: Any = model.get_input_embeddings()
-        embedding.weight = torch.nn.Parameter(embedding.weight.detach()[index].clone())
-        embedding.num_embeddings = len(old_ids)
-        embedding.padding_idx = new_tok.pad_token_id
-        model.config.vocab_size = len(old_ids)
-        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            token = getattr(new_tok, name.replace("_id", ""))
-            setattr(model.config, name, new_tok.convert_tokens_to_ids(token))
-            if model.generation_config is not None:
-                setattr(model.generation_config, name, new_tok.convert_tokens_to_ids(token))
-        model.tie_weights()
+        model = _sliced_model(base, new_tok, old_ids)
         model.save_pretrained(str(work))
         provenance = dict(read_provenance(base))
         provenance.update(

@@ -9,7 +9,7 @@ complete (longest text), then the smallest id. The same code deduplicates conver
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -116,6 +116,44 @@ def _semantic_candidates(vectors: np.ndarray, threshold: float, neighbours: int)
     return found
 
 
+def _near_pairs(shingle_sets: list[set[str]], threshold: float, num_perm: int) -> Iterator[tuple[int, int]]:
+    """Pairs ``(j, i)``, ``j < i``, whose shingle sets have a Jaccard of at least ``threshold`` (MinHash LSH)."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    # LSH is probabilistic: query it below the threshold, then keep only pairs whose exact Jaccard reaches it.
+    lsh = MinHashLSH(threshold=max(0.1, threshold - 0.15), num_perm=num_perm)
+    encoded = [[s.encode("utf-8") for s in sorted(members)] for members in shingle_sets]
+    hashes = MinHash.bulk(encoded, num_perm=num_perm)
+    for i, minhash in enumerate(hashes):
+        lean = LeanMinHash(minhash)
+        for j in lsh.query(lean):
+            if jaccard(shingle_sets[i], shingle_sets[j]) >= threshold:
+                yield j, i
+        lsh.insert(i, lean)
+
+
+def _connected(pairs: Iterable[tuple[int, int]], n: int) -> list[list[int]]:
+    """The groups of items ``0..n-1`` linked by ``pairs`` (union-find), each in first-seen order."""
+    pairs = list(pairs)
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in pairs:
+        parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i, j in pairs:
+        for k in (i, j):
+            groups.setdefault(root(k), [])
+            if k not in groups[root(k)]:
+                groups[root(k)].append(k)
+    return list(groups.values())
+
+
 def find_duplicates(
     items: Sequence[DedupItem],
     vectors: np.ndarray | None = None,
@@ -130,8 +168,6 @@ def find_duplicates(
     Pairs of one language with a cosine in [``review_cosine``, ``cosine_threshold``) that are not duplicates
     otherwise are listed in ``report.review`` for a person to judge; they are never dropped.
     """
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
     report = DedupReport(
         thresholds={"jaccard": jaccard_threshold, "cosine": cosine_threshold, "review_cosine": review_cosine or 0.0}
     )
@@ -160,15 +196,8 @@ def find_duplicates(
         else:
             by_hash[key] = i
 
-    # LSH is probabilistic: query it below the threshold, then keep only pairs whose exact Jaccard reaches it.
-    lsh = MinHashLSH(threshold=max(0.1, jaccard_threshold - 0.15), num_perm=num_perm)
-    hashes = MinHash.bulk([[s.encode("utf-8") for s in sorted(shingle_sets[i])] for i in range(n)], num_perm=num_perm)
-    for i, minhash in enumerate(hashes):
-        lean = LeanMinHash(minhash)
-        for j in lsh.query(lean):
-            if jaccard(shingle_sets[i], shingle_sets[j]) >= jaccard_threshold:
-                consider(j, i, "near")
-        lsh.insert(i, lean)
+    for earlier, later in _near_pairs(shingle_sets, jaccard_threshold, num_perm):
+        consider(earlier, later, "near")
 
     if vectors is not None:
         review_from = min(review_cosine or cosine_threshold, cosine_threshold)
@@ -183,27 +212,11 @@ def find_duplicates(
     # Translations: linked pairs are reported (never dropped), with their cosine when vectors are given.
     position = {item.id: i for i, item in enumerate(items)}
     for i, item in enumerate(items):
-        j = position.get(item.translation_of or "")
-        if j is not None and i < j:
-            report.translations.append({"a": item.id, "b": items[j].id, "cosine": cosine(i, j)})
+        twin = position.get(item.translation_of or "")
+        if twin is not None and i < twin:
+            report.translations.append({"a": item.id, "b": items[twin].id, "cosine": cosine(i, twin)})
 
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in found:
-        parent[root(i)] = root(j)
-    groups: dict[int, list[int]] = {}
-    for i, j in found:
-        for k in (i, j):
-            groups.setdefault(root(k), [])
-            if k not in groups[root(k)]:
-                groups[root(k)].append(k)
-    for members in groups.values():
+    for members in _connected(found, n):
         keep = _representative([items[k] for k in members])
         others = sorted(items[k].id for k in members if items[k].id != keep.id)
         report.clusters.append({"representative": keep.id, "duplicates": others, "rule": "newest, then longest"})
