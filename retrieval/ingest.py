@@ -103,16 +103,7 @@ def ingest(
         chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
         vectors: list[np.ndarray] = []
         counts = {"added": 0, "updated": 0, "unchanged": 0}
-        old_rows: dict[str, list[int]] = {}
-        if previous is not None:
-            for row, doc_id in enumerate(previous.chunk_doc_ids):
-                old_rows.setdefault(doc_id, []).append(row)
-            incoming = {d.id for d in documents}
-            for doc_id, stay in previous.documents.items():  # documents not in this input stay as they were
-                if doc_id not in incoming:
-                    stay.duplicate_of = None
-                    kept_docs[doc_id] = stay
-                    _reuse(previous, old_rows.get(doc_id, []), chunk_rows, vectors)
+        old_rows = _keep_absent_documents(previous, documents, kept_docs, chunk_rows, vectors)
 
         to_embed: list[tuple[str, str, str, str]] = []
         for document in documents:
@@ -172,6 +163,29 @@ def ingest(
         "seconds": round(time.perf_counter() - started, 2),
         "dedup": report,
     }
+
+
+def _keep_absent_documents(
+    previous: IndexData | None,
+    documents: Sequence[Document],
+    kept_docs: dict[str, StoredDocument],
+    chunk_rows: list[tuple[str, str, str, str]],
+    vectors: list[np.ndarray],
+) -> dict[str, list[int]]:
+    """Keep the previous version's documents that are not in this input as they were (chunks and vectors
+    carried over); the previous version's chunk rows per document id."""
+    old_rows: dict[str, list[int]] = {}
+    if previous is None:
+        return old_rows
+    for row, doc_id in enumerate(previous.chunk_doc_ids):
+        old_rows.setdefault(doc_id, []).append(row)
+    incoming = {d.id for d in documents}
+    for doc_id, stay in previous.documents.items():
+        if doc_id not in incoming:
+            stay.duplicate_of = None
+            kept_docs[doc_id] = stay
+            _reuse(previous, old_rows.get(doc_id, []), chunk_rows, vectors)
+    return old_rows
 
 
 def _reuse(previous: IndexData, rows: list[int], chunk_rows: list[tuple[str, str, str, str]],

@@ -57,12 +57,14 @@ def prepare(
         help="Knowledge-base index for RAFT retrieval (default: <home>/prepare-index, built from --kb).",
     ),
     kb: list[Path] = typer.Option(
-        [], "--kb", help="Knowledge-base articles (index source and RAFT questions; default: data/kb if present)."
+        [],
+        "--kb",
+        help="Knowledge-base articles (index source and RAFT questions; default: ./data/kb, else the bundled KB).",
     ),
     exclude_eval: list[Path] = typer.Option(
         [],
         "--exclude-eval",
-        help="Evaluation JSONL whose questions must not be trained on (default: data/eval/*.jsonl).",
+        help="Evaluation JSONL whose questions must not be trained on (default: ./data/eval/*.jsonl, else bundled).",
     ),
     train: float = typer.Option(0.8, "--train", help="Share of train."),
     val: float = typer.Option(0.1, "--val", help="Share of val (test gets the rest)."),
@@ -92,8 +94,13 @@ def prepare(
     from supportbot.cli.kb import progress_bar
 
     settings = get_settings()
-    kb_paths = kb or ([Path("data/kb")] if Path("data/kb").is_dir() else [])
-    eval_files = exclude_eval or sorted(Path("data/eval").glob("*.jsonl"))
+    from retrieval.bundled import bundled_path
+
+    # ./data of a checkout first (a user's edits), else what ships with the package
+    kb_paths = kb or [p for p in (Path("data/kb"), bundled_path("kb")) if p.is_dir()][:1]
+    eval_files = (
+        exclude_eval or sorted(Path("data/eval").glob("*.jsonl")) or sorted(bundled_path("eval").glob("*.jsonl"))
+    )
     try:
         config = PrepareConfig(
             train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
