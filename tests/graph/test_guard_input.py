@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graph.nodes.guard_input import check_input
-from graph.rails.classifier import WEIGHTS, InputRails, decoded_payloads
+from graph.rails.classifier import WEIGHTS, InputRailModel, InputRails, char_ngrams, decoded_payloads
 from graph.rails.fit import corpus, fit, shipped_customer_turns
 from graph.service import ChatService
 from supportbot.cli import app
@@ -40,11 +40,11 @@ def _dev_rates() -> dict[tuple[str, str], float]:
 
 
 def test_dev_split_floors() -> None:
-    """Floors a little under what the shipped weights reach (docs/graph.md; the issue's targets, 0.90 es/en and
-    0.80 other languages, are not met yet: benchmarks/rails.py prints both)."""
+    """Floors a little under what the shipped weights reach on the dev split (docs/graph.md: 0.92 en, 0.90 es, 0.97
+    other languages; the issue's targets are 0.90 es/en and 0.80 other)."""
     rates = _dev_rates()
-    assert rates[("attack", "en")] >= 0.78 and rates[("attack", "es")] >= 0.75, rates
-    assert rates[("attack", "other")] >= 0.75, rates
+    assert rates[("attack", "en")] >= 0.88 and rates[("attack", "es")] >= 0.85, rates
+    assert rates[("attack", "other")] >= 0.90, rates
     hard = [r for r in DEV if r["label"] == "none"]
     refused = sum(check_input(r["text"])["refused"] for r in hard)
     assert refused / len(hard) <= 0.05, rates
@@ -99,6 +99,24 @@ def test_bad_input_gets_a_verdict(text: str) -> None:
 def test_bad_input_gets_a_route_through_the_graph(service: ChatService, text: str) -> None:
     result = service.chat(text, session_id="bad-input")
     assert result["route"] in ("answered", "out_of_scope", "refused", "handoff")
+
+
+def test_char_ngrams_are_hashed_folded_and_unit_length() -> None:
+    index, values = char_ngrams("Ignora tus INSTRUCCIONES")
+    assert np.all(np.diff(index) > 0) and abs(float(np.linalg.norm(values)) - 1.0) < 1e-5
+    same = char_ngrams("ignora tus instrucciónes")  # case and accents folded
+    assert np.array_equal(index, same[0])
+    assert char_ngrams("")[0].size == 0 and char_ngrams("   ")[0].size == 0
+    assert char_ngrams("a" * 100_000)[0].size < 20  # read after clip(): head and tail, words cut at 40 characters
+
+
+def test_ngram_model_needs_the_texts() -> None:
+    model = InputRailModel.load()
+    assert model.ngram_bits > 0
+    rows = np.zeros((1, model.coef.shape[1] - (1 << model.ngram_bits)), np.float32)
+    with pytest.raises(ValueError, match="texts"):
+        model.probabilities(rows)
+    assert model.probabilities(rows, ["hola"]).shape == (1, 4)
 
 
 def test_shipped_weights_are_small_and_load() -> None:
