@@ -24,6 +24,8 @@ from typing import Any
 from finetune.chat_format import Messages, collate, encode_conversation, load_split, read_chat_jsonl
 from finetune.config import TrainConfig, TrainError
 from finetune.tiny import build_base, last_checkpoint
+from finetune.trainer import cpu_bf16_supported as cpu_bf16_supported  # public here too: inference and int8 import it
+from finetune.trainer import gpu_bf16_supported, make_trainer_factory, use_bf16
 
 Log = Callable[[str], None]
 
@@ -70,15 +72,6 @@ def _examples(config: TrainConfig, data_dir: Path, split: str, limit: int) -> li
     return (_sample(raft, n_raft, config.seed) if n_raft else []) + (
         _sample(chat, n_chat, config.seed) if n_chat else []
     )
-
-
-def cpu_bf16_supported() -> bool:
-    """Whether this CPU computes bf16 natively (avx512_bf16 or AMX): without it bf16 autocast is slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def balance_languages(items: list[Example], min_share: float) -> list[Example]:
@@ -131,104 +124,6 @@ def perplexity(model: Any, dataset: Sequence[dict[str, list[int]]], pad_id: int,
     return {"loss": round(loss, 4), "perplexity": round(math.exp(min(loss, 50.0)), 3), "tokens": count}
 
 
-def make_trainer_factory(config: TrainConfig, cuda: bool, tracker: Any, log: Log) -> Callable[..., Any]:
-    """A function building a ``transformers.Trainer`` with this run's shared settings."""
-    from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
-
-    class Track(TrainerCallback):
-        """Log losses and per-epoch eval perplexity to MLflow and the run's history."""
-
-        def __init__(self, phase: str) -> None:
-            self.phase = phase
-
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
-            values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
-            if "eval_loss" in values:
-                values["eval_perplexity"] = math.exp(min(values["eval_loss"], 50.0))
-                log(f"[{self.phase}] epoch {values.get('epoch', 0):.2f}: eval loss {values['eval_loss']:.4f}, "
-                    f"perplexity {values['eval_perplexity']:.2f}")  # fmt: skip
-            if tracker is not None:
-                tracker.log_metrics({f"{self.phase}_{k}": v for k, v in values.items()}, state.global_step)
-
-    def factory(
-        model: Any,
-        tokenizer: Any,
-        train_set: Sequence[dict],
-        eval_set: Sequence[dict] | None,
-        output_dir: Path,
-        *,
-        epochs: float,
-        max_steps: int,
-        learning_rate: float,
-        phase: str,
-    ) -> Any:
-        use_eval = eval_set is not None
-        args = TrainingArguments(
-            output_dir=str(output_dir),
-            num_train_epochs=epochs,
-            max_steps=max_steps,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.batch_size,
-            gradient_accumulation_steps=config.grad_accum,
-            learning_rate=learning_rate,
-            warmup_steps=config.warmup_ratio,
-            lr_scheduler_type="cosine",
-            weight_decay=config.weight_decay,
-            eval_strategy="epoch" if use_eval else "no",
-            save_strategy="epoch",
-            save_total_limit=2,
-            load_best_model_at_end=use_eval,
-            metric_for_best_model="eval_loss",
-            greater_is_better=False,
-            logging_steps=10,
-            report_to="none",
-            bf16=use_bf16(config, cuda),
-            gradient_checkpointing=config.gradient_checkpointing,
-            disable_tqdm=not config.progress,
-            seed=config.seed,
-            use_cpu=not cuda,
-            train_sampling_strategy="group_by_length" if use_eval else "random",
-            remove_unused_columns=False,
-            dataloader_num_workers=0,
-        )
-        callbacks: list[Any] = [Track(phase)]
-        if use_eval and config.early_stopping_patience > 0:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-        return Trainer(
-            model=model,
-            args=args,
-            train_dataset=list(train_set),
-            eval_dataset=list(eval_set) if eval_set is not None else None,
-            data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
-            processing_class=tokenizer,
-            callbacks=callbacks,
-        )
-
-    return factory
-
-
-def _bf16_ok() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-
-
-def use_bf16(config: TrainConfig, cuda: bool) -> bool:
-    """bf16 for this run: on a capable GPU when ``bf16``, on CPU (autocast) when ``cpu_bf16``.
-
-    Raises:
-        TrainError: ``cpu_bf16`` on a CPU without native bf16, where it would be slower than fp32.
-    """
-    if cuda:
-        return config.bf16 and _bf16_ok()
-    if config.cpu_bf16 and not cpu_bf16_supported():
-        raise TrainError(
-            f"preset {config.preset!r} trains with bf16 autocast, but this CPU has neither avx512_bf16 nor AMX "
-            "(bf16 would be slower than fp32): pass --config FILE with `cpu_bf16: false`"
-        )
-    return config.cpu_bf16
-
-
 def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str]:
     """Load the base model for tuning: 4-bit NF4 (QLoRA) on CUDA when asked, else full precision."""
     import torch
@@ -237,7 +132,7 @@ def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str
     quant = "4bit" if cuda and config.quantization in ("auto", "4bit") else "none"
     if config.quantization == "4bit" and not cuda:
         raise TrainError("quantization: 4bit (QLoRA) needs a CUDA GPU; use quantization: auto or none on CPU")
-    dtype = torch.bfloat16 if cuda and config.bf16 and _bf16_ok() else torch.float32
+    dtype = torch.bfloat16 if cuda and config.bf16 and gpu_bf16_supported() else torch.float32
     if quant == "4bit":
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
@@ -310,6 +205,23 @@ def _tune_lora(
     return model, trainer, result
 
 
+def _publish(
+    work: Path, out: Path, config: TrainConfig, data_dir: Path, base_ref: str, metrics: dict[str, Any], tracker: Any
+) -> None:
+    """Write the model card and descriptor, then rename the finished work folder to ``out`` (replacing it) and
+    attach the card to the tracked run."""
+    from finetune.modelcard import write_outputs
+    from finetune.tracking import finish_training
+
+    write_outputs(work, config, data_dir, base_ref, metrics)
+    (work / "run.json").unlink()
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
+    if tracker is not None:
+        finish_training(tracker, out)
+
+
 def run_training(
     config: TrainConfig,
     data_dir: Path,
@@ -337,8 +249,7 @@ def run_training(
     """
     import torch
 
-    from finetune.modelcard import write_outputs
-    from finetune.tracking import default_home, finish_training, open_tracker
+    from finetune.tracking import default_home, open_tracker
 
     # --- setup ---
     started = time.time()
@@ -398,12 +309,6 @@ def run_training(
         tracker.log_metrics(
             {"val_perplexity_before": before["perplexity"], "val_perplexity_after": after["perplexity"],
              "perplexity_ratio": metrics["perplexity_ratio"]}, result.global_step)  # fmt: skip
-    write_outputs(work, config, data_dir, base_ref, metrics)
-    (work / "run.json").unlink()
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
-    if tracker is not None:
-        finish_training(tracker, out)
+    _publish(work, out, config, data_dir, base_ref, metrics, tracker)
     log(f"wrote {out} in {metrics['seconds']} s (perplexity {before['perplexity']} -> {after['perplexity']})")
     return metrics

@@ -170,14 +170,14 @@ def test_train_defaults_to_gemma_and_names_the_missing_base(tmp_path: Path, monk
 
 
 def test_cpu_bf16_without_native_support_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from finetune import train
+    from finetune import trainer
     from finetune.config import TrainError, load_config
 
     config = load_config("gemma-270m", overrides={"base_model": "/somewhere"})
-    monkeypatch.setattr(train, "cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr(trainer, "cpu_bf16_supported", lambda: False)
     with pytest.raises(TrainError, match="cpu_bf16: false"):
-        train.use_bf16(config, cuda=False)
-    assert train.use_bf16(load_config("tiny"), cuda=False) is False
+        trainer.use_bf16(config, cuda=False)
+    assert trainer.use_bf16(load_config("tiny"), cuda=False) is False
 
 
 def test_bf16_serving_on_a_cpu_without_it_is_refused(smoke_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
