@@ -142,7 +142,7 @@ SINGLE: dict[str, Fusion] = {
 
 def configured(config: RetrievalConfig) -> Fusion:
     """The fusion a KnowledgeBase with ``config`` applies."""
-    return lambda s: fuse(s, config.fusion_weights_for(s.qlang, s.cross), config.fusion, config.rrf_k)
+    return config.fuse
 
 
 def rankings(run: Run, fusion: Fusion, k: int = 10) -> list[list[str]]:

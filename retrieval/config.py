@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from retrieval.embeddings import BACKENDS
-from retrieval.fusion import RANK_BONUS
+from retrieval.fusion import RANK_BONUS, RANK_K, Signals, fuse
+
+# The minmax fusion knobs every index stored before the rank term got its own constant (fusion_rank_k): an index
+# that still carries exactly these gets today's defaults; one with other values keeps its rule (from_stored).
+_OLD_FUSION = {
+    "fusion": "minmax",
+    "fusion_weights": {"en": [0.75, 0.25], "es": [0.4, 0.6], "cross": [0.2, 0.8]},
+    "fusion_rank_bonus": 0.02,
+}
 
 
 @dataclass
@@ -31,7 +40,7 @@ class RetrievalConfig:
         default="minmax", metadata={"help": "minmax (normalised-score combination) or rrf (reciprocal rank fusion)"}
     )
     fusion_weights: dict[str, list[float]] = field(
-        default_factory=lambda: {"en": [0.75, 0.25], "es": [0.4, 0.6], "cross": [0.2, 0.8]},
+        default_factory=lambda: {"en": [0.75, 0.25], "es": [0.35, 0.65], "cross": [0.25, 0.75]},
         metadata={
             "help": "[dense, lexical] weights of minmax fusion per query language, and 'cross' for a query whose "
             "language is rare in the index; chosen on the dev corpora (docs/retrieval.md); rrf uses language_weights"
@@ -40,9 +49,11 @@ class RetrievalConfig:
     fusion_rank_bonus: float = field(
         default=RANK_BONUS,
         metadata={
-            "help": "minmax: each list adds bonus * weight * rrf_k / (rrf_k + rank), breaking near-ties; 0 = off"
+            "help": "minmax: each list adds bonus * weight * (k + 1) / (k + rank) (k = fusion_rank_k): a rank term "
+            "worth the bonus for the list's first chunk; 0 = scores only"
         },
     )
+    fusion_rank_k: int = field(default=RANK_K, metadata={"help": "minmax: the constant k of that rank term"})
     lexicon: str = field(
         default="bundled",
         metadata={"help": "es<->en term lexicon for cross-language BM25: 'bundled', a .tsv.gz path, or '' for none"},
@@ -81,8 +92,8 @@ class RetrievalConfig:
             raise ValueError("cross_expand_min_prob must be in [0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
-        if not 0 <= self.fusion_rank_bonus <= 0.5:
-            raise ValueError("fusion_rank_bonus must be in [0, 0.5]")
+        if not 0 <= self.fusion_rank_bonus <= 2 or self.fusion_rank_k < 0:
+            raise ValueError("fusion_rank_bonus must be in [0, 2] and fusion_rank_k >= 0")
         if self.fusion not in ("minmax", "rrf"):
             raise ValueError(f"fusion must be minmax or rrf, got {self.fusion!r}")
         for lang, pair in [*self.language_weights.items(), *self.fusion_weights.items()]:
@@ -90,6 +101,30 @@ class RetrievalConfig:
                 raise ValueError(f"fusion weights for {lang!r} must be [dense, lexical], both >= 0, not both 0")
         if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
             raise ValueError("fusion weights must be >= 0 and not both 0")
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> RetrievalConfig:
+        """The config an index's manifest recorded, read by today's code.
+
+        A manifest written before ``fusion_rank_k`` existed ranked with the rank term ``b * k / (k + rank)``, k =
+        ``rrf_k``. When its fusion knobs are exactly the defaults of that time they are dropped, so the index ranks
+        with today's defaults; otherwise (chosen by its owner) they are kept and translated into the same rule.
+        """
+        stored = dict(stored)
+        if "fusion_rank_k" not in stored and stored.get("fusion", "minmax") == "minmax":
+            if all(stored.get(key) == value for key, value in _OLD_FUSION.items()):
+                for key in _OLD_FUSION:
+                    del stored[key]
+            elif "fusion_rank_bonus" in stored:
+                k = int(stored.get("rrf_k", 60))
+                stored["fusion_rank_k"] = k
+                stored["fusion_rank_bonus"] = float(stored["fusion_rank_bonus"]) * k / (k + 1)
+        return cls(**stored)
+
+    def fuse(self, signals: Signals) -> dict[int, float]:
+        """Chunk row -> fused score of one query's candidates, with this config's fusion and weights."""
+        weights = self.fusion_weights_for(signals.qlang, signals.cross)
+        return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k)
 
     def weights_for(self, lang: str | None) -> tuple[float, float]:
         """The (dense, lexical) fusion weights for a query in ``lang``.

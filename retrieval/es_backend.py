@@ -22,7 +22,7 @@ from retrieval.chunking import Chunk, chunk_document
 from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, load_embedder
-from retrieval.fusion import Signals, fuse
+from retrieval.fusion import Signals
 from retrieval.ingest import Progress, dedupe, embed_text, silent, stored_document
 from retrieval.language import detect_language
 from retrieval.search import SearchResult, rank_articles
@@ -295,7 +295,7 @@ class EsKnowledgeBase:
             meta = _read_meta(es, index_name)
         if meta is None or "embedder" not in meta:
             raise IndexFault(f"no Elasticsearch index {index_name} at {es_url}; build one with `supportbot kb ingest`")
-        stored = RetrievalConfig(**meta.get("config", {}))
+        stored = RetrievalConfig.from_stored(meta.get("config", {}))
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
         backend = config.embedder_backend if config is not None else meta.get("embedder_backend", "auto")
@@ -363,8 +363,7 @@ class EsKnowledgeBase:
             rows = [np.array([add(h, i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)]
             bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
             signals = Signals(rows[0], np.array([cosine[r] for r in rows[0]], np.float32), rows[1], bm25_scores, qlang)
-            weights = self.config.fusion_weights_for(qlang)
-            fused = fuse(signals, weights, self.config.fusion, self.config.rrf_k, self.config.fusion_rank_bonus)
+            fused = self.config.fuse(signals)
             prefer = (lang or qlang) if self.config.prefer_query_language else None
 
             def best_chunk(twin: str) -> int:  # a twin that was not retrieved: its own best-matching chunk

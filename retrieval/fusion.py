@@ -4,11 +4,13 @@ Shared by every backend so that they rank alike. Two methods:
 
 - ``rrf``: weighted reciprocal rank fusion, ``sum(w / (k + rank))``. It sees only ranks, so a BM25 hit far ahead
   of the rest counts no more than a narrow win, and a chunk second in both lists beats one first in a single list.
-- ``minmax`` (the default): a convex combination of min-max normalised scores, ``w_d * d' + w_l * l'``, where each
-  list's scores are scaled to [0, 1] over its own candidates and a chunk absent from a list gets 0 there. The size
-  of a retriever's lead survives fusion. A small rank bonus, ``b * w * k / (k + rank)`` per list (at most ``b * w``,
-  b = 0.02), breaks near-ties in favour of the chunk ranked higher; it changes no clear win. Chosen on the dev
-  corpora of ``benchmarks/retrieval_corpora.py`` (docs/retrieval.md: "Choosing the fusion").
+- ``minmax`` (the default): per list, a min-max normalised score plus a reciprocal-rank term,
+  ``w * (s' + b * (k + 1) / (k + rank))``, summed over the two lists. ``s'`` is the list's score scaled to [0, 1]
+  over its own candidates (a chunk absent from a list gets nothing there), so the size of a retriever's lead
+  survives fusion; the rank term (b = 0.5, k = 1: 0.5 for a list's first chunk, 0.33 for its second, 0.25 for its
+  third) rewards the chunk each retriever puts first even when its score lead is a hair, which is where normalised
+  scores alone flip near-ties the wrong way. Score and rank views of each list weigh 2:1 at the top. Chosen on the
+  dev corpora of ``benchmarks/retrieval_corpora.py`` (docs/retrieval.md: "Choosing the fusion").
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("minmax", "rrf")
-RANK_BONUS = 0.02  # minmax's tie-breaking rank bonus, as a share of each list's weight (docs/retrieval.md)
+RANK_BONUS = 0.5  # minmax's rank term for a list's first chunk, as a share of the list's weight (docs/retrieval.md)
+RANK_K = 1  # minmax's rank term: b * (k + 1) / (k + rank), so the first chunk gets b and the second 2b/3
 
 
 @dataclass
@@ -58,6 +61,7 @@ def fuse(
     method: str = "minmax",
     rrf_k: int = 60,
     rank_bonus: float = RANK_BONUS,
+    rank_k: int = RANK_K,
 ) -> dict[int, float]:
     """Chunk row -> fused score of the dense and lexical candidates in ``signals``.
 
@@ -65,8 +69,10 @@ def fuse(
         signals: the two rankings with their scores.
         weights: (dense, lexical) weights, both >= 0.
         method: ``minmax`` (normalised-score convex combination) or ``rrf`` (reciprocal rank fusion).
-        rrf_k: the RRF constant (``rrf``, and ``minmax``'s rank bonus).
-        rank_bonus: ``minmax`` only: each list adds ``rank_bonus * weight * rrf_k / (rrf_k + rank)``; 0 disables.
+        rrf_k: the RRF constant (``rrf`` only).
+        rank_bonus: ``minmax`` only: each list adds ``rank_bonus * weight * (rank_k + 1) / (rank_k + rank)``;
+            0 disables.
+        rank_k: ``minmax`` only: the constant of that rank term.
 
     Raises:
         ValueError: an unknown method.
@@ -81,9 +87,10 @@ def fuse(
                 (signals.dense_rows, signals.dense_scores, dense_weight),
                 (signals.lexical_rows, signals.lexical_scores, lexical_weight),
             ):
-                for rank, (row, value) in enumerate(zip(rows, minmax(scores), strict=True), start=1):
-                    bonus = rank_bonus * rrf_k / (rrf_k + rank)
-                    fused[int(row)] = fused.get(int(row), 0.0) + weight * (float(value) + bonus)
+                ranks = np.arange(1, len(rows) + 1, dtype=np.float64)
+                values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
+                for row, value in zip(rows.tolist(), values.tolist(), strict=True):
+                    fused[row] = fused.get(row, 0.0) + value
             return fused
         case _:
             raise ValueError(f"unknown fusion method {method!r}: use one of {', '.join(METHODS)}")

@@ -256,7 +256,7 @@ def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalC
         unknown = sorted(set(doc_ids) - set(data.documents))
         if unknown:
             raise IndexFault(f"{index_dir}: no document with id {', '.join(unknown)}; nothing was deleted")
-        config = config or RetrievalConfig(**data.manifest.get("config", {}))
+        config = config or RetrievalConfig.from_stored(data.manifest.get("config", {}))
         gone = set(doc_ids)
         data.documents = {k: v for k, v in data.documents.items() if k not in gone}
         data = _without_chunks_of(data, gone)

@@ -123,7 +123,7 @@ class KnowledgeBase:
     ) -> KnowledgeBase:
         """Load the live version of ``index_dir`` with the embedder that built it."""
         data = read_version(index_dir)
-        stored = RetrievalConfig(**data.manifest.get("config", {}))
+        stored = RetrievalConfig.from_stored(data.manifest.get("config", {}))
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
         backend = config.embedder_backend if config is not None else data.manifest.get("embedder_backend", "auto")
@@ -164,8 +164,7 @@ class KnowledgeBase:
         filtered = lang is not None or bool(tags)
         signals = self.signals(query, vector, config.candidates * (4 if filtered else 1), query_lang)
         qlang = signals.qlang
-        weights = config.fusion_weights_for(qlang, signals.cross)
-        fused = fuse(signals, weights, config.fusion, config.rrf_k, config.fusion_rank_bonus)
+        fused = config.fuse(signals)
         dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
 
         ranked = self.articles(fused, vector, lang or qlang)  # an explicit language filter is the one wanted

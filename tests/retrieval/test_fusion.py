@@ -41,17 +41,43 @@ def test_a_chunk_absent_from_one_list_scores_zero_there() -> None:
     assert fused == pytest.approx({5: 0.5, 6: 0.0, 7: 0.5, 8: 0.0})
 
 
-def test_the_rank_bonus_breaks_ties_and_leaves_clear_wins() -> None:
-    # Chunks 1 and 2 have equal scores in both lists; 1 is listed first in each: it wins, by at most the bonus.
+def test_the_rank_term_breaks_ties_and_leaves_clear_wins() -> None:
+    # Chunks 1 and 2 have equal scores in both lists; 1 is listed first in each: it wins, by the rank term alone.
     tie = signals(dense={1: 0.9, 2: 0.9, 3: 0.1}, lexical={1: 5.0, 2: 5.0, 3: 1.0})
     assert fuse(tie, (0.6, 0.4), rank_bonus=0)[1] == pytest.approx(fuse(tie, (0.6, 0.4), rank_bonus=0)[2])
     fused = fuse(tie, (0.6, 0.4))
-    assert fused[1] > fused[2] and fused[1] - fused[2] < 0.001 and max(fused.values()) <= 1.02
+    # First in both lists: 1 + 0.5 (the rank term's b); second: 1 + 0.5 * 2 / 3.
+    assert fused[1] == pytest.approx(1.5) and fused[2] == pytest.approx(1 + 1 / 3)
     clear = signals(dense={1: 0.9, 2: 0.89, 3: 0.1}, lexical={2: 9.0, 1: 1.0, 3: 0.5})
-    with_bonus, without = fuse(clear, (0.6, 0.4)), fuse(clear, (0.6, 0.4), rank_bonus=0)
-    assert max(with_bonus, key=with_bonus.__getitem__) == max(without, key=without.__getitem__) == 2
+    with_rank, without = fuse(clear, (0.6, 0.4)), fuse(clear, (0.6, 0.4), rank_bonus=0)
+    assert max(with_rank, key=with_rank.__getitem__) == max(without, key=without.__getitem__) == 2
+    # The old tie-breaker is the same formula with b = 0.02 * 60 / 61 and k = 60.
+    old = fuse(clear, (0.6, 0.4), rank_bonus=0.02 * 60 / 61, rank_k=60)
+    assert old[1] == pytest.approx(0.6 * (1 + 0.02 * 60 / 61) + 0.4 * (0.5 / 8.5 + 0.02 * 60 / 62), rel=1e-5)
     with pytest.raises(ValueError, match="fusion_rank_bonus"):
         RetrievalConfig(fusion_rank_bonus=-0.1)
+    with pytest.raises(ValueError, match="fusion_rank_k"):
+        RetrievalConfig(fusion_rank_k=-1)
+
+
+def test_stored_configs_of_older_indexes_load() -> None:
+    old_defaults = {
+        "fusion": "minmax",
+        "fusion_weights": {"en": [0.75, 0.25], "es": [0.4, 0.6], "cross": [0.2, 0.8]},
+        "fusion_rank_bonus": 0.02,
+        "rrf_k": 60,
+        "chunk_max_chars": 700,
+    }
+    upgraded = RetrievalConfig.from_stored(old_defaults)  # yesterday's defaults: today's fusion, other knobs kept
+    today = RetrievalConfig()
+    assert upgraded.fusion_weights == today.fusion_weights and upgraded.chunk_max_chars == 700
+    assert (upgraded.fusion_rank_bonus, upgraded.fusion_rank_k) == (today.fusion_rank_bonus, today.fusion_rank_k)
+    custom = RetrievalConfig.from_stored({**old_defaults, "fusion_weights": {"en": [0.5, 0.5]}})
+    assert custom.fusion_weights == {"en": [0.5, 0.5]}  # chosen by its owner: kept, with the rank term it had
+    assert custom.fusion_rank_k == 60 and custom.fusion_rank_bonus == pytest.approx(0.02 * 60 / 61)
+    s = signals(dense={1: 0.9, 2: 0.89, 3: 0.1}, lexical={2: 9.0, 1: 1.0, 3: 0.5})
+    assert custom.fuse(s) == pytest.approx(fuse(s, (1.0, 1.0), rank_bonus=0.02 * 60 / 61, rank_k=60))
+    assert RetrievalConfig.from_stored({}) == today
 
 
 def test_zero_weight_reproduces_the_single_retriever_order() -> None:
