@@ -153,10 +153,7 @@ def prepare(
     records, examples = _redact(shaped, redaction, config, progress)
     lap("redact")
 
-    fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
-    splits, split_summary = assign_splits(records, fractions, config.seed, config.split_jaccard, config.minhash_perm)
-    for record in records:
-        record["meta"]["split"] = splits[record["id"]]
+    splits, split_summary = _split(records, config)
     lap("split")
 
     raft_examples: list[dict[str, Any]] = []
@@ -276,6 +273,15 @@ def _redact(
         record = next(r for r in records if r["id"] == conversation.id)  # too few cleaning changes to show
         examples.append(card_example(conversation, record, redaction))
     return records, examples
+
+
+def _split(records: list[dict[str, Any]], config: PrepareConfig) -> tuple[dict[str, str], dict[str, Any]]:
+    """Assign each record (its near-duplicate cluster, leak-free) to train, val or test; also in its meta."""
+    fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
+    splits, summary = assign_splits(records, fractions, config.seed, config.split_jaccard, config.minhash_perm)
+    for record in records:
+        record["meta"]["split"] = splits[record["id"]]
+    return splits, summary
 
 
 def _raft(
