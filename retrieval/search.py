@@ -46,6 +46,23 @@ class SearchResult:
         return asdict(self)
 
 
+def _search_one(index: Any, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search of one query vector on one OpenMP thread.
+
+    One query gains nothing from FAISS's thread team, and on shared cores the team waits for a busy core: 10k-chunk
+    flat search p50 93 -> 22 ms with 1 thread on the loaded 2-core machine (docs/retrieval.md). The setting is the
+    calling thread's own (an OpenMP ICV), restored after.
+    """
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(vector[None, :].astype(np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 def rank_articles(
     fused: dict[int, float],
     doc_of: Callable[[int], str],
@@ -207,7 +224,7 @@ class KnowledgeBase:
     def signals(self, query: str, vector: np.ndarray, candidates: int, query_lang: str | None = None) -> Signals:
         """The dense and BM25 candidate chunks for ``query`` (``vector`` is its embedding), before fusion."""
         candidates = min(self.size, candidates)
-        scores, rows = self.data.faiss_index.search(vector[None, :].astype(np.float32), candidates)
+        scores, rows = _search_one(self.data.faiss_index, vector, candidates)
         keep = rows[0] >= 0
         qlang = query_lang or detect_language(query)
         assert self.data.lexical is not None
