@@ -40,11 +40,11 @@ def _dev_rates() -> dict[tuple[str, str], float]:
 
 
 def test_dev_split_floors() -> None:
-    """Floors a little under what the shipped weights reach on the dev split (docs/graph.md: 0.92 en, 0.90 es, 0.97
-    other languages; the issue's targets are 0.90 es/en and 0.80 other)."""
+    """Floors a little under what the shipped weights reach on the dev split (docs/graph.md: 0.94 en, 0.92 es, 0.94
+    other languages, no hard negative refused; the issue's targets are 0.90 es/en and 0.80 other)."""
     rates = _dev_rates()
-    assert rates[("attack", "en")] >= 0.88 and rates[("attack", "es")] >= 0.85, rates
-    assert rates[("attack", "other")] >= 0.90, rates
+    assert rates[("attack", "en")] >= 0.90 and rates[("attack", "es")] >= 0.88, rates
+    assert rates[("attack", "other")] >= 0.88, rates
     hard = [r for r in DEV if r["label"] == "none"]
     refused = sum(check_input(r["text"])["refused"] for r in hard)
     assert refused / len(hard) <= 0.05, rates
