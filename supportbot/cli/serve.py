@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
 from supportbot.cli._common import fail
 from supportbot.settings import get_settings
+
+if TYPE_CHECKING:
+    from supportbot.cli._demo import DemoCredentials
 
 
 def serve(
@@ -76,10 +82,8 @@ def demo(
     from api.config import ApiConfig
     from supportbot.cli._demo import (
         Child,
-        bundled_kb,
         demo_credentials,
         port_is_free,
-        stage_printer,
         stop_on_signals,
         streamlit_command,
         ui_environment,
@@ -87,7 +91,6 @@ def demo(
         wait_until,
     )
     from supportbot.cli._generator import use_shipped_generator
-    from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
 
     for name, port in (("API", api_port), ("UI", ui_port)):
         if not port_is_free(host, port):
@@ -102,18 +105,8 @@ def demo(
         config = ApiConfig.from_settings(settings)
     except ValueError as exc:
         fail(f"invalid API settings: {exc}")
-    index = config.index_dir
-    if config.search_backend == "faiss" and not (index / "CURRENT").exists():
-        from retrieval.backends import ingest_knowledge_base
-
-        source = bundled_kb()
-        typer.echo(f"building the bundled knowledge base {source} into {index} (once; about a minute on a CPU)")
-        with user_errors(), progress_bar() as progress:
-            report = ingest_knowledge_base(
-                "faiss", [source], index, config=retrieval_config(), cache_dir=settings.home,
-                progress=stage_printer(progress),
-            )  # fmt: skip
-        typer.echo(f"indexed {report['documents']} articles ({report['chunks']} chunks) in {report['seconds']} s")
+    if config.search_backend == "faiss" and not (config.index_dir / "CURRENT").exists():
+        _build_bundled_index(config.index_dir, settings.home)
 
     credentials = demo_credentials(config.keys_db)
     demo_key = credentials.customer_key
@@ -138,14 +131,7 @@ def demo(
         deadline = time.monotonic() + timeout
         wait_until(f"{api_url}/readyz", children, deadline, accept=lambda r: r.status_code == 200)
         wait_until(f"{ui_url}/_stcore/health", children, deadline, accept=lambda r: r.status_code == 200)
-        typer.echo(
-            "\nsupportbot demo is running:\n"
-            f"  customer chat:                          {ui_url}\n"
-            f"  agent console and evaluation (sign in): {ui_url}/agent\n"
-            f"  API (OpenAPI docs at {api_url}/docs):   {api_url}\n"
-            f"  customer API key (id {credentials.customer_key_id}): {demo_key}\n"
-            f"  agent sign-in: user {credentials.agent_user}, password {credentials.agent_password}\n"
-        )
+        _print_running(api_url, ui_url, credentials)
         if check:
             _check_demo(api_url, ui_url, demo_key)
             typer.echo("check passed: /healthz, /readyz, a Spanish chat turn and the UI all answered")
@@ -160,6 +146,33 @@ def demo(
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def _build_bundled_index(index: Path, home: Path) -> None:
+    """Ingest the bundled knowledge base into the FAISS folder ``index`` (with a progress bar)."""
+    from retrieval.backends import ingest_knowledge_base
+    from supportbot.cli._demo import bundled_kb, stage_printer
+    from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
+
+    source = bundled_kb()
+    typer.echo(f"building the bundled knowledge base {source} into {index} (once; about a minute on a CPU)")
+    with user_errors(), progress_bar() as progress:
+        report = ingest_knowledge_base(
+            "faiss", [source], index, config=retrieval_config(), cache_dir=home, progress=stage_printer(progress)
+        )
+    typer.echo(f"indexed {report['documents']} articles ({report['chunks']} chunks) in {report['seconds']} s")
+
+
+def _print_running(api_url: str, ui_url: str, credentials: DemoCredentials) -> None:
+    """Where the demo runs and how to sign in."""
+    typer.echo(
+        "\nsupportbot demo is running:\n"
+        f"  customer chat:                          {ui_url}\n"
+        f"  agent console and evaluation (sign in): {ui_url}/agent\n"
+        f"  API (OpenAPI docs at {api_url}/docs):   {api_url}\n"
+        f"  customer API key (id {credentials.customer_key_id}): {credentials.customer_key}\n"
+        f"  agent sign-in: user {credentials.agent_user}, password {credentials.agent_password}\n"
+    )
 
 
 def _check_demo(api_url: str, ui_url: str, key: str) -> None:
