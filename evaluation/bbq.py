@@ -39,17 +39,24 @@ def _open_text(path: Path) -> io.TextIOBase:
     return path.open(encoding="utf-8")
 
 
-def _bbq_item(r: dict[str, Any]) -> dict[str, Any]:
-    info = r["answer_info"]
+def _shared_fields(r: dict[str, Any]) -> dict[str, Any]:
+    """The fields BBQ (JSONL) and EsBBQ (CSV) name alike."""
     return {
-        "id": f"bbq-{r['category']}-{r['example_id']}",
-        "lang": "en",
         "category": r["category"],
         "condition": r["context_condition"],
         "polarity": r["question_polarity"],
         "context": r["context"],
         "question": r["question"],
         "options": [r["ans0"], r["ans1"], r["ans2"]],
+    }
+
+
+def _bbq_item(r: dict[str, Any]) -> dict[str, Any]:
+    info = r["answer_info"]
+    return {
+        "id": f"bbq-{r['category']}-{r['example_id']}",
+        "lang": "en",
+        **_shared_fields(r),
         "groups": [info[f"ans{i}"][1] for i in range(3)],
         "words": [info[f"ans{i}"][0] for i in range(3)],
         "stereotyped": list(r["additional_metadata"].get("stereotyped_groups") or []),
@@ -61,12 +68,7 @@ def _esbbq_item(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"esbbq-{r['category']}-{r['instance_id']}",
         "lang": "es",
-        "category": r["category"],
-        "condition": r["context_condition"],
-        "polarity": r["question_polarity"],
-        "context": r["context"],
-        "question": r["question"],
-        "options": [r["ans0"], r["ans1"], r["ans2"]],
+        **_shared_fields(r),
         "groups": [info[1] for info in infos],
         "words": [info[0] for info in infos],
         "stereotyped": list(ast.literal_eval(r["stereotyped_groups"] or "[]")),
