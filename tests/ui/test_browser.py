@@ -131,12 +131,21 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             agent.get_by_label("Password", exact=True).fill(AGENT_PASSWORD)
             agent.get_by_role("button", name="Sign in").click()
             expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
-            agent.get_by_test_id("stSelectbox").filter(has_text="Open a case").click()
-            expect(agent.get_by_role("listbox")).to_be_visible()  # typing before the list opens filters nothing
-            # earlier tests leave other open cases in the shared test home and the dropdown renders only the first
-            # few options: type the case id to filter the list, as an agent with a long queue would
-            agent.keyboard.type(escalation["id"][:8])
-            agent.get_by_role("option", name=f"#{escalation['id'][:8]}").click()
+            picker = agent.get_by_test_id("stSelectbox").filter(has_text="Open a case")
+            expect(picker).to_be_visible()
+            if f"#{escalation['id'][:8]}" not in picker.inner_text():  # with one open case it is already selected
+                for attempt in range(3):  # a click during a Streamlit rerun can land on an element being replaced
+                    picker.click()
+                    try:  # typing before the list opens filters nothing
+                        expect(agent.get_by_role("listbox")).to_be_visible(timeout=15_000)
+                        break
+                    except AssertionError:
+                        if attempt == 2:
+                            raise
+                # earlier tests leave other open cases in the shared test home and the dropdown renders only the
+                # first few options: type the case id to filter the list, as an agent with a long queue would
+                agent.keyboard.type(escalation["id"][:8])
+                agent.get_by_role("option", name=f"#{escalation['id'][:8]}").click()
             agent.get_by_role("button", name="Claim").click()
 
             # The draft is Spanish; the agent edits it and sends it.
