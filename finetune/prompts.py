@@ -32,6 +32,11 @@ MAX_PASSAGE_CHARS = 700
 FOCUSED_PASSAGE_CHARS = 400
 
 
+def _cut(text: str, max_chars: int) -> str:
+    """``text`` unchanged when it fits, else cut at the last word boundary before ``max_chars``, marked with "…"."""
+    return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " …"
+
+
 def focus(text: str, question: str, lang: str, max_chars: int = FOCUSED_PASSAGE_CHARS) -> str:
     """``text`` cut to about ``max_chars`` around the question: its sentences ranked by the question's content words
     they contain (the opening sentence breaks ties), kept in the passage's order, gaps marked with "…".
@@ -57,7 +62,7 @@ def focus(text: str, question: str, lang: str, max_chars: int = FOCUSED_PASSAGE_
     for i in sorted(kept):
         if previous >= 0 and i != previous + 1:
             out.append("…")
-        out.append(pieces[i] if len(pieces[i]) <= max_chars else pieces[i][:max_chars].rsplit(" ", 1)[0] + " …")
+        out.append(_cut(pieces[i], max_chars))
         previous = i
     return " ".join(out)
 
@@ -77,8 +82,8 @@ def format_passages(
         text = " ".join(str(passage.get("text") or "").split())
         if question is not None:
             text = focus(text, question, str(passage.get("lang") or lang))
-        elif len(text) > max_chars:
-            text = text[:max_chars].rsplit(" ", 1)[0] + " …"
+        else:
+            text = _cut(text, max_chars)
         blocks.append(f"[{i}] {title}\n{text}" if title else f"[{i}] {text}")
     return "\n\n".join(blocks)
 
