@@ -77,6 +77,11 @@ class LoadedModel:
             "suppress_tokens": self.suppress_ids or None,
             "begin_suppress_tokens": self.begin_suppress_ids or None,
         }
+        if self.device == "cpu":
+            # A preallocated cache: no per-step concatenation of every layer's keys and values, and attention over a
+            # masked fixed-length cache; greedy decoding 37 -> 45 tokens/s (benchmarks/model.py). Not on GPUs, where
+            # transformers compiles the model on the first call with a static cache.
+            kwargs["cache_implementation"] = "static"
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_p=0.95)
         else:
