@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
+from graph.rails.abuse import BOT_COMPLAINT, check_abuse
 from graph.rails.classifier import InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
+from graph.rails.patterns import hits
 from graph.state import ChatState
 
 
@@ -21,8 +23,19 @@ def check_input(text: str, rails: InputRails | None = None) -> dict[str, Any]:
     "escalation": {...}}``: ``score`` is the probability of the refusing rail (or of the likeliest one).
     """
     text = text if isinstance(text, str) else ""
-    verdict = (rails or shipped_rails()).check(text)
-    return verdict | {"escalation": check_escalation(text[:20_000])}
+    verdict = (rails or shipped_rails()).check(text) | {"escalation": check_escalation(text[:20_000])}
+    if _frustrated_customer(text[:20_000], verdict):
+        verdict |= {"refused": False, "rail": None}
+    return verdict
+
+
+def _frustrated_customer(text: str, verdict: dict[str, Any]) -> bool:
+    """An insult that comes with a request for a person ("you stupid bot, get me a human") is a customer the bot
+    has failed: not refused, a person takes over. Threats stay refused."""
+    if verdict["rail"] != "abuse" or verdict["escalation"]["reason"] != "customer_request":
+        return False
+    abuse = check_abuse(text)
+    return bool(abuse["insults"] or hits(BOT_COMPLAINT, text)) and not abuse["threats"]
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:

@@ -13,6 +13,7 @@ _HUMAN = [
     r"representative|someone responsible|somebody responsible|operator)\b",
     r"\b(to|with) (a |an )?(real|actual|live) (person|human|agent)\b|\bhuman being\b|\bput me through\b",
     r"\b(i want|get me|give me) (a|the|your) (manager|supervisor)\b",
+    r"\b(get|give) me (a|an) (real )?(human|person|agent)\b",
     r"\bnot (a|with a|to a) (bot|machine|robot)\b|\bdon'?t want to talk to a (bot|machine|robot)\b",
     r"\b(hablar|habla|hable|chatear) con (una |un |alguien|algun )?(persona|humano|agente|responsable|encargado|"
     r"supervisor|operador)\b",

@@ -91,6 +91,20 @@ def test_abuse_needs_a_target() -> None:
     assert check_abuse("you idiot")["flagged"] and check_abuse("os voy a partir la cara")["flagged"]
 
 
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("you stupid bot, I want to talk to a real person", "handoff"),
+        ("this bot is useless, get me a human", "handoff"),
+        ("eres un bot estúpido, quiero hablar con una persona", "handoff"),
+        ("you stupid bot", "refused"),
+        ("you idiots, I will kill you, put me through to a manager", "refused"),
+    ],
+)
+def test_an_insulted_bot_asked_for_a_person_hands_off_but_threats_stay_refused(text: str, route: str) -> None:
+    assert input_route(text) == route
+
+
 def test_stereotype_check_on_answers() -> None:
     assert check_stereotype("Women are always worse with technology.")["flagged"]
     assert check_stereotype("Los inmigrantes nunca pagan a tiempo.")["flagged"]
