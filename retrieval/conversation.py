@@ -36,6 +36,7 @@ MAX_FOLLOWUP_TERMS = 3  # a message with more content terms than this states its
 PREVIOUS_USER_WORDS = 12  # the customer's previous turn, cut to its first words
 AGENT_WORDS = 30  # the agent's (or bot's) last turn, cut shorter than the customer's own words
 LATEST_REPEAT = 2  # the latest turn is written twice: it dominates the embedding's mean pooling
+CLOSE_REPEAT = 1  # a thank-you states no need of its own to dominate: written once, like the context
 
 
 @dataclass
@@ -47,12 +48,25 @@ class ConversationQuery:
     topic: str | None  # the topic carried over (None when the latest turn stood on its own)
 
 
+def _terms(text: str, lang: str | None) -> list[str]:
+    return analyze(text, lang if lang in ("en", "es") else detect_language(text, default="en") or "en")
+
+
+def _folded(text: str) -> str:
+    return strip_accents(text.lower().replace("’", "'"))
+
+
+def _closes(text: str, lang: str | None = None) -> bool:
+    """A short thank-you or acknowledgement ("Correct, thank you.", "perfecto, gracias")."""
+    return bool(_CLOSES.search(_folded(text))) and len(_terms(text, lang)) <= MAX_FOLLOWUP_TERMS + 4  # BM25 keeps "you"
+
+
 def is_followup(text: str, lang: str | None = None) -> bool:
     """A short message that opens like a continuation, points back at something, or has at most one content term."""
-    terms = analyze(text, lang if lang in ("en", "es") else detect_language(text, default="en") or "en")
-    folded = strip_accents(text.lower().replace("’", "'"))
-    if _CLOSES.search(folded) and len(terms) <= MAX_FOLLOWUP_TERMS + 4:  # BM25 keeps "you", "all", "i"
+    if _closes(text, lang):
         return True
+    terms = _terms(text, lang)
+    folded = _folded(text)
     if len(terms) > MAX_FOLLOWUP_TERMS + 2:
         return False
     # BM25's stopword lists keep question words ("how", "does"): a message that opens like a continuation or points
@@ -93,6 +107,7 @@ def conversation_query(
     agent = [_text(t) for t in turns[users[-2] + 1 if len(users) > 1 else 0 : last] if _text(t)]
     # An answer to the agent's question ("Which city?" -> "San Jose") leans on the conversation too.
     followup = is_followup(latest, lang) or bool(agent and agent[-1].rstrip().endswith("?"))
+    closes = followup and _closes(latest, lang)
     earlier = [_text(turns[i]) for i in users[:-1]]
     if not followup:  # a message that states its own need is searched alone: topics switch (docs/retrieval.md)
         return ConversationQuery(latest, followup=False, topic=None)
@@ -106,7 +121,10 @@ def conversation_query(
     context = [p for p in context if p]
     if not context:  # the first message of a conversation: nothing to lean on
         return ConversationQuery(latest, followup=False, topic=None)
-    return ConversationQuery(" ".join([*context, *[latest] * LATEST_REPEAT]), followup=followup, topic=topic)
+    # A thank-you's own words ("great thanks for your help") would otherwise pull BM25 towards whatever article
+    # says "help" (ABCD dev, docs/retrieval.md): it is written once, a question twice.
+    repeat = CLOSE_REPEAT if closes else LATEST_REPEAT
+    return ConversationQuery(" ".join([*context, *[latest] * repeat]), followup=followup, topic=topic)
 
 
 def batch_query(record: Mapping[str, Any]) -> str:

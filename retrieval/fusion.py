@@ -9,7 +9,8 @@ Shared by every backend so that they rank alike. Two methods:
   over its own candidates (a chunk absent from a list gets nothing there), so the size of a retriever's lead
   survives fusion; the rank term (b = 0.5, k = 1: 0.5 for a list's first chunk, 0.33 for its second, 0.25 for its
   third) rewards the chunk each retriever puts first even when its score lead is a hair, which is where normalised
-  scores alone flip near-ties the wrong way. Score and rank views of each list weigh 2:1 at the top. Chosen on the
+  scores alone flip near-ties the wrong way; exactly equal scores share a rank, so an exact tie stays a tie.
+  Score and rank views of each list weigh 2:1 at the top. Chosen on the
   dev corpora of ``benchmarks/retrieval_corpora.py`` (docs/retrieval.md: "Choosing the fusion").
 """
 
@@ -55,6 +56,16 @@ def minmax(scores: np.ndarray) -> np.ndarray:
     return (scores.astype(np.float64) - low) / (high - low)
 
 
+def tied_ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based ranks, best score first, equal scores sharing the best of their ranks (1, 2, 2, 4).
+
+    The order of exactly equal scores (BM25 often has them: two chunks matching the same query terms) is an
+    accident of the index, so the rank term must not prefer one of them.
+    """
+    negated = -np.asarray(scores, dtype=np.float64)
+    return np.searchsorted(np.sort(negated), negated, side="left").astype(np.float64) + 1.0
+
+
 def fuse(
     signals: Signals,
     weights: tuple[float, float],
@@ -87,7 +98,7 @@ def fuse(
                 (signals.dense_rows, signals.dense_scores, dense_weight),
                 (signals.lexical_rows, signals.lexical_scores, lexical_weight),
             ):
-                ranks = np.arange(1, len(rows) + 1, dtype=np.float64)
+                ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
                 for row, value in zip(rows.tolist(), values.tolist(), strict=True):
                     fused[row] = fused.get(row, 0.0) + value

@@ -117,4 +117,6 @@ def test_a_thank_you_keeps_the_topic() -> None:
         )
     )
     assert built.followup and built.query.startswith("I want to transfer money")
+    # It states no need of its own, so it is written once; a follow-up question is written twice.
+    assert built.query.count("Thank you, that's all I need.") == 1
     assert not is_followup("Thanks, how do I change my delivery address for my last order?", "en")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from retrieval.config import RetrievalConfig
-from retrieval.fusion import Signals, fuse, minmax, rrf
+from retrieval.fusion import Signals, fuse, minmax, rrf, tied_ranks
 
 
 def signals(dense: dict[int, float], lexical: dict[int, float], cross: bool = False) -> Signals:
@@ -41,13 +41,19 @@ def test_a_chunk_absent_from_one_list_scores_zero_there() -> None:
     assert fused == pytest.approx({5: 0.5, 6: 0.0, 7: 0.5, 8: 0.0})
 
 
-def test_the_rank_term_breaks_ties_and_leaves_clear_wins() -> None:
-    # Chunks 1 and 2 have equal scores in both lists; 1 is listed first in each: it wins, by the rank term alone.
+def test_the_rank_term_breaks_near_ties_keeps_exact_ties_and_leaves_clear_wins() -> None:
+    # Chunk 1 is a hair ahead of chunk 2 in both lists: the rank term widens that lead.
+    near = signals(dense={1: 0.9, 2: 0.899, 3: 0.1}, lexical={1: 5.0, 2: 4.99, 3: 1.0})
+    fused = fuse(near, (0.6, 0.4))
+    assert (
+        fused[1] - fused[2] > 0.15 > fuse(near, (0.6, 0.4), rank_bonus=0)[1] - fuse(near, (0.6, 0.4), rank_bonus=0)[2]
+    )
+    # First in both lists: 1 + 0.5 (the rank term's b).
+    assert fused[1] == pytest.approx(1.5)
+    # Exactly equal scores share the better rank, so the order they happen to be listed in decides nothing.
     tie = signals(dense={1: 0.9, 2: 0.9, 3: 0.1}, lexical={1: 5.0, 2: 5.0, 3: 1.0})
-    assert fuse(tie, (0.6, 0.4), rank_bonus=0)[1] == pytest.approx(fuse(tie, (0.6, 0.4), rank_bonus=0)[2])
-    fused = fuse(tie, (0.6, 0.4))
-    # First in both lists: 1 + 0.5 (the rank term's b); second: 1 + 0.5 * 2 / 3.
-    assert fused[1] == pytest.approx(1.5) and fused[2] == pytest.approx(1 + 1 / 3)
+    assert fuse(tie, (0.6, 0.4))[1] == pytest.approx(fuse(tie, (0.6, 0.4))[2]) == pytest.approx(1.5)
+    assert tied_ranks(np.array([5.0, 4.0, 4.0, 4.0, 1.0])).tolist() == [1, 2, 2, 2, 5]
     clear = signals(dense={1: 0.9, 2: 0.89, 3: 0.1}, lexical={2: 9.0, 1: 1.0, 3: 0.5})
     with_rank, without = fuse(clear, (0.6, 0.4)), fuse(clear, (0.6, 0.4), rank_bonus=0)
     assert max(with_rank, key=with_rank.__getitem__) == max(without, key=without.__getitem__) == 2
