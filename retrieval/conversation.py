@@ -36,7 +36,7 @@ MAX_FOLLOWUP_TERMS = 3  # a message with more content terms than this states its
 PREVIOUS_USER_WORDS = 12  # the customer's previous turn, cut to its first words
 AGENT_WORDS = 30  # the agent's (or bot's) last turn, cut shorter than the customer's own words
 LATEST_REPEAT = 2  # the latest turn is written twice: it dominates the embedding's mean pooling
-CLOSE_REPEAT = 1  # a thank-you states no need of its own to dominate: written once, like the context
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -59,6 +59,12 @@ def _folded(text: str) -> str:
 def _closes(text: str, lang: str | None = None) -> bool:
     """A short thank-you or acknowledgement ("Correct, thank you.", "perfecto, gracias")."""
     return bool(_CLOSES.search(_folded(text))) and len(_terms(text, lang)) <= MAX_FOLLOWUP_TERMS + 4  # BM25 keeps "you"
+
+
+def _without_acknowledgements(text: str, lang: str | None) -> str:
+    """``text`` without its sentences that only acknowledge ("Thanks.", "Correct, thank you."); they ask nothing."""
+    kept = [sentence for sentence in _SENTENCES.split(text) if not (_closes(sentence, lang) and "?" not in sentence)]
+    return " ".join(kept)
 
 
 def is_followup(text: str, lang: str | None = None) -> bool:
@@ -121,10 +127,11 @@ def conversation_query(
     context = [p for p in context if p]
     if not context:  # the first message of a conversation: nothing to lean on
         return ConversationQuery(latest, followup=False, topic=None)
-    # A thank-you's own words ("great thanks for your help") would otherwise pull BM25 towards whatever article
-    # says "help" (ABCD dev, docs/retrieval.md): it is written once, a question twice.
-    repeat = CLOSE_REPEAT if closes else LATEST_REPEAT
-    return ConversationQuery(" ".join([*context, *[latest] * repeat]), followup=followup, topic=topic)
+    # A thank-you's own words ("great thanks for your help") would pull BM25 towards whatever article says "help"
+    # (ABCD dev, docs/retrieval.md): its acknowledging sentences are left out, and what it still asks is written
+    # twice like any follow-up ("Thanks. How long will that take?"); a bare thank-you searches the context alone.
+    asks = _without_acknowledgements(latest, lang) if closes else latest
+    return ConversationQuery(" ".join([*context, *[asks] * (LATEST_REPEAT if asks else 0)]), followup, topic)
 
 
 def batch_query(record: Mapping[str, Any]) -> str:

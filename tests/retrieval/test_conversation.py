@@ -117,6 +117,14 @@ def test_a_thank_you_keeps_the_topic() -> None:
         )
     )
     assert built.followup and built.query.startswith("I want to transfer money")
-    # It states no need of its own, so it is written once; a follow-up question is written twice.
-    assert built.query.count("Thank you, that's all I need.") == 1
+    # It asks nothing, so only the context is searched; a question after a thank-you is kept, written twice.
+    assert "Thank you" not in built.query and "$1,140" in built.query
+    asked = conversation_query(
+        turns(
+            ("user", "I want to transfer money to my dad's checking account"),
+            ("assistant", "Your transfer of $1,140 is done."),
+            ("user", "Thanks. How long will that take to go through?"),
+        )
+    )
+    assert asked.query.count("How long will that take to go through?") == 2 and "Thanks." not in asked.query
     assert not is_followup("Thanks, how do I change my delivery address for my last order?", "en")
