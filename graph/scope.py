@@ -95,10 +95,14 @@ class ScopeModel:
         )
         return np.hstack([vectors, extra * 4.0]).astype(np.float32)  # scaled so the L2 penalty treats them fairly
 
+    def probabilities(self, vectors: np.ndarray, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
+        """In-scope probabilities of many texts (``vectors``: their embeddings)."""
+        rows = self.features(vectors, texts, langs)
+        return np.asarray(1.0 / (1.0 + np.exp(-(rows @ self.coef + self.intercept))), dtype=np.float32)
+
     def score(self, vector: np.ndarray, text: str, lang: str) -> float:
         """Probability in [0, 1] that ``text`` is in scope."""
-        row = self.features(vector[None, :], [text], [lang])[0]
-        return float(1.0 / (1.0 + np.exp(-(row @ self.coef + self.intercept))))
+        return float(self.probabilities(vector[None, :], [text], [lang])[0])
 
     def threshold(self, lang: str) -> float:
         """The fitted threshold for ``lang`` (the English one for other languages)."""
@@ -245,10 +249,11 @@ def fit_scope(
     seed: int = 13,
     cache: Path | None = None,
 ) -> ScopeModel:
-    """Fit the scope rail for an index (``index_data``: :class:`retrieval.store.IndexData`).
+    """Fit the scope rail for a knowledge base (``index_data``: :class:`retrieval.store.IndexData`, or the
+    :class:`graph.scope_kb.KbMaterial` read from Elasticsearch).
 
     Args:
-        index_data: the loaded index (documents and chunk vectors).
+        index_data: the loaded index or material (documents and chunk vectors).
         encode: the index's embedder (texts -> unit vectors).
         data_dir: the shipped data folder (conversations and scope examples).
         target_recall: share of held-out in-scope customer turns each language's threshold keeps.
@@ -319,6 +324,32 @@ def _data_digest(data_dir: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def _cached_fit(candidates: list[Path], fit: Callable[[], ScopeModel]) -> ScopeModel:
+    """The model saved at the first readable candidate path, else ``fit()`` saved at the first writable one (older
+    models beside it removed)."""
+    for path in candidates:
+        if path.exists():
+            try:
+                return ScopeModel.load(path)
+            except (OSError, ValueError, KeyError):
+                path.unlink(missing_ok=True)
+    model = fit()
+    for path in candidates:
+        try:
+            model.save(path)
+            for old in path.parent.glob("scope-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+            break
+        except OSError:
+            continue
+    return model
+
+
+def _key(*parts: str, data_dir: Path = DATA) -> str:
+    return hashlib.sha256("|".join([*parts, _data_digest(data_dir)]).encode()).hexdigest()[:16]
+
+
 def load_or_fit(
     index_dir: Path, index_data: Any, encode: Encode, embedder_name: str, cache_dir: Path, data_dir: Path = DATA
 ) -> ScopeModel:
@@ -332,22 +363,21 @@ def load_or_fit(
     version = live_version(index_dir)
     if version is None:
         raise ScopeError(f"{index_dir}: not an index; build one with `supportbot kb ingest`")
-    key = hashlib.sha256(f"{version.name}|{embedder_name}|{_data_digest(data_dir)}".encode()).hexdigest()[:16]
+    key = _key(version.name, embedder_name, data_dir=data_dir)
     candidates = [index_dir / ".scope" / f"scope-{key}.npz", cache_dir / "scope" / f"scope-{key}.npz"]
-    for path in candidates:
-        if path.exists():
-            try:
-                return ScopeModel.load(path)
-            except (OSError, ValueError, KeyError):
-                path.unlink(missing_ok=True)
-    model = fit_scope(index_data, encode, data_dir, cache=cache_dir / "scope" / embedder_name.replace("/", "_"))
-    for path in candidates:
-        try:
-            model.save(path)
-            for old in path.parent.glob("scope-*.npz"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-            break
-        except OSError:
-            continue
-    return model
+    cache = cache_dir / "scope" / embedder_name.replace("/", "_")
+    return _cached_fit(candidates, lambda: fit_scope(index_data, encode, data_dir, cache=cache))
+
+
+def load_or_fit_es(kb: Any, cache_dir: Path, data_dir: Path = DATA) -> ScopeModel:
+    """The scope model of an Elasticsearch knowledge base (``retrieval.es_backend.EsKnowledgeBase``), fitted from
+    its articles and chunks read from the server (``graph.scope_kb``) and cached in ``cache_dir/scope/es/INDEX/``,
+    keyed on the server, the index name, its articles' content hashes, the embedder and the shipped data: an ingest
+    that changes the articles refits it on the next start."""
+    from graph.scope_kb import es_content_key, fetch_es_material
+
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in kb.index_name)
+    key = _key(kb.es_url, kb.index_name, es_content_key(kb), kb.embedder.name, data_dir=data_dir)
+    cache = cache_dir / "scope" / kb.embedder.name.replace("/", "_")
+    return _cached_fit([cache_dir / "scope" / "es" / name / f"scope-{key}.npz"],
+                       lambda: fit_scope(fetch_es_material(kb), kb.embedder.encode, data_dir, cache=cache))  # fmt: skip

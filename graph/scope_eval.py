@@ -93,8 +93,7 @@ def evaluate(
     for name, rows in sets.items():
         texts = [t for t, _, _ in rows]
         vectors = encode(texts)
-        feats = model.features(vectors, texts, [lang for _, lang, _ in rows])
-        probs = 1.0 / (1.0 + np.exp(-(feats @ model.coef + model.intercept)))
+        probs = model.probabilities(vectors, texts, [lang for _, lang, _ in rows])
         decided = [
             (label, bool(p >= (thresholds or model.thresholds).get(lang, model.threshold(lang))))
             for (_, lang, label), p in zip(rows, probs, strict=True)

@@ -22,11 +22,11 @@ RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "late
 
 
 def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
-    from graph.scope import load_or_fit
+    from graph.scope import load_or_fit, load_or_fit_es
 
     data = getattr(kb, "data", None)
-    if data is None:  # the Elasticsearch backend has no local copy of the chunks to fit from
-        return None
+    if data is None:  # Elasticsearch: fitted from the articles and chunks read from the server
+        return load_or_fit_es(kb, Path(config.cache_dir))
     return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir)
 
 

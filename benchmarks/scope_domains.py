@@ -1,0 +1,230 @@
+"""Leave-one-domain-out check of the scope rail: knowledge bases it was never tuned on, their real customers'
+queries, and CLINC150 val out-of-scope queries.
+
+``python benchmarks/scope_domains.py [--shared ../shared/datasets] [--domains demo,abcd,banking,hotel]
+[--other-val 800] [--prior]`` builds an index of each knowledge base (under ``<home>/scope_bench/``), fits the scope
+rail on it exactly as the graph does (``graph.scope.fit_scope``: the articles, the shipped conversations and the
+shipped out-of-scope examples) and prints, per domain and language, the in-scope false refusals and the out-of-scope
+recall. ``--prior`` also prints the support-prior experiment (``benchmarks/scope_prior.py``), fitted per held-out
+domain without that domain's sources. Skips (exit 0, a message) when the shared datasets are absent. Only development
+material is read: CLINC150 **val**, Banking77 **train**, NLU++, Bitext, the ABCD guidelines and sample dialogues,
+the demo store's **dev** eval records.
+
+- demo: the shipped Nimbus Market store (``data/kb``, en + es); in scope: the ``data/eval`` dev queries and
+  in-scope borderline records (en, es) and 400 Bitext instructions not in the shipped conversations.
+- abcd: the 55 ABCD guideline subflows as articles (an online clothing store's agent manual); in scope: 400 Bitext
+  instructions and the sample dialogues' customer turns.
+- banking: ``benchmarks/data/banking_faq.jsonl`` (38 articles written from Banking77's and NLU++'s banking
+  categories); in scope: 1,000 Banking77 train queries and the NLU++ banking queries with a banking intent.
+- hotel: ``benchmarks/data/hotel_faq.jsonl`` (15 articles written from NLU++'s hotel intents); in scope: the NLU++
+  hotels queries with a hotel intent.
+
+Out of scope, for every domain: CLINC150 ``oos_val`` (100, the issue's set) and the ``val`` queries of the intents
+outside that domain (intents a store, a bank or a hotel may serve left out for that domain; a seeded sample of
+``--other-val``, the same texts for every domain); for the demo store also the hand-written out-of-scope dev records
+(en, es). What the rail itself never sees: any query of these sets. The shipped conversations it is fitted on are
+Bitext (en) and Nimbus (es) store conversations: the demo store's and ABCD's domain, not banking's or a hotel's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # retrieval_corpora (after the packages: benchmarks/graph.py)
+
+import numpy as np  # noqa: E402
+from scope_prior import CLINC_BANKING, CLINC_HOTEL, CLINC_STORE_OR_BOT, nlupp_queries  # noqa: E402
+
+Rows = list[tuple[str, str]]
+HOLD_OUT = {"demo": "store", "abcd": "store", "banking": "banking", "hotel": "hotel"}
+SERVED = {"demo": CLINC_STORE_OR_BOT, "abcd": CLINC_STORE_OR_BOT, "banking": CLINC_STORE_OR_BOT | CLINC_BANKING,
+          "hotel": CLINC_STORE_OR_BOT | CLINC_HOTEL}  # fmt: skip
+
+
+@dataclass
+class Domain:
+    """A held-out knowledge base (JSONL article records) and its queries."""
+
+    name: str
+    articles: list[dict[str, Any]]
+    inside: dict[str, Rows] = field(default_factory=dict)  # set name -> (text, lang)
+    outside: dict[str, Rows] = field(default_factory=dict)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _bitext(shared: Path, n: int, seed: int) -> Rows:
+    from scope_prior import _csv
+
+    from graph.scope import bundled_examples
+
+    shipped = {t for t, _ in bundled_examples()[0]}
+    rows = [
+        r["instruction"] for r in _csv(shared / "bitext_cs" / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz")
+    ]
+    rows = sorted({t for t in rows if t not in shipped})
+    return [(t, "en") for t in random.Random(seed).sample(rows, min(n, len(rows)))]
+
+
+def load_domains(shared: Path, names: list[str], seed: int = 0, other_val: int = 0) -> list[Domain]:
+    """The held-out domains named in ``names`` (see the module docstring)."""
+    with gzip.open(shared / "clinc150" / "clinc150_train_val.json.gz") as handle:
+        clinc = json.loads(handle.read())
+    out = []
+    for name in names:
+        match name:
+            case "demo":
+                from retrieval.documents import load_documents
+
+                docs = load_documents([ROOT / "data" / "kb"])
+                domain = Domain(name, [{"id": d.id, "title": d.title or "", "text": d.text, "lang": d.lang or "en"}
+                                       for d in docs])  # fmt: skip
+                for r in _jsonl(ROOT / "data" / "eval" / "retrieval.jsonl"):
+                    if r["split"] == "dev":
+                        domain.inside.setdefault(f"eval_dev_{r['lang']}", []).append((r["query"], r["lang"]))
+                for r in _jsonl(ROOT / "data" / "eval" / "out_of_scope.jsonl"):
+                    if r["split"] == "dev":
+                        where = domain.inside if r["in_scope"] else domain.outside
+                        key = f"{'eval' if r['in_scope'] else 'written'}_dev_{r['lang']}"
+                        where.setdefault(key, []).append((r["text"], r["lang"]))
+                domain.inside["bitext"] = _bitext(shared, 400, seed)
+            case "abcd":
+                from retrieval_corpora import abcd
+
+                corpus = abcd(shared)
+                domain = Domain(name, corpus.articles)
+                domain.inside["bitext"] = _bitext(shared, 400, seed + 1)
+                domain.inside["abcd_customer_turns"] = [(q["query"], "en") for q in corpus.queries]
+            case "banking":
+                import csv
+
+                domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "banking_faq.jsonl"))
+                with open(shared / "banking77" / "train.csv", encoding="utf-8") as handle:
+                    rows = [r["text"] for r in csv.DictReader(handle)]
+                domain.inside["banking77_train"] = [(t, "en") for t in random.Random(seed).sample(rows, 1000)]
+                domain.inside["nlupp_banking"] = [(t, "en") for t in nlupp_queries(shared, "banking")]
+            case "hotel":
+                domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "hotel_faq.jsonl"))
+                domain.inside["nlupp_hotels"] = [(t, "en") for t in nlupp_queries(shared, "hotels")]
+            case _:
+                raise SystemExit(f"unknown domain {name!r}: use demo, abcd, banking, hotel")
+        domain.outside["clinc_oos_val"] = [(t, "en") for t, _ in clinc["oos_val"]]
+        other = [(t, "en") for t, i in clinc["val"] if i not in SERVED[name]]
+        if 0 < other_val < len(other):  # a seeded sample: the same texts for every domain's set
+            other = random.Random(2).sample(other, other_val)
+        domain.outside["clinc_other_val"] = other
+        out.append(domain)
+    return out
+
+
+def build_index(domain: Domain, home: Path, embedder: Any) -> Any:
+    """The domain's index under ``home/scope_bench/`` (built once per article set), loaded."""
+    import hashlib
+
+    from retrieval.ingest import ingest
+    from retrieval.store import live_version, read_version
+
+    blob = "\n".join(json.dumps(a, sort_keys=True) for a in domain.articles)
+    folder = home / "scope_bench" / f"{domain.name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    if live_version(folder) is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder.parent / f"{domain.name}.jsonl").write_text(blob + "\n", encoding="utf-8")
+        ingest([folder.parent / f"{domain.name}.jsonl"], folder, embedder=embedder, cache_dir=home)
+    return read_version(folder, with_search=False)
+
+
+def _rate(flags: list[bool]) -> float:
+    return 1 - sum(flags) / len(flags)
+
+
+def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, str, int, float]]:
+    """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index."""
+    from graph.nodes.check_scope import gibberish
+    from graph.rails.fit import cached_encode
+    from graph.scope import fit_scope
+    from retrieval.embeddings import load_embedder
+
+    embedder = load_embedder(cache_dir=home)
+    encode = cached_encode(embedder.encode, embedder.name.replace("/", "_"), home / "scope" / "bench")
+    rows = []
+    for domain in domains:
+        started = time.perf_counter()
+        data = build_index(domain, home, embedder)
+        model = fit_scope(data, encode, cache=home / "scope" / embedder.name.replace("/", "_"))
+        print(f"{domain.name}: fitted in {time.perf_counter() - started:.0f} s, thresholds {model.thresholds}",
+              flush=True)  # fmt: skip
+        for kind, sets in (("in", domain.inside), ("out", domain.outside)):
+            for set_name, items in sets.items():
+                texts, langs = [t for t, _ in items], [lang for _, lang in items]
+                probs = model.probabilities(encode(texts), texts, langs)
+                accepted = [p >= model.threshold(lang) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
+                            for t, lang, p in zip(texts, langs, probs, strict=True)]  # fmt: skip
+                for lang in sorted(set(langs)):
+                    mine = [a for a, x in zip(accepted, langs, strict=True) if x == lang]
+                    rows.append((domain.name, lang, kind, set_name, len(mine), _rate(mine)))
+    return rows
+
+
+def prior_rows(domains: list[Domain], shared: Path, home: Path) -> list[tuple[str, str, int, float, float]]:
+    """(domain, set, n, AUC against ``oos_val``, false refusals at 0.90 ``oos_val`` recall) of the support prior
+    fitted without the domain's sources: the threshold is set on the evaluation set itself, its best case."""
+    from scope_prior import all_sources, fit_support, training_rows
+    from sklearn.metrics import roc_auc_score
+
+    from graph.rails.classifier import use_encode
+    from graph.rails.fit import cached_encode
+
+    use = cached_encode(use_encode, "use", home / "scope" / "bench")
+    sources, out = all_sources(shared), []
+    for domain in domains:
+        texts, labels, _ = training_rows(sources, leave_out=[HOLD_OUT[domain.name]])
+        prior = fit_support(texts, labels, use(texts))
+        off = prior.decision_function(use([t for t, _ in domain.outside["clinc_oos_val"]]))
+        cut = float(np.quantile(off, 0.90))
+        for set_name, items in domain.inside.items():
+            scores = prior.decision_function(use([t for t, _ in items]))
+            auc = roc_auc_score([1] * len(scores) + [0] * len(off), np.concatenate([scores, off]))
+            out.append((domain.name, set_name, len(items), float(auc), float(np.mean(scores < cut))))
+    return out
+
+
+def main() -> None:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--domains", default="demo,abcd,banking,hotel")
+    parser.add_argument("--home", type=Path, default=ROOT / ".supportbot")
+    parser.add_argument("--other-val", type=int, default=800, help="Sample of CLINC150 other-domain val (0: all).")
+    parser.add_argument("--prior", action="store_true", help="Also measure the support prior (scope_prior.py).")
+    args = parser.parse_args()
+    if not (args.shared / "clinc150").is_dir():
+        print(f"skipped: {args.shared} (../shared/datasets) is not here")
+        return
+    domains = load_domains(args.shared, args.domains.split(","), other_val=args.other_val)
+    rows = rail_rows(domains, args.home)
+    print("\n| domain | lang | set | n | false refusals | out-of-scope recall |")
+    print("|---|---|---|---:|---:|---:|")
+    for name, lang, kind, set_name, n, value in rows:
+        cells = (f"{value:.1%}", "") if kind == "in" else ("", f"{value:.3f}")
+        print(f"| {name} | {lang} | {set_name} | {n} | {cells[0]} | {cells[1]} |")
+    if args.prior:
+        print("\n| held-out domain | in-scope set | n | prior AUC vs oos_val | refused at 0.90 oos_val recall |")
+        print("|---|---|---:|---:|---:|")
+        for name, set_name, n, auc, refused in prior_rows(domains, args.shared, args.home):
+            print(f"| {name} | {set_name} | {n} | {auc:.3f} | {refused:.1%} |")
+
+
+if __name__ == "__main__":
+    main()

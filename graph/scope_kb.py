@@ -1,0 +1,116 @@
+"""What the scope rail reads of a knowledge base, from either search backend: the kept articles and chunk vectors.
+
+The FAISS index holds both on local disk (``retrieval.store.IndexData``). On Elasticsearch they are read from the
+server: the articles from ``NAME-docs`` and the chunks from ``NAME`` (their stored vectors; a chunk whose ``_source``
+leaves the vector out, as ES 9 may, is embedded again from its text with the index's embedder, as ingest did).
+:func:`es_material` turns those ``_source`` records into the same shape :func:`graph.scope.fit_scope` fits from;
+:func:`fetch_es_material` scans them from a live server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Encode = Callable[[list[str]], np.ndarray]
+MAX_KB_VECTORS = 20_000
+_DOC_FIELDS = ["id", "title", "text", "lang", "duplicate_of", "content_hash"]
+_KEY_FIELDS = ["id", "content_hash", "duplicate_of"]
+
+
+@dataclass
+class KbDocument:
+    """An article as the scope rail reads it."""
+
+    id: str
+    title: str
+    text: str
+    lang: str
+    duplicate_of: str | None = None
+
+
+@dataclass
+class KbMaterial:
+    """Articles (by id), chunks and their vectors: the attributes of ``IndexData`` that fitting reads."""
+
+    documents: dict[str, KbDocument]
+    vectors: np.ndarray
+    chunk_doc_ids: list[str] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def content_key(docs: Iterable[dict[str, Any]]) -> str:
+    """A digest of the articles' ids, content hashes and dedup verdicts: changes whenever an ingest changes them."""
+    rows = sorted(f"{d.get('id')}\x00{d.get('content_hash')}\x00{d.get('duplicate_of')}" for d in docs)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+def es_material(
+    doc_sources: Iterable[dict[str, Any]],
+    chunk_sources: Iterable[dict[str, Any]],
+    encode: Encode,
+    max_vectors: int = MAX_KB_VECTORS,
+    seed: int = 13,
+) -> KbMaterial:
+    """Scope material from Elasticsearch ``_source`` records of the article index and the chunk index.
+
+    Args:
+        doc_sources: records of ``NAME-docs`` (id, title, text, lang, duplicate_of).
+        chunk_sources: records of ``NAME`` (doc_id, title, text and, when the server returns it, vector).
+        encode: the index's embedder, for chunks that come without their vector.
+        max_vectors: at most this many chunks are kept (a seeded sample), as for a local index.
+        seed: the sampling seed.
+    """
+    from retrieval.ingest import embed_text
+
+    documents = {}
+    for d in doc_sources:
+        doc = KbDocument(str(d["id"]), d.get("title") or "", d.get("text") or "", d.get("lang") or "en",
+                         d.get("duplicate_of"))  # fmt: skip
+        documents[doc.id] = doc
+    chunks = [c for c in chunk_sources if c.get("doc_id") in documents]
+    if len(chunks) > max_vectors:
+        chunks = random.Random(seed).sample(chunks, max_vectors)
+    vectors: list[np.ndarray | None] = [np.asarray(c["vector"], np.float32) if c.get("vector") else None
+                                        for c in chunks]  # fmt: skip
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if missing:
+        fresh = encode([embed_text(chunks[i].get("title") or "", chunks[i].get("text") or "") for i in missing])
+        for i, vector in zip(missing, fresh, strict=True):
+            vectors[i] = np.asarray(vector, np.float32)
+    matrix = np.stack([v for v in vectors if v is not None]) if vectors else np.zeros((0, 1), np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(matrix) else np.ones((0, 1), np.float32)
+    meta = {"chunks": len(chunks), "reembedded": len(missing)}
+    matrix = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return KbMaterial(documents, matrix, [str(c["doc_id"]) for c in chunks], [c.get("text") or "" for c in chunks],
+                      meta)  # fmt: skip
+
+
+def es_content_key(kb: Any) -> str:
+    """:func:`content_key` of the articles of an ``EsKnowledgeBase`` (a scan of ids and hashes only)."""
+    from elasticsearch import helpers
+
+    from retrieval.es_backend import docs_index, es_errors
+
+    with es_errors(kb.es_url):
+        docs = [h["_source"] for h in helpers.scan(kb.es, index=docs_index(kb.index_name), _source=_KEY_FIELDS)]
+    return content_key(docs)
+
+
+def fetch_es_material(kb: Any) -> KbMaterial:
+    """The scope material of an ``EsKnowledgeBase`` (``retrieval.es_backend``), scanned from the server."""
+    from elasticsearch import helpers
+
+    from retrieval.es_backend import docs_index, es_errors
+
+    with es_errors(kb.es_url):
+        docs = [h["_source"] for h in helpers.scan(kb.es, index=docs_index(kb.index_name), _source=_DOC_FIELDS)]
+        chunks = [h["_source"] for h in helpers.scan(kb.es, index=kb.index_name,
+                                                     _source=["doc_id", "title", "text", "vector"])]  # fmt: skip
+    return es_material(docs, chunks, kb.embedder.encode)
