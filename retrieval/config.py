@@ -54,6 +54,13 @@ class RetrievalConfig:
         },
     )
     fusion_rank_k: int = field(default=RANK_K, metadata={"help": "minmax: the constant k of that rank term"})
+    fusion_cross_bilingual: list[float] = field(
+        default_factory=lambda: [0.4, 0.6],
+        metadata={
+            "help": "[dense, lexical] minmax weights across languages when the embedder is bilingual (a `kb distill` "
+            "student): its dense ranking crosses languages, the bundled English model's does not (docs/retrieval.md)"
+        },
+    )
     lexicon: str = field(
         default="bundled",
         metadata={"help": "es<->en term lexicon for cross-language BM25: 'bundled', a .tsv.gz path, or '' for none"},
@@ -96,7 +103,8 @@ class RetrievalConfig:
             raise ValueError("fusion_rank_bonus must be in [0, 2] and fusion_rank_k >= 0")
         if self.fusion not in ("minmax", "rrf"):
             raise ValueError(f"fusion must be minmax or rrf, got {self.fusion!r}")
-        for lang, pair in [*self.language_weights.items(), *self.fusion_weights.items()]:
+        pairs = [*self.language_weights.items(), *self.fusion_weights.items()]
+        for lang, pair in [*pairs, ("cross (bilingual embedder)", self.fusion_cross_bilingual)]:
             if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
                 raise ValueError(f"fusion weights for {lang!r} must be [dense, lexical], both >= 0, not both 0")
         if self.dense_weight < 0 or self.lexical_weight < 0 or self.dense_weight + self.lexical_weight == 0:
@@ -123,7 +131,7 @@ class RetrievalConfig:
 
     def fuse(self, signals: Signals) -> dict[int, float]:
         """Chunk row -> fused score of one query's candidates, with this config's fusion and weights."""
-        weights = self.fusion_weights_for(signals.qlang, signals.cross)
+        weights = self.fusion_weights_for(signals.qlang, signals.cross, signals.bilingual)
         return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k)
 
     def weights_for(self, lang: str | None) -> tuple[float, float]:
@@ -135,13 +143,16 @@ class RetrievalConfig:
         pair = self.language_weights.get(lang or "")
         return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)
 
-    def fusion_weights_for(self, lang: str | None, cross: bool = False) -> tuple[float, float]:
+    def fusion_weights_for(self, lang: str | None, cross: bool = False, bilingual: bool = False) -> tuple[float, float]:
         """The (dense, lexical) weights of the configured fusion for a query in ``lang``.
 
-        ``cross``: few indexed articles are in ``lang``, so the ``cross`` pair applies when there is one.
+        ``cross``: few indexed articles are in ``lang``, so the ``cross`` pair applies when there is one, or
+        ``fusion_cross_bilingual`` when the embedder is ``bilingual`` (its dense ranking works across languages).
         """
         if self.fusion == "rrf":
             return self.weights_for(lang)
+        if cross and bilingual:
+            return (self.fusion_cross_bilingual[0], self.fusion_cross_bilingual[1])
         pair = self.fusion_weights.get("cross") if cross else None
         pair = pair or self.fusion_weights.get(lang or "")
         return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)

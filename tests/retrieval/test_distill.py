@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from retrieval.distill import REPORT, DistillConfig, DistillError, distill, kb_pairs, stsb_pairs
 from retrieval.documents import load_documents
-from retrieval.embeddings import load_embedder
+from retrieval.embeddings import BUNDLED, is_bilingual, load_embedder
 
 EN = ["A man is playing a guitar.", "A woman is slicing an onion.", "The dog runs in the park.", "I lost my bag."]
 ES = ["Un hombre toca la guitarra.", "Una mujer corta una cebolla.", "El perro corre en el parque.", "Perdí mi bolso."]
@@ -63,6 +63,7 @@ def test_distill_gives_a_loadable_student_closer_to_the_teacher(tmp_path: Path, 
 
     assert report["pairs"] == {"stsb_multi_mt": 4, "kb_titles": 2, "kb_texts": 2}
     assert json.loads((out / REPORT).read_text())["steps"] == report["steps"] > 0
+    assert is_bilingual(str(out)) and not is_bilingual(BUNDLED)  # search gives it the bilingual cross weights
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no temp folder is left behind"
     teacher, student = load_embedder(), load_embedder(str(out))
     assert student.dim == teacher.dim

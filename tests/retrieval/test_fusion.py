@@ -109,6 +109,11 @@ def test_config_picks_weights_by_language_and_cross_language_index() -> None:
     config = RetrievalConfig(fusion_weights={"en": [0.7, 0.3], "es": [0.3, 0.7], "cross": [0.1, 0.9]})
     assert config.fusion_weights_for("en") == (0.7, 0.3)
     assert config.fusion_weights_for("en", cross=True) == (0.1, 0.9)
+    # A bilingual student's dense ranking crosses languages: its own cross pair; on a bilingual index nothing changes.
+    assert config.fusion_weights_for("en", cross=True, bilingual=True) == tuple(config.fusion_cross_bilingual)
+    assert config.fusion_weights_for("en", cross=False, bilingual=True) == (0.7, 0.3)
+    with pytest.raises(ValueError, match="bilingual"):
+        RetrievalConfig(fusion_cross_bilingual=[-1.0, 1.0])
     assert config.fusion_weights_for("fr") == (config.dense_weight, config.lexical_weight)
     assert RetrievalConfig(fusion="rrf").fusion_weights_for("es") == RetrievalConfig().weights_for("es")
     with pytest.raises(ValueError, match="fusion must be"):
