@@ -156,7 +156,8 @@ def time_to_first_sentence(adapter: Path, index: Path, turns: int) -> None:
     from graph.service import ChatService
 
     rows = [json.loads(line) for line in QA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if r["split"] == "test"][::3][:turns]
+    rows = [r for r in rows if r["split"] == "test"]
+    rows = rows[:: max(1, len(rows) // max(turns, 1))][:turns]  # spread over the split; --turns 129 takes all of it
     home = Path(tempfile.mkdtemp(prefix="bench-model-"))
     service = ChatService(GraphConfig(index_dir=index, mode="hybrid", generator="hf", model_dir=adapter,
                                       cache_dir=home, checkpoint_db=home / "c.db", store_db=home / "s.db"))  # fmt: skip
