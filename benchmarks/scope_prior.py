@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from graph.scope_eval import AMBIGUOUS_INTENTS
 from retrieval.bundled import bundled_data
 
 DATA = bundled_data()
@@ -89,40 +90,8 @@ CLINC_HOTEL = frozenset(
         "restaurant_reviews",
     ]
 )
-CLINC_STORE_OR_BOT = frozenset(
-    [
-        "order_status",
-        "order",
-        "cancel",
-        "greeting",
-        "goodbye",
-        "thank_you",
-        "yes",
-        "no",
-        "maybe",
-        "repeat",
-        "are_you_a_bot",
-        "what_can_i_ask_you",
-        "who_do_you_work_for",
-        "what_is_your_name",
-        "who_made_you",
-        "change_language",
-        "user_name",
-        "change_user_name",
-        "what_are_your_hobbies",
-        "how_old_are_you",
-        "where_are_you_from",
-        "do_you_have_pets",
-        "meaning_of_life",
-        "change_ai_name",
-        "change_accent",
-        "change_speed",
-        "change_volume",
-        "whisper_mode",
-        "reset_settings",
-        "sync_device",
-    ]
-)
+# the demo store's served intents and chit-chat with the bot: the scope evaluation's list, its banking ones aside
+CLINC_STORE_OR_BOT = AMBIGUOUS_INTENTS - CLINC_BANKING
 # NLU++ intents every domain shares: a query with only these ("yes", "thanks", "how much?") says nothing of its domain.
 NLUPP_GENERIC = frozenset(
     [
