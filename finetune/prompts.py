@@ -79,13 +79,19 @@ def format_passages(
     blocks = []
     for i, passage in enumerate(passages, start=1):
         title = str(passage.get("title") or "").strip()
-        text = " ".join(str(passage.get("text") or "").split())
-        if question is not None:
-            text = focus(text, question, str(passage.get("lang") or lang))
-        else:
-            text = _cut(text, max_chars)
+        text = passage_text(passage, max_chars, question=question, lang=lang)
         blocks.append(f"[{i}] {title}\n{text}" if title else f"[{i}] {text}")
     return "\n\n".join(blocks)
+
+
+def passage_text(
+    passage: Mapping[str, Any], max_chars: int = MAX_PASSAGE_CHARS, *, question: str | None = None, lang: str = "en"
+) -> str:
+    """The text of ``passage`` exactly as the prompt shows it: focused on ``question`` when given, else cut."""
+    text = " ".join(str(passage.get("text") or "").split())
+    if question is not None:
+        return focus(text, question, str(passage.get("lang") or lang))
+    return _cut(text, max_chars)
 
 
 def plain_messages(question: str, lang: str, history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:

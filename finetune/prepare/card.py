@@ -137,7 +137,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["## RAFT examples", ""]
     if raft.get("enabled"):
         lines += [f"k = {raft['k']} passages, oracle present in P = {raft['oracle_fraction']} of examples, answer "
-                  f"without the oracle: {raft['no_oracle_answer']}; questions by origin {raft['questions']}; "
+                  f"without the oracle: {raft['no_oracle_answer']}; answer with it: {raft.get('answer', 'reference')}; "
+                  f"questions by origin {raft['questions']}; "
                   f"{raft['eval_leaks_dropped']} dropped as evaluation questions.", "",
                   "| split | examples | oracle present | languages |", "|---|---:|---:|---|"]  # fmt: skip
         lines += [

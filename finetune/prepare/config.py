@@ -61,6 +61,14 @@ class PrepareConfig:
         default="reference",
         metadata={"help": "answer without the oracle: 'reference' (RAFT: the answer, uncited) or 'abstain'"},
     )
+    raft_answer: str = field(
+        default="reference",
+        metadata={
+            "help": "answer with the oracle: 'reference' (the conversation's or QA row's answer, cited) or 'quote' "
+            "(the one or two consecutive sentences of the oracle passage, as the prompt shows it, closest to that "
+            "answer by chrF, cited)"
+        },
+    )
     raft_kb_questions: int = field(
         default=2, metadata={"help": "questions generated per knowledge-base article (0 = only conversations)"}
     )
@@ -92,6 +100,8 @@ class PrepareConfig:
             raise PrepareError("raft_oracle_fraction must be in [0, 1]")
         if self.raft_no_oracle_answer not in ("reference", "abstain"):
             raise PrepareError("raft_no_oracle_answer must be 'reference' or 'abstain'")
+        if self.raft_answer not in ("reference", "quote"):
+            raise PrepareError("raft_answer must be 'reference' or 'quote'")
         if self.raft_k < 1 or self.max_messages < 2 or self.min_turn_words < 0 or self.max_turn_chars < 100:
             raise PrepareError("raft_k >= 1, max_messages >= 2, min_turn_words >= 0, max_turn_chars >= 100")
         if not 0 < self.split_jaccard <= self.dedup_jaccard <= 1 or not 0 < self.leak_jaccard <= 1:

@@ -325,6 +325,7 @@ def _raft(
         "k": config.raft_k,
         "oracle_fraction": config.raft_oracle_fraction,
         "no_oracle_answer": config.raft_no_oracle_answer,
+        "answer": config.raft_answer,
         "questions": dict(Counter(q.origin for q in questions)),
         "eval_leaks_dropped": len(leaks) + len(qa_leaks),
         "holdout_articles": sorted(hidden),

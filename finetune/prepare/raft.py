@@ -15,10 +15,11 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from finetune.prepare.config import PrepareConfig
-from finetune.prompts import rag_messages
+from finetune.prompts import passage_text, rag_messages
 
 ABSTAIN = {
     "en": "I couldn't find this in our help articles, so I'd rather not guess. I can pass you to an agent.",
@@ -93,6 +94,20 @@ def first_sentences(text: str, max_chars: int = 320) -> str:
             break
         out += " " + sentence
     return out
+
+
+def quote(text: str, reference: str) -> str:
+    """The one sentence of ``text``, or two consecutive ones, closest to ``reference`` by chrF (the evaluation's
+    metric): a quoting target, which a small model copies more faithfully than it paraphrases. Ties go to the
+    shorter, earlier span; ``reference`` when ``text`` has no sentence."""
+    from evaluation.metrics import chrf
+    from retrieval.text import split_sentences
+
+    runs = [[p.strip() for p in split_sentences(run) if p.strip()] for run in text.split("…")]  # focus gaps
+    spans = [p for run in runs for p in run] + [f"{a} {b}" for run in runs for a, b in pairwise(run)]
+    if not spans:
+        return reference
+    return max(spans, key=lambda span: chrf(span, reference))
 
 
 def _split_of(key: str, fractions: tuple[float, float, float], seed: int) -> str:
@@ -197,6 +212,8 @@ def build_examples(
             position = local.randint(0, len(passages))
             passages.insert(position, oracle_passage)
             reference = q.answer or first_sentences(oracle_passage["text"])
+            if config.raft_answer == "quote":
+                reference = quote(passage_text(oracle_passage, question=q.question, lang=q.lang), reference)
             answer = f"{reference} [{position + 1}]"
         else:
             passages = distractors[: config.raft_k]

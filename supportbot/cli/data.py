@@ -75,6 +75,12 @@ def prepare(
     raft_no_oracle: str = typer.Option(
         "reference", "--raft-no-oracle", help="Answer without the oracle: reference (RAFT) or abstain."
     ),
+    raft_answer: str = typer.Option(
+        "reference",
+        "--raft-answer",
+        help="Answer with the oracle: reference (the conversation's answer) or quote (the oracle sentences closest "
+        "to it).",
+    ),
     raft_questions: list[Path] = typer.Option(
         [], "--raft-questions", help="QA JSONL whose dev rows also become RAFT questions (test rows never)."
     ),
@@ -104,7 +110,8 @@ def prepare(
     try:
         config = PrepareConfig(
             train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
-            raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, max_messages=max_messages,
+            raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, raft_answer=raft_answer,
+            max_messages=max_messages,
             sgd_services=() if sgd_all else SGD_BANKING_SERVICES, eval_files=tuple(eval_files),
             raft_questions=tuple(raft_questions), holdout_articles=tuple(h for h in holdout.split(",") if h.strip()),
         )  # fmt: skip

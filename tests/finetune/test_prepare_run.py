@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from finetune.prepare import PrepareConfig, prepare
-from finetune.prepare.raft import GroundedQuestion, build_examples
-from finetune.prompts import rag_messages
+from finetune.prepare.raft import GroundedQuestion, build_examples, quote
+from finetune.prompts import passage_text, rag_messages
 from supportbot.cli import app
 from supportbot.settings import get_settings
 from tests.conftest import DATA, read_jsonl
@@ -179,6 +179,34 @@ def test_raft_oracle_fraction_is_exact_per_split(small_kb: tuple[Path, Path], fr
     for example in examples:
         if not example["oracle_present"]:
             assert example["answer"].startswith("I couldn't find this")
+
+
+def test_quote_picks_the_oracle_sentences_closest_to_the_answer() -> None:
+    text = "Orders ship in two days. Returns are free for 30 days. … Refunds take five working days. Keep the receipt."
+    assert quote(text, "Returns are free within 30 days.") == "Returns are free for 30 days."
+    # two consecutive sentences when both carry the answer, never across a focus gap ("…")
+    assert quote(text, "The refund takes five working days; keep your receipt.") == (
+        "Refunds take five working days. Keep the receipt."
+    )
+    assert quote("", "anything") == "anything"
+
+
+def test_quote_answers_copy_the_prompt_and_cite_the_oracle(small_kb: tuple[Path, Path]) -> None:
+    from retrieval.backends import open_knowledge_base
+
+    kb = open_knowledge_base("faiss", small_kb[1])
+    questions = [GroundedQuestion("q0", "en", "How long does a refund take?", "Refunds usually take a few days.",
+                                  "refund-policy-en", "train", "conversation"),
+                 GroundedQuestion("q1", "es", "¿Cómo cancelo mi pedido?", "Puedes cancelarlo desde Mis pedidos.",
+                                  "cancel-order-es", "train", "conversation")]  # fmt: skip
+    examples, _ = build_examples(questions, kb, PrepareConfig(raft_oracle_fraction=1.0, raft_k=3, raft_answer="quote"))
+    for example, q in zip(examples, questions, strict=True):
+        oracle = next(p for p in example["passages"] if p["doc_id"] == q.oracle_doc_id)
+        cited = example["answer"].rsplit(" [", 1)[0]
+        assert cited != q.answer and cited in passage_text(oracle, question=q.question, lang=q.lang)
+        assert example["answer"].endswith(f"[{example['passages'].index(oracle) + 1}]")
+    with pytest.raises(ValueError, match="raft_answer"):
+        PrepareConfig(raft_answer="paraphrase")
 
 
 def test_a_failure_while_writing_leaves_the_previous_output(tmp_path: Path) -> None:
