@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    python benchmarks/retrieval_dev.py [--datasets ../shared/datasets] [--grid]
+    python benchmarks/retrieval_dev.py [--datasets ../shared/datasets] [--grid] [--builders] [--ties]
 
 Each corpus of ``benchmarks/retrieval_corpora.py`` (plus the bundled demo store's dev queries) is ingested with the
 real pipeline once (cached under ``.supportbot/bench/corpora/``); every query's dense and BM25 candidates are
@@ -121,9 +121,14 @@ def query_text(query: dict[str, Any], builder: str = "conversation") -> str:
     return conversation_query(turns, lang=query.get("lang")).query
 
 
-def collect(corpus: Corpus, builder: str = "conversation", config: RetrievalConfig | None = None) -> Run:
-    """Open ``corpus`` and collect every query's dense and BM25 candidates."""
-    kb = open_index(corpus, config)
+def collect(
+    corpus: Corpus,
+    builder: str = "conversation",
+    config: RetrievalConfig | None = None,
+    kb: KnowledgeBase | None = None,
+) -> Run:
+    """Open ``corpus`` (or search ``kb``, an index already built); collect each query's dense and BM25 candidates."""
+    kb = kb or open_index(corpus, config)
     texts = [query_text(q, builder) for q in corpus.queries]
     vectors = kb.embedder.encode(texts, batch_size=64)
     signals = [kb.signals(t, v, kb.config.candidates) for t, v in zip(texts, vectors, strict=True)]
@@ -204,6 +209,40 @@ def table(runs: list[Run], systems: dict[str, Fusion]) -> None:
                 n = int(m["n"])
                 cells += [f"{m['R@1']:.3f}", f"{m['R@5']:.3f}", f"{m['MRR']:.3f}"]
             print(f"| {run.corpus.name} | {lang} | {n} | " + " | ".join(cells) + " |")
+
+
+def tie_fair_r1(run: Run, fusion: Fusion, lang: str | None) -> float:
+    """R@1 with exact score ties at their expected value: a gold unit tied with t others at the top counts 1 / (t + 1).
+
+    The tables' R@1 lets the order in which a ranking happens to list equal scores decide (bm25s lists exactly tied
+    chunks in index order); this is the same measure with that accident averaged out, for every system alike.
+    """
+    total, n = 0.0, 0
+    for query, signals, vector in zip(run.queries, run.signals, run.vectors, strict=True):
+        if lang is not None and query.get("lang") != lang:
+            continue
+        n += 1
+        units: dict[str, float] = {}
+        for doc_id, score, _ in run.kb.articles(fusion(signals), vector, signals.qlang):
+            unit = run.label.get(doc_id, doc_id)
+            units[unit] = max(units.get(unit, score), score)
+        if units:
+            top = max(units.values())
+            tied = [u for u, score in units.items() if score == top]
+            gold = {run.label.get(g, g) for g in query["gold_ids"]}
+            total += sum(u in gold for u in tied) / len(tied) / len(gold)
+    return total / n if n else 0.0
+
+
+def ties_table(runs: list[Run], systems: dict[str, Fusion]) -> None:
+    """R@1 of each system per corpus and language, exact ties at their expected value (:func:`tie_fair_r1`)."""
+    print("\nR@1 with exact score ties at their expected value")
+    print("| corpus | lang | " + " | ".join(systems) + " |")
+    print("|---|---" + "|---:" * len(systems) + "|")
+    for run in runs:
+        for lang in groups(run):
+            cells = [f"{tie_fair_r1(run, fusion, lang):.3f}" for fusion in systems.values()]
+            print(f"| {run.corpus.name} | {lang} | " + " | ".join(cells) + " |")
 
 
 def margins(run: Run, fusion: Fusion, singles: dict[str, dict[str, float]], lang: str) -> tuple[float, float]:
@@ -291,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--grid", action="store_true", help="weight sweep and leave-one-corpus-out check")
     parser.add_argument("--builders", action="store_true", help="compare query builders on multi-turn corpora")
+    parser.add_argument("--ties", action="store_true", help="R@1 with exact score ties at their expected value")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     runs = dev_runs(args.datasets)
@@ -304,6 +344,8 @@ def main(argv: list[str] | None = None) -> None:
     table(runs, systems)
     if args.grid:
         grid(runs, ["minmax", "rrf", "zscore"])
+    if args.ties:
+        ties_table(runs, {"dense": SINGLE["dense"], "bm25": SINGLE["bm25"], "hybrid": configured(default)})
     if args.builders:
         multi = [r.corpus for r in runs if any("turns" in q for q in r.queries)]
         for builder in ("latest", "last3", "conversation"):

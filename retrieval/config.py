@@ -15,6 +15,9 @@ _OLD_FUSION = {
     "fusion_weights": {"en": [0.75, 0.25], "es": [0.4, 0.6], "cross": [0.2, 0.8]},
     "fusion_rank_bonus": 0.02,
 }
+# The bilingual cross-language pair stored by indexes ingested before it was re-chosen (docs/retrieval.md, "Fifth
+# pass"): an index carrying exactly it searches with today's default.
+_OLD_CROSS_BILINGUAL = [0.4, 0.6]
 
 
 @dataclass
@@ -55,10 +58,11 @@ class RetrievalConfig:
     )
     fusion_rank_k: int = field(default=RANK_K, metadata={"help": "minmax: the constant k of that rank term"})
     fusion_cross_bilingual: list[float] = field(
-        default_factory=lambda: [0.4, 0.6],
+        default_factory=lambda: [0.45, 0.55],
         metadata={
             "help": "[dense, lexical] minmax weights across languages when the embedder is bilingual (a `kb distill` "
-            "student): its dense ranking crosses languages, the bundled English model's does not (docs/retrieval.md)"
+            "student): its dense ranking crosses languages, the bundled English model's does not; chosen on every "
+            "cross-language dev group searched with the student (docs/retrieval.md)"
         },
     )
     lexicon: str = field(
@@ -116,9 +120,12 @@ class RetrievalConfig:
 
         A manifest written before ``fusion_rank_k`` existed ranked with the rank term ``b * k / (k + rank)``, k =
         ``rrf_k``. When its fusion knobs are exactly the defaults of that time they are dropped, so the index ranks
-        with today's defaults; otherwise (chosen by its owner) they are kept and translated into the same rule.
+        with today's defaults; otherwise (chosen by its owner) they are kept and translated into the same rule. A
+        stored ``fusion_cross_bilingual`` equal to its previous default ([0.4, 0.6]) is dropped the same way.
         """
         stored = dict(stored)
+        if stored.get("fusion_cross_bilingual") == _OLD_CROSS_BILINGUAL:
+            del stored["fusion_cross_bilingual"]
         if "fusion_rank_k" not in stored and stored.get("fusion", "minmax") == "minmax":
             if all(stored.get(key) == value for key, value in _OLD_FUSION.items()):
                 for key in _OLD_FUSION:

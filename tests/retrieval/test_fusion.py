@@ -84,6 +84,9 @@ def test_stored_configs_of_older_indexes_load() -> None:
     s = signals(dense={1: 0.9, 2: 0.89, 3: 0.1}, lexical={2: 9.0, 1: 1.0, 3: 0.5})
     assert custom.fuse(s) == pytest.approx(fuse(s, (1.0, 1.0), rank_bonus=0.02 * 60 / 61, rank_k=60))
     assert RetrievalConfig.from_stored({}) == today
+    # The student's cross-language pair of 2026-12-05 (0.4) is an old default too; a hand-set one is kept.
+    assert RetrievalConfig.from_stored({"fusion_cross_bilingual": [0.4, 0.6]}) == today
+    assert RetrievalConfig.from_stored({"fusion_cross_bilingual": [0.3, 0.7]}).fusion_cross_bilingual == [0.3, 0.7]
 
 
 def test_zero_weight_reproduces_the_single_retriever_order() -> None:
