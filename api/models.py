@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["rag", "finetune", "hybrid"]
 Lang = Literal["es", "en"]
-Route = Literal["answered", "out_of_scope", "refused", "handoff", "human"]  # human: an agent holds the session
+# human: an agent holds the session; smalltalk: a greeting, thanks, goodbye or question about the assistant
+Route = Literal["answered", "smalltalk", "out_of_scope", "refused", "handoff", "human"]
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 ESCALATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"

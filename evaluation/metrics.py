@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.text import chrf as chrf  # the metric lives in the text toolkit (RAFT quote targets use it too)
+
 # Routes where the bot declined to help: the customer got no answer to the question they asked.
-DECLINED_ROUTES = frozenset({"out_of_scope", "refused"})
+DECLINED_ROUTES = frozenset({"out_of_scope", "refused", "smalltalk"})  # no knowledge-base answer
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -47,20 +49,6 @@ def rouge_l(answer: str, reference: str) -> float:
     if not answer.strip() or not reference.strip():
         return 0.0
     return float(_rouge_scorer().score(reference, answer)["rougeL"].fmeasure)
-
-
-def chrf(answer: str, reference: str) -> float:
-    """chrF (sacrebleu, character 6-grams, beta 2) of the answer against the reference, scaled to [0, 1].
-
-    Measures character-level overlap, so inflections ("devolución"/"devoluciones", "return"/"returned") still
-    count. It matters because word-level metrics under-score Spanish, a morphologically richer language, and
-    a comparison across languages needs a metric that treats both fairly. An empty answer scores 0.
-    """
-    if not answer.strip() or not reference.strip():
-        return 0.0
-    from sacrebleu.metrics import CHRF
-
-    return float(CHRF().sentence_score(answer, [reference]).score) / 100.0
 
 
 def embedding_similarity(answers: Sequence[str], references: Sequence[str], embedder: Any) -> list[float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, TypedDict
 
-Route = Literal["answered", "out_of_scope", "refused", "handoff"]
+Route = Literal["answered", "smalltalk", "out_of_scope", "refused", "handoff"]
 Mode = Literal["rag", "finetune", "hybrid"]
 RESET = "__reset__"
 

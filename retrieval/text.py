@@ -111,3 +111,17 @@ def overlap(claim: list[str], support: set[str]) -> float:
     weights = [2.0 if s.isdigit() else 1.0 for s in claim]
     found = sum(w for s, w in zip(claim, weights, strict=True) if s in support)
     return found / sum(weights)
+
+
+def chrf(answer: str, reference: str) -> float:
+    """chrF (sacrebleu, character 6-grams, beta 2) of the answer against the reference, scaled to [0, 1].
+
+    Measures character-level overlap, so inflections ("devolución"/"devoluciones", "return"/"returned") still
+    count. It matters because word-level metrics under-score Spanish, a morphologically richer language, and
+    a comparison across languages needs a metric that treats both fairly. An empty answer scores 0.
+    """
+    if not answer.strip() or not reference.strip():
+        return 0.0
+    from sacrebleu.metrics import CHRF
+
+    return float(CHRF().sentence_score(answer, [reference]).score) / 100.0

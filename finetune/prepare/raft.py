@@ -100,8 +100,7 @@ def quote(text: str, reference: str) -> str:
     """The one sentence of ``text``, or two consecutive ones, closest to ``reference`` by chrF (the evaluation's
     metric): a quoting target, which a small model copies more faithfully than it paraphrases. Ties go to the
     shorter, earlier span; ``reference`` when ``text`` has no sentence."""
-    from evaluation.metrics import chrf
-    from retrieval.text import split_sentences
+    from retrieval.text import chrf, split_sentences
 
     runs = [[p.strip() for p in split_sentences(run) if p.strip()] for run in text.split("…")]  # focus gaps
     spans = [p for run in runs for p in run] + [f"{a} {b}" for run in runs for a, b in pairwise(run)]

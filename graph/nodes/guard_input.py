@@ -13,6 +13,7 @@ from graph.rails.abuse import BOT_COMPLAINT, check_abuse
 from graph.rails.classifier import InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
 from graph.rails.patterns import hits
+from graph.smalltalk import smalltalk
 from graph.state import ChatState
 
 
@@ -39,7 +40,7 @@ def _frustrated_customer(text: str, verdict: dict[str, Any]) -> bool:
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Run every input rail; a refusal wins over a hand-off."""
+    """Run every input rail; a refusal wins over a hand-off, a hand-off over small talk."""
     if state.get("route"):
         return {}
     verdict = check_input(state.get("text", ""))
@@ -48,4 +49,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update | {"route": "refused", "reason": verdict["rail"]}
     if verdict["escalation"]["handoff"]:
         return update | {"route": "handoff", "reason": verdict["escalation"]["reason"]}
+    if talk := smalltalk(state.get("text", "")):  # "hola", "thanks!", "are you a bot?": a reply in kind
+        update["guardrails"]["smalltalk"] = talk
+        update |= {"lang": talk["lang"]} if talk["lang"] else {}
+        return update | {"route": "smalltalk", "reason": talk["kind"]}
     return update

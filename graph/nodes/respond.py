@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
+from graph.smalltalk import REPLIES
 from graph.state import ChatState
 
 _SCOPE_EN = (
@@ -59,6 +60,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
+TEMPLATES |= REPLIES  # small talk: greeting, thanks, goodbye, identity
 
 
 def template(reason: str, lang: str) -> str:

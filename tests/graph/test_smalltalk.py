@@ -1,0 +1,57 @@
+"""Small talk gets a reply in kind; a greeting that comes with a question is still a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.service import ChatService
+from graph.smalltalk import smalltalk
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "lang"),
+    [
+        ("hello", "greeting", "en"),
+        ("Hola!", "greeting", "es"),
+        ("buenas tardes", "greeting", "es"),
+        ("thank you so much for your help", "thanks", "en"),
+        ("vale, gracias", "thanks", "es"),
+        ("thanks, bye", "goodbye", "en"),
+        ("gracias, adiós", "goodbye", "es"),
+        ("are you a bot or a human?", "identity", "en"),
+        ("¿qué puedes hacer?", "identity", "es"),
+        ("ok", "thanks", None),
+    ],
+)
+def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> None:
+    assert smalltalk(text) == {"kind": kind, "lang": lang}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hola, ¿cómo cancelo mi pedido?",
+        "hi, where is my parcel?",
+        "thanks, but my parcel never arrived",
+        "a person please",
+        "you idiot",
+        "",
+        "hello " * 11,
+    ],
+)
+def test_questions_and_requests_are_not_small_talk(text: str) -> None:
+    assert smalltalk(text) is None
+
+
+def test_the_graph_replies_in_kind_and_keeps_the_topic(service: ChatService) -> None:
+    greeting = service.chat("hola", session_id="talk")
+    assert greeting["route"] == "smalltalk" and greeting["lang"] == "es" and greeting["sources"] == []
+    assert greeting["answer"].startswith("¡Hola!") and "retrieve" not in greeting["node_latency_ms"]
+    answer = service.chat("¿Cuánto tarda el reembolso de una devolución?", session_id="talk")
+    assert answer["route"] == "answered" and answer["sources"]
+    thanks = service.chat("¡muchas gracias!", session_id="talk")
+    assert thanks["route"] == "smalltalk" and thanks["answer"] == "¡De nada! ¿Puedo ayudarte en algo más?"
+    followup = service.chat("¿y si fue con tarjeta regalo?", session_id="talk")  # the topic survived the thanks
+    assert followup["route"] == "answered" and followup["query"] != "¿y si fue con tarjeta regalo?"
+    # a hand-off request is never taken for small talk
+    assert service.chat("hola, quiero hablar con una persona", session_id="talk2")["route"] == "handoff"
