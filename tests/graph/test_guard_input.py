@@ -40,8 +40,8 @@ def _dev_rates() -> dict[tuple[str, str], float]:
 
 
 def test_dev_split_floors() -> None:
-    """Floors a little under what the shipped weights reach on the dev split (docs/graph.md: 0.94 en, 0.92 es, 0.94
-    other languages, no hard negative refused; the issue's targets are 0.90 es/en and 0.80 other)."""
+    """Floors a little under what the shipped weights reach on the dev split (docs/graph.md: 0.92 en, 0.92 es, 0.94
+    other languages, 2 of 84 hard negatives refused; the issue's targets are 0.90 es/en and 0.80 other)."""
     rates = _dev_rates()
     assert rates[("attack", "en")] >= 0.90 and rates[("attack", "es")] >= 0.88, rates
     assert rates[("attack", "other")] >= 0.88, rates
