@@ -32,6 +32,9 @@ MARKERS: dict[Lang, frozenset[str]] = {
 }
 
 
+# Confidence gap under which one or two words without marker words fall back to the caller's default.
+SHORT_MARGIN = 0.3
+
 # Languages a customer may write in that the bot does not answer in (the graph stops such messages early).
 OTHER_LANGUAGES = ("FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "CATALAN")
 
@@ -74,5 +77,9 @@ def detect_language(text: str, default: Lang | None = None) -> Lang | None:
             return "es"
     confidences = language_confidences(text)
     if confidences["en"] == confidences["es"]:
+        return default
+    # One or two words the model can barely tell apart ("human", "agent", "envio"): the caller's default (the
+    # session's language) is the better guess.
+    if default is not None and len(words) <= 2 and abs(confidences["en"] - confidences["es"]) < SHORT_MARGIN:
         return default
     return "en" if confidences["en"] > confidences["es"] else "es"

@@ -34,6 +34,10 @@ def test_detect_language(deps: Any) -> None:
     assert detect_language.run(state("请问怎么退货？"), deps)["reason"] == "unsupported_language"
     assert "route" not in detect_language.run(state("agente"), deps)  # too short to call it Italian
     assert detect_language.run(state("👍", session_lang="es"), deps)["lang"] == "es"
+    # one word the model cannot tell apart (lingua: "human" 0.52 es, "agent" 0.60 es): the session's language
+    assert detect_language.run(state("human"), deps)["lang"] == "en"
+    assert detect_language.run(state("agent", session_lang="es"), deps)["lang"] == "es"
+    assert detect_language.run(state("reembolso"), deps)["lang"] == "es"  # clear on its own
 
 
 def test_redact_pii_replaces_values_keeps_hashes_and_drops_the_raw_message(deps: Any) -> None:
