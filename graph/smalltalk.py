@@ -19,7 +19,7 @@ MAX_WORDS = 10
 PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "greeting": {
         "en": ("hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon", "good evening",
-               "good day", "morning", "how are you", "how are you doing", "how's it going", "what's up", "yo"),
+               "good day", "morning", "how are you", "how are you doing", "how's it going", "what's up"),
         "es": ("hola", "buenas", "buenos dias", "buen dia", "buenas tardes", "buenas noches", "saludos", "que tal",
                "que tal estas", "como estas", "como esta", "hey"),
     },
@@ -33,9 +33,10 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "goodbye": {
         "en": ("bye", "goodbye", "bye bye", "see you", "see ya", "take care", "have a nice day", "have a good day",
-               "that's all", "that is all", "that's everything"),
+               "that's all", "that is all", "that's everything", "no thanks", "no thank you", "nothing else",
+               "that will be all"),
         "es": ("adios", "chao", "chau", "hasta luego", "hasta pronto", "nos vemos", "que tengas buen dia",
-               "eso es todo", "nada mas"),
+               "eso es todo", "nada mas", "no gracias", "no nada mas", "nada mas gracias"),
     },
     "identity": {
         "en": ("are you a bot", "are you a robot", "are you human", "are you a human", "are you a person",

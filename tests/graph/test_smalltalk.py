@@ -21,6 +21,8 @@ from graph.smalltalk import smalltalk
         ("are you a bot or a human?", "identity", "en"),
         ("¿qué puedes hacer?", "identity", "es"),
         ("ok", "thanks", None),
+        ("no thanks, that's all", "goodbye", "en"),
+        ("no, nada más", "goodbye", "es"),
     ],
 )
 def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> None:
@@ -35,6 +37,7 @@ def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> Non
         "thanks, but my parcel never arrived",
         "a person please",
         "you idiot",
+        "no, my order never arrived",
         "",
         "hello " * 11,
     ],
