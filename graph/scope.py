@@ -30,16 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from graph.scope_kb import MAX_KB_VECTORS, Encode
 from retrieval.bundled import bundled_data
 from retrieval.text import content_stems, sentences
 
 DATA = bundled_data()
 FORMAT = 6
-MAX_KB_VECTORS = 20_000
 MAX_KB_SENTENCES = 1500
 NEGATIVE_CUT_PERCENTILE = 90
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
-Encode = Callable[[list[str]], np.ndarray]
 
 
 class ScopeError(RuntimeError):
