@@ -14,10 +14,12 @@ nothing; the header prints the load average, since timings depend on what else r
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -52,6 +54,8 @@ def main() -> None:
     from graph.service import ChatService
 
     work = Path(tempfile.mkdtemp(prefix="bench-graph-"))
+
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # scratch models and stores: not left in /tmp
     index = args.index
     if index is None:
         from retrieval.ingest import ingest

@@ -12,7 +12,9 @@ and its change against fp32, and the weights' size on disk.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -83,6 +85,8 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="supportbot-bench-"))
+
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # scratch models and stores: not left in /tmp
     model_dir = args.model or build_smoke_model(scratch / "smoke")
     data_dir = args.data or bundled_chat_dir(scratch / "data")
     merged, int8 = scratch / "merged", scratch / "int8"

@@ -18,9 +18,11 @@ Table 2 (with --adapter and --index): time to the first released sentence of a h
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -159,6 +161,7 @@ def time_to_first_sentence(adapter: Path, index: Path, turns: int) -> None:
     rows = [r for r in rows if r["split"] == "test"]
     rows = rows[:: max(1, len(rows) // max(turns, 1))][:turns]  # spread over the split; --turns 129 takes all of it
     home = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # scratch models and stores: not left in /tmp
     service = ChatService(GraphConfig(index_dir=index, mode="hybrid", generator="hf", model_dir=adapter,
                                       cache_dir=home, checkpoint_db=home / "c.db", store_db=home / "s.db"))  # fmt: skip
     firsts, totals, released = [], [], 0

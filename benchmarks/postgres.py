@@ -15,8 +15,10 @@ session owner) and an escalation write. Asserts nothing; the header prints the l
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -67,6 +69,7 @@ def main() -> None:
 
     upgrade(args.database_url)
     work = Path(tempfile.mkdtemp(prefix="supportbot-bench-pg-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # scratch models and stores: not left in /tmp
     home = data_home()
     common = {"index_dir": args.index, "cache_dir": home}
     print("loading both services ...", file=sys.stderr)

@@ -16,8 +16,10 @@ It prints tables and asserts nothing; the header prints the load average, since 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -54,6 +56,8 @@ def main() -> None:
     from graph.service import ChatService
 
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # scratch models and stores: not left in /tmp
     config = GraphConfig(index_dir=args.index, mode=args.mode, generator="hf", rag_generator="llm",  # type: ignore[arg-type]
                          model_dir=args.model, max_new_tokens=args.max_new_tokens, cache_dir=args.home,
                          checkpoint_db=work / CHECKPOINT_FILE, store_db=work / STORE_FILE)  # fmt: skip

