@@ -39,6 +39,7 @@ from retrieval.fusion import Signals, fuse  # noqa: E402
 from retrieval.ingest import ingest  # noqa: E402
 from retrieval.metrics import load_queries, recall_at, reciprocal_rank  # noqa: E402
 from retrieval.search import KnowledgeBase  # noqa: E402
+from retrieval.store import read_version  # noqa: E402
 
 ROOT = _HERE.parent
 HOME = ROOT / ".supportbot"
@@ -104,7 +105,8 @@ def open_index(corpus: Corpus, config: RetrievalConfig | None = None) -> Knowled
         digest = hashlib.sha256(source[0].read_bytes())
     name = "demo" if corpus.name.startswith("demo") else corpus.name  # demo-switch searches the demo index
     folder = CACHE / f"{name.replace(' ', '_').replace('>', '')}-{digest.hexdigest()[:12]}"
-    if not (folder / "CURRENT").exists():
+    stale = (folder / "CURRENT").exists() and read_version(folder, with_search=False).multilingual is None
+    if not (folder / "CURRENT").exists() or stale:  # stale: cached before indexes stored USE multilingual vectors
         started = time.perf_counter()
         ingest(source, folder, replace=True, cache_dir=HOME)
         print(f"  ingested {corpus.name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -139,6 +141,8 @@ def collect(
     return Run(corpus, kb, corpus.queries, signals, vectors, texts, label)
 
 
+# "dense" is the list the hybrid fuses: the index embedder's (FAISS), or USE multilingual's for Spanish and
+# cross-language queries when the index stores those vectors (KnowledgeBase.signals).
 SINGLE: dict[str, Fusion] = {
     "dense": lambda s: dict(zip(s.dense_rows.tolist(), s.dense_scores.tolist(), strict=True)),
     "bm25": lambda s: dict(zip(s.lexical_rows.tolist(), s.lexical_scores.tolist(), strict=True)),

@@ -65,6 +65,21 @@ class RetrievalConfig:
             "cross-language dev group searched with the student (docs/retrieval.md)"
         },
     )
+    multilingual_dense: bool = field(
+        default=True,
+        metadata={
+            "help": "store USE multilingual v3 vectors of every chunk at ingest; Spanish and cross-language queries "
+            "then take their dense list from them (the bundled MiniLM reads English only)"
+        },
+    )
+    fusion_weights_multilingual: dict[str, list[float]] = field(
+        default_factory=lambda: {"es": [0.5, 0.5], "cross": [0.6, 0.4]},
+        metadata={
+            "help": "[dense, lexical] minmax weights when the dense list is USE multilingual: 'es' for Spanish "
+            "queries, 'cross' for a query whose language is rare in the index; chosen on every dev group "
+            "(docs/retrieval.md, 'Sixth pass')"
+        },
+    )
     lexicon: str = field(
         default="bundled",
         metadata={"help": "es<->en term lexicon for cross-language BM25: 'bundled', a .tsv.gz path, or '' for none"},
@@ -107,7 +122,11 @@ class RetrievalConfig:
             raise ValueError("fusion_rank_bonus must be in [0, 2] and fusion_rank_k >= 0")
         if self.fusion not in ("minmax", "rrf"):
             raise ValueError(f"fusion must be minmax or rrf, got {self.fusion!r}")
-        pairs = [*self.language_weights.items(), *self.fusion_weights.items()]
+        pairs = [
+            *self.language_weights.items(),
+            *self.fusion_weights.items(),
+            *((f"{lang} (multilingual)", pair) for lang, pair in self.fusion_weights_multilingual.items()),
+        ]
         for lang, pair in [*pairs, ("cross (bilingual embedder)", self.fusion_cross_bilingual)]:
             if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
                 raise ValueError(f"fusion weights for {lang!r} must be [dense, lexical], both >= 0, not both 0")
@@ -138,7 +157,7 @@ class RetrievalConfig:
 
     def fuse(self, signals: Signals) -> dict[int, float]:
         """Chunk row -> fused score of one query's candidates, with this config's fusion and weights."""
-        weights = self.fusion_weights_for(signals.qlang, signals.cross, signals.bilingual)
+        weights = self.fusion_weights_for(signals.qlang, signals.cross, signals.bilingual, signals.multilingual)
         return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k)
 
     def weights_for(self, lang: str | None) -> tuple[float, float]:
@@ -150,14 +169,21 @@ class RetrievalConfig:
         pair = self.language_weights.get(lang or "")
         return (pair[0], pair[1]) if pair else (self.dense_weight, self.lexical_weight)
 
-    def fusion_weights_for(self, lang: str | None, cross: bool = False, bilingual: bool = False) -> tuple[float, float]:
+    def fusion_weights_for(
+        self, lang: str | None, cross: bool = False, bilingual: bool = False, multilingual: bool = False
+    ) -> tuple[float, float]:
         """The (dense, lexical) weights of the configured fusion for a query in ``lang``.
 
         ``cross``: few indexed articles are in ``lang``, so the ``cross`` pair applies when there is one, or
         ``fusion_cross_bilingual`` when the embedder is ``bilingual`` (its dense ranking works across languages).
+        ``multilingual``: the dense list came from USE multilingual (``fusion_weights_multilingual``).
         """
         if self.fusion == "rrf":
             return self.weights_for(lang)
+        if multilingual:
+            pair = self.fusion_weights_multilingual.get("cross" if cross else lang or "")
+            if pair:
+                return (pair[0], pair[1])
         if cross and bilingual:
             return (self.fusion_cross_bilingual[0], self.fusion_cross_bilingual[1])
         pair = self.fusion_weights.get("cross") if cross else None

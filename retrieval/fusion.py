@@ -36,6 +36,7 @@ class Signals:
     qlang: str | None = None
     cross: bool = False  # few indexed articles are in the query's language: BM25 with translations carries it
     bilingual: bool = False  # the embedder maps es and en into one space (a `kb distill` student)
+    multilingual: bool = False  # the dense list came from USE multilingual v3, not the index's embedder
 
 
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:

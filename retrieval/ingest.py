@@ -21,6 +21,9 @@ from retrieval.dedup import DedupItem, find_duplicates
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.language import Lang, detect_language
+from retrieval.multilingual import DIM as MULTILINGUAL_DIM
+from retrieval.multilingual import NAME as MULTILINGUAL_NAME
+from retrieval.multilingual import encode as encode_multilingual
 from retrieval.store import (
     IndexData,
     IndexFault,
@@ -137,10 +140,13 @@ def ingest(
         report = dedupe(data, config)
         progress("dedup", 1, 1)
         data = _drop(data, report["dropped"])
+        if config.multilingual_dense:
+            data.multilingual = _multilingual_vectors(data, previous, progress)
         data.manifest = {
             "embedder": config.embedder,
             "embedder_backend": config.embedder_backend,
             "dim": int(matrix.shape[1]),
+            "multilingual": MULTILINGUAL_NAME if data.multilingual is not None else None,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "config": asdict(config),
             "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
@@ -213,6 +219,28 @@ def _embed_chunks(
     return vectors
 
 
+def _multilingual_vectors(data: IndexData, previous: IndexData | None, progress: Progress) -> np.ndarray:
+    """USE multilingual vectors of every chunk of ``data`` (title prefixed, as for the main embedder); a chunk the
+    previous version stored with the same text and title keeps its vector, the rest are encoded 64 at a time."""
+    texts = [embed_text(data.documents[d].title, t) for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
+    known: dict[str, np.ndarray] = {}
+    if previous is not None and previous.multilingual is not None:
+        for row, (doc_id, text) in enumerate(zip(previous.chunk_doc_ids, previous.chunk_texts, strict=True)):
+            title = previous.documents[doc_id].title if doc_id in previous.documents else ""
+            known[embed_text(title, text)] = previous.multilingual[row]
+    out = np.zeros((len(texts), MULTILINGUAL_DIM), np.float32)
+    missing = [i for i, text in enumerate(texts) if text not in known]
+    for i, text in enumerate(texts):
+        if text in known:
+            out[i] = known[text]
+    batch = 64
+    for start in range(0, len(missing), batch):
+        rows = missing[start : start + batch]
+        out[rows] = encode_multilingual([texts[i] for i in rows])
+        progress("multilingual", min(start + batch, len(missing)), len(missing))
+    return out
+
+
 def dedupe(data: IndexData, config: RetrievalConfig) -> dict[str, Any]:
     """Run the three duplicate detectors over the documents of ``data`` (vectors from their chunks)."""
     ids = sorted(data.documents)
@@ -246,6 +274,7 @@ def _without_chunks_of(data: IndexData, doc_ids: set[str]) -> IndexData:
         chunk_langs=[data.chunk_langs[i] for i in rows],
         chunk_texts=[data.chunk_texts[i] for i in rows],
         vectors=data.vectors[rows] if rows else data.vectors[:0],
+        multilingual=None if data.multilingual is None else data.multilingual[rows] if rows else data.multilingual[:0],
     )
 
 

@@ -18,6 +18,7 @@ from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals, fuse, rrf
 from retrieval.language import detect_language
 from retrieval.lexicon import OTHER, content_terms, load_lexicon
+from retrieval.multilingual import encode as encode_multilingual
 from retrieval.store import IndexData, read_version
 
 # Below this share of indexed articles in the query's language, fusion uses its 'cross' weights: a bilingual index
@@ -120,6 +121,10 @@ class KnowledgeBase:
         self.language_share = {lang: live.count(lang) / len(live) for lang in set(live)} if live else {}
         self.lexicon = load_lexicon(config.lexicon)
         self.bilingual = is_bilingual(data.manifest.get("embedder", config.embedder))
+        # USE multilingual vectors: the dense list of Spanish and cross-language queries (not for a bilingual
+        # student, whose own dense ranking crosses languages; not for an index written without them).
+        use_multilingual = config.multilingual_dense and not self.bilingual and data.multilingual is not None
+        self.multilingual: np.ndarray | None = data.multilingual if use_multilingual else None
         self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
@@ -183,7 +188,9 @@ class KnowledgeBase:
         signals = self.signals(query, vector, config.candidates * (4 if filtered else 1), query_lang)
         qlang = signals.qlang
         fused = config.fuse(signals)
-        dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
+        dense_scores = {}  # dense_score is the index embedder's cosine (the rails' thresholds read that scale)
+        if not signals.multilingual:
+            dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
 
         ranked = self.articles(fused, vector, lang or qlang)  # an explicit language filter is the one wanted
         results = []
@@ -222,19 +229,38 @@ class KnowledgeBase:
             best_chunk=lambda twin: self._best_chunk(twin, vector),
         )
 
+    def uses_multilingual(self, qlang: str | None, cross: bool) -> bool:
+        """Whether a query in ``qlang`` takes its dense list from the USE multilingual vectors."""
+        return self.multilingual is not None and (cross or qlang == "es")
+
     def signals(self, query: str, vector: np.ndarray, candidates: int, query_lang: str | None = None) -> Signals:
-        """The dense and BM25 candidate chunks for ``query`` (``vector`` is its embedding), before fusion."""
+        """The dense and BM25 candidate chunks for ``query`` (``vector`` is its embedding), before fusion.
+
+        A Spanish or cross-language query's dense list comes from the USE multilingual vectors when the index has
+        them (the query is encoded with USE here); every other query's from the index's embedder (FAISS).
+        """
         candidates = min(self.size, candidates)
-        scores, rows = _search_one(self.data.faiss_index, vector, candidates)
-        keep = rows[0] >= 0
         qlang = query_lang or detect_language(query)
+        cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
+        multilingual = self.uses_multilingual(qlang, cross)
+        if multilingual:
+            assert self.multilingual is not None
+            cosine = self.multilingual @ encode_multilingual([query])[0]
+            top = np.argpartition(-cosine, candidates - 1)[:candidates] if candidates < len(cosine) else None
+            dense_rows = np.arange(len(cosine)) if top is None else top
+            dense_rows = dense_rows[np.argsort(-cosine[dense_rows], kind="stable")].astype(np.int64)
+            dense_scores = cosine[dense_rows]
+        else:
+            scores, rows = _search_one(self.data.faiss_index, vector, candidates)
+            keep = rows[0] >= 0
+            dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
         assert self.data.lexical is not None
         lexical_rows, lexical_scores = self.data.lexical.search(
             query, qlang, candidates, self.translations(query, qlang)
         )
-        cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
-        dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
-        return Signals(dense_rows, dense_scores, lexical_rows, lexical_scores, qlang, cross, self.bilingual)
+        return Signals(
+            dense_rows, dense_scores, lexical_rows, lexical_scores, qlang, cross, self.bilingual, multilingual
+        )
 
     def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
         return max(self.rows_of[doc_id], key=lambda i: float(self.data.vectors[i] @ vector))

@@ -3,7 +3,10 @@
 Layout of an index folder::
 
     DIR/CURRENT        name of the live version (replaced atomically with os.replace)
-    DIR/v-<stamp>/     manifest.json, vectors.npy, faiss.index, meta.sqlite, lexical/
+    DIR/v-<stamp>/     manifest.json, vectors.npy, faiss.index, meta.sqlite, lexical/, multilingual.npy
+
+``multilingual.npy`` (USE multilingual v3 vectors of the chunks, the dense list of Spanish and cross-language
+queries) is absent from indexes written before it existed, and from those ingested with ``multilingual_dense`` off.
 
 A write builds a complete new version folder beside the live one and only then swaps ``CURRENT``; a crash at any
 point before the swap leaves the previous version untouched and readable. Older versions are removed after it.
@@ -29,6 +32,7 @@ import numpy as np
 from retrieval.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
+MULTILINGUAL_FILE = "multilingual.npy"
 CURRENT = "CURRENT"
 
 
@@ -66,6 +70,7 @@ class IndexData:
     vectors: np.ndarray
     faiss_index: Any = None
     lexical: LexicalIndex | None = None
+    multilingual: np.ndarray | None = None  # USE multilingual v3 unit vectors, one per chunk (retrieval.multilingual)
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int) -> tuple[Any, str]:
@@ -167,6 +172,8 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
     try:
         index, kind = _faiss_index(data.vectors, hnsw_threshold, hnsw_m, ef_search)
         np.save(staging / "vectors.npy", data.vectors)
+        if data.multilingual is not None:
+            np.save(staging / MULTILINGUAL_FILE, data.multilingual)
         faiss.write_index(index, str(staging / "faiss.index"))
         # BM25 sees the article title with each chunk, as the embedder does: titles name the topic.
         titled = [f"{data.documents[d].title}\n{t}" for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
@@ -226,6 +233,8 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
             chunk_texts=[c[3] for c in chunks],
             vectors=vectors,
         )
+        if (version / MULTILINGUAL_FILE).is_file():
+            data.multilingual = np.load(version / MULTILINGUAL_FILE)
         if with_search:
             import faiss
 
@@ -239,4 +248,6 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
         raise IndexFault(f"{folder}: index version {version.name} is unreadable: {exc}") from exc
     if len(data.chunk_ids) != len(vectors):
         raise IndexFault(f"{folder}: {len(data.chunk_ids)} chunks but {len(vectors)} vectors; rebuild the index")
+    if data.multilingual is not None and len(data.multilingual) != len(vectors):
+        raise IndexFault(f"{folder}: {len(data.multilingual)} multilingual vectors, {len(vectors)} chunks; rebuild it")
     return data

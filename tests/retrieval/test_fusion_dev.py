@@ -65,8 +65,9 @@ def test_hybrid_is_at_least_its_best_part_on_the_demo_dev_split(demo: Any, lang:
     for key in ("R@1", "R@5"):
         assert hybrid[key] >= max(s[key] for s in scores.values()), (lang, key, hybrid, scores)
     # Before #16 the README had (R@5 / MRR, dev): en 0.930 / 0.806, es 0.875 / 0.669; minmax fusion with the rank
-    # term measures en 0.942 / 0.832, es 0.882 / 0.675 (docs/retrieval.md). Floors a query below those.
-    r5, mrr = {"en": (0.935, 0.825), "es": (0.877, 0.67)}[lang]
+    # term measures en 0.942 / 0.832, and with the USE multilingual dense list for Spanish es 0.924 / 0.734
+    # (docs/retrieval.md, "Sixth pass"). Floors a query below those.
+    r5, mrr = {"en": (0.935, 0.825), "es": (0.919, 0.729)}[lang]
     assert hybrid["R@5"] >= r5 and hybrid["MRR"] >= mrr, (lang, hybrid)
 
 
