@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ _UNK = 0  # the package's pure tokenizer turns a text that normalises to nothing
 
 _ENCODER: Any = None
 _LOCK = threading.Lock()
+_CACHE_LOCK = threading.Lock()
+_RECENT: OrderedDict[str, np.ndarray] = OrderedDict()  # clipped text -> vector, the last CACHE_SIZE encoded
+CACHE_SIZE = 1024
 
 
 class _SentencePieceTokenizer:
@@ -65,7 +69,23 @@ def clip(text: str) -> str:
 
 
 def encode(texts: list[str]) -> np.ndarray:
-    """Unit vectors (len(texts) x 512, float32) of ``clip(text)`` for each text (the package L2-normalises them)."""
-    if not texts:
+    """Unit vectors (len(texts) x 512, float32) of ``clip(text)`` for each text (the package L2-normalises them).
+
+    The last ``CACHE_SIZE`` texts encoded are kept: a message the input rails encoded is not encoded again when it
+    is searched as it is, nor when ``supportbot guard input`` or a retry sees it again.
+    """
+    clipped = [clip(t) for t in texts]
+    if not clipped:
         return np.zeros((0, DIM), np.float32)
-    return np.asarray(encoder().encode([clip(t) for t in texts]), dtype=np.float32)
+    with _CACHE_LOCK:
+        known = {t: _RECENT[t] for t in clipped if t in _RECENT}
+    missing = list(dict.fromkeys(t for t in clipped if t not in known))
+    if missing:
+        fresh = dict(zip(missing, np.asarray(encoder().encode(missing), dtype=np.float32), strict=True))
+        known |= fresh
+        with _CACHE_LOCK:
+            for text, vector in list(fresh.items())[-CACHE_SIZE:]:
+                _RECENT[text] = vector.copy()  # not a view that keeps a whole batch alive
+            while len(_RECENT) > CACHE_SIZE:
+                _RECENT.popitem(last=False)
+    return np.stack([known[t] for t in clipped])

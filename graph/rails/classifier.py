@@ -15,9 +15,7 @@ import base64
 import binascii
 import json
 import re
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,29 +96,10 @@ def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([vectors, FEATURE_SCALE * extra]).astype(np.float32)
 
 
-_ENCODER_LOCK = threading.Lock()
-_RECENT: OrderedDict[str, np.ndarray] = OrderedDict()  # clipped text -> vector, the last CACHE_SIZE encoded
-CACHE_SIZE = 1024  # a retried or repeated message (the graph, then `guard input`) is encoded once
-
-
 def use_encode(texts: list[str]) -> np.ndarray:
-    """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``texts``, the model loaded once per process."""
-    clipped = [clip(t) for t in texts]
-    with _ENCODER_LOCK:
-        known = {t: _RECENT[t] for t in clipped if t in _RECENT}
-    missing = list(dict.fromkeys(t for t in clipped if t not in known))
-    if missing:
-        vectors = multilingual.encode(missing)
-        fresh = dict(zip(missing, vectors, strict=True))
-        known |= fresh
-        with _ENCODER_LOCK:
-            for text, vector in list(fresh.items())[-CACHE_SIZE:]:
-                _RECENT[text] = vector
-            while len(_RECENT) > CACHE_SIZE:
-                _RECENT.popitem(last=False)
-    if not texts:
-        return np.zeros((0, 512), np.float32)
-    return np.stack([known[t] for t in clipped])
+    """USE multilingual v3 embeddings (unit vectors, 512 wide) of ``clip(text)`` for each text: the encoder and its
+    cache of recent texts are shared with search (``retrieval.multilingual``)."""
+    return multilingual.encode(texts)
 
 
 @dataclass
