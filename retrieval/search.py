@@ -230,8 +230,10 @@ class KnowledgeBase:
         )
 
     def uses_multilingual(self, qlang: str | None, cross: bool) -> bool:
-        """Whether a query in ``qlang`` takes its dense list from the USE multilingual vectors."""
-        return self.multilingual is not None and (cross or qlang == "es")
+        """Whether a query in ``qlang`` takes its dense list from the USE multilingual vectors: one detected as
+        Spanish, or in a language rare in the index. A query with no detectable language (a phone number, a name)
+        keeps the index embedder's list."""
+        return self.multilingual is not None and qlang is not None and (cross or qlang == "es")
 
     def signals(self, query: str, vector: np.ndarray, candidates: int, query_lang: str | None = None) -> Signals:
         """The dense and BM25 candidate chunks for ``query`` (``vector`` is its embedding), before fusion.

@@ -41,6 +41,8 @@ def test_spanish_and_cross_language_queries_take_the_multilingual_dense_list(ind
     assert kb.config.fuse(signals)  # weighted with fusion_weights_multilingual["es"]
     english = "how many days do I have to return something?"
     assert not kb.signals(english, kb.embedder.encode([english])[0], 20, "en").multilingual
+    phone = "(977) 625-2661"  # no detectable language: the index embedder's list, as before
+    assert not kb.signals(phone, kb.embedder.encode([phone])[0], 20).multilingual
     # The scale the rails read stays the index embedder's cosine, whichever list found the chunk.
     vector = kb.embedder.encode([spanish])[0]
     for result in kb.search(spanish, k=3):
