@@ -261,6 +261,7 @@ def fit_scope(
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
 
     rng = random.Random(seed)
     kb_items, kb_vectors = _kb_material(index_data, rng)
@@ -298,11 +299,15 @@ def fit_scope(
 
     # Thresholds from out-of-fold probabilities of every in-scope customer turn (5 folds): a fifth held out once
     # gave thresholds that moved with the split (the 1 % quantile of ~430 turns is its 4th-lowest value).
+    # One BLAS thread: a few thousand rows by ~400 features is too small to share, and threads waiting on a busy or
+    # real-time-scheduled core made these six fits 5-100x slower (12-103 s per refit on 2 cores, 8 s with one
+    # thread). It also makes the fit the same whatever the machine's core count (lbfgs's path depends on it).
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    probs = cross_val_predict(classifier(), X, labels, cv=folds, method="predict_proba")[:, 1]
+    with threadpool_limits(limits=1):
+        probs = cross_val_predict(classifier(), X, labels, cv=folds, method="predict_proba")[:, 1]
+        final = classifier().fit(X, labels)
     turns = kind == 1
     thresholds = _thresholds(probs[turns], [x for x, t in zip(langs, turns, strict=True) if t], target_recall)
-    final = classifier().fit(X, labels)
     model.coef, model.intercept = final.coef_[0].astype(np.float32), float(final.intercept_[0])
     model.thresholds = thresholds
     model.meta = {
