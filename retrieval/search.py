@@ -124,7 +124,12 @@ class KnowledgeBase:
         # USE multilingual vectors: the dense list of Spanish and cross-language queries (not for a bilingual
         # student, whose own dense ranking crosses languages; not for an index written without them).
         use_multilingual = config.multilingual_dense and not self.bilingual and data.multilingual is not None
-        self.multilingual: np.ndarray | None = data.multilingual if use_multilingual else None
+        self.multilingual: Any = None  # exact FAISS index over the USE vectors, searched on one thread like MiniLM's
+        if use_multilingual and data.multilingual is not None:
+            import faiss
+
+            self.multilingual = faiss.IndexFlatIP(data.multilingual.shape[1])
+            self.multilingual.add(np.ascontiguousarray(data.multilingual, dtype=np.float32))
         self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
@@ -246,16 +251,11 @@ class KnowledgeBase:
         cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
         multilingual = self.uses_multilingual(qlang, cross)
         if multilingual:
-            assert self.multilingual is not None
-            cosine = self.multilingual @ encode_multilingual([query])[0]
-            top = np.argpartition(-cosine, candidates - 1)[:candidates] if candidates < len(cosine) else None
-            dense_rows = np.arange(len(cosine)) if top is None else top
-            dense_rows = dense_rows[np.argsort(-cosine[dense_rows], kind="stable")].astype(np.int64)
-            dense_scores = cosine[dense_rows]
+            scores, rows = _search_one(self.multilingual, encode_multilingual([query])[0], candidates)
         else:
             scores, rows = _search_one(self.data.faiss_index, vector, candidates)
-            keep = rows[0] >= 0
-            dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
+        keep = rows[0] >= 0
+        dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
         assert self.data.lexical is not None
         lexical_rows, lexical_scores = self.data.lexical.search(
             query, qlang, candidates, self.translations(query, qlang)
