@@ -233,8 +233,8 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
             chunk_texts=[c[3] for c in chunks],
             vectors=vectors,
         )
-        if (version / MULTILINGUAL_FILE).is_file():
-            data.multilingual = np.load(version / MULTILINGUAL_FILE)
+        if (version / MULTILINGUAL_FILE).is_file():  # mapped, not read: search copies it into FAISS, ingest reads rows
+            data.multilingual = np.load(version / MULTILINGUAL_FILE, mmap_mode="r")
         if with_search:
             import faiss
 
