@@ -3,19 +3,22 @@
 Features of a message: its sentence embedding, its cosine to the nearest knowledge-base chunks, its cosine to the
 nearest out-of-scope examples, and how much of its vocabulary (stemmed, per language) the knowledge base uses; the
 English-centric embedder says little about Spanish, the vocabulary says a lot. A logistic regression on those
-features is fitted from what ships and from the index:
+features is fitted from what ships and from the index (the material: :mod:`graph.scope_data`):
 
-- in-scope: sentences and titles of the indexed articles, and the customer turns of the bundled support
-  conversations (``data/conversations``: Bitext en, Nimbus es);
+- in-scope: sentences and titles of the indexed articles, template questions about every article in English and
+  Spanish, and the customer turns of a bundled conversation set (``data/conversations``: Bitext en, Nimbus es)
+  only when the set matches the knowledge base's domain (a store's customers would teach a hotel's rail that
+  every hotel request is out of scope);
 - out-of-scope: ``data/scope/clinc150_ood_sample.jsonl`` (CLINC150 train, CC BY 3.0, other-domain intents and
-  ``oos``) and ``data/scope/ood_written.jsonl`` (written for this project, es and en). Out-of-scope examples
-  closer to this knowledge base than 90 % of the in-scope customer turns are dropped, so a new knowledge base in,
-  say, banking does not learn its own domain as out of scope.
+  ``oos``) and ``data/scope/ood_written.jsonl`` (written for this project, es and en), less those nearer this
+  knowledge base than its customers are, so a new knowledge base in, say, banking does not learn its own domain
+  as out of scope.
 
-Per-language thresholds are chosen on out-of-fold probabilities of the in-scope customer turns (5-fold; the largest
-threshold that keeps ``target_recall`` of them); the model itself is fitted on everything. The fitted model is
+Per-language thresholds come from out-of-fold probabilities (5-fold): the largest threshold that keeps
+``target_recall`` of the matched customer turns, or, for a language with none, the one that refuses
+``NEGATIVE_RECALL`` of the out-of-scope examples; the model itself is fitted on everything. The fitted model is
 cached beside the index, keyed on the index version, so a new or re-ingested knowledge base re-fits on first use
-with no code change.
+with no code change. Method and numbers: docs/graph.md.
 """
 
 from __future__ import annotations
@@ -30,19 +33,25 @@ from typing import Any
 
 import numpy as np
 
+from graph.scope_data import (
+    ScopeError,
+    bundled_conversations,
+    bundled_examples,
+    bundled_negatives,
+    match_conversations,
+    near_negatives,
+    template_questions,
+)
 from graph.scope_kb import MAX_KB_VECTORS, Encode
 from retrieval.bundled import bundled_data
 from retrieval.text import content_stems, sentences
 
+__all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 6
+FORMAT = 8
 MAX_KB_SENTENCES = 1500
-NEGATIVE_CUT_PERCENTILE = 90
+NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
-
-
-class ScopeError(RuntimeError):
-    """The scope rail cannot be fitted or loaded (names the file or the index)."""
 
 
 @dataclass
@@ -145,44 +154,6 @@ def _top3(
     return np.pad(top, ((0, 0), (0, 3 - top.shape[1])), mode="edge") if top.shape[1] < 3 else top
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ScopeError(f"{path}: cannot read the scope training data: {exc}") from exc
-
-
-def with_typos(text: str, rng: random.Random) -> str:
-    """A misspelt copy of ``text`` (dropped vowels, swapped or doubled letters), as customers type on phones."""
-    out = []
-    for word in text.split():
-        if len(word) > 3 and word.isalpha() and rng.random() < 0.5:
-            i = rng.randrange(1, len(word) - 1)
-            match rng.randrange(3):
-                case 0:
-                    word = word[:i] + word[i + 1 :]
-                case 1:
-                    word = word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
-                case _:
-                    word = word[:i] + word[i] + word[i:]
-        out.append(word)
-    return " ".join(out)
-
-
-def bundled_examples(data_dir: Path = DATA) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(in-scope customer turns, out-of-scope examples) as (text, lang) pairs from the shipped data."""
-    inside: list[tuple[str, str]] = []
-    for path in sorted((data_dir / "conversations").glob("*.jsonl")):
-        if path.name.startswith(("bitext", "nimbus")):
-            for record in _read_jsonl(path):
-                inside += [(m["content"], record["lang"]) for m in record["messages"] if m["role"] == "user"]
-    rng = random.Random(29)  # plus a misspelt copy of a third of them, so typos do not read as "outside"
-    inside += [(with_typos(t, rng), lang) for t, lang in inside if rng.random() < 0.33]
-    outside = [(r["text"], "en") for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")]
-    outside += [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / "ood_written.jsonl")]
-    return inside, outside
-
-
 def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, str, set[str]]], np.ndarray]:
     """KB sentences and titles as (text, lang, stems of its article), and the chunk vectors."""
     docs = [d for d in index_data.documents.values() if d.duplicate_of is None]
@@ -215,6 +186,26 @@ def _thresholds(probs: np.ndarray, langs: list[str], target_recall: float) -> di
         values = np.sort(probs[[i for i, x in enumerate(langs) if x == lang]])
         out[lang] = float(values[int(np.floor((1 - target_recall) * len(values)))]) if len(values) else 0.5
     return out
+
+
+def _choose_thresholds(
+    probs: np.ndarray, kind: np.ndarray, langs: list[str], source: list[str], target_recall: float
+) -> dict[str, float]:
+    """Per-language thresholds from out-of-fold probabilities (``kind``: 0 KB text, 1 customer-style, 2 negative;
+    ``source``: the conversation set of a customer turn, "" for a template question).
+
+    A language with customer turns of this domain (a matched conversation set) keeps ``target_recall`` of them.
+    Without them the template questions are too easy to calibrate on (they contain the titles), so the threshold
+    refuses ``NEGATIVE_RECALL`` of the out-of-scope examples of the language instead.
+    """
+    lang_of = np.array(langs)
+    real = (kind == 1) & np.array([s != "" for s in source])
+    thresholds = _thresholds(probs[real], [x for x, r in zip(langs, real, strict=True) if r], target_recall)
+    for lang in sorted(set(lang_of[kind == 1]) - set(thresholds)):
+        negatives = probs[(kind == 2) & (lang_of == lang)]
+        if len(negatives):
+            thresholds[str(lang)] = float(np.quantile(negatives, NEGATIVE_RECALL))
+    return thresholds
 
 
 def _encode_examples(texts: list[str], encode: Encode, cache: Path | None) -> np.ndarray:
@@ -266,27 +257,26 @@ def fit_scope(
     rng = random.Random(seed)
     kb_items, kb_vectors = _kb_material(index_data, rng)
     model = ScopeModel(np.zeros(0), 0.0, kb_vectors, _vocab(index_data), {}, {})
-    queries, negatives = bundled_examples(data_dir)
-    texts = [t for t, _, _ in kb_items] + [t for t, _ in queries] + [t for t, _ in negatives]
-    langs = [lang for _, lang, _ in kb_items] + [lang for _, lang in queries] + [lang for _, lang in negatives]
-    own = [o for _, _, o in kb_items] + [set()] * (len(queries) + len(negatives))
-    labels = np.array([1] * (len(kb_items) + len(queries)) + [0] * len(negatives))
-    kind = np.array([0] * len(kb_items) + [1] * len(queries) + [2] * len(negatives))  # kb, query, negative
-    examples = len(kb_items)
-    vectors = np.vstack([encode(texts[:examples]), _encode_examples(texts[examples:], encode, cache)])
-    # A negative nearer the KB than 90 % of the in-scope customer turns of its language says more about this KB
-    # (a banking KB and CLINC150's banking intents) than about "outside": drop it. Per language, because the
-    # English-centric embedder puts any Spanish text near the Spanish articles.
+    titles = [d.title or "" for d in index_data.documents.values() if d.duplicate_of is None]
+    questions: list[tuple[str, str, set[str]]] = [(t, x, set()) for t, x in template_questions(titles)]
+    conversations = bundled_conversations(data_dir)
+    turns = [turn for rows in conversations.values() for turn in rows]
+    negatives = bundled_negatives(data_dir)
+    examples = kb_items + questions
+    texts = [t for t, _, _ in examples] + [t for t, _ in turns] + [t for t, _ in negatives]
+    langs = [x for _, x, _ in examples] + [x for _, x in turns] + [x for _, x in negatives]
+    own = [o for _, _, o in examples] + [set()] * (len(turns) + len(negatives))
+    # the conversation set of each customer turn, "" for every other row
+    source = [""] * len(examples) + [n for n, rows in conversations.items() for _ in rows] + [""] * len(negatives)
+    labels = np.array([1] * (len(examples) + len(turns)) + [0] * len(negatives))
+    # KB sentence or title (0), customer-style text: template question or conversation turn (1), negative (2)
+    kind = np.array([0] * len(kb_items) + [1] * (len(questions) + len(turns)) + [2] * len(negatives))
+    vectors = np.vstack([encode(texts[: len(examples)]), _encode_examples(texts[len(examples) :], encode, cache)])
     nearest = _top3(vectors, kb_vectors)[:, 0]
-    keep = np.ones(len(texts), dtype=bool)
-    for lang in sorted(set(langs)):
-        mine = np.array([x == lang for x in langs])
-        if (mine & (kind == 1)).any():
-            cut = float(np.percentile(nearest[mine & (kind == 1)], NEGATIVE_CUT_PERCENTILE))
-            keep &= ~((kind == 2) & mine & (nearest >= cut))
+    matched, keep = match_conversations(nearest, kind, langs, source)
+    keep &= ~near_negatives(nearest, kind, langs, source, keep)
     vectors, labels, kind = vectors[keep], labels[keep], kind[keep]
-    texts = [x for x, k in zip(texts, keep, strict=True) if k]
-    langs = [x for x, k in zip(langs, keep, strict=True) if k]
+    texts, langs, source = ([x for x, k in zip(rows, keep, strict=True) if k] for rows in (texts, langs, source))
     own = [x for x, k in zip(own, keep, strict=True) if k]
     # The kept negatives are also a reference set: how near a message is to known out-of-scope examples (each
     # negative's own row left out, so the feature means the same in fitting as at run time).
@@ -306,8 +296,7 @@ def fit_scope(
     with threadpool_limits(limits=1):
         probs = cross_val_predict(classifier(), X, labels, cv=folds, method="predict_proba")[:, 1]
         final = classifier().fit(X, labels)
-    turns = kind == 1
-    thresholds = _thresholds(probs[turns], [x for x, t in zip(langs, turns, strict=True) if t], target_recall)
+    thresholds = _choose_thresholds(probs, kind, langs, source, target_recall)
     model.coef, model.intercept = final.coef_[0].astype(np.float32), float(final.intercept_[0])
     model.thresholds = thresholds
     model.meta = {
@@ -315,8 +304,9 @@ def fit_scope(
         "kb_examples": int((kind == 0).sum()),
         "query_examples": int((kind == 1).sum()),
         "negatives": int((kind == 2).sum()),
-        "negatives_dropped": int((~keep).sum()),
+        "negatives_dropped": len(negatives) - int((kind == 2).sum()),
         "target_recall": target_recall,
+        "conversations": matched,
     }
     return model
 

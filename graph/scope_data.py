@@ -1,0 +1,139 @@
+"""What ships for the scope rail (``data/conversations``, ``data/scope``) and the template questions it writes for
+every article: the material :func:`graph.scope.fit_scope` adds to a knowledge base's own text."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.bundled import bundled_data
+
+DATA = bundled_data()
+MATCH_SHARE = 0.4  # share of a conversation set's turns near the KB for the set to count as this KB's domain
+NEGATIVE_CUT_PERCENTILE = 90  # a negative nearer the KB than this share of the matched customer turns is dropped
+TEMPLATE_CUT_PERCENTILE = 10  # ... than this share of the template questions, for a language with no matched turns
+
+
+class ScopeError(RuntimeError):
+    """The scope rail cannot be fitted or loaded (names the file or the index)."""
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScopeError(f"{path}: cannot read the scope training data: {exc}") from exc
+
+
+def with_typos(text: str, rng: random.Random) -> str:
+    """A misspelt copy of ``text`` (dropped vowels, swapped or doubled letters), as customers type on phones."""
+    out = []
+    for word in text.split():
+        if len(word) > 3 and word.isalpha() and rng.random() < 0.5:
+            i = rng.randrange(1, len(word) - 1)
+            match rng.randrange(3):
+                case 0:
+                    word = word[:i] + word[i + 1 :]
+                case 1:
+                    word = word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
+                case _:
+                    word = word[:i] + word[i] + word[i:]
+        out.append(word)
+    return " ".join(out)
+
+
+def bundled_conversations(data_dir: Path = DATA) -> dict[str, list[tuple[str, str]]]:
+    """The customer turns of each shipped conversation set (``bitext``, ``nimbus``) as (text, lang) pairs, plus a
+    misspelt copy of a third of them, so typos do not read as "outside"."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    rng = random.Random(29)
+    for path in sorted((data_dir / "conversations").glob("*.jsonl")):
+        if path.name.startswith(("bitext", "nimbus")):
+            turns = [(m["content"], record["lang"]) for record in _read_jsonl(path) for m in record["messages"]
+                     if m["role"] == "user"]  # fmt: skip
+            out.setdefault(path.name.split("_")[0].split(".")[0], []).extend(
+                turns + [(with_typos(t, rng), x) for t, x in turns if rng.random() < 0.33]
+            )
+    return out
+
+
+def bundled_examples(data_dir: Path = DATA) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(in-scope customer turns of every shipped conversation set, out-of-scope examples) as (text, lang) pairs."""
+    inside = [turn for turns in bundled_conversations(data_dir).values() for turn in turns]
+    return inside, bundled_negatives(data_dir)
+
+
+def bundled_negatives(data_dir: Path = DATA) -> list[tuple[str, str]]:
+    """The shipped out-of-scope examples (CLINC150 train sample, en; written for this project, es and en)."""
+    outside = [(r["text"], "en") for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")]
+    return outside + [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / "ood_written.jsonl")]
+
+
+# Customer-style questions about every article, in both languages (the title as the customer would type it).
+QUESTION_TEMPLATES = {
+    "en": ("{T}", "how does {t} work?", "question about {t}", "I need help with {t}", "can you tell me about {t}?",
+           "{t} problem", "hi, what about {t}"),
+    "es": ("{T}", "¿cómo funciona {t}?", "tengo una duda sobre {t}", "necesito ayuda con {t}",
+           "¿me explicas lo de {t}?", "problema con {t}", "hola, qué pasa con {t}"),
+}  # fmt: skip
+
+
+def template_questions(titles: Sequence[str]) -> list[tuple[str, str]]:
+    """Customer-style questions about each title in English and Spanish, as (text, lang) pairs."""
+    out = []
+    for title in dict.fromkeys(t.strip() for t in titles if t.strip()):
+        lower = title[0].lower() + title[1:]
+        out += [(x.format(T=title, t=lower), lang) for lang, forms in QUESTION_TEMPLATES.items() for x in forms]
+    return out
+
+
+def match_conversations(
+    nearest: np.ndarray, kind: np.ndarray, langs: list[str], source: list[str]
+) -> tuple[list[str], np.ndarray]:
+    """(the conversation sets about this knowledge base's domain, the rows to keep: the other sets' turns out).
+
+    A set matches when at least ``MATCH_SHARE`` of its turns are nearer the knowledge base (``nearest``: each row's
+    cosine to its nearest chunk) than 90 % of the out-of-scope examples of their language: the demo store's Bitext
+    and Nimbus turns 64 % and 50 %, ABCD's clothing-store manual 61 % (Bitext); a hotel or a banking FAQ 9-21 %. A
+    store's customers taught as "in scope" for a hotel make every hotel request look out of scope by comparison.
+    """
+    lang_of, keep = np.array(langs), np.ones(len(langs), dtype=bool)
+    far = {x: float(np.percentile(nearest[(kind == 2) & (lang_of == x)], 90)) for x in set(langs)
+           if ((kind == 2) & (lang_of == x)).any()}  # fmt: skip
+    matched = []
+    for name in dict.fromkeys(s for s in source if s):
+        rows = np.array([s == name for s in source])
+        share = np.mean([nearest[i] > far.get(langs[i], far.get("en", 1.0)) for i in np.flatnonzero(rows)])
+        if share >= MATCH_SHARE:
+            matched.append(name)
+        else:
+            keep &= ~rows
+    return matched, keep
+
+
+def near_negatives(
+    nearest: np.ndarray, kind: np.ndarray, langs: list[str], source: list[str], keep: np.ndarray
+) -> np.ndarray:
+    """The out-of-scope examples that say more about this knowledge base than about "outside" (a banking FAQ and
+    CLINC150's banking intents): nearer it than 90 % of the kept customer turns of their language, or, for a
+    language with no matched turns, than 90 % of its template questions (which contain the titles, so sit nearer
+    the articles than any customer does). Per language: the English-centric embedder puts any Spanish text near
+    the Spanish articles."""
+    lang_of = np.array(langs)
+    turn = np.array([s != "" for s in source]) & keep
+    near = np.zeros(len(langs), dtype=bool)
+    for lang in sorted(set(langs)):
+        mine = lang_of == lang
+        if (mine & turn).any():
+            cut = float(np.percentile(nearest[mine & turn], NEGATIVE_CUT_PERCENTILE))
+        elif (mine & (kind == 1) & keep).any():
+            cut = float(np.percentile(nearest[mine & (kind == 1) & keep], TEMPLATE_CUT_PERCENTILE))
+        else:
+            continue
+        near |= (kind == 2) & mine & (nearest >= cut)
+    return near
