@@ -64,6 +64,22 @@ def test_an_english_only_index_answers_spanish_through_the_multilingual_list(sma
     assert kb.search(query, k=1)[0].doc_id == "get-invoice-en"
 
 
+def test_a_spanish_minority_is_searched_as_spanish_not_cross_language(small_kb: Path, tmp_path: Path) -> None:
+    """One Spanish article among English ones (1 in 8): the index holds the query's language, so the query is fused
+    with the Spanish weights, not the cross-language ones (docs/retrieval.md, "Mixed-language indexes")."""
+    records = [json.loads(line) for line in small_kb.read_text(encoding="utf-8").splitlines()]
+    mixed = tmp_path / "mixed.jsonl"
+    kept = [json.dumps(r, ensure_ascii=False) for r in records if r["lang"] == "en" or r["id"] == "get-invoice-es"]
+    mixed.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    ingest([mixed], tmp_path / "idx")
+    kb = KnowledgeBase.open(tmp_path / "idx")
+    assert 0.10 <= kb.language_share["es"] < 0.25
+    query = "necesito la factura de mi pedido"
+    signals = kb.signals(query, kb.embedder.encode([query])[0], 20)
+    assert signals.multilingual and not signals.cross
+    assert kb.search(query, k=1)[0].doc_id == "get-invoice-es"
+
+
 def test_reingest_encodes_only_changed_chunks_and_delete_keeps_rows_aligned(small_kb: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
     ingest([small_kb], index)
