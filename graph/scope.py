@@ -48,7 +48,7 @@ from retrieval.text import content_stems, sentences
 
 __all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 8
+FORMAT = 9
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
@@ -157,13 +157,14 @@ def _top3(
 def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, str, set[str]]], np.ndarray]:
     """KB sentences and titles as (text, lang, stems of its article), and the chunk vectors."""
     docs = [d for d in index_data.documents.values() if d.duplicate_of is None]
-    items: list[tuple[str, str, set[str]]] = []
+    titles: list[tuple[str, str, set[str]]] = []
+    rest: list[tuple[str, str, set[str]]] = []
     for doc in docs:
         own = set(content_stems(doc.title + " " + doc.text, doc.lang))
-        items.append((doc.title, doc.lang, own))
-        items += [(s, doc.lang, own) for s in sentences(doc.text) if 4 <= len(s.split()) <= 40]
-    titles, rest = items[: len(docs)], items[len(docs) :]
-    rest = rng.sample(rest, min(len(rest), MAX_KB_SENTENCES))
+        if doc.title.strip():
+            titles.append((doc.title, doc.lang, own))
+        rest += [(s, doc.lang, own) for s in sentences(doc.text) if 4 <= len(s.split()) <= 40]
+    rest = rng.sample(rest, min(len(rest), MAX_KB_SENTENCES))  # every title, a sample of the sentences
     vectors = np.asarray(index_data.vectors, dtype=np.float32)
     if len(vectors) > MAX_KB_VECTORS:
         vectors = vectors[sorted(rng.sample(range(len(vectors)), MAX_KB_VECTORS))]
@@ -201,7 +202,7 @@ def _choose_thresholds(
     lang_of = np.array(langs)
     real = (kind == 1) & np.array([s != "" for s in source])
     thresholds = _thresholds(probs[real], [x for x, r in zip(langs, real, strict=True) if r], target_recall)
-    for lang in sorted(set(lang_of[kind == 1]) - set(thresholds)):
+    for lang in sorted(set(lang_of[kind != 2]) - set(thresholds)):  # templates, or untitled articles only
         negatives = probs[(kind == 2) & (lang_of == lang)]
         if len(negatives):
             thresholds[str(lang)] = float(np.quantile(negatives, NEGATIVE_RECALL))

@@ -120,3 +120,23 @@ def test_template_questions_ask_about_every_title_in_both_languages() -> None:
     rows = template_questions(["Late check-out", "Late check-out", " "])
     assert {lang for _, lang in rows} == {"en", "es"} and len(rows) == len(set(rows)) == 14  # one title, once
     assert all("check-out" in text.lower() for text, _ in rows)
+
+
+def test_untitled_articles_still_get_calibrated_thresholds(tmp_path: Path) -> None:
+    """No titles, so no template questions, and no matching conversations: the threshold still comes from the
+    out-of-scope examples (not a default), and the rail still tells the domain from the off-topic."""
+    from retrieval.ingest import ingest
+    from retrieval.search import KnowledgeBase
+
+    source = Path(__file__).parents[2] / "benchmarks" / "data" / "hotel_faq.jsonl"
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    untitled = tmp_path / "untitled.jsonl"
+    untitled.write_text("\n".join(json.dumps({**r, "title": ""}) for r in records) + "\n", encoding="utf-8")
+    ingest([untitled], tmp_path / "index")
+    kb = KnowledgeBase.open(tmp_path / "index")
+    model = load_or_fit(tmp_path / "index", kb.data, kb.embedder.encode, kb.embedder.name, HOME)
+    assert model.meta["conversations"] == [] and list(model.thresholds) == ["en"] and model.thresholds["en"] != 0.5
+    probs = model.probabilities(kb.embedder.encode(HOTEL_CUSTOMERS + OFF_TOPIC), HOTEL_CUSTOMERS + OFF_TOPIC,
+                                ["en"] * (len(HOTEL_CUSTOMERS) + len(OFF_TOPIC)))  # fmt: skip
+    accepted = probs >= model.threshold("en")
+    assert accepted[: len(HOTEL_CUSTOMERS)].mean() >= 0.7 and accepted[len(HOTEL_CUSTOMERS) :].mean() <= 0.2  # 1.0, 0.0
