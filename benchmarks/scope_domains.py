@@ -17,8 +17,10 @@ guidelines and sample dialogues, the demo store's **dev** eval records.
   instructions and the sample dialogues' customer turns.
 - banking: ``benchmarks/data/banking_faq.jsonl`` (38 articles written from Banking77's and NLU++'s banking
   categories); in scope: 1,000 Banking77 train queries and the NLU++ banking queries with a banking intent.
-- hotel: ``benchmarks/data/hotel_faq.jsonl`` (15 articles written from NLU++'s hotel intents); in scope: the NLU++
-  hotels queries with a hotel intent.
+- hotel: ``benchmarks/data/hotel_faq.jsonl`` (15 articles written from NLU++'s hotel intents, English only); in
+  scope: the NLU++ hotels queries with a hotel intent, and 20 Spanish hotel requests written for this check
+  (``benchmarks/data/hotel_es_dev.jsonl``, with 14 Spanish off-topic messages, none with a word Jaccard above 0.5 to
+  a shipped out-of-scope example).
 
 Out of scope, for every domain: CLINC150 ``oos_val`` (100, the issue's set) and the ``val`` queries of the intents
 outside that domain (intents a store, a bank or a hotel may serve left out for that domain; a seeded sample of
@@ -120,6 +122,12 @@ def load_domains(shared: Path, names: list[str], seed: int = 0, other_val: int =
             case "hotel":
                 domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "hotel_faq.jsonl"))
                 domain.inside["nlupp_hotels"] = [(t, "en") for t in nlupp_queries(shared, "hotels")]
+                # Spanish customers of the English-only FAQ, and Spanish off-topic messages: written for this check
+                for r in _jsonl(ROOT / "benchmarks" / "data" / "hotel_es_dev.jsonl"):
+                    where = domain.inside if r["in_scope"] else domain.outside
+                    where.setdefault("written_es_" + ("hotel" if r["in_scope"] else "off_topic"), []).append(
+                        (r["text"], "es")
+                    )
             case _:
                 raise SystemExit(f"unknown domain {name!r}: use demo, abcd, banking, hotel")
         domain.outside["clinc_oos_val"] = [(t, "en") for t, _ in clinc["oos_val"]]

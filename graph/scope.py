@@ -1,8 +1,8 @@
 """The scope rail: does a message belong to the knowledge base's domain?
 
-Features of a message: its sentence embedding, its cosine to the nearest knowledge-base chunks, its cosine to the
-nearest out-of-scope examples, and how much of its vocabulary (stemmed, per language) the knowledge base uses; the
-English-centric embedder says little about Spanish, the vocabulary says a lot. A logistic regression on those
+Features of a message: its sentence embeddings (the index's embedder and USE multilingual v3, whose es and en share
+one space), their cosines to the nearest knowledge-base chunks, its cosine to the nearest out-of-scope examples,
+and how much of its vocabulary (stemmed, per language) the knowledge base uses. A logistic regression on those
 features is fitted from what ships and from the index (the material: :mod:`graph.scope_data`):
 
 - in-scope: sentences and titles of the indexed articles, template questions about every article in English and
@@ -44,11 +44,13 @@ from graph.scope_data import (
 )
 from graph.scope_kb import MAX_KB_VECTORS, Encode
 from retrieval.bundled import bundled_data
+from retrieval.multilingual import DIM as USE_DIM
+from retrieval.multilingual import encode as encode_use
 from retrieval.text import content_stems, sentences
 
 __all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 9
+FORMAT = 10
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
@@ -65,6 +67,7 @@ class ScopeModel:
     thresholds: dict[str, float]
     meta: dict[str, Any]
     neg_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))  # the kept negatives
+    kb_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))  # USE vectors of the chunks
 
     def coverage(self, text: str, lang: str, own: set[str] | None = None) -> float:
         """Share of the content stems of ``text`` that other articles in ``lang`` use (``own``: its article's)."""
@@ -82,13 +85,19 @@ class ScopeModel:
         langs: Sequence[str],
         own: Sequence[set[str]] | None = None,
         neg_self: Sequence[int] | np.ndarray | None = None,
+        use: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The feature rows of ``texts`` (``vectors``: their embeddings).
+        """The feature rows of ``texts`` (``vectors``: their embeddings by the index's embedder).
 
         ``own``: per row, the stems of its own article (left out of the coverage feature); ``neg_self``: per row,
         its own index in ``neg_vectors`` or -1 (a negative is not its own nearest negative). Both only in fitting.
+        ``use``: the texts' USE multilingual vectors (encoded here when not given; the input rails encoded the same
+        message moments before, so a turn usually finds it in the encoder's cache).
         """
+        if use is None:
+            use = encode_use(list(texts)) if len(texts) else np.zeros((0, USE_DIM), np.float32)
         top = _top3(vectors, self.kb_vectors)
+        near = _top3(use, self.kb_use)
         neg = _top3(vectors, self.neg_vectors, neg_self)
         cover = np.array(
             [
@@ -98,10 +107,12 @@ class ScopeModel:
             dtype=np.float32,
         )
         is_es = np.array([1.0 if lang == "es" else 0.0 for lang in langs], dtype=np.float32)
-        extra = np.stack(
-            [top[:, 0], top.mean(axis=1), cover, cover * is_es, is_es, neg[:, 0], neg.mean(axis=1)], axis=1
-        )
-        return np.hstack([vectors, extra * 4.0]).astype(np.float32)  # scaled so the L2 penalty treats them fairly
+        columns = [top[:, 0], top.mean(axis=1), cover, cover * is_es, is_es, neg[:, 0], neg.mean(axis=1)]
+        extra = np.stack([*columns, near[:, 0], near.mean(axis=1)], axis=1)
+        # Both embeddings: the index's (English-centric) and USE's, whose es and en share one space, so what the
+        # English examples teach carries over to Spanish. The extra columns are scaled so the L2 penalty treats
+        # them fairly.
+        return np.hstack([vectors, use, extra * 4.0]).astype(np.float32)
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
         """In-scope probabilities of many texts (``vectors``: their embeddings)."""
@@ -127,6 +138,7 @@ class ScopeModel:
             intercept=np.array([self.intercept]),
             kb_vectors=self.kb_vectors,
             neg_vectors=self.neg_vectors,
+            kb_use=self.kb_use,
             blob=np.array(blob),
         )
         tmp.replace(path)
@@ -137,7 +149,7 @@ class ScopeModel:
         with np.load(path, allow_pickle=False) as data:
             blob = json.loads(str(data["blob"]))
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
-                       blob["thresholds"], blob["meta"], data["neg_vectors"])  # fmt: skip
+                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"])  # fmt: skip
 
 
 def _top3(
@@ -154,8 +166,9 @@ def _top3(
     return np.pad(top, ((0, 0), (0, 3 - top.shape[1])), mode="edge") if top.shape[1] < 3 else top
 
 
-def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, str, set[str]]], np.ndarray]:
-    """KB sentences and titles as (text, lang, stems of its article), and the chunk vectors."""
+def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, str, set[str]]], np.ndarray, np.ndarray]:
+    """KB sentences and titles as (text, lang, stems of its article), the chunk vectors and their USE vectors (from
+    the index when it stores them, else encoded from the chunks' titled text as ingest would)."""
     docs = [d for d in index_data.documents.values() if d.duplicate_of is None]
     titles: list[tuple[str, str, set[str]]] = []
     rest: list[tuple[str, str, set[str]]] = []
@@ -166,9 +179,20 @@ def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, s
         rest += [(s, doc.lang, own) for s in sentences(doc.text) if 4 <= len(s.split()) <= 40]
     rest = rng.sample(rest, min(len(rest), MAX_KB_SENTENCES))  # every title, a sample of the sentences
     vectors = np.asarray(index_data.vectors, dtype=np.float32)
+    rows = list(range(len(vectors)))
     if len(vectors) > MAX_KB_VECTORS:
-        vectors = vectors[sorted(rng.sample(range(len(vectors)), MAX_KB_VECTORS))]
-    return titles + rest, vectors
+        rows = sorted(rng.sample(rows, MAX_KB_VECTORS))
+        vectors = vectors[rows]
+    stored = getattr(index_data, "multilingual", None)
+    if stored is not None and len(stored) == len(index_data.vectors):
+        use = np.asarray(stored[rows], dtype=np.float32)
+    else:
+        from retrieval.ingest import embed_text
+
+        title = {d.id: d.title or "" for d in index_data.documents.values()}
+        texts = [embed_text(title.get(index_data.chunk_doc_ids[i], ""), index_data.chunk_texts[i]) for i in rows]
+        use = encode_use(texts) if texts else np.zeros((0, USE_DIM), np.float32)
+    return titles + rest, vectors, use
 
 
 def _vocab(index_data: Any) -> dict[str, dict[str, int]]:
@@ -209,10 +233,10 @@ def _choose_thresholds(
     return thresholds
 
 
-def _encode_examples(texts: list[str], encode: Encode, cache: Path | None) -> np.ndarray:
+def _encode_examples(texts: list[str], encode: Encode, cache: Path | None, prefix: str = "examples") -> np.ndarray:
     """Embed the shipped examples, reusing a cached copy (they are the same for every knowledge base)."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"examples-{digest}.npy" if cache is not None else None
+    path = cache / f"{prefix}-{digest}.npy" if cache is not None else None
     if path is not None and path.exists():
         try:
             vectors = np.load(path, allow_pickle=False)
@@ -256,8 +280,8 @@ def fit_scope(
     from threadpoolctl import threadpool_limits
 
     rng = random.Random(seed)
-    kb_items, kb_vectors = _kb_material(index_data, rng)
-    model = ScopeModel(np.zeros(0), 0.0, kb_vectors, _vocab(index_data), {}, {})
+    kb_items, kb_vectors, kb_use = _kb_material(index_data, rng)
+    model = ScopeModel(np.zeros(0), 0.0, kb_vectors, _vocab(index_data), {}, {}, kb_use=kb_use)
     titles = [d.title or "" for d in index_data.documents.values() if d.duplicate_of is None]
     questions: list[tuple[str, str, set[str]]] = [(t, x, set()) for t, x in template_questions(titles)]
     conversations = bundled_conversations(data_dir)
@@ -273,17 +297,19 @@ def fit_scope(
     # KB sentence or title (0), customer-style text: template question or conversation turn (1), negative (2)
     kind = np.array([0] * len(kb_items) + [1] * (len(questions) + len(turns)) + [2] * len(negatives))
     vectors = np.vstack([encode(texts[: len(examples)]), _encode_examples(texts[len(examples) :], encode, cache)])
+    use = np.vstack([encode_use(texts[: len(examples)]),
+                     _encode_examples(texts[len(examples) :], encode_use, cache, "use-examples")])  # fmt: skip
     nearest = _top3(vectors, kb_vectors)[:, 0]
     matched, keep = match_conversations(nearest, kind, langs, source)
     keep &= ~near_negatives(nearest, kind, langs, source, keep)
-    vectors, labels, kind = vectors[keep], labels[keep], kind[keep]
+    vectors, use, labels, kind = vectors[keep], use[keep], labels[keep], kind[keep]
     texts, langs, source = ([x for x, k in zip(rows, keep, strict=True) if k] for rows in (texts, langs, source))
     own = [x for x, k in zip(own, keep, strict=True) if k]
     # The kept negatives are also a reference set: how near a message is to known out-of-scope examples (each
     # negative's own row left out, so the feature means the same in fitting as at run time).
     model.neg_vectors = vectors[kind == 2]
     neg_self = np.where(kind == 2, np.cumsum(kind == 2) - 1, -1)
-    X = model.features(vectors, texts, langs, own, neg_self)
+    X = model.features(vectors, texts, langs, own, neg_self, use)
 
     def classifier() -> Any:
         return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)

@@ -30,7 +30,7 @@ def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path)
 
 def test_scores_separate_the_dev_sets(deps: Any) -> None:
     report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
-    floors = {"en": 0.6, "es": 0.35}  # measured 0.69 / 0.42 (docs/graph.md): hand-written hard negatives
+    floors = {"en": 0.75, "es": 0.55}  # measured 0.84 / 0.67 (docs/graph.md): hand-written hard negatives
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
         assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
@@ -70,7 +70,7 @@ def test_scope_rates_on_clinc150_val_and_the_dev_split(deps: Any, shared_dataset
     assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.90, report
     for lang in ("en", "es"):
         assert report["per_language"][lang]["false_refusal"] <= 0.05, report
-    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.35, report
+    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.55, report
 
 
 # Written for this test (not taken from NLU++ or CLINC150): a hotel's customers, and messages no hotel answers.
@@ -139,4 +139,5 @@ def test_untitled_articles_still_get_calibrated_thresholds(tmp_path: Path) -> No
     probs = model.probabilities(kb.embedder.encode(HOTEL_CUSTOMERS + OFF_TOPIC), HOTEL_CUSTOMERS + OFF_TOPIC,
                                 ["en"] * (len(HOTEL_CUSTOMERS) + len(OFF_TOPIC)))  # fmt: skip
     accepted = probs >= model.threshold("en")
-    assert accepted[: len(HOTEL_CUSTOMERS)].mean() >= 0.7 and accepted[len(HOTEL_CUSTOMERS) :].mean() <= 0.2  # 1.0, 0.0
+    # measured 0.95 and 0.07
+    assert accepted[: len(HOTEL_CUSTOMERS)].mean() >= 0.7 and accepted[len(HOTEL_CUSTOMERS) :].mean() <= 0.2
