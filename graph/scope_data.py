@@ -121,9 +121,9 @@ def near_negatives(
 ) -> np.ndarray:
     """The out-of-scope examples that say more about this knowledge base than about "outside" (a banking FAQ and
     CLINC150's banking intents): nearer it than 90 % of the kept customer turns of their language, or, for a
-    language with no matched turns, than 90 % of its template questions (which contain the titles, so sit nearer
-    the articles than any customer does). Per language: the English-centric embedder puts any Spanish text near
-    the Spanish articles."""
+    language with no matched turns, at least as near as the 10th percentile of its template questions (which
+    contain the titles, so sit nearer the articles than any customer does). Per language: the English-centric
+    embedder puts any Spanish text near the Spanish articles."""
     lang_of = np.array(langs)
     turn = np.array([s != "" for s in source]) & keep
     near = np.zeros(len(langs), dtype=bool)
