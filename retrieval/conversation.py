@@ -4,7 +4,9 @@ A message that stands on its own ("how do I reset my password?") is searched as 
 dominates. A follow-up ("¿y cuánto tarda?", "yes, from checking", "Crystal Minh") is searched together with the
 resolved topic (the last query that stood on its own), then the customer's previous turn and the agent's last
 turn, each cut to a few words so that the earlier turns, and the agent's most, weigh less than the latest one.
-A reply to an agent turn that asks ("Which city?" -> "San Jose") counts as a follow-up.
+A reply to an agent turn that asks ("Which city?" -> "San Jose") counts as a follow-up, and so does a reply that only
+hands over a value such a turn asks for ("Crystal Minh", "<EMAIL_1>", "Username: cminh730", "mi pedido es el
+4182293"), whatever the agent's last turn was: the bot's own answers rarely end with the question a person would ask.
 Budgets and rules were chosen on the multi-turn dev corpora (SGD dev, ABCD samples: docs/retrieval.md).
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from retrieval.language import detect_language, strip_accents
 from retrieval.lexical import analyze
+from retrieval.text import PLACEHOLDER, WORD_WITH_APOSTROPHE
 
 USER_ROLES = frozenset({"user", "customer", "human"})
 _LEADS = re.compile(
@@ -33,6 +36,21 @@ _CLOSES = re.compile(
     r"that's all|that is all|eso es todo)\b"
 )
 MAX_FOLLOWUP_TERMS = 3  # a message with more content terms than this states its own need
+# The words of a reply that only hands over what it was asked for, besides the value itself: leads ("sure", "it's",
+# "aquí tienes", "te paso") and the names of what is handed over ("Username:", "mi correo es", "order id"); lower-case,
+# accent-free, apostrophes dropped. Question words are not among them: "where is order 4182293" asks.
+_SLOT_WORDS = frozenset(
+    """
+    sure yes yeah yep ok okay of course here heres you go it its is are that thats this the a an my i im am and
+    please thanks thank name names full first last surname e mail email address phone mobile cell telephone number no
+    order id account user username login zip postcode postal code membership reference ref tracking
+    si claro vale aqui tienes te paso es son el la los las de del mi mis y soy me llamo por favor gracias nombre
+    apellido apellidos completo correo electronico direccion telefono movil celular numero pedido cuenta usuario
+    codigo referencia seguimiento dni nie nif
+    """.split()  # noqa: SIM905
+)
+MAX_SLOT_WORDS = 12  # a longer reply says more than the value asked for
+MAX_NAME_WORDS = 4  # "Crystal Minh", "María de la Fuente": as many capitalised words as a full name has
 PREVIOUS_USER_WORDS = 12  # the customer's previous turn, cut to its first words
 AGENT_WORDS = 30  # the agent's (or bot's) last turn, cut shorter than the customer's own words
 LATEST_REPEAT = 2  # the latest turn is written twice: it dominates the embedding's mean pooling
@@ -67,9 +85,37 @@ def _without_acknowledgements(text: str, lang: str | None) -> str:
     return " ".join(kept)
 
 
+def is_slot_answer(text: str) -> bool:
+    """A short reply that only hands over a value: a redaction placeholder (``<EMAIL_1>``), a code, number or e-mail
+    ("cminh730", "(977) 625-2661"), or a name of at most four capitalised words ("Crystal Minh"), with nothing but
+    a lead or the value's label ("it's", "sure,", "Username:", "mi correo es"). A question is not one.
+
+    Lower-case names ("crystal minh") cannot be told from a request ("gift cards") by their shape and do not count.
+    """
+    if "?" in text or "¿" in text:
+        return False
+    values = len(PLACEHOLDER.findall(text))
+    pieces = PLACEHOLDER.sub(" ", text).split()
+    if values + len(pieces) > MAX_SLOT_WORDS:
+        return False
+    names = 0
+    for piece in pieces:
+        if "@" in piece or any(c.isdigit() for c in piece):  # an e-mail, a phone, an order number, "cminh730"
+            values += 1
+            continue
+        for word in WORD_WITH_APOSTROPHE.findall(piece):
+            if _folded(word).replace("'", "") in _SLOT_WORDS:
+                continue
+            if not (word[:1].isupper() and not word.isupper()):  # "HEY" shouts, "bronze" is not a name
+                return False
+            names += 1
+    return bool(values or names) and names <= MAX_NAME_WORDS
+
+
 def is_followup(text: str, lang: str | None = None) -> bool:
-    """A short message that opens like a continuation, points back at something, or has at most one content term."""
-    if _closes(text, lang):
+    """A short message that opens like a continuation, points back at something, has at most one content term, or
+    only hands over a value asked for (:func:`is_slot_answer`): it leans on the conversation, when there is one."""
+    if _closes(text, lang) or is_slot_answer(text):
         return True
     terms = _terms(text, lang)
     folded = _folded(text)

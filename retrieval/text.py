@@ -19,6 +19,8 @@ from retrieval.language import strip_accents
 WORD = re.compile(r"[^\W_]+")
 # The rails' word: an inner apostrophe keeps "don't" or "l’article" one word.
 WORD_WITH_APOSTROPHE = re.compile(rf"{WORD.pattern}(?:['’]{WORD.pattern})?")
+# A personal-data placeholder that redaction (finetune.pii) leaves in a text: <EMAIL_1>, <PERSON_2>, <ORDER_1>.
+PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 # A sentence ends with . ! ? or … followed by space and an upper-case letter or digit (after an optional opening
 # ¿ ¡ quote or parenthesis), or at a line break. A citation such as "[1]" stays with the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[¿¡\"“«(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from finetune.pii import PlaceholderMap
 from finetune.prepare.config import PrepareConfig
-from retrieval.text import WORD
+from retrieval.text import PLACEHOLDER, WORD
 
 _BLOCK_TAGS = r"br|p|div|li|ul|ol|tr|table|h[1-6]|hr|blockquote|pre|section|article"
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -26,7 +26,7 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
 _BBCODE = re.compile(r"\[/?(?:b|i|u|url|quote|code|size|color)(?:=[^\]]*)?\]", re.IGNORECASE)
 _SLOT = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_WORD = re.compile(rf"{WORD.pattern}|<[A-Z][A-Z_]*_\d+>")  # a word, or a <KIND_N> PII placeholder
+_WORD = re.compile(rf"{WORD.pattern}|{PLACEHOLDER.pattern}")  # a word, or a <KIND_N> PII placeholder
 
 
 def clean_text(text: str) -> str:

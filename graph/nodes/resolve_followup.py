@@ -11,15 +11,21 @@ from typing import Any
 from graph.deps import Deps
 from graph.state import ChatState
 from retrieval.conversation import conversation_query, is_followup
+from retrieval.text import PLACEHOLDER
 
 __all__ = ["focus", "is_followup", "run", "strip_markup"]
 
-_MARKUP = re.compile(r"<!--.*?-->|<script.*?</script>|<style.*?</style>|<[^>]{1,200}>|```|[#*_`]{1,3}", re.S | re.I)
+# A redaction placeholder (group 1) is matched first, so that it is kept whole: it is a word of the message.
+_MARKUP = re.compile(
+    rf"((?-i:{PLACEHOLDER.pattern}))|<!--.*?-->|<script.*?</script>|<style.*?</style>|<[^>]{{1,200}}>|```|[#*_`]{{1,3}}",
+    re.S | re.I,
+)
 
 
 def strip_markup(text: str) -> str:
-    """Drop HTML tags, scripts and Markdown marks, keeping the words (a question pasted as HTML is a question)."""
-    return " ".join(_MARKUP.sub(" ", text).split())
+    """Drop HTML tags, scripts and Markdown marks, keeping the words (a question pasted as HTML is a question) and
+    the placeholders of redacted values ("mi correo es <EMAIL_1>" hands over an e-mail)."""
+    return " ".join(_MARKUP.sub(lambda m: m.group(1) or " ", text).split())
 
 
 LONG_WORDS = 80

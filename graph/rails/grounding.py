@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.text import STOPWORDS, content_stems, overlap, sentences, words
+from retrieval.text import PLACEHOLDER, STOPWORDS, content_stems, overlap, sentences, words
 
 # Share of a sentence's content stems (figures count double) that one passage must contain, with the same polarity.
 # 0.5 keeps every verbatim passage sentence and paraphrases that reuse half of the passage's wording, and rejects
@@ -22,7 +22,6 @@ from retrieval.text import STOPWORDS, content_stems, overlap, sentences, words
 SUPPORT_THRESHOLD = 0.5
 _MARK = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")  # a citation mark, its numbers as group 1
 _CITATION = re.compile(r"\s*" + _MARK.pattern)  # with the space before it, as it is removed from a sentence
-_PLACEHOLDER = re.compile(r"<[A-Z]+_\d+>")
 # Negation cues (accent-folded, lower-case). A cue negates the content words that follow it in its clause.
 NEGATIONS = {
     "en": frozenset("not no never without cannot none nothing nobody neither nor dont doesnt isnt arent wont".split()),  # noqa: SIM905
@@ -91,7 +90,7 @@ class Passages:
 
 def claim_stems(sentence: str, lang: str) -> list[str]:
     """The polar stems a sentence claims (citation marks and PII placeholders removed)."""
-    return polar_stems(_PLACEHOLDER.sub("", _CITATION.sub("", sentence)), lang)
+    return polar_stems(PLACEHOLDER.sub("", _CITATION.sub("", sentence)), lang)
 
 
 def sentence_support(claim: Sequence[str], passage: frozenset[str]) -> float:
@@ -177,7 +176,7 @@ def check_language(answer: str, lang: str) -> dict[str, Any]:
     """Whether ``answer`` is in ``lang`` (short or language-neutral answers pass)."""
     from retrieval.language import detect_language
 
-    text = _PLACEHOLDER.sub("", _CITATION.sub("", answer))
+    text = PLACEHOLDER.sub("", _CITATION.sub("", answer))
     if len(re.findall(r"[^\W\d_]{2,}", text)) < 4:
         return {"ok": True, "detected": None}
     detected = detect_language(text)

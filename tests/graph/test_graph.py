@@ -53,6 +53,34 @@ def test_followup_retrieves_the_right_article(service: ChatService) -> None:
     assert any("refund" in s["doc_id"] or "return" in s["doc_id"] for s in second["sources"])
 
 
+@pytest.mark.parametrize(
+    ("question", "replies"),
+    [
+        (
+            "How do I return an item?",
+            ["Crystal Minh", "cminh730@email.com", "Username: cminh730", "my order id is 4182293", "it's 3384 Main St"],
+        ),
+        ("¿Cómo hago una devolución?", ["Ana López", "mi correo es ana.lopez@example.es", "Usuario: analopez88"]),
+    ],
+)
+def test_a_reply_that_hands_over_a_value_follows_the_conversation(
+    service: ChatService, question: str, replies: list[str]
+) -> None:
+    """Support asks for a name, an e-mail, an order number...: the bare answer follows the question before it (the
+    bot's answer need not ask), it is not judged alone and redirected as out of scope."""
+    for n, reply in enumerate(replies):
+        session = f"slot-{question[:6]}-{n}"
+        assert service.chat(question, session_id=session)["route"] == "answered"
+        result = service.chat(reply, session_id=session)
+        assert result["guardrails"]["followup"]["resolved"], (reply, result["guardrails"])
+        assert result["route"] in ("answered", "handoff") and question in result["query"], (reply, result["route"])
+    # The same value as the first message of a session has nothing to follow: the scope rail judges it on its own
+    # (and redirects the English name; the Spanish one it lets through to retrieval, its own verdict).
+    for n, first in enumerate(replies[:2]):
+        alone = service.chat(first, session_id=f"slot-first-{question[:6]}-{n}")
+        assert not alone["guardrails"]["followup"]["resolved"] and question not in alone["query"], alone["query"]
+
+
 def test_memory_survives_a_restart(bundled_index: Path, tmp_path: Path, service: ChatService) -> None:
     config = make_config(bundled_index, tmp_path)
     first = ChatService(config)

@@ -65,6 +65,17 @@ def test_resolve_followup_uses_the_previous_topic(deps: Any) -> None:
     assert html["query"] == "How do I return an item?"
 
 
+def test_resolve_followup_keeps_a_handed_over_value_with_the_topic(deps: Any) -> None:
+    # redact_pii runs first: the node sees placeholders, which are words of the message, not markup.
+    update = resolve_followup.run(state(text="mi correo es <EMAIL_1>", lang="es", topic="¿cómo devuelvo algo?"), deps)
+    assert update["guardrails"]["followup"]["resolved"] and update["query"].startswith("¿cómo devuelvo algo?")
+    assert update["query"].endswith("mi correo es <EMAIL_1> mi correo es <EMAIL_1>")
+    name = resolve_followup.run(state(text="Crystal Minh", lang="en", topic="how do I return an item?"), deps)
+    assert name["guardrails"]["followup"]["resolved"] and name["query"].startswith("how do I return an item?")
+    first = resolve_followup.run(state(text="<EMAIL_1>", lang="en"), deps)  # no topic yet: nothing to follow
+    assert first["query"] == "<EMAIL_1>" and not first["guardrails"]["followup"]["resolved"]
+
+
 def test_check_scope(deps: Any) -> None:
     inside = check_scope.run(state(query="how do I return a pair of shoes?", lang="en"), deps)
     assert inside["guardrails"]["scope"]["in_scope"] and "route" not in inside

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.conversation import batch_query, conversation_query, is_followup
+from retrieval.conversation import batch_query, conversation_query, is_followup, is_slot_answer
 
 
 def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -128,3 +128,64 @@ def test_a_thank_you_keeps_the_topic() -> None:
     )
     assert asked.query.count("How long will that take to go through?") == 2 and "Thanks." not in asked.query
     assert not is_followup("Thanks, how do I change my delivery address for my last order?", "en")
+
+
+# Replies that only hand over what a support agent asks for, as the graph sees them (redacted) and as `kb search
+# --batch` may get them (raw), in both languages.
+SLOT_ANSWERS = [
+    "Crystal Minh",
+    "<EMAIL_1>",
+    "cminh730@email.com",
+    "Username: cminh730",
+    "my order id is <ORDER_1>",
+    "my order id is 4182293",
+    "it's <ADDRESS_1>",
+    "it's 3384 Main St",
+    "sure, <PHONE_1>",
+    "(977) 625-2661",
+    "mi correo es <EMAIL_1>",
+    "Usuario: cminh730",
+    "claro, mi número de pedido es el 4182293",
+    "es <ORDER_1>",
+    "Me llamo <PERSON_1>",
+    "María de la Fuente",
+]
+NOT_SLOT_ANSWERS = [
+    "where is order 4182293",  # asks, without a question mark
+    "¿dónde está mi pedido 4182293?",
+    "I want to return order 4182293",
+    "quiero devolver el pedido <ORDER_1>",
+    "my order is late",
+    "HEY HO!",
+    "No, I bought it in November.",
+    "ok",  # a follow-up, as an acknowledgement, not as a value
+]
+
+
+def test_a_reply_that_only_hands_over_a_value_is_a_followup() -> None:
+    assert [t for t in SLOT_ANSWERS if not (is_followup(t) and is_slot_answer(t))] == []
+    assert [t for t in NOT_SLOT_ANSWERS if is_slot_answer(t)] == []
+
+
+def test_a_slot_answer_leans_on_the_conversation_but_not_as_a_first_message() -> None:
+    for latest, first, answer in [
+        ("Crystal Minh", "I need to return an item", "Returns are free within 30 days. [1]"),
+        ("mi correo es <EMAIL_1>", "¿cómo devuelvo un producto?", "Tienes 30 días para devolverlo. [1]"),
+    ]:
+        # The bot's last turn asks nothing ("?"): the reply's shape alone makes it a follow-up.
+        built = conversation_query(turns(("user", first), ("assistant", answer), ("user", latest)))
+        assert built.followup and built.topic == first and built.query.startswith(first), built
+        assert built.query.count(latest) == 2
+        alone = conversation_query(turns(("user", latest)))  # nothing to follow
+        assert not alone.followup and alone.query == latest
+    # A slot answer is never the topic a later follow-up carries: the question before it is.
+    later = conversation_query(
+        turns(
+            ("user", "I need to return an item"),
+            ("assistant", "Returns are free within 30 days."),
+            ("user", "Username: cminh730"),
+            ("assistant", "Thanks."),
+            ("user", "and how long does it take?"),
+        )
+    )
+    assert later.topic == "I need to return an item"
