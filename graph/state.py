@@ -35,7 +35,7 @@ class ChatState(TypedDict, total=False):
 
     # Persisted across turns.
     messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns
-    topic: str  # the last answered query, for follow-ups
+    topic: str  # the last answered query that stood on its own (a follow-up keeps it), for follow-ups
     session_lang: str  # the language of the customer's last message
     pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session
     # This turn.
@@ -47,6 +47,7 @@ class ChatState(TypedDict, total=False):
     mode: Mode
     generator: str  # generator of this turn ("extractive" after a groundedness fallback)
     query: str  # the retrieval query (follow-ups resolved, rewrites applied)
+    standalone_query: str  # the query of a message that stood on its own, before rewrites ("" for a follow-up)
     rewrites: int
     passages: list[dict[str, Any]]
     answer: str
@@ -71,6 +72,7 @@ def turn_input(
         "mode": mode,
         "generator": generator,
         "query": "",
+        "standalone_query": "",
         "rewrites": 0,
         "passages": [],
         "answer": "",

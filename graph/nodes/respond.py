@@ -84,6 +84,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if route != "answered":
         update["passages"] = []
         update["citations"] = []
-    elif state.get("mode") != "finetune" or state.get("query"):
-        update["topic"] = state.get("query", "")
+    elif not state.get("guardrails", {}).get("followup", {}).get("resolved"):
+        # The topic is the last answered query that stood on its own, before any rewrite: a follow-up keeps the
+        # topic it leaned on (its built query holds the topic and the turns before, and would nest them turn
+        # after turn), and one that did not lean on it replaces it.
+        topic = state.get("standalone_query") or state.get("query", "")
+        if topic:
+            update["topic"] = topic
     return update

@@ -10,6 +10,7 @@ import pytest
 from graph.build import mermaid
 from graph.config import GraphConfigError
 from graph.service import RESULT_KEYS, ChatService
+from retrieval.conversation import AGENT_WORDS, LATEST_REPEAT, PREVIOUS_USER_WORDS
 from tests.conftest import DATA, read_jsonl
 from tests.graph.conftest import make_config
 
@@ -51,6 +52,49 @@ def test_followup_retrieves_the_right_article(service: ChatService) -> None:
     second = service.chat("¿y cuánto tarda el reembolso?", session_id="follow-es")
     assert second["route"] == "answered" and second["guardrails"]["followup"]["resolved"]
     assert any("refund" in s["doc_id"] or "return" in s["doc_id"] for s in second["sources"])
+
+
+def _topic(service: ChatService, session: str) -> str:
+    return str((service.graph.get_state({"configurable": {"thread_id": session}}).values or {}).get("topic", ""))
+
+
+@pytest.mark.parametrize(
+    ("question", "followups", "switch"),
+    [
+        (
+            "How do I return an item?",
+            ["and how long does it take?", "and the refund?", "what about that?", "and if it is broken?",
+             "and for that one?", "Crystal Minh"],
+            "How do I reset my password?",
+        ),
+        (
+            "¿Cómo hago una devolución?",
+            ["¿y cuánto tarda?", "¿y el reembolso?", "¿y eso?", "¿y si está roto?", "¿y eso cuánto cuesta?",
+             "Ana López"],
+            "¿Puedo pagar con Bizum?",
+        ),
+    ],
+)  # fmt: skip
+def test_the_topic_stays_bounded_across_followups(
+    service: ChatService, question: str, followups: list[str], switch: str
+) -> None:
+    """The topic is the last query that stood on its own: follow-ups lean on it and keep it, so the query of the
+    sixth follow-up is as long as the first's (it used to nest every earlier follow-up's context, about 40 words
+    more each turn); a question that stands on its own replaces it."""
+    session = f"bounded-{question[:6]}"
+    assert service.chat(question, session_id=session)["route"] == "answered"
+    # topic, the customer's previous turn and the bot's last one cut short, the latest turn twice
+    bound = len(question.split()) + PREVIOUS_USER_WORDS + AGENT_WORDS + LATEST_REPEAT * 5
+    for followup in followups:
+        result = service.chat(followup, session_id=session)
+        assert result["guardrails"]["followup"]["resolved"], (followup, result["guardrails"]["followup"])
+        assert result["query"].startswith(question) and len(result["query"].split()) <= bound, result["query"]
+        assert _topic(service, session) == question
+    fresh = service.chat(switch, session_id=session)
+    assert not fresh["guardrails"]["followup"]["resolved"] and fresh["route"] == "answered"
+    assert _topic(service, session) == switch
+    after = service.chat(followups[0], session_id=session)
+    assert after["query"].startswith(switch) and question not in after["query"], after["query"]
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,19 @@ def test_respond_sets_topic_only_for_answers(deps: Any) -> None:
     assert respond.run(state(route="out_of_scope", reason="empty"), deps)["messages"] == []
 
 
+def test_respond_keeps_the_topic_of_a_followup_and_the_unrewritten_query_of_a_standalone_turn(deps: Any) -> None:
+    question = "how do I return shoes?"
+    turn = resolve_followup.run(state(text="and how long does it take?", lang="en", topic=question), deps)
+    assert turn["guardrails"]["followup"]["resolved"] and turn["standalone_query"] == ""
+    followup = respond.run(state(text="q", answer="It takes [1].", lang="en", topic=question, **turn), deps)
+    assert "topic" not in followup  # the built query (topic + earlier turns) would nest turn after turn
+    fresh = resolve_followup.run(state(text="can I pay with PayPal?", lang="en", topic=question), deps)
+    assert fresh["standalone_query"] == "can I pay with PayPal?"
+    rewritten = {**fresh, "query": f"{question} pay PayPal", "rewrites": 1}  # grade_relevance's rewrite
+    answered = respond.run(state(text="q", answer="Yes [1].", lang="en", topic=question, **rewritten), deps)
+    assert answered["topic"] == "can I pay with PayPal?"
+
+
 def test_guard_output_catches_a_flipped_negation_in_both_languages(deps: Any) -> None:
     cases = {
         "en": ("Returns are free within 30 days of delivery.", "Returns are not free within 30 days of delivery."),
