@@ -53,12 +53,17 @@ def _rag_prompt() -> list[dict[str, str]]:
 
 def decode_speed(model: Any, new_tokens: int = 64, repeats: int = 3) -> tuple[float, float, float]:
     """Greedy speed after the 3-passage prompt, best of ``repeats``: (prefill seconds, i.e. the time to the first
-    token; decode tokens/s after it; end-to-end tokens/s with the prefill included, as a customer waits for it)."""
+    token; decode tokens/s after it; end-to-end tokens/s with the prefill included, as a customer waits for it).
+    Decoding as served: the copy bias of the graph's default (graph.config.COPY_BIAS; off) included."""
     import torch
+
+    from graph.config import COPY_BIAS
 
     messages = _rag_prompt()
     inputs = model._inputs([messages], new_tokens)
-    kwargs = {**model.generation_kwargs(new_tokens, 0.0, inputs["input_ids"].shape[1]), "begin_suppress_tokens": None}
+    width = inputs["input_ids"].shape[1]
+    bias = model.copy_bias([messages], width, *COPY_BIAS)
+    kwargs = {**model.generation_kwargs(new_tokens, 0.0, width, bias), "begin_suppress_tokens": None}
 
     def best_seconds(tokens: int) -> float:
         best = math.inf

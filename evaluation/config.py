@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from graph.config import COPY_BIAS
+
 MODES = ("rag", "rag-llm", "finetune", "hybrid")
 DEFAULT_MODES = ("rag", "finetune", "hybrid")
 # Rows and the graph mode each runs: rag-llm is the rag mode answered by the un-tuned base model.
@@ -46,6 +48,9 @@ class CompareConfig:
     )
     openai_base_url: str | None = field(default=None, metadata={"help": "server URL for the openai generator"})
     max_new_tokens: int = field(default=96, metadata={"help": "longest generated answer, in tokens"})
+    copy_bias: tuple[float, float] = field(
+        default=COPY_BIAS, metadata={"help": "hf generator's logit bonus for passage wording (bonus, follow)"}
+    )
     workers: int = field(
         default=1, metadata={"help": "turns run at once (the hf generator batches them; latency includes the wait)"}
     )
@@ -70,6 +75,8 @@ class CompareConfig:
             raise CompareConfigError("--limit must be at least 1")
         if self.n_resamples < 100 or self.bbq_per_language < 0 or self.max_new_tokens < 1:
             raise CompareConfigError("n_resamples >= 100, bbq_per_language >= 0 and max_new_tokens >= 1 required")
+        if len(self.copy_bias) != 2 or min(self.copy_bias) < 0:
+            raise CompareConfigError(f"--copy-bias must be two numbers >= 0 (BONUS,FOLLOW), got {self.copy_bias}")
         if not 1 <= self.workers <= 64:
             raise CompareConfigError("--workers must be between 1 and 64")
         if not self.testset.is_file():

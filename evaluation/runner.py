@@ -41,6 +41,7 @@ def build_service(config: CompareConfig) -> Any:
         openai_base_url=config.openai_base_url,
         max_new_tokens=config.max_new_tokens,
         cache_dir=config.cache_dir,
+        copy_bias=config.copy_bias,
         **state_files(config.out_dir),
     )
     return ChatService(graph_config)
@@ -92,6 +93,7 @@ def build_base_service(config: CompareConfig) -> Any:
         model_dir=base_model_folder(config),
         max_new_tokens=config.max_new_tokens,
         cache_dir=config.cache_dir,
+        copy_bias=config.copy_bias,
         **state_files(folder),
     )
     return ChatService(graph_config)
@@ -258,7 +260,19 @@ def _log(config: CompareConfig, run: dict[str, Any], summary: dict[str, Any], ar
     from evaluation.tracking import log_run
 
     params = {
-        k: run[k] for k in ("modes", "split", "limit", "index", "model", "rag_generator", "items", "turns", "workers")
+        k: run[k]
+        for k in (
+            "modes",
+            "split",
+            "limit",
+            "index",
+            "model",
+            "rag_generator",
+            "copy_bias",
+            "items",
+            "turns",
+            "workers",
+        )
     }
     return log_run(config.cache_dir, config.out_dir, params, summary["table"], artifacts)
 
@@ -298,7 +312,7 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
         "modes": list(config.rows), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
         "model": str(config.model_dir), "rag_generator": config.rag_generator,
         "base": str(services["rag-llm"].config.model_dir) if "rag-llm" in services else None,
-        "generator": config.generator,
+        "generator": config.generator, "copy_bias": list(config.copy_bias),
         "items": len(items), "turns": len(turns), "workers": config.workers,
         "counts": {s: dict(c) for s, c in counts.items()},
         "notes": notes, "n_resamples": config.n_resamples, "seed": config.seed,

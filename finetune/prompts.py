@@ -94,6 +94,17 @@ def passage_text(
     return _cut(text, max_chars)
 
 
+def passage_block(messages: Sequence[Mapping[str, str]]) -> str:
+    """The passages a prompt shows (the system turn after its passages header), or "" for a prompt without any."""
+    if not messages or messages[0].get("role") != "system":
+        return ""
+    system = str(messages[0].get("content") or "")
+    for header in PASSAGES_HEADER.values():
+        if header in system:
+            return system.split(header, 1)[1].strip()
+    return ""
+
+
 def plain_messages(question: str, lang: str, history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
     """Messages for the fine-tune-only mode: system prompt, earlier turns, the question."""
     messages = [{"role": "system", "content": SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])}]

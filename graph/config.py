@@ -10,6 +10,11 @@ from graph.rails.grounding import SUPPORT_THRESHOLD
 
 MODES = ("rag", "finetune", "hybrid")
 GENERATORS = ("extractive", "hf", "openai")
+# Logit bonus of the hf generator for every token of the passages shown, and for a token that continues a passage's
+# phrase: off by default. (1, 1) with three passages raised `hybrid` chrF 0.278 -> 0.316 on dev questions the adapter
+# had trained on, but only 0.294 -> 0.299 on the test split, with embedding similarity down (docs/finetune.md,
+# "Copy bias and three passages").
+COPY_BIAS = (0.0, 0.0)
 # File names inside a data home: the API, the UI, `supportbot chat` and eval runs must agree on them to share state.
 CHECKPOINT_FILE = "checkpoints.sqlite"
 STORE_FILE = "support.sqlite"
@@ -44,6 +49,11 @@ class GraphConfig:
     openai_api_key: str | None = field(default=None, metadata={"help": "bearer token for that server, if any"})
     max_new_tokens: int = field(default=160, metadata={"help": "longest generated answer, in tokens"})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy decoding; > 0 samples"})
+    copy_bias: tuple[float, float] = field(
+        default=COPY_BIAS,
+        metadata={"help": "hf generator: logit bonus for the passages' tokens, and for a token continuing a passage's "
+                          "phrase ((0, 0) = off)"},
+    )  # fmt: skip
     checkpoint_db: Path = field(default=Path(".supportbot/checkpoints.sqlite"), metadata={"help": "memory db"})
     store_db: Path = field(default=Path(".supportbot/support.sqlite"), metadata={"help": "escalations/feedback db"})
     database_url: str | None = field(
@@ -52,6 +62,9 @@ class GraphConfig:
     database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections this process opens"})
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home: embedder exports, PII models"})
     k: int = field(default=5, metadata={"help": "passages retrieved per query"})
+    llm_passages: int | None = field(
+        default=None, metadata={"help": "the top passages a language-model generator reads (None: all k)"}
+    )
     scope_threshold: float | None = field(default=None, metadata={"help": "None = the threshold fitted with the rail"})
     relevance_threshold: float = field(
         default=0.35,
@@ -70,8 +83,12 @@ class GraphConfig:
             raise GraphConfigError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
         if self.rag_generator not in ("extractive", "llm"):
             raise GraphConfigError(f"rag_generator must be extractive or llm, got {self.rag_generator!r}")
+        if self.llm_passages is not None and self.llm_passages < 1:
+            raise GraphConfigError(f"llm_passages must be at least 1, got {self.llm_passages}")
         if self.k < 1 or self.max_new_tokens < 1 or self.temperature < 0 or self.history_turns < 0:
             raise GraphConfigError("k >= 1, max_new_tokens >= 1, temperature >= 0 and history_turns >= 0 required")
+        if len(self.copy_bias) != 2 or min(self.copy_bias) < 0:
+            raise GraphConfigError(f"copy_bias must be two numbers >= 0, got {self.copy_bias!r}")
         if self.scope_threshold is not None and not 0 <= self.scope_threshold <= 1:
             raise GraphConfigError("scope_threshold must be in [0, 1]")
         self.check_mode(self.mode)

@@ -20,7 +20,7 @@ def make_generator(kind: str, config: GraphConfig) -> Generator:
 
             assert config.model_dir is not None
             return HFGenerator(config.model_dir, config.device, config.precision, config.max_new_tokens,
-                               config.temperature)  # fmt: skip
+                               config.temperature, copy_bias=config.copy_bias)  # fmt: skip
         case "openai":
             from graph.generators.openai import OpenAIGenerator
 

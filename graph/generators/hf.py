@@ -79,12 +79,13 @@ class HFGenerator:
         temperature: float = 0.0,
         max_batch: int = 8,
         max_wait_ms: float = 5.0,
+        copy_bias: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         """Load the model once (``finetune.inference.load_model`` caches it per process)."""
         from finetune.inference import load_model
 
         self.model = load_model(model_dir, device=device, precision=precision)  # type: ignore[arg-type]
-        self.max_new_tokens, self.temperature = max_new_tokens, temperature
+        self.max_new_tokens, self.temperature, self.copy_bias = max_new_tokens, temperature, copy_bias
         self._batcher = _Batcher(self._run_batch, max_batch, max_wait_ms)
 
     def _run_batch(
@@ -97,6 +98,7 @@ class HFGenerator:
 
         streaming = any(s is not None for s in sinks)
         return list(self.model.generate_batch(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                                              copy_bias=self.copy_bias,
                                               on_text=on_text if streaming else None,
                                               cancelled=lambda row: cancels[row].is_set()))  # fmt: skip
 

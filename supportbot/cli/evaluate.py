@@ -89,6 +89,9 @@ def compare(
     ),
     generator: str = typer.Option("hf", "--generator", help="LLM generator of finetune/hybrid: hf | openai."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Longest generated answer, in tokens."),
+    copy_bias: str | None = typer.Option(
+        None, "--copy-bias", help="BONUS,FOLLOW logit bonus of the hf generator for passage wording (0,0 = off)."
+    ),
     workers: int = typer.Option(
         1, "--workers", help="Turns run at once; >1 lets the hf generator batch (turn latency then includes the wait)."
     ),
@@ -103,6 +106,10 @@ def compare(
 
     settings = get_settings()
     try:
+        bias = None if copy_bias is None else tuple(float(x) for x in copy_bias.split(","))
+    except ValueError:
+        fail(f"--copy-bias {copy_bias!r}: give two numbers, BONUS,FOLLOW (e.g. 1,2; 0,0 turns it off)")
+    try:
         config = CompareConfig(
             index_dir=index, testset=testset, out_dir=out, model_dir=model, base_dir=base,
             modes=tuple(m.strip() for m in modes.split(",") if m.strip()), split=split,  # type: ignore[arg-type]
@@ -110,6 +117,7 @@ def compare(
             prompts_dir=prompts, bias_datasets=bias_datasets or SHARED_DATASETS, bbq_per_language=bbq_per_language,
             rag_generator=rag_generator, generator=generator,  # type: ignore[arg-type]
             openai_base_url=settings.openai_base_url, max_new_tokens=max_new_tokens, workers=workers,
+            **({} if bias is None else {"copy_bias": bias}),  # type: ignore[arg-type]
             n_resamples=resamples, seed=seed, cache_dir=settings.home, mlflow=mlflow,
         )  # fmt: skip
     except CompareConfigError as exc:

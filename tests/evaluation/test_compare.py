@@ -135,6 +135,7 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
         document["kpis"]["rouge_l"]["hybrid"]["all"]["value"]
     )
     assert run.data.params["split"] == "test"
+    assert document["run"]["copy_bias"] == [0.0, 0.0]  # the graph's default (off), recorded with the run
 
 
 @pytest.mark.parametrize(
@@ -149,6 +150,9 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
         (["--rag-generator", "llm"], "--base DIR"),
         (["--rag-generator", "llm", "--base", "no-such-base"], "--base no-such-base"),
         (["--rag-generator", "gpt"], "--rag-generator"),
+        (["--copy-bias", "strong"], "--copy-bias"),
+        (["--copy-bias", "1,-1"], "--copy-bias"),
+        (["--copy-bias", "1"], "--copy-bias"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -55,6 +55,35 @@ def test_batch_stream_and_single_agree(smoke_model: Path) -> None:
     assert isinstance(sampled, str)
 
 
+def test_copy_bias_adds_to_passage_tokens_and_more_to_continuations() -> None:
+    from finetune.inference import CopyBias
+
+    # row 0 shows passages tokens 5 6 7 8 6 9; row 1 no passages; the prompts are 3 tokens wide, one answer token each
+    bias = CopyBias([[5, 6, 7, 8, 6, 9], []], 3, 1.0, 2.0, "cpu")
+    input_ids = torch.tensor([[1, 2, 3, 6], [1, 2, 3, 6]])
+    scores = bias(input_ids, torch.zeros(2, 12))
+    assert scores[0].tolist() == [0, 0, 0, 0, 0, 1, 1, 3, 1, 3, 0, 0]  # 7 and 9 follow 6 in the passages
+    assert scores[1].tolist() == [0] * 12
+    two = bias(torch.tensor([[1, 2, 3, 8, 6], [1, 2, 3, 8, 6]]), torch.zeros(2, 12))
+    assert two[0].tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 3, 0, 0]  # "8 6" is followed by 9 only
+
+
+def test_copy_bias_keeps_a_generated_answer_to_the_passages_tokens(smoke_model: Path) -> None:
+    from finetune.prompts import passage_block
+
+    model = load_model(smoke_model, precision="fp32")
+    text = "Returns are free within 30 days of delivery from My orders."
+    messages = rag_messages("Can I return it?", [{"title": "Returns", "text": text}], "en")
+    plain = plain_messages("Can I return it?", "en")
+    free, pulled = (model.generate_batch([messages, plain], max_new_tokens=12, copy_bias=b) for b in ((0, 0), (30, 60)))
+    assert pulled[1] == free[1]  # a prompt without passages is left alone
+    tokens = model.tokenizer(passage_block(messages), add_special_tokens=False)["input_ids"]
+    answer = model.tokenizer(pulled[0], add_special_tokens=False)["input_ids"]
+    assert answer and set(answer) <= set(tokens), pulled[0]  # only the passages' tokens
+    assert not set(model.tokenizer(free[0], add_special_tokens=False)["input_ids"]) <= set(tokens)  # unlike without
+    assert model.generate_batch([messages], max_new_tokens=12) == free[:1]  # (0, 0) is the default: off
+
+
 def test_count_tokens_and_cache(smoke_model: Path) -> None:
     model = load_model(smoke_model)
     assert load_model(str(smoke_model)) is model

@@ -35,3 +35,14 @@ def test_training_and_serving_prompts_show_the_same_focused_passages() -> None:
     system = rag_messages("When do I get my refund?", passages, "en")[0]["content"]
     assert focus(LONG, "When do I get my refund?", "en") in system
     assert "Large items such as furniture" not in system
+
+
+def test_passage_block_is_what_the_prompt_shows_and_empty_without_passages() -> None:
+    from finetune.prompts import passage_block, plain_messages, rag_messages
+
+    passages = [{"title": "Returns", "text": "You can return items within 30 days."}]
+    for lang in ("en", "es"):
+        block = passage_block(rag_messages("Can I return it?", passages, lang))
+        assert block.startswith("[1] Returns") and block.endswith("within 30 days.")
+        assert passage_block(plain_messages("Can I return it?", lang)) == ""
+        assert passage_block(rag_messages("Can I return it?", [], lang)) == ""

@@ -23,6 +23,7 @@ class _Completions(BaseHTTPRequestHandler):
     invented = False
     fail_next = 0  # answer this many requests with HTTP 500
     requests = 0
+    last_system = ""
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -37,6 +38,7 @@ class _Completions(BaseHTTPRequestHandler):
             self.end_headers()
             return
         system = body["messages"][0]["content"]
+        type(self).last_system = system
         match = re.search(r"\[1\][^\n]*\n([^.\n]+\.)", system)
         if self.invented:
             answer = "Nimbus was founded on the Moon by a famous pirate in 1750."
@@ -72,7 +74,7 @@ def server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def openai_service(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory, server: str) -> ChatService:
     config = make_config(bundled_index, tmp_path_factory.mktemp("openai"), generator="openai",
-                         openai_base_url=server, mode="hybrid")  # fmt: skip
+                         openai_base_url=server, mode="hybrid", llm_passages=3)  # fmt: skip
     return ChatService(config)
 
 
@@ -81,6 +83,14 @@ def test_hybrid_with_openai_generator(openai_service: ChatService) -> None:
     assert result["mode"] == "hybrid" and result["route"] == "answered"
     assert result["guardrails"]["generator"]["name"] == "openai" and result["tokens_generated"] > 0
     assert result["guardrails"]["output"]["action"] == "ok" and result["sources"]
+
+
+def test_an_llm_generator_reads_the_top_llm_passages(openai_service: ChatService) -> None:
+    hybrid = openai_service.chat("How long does standard delivery take in Spain?")
+    assert "[3] " in _Completions.last_system and "[4] " not in _Completions.last_system
+    assert len(hybrid["shown"]) == openai_service.config.llm_passages == 3  # the rails check what it read
+    rag = openai_service.chat("How long does standard delivery take in Spain?", mode="rag")
+    assert len(rag["shown"]) == openai_service.config.k == 5  # the extractive generator reads all it retrieved
 
 
 def test_finetune_with_openai_generator(openai_service: ChatService) -> None:
