@@ -20,7 +20,9 @@ guidelines and sample dialogues, the demo store's **dev** eval records.
 - hotel: ``benchmarks/data/hotel_faq.jsonl`` (15 articles written from NLU++'s hotel intents, English only); in
   scope: the NLU++ hotels queries with a hotel intent, and 20 Spanish hotel requests written for this check
   (``benchmarks/data/hotel_es_dev.jsonl``, with 14 Spanish off-topic messages, none with a word Jaccard above 0.5 to
-  a shipped out-of-scope example).
+  a shipped out-of-scope example), and a held-out second file written the same way
+  (``benchmarks/data/hotel_es_val.jsonl``: 22 hotel requests, 16 off-topic; no line above 0.5 to the dev file, the
+  shipped out-of-scope examples or ``data/eval/out_of_scope.jsonl``), never used to choose anything.
 
 Out of scope, for every domain: CLINC150 ``oos_val`` (100, the issue's set) and the ``val`` queries of the intents
 outside that domain (intents a store, a bank or a hotel may serve left out for that domain; a seeded sample of
@@ -130,11 +132,13 @@ def load_domains(shared: Path, names: list[str], seed: int = 0, other_val: int =
                 domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "hotel_faq.jsonl"))
                 domain.inside["nlupp_hotels"] = [(t, "en") for t in nlupp_queries(shared, "hotels")]
                 # Spanish customers of the English-only FAQ, and Spanish off-topic messages: written for this check
-                for r in _jsonl(ROOT / "benchmarks" / "data" / "hotel_es_dev.jsonl"):
-                    where = domain.inside if r["in_scope"] else domain.outside
-                    where.setdefault("written_es_" + ("hotel" if r["in_scope"] else "off_topic"), []).append(
-                        (r["text"], "es")
-                    )
+                # (dev: looked at while choosing; val: held out, its aggregate only)
+                for part, prefix in (("dev", "written_es_"), ("val", "val_es_")):
+                    for r in _jsonl(ROOT / "benchmarks" / "data" / f"hotel_es_{part}.jsonl"):
+                        where = domain.inside if r["in_scope"] else domain.outside
+                        where.setdefault(prefix + ("hotel" if r["in_scope"] else "off_topic"), []).append(
+                            (r["text"], "es")
+                        )
             case _:
                 raise SystemExit(f"unknown domain {name!r}: use demo, abcd, banking, hotel")
         domain.outside["clinc_oos_val"] = [(t, "en") for t, _ in clinc["oos_val"]]
