@@ -204,9 +204,9 @@ class CopyBias:
     """A logits processor pulling the answer towards the wording of its passages, a copy mechanism without retraining.
 
     Every token of a row's passages (``sources[row]``) gets ``bonus``; a token that follows, somewhere in them, the
-    answer's last two tokens (else its last one) gets ``follow`` more. The 270M reader paraphrases loosely and drifts
-    off its passages; with (1, 2) its answers on the QA dev split come closer to the references (docs/finetune.md,
-    "Copy bias"). Rows with no passages are left alone.
+    answer's last two tokens (else its last one) gets ``follow`` more. Rows with no passages are left alone. Off by
+    default (``graph.config.COPY_BIAS``): for the shipped 270M adapter it helped on questions it had trained on, not
+    on new ones (docs/finetune.md, "Copy bias and three passages").
     """
 
     def __init__(self, sources: list[list[int]], prompt_width: int, bonus: float, follow: float, device: Any) -> None:
