@@ -16,7 +16,9 @@ features is fitted from what ships and from the index (the material: :mod:`graph
 
 Per-language thresholds come from out-of-fold probabilities (5-fold): the largest threshold that keeps
 ``target_recall`` of the matched customer turns, or, for a language with none, the one that refuses
-``NEGATIVE_RECALL`` of the out-of-scope examples; the model itself is fitted on everything. The fitted model is
+``NEGATIVE_RECALL`` of the out-of-scope examples; the model itself is fitted on everything. Where the knowledge base
+has no article in en or es, messages in that language are scored by a second, language-neutral model instead
+(:mod:`graph.scope_neutral`: Spanish customers of an English-only FAQ). The fitted model is
 cached beside the index, keyed on the index version, so a new or re-ingested knowledge base re-fits on first use
 with no code change. Method and numbers: docs/graph.md.
 """
@@ -42,7 +44,8 @@ from graph.scope_data import (
     near_negatives,
     template_questions,
 )
-from graph.scope_kb import MAX_KB_VECTORS, Encode
+from graph.scope_kb import MAX_KB_VECTORS, Encode, top3
+from graph.scope_neutral import NeutralModel, article_terms, missing_languages, untrained
 from retrieval.bundled import bundled_data
 from retrieval.multilingual import DIM as USE_DIM
 from retrieval.multilingual import encode as encode_use
@@ -50,7 +53,7 @@ from retrieval.text import content_stems, sentences
 
 __all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 10
+FORMAT = 11
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
@@ -68,6 +71,7 @@ class ScopeModel:
     meta: dict[str, Any]
     neg_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))  # the kept negatives
     kb_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))  # USE vectors of the chunks
+    neutral: NeutralModel | None = None  # scores the languages the knowledge base has no article in
 
     def coverage(self, text: str, lang: str, own: set[str] | None = None) -> float:
         """Share of the content stems of ``text`` that other articles in ``lang`` use (``own``: its article's)."""
@@ -96,9 +100,9 @@ class ScopeModel:
         """
         if use is None:
             use = encode_use(list(texts)) if len(texts) else np.zeros((0, USE_DIM), np.float32)
-        top = _top3(vectors, self.kb_vectors)
-        near = _top3(use, self.kb_use)
-        neg = _top3(vectors, self.neg_vectors, neg_self)
+        top = top3(vectors, self.kb_vectors)
+        near = top3(use, self.kb_use)
+        neg = top3(vectors, self.neg_vectors, neg_self)
         cover = np.array(
             [
                 self.coverage(t, lang, own[i] if own else None)
@@ -115,9 +119,18 @@ class ScopeModel:
         return np.hstack([vectors, use, extra * 4.0]).astype(np.float32)
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
-        """In-scope probabilities of many texts (``vectors``: their embeddings)."""
-        rows = self.features(vectors, texts, langs)
-        return np.asarray(1.0 / (1.0 + np.exp(-(rows @ self.coef + self.intercept))), dtype=np.float32)
+        """In-scope probabilities of many texts (``vectors``: their embeddings); the neutral model's for a language
+        the knowledge base has no article in."""
+        use = encode_use(list(texts))  # once, for both models
+        rows = self.features(vectors, texts, langs, use=use)
+        probs = np.asarray(1.0 / (1.0 + np.exp(-(rows @ self.coef + self.intercept))), dtype=np.float32)
+        if self.neutral is not None:
+            pick = [i for i, lang in enumerate(langs) if lang in self.neutral.langs]
+            if pick:
+                probs[pick] = self.neutral.probabilities(
+                    use[pick], [texts[i] for i in pick], [langs[i] for i in pick], self.kb_use
+                )
+        return probs
 
     def score(self, vector: np.ndarray, text: str, lang: str) -> float:
         """Probability in [0, 1] that ``text`` is in scope."""
@@ -131,7 +144,11 @@ class ScopeModel:
         """Write the model as one ``.npz`` (no pickle), atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.npz")
-        blob = json.dumps({"vocab": self.vocab, "thresholds": self.thresholds, "meta": self.meta}, ensure_ascii=False)
+        fields = {"vocab": self.vocab, "thresholds": self.thresholds, "meta": self.meta}
+        if self.neutral is not None:
+            fields["neutral"] = self.neutral.fields()
+        blob = json.dumps(fields, ensure_ascii=False)
+        arrays: dict[str, Any] = self.neutral.arrays() if self.neutral is not None else {}
         np.savez(
             tmp,
             coef=self.coef,
@@ -140,6 +157,7 @@ class ScopeModel:
             neg_vectors=self.neg_vectors,
             kb_use=self.kb_use,
             blob=np.array(blob),
+            **arrays,
         )
         tmp.replace(path)
 
@@ -148,35 +166,25 @@ class ScopeModel:
         """Read a model written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
             blob = json.loads(str(data["blob"]))
+            neutral = NeutralModel.from_saved(data, blob["neutral"]) if "neutral" in blob else None
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
-                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"])  # fmt: skip
+                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], neutral)  # fmt: skip
 
 
-def _top3(
-    vectors: np.ndarray, reference: np.ndarray, self_index: Sequence[int] | np.ndarray | None = None
-) -> np.ndarray:
-    """The three highest cosines of each row of ``vectors`` to ``reference`` (0 where there is no reference)."""
-    if not len(reference):
-        return np.zeros((len(vectors), 3), np.float32)
-    sims = vectors @ reference.T
-    if self_index is not None:
-        rows = np.array([i for i, j in enumerate(self_index) if j >= 0], dtype=int)
-        sims[rows, np.asarray(self_index)[rows]] = -1.0
-    top = -np.sort(-sims, axis=1)[:, :3]
-    return np.pad(top, ((0, 0), (0, 3 - top.shape[1])), mode="edge") if top.shape[1] < 3 else top
+Example = tuple[str, str, set[str], str]  # (text, lang, stems of its article, its article's id: "" for none)
 
 
-def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[tuple[str, str, set[str]]], np.ndarray, np.ndarray]:
-    """KB sentences and titles as (text, lang, stems of its article), the chunk vectors and their USE vectors (from
-    the index when it stores them, else encoded from the chunks' titled text as ingest would)."""
+def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[Example], np.ndarray, np.ndarray]:
+    """KB sentences and titles as examples, the chunk vectors and their USE vectors (from the index when it stores
+    them, else encoded from the chunks' titled text as ingest would)."""
     docs = [d for d in index_data.documents.values() if d.duplicate_of is None]
-    titles: list[tuple[str, str, set[str]]] = []
-    rest: list[tuple[str, str, set[str]]] = []
+    titles: list[Example] = []
+    rest: list[Example] = []
     for doc in docs:
         own = set(content_stems(doc.title + " " + doc.text, doc.lang))
         if doc.title.strip():
-            titles.append((doc.title, doc.lang, own))
-        rest += [(s, doc.lang, own) for s in sentences(doc.text) if 4 <= len(s.split()) <= 40]
+            titles.append((doc.title, doc.lang, own, doc.id))
+        rest += [(s, doc.lang, own, doc.id) for s in sentences(doc.text) if 4 <= len(s.split()) <= 40]
     rest = rng.sample(rest, min(len(rest), MAX_KB_SENTENCES))  # every title, a sample of the sentences
     vectors = np.asarray(index_data.vectors, dtype=np.float32)
     rows = list(range(len(vectors)))
@@ -283,14 +291,15 @@ def fit_scope(
     kb_items, kb_vectors, kb_use = _kb_material(index_data, rng)
     model = ScopeModel(np.zeros(0), 0.0, kb_vectors, _vocab(index_data), {}, {}, kb_use=kb_use)
     titles = [d.title or "" for d in index_data.documents.values() if d.duplicate_of is None]
-    questions: list[tuple[str, str, set[str]]] = [(t, x, set()) for t, x in template_questions(titles)]
+    questions: list[Example] = [(t, x, set(), "") for t, x in template_questions(titles)]
     conversations = bundled_conversations(data_dir)
     turns = [turn for rows in conversations.values() for turn in rows]
     negatives = bundled_negatives(data_dir)
     examples = kb_items + questions
-    texts = [t for t, _, _ in examples] + [t for t, _ in turns] + [t for t, _ in negatives]
-    langs = [x for _, x, _ in examples] + [x for _, x in turns] + [x for _, x in negatives]
-    own = [o for _, _, o in examples] + [set()] * (len(turns) + len(negatives))
+    texts = [t for t, _, _, _ in examples] + [t for t, _ in turns] + [t for t, _ in negatives]
+    langs = [x for _, x, _, _ in examples] + [x for _, x in turns] + [x for _, x in negatives]
+    own = [o for _, _, o, _ in examples] + [set()] * (len(turns) + len(negatives))
+    article = [a for _, _, _, a in examples] + [""] * (len(turns) + len(negatives))
     # the conversation set of each customer turn, "" for every other row
     source = [""] * len(examples) + [n for n, rows in conversations.items() for _ in rows] + [""] * len(negatives)
     labels = np.array([1] * (len(examples) + len(turns)) + [0] * len(negatives))
@@ -299,11 +308,12 @@ def fit_scope(
     vectors = np.vstack([encode(texts[: len(examples)]), _encode_examples(texts[len(examples) :], encode, cache)])
     use = np.vstack([encode_use(texts[: len(examples)]),
                      _encode_examples(texts[len(examples) :], encode_use, cache, "use-examples")])  # fmt: skip
-    nearest = _top3(vectors, kb_vectors)[:, 0]
+    nearest = top3(vectors, kb_vectors)[:, 0]
     matched, keep = match_conversations(nearest, kind, langs, source)
     keep &= ~near_negatives(nearest, kind, langs, source, keep)
     vectors, use, labels, kind = vectors[keep], use[keep], labels[keep], kind[keep]
-    texts, langs, source = ([x for x, k in zip(rows, keep, strict=True) if k] for rows in (texts, langs, source))
+    texts, langs, source, article = ([x for x, k in zip(rows, keep, strict=True) if k]
+                                     for rows in (texts, langs, source, article))  # fmt: skip
     own = [x for x, k in zip(own, keep, strict=True) if k]
     # The kept negatives are also a reference set: how near a message is to known out-of-scope examples (each
     # negative's own row left out, so the feature means the same in fitting as at run time).
@@ -320,11 +330,30 @@ def fit_scope(
     # real-time-scheduled core made these six fits 5-100x slower (12-103 s per refit on 2 cores, 8 s with one
     # thread). It also makes the fit the same whatever the machine's core count (lbfgs's path depends on it).
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    with threadpool_limits(limits=1):
-        probs = cross_val_predict(classifier(), X, labels, cv=folds, method="predict_proba")[:, 1]
-        final = classifier().fit(X, labels)
+
+    def fit(rows: np.ndarray) -> tuple[np.ndarray, Any]:
+        """(out-of-fold in-scope probabilities, the classifier fitted on every row)."""
+        with threadpool_limits(limits=1):
+            oof = cross_val_predict(classifier(), rows, labels, cv=folds, method="predict_proba")[:, 1]
+            return oof, classifier().fit(rows, labels)
+
+    probs, final = fit(X)
     thresholds = _choose_thresholds(probs, kind, langs, source, target_recall)
     model.coef, model.intercept = final.coef_[0].astype(np.float32), float(final.intercept_[0])
+    # A language with out-of-scope examples but no article: its messages get the language-neutral model, fitted on
+    # the same rows (each KB item's own row and article left out of its features), thresholded on its negatives.
+    missing = missing_languages(index_data, [x for x, k in zip(langs, kind, strict=True) if k == 2])
+    if missing:
+        terms = article_terms(index_data)
+        neutral = model.neutral = untrained(index_data, terms, missing)
+        neutral.item_use, neutral.neg_use = use[kind == 0], use[kind == 2]
+        item_self = np.where(kind == 0, np.cumsum(kind == 0) - 1, -1)
+        own_terms = [terms.get(a, set()) for a in article]
+        probs, final = fit(neutral.features(use, texts, langs, kb_use, own_terms, item_self, neg_self))
+        neutral.coef, neutral.intercept = final.coef_[0].astype(np.float32), float(final.intercept_[0])
+        lang_of = np.array(langs)
+        for lang in missing:
+            thresholds[lang] = float(np.quantile(probs[(kind == 2) & (lang_of == lang)], NEGATIVE_RECALL))
     model.thresholds = thresholds
     model.meta = {
         "format": FORMAT,
@@ -334,6 +363,7 @@ def fit_scope(
         "negatives_dropped": len(negatives) - int((kind == 2).sum()),
         "target_recall": target_recall,
         "conversations": matched,
+        "neutral_languages": missing,
     }
     return model
 

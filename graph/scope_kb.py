@@ -4,14 +4,15 @@ The FAISS index holds both on local disk (``retrieval.store.IndexData``). On Ela
 server: the articles from ``NAME-docs`` and the chunks from ``NAME`` (their stored vectors; a chunk whose ``_source``
 leaves the vector out, as ES 9 may, is embedded again from its text with the index's embedder, as ingest did).
 :func:`es_material` turns those ``_source`` records into the same shape :func:`graph.scope.fit_scope` fits from;
-:func:`fetch_es_material` scans them from a live server.
+:func:`fetch_es_material` scans them from a live server. :func:`top3` (nearest-reference cosines) is shared by the
+scope rail's two models (``graph.scope``, ``graph.scope_neutral``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,20 @@ Encode = Callable[[list[str]], np.ndarray]
 MAX_KB_VECTORS = 20_000
 _DOC_FIELDS = ["id", "title", "text", "lang", "duplicate_of", "content_hash"]
 _KEY_FIELDS = ["id", "content_hash", "duplicate_of"]
+
+
+def top3(
+    vectors: np.ndarray, reference: np.ndarray, self_index: Sequence[int] | np.ndarray | None = None
+) -> np.ndarray:
+    """The three highest cosines of each row of ``vectors`` to ``reference`` (0 where there is no reference)."""
+    if not len(reference):
+        return np.zeros((len(vectors), 3), np.float32)
+    sims = vectors @ reference.T
+    if self_index is not None:
+        rows = np.array([i for i, j in enumerate(self_index) if j >= 0], dtype=int)
+        sims[rows, np.asarray(self_index)[rows]] = -1.0
+    top = -np.sort(-sims, axis=1)[:, :3]
+    return np.pad(top, ((0, 0), (0, 3 - top.shape[1])), mode="edge") if top.shape[1] < 3 else top
 
 
 @dataclass
