@@ -34,7 +34,7 @@ class ChatState(TypedDict, total=False):
     """State of one conversation (``thread_id`` = session id)."""
 
     # Persisted across turns.
-    messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns
+    messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns (the bot's: "route")
     topic: str  # the last answered query that stood on its own (a follow-up keeps it), for follow-ups
     session_lang: str  # the language of the customer's last message
     pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session

@@ -1,7 +1,8 @@
 """Resolve a follow-up from the conversation: "¿y cuánto tarda?" after a question about returns is a question about
 returns. The query is built by retrieval.conversation.conversation_query (the one used by `kb search --batch`): a
 message that stands on its own is searched as it is; one that leans on what came before is searched together with
-the topic, the customer's previous turn and the bot's last turn, the latest turn dominating."""
+the topic, the customer's previous turn and the bot's last answer, the latest turn dominating. The bot's canned
+replies (redirects, small talk, refusals, hand-off notices) are left out: a message after one is judged on its own."""
 
 from __future__ import annotations
 
@@ -51,7 +52,12 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return {}
     text = state.get("text", "")
     query = focus(strip_markup(text) or text)
-    history = [m for m in state.get("messages", []) if m.get("content")]
+    # Only the bot's answers are conversation: its canned replies (an out-of-scope redirect, small talk, a refusal,
+    # a hand-off notice) may end with a question that asks for nothing ("Is there anything like that I can help you
+    # with?"), so the next message is judged on its own, not as a reply to them, and their words are no context.
+    # An answer that asks ("Which order?") still makes the reply a follow-up. Turns stored before replies carried
+    # their route have none and are kept.
+    history = [m for m in state.get("messages", []) if m.get("content") and m.get("route") in (None, "answered")]
     if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
         history = history[:-1]  # redact_pii already appended this turn
     topic = state.get("topic", "")

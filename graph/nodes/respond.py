@@ -78,8 +78,9 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         "route": route,
         "answer": answer,
         "session_lang": lang,
-        # An empty message leaves no trace in the transcript, so neither does the reply to it.
-        "messages": [{"role": "assistant", "content": answer}] if state.get("text") else [],
+        # An empty message leaves no trace in the transcript, so neither does the reply to it. The route goes with
+        # the reply: a canned one (redirect, small talk, refusal, hand-off notice) asks nothing (resolve_followup).
+        "messages": [{"role": "assistant", "content": answer, "route": route}] if state.get("text") else [],
     }
     if route != "answered":
         update["passages"] = []

@@ -98,6 +98,38 @@ def test_the_topic_stays_bounded_across_followups(
 
 
 @pytest.mark.parametrize(
+    ("question", "aside", "route", "switch", "followup"),
+    [
+        ("How do I return an item?", "What's the best pizza recipe?", "out_of_scope", "How do I reset my password?",
+         "and the refund?"),
+        ("¿Cómo hago una devolución?", "¿Cuál es la mejor receta de paella?", "out_of_scope", "¿Puedo pagar con Bizum?",
+         "¿y el reembolso?"),
+        ("How do I return an item?", "thanks!", "smalltalk", "How do I reset my password?", "and the refund?"),
+        ("¿Cómo hago una devolución?", "¡gracias!", "smalltalk", "¿Puedo pagar con Bizum?", "¿y el reembolso?"),
+    ],
+)  # fmt: skip
+def test_a_message_after_a_canned_reply_is_judged_on_its_own(
+    service: ChatService, question: str, aside: str, route: str, switch: str, followup: str
+) -> None:
+    """The out-of-scope redirect and the reply to a thank-you end with a question that asks for nothing ("Is there
+    anything like that I can help you with?"): the next message is not an answer to it. A new question used to be
+    resolved as one, and searched and scope-checked with the old topic, the aside and the redirect glued to it."""
+    for n, message in enumerate((switch, followup)):
+        session = f"after-{route}-{question[:6]}-{n}"
+        assert service.chat(question, session_id=session)["route"] == "answered"
+        canned = service.chat(aside, session_id=session)
+        assert canned["route"] == route and canned["answer"].rstrip().endswith("?"), canned
+        result = service.chat(message, session_id=session)
+        assert canned["answer"][:40] not in result["query"], result["query"]
+        if message == switch:
+            assert not result["guardrails"]["followup"]["resolved"] and result["query"] == switch, result["query"]
+            assert result["route"] == "answered" and _topic(service, session) == switch
+        else:  # a message that leans on the conversation by itself still leans on the topic
+            assert result["guardrails"]["followup"]["resolved"] and result["query"].startswith(question)
+            assert _topic(service, session) == question
+
+
+@pytest.mark.parametrize(
     ("question", "replies"),
     [
         (

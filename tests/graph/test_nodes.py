@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from graph.nodes import (
     check_scope,
     detect_language,
@@ -76,6 +78,33 @@ def test_resolve_followup_keeps_a_handed_over_value_with_the_topic(deps: Any) ->
     assert first["query"] == "<EMAIL_1>" and not first["guardrails"]["followup"]["resolved"]
 
 
+@pytest.mark.parametrize(
+    ("question", "asks", "aside", "reply", "lang"),
+    [
+        ("how do I return an item?", "Which order is it for?", "what's the weather like?",
+         "the blue jacket from last week", "en"),
+        ("¿cómo devuelvo un producto?", "¿De qué pedido se trata?", "¿qué tiempo hace?",
+         "la chaqueta azul de la semana pasada", "es"),
+    ],
+)  # fmt: skip
+def test_resolve_followup_answers_a_bot_question_not_a_canned_reply(
+    deps: Any, question: str, asks: str, aside: str, reply: str, lang: str
+) -> None:
+    """A reply to an answer that asks is a follow-up (so is one to a turn stored before replies carried their
+    route); after a canned reply that ends with a question (the out-of-scope redirect) it is judged on its own."""
+    for answer in ({"role": "assistant", "content": asks, "route": "answered"}, {"role": "assistant", "content": asks}):
+        turn = state(text=reply, lang=lang, topic=question, messages=[{"role": "user", "content": question}, answer])
+        update = resolve_followup.run(turn, deps)
+        assert update["guardrails"]["followup"]["resolved"] and update["query"].startswith(question)
+        assert asks in update["query"]
+    redirect = respond.run(state(text=aside, route="out_of_scope", reason="out_of_domain", lang=lang), deps)
+    assert redirect["answer"].endswith("?") and redirect["messages"][0]["route"] == "out_of_scope"
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": asks, "route": "answered"},
+                {"role": "user", "content": aside}, *redirect["messages"]]  # fmt: skip
+    alone = resolve_followup.run(state(text=reply, lang=lang, topic=question, messages=messages), deps)
+    assert not alone["guardrails"]["followup"]["resolved"] and alone["query"] == reply
+
+
 def test_check_scope(deps: Any) -> None:
     inside = check_scope.run(state(query="how do I return a pair of shoes?", lang="en"), deps)
     assert inside["guardrails"]["scope"]["in_scope"] and "route" not in inside
@@ -132,6 +161,7 @@ def test_handoff_records_an_escalation_and_respond_words_it(deps: Any) -> None:
 def test_respond_sets_topic_only_for_answers(deps: Any) -> None:
     answered = respond.run(state(text="q", query="how do I return shoes", answer="You can [1].", lang="en"), deps)
     assert answered["route"] == "answered" and answered["topic"] == "how do I return shoes"
+    assert answered["messages"] == [{"role": "assistant", "content": "You can [1].", "route": "answered"}]
     redirect = respond.run(state(text="q", route="out_of_scope", reason="out_of_domain", lang="es"), deps)
     assert "topic" not in redirect and redirect["answer"].startswith("Lo siento")
     assert respond.run(state(route="out_of_scope", reason="empty"), deps)["messages"] == []
