@@ -7,6 +7,7 @@ replies (redirects, small talk, refusals, hand-off notices) are left out: a mess
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from graph.deps import Deps
@@ -46,6 +47,20 @@ def focus(text: str) -> str:
     return last
 
 
+def _canned(message: Mapping[str, Any] | None) -> bool:
+    return message is not None and message.get("role") == "assistant" and message.get("route") not in (None, "answered")
+
+
+def _conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` without the bot's canned replies and the customer messages they answered."""
+    kept = []
+    for i, message in enumerate(messages):
+        reply = messages[i + 1] if i + 1 < len(messages) else None
+        if not (_canned(message) or (message.get("role") == "user" and _canned(reply))):
+            kept.append(message)
+    return kept
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Build the retrieval query from the cleaned message, the transcript and the topic of the conversation."""
     if state.get("route"):
@@ -54,10 +69,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     query = focus(strip_markup(text) or text)
     # Only the bot's answers are conversation: its canned replies (an out-of-scope redirect, small talk, a refusal,
     # a hand-off notice) may end with a question that asks for nothing ("Is there anything like that I can help you
-    # with?"), so the next message is judged on its own, not as a reply to them, and their words are no context.
-    # An answer that asks ("Which order?") still makes the reply a follow-up. Turns stored before replies carried
-    # their route have none and are kept.
-    history = [m for m in state.get("messages", []) if m.get("content") and m.get("route") in (None, "answered")]
+    # with?"), so the next message is judged on its own, not as a reply to them; neither they nor the messages they
+    # replied to ("what's the best pizza recipe?") are context. An answer that asks ("Which order?") still makes the
+    # reply a follow-up. Turns stored before replies carried their route have none and are kept.
+    history = _conversation([m for m in state.get("messages", []) if m.get("content")])
     if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
         history = history[:-1]  # redact_pii already appended this turn
     topic = state.get("topic", "")

@@ -91,7 +91,8 @@ def test_resolve_followup_answers_a_bot_question_not_a_canned_reply(
     deps: Any, question: str, asks: str, aside: str, reply: str, lang: str
 ) -> None:
     """A reply to an answer that asks is a follow-up (so is one to a turn stored before replies carried their
-    route); after a canned reply that ends with a question (the out-of-scope redirect) it is judged on its own."""
+    route); a canned exchange in between (an aside and the out-of-scope redirect, which ends with a question) is no
+    context and no question: the reply still answers the bot's question, and nothing of the aside is searched."""
     for answer in ({"role": "assistant", "content": asks, "route": "answered"}, {"role": "assistant", "content": asks}):
         turn = state(text=reply, lang=lang, topic=question, messages=[{"role": "user", "content": question}, answer])
         update = resolve_followup.run(turn, deps)
@@ -101,8 +102,10 @@ def test_resolve_followup_answers_a_bot_question_not_a_canned_reply(
     assert redirect["answer"].endswith("?") and redirect["messages"][0]["route"] == "out_of_scope"
     messages = [{"role": "user", "content": question}, {"role": "assistant", "content": asks, "route": "answered"},
                 {"role": "user", "content": aside}, *redirect["messages"]]  # fmt: skip
-    alone = resolve_followup.run(state(text=reply, lang=lang, topic=question, messages=messages), deps)
-    assert not alone["guardrails"]["followup"]["resolved"] and alone["query"] == reply
+    after = resolve_followup.run(state(text=reply, lang=lang, topic=question, messages=messages), deps)
+    assert after["guardrails"]["followup"]["resolved"] and after["query"].startswith(question)
+    assert asks in after["query"] and aside not in after["query"]
+    assert redirect["answer"][:30] not in after["query"]
 
 
 def test_check_scope(deps: Any) -> None:
