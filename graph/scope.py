@@ -44,7 +44,7 @@ from graph.scope_data import (
     near_negatives,
     template_questions,
 )
-from graph.scope_kb import MAX_KB_VECTORS, Encode, top3
+from graph.scope_kb import MAX_KB_VECTORS, Encode, covered_share, logistic, top3
 from graph.scope_neutral import NeutralModel, article_terms, missing_languages, untrained
 from retrieval.bundled import bundled_data
 from retrieval.multilingual import DIM as USE_DIM
@@ -75,12 +75,7 @@ class ScopeModel:
 
     def coverage(self, text: str, lang: str, own: set[str] | None = None) -> float:
         """Share of the content stems of ``text`` that other articles in ``lang`` use (``own``: its article's)."""
-        stems = content_stems(text, lang)
-        if not stems:
-            return 0.0
-        vocab = self.vocab.get(lang, {})
-        hits = sum(1 for s in stems if vocab.get(s, 0) - (1 if own and s in own else 0) > 0)
-        return hits / len(stems)
+        return covered_share(content_stems(text, lang), self.vocab.get(lang, {}), own)
 
     def features(
         self,
@@ -123,7 +118,7 @@ class ScopeModel:
         the knowledge base has no article in."""
         use = encode_use(list(texts))  # once, for both models
         rows = self.features(vectors, texts, langs, use=use)
-        probs = np.asarray(1.0 / (1.0 + np.exp(-(rows @ self.coef + self.intercept))), dtype=np.float32)
+        probs = logistic(rows, self.coef, self.intercept)
         if self.neutral is not None:
             pick = [i for i, lang in enumerate(langs) if lang in self.neutral.langs]
             if pick:
@@ -235,10 +230,14 @@ def _choose_thresholds(
     real = (kind == 1) & np.array([s != "" for s in source])
     thresholds = _thresholds(probs[real], [x for x, r in zip(langs, real, strict=True) if r], target_recall)
     for lang in sorted(set(lang_of[kind != 2]) - set(thresholds)):  # templates, or untitled articles only
-        negatives = probs[(kind == 2) & (lang_of == lang)]
-        if len(negatives):
-            thresholds[str(lang)] = float(np.quantile(negatives, NEGATIVE_RECALL))
+        if ((kind == 2) & (lang_of == lang)).any():
+            thresholds[str(lang)] = _negative_threshold(probs, kind, lang_of, str(lang))
     return thresholds
+
+
+def _negative_threshold(probs: np.ndarray, kind: np.ndarray, lang_of: np.ndarray, lang: str) -> float:
+    """The threshold that refuses ``NEGATIVE_RECALL`` of the out-of-scope examples (``kind`` 2) of ``lang``."""
+    return float(np.quantile(probs[(kind == 2) & (lang_of == lang)], NEGATIVE_RECALL))
 
 
 def _encode_examples(texts: list[str], encode: Encode, cache: Path | None, prefix: str = "examples") -> np.ndarray:
@@ -353,7 +352,7 @@ def fit_scope(
         neutral.coef, neutral.intercept = final.coef_[0].astype(np.float32), float(final.intercept_[0])
         lang_of = np.array(langs)
         for lang in missing:
-            thresholds[lang] = float(np.quantile(probs[(kind == 2) & (lang_of == lang)], NEGATIVE_RECALL))
+            thresholds[lang] = _negative_threshold(probs, kind, lang_of, lang)
     model.thresholds = thresholds
     model.meta = {
         "format": FORMAT,

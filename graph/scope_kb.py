@@ -4,15 +4,16 @@ The FAISS index holds both on local disk (``retrieval.store.IndexData``). On Ela
 server: the articles from ``NAME-docs`` and the chunks from ``NAME`` (their stored vectors; a chunk whose ``_source``
 leaves the vector out, as ES 9 may, is embedded again from its text with the index's embedder, as ingest did).
 :func:`es_material` turns those ``_source`` records into the same shape :func:`graph.scope.fit_scope` fits from;
-:func:`fetch_es_material` scans them from a live server. :func:`top3` (nearest-reference cosines) is shared by the
-scope rail's two models (``graph.scope``, ``graph.scope_neutral``).
+:func:`fetch_es_material` scans them from a live server. :func:`top3` (nearest-reference cosines),
+:func:`covered_share` and :func:`logistic` are shared by the scope rail's two models (``graph.scope``,
+``graph.scope_neutral``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,22 @@ Encode = Callable[[list[str]], np.ndarray]
 MAX_KB_VECTORS = 20_000
 _DOC_FIELDS = ["id", "title", "text", "lang", "duplicate_of", "content_hash"]
 _KEY_FIELDS = ["id", "content_hash", "duplicate_of"]
+
+
+def covered_share(
+    words: Sequence[str], counts: Mapping[str, int], own: set[str] | None = None, also: frozenset[str] = frozenset()
+) -> float:
+    """Share of ``words`` that the knowledge base uses: counted by more articles than their own (``counts``: word ->
+    articles using it; ``own``: the words of the row's own article, left out while fitting), or in ``also``."""
+    if not words:
+        return 0.0
+    hits = sum(1 for w in words if counts.get(w, 0) - (1 if own and w in own else 0) > 0 or w in also)
+    return hits / len(words)
+
+
+def logistic(rows: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """A fitted logistic regression's probabilities for feature ``rows``."""
+    return np.asarray(1.0 / (1.0 + np.exp(-(rows @ coef + intercept))), dtype=np.float32)
 
 
 def top3(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.scope_kb import top3
+from graph.scope_kb import covered_share, logistic, top3
 from retrieval.lexicon import OTHER, content_terms, load_lexicon
 
 LANGS = ("en", "es")  # the languages a neutral model can stand in for
@@ -50,12 +50,9 @@ class NeutralModel:
     def coverage(self, text: str, lang: str, own: set[str] | None = None) -> float:
         """Share of the content terms of ``text`` the knowledge base covers in ``lang`` (other articles than
         ``own``, its article's terms) or in the other language."""
-        terms = content_terms(text, lang)
-        if not terms:
-            return 0.0
-        mine, cross = self.terms.get(lang, {}), self.cross.get(lang, frozenset())
-        hits = sum(1 for t in terms if mine.get(t, 0) - (1 if own and t in own else 0) > 0 or t in cross)
-        return hits / len(terms)
+        return covered_share(
+            content_terms(text, lang), self.terms.get(lang, {}), own, self.cross.get(lang, frozenset())
+        )
 
     def features(
         self,
@@ -85,7 +82,7 @@ class NeutralModel:
     ) -> np.ndarray:
         """In-scope probabilities of many texts (``use``: their USE vectors; ``kb_use``: the chunks')."""
         rows = self.features(use, texts, langs, kb_use)
-        return np.asarray(1.0 / (1.0 + np.exp(-(rows @ self.coef + self.intercept))), dtype=np.float32)
+        return logistic(rows, self.coef, self.intercept)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Its arrays, named as :meth:`from_saved` reads them from the scope model's ``.npz``."""
@@ -119,14 +116,12 @@ def article_terms(index_data: Any) -> dict[str, set[str]]:
 def untrained(index_data: Any, terms_of: Mapping[str, set[str]], langs: list[str]) -> NeutralModel:
     """A model with the knowledge base's vocabularies and no weights or reference vectors yet (fitting sets them)."""
     terms: dict[str, dict[str, int]] = {}
-    have: dict[str, set[str]] = {lang: set() for lang in LANGS}
     for doc in index_data.documents.values():
         if doc.id in terms_of and doc.duplicate_of is None:
             counts = terms.setdefault(doc.lang, {})
             for term in terms_of[doc.id]:
                 counts[term] = counts.get(term, 0) + 1
-            if doc.lang in have:
-                have[doc.lang] |= terms_of[doc.id]
+    have = {lang: set(terms.get(lang, {})) for lang in LANGS}  # each language's article terms
     empty = np.zeros((0, 1), np.float32)
     return NeutralModel(np.zeros(0, np.float32), 0.0, langs, empty, empty, terms, _cross_terms(have))
 
