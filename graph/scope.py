@@ -44,7 +44,7 @@ from graph.scope_data import (
     near_negatives,
     template_questions,
 )
-from graph.scope_kb import MAX_KB_VECTORS, Encode, covered_share, logistic, top3
+from graph.scope_kb import MAX_KB_VECTORS, Encode, covered_share, logistic, top3, topic_titles
 from graph.scope_neutral import NeutralModel, article_terms, missing_languages, untrained
 from retrieval.bundled import bundled_data
 from retrieval.multilingual import DIM as USE_DIM
@@ -53,7 +53,7 @@ from retrieval.text import content_stems, sentences
 
 __all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 11
+FORMAT = 12
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
@@ -363,6 +363,7 @@ def fit_scope(
         "target_recall": target_recall,
         "conversations": matched,
         "neutral_languages": missing,
+        "topics": topic_titles(index_data),  # what the canned replies name as examples (graph.nodes.respond)
     }
     return model
 

@@ -6,7 +6,8 @@ leaves the vector out, as ES 9 may, is embedded again from its text with the ind
 :func:`es_material` turns those ``_source`` records into the same shape :func:`graph.scope.fit_scope` fits from;
 :func:`fetch_es_material` scans them from a live server. :func:`top3` (nearest-reference cosines),
 :func:`covered_share` and :func:`logistic` are shared by the scope rail's two models (``graph.scope``,
-``graph.scope_neutral``).
+``graph.scope_neutral``). :func:`topic_titles` picks the article titles the canned replies name as examples of what
+the assistant helps with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ Encode = Callable[[list[str]], np.ndarray]
 MAX_KB_VECTORS = 20_000
 _DOC_FIELDS = ["id", "title", "text", "lang", "duplicate_of", "content_hash"]
 _KEY_FIELDS = ["id", "content_hash", "duplicate_of"]
+TOPIC_TITLES = 4  # titles a canned reply names ("I can help with ..., such as X, Y, Z or W")
+TOPIC_TITLE_WORDS = 6  # longer titles are named only when there are too few short ones
 
 
 def covered_share(
@@ -34,6 +37,36 @@ def covered_share(
         return 0.0
     hits = sum(1 for w in words if counts.get(w, 0) - (1 if own and w in own else 0) > 0 or w in also)
     return hits / len(words)
+
+
+def topic_titles(index_data: Any, n: int = TOPIC_TITLES) -> dict[str, list[str]]:
+    """Per article language, ``n`` titles that together say what the knowledge base covers: the articles nearest the
+    centre of the language's articles (their mean chunk vector), each next one also far from those already chosen
+    (maximal marginal relevance), so a hotel FAQ reads "Room service, Pets, Room amenities, Gym" rather than four
+    kinds of booking. Short titles first; in each language's reading order; {} for a knowledge base without titles.
+    """
+    vectors = np.asarray(index_data.vectors, dtype=np.float32)
+    by_doc: dict[str, list[int]] = {}
+    for row, doc_id in enumerate(index_data.chunk_doc_ids[: len(vectors)]):
+        by_doc.setdefault(doc_id, []).append(row)
+    out: dict[str, list[str]] = {}
+    docs = [d for d in index_data.documents.values() if d.duplicate_of is None and d.title.strip() and d.id in by_doc]
+    for lang in sorted({d.lang for d in docs}):
+        mine = [d for d in docs if d.lang == lang]
+        short = [d for d in mine if len(d.title.split()) <= TOPIC_TITLE_WORDS]
+        pool = short if len(short) >= min(n, len(mine)) else mine
+        centres = np.stack([vectors[by_doc[d.id]].mean(axis=0) for d in pool])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        central = centres @ centres.mean(axis=0)
+        chosen: list[int] = []
+        while len(chosen) < min(n, len(pool)):
+            taken = centres[chosen] if chosen else np.zeros((0, centres.shape[1]), np.float32)
+            redundancy = (centres @ taken.T).max(axis=1) if chosen else np.zeros(len(pool), np.float32)
+            gain = 0.6 * central - 0.4 * redundancy
+            gain[chosen] = -np.inf
+            chosen.append(int(np.argmax(gain)))
+        out[lang] = [pool[i].title.strip() for i in sorted(chosen)]
+    return out
 
 
 def logistic(rows: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:

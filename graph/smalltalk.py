@@ -58,11 +58,12 @@ FILLER = frozenset([
     "tambien", "la", "ayuda",
 ])
 # fmt: on
+# "{topics}": examples of what the knowledge base covers (graph.nodes.respond fills it, or drops the clause in
+# square brackets when the knowledge base names none).
 REPLIES: dict[str, dict[str, str]] = {
     "greeting": {
-        "en": "Hello! How can I help you today? You can ask me about orders, deliveries, returns, payments or your "
-        "account.",
-        "es": "¡Hola! ¿En qué puedo ayudarte? Puedes preguntarme por pedidos, envíos, devoluciones, pagos o tu cuenta.",
+        "en": "Hello! How can I help you today?[ You can ask me about {topics}, for example.]",
+        "es": "¡Hola! ¿En qué puedo ayudarte?[ Puedes preguntarme, por ejemplo, por {topics}.]",
     },
     "thanks": {
         "en": "You're welcome! Is there anything else I can help you with?",
@@ -73,11 +74,10 @@ REPLIES: dict[str, dict[str, str]] = {
         "es": "Gracias por contactar con nosotros. ¡Que tengas un buen día!",
     },
     "identity": {
-        "en": "I'm the virtual support assistant: I answer from our help centre about orders, deliveries, returns, "
-        "payments and your account. If you'd rather talk to a person, just ask and I'll pass you to our team.",
-        "es": "Soy el asistente virtual de atención al cliente: respondo con nuestro centro de ayuda sobre pedidos, "
-        "envíos, devoluciones, pagos y tu cuenta. Si prefieres hablar con una persona, pídemelo y te paso con "
-        "nuestro equipo.",
+        "en": "I'm the virtual support assistant: I answer from our help centre[, about {topics} for example]. If "
+        "you'd rather talk to a person, just ask and I'll pass you to our team.",
+        "es": "Soy el asistente virtual de atención al cliente: respondo con nuestro centro de ayuda[, por ejemplo "
+        "sobre {topics}]. Si prefieres hablar con una persona, pídemelo y te paso con nuestro equipo.",
     },
 }
 PRIORITY = ("identity", "goodbye", "thanks", "greeting")  # the reply for a mix ("thanks, bye" -> goodbye)

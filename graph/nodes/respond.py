@@ -3,19 +3,23 @@ customer's language), and append it to the transcript."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graph.deps import Deps
 from graph.smalltalk import REPLIES
 from graph.state import ChatState
 
+# What the assistant helps with is named from the knowledge base it serves ("{topics}": titles of its articles,
+# graph.scope_kb.topic_titles); a clause in square brackets goes when the knowledge base names none.
 _SCOPE_EN = (
-    "Sorry, I can only help with questions about our store and your orders, such as deliveries, returns, payments "
-    "or your account. Is there anything like that I can help you with?"
+    "Sorry, I can only help with questions our help centre covers[, such as {topics}]. Is there anything like that "
+    "I can help you with?"
 )
 _SCOPE_ES = (
-    "Lo siento, solo puedo ayudarte con preguntas sobre nuestra tienda y tus pedidos, como envíos, devoluciones, "
-    "pagos o tu cuenta. ¿Hay algo de eso en lo que te pueda ayudar?"
+    "Lo siento, solo puedo ayudarte con lo que cubre nuestro centro de ayuda[, como {topics}]. ¿Hay algo de eso en "
+    "lo que te pueda ayudar?"
 )
 _TEAM_EN = "I'm passing your conversation to a member of our support team, who will reply here as soon as possible."
 _TEAM_ES = (
@@ -30,16 +34,15 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "es": "Lo siento, solo puedo atenderte en español o en inglés. / Sorry, I can only help in English or Spanish.",
     },
     "injection": {
-        "en": "Sorry, I can't do that. I can help with questions about your orders, deliveries, returns, payments "
-        "or account.",
-        "es": "Lo siento, eso no puedo hacerlo. Puedo ayudarte con tus pedidos, envíos, devoluciones, pagos o tu "
-        "cuenta.",
+        "en": "Sorry, I can't do that. I can help with questions our help centre covers[, such as {topics}].",
+        "es": "Lo siento, eso no puedo hacerlo. Puedo ayudarte con lo que cubre nuestro centro de ayuda[, como "
+        "{topics}].",
     },
     "abuse": {
-        "en": "I'm here to help, but I can't continue with insults or threats. If you have a question about an order, "
-        "I'll gladly help.",
-        "es": "Estoy aquí para ayudarte, pero no puedo seguir con insultos o amenazas. Si tienes una pregunta sobre "
-        "un pedido, te ayudo encantado.",
+        "en": "I'm here to help, but I can't continue with insults or threats. If you have a question for us, I'll "
+        "gladly help.",
+        "es": "Estoy aquí para ayudarte, pero no puedo seguir con insultos o amenazas. Si tienes alguna consulta, te "
+        "ayudo encantado.",
     },
     "bias": {
         "en": "Sorry, I can't do that: we treat every customer and every member of our team equally, whatever their "
@@ -63,17 +66,36 @@ TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
 TEMPLATES |= REPLIES  # small talk: greeting, thanks, goodbye, identity
 
 
-def template(reason: str, lang: str) -> str:
-    """The reply for ``reason`` in ``lang`` (English for unknown languages)."""
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+def named(titles: Sequence[str], lang: str) -> str:
+    """Titles as a list in a sentence: “A”, “B” or “C” (en), «A», «B» o «C» (es)."""
+    quoted = [f"«{t}»" if lang == "es" else f"“{t}”" for t in titles]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + (" o " if lang == "es" else " or ") + quoted[-1]
+
+
+def template(reason: str, lang: str, topics: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The reply for ``reason`` in ``lang`` (English for unknown languages). ``topics``: per language, titles of the
+    knowledge base that replies naming what the assistant helps with list as examples (the language's own, else
+    the English ones, else any); without any, those replies leave the examples out."""
     texts = TEMPLATES.get(reason, TEMPLATES["out_of_domain"])
-    return texts.get(lang, texts["en"])
+    text = texts.get(lang, texts["en"])
+    topics = topics or {}
+    titles = topics.get(lang) or topics.get("en") or next(iter(topics.values()), [])
+    if not titles:
+        return _OPTIONAL.sub("", text)
+    return _OPTIONAL.sub(lambda m: m.group(1), text).replace("{topics}", named(titles, lang))
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Finish the turn: the route, the reply, the transcript and the topic for follow-ups."""
     route = state.get("route") or "answered"
     lang = state.get("lang") or "en"
-    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang)
+    topics = deps.scope.meta.get("topics") if deps.scope is not None else None
+    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang, topics)
     update: dict[str, Any] = {
         "route": route,
         "answer": answer,

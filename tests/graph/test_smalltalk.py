@@ -58,3 +58,21 @@ def test_the_graph_replies_in_kind_and_keeps_the_topic(service: ChatService) -> 
     assert followup["route"] == "answered" and followup["query"] != "¿y si fue con tarjeta regalo?"
     # a hand-off request is never taken for small talk
     assert service.chat("hola, quiero hablar con una persona", session_id="talk2")["route"] == "handoff"
+
+
+def test_replies_name_topics_when_there_are_some_and_drop_the_clause_otherwise() -> None:
+    from graph.nodes.respond import TEMPLATES, template
+
+    topics = {"en": ["Check-in", "Pets"], "es": ["Registro", "Mascotas"]}
+    assert template("out_of_domain", "en", topics) == (
+        "Sorry, I can only help with questions our help centre covers, such as “Check-in” or “Pets”. Is there "
+        "anything like that I can help you with?"
+    )
+    assert "«Registro» o «Mascotas»" in template("greeting", "es", topics)
+    assert "«Check-in» o «Pets»" in template("identity", "es", {"en": topics["en"]})  # no Spanish article
+    for reason in TEMPLATES:
+        for lang in ("en", "es"):
+            bare = template(reason, lang)
+            assert not set("{}[]") & set(bare) and "  " not in bare and " ." not in bare and " ," not in bare
+            assert "Check-in" not in bare
+    assert template("greeting", "en") == "Hello! How can I help you today?"
