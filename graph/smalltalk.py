@@ -19,7 +19,8 @@ MAX_WORDS = 10
 PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "greeting": {
         "en": ("hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon", "good evening",
-               "good day", "morning", "how are you", "how are you doing", "how's it going", "what's up"),
+               "good day", "morning", "how are you", "how are you doing", "how's it going", "what's up", "hey ho",
+               "heya"),
         "es": ("hola", "buenas", "buenos dias", "buen dia", "buenas tardes", "buenas noches", "saludos", "que tal",
                "que tal estas", "como estas", "como esta", "hey"),
     },
@@ -34,9 +35,11 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "goodbye": {
         "en": ("bye", "goodbye", "bye bye", "see you", "see ya", "take care", "have a nice day", "have a good day",
                "that's all", "that is all", "that's everything", "no thanks", "no thank you", "nothing else",
-               "that will be all"),
+               "that will be all", "have a great day", "have a good one", "have a nice one", "have a great one",
+               "have a good evening", "have a nice evening", "have a great weekend", "have a nice weekend"),
         "es": ("adios", "chao", "chau", "hasta luego", "hasta pronto", "nos vemos", "que tengas buen dia",
-               "eso es todo", "nada mas", "no gracias", "no nada mas", "nada mas gracias"),
+               "eso es todo", "nada mas", "no gracias", "no nada mas", "nada mas gracias", "que tenga buen dia",
+               "buen fin de semana", "que pase buen dia"),
     },
     "identity": {
         "en": ("are you a bot", "are you a robot", "are you human", "are you a human", "are you a person",

@@ -23,6 +23,10 @@ from graph.smalltalk import smalltalk
         ("ok", "thanks", None),
         ("no thanks, that's all", "goodbye", "en"),
         ("no, nada más", "goodbye", "es"),
+        ("HEY HO!", "greeting", "en"),  # an ABCD customer's first message, redirected as off-topic before
+        ("That's all, have a great day!", "goodbye", "en"),
+        ("gracias, buen fin de semana", "goodbye", "es"),
+        ("buen día", "greeting", "es"),
     ],
 )
 def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> None:
@@ -34,6 +38,8 @@ def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> Non
     [
         "hola, ¿cómo cancelo mi pedido?",
         "hi, where is my parcel?",
+        "hey ho, where is my order?",
+        "have a great day at the store, is it open on Sunday?",
         "thanks, but my parcel never arrived",
         "a person please",
         "you idiot",
