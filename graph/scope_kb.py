@@ -43,7 +43,8 @@ def topic_titles(index_data: Any, n: int = TOPIC_TITLES) -> dict[str, list[str]]
     """Per article language, ``n`` titles that together say what the knowledge base covers: the articles nearest the
     centre of the language's articles (their mean chunk vector), each next one also far from those already chosen
     (maximal marginal relevance), so a hotel FAQ reads "Room service, Pets, Room amenities, Gym" rather than four
-    kinds of booking. Short titles first; in each language's reading order; {} for a knowledge base without titles.
+    kinds of booking. Titles of up to ``TOPIC_TITLE_WORDS`` words where there are enough; listed in the order the
+    articles were ingested; {} for a knowledge base without titles.
     """
     vectors = np.asarray(index_data.vectors, dtype=np.float32)
     by_doc: dict[str, list[int]] = {}
