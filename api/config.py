@@ -35,6 +35,7 @@ class ApiConfig:
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder for the hf generator"})
     openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server (vLLM) base URL"})
     openai_model: str = field(default="supportbot", metadata={"help": "model name requested from that server"})
+    company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
     cors_origins: tuple[str, ...] = field(default=(), metadata={"help": "origins allowed by the CORS policy"})
     rate_limit_per_minute: int = field(default=60, metadata={"help": "requests per minute allowed per API key"})
     max_message_chars: int = field(default=40_000, metadata={"help": "longest chat message, in characters"})
@@ -85,6 +86,7 @@ class ApiConfig:
             "model_dir": settings.model_dir,
             "openai_base_url": settings.openai_base_url,
             "openai_model": settings.openai_model,
+            "company": settings.company,
             "cors_origins": tuple(settings.cors_origins),
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "max_message_chars": settings.max_message_chars,

@@ -12,16 +12,26 @@ from typing import Any, Literal
 
 Lang = Literal["es", "en"]
 
-SYSTEM_PROMPTS: dict[str, str] = {
+DEFAULT_COMPANY = "Nimbus Market"  # the demo store; the shipped adapter was trained with this name in its prompt
+_SYSTEM: dict[str, str] = {
     "en": (
-        "You are the customer-support assistant of Nimbus Market. Answer in English, briefly and politely, "
+        "You are the customer-support assistant of {company}. Answer in English, briefly and politely, "
         "using only facts from the knowledge base."
     ),
     "es": (
-        "Eres el asistente de atención al cliente de Nimbus Market. Responde en español, de forma breve y "
+        "Eres el asistente de atención al cliente de {company}. Responde en español, de forma breve y "
         "amable, usando solo datos de la base de conocimiento."
     ),
 }
+
+
+def system_prompt(lang: str, company: str | None = None) -> str:
+    """The system prompt in ``lang`` (English for other languages), naming ``company`` (default: the demo store's,
+    the name the shipped adapter and the bundled conversations were prepared with)."""
+    return _SYSTEM.get(lang, _SYSTEM["en"]).format(company=company or DEFAULT_COMPANY)
+
+
+SYSTEM_PROMPTS: dict[str, str] = {lang: system_prompt(lang) for lang in _SYSTEM}
 
 PASSAGES_HEADER: dict[str, str] = {
     "en": "Knowledge-base passages (cite the one you use as [n]):",
@@ -105,9 +115,11 @@ def passage_block(messages: Sequence[Mapping[str, str]]) -> str:
     return ""
 
 
-def plain_messages(question: str, lang: str, history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
-    """Messages for the fine-tune-only mode: system prompt, earlier turns, the question."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])}]
+def plain_messages(
+    question: str, lang: str, history: Sequence[Mapping[str, str]] = (), company: str | None = None
+) -> list[dict[str, str]]:
+    """Messages for the fine-tune-only mode: system prompt (naming ``company``), earlier turns, the question."""
+    messages = [{"role": "system", "content": system_prompt(lang, company)}]
     messages += [{"role": m["role"], "content": m["content"]} for m in history if m["role"] in ("user", "assistant")]
     messages.append({"role": "user", "content": question})
     return messages
@@ -118,9 +130,11 @@ def rag_messages(
     passages: Sequence[Mapping[str, Any]],
     lang: str,
     history: Sequence[Mapping[str, str]] = (),
+    company: str | None = None,
 ) -> list[dict[str, str]]:
-    """Messages for the hybrid mode and RAFT examples: the passages go in the system turn, numbered for citing."""
-    system = SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])
+    """Messages for the hybrid mode and RAFT examples: the passages go in the system turn, numbered for citing; the
+    system prompt names ``company`` (default: the demo store's)."""
+    system = system_prompt(lang, company)
     if passages:
         system += (
             "\n\n"

@@ -75,6 +75,11 @@ class GraphConfig:
         metadata={"help": "share of an answer sentence's content words a passage must contain (output rail)"},
     )
     history_turns: int = field(default=6, metadata={"help": "earlier messages shown to an LLM generator"})
+    company: str | None = field(
+        default=None,
+        metadata={"help": "the company an LLM generator's system prompt names (None: Nimbus Market, the demo store, "
+                          "the name the shipped adapter was trained with)"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,6 +94,8 @@ class GraphConfig:
             raise GraphConfigError("k >= 1, max_new_tokens >= 1, temperature >= 0 and history_turns >= 0 required")
         if len(self.copy_bias) != 2 or min(self.copy_bias) < 0:
             raise GraphConfigError(f"copy_bias must be two numbers >= 0, got {self.copy_bias!r}")
+        if self.company is not None and not (0 < len(self.company.strip()) <= 80 and self.company.isprintable()):
+            raise GraphConfigError(f"company must be a name of 1-80 printable characters, got {self.company!r}")
         if self.scope_threshold is not None and not 0 <= self.scope_threshold <= 1:
             raise GraphConfigError("scope_threshold must be in [0, 1]")
         self.check_mode(self.mode)
@@ -173,7 +180,7 @@ def graph_config_for(settings: DeploymentSettings, index_dir: Path, **overrides:
         **state_files(home),
         "cache_dir": home,
     }
-    for name in ("database_url", "database_pool_size"):  # the UI's settings have no database of their own
+    for name in ("database_url", "database_pool_size", "company"):  # not every deployment's settings have these
         if hasattr(settings, name):
             values[name] = getattr(settings, name)
     return GraphConfig(**{**values, **overrides})

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     openai_model: str = Field(
         default="supportbot", description="Model name to request from the OpenAI-compatible server."
     )
+    company: str | None = Field(
+        default=None,
+        description="The company an LLM generator's system prompt names; unset: Nimbus Market (the demo store, the "
+        "name the shipped adapter was trained with).",
+    )
     api_url: str | None = Field(
         default=None, description="When set, the UI talks to this API instead of running the graph in-process."
     )

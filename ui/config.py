@@ -38,6 +38,7 @@ class UIConfig:
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder (hf generator)"})
     openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL"})
     openai_model: str = field(default="supportbot", metadata={"help": "model name on the OpenAI-compatible server"})
+    company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
     eval_dir: Path | None = field(
         default=None, metadata={"help": "an `eval compare` output folder, or a folder of them; default <home>/runs"}
     )
@@ -116,5 +117,6 @@ _FIELDS: dict[str, Any] = {
     "model_dir": Path,
     "openai_base_url": str,
     "openai_model": str,
+    "company": str,
     "eval_dir": Path,
 }

@@ -21,6 +21,7 @@ class GenerationRequest:
     passages: Sequence[Mapping[str, Any]] = ()  # empty in the finetune mode
     history: Sequence[Mapping[str, str]] = ()
     use_passages: bool = True  # False: the finetune mode's plain prompt
+    company: str | None = None  # the company the system prompt names (None: the demo store's)
 
 
 @dataclass
@@ -51,5 +52,5 @@ def llm_messages(request: GenerationRequest) -> list[dict[str, str]]:
     from finetune.prompts import plain_messages, rag_messages
 
     if request.use_passages:
-        return rag_messages(request.question, request.passages, request.lang, request.history)
-    return plain_messages(request.question, request.lang, request.history)
+        return rag_messages(request.question, request.passages, request.lang, request.history, request.company)
+    return plain_messages(request.question, request.lang, request.history, request.company)

@@ -44,6 +44,7 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         passages=state.get("passages", []) if mode != "finetune" else [],
         history=history,
         use_passages=mode != "finetune",
+        company=deps.config.company,
     )
     earlier = state.get("guardrails", {}).get("stream", {})
     # Once some sentences of a stopped answer went out, its replacement comes whole in the final event.

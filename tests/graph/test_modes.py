@@ -93,6 +93,29 @@ def test_an_llm_generator_reads_the_top_llm_passages(openai_service: ChatService
     assert len(rag["shown"]) == openai_service.config.k == 5  # the extractive generator reads all it retrieved
 
 
+def test_the_system_prompt_names_the_configured_company(
+    bundled_index: Path, tmp_path_factory: pytest.TempPathFactory, server: str
+) -> None:
+    """A deployment for another company (an instruct model behind vLLM, say) must not introduce itself as the demo
+    store's assistant; unset, the prompt is the one the shipped adapter was trained with."""
+    from finetune.prompts import SYSTEM_PROMPTS
+
+    assert SYSTEM_PROMPTS["en"].startswith("You are the customer-support assistant of Nimbus Market. Answer in")
+    config = make_config(bundled_index, tmp_path_factory.mktemp("company"), generator="openai",
+                         openai_base_url=server, mode="hybrid", company="Acme Outdoor")  # fmt: skip
+    service = ChatService(config)
+    try:
+        for message, mode, opening in (
+            ("How long does standard delivery take in Spain?", "hybrid", "of Acme Outdoor. Answer in English"),
+            ("¿Cuánto tarda el envío estándar a Canarias?", "hybrid", "de Acme Outdoor. Responde en español"),
+        ):
+            assert service.chat(message, mode=mode)["route"] == "answered"
+            prompt = _Completions.last_system.split("\n\n")[0]  # before the passages (the demo articles name Nimbus)
+            assert opening in prompt and "Nimbus Market" not in prompt
+    finally:
+        service.close()
+
+
 def test_finetune_with_openai_generator(openai_service: ChatService) -> None:
     result = openai_service.chat("How long does standard delivery take in Spain?", mode="finetune")
     assert result["mode"] == "finetune" and result["route"] == "answered"
