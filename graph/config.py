@@ -145,6 +145,8 @@ class DeploymentSettings(Protocol):
     def openai_base_url(self) -> str | None: ...
     @property
     def openai_model(self) -> str: ...
+    @property
+    def company(self) -> str | None: ...
 
 
 class StateFiles(TypedDict):
@@ -177,10 +179,11 @@ def graph_config_for(settings: DeploymentSettings, index_dir: Path, **overrides:
         "model_dir": settings.model_dir,
         "openai_base_url": settings.openai_base_url,
         "openai_model": settings.openai_model,
+        "company": settings.company,
         **state_files(home),
         "cache_dir": home,
     }
-    for name in ("database_url", "database_pool_size", "company"):  # not every deployment's settings have these
+    for name in ("database_url", "database_pool_size"):  # the UI's settings have no database of their own
         if hasattr(settings, name):
             values[name] = getattr(settings, name)
     return GraphConfig(**{**values, **overrides})
