@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.config import TrainError
-from finetune.prompts import SYSTEM_PROMPTS
+from finetune.prompts import SYSTEM_PROMPTS, company_problem, system_prompt
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
@@ -113,9 +113,10 @@ def collate(batch: Sequence[Mapping[str, list[int]]], pad_id: int) -> dict[str, 
     return {key: torch.tensor(value, dtype=torch.long) for key, value in out.items()}
 
 
-def normalize_system_prompt(messages: Messages, lang: str) -> Messages:
-    """Use finetune.prompts' system prompt (the one inference sends) unless the example carries a RAG prompt."""
-    system = SYSTEM_PROMPTS.get(lang, SYSTEM_PROMPTS["en"])
+def normalize_system_prompt(messages: Messages, lang: str, company: str | None = None) -> Messages:
+    """Use finetune.prompts' system prompt naming ``company`` (the one inference sends) unless the example carries
+    it already (a RAG prompt: it, then the passages)."""
+    system = system_prompt(lang, company)
     if messages and messages[0]["role"] == "system":
         if messages[0]["content"].startswith(system):
             return messages
@@ -140,8 +141,11 @@ def _check_messages(record: Any, where: str) -> Messages:
     return messages
 
 
-def read_chat_jsonl(path: Path, *, normalize_system: bool = True) -> list[tuple[str, Messages]]:
-    """Read chat JSONL (``{"lang", "messages": [...]}`` per line) as ``(lang, messages)`` pairs.
+def read_chat_jsonl(
+    path: Path, *, normalize_system: bool = True, company: str | None = None
+) -> list[tuple[str, Messages]]:
+    """Read chat JSONL (``{"lang", "messages": [...]}`` per line) as ``(lang, messages)`` pairs, system turns
+    normalized to name ``company`` (default: the demo store's) unless ``normalize_system`` is False.
 
     Raises:
         TrainError: unreadable file, invalid JSON or an invalid conversation, naming the file and line.
@@ -161,12 +165,12 @@ def read_chat_jsonl(path: Path, *, normalize_system: bool = True) -> list[tuple[
             raise TrainError(f"{where}: invalid JSON: {exc.msg}") from exc
         messages = _check_messages(record, where)
         lang = record.get("lang") if record.get("lang") in SYSTEM_PROMPTS else "en"
-        examples.append((lang, normalize_system_prompt(messages, lang) if normalize_system else messages))
+        examples.append((lang, normalize_system_prompt(messages, lang, company) if normalize_system else messages))
     return examples
 
 
 def load_split(
-    data_dir: Path, split: str, *, use_raft: bool, normalize_system: bool = True
+    data_dir: Path, split: str, *, use_raft: bool, normalize_system: bool = True, company: str | None = None
 ) -> list[tuple[str, Messages]]:
     """``(lang, messages)`` for one split (``train`` or ``val``): ``<split>.jsonl`` plus ``raft_<split>.jsonl``.
 
@@ -181,7 +185,20 @@ def load_split(
             f"--data {data_dir}: {main.name} is missing (expected the output of `supportbot data prepare`)"
         )
     files = [main] + ([data_dir / f"raft_{split}.jsonl"] if use_raft else [])
-    conversations = [c for f in files if f.is_file() for c in read_chat_jsonl(f, normalize_system=normalize_system)]
+    conversations = [
+        c for f in files if f.is_file() for c in read_chat_jsonl(f, normalize_system=normalize_system, company=company)
+    ]
     if not conversations:
         raise TrainError(f"--data {data_dir}: {main.name} holds no conversations")
     return conversations
+
+
+def data_company(data_dir: Path) -> str | None:
+    """The company a `data prepare` output was prepared for (its manifest's ``config.company``), or None (the demo
+    store's: older outputs and hand-written folders)."""
+    try:
+        manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    company = manifest.get("config", {}).get("company") if isinstance(manifest, dict) else None
+    return company if isinstance(company, str) and company_problem(company) is None else None

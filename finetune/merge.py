@@ -76,6 +76,7 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
         "tokenizer": "tokenizer",
         "quantize": quantize,
         "lang_aware": bool(info.get("lang_aware")),
+        "company": info.get("company"),
         "max_seq_len": info.get("max_seq_len"),
         "merged_from": str(model_dir),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from finetune.base_model import read_provenance, vocab_fingerprint, write_notice
+from finetune.chat_format import data_company
 from finetune.config import TrainConfig
+from finetune.prompts import DEFAULT_COMPANY
 
 MODEL_FILE = "supportbot_model.json"
 
@@ -45,6 +47,8 @@ def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str
             "adapter": "adapter",
             "tokenizer": "tokenizer",
             "lang_aware": config.normalize_system_prompt,
+            # the company its system prompts named in training: the hf generator's default for serving
+            "company": data_company(data_dir) or DEFAULT_COMPANY,
             "max_seq_len": config.max_seq_len,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **base_identity(base_ref),
@@ -77,7 +81,8 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
     lines = [
         f"# supportbot model card: `{config.preset}`",
         "",
-        "LoRA adapter for the bilingual (es/en) Nimbus Market support assistant, trained by `supportbot train`.",
+        f"LoRA adapter for the bilingual (es/en) {data_company(Path(data['folder'])) or DEFAULT_COMPANY} support "
+        "assistant, trained by `supportbot train`.",
         "",
         "## Base model",
         f"- Base: {base}",

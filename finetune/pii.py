@@ -15,7 +15,7 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -154,8 +154,10 @@ class Redactor:
         self._allowed = {(t, canonical(t, v)) for v in self.config.allow_values for t in ENTITY_TYPES}
         self._no_tokens = None if self.config.tokenize else _empty_artifacts(self._analyzer, self.config.languages)
 
-    def _is_allowed(self, entity_type: str, value: str) -> bool:
+    def _is_allowed(self, entity_type: str, value: str, also: Collection[str] = ()) -> bool:
         if (entity_type, canonical(entity_type, value)) in self._allowed:
+            return True
+        if any(canonical(entity_type, v) == canonical(entity_type, value) for v in also):
             return True
         if entity_type not in ("EMAIL", "URL"):
             return False
@@ -163,17 +165,20 @@ class Redactor:
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", host).split("/", 1)[0].split("?", 1)[0]
         return any(host == d or host.endswith("." + d) for d in self.config.allow_domains)
 
-    def find(self, text: str, lang: str, mapping: PlaceholderMap | None = None) -> list[tuple[str, int, int, float]]:
+    def find(
+        self, text: str, lang: str, mapping: PlaceholderMap | None = None, allow: Collection[str] = ()
+    ) -> list[tuple[str, int, int, float]]:
         """The non-overlapping PII spans of ``text`` as (type, start, end, score), in text order.
 
         With a ``mapping``, names it already knows count wherever they appear, and names found here join it.
+        ``allow``: more public values never redacted (another store's published contacts, say).
         """
         if lang not in self.config.languages:
             raise PIIError(f"unsupported language {lang!r}; expected one of {', '.join(self.config.languages)}")
         artifacts = None if self._no_tokens is None else self._no_tokens[lang]
         results = self._analyzer.analyze(text=text, language=lang, entities=self._entities, nlp_artifacts=artifacts)
         found = [(r.entity_type, r.start, r.end, r.score) for r in results]
-        found = [f for f in found if not self._is_allowed(f[0], text[f[1] : f[2]])]
+        found = [f for f in found if not self._is_allowed(f[0], text[f[1] : f[2]], allow)]
         if mapping is None or "PERSON" not in self.config.entities:
             return _resolve_overlaps(found)
         spans = _resolve_overlaps(found + _name_mentions(mapping, text))
@@ -184,11 +189,14 @@ class Redactor:
             spans = _resolve_overlaps(found + _name_mentions(mapping, text))
         return spans
 
-    def redact(self, text: str, lang: str, mapping: PlaceholderMap | None = None) -> RedactionResult:
-        """Replace every PII span of ``text`` with its placeholder from ``mapping`` (a fresh map when None)."""
+    def redact(
+        self, text: str, lang: str, mapping: PlaceholderMap | None = None, allow: Collection[str] = ()
+    ) -> RedactionResult:
+        """Replace every PII span of ``text`` with its placeholder from ``mapping`` (a fresh map when None);
+        ``allow``: more public values never redacted."""
         mapping = mapping if mapping is not None else PlaceholderMap()
         pieces, entities, cursor = [], [], 0
-        for entity_type, start, end, _ in self.find(text, lang, mapping):
+        for entity_type, start, end, _ in self.find(text, lang, mapping, allow):
             pieces += [text[cursor:start], mapping.placeholder(entity_type, text[start:end])]
             entities.append(Entity(entity_type, start, end))
             cursor = end

@@ -25,6 +25,13 @@ _SYSTEM: dict[str, str] = {
 }
 
 
+def company_problem(company: str | None) -> str | None:
+    """Why ``company`` cannot be named in a system prompt (one line of 1-80 printable characters), or None."""
+    if company is None or (0 < len(company.strip()) <= 80 and company.isprintable()):
+        return None
+    return f"company must be a name of 1-80 printable characters, got {company!r}"
+
+
 def system_prompt(lang: str, company: str | None = None) -> str:
     """The system prompt in ``lang`` (English for other languages), naming ``company`` (default: the demo store's,
     the name the shipped adapter and the bundled conversations were prepared with)."""

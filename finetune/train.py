@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.chat_format import Messages, collate, encode_conversation, load_split, read_chat_jsonl
+from finetune.chat_format import Messages, collate, data_company, encode_conversation, load_split, read_chat_jsonl
 from finetune.config import TrainConfig, TrainError
 from finetune.tiny import build_base, last_checkpoint
 from finetune.trainer import cpu_bf16_supported as cpu_bf16_supported  # public here too: inference and int8 import it
@@ -58,13 +58,13 @@ def _sample(items: list[Example], limit: int, seed: int) -> list[Example]:
 
 def _examples(config: TrainConfig, data_dir: Path, split: str, limit: int) -> list[Example]:
     """A split's examples: chat + RAFT as they come, or a ``raft_share`` of RAFT examples and chat for the rest."""
-    normalize = config.normalize_system_prompt
+    normalize, company = config.normalize_system_prompt, data_company(data_dir)
     if not (config.use_raft and config.raft_share > 0):
-        return _sample(load_split(data_dir, split, use_raft=config.use_raft, normalize_system=normalize),
-                       limit, config.seed)  # fmt: skip
-    chat = load_split(data_dir, split, use_raft=False, normalize_system=normalize)
+        return _sample(load_split(data_dir, split, use_raft=config.use_raft, normalize_system=normalize,
+                                  company=company), limit, config.seed)  # fmt: skip
+    chat = load_split(data_dir, split, use_raft=False, normalize_system=normalize, company=company)
     raft_file = data_dir / f"raft_{split}.jsonl"
-    raft = read_chat_jsonl(raft_file, normalize_system=normalize) if raft_file.is_file() else []
+    raft = read_chat_jsonl(raft_file, normalize_system=normalize, company=company) if raft_file.is_file() else []
     if limit <= 0:
         return raft + chat
     n_raft = min(len(raft), round(config.raft_share * limit))

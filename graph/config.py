@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict
 
+from finetune.prompts import company_problem
 from graph.rails.grounding import SUPPORT_THRESHOLD
 
 MODES = ("rag", "finetune", "hybrid")
@@ -94,8 +95,8 @@ class GraphConfig:
             raise GraphConfigError("k >= 1, max_new_tokens >= 1, temperature >= 0 and history_turns >= 0 required")
         if len(self.copy_bias) != 2 or min(self.copy_bias) < 0:
             raise GraphConfigError(f"copy_bias must be two numbers >= 0, got {self.copy_bias!r}")
-        if self.company is not None and not (0 < len(self.company.strip()) <= 80 and self.company.isprintable()):
-            raise GraphConfigError(f"company must be a name of 1-80 printable characters, got {self.company!r}")
+        if problem := company_problem(self.company):
+            raise GraphConfigError(problem)
         if self.scope_threshold is not None and not 0 <= self.scope_threshold <= 1:
             raise GraphConfigError("scope_threshold must be in [0, 1]")
         self.check_mode(self.mode)

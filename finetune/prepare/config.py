@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.prompts import DEFAULT_COMPANY, company_problem
+
 # The Nimbus Market public contact data (data/kb: contact-customer-service-en) that Bitext's store slots
 # ({{Customer Support Phone Number}}, {{Website Name}}, ...) are filled with, so tuned answers state the store's facts.
 STORE_VALUES: dict[str, str] = {
@@ -15,6 +17,15 @@ STORE_VALUES: dict[str, str] = {
     "url": "nimbus.example",
     "hours": "Monday to Friday from 9:00 to 21:00 and on Saturday from 10:00 to 18:00 (Madrid time)",
 }
+# What a slot says when the store's fact is not given (another company's data prepared without --store-facts): a
+# phrase that stays true for any company, never the demo store's number or address.
+GENERIC_STORE_VALUES: dict[str, str] = {
+    "phone": "our customer service phone line",
+    "email": "our support email address",
+    "url": "our website",
+    "hours": "our opening hours",
+}
+STORE_FACTS = ("phone", "email", "url", "hours")  # what --store-facts may give (the name is the company)
 SGD_BANKING_SERVICES = ("Banks_1", "Banks_2", "Payment_1")
 
 
@@ -48,9 +59,16 @@ class PrepareConfig:
     sgd_services: tuple[str, ...] = field(
         default=SGD_BANKING_SERVICES, metadata={"help": "SGD dialogues using one of these services; empty = all"}
     )
-    store_values: dict[str, str] = field(
-        default_factory=lambda: dict(STORE_VALUES),
-        metadata={"help": "store facts that fill Bitext's store slots: name, phone, email, url, hours"},
+    company: str = field(
+        default=DEFAULT_COMPANY,
+        metadata={"help": "the company the system prompts name and Bitext's company-name slots become"},
+    )
+    store_values: dict[str, str] | None = field(
+        default=None,
+        metadata={
+            "help": "store facts that fill Bitext's store slots (phone, email, url, hours; name: the company); "
+            "None: the demo store's for the demo store, phrases true of any company for another"
+        },
     )
     raft: bool = field(default=True, metadata={"help": "write RAFT examples (needs a knowledge-base index)"})
     raft_k: int = field(default=4, metadata={"help": "passages per RAFT example (the retriever's top-k)"})
@@ -102,10 +120,23 @@ class PrepareConfig:
             raise PrepareError("raft_no_oracle_answer must be 'reference' or 'abstain'")
         if self.raft_answer not in ("reference", "quote"):
             raise PrepareError("raft_answer must be 'reference' or 'quote'")
+        if problem := company_problem(self.company):
+            raise PrepareError(problem)
+        unknown = set(self.store_values or {}) - set(STORE_FACTS)
+        if unknown:
+            raise PrepareError(
+                f"store facts must be among {', '.join(STORE_FACTS)}; unknown: {', '.join(sorted(unknown))}"
+            )
         if self.raft_k < 1 or self.max_messages < 2 or self.min_turn_words < 0 or self.max_turn_chars < 100:
             raise PrepareError("raft_k >= 1, max_messages >= 2, min_turn_words >= 0, max_turn_chars >= 100")
         if not 0 < self.split_jaccard <= self.dedup_jaccard <= 1 or not 0 < self.leak_jaccard <= 1:
             raise PrepareError("thresholds must satisfy 0 < split_jaccard <= dedup_jaccard <= 1, leak in (0, 1]")
+
+    def store(self) -> dict[str, str]:
+        """The facts Bitext's store slots are filled with: the given ones, else the demo store's when preparing for
+        it, else phrases true of any company; the name is always :attr:`company`."""
+        base = STORE_VALUES if self.company == DEFAULT_COMPANY else GENERIC_STORE_VALUES
+        return {**base, **(self.store_values or {}), "name": self.company}
 
     @property
     def test_fraction(self) -> float:

@@ -148,7 +148,7 @@ def prepare(
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
     shaped, duplicates = _drop_duplicates(shaped, config, dropped)
     lap("dedup")
-    redaction = Redaction(shared_redactor(Path(models_dir)), config.store_values)
+    redaction = Redaction(shared_redactor(Path(models_dir)), config.store())
     lap("redactor_load")
     records, examples = _redact(shaped, redaction, config, progress)
     lap("redact")

@@ -227,7 +227,10 @@ def build_examples(
                 "oracle_doc_id": q.oracle_doc_id,
                 "oracle_present": present,
                 "answer": answer,
-                "messages": [*rag_messages(q.question, passages, q.lang), {"role": "assistant", "content": answer}],
+                "messages": [
+                    *rag_messages(q.question, passages, q.lang, company=config.company),
+                    {"role": "assistant", "content": answer},
+                ],
                 "split": q.split,
                 "origin": q.origin,
             }

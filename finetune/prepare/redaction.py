@@ -16,7 +16,9 @@ class Redaction:
     """Redacts conversations with one shared redactor and one placeholder map per conversation; counts types."""
 
     def __init__(self, redactor: Any, store: dict[str, str]) -> None:
+        """``store``: the facts Bitext's store slots become; its ``name`` is the company the system turns name."""
         self.redactor, self.store = redactor, store
+        self.public = tuple(v for k, v in store.items() if k != "name")  # the store's published contacts stay
         self.entities: Counter[str] = Counter()
         self.slots: Counter[str] = Counter()
 
@@ -29,7 +31,7 @@ class Redaction:
             text = replace_hints(text, hints, mapping)
             self.entities.update(Counter(mapping.counts()) - before)
         text = normalize_slots(text, mapping, self.store, dict(hints), self.slots)
-        result = self.redactor.redact(text, lang, mapping)
+        result = self.redactor.redact(text, lang, mapping, self.public)
         self.entities.update(e.type for e in result.entities)
         found += [(e.type, text[e.start : e.end]) for e in result.entities]
         return str(result.text)
@@ -73,7 +75,10 @@ class Redaction:
             "id": conversation.id,
             "lang": lang,
             # the shared prompt builder: the same system turn the fine-tune-only mode sees at inference
-            "messages": [*plain_messages(redacted[-2]["content"], lang, redacted[:-2]), redacted[-1]],
+            "messages": [
+                *plain_messages(redacted[-2]["content"], lang, redacted[:-2], self.store.get("name")),
+                redacted[-1],
+            ],
             "source": conversation.source,
             "meta": meta,
         }

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +103,22 @@ class HFGenerator:
                                               on_text=on_text if streaming else None,
                                               cancelled=lambda row: cancels[row].is_set()))  # fmt: skip
 
+    def _messages(self, request: GenerationRequest) -> list[dict[str, str]]:
+        """The prompt; with no company configured, the one the model was trained to name (its descriptor's)."""
+        if request.company is None and self.model.info.get("company"):
+            request = replace(request, company=str(self.model.info["company"]))
+        return llm_messages(request)
+
     def generate(self, request: GenerationRequest) -> Generation:
         """Generate an answer (batched with any concurrent requests)."""
-        answer = self._batcher.submit(llm_messages(request)).result().strip()
+        answer = self._batcher.submit(self._messages(request)).result().strip()
         return Generation(answer, citations_in(answer, len(request.passages)), self.model.count_tokens(answer))
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Stream the answer's text as the model produces it, micro-batched with concurrent requests."""
         pieces: queue.Queue[str | None] = queue.Queue()
         cancel = threading.Event()
-        future = self._batcher.submit(llm_messages(request), pieces.put, cancel)
+        future = self._batcher.submit(self._messages(request), pieces.put, cancel)
         future.add_done_callback(lambda _f: pieces.put(None))
         try:
             while (piece := pieces.get()) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import cast
 
@@ -43,6 +44,19 @@ def redact(
         f"{report['entities_total']} entities ({per_type})",
         err=True,
     )
+
+
+def _store_facts(path: Path) -> dict[str, str]:
+    """The ``--store-facts`` JSON object (string values), or a clear error naming the file."""
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--store-facts {path}: cannot read: {exc}")
+    except json.JSONDecodeError as exc:
+        fail(f"--store-facts {path}: invalid JSON: {exc.msg} (line {exc.lineno})")
+    if not isinstance(facts, dict) or not all(isinstance(v, str) and v.strip() for v in facts.values()):
+        fail(f'--store-facts {path}: expected an object of non-empty strings, like {{"phone": "+1 555 0100"}}')
+    return {str(k): v.strip() for k, v in facts.items()}
 
 
 @app.command()
@@ -88,6 +102,18 @@ def prepare(
         "", "--holdout-articles", help="Comma-separated article ids the model must never see (unseen-knowledge check)."
     ),
     max_messages: int = typer.Option(20, "--max-turns", help="User+assistant turns kept per conversation."),
+    company: str | None = typer.Option(
+        None,
+        "--company",
+        help="The company the system prompts name and Bitext's company slots become (default: SUPPORTBOT_COMPANY, "
+        "else Nimbus Market, the demo store).",
+    ),
+    store_facts: Path | None = typer.Option(
+        None,
+        "--store-facts",
+        help='JSON object of the store facts Bitext\'s slots become: {"phone", "email", "url", "hours"} (default: '
+        "the demo store's for it, phrases true of any company for another).",
+    ),
     sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
@@ -95,6 +121,7 @@ def prepare(
     from finetune.prepare import PrepareConfig, PrepareError
     from finetune.prepare import prepare as run_prepare
     from finetune.prepare.config import SGD_BANKING_SERVICES
+    from finetune.prompts import DEFAULT_COMPANY
     from retrieval.documents import LoadError
     from retrieval.store import IndexFault
     from supportbot.cli.kb import progress_bar
@@ -107,8 +134,10 @@ def prepare(
     eval_files = (
         exclude_eval or sorted(Path("data/eval").glob("*.jsonl")) or sorted(bundled_path("eval").glob("*.jsonl"))
     )
+    facts = _store_facts(store_facts) if store_facts is not None else None
     try:
         config = PrepareConfig(
+            company=company if company is not None else settings.company or DEFAULT_COMPANY, store_values=facts,
             train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
             raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, raft_answer=raft_answer,
             max_messages=max_messages,

@@ -97,7 +97,8 @@ def test_merged_folder_matches_the_adapter(smoke_model: Path, merged: Path) -> N
     from finetune.train import perplexity
 
     adapter, full = load_model(smoke_model, precision="fp32"), load_model(merged, precision="fp32")
-    assert json.loads((merged / "supportbot_model.json").read_text(encoding="utf-8"))["kind"] == "merged"
+    descriptor = json.loads((merged / "supportbot_model.json").read_text(encoding="utf-8"))
+    assert descriptor["kind"] == "merged" and descriptor["company"] == adapter.info["company"]  # the prompt it knows
     assert not (merged / "adapter").exists() and (merged / "model_card.md").is_file()
     ids = torch.tensor([adapter.tokenizer("Nimbus Market returns")["input_ids"]])
     with torch.no_grad():

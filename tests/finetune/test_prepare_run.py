@@ -255,3 +255,84 @@ def test_cli_rejects_bad_settings(tmp_path: Path) -> None:
     source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel?", "It ships soon, really."])])
     result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), "--train", "0.95"])
     assert result.exit_code == 2 and "must not exceed" in result.output
+
+
+def _bitext_with_store_slots(path: Path) -> Path:
+    from tests.finetune.test_prepare import write_bitext
+
+    asks = [
+        "how can I talk to a person about my last order",
+        "I want to speak with customer service today please",
+        "what are your opening hours for the support team",
+        "where do I find the website to check my invoice",
+        "I need help with a payment that failed yesterday",
+        "can somebody call me back about a damaged parcel",
+    ]
+    return write_bitext(path, [
+        {"instruction": ask, "intent": "contact_customer_service", "category": "CONTACT",
+         "response": f"Thanks for contacting {{{{Company Name}}}}. Call {{{{Customer Support Phone Number}}}} "
+                     f"during {{{{Customer Support Hours}}}} or visit {{{{Website URL}}}} (case {n})."}
+        for n, ask in enumerate(asks)
+    ])  # fmt: skip
+
+
+def test_company_names_every_system_turn_and_fills_the_store_slots(tmp_path: Path, small_kb: tuple[Path, Path]) -> None:
+    """`data prepare --company` prepares another company's data: its name in every system turn (chat and RAFT) and
+    Bitext's company slot, the given store facts in the other slots, phrases true of any company where a fact is
+    not given, and never the demo store's phone, address or name; training reads the company back from the
+    manifest and keeps those system turns."""
+    from finetune.chat_format import data_company, load_split
+    from finetune.prompts import system_prompt
+
+    source = _bitext_with_store_slots(tmp_path / "bitext.csv")
+    spanish = _write_jsonl(tmp_path / "es.jsonl", [
+        _chat(f"es-{n}", "es", [q, "Claro, te lo explico ahora mismo con todo detalle."])
+        for n, q in enumerate(["¿Cómo cancelo el pedido que hice ayer por la tarde?",
+                               "¿Cuánto tarda en llegar un reembolso a la tarjeta?",
+                               "No encuentro la factura de mi última compra en la web"])
+    ])  # fmt: skip
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"phone": "+1 555 0100"}), encoding="utf-8")
+    articles, index = small_kb
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), str(spanish), "--out", str(out), "--index",
+                                 str(index), "--kb", str(articles), "--company", "Acme Outdoor", "--store-facts",
+                                 str(facts), "--train", "0.6", "--val", "0.2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [r for s in ("train", "val", "test") for r in read_jsonl(out / f"{s}.jsonl")]
+    raft = [r for s in ("train", "val", "test") for r in read_jsonl(out / f"raft_{s}.jsonl")]
+    assert {r["lang"] for r in records} == {"en", "es"} and raft
+    for record in records:
+        assert record["messages"][0] == {"role": "system", "content": system_prompt(record["lang"], "Acme Outdoor")}
+    for example in raft:
+        assert example["messages"][0]["content"].startswith(system_prompt(example["lang"], "Acme Outdoor") + "\n\n")
+    answers = " ".join(m["content"] for r in records for m in r["messages"] if m["role"] == "assistant")
+    assert "contacting Acme Outdoor" in answers and "+1 555 0100" in answers
+    assert "our website" in answers and "our opening hours" in answers  # facts not given: no invented ones
+    text = "".join((out / f"{s}.jsonl").read_text(encoding="utf-8") for s in ("train", "val", "test"))
+    assert "Nimbus" not in text and "+34 910 555 010" not in text and "nimbus.example" not in text
+    assert data_company(out) == "Acme Outdoor"
+    for lang, messages in load_split(out, "train", use_raft=True, company=data_company(out)):
+        assert messages[0]["content"].startswith(system_prompt(lang, "Acme Outdoor"))
+
+
+@pytest.mark.parametrize(
+    ("args", "facts", "code", "message"),
+    [
+        (["--company", ""], None, 2, "company must be a name of 1-80 printable characters"),
+        (["--company", "Acme\nOutdoor"], None, 2, "company must be a name of 1-80 printable characters"),
+        ([], "{oops", 1, "invalid JSON"),
+        ([], '["+1 555 0100"]', 1, "expected an object of non-empty strings"),
+        ([], '{"fax": "+1 555 0199"}', 2, "unknown: fax"),
+    ],
+)
+def test_cli_rejects_a_bad_company_or_store_facts(
+    tmp_path: Path, args: list[str], facts: str | None, code: int, message: str
+) -> None:
+    source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel?", "It ships soon, really."])])
+    if facts is not None:
+        (tmp_path / "facts.json").write_text(facts, encoding="utf-8")
+        args = [*args, "--store-facts", str(tmp_path / "facts.json")]
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), "--no-raft", *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output and not (tmp_path / "o").exists()

@@ -113,12 +113,34 @@ def test_system_prompt_is_the_inference_one() -> None:
     assert pairs[0][1][0] == {"role": "system", "content": SYSTEM_PROMPTS["es"]}
 
 
+def test_system_prompts_name_the_company_the_data_was_prepared_for(tmp_path: Path) -> None:
+    """`train` reads the company from the prepared folder's manifest: a system turn naming it is kept, any other is
+    replaced by the prompt naming it (never by the demo store's)."""
+    from finetune.chat_format import data_company, load_split
+    from finetune.prompts import system_prompt
+
+    acme = system_prompt("en", "Acme Outdoor")
+
+    def chat(system: str) -> dict[str, Any]:
+        turns = [("system", system), ("user", "Hi there"), ("assistant", "Hello!")]
+        return {"lang": "en", "messages": [{"role": r, "content": c} for r, c in turns]}
+
+    rows = [chat(acme), chat("You are a pirate.")]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert data_company(tmp_path) is None
+    (tmp_path / "manifest.json").write_text(json.dumps({"config": {"company": "Acme Outdoor"}}), encoding="utf-8")
+    assert data_company(tmp_path) == "Acme Outdoor"
+    pairs = load_split(tmp_path, "train", use_raft=False, company=data_company(tmp_path))
+    assert [messages[0]["content"] for _, messages in pairs] == [acme, acme]
+
+
 def test_smoke_run_writes_a_complete_model_folder(smoke_model: Path) -> None:
     # smoke_model is the recipe end to end: tokenizer, pre-training, 2 LoRA steps, save.
     for name in ("adapter", "tokenizer", "base", "model_card.md", "metrics.json", "supportbot_model.json"):
         assert (smoke_model / name).exists(), name
     descriptor = json.loads((smoke_model / "supportbot_model.json").read_text(encoding="utf-8"))
     assert descriptor["kind"] == "adapter" and descriptor["base"] == "base" and descriptor["preset"] == "tiny"
+    assert descriptor["company"] == "Nimbus Market"  # what its system prompts named (no manifest: the demo store)
     metrics = json.loads((smoke_model / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["lora_steps"] == 2 and metrics["val_before_lora"]["perplexity"] > 1
     card = (smoke_model / "model_card.md").read_text(encoding="utf-8")

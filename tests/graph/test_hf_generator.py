@@ -51,3 +51,19 @@ def test_a_closed_stream_frees_its_row(smoke_model: Path) -> None:
     first = next(stream)
     stream.close()  # what the output rails do when a sentence fails
     assert first and generator.generate(request).answer.startswith(first.strip())
+
+
+def test_the_prompt_names_the_company_the_model_was_trained_for(smoke_model: Path, monkeypatch: Any) -> None:
+    """With no company configured, the system prompt names the one the adapter's descriptor records (`data prepare
+    --company` -> `train`); a configured one wins; a model without one gets the demo store's."""
+    from finetune.prompts import system_prompt
+
+    generator = HFGenerator(smoke_model, max_new_tokens=4)
+    assert generator.model.info["company"] == "Nimbus Market"  # the smoke model's data has no manifest
+    request = GenerationRequest("Where is my order?", "es", use_passages=False)
+    monkeypatch.setitem(generator.model.info, "company", "Acme Outdoor")
+    assert generator._messages(request)[0]["content"] == system_prompt("es", "Acme Outdoor")
+    request.company = "Bravo Bikes"
+    assert generator._messages(request)[0]["content"] == system_prompt("es", "Bravo Bikes")
+    monkeypatch.delitem(generator.model.info, "company")
+    assert generator._messages(GenerationRequest("Hi", "en"))[0]["content"] == system_prompt("en")
