@@ -36,6 +36,7 @@ class ApiConfig:
     openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server (vLLM) base URL"})
     openai_model: str = field(default="supportbot", metadata={"help": "model name requested from that server"})
     company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
+    scope_questions: Path | None = field(default=None, metadata={"help": "own customer questions for the scope rail"})
     cors_origins: tuple[str, ...] = field(default=(), metadata={"help": "origins allowed by the CORS policy"})
     rate_limit_per_minute: int = field(default=60, metadata={"help": "requests per minute allowed per API key"})
     max_message_chars: int = field(default=40_000, metadata={"help": "longest chat message, in characters"})
@@ -87,6 +88,7 @@ class ApiConfig:
             "openai_base_url": settings.openai_base_url,
             "openai_model": settings.openai_model,
             "company": settings.company,
+            "scope_questions": settings.scope_questions,
             "cors_origins": tuple(settings.cors_origins),
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "max_message_chars": settings.max_message_chars,

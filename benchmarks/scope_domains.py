@@ -2,14 +2,19 @@
 queries, and CLINC150 val out-of-scope queries.
 
 ``python benchmarks/scope_domains.py [--shared ../shared/datasets] [--domains demo,abcd,banking,hotel]
-[--other-val 800] [--prior]`` builds an index of each knowledge base (under ``<home>/scope_bench/``), fits the scope
-rail on it exactly as the graph does (``graph.scope.fit_scope``: the articles, their template questions, the shipped
-conversations that match its domain and the shipped out-of-scope examples) and prints, per domain and language,
-the in-scope false refusals and the out-of-scope recall (small talk counted as the graph routes it: answered in
-kind before the scope rail). ``--prior`` also prints the support-prior experiment (``benchmarks/scope_prior.py``),
-fitted per held-out domain without that domain's sources. Skips (exit 0, a message) when the shared datasets are
-absent. Only development material is read: CLINC150 **val**, Banking77 **train**, NLU++, Bitext, the ABCD
-guidelines and sample dialogues, the demo store's **dev** eval records.
+[--other-val 800] [--prior] [--own-questions]`` builds an index of each knowledge base (under
+``<home>/scope_bench/``), fits the scope rail on it exactly as the graph does (``graph.scope.fit_scope``: the
+articles, their template questions, the shipped conversations that match its domain and the shipped out-of-scope
+examples) and prints, per domain and language, the in-scope false refusals and the out-of-scope recall (small talk
+counted as the graph routes it: answered in kind before the scope rail). ``--prior`` also prints the support-prior
+experiment (``benchmarks/scope_prior.py``), fitted per held-out domain without that domain's sources.
+``--own-questions`` also fits the banking and hotel rails with the deployment's own customer questions
+(``SUPPORTBOT_SCOPE_QUESTIONS``, as an operator would from past tickets): 500 Banking77 train queries not among the
+1,000 evaluated, and a seeded half of the NLU++ hotels queries (the other half is then the hotel's in-scope set for
+both fits), printed as "banking + own questions" beside the first fit on the same sets; that rail is no longer
+blind to its domain's customers. Skips (exit 0, a message) when the shared datasets are absent. Only development
+material is read: CLINC150 **val**, Banking77 **train**, NLU++, Bitext, the ABCD guidelines and sample dialogues,
+the demo store's **dev** eval records.
 
 - demo: the shipped Nimbus Market store (``data/kb``, en + es); in scope: the ``data/eval`` dev queries and
   in-scope borderline records (en, es) and 400 Bitext instructions not in the shipped conversations.
@@ -66,6 +71,7 @@ class Domain:
     inside: dict[str, Rows] = field(default_factory=dict)  # set name -> (text, lang)
     outside: dict[str, Rows] = field(default_factory=dict)
     dialogues: list[list[str]] = field(default_factory=list)  # customer turns, replayed through the graph in order
+    questions: Rows = field(default_factory=list)  # the deployment's own customer questions (--own-questions)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -85,7 +91,9 @@ def _bitext(shared: Path, n: int, seed: int) -> Rows:
     return [(t, "en") for t in random.Random(seed).sample(rows, min(n, len(rows)))]
 
 
-def load_domains(shared: Path, names: list[str], seed: int = 0, other_val: int = 0) -> list[Domain]:
+def load_domains(
+    shared: Path, names: list[str], seed: int = 0, other_val: int = 0, own_questions: bool = False
+) -> list[Domain]:
     """The held-out domains named in ``names`` (see the module docstring)."""
     with gzip.open(shared / "clinc150" / "clinc150_train_val.json.gz") as handle:
         clinc = json.loads(handle.read())
@@ -126,11 +134,20 @@ def load_domains(shared: Path, names: list[str], seed: int = 0, other_val: int =
                 domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "banking_faq.jsonl"))
                 with open(shared / "banking77" / "train.csv", encoding="utf-8") as handle:
                     rows = [r["text"] for r in csv.DictReader(handle)]
-                domain.inside["banking77_train"] = [(t, "en") for t in random.Random(seed).sample(rows, 1000)]
+                evaluated = random.Random(seed).sample(rows, 1000)
+                domain.inside["banking77_train"] = [(t, "en") for t in evaluated]
+                if own_questions:
+                    pool = sorted(set(rows) - set(evaluated))
+                    domain.questions = [(t, "en") for t in random.Random(seed + 5).sample(pool, 500)]
                 domain.inside["nlupp_banking"] = [(t, "en") for t in nlupp_queries(shared, "banking")]
             case "hotel":
                 domain = Domain(name, _jsonl(ROOT / "benchmarks" / "data" / "hotel_faq.jsonl"))
-                domain.inside["nlupp_hotels"] = [(t, "en") for t in nlupp_queries(shared, "hotels")]
+                hotels = [(t, "en") for t in nlupp_queries(shared, "hotels")]
+                if own_questions:  # a seeded half is the hotel's own questions, the other half its in-scope set
+                    order = random.Random(seed + 5).sample(range(len(hotels)), len(hotels))
+                    domain.questions = [hotels[i] for i in sorted(order[: len(hotels) // 2])]
+                    hotels = [hotels[i] for i in sorted(order[len(hotels) // 2 :])]
+                domain.inside["nlupp_hotels" + ("_other_half" if own_questions else "")] = hotels
                 # Spanish customers of the English-only FAQ, and Spanish off-topic messages: written for this check
                 # (dev: looked at while choosing; val: held out, its aggregate only)
                 for part, prefix in (("dev", "written_es_"), ("val", "val_es_")):
@@ -213,12 +230,14 @@ def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, st
     embedder = load_embedder(cache_dir=home)
     encode = cached_encode(embedder.encode, embedder.name.replace("/", "_"), home / "scope" / "bench")
     rows = []
-    for domain in domains:
+    fits = [(d, d.name, ()) for d in domains] + [(d, f"{d.name} + own questions", d.questions)
+                                                 for d in domains if d.questions]  # fmt: skip
+    for domain, label, questions in fits:
         started = time.perf_counter()
         data = build_index(domain, home, embedder)
-        model = fit_scope(data, encode, cache=home / "scope" / embedder.name.replace("/", "_"))
-        print(f"{domain.name}: fitted in {time.perf_counter() - started:.0f} s, thresholds {model.thresholds}",
-              flush=True)  # fmt: skip
+        model = fit_scope(data, encode, cache=home / "scope" / embedder.name.replace("/", "_"),
+                          customer_questions=questions)  # fmt: skip
+        print(f"{label}: fitted in {time.perf_counter() - started:.0f} s, thresholds {model.thresholds}", flush=True)
         for kind, sets in (("in", domain.inside), ("out", domain.outside)):
             for set_name, items in sets.items():
                 texts, langs = [t for t, _ in items], [lang for _, lang in items]
@@ -230,7 +249,7 @@ def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, st
                             for t, lang, p in zip(texts, langs, probs, strict=True)]  # fmt: skip
                 for lang in sorted(set(langs)):
                     mine = [a for a, x in zip(accepted, langs, strict=True) if x == lang]
-                    rows.append((domain.name, lang, kind, set_name, len(mine), _rate(mine)))
+                    rows.append((label, lang, kind, set_name, len(mine), _rate(mine)))
     return rows
 
 
@@ -265,11 +284,15 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=ROOT / ".supportbot")
     parser.add_argument("--other-val", type=int, default=800, help="Sample of CLINC150 other-domain val (0: all).")
     parser.add_argument("--prior", action="store_true", help="Also measure the support prior (scope_prior.py).")
+    parser.add_argument(
+        "--own-questions", action="store_true", help="Also fit banking and hotel with their own customers' questions."
+    )
     args = parser.parse_args()
     if not (args.shared / "clinc150").is_dir():
         print(f"skipped: {args.shared} (../shared/datasets) is not here")
         return
-    domains = load_domains(args.shared, args.domains.split(","), other_val=args.other_val)
+    domains = load_domains(args.shared, args.domains.split(","), other_val=args.other_val,
+                           own_questions=args.own_questions)  # fmt: skip
     rows = rail_rows(domains, args.home) + replay_rows(domains, args.home)
     print("\n| domain | lang | set | n | false refusals | out-of-scope recall |")
     print("|---|---|---|---:|---:|---:|")

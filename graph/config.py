@@ -67,6 +67,11 @@ class GraphConfig:
         default=None, metadata={"help": "the top passages a language-model generator reads (None: all k)"}
     )
     scope_threshold: float | None = field(default=None, metadata={"help": "None = the threshold fitted with the rail"})
+    scope_questions: Path | None = field(
+        default=None,
+        metadata={"help": "the deployment's own customer questions (.txt, one per line, or .jsonl with text[, lang]): "
+                          "in-scope evidence and threshold calibration for the scope rail"},
+    )  # fmt: skip
     relevance_threshold: float = field(
         default=0.35,
         metadata={"help": "weak retrieval below this: max(dense cosine, query stems found) of the top-3 passages"},
@@ -99,6 +104,8 @@ class GraphConfig:
             raise GraphConfigError(problem)
         if self.scope_threshold is not None and not 0 <= self.scope_threshold <= 1:
             raise GraphConfigError("scope_threshold must be in [0, 1]")
+        if self.scope_questions is not None and not Path(self.scope_questions).is_file():
+            raise GraphConfigError(f"scope_questions {self.scope_questions}: no such file")
         self.check_mode(self.mode)
         if self.generator == "hf" and self.model_dir is None:
             raise GraphConfigError("generator 'hf' needs a model folder: pass --model DIR (model_dir)")
@@ -148,6 +155,8 @@ class DeploymentSettings(Protocol):
     def openai_model(self) -> str: ...
     @property
     def company(self) -> str | None: ...
+    @property
+    def scope_questions(self) -> Path | None: ...
 
 
 class StateFiles(TypedDict):
@@ -181,6 +190,7 @@ def graph_config_for(settings: DeploymentSettings, index_dir: Path, **overrides:
         "openai_base_url": settings.openai_base_url,
         "openai_model": settings.openai_model,
         "company": settings.company,
+        "scope_questions": settings.scope_questions,
         **state_files(home),
         "cache_dir": home,
     }

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from graph.scope_data import (
+    CUSTOMERS,
     ScopeError,
     bundled_conversations,
     bundled_examples,
@@ -56,6 +58,7 @@ DATA = bundled_data()
 FORMAT = 12
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
+MIN_CALIBRATION_TURNS = 30  # fewer customer turns in a language: its threshold comes from the negatives
 TARGET_RECALL = 0.985  # share of in-scope customer turns (out-of-fold) each threshold keeps (see docs/graph.md)
 
 
@@ -222,12 +225,16 @@ def _choose_thresholds(
     """Per-language thresholds from out-of-fold probabilities (``kind``: 0 KB text, 1 customer-style, 2 negative;
     ``source``: the conversation set of a customer turn, "" for a template question).
 
-    A language with customer turns of this domain (a matched conversation set) keeps ``target_recall`` of them.
+    A language with customer turns of this domain (a matched conversation set, the deployment's own questions; at
+    least ``MIN_CALIBRATION_TURNS``) keeps ``target_recall`` of them.
     Without them the template questions are too easy to calibrate on (they contain the titles), so the threshold
     refuses ``NEGATIVE_RECALL`` of the out-of-scope examples of the language instead.
     """
     lang_of = np.array(langs)
     real = (kind == 1) & np.array([s != "" for s in source])
+    for lang in set(lang_of[real]):  # a handful of turns (a short customer-questions file) is no calibration set
+        if ((lang_of == lang) & real).sum() < MIN_CALIBRATION_TURNS:
+            real &= lang_of != lang
     thresholds = _thresholds(probs[real], [x for x, r in zip(langs, real, strict=True) if r], target_recall)
     for lang in sorted(set(lang_of[kind != 2]) - set(thresholds)):  # templates, or untitled articles only
         if ((kind == 2) & (lang_of == lang)).any():
@@ -270,6 +277,7 @@ def fit_scope(
     target_recall: float = TARGET_RECALL,
     seed: int = 13,
     cache: Path | None = None,
+    customer_questions: Sequence[tuple[str, str]] = (),
 ) -> ScopeModel:
     """Fit the scope rail for a knowledge base (``index_data``: :class:`retrieval.store.IndexData`, or the
     :class:`graph.scope_kb.KbMaterial` read from Elasticsearch).
@@ -281,6 +289,9 @@ def fit_scope(
         target_recall: share of held-out in-scope customer turns each language's threshold keeps.
         seed: sampling and split seed.
         cache: folder for the embeddings of the shipped examples (keyed on their text, shared by every index).
+        customer_questions: the deployment's own customers' questions, (text, lang) pairs
+            (:func:`graph.scope_data.read_customer_questions`): in-scope evidence always taken as this knowledge
+            base's domain, and what a language's threshold keeps ``target_recall`` of when it has enough of them.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -292,6 +303,8 @@ def fit_scope(
     titles = [d.title or "" for d in index_data.documents.values() if d.duplicate_of is None]
     questions: list[Example] = [(t, x, set(), "") for t, x in template_questions(titles)]
     conversations = bundled_conversations(data_dir)
+    if customer_questions:
+        conversations[CUSTOMERS] = list(customer_questions)
     turns = [turn for rows in conversations.values() for turn in rows]
     negatives = bundled_negatives(data_dir)
     examples = kb_items + questions
@@ -362,6 +375,7 @@ def fit_scope(
         "negatives_dropped": len(negatives) - int((kind == 2).sum()),
         "target_recall": target_recall,
         "conversations": matched,
+        "customer_questions": dict(Counter(lang for _, lang in customer_questions)),
         "neutral_languages": missing,
         "topics": topic_titles(index_data),  # what the canned replies name as examples (graph.nodes.respond)
     }
@@ -401,26 +415,40 @@ def _key(*parts: str, data_dir: Path = DATA) -> str:
     return hashlib.sha256("|".join([*parts, _data_digest(data_dir)]).encode()).hexdigest()[:16]
 
 
+def _questions_key(questions: Sequence[tuple[str, str]]) -> list[str]:
+    """The cache-key part of the customer questions (none without them: the key of a model fitted without)."""
+    return [hashlib.sha256(json.dumps(sorted(questions), ensure_ascii=False).encode()).hexdigest()] if questions else []
+
+
 def load_or_fit(
-    index_dir: Path, index_data: Any, encode: Encode, embedder_name: str, cache_dir: Path, data_dir: Path = DATA
+    index_dir: Path,
+    index_data: Any,
+    encode: Encode,
+    embedder_name: str,
+    cache_dir: Path,
+    data_dir: Path = DATA,
+    customer_questions: Sequence[tuple[str, str]] = (),
 ) -> ScopeModel:
     """The cached scope model of this index version, fitting (and caching) it on first use.
 
     The cache lives in ``index_dir/.scope/`` (or ``cache_dir/scope/`` when the index folder is read-only) and is
-    keyed on the index version, the embedder and the shipped training data.
+    keyed on the index version, the embedder, the shipped training data and the customer questions, if any.
     """
     from retrieval.store import live_version
 
     version = live_version(index_dir)
     if version is None:
         raise ScopeError(f"{index_dir}: not an index; build one with `supportbot kb ingest`")
-    key = _key(version.name, embedder_name, data_dir=data_dir)
+    key = _key(version.name, embedder_name, *_questions_key(customer_questions), data_dir=data_dir)
     candidates = [index_dir / ".scope" / f"scope-{key}.npz", cache_dir / "scope" / f"scope-{key}.npz"]
     cache = cache_dir / "scope" / embedder_name.replace("/", "_")
-    return _cached_fit(candidates, lambda: fit_scope(index_data, encode, data_dir, cache=cache))
+    return _cached_fit(candidates, lambda: fit_scope(index_data, encode, data_dir, cache=cache,
+                                                     customer_questions=customer_questions))  # fmt: skip
 
 
-def load_or_fit_es(kb: Any, cache_dir: Path, data_dir: Path = DATA) -> ScopeModel:
+def load_or_fit_es(
+    kb: Any, cache_dir: Path, data_dir: Path = DATA, customer_questions: Sequence[tuple[str, str]] = ()
+) -> ScopeModel:
     """The scope model of an Elasticsearch knowledge base (``retrieval.es_backend.EsKnowledgeBase``), fitted from
     its articles and chunks read from the server (``graph.scope_kb``) and cached in ``cache_dir/scope/es/INDEX/``,
     keyed on the server, the index name, its articles' content hashes, the embedder and the shipped data: an ingest
@@ -428,7 +456,9 @@ def load_or_fit_es(kb: Any, cache_dir: Path, data_dir: Path = DATA) -> ScopeMode
     from graph.scope_kb import es_content_key, fetch_es_material
 
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in kb.index_name)
-    key = _key(kb.es_url, kb.index_name, es_content_key(kb), kb.embedder.name, data_dir=data_dir)
+    key = _key(kb.es_url, kb.index_name, es_content_key(kb), kb.embedder.name, *_questions_key(customer_questions),
+               data_dir=data_dir)  # fmt: skip
     cache = cache_dir / "scope" / kb.embedder.name.replace("/", "_")
     return _cached_fit([cache_dir / "scope" / "es" / name / f"scope-{key}.npz"],
-                       lambda: fit_scope(fetch_es_material(kb), kb.embedder.encode, data_dir, cache=cache))  # fmt: skip
+                       lambda: fit_scope(fetch_es_material(kb), kb.embedder.encode, data_dir, cache=cache,
+                                         customer_questions=customer_questions))  # fmt: skip

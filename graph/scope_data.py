@@ -62,6 +62,59 @@ def bundled_conversations(data_dir: Path = DATA) -> dict[str, list[tuple[str, st
     return out
 
 
+CUSTOMERS = "customers"  # the conversation-set name of a deployment's own customer questions
+MAX_CUSTOMER_QUESTIONS = 5000
+QUESTION_KEYS = ("text", "query", "question")
+
+
+def read_customer_questions(path: Path) -> list[tuple[str, str]]:
+    """A deployment's own customer questions (``SUPPORTBOT_SCOPE_QUESTIONS``) as (text, lang) pairs: a ``.txt`` file
+    with one question per line, or a ``.jsonl`` file of objects with ``text`` (or ``query`` / ``question``) and
+    optionally ``lang``; a line's language is detected when not given (as the graph does), and lines in another
+    language are left out.
+    At most :data:`MAX_CUSTOMER_QUESTIONS` (an even sample beyond that), duplicates once.
+
+    Raises:
+        ScopeError: a missing or unreadable file, a bad line (named by number), or no usable question.
+    """
+    from graph.nodes.detect_language import other_language
+    from retrieval.language import detect_language
+
+    if path.suffix.lower() not in (".txt", ".jsonl"):
+        raise ScopeError(f"{path}: customer questions must be a .txt file (one per line) or a .jsonl file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScopeError(f"{path}: cannot read the customer questions: {exc}") from exc
+    out: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        lang = None
+        if path.suffix.lower() == ".jsonl":
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ScopeError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+            text = next((record.get(k) for k in QUESTION_KEYS if isinstance(record, dict) and record.get(k)), None)
+            if not isinstance(text, str):
+                raise ScopeError(f"{path}:{number}: expected an object with a 'text' string")
+            lang = record.get("lang")
+        else:
+            text = line
+        text = " ".join(text.split())
+        if lang not in ("es", "en"):  # as the graph reads a message: another language never reaches the rail
+            lang = None if other_language(text) else detect_language(text, default="en")
+        if lang in ("es", "en"):
+            out.setdefault(text, lang)
+    if not out:
+        raise ScopeError(f"{path}: no customer question in Spanish or English")
+    pairs = list(out.items())
+    if len(pairs) > MAX_CUSTOMER_QUESTIONS:
+        pairs = random.Random(17).sample(pairs, MAX_CUSTOMER_QUESTIONS)
+    return pairs
+
+
 def bundled_examples(data_dir: Path = DATA) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(in-scope customer turns of every shipped conversation set, out-of-scope examples) as (text, lang) pairs."""
     inside = [turn for turns in bundled_conversations(data_dir).values() for turn in turns]
@@ -96,6 +149,7 @@ def match_conversations(
     nearest: np.ndarray, kind: np.ndarray, langs: list[str], source: list[str]
 ) -> tuple[list[str], np.ndarray]:
     """(the conversation sets about this knowledge base's domain, the rows to keep: the other sets' turns out).
+    The deployment's own customer questions (:data:`CUSTOMERS`) are its domain by definition: always kept.
 
     A set matches when at least ``MATCH_SHARE`` of its turns are nearer the knowledge base (``nearest``: each row's
     cosine to its nearest chunk) than 90 % of the out-of-scope examples of their language: the demo store's Bitext
@@ -109,7 +163,7 @@ def match_conversations(
     for name in dict.fromkeys(s for s in source if s):
         rows = np.array([s == name for s in source])
         share = np.mean([nearest[i] > far.get(langs[i], far.get("en", 1.0)) for i in np.flatnonzero(rows)])
-        if share >= MATCH_SHARE:
+        if share >= MATCH_SHARE or name == CUSTOMERS:
             matched.append(name)
         else:
             keep &= ~rows

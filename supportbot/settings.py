@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="The company an LLM generator's system prompt names; unset: Nimbus Market (the demo store, the "
         "name the shipped adapter was trained with).",
     )
+    scope_questions: Path | None = Field(
+        default=None,
+        description="A file of this deployment's own customer questions (.txt, one per line, or .jsonl with text and "
+        "optionally lang): the scope rail learns them as in scope and calibrates its threshold on them.",
+    )
     api_url: str | None = Field(
         default=None, description="When set, the UI talks to this API instead of running the graph in-process."
     )

@@ -39,6 +39,7 @@ class UIConfig:
     openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL"})
     openai_model: str = field(default="supportbot", metadata={"help": "model name on the OpenAI-compatible server"})
     company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
+    scope_questions: Path | None = field(default=None, metadata={"help": "own customer questions for the scope rail"})
     eval_dir: Path | None = field(
         default=None, metadata={"help": "an `eval compare` output folder, or a folder of them; default <home>/runs"}
     )
@@ -118,5 +119,6 @@ _FIELDS: dict[str, Any] = {
     "openai_base_url": str,
     "openai_model": str,
     "company": str,
+    "scope_questions": Path,
     "eval_dir": Path,
 }

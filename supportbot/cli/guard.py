@@ -45,6 +45,7 @@ def scope(
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be between 0 and 1")
     records = _records(input)
+    from graph.scope_data import ScopeError
     from retrieval.store import IndexFault
     from supportbot.settings import get_settings
 
@@ -52,16 +53,20 @@ def scope(
         from graph.nodes.check_scope import scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
         from graph.scope import load_or_fit
+        from graph.scope_data import read_customer_questions
         from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
         from retrieval.store import read_version
         from retrieval.text import clean
 
-        home = get_settings().home
+        settings = get_settings()
+        home = settings.home
+        # the deployment's own customer questions, as the graph reads them (SUPPORTBOT_SCOPE_QUESTIONS)
+        questions = read_customer_questions(settings.scope_questions) if settings.scope_questions else []
         data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
         embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
-        model = load_or_fit(index, data, embedder.encode, embedder.name, home)
-    except IndexFault as exc:
+        model = load_or_fit(index, data, embedder.encode, embedder.name, home, customer_questions=questions)
+    except (IndexFault, ScopeError) as exc:
         fail(str(exc))
     # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]

@@ -74,3 +74,17 @@ def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not exist" in result.output
     result = runner.invoke(app, ["guard", "scope", "--index", str(tmp_path), "--input", str(bad)])
     assert result.exit_code == 1
+
+
+def test_guard_scope_reads_the_customer_questions_as_the_graph_does(
+    bundled_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SUPPORTBOT_SCOPE_QUESTIONS reaches `guard scope` too; a bad file is named, never a traceback."""
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"id": "a", "text": "how do I cancel my order?"}\n')
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"text": "where is my parcel"}\n{"lang": "en"}\n')
+    monkeypatch.setenv("SUPPORTBOT_SCOPE_QUESTIONS", str(questions))
+    result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(texts)])
+    assert result.exit_code == 1 and "questions.jsonl:2: expected an object" in result.output
+    assert "Traceback" not in result.output

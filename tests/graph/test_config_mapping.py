@@ -21,7 +21,9 @@ def test_cli_api_and_ui_settings_give_the_same_graph_config(tmp_path: Path, monk
         "SUPPORTBOT_OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
         "SUPPORTBOT_OPENAI_MODEL": "tuned",
         "SUPPORTBOT_COMPANY": "Acme Outdoor",
+        "SUPPORTBOT_SCOPE_QUESTIONS": str(tmp_path / "questions.txt"),
     }
+    (tmp_path / "questions.txt").write_text("where is my order?\n", encoding="utf-8")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
@@ -33,6 +35,7 @@ def test_cli_api_and_ui_settings_give_the_same_graph_config(tmp_path: Path, monk
     home = tmp_path / "home"
     assert cli.checkpoint_db == home / CHECKPOINT_FILE and cli.store_db == home / STORE_FILE and cli.cache_dir == home
     assert (cli.mode, cli.generator, cli.openai_model, cli.company) == ("hybrid", "openai", "tuned", "Acme Outdoor")
+    assert cli.scope_questions == tmp_path / "questions.txt"
     # Overrides win: a command-line --mode or --model beats the settings.
     assert graph_config_for(settings, index, mode="rag").mode == "rag"
 
