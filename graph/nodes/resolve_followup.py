@@ -68,7 +68,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     text = state.get("text", "")
     query = focus(strip_markup(text) or text)
     # Only the bot's answers are conversation: its canned replies (an out-of-scope redirect, small talk, a refusal,
-    # a hand-off notice) may end with a question that asks for nothing ("Is there anything like that I can help you
+    # a hand-off notice) may end with a question that asks for nothing ("Is there anything else I can help you
     # with?"), so the next message is judged on its own, not as a reply to them; neither they nor the messages they
     # replied to ("what's the best pizza recipe?") are context. An answer that asks ("Which order?") still makes the
     # reply a follow-up. Turns stored before replies carried their route have none and are kept.

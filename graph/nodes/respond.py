@@ -13,13 +13,17 @@ from graph.state import ChatState
 
 # What the assistant helps with is named from the knowledge base it serves ("{topics}": titles of its articles,
 # graph.scope_kb.topic_titles); a clause in square brackets goes when the knowledge base names none.
+# The redirect also says how to reach a person: a customer whose real question the scope rail refused (a bank's
+# customer asking what they spent on groceries, which no article covers) is not left at a dead end.
 _SCOPE_EN = (
-    "Sorry, I can only help with questions our help centre covers[, such as {topics}]. Is there anything like that "
-    "I can help you with?"
+    "Sorry, I can only help with questions our help centre covers[, such as {topics}]. If it's about your own "
+    "account or case, write “agent” and a person from our team will take over. Is there anything else I can help "
+    "you with?"
 )
 _SCOPE_ES = (
-    "Lo siento, solo puedo ayudarte con lo que cubre nuestro centro de ayuda[, como {topics}]. ¿Hay algo de eso en "
-    "lo que te pueda ayudar?"
+    "Lo siento, solo puedo ayudarte con lo que cubre nuestro centro de ayuda[, como {topics}]. Si es sobre tu cuenta "
+    "o tu caso, escribe «agente» y te atenderá una persona de nuestro equipo. ¿Hay algo más en lo que te pueda "
+    "ayudar?"
 )
 _TEAM_EN = "I'm passing your conversation to a member of our support team, who will reply here as soon as possible."
 _TEAM_ES = (

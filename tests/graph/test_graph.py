@@ -112,7 +112,7 @@ def test_a_message_after_a_canned_reply_is_judged_on_its_own(
     service: ChatService, question: str, aside: str, route: str, switch: str, followup: str
 ) -> None:
     """The out-of-scope redirect and the reply to a thank-you end with a question that asks for nothing ("Is there
-    anything like that I can help you with?"): the next message is not an answer to it. A new question used to be
+    anything else I can help you with?"): the next message is not an answer to it. A new question used to be
     resolved as one, and searched and scope-checked with the old topic, the aside and the redirect glued to it."""
     for n, message in enumerate((switch, followup)):
         session = f"after-{route}-{question[:6]}-{n}"
@@ -177,6 +177,27 @@ def test_transcript_is_redacted_and_handoff_is_recorded(service: ChatService) ->
     record = service.request_handoff("pii")
     assert record["transcript"] == transcript and record["status"] == "open"
     assert service.transcript("never-seen") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [("how much did I spend on groceries last month?", "agent"), ("¿cuánto me gasté en gasolina en mayo?", "agente")],
+)
+def test_the_redirect_tells_how_to_reach_a_person_and_that_works(
+    service: ChatService, question: str, word: str
+) -> None:
+    """A question the knowledge base does not cover is redirected; the redirect says to write "agent" for a person
+    (it offered nothing before: a customer refused by mistake had no way on), and writing it hands the conversation
+    to the team, with the question in the escalation's transcript."""
+    session = f"redirect-then-{word}"
+    redirect = service.chat(question, session_id=session)
+    assert redirect["route"] == "out_of_scope" and (
+        f"“{word}”" in redirect["answer"] or f"«{word}»" in redirect["answer"]
+    )
+    handed = service.chat(word, session_id=session)
+    assert handed["route"] == "handoff"
+    open_cases = [e for e in service.store.escalations(limit=1000) if e["session_id"] == session]
+    assert open_cases and any(question in m["content"] for m in open_cases[0]["transcript"])
 
 
 def test_stream_yields_tokens_then_the_final_result(service: ChatService) -> None:

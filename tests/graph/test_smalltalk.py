@@ -71,8 +71,9 @@ def test_replies_name_topics_when_there_are_some_and_drop_the_clause_otherwise()
 
     topics = {"en": ["Check-in", "Pets"], "es": ["Registro", "Mascotas"]}
     assert template("out_of_domain", "en", topics) == (
-        "Sorry, I can only help with questions our help centre covers, such as “Check-in” or “Pets”. Is there "
-        "anything like that I can help you with?"
+        "Sorry, I can only help with questions our help centre covers, such as “Check-in” or “Pets”. If it's about "
+        "your own account or case, write “agent” and a person from our team will take over. Is there anything else I "
+        "can help you with?"
     )
     assert "«Registro» o «Mascotas»" in template("greeting", "es", topics)
     assert "«Check-in» o «Pets»" in template("identity", "es", {"en": topics["en"]})  # no Spanish article
