@@ -22,7 +22,9 @@ _HUMAN = [
 ]
 _LEGAL = [
     r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",
-    r"\blegal action\b|\b(sue|suing) (you|nimbus)\b|\btak(e|ing) (you|this|it) to (court|the)\b",
+    # any company's name: "I'll sue Acme" (not "Sue from accounting"); the demo store's name was the only one known
+    r"\blegal action\b|\b(sue|suing) (you|your company|the company)\b|\btak(e|ing) (you|this|it) to (court|the)\b",
+    r"\b(i'?ll|i will|i'?m going to|i am going to|we'?ll|we will|we'?re going to|gonna) sue\b",
     r"\b(mi|nuestro) abogad[oa]\b|\bsoy abogad[oa]\b|\b(os|les) (voy a |vamos a )?(denunci|demand)\w*",
     r"\b(voy|vamos) a (denunciar|demandar|presentar una reclamacion|ir a consumo)\b|\bacciones legales\b",
     r"\b(pido|pedire|pedir) la hoja de reclamaciones\b|\bvia judicial\b",

@@ -131,3 +131,19 @@ def test_pii_check_allows_the_customers_own_data_and_published_data(deps: Any) -
     assert not check_pii(answer, "en", deps.redactor, [])["ok"]
     assert check_pii(answer, "en", deps.redactor, [pii_hash("PHONE", "612345678")])["ok"]
     assert check_pii(answer, "en", deps.redactor, [], published="call +34 612 345 678 for help")["ok"]
+
+
+@pytest.mark.parametrize(
+    ("text", "legal"),
+    [
+        ("If this isn't fixed today I'll sue Acme Outdoor", True),  # any company, not only the demo store
+        ("we are going to sue your company for this", True),
+        ("I'm suing you", True),
+        ("Sue from your shop said the refund was on its way", False),
+        ("my sister Sue ordered the same jacket", False),
+    ],
+)
+def test_a_legal_threat_names_any_company(text: str, legal: bool) -> None:
+    from graph.rails.escalation import check_escalation
+
+    assert (check_escalation(text)["reason"] == "legal_threat") is legal
