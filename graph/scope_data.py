@@ -77,8 +77,7 @@ def read_customer_questions(path: Path) -> list[tuple[str, str]]:
     Raises:
         ScopeError: a missing or unreadable file, a bad line (named by number), or no usable question.
     """
-    from graph.nodes.detect_language import other_language
-    from retrieval.language import detect_language
+    from retrieval.language import detect_language, other_language
 
     if path.suffix.lower() not in (".txt", ".jsonl"):
         raise ScopeError(f"{path}: customer questions must be a .txt file (one per line) or a .jsonl file")

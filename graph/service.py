@@ -67,9 +67,9 @@ class ChatService:
         from finetune.pii import shared_redactor
         from graph.build import build_graph
         from graph.generators import make_generator
-        from graph.nodes.detect_language import detector
         from retrieval.backends import open_knowledge_base
         from retrieval.config import RetrievalConfig
+        from retrieval.language import detector
 
         self.config = config
         # The shared state first: a database that is down or not set up fails in a second, with what to do.
