@@ -2,7 +2,8 @@
 
 Features of a message: its sentence embeddings (the index's embedder and USE multilingual v3, whose es and en share
 one space), their cosines to the nearest knowledge-base chunks, its cosine to the nearest out-of-scope examples,
-and how much of its vocabulary (stemmed, per language) the knowledge base uses. A logistic regression on those
+how much of its vocabulary (stemmed, per language) the knowledge base uses, and whether it names another company
+(:mod:`graph.companies`: "Zara sent me the wrong size"). A logistic regression on those
 features is fitted from what ships and from the index (the material: :mod:`graph.scope_data`):
 
 - in-scope: sentences and titles of the indexed articles, template questions about every article in English and
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from graph.companies import company_list, own_companies
 from graph.scope_data import (
     CUSTOMERS,
     ScopeError,
@@ -55,7 +57,7 @@ from retrieval.text import content_stems, sentences
 
 __all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
 DATA = bundled_data()
-FORMAT = 12
+FORMAT = 13
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 MIN_CALIBRATION_TURNS = 30  # fewer customer turns in a language: its threshold comes from the negatives
@@ -75,6 +77,17 @@ class ScopeModel:
     neg_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))  # the kept negatives
     kb_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))  # USE vectors of the chunks
     neutral: NeutralModel | None = None  # scores the languages the knowledge base has no article in
+    own_companies: set[str] = field(default_factory=set)  # listed companies that are ours (graph.companies)
+
+    def other_companies(self, text: str) -> list[str]:
+        """The companies of ``data/scope/companies.txt`` that ``text`` names and that are not ours, as listed."""
+        companies = company_list()
+        return [companies.display[n] for n in companies.names(text) if n not in self.own_companies]
+
+    def claim(self, company: str | None) -> ScopeModel:
+        """Count ``company`` (the deployment's configured name) as ours too; returns the model."""
+        self.own_companies |= own_companies([], company)
+        return self
 
     def coverage(self, text: str, lang: str, own: set[str] | None = None) -> float:
         """Share of the content stems of ``text`` that other articles in ``lang`` use (``own``: its article's)."""
@@ -109,7 +122,9 @@ class ScopeModel:
             dtype=np.float32,
         )
         is_es = np.array([1.0 if lang == "es" else 0.0 for lang in langs], dtype=np.float32)
-        columns = [top[:, 0], top.mean(axis=1), cover, cover * is_es, is_es, neg[:, 0], neg.mean(axis=1)]
+        # another company named ("Zara sent me the wrong size"): a support question, but not about this one
+        other = np.array([1.0 if self.other_companies(t) else 0.0 for t in texts], dtype=np.float32)
+        columns = [top[:, 0], top.mean(axis=1), cover, cover * is_es, is_es, neg[:, 0], neg.mean(axis=1), other]
         extra = np.stack([*columns, near[:, 0], near.mean(axis=1)], axis=1)
         # Both embeddings: the index's (English-centric) and USE's, whose es and en share one space, so what the
         # English examples teach carries over to Spanish. The extra columns are scaled so the L2 penalty treats
@@ -166,7 +181,8 @@ class ScopeModel:
             blob = json.loads(str(data["blob"]))
             neutral = NeutralModel.from_saved(data, blob["neutral"]) if "neutral" in blob else None
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
-                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], neutral)  # fmt: skip
+                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], neutral,
+                       set(blob["meta"].get("own_companies", [])))  # fmt: skip
 
 
 Example = tuple[str, str, set[str], str]  # (text, lang, stems of its article, its article's id: "" for none)
@@ -301,6 +317,9 @@ def fit_scope(
     kb_items, kb_vectors, kb_use = _kb_material(index_data, rng)
     model = ScopeModel(np.zeros(0), 0.0, kb_vectors, _vocab(index_data), {}, {}, kb_use=kb_use)
     titles = [d.title or "" for d in index_data.documents.values() if d.duplicate_of is None]
+    model.own_companies = own_companies(
+        [f"{d.title or ''} {d.text}" for d in index_data.documents.values() if d.duplicate_of is None]
+    )
     questions: list[Example] = [(t, x, set(), "") for t, x in template_questions(titles)]
     conversations = bundled_conversations(data_dir)
     if customer_questions:
@@ -378,6 +397,7 @@ def fit_scope(
         "customer_questions": dict(Counter(lang for _, lang in customer_questions)),
         "neutral_languages": missing,
         "topics": topic_titles(index_data),  # what the canned replies name as examples (graph.nodes.respond)
+        "own_companies": sorted(model.own_companies),  # listed companies the knowledge base mentions
     }
     return model
 

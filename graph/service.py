@@ -31,9 +31,11 @@ def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
         raise GraphConfigError(f"scope_questions: {exc}") from exc
     data = getattr(kb, "data", None)
     if data is None:  # Elasticsearch: fitted from the articles and chunks read from the server
-        return load_or_fit_es(kb, Path(config.cache_dir), customer_questions=questions)
-    return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir,
-                       customer_questions=questions)  # fmt: skip
+        model = load_or_fit_es(kb, Path(config.cache_dir), customer_questions=questions)
+    else:
+        model = load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir,
+                            customer_questions=questions)  # fmt: skip
+    return model.claim(config.company)  # the configured company is never "another company"
 
 
 def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:

@@ -43,6 +43,9 @@ def scope_verdict(
     }
     if unknown:
         verdict["no_known_word"] = True
+    others = model.other_companies(query)
+    if others:  # one of the features; the redirect names the company when the rail says no
+        verdict["other_company"] = others[0]
     return verdict
 
 
@@ -56,5 +59,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     verdict = scope_verdict(deps.scope, deps.embed(query), query, lang, deps.config.scope_threshold)
     update: dict[str, Any] = {"guardrails": {"scope": verdict}}
     if not verdict["in_scope"]:
-        update |= {"route": "out_of_scope", "reason": "out_of_domain"}
+        update |= {
+            "route": "out_of_scope",
+            "reason": "other_company" if "other_company" in verdict else "out_of_domain",
+        }
     return update

@@ -25,6 +25,18 @@ _SCOPE_ES = (
     "o tu caso, escribe «agente» y te atenderá una persona de nuestro equipo. ¿Hay algo más en lo que te pueda "
     "ayudar?"
 )
+# A question about another company ("Zara sent me the wrong size"): say so, and where to go ("{company}": as listed in
+# data/scope/companies.txt).
+_OTHER_EN = (
+    "Sorry, I can't help with {company}: for that, please contact {company} directly. I can help with questions our "
+    "help centre covers[, such as {topics}]; if it's about your own account or case with us, write “agent” and a "
+    "person from our team will take over."
+)
+_OTHER_ES = (
+    "Lo siento, no puedo ayudarte con {company}: para eso, contacta directamente con {company}. Puedo ayudarte con lo "
+    "que cubre nuestro centro de ayuda[, como {topics}]; si es sobre tu cuenta o tu caso con nosotros, escribe "
+    "«agente» y te atenderá una persona de nuestro equipo."
+)
 _TEAM_EN = "I'm passing your conversation to a member of our support team, who will reply here as soon as possible."
 _TEAM_ES = (
     "Paso tu conversación a una persona de nuestro equipo de atención al cliente, que te responderá aquí lo antes "
@@ -33,6 +45,7 @@ _TEAM_ES = (
 TEMPLATES: dict[str, dict[str, str]] = {
     "empty": {"en": "Hello! How can I help you today?", "es": "¡Hola! ¿En qué puedo ayudarte?"},
     "out_of_domain": {"en": _SCOPE_EN, "es": _SCOPE_ES},
+    "other_company": {"en": _OTHER_EN, "es": _OTHER_ES},
     "unsupported_language": {
         "en": "Sorry, I can only help in English or Spanish. / Lo siento, solo puedo atenderte en español o en inglés.",
         "es": "Lo siento, solo puedo atenderte en español o en inglés. / Sorry, I can only help in English or Spanish.",
@@ -81,12 +94,17 @@ def named(titles: Sequence[str], lang: str) -> str:
     return ", ".join(quoted[:-1]) + (" o " if lang == "es" else " or ") + quoted[-1]
 
 
-def template(reason: str, lang: str, topics: Mapping[str, Sequence[str]] | None = None) -> str:
+def template(
+    reason: str, lang: str, topics: Mapping[str, Sequence[str]] | None = None, company: str | None = None
+) -> str:
     """The reply for ``reason`` in ``lang`` (English for unknown languages). ``topics``: per language, titles of the
     knowledge base that replies naming what the assistant helps with list as examples (the language's own, else
-    the English ones, else any); without any, those replies leave the examples out."""
+    the English ones, else any); without any, those replies leave the examples out. ``company``: the other company
+    an ``other_company`` reply names (without it, that reply is the plain redirect)."""
+    if reason == "other_company" and not company:
+        reason = "out_of_domain"
     texts = TEMPLATES.get(reason, TEMPLATES["out_of_domain"])
-    text = texts.get(lang, texts["en"])
+    text = texts.get(lang, texts["en"]).replace("{company}", company or "")
     topics = topics or {}
     titles = topics.get(lang) or topics.get("en") or next(iter(topics.values()), [])
     if not titles:
@@ -99,7 +117,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     route = state.get("route") or "answered"
     lang = state.get("lang") or "en"
     topics = deps.scope.meta.get("topics") if deps.scope is not None else None
-    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang, topics)
+    other = state.get("guardrails", {}).get("scope", {}).get("other_company")
+    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang, topics, other)
     update: dict[str, Any] = {
         "route": route,
         "answer": answer,

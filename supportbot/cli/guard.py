@@ -66,6 +66,7 @@ def scope(
         data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
         embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
         model = load_or_fit(index, data, embedder.encode, embedder.name, home, customer_questions=questions)
+        model.claim(settings.company)  # as the graph: the configured company is ours
     except (IndexFault, ScopeError) as exc:
         fail(str(exc))
     # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.

@@ -32,7 +32,8 @@ def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path)
 
 def test_scores_separate_the_dev_sets(deps: Any) -> None:
     report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
-    floors = {"en": 0.75, "es": 0.55}  # measured 0.84 / 0.67 (docs/graph.md): hand-written hard negatives
+    # measured 0.92 / 0.75 (docs/graph.md): hand-written hard negatives (0.84 / 0.67 before the other-company feature)
+    floors = {"en": 0.85, "es": 0.68}
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
         assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
@@ -72,7 +73,7 @@ def test_scope_rates_on_clinc150_val_and_the_dev_split(deps: Any, shared_dataset
     assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.90, report
     for lang in ("en", "es"):
         assert report["per_language"][lang]["false_refusal"] <= 0.05, report
-    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.55, report
+    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.68, report
 
 
 # Written for this test (not taken from NLU++ or CLINC150): a hotel's customers, and messages no hotel answers.
@@ -331,3 +332,50 @@ def test_customer_questions_jsonl_keeps_given_languages_and_detects_the_rest(tmp
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert read_customer_questions(path) == [("¿Dónde está mi pedido?", "es"), ("where is my order", "en"),
                                              ("¿puedo devolver unas zapatillas usadas?", "es")]  # fmt: skip
+
+
+def test_company_names_match_whole_words_with_or_without_case() -> None:
+    from graph.companies import CompanyList, company_list, own_companies
+
+    companies = CompanyList(["# a comment", "Amazon", "El Corte Inglés", "Uber", "Uber Eats", "=Mango", "H&M", ""])
+    assert companies.names("mi pedido de EL CORTE INGLES y de amazon") == ["el corte ingles", "amazon"]
+    assert companies.names("my Uber Eats order") == ["uber eats"]  # the longest name, once
+    assert companies.names("a Mango jacket") == ["mango"] and companies.names("a mango smoothie") == []
+    assert companies.names("H&M sent the wrong size") == ["h&m"] and companies.names("amazonian parrots") == []
+    assert companies.display["el corte ingles"] == "El Corte Inglés"
+    shipped = company_list()  # payment networks and carriers are not "another company": we take or use them
+    assert shipped.names("¿aceptáis PayPal, Bizum o Visa? ¿enviáis con Correos o DHL?") == []
+    assert shipped.names("Zara me ha mandado otra talla") == ["zara"]
+    assert own_companies(["Returns to any Zara store"], "Acme Outdoor") == {"zara", "acme outdoor"}
+
+
+def test_another_companys_question_is_redirected_to_it(service: Any) -> None:
+    """Questions about another company read like support questions and were answered with the demo store's policy
+    ("Zara sent me the wrong size" got Nimbus's exchange steps). A mention of a listed company that is not ours is a
+    feature of the rail (graph/companies.py); the redirect names the company. Naming what we accept is no such
+    question, and the configured company is ours."""
+    for text, name in [("Zara sent me the wrong size, how do I exchange it?", "Zara"),
+                       ("no puedo entrar en la app del BBVA, me da error", "BBVA")]:  # fmt: skip
+        result = service.chat(text, session_id=f"other-{name}")
+        assert result["route"] == "out_of_scope" and result["guardrails"]["scope"]["other_company"] == name
+        assert f"contact {name} directly" in result["answer"] or f"contacta directamente con {name}" in result["answer"]
+    for text in ("Can I pay with PayPal or Apple Pay?", "¿Enviáis con Correos a Canarias?"):
+        result = service.chat(text, session_id="ours")
+        assert result["route"] == "answered" and "other_company" not in result["guardrails"]["scope"], result
+    model = ScopeModel.load(next((service.config.index_dir / ".scope").glob("scope-*.npz")))
+    assert model.other_companies("my Zara order") == ["Zara"]
+    assert model.claim("Zara").other_companies("my Zara order") == []
+
+
+def test_the_other_company_reply_names_it_or_falls_back_to_the_redirect() -> None:
+    from graph.nodes.respond import template
+
+    topics = {"en": ["Returns", "Delivery"]}
+    assert template("other_company", "en", topics, "Zara").startswith(
+        "Sorry, I can't help with Zara: for that, please contact Zara directly. I can help with questions our help "
+        "centre covers, such as “Returns” or “Delivery”;"
+    )
+    assert "contacta directamente con Shein" in template("other_company", "es", None, "Shein")
+    assert template("other_company", "es", None, None) == template("out_of_domain", "es", None)
+    for reply in (template("other_company", lang, t, "Zara") for lang in ("en", "es") for t in (topics, None)):
+        assert not any(c in reply for c in "{}[]"), reply
