@@ -32,8 +32,9 @@ def test_fitted_model_is_cached_beside_the_index(deps: Any, bundled_index: Path)
 
 def test_scores_separate_the_dev_sets(deps: Any) -> None:
     report = evaluate(deps.scope, deps.kb.embedder.encode, eval_sets("dev"))
-    # measured 0.92 / 0.75 (docs/graph.md): hand-written hard negatives (0.84 / 0.67 before the other-company feature)
-    floors = {"en": 0.85, "es": 0.68}
+    # measured 0.92 / 0.79 (docs/graph.md): hand-written hard negatives (0.84 / 0.67 before the other-company feature
+    # and the Spanish threshold raised to refuse 90 % of the shipped Spanish negatives)
+    floors = {"en": 0.85, "es": 0.72}
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
         assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
@@ -73,7 +74,7 @@ def test_scope_rates_on_clinc150_val_and_the_dev_split(deps: Any, shared_dataset
     assert report["sets"]["clinc_val_en"]["oos_recall"] >= 0.90, report
     for lang in ("en", "es"):
         assert report["per_language"][lang]["false_refusal"] <= 0.05, report
-    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.68, report
+    assert report["sets"]["oos_file_es"]["oos_recall"] >= 0.72, report
 
 
 # Written for this test (not taken from NLU++ or CLINC150): a hotel's customers, and messages no hotel answers.
