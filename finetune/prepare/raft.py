@@ -43,34 +43,39 @@ class GroundedQuestion:
     origin: str  # "conversation" or "kb"
 
 
-def _keep_case(word: str) -> bool:
-    return word.startswith("Nimbus") or (word.isupper() and len(word) > 1)
+def _keep_case(word: str, text: str) -> bool:
+    """A title's first word is a name to keep as written: an acronym, or a word the article writes capitalised after
+    a lower-case word ("join Acme Rewards", "pay with PayPal"), not only at the start of a sentence."""
+    if word.isupper() and len(word) > 1:
+        return True
+    return word[:1].isupper() and re.search(rf"[a-záéíóúñü,] {re.escape(word)}(?!\w)", text) is not None
 
 
-def _lower_first(title: str) -> str:
+def _lower_first(title: str, text: str = "") -> str:
     first, _, rest = title.partition(" ")
-    return (first if _keep_case(first) else first.lower()) + (" " + rest if rest else "")
+    return (first if _keep_case(first, text) else first.lower()) + (" " + rest if rest else "")
 
 
-def kb_questions(title: str, lang: str) -> list[str]:
-    """Customer questions made from an article title (the first is the most natural)."""
+def kb_questions(title: str, lang: str, text: str = "") -> list[str]:
+    """Customer questions made from an article title (the first is the most natural); ``text``, the article, tells
+    whether the title's first word is a name that keeps its capital."""
     title = title.strip().rstrip(".")
     low = title.lower()
     if title.endswith("?"):
-        return [title, *kb_questions(title.rstrip("?"), lang)[1:]] if lang == "en" else [title]
+        return [title, *kb_questions(title.rstrip("?"), lang, text)[1:]] if lang == "en" else [title]
     if lang == "es":
         if low.startswith("cómo "):
-            return [f"¿{title}?", f"¿Me explicas {_lower_first(title)}?"]
+            return [f"¿{title}?", f"¿Me explicas {_lower_first(title, text)}?"]
         if low.startswith(_ES_FIRST_PERSON):
-            return [f"{title}, ¿qué hago?", f"Hola, {_lower_first(title)}. ¿Me ayudas?"]
+            return [f"{title}, ¿qué hago?", f"Hola, {_lower_first(title, text)}. ¿Me ayudas?"]
         first = low.split()[0].split(":")[0]
         if first.endswith(("ar", "er", "ir", "arse", "erse", "irse")):
             verb = re.sub(r"se$", "me", first)
             rest = title.split(" ", 1)[1] if " " in title else ""
             return [f"¿Cómo puedo {verb} {rest}?".replace(" ?", "?"), f"Quiero {verb} {rest}, ¿cómo lo hago?"]
         return [
-            f"¿Me puedes dar información sobre {_lower_first(title)}?",
-            f"¿Qué debo saber sobre {_lower_first(title)}?",
+            f"¿Me puedes dar información sobre {_lower_first(title, text)}?",
+            f"¿Qué debo saber sobre {_lower_first(title, text)}?",
         ]
     if low.startswith("how to "):
         rest = title[7:]
@@ -78,9 +83,12 @@ def kb_questions(title: str, lang: str) -> list[str]:
     if low.startswith(_EN_FIRST_PERSON):
         return [
             f"{title}, what can I do?",
-            f"Hi, {_lower_first(title) if not low.startswith('i') else title}. Can you help?",
+            f"Hi, {_lower_first(title, text) if not low.startswith('i') else title}. Can you help?",
         ]
-    return [f"Can you tell me about {_lower_first(title)}?", f"What should I know about {_lower_first(title)}?"]
+    return [
+        f"Can you tell me about {_lower_first(title, text)}?",
+        f"What should I know about {_lower_first(title, text)}?",
+    ]
 
 
 def first_sentences(text: str, max_chars: int = 320) -> str:
@@ -123,7 +131,7 @@ def questions_from_kb(
         lang = doc.lang if doc.lang in ("es", "en") else "en"
         group = min(doc.id, doc.translation_of or doc.id)
         split = _split_of(group, fractions, seed)
-        for n, question in enumerate(kb_questions(doc.title, lang)[:per_article]):
+        for n, question in enumerate(kb_questions(doc.title, lang, doc.text)[:per_article]):
             out.append(GroundedQuestion(f"kb-{doc.id}-{n}", lang, question, "", doc.id, split, "kb"))
     return out
 

@@ -309,3 +309,20 @@ def test_values_found_once_are_replaced_in_every_turn_whatever_the_spacing() -> 
     assert replace_hints(text, hints, mapping) == (
         "ref <PHONE_1>, or <PHONE_1>; handle <URL_1>; mail <EMAIL_1>; not 1612345678"
     )
+
+
+def test_kb_questions_keep_a_name_the_article_writes_capitalised() -> None:
+    """A title's first word keeps its capital when the article writes it so after a lower-case word (another
+    company's product, a payment brand); only "Nimbus..." did before, so "Acme Rewards" became "acme Rewards"."""
+    from finetune.prepare.raft import kb_questions
+
+    assert kb_questions("Acme Rewards", "en", "You can join Acme Rewards for free.")[0] == (
+        "Can you tell me about Acme Rewards?"
+    )
+    assert kb_questions("PayPal refunds", "es", "Si pagaste con PayPal, el reembolso vuelve allí.")[0] == (
+        "¿Me puedes dar información sobre PayPal refunds?"
+    )
+    assert kb_questions("Returns policy", "en", "Returns are free. See the returns policy.")[0] == (
+        "Can you tell me about returns policy?"
+    )
+    assert kb_questions("Gift cards", "en", "Gift cards never expire.")[1] == "What should I know about gift cards?"
