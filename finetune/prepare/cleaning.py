@@ -167,23 +167,13 @@ def echo_hints(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def is_other_language(text: str) -> bool:
-    """True when ``text`` is clearly in a language that is neither Spanish nor English.
+    """True when ``text`` is clearly in a language that is neither Spanish nor English: the graph's own test
+    (:func:`retrieval.language.other_language`), so training data and the chat agree on what "another language" is.
+    (A second detector here, es+en confidence < 0.2 behind a function-word guard, let "Salut, est-ce que vous livrez
+    en Belgique ?" through and dropped "cn i pay wiht paypall or aplle pay".)"""
+    from retrieval.language import other_language
 
-    retrieval.language only tells es from en; a wider detector decides here, and only confidently (es+en < 0.2),
-    since short Spanish is easily taken for Catalan or Portuguese.
-    """
-    from lingua import Language
-
-    from retrieval.language import MARKERS, OTHER_LANGUAGES, lingua_detector, strip_accents
-
-    words = [strip_accents(w) for w in re.findall(r"[^\W\d_]+", text.lower())]
-    # Typos and short Spanish fool the statistics ("como me apunto a la newsletter" reads as Portuguese):
-    # a text with enough es/en function words stays.
-    if words and sum(w in MARKERS["es"] or w in MARKERS["en"] for w in words) >= 0.2 * len(words):
-        return False
-    wide = lingua_detector("ENGLISH", "SPANISH", *OTHER_LANGUAGES, "DUTCH")
-    values = {v.language: v.value for v in wide.compute_language_confidence_values(text)}
-    return values.get(Language.SPANISH, 0.0) + values.get(Language.ENGLISH, 0.0) < 0.2
+    return other_language(text) is not None
 
 
 def shape_conversation(

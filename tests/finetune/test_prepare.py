@@ -326,3 +326,18 @@ def test_kb_questions_keep_a_name_the_article_writes_capitalised() -> None:
         "Can you tell me about returns policy?"
     )
     assert kb_questions("Gift cards", "en", "Gift cards never expire.")[1] == "What should I know about gift cards?"
+
+
+def test_other_language_turns_are_what_the_chat_agent_calls_another_language() -> None:
+    """One test of "another language" for data preparation and the graph (retrieval.language.other_language)."""
+    from finetune.prepare.cleaning import is_other_language
+    from retrieval.language import other_language
+
+    for text in ("Salut, est-ce que vous livrez en Belgique ? Combien coûte la livraison ?",
+                 "Guten Tag, wo ist mein Paket? Ich warte schon seit zwei Wochen.",
+                 "cn i pay wiht paypall or aplle pay", "como me apunto a la newsletter de la tienda",
+                 "hola buenas, quiero devolver unas zapatillas que me quedan pequeñas"):  # fmt: skip
+        assert is_other_language(text) is (other_language(text) is not None)
+    assert is_other_language("Salut, est-ce que vous livrez en Belgique ? Combien coûte la livraison ?")
+    assert not is_other_language("cn i pay wiht paypall or aplle pay")
+    assert not is_other_language("como me apunto a la newsletter de la tienda")
