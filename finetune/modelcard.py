@@ -31,7 +31,8 @@ def _data_summary(data_dir: Path) -> dict[str, Any]:
         if path.is_file():
             counts[name] = sum(1 for line in path.open(encoding="utf-8") if line.strip())
     manifest = data_dir / "manifest.json"
-    return {"folder": str(data_dir.resolve()), "conversations": counts, "has_manifest": manifest.is_file()}
+    return {"folder": str(data_dir.resolve()), "conversations": counts, "has_manifest": manifest.is_file(),
+            "company": data_company(data_dir) or DEFAULT_COMPANY}  # fmt: skip
 
 
 def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str, metrics: dict[str, Any]) -> None:
@@ -48,7 +49,7 @@ def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str
             "tokenizer": "tokenizer",
             "lang_aware": config.normalize_system_prompt,
             # the company its system prompts named in training: the hf generator's default for serving
-            "company": data_company(data_dir) or DEFAULT_COMPANY,
+            "company": data["company"],
             "max_seq_len": config.max_seq_len,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **base_identity(base_ref),
@@ -81,8 +82,7 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
     lines = [
         f"# supportbot model card: `{config.preset}`",
         "",
-        f"LoRA adapter for the bilingual (es/en) {data_company(Path(data['folder'])) or DEFAULT_COMPANY} support "
-        "assistant, trained by `supportbot train`.",
+        f"LoRA adapter for the bilingual (es/en) {data['company']} support assistant, trained by `supportbot train`.",
         "",
         "## Base model",
         f"- Base: {base}",

@@ -63,19 +63,20 @@ def kb_questions(title: str, lang: str, text: str = "") -> list[str]:
     low = title.lower()
     if title.endswith("?"):
         return [title, *kb_questions(title.rstrip("?"), lang, text)[1:]] if lang == "en" else [title]
+    named = _lower_first(title, text)
     if lang == "es":
         if low.startswith("cómo "):
-            return [f"¿{title}?", f"¿Me explicas {_lower_first(title, text)}?"]
+            return [f"¿{title}?", f"¿Me explicas {named}?"]
         if low.startswith(_ES_FIRST_PERSON):
-            return [f"{title}, ¿qué hago?", f"Hola, {_lower_first(title, text)}. ¿Me ayudas?"]
+            return [f"{title}, ¿qué hago?", f"Hola, {named}. ¿Me ayudas?"]
         first = low.split()[0].split(":")[0]
         if first.endswith(("ar", "er", "ir", "arse", "erse", "irse")):
             verb = re.sub(r"se$", "me", first)
             rest = title.split(" ", 1)[1] if " " in title else ""
             return [f"¿Cómo puedo {verb} {rest}?".replace(" ?", "?"), f"Quiero {verb} {rest}, ¿cómo lo hago?"]
         return [
-            f"¿Me puedes dar información sobre {_lower_first(title, text)}?",
-            f"¿Qué debo saber sobre {_lower_first(title, text)}?",
+            f"¿Me puedes dar información sobre {named}?",
+            f"¿Qué debo saber sobre {named}?",
         ]
     if low.startswith("how to "):
         rest = title[7:]
@@ -83,11 +84,11 @@ def kb_questions(title: str, lang: str, text: str = "") -> list[str]:
     if low.startswith(_EN_FIRST_PERSON):
         return [
             f"{title}, what can I do?",
-            f"Hi, {_lower_first(title, text) if not low.startswith('i') else title}. Can you help?",
+            f"Hi, {named if not low.startswith('i') else title}. Can you help?",
         ]
     return [
-        f"Can you tell me about {_lower_first(title, text)}?",
-        f"What should I know about {_lower_first(title, text)}?",
+        f"Can you tell me about {named}?",
+        f"What should I know about {named}?",
     ]
 
 
