@@ -46,6 +46,7 @@ from graph.scope_data import (
     bundled_negatives,
     match_conversations,
     near_negatives,
+    read_customer_questions,
     template_questions,
 )
 from graph.scope_kb import MAX_KB_VECTORS, Encode, covered_share, logistic, top3, topic_titles
@@ -55,7 +56,15 @@ from retrieval.multilingual import DIM as USE_DIM
 from retrieval.multilingual import encode as encode_use
 from retrieval.text import content_stems, sentences
 
-__all__ = ["ScopeError", "ScopeModel", "bundled_examples", "fit_scope", "load_or_fit", "load_or_fit_es"]
+__all__ = [
+    "ScopeError",
+    "ScopeModel",
+    "bundled_examples",
+    "deployment_scope",
+    "fit_scope",
+    "load_or_fit",
+    "load_or_fit_es",
+]
 DATA = bundled_data()
 FORMAT = 14
 MAX_KB_SENTENCES = 1500
@@ -492,3 +501,18 @@ def load_or_fit_es(
     return _cached_fit([cache_dir / "scope" / "es" / name / f"scope-{key}.npz"],
                        lambda: fit_scope(fetch_es_material(kb), kb.embedder.encode, data_dir, cache=cache,
                                          customer_questions=customer_questions))  # fmt: skip
+
+
+def deployment_scope(
+    load: Callable[[Sequence[tuple[str, str]]], ScopeModel], questions_file: Path | None, company: str | None
+) -> ScopeModel:
+    """The scope rail a deployment runs, the same for the chat service and ``supportbot guard scope``: ``load``
+    (:func:`load_or_fit` or :func:`load_or_fit_es` with the index bound) given the deployment's own customer
+    questions (``SUPPORTBOT_SCOPE_QUESTIONS``, read here), and the configured company counted as ours, never as
+    "another company".
+
+    Raises:
+        ScopeError: an unreadable or invalid questions file, or an index the rail cannot be fitted to.
+    """
+    questions = read_customer_questions(Path(questions_file)) if questions_file else []
+    return load(questions).claim(company)

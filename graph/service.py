@@ -22,20 +22,21 @@ RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "late
 
 
 def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
-    from graph.scope import load_or_fit, load_or_fit_es
-    from graph.scope_data import ScopeError, read_customer_questions
+    from graph.scope import deployment_scope, load_or_fit, load_or_fit_es
+    from graph.scope_data import ScopeError
+
+    data = getattr(kb, "data", None)
+
+    def load(questions: Any) -> Any:
+        if data is None:  # Elasticsearch: fitted from the articles and chunks read from the server
+            return load_or_fit_es(kb, Path(config.cache_dir), customer_questions=questions)
+        return load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir,
+                           customer_questions=questions)  # fmt: skip
 
     try:
-        questions = read_customer_questions(Path(config.scope_questions)) if config.scope_questions else []
+        return deployment_scope(load, config.scope_questions, config.company)
     except ScopeError as exc:
-        raise GraphConfigError(f"scope_questions: {exc}") from exc
-    data = getattr(kb, "data", None)
-    if data is None:  # Elasticsearch: fitted from the articles and chunks read from the server
-        model = load_or_fit_es(kb, Path(config.cache_dir), customer_questions=questions)
-    else:
-        model = load_or_fit(Path(config.index_dir), data, kb.embedder.encode, kb.embedder.name, config.cache_dir,
-                            customer_questions=questions)  # fmt: skip
-    return model.claim(config.company)  # the configured company is never "another company"
+        raise GraphConfigError(f"scope rail: {exc}") from exc
 
 
 def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:

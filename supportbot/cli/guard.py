@@ -52,8 +52,7 @@ def scope(
     try:
         from graph.nodes.check_scope import scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
-        from graph.scope import load_or_fit
-        from graph.scope_data import read_customer_questions
+        from graph.scope import deployment_scope, load_or_fit
         from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
         from retrieval.store import read_version
@@ -61,12 +60,14 @@ def scope(
 
         settings = get_settings()
         home = settings.home
-        # the deployment's own customer questions, as the graph reads them (SUPPORTBOT_SCOPE_QUESTIONS)
-        questions = read_customer_questions(settings.scope_questions) if settings.scope_questions else []
         data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
         embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
-        model = load_or_fit(index, data, embedder.encode, embedder.name, home, customer_questions=questions)
-        model.claim(settings.company)  # as the graph: the configured company is ours
+
+        # as the graph: the deployment's own customer questions (SUPPORTBOT_SCOPE_QUESTIONS), its company ours
+        def load(questions: Any) -> Any:
+            return load_or_fit(index, data, embedder.encode, embedder.name, home, customer_questions=questions)
+
+        model = deployment_scope(load, settings.scope_questions, settings.company)
     except (IndexFault, ScopeError) as exc:
         fail(str(exc))
     # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.

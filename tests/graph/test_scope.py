@@ -320,7 +320,7 @@ def test_a_bad_customer_questions_file_is_named(
         with pytest.raises(GraphConfigError, match="no such file"):
             GraphConfig(index_dir=tmp_path, scope_questions=path)
     else:  # the chat service refuses to start with it, naming the file (the CLI, API and UI print that)
-        with pytest.raises(GraphConfigError, match=f"scope_questions: .*{message}"):
+        with pytest.raises(GraphConfigError, match=f"scope rail: .*{message}"):
             ChatService(GraphConfig(index_dir=bundled_index, scope_questions=path, cache_dir=HOME,
                                     checkpoint_db=tmp_path / "c.sqlite", store_db=tmp_path / "s.sqlite"))  # fmt: skip
 
