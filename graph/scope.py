@@ -38,12 +38,14 @@ from typing import Any
 import numpy as np
 
 from graph.companies import company_list, own_companies
+from graph.scope_business import BusinessModel, fit_business
 from graph.scope_data import (
     CUSTOMERS,
     ScopeError,
     bundled_conversations,
     bundled_examples,
     bundled_negatives,
+    business_questions,
     match_conversations,
     near_negatives,
     read_customer_questions,
@@ -66,7 +68,7 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 14
+FORMAT = 15
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 MIN_CALIBRATION_TURNS = 30  # fewer customer turns in a language: its threshold comes from the negatives
@@ -88,6 +90,7 @@ class ScopeModel:
     kb_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))  # USE vectors of the chunks
     neutral: NeutralModel | None = None  # scores the languages the knowledge base has no article in
     own_companies: set[str] = field(default_factory=set)  # listed companies that are ours (graph.companies)
+    business: BusinessModel | None = None  # questions about the business itself (graph.scope_business)
 
     def other_companies(self, text: str) -> list[str]:
         """The companies of ``data/scope/companies.txt`` that ``text`` names and that are not ours, as listed."""
@@ -155,6 +158,14 @@ class ScopeModel:
                 )
         return probs
 
+    def about_business(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Whether each text asks how, when or where to reach the business itself (:mod:`graph.scope_business`)
+        and names no other company: in scope whatever :meth:`probabilities` says."""
+        if self.business is None or not len(texts):
+            return np.zeros(len(texts), dtype=bool)
+        accepted = self.business.accepts(vectors, encode_use(list(texts)))
+        return accepted & np.array([not self.other_companies(t) for t in texts])
+
     def score(self, vector: np.ndarray, text: str, lang: str) -> float:
         """Probability in [0, 1] that ``text`` is in scope."""
         return float(self.probabilities(vector[None, :], [text], [lang])[0])
@@ -168,10 +179,12 @@ class ScopeModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.npz")
         fields = {"vocab": self.vocab, "thresholds": self.thresholds, "meta": self.meta}
-        if self.neutral is not None:
-            fields["neutral"] = self.neutral.fields()
+        arrays: dict[str, Any] = {}
+        for name, part in (("neutral", self.neutral), ("business", self.business)):
+            if part is not None:
+                fields[name] = part.fields()
+                arrays.update(part.arrays())
         blob = json.dumps(fields, ensure_ascii=False)
-        arrays: dict[str, Any] = self.neutral.arrays() if self.neutral is not None else {}
         np.savez(
             tmp,
             coef=self.coef,
@@ -190,9 +203,10 @@ class ScopeModel:
         with np.load(path, allow_pickle=False) as data:
             blob = json.loads(str(data["blob"]))
             neutral = NeutralModel.from_saved(data, blob["neutral"]) if "neutral" in blob else None
+            business = BusinessModel.from_saved(data, blob["business"]) if "business" in blob else None
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
                        blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], neutral,
-                       set(blob["meta"].get("own_companies", [])))  # fmt: skip
+                       set(blob["meta"].get("own_companies", [])), business)  # fmt: skip
 
 
 Example = tuple[str, str, set[str], str]  # (text, lang, stems of its article, its article's id: "" for none)
@@ -361,6 +375,8 @@ def fit_scope(
     nearest = top3(vectors, kb_vectors)[:, 0]
     matched, keep = match_conversations(nearest, kind, langs, source)
     keep &= ~near_negatives(nearest, kind, langs, source, keep)
+    # every shipped negative, near this knowledge base or not: the business detector is the same for every one
+    all_negatives = (vectors[kind == 2], use[kind == 2])
     vectors, use, labels, kind = vectors[keep], use[keep], labels[keep], kind[keep]
     texts, langs, source, article = ([x for x, k in zip(rows, keep, strict=True) if k]
                                      for rows in (texts, langs, source, article))  # fmt: skip
@@ -405,12 +421,17 @@ def fit_scope(
         for lang in missing:
             thresholds[lang] = _negative_threshold(probs, kind, lang_of, lang)
     model.thresholds = thresholds
+    business = [t for t, _ in business_questions(data_dir)]
+    positives = (_encode_examples(business, encode, cache, "business"),
+                 _encode_examples(business, encode_use, cache, "use-business"))  # fmt: skip
+    model.business = fit_business(positives, all_negatives, seed)
     model.meta = {
         "format": FORMAT,
         "kb_examples": int((kind == 0).sum()),
         "query_examples": int((kind == 1).sum()),
         "negatives": int((kind == 2).sum()),
         "negatives_dropped": len(negatives) - int((kind == 2).sum()),
+        "business_questions": len(business),
         "target_recall": target_recall,
         "conversations": matched,
         "customer_questions": dict(Counter(lang for _, lang in customer_questions)),

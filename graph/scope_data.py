@@ -121,9 +121,19 @@ def bundled_examples(data_dir: Path = DATA) -> tuple[list[tuple[str, str]], list
 
 
 def bundled_negatives(data_dir: Path = DATA) -> list[tuple[str, str]]:
-    """The shipped out-of-scope examples (CLINC150 train sample, en; written for this project, es and en)."""
+    """The shipped out-of-scope examples (CLINC150 train sample, en; written for this project, es and en: off-topic
+    messages, and look-alikes of questions about the business such as other places' opening hours)."""
     outside = [(r["text"], "en") for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")]
-    return outside + [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / "ood_written.jsonl")]
+    for name in ("ood_written.jsonl", "business_lookalikes.jsonl"):
+        outside += [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / name)]
+    return outside
+
+
+def business_questions(data_dir: Path = DATA) -> list[tuple[str, str]]:
+    """What any business's customers ask its support chat about the business itself: how and when to reach it,
+    where it is (``data/scope/business_questions.jsonl``, es and en). In scope for every knowledge base, whether or
+    not an article gives the number or the hours: the chat can say so or hand off, a refusal cannot."""
+    return [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / "business_questions.jsonl")]
 
 
 # Customer-style questions about every article, in both languages (the title as the customer would type it).

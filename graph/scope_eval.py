@@ -94,9 +94,10 @@ def evaluate(
         texts = [t for t, _, _ in rows]
         vectors = encode(texts)
         probs = model.probabilities(vectors, texts, [lang for _, lang, _ in rows])
+        business = model.about_business(vectors, texts)
         decided = [
-            (label, bool(p >= (thresholds or model.thresholds).get(lang, model.threshold(lang))))
-            for (_, lang, label), p in zip(rows, probs, strict=True)
+            (label, bool(p >= (thresholds or model.thresholds).get(lang, model.threshold(lang)) or b))
+            for (_, lang, label), p, b in zip(rows, probs, business, strict=True)
         ]
         report["sets"][name] = _rates(decided)
         lang = rows[0][1] if rows else "en"

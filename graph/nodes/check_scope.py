@@ -36,13 +36,17 @@ def scope_verdict(
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
     # whatever the embedding says (misspelt questions also share no word, but read like words).
     unknown = gibberish(query) and model.coverage(query, lang) == 0.0
+    # "what's your phone number?": about the business itself, in scope for any knowledge base
+    business = bool(query.strip()) and bool(model.about_business(vector[None, :], [query])[0])
     verdict: dict[str, Any] = {
         "score": round(score, 4),
         "threshold": round(cut, 4),
-        "in_scope": score >= cut and not unknown,
+        "in_scope": (score >= cut or business) and not unknown,
     }
     if unknown:
         verdict["no_known_word"] = True
+    if business:
+        verdict["business"] = True
     others = model.other_companies(query)
     if others:  # one of the features; the redirect names the company when the rail says no
         verdict["other_company"] = others[0]
