@@ -66,6 +66,13 @@ def demo_corpus() -> Corpus:
     return Corpus("demo", [], load_queries(DEMO_QUERIES, split="dev"), "data/kb + data/eval dev split", ["en", "es"])
 
 
+def demo_short_corpus() -> Corpus:
+    """The bundled demo store and short chat messages (3-9 words, ``benchmarks/data/short_queries.jsonl`` dev split,
+    written for this check without reading ``data/eval``; its val split is held out)."""
+    path = ROOT / "benchmarks" / "data" / "short_queries.jsonl"
+    return Corpus("demo_short", [], load_queries(path, split="dev"), "data/kb + short chat messages", ["en", "es"])
+
+
 def switch_corpus(seed: int = 0) -> Corpus:
     """Topic switches on the demo store: a dev question, the bot's answer to it, then an unrelated dev question.
 
@@ -146,6 +153,7 @@ def collect(
 SINGLE: dict[str, Fusion] = {
     "dense": lambda s: dict(zip(s.dense_rows.tolist(), s.dense_scores.tolist(), strict=True)),
     "bm25": lambda s: dict(zip(s.lexical_rows.tolist(), s.lexical_scores.tolist(), strict=True)),
+    "titles": lambda s: dict(zip(s.title_rows.tolist(), s.title_scores.tolist(), strict=True)),
 }
 
 
@@ -190,7 +198,7 @@ def dev_runs(
 
     ``names``: comma-separated corpus names to keep (all when empty).
     """
-    corpora = [demo_corpus()]
+    corpora = [demo_corpus(), demo_short_corpus()]
     if datasets.is_dir():
         corpora += load_corpora(datasets)
     else:
@@ -342,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     systems = {
         **SINGLE,
         "rrf (before)": configured(replace(default, fusion="rrf")),
+        "hybrid, no title list": configured(replace(default, fusion_title_weight=0.0)),
         "hybrid": configured(default),
     }
     print(f"load average {os.getloadavg()[0]:.2f}; collected in {time.perf_counter() - started:.0f} s\n")

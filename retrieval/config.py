@@ -65,6 +65,13 @@ class RetrievalConfig:
             "cross-language dev group searched with the student (docs/retrieval.md)"
         },
     )
+    fusion_title_weight: float = field(
+        default=0.3,
+        metadata={
+            "help": "weight of a third list in fusion, the articles whose titles are nearest the query, as a share "
+            "of the dense weight; 0 = titles only as part of each chunk's text (docs/retrieval.md, 'Titles')"
+        },
+    )
     multilingual_dense: bool = field(
         default=True,
         metadata={
@@ -118,6 +125,8 @@ class RetrievalConfig:
             raise ValueError("cross_expand_min_prob must be in [0, 1]")
         if self.chunk_max_chars < 50 or self.candidates < 1 or self.rrf_k < 1:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
+        if not 0 <= self.fusion_title_weight <= 4:
+            raise ValueError("fusion_title_weight must be in [0, 4]")
         if not 0 <= self.fusion_rank_bonus <= 2 or self.fusion_rank_k < 0:
             raise ValueError("fusion_rank_bonus must be in [0, 2] and fusion_rank_k >= 0")
         if self.fusion not in ("minmax", "rrf"):
@@ -158,7 +167,8 @@ class RetrievalConfig:
     def fuse(self, signals: Signals) -> dict[int, float]:
         """Chunk row -> fused score of one query's candidates, with this config's fusion and weights."""
         weights = self.fusion_weights_for(signals.qlang, signals.cross, signals.bilingual, signals.multilingual)
-        return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k)
+        return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k,
+                    self.fusion_title_weight)  # fmt: skip
 
     def weights_for(self, lang: str | None) -> tuple[float, float]:
         """The (dense, lexical) fusion weights for a query in ``lang``.

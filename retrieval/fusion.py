@@ -16,7 +16,7 @@ Shared by every backend so that they rank alike. Two methods:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +37,11 @@ class Signals:
     cross: bool = False  # few indexed articles are in the query's language: BM25 with translations carries it
     bilingual: bool = False  # the embedder maps es and en into one space (a `kb distill` student)
     multilingual: bool = False  # the dense list came from USE multilingual v3, not the index's embedder
+    # the articles whose titles are nearest the query (each as its best chunk's row), by the same embedder as the
+    # dense list: a short question ("my order hasn't arrived yet") reads like a title ("My order is late") more
+    # than like any 700-character chunk of the article
+    title_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    title_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # cosine similarities
 
 
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
@@ -75,8 +80,9 @@ def fuse(
     rrf_k: int = 60,
     rank_bonus: float = RANK_BONUS,
     rank_k: int = RANK_K,
+    title_weight: float = 0.0,
 ) -> dict[int, float]:
-    """Chunk row -> fused score of the dense and lexical candidates in ``signals``.
+    """Chunk row -> fused score of the dense, lexical and title candidates in ``signals``.
 
     Args:
         signals: the two rankings with their scores.
@@ -86,20 +92,26 @@ def fuse(
         rank_bonus: ``minmax`` only: each list adds ``rank_bonus * weight * (rank_k + 1) / (rank_k + rank)``;
             0 disables.
         rank_k: ``minmax`` only: the constant of that rank term.
+        title_weight: the title list's weight as a share of the dense weight (0: titles ignored).
 
     Raises:
         ValueError: an unknown method.
     """
     dense_weight, lexical_weight = weights
+    title = (signals.title_rows, signals.title_scores, title_weight * dense_weight)
     match method:
         case "rrf":
-            return rrf([(signals.dense_rows, dense_weight), (signals.lexical_rows, lexical_weight)], rrf_k)
+            lists = [(signals.dense_rows, dense_weight), (signals.lexical_rows, lexical_weight)]
+            return rrf(lists + ([(title[0], title[2])] if title[2] > 0 else []), rrf_k)
         case "minmax":
             fused: dict[int, float] = {}
             for rows, scores, weight in (
                 (signals.dense_rows, signals.dense_scores, dense_weight),
                 (signals.lexical_rows, signals.lexical_scores, lexical_weight),
+                title,
             ):
+                if weight <= 0 or not len(rows):
+                    continue
                 ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
                 for row, value in zip(rows.tolist(), values.tolist(), strict=True):

@@ -6,6 +6,7 @@ when its translation is also indexed: the pair is folded into the query-language
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -135,6 +136,22 @@ class KnowledgeBase:
         self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
+        self._titles: tuple[list[str], np.ndarray, np.ndarray | None] | None = None  # see title_vectors
+        self._titles_lock = threading.Lock()
+
+    def title_vectors(self) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+        """(article ids, their titles' vectors by the index's embedder, and by USE multilingual when the index
+        searches with it) of every kept, titled article: encoded on first use, by the embedder the chunks were
+        (so a distilled student's index gets its own), not stored in the index."""
+        with self._titles_lock:
+            if self._titles is None:
+                docs = [d for d in self.data.documents.values()
+                        if d.duplicate_of is None and (d.title or "").strip() and d.id in self.rows_of]  # fmt: skip
+                titles = [d.title for d in docs]
+                main = self.embedder.encode(titles) if titles else np.zeros((0, 1), np.float32)
+                use = encode_multilingual(titles) if titles and self.multilingual is not None else None
+                self._titles = ([d.id for d in docs], main, use)
+            return self._titles
 
     def translations(self, query: str, qlang: str | None) -> list[str]:
         """BM25 terms in the other language for ``query``: broad when few articles are in the query's language."""
@@ -262,9 +279,26 @@ class KnowledgeBase:
         lexical_rows, lexical_scores = self.data.lexical.search(
             query, qlang, candidates, self.translations(query, qlang)
         )
-        return Signals(
+        signals = Signals(
             dense_rows, dense_scores, lexical_rows, lexical_scores, qlang, cross, self.bilingual, multilingual
         )
+        if self.config.fusion_title_weight > 0:
+            signals.title_rows, signals.title_scores = self._title_list(query, vector, multilingual, candidates)
+        return signals
+
+    def _title_list(
+        self, query: str, vector: np.ndarray, multilingual: bool, candidates: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``candidates`` articles whose titles are nearest the query (rows of their best chunks, cosines), by
+        the embedder of the dense list."""
+        docs, main, use = self.title_vectors()
+        if not docs:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        # a Spanish or cross-language query: USE, whose encoding of the query the dense list left in its cache
+        scores = use @ encode_multilingual([query])[0] if multilingual and use is not None else main @ vector
+        top = np.argsort(-scores, kind="stable")[:candidates]
+        rows = np.array([self._best_chunk(docs[i], vector) for i in top], np.int64)
+        return rows, scores[top].astype(np.float32)
 
     def _best_chunk(self, doc_id: str, vector: np.ndarray) -> int:
         return max(self.rows_of[doc_id], key=lambda i: float(self.data.vectors[i] @ vector))

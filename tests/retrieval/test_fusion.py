@@ -123,3 +123,19 @@ def test_config_picks_weights_by_language_and_cross_language_index() -> None:
         RetrievalConfig(fusion="borda")
     with pytest.raises(ValueError, match="must be \\[dense, lexical\\]"):
         RetrievalConfig(fusion_weights={"en": [0.0, 0.0]})
+
+
+def test_the_title_list_is_a_third_list_weighted_from_the_dense_one() -> None:
+    s = signals(dense={1: 0.9, 2: 0.5}, lexical={1: 3.0, 3: 2.0})
+    s.title_rows, s.title_scores = np.array([3, 2], np.int64), np.array([0.8, 0.4], np.float32)
+    before = fuse(s, (0.6, 0.4))
+    assert fuse(s, (0.6, 0.4), title_weight=0.0) == before
+    after = fuse(s, (0.6, 0.4), title_weight=0.5)
+    # the title list's first row gets weight 0.5 * 0.6 times (1 + rank bonus), its second the rank term only
+    assert after[3] - before[3] == pytest.approx(0.3 * (1.0 + 0.5), rel=1e-5)
+    assert after[2] - before[2] == pytest.approx(0.3 * (0.0 + 0.5 * 2 / 3), rel=1e-5)
+    assert after[1] == pytest.approx(before[1])
+    assert set(fuse(s, (0.6, 0.4), "rrf", 60, title_weight=0.5)) == {1, 2, 3}
+    assert RetrievalConfig().fuse(s) == pytest.approx(fuse(s, (0.35, 0.65), title_weight=0.3))
+    with pytest.raises(ValueError, match="fusion_title_weight"):
+        RetrievalConfig(fusion_title_weight=-1)
