@@ -97,6 +97,8 @@ class ChatService:
         )
         self.graph = build_graph(self.deps, self.checkpointer)
         detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
+        if hasattr(kb, "title_vectors"):  # the title list of the fusion (retrieval.search): encoded once, here
+            kb.title_vectors()
         warmup = f"warmup-{uuid.uuid4().hex}"
         self.chat("hello", session_id=warmup, mode="rag")
         self.checkpointer.delete_thread(warmup)
