@@ -7,11 +7,12 @@ near. Measured on ``benchmarks/data/business_basics_val.jsonl`` (written by anot
 the main model alone refused 43-69 % of them on every knowledge base of ``benchmarks/scope_domains.py``.
 
 So a second, small logistic regression decides only this: the message (its index-embedder and USE multilingual
-vectors) against the shipped questions of ``data/scope/business_questions.jsonl`` (es, en) as positives and the
-kept out-of-scope examples (which include ``data/scope/business_lookalikes.jsonl``: other places' hours, calling a
-relative) as negatives. Its threshold lets through at most :data:`FALSE_ACCEPT` of those negatives out of fold. A
-message it accepts is in scope whatever the main model says, unless it names another company (Tesco's hours are
-Tesco's). Fitted with the main model and saved in the same ``.npz``.
+vectors) against the shipped questions of ``data/scope/business_questions.jsonl`` (es, en) as positives and every
+shipped out-of-scope example (which include ``data/scope/business_lookalikes.jsonl``: other places' hours, calling
+a relative) as negatives, so it is the same for every knowledge base served with the same embedder. Its threshold
+lets through at most :data:`FALSE_ACCEPT` of those negatives out of fold. A message it accepts is in scope whatever
+the main model says, unless it names another company (Tesco's hours are Tesco's). Fitted with the main model and
+saved in the same ``.npz``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Fusion of the dense and lexical (BM25) chunk rankings into one score per chunk.
+"""Fusion of the dense and lexical (BM25) chunk rankings, and of the articles whose titles are nearest the query,
+into one score per chunk.
 
 Shared by every backend so that they rank alike. Two methods:
 
@@ -105,13 +106,11 @@ def fuse(
             return rrf(lists + ([(title[0], title[2])] if title[2] > 0 else []), rrf_k)
         case "minmax":
             fused: dict[int, float] = {}
-            for rows, scores, weight in (
+            lists = [
                 (signals.dense_rows, signals.dense_scores, dense_weight),
                 (signals.lexical_rows, signals.lexical_scores, lexical_weight),
-                title,
-            ):
-                if weight <= 0 or not len(rows):
-                    continue
+            ]
+            for rows, scores, weight in lists + ([title] if title[2] > 0 else []):
                 ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
                 for row, value in zip(rows.tolist(), values.tolist(), strict=True):
