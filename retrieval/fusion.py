@@ -106,11 +106,11 @@ def fuse(
             return rrf(lists + ([(title[0], title[2])] if title[2] > 0 else []), rrf_k)
         case "minmax":
             fused: dict[int, float] = {}
-            lists = [
+            scored = [
                 (signals.dense_rows, signals.dense_scores, dense_weight),
                 (signals.lexical_rows, signals.lexical_scores, lexical_weight),
             ]
-            for rows, scores, weight in lists + ([title] if title[2] > 0 else []):
+            for rows, scores, weight in scored + ([title] if title[2] > 0 else []):
                 ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
                 for row, value in zip(rows.tolist(), values.tolist(), strict=True):
