@@ -38,7 +38,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
 @app.command()
 def scope(
     index: Path = typer.Option(..., "--index", help="Index folder the scope rail is fitted to."),
-    input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, in_scope, score}."),
+    input: Path = typer.Option(
+        ..., "--input", help="JSONL file of {id, text}; prints {id, in_scope, score} (and business / other_company)."
+    ),
     threshold: float | None = typer.Option(None, "--threshold", help="Override the fitted threshold (0-1)."),
 ) -> None:
     """Score how well each message belongs to the knowledge base's domain (every rule the graph applies)."""
@@ -77,7 +79,9 @@ def scope(
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
         verdict = scope_verdict(model, vectors[i], text, lang, threshold)  # type: ignore[index]
-        print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"]})
+        # why, where a rule beyond the score decided: a question about the business itself, another company named
+        why = {key: verdict[key] for key in ("business", "other_company") if key in verdict}
+        print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 
 
 @app.command("input")

@@ -56,13 +56,17 @@ def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) 
     texts = tmp_path / "texts.jsonl"
     texts.write_text(
         '{"id": "a", "text": "how do I cancel my order?"}\n{"id": "b", "text": "best pizza recipe with pineapple"}\n'
-        '{"id": "c", "text": "¿cuánto cuesta el envío exprés?"}\n'
+        '{"id": "c", "text": "¿cuánto cuesta el envío exprés?"}\n{"id": "d", "text": "what\'s your phone number"}\n'
+        '{"id": "e", "text": "Zara sent me the wrong size, how do I exchange it?"}\n'
     )
     result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(texts)])
     assert result.exit_code == 0, result.output
     rows = {r["id"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert rows["a"]["in_scope"] and not rows["b"]["in_scope"] and rows["c"]["in_scope"]
     assert 0 <= rows["b"]["score"] < rows["a"]["score"] <= 1
+    assert set(rows["a"]) == {"id", "in_scope", "score"}  # the contract; the reasons below only when they decided
+    assert rows["d"]["in_scope"] and rows["d"]["business"] is True  # every rule the graph applies
+    assert not rows["e"]["in_scope"] and rows["e"]["other_company"] == "Zara"
 
 
 def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
