@@ -79,7 +79,7 @@ def scope(
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
         verdict = scope_verdict(model, vectors[i], text, lang, threshold)  # type: ignore[index]
-        # why, where a rule beyond the score decided: a question about the business itself, another company named
+        # the rules beyond the score that apply: a question about the business itself, another company named
         why = {key: verdict[key] for key in ("business", "other_company") if key in verdict}
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 

@@ -64,7 +64,7 @@ def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) 
     rows = {r["id"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert rows["a"]["in_scope"] and not rows["b"]["in_scope"] and rows["c"]["in_scope"]
     assert 0 <= rows["b"]["score"] < rows["a"]["score"] <= 1
-    assert set(rows["a"]) == {"id", "in_scope", "score"}  # the contract; the reasons below only when they decided
+    assert set(rows["a"]) == {"id", "in_scope", "score"}  # the contract; the rules below only when they apply
     assert rows["d"]["in_scope"] and rows["d"]["business"] is True  # every rule the graph applies
     assert not rows["e"]["in_scope"] and rows["e"]["other_company"] == "Zara"
 
