@@ -22,6 +22,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 _FORMATTER = logging.Formatter()
+# Control characters and bidirectional overrides in outside data: a newline in a requested path would start a forged
+# log line, an ANSI escape would rewrite the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control and bidirectional-override characters written as escapes (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def redact_for_log(text: str) -> str:
@@ -35,15 +43,17 @@ class RedactingFilter(logging.Filter):
     """Masks personal data in every record that passes through the handler it is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record's string arguments (or its message when it has none) and its exception text.
+        """Redact the record's string arguments (or its message when it has none) and its exception text; control
+        characters in the arguments are escaped.
 
         Only the arguments carry outside data; leaving the format string and numbers alone keeps status codes and
         durations from looking like phone numbers.
         """
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact_for_log(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(escape_controls(redact_for_log(a)) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict) and record.args:
-            record.args = {k: redact_for_log(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            record.args = {k: escape_controls(redact_for_log(v)) if isinstance(v, str) else v
+                           for k, v in record.args.items()}  # fmt: skip
         elif isinstance(record.msg, str):
             record.msg = redact_for_log(record.msg)
         if record.exc_info:  # tracebacks may quote user input too (exception messages)

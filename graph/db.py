@@ -69,11 +69,47 @@ class Transaction(Protocol):
     def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Result: ...
 
 
+class KeyedLocks:
+    """One re-entrant lock per key within a process (a key's lock is dropped when no thread holds or waits on it)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.RLock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock for the block."""
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.RLock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
 class Database:
     """A source of transactions on SQLite (one connection, one lock) or PostgreSQL (a shared pool)."""
 
     kind: str
     url: str
+    _keyed: KeyedLocks | None = None
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Run the block while no other holder of ``key`` runs (a conversation's turn: two turns of one session
+        sent at once would each read the same saved state, and the later write would drop the other turn).
+        Within this process; :class:`PostgresDatabase` also across every process sharing the database."""
+        if self._keyed is None:
+            self._keyed = KeyedLocks()
+        with self._keyed.hold(key):
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -209,6 +245,17 @@ class PostgresDatabase(Database):
     def transaction(self) -> Iterator[Transaction]:
         with translate_errors(), self.pool.connection() as conn, conn.transaction():
             yield _PgTransaction(conn)
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """As :meth:`Database.exclusive`, across processes too: a PostgreSQL advisory lock on the key's hash, held
+        on one pooled connection for the block (released with the connection if the process dies)."""
+        with super().exclusive(key), translate_errors(), self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
 
 
 def unavailable_errors() -> tuple[type[Exception], ...]:

@@ -152,11 +152,17 @@ class ChatService:
         "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason``, ``query`` and ``shown``: the passages
         the generator was shown, of which ``sources`` are the ones the answer cites)."""
         started = time.perf_counter()
-        if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
-            return held
         state, config, session_id = self._input(message, session_id, mode, lang, False)
-        values = self.graph.invoke(state, config, durability="exit")
+        with self._turn(session_id):
+            if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+                return held
+            values = self.graph.invoke(state, config, durability="exit")
         return self._result(values, session_id, started)
+
+    def _turn(self, session_id: str) -> Any:
+        """One turn of ``session_id`` at a time (across replicas on PostgreSQL): a second message sent before the
+        first is answered waits for it instead of overwriting its saved state."""
+        return self.store.db.exclusive(f"turn:{session_id}")
 
     def stream(
         self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
@@ -169,18 +175,19 @@ class ChatService:
         must swap the text it showed), and ``guardrails.output`` / ``guardrails.fallback`` / ``guardrails.stream``
         say which rail failed. Tokens of a failing sentence never reach the client."""
         started = time.perf_counter()
-        if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
-            yield {"type": "final", **held}
-            return
         state, config, session_id = self._input(message, session_id, mode, lang, True)
         values: dict[str, Any] = {}
         released: list[str] = []
-        for kind, chunk in self.graph.stream(state, config, stream_mode=["custom", "values"], durability="exit"):
-            if kind == "custom":
-                released.append(str(chunk.get("text", "")))
-                yield chunk
-            else:
-                values = chunk
+        with self._turn(session_id):
+            if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+                yield {"type": "final", **held}
+                return
+            for kind, chunk in self.graph.stream(state, config, stream_mode=["custom", "values"], durability="exit"):
+                if kind == "custom":
+                    released.append(str(chunk.get("text", "")))
+                    yield chunk
+                else:
+                    values = chunk
         result = self._result(values, session_id, started)
         shown = "".join(released).strip()
         yield {"type": "final", **result, "replaced": bool(shown) and shown != str(result["answer"]).strip()}
@@ -201,8 +208,23 @@ class ChatService:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return [dict(m) for m in (snapshot.values or {}).get("messages", [])]
 
-    def request_handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
-        """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button)."""
+    def _session_lang(self, session_id: str) -> str:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
-        lang = (snapshot.values or {}).get("session_lang") or "en"
-        return self.store.add_escalation(session_id, lang, reason, self.transcript(session_id))
+        return str((snapshot.values or {}).get("session_lang") or "en")
+
+    def redact(self, session_id: str, text: str) -> str:
+        """``text`` with personal data replaced by the session's placeholders, as its messages are stored."""
+        lang = self._session_lang(session_id)
+        return self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en",
+                                         self.deps.placeholder_map(session_id)).text  # fmt: skip
+
+    def request_handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+        """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button); a
+        free-text reason is stored redacted, like the conversation."""
+        lang = self._session_lang(session_id)
+        return self.store.add_escalation(session_id, lang, self.redact(session_id, reason), self.transcript(session_id))
+
+    def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
+        """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""
+        redacted = self.redact(session_id, comment) if comment else comment
+        return self.store.add_feedback(session_id, turn, rating, redacted)

@@ -89,8 +89,7 @@ class InProcessBackend:
 
     def feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Store thumbs up/down for answer ``turn``."""
-        self._load()
-        result: dict[str, Any] = self._store.add_feedback(session_id, turn, rating, comment)
+        result: dict[str, Any] = self._load().add_feedback(session_id, turn, rating, comment)
         return result
 
     def handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:

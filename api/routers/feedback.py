@@ -25,5 +25,5 @@ def add_feedback(body: FeedbackRequest, key: CallerKey, runtime: ReadyRuntime) -
     answers = [m for m in runtime.chat_service.transcript(body.session_id) if m.get("role") == "assistant"]
     if body.turn >= len(answers):
         raise HTTPException(404, f"session {body.session_id} has no answer number {body.turn} ({len(answers)} answers)")
-    record: dict[str, Any] = runtime.support_store.add_feedback(body.session_id, body.turn, body.rating, body.comment)
+    record: dict[str, Any] = runtime.chat_service.add_feedback(body.session_id, body.turn, body.rating, body.comment)
     return record

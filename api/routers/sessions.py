@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -87,7 +88,9 @@ async def session_events(
     """New messages of the conversation (agent replies included) and changes of who has it, as they happen."""
     await run_in_threadpool(check_can_read, runtime, key, session_id)
     messages, handoff = await run_in_threadpool(_snapshot, runtime, session_id)
-    if after is None and last_event_id is not None and last_event_id.strip().lstrip("-").isdigit():
+    # The id of the last event the client saw: a message index. Anything else ("--5", "-100", "²") is ignored, as
+    # browsers ignore an id they cannot use: the stream starts with the new messages.
+    if after is None and last_event_id is not None and re.fullmatch(r"[0-9]{1,9}", last_event_id.strip()):
         after = int(last_event_id)
     sent = len(messages) if after is None else min(after + 1, len(messages))
 

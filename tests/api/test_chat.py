@@ -68,10 +68,12 @@ def test_feedback_on_an_answer(client: TestClient, keys: dict[str, dict[str, str
     _chat(client, keys["customer"], message="How long does delivery take?", session_id=session)
     ok = client.post(
         "/v1/feedback",
-        json={"session_id": session, "turn": 0, "rating": "down", "comment": "too vague"},
+        json={"session_id": session, "turn": 0, "rating": "down", "comment": "too vague, mail ana.gil@mail.example"},
         headers=keys["customer"],
     )
     assert ok.status_code == 201 and ok.json()["rating"] == "down"
+    # the comment is stored like the conversation: personal data redacted
+    assert ok.json()["comment"].startswith("too vague, mail <EMAIL_") and "ana.gil" not in ok.json()["comment"]
     missing_turn = client.post(
         "/v1/feedback", json={"session_id": session, "turn": 5, "rating": "up"}, headers=keys["customer"]
     )
@@ -89,12 +91,47 @@ def test_feedback_on_an_answer(client: TestClient, keys: dict[str, dict[str, str
 def test_handoff_lands_in_the_escalation_queue(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     session = "handoff-session"
     _chat(client, keys["customer"], message="My parcel arrived damaged", session_id=session)
-    response = client.post("/v1/handoff", json={"session_id": session}, headers=keys["customer"])
+    reason = "please call me on +34 612 345 678"
+    response = client.post("/v1/handoff", json={"session_id": session, "reason": reason}, headers=keys["customer"])
     assert response.status_code == 201
     assert response.json()["status"] == "open"
+    assert "612" not in json.dumps(response.json()) and "<PHONE_" in response.json()["reason"]  # redacted as stored
     queue = client.get("/v1/escalations", params={"status": "open"}, headers=keys["agent"]).json()["escalations"]
     assert any(e["session_id"] == session and e["transcript"] for e in queue)
     assert client.post("/v1/handoff", json={"session_id": session}, headers=keys["customer2"]).status_code == 403
+
+
+def test_two_turns_of_one_session_sent_at_once_are_both_kept(client: TestClient,
+                                                                keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
+    """A double click or a second tab: each turn waits for the other instead of overwriting its saved state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = "concurrent-session"
+    _chat(client, keys["customer"], message="hello", session_id=session)
+    questions = ["How do I return an item?", "How long does a refund take?", "Do you ship to Portugal?"]
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda q: _chat(client, keys["customer"], message=q, session_id=session), questions))
+    assert all(a["route"] == "answered" for a in answers)
+    messages = client.get(f"/v1/sessions/{session}", headers=keys["customer"]).json()["messages"]
+    assert len(messages) == 8 and sorted(m["content"] for m in messages if m["role"] == "user") == sorted(
+        ["hello", *questions]
+    )
+
+
+def test_a_resumed_event_stream_ignores_an_id_it_cannot_use(client: TestClient,
+                                                            keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
+    session = "events-resume"
+    _chat(client, keys["customer"], message="hello", session_id=session)
+    for bad in ("--5", "-100", "-5", "²".encode(), "1e3", ""):
+        with client.stream("GET", f"/v1/sessions/{session}/events", params={"wait": 0.2},
+                           headers={**keys["customer"], "Last-Event-ID": bad}) as response:  # fmt: skip
+            body = response.read().decode("utf-8")
+        assert response.status_code == 200 and body.startswith("event: status"), (bad, body)
+        assert "event: message" not in body, bad  # only new messages, none repeated
+    with client.stream("GET", f"/v1/sessions/{session}/events", params={"wait": 0.2},
+                       headers={**keys["customer"], "Last-Event-ID": "0"}) as response:  # fmt: skip
+        body = response.read().decode("utf-8")
+    assert body.count("event: message") == 1 and "id: 1" in body  # the answer after message 0
 
 
 def test_malformed_requests_are_422_with_reasons(client: TestClient, keys: dict[str, dict[str, str]]) -> None:

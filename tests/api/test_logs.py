@@ -41,3 +41,14 @@ def test_access_log_has_no_query_text_or_pii(
     assert access and "key=" in access[0] and "key=-" not in access[0]
     assert not any("ana.lopez" in line or "612 345 678" in line for line in lines)
     assert any("<PHONE>" in line for line in lines)
+
+
+def test_a_requested_path_cannot_forge_a_log_line(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """A newline or an ANSI escape in the path of a request (anyone can send one) is written escaped."""
+    forged = "/v1/sessions/x%0a2026-12-05 18:59:59 INFO supportbot.api: POST /v1/kb/documents 201%1b[2J"
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        assert client.get(forged).status_code in (401, 404)
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    assert lines and all("\n" not in line and "\x1b" not in line for line in lines)
+    access = [line for line in lines if line.startswith("GET /v1/sessions/x")]
+    assert len(access) == 1 and "x\\n" in access[0] and "\\x1b[2J" in access[0], lines

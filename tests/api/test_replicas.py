@@ -87,6 +87,23 @@ def test_a_conversation_continues_on_the_other_replica(replicas: list[Replica], 
                       timeout=60).status_code == 403  # fmt: skip
 
 
+def test_turns_of_one_session_sent_to_both_replicas_at_once_are_all_kept(replicas: list[Replica],
+                                                                         keys: KeyStore) -> None:  # fmt: skip
+    """A PostgreSQL advisory lock per session: a turn on one replica waits for the other's instead of overwriting
+    the checkpoint it read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    customer, session = _customer(keys), f"together-{uuid.uuid4().hex[:8]}"
+    _chat(replicas[0], customer, session, "hello")
+    questions = ["How do I return an item?", "How long does a refund take?", "Do you ship to Portugal?",
+                 "Can I pay with PayPal?"]  # fmt: skip
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: _chat(replicas[n % 2], customer, session, questions[n]), range(4)))
+    transcript = httpx.get(f"{replicas[1].url}/v1/sessions/{session}", headers=customer, timeout=60).json()
+    users = [m["content"] for m in transcript["messages"] if m["role"] == "user"]
+    assert len(transcript["messages"]) == 10 and sorted(users) == sorted(["hello", *questions])
+
+
 def test_an_escalation_raised_on_one_is_answered_from_the_other(replicas: list[Replica], keys: KeyStore) -> None:
     one, two = replicas
     customer, agent = _customer(keys), _bearer(keys.create("agent", "Ana")[1])
