@@ -8,6 +8,7 @@ A message counts only when every word belongs to such a phrase (politeness and f
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from retrieval.text import words
@@ -27,19 +28,26 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "thanks": {
         "en": ("thanks", "thank you", "thx", "ty", "cheers", "many thanks", "thanks a lot", "thank you very much",
                "thanks so much", "thank you so much", "ok", "okay", "great", "perfect", "got it", "that helps",
-               "that helped", "awesome", "cool", "nice", "appreciate it", "much appreciated", "brilliant"),
+               "that helped", "awesome", "cool", "nice", "appreciate it", "much appreciated", "brilliant",
+               "no worries", "no problem", "alright", "all right", "sounds good", "will do", "understood",
+               "makes sense", "fine", "helpful", "that's helpful", "thanks anyway", "thank you anyway", "i see",
+               "good to know", "okey", "k", "kk"),
         "es": ("gracias", "muchas gracias", "mil gracias", "muchisimas gracias", "te lo agradezco", "vale", "ok",
                "genial", "perfecto", "estupendo", "de acuerdo", "entendido", "me sirve", "me ha servido", "muy amable",
-               "guay", "fenomenal"),
+               "guay", "fenomenal", "vale pues nada", "pues nada", "entiendo", "ya veo", "me apunto", "okey", "oki",
+               "okis", "dale", "listo", "bueno", "venga", "muy util", "me has ayudado", "me ha ayudado",
+               "gracias igualmente", "gracias de todas formas", "gracias igual"),
     },
     "goodbye": {
         "en": ("bye", "goodbye", "bye bye", "see you", "see ya", "take care", "have a nice day", "have a good day",
                "that's all", "that is all", "that's everything", "no thanks", "no thank you", "nothing else",
                "that will be all", "have a great day", "have a good one", "have a nice one", "have a great one",
-               "have a good evening", "have a nice evening", "have a great weekend", "have a nice weekend"),
+               "have a good evening", "have a nice evening", "have a great weekend", "have a nice weekend",
+               "bye now", "cya", "see you later", "talk later", "later", "ciao"),
         "es": ("adios", "chao", "chau", "hasta luego", "hasta pronto", "nos vemos", "que tengas buen dia",
                "eso es todo", "nada mas", "no gracias", "no nada mas", "nada mas gracias", "que tenga buen dia",
-               "buen fin de semana", "que pase buen dia"),
+               "buen fin de semana", "que pase buen dia", "hasta otra", "un saludo", "ciao", "nada",
+               "nada mas por ahora", "eso era todo", "eso es todo por ahora"),
     },
     "identity": {
         "en": ("are you a bot", "are you a robot", "are you human", "are you a human", "are you a person",
@@ -56,9 +64,10 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 # Words that may come with small talk without making it a question.
 FILLER = frozenset([
     "please", "pls", "so", "very", "much", "again", "there", "all", "guys", "team", "friend", "folks", "and", "oh",
-    "well", "ah", "um", "you", "too", "for", "your", "help",
+    "well", "ah", "um", "you", "too", "for", "your", "help", "anyway", "anyways", "super", "really", "just", "yes",
+    "yeah", "sorry", "hmm", "oops", "got", "it",
     "por", "favor", "muy", "mucho", "muchas", "otra", "vez", "a", "todos", "chicos", "amigo", "y", "pues", "eh", "tu",
-    "tambien", "la", "ayuda",
+    "tambien", "la", "ayuda", "si", "bueno", "vale", "ok", "perdon", "ups", "entonces", "ya", "todo", "igual",
 ])
 # fmt: on
 # "{topics}": examples of what the knowledge base covers (graph.nodes.respond fills it, or drops the clause in
@@ -90,12 +99,25 @@ for _kind, _by_lang in PHRASES.items():
         for _phrase in _phrases:
             _INDEX.setdefault(tuple(words(_phrase)), []).append((_kind, _lang))
 _LONGEST = max(len(key) for key in _INDEX)
+_KNOWN = frozenset(word for key in _INDEX for word in key) | FILLER
+_LAUGH = re.compile(r"(?:ja|je|ji|ha|he|hi){2,}h?|lol|lmao|xd+")
+_REPEATS = re.compile(r"(\w)\1+$")
+
+
+def _normal(token: str) -> str:
+    """A chat spelling folded onto the phrases': "holaaa" -> "hola", "okk" -> "ok"; laughter ("jajaja", "lol") is
+    filler."""
+    if token in _KNOWN:
+        return token
+    if _LAUGH.fullmatch(token):
+        return "ah"
+    return _REPEATS.sub(r"\1", token)
 
 
 def smalltalk(text: str) -> dict[str, Any] | None:
     """``{"kind", "lang"}`` when ``text`` is only small talk (``lang``: the phrases' language when they agree, else
     None), else None."""
-    tokens = words(text)
+    tokens = [_normal(t) for t in words(text)]
     if not tokens or len(tokens) > MAX_WORDS:
         return None
     kinds: set[str] = set()

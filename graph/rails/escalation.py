@@ -19,6 +19,19 @@ _HUMAN = [
     r"supervisor|operador)\b",
     r"\bpasa(me|dme) con\b|\bde carne y hueso\b|\bque me (llame|atienda) (un|una|alguien)\b",
     r"\bno (quiero hablar )?con (una maquina|un robot|un bot)\b",
+    # "please connect me with an agent", "transfer me to a person", "can I talk to someone?"
+    r"\b(connect|transfer|put|pass|forward|escalate|switch) (me|this|my (case|issue|chat|call)) (to|through to|with|"
+    r"over to) (a |an |the |your |some )?(real |live |actual )?(human|person|agent|representative|rep|operator|"
+    r"manager|supervisor|someone|somebody|staff|team|advisor|adviser)\b",
+    r"\b(speak|talk|chat) (to|with) (someone|somebody)\b",
+    r"\b(i want|i need|i'?d like|i would like|can i (get|have)) (a |an )?(real |live |actual )?(human|person|agent|"
+    r"representative)\W*$",
+    # "prefiero hablarlo con una persona", "quiero hablar con alguien de verdad", "ponme con un agente", "¿me pasas?"
+    r"\b(hablar|hablarlo|hablarla|comentarlo|tratarlo|verlo|chatear) con (alguien|una persona|un humano|un agente|"
+    r"un asesor|una asesora|un operador|una operadora|el encargado|un responsable)\b",
+    r"\b(ponme|pasame|comunicame|conectame|transfiereme|ponedme|pasadme) con\b|\bme (pasas|pasais|pones|comunicas)"
+    r"( con\b|\W*$)",
+    r"\b(alguien|una persona) (de verdad|real|del equipo|de atencion al cliente|del servicio)\b",
 ]
 _LEGAL = [
     r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",

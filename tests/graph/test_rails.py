@@ -147,3 +147,28 @@ def test_a_legal_threat_names_any_company(text: str, legal: bool) -> None:
     from graph.rails.escalation import check_escalation
 
     assert (check_escalation(text)["reason"] == "legal_threat") is legal
+
+
+@pytest.mark.parametrize(
+    ("text", "handoff"),
+    [
+        ("ugh fine, connect me to an agent please", True),
+        ("can you transfer me to a real person?", True),
+        ("can I talk to someone?", True),
+        ("I want a human", True),
+        ("prefiero comentarlo con una persona, ¿me pasas?", True),
+        ("ponme con alguien de atención al cliente", True),
+        ("nadie me contesta, quiero hablar con alguien de verdad", True),
+        ("can someone else pick up my parcel for me?", False),
+        ("how do I contact customer service?", False),
+        ("I need a person to sign for the delivery?", False),
+        ("¿me pasas el enlace de seguimiento?", False),
+        ("can my sister pick it up?", False),
+        ("what are your agents' hours on Saturday?", False),
+    ],
+)
+def test_a_request_for_a_person_is_recognised_in_its_usual_wordings(text: str, handoff: bool) -> None:
+    """Measured on benchmarks/conversations.py (dev): hand-off requests routed right 4 of 9 -> 9 of 9."""
+    from graph.rails.escalation import check_escalation
+
+    assert check_escalation(text)["handoff"] is handoff

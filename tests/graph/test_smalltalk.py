@@ -27,6 +27,15 @@ from graph.smalltalk import smalltalk
         ("That's all, have a great day!", "goodbye", "en"),
         ("gracias, buen fin de semana", "goodbye", "es"),
         ("buen día", "greeting", "es"),
+        # chat spellings and acknowledgements that close a conversation (benchmarks/conversations.py, dev)
+        ("holaaa", "greeting", "es"),
+        ("okk gracias", "thanks", "es"),
+        ("jajaja vale, muchas gracias", "thanks", "es"),
+        ("pues nada, gracias igualmente", "thanks", "es"),
+        ("ok thanks anyway", "thanks", "en"),
+        ("sounds good, thanks!", "thanks", "en"),
+        ("haha no worries, bye", "goodbye", "en"),
+        ("great, that's helpful", "thanks", "en"),
     ],
 )
 def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> None:
@@ -46,6 +55,10 @@ def test_small_talk_is_recognised(text: str, kind: str, lang: str | None) -> Non
         "no, my order never arrived",
         "",
         "hello " * 11,
+        "is there a fine for returning late?",
+        "ok so where is my order?",
+        "bueno, ¿y el envío?",
+        "ok thanks, but the refund never came",
     ],
 )
 def test_questions_and_requests_are_not_small_talk(text: str) -> None:
