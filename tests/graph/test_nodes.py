@@ -78,6 +78,19 @@ def test_resolve_followup_keeps_a_handed_over_value_with_the_topic(deps: Any) ->
     assert first["query"] == "<EMAIL_1>" and not first["guardrails"]["followup"]["resolved"]
 
 
+def test_resolve_followup_leaves_out_the_bots_quoted_answer(deps: Any) -> None:
+    """The bot's answer quotes the article of the previous question: in the query it pulled every follow-up back to
+    that article. The customer's words and the topic carry the conversation; an answer that asks stays."""
+    question = "mi móvil ya no carga, ¿entra en garantía?"
+    answer = "Para hacer una reclamación, entra en Mi cuenta > Garantías y prepara la factura de compra. [1]"
+    turn = state(text="¿y cuánto tardáis en arreglarlo?", lang="es", topic=question,
+                 messages=[{"role": "user", "content": question},
+                           {"role": "assistant", "content": answer, "route": "answered"}])  # fmt: skip
+    update = resolve_followup.run(turn, deps)
+    assert update["guardrails"]["followup"]["resolved"] and update["query"].startswith(question)
+    assert "Garantías" not in update["query"]
+
+
 @pytest.mark.parametrize(
     ("question", "asks", "aside", "reply", "lang"),
     [

@@ -51,6 +51,9 @@ def test_an_explicit_topic_wins_over_the_transcript() -> None:
 
 
 def test_followup_detection() -> None:
+    # a continuation may be long: "and if..." still leans on what came before
+    assert is_followup("and if I'm out when the courier comes, what happens then?", "en")
+    assert is_followup("y si el mes que viene no puedo pagar el plazo, ¿qué pasa con el pedido?", "es")
     assert is_followup("¿y cuánto tarda?", "es") and is_followup("what about that one?", "en")
     assert is_followup("that one", "en") and is_followup("refunds", "en")
     assert not is_followup("how long does a refund to my credit card take?", "en")
