@@ -76,14 +76,21 @@ def content_stems(text: str, lang: str) -> list[str]:
     return list(stemmer("es" if lang == "es" else "en").stemWords(kept))
 
 
-def sentences(text: str) -> list[str]:
-    """Split a passage into sentences (and list items), dropping empty pieces and bullet marks."""
+def sentence_items(text: str) -> list[tuple[str, bool]]:
+    """Split a passage into sentences and list items, as (text without its bullet mark, whether it is a list item: a
+    line that starts with one); empty pieces dropped."""
     out = []
     for piece in SENTENCE_END.split(text):
+        item = bool(_BULLET.match(piece))
         piece = _BULLET.sub("", piece).strip()
         if len(piece) > 2:
-            out.append(piece)
+            out.append((piece, item))
     return out
+
+
+def sentences(text: str) -> list[str]:
+    """Split a passage into sentences (and list items), dropping empty pieces and bullet marks."""
+    return [sentence for sentence, _ in sentence_items(text)]
 
 
 def split_sentences(text: str) -> list[str]:
