@@ -166,6 +166,17 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     return meta, text[match.end() :]
 
 
+def _safe_url(url: str) -> bool:
+    """An address a help page can link to: http(s) or a path on the site; not ``javascript:``, ``data:`` or another
+    scheme a customer's browser would run or open when the source link is shown."""
+    from urllib.parse import urlsplit
+
+    if any(ord(c) < 32 for c in url):
+        return False
+    parts = urlsplit(url.strip())
+    return (parts.scheme in ("http", "https") and bool(parts.netloc)) or (not parts.scheme and not parts.netloc)
+
+
 def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str | None = None) -> Document:
     doc_id = raw.get("id", default_id)
     if doc_id is None or not str(doc_id).strip():
@@ -187,13 +198,17 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     lang = raw.get("lang")
     if lang is not None and lang not in ("en", "es"):
         raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
+    url = raw.get("url") or None
+    if url is not None and not _safe_url(str(url)):
+        reason = f"document {doc_id!r}: url must be an http(s) address or a path, got {str(url)[:80]!r}"
+        raise LoadError(path, reason, line)
     updated = raw.get("updated")
     return Document(
         id=doc_id,
         text=text,
         title=clean_text(str(raw.get("title") or "")),
         lang=lang,
-        url=raw.get("url") or None,
+        url=str(url) if url is not None else None,
         tags=[str(t) for t in tags],
         translation_of=raw.get("translation_of") or None,
         updated=str(updated) if updated is not None else None,

@@ -72,6 +72,9 @@ def test_cleaning_repairs_encoding_strips_html_and_whitespace() -> None:
         ("badlang.jsonl", '{"id": "x", "text": "hi", "lang": "fr"}\n', "lang must be 'en' or 'es'"),
         ("nocol.csv", "id,body\n1,hello\n", "lacks column(s) ['text']"),
         ("open.md", "---\nid: x\nno closing", "never closed"),
+        # the source link shown to customers: never a script or another scheme their browser would run
+        ("js.jsonl", '{"id": "x", "text": "hi", "url": "javascript:alert(1)"}\n', "url must be an http(s) address"),
+        ("data.jsonl", '{"id": "x", "text": "hi", "url": "data:text/html,hi"}\n', "url must be an http(s) address"),
     ],
 )
 def test_bad_input_names_the_file_and_reason(tmp_path: Path, name: str, content: str | bytes, reason: str) -> None:
