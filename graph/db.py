@@ -163,10 +163,12 @@ _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(url: str, size: int = 10) -> Any:
+def shared_pool(url: str, size: int = 10, purpose: str = "state") -> Any:
     """The process's ``psycopg_pool.ConnectionPool`` for ``url`` (made on first use; shared by every store and the
     checkpointer). Connections are autocommit with dict rows, as ``langgraph-checkpoint-postgres`` needs, and are
-    checked before each use, so the pool recovers by itself after the server restarts.
+    checked before each use, so the pool recovers by itself after the server restarts. ``purpose`` "locks" is a
+    second pool whose connections each hold a session's advisory lock for a whole turn
+    (:meth:`PostgresDatabase.exclusive`): apart, so turns holding locks never starve the state's own queries.
 
     Raises:
         DatabaseUnavailable: no connection could be made within :data:`POOL_TIMEOUT` seconds.
@@ -175,12 +177,13 @@ def shared_pool(url: str, size: int = 10) -> Any:
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     url = libpq_url(url)
+    key = url if purpose == "state" else f"{url}#{purpose}"
     with _pools_lock:
-        pool = _pools.get(url)
+        pool = _pools.get(key)
         if pool is None or pool.closed:
             _probe_connection(url)
             pool = ConnectionPool(
-                url, min_size=1, max_size=max(2, size), timeout=POOL_TIMEOUT, open=False, name="supportbot",
+                url, min_size=1, max_size=max(2, size), timeout=POOL_TIMEOUT, open=False, name=f"supportbot-{purpose}",
                 kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
                 check=ConnectionPool.check_connection,
                 # psycopg_pool retries a failed connection with a doubling delay until reconnect_timeout: a short one
@@ -193,7 +196,7 @@ def shared_pool(url: str, size: int = 10) -> Any:
             except PoolTimeout as exc:
                 pool.close()
                 raise DatabaseUnavailable(f"cannot connect to the database at {redact_url(url)}: {exc}") from None
-            _pools[url] = pool
+            _pools[key] = pool
     return pool
 
 
@@ -229,6 +232,7 @@ class PostgresDatabase(Database):
     :class:`DatabaseUnavailable`."""
 
     kind = "postgres"
+    pool_size = 10
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         """Connect (through the shared pool) and check the schema is at the version this code needs.
@@ -238,6 +242,7 @@ class PostgresDatabase(Database):
             SchemaMissing: ``supportbot db upgrade`` has not been run on this database (or not since an upgrade).
         """
         self.url = libpq_url(url)
+        self.pool_size = pool_size
         self.pool = shared_pool(self.url, pool_size)
         check_schema(self)
 
@@ -249,8 +254,9 @@ class PostgresDatabase(Database):
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
         """As :meth:`Database.exclusive`, across processes too: a PostgreSQL advisory lock on the key's hash, held
-        on one pooled connection for the block (released with the connection if the process dies)."""
-        with super().exclusive(key), translate_errors(), self.pool.connection() as conn:
+        on one connection of the locks pool for the block (released with the connection if the process dies)."""
+        locks = shared_pool(self.url, 2 * self.pool_size, purpose="locks")
+        with super().exclusive(key), translate_errors(), locks.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
             try:
                 yield
