@@ -2,7 +2,8 @@
 
 Run from the project root::
 
-    python benchmarks/conversations.py [--split dev|val] [--mode rag|hybrid] [--index DIR] [--out TURNS.jsonl]
+    python benchmarks/conversations.py [--split dev|val] [--mode rag|hybrid] [--model DIR] [--index DIR]
+        [--out TURNS.jsonl]
 
 ``benchmarks/data/conversations_{dev,val}.jsonl`` (40 conversations each, 20 es / 20 en, 2-4 turns) were written
 for this benchmark by an author who had not seen the chat's answers nor ``data/eval``: questions, follow-ups that
@@ -64,15 +65,17 @@ def score_turn(turn: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def run(conversations: list[dict[str, Any]], index: Path, mode: str, home: Path) -> list[dict[str, Any]]:
+def run(conversations: list[dict[str, Any]], index: Path, mode: str, home: Path, model: Path | None = None
+        ) -> list[dict[str, Any]]:  # fmt: skip
     """Every conversation through a fresh chat service (one session each); one scored row per turn."""
     from graph.config import CHECKPOINT_FILE, STORE_FILE, GraphConfig
     from graph.service import ChatService
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="conversations-") as work:
+        llm = {"generator": "hf", "model_dir": model} if mode == "hybrid" else {}
         config = GraphConfig(index_dir=index, checkpoint_db=Path(work) / CHECKPOINT_FILE,
-                             store_db=Path(work) / STORE_FILE, cache_dir=home)  # fmt: skip
+                             store_db=Path(work) / STORE_FILE, cache_dir=home, **llm)  # fmt: skip
         service = ChatService(config)
         for n, conversation in enumerate(conversations, start=1):
             for position, turn in enumerate(conversation["turns"]):
@@ -124,12 +127,14 @@ def main() -> None:
     parser.add_argument("--mode", default="rag", choices=["rag", "hybrid"])
     parser.add_argument("--index", type=Path, default=ROOT / ".supportbot" / "index")
     parser.add_argument("--home", type=Path, default=ROOT / ".supportbot")
+    parser.add_argument("--model", type=Path, default=ROOT / "data" / "models" / "gemma-270m-support",
+                        help="The adapter of the hybrid mode (default: the shipped one).")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="Write every turn's scores and answer here (JSONL).")
     args = parser.parse_args()
     path = _HERE / "data" / f"conversations_{args.split}.jsonl"
     conversations = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     started = time.perf_counter()
-    rows = run(conversations, args.index, args.mode, args.home)
+    rows = run(conversations, args.index, args.mode, args.home, args.model)
     print(f"{path.name}: {len(conversations)} conversations, {len(rows)} turns, mode {args.mode}, "
           f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     table(rows)
