@@ -46,7 +46,9 @@ def test_a_pointer_to_another_article_is_not_an_answer() -> None:
 
 
 def test_items_are_joined_as_sentences() -> None:
-    passage = {"lang": "en", "text": "Include in your message:\n- what is wrong on the invoice;\n- the correct details."}
-    answer = ExtractiveGenerator().generate(GenerationRequest(question="what is wrong on my invoice", passages=[
-        passage], lang="en")).answer  # fmt: skip
+    text = "Include in your message:\n- what is wrong on the invoice;\n- the correct details."
+    request = GenerationRequest(
+        question="what is wrong on my invoice", passages=[{"lang": "en", "text": text}], lang="en"
+    )
+    answer = ExtractiveGenerator().generate(request).answer
     assert ";." not in answer and answer.startswith("Include in your message: what is wrong on the invoice.")
