@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from typing import Any
 
@@ -11,6 +12,14 @@ import streamlit as st
 from ui.backend import make_backend
 from ui.config import UIConfig
 from ui.protocol import Backend, Staff
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<:&])")
+
+
+def literal(text: str) -> str:
+    """``text`` for ``st.markdown`` shown as typed: what a customer writes is never a heading, a link or an image
+    (a fake "system notice" with a phishing link, or a tracking image the agent's browser would fetch)."""
+    return _MARKDOWN.sub(r"\\\1", text).replace("\n", "  \n")
 
 
 @st.cache_resource(show_spinner=False)

@@ -206,8 +206,17 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
     draft = console.text_area[0].value
     assert draft.startswith("Hola, soy Ana") and detect_language(draft) == "es", draft
     console.text_area[0].set_value(draft + " ¿Me das el número de pedido?").run()
+    # The customer writes while the agent types: a new draft is made, and must not replace the typed reply (it did,
+    # and Send sent the draft). Customer text is shown as typed: no heading, no link.
+    customer.run()  # the page's poll sees the agent has the conversation: the message goes to them
+    customer.chat_input[0].set_value("# AVISO [entra aquí](//evil.example/login) ¿sigues ahí?").run()
+    console.run()
+    assert console.text_area[0].value.endswith("¿Me das el número de pedido?")
+    shown = " ".join(m.markdown[0].value for m in console.chat_message if m.markdown)
+    assert "\\# AVISO \\[entra aquí\\]\\(//evil\\.example/login\\)" in shown, shown
     console.button(key=f"send-{escalation_id}").click().run()
     assert not console.exception, [e.value for e in console.exception]
+    assert console.text_area[0].value != draft + " ¿Me das el número de pedido?"  # sent: the box starts again
 
     customer.run()  # the page's poll picks the agent's message up
     agent_messages = [m.markdown[0].value for m in customer.chat_message if m.name == "agent"]

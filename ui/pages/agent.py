@@ -95,7 +95,8 @@ def render_turn(turn: dict[str, Any]) -> None:
             st.caption(f"{turn.get('author') or 'agent'} · {_when(turn.get('at'))}")
         return
     with st.chat_message("user" if role == "user" else "assistant"):
-        st.markdown(str(turn.get("content", "")))
+        content = str(turn.get("content", ""))
+        st.markdown(state.literal(content) if role == "user" else content)
 
 
 def _label(record: dict[str, Any]) -> str:
@@ -171,8 +172,7 @@ def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
                 _act(backend, who, escalation_id, "claim")
         elif mine:
             st.caption(f"Drafted reply ({draft.get('generator')}, {draft.get('lang')}): edit it, then send.")
-            text = st.text_area("Reply to the customer", value=str(draft.get("text", "")), height=150,
-                                key=f"reply-{escalation_id}-{draft.get('id')}")  # fmt: skip
+            text = _reply_box(escalation_id, draft)
             send, resolve, release, give_back = st.columns(4)
             if send.button("Send", key=f"send-{escalation_id}", type="primary"):
                 _act(backend, who, escalation_id, "messages", text=text)
@@ -191,12 +191,34 @@ def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
             st.info(f"This conversation is {record.get('status')}; the bot answers the customer again.")
 
 
+def _reply_box(escalation_id: str, draft: dict[str, Any]) -> str:
+    """The reply being written. A new draft (the customer wrote again) replaces the text only while the agent has
+    not edited the last one; otherwise it is offered, never swapped in: the box was keyed on the draft, so a draft
+    made while the agent typed replaced the typed text, and Send sent the draft in the agent's name."""
+    key, ss = f"reply-{escalation_id}", st.session_state
+    new_text, new_id = str(draft.get("text", "")), str(draft.get("id"))
+    if key not in ss or (ss.get(f"{key}-draft-id") != new_id and ss[key] == ss.get(f"{key}-draft-text")):
+        ss[key] = new_text
+        ss[f"{key}-draft-id"], ss[f"{key}-draft-text"] = new_id, new_text
+    elif ss.get(f"{key}-draft-id") != new_id:
+        ss[f"{key}-offered"] = (new_id, new_text)
+    offered = ss.get(f"{key}-offered")
+    if offered and offered[0] != ss.get(f"{key}-draft-id") and st.button("Use the new draft", key=f"{key}-use"):
+        ss[key] = offered[1]
+        ss[f"{key}-draft-id"], ss[f"{key}-draft-text"] = offered
+        ss.pop(f"{key}-offered")
+    return str(st.text_area("Reply to the customer", height=150, key=key))
+
+
 def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: Any) -> None:
     try:
         backend.act(who, escalation_id, action, **body)
     except BackendError as exc:
         st.session_state["console_notice"] = f"{action} refused: {exc}"
     else:  # keep the case in view: a claimed one is in "Mine", a closed one in "All"
+        if action == "messages":  # sent: the box starts again from the next draft
+            for suffix in ("", "-draft-id", "-draft-text", "-offered"):
+                st.session_state.pop(f"reply-{escalation_id}{suffix}", None)
         follow = {"claim": "Mine", "resolve": "All", "release": "All"}.get(action)
         if follow is not None:
             st.session_state["queue_status_next"] = follow

@@ -191,7 +191,7 @@ def main() -> None:
             st.caption(t(message["key"], lang, **message["values"]))
             continue
         with st.chat_message(message["role"]):
-            st.markdown(message["content"])
+            st.markdown(state.literal(message["content"]) if message["role"] == "user" else message["content"])
             if message["role"] == "assistant":
                 _render_extras(backend, message, lang)
     if up and (ss.get("handoff_status") or {}).get("status") in ACTIVE:
@@ -202,7 +202,7 @@ def main() -> None:
         return
     ss["messages"].append({"role": "user", "content": prompt})
     with st.chat_message("user"):
-        st.markdown(prompt)
+        st.markdown(state.literal(prompt))
     with st.chat_message("assistant"):
         final = _ask(backend, prompt, choice, session_id)
         if final is None:
