@@ -25,7 +25,11 @@ _HUMAN = [
     r"manager|supervisor|someone|somebody|staff|team|advisor|adviser)\b",
     r"\b(speak|talk|chat) (to|with) (someone|somebody)\b",
     r"\b(i want|i need|i'?d like|i would like|can i (get|have)) (a |an )?(real |live |actual )?(human|person|agent|"
-    r"representative)\W*$",
+    r"representative)( agent| being)?\W*$",
+    # a bare request: "human please", "a real person now", "persona real por favor", "necesito un humano"
+    r"^\W*(a |an )?(real |live )?(human|person|agent|representative|operator)( agent| being)?\W*(please|pls|now)?\W*$",
+    r"^\W*(una )?(persona|humano)( real| de verdad)?\W*(por favor|porfa|ya)?\W*$",
+    r"\b(necesito|quiero|dame) (un|una|a un|a una) (humano|persona|agente)( real| de verdad)?\W*$",
     # "prefiero hablarlo con una persona", "quiero hablar con alguien de verdad", "ponme con un agente", "¿me pasas?"
     r"\b(hablar|hablarlo|hablarla|comentarlo|tratarlo|verlo|chatear) con (alguien|una persona|un humano|un agente|"
     r"un asesor|una asesora|un operador|una operadora|el encargado|un responsable)\b",
