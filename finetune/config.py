@@ -131,6 +131,9 @@ class TrainConfig:
             problems.append("lora_targets must name at least one module")
         if self.max_seq_len < 32 or self.pretrain_block_size < 16:
             problems.append("max_seq_len >= 32 and pretrain_block_size >= 16 are required")
+        for name in ("max_steps", "pretrain_max_steps"):
+            if getattr(self, name) == 0 or getattr(self, name) < -1:  # transformers reads any of them as "no limit"
+                problems.append(f"{name} must be >= 1, or -1 to train for the epochs (--max-steps sets max_steps)")
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("epochs or max_steps must be positive")
         if not self.build_base and not self.base_model:
@@ -158,6 +161,10 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
 
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TrainError(
+            f"{what} {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 YAML"
+        ) from exc
     except (OSError, yaml.YAMLError) as exc:
         raise TrainError(f"{what} {path}: cannot read YAML: {exc}") from exc
     if loaded is None:

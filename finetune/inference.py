@@ -349,6 +349,13 @@ def resolve_base(folder: Path, info: dict[str, Any]) -> Path:
     )
 
 
+def tokenizer_folder(folder: Path, info: dict[str, Any]) -> Path:
+    """The tokenizer folder of a model folder: its recorded one, or the base's for ``"@base"`` (a shipped adapter
+    uses its base's tokenizer: the same vocabulary, checked by fingerprint in :func:`check_vocabulary`)."""
+    ref = info.get("tokenizer", "tokenizer")
+    return resolve_base(folder, info) if ref == "@base" else resolve_path(folder, ref, "tokenizer")
+
+
 def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokenizer: Any) -> None:
     """Refuse an adapter whose tokenizer does not match its base's embedding (a base with another vocabulary)."""
     config_file = base_dir / "config.json"
@@ -434,10 +441,7 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
         raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     info = read_descriptor(folder)
     try:
-        ref = info.get("tokenizer", "tokenizer")
-        # "@base": a shipped adapter uses its base's tokenizer (same vocabulary, checked by fingerprint)
-        tokenizer_dir = resolve_base(folder, info) if ref == "@base" else resolve_path(folder, ref, "tokenizer")
-        tokenizer = load_tokenizer(tokenizer_dir)
+        tokenizer = load_tokenizer(tokenizer_folder(folder, info))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model folder {folder}: cannot load the tokenizer: {exc}") from exc
     stored_int8 = info.get("quantize") == "int8"

@@ -2,7 +2,9 @@
 
 The result is a self-contained folder (``model/``, ``tokenizer/``, ``supportbot_model.json`` with kind "merged",
 plus the source's model card and metrics) that ``finetune.inference.load_model`` loads without the base folder.
-It is written to a temp folder beside ``--out`` and renamed at the end.
+It is written to a temp folder beside ``--out`` and renamed at the end (``finetune.output``); the base and tokenizer
+are found as inference finds them (``finetune.inference.resolve_base``: a shipped adapter's base in the data home,
+its ``"@base"`` tokenizer).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from finetune.inference import MODEL_FILE, ModelLoadError
 from finetune.modelcard import write_json
+from finetune.output import building, check_output
 
 
 def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, overwrite: bool = False) -> dict[str, Any]:
@@ -30,11 +33,13 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
         The new folder's ``supportbot_model.json`` content plus its size in bytes.
 
     Raises:
-        ModelLoadError: ``model_dir`` is not an adapter folder, ``quantize`` is unknown, or ``out`` is taken.
+        ModelLoadError: ``model_dir`` is not an adapter folder (or its base is missing), ``quantize`` is unknown.
+        OutputError: ``out`` is a file, cannot be written, holds ``model_dir``, or is a non-empty folder and
+            ``overwrite`` is off.
     """
     import torch
 
-    from finetune.inference import read_descriptor, resolve_path
+    from finetune.inference import check_vocabulary, read_descriptor, resolve_base, resolve_path, tokenizer_folder
     from finetune.int8 import quantize_int8, save_int8
     from finetune.tokenizer import load_tokenizer
 
@@ -44,31 +49,42 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     info = read_descriptor(model_dir)
     if info["kind"] != "adapter":
         raise ModelLoadError(f"--model {model_dir}: already a merged model (kind {info['kind']!r}), nothing to merge")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ModelLoadError(f"--out {out} already exists and is not empty (pass --overwrite to replace it)")
+    if not info.get("base"):
+        raise ModelLoadError(f"{model_dir / MODEL_FILE}: an adapter folder must name its 'base' model")
+    check_output(out, overwrite=overwrite, inputs=[model_dir])
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(
-        str(resolve_path(model_dir, info.get("base"), "base model")), dtype=torch.float32
-    )
-    model = PeftModel.from_pretrained(base, str(resolve_path(model_dir, info.get("adapter"), "adapter")))
+    # the base and tokenizer are found as inference finds them (a shipped adapter's base in the data home, "@base")
+    base_dir = resolve_base(model_dir, info)
+    try:
+        tokenizer = load_tokenizer(tokenizer_folder(model_dir, info))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model folder {model_dir}: cannot load the tokenizer: {exc}") from exc
+    check_vocabulary(model_dir, info, base_dir, tokenizer)
+    base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(resolve_path(model_dir, info.get("adapter", "adapter"), "adapter")))
     merged = model.merge_and_unload()
-    tokenizer = load_tokenizer(resolve_path(model_dir, info.get("tokenizer"), "tokenizer"))
 
-    work = out.parent / f".{out.name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "model").mkdir(parents=True)
-    if quantize == "int8":
-        save_int8(quantize_int8(merged), work / "model")
-    else:
-        merged.save_pretrained(str(work / "model"))
-    tokenizer.save_pretrained(str(work / "tokenizer"))
-    for name in ("model_card.md", "metrics.json"):
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, work / name)
-    descriptor = {
+    with building(out) as work:
+        (work / "model").mkdir()
+        if quantize == "int8":
+            save_int8(quantize_int8(merged), work / "model")
+        else:
+            merged.save_pretrained(str(work / "model"))
+        tokenizer.save_pretrained(str(work / "tokenizer"))
+        for name in ("model_card.md", "metrics.json", "NOTICE"):  # NOTICE: a Gemma derivative keeps its terms
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, work / name)
+        descriptor = _merged_descriptor(info, model_dir, quantize)
+        write_json(work / MODEL_FILE, descriptor)
+    size = sum(p.stat().st_size for p in (out / "model").rglob("*") if p.is_file())
+    return {**descriptor, "model_bytes": size, "out": str(out)}
+
+
+def _merged_descriptor(info: dict[str, Any], model_dir: Path, quantize: str | None) -> dict[str, Any]:
+    return {
         "kind": "merged",
         "preset": info.get("preset"),
         "base": None,
@@ -81,12 +97,6 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
         "merged_from": str(model_dir),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    write_json(work / MODEL_FILE, descriptor)
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
-    size = sum(p.stat().st_size for p in (out / "model").rglob("*") if p.is_file())
-    return {**descriptor, "model_bytes": size, "out": str(out)}
 
 
 def describe(folder: Path) -> dict[str, Any]:

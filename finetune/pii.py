@@ -266,19 +266,24 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _write_atomically(output: Path, lines: Iterator[str]) -> None:
     """Write ``lines`` to a temp file beside ``output``, then rename it: never a half-written output."""
+    from retrieval.store import make_folders, raise_if_interrupted, remove_folders
+
     if output.is_dir():
         raise PIIError(f"{output}: is a directory")
+    created = make_folders(output.parent, "--output", PIIError)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     except OSError as exc:
+        remove_folders(created)
         raise PIIError(f"{output}: cannot write: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.writelines(lines)
+        raise_if_interrupted()  # a SIGINT/SIGTERM during the work: the output is not replaced
         os.replace(tmp, output)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        remove_folders(created)
         if isinstance(exc, OSError):
             raise PIIError(f"{output}: cannot write: {exc.strerror or exc}") from exc
         raise

@@ -7,7 +7,8 @@ The Trainer still gives epochs, eval, early stopping, checkpoint resume, bf16, g
 progress bar.
 
 Everything is written to a work folder beside ``--out`` (``.<name>.partial``) and renamed to ``--out`` only at the
-end, so a failed or interrupted run leaves no half-written output; re-running with the same settings resumes.
+end, so a failed or interrupted run leaves no half-written output; re-running with the same settings resumes (the
+work folder is kept for that, also after SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from finetune.chat_format import Messages, collate, data_company, encode_conversation, load_split, read_chat_jsonl
 from finetune.config import TrainConfig, TrainError
+from finetune.output import check_output, publish_folder
 from finetune.tiny import build_base, last_checkpoint
 from finetune.trainer import cpu_bf16_supported as cpu_bf16_supported  # public here too: inference and int8 import it
 from finetune.trainer import gpu_bf16_supported, make_trainer_factory, use_bf16
@@ -31,9 +33,14 @@ Log = Callable[[str], None]
 
 
 def _work_dir(out: Path, config: TrainConfig, data_dir: Path, overwrite: bool) -> Path:
-    """The work folder beside ``out``; reused for resuming only when it was started with the same settings."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise TrainError(f"--out {out} already exists and is not empty (pass --overwrite to replace it)")
+    """The work folder beside ``out``; reused for resuming only when it was started with the same settings.
+
+    Raises:
+        OutputError: ``out`` is a file, cannot be written, holds the data or base, or is a non-empty folder and
+            ``overwrite`` is off.
+    """
+    base = [Path(str(config.base_model))] if config.base_model and not config.from_scratch else []
+    check_output(out, overwrite=overwrite, inputs=[data_dir, *base])
     work = out.parent / f".{out.name}.partial"
     settings = {k: v for k, v in config.to_dict().items() if k not in ("resume", "progress", "mlflow")}
     stamp = json.dumps({"config": settings, "data": str(data_dir.resolve())}, sort_keys=True)
@@ -215,9 +222,7 @@ def _publish(
 
     write_outputs(work, config, data_dir, base_ref, metrics)
     (work / "run.json").unlink()
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
+    publish_folder(work, out)
     if tracker is not None:
         finish_training(tracker, out)
 
@@ -245,7 +250,8 @@ def run_training(
         The metrics also written to ``out/metrics.json``.
 
     Raises:
-        TrainError: bad data folder, preset or output folder, named in the message.
+        TrainError: bad data folder or preset, named in the message.
+        OutputError: an output folder that cannot be used (see ``_work_dir``).
     """
     import torch
 

@@ -28,11 +28,17 @@ def make_trainer_factory(config: TrainConfig, cuda: bool, tracker: Any, log: Log
     """A function building a ``transformers.Trainer`` with this run's shared settings."""
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
+    from retrieval.store import raise_if_interrupted
+
     class Track(TrainerCallback):
-        """Log losses and per-epoch eval perplexity to MLflow and the run's history."""
+        """Log losses and per-epoch eval perplexity to MLflow and the run's history; stop at the next step after a
+        SIGINT/SIGTERM whose KeyboardInterrupt something swallowed (``retrieval.store.raise_if_interrupted``)."""
 
         def __init__(self, phase: str) -> None:
             self.phase = phase
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            raise_if_interrupted()
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}

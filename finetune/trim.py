@@ -23,11 +23,12 @@ from typing import Any
 from finetune.base_model import (
     BaseModelError,
     Log,
-    building,
+    is_base,
     read_provenance,
     vocab_fingerprint,
     write_provenance,
 )
+from finetune.output import building, check_output
 from retrieval.bundled import bundled_path
 
 DEFAULT_CORPUS = (bundled_path("kb"), bundled_path("conversations"))
@@ -227,6 +228,7 @@ def trim(
     vocab: int | None = None,
     corpus: Sequence[Path] = DEFAULT_CORPUS,
     tokens: Sequence[str] | None = None,
+    overwrite: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
     """Write a vocabulary-trimmed copy of the checkpoint ``base`` into ``out``.
@@ -238,10 +240,13 @@ def trim(
         corpus: files or folders whose text decides which tokens are used.
         tokens: keep exactly these tokens instead (a shipped adapter's ``kept_tokens.json.gz``: the same
             vocabulary it was trained on, whatever the corpus holds today).
+        overwrite: replace a non-empty ``out`` that is not an earlier trim.
         log: where progress lines go.
 
     Raises:
         BaseModelError: a base folder that is missing, incomplete or not BPE, or a bad corpus path.
+        OutputError: ``out`` is a file, cannot be written, holds the base or corpus, or holds other files and
+            ``overwrite`` is off.
     """
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -252,6 +257,11 @@ def trim(
             raise BaseModelError(f"--base {base}: {name} is missing; run `supportbot model pull --out {base}` first")
     if vocab is not None and vocab < 512:
         raise BaseModelError(f"--vocab {vocab}: too small (at least 512 keeps the byte-fallback tokens and markers)")
+    for root in corpus if tokens is None else ():
+        if not Path(root).exists():
+            raise BaseModelError(f"--corpus {root}: no such file or folder")
+    check_output(out, overwrite=overwrite, earlier=lambda f: is_base(f, trimmed=True), command="model trim",
+                 inputs=[base, *corpus] if tokens is None else [base])  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     if spec["model"].get("type") != "BPE":

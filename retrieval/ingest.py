@@ -280,7 +280,7 @@ def _without_chunks_of(data: IndexData, doc_ids: set[str]) -> IndexData:
 
 def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalConfig | None = None) -> dict[str, Any]:
     """Remove documents (and their chunks) by id; unknown ids are an error and nothing is changed."""
-    with write_lock(index_dir):
+    with write_lock(index_dir, create=False):
         data = read_version(index_dir, with_search=False)
         unknown = sorted(set(doc_ids) - set(data.documents))
         if unknown:

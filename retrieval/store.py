@@ -10,6 +10,11 @@ queries) is absent from indexes written before it existed, and from those ingest
 
 A write builds a complete new version folder beside the live one and only then swaps ``CURRENT``; a crash at any
 point before the swap leaves the previous version untouched and readable. Older versions are removed after it.
+
+Every atomic write of the project (this index, ``finetune.output``'s published folders, ``data redact``'s file)
+calls :func:`raise_if_interrupted` right before its commit: the command line records SIGINT/SIGTERM here, so a
+signal whose KeyboardInterrupt was swallowed (raised inside a ``__del__``, which Python only reports) still stops
+the command before it commits anything.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import time
 import uuid
@@ -38,6 +44,76 @@ CURRENT = "CURRENT"
 
 class IndexFault(RuntimeError):
     """An index folder that cannot be read or written (missing, corrupt, locked)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: the command stops, and nothing it had not committed yet is written."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_signals: list[int] = []  # what the command line's handler recorded, oldest first
+
+
+def record_signal(signum: int) -> None:
+    """Remember that ``signum`` arrived (called by the command line's SIGINT/SIGTERM handler)."""
+    _signals.append(signum)
+
+
+def received_signal() -> int | None:
+    """The last SIGINT/SIGTERM recorded since the process started (or :func:`forget_signals`), else None."""
+    return _signals[-1] if _signals else None
+
+
+def forget_signals() -> None:
+    """Clear the recorded signals (a test that simulated one)."""
+    _signals.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`Interrupted` when a signal was recorded: called right before every atomic commit.
+
+    Raises:
+        Interrupted: a SIGINT/SIGTERM arrived earlier, even one whose KeyboardInterrupt something swallowed.
+    """
+    if _signals:
+        raise Interrupted(_signals[-1])
+
+
+def make_folders(folder: Path, what: str, error: type[Exception] = IndexFault) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created (outermost first) for :func:`remove_folders`.
+
+    Args:
+        folder: the folder to create.
+        what: the option that named it (``--index``, ``--out``), for the message.
+        error: the caller's exception type.
+
+    Raises:
+        error: ``folder`` or a parent is a file, or the place cannot be written; the message names both.
+    """
+    created = []
+    for path in [folder, *folder.parents]:
+        if path.is_dir():
+            break
+        if path.exists() or path.is_symlink():
+            where = f"{what} {folder} is" if path == folder else f"{what} {folder}: {path} is"
+            raise error(f"{where} a file, not a folder; give a folder path")
+        created.append(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_folders(created[::-1])
+        raise error(f"{what} {folder}: cannot create it ({exc.strerror}); give a writable folder path") from exc
+    return created[::-1]
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Remove the folders :func:`make_folders` created, deepest first, when they are empty (a failed command)."""
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 @dataclass
@@ -103,18 +179,39 @@ def live_version(folder: Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def write_lock(folder: Path) -> Iterator[None]:
-    """Hold the index's writer lock: one ingest at a time; readers never wait."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise IndexFault(f"{folder}: another process is writing this index") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def write_lock(folder: Path, *, create: bool = True) -> Iterator[None]:
+    """Hold the index's writer lock: one ingest at a time; readers never wait.
+
+    Args:
+        folder: the index folder.
+        create: make the folder when missing (an ingest); without it, anything but an index is an error (a delete).
+            A folder made here is removed again when the block fails before a version was written.
+
+    Raises:
+        IndexFault: ``folder`` is a file or cannot be created, is missing (``create`` False), or is locked.
+    """
+    if not create and not (folder / CURRENT).is_file():  # nothing to change: touch nothing (no folder, no .lock)
+        if folder.exists() and not folder.is_dir():
+            raise IndexFault(f"{folder}: a file, not an index folder")
+        problem = "no such index folder" if not folder.exists() else f"not an index (no {CURRENT} file)"
+        raise IndexFault(f"{folder}: {problem}; build one with `supportbot kb ingest`")
+    created = make_folders(folder, "--index")
+    lock = folder / ".lock"
+    try:
+        with open(lock, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexFault(f"{folder}: another process is writing this index") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    except BaseException:
+        if created and not (folder / CURRENT).exists():  # nothing was written: leave no folder behind
+            lock.unlink(missing_ok=True)
+            remove_folders(created)
+        raise
 
 
 def _write_sqlite(path: Path, data: IndexData) -> None:
@@ -185,6 +282,7 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
             if path.is_file():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
+        raise_if_interrupted()
         os.replace(staging, folder / name)
         pointer_tmp = folder / f".{CURRENT}.{name}"
         pointer_tmp.write_text(name)

@@ -1,21 +1,21 @@
 """``data prepare``: read -> clean -> drop eval leaks -> dedup -> redact -> split -> RAFT -> write, atomically.
 
 Everything is computed before the first byte is written; the output is written into a temp folder beside
-``out`` and renamed into place at the end, so a failure leaves ``out`` as it was (absent, or the previous run).
+``out`` and renamed into place at the end (``finetune.output``), so a failure or an interrupt leaves ``out`` as it
+was (absent, or the previous run). A non-empty ``out`` that holds anything but an earlier run's files (its
+``manifest.json`` lists every one) is replaced only with ``overwrite``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from finetune.output import building, check_output
 from finetune.prepare.cleaning import clean_text, shape_conversation
 from finetune.prepare.config import PrepareConfig, Prepared, PrepareError
 from finetune.prepare.readers import Conversation, input_files, read_file
@@ -102,6 +102,7 @@ def prepare(
     es_url: str | None = None,
     cache_dir: Path | None = None,
     progress: Progress = _silent,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Prepare fine-tuning data from ``inputs`` into ``out`` (see the module docstring and docs/finetune-data.md).
 
@@ -116,12 +117,15 @@ def prepare(
         es_url: the Elasticsearch URL.
         cache_dir: the data home (embedder caches).
         progress: called as (stage, done, total).
+        overwrite: replace a non-empty ``out`` that is not an earlier run's output.
 
     Returns:
         A JSON-ready summary (also in ``out/manifest.json``).
 
     Raises:
         PrepareError: bad input (the message names the file and line) or settings.
+        OutputError: ``out`` is a file, cannot be written, holds an input, or holds other files and ``overwrite``
+            is off.
     """
     from finetune.pii import shared_redactor
     from finetune.prepare.card import write_card
@@ -132,8 +136,9 @@ def prepare(
     lap = clock.lap
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PrepareError(f"{out}: exists and is not a folder")
+    local_index = [Path(index)] if index and search_backend == "faiss" else []  # else the name of an ES index
+    sources = [*inputs, *kb_paths, *config.eval_files, *config.raft_questions, *local_index]
+    check_output(out, overwrite=overwrite, earlier=is_prepared, command="data prepare", inputs=sources)
     eval_texts = load_eval_texts(config.eval_files)
     conversations, per_file, skipped_files = read_inputs(inputs, config)
     read_counts = Counter(c.source for c in conversations)
@@ -362,13 +367,20 @@ def _jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def is_prepared(folder: Path) -> bool:
+    """Whether ``folder`` holds only files an earlier run wrote (its ``manifest.json`` lists every one)."""
+    try:
+        listed = set(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(str(p.relative_to(folder)) in listed for p in folder.rglob("*") if not p.is_dir() or p.is_symlink())
+
+
 def _write_atomically(
     out: Path, prepared: Prepared, started: float, progress: Progress, write_card: Callable[[Path, Prepared], None]
 ) -> None:
     records, splits, summary = prepared.records, prepared.splits, prepared.summary
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with building(out) as work:
         for n, split in enumerate(SPLITS, start=1):
             _jsonl(work / f"{split}.jsonl", [r for r in records if splits[r["id"]] == split])
             _jsonl(work / f"raft_{split}.jsonl", [e for e in prepared.raft_examples if e["split"] == split])
@@ -379,21 +391,6 @@ def _write_atomically(
         manifest = {**summary, "config": _config_dict(prepared.config), "outputs": outputs}
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         progress("write", len(SPLITS) + 1, len(SPLITS) + 1)
-        previous = None
-        if out.exists():
-            previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, previous / "out")
-        try:
-            os.replace(work, out)
-        except OSError:
-            if previous is not None:  # put the previous output back
-                os.replace(previous / "out", out)
-            raise
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
 
 
 def _config_dict(config: PrepareConfig) -> dict[str, Any]:

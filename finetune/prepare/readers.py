@@ -55,7 +55,8 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
-def _read_all(path: Path) -> str:
+def read_all(path: Path) -> str:
+    """The whole UTF-8 text of ``path`` (gzipped too, BOM dropped), or a PrepareError naming it."""
     try:
         with _open_text(path) as handle:
             return handle.read().removeprefix("\ufeff")
@@ -99,7 +100,7 @@ def read_file(path: Path, sgd_services: tuple[str, ...] = (), in_folder: bool = 
         case ".csv":
             yield from read_bitext_csv(path)
         case ".json":
-            text = _read_all(path)
+            text = read_all(path)
             try:
                 document = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -183,7 +184,7 @@ def read_chat_jsonl(path: Path) -> Iterator[Conversation]:
 
 def read_bitext_csv(path: Path) -> Iterator[Conversation]:
     """Bitext's customer-support CSV: one instruction/response pair per row (ids match data/conversations)."""
-    reader = csv.DictReader(io.StringIO(_read_all(path)))
+    reader = csv.DictReader(io.StringIO(read_all(path)))
     missing = {"instruction", "response"} - set(reader.fieldnames or [])
     if missing:
         raise PrepareError(f"{path}: unknown CSV format: no column {', '.join(sorted(missing))} (Bitext CSV expected)")

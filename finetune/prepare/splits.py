@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.prepare.config import PrepareError
+from finetune.prepare.readers import read_all
 from retrieval.jsonl import jsonl_records
 
 SPLITS = ("train", "val", "test")
@@ -59,11 +60,10 @@ def load_eval_texts(paths: Iterable[Path]) -> list[tuple[str, str | None]]:
     for path in paths:
         if not Path(path).is_file():
             raise PrepareError(f"{path}: evaluation file not found")
-        with Path(path).open(encoding="utf-8") as handle:
-            for _number, record in jsonl_records(handle, path, PrepareError):
-                for key in ("question", "query", "text", "prompt"):
-                    if isinstance(record, dict) and isinstance(record.get(key), str) and record[key].strip():
-                        texts.append((record[key], record.get("lang")))
+        for _number, record in jsonl_records(read_all(Path(path)).splitlines(), path, PrepareError):
+            for key in ("question", "query", "text", "prompt"):
+                if isinstance(record, dict) and isinstance(record.get(key), str) and record[key].strip():
+                    texts.append((record[key], record.get("lang")))
     return texts
 
 
@@ -73,7 +73,9 @@ def read_qa_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
     for path in paths:
         if not Path(path).is_file():
             raise PrepareError(f"{path}: QA file not found")
-        for number, row in jsonl_records(Path(path).read_text(encoding="utf-8").splitlines(), path, PrepareError):
+        for number, row in jsonl_records(read_all(Path(path)).splitlines(), path, PrepareError):
+            if not isinstance(row, dict):
+                raise PrepareError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
             missing = [k for k in ("id", "question", "reference", "split") if not isinstance(row.get(k), str)]
             if missing:
                 raise PrepareError(f"{path}:{number}: missing {', '.join(missing)}")

@@ -8,21 +8,25 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from supportbot.cli._common import fail, print_json
+from supportbot.cli._common import fail, not_utf8, print_json, utf8_text
 
 if TYPE_CHECKING:
     from supportbot.settings import Settings
 
 
 def chat(
-    message: str | None = typer.Argument(None, help="The customer's message; omit for an interactive session."),
+    message: str | None = typer.Argument(
+        None, help="The customer's message; omit for an interactive session.", callback=utf8_text
+    ),
     index: Path | None = typer.Option(None, "--index", help="Index folder (default: <home>/index)."),
     mode: str | None = typer.Option(None, "--mode", help="rag | finetune | hybrid (default: settings)."),
     model: Path | None = typer.Option(None, "--model", help="Fine-tuned model folder (finetune and hybrid modes)."),
     generator: str | None = typer.Option(
         None, "--generator", help="extractive | hf | openai (default: hf when --model is given, else settings)."
     ),
-    session: str | None = typer.Option(None, "--session", help="Session id; the conversation is remembered."),
+    session: str | None = typer.Option(
+        None, "--session", help="Session id; the conversation is remembered.", callback=utf8_text
+    ),
     lang: str | None = typer.Option(None, "--lang", help="es | en; default: detected per message."),
     as_json: bool = typer.Option(False, "--json", help="Print {answer, lang, mode, route, sources, ...}."),
 ) -> None:
@@ -52,6 +56,10 @@ def chat(
             break
         if not line.strip():
             break
+        shown = not_utf8(line)
+        if shown is not None:  # one bad line does not end the session
+            typer.echo(f"error: '{shown}' is not UTF-8 text: set the terminal to UTF-8 and type it again", err=True)
+            continue
         _turn(service, line, session, lang, as_json)
 
 

@@ -115,9 +115,13 @@ def prepare(
         "the demo store's for it, phrases true of any company for another).",
     ),
     sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out folder that is not an earlier `data prepare` output."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
     """Clean, redact, deduplicate and split conversations into chat JSONL, plus RAFT examples and a data card."""
+    from finetune.output import OutputError
     from finetune.prepare import PrepareConfig, PrepareError
     from finetune.prepare import prepare as run_prepare
     from finetune.prepare.config import SGD_BANKING_SERVICES
@@ -129,6 +133,9 @@ def prepare(
     settings = get_settings()
     from retrieval.bundled import bundled_path
 
+    for path in kb:
+        if not path.exists():
+            fail(f"--kb {path}: no such file or folder")
     # ./data of a checkout first (a user's edits), else what ships with the package
     kb_paths = kb or [p for p in (Path("data/kb"), bundled_path("kb")) if p.is_dir()][:1]
     eval_files = (
@@ -159,8 +166,9 @@ def prepare(
                 es_url=settings.es_url,
                 cache_dir=settings.home,
                 progress=progress,
+                overwrite=overwrite,
             )
-    except (PrepareError, LoadError, IndexFault, OSError) as exc:
+    except (PrepareError, OutputError, LoadError, IndexFault, OSError) as exc:
         fail(str(exc))
     if as_json:
         print_json(summary)

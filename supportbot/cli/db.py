@@ -16,10 +16,16 @@ app = typer.Typer(help="The shared-state database (PostgreSQL): create or migrat
 
 
 def _url(url: str | None) -> str:
+    from graph.db import is_postgres, redact_url
+
+    given = url
     url = url or get_settings().database_url
     if not url:
         fail("no database URL: set SUPPORTBOT_DATABASE_URL=postgresql://user:pass@host:5432/db (or pass --url); "
              "without one the state lives in SQLite files in the data home, which need no upgrade")  # fmt: skip
+    if not is_postgres(url) or "://" not in url:
+        source = "--url" if given else "SUPPORTBOT_DATABASE_URL"
+        fail(f"{source} {redact_url(url)!r} is not a PostgreSQL URL: give postgresql://user:pass@host:5432/db", code=2)
     return url
 
 

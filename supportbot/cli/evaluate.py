@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,19 +18,23 @@ app = typer.Typer(
 @app.command()
 def retrieval(
     index: Path = typer.Option(..., "--index", help="Index folder."),
-    queries: Path = typer.Option(..., "--queries", help="JSONL with id, query (or text), gold_ids, lang."),
+    queries: Path = typer.Option(
+        ...,
+        "--queries",
+        help="JSONL with id, query (or text), gold_ids (a list) and optional lang (default: detected).",
+    ),
     split: str | None = typer.Option(None, "--split", help="Only queries of this split (dev or test)."),
     details: bool = typer.Option(False, "--details", help="Include each query's ranking in the JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
     """Recall@1/5/10, MRR and nDCG@10, overall, per language and cross-lingual."""
-    from retrieval.metrics import evaluate, load_queries
+    from retrieval.metrics import evaluate
     from retrieval.search import KnowledgeBase
     from supportbot.cli.kb import user_errors
 
     with user_errors():
+        records = _scored_queries(queries, split)
         kb = KnowledgeBase.open(index, cache_dir=get_settings().home)
-        records = load_queries(queries, split)
         if not records:
             fail(f"{queries}: no queries" + (f" in split {split!r}" if split else ""))
         docs = kb.data.documents.values()
@@ -54,6 +59,38 @@ def retrieval(
             f"{group:<12} {m['queries']:>5} {m['recall@1']:>7.3f} {m['recall@5']:>7.3f} {m['recall@10']:>7.3f} "
             f"{m['mrr']:>7.3f} {m['ndcg@10']:>8.3f}"
         )
+
+
+def _scored_queries(path: Path, split: str | None) -> list[dict[str, Any]]:
+    """The queries of ``split`` with their gold ids checked and a language each (``lang``, else detected from the
+    query as ingest detects an article's, ``retrieval.language.detect_language``).
+
+    Raises:
+        QueryFileError: a line without a non-empty ``gold_ids`` list of ids, or with a ``lang`` other than en/es,
+            or a query whose language cannot be told; the message names the file and line.
+    """
+    from retrieval.jsonl import jsonl_records
+    from retrieval.language import detect_language
+    from retrieval.metrics import QueryFileError, load_queries
+
+    records = load_queries(path)  # the file, its JSON and each line's id and query are checked here
+    numbers = [n for n, _ in jsonl_records(path.read_text(encoding="utf-8").splitlines(), path, QueryFileError)]
+    kept = []
+    for number, record in zip(numbers, records, strict=True):
+        where, gold, lang = f"{path}:{number}", record.get("gold_ids"), record.get("lang")
+        if not isinstance(gold, list) or not gold or not all(isinstance(g, str) and g for g in gold):
+            raise QueryFileError(
+                f'{where}: "gold_ids" must be a non-empty list of article ids, like ["refund-policy-en"]'
+            )
+        if lang is None:
+            lang = detect_language(record["query"])
+            if lang is None:
+                raise QueryFileError(f'{where}: cannot tell the language of the query: add "lang": "en" or "es"')
+        elif lang not in ("en", "es"):
+            raise QueryFileError(f'{where}: "lang" must be "en" or "es", got {lang!r}')
+        if split is None or record.get("split") == split:
+            kept.append({**record, "lang": lang})
+    return kept
 
 
 SHARED_DATASETS = Path("../shared/datasets")
@@ -105,6 +142,9 @@ def compare(
     from evaluation.suites import EvalDataError
 
     settings = get_settings()
+    for flag, path in (("--model", model), ("--base", base)):  # given, even if no mode asked for uses it: a typo
+        if path is not None and not path.is_dir():
+            fail(f"{flag} {path}: no such folder")
     try:
         bias = None if copy_bias is None else tuple(float(x) for x in copy_bias.split(","))
     except ValueError:
@@ -125,8 +165,10 @@ def compare(
     if rag_generator not in ("extractive", "llm") or generator not in ("hf", "openai"):
         fail("--rag-generator must be extractive or llm, and --generator hf or openai")
     from evaluation.runner import run_comparison
+    from retrieval.store import raise_if_interrupted
 
     def progress(done: int, total: int, mode: str) -> None:
+        raise_if_interrupted()  # a Ctrl-C swallowed in a __del__ still stops the run at its next turn
         if done == total or done % 50 == 0:
             typer.echo(f"[{done}/{total}] {mode}", err=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from supportbot.cli._common import fail, print_json
+from supportbot.cli._common import fail, print_json, utf8_text
 from supportbot.settings import get_settings
 
 app = typer.Typer(help="Knowledge base: ingest, search, dedup, distill a bilingual embedder.", no_args_is_help=True)
@@ -41,9 +41,15 @@ def user_errors() -> Iterator[None]:
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Any]:
-    """A rich progress display on stderr (stdout stays clean for --json); yields a progress callback."""
+    """A rich progress display on stderr (stdout stays clean for --json); yields a progress callback.
+
+    The callback also stops the command at its next step after a SIGINT/SIGTERM whose KeyboardInterrupt was
+    swallowed (see ``supportbot.cli._common.stop_on_signals``), rather than only at its commit.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retrieval.store import raise_if_interrupted
 
     with Progress(
         TextColumn("{task.description:<9}"),
@@ -57,6 +63,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
+            raise_if_interrupted()
             if stage not in tasks:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
@@ -103,7 +110,7 @@ def ingest(
 
 @app.command()
 def search(
-    query: str | None = typer.Argument(None, help="The query (omit with --batch)."),
+    query: str | None = typer.Argument(None, help="The query (omit with --batch).", callback=utf8_text),
     index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
     k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results."),
     batch: Path | None = typer.Option(
@@ -112,10 +119,10 @@ def search(
         help="JSONL file of {id, query} (optional turns/history [{role, text}] and topic); prints JSONL.",
     ),
     lang: str | None = typer.Option(None, "--lang", help="Only articles in this language (en or es)."),
-    tag: list[str] = typer.Option([], "--tag", help="Only articles with this tag (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", help="Only articles with this tag (repeatable).", callback=utf8_text),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
-    """Hybrid (dense + BM25) search over an index."""
+    """Hybrid (dense + BM25) search over an index (--lang and --tag filter every query, batch ones too)."""
     from retrieval.backends import open_knowledge_base
     from retrieval.metrics import load_queries
 
@@ -130,7 +137,11 @@ def search(
             from retrieval.conversation import batch_query
 
             queries = load_queries(batch)
-            results = kb.search_batch([batch_query(q) for q in queries], k)
+            texts = [batch_query(q) for q in queries]
+            if lang is None and not tag:
+                results = kb.search_batch(texts, k)
+            else:  # the filters are arguments of the one-query search
+                results = [kb.search(text, k, lang=lang, tags=tag or None) for text in texts]
             for record, found in zip(queries, results, strict=True):
                 sys.stdout.write(
                     json.dumps({"id": record["id"], "results": [r.to_dict() for r in found]}, ensure_ascii=False) + "\n"
@@ -174,7 +185,7 @@ def dedup(
 
 @app.command()
 def delete(
-    doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove."),
+    doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove.", callback=utf8_text),
     index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
 ) -> None:

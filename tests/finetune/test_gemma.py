@@ -89,14 +89,14 @@ def test_a_killed_pull_leaves_no_half_written_model(tmp_path: Path, monkeypatch:
 
 def test_pull_on_a_full_disk_says_so_and_keeps_the_existing_model(tmp_path: Path) -> None:
     # The check reads the free space first, so no gigabyte is written to learn that it does not fit.
-    from finetune.base_model import BaseModelError, building
+    from finetune.output import OutputError, building
 
     out = tmp_path / "base"
     out.mkdir()
     (out / "model.safetensors").write_bytes(b"kept")
-    with pytest.raises(BaseModelError, match="GiB free"), building(out, needs_bytes=2**60):
+    with pytest.raises(OutputError, match="GiB free"), building(out, needs_bytes=2**60):
         pytest.fail("the block must not run")
-    with pytest.raises(BaseModelError, match="cannot write"), building(out) as work:
+    with pytest.raises(OutputError, match="cannot write"), building(out) as work:
         (work / "half").write_bytes(b"x")
         raise OSError(28, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base"]

@@ -175,6 +175,35 @@ def test_merge_rejects_bad_input(smoke_model: Path, merged: Path, tmp_path: Path
     assert not any(p.name in ("x", "y", "z", ".x.partial") for p in tmp_path.iterdir())
 
 
+def test_merge_finds_the_base_and_tokenizer_as_inference_does(
+    smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shipped adapter names its base by name (in the data home) and uses its tokenizer ("@base"): merge failed
+    # with "tokenizer .../@base is missing" where chat loaded it.
+    import shutil
+
+    base = tmp_path / "home" / "models" / "smoke-base"
+    shutil.copytree(smoke_model / "base", base)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, base / item.name)
+    adapter = tmp_path / "adapter"
+    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
+    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
+    info.update(base="../gone", base_name="smoke-base", tokenizer="@base")
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    (tmp_path / "a_file").write_text("mine", encoding="utf-8")
+    result = runner.invoke(app, ["train", "merge", "--model", str(adapter), "--out", str(tmp_path / "a_file"),
+                                 "--overwrite"])  # fmt: skip
+    assert result.exit_code == 1 and "a_file is a file, not a folder" in result.output, result.output
+    result = runner.invoke(app, ["train", "merge", "--model", str(adapter), "--out", str(tmp_path / "merged")])
+    assert result.exit_code == 0, result.output
+    merged = load_model(tmp_path / "merged", precision="fp32")
+    assert merged.generate(plain_messages("How do I pay?", "en"), max_new_tokens=4).strip()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "adapter", "home", "merged"]  # nothing partial
+    assert (tmp_path / "a_file").read_text(encoding="utf-8") == "mine"
+
+
 QUESTIONS = [
     ("How do I return an order?", "en"),
     ("How long does shipping take?", "en"),

@@ -15,7 +15,7 @@ from finetune.pii import PlaceholderMap
 from finetune.prepare.cleaning import clean_text, normalize_slots, replace_hints, shape_conversation, slot_value
 from finetune.prepare.config import STORE_VALUES, PrepareConfig, PrepareError
 from finetune.prepare.readers import input_files, read_file
-from finetune.prepare.splits import assign_splits, drop_duplicates, leaking_ids
+from finetune.prepare.splits import assign_splits, drop_duplicates, leaking_ids, load_eval_texts, read_qa_rows
 
 BITEXT_HEADER = ["context", "role", "instruction", "intent", "entity_type", "entity_value", "start_offset",
                  "end_offset", "category", "tags", "response"]  # fmt: skip
@@ -341,3 +341,14 @@ def test_other_language_turns_are_what_the_chat_agent_calls_another_language() -
     assert is_other_language("Salut, est-ce que vous livrez en Belgique ? Combien coûte la livraison ?")
     assert not is_other_language("cn i pay wiht paypall or aplle pay")
     assert not is_other_language("como me apunto a la newsletter de la tienda")
+
+
+def test_eval_and_qa_files_that_are_not_utf8_are_named(tmp_path: Path) -> None:
+    latin1 = tmp_path / "qa.jsonl"
+    latin1.write_bytes('{"id": "1", "question": "¿Dónde?", "reference": "Aquí", "split": "dev"}\n'.encode("latin-1"))
+    for read in (load_eval_texts, read_qa_rows):
+        with pytest.raises(PrepareError, match=r"qa\.jsonl: not UTF-8 text"):
+            read([latin1])
+    (tmp_path / "list.jsonl").write_text("[1, 2]\n", encoding="utf-8")
+    with pytest.raises(PrepareError, match=r"list\.jsonl:1: expected a JSON object"):
+        read_qa_rows([tmp_path / "list.jsonl"])

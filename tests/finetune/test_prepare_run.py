@@ -114,7 +114,7 @@ def test_output_follows_the_contract(prepared: tuple[Path, dict[str, Any]]) -> N
     assert set(card["per_language"]) == {"es", "en"} and "## PII redacted" in (out / "data_card.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["seed"] == 13 and "train.jsonl" in manifest["outputs"]
-    assert not list(out.parent.glob(".out.tmp-*"))
+    assert not list(out.parent.glob(".out.*"))
 
 
 def test_no_battery_pii_survives_in_any_output_file(prepared: tuple[Path, dict[str, Any]]) -> None:
@@ -249,6 +249,44 @@ def test_cli_bad_input_names_it_and_writes_nothing(tmp_path: Path, name: str, co
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_cli_never_replaces_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    chat = _chat("a", "en", ["Where is my parcel from last week?", "It ships within two working days."])
+    source = _write_jsonl(tmp_path / "mine" / "conv.jsonl", [chat])
+    (tmp_path / "mine" / "notes.txt").write_text("my notes", encoding="utf-8")
+    mine = source.parent
+    for extra in ([], ["--overwrite"]):  # the folder holds the input: replacing it would delete the input
+        result = runner.invoke(app, ["data", "prepare", str(mine), "--out", str(mine), "--no-raft", *extra])
+        assert result.exit_code == 1 and "holds the input" in result.output, result.output
+    (tmp_path / "a_file").write_text("mine", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("my notes", encoding="utf-8")
+    latin1 = tmp_path / "eval.jsonl"
+    latin1.write_bytes('{"question": "¿Dónde está mi pedido?"}\n'.encode("latin-1"))
+    for args, message in [
+        (["--out", str(tmp_path / "other")], "not empty, and not an earlier `supportbot data prepare` output"),
+        (["--out", str(tmp_path / "a_file")], "a_file is a file, not a folder"),
+        (["--out", str(tmp_path / "a_file" / "o")], "a_file is a file, not a folder"),
+        (["--out", str(tmp_path / "o"), "--kb", str(tmp_path / "nowhere")], "nowhere: no such file or folder"),
+        (["--out", str(tmp_path / "o"), "--exclude-eval", str(latin1)], "eval.jsonl: not UTF-8 text"),
+    ]:
+        result = runner.invoke(app, ["data", "prepare", str(source), "--no-raft", *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in mine.iterdir()) == ["conv.jsonl", "notes.txt"]
+    assert (tmp_path / "other" / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "eval.jsonl", "mine", "other"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("replace me", encoding="utf-8")
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--no-raft", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "notes.txt").exists() and (out / "manifest.json").is_file()
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--no-raft"])
+    assert result.exit_code == 0, result.output  # its own earlier output: replaced without --overwrite
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "eval.jsonl", "mine", "other", "out"]
 
 
 def test_cli_rejects_bad_settings(tmp_path: Path) -> None:

@@ -238,6 +238,38 @@ def test_existing_output_is_not_overwritten(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "keep.txt").read_text(encoding="utf-8") == "mine"
 
 
+@pytest.mark.parametrize("steps", ["0", "-3"])
+def test_max_steps_that_would_mean_no_limit_are_refused(tmp_path: Path, steps: str) -> None:
+    # transformers reads max_steps <= 0 as "train for the epochs": --max-steps 0 trained for minutes.
+    for field in ("max_steps", "pretrain_max_steps"):
+        with pytest.raises(TrainError, match=f"{field} must be >= 1, or -1"):
+            load_config("tiny", overrides={field: int(steps)})
+    assert load_config("tiny", overrides={"max_steps": -1}).max_steps == -1  # -1: the epochs decide
+    data = bundled_chat_dir(tmp_path / "data", limit=10)
+    result = _invoke_train(tmp_path, data, "--preset", "tiny", "--max-steps", steps)
+    assert result.exit_code == 1 and "max_steps must be >= 1, or -1" in result.output, result.output
+    _assert_nothing_written(tmp_path)
+
+
+def test_unusable_config_and_output_paths_are_clear_errors(tmp_path: Path) -> None:
+    data = bundled_chat_dir(tmp_path / "data", limit=10)
+    (tmp_path / "binary.yaml").write_bytes(b"\xbd\x00\xff binary")
+    result = _invoke_train(tmp_path, data, "--preset", "tiny", "--config", str(tmp_path / "binary.yaml"))
+    assert result.exit_code == 1 and "binary.yaml: not UTF-8 text" in result.output, result.output
+    (tmp_path / "a_file").write_text("mine", encoding="utf-8")
+    for out, message in [
+        (tmp_path / "a_file" / "x", "a_file is a file, not a folder"),
+        (tmp_path / "a_file", "a_file is a file, not a folder"),
+        (data, "holds the input"),
+    ]:
+        result = runner.invoke(app, ["train", "--preset", "tiny", "--data", str(data), "--out", str(out),
+                                     "--overwrite"])  # fmt: skip
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "binary.yaml", "data"]
+    assert (tmp_path / "a_file").read_text(encoding="utf-8") == "mine"
+
+
 def test_resume_picks_the_newest_checkpoint(tmp_path: Path) -> None:
     assert last_checkpoint(tmp_path) is None
     for step in (5, 40, 12):

@@ -120,6 +120,34 @@ def test_cli_search_json_and_batch(index: Path, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no such index folder" in missing.output
 
 
+def test_cli_failed_commands_leave_no_folder(small_kb: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new" / "deep" / "idx"
+    result = runner.invoke(app, ["kb", "delete", "a", "--index", str(new)])
+    assert result.exit_code == 1 and "no such index folder" in result.output
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(new), "--embedder", "no-such-model"])
+    assert result.exit_code == 1 and "no-such-model" in result.output
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    for index in (tmp_path / "file", tmp_path / "file" / "idx"):
+        result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(index)])
+        assert result.exit_code == 1 and "is a file, not a folder" in result.output, result.output
+    result = runner.invoke(app, ["kb", "delete", "a", "--index", str(tmp_path / "file")])
+    assert result.exit_code == 1 and "a file, not an index folder" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_cli_batch_search_applies_lang_and_tag(index: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "q1", "query": "refund"}\n{"id": "q2", "query": "factura"}\n', encoding="utf-8")
+    for extra, check in (
+        (["--lang", "es"], lambda r: r["lang"] == "es"),
+        (["--tag", "invoices"], lambda r: "invoices" in r["tags"]),
+    ):
+        result = runner.invoke(app, ["kb", "search", "--batch", str(queries), "--index", str(index), *extra])
+        assert result.exit_code == 0, result.output
+        found = [r for line in result.stdout.splitlines() for r in json.loads(line)["results"]]
+        assert found and all(check(r) for r in found), extra
+
+
 def test_cli_eval_retrieval_reports_per_language(index: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
     rows = [
@@ -134,6 +162,35 @@ def test_cli_eval_retrieval_reports_per_language(index: Path, tmp_path: Path) ->
     assert set(metrics) == {"overall", "en", "es"} and metrics["es"]["queries"] == 2
     assert set(metrics["overall"]) == {"queries", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
     assert metrics["overall"]["recall@5"] == 1.0
+
+
+def test_cli_eval_retrieval_detects_a_missing_language(index: Path, tmp_path: Path) -> None:
+    # Without "lang" the query was taken for cross-lingual and its gold id swapped for the translation: R@1 0.
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"id": "1", "query": "how do i get my invoice", "gold_ids": ["get-invoice-en"]}))
+    result = runner.invoke(app, ["eval", "retrieval", "--index", str(index), "--queries", str(queries), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert set(metrics) == {"overall", "en"} and metrics["en"]["recall@1"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"gold_ids": "get-invoice-en"}, 'q.jsonl:2: "gold_ids" must be a non-empty list'),
+        ({}, 'q.jsonl:2: "gold_ids" must be a non-empty list'),
+        ({"gold_ids": []}, 'q.jsonl:2: "gold_ids" must be a non-empty list'),
+        ({"gold_ids": ["get-invoice-en"], "lang": "fr"}, 'q.jsonl:2: "lang" must be "en" or "es"'),
+        ({"gold_ids": ["get-invoice-en"], "query": "12345"}, "q.jsonl:2: cannot tell the language"),
+    ],
+)
+def test_cli_eval_retrieval_refuses_bad_records(index: Path, tmp_path: Path, record: dict, message: str) -> None:
+    queries = tmp_path / "q.jsonl"
+    good = {"id": "0", "query": "invoice", "lang": "en", "gold_ids": ["get-invoice-en"]}
+    queries.write_text(json.dumps(good) + "\n" + json.dumps({"id": "1", "query": "my invoice", **record}) + "\n")
+    result = runner.invoke(app, ["eval", "retrieval", "--index", str(index), "--queries", str(queries), "--json"])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert result.stdout == "" and "Traceback" not in result.output
 
 
 def test_cross_lingual_gold_ids_map_through_translations(small_kb: Path, tmp_path: Path) -> None:

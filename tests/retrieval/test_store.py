@@ -14,7 +14,17 @@ import numpy as np
 import pytest
 
 from retrieval.search import KnowledgeBase
-from retrieval.store import IndexData, IndexFault, StoredDocument, read_version, write_version
+from retrieval.store import (
+    IndexData,
+    IndexFault,
+    Interrupted,
+    StoredDocument,
+    forget_signals,
+    read_version,
+    record_signal,
+    write_lock,
+    write_version,
+)
 from tests.conftest import REPO
 
 
@@ -62,6 +72,39 @@ def test_unreadable_indexes_give_clear_errors(tmp_path: Path) -> None:
     (version / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFault, match="unreadable"):
         read_version(tmp_path / "broken")
+
+
+def test_an_interrupt_recorded_during_a_write_keeps_the_live_version(tmp_path: Path) -> None:
+    # The command line records SIGINT/SIGTERM even when its KeyboardInterrupt is swallowed (inside a __del__);
+    # the write checks the record before its swap.
+    first = write_version(tmp_path, tiny_data(3), 100, 8, 32)
+    record_signal(signal.SIGINT)
+    try:
+        with pytest.raises(Interrupted):
+            write_version(tmp_path, tiny_data(4), 100, 8, 32)
+    finally:
+        forget_signals()
+    assert (tmp_path / "CURRENT").read_text() == first.name and len(read_version(tmp_path).chunk_ids) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CURRENT", first.name]
+
+
+def test_a_write_lock_on_a_bad_place_is_a_clear_error_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    with pytest.raises(IndexFault, match="file is a file, not a folder"), write_lock(tmp_path / "file"):
+        pytest.fail("no lock on a file")
+    with pytest.raises(IndexFault, match=r"idx: .*file is a file, not a folder"), write_lock(tmp_path / "file" / "idx"):
+        pytest.fail("no lock under a file")
+    for missing in (tmp_path / "new" / "deep" / "idx", tmp_path / "file"):
+        with (
+            pytest.raises(IndexFault, match=r"no such index folder|not an index folder"),
+            write_lock(missing, create=False),
+        ):
+            pytest.fail("a delete needs an index")
+    with pytest.raises(RuntimeError, match="embedder failed"), write_lock(tmp_path / "new" / "deep" / "idx"):
+        assert (tmp_path / "new" / "deep" / "idx" / ".lock").exists()
+        raise RuntimeError("embedder failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # the folders the failed ingest made are gone
+    assert (tmp_path / "file").read_text(encoding="utf-8") == "mine"
 
 
 CHILD = """

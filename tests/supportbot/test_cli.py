@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from supportbot.cli import app
@@ -49,3 +51,59 @@ def test_missing_required_option_is_a_clear_usage_error() -> None:
     result = runner.invoke(app, ["kb", "search", "refund"])
     assert result.exit_code == 2
     assert "--index" in result.output
+
+
+def test_train_without_data_or_out_says_what_is_missing() -> None:
+    result = runner.invoke(app, ["train", "--preset", "tiny", "--data", "somewhere"])
+    assert result.exit_code == 2 and result.output.startswith("error: train needs --out DIR")
+    assert "Usage" not in result.output  # one line, not the whole help
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["kb", "search", "caf\udce9", "--index", "idx"],
+        ["kb", "search", "refund", "--tag", "caf\udce9", "--index", "idx"],
+        ["kb", "delete", "caf\udce9", "--index", "idx"],
+        ["chat", "caf\udce9", "--index", "idx"],
+    ],
+)
+def test_text_that_is_not_utf8_is_a_clear_error(args: list[str]) -> None:
+    # A shell passes Latin-1 bytes (printf 'caf\xe9') as lone surrogates: a traceback deep in a tokenizer before.
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "'caf\\xe9' is not UTF-8 text" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_not_utf8_names_the_undecodable_bytes() -> None:
+    from supportbot.cli._common import not_utf8
+
+    assert not_utf8("café ¿qué?") is None
+    assert not_utf8("caf\udce9") == "caf\\xe9"
+
+
+def test_db_url_that_is_not_postgres_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["db", "status", "--url", "notaurl"])
+    assert result.exit_code == 2 and "--url 'notaurl' is not a PostgreSQL URL" in result.output, result.output
+
+
+def test_keys_in_an_unusable_data_home_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportbot.settings import get_settings
+
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "file" / "home"))
+    monkeypatch.delenv("SUPPORTBOT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["keys", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "cannot open the key store" in result.output, result.output
+    assert "SUPPORTBOT_HOME" in result.output and "Traceback" not in result.output
+
+
+def test_eval_compare_with_a_missing_model_folder_fails(tmp_path: Path) -> None:
+    args = ["--index", str(tmp_path), "--testset", str(tmp_path / "qa.jsonl"), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, ["eval", "compare", *args, "--model", str(tmp_path / "nope"), "--modes", "rag"])
+    assert result.exit_code == 1 and f"--model {tmp_path / 'nope'}: no such folder" in result.output
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,136 @@
+"""Output folders of the commands that write one (``data prepare``, ``model pull``/``trim``, ``train``, ``train
+merge``): what ``--out`` may be, and how a finished folder replaces it.
+
+:func:`check_output` runs before any work: ``--out`` must be (or become) a folder, may not hold the command's own
+inputs, and a non-empty one is replaced only when it is an earlier output of the same command or ``--overwrite``
+is given, so a user's files are never deleted by mistake. :func:`building` hands out a hidden work folder beside
+``--out`` and publishes it with a rename at the end (never half-written); a failure, SIGINT or SIGTERM removes it
+and leaves ``--out`` as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from retrieval.store import make_folders, raise_if_interrupted, remove_folders
+
+
+class OutputError(ValueError):
+    """``--out`` cannot be used or written: the message names it and the fix."""
+
+
+def check_output(
+    out: Path,
+    *,
+    overwrite: bool,
+    earlier: Callable[[Path], bool] | None = None,
+    command: str = "",
+    inputs: Sequence[Path] = (),
+    flag: str = "--out",
+) -> None:
+    """Refuse an output folder that the command cannot write or whose replacement would lose the user's files.
+
+    Args:
+        out: the output folder.
+        overwrite: the user asked to replace a non-empty ``out`` (``--overwrite``).
+        earlier: whether a folder is an earlier output of this command (replaced without ``--overwrite``).
+        command: the command's name, for the message (``data prepare``).
+        inputs: what the command reads: none may lie inside ``out``, which the result replaces as a whole.
+        flag: the option that named ``out``.
+
+    Raises:
+        OutputError: ``out`` (or a parent) is a file, its place cannot be written, it holds an input, or it is a
+            non-empty folder that is not an earlier output and ``overwrite`` is off.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{flag} {out} is a file, not a folder; give a folder path")
+    parent = next((p for p in out.parents if p.exists()), Path.cwd())
+    if not parent.is_dir():
+        raise OutputError(f"{flag} {out}: {parent} is a file, not a folder; give a folder path")
+    try:  # the work folder and the rename happen in the nearest existing folder: probe it now, not after the work
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{flag} {out}: cannot write in {parent} ({exc.strerror}); give a writable folder") from exc
+    resolved = out.resolve()
+    for source in inputs:
+        if source.resolve() == resolved or resolved in source.resolve().parents:
+            raise OutputError(f"{flag} {out} holds the input {source}, which writing {out} would replace; "
+                              f"choose another {flag}")  # fmt: skip
+    if out.is_dir() and any(out.iterdir()) and not overwrite and not (earlier is not None and earlier(out)):
+        not_ours = f", and not an earlier `supportbot {command}` output" if command else ""
+        raise OutputError(f"{flag} {out} already exists and is not empty{not_ours} (pass --overwrite to replace it)")
+
+
+def work_folder(out: Path) -> Path:
+    """A fresh hidden folder beside ``out`` (``.<name>.partial-<pid>``) to write the result into."""
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def publish_folder(work: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``work`` folder (renames: never half-written; the old one put back if the
+    second rename fails).
+
+    Raises:
+        Interrupted: a SIGINT/SIGTERM arrived during the work (``retrieval.store.raise_if_interrupted``): nothing
+            is published and ``out`` stays as it was.
+    """
+    raise_if_interrupted()
+    if not out.exists():
+        os.replace(work, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    try:
+        os.replace(work, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def building(out: Path, *, needs_bytes: int = 0, flag: str = "--out") -> Iterator[Path]:
+    """A hidden work folder beside ``out``: published as ``out`` when the block ends, removed if it fails.
+
+    Raises:
+        OutputError: fewer than ``needs_bytes`` free beside ``out``, or a write failed (a full disk): the
+            message names the folder; the work folder (and any parent made for it) is removed and an existing
+            ``out`` is left as it was.
+    """
+    from safetensors import SafetensorError
+
+    out = Path(out)
+    created = make_folders(out.parent, flag, OutputError)
+    try:
+        free = shutil.disk_usage(out.parent).free
+        if free < needs_bytes:
+            raise OutputError(
+                f"{out.parent}: {free / 2**30:.1f} GiB free, writing {out.name} needs about "
+                f"{needs_bytes / 2**30:.1f} GiB"
+            )
+        work = work_folder(out)
+    except BaseException as exc:
+        remove_folders(created)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {out}: {exc}") from exc
+        raise
+    try:
+        yield work
+        publish_folder(work, out)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        remove_folders(created)
+        if isinstance(exc, OSError | SafetensorError):
+            raise OutputError(f"cannot write {out}: {exc}") from exc
+        raise
