@@ -41,6 +41,8 @@ def assistant_texts(at: AppTest) -> list[str]:
 @pytest.mark.slow
 def test_chat_answers_in_the_customers_language_with_sources(inprocess_env: Path) -> None:
     at = open_page()
+    at.chat_input[0].set_value("   ").run()  # blank: nothing sent, no empty bubble, no "HTTP 422"
+    assert not at.chat_message and not at.error
     at.chat_input[0].set_value(SPANISH_QUESTION).run()
     assert not at.exception, [e.value for e in at.exception]
     [answer] = assistant_texts(at)

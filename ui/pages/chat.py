@@ -89,8 +89,8 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     except BackendUnavailable:
         slot.error(t("service_down", ui_lang))
         return None
-    except BackendError as exc:
-        slot.error(t("request_failed", ui_lang, reason=exc))
+    except BackendError as exc:  # the reason without the transport's "HTTP 422: " prefix
+        slot.error(t("request_failed", ui_lang, reason=re.sub(r"^HTTP \d{3}: ", "", str(exc))))
         return None
     streamed_text = streamed if isinstance(streamed, str) else ""
     final.setdefault("answer", streamed_text)
@@ -100,6 +100,7 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
 
 
 AGENT_AVATAR = ":material/support_agent:"
+MAX_CHARS = 40_000  # the API's default longest message (SUPPORTBOT_MAX_MESSAGE_CHARS): the box stops there
 ACTIVE = ("waiting", "assigned")
 
 
@@ -206,8 +207,8 @@ def main() -> None:
     if up and (ss.get("handoff_status") or {}).get("status") in ACTIVE:
         _follow(backend, session_id)
 
-    prompt = st.chat_input(t("placeholder", lang), disabled=not up)
-    if not prompt:
+    prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS)
+    if not prompt or not prompt.strip():  # a blank message asks nothing: no empty bubble, no error
         return
     ss["messages"].append({"role": "user", "content": prompt})
     with st.chat_message("user"):
