@@ -160,6 +160,11 @@ class HandoffRequest(Strict):
 
     session_id: str = Field(pattern=SESSION_ID)
     reason: str = Field(default="customer_request", min_length=1, max_length=500)
+    lang: Lang | None = Field(
+        default=None,
+        description="the customer's language when the session has none yet "
+        "(a hand-off before the first message): the case's language and its draft's",
+    )
 
 
 class Record(BaseModel):

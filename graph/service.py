@@ -208,9 +208,9 @@ class ChatService:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return [dict(m) for m in (snapshot.values or {}).get("messages", [])]
 
-    def _session_lang(self, session_id: str) -> str:
+    def _session_lang(self, session_id: str, default: str | None = None) -> str:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
-        return str((snapshot.values or {}).get("session_lang") or "en")
+        return str((snapshot.values or {}).get("session_lang") or default or "en")
 
     def redact(self, session_id: str, text: str) -> str:
         """``text`` with personal data replaced by the session's placeholders, as its messages are stored."""
@@ -218,10 +218,12 @@ class ChatService:
         return self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en",
                                          self.deps.placeholder_map(session_id)).text  # fmt: skip
 
-    def request_handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+    def request_handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None
+                        ) -> dict[str, Any]:  # fmt: skip
         """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button); a
-        free-text reason is stored redacted, like the conversation."""
-        lang = self._session_lang(session_id)
+        free-text reason is stored redacted, like the conversation. ``lang``: the customer's language when the
+        session has none yet (the button pressed before the first message), else the session's wins."""
+        lang = self._session_lang(session_id, lang)
         return self.store.add_escalation(session_id, lang, self.redact(session_id, reason), self.transcript(session_id))
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:

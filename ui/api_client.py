@@ -124,9 +124,10 @@ class ApiBackend:
         result: dict[str, Any] = self._request("POST", "/v1/feedback", json=body)
         return result
 
-    def handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+    def handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None) -> dict[str, Any]:
         """POST /v1/handoff."""
-        result: dict[str, Any] = self._request("POST", "/v1/handoff", json={"session_id": session_id, "reason": reason})
+        body = {"session_id": session_id, "reason": reason, **({"lang": lang} if lang else {})}
+        result: dict[str, Any] = self._request("POST", "/v1/handoff", json=body)
         return result
 
     def search(

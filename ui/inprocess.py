@@ -92,10 +92,10 @@ class InProcessBackend:
         result: dict[str, Any] = self._load().add_feedback(session_id, turn, rating, comment)
         return result
 
-    def handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
+    def handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None) -> dict[str, Any]:
         """Escalate the conversation to a person (the graph stores the redacted transcript)."""
         service = self._load()
-        record: dict[str, Any] = service.request_handoff(session_id, reason=reason)
+        record: dict[str, Any] = service.request_handoff(session_id, reason=reason, lang=lang)
         return record
 
     def search(

@@ -50,8 +50,9 @@ class Backend(Protocol):
         """Record thumbs ``up`` or ``down`` on answer number ``turn`` of a session."""
         ...
 
-    def handoff(self, session_id: str, reason: str = "customer_request") -> dict[str, Any]:
-        """Put the conversation in the human agents' escalation queue; returns the escalation record."""
+    def handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None) -> dict[str, Any]:
+        """Put the conversation in the human agents' escalation queue (``lang``: the customer's language, used
+        when the conversation has none yet); returns the escalation record."""
         ...
 
     def search(

@@ -22,5 +22,5 @@ router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
 def request_handoff(body: HandoffRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Queue the caller's session (its redacted transcript) for a human agent; returns the escalation."""
     claim_session(runtime, key, body.session_id)
-    record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, body.reason)
+    record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, body.reason, lang=body.lang)
     return record

@@ -101,6 +101,18 @@ def test_handoff_lands_in_the_escalation_queue(client: TestClient, keys: dict[st
     assert client.post("/v1/handoff", json={"session_id": session}, headers=keys["customer2"]).status_code == 403
 
 
+def test_an_early_handoff_takes_the_customers_language(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """The button pressed first: the session has no language yet, the page's is the case's (it was English)."""
+    early = client.post("/v1/handoff", json={"session_id": "early-handoff", "lang": "es"}, headers=keys["customer"])
+    assert early.status_code == 201 and early.json()["lang"] == "es"
+    later = "later-handoff"  # a session that has a language keeps it
+    _chat(client, keys["customer"], message="How long does delivery take?", session_id=later)
+    kept = client.post("/v1/handoff", json={"session_id": later, "lang": "es"}, headers=keys["customer"])
+    assert kept.status_code == 201 and kept.json()["lang"] == "en"
+    bad = client.post("/v1/handoff", json={"session_id": "x-handoff", "lang": "fr"}, headers=keys["customer"])
+    assert bad.status_code == 422
+
+
 def test_two_turns_of_one_session_sent_at_once_are_both_kept(client: TestClient,
                                                                 keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
     """A double click or a second tab: each turn waits for the other instead of overwriting its saved state."""

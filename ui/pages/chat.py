@@ -179,7 +179,7 @@ def main() -> None:
     with st.sidebar:
         if st.button(t("handoff", lang), disabled=not up, width="stretch"):
             try:
-                ss["handoff"] = backend.handoff(session_id)
+                ss["handoff"] = backend.handoff(session_id, lang=lang)
             except BackendError as exc:
                 ss["notice"] = str(exc)
         if st.button(t("new_chat", lang), width="stretch"):
