@@ -202,7 +202,13 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
 
     console = open_page("agent")
     console.selectbox(key="queue_case").set_value(escalation_id).run()
+    colleague = open_page("agent", staff=Staff(role="agent", name="Bruno", agent_id="user:bruno"))
+    colleague.selectbox(key="queue_case").set_value(escalation_id).run()  # both have the open case in view
     console.button(key=f"claim-{escalation_id}").click().run()
+    colleague.run()  # Ana claimed it: Bruno's view keeps the case and says so, no other case slips under his click
+    assert colleague.selectbox(key="queue_case").value == escalation_id
+    assert any("held by Ana" in w.value for w in colleague.warning), [w.value for w in colleague.warning]
+    assert not [b for b in colleague.button if b.key == f"claim-{escalation_id}"]
     assert not console.exception, [e.value for e in console.exception]
     assert console.selectbox(key="queue_status").value == "Mine"
     draft = console.text_area[0].value

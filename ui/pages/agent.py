@@ -117,6 +117,7 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
                                older_than=older_than)  # fmt: skip
     if status == "mine":
         rows = [r for r in rows if r.get("assigned_to") == who.agent_id]
+    rows = _keep_open_case(backend, who, rows)
     if not rows:
         st.info("No escalations match these filters.")
         return
@@ -131,6 +132,22 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     chosen = st.selectbox("Open a case", list(labels), format_func=lambda i: labels[i], key="queue_case")
     if chosen:
         _case(backend, who, str(chosen))
+
+
+def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the case this agent has open, when it just left them (a colleague claimed it): its view stays,
+    saying who has it. It used to vanish, the next case took its place, and a click on Claim meant for it was lost
+    or claimed the other one."""
+    opened = st.session_state.get("queue_case")
+    if not opened or any(str(r.get("id")) == opened for r in rows):
+        return rows
+    try:
+        record = backend.escalation(who, str(opened))["escalation"]
+    except (BackendError, KeyError):
+        return rows
+    held = f", held by {record['assigned_name']}" if record.get("assigned_name") else ""
+    st.warning(f"Case #{str(opened)[:8]} is now {record.get('status')}{held}: it no longer matches these filters.")
+    return [record, *rows]
 
 
 @st.fragment(run_every=3)
