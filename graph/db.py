@@ -94,21 +94,21 @@ class KeyedLocks:
                     self._locks[key] = (lock, users - 1)
 
 
+_KEYED = KeyedLocks()  # made at import: a lazily made one could be made twice by two threads' first turns
+
+
 class Database:
     """A source of transactions on SQLite (one connection, one lock) or PostgreSQL (a shared pool)."""
 
     kind: str
     url: str
-    _keyed: KeyedLocks | None = None
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
         """Run the block while no other holder of ``key`` runs (a conversation's turn: two turns of one session
         sent at once would each read the same saved state, and the later write would drop the other turn).
         Within this process; :class:`PostgresDatabase` also across every process sharing the database."""
-        if self._keyed is None:
-            self._keyed = KeyedLocks()
-        with self._keyed.hold(key):
+        with _KEYED.hold(key):
             yield
 
     @contextmanager

@@ -212,9 +212,10 @@ class ChatService:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return str((snapshot.values or {}).get("session_lang") or default or "en")
 
-    def redact(self, session_id: str, text: str) -> str:
-        """``text`` with personal data replaced by the session's placeholders, as its messages are stored."""
-        lang = self._session_lang(session_id)
+    def redact(self, session_id: str, text: str, lang: str | None = None) -> str:
+        """``text`` with personal data replaced by the session's placeholders, as its messages are stored
+        (``lang``: the session's, read from it when not given)."""
+        lang = lang or self._session_lang(session_id)
         return self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en",
                                          self.deps.placeholder_map(session_id)).text  # fmt: skip
 
@@ -224,7 +225,8 @@ class ChatService:
         free-text reason is stored redacted, like the conversation. ``lang``: the customer's language when the
         session has none yet (the button pressed before the first message), else the session's wins."""
         lang = self._session_lang(session_id, lang)
-        return self.store.add_escalation(session_id, lang, self.redact(session_id, reason), self.transcript(session_id))
+        redacted = self.redact(session_id, reason, lang)
+        return self.store.add_escalation(session_id, lang, redacted, self.transcript(session_id))
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""
