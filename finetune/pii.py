@@ -9,6 +9,8 @@ or chat JSONL file, writing the output atomically.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import re
@@ -32,6 +34,11 @@ STORE_CONTACTS = (
     "support@nimbus.example", "+34 910 555 010", "Calle de Alcalá 200", "Calle de Alcalá 200, 28028 Madrid",
     "NB-1234567",
 )  # fmt: skip
+
+
+_WORD = re.compile(r"\w+")
+_NAME_GAP = re.compile(r"[\s'’-]+")  # what may stand between the words of one name
+_NAME_WORDS = 5  # the longest name run looked up
 
 
 class PIIError(ValueError):
@@ -90,27 +97,58 @@ def canonical(entity_type: str, value: str) -> str:
             return re.sub(r"[\W_]", "", value).upper()
 
 
+def pii_hash(entity_type: str, value: str) -> str:
+    """A one-way key of a PII value (its canonical form), so a saved conversation never holds the value itself."""
+    return hashlib.sha256(f"{entity_type}|{canonical(entity_type, value)}".encode()).hexdigest()[:24]
+
+
 @dataclass
 class PlaceholderMap:
-    """Placeholders of one conversation: value -> ``<TYPE_n>``, numbered per type in order of first mention."""
+    """Placeholders of one conversation: value -> ``<TYPE_n>``, numbered per type in order of first mention.
 
-    _by_key: dict[tuple[str, str], str] = field(default_factory=dict)
+    Values are keyed by :func:`pii_hash`, never by the value itself, so the map can be saved with a conversation
+    (:meth:`saved`) and restored by another process (:meth:`restore`) without storing personal data: the original
+    values (:meth:`original`) stay in the memory of the process that saw them."""
+
+    _by_key: dict[str, str] = field(default_factory=dict)  # pii_hash -> placeholder
     _counts: Counter[str] = field(default_factory=Counter)
     _originals: dict[str, str] = field(default_factory=dict)
-    _names: dict[str, str] = field(default_factory=dict)  # surface form of a known name -> placeholder
-    _name_regex: re.Pattern[str] | None = None
+    _added: dict[str, str] = field(default_factory=dict)  # entries made since the map was built or restored
+
+    @classmethod
+    def restore(cls, saved: dict[str, str] | None) -> PlaceholderMap:
+        """The map whose :meth:`saved` entries are ``saved`` (numbering goes on after the highest number)."""
+        mapping = cls(_by_key=dict(saved or {}))
+        for placeholder in mapping._by_key.values():
+            kind, _, number = placeholder.strip("<>").rpartition("_")
+            if number.isdigit():
+                mapping._counts[kind] = max(mapping._counts[kind], int(number))
+        return mapping
+
+    def saved(self) -> dict[str, str]:
+        """Every entry (value hash -> placeholder): what :meth:`restore` needs; no value in it."""
+        return dict(self._by_key)
+
+    def added(self) -> dict[str, str]:
+        """The entries made since the map was built or restored (what a caller must save)."""
+        return dict(self._added)
+
+    def _set(self, key: str, placeholder: str) -> None:
+        if key not in self._by_key:
+            self._by_key[key] = self._added[key] = placeholder
 
     def placeholder(self, entity_type: str, value: str) -> str:
         """The placeholder of ``value``, new (next number of its type) when the value was not seen before."""
-        key = canonical(entity_type, value)
-        found = self._by_key.get((entity_type, key))
+        key = pii_hash(entity_type, value)
+        found = self._by_key.get(key)
         if found is None and entity_type == "PERSON":  # "María", then "María López": one person
-            found = next((self._by_key[("PERSON", p)] for p in key.split() if ("PERSON", p) in self._by_key), None)
+            parts = (self._by_key.get(pii_hash("PERSON", p)) for p in canonical("PERSON", value).split())
+            found = next((p for p in parts if p is not None), None)
         if found is None:
             self._counts[entity_type] += 1
             found = f"<{entity_type}_{self._counts[entity_type]}>"
             self._originals[found] = value
-        self._by_key.setdefault((entity_type, key), found)
+        self._set(key, found)
         if entity_type == "PERSON":
             self._remember_name(value, found)
         return found
@@ -118,19 +156,31 @@ class PlaceholderMap:
     def _remember_name(self, value: str, placeholder: str) -> None:
         from finetune.pii_recognizers import NAME_PARTICLES, fold
 
-        surfaces = [value] + [w for w in value.split() if w[:1].isupper() and len(w) > 2]
-        for surface in surfaces:
-            if fold(surface) not in NAME_PARTICLES and surface not in self._names:
-                self._names[surface] = placeholder
-                self._by_key.setdefault(("PERSON", canonical("PERSON", surface)), placeholder)
-                self._name_regex = None
+        for surface in [w for w in value.split() if w[:1].isupper() and len(w) > 2]:
+            if fold(surface) not in NAME_PARTICLES:
+                self._set(pii_hash("PERSON", surface), placeholder)
 
-    def known_names(self) -> re.Pattern[str] | None:
-        """A regex for the names already seen, so later bare mentions ("Gracias, Ana") are redacted too."""
-        if self._name_regex is None and self._names:
-            alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
-            self._name_regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-        return self._name_regex
+    def name_mentions(self, text: str) -> list[tuple[int, int]]:
+        """The spans of names already seen, so later bare mentions ("Gracias, Ana") are redacted too: runs of up to
+        five words, the first and last capitalised, whose hash is a known person's (the longest run wins)."""
+        if not any(p.startswith("<PERSON_") for p in self._by_key.values()):
+            return []
+        words, spans, i = list(_WORD.finditer(text)), [], 0
+        while i < len(words):
+            for n in range(min(_NAME_WORDS, len(words) - i), 0, -1):
+                first, last = words[i], words[i + n - 1]
+                if not (first.group()[0].isupper() and last.group()[0].isupper()):
+                    continue
+                run = words[i : i + n]
+                if not all(_NAME_GAP.fullmatch(text[a.end() : b.start()]) for a, b in itertools.pairwise(run)):
+                    continue
+                if pii_hash("PERSON", text[first.start() : last.end()]) in self._by_key:
+                    spans.append((first.start(), last.end()))
+                    i += n
+                    break
+            else:
+                i += 1
+        return spans
 
     def original(self, placeholder: str) -> str | None:
         """The first value that got ``placeholder`` (to restore it in a reply shown to the same customer)."""
@@ -212,8 +262,7 @@ def _empty_artifacts(analyzer: Any, languages: tuple[str, ...]) -> dict[str, Any
 
 
 def _name_mentions(mapping: PlaceholderMap, text: str) -> list[tuple[str, int, int, float]]:
-    names = mapping.known_names()
-    return [] if names is None else [("PERSON", m.start(), m.end(), 0.6) for m in names.finditer(text)]
+    return [("PERSON", start, end, 0.6) for start, end in mapping.name_mentions(text)]
 
 
 def _resolve_overlaps(found: list[tuple[str, int, int, float]]) -> list[tuple[str, int, int, float]]:

@@ -75,6 +75,11 @@ class KeyedLocks:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.RLock, int]] = {}
+        self._mine = threading.local()  # .held: the keys this thread holds, with their depth
+
+    def holds(self, key: str) -> bool:
+        """Whether this thread holds ``key``'s lock (a re-entry)."""
+        return bool(getattr(self._mine, "held", {}).get(key))
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
@@ -84,7 +89,12 @@ class KeyedLocks:
             self._locks[key] = (lock, users + 1)
         try:
             with lock:
-                yield
+                held = self._mine.__dict__.setdefault("held", {})
+                held[key] = held.get(key, 0) + 1
+                try:
+                    yield
+                finally:
+                    held[key] -= 1
         finally:
             with self._guard:
                 lock, users = self._locks[key]
@@ -254,7 +264,11 @@ class PostgresDatabase(Database):
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
         """As :meth:`Database.exclusive`, across processes too: a PostgreSQL advisory lock on the key's hash, held
-        on one connection of the locks pool for the block (released with the connection if the process dies)."""
+        on one connection of the locks pool for the block (released with the connection if the process dies).
+        Re-entrant: a thread that holds the key already holds the advisory lock."""
+        if _KEYED.holds(key):
+            yield
+            return
         locks = shared_pool(self.url, 2 * self.pool_size, purpose="locks")
         with super().exclusive(key), translate_errors(), locks.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))

@@ -51,17 +51,3 @@ class Deps:
     redactor: Any  # finetune.pii.Redactor
     store: SupportStore
     generators: dict[str, Generator] = field(default_factory=dict)
-    placeholder_maps: OrderedDict[str, Any] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def placeholder_map(self, session_id: str) -> Any:
-        """The session's PII placeholder map (in memory only: it holds the original values)."""
-        from finetune.pii import PlaceholderMap
-
-        with self._lock:
-            if session_id not in self.placeholder_maps:
-                self.placeholder_maps[session_id] = PlaceholderMap()
-                while len(self.placeholder_maps) > 10_000:
-                    self.placeholder_maps.popitem(last=False)
-            self.placeholder_maps.move_to_end(session_id)
-            return self.placeholder_maps[session_id]

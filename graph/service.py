@@ -9,13 +9,17 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.config import GraphConfig, GraphConfigError
 from graph.deps import Deps, VectorCache
 from graph.state import turn_input
 from graph.store import SupportStore
+
+if TYPE_CHECKING:
+    from finetune.pii import PlaceholderMap
 
 RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms", "node_latency_ms",
                "session_id", "tokens_generated")  # fmt: skip
@@ -153,15 +157,16 @@ class ChatService:
         the generator was shown, of which ``sources`` are the ones the answer cites)."""
         started = time.perf_counter()
         state, config, session_id = self._input(message, session_id, mode, lang, False)
-        with self._turn(session_id):
+        with self.session_lock(session_id):
             if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
                 return held
             values = self.graph.invoke(state, config, durability="exit")
         return self._result(values, session_id, started)
 
-    def _turn(self, session_id: str) -> Any:
-        """One turn of ``session_id`` at a time (across replicas on PostgreSQL): a second message sent before the
-        first is answered waits for it instead of overwriting its saved state."""
+    def session_lock(self, session_id: str) -> Any:
+        """One writer of ``session_id``'s state at a time (across replicas on PostgreSQL): a second message sent
+        before the first is answered waits for it instead of overwriting its saved state; an agent's reply or a
+        hand-off waits for the turn in flight (both may add placeholders). Re-entrant."""
         return self.store.db.exclusive(f"turn:{session_id}")
 
     def stream(
@@ -178,7 +183,7 @@ class ChatService:
         state, config, session_id = self._input(message, session_id, mode, lang, True)
         values: dict[str, Any] = {}
         released: list[str] = []
-        with self._turn(session_id):
+        with self.session_lock(session_id):
             if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
                 yield {"type": "final", **held}
                 return
@@ -197,7 +202,10 @@ class ChatService:
         """While an agent holds the session: the message is kept for the agent and the bot stays silent."""
         from graph.nodes.handoff import hold_for_agent
 
-        held = hold_for_agent(self.deps, message, session_id, lang, self.transcript)
+        if not session_id:
+            return None
+        with self.placeholders(session_id) as mapping:
+            held = hold_for_agent(self.deps, message, session_id, lang, mapping, self.transcript)
         if held is None:
             return None
         return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
@@ -208,27 +216,39 @@ class ChatService:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return [dict(m) for m in (snapshot.values or {}).get("messages", [])]
 
+    @contextmanager
+    def placeholders(self, session_id: str) -> Iterator[PlaceholderMap]:
+        """The session's PII placeholder map, read from its saved state; what the block adds is saved back (hold
+        :meth:`session_lock` around it: two writers could give two values one number)."""
+        from finetune.pii import PlaceholderMap
+
+        config = {"configurable": {"thread_id": session_id}}
+        mapping = PlaceholderMap.restore((self.graph.get_state(config).values or {}).get("placeholders"))
+        yield mapping
+        if added := mapping.added():
+            self.graph.update_state(config, {"placeholders": added}, as_node="respond")
+
     def _session_lang(self, session_id: str, default: str | None = None) -> str:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return str((snapshot.values or {}).get("session_lang") or default or "en")
 
-    def redact(self, session_id: str, text: str, lang: str | None = None) -> str:
-        """``text`` with personal data replaced by the session's placeholders, as its messages are stored
-        (``lang``: the session's, read from it when not given)."""
-        lang = lang or self._session_lang(session_id)
-        return self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en",
-                                         self.deps.placeholder_map(session_id)).text  # fmt: skip
+    def _redact(self, session_id: str, text: str, lang: str) -> str:
+        """``text`` with personal data replaced by the session's placeholders, as its messages are stored."""
+        with self.placeholders(session_id) as mapping:
+            return str(self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping).text)
 
     def request_handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None
                         ) -> dict[str, Any]:  # fmt: skip
         """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button); a
         free-text reason is stored redacted, like the conversation. ``lang``: the customer's language when the
         session has none yet (the button pressed before the first message), else the session's wins."""
-        lang = self._session_lang(session_id, lang)
-        redacted = self.redact(session_id, reason, lang)
-        return self.store.add_escalation(session_id, lang, redacted, self.transcript(session_id))
+        with self.session_lock(session_id):
+            lang = self._session_lang(session_id, lang)
+            redacted = self._redact(session_id, reason, lang)
+            return self.store.add_escalation(session_id, lang, redacted, self.transcript(session_id))
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""
-        redacted = self.redact(session_id, comment) if comment else comment
-        return self.store.add_feedback(session_id, turn, rating, redacted)
+        with self.session_lock(session_id):
+            redacted = self._redact(session_id, comment, self._session_lang(session_id)) if comment else comment
+            return self.store.add_feedback(session_id, turn, rating, redacted)

@@ -1,6 +1,6 @@
 """The agent's typed state: what one conversation turn reads and writes, with the reducers that merge updates.
 
-``messages`` (the redacted transcript), ``topic`` and ``pii_hashes`` persist across turns through the
+``messages`` (the redacted transcript), ``topic``, ``pii_hashes`` and ``placeholders`` persist across turns through the
 checkpointer. Every other field belongs to the current turn: :func:`turn_input` resets them when a turn starts.
 """
 
@@ -30,6 +30,11 @@ def union(left: list[str] | None, right: list[str] | None) -> list[str]:
     return out
 
 
+def first_wins(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
+    """Add the new keys, never change an existing one (a value's placeholder stays what it first was)."""
+    return {**(right or {}), **(left or {})}
+
+
 class ChatState(TypedDict, total=False):
     """State of one conversation (``thread_id`` = session id)."""
 
@@ -38,6 +43,9 @@ class ChatState(TypedDict, total=False):
     topic: str  # the last answered query that stood on its own (a follow-up keeps it), for follow-ups
     session_lang: str  # the language of the customer's last message
     pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session
+    # The session's placeholders (finetune.pii.PlaceholderMap.saved: value hash -> "<EMAIL_1>"), so any replica
+    # redacts the next message with the same numbering and knows the names already given.
+    placeholders: Annotated[dict[str, str], first_wins]
     # This turn.
     message: str  # the raw incoming message; redact_pii clears it, so it is never checkpointed
     session_id: str

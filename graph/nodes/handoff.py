@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.deps import Deps
 from graph.state import ChatState
+
+if TYPE_CHECKING:
+    from finetune.pii import PlaceholderMap
 
 _CITATION = re.compile(r"\s*\[\d+\]")
 GREETING = {
@@ -49,20 +52,20 @@ def _lang_of(text: str, default: str) -> str:
 
 
 def hold_for_agent(
-    deps: Deps, message: str, session_id: str | None, lang: str | None, transcript: Callable[[str], list[Any]]
-) -> dict[str, Any] | None:
+    deps: Deps, message: str, session_id: str, lang: str | None, mapping: PlaceholderMap,
+    transcript: Callable[[str], list[Any]],
+) -> dict[str, Any] | None:  # fmt: skip
     """When an agent holds ``session_id``: keep the customer's redacted message for the agent and return the turn's
     result fields (``route: "human"``, empty ``answer``); None when the bot should answer.
 
     Args:
         deps: the service's dependencies (store, redactor).
         message: the customer's raw message.
-        session_id: the conversation (None: a new one, which no agent can hold).
+        session_id: the conversation.
         lang: the language the customer asked for, if any.
+        mapping: the session's placeholders (:meth:`graph.service.ChatService.placeholders`).
         transcript: the graph's messages of a session (where the stored message is anchored).
     """
-    if not session_id:
-        return None
     active = deps.store.active_escalation(session_id)
     if active is None or active["status"] != "assigned":
         return None
@@ -70,7 +73,7 @@ def hold_for_agent(
 
     text = clean(message) if isinstance(message, str) else ""
     lang = lang or _lang_of(text, active.get("lang") or "en")
-    redacted = deps.redactor.redact(text, lang, deps.placeholder_map(session_id)).text if text else ""
+    redacted = deps.redactor.redact(text, lang, mapping).text if text else ""
     stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
     if stored is None:  # resolved or released in the meantime: the bot answers
         return None
@@ -85,7 +88,7 @@ class ReplyRefused(ValueError):
 
 
 def check_agent_reply(
-    deps: Deps, session_id: str, text: str, lang: str, agent_name: str | None = None
+    deps: Deps, mapping: PlaceholderMap, text: str, lang: str, agent_name: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The reply as the customer will see it, and the checks it went through.
 
@@ -103,7 +106,6 @@ def check_agent_reply(
     text = clean(text)
     if not text.strip():
         raise ReplyRefused("the reply is empty once cleaned")
-    mapping = deps.placeholder_map(session_id)
     own = {w.casefold() for w in re.findall(r"\w+", agent_name or "")}
     pieces, redacted, cursor = [], set(), 0
     for kind, start, end, _ in deps.redactor.find(text, lang if lang in ("es", "en") else "en", mapping):
@@ -233,7 +235,8 @@ def send_agent_reply(service: Any, escalation_id: str, agent: str, text: str) ->
     visible = store.transcript(session_id, service.transcript(session_id))
     last_user = next((m for m in reversed(visible) if m.get("role") == "user"), None)
     lang = _lang_of(str(last_user.get("content", "")) if last_user else "", record.get("lang") or "en")
-    content, checks = check_agent_reply(service.deps, session_id, text, lang, record.get("assigned_name"))
+    with service.session_lock(session_id), service.placeholders(session_id) as mapping:
+        content, checks = check_agent_reply(service.deps, mapping, text, lang, record.get("assigned_name"))
     drafts = [m for m in store.messages(session_id, include_drafts=True, escalation_id=escalation_id) if m["draft"]]
     meta: dict[str, Any] = {"checks": checks, "lang": lang, "sent_at": time.time()}
     if drafts:

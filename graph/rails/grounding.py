@@ -8,12 +8,12 @@ the one threshold :data:`SUPPORT_THRESHOLD`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from finetune.pii import pii_hash
 from retrieval.text import PLACEHOLDER, STOPWORDS, content_stems, overlap, sentences, words
 
 # Share of a sentence's content stems (figures count double) that one passage must contain, with the same polarity.
@@ -181,13 +181,6 @@ def check_language(answer: str, lang: str) -> dict[str, Any]:
         return {"ok": True, "detected": None}
     detected = detect_language(text)
     return {"ok": detected in (None, lang), "detected": detected}
-
-
-def pii_hash(entity_type: str, value: str) -> str:
-    """A one-way key of a PII value (its canonical form), so the state never stores the value itself."""
-    from finetune.pii import canonical
-
-    return hashlib.sha256(f"{entity_type}|{canonical(entity_type, value)}".encode()).hexdigest()[:24]
 
 
 def check_pii(answer: str, lang: str, redactor: Any, given: Iterable[str], published: str = "") -> dict[str, Any]:

@@ -127,6 +127,32 @@ def test_an_escalation_raised_on_one_is_answered_from_the_other(replicas: list[R
         == "bot"  # fmt: skip
 
 
+def test_personal_data_keeps_its_placeholders_from_one_replica_to_the_other(replicas: list[Replica],
+                                                                             keys: KeyStore) -> None:  # fmt: skip
+    """The session's placeholders are saved with it (as value hashes): a name given on one replica is redacted when
+    it comes back bare on the other, and a second e-mail gets the next number there (each replica numbered from 1,
+    and the bare name was stored as typed, when the map lived in a process's memory). Messages kept for an agent
+    and the agent's replies use the same map."""
+    one, two = replicas
+    customer, agent = _customer(keys), _bearer(keys.create("agent", "Luis")[1])
+    session = f"pii-{uuid.uuid4().hex[:8]}"
+    _chat(one, customer, session, "Hola, soy Marta Ruiz, mi correo es marta@correo.es. ¿Cómo devuelvo un pedido?")
+    _chat(two, customer, session, "Gracias Marta. Mejor escribidme a marta.trabajo@correo.es")
+    raised = _chat(one, customer, session, "Quiero hablar con una persona, por favor.")
+    escalation_id = raised["guardrails"]["handoff"]["escalation_id"]
+    assert httpx.post(f"{two.url}/v1/escalations/{escalation_id}/claim", headers=agent, timeout=60).status_code == 200
+    assert _chat(two, customer, session, "Soy Marta otra vez, mi móvil es el 612 345 678")["route"] == "human"
+    reply = httpx.post(f"{one.url}/v1/escalations/{escalation_id}/messages", headers=agent, timeout=120,
+                       json={"text": "Hola Marta, te escribo a marta@correo.es o al 612345678."})  # fmt: skip
+    assert reply.status_code == 201, reply.text
+    seen = httpx.get(f"{two.url}/v1/sessions/{session}", headers=customer, timeout=60).json()["messages"]
+    said = [m["content"] for m in seen if m["role"] in ("user", "agent")]
+    assert said[:2] == ["Hola, soy <PERSON_1>, mi correo es <EMAIL_1>. ¿Cómo devuelvo un pedido?",
+                        "Gracias <PERSON_1>. Mejor escribidme a <EMAIL_2>"]  # fmt: skip
+    assert said[3:] == ["Soy <PERSON_1> otra vez, mi móvil es el <PHONE_1>",
+                        "Hola <PERSON_1>, te escribo a <EMAIL_1> o al <PHONE_1>."]  # fmt: skip
+
+
 def test_a_key_revoked_on_one_replica_is_refused_by_the_other(replicas: list[Replica], keys: KeyStore) -> None:
     one, two = replicas
     keys.set_user("ana.replicas", "correct horse battery", "agent")

@@ -292,6 +292,26 @@ def test_placeholders_are_consistent_within_a_conversation(redactor: Redactor) -
     assert redactor.redact("mi correo es otra@correo.es", "es").text == "mi correo es <EMAIL_1>"
 
 
+def test_a_saved_map_goes_on_in_another_process_without_holding_a_value(redactor: Redactor) -> None:
+    """What a conversation saves (value hashes -> placeholders) is enough for the next message, redacted by a
+    process that never saw the first one, to number on and to know the names already given; no value is saved."""
+    first = PlaceholderMap()
+    said = "Hola, soy Ana María López, mi correo es ana@correo.es y mi móvil el 612 345 678."
+    expected = "Hola, soy <PERSON_1>, mi correo es <EMAIL_1> y mi móvil el <PHONE_1>."
+    assert redactor.redact(said, "es", first).text == expected
+    saved = first.saved()
+    assert saved == first.added()
+    assert not any(v in json.dumps(saved) for v in ("Ana", "López", "lopez", "ana@correo.es", "612"))
+    later = PlaceholderMap.restore(json.loads(json.dumps(saved)))  # as a checkpoint stores it
+    out = redactor.redact("Gracias. Ana María López otra vez, María para los amigos: escribid a pepe@correo.es o al "
+                          "+34 612345678. ana y maría en minúscula son palabras.", "es", later).text  # fmt: skip
+    assert out == ("Gracias. <PERSON_1> otra vez, <PERSON_1> para los amigos: escribid a <EMAIL_2> o al <PHONE_1>. "
+                   "ana y maría en minúscula son palabras.")  # fmt: skip
+    assert later.original("<EMAIL_1>") is None and later.original("<EMAIL_2>") == "pepe@correo.es"
+    assert set(later.added()) == set(later.saved()) - set(saved) and len(later.added()) == 1
+    assert later.counts() == {"PERSON": 1, "EMAIL": 2, "PHONE": 1}
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "value"),
     [

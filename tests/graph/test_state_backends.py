@@ -102,6 +102,27 @@ def test_one_active_escalation_when_replicas_escalate_at_once(stores: Factory) -
     assert len([e for e in replicas[0].escalations(limit=1000) if e["session_id"] == session]) == 1
 
 
+def test_a_session_lock_is_re_entrant_and_holds_the_other_replica_off(stores: Factory) -> None:
+    """A thread holding a session's lock may take it again (on PostgreSQL a second advisory lock from another pooled
+    connection would wait for the first forever); another replica's holder waits until it is released."""
+    one, two = stores(), stores()
+    key, order = f"turn:{_session('lock')}", []
+
+    def other() -> None:
+        with two.db.exclusive(key):
+            order.append("other")
+
+    with one.db.exclusive(key):
+        with one.db.exclusive(key):  # re-entered by this thread
+            order.append("nested")
+        waiter = threading.Thread(target=other)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and order == ["nested"]  # held off while this thread holds the key
+    waiter.join(10)
+    assert order == ["nested", "other"]
+
+
 def test_feedback_and_gaps_are_shared(stores: Factory) -> None:
     one, two = stores(), stores()
     session = _session("fb")
