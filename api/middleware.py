@@ -44,6 +44,8 @@ class ServiceMiddleware:
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
                 self._observe(scope, message["status"], started)
+            elif message["type"] == "http.response.body" and scope.get("method") == "HEAD":
+                message = {**message, "body": b""}  # HEAD: GET's status and headers, never its body
             await send(message)
 
         declared = _content_length(scope)

@@ -17,12 +17,15 @@ from api.models import Health
 router = APIRouter(tags=["operations"])
 
 
+# HEAD answers as GET does, without the body (ServiceMiddleware drops it), for probes that read only the status.
+@router.head("/healthz", response_model=Health, include_in_schema=False)
 @router.get("/healthz", response_model=Health, summary="Liveness")
 def healthz() -> dict[str, Any]:
     """Always ok while the process serves requests."""
     return {"status": "ok"}
 
 
+@router.head("/readyz", response_model=Health, include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness")
 def readyz(runtime: RuntimeDep) -> Any:
     """Ok once the graph, the index and the store are loaded; 503 with the reason otherwise."""

@@ -21,6 +21,14 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "ok" and ready.json()["index_version"]
 
 
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
 def test_metrics_count_requests_and_chat_turns(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     client.post("/v1/chat", json={"message": "Where is my order?"}, headers=keys["customer"])
     text = client.get("/metrics").text
@@ -86,6 +94,7 @@ def test_an_app_without_an_index_is_alive_but_not_ready(api_config: ApiConfig, t
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable" and ready.json()["detail"]
+        assert client.head("/readyz").status_code == 503
         chat = client.post("/v1/chat", json={"message": "hi"}, headers={"Authorization": f"Bearer {key}"})
         assert chat.status_code == 503 and "not ready" in chat.json()["detail"]
         assert client.post("/v1/chat", json={"message": "hi"}).status_code == 401  # auth still comes first
