@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException
 
 from api.runtime import NotReady
 
-# FastAPI's own words for a body it cannot decode (not UTF-8, cut short), made to say what to send instead.
+# FastAPI's own words for a body it cannot decode (not UTF-8, cut short, nested too deeply), made to say what is
+# wrong and what to send instead; the parser's exception is the HTTPException's cause.
 _UNPARSABLE = "There was an error parsing the body"
 
 
@@ -23,7 +24,10 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail
     if exc.status_code == 400 and detail == _UNPARSABLE:
-        detail = "the request body could not be decoded: send UTF-8 encoded JSON"
+        if isinstance(exc.__cause__, RecursionError):
+            detail = "the request body is not valid JSON: it is nested too deeply to parse"
+        else:
+            detail = "the request body could not be decoded: send UTF-8 encoded JSON"
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -170,6 +170,12 @@ def test_malformed_requests_are_422_with_reasons(client: TestClient, keys: dict[
     assert client.get("/v1/kb/search", headers=keys["agent"]).status_code == 422
 
 
+def test_a_too_deeply_nested_body_says_so(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    body = b'{"message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    nested = client.post("/v1/chat", content=body, headers={**keys["customer"], "Content-Type": "application/json"})
+    assert nested.status_code == 400 and "nested too deeply" in nested.json()["detail"]
+
+
 def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
     assert response.status_code == 409
