@@ -6,6 +6,7 @@ personal data) nor pydantic's documentation links.
 
 from __future__ import annotations
 
+import email.message
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,12 +32,29 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this ``Content-Type`` as JSON (``application/json`` or ``*+json``)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors: list[dict[str, Any]] = [
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", "invalid"), "type": error.get("type", "invalid")}
         for error in exc.errors()
     ]
+    content_type = request.headers.get("content-type")
+    if not _is_json(content_type):  # the body was not read as JSON: the whole body fails, say why
+        wrong = "the request's Content-Type is not JSON" if content_type else "the request has no Content-Type"
+        for error in errors:
+            if error["loc"] == ["body"]:
+                error["msg"] = f"{wrong}: send the body as JSON with 'Content-Type: application/json'"
+                error["type"] = "content_type"
     return JSONResponse({"detail": errors}, status_code=422)
 
 

@@ -176,6 +176,15 @@ def test_a_too_deeply_nested_body_says_so(client: TestClient, keys: dict[str, di
     assert nested.status_code == 400 and "nested too deeply" in nested.json()["detail"]
 
 
+def test_a_body_not_sent_as_json_says_which_content_type(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    for content_type in (None, "text/plain"):
+        headers = {**keys["customer"], **({"Content-Type": content_type} if content_type else {})}
+        response = client.post("/v1/chat", content=b'{"message": "hi"}', headers=headers)
+        assert response.status_code == 422, content_type
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body"] and "Content-Type: application/json" in error["msg"], error
+
+
 def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
     assert response.status_code == 409
