@@ -64,9 +64,12 @@ def read_document(doc_id: DocId, key: AgentKey, runtime: ReadyRuntime) -> dict[s
 )
 def ingest_documents(body: IngestRequest, key: AdminKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Ingest the articles (new ids are added, known ids updated); the report includes the dedup clusters."""
-    ids = [document.id for document in body.documents]
-    if len(set(ids)) != len(ids):
-        raise HTTPException(422, "each document id may appear once per request")
+    seen: set[str] = set()
+    for n, document in enumerate(body.documents):
+        if document.id in seen:
+            raise validation_failure(["body", "documents", n, "id"], f"document id {document.id} appears more than "
+                                     "once in this request: each id may appear once")  # fmt: skip
+        seen.add(document.id)
     records = [document.model_dump(exclude_none=True) for document in body.documents]
     from retrieval.documents import LoadError
 

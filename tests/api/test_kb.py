@@ -81,6 +81,16 @@ def test_ingest_validation(client: TestClient, keys: dict[str, dict[str, str]]) 
     assert error["loc"] == ["body", "documents", 1] and "empty" in error["msg"] and "/tmp" not in error["msg"]
 
 
+def test_a_duplicate_id_is_a_422_in_the_validation_shape(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    twice = {"documents": [{"id": "twice-en", "text": "One."}, {"id": "other-en", "text": "Two."},
+                           {"id": "twice-en", "text": "Three."}]}  # fmt: skip
+    response = client.post("/v1/kb/documents", json=twice, headers=keys["admin"])
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "documents", 2, "id"] and "more than once" in error["msg"]
+    assert set(error) == {"loc", "msg", "type"}
+
+
 def test_knowledge_gaps_list(app: FastAPI, client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     store = app.state.runtime.store  # the graph records gaps while answering; here one is recorded directly
     for _ in range(3):
