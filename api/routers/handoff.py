@@ -7,9 +7,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import CallerKey, ReadyRuntime, claim_session
+from api.errors import validation_failure
 from api.models import HandoffRequest, Record, error_responses
+from api.runtime import Runtime
 
 router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
+
+
+def _has_started(runtime: Runtime, session_id: str) -> bool:
+    """Whether the session has messages or an escalation: something the case can take its language from."""
+    if runtime.chat_service.transcript(session_id):
+        return True
+    return runtime.support_store.handoff_status(session_id)["escalation_id"] is not None
 
 
 @router.post(
@@ -20,7 +29,17 @@ router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
     summary="Hand the conversation to a person",
 )
 def request_handoff(body: HandoffRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, Any]:
-    """Queue the caller's session (its redacted transcript) for a human agent; returns the escalation."""
+    """Queue the caller's session (its redacted transcript) for a human agent; returns the escalation.
+
+    A session with no messages yet (the chat page's button pressed before the first message) is handed off only
+    with ``lang``: the case needs a language, and an id nobody has used is not taken by mistake.
+    """
+    if body.lang is None and not _has_started(runtime, body.session_id):
+        raise validation_failure(
+            ["body", "lang"],
+            f"session {body.session_id} has no messages: give lang (es or en) to hand it off before the first message",
+            "missing",
+        )
     claim_session(runtime, key, body.session_id)
     record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, body.reason, lang=body.lang)
     return record

@@ -113,6 +113,18 @@ def test_an_early_handoff_takes_the_customers_language(client: TestClient, keys:
     assert bad.status_code == 422
 
 
+def test_a_handoff_without_messages_needs_its_language(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """An id nobody used is refused, and not taken, unless the caller says the case's language (the chat page does)."""
+    unused = client.post("/v1/handoff", json={"session_id": "never-used"}, headers=keys["customer"])
+    assert unused.status_code == 422
+    [error] = unused.json()["detail"]
+    assert error["loc"] == ["body", "lang"] and "no messages" in error["msg"] and error["type"] == "missing"
+    early = client.post("/v1/handoff", json={"session_id": "never-used", "lang": "en"}, headers=keys["customer2"])
+    assert early.status_code == 201  # the refusal did not claim the id for the first key
+    again = client.post("/v1/handoff", json={"session_id": "never-used"}, headers=keys["customer2"])
+    assert again.status_code == 201 and again.json()["id"] == early.json()["id"]  # it has a case now
+
+
 def test_two_turns_of_one_session_sent_at_once_are_both_kept(client: TestClient,
                                                                 keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
     """A double click or a second tab: each turn waits for the other instead of overwriting its saved state."""
