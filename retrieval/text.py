@@ -25,7 +25,10 @@ PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 # ¿ ¡ quote or parenthesis), or at a line break. A citation such as "[1]" stays with the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[¿¡\"“«(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+# Invisible characters, bidi embeddings, overrides and isolates (they can make a stored message display as
+# something else), and the C0/C1 control characters that are not whitespace (whitespace ones become one space).
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069"
+                        r"\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # fmt: skip
 _STOPWORD_TEXT = (
     "a an the of to and or in on at for with by from is are was were be been am do does did i you he she we they "
     "it my your our their me us this that these those what how when where which who why can could would should "
@@ -44,7 +47,8 @@ STOPWORDS = frozenset(strip_accents(w) for w in _STOPWORD_TEXT.split())
 
 
 def clean(text: str) -> str:
-    """Remove invisible characters (zero-width spaces, joiners) and normalise whitespace and Unicode (NFC)."""
+    """Remove invisible characters (zero-width spaces, joiners), bidi overrides and isolates and control characters,
+    and normalise whitespace and Unicode (NFC): what every customer or agent message goes through before it is kept."""
     return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
 
 

@@ -197,6 +197,21 @@ def test_a_body_not_sent_as_json_says_which_content_type(client: TestClient, key
         assert error["loc"] == ["body"] and "Content-Type: application/json" in error["msg"], error
 
 
+def test_control_and_bidi_characters_are_not_stored(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """A bidi override can make a stored message read as something else; controls can rewrite a terminal."""
+    hidden = "\u202e\u202a\u2066\u2069\x00\x07\x1b\x7f\x9b"
+    session = "controls-session"
+    _chat(client, keys["customer"], message=f"How do I return\u202e an item?{hidden}", session_id=session)
+    messages = client.get(f"/v1/sessions/{session}", headers=keys["customer"]).json()["messages"]
+    assert messages[0]["content"] == "How do I return an item?"
+    feedback = client.post("/v1/feedback", json={"session_id": session, "turn": 0, "rating": "up",
+                                                 "comment": f"ok{hidden}"}, headers=keys["customer"])  # fmt: skip
+    assert feedback.json()["comment"] == "ok"
+    case = client.post("/v1/handoff", json={"session_id": session, "reason": f"call me{hidden}"},
+                       headers=keys["customer"]).json()  # fmt: skip
+    assert case["reason"] == "call me" and case["transcript"][0]["content"] == "How do I return an item?"
+
+
 def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
     assert response.status_code == 409
