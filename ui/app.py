@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import state
+from ui.i18n import t
 
 HERE = Path(__file__).resolve().parent
 
@@ -15,10 +16,11 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     """Register the pages this visitor may see and run the selected one."""
     st.set_page_config(page_title="supportbot", page_icon="💬", layout="wide")
-    pages = [st.Page(HERE / "pages" / "chat.py", title="Customer chat", icon=":material/chat:", default=True)]
     signed_in = state.staff() is not None
+    lang = "en" if signed_in else state.page_lang()  # a visitor reads the chat's language; the console is English
+    pages = [st.Page(HERE / "pages" / "chat.py", title=t("nav_chat", lang), icon=":material/chat:", default=True)]
     # Signed out, /agent is the sign-in form (the console page shows it); the dashboard is listed after sign-in.
-    pages.append(st.Page(HERE / "pages" / "agent.py", title="Agent console" if signed_in else "Staff sign-in",
+    pages.append(st.Page(HERE / "pages" / "agent.py", title="Agent console" if signed_in else t("nav_signin", lang),
                          icon=":material/support_agent:", url_path="agent"))  # fmt: skip
     if signed_in:
         pages.append(st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/analytics:",

@@ -5,6 +5,9 @@ from __future__ import annotations
 LANGS = ("es", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
+    # the navigation a visitor sees (the staff pages themselves are in English)
+    "nav_chat": {"es": "Chat de atención al cliente", "en": "Customer chat"},
+    "nav_signin": {"es": "Acceso del personal", "en": "Staff sign-in"},
     "title": {"es": "Asistente de soporte", "en": "Support assistant"},
     "caption": {
         "es": "Respuestas de nuestra base de conocimiento, con sus fuentes.",
@@ -27,6 +30,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "es": "El servicio de soporte no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
         "en": "The support service is unavailable right now. Please try again in a few minutes.",
     },
+    "details": {"es": "Detalles técnicos", "en": "Technical details"},
     "request_failed": {
         "es": "No hemos podido procesar tu mensaje: {reason}",
         "en": "We could not process it: {reason}",

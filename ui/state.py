@@ -48,6 +48,31 @@ def backend() -> Backend:
     return cached_backend(config())
 
 
+# The selector's values; "Auto" is shown in the page's language (the keyed widget keeps its value when it switches).
+LANG_CHOICES = {"Auto": "auto", "Español": "es", "English": "en"}
+
+
+def _initial_lang() -> str:
+    """The browser's language when it is Spanish, else English (until the customer writes)."""
+    locale = str(getattr(st.context, "locale", None) or "")
+    return "es" if locale.lower().startswith("es") else "en"
+
+
+def lang_choice() -> str:
+    """The language the customer forced in the chat's selector (``es``, ``en``), or ``auto``."""
+    return LANG_CHOICES.get(str(st.session_state.get("lang_choice") or "Auto"), "auto")
+
+
+def page_lang() -> str:
+    """The language of the customer's page: the one forced in the selector, else the one the chat follows (the
+    browser's until the first answer). The selector's value is read from the session state, so the navigation,
+    drawn before the chat page, already uses it."""
+    state: Any = st.session_state
+    state.setdefault("lang", _initial_lang())
+    choice = lang_choice()
+    return str(state["lang"]) if choice == "auto" else choice
+
+
 def session_id() -> str:
     """This browser session's conversation id (a new one after "New conversation")."""
     state: Any = st.session_state

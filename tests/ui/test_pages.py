@@ -187,6 +187,27 @@ def test_pages_say_clearly_when_the_api_is_down(monkeypatch: pytest.MonkeyPatch,
     assert console.error and "unavailable" in console.error[0].value
 
 
+def test_the_spanish_page_has_no_english_label(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ui.i18n import STRINGS
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", f"http://127.0.0.1:{free_port()}")  # down: its message and details too
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "es-ES"}  # a Spanish browser: the page is Spanish before the customer writes
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [selector] = at.sidebar.selectbox
+    shown = [at.title[0].value, *(c.value for c in at.caption), *(e.value for e in at.error), selector.label,
+             *(e.label for e in at.expander), *(b.label for b in at.button), at.chat_input[0].placeholder]  # fmt: skip
+    english = {text.split("{")[0] for text in (value["en"] for value in STRINGS.values())} - {""}
+    assert not [text for text in shown if any(text.startswith(e) for e in english)], shown
+    assert [e.label for e in at.expander] == ["Detalles técnicos"]  # was "Details"
+    assert selector.options == ["Automático", "Español", "English"]  # was "Auto"; languages by their own names
+    assert at.title[0].value == "Asistente de soporte" and selector.label == "Idioma"
+    pages = {page["page_name"] for page in at._registered_pages.values()}  # the navigation a visitor sees
+    assert pages == {"Chat de atención al cliente", "Acceso del personal"}, pages
+
+
 # --- human hand-off ----------------------------------------------------------------------------------------------
 
 

@@ -12,14 +12,10 @@ from ui import state
 from ui.i18n import LANG_NAMES, LANGS, t
 from ui.protocol import Backend, BackendError, BackendUnavailable
 
-# Plain labels, not a format_func: the same in both languages, so the widget keeps its value when the page switches.
-LANG_CHOICES = {"Auto": "auto", "Español": "es", "English": "en"}
 
-
-def _initial_lang() -> str:
-    """The browser's language when it is Spanish, else English (until the customer writes)."""
-    locale = str(getattr(st.context, "locale", None) or "")
-    return "es" if locale.lower().startswith("es") else "en"
+def _failed(exc: BackendError, lang: str) -> str:
+    """A refused request, said in the page's language (the API's reason without the transport's "HTTP 422: ")."""
+    return t("request_failed", lang, reason=re.sub(r"^HTTP \d{3}: ", "", str(exc)))
 
 
 def _send_feedback(backend: Backend, session_id: str, turn: int, key: str) -> None:
@@ -30,7 +26,7 @@ def _send_feedback(backend: Backend, session_id: str, turn: int, key: str) -> No
         backend.feedback(session_id, turn, "up" if value == 1 else "down")
         st.session_state[f"{key}-sent"] = True
     except BackendError as exc:
-        st.session_state["notice"] = str(exc)
+        st.session_state["notice"] = _failed(exc, state.page_lang())
 
 
 def source_numbers(answer: str, sources: int) -> list[int]:
@@ -81,7 +77,7 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
             elif event.get("type") == "final":
                 final.update(event)
 
-    ui_lang = forced or st.session_state["lang"]
+    ui_lang = state.page_lang()
     slot = st.empty()
     try:
         with slot.container():
@@ -89,8 +85,8 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     except BackendUnavailable:
         slot.error(t("service_down", ui_lang))
         return None
-    except BackendError as exc:  # the reason without the transport's "HTTP 422: " prefix
-        slot.error(t("request_failed", ui_lang, reason=re.sub(r"^HTTP \d{3}: ", "", str(exc))))
+    except BackendError as exc:
+        slot.error(_failed(exc, ui_lang))
         return None
     streamed_text = streamed if isinstance(streamed, str) else ""
     final.setdefault("answer", streamed_text)
@@ -156,12 +152,11 @@ def main() -> None:
     session_id = state.session_id()
     ss: Any = st.session_state
     ss.setdefault("messages", [])
-    ss.setdefault("lang", _initial_lang())
+    lang, choice = state.page_lang(), state.lang_choice()
 
     with st.sidebar:
-        label = st.selectbox(t("language", ss["lang"]), list(LANG_CHOICES), key="lang_choice")
-        choice = LANG_CHOICES[label]
-    lang = ss["lang"] if choice == "auto" else choice
+        st.selectbox(t("language", lang), list(state.LANG_CHOICES), key="lang_choice",
+                     format_func=lambda label: t("auto", lang) if label == "Auto" else label)  # fmt: skip
 
     st.title(t("title", lang))
     st.caption(t("caption", lang))
@@ -171,17 +166,17 @@ def main() -> None:
     except BackendUnavailable as exc:
         up = False
         st.error(t("service_down", lang))
-        with st.expander("Details"):
+        with st.expander(t("details", lang)):
             st.code(str(exc), language=None)
     except BackendError as exc:  # reachable but refusing (e.g. a revoked key): say why, keep the page usable
-        st.warning(t("request_failed", lang, reason=exc))
+        st.warning(_failed(exc, lang))
 
     with st.sidebar:
         if st.button(t("handoff", lang), disabled=not up, width="stretch"):
             try:
                 ss["handoff"] = backend.handoff(session_id, lang=lang)
             except BackendError as exc:
-                ss["notice"] = str(exc)
+                ss["notice"] = _failed(exc, lang)
         if st.button(t("new_chat", lang), width="stretch"):
             state.new_conversation()
             st.rerun()
