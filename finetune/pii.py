@@ -9,7 +9,7 @@ or chat JSONL file, writing the output atomically.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -97,9 +97,13 @@ def canonical(entity_type: str, value: str) -> str:
             return re.sub(r"[\W_]", "", value).upper()
 
 
-def pii_hash(entity_type: str, value: str) -> str:
-    """A one-way key of a PII value (its canonical form), so a saved conversation never holds the value itself."""
-    return hashlib.sha256(f"{entity_type}|{canonical(entity_type, value)}".encode()).hexdigest()[:24]
+def pii_hash(entity_type: str, value: str, secret: bytes = b"") -> str:
+    """A one-way key of a PII value (its canonical form), so a saved conversation never holds the value itself.
+
+    ``secret`` keys it (HMAC-SHA-256): a conversation's own salt, so equal values in two conversations do not match
+    and no table of precomputed hashes applies, plus the deployment's key when one is set, without which a guess
+    (a phone number, a name) cannot be tested against a stolen database."""
+    return hmac.new(secret, f"{entity_type}|{canonical(entity_type, value)}".encode(), "sha256").hexdigest()[:24]
 
 
 @dataclass
@@ -110,15 +114,17 @@ class PlaceholderMap:
     (:meth:`saved`) and restored by another process (:meth:`restore`) without storing personal data: the original
     values (:meth:`original`) stay in the memory of the process that saw them."""
 
+    secret: bytes = b""  # what keys pii_hash (see there)
     _by_key: dict[str, str] = field(default_factory=dict)  # pii_hash -> placeholder
     _counts: Counter[str] = field(default_factory=Counter)
     _originals: dict[str, str] = field(default_factory=dict)
     _added: dict[str, str] = field(default_factory=dict)  # entries made since the map was built or restored
 
     @classmethod
-    def restore(cls, saved: dict[str, str] | None) -> PlaceholderMap:
-        """The map whose :meth:`saved` entries are ``saved`` (numbering goes on after the highest number)."""
-        mapping = cls(_by_key=dict(saved or {}))
+    def restore(cls, saved: dict[str, str] | None, secret: bytes = b"") -> PlaceholderMap:
+        """The map whose :meth:`saved` entries are ``saved``, made with ``secret`` (numbering goes on after the
+        highest number)."""
+        mapping = cls(secret=secret, _by_key=dict(saved or {}))
         for placeholder in mapping._by_key.values():
             kind, _, number = placeholder.strip("<>").rpartition("_")
             if number.isdigit():
@@ -133,16 +139,20 @@ class PlaceholderMap:
         """The entries made since the map was built or restored (what a caller must save)."""
         return dict(self._added)
 
+    def key(self, entity_type: str, value: str) -> str:
+        """The value's key in this map (:func:`pii_hash` with the map's secret)."""
+        return pii_hash(entity_type, value, self.secret)
+
     def _set(self, key: str, placeholder: str) -> None:
         if key not in self._by_key:
             self._by_key[key] = self._added[key] = placeholder
 
     def placeholder(self, entity_type: str, value: str) -> str:
         """The placeholder of ``value``, new (next number of its type) when the value was not seen before."""
-        key = pii_hash(entity_type, value)
+        key = self.key(entity_type, value)
         found = self._by_key.get(key)
         if found is None and entity_type == "PERSON":  # "María", then "María López": one person
-            parts = (self._by_key.get(pii_hash("PERSON", p)) for p in canonical("PERSON", value).split())
+            parts = (self._by_key.get(self.key("PERSON", p)) for p in canonical("PERSON", value).split())
             found = next((p for p in parts if p is not None), None)
         if found is None:
             self._counts[entity_type] += 1
@@ -158,7 +168,7 @@ class PlaceholderMap:
 
         for surface in [w for w in value.split() if w[:1].isupper() and len(w) > 2]:
             if fold(surface) not in NAME_PARTICLES:
-                self._set(pii_hash("PERSON", surface), placeholder)
+                self._set(self.key("PERSON", surface), placeholder)
 
     def name_mentions(self, text: str) -> list[tuple[int, int]]:
         """The spans of names already seen, so later bare mentions ("Gracias, Ana") are redacted too: runs of up to
@@ -174,7 +184,7 @@ class PlaceholderMap:
                 run = words[i : i + n]
                 if not all(_NAME_GAP.fullmatch(text[a.end() : b.start()]) for a, b in itertools.pairwise(run)):
                     continue
-                if pii_hash("PERSON", text[first.start() : last.end()]) in self._by_key:
+                if self.key("PERSON", text[first.start() : last.end()]) in self._by_key:
                     spans.append((first.start(), last.end()))
                     i += n
                     break

@@ -61,6 +61,9 @@ class GraphConfig:
         default=None, metadata={"help": "postgresql://... : memory and the support store in PostgreSQL, not SQLite"}
     )
     database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections this process opens"})
+    pii_key: str | None = field(
+        default=None, repr=False, metadata={"help": "secret that keys the hashes of personal data saved with a session"}
+    )
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home: embedder exports, PII models"})
     k: int = field(default=5, metadata={"help": "passages retrieved per query"})
     llm_passages: int | None = field(
@@ -197,4 +200,6 @@ def graph_config_for(settings: DeploymentSettings, index_dir: Path, **overrides:
     for name in ("database_url", "database_pool_size"):  # the UI's settings have no database of their own
         if hasattr(settings, name):
             values[name] = getattr(settings, name)
+    if (key := getattr(settings, "pii_key", None)) is not None:  # a str, or the CLI settings' pydantic SecretStr
+        values["pii_key"] = key.get_secret_value() if hasattr(key, "get_secret_value") else str(key)
     return GraphConfig(**{**values, **overrides})

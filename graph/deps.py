@@ -51,3 +51,7 @@ class Deps:
     redactor: Any  # finetune.pii.Redactor
     store: SupportStore
     generators: dict[str, Generator] = field(default_factory=dict)
+
+    def pii_secret(self, salt: str) -> bytes:
+        """What keys the hashes of a session's personal data: the deployment's key and the session's salt."""
+        return f"{self.config.pii_key or ''}|{salt}".encode()

@@ -5,6 +5,7 @@ conversation survives a restart of the process."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 import uuid
@@ -223,19 +224,24 @@ class ChatService:
         from finetune.pii import PlaceholderMap
 
         config = {"configurable": {"thread_id": session_id}}
-        mapping = PlaceholderMap.restore((self.graph.get_state(config).values or {}).get("placeholders"))
+        values = self.graph.get_state(config).values or {}
+        salt = values.get("pii_salt") or secrets.token_hex(16)
+        mapping = PlaceholderMap.restore(values.get("placeholders"), self.deps.pii_secret(salt))
         yield mapping
         if added := mapping.added():
-            self.graph.update_state(config, {"placeholders": added}, as_node="respond")
+            self.graph.update_state(config, {"placeholders": added, "pii_salt": salt}, as_node="respond")
 
     def _session_lang(self, session_id: str, default: str | None = None) -> str:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return str((snapshot.values or {}).get("session_lang") or default or "en")
 
     def _redact(self, session_id: str, text: str, lang: str) -> str:
-        """``text`` with personal data replaced by the session's placeholders, as its messages are stored."""
+        """``text`` as the session's messages are stored: cleaned (no control characters), personal data replaced by
+        the session's placeholders."""
+        from retrieval.text import clean
+
         with self.placeholders(session_id) as mapping:
-            return str(self.deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping).text)
+            return str(self.deps.redactor.redact(clean(text), lang if lang in ("es", "en") else "en", mapping).text)
 
     def request_handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None
                         ) -> dict[str, Any]:  # fmt: skip
@@ -244,11 +250,11 @@ class ChatService:
         session has none yet (the button pressed before the first message), else the session's wins."""
         with self.session_lock(session_id):
             lang = self._session_lang(session_id, lang)
-            redacted = self._redact(session_id, reason, lang)
+            redacted = self._redact(session_id, reason, lang) or "customer_request"
             return self.store.add_escalation(session_id, lang, redacted, self.transcript(session_id))
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""
         with self.session_lock(session_id):
-            redacted = self._redact(session_id, comment, self._session_lang(session_id)) if comment else comment
+            redacted = (self._redact(session_id, comment, self._session_lang(session_id)) or None) if comment else None
             return self.store.add_feedback(session_id, turn, rating, redacted)

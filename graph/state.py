@@ -1,7 +1,8 @@
 """The agent's typed state: what one conversation turn reads and writes, with the reducers that merge updates.
 
-``messages`` (the redacted transcript), ``topic``, ``pii_hashes`` and ``placeholders`` persist across turns through the
-checkpointer. Every other field belongs to the current turn: :func:`turn_input` resets them when a turn starts.
+``messages`` (the redacted transcript), ``topic``, ``pii_salt``, ``pii_hashes`` and ``placeholders`` persist across
+turns through the checkpointer. Every other field belongs to the current turn: :func:`turn_input` resets them when a
+turn starts.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class ChatState(TypedDict, total=False):
     messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns (the bot's: "route")
     topic: str  # the last answered query that stood on its own (a follow-up keeps it), for follow-ups
     session_lang: str  # the language of the customer's last message
+    pii_salt: str  # the session's own part of the key of its PII hashes (graph.deps.Deps.pii_secret)
     pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session
     # The session's placeholders (finetune.pii.PlaceholderMap.saved: value hash -> "<EMAIL_1>"), so any replica
     # redacts the next message with the same numbering and knows the names already given.

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["rag", "finetune", "hybrid"]
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         default=None, description="redis://host:6379/0: count rate limits in Redis instead of the database."
     )
     database_pool_size: int = Field(default=10, ge=2, description="Most PostgreSQL connections one process opens.")
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="Secret that keys the hashes of personal data saved with each session (set the same one on every "
+        "replica); unset: each session's own random salt only.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Logging level.")
 
     @field_validator("home")

@@ -79,6 +79,7 @@ def start_replicas(database_url: str, index_dir: Path, work: Path, cache_home: P
             **os.environ, **(env or {}), "SUPPORTBOT_HOME": str(home), "SUPPORTBOT_INDEX_DIR": str(index_dir),
             "SUPPORTBOT_DATABASE_URL": database_url, "SUPPORTBOT_RATE_LIMIT_PER_MINUTE": str(rate_limit),
             "SUPPORTBOT_GENERATOR": "extractive", "SUPPORTBOT_MODE": "rag", "HF_HUB_OFFLINE": "1",
+            "SUPPORTBOT_PII_KEY": "replicas-share-this-key",
         }  # fmt: skip
         log = work / f"replica-{number + 1}.log"
         with log.open("wb") as handle:

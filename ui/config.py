@@ -40,6 +40,7 @@ class UIConfig:
     openai_model: str = field(default="supportbot", metadata={"help": "model name on the OpenAI-compatible server"})
     company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
     scope_questions: Path | None = field(default=None, metadata={"help": "own customer questions for the scope rail"})
+    pii_key: str | None = field(default=None, repr=False, metadata={"help": "secret keying personal-data hashes"})
     eval_dir: Path | None = field(
         default=None, metadata={"help": "an `eval compare` output folder, or a folder of them; default <home>/runs"}
     )
@@ -120,5 +121,6 @@ _FIELDS: dict[str, Any] = {
     "openai_model": str,
     "company": str,
     "scope_questions": Path,
+    "pii_key": str,
     "eval_dir": Path,
 }

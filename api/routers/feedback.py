@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException
 
 from api.deps import CallerKey, ReadyRuntime, check_owns
 from api.models import FeedbackRequest, Record, error_responses
-from retrieval.text import clean
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -26,6 +25,5 @@ def add_feedback(body: FeedbackRequest, key: CallerKey, runtime: ReadyRuntime) -
     answers = [m for m in runtime.chat_service.transcript(body.session_id) if m.get("role") == "assistant"]
     if body.turn >= len(answers):
         raise HTTPException(404, f"session {body.session_id} has no answer number {body.turn} ({len(answers)} answers)")
-    comment = clean(body.comment or "") or None  # kept as the customer's messages are: no control characters
-    record: dict[str, Any] = runtime.chat_service.add_feedback(body.session_id, body.turn, body.rating, comment)
+    record: dict[str, Any] = runtime.chat_service.add_feedback(body.session_id, body.turn, body.rating, body.comment)
     return record

@@ -10,7 +10,6 @@ from api.deps import CallerKey, ReadyRuntime, claim_session
 from api.errors import validation_failure
 from api.models import HandoffRequest, Record, error_responses
 from api.runtime import Runtime
-from retrieval.text import clean
 
 router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
 
@@ -42,6 +41,5 @@ def request_handoff(body: HandoffRequest, key: CallerKey, runtime: ReadyRuntime)
             "missing",
         )
     claim_session(runtime, key, body.session_id)
-    reason = clean(body.reason) or "customer_request"  # kept as the customer's messages are: no control characters
-    record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, reason, lang=body.lang)
+    record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, body.reason, lang=body.lang)
     return record

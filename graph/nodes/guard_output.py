@@ -31,6 +31,7 @@ class OutputGate:
         self.support = Passages.of(passages, self.lang) if passages else None
         self.threshold = deps.config.support_threshold
         self.redactor, self.given = deps.redactor, list(state.get("pii_hashes", []))
+        self.secret = deps.pii_secret(state.get("pii_salt", ""))
         self.published = " ".join(str(p.get("text", "")) for p in passages)
         self.seen: list[str] = []
         self.failed: list[str] = []
@@ -56,7 +57,7 @@ class OutputGate:
         failed = []
         leaked = False
         if self.llm:
-            pii = check_pii(sentence, self.lang, self.redactor, self.given, self.published)
+            pii = check_pii(sentence, self.lang, self.redactor, self.given, self.published, self.secret)
             leaked = not pii["ok"]
             if leaked:
                 failed.append("pii")

@@ -1,12 +1,13 @@
 """Redact personal data in the incoming message (consistent placeholders per session, saved with the session as
-value hashes), and remember only one-way hashes of what the customer gave, so the output rail can tell their own
+keyed value hashes), and remember only keyed hashes of what the customer gave, so the output rail can tell their own
 data from anyone else's."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from finetune.pii import PlaceholderMap, pii_hash
+from finetune.pii import PlaceholderMap
 from graph.deps import Deps
 from graph.state import ChatState
 
@@ -17,13 +18,14 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     update: dict[str, Any] = {"message": ""}
     if not text:
         return update | {"guardrails": {"pii": {"entities": []}}}
-    mapping = PlaceholderMap.restore(state.get("placeholders"))
+    salt = state.get("pii_salt") or secrets.token_hex(16)
+    mapping = PlaceholderMap.restore(state.get("placeholders"), deps.pii_secret(salt))
     result = deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping)
-    hashes = [pii_hash(e.type, text[e.start : e.end]) for e in result.entities]
     return update | {
         "text": result.text,
         "messages": [{"role": "user", "content": result.text}],
-        "pii_hashes": hashes,
+        "pii_salt": salt,
+        "pii_hashes": [mapping.key(e.type, text[e.start : e.end]) for e in result.entities],
         "placeholders": mapping.added(),
         "guardrails": {"pii": {"entities": sorted({e.type for e in result.entities})}},
     }

@@ -183,7 +183,9 @@ def check_language(answer: str, lang: str) -> dict[str, Any]:
     return {"ok": detected in (None, lang), "detected": detected}
 
 
-def check_pii(answer: str, lang: str, redactor: Any, given: Iterable[str], published: str = "") -> dict[str, Any]:
+def check_pii(
+    answer: str, lang: str, redactor: Any, given: Iterable[str], published: str = "", secret: bytes = b""
+) -> dict[str, Any]:
     """PII in ``answer`` that the customer did not give in this session.
 
     Args:
@@ -192,11 +194,12 @@ def check_pii(answer: str, lang: str, redactor: Any, given: Iterable[str], publi
         redactor: a :class:`finetune.pii.Redactor`.
         given: :func:`pii_hash` of each value the customer gave in this session.
         published: text whose values are public, not a customer's (the passages: a published phone number).
+        secret: the session's key of ``given`` (:meth:`graph.deps.Deps.pii_secret`).
     """
     allowed = set(given)
     leaked = [
         entity_type
         for entity_type, start, end, _ in redactor.find(answer, lang if lang in ("es", "en") else "en")
-        if pii_hash(entity_type, answer[start:end]) not in allowed and answer[start:end] not in published
+        if pii_hash(entity_type, answer[start:end], secret) not in allowed and answer[start:end] not in published
     ]
     return {"ok": not leaked, "leaked_types": sorted(set(leaked))}

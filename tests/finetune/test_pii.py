@@ -310,6 +310,13 @@ def test_a_saved_map_goes_on_in_another_process_without_holding_a_value(redactor
     assert later.original("<EMAIL_1>") is None and later.original("<EMAIL_2>") == "pepe@correo.es"
     assert set(later.added()) == set(later.saved()) - set(saved) and len(later.added()) == 1
     assert later.counts() == {"PERSON": 1, "EMAIL": 2, "PHONE": 1}
+    # Keyed: one value in two conversations (two salts) or under another deployment key has unrelated hashes.
+    one, two = PlaceholderMap(secret=b"key|salt-1"), PlaceholderMap(secret=b"key|salt-2")
+    assert one.placeholder("EMAIL", "ana@correo.es") == two.placeholder("EMAIL", "ana@correo.es") == "<EMAIL_1>"
+    assert not set(one.saved()) & set(two.saved()) and not set(one.saved()) & set(first.saved())
+    one.placeholder("PERSON", "Ana Ruiz")
+    assert PlaceholderMap.restore(one.saved(), b"key|salt-1").name_mentions("Gracias Ana") == [(8, 11)]
+    assert PlaceholderMap.restore(one.saved(), b"other|salt-1").name_mentions("Gracias Ana") == []
 
 
 @pytest.mark.parametrize(
