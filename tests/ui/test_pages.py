@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from retrieval.language import detect_language
 from tests.ui.conftest import APP, SPANISH_QUESTION, free_port
+from ui.i18n import t
 from ui.protocol import Staff
 
 TIMEOUT = 120  # the first run loads the graph, the index and the embedder
@@ -264,6 +266,39 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
     assert any("te vuelve a atender el asistente" in c.value for c in customer.caption)
     customer.chat_input[0].set_value(SPANISH_QUESTION).run()
     assert len(assistant_texts(customer)) == answers + 1
+
+
+@pytest.mark.slow
+def test_each_hand_off_shows_only_the_current_state_and_is_followed_like_the_first(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    customer = open_page()
+    customer.chat_input[0].set_value(SPANISH_QUESTION).run()
+    cases = []
+    for attempt in (1, 2, 3):  # the button, the button again, then asking in the chat
+        if attempt < 3:
+            customer.button(key="ask_person").click().run()
+        else:
+            customer.chat_input[0].set_value("Quiero hablar con una persona, por favor.").run()
+        assert not customer.exception, [e.value for e in customer.exception]
+        assert [i.value for i in customer.info] == [t("waiting", "es")]  # followed: the second too (it was not)
+        case = inprocess_backend.service.store.active_escalation(customer.session_state["session_id"])["id"]
+        assert case not in cases
+        cases.append(case)
+        quoted = [s.value for s in customer.success]
+        assert quoted == ([t("handoff_done", "es", id=case[:8])] if attempt < 3 else []), quoted  # this case only
+
+        inprocess_backend.act(AGENT, case, "claim")
+        inprocess_backend.act(AGENT, case, "messages", text=f"Hola, soy Ana. Mensaje {attempt}.")
+        customer.run()  # the page's poll
+        assert [m.markdown[0].value for m in customer.chat_message if m.name == "agent"][-1].endswith(f"{attempt}.")
+        assert [i.value for i in customer.info] == [t("with_agent", "es", agent="Ana")] and not customer.success
+
+        inprocess_backend.act(AGENT, case, "resolve")
+        customer.run()
+        back = [c.value for c in customer.caption if c.value == t("back_to_bot", "es")]
+        assert len(back) == attempt
+        assert not customer.info and not customer.success  # no "queued" banner above "the assistant is back"
 
 
 # --- sign-in -----------------------------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ def _sync(backend: Backend, session_id: str) -> bool:
     if status.get("status") != previous:
         if previous in ACTIVE and status.get("status") == "bot":
             ss["messages"].append({"role": "notice", "key": "back_to_bot", "values": {}})
+            ss.pop("handoff", None)  # that hand-off is over: its "we passed your conversation" is no longer true
         ss["handoff_status"] = status
         changed = True
     return changed
@@ -138,11 +139,21 @@ def _follow(backend: Backend, session_id: str) -> None:
         st.rerun(scope="app")
 
 
+def _hand_over(status: str, escalation_id: str | None, agent: str | None) -> None:
+    """A person has the conversation (``assigned``) or is about to take it (``waiting``): the page says so and
+    follows the conversation from now on, whatever it followed before (a second hand-off is like the first)."""
+    st.session_state["handoff_status"] = {"status": status, "escalation_id": escalation_id, "agent": agent}
+
+
 def _banner(lang: str) -> None:
-    status = st.session_state.get("handoff_status") or {}
+    """Who has the conversation now, and nothing about an earlier state."""
+    ss: Any = st.session_state
+    status = ss.get("handoff_status") or {}
     if status.get("status") == "assigned":
         st.info(t("with_agent", lang, agent=status.get("agent") or "?"), icon=AGENT_AVATAR)
     elif status.get("status") == "waiting":
+        if ss.get("handoff"):  # the customer pressed the button: the case number to quote
+            st.success(t("handoff_done", lang, id=str(ss["handoff"].get("id", "?"))[:8]))  # the console's short id
         st.info(t("waiting", lang), icon=":material/hourglass_top:")
 
 
@@ -172,18 +183,16 @@ def main() -> None:
         st.warning(_failed(exc, lang))
 
     with st.sidebar:
-        if st.button(t("handoff", lang), disabled=not up, width="stretch"):
+        if st.button(t("handoff", lang), key="ask_person", disabled=not up, width="stretch"):
             try:
-                ss["handoff"] = backend.handoff(session_id, lang=lang)
+                ss["handoff"] = record = backend.handoff(session_id, lang=lang)
+                held = record.get("status") == "assigned"
+                _hand_over("assigned" if held else "waiting", record.get("id"), record.get("assigned_name"))
             except BackendError as exc:
                 ss["notice"] = _failed(exc, lang)
         if st.button(t("new_chat", lang), width="stretch"):
             state.new_conversation()
             st.rerun()
-    if ss.get("handoff"):
-        record = ss["handoff"]
-        st.success(t("handoff_done", lang, id=str(record.get("id", "?"))[:8]))  # the agent console's short id
-        ss.setdefault("handoff_status", {"status": "waiting"})
     if ss.get("notice"):
         st.warning(ss.pop("notice"))
     _banner(lang)
@@ -215,12 +224,11 @@ def main() -> None:
             return
         if final.get("route") in ("human", "handoff"):  # a person has, or will have, the conversation
             held = final.get("route") == "human"
-            status = {"status": "assigned" if held else "waiting",
-                      "agent": (final.get("guardrails", {}).get("human") or {}).get("agent")}  # fmt: skip
-            ss["handoff_status"] = {**(ss.get("handoff_status") or {}), **status}
+            guard = (final.get("guardrails") or {}).get("human" if held else "handoff") or {}
+            _hand_over("assigned" if held else "waiting", guard.get("escalation_id"), guard.get("agent"))
             if held:  # no bot answer: the message went to the agent
                 ss["messages"].append({"role": "notice", "key": "sent_to_agent",
-                                       "values": {"agent": status["agent"] or "?"}})  # fmt: skip
+                                       "values": {"agent": guard.get("agent") or "?"}})  # fmt: skip
                 st.rerun()
         turn = sum(1 for m in ss["messages"] if m["role"] == "assistant")
         message = {
