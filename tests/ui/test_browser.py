@@ -179,3 +179,32 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
         finally:
             browser.close()
     assert store.escalation(escalation["id"])["status"] == "resolved"
+
+
+def test_on_a_phone_the_spanish_page_offers_a_person_without_opening_the_menu(ui_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:  # a 390 px phone in Spanish: the sidebar starts collapsed
+            page = browser.new_context(viewport={"width": 390, "height": 844}, locale="es-ES").new_page()
+            page.set_default_timeout(60_000)
+            page.goto(ui_url)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
+            expect(page.get_by_role("heading", name="Asistente de soporte")).to_be_visible()  # Spanish from the start
+            expect(page.get_by_test_id("stSidebar")).not_to_be_in_viewport()
+            # Every label is Spanish, the collapsed sidebar's included (the navigation said "Customer chat").
+            text = page.get_by_test_id("stApp").text_content() or ""
+            assert "Chat de atención al cliente" in text and "Acceso del personal" in text, text
+            for english in ("Customer chat", "Staff sign-in", "Talk to a person", "Details", "Language"):
+                assert english not in text, (english, text)
+            button = page.get_by_role("button", name="Hablar con una persona")
+            expect(button).to_be_in_viewport()  # was only in the collapsed sidebar
+            button.click()
+            expect(page.get_by_text("en la cola de nuestro equipo")).to_be_visible()
+            expect(button).to_be_disabled()
+            (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(HOME / "screenshots" / "customer-chat-phone-es.png"), full_page=True)
+        finally:
+            browser.close()

@@ -87,10 +87,13 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
     at = open_page()
     at.chat_input[0].set_value(SPANISH_QUESTION).run()
     session_id = at.session_state["session_id"]
-    at.sidebar.button[0].click().run()  # "Hablar con una persona"
+    # On the page, above the message box, not in the sidebar a phone collapses
+    assert "ask_person" not in [b.key for b in at.sidebar.button]
+    at.button(key="ask_person").click().run()  # "Hablar con una persona"
     assert not at.exception, [e.value for e in at.exception]
     assert at.success and "Una persona te responderá" in at.success[0].value
     assert any("cola de nuestro equipo" in i.value for i in at.info)  # the waiting state
+    assert at.button(key="ask_person").disabled  # asked already: the banner says what happens next
 
     from graph.store import SupportStore
 
@@ -183,7 +186,7 @@ def test_pages_say_clearly_when_the_api_is_down(monkeypatch: pytest.MonkeyPatch,
     at = open_page()
     assert "support service is unavailable" in at.error[0].value
     assert at.chat_input[0].disabled
-    assert at.sidebar.button[0].disabled  # no handoff to a service that is down
+    assert at.button(key="ask_person").disabled  # no handoff to a service that is down
 
     console = open_page("agent")
     assert console.error and "unavailable" in console.error[0].value

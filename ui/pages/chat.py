@@ -145,6 +145,18 @@ def _hand_over(status: str, escalation_id: str | None, agent: str | None) -> Non
     st.session_state["handoff_status"] = {"status": status, "escalation_id": escalation_id, "agent": agent}
 
 
+def _ask_person(backend: Backend, session_id: str, lang: str) -> None:
+    """The "talk to a person" button (a callback: the run it starts already shows the waiting state)."""
+    ss: Any = st.session_state
+    try:
+        ss["handoff"] = record = backend.handoff(session_id, lang=lang)
+    except BackendError as exc:
+        ss["notice"] = _failed(exc, lang)
+        return
+    held = record.get("status") == "assigned"
+    _hand_over("assigned" if held else "waiting", record.get("id"), record.get("assigned_name"))
+
+
 def _banner(lang: str) -> None:
     """Who has the conversation now, and nothing about an earlier state."""
     ss: Any = st.session_state
@@ -182,14 +194,13 @@ def main() -> None:
     except BackendError as exc:  # reachable but refusing (e.g. a revoked key): say why, keep the page usable
         st.warning(_failed(exc, lang))
 
+    # Above the message box, not in the sidebar: a phone's collapsed sidebar hid it. Off while a person has the
+    # conversation or is about to take it (the banner says so).
+    followed = (ss.get("handoff_status") or {}).get("status") in ACTIVE
+    with st.bottom:
+        st.button(t("handoff", lang), key="ask_person", icon=AGENT_AVATAR, type="tertiary", on_click=_ask_person,
+                  args=(backend, session_id, lang), disabled=not up or followed)  # fmt: skip
     with st.sidebar:
-        if st.button(t("handoff", lang), key="ask_person", disabled=not up, width="stretch"):
-            try:
-                ss["handoff"] = record = backend.handoff(session_id, lang=lang)
-                held = record.get("status") == "assigned"
-                _hand_over("assigned" if held else "waiting", record.get("id"), record.get("assigned_name"))
-            except BackendError as exc:
-                ss["notice"] = _failed(exc, lang)
         if st.button(t("new_chat", lang), width="stretch"):
             state.new_conversation()
             st.rerun()
@@ -208,7 +219,7 @@ def main() -> None:
             st.markdown(state.literal(message["content"]) if message["role"] == "user" else message["content"])
             if message["role"] == "assistant":
                 _render_extras(backend, message, lang)
-    if up and (ss.get("handoff_status") or {}).get("status") in ACTIVE:
+    if up and followed:
         _follow(backend, session_id)
 
     prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS)
