@@ -30,6 +30,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "es": "El servicio de soporte no está disponible en este momento. Inténtalo de nuevo en unos minutos.",
         "en": "The support service is unavailable right now. Please try again in a few minutes.",
     },
+    "connection_lost": {
+        "es": "Se ha perdido la conexión con el servicio de soporte: reintentando… Tu conversación sigue aquí.",
+        "en": "The connection to the support service is lost: retrying… Your conversation stays here.",
+    },
     "details": {"es": "Detalles técnicos", "en": "Technical details"},
     "request_failed": {
         "es": "No hemos podido procesar tu mensaje: {reason}",

@@ -57,11 +57,41 @@ def inprocess_env(monkeypatch: pytest.MonkeyPatch, bundled_index: Path, inproces
     return HOME
 
 
-@pytest.fixture(scope="session")
-def api_server(bundled_index: Path, inprocess_backend: Any) -> Iterator[tuple[str, str]]:
-    """The real API (uvicorn, in a thread) over the same agent as the page tests; yields (URL, agent key)."""
-    import uvicorn
+class ApiServer:
+    """The real API (uvicorn, in a thread) on a port of its own, which a test can stop and start again (an outage)."""
 
+    def __init__(self, app: Any, agent_key: str) -> None:
+        """Serve ``app`` on a free port once started; ``agent_key``: an agent key of its key store."""
+        self.app, self.agent_key, self.port = app, agent_key, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start serving; returns once the API accepts connections."""
+        import uvicorn
+
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            assert self._thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop serving (connections are refused until :meth:`start`)."""
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+@pytest.fixture(scope="session")
+def api_server(bundled_index: Path, inprocess_backend: Any) -> Iterator[ApiServer]:
+    """The real API over the same agent as the page tests (its key store in the test data home), started."""
     from api.app import create_app
     from api.config import ApiConfig
     from api.keys import KeyStore
@@ -70,17 +100,17 @@ def api_server(bundled_index: Path, inprocess_backend: Any) -> Iterator[tuple[st
     keys = KeyStore(config.keys_db)
     _, key = keys.create("agent", name="ui-tests")
     keys.close()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config, service=inprocess_backend.service), host="127.0.0.1", port=port,
-                       log_level="warning", access_log=False)
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=10)
+    server = ApiServer(create_app(config, service=inprocess_backend.service), key)
+    server.start()
+    yield server
+    server.stop()
+
+
+def customer_key(name: str) -> str:
+    """A new customer key in the test data home's key store (the one the test API checks)."""
+    from api.keys import KeyStore
+
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    _, key = keys.create("customer", name=name)
+    keys.close()
+    return str(key)

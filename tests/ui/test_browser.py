@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from retrieval.language import detect_language
-from tests.ui.conftest import HOME, SPANISH_QUESTION, free_port
+from tests.ui.conftest import HOME, SPANISH_QUESTION, ApiServer, customer_key, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Debian chromium in containers and CI runners: no user namespaces for the sandbox, no GPU, no network.
@@ -35,17 +35,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def ui_url(api_server: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ui_url(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``supportbot ui`` on a free port, talking to the test API with a customer key (agents sign in)."""
     from api.keys import KeyStore
 
-    api_url, _ = api_server
+    key = customer_key("ui-browser-customer")
     keys = KeyStore(HOME / "api" / "keys.sqlite")
-    _, key = keys.create("customer", name="ui-browser-customer")
     keys.set_user(AGENT_USER, AGENT_PASSWORD, "agent")
     keys.close()
     port = free_port()
-    env = {**os.environ, "SUPPORTBOT_API_URL": api_url, "SUPPORTBOT_API_KEY": key, "SUPPORTBOT_HOME": str(HOME)}
+    env = {**os.environ, "SUPPORTBOT_API_URL": api_server.url, "SUPPORTBOT_API_KEY": key,
+           "SUPPORTBOT_HOME": str(HOME)}  # fmt: skip
     log = tmp_path_factory.mktemp("ui-server") / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -206,5 +206,53 @@ def test_on_a_phone_the_spanish_page_offers_a_person_without_opening_the_menu(ui
             expect(button).to_be_disabled()
             (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(HOME / "screenshots" / "customer-chat-phone-es.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_the_chat_page_rides_out_an_api_outage_by_itself(ui_url: str, api_server: ApiServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from graph.store import SupportStore
+
+    expect.set_options(timeout=60_000)
+    started = time.time()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-ES").new_page()
+            page.set_default_timeout(60_000)
+            page.goto(ui_url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_enabled()
+            box.fill(SPANISH_QUESTION)
+            box.press("Enter")
+            expect(page.get_by_test_id("stExpander").filter(has_text="Fuentes")).to_be_visible()
+            page.get_by_role("button", name="Hablar con una persona").click()
+            expect(page.get_by_text("en la cola de nuestro equipo")).to_be_visible()  # the page follows the case
+
+            lost = page.get_by_text("Se ha perdido la conexión con el servicio de soporte: reintentando")
+            api_server.stop()
+            try:  # no click, no reload: the page notices, says so and keeps the conversation
+                expect(lost).to_be_visible(timeout=30_000)
+                expect(box).to_be_disabled()
+                expect(page.get_by_test_id("stExpander").filter(has_text="Fuentes")).to_be_visible()
+            finally:
+                api_server.start()
+            expect(lost).to_be_hidden(timeout=30_000)  # back by itself (it stayed "unavailable" until a reload)
+            expect(box).to_be_enabled()
+            expect(page.get_by_test_id("stExpander").filter(has_text="Fuentes")).to_have_count(1)
+            expect(page.get_by_text("en la cola de nuestro equipo")).to_be_visible()
+
+            # ... and still follows the hand-off: an agent's reply appears without a reload.
+            store = SupportStore(HOME / "support.sqlite")
+            [case] = [e for e in store.escalations(status="open", limit=50)
+                      if e["created_at"] >= started and SPANISH_QUESTION in str(e)]  # fmt: skip
+            agent = httpx.Client(base_url=api_server.url, headers={"X-API-Key": api_server.agent_key}, timeout=60)
+            agent.post(f"/v1/escalations/{case['id']}/claim").raise_for_status()
+            agent.post(f"/v1/escalations/{case['id']}/messages", json={"text": "Sigo aquí, ¿en qué te ayudo?"}
+                       ).raise_for_status()  # fmt: skip
+            expect(page.get_by_text("Sigo aquí, ¿en qué te ayudo?")).to_be_visible(timeout=30_000)
+            agent.post(f"/v1/escalations/{case['id']}/resolve", json={}).raise_for_status()
         finally:
             browser.close()

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from retrieval.language import detect_language
-from tests.ui.conftest import APP, SPANISH_QUESTION, free_port
+from tests.ui.conftest import APP, HOME, SPANISH_QUESTION, ApiServer, customer_key, free_port
 from ui.i18n import t
 from ui.protocol import Staff
 
@@ -184,7 +184,7 @@ def test_pages_say_clearly_when_the_api_is_down(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path))
     monkeypatch.setenv("SUPPORTBOT_API_URL", f"http://127.0.0.1:{free_port()}")
     at = open_page()
-    assert "support service is unavailable" in at.error[0].value
+    assert "connection to the support service is lost: retrying" in at.error[0].value
     assert at.chat_input[0].disabled
     assert at.button(key="ask_person").disabled  # no handoff to a service that is down
 
@@ -211,6 +211,28 @@ def test_the_spanish_page_has_no_english_label(monkeypatch: pytest.MonkeyPatch, 
     assert at.title[0].value == "Asistente de soporte" and selector.label == "Idioma"
     pages = {page["page_name"] for page in at._registered_pages.values()}  # the navigation a visitor sees
     assert pages == {"Chat de atención al cliente", "Acceso del personal"}, pages
+
+
+@pytest.mark.slow
+def test_the_chat_says_it_lost_the_api_keeps_the_conversation_and_comes_back(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
+    monkeypatch.setenv("SUPPORTBOT_API_KEY", customer_key("ui-outage"))
+    at = open_page()
+    at.chat_input[0].set_value(SPANISH_QUESTION).run()
+    [answer] = assistant_texts(at)
+    api_server.stop()
+    try:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [e.value for e in at.error] == [t("connection_lost", "es")]  # "se ha perdido la conexión: reintentando"
+        assert at.chat_input[0].disabled and assistant_texts(at) == [answer]  # the conversation stays
+    finally:
+        api_server.start()
+    at.run()  # what the page's retry does by itself every few seconds in a browser (test_browser)
+    assert not at.error and not at.chat_input[0].disabled and assistant_texts(at) == [answer]
 
 
 # --- human hand-off ----------------------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ from ui.protocol import Backend, BackendError, BackendUnavailable
 
 
 def _failed(exc: BackendError, lang: str) -> str:
-    """A refused request, said in the page's language (the API's reason without the transport's "HTTP 422: ")."""
+    """A failed request, said in the page's language: the service is down, or refused it (the API's reason without
+    the transport's "HTTP 422: ")."""
+    if isinstance(exc, BackendUnavailable):
+        return t("service_down", lang)
     return t("request_failed", lang, reason=re.sub(r"^HTTP \d{3}: ", "", str(exc)))
 
 
@@ -82,9 +85,6 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     try:
         with slot.container():
             streamed = st.write_stream(tokens())
-    except BackendUnavailable:
-        slot.error(t("service_down", ui_lang))
-        return None
     except BackendError as exc:
         slot.error(_failed(exc, ui_lang))
         return None
@@ -98,6 +98,7 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
 AGENT_AVATAR = ":material/support_agent:"
 MAX_CHARS = 40_000  # the API's default longest message (SUPPORTBOT_MAX_MESSAGE_CHARS): the box stops there
 ACTIVE = ("waiting", "assigned")
+RETRY_S = 3  # while the service is down, the page checks it this often and comes back by itself
 
 
 def _render_agent(message: dict[str, Any]) -> None:
@@ -111,6 +112,8 @@ def _sync(backend: Backend, session_id: str) -> bool:
     ss: Any = st.session_state
     try:
         conversation = backend.conversation(session_id)
+    except BackendUnavailable:
+        raise
     except BackendError:
         return False
     seen: set[int] = ss.setdefault("agent_seen", set())
@@ -134,9 +137,25 @@ def _sync(backend: Backend, session_id: str) -> bool:
 
 @st.fragment(run_every=2)
 def _follow(backend: Backend, session_id: str) -> None:
-    """While a person has (or is about to take) the conversation: poll for their messages, redraw when one comes."""
-    if _sync(backend, session_id):
+    """While a person has (or is about to take) the conversation: poll for their messages, redraw when one comes,
+    or when the service is gone (the page then says so and retries)."""
+    try:
+        changed = _sync(backend, session_id)
+    except BackendUnavailable:
+        changed = True
+    if changed:
         st.rerun(scope="app")
+
+
+@st.fragment(run_every=RETRY_S)
+def _retry(backend: Backend) -> None:
+    """While the service is down: check it again every few seconds and redraw the page once it is back (the
+    conversation shown lives in the session state, and stays)."""
+    try:
+        backend.health()
+    except BackendError:
+        return
+    st.rerun(scope="app")
 
 
 def _hand_over(status: str, escalation_id: str | None, agent: str | None) -> None:
@@ -188,9 +207,10 @@ def main() -> None:
         backend.health()
     except BackendUnavailable as exc:
         up = False
-        st.error(t("service_down", lang))
+        st.error(t("connection_lost", lang), icon=":material/sync_problem:")
         with st.expander(t("details", lang)):
             st.code(str(exc), language=None)
+        _retry(backend)
     except BackendError as exc:  # reachable but refusing (e.g. a revoked key): say why, keep the page usable
         st.warning(_failed(exc, lang))
 
