@@ -78,6 +78,7 @@ class ChatService:
         from retrieval.backends import open_knowledge_base
         from retrieval.config import RetrievalConfig
         from retrieval.language import detector
+        from retrieval.sentences import SentenceScorer
 
         self.config = config
         # The shared state first: a database that is down or not set up fails in a second, with what to do.
@@ -89,6 +90,7 @@ class ChatService:
                                  cache_dir=config.cache_dir, config=retrieval_config)  # fmt: skip
         embed = VectorCache(kb.embedder.encode)  # type: ignore[attr-defined]
         generators: dict[str, Any] = {"extractive": make_generator("extractive", config)}
+        generators["extractive"].similarity = SentenceScorer(kb, embed)  # the index's sentence vectors, if any
         if config.has_llm:
             generators[config.generator] = make_generator(config.generator, config)
         self.deps = Deps(

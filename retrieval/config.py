@@ -79,6 +79,13 @@ class RetrievalConfig:
             "then take their dense list from them (the bundled MiniLM reads English only)"
         },
     )
+    sentence_vectors: bool = field(
+        default=True,
+        metadata={
+            "help": "store a vector of every chunk sentence at ingest (USE for Spanish when multilingual_dense, else "
+            "the embedder); the extractive answer then weighs what a sentence means, not only its words"
+        },
+    )
     fusion_weights_multilingual: dict[str, list[float]] = field(
         default_factory=lambda: {"es": [0.5, 0.5], "cross": [0.6, 0.4]},
         metadata={

@@ -24,6 +24,10 @@ from retrieval.language import Lang, detect_language
 from retrieval.multilingual import DIM as MULTILINGUAL_DIM
 from retrieval.multilingual import NAME as MULTILINGUAL_NAME
 from retrieval.multilingual import encode as encode_multilingual
+from retrieval.sentences import EMBEDDER as SENTENCE_EMBEDDER
+from retrieval.sentences import USE as SENTENCE_USE
+from retrieval.sentences import SentenceVectors
+from retrieval.sentences import build as build_sentence_vectors
 from retrieval.store import (
     IndexData,
     IndexFault,
@@ -142,6 +146,8 @@ def ingest(
         data = _drop(data, report["dropped"])
         if config.multilingual_dense:
             data.multilingual = _multilingual_vectors(data, previous, progress)
+        if config.sentence_vectors:
+            data.sentences = _sentence_vectors(data, previous, embedder, progress)
         data.manifest = {
             "embedder": config.embedder,
             "embedder_backend": config.embedder_backend,
@@ -241,6 +247,22 @@ def _multilingual_vectors(data: IndexData, previous: IndexData | None, progress:
     return out
 
 
+def _sentence_vectors(data: IndexData, previous: IndexData | None, embedder: Embedder, progress: Progress
+                      ) -> SentenceVectors:  # fmt: skip
+    """The sentence vectors of every chunk of ``data`` (:mod:`retrieval.sentences`); a sentence the previous
+    version encoded with the same encoder keeps its vector."""
+    encoders: dict[str, tuple[Callable[[list[str]], np.ndarray], int]] = {
+        SENTENCE_EMBEDDER: (lambda texts: embedder.encode(texts, batch_size=64), embedder.dim)
+    }
+    if data.multilingual is not None:
+        encoders[SENTENCE_USE] = (encode_multilingual, MULTILINGUAL_DIM)
+    before = list(zip(previous.chunk_langs, previous.chunk_texts, strict=True)) if previous is not None else []
+    return build_sentence_vectors(
+        list(zip(data.chunk_langs, data.chunk_texts, strict=True)), encoders,
+        previous.sentences if previous is not None else None, before, data.multilingual is not None, progress,
+    )  # fmt: skip
+
+
 def dedupe(data: IndexData, config: RetrievalConfig) -> dict[str, Any]:
     """Run the three duplicate detectors over the documents of ``data`` (vectors from their chunks)."""
     ids = sorted(data.documents)
@@ -275,6 +297,7 @@ def _without_chunks_of(data: IndexData, doc_ids: set[str]) -> IndexData:
         chunk_texts=[data.chunk_texts[i] for i in rows],
         vectors=data.vectors[rows] if rows else data.vectors[:0],
         multilingual=None if data.multilingual is None else data.multilingual[rows] if rows else data.multilingual[:0],
+        sentences=None if data.sentences is None else data.sentences.rows(rows),
     )
 
 

@@ -134,10 +134,17 @@ class KnowledgeBase:
             self.multilingual = faiss.IndexFlatIP(data.multilingual.shape[1])
             self.multilingual.add(np.ascontiguousarray(data.multilingual, dtype=np.float32))
         self.rows_of: dict[str, list[int]] = {}  # article id -> its chunk rows (a twin's best chunk, without a scan)
+        self.row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(data.chunk_ids)}
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
         self._titles: tuple[list[str], np.ndarray, np.ndarray | None] | None = None  # see title_vectors
         self._titles_lock = threading.Lock()
+
+    def sentence_vectors(self, chunk_id: str) -> tuple[str, np.ndarray] | None:
+        """The encoder and the stored vectors of a chunk's sentences (:mod:`retrieval.sentences`); None for an
+        unknown chunk or an index stored without them."""
+        row = self.row_of_chunk.get(chunk_id)
+        return None if row is None or self.data.sentences is None else self.data.sentences.of(row)
 
     def title_vectors(self) -> tuple[list[str], np.ndarray, np.ndarray | None]:
         """(article ids, their titles' vectors by the index's embedder, and by USE multilingual when the index

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.lexical import LexicalIndex
+from retrieval.sentences import SentenceVectors
 
 FORMAT_VERSION = 1
 MULTILINGUAL_FILE = "multilingual.npy"
@@ -147,6 +148,7 @@ class IndexData:
     faiss_index: Any = None
     lexical: LexicalIndex | None = None
     multilingual: np.ndarray | None = None  # USE multilingual v3 unit vectors, one per chunk (retrieval.multilingual)
+    sentences: SentenceVectors | None = None  # the chunks' sentence vectors (retrieval.sentences)
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int) -> tuple[Any, str]:
@@ -271,6 +273,8 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
         np.save(staging / "vectors.npy", data.vectors)
         if data.multilingual is not None:
             np.save(staging / MULTILINGUAL_FILE, data.multilingual)
+        if data.sentences is not None:
+            data.sentences.save(staging)
         faiss.write_index(index, str(staging / "faiss.index"))
         # BM25 sees the article title with each chunk, as the embedder does: titles name the topic.
         titled = [f"{data.documents[d].title}\n{t}" for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
@@ -333,6 +337,7 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
         )
         if (version / MULTILINGUAL_FILE).is_file():  # mapped, not read: search copies it into FAISS, ingest reads rows
             data.multilingual = np.load(version / MULTILINGUAL_FILE, mmap_mode="r")
+        data.sentences = SentenceVectors.load(version, len(data.chunk_ids))
         if with_search:
             import faiss
 

@@ -80,6 +80,13 @@ def content_stems(text: str, lang: str) -> list[str]:
     return list(stemmer("es" if lang == "es" else "en").stemWords(kept))
 
 
+# A cross-reference to another article: "(see Gift options)", "; see Customs and import taxes.", "(consulta «Tarjetas
+# regalo»)". Its words are the other article's title, not this sentence's content.
+CROSS_REFERENCE = re.compile(
+    r"\((?i:see|read|consulta|ver|lee)\b[^)]*\)|[;,:]?\s*\b(?i:see|consulta)\s+[«\"“A-ZÁÉÍÓÚÑ][^;.]*"
+)
+
+
 def sentence_items(text: str) -> list[tuple[str, bool]]:
     """Split a passage into sentences and list items, as (text without its bullet mark, whether it is a list item: a
     line that starts with one); empty pieces dropped."""

@@ -2,49 +2,61 @@
 (in the customer's language), keeps them in the passage's order, and cites each passage as ``[n]``.
 
 A sentence is scored on the question's content words it covers, not counting the titles of the articles it points
-to ("... (see Nimbus Points loyalty programme)"): a pointer is not an answer. A picked sentence that cannot stand
-alone brings what completes it: a list's lead-in ("These are the times for standard shipping:") its items, a
-question ("When does the clock start?") the sentence that answers it.
+to ("... (see Nimbus Points loyalty programme)"): a pointer is not an answer; and, when the index stores sentence
+vectors (:mod:`retrieval.sentences`), on how near its meaning is to the question's, so the sentence that answers in
+other words ("Canarias, Ceuta y Melilla: 7-10 días" for "how long to Canarias?") can win. A picked sentence that
+cannot stand alone brings what completes it: a list's lead-in ("These are the times for standard shipping:") its
+items, a question ("When does the clock start?") the sentence that answers it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from graph.generators.base import Generation, GenerationRequest
-from retrieval.text import content_stems, sentence_items
+from retrieval.text import CROSS_REFERENCE, content_stems, sentence_items
 
 MAX_SENTENCES = 3
+# Per sentence encoder: (weight, floor) of the meaning term, weight * max(0, cosine - floor). Chosen on the dev
+# conversations and checked on the QA dev split and the val conversations (docs/graph.md, "Sentence similarity").
+SIMILARITY = {"embedder": (1.0, 0.3), "use": (1.0, 0.4)}
 MAX_ITEMS = 8  # list items a picked lead-in brings with it
 RANK_BONUS = (0.35, 0.15, 0.05)
-# A cross-reference to another article: "(see Gift options)", "; see Customs and import taxes.", "(consulta «Tarjetas
-# regalo»)". Its words are the other article's title, not this sentence's content.
-_REFERENCE = re.compile(
-    r"\((?i:see|read|consulta|ver|lee)\b[^)]*\)|[;,:]?\s*\b(?i:see|consulta)\s+[«\"“A-ZÁÉÍÓÚÑ][^;.]*"
-)
 
-Candidate = tuple[int, int, str, set[str], bool]  # passage number, position, sentence, stems, is a list item
+# passage number, position, sentence, stems, is a list item, meaning term (0 without sentence vectors)
+Candidate = tuple[int, int, str, set[str], bool, float]
+Similarity = Callable[[str, str], "tuple[str, np.ndarray] | None"]  # retrieval.sentences.SentenceScorer
 
 
-def _candidates(passages: Sequence[Mapping[str, Any]], lang: str) -> list[Candidate]:
+def _candidates(question: str, passages: Sequence[Mapping[str, Any]], lang: str, similarity: Similarity | None
+                ) -> list[Candidate]:  # fmt: skip
     """The sentences of the passages in ``lang`` (all of them when none is)."""
     chosen = [(i, p) for i, p in enumerate(passages, start=1) if p.get("lang") == lang] or list(
         enumerate(passages, start=1)
     )
     out = []
     for number, passage in chosen:
-        for position, (sentence, item) in enumerate(sentence_items(str(passage.get("text") or ""))):
-            out.append((number, position, sentence, set(content_stems(_REFERENCE.sub(" ", sentence), lang)), item))
+        pieces = sentence_items(str(passage.get("text") or ""))
+        found = similarity(question, str(passage.get("chunk_id") or "")) if similarity is not None else None
+        meaning = [0.0] * len(pieces)
+        if found is not None and len(found[1]) == len(pieces):
+            weight, floor = SIMILARITY.get(found[0], (0.0, 0.0))
+            meaning = [weight * max(0.0, float(cosine) - floor) for cosine in found[1]]
+        for position, (sentence, item) in enumerate(pieces):
+            stems = set(content_stems(CROSS_REFERENCE.sub(" ", sentence), lang))
+            out.append((number, position, sentence, stems, item, meaning[position]))
     return out
 
 
 def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidate]:
     """What a picked sentence needs to stand alone: a lead-in's list items, a list item's lead-in, a question's
     answer."""
-    number, position, sentence, _, item = picked
+    number, position, sentence, _, item, _ = picked
     mine = sorted((c for c in candidates if c[0] == number), key=lambda c: c[1])
     after = [c for c in mine if c[1] > position]
     text = sentence.rstrip()
@@ -65,25 +77,29 @@ def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidat
     return []
 
 
-def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str) -> list[tuple[int, int, str]]:
-    """The sentences to answer with, as (passage number, position, sentence), in reading order."""
-    candidates = _candidates(passages, lang)
+def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, similarity: Similarity | None = None
+           ) -> list[tuple[int, int, str]]:  # fmt: skip
+    """The sentences to answer with, as (passage number, position, sentence), in reading order (``similarity``:
+    the sentences' cosines with the question, from the index)."""
+    candidates = _candidates(question, passages, lang, similarity)
     if not candidates:
         return []
     wanted = set(content_stems(question, lang))
     ranks = sorted({c[0] for c in candidates})
 
     def gain(candidate: Candidate, covered: set[str]) -> float:
-        number, _, _, stems, _ = candidate
+        number, _, _, stems, _, meaning = candidate
         new = len((stems & wanted) - covered)
         bonus = RANK_BONUS[ranks.index(number)] if ranks.index(number) < len(RANK_BONUS) else 0.0
-        return new / math.sqrt(len(stems) + 1) + (bonus if new else 0.0)
+        return new / math.sqrt(len(stems) + 1) + (bonus if new or meaning else 0.0) + meaning
 
     picked: list[Candidate] = []
     covered: set[str] = set()
     while len(picked) < MAX_SENTENCES:
         best = max((c for c in candidates if c not in picked), key=lambda c: gain(c, covered), default=None)
         if best is None or gain(best, covered) <= 0:
+            break
+        if picked and not (best[3] & wanted) - covered:  # after the first, a sentence must add a question word
             break
         picked.append(best)
         covered |= best[3] & wanted
@@ -97,7 +113,7 @@ def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str) -> l
         picked += follow[:1]
     for c in list(picked):  # what each needs, once: a lead-in brought by an item does not bring every item
         picked += [extra for extra in _completion(c, candidates) if extra not in picked]
-    return [(n, p, s) for n, p, s, _, _ in sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))]
+    return [(n, p, s) for n, p, s, *_ in sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))]
 
 
 def compose(selected: Sequence[tuple[int, int, str]]) -> tuple[str, list[int]]:
@@ -120,9 +136,14 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
+    def __init__(self, similarity: Similarity | None = None) -> None:
+        """``similarity``: the sentences' cosines with the question (:class:`retrieval.sentences.SentenceScorer`;
+        set by the service once the index is loaded); None: words alone."""
+        self.similarity = similarity
+
     def generate(self, request: GenerationRequest) -> Generation:
         """The selected sentences, cited; an empty answer when there are no passages."""
-        answer, citations = compose(select(request.question, request.passages, request.lang))
+        answer, citations = compose(select(request.question, request.passages, request.lang, self.similarity))
         return Generation(answer=answer, citations=citations, tokens=0)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
