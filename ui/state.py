@@ -73,19 +73,33 @@ def page_lang() -> str:
     return str(state["lang"]) if choice == "auto" else choice
 
 
+SESSION_PARAM = "session"  # the page address's ?session=: a reload resumes the conversation (docs/ui.md)
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex: 122 random bits, the only form taken from an address
+
+
 def session_id() -> str:
-    """This browser session's conversation id (a new one after "New conversation")."""
+    """This browser session's conversation id (a new one after "New conversation"), kept in the page's address.
+
+    A reload starts a new browser session: it takes a well-formed id from the address and marks it ``resume``; the
+    chat page then shows that conversation if the service knows it, and starts a new one otherwise.
+    """
     state: Any = st.session_state
     if "session_id" not in state:
-        state["session_id"] = uuid.uuid4().hex
+        given = str(st.query_params.get(SESSION_PARAM) or "")
+        if _SESSION_ID.fullmatch(given):
+            state["session_id"], state["resume"] = given, True
+        else:
+            state["session_id"] = uuid.uuid4().hex
+    if st.query_params.get(SESSION_PARAM) != state["session_id"]:
+        st.query_params[SESSION_PARAM] = state["session_id"]
     return str(state["session_id"])
 
 
 def new_conversation() -> None:
-    """Forget the conversation shown in this browser session and start a new one."""
+    """Forget the conversation shown in this browser session and start a new one (its id replaces the address's)."""
     state: Any = st.session_state
     state["session_id"] = uuid.uuid4().hex
-    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen"):
+    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen", "resume"):
         state.pop(key, None)
 
 

@@ -159,6 +159,13 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             # The customer's page shows it without a reload, and says a person is handling the conversation.
             expect(customer.get_by_text("¿Me das el número de pedido?")).to_be_visible(timeout=30_000)
             expect(customer.get_by_text("Una persona (lucia) está atendiendo tu conversación")).to_be_visible()
+            # A reload resumes the conversation and its hand-off from the page's address (it started a new one).
+            assert re.search(r"[?&]session=[0-9a-f]{32}", customer.url), customer.url
+            customer.reload()
+            expect(customer.get_by_text("¿Me das el número de pedido?")).to_be_visible()
+            expect(customer.get_by_text("Una persona (lucia) está atendiendo tu conversación")).to_be_visible()
+            expect(customer.get_by_text(ASK_FOR_A_PERSON)).to_be_visible()
+            expect(box).to_be_enabled()
             bot_answers = customer.get_by_test_id("stChatMessageAvatarAssistant").count()
             box.fill("Es el pedido 12345, gracias")
             box.press("Enter")

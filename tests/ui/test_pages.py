@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from retrieval.language import detect_language
 from tests.ui.conftest import APP, HOME, SPANISH_QUESTION, ApiServer, customer_key, free_port
+from ui import state
 from ui.i18n import t
 from ui.protocol import Staff
 
@@ -324,6 +326,50 @@ def test_each_hand_off_shows_only_the_current_state_and_is_followed_like_the_fir
         back = [c.value for c in customer.caption if c.value == t("back_to_bot", "es")]
         assert len(back) == attempt
         assert not customer.info and not customer.success  # no "queued" banner above "the assistant is back"
+
+
+@pytest.mark.slow
+def test_a_reload_resumes_the_conversation_and_its_hand_off_from_the_address(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    customer = open_page()
+    customer.chat_input[0].set_value(SPANISH_QUESTION).run()
+    session_id = customer.session_state["session_id"]
+    assert customer.query_params["session"] == session_id  # the address names the conversation
+    [answer] = assistant_texts(customer)
+    customer.button(key="ask_person").click().run()
+    case = inprocess_backend.service.store.active_escalation(session_id)["id"]
+    inprocess_backend.act(AGENT, case, "claim")
+    inprocess_backend.act(AGENT, case, "messages", text="Hola, soy Ana. ¿En qué te ayudo?")
+
+    # A reload: a new browser session on the same address (an English browser: the labels follow the conversation).
+    reloaded = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    reloaded.context = {"locale": "en-US"}
+    reloaded.query_params["session"] = session_id
+    reloaded.run()
+    assert not reloaded.exception, [e.value for e in reloaded.exception]
+    assert reloaded.session_state["session_id"] == session_id  # it started a new conversation before
+    assert [m.name for m in reloaded.chat_message] == ["user", "assistant", "agent"]
+    assert reloaded.chat_message[0].markdown[0].value == state.literal(SPANISH_QUESTION)
+    assert assistant_texts(reloaded) == [answer]
+    assert [i.value for i in reloaded.info] == [t("with_agent", "es", agent="Ana")]  # the hand-off goes on
+    assert reloaded.button(key="ask_person").disabled
+    inprocess_backend.act(AGENT, case, "messages", text="Sigo aquí.")
+    reloaded.run()  # the page's poll: followed as before the reload, each agent message once
+    assert [m.markdown[0].value for m in reloaded.chat_message if m.name == "agent"] == [
+        "Hola, soy Ana. ¿En qué te ayudo?", "Sigo aquí."]  # fmt: skip
+    reloaded.chat_input[0].set_value("Gracias").run()
+    assert any(c.value == t("sent_to_agent", "es", agent="Ana") for c in reloaded.caption)
+    inprocess_backend.act(AGENT, case, "resolve")
+
+    # An address the service does not know (or a malformed one) starts a new conversation under a new id.
+    for given in (uuid.uuid4().hex, "not-an-id"):
+        other = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        other.query_params["session"] = given
+        other.run()
+        assert not other.exception, [e.value for e in other.exception]
+        assert other.session_state["session_id"] != given and not other.chat_message
+        assert other.query_params["session"] == other.session_state["session_id"]
 
 
 # --- sign-in -----------------------------------------------------------------------------------------------------

@@ -107,6 +107,17 @@ def _render_agent(message: dict[str, Any]) -> None:
         st.caption(str(message.get("author") or ""))
 
 
+def _add_agent_message(message: dict[str, Any]) -> bool:
+    """Show an agent's message from the server once (the poll and a resumed transcript both bring them)."""
+    ss: Any = st.session_state
+    seen: set[int] = ss.setdefault("agent_seen", set())
+    if message.get("id") in seen:
+        return False
+    seen.add(message["id"])
+    ss["messages"].append({"role": "agent", "content": message.get("content", ""), "author": message.get("author")})
+    return True
+
+
 def _sync(backend: Backend, session_id: str) -> bool:
     """Take the agent's new messages and the hand-off status from the server; True when the page must redraw."""
     ss: Any = st.session_state
@@ -116,13 +127,9 @@ def _sync(backend: Backend, session_id: str) -> bool:
         raise
     except BackendError:
         return False
-    seen: set[int] = ss.setdefault("agent_seen", set())
     changed = False
     for message in conversation.get("messages", []):
-        if message.get("role") == "agent" and message.get("id") not in seen:
-            seen.add(message["id"])
-            ss["messages"].append({"role": "agent", "content": message.get("content", ""),
-                                   "author": message.get("author")})  # fmt: skip
+        if message.get("role") == "agent" and _add_agent_message(message):
             changed = True
     status = conversation.get("handoff") or {"status": "bot"}
     previous = (ss.get("handoff_status") or {}).get("status", "bot")
@@ -156,6 +163,45 @@ def _retry(backend: Backend) -> None:
     except BackendError:
         return
     st.rerun(scope="app")
+
+
+def _resume(backend: Backend, session_id: str) -> None:
+    """A reload (or a link) named this conversation: show it as the service has it, with who has it now. What comes
+    back is the stored transcript: personal data redacted, answers without their sources. A conversation the service
+    does not know starts afresh under a new id (an address cannot choose the id of someone's next conversation).
+
+    Raises:
+        BackendUnavailable: the service is down; the page retries later.
+    """
+    ss: Any = st.session_state
+    try:
+        conversation = backend.conversation(session_id)
+    except BackendUnavailable:
+        raise
+    except BackendError:  # not this customer's (the API answers 404): nothing to show
+        conversation = {}
+    messages, handoff = conversation.get("messages") or [], conversation.get("handoff") or {"status": "bot"}
+    if not messages and not handoff.get("escalation_id"):
+        state.new_conversation()
+        return
+    ss.pop("resume", None)
+    ss["messages"], ss["agent_seen"], ss["handoff_status"] = [], set(), handoff
+    turn = 0
+    for message in messages:
+        if message.get("role") == "agent":
+            _add_agent_message(message)
+        elif message.get("role") == "user":
+            ss["messages"].append({"role": "user", "content": str(message.get("content", ""))})
+        elif message.get("role") == "assistant":
+            ss["messages"].append({"role": "assistant", "content": str(message.get("content", "")), "lang": None,
+                                   "route": message.get("route"), "sources": [], "session_id": session_id,
+                                   "turn": turn})  # fmt: skip
+            turn += 1
+    asked = " ".join(m["content"] for m in ss["messages"] if m["role"] == "user")
+    if asked.strip():  # the labels follow the customer's language again (with Auto)
+        from retrieval.language import detect_language
+
+        ss["lang"] = detect_language(asked, default="es" if state.page_lang() == "es" else "en") or ss["lang"]
 
 
 def _hand_over(status: str, escalation_id: str | None, agent: str | None) -> None:
@@ -205,6 +251,9 @@ def main() -> None:
     up = True
     try:
         backend.health()
+        if ss.get("resume"):
+            _resume(backend, session_id)
+            st.rerun()  # drawn again with the conversation, its hand-off and its language (or under a new id)
     except BackendUnavailable as exc:
         up = False
         st.error(t("connection_lost", lang), icon=":material/sync_problem:")
