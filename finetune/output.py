@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from retrieval.store import make_folders, raise_if_interrupted, remove_folders
+from retrieval.signals import raise_if_interrupted
+from retrieval.store import make_folders, remove_folders
 
 
 class OutputError(ValueError):
@@ -81,7 +82,7 @@ def publish_folder(work: Path, out: Path) -> None:
     second rename fails).
 
     Raises:
-        Interrupted: a SIGINT/SIGTERM arrived during the work (``retrieval.store.raise_if_interrupted``): nothing
+        Interrupted: a SIGINT/SIGTERM arrived during the work (``retrieval.signals.raise_if_interrupted``): nothing
             is published and ``out`` stays as it was.
     """
     raise_if_interrupted()

@@ -325,7 +325,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _write_atomically(output: Path, lines: Iterator[str]) -> None:
     """Write ``lines`` to a temp file beside ``output``, then rename it: never a half-written output."""
-    from retrieval.store import make_folders, raise_if_interrupted, remove_folders
+    from retrieval.signals import raise_if_interrupted
+    from retrieval.store import make_folders, remove_folders
 
     if output.is_dir():
         raise PIIError(f"{output}: is a directory")

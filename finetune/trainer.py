@@ -28,11 +28,11 @@ def make_trainer_factory(config: TrainConfig, cuda: bool, tracker: Any, log: Log
     """A function building a ``transformers.Trainer`` with this run's shared settings."""
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-    from retrieval.store import raise_if_interrupted
+    from retrieval.signals import raise_if_interrupted
 
     class Track(TrainerCallback):
         """Log losses and per-epoch eval perplexity to MLflow and the run's history; stop at the next step after a
-        SIGINT/SIGTERM whose KeyboardInterrupt something swallowed (``retrieval.store.raise_if_interrupted``)."""
+        SIGINT/SIGTERM whose KeyboardInterrupt something swallowed (``retrieval.signals.raise_if_interrupted``)."""
 
         def __init__(self, phase: str) -> None:
             self.phase = phase

@@ -12,9 +12,8 @@ A write builds a complete new version folder beside the live one and only then s
 point before the swap leaves the previous version untouched and readable. Older versions are removed after it.
 
 Every atomic write of the project (this index, ``finetune.output``'s published folders, ``data redact``'s file)
-calls :func:`raise_if_interrupted` right before its commit: the command line records SIGINT/SIGTERM here, so a
-signal whose KeyboardInterrupt was swallowed (raised inside a ``__del__``, which Python only reports) still stops
-the command before it commits anything.
+calls :func:`retrieval.signals.raise_if_interrupted` right before its commit, so a SIGINT/SIGTERM whose
+KeyboardInterrupt was swallowed still stops the command before it commits anything.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import time
 import uuid
@@ -37,6 +35,7 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex
 from retrieval.sentences import SentenceVectors
+from retrieval.signals import raise_if_interrupted
 
 FORMAT_VERSION = 1
 MULTILINGUAL_FILE = "multilingual.npy"
@@ -45,42 +44,6 @@ CURRENT = "CURRENT"
 
 class IndexFault(RuntimeError):
     """An index folder that cannot be read or written (missing, corrupt, locked)."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived: the command stops, and nothing it had not committed yet is written."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-_signals: list[int] = []  # what the command line's handler recorded, oldest first
-
-
-def record_signal(signum: int) -> None:
-    """Remember that ``signum`` arrived (called by the command line's SIGINT/SIGTERM handler)."""
-    _signals.append(signum)
-
-
-def received_signal() -> int | None:
-    """The last SIGINT/SIGTERM recorded since the process started (or :func:`forget_signals`), else None."""
-    return _signals[-1] if _signals else None
-
-
-def forget_signals() -> None:
-    """Clear the recorded signals (a test that simulated one)."""
-    _signals.clear()
-
-
-def raise_if_interrupted() -> None:
-    """Raise :class:`Interrupted` when a signal was recorded: called right before every atomic commit.
-
-    Raises:
-        Interrupted: a SIGINT/SIGTERM arrived earlier, even one whose KeyboardInterrupt something swallowed.
-    """
-    if _signals:
-        raise Interrupted(_signals[-1])
 
 
 def make_folders(folder: Path, what: str, error: type[Exception] = IndexFault) -> list[Path]:

@@ -28,14 +28,14 @@ _replaced: dict[int, Any] = {}  # the handlers stop_on_signals replaced
 def stop_on_signals() -> None:
     """SIGINT and SIGTERM stop the command without committing anything, and the work files are removed.
 
-    The handler records the signal (``retrieval.store.record_signal``) and raises ``Interrupted`` (a
+    The handler records the signal (``retrieval.signals.record_signal``) and raises ``Interrupted`` (a
     KeyboardInterrupt): ``finally`` blocks remove work files, and :func:`exit_interrupted` turns it into a one-line
     error and exit status 128 + the signal. A KeyboardInterrupt raised inside a ``__del__`` would only be reported
     by Python ("Exception ignored in ...") and the command would go on, so there the signal is only recorded: every
-    atomic commit checks the record first (``retrieval.store.raise_if_interrupted``) and stops there. A signal that
+    atomic commit checks the record first (``retrieval.signals.raise_if_interrupted``) and stops there. A signal that
     the caller set to be ignored (a background job of a non-interactive shell) stays ignored.
     """
-    from retrieval.store import Interrupted, record_signal
+    from retrieval.signals import Interrupted, record_signal
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         record_signal(signum)
@@ -62,7 +62,7 @@ def restore_signals() -> None:
 def exit_interrupted(status: int | str | None) -> int | str | None:
     """The exit status of a command that ended with ``status``: 128 + the signal, with a one-line error, when a
     SIGINT/SIGTERM stopped it (the command's own handling of Ctrl-C, an exit status 0, is left alone)."""
-    from retrieval.store import received_signal
+    from retrieval.signals import received_signal
 
     signum = received_signal()
     if signum is None or status in (0, None):

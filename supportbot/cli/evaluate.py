@@ -165,7 +165,7 @@ def compare(
     if rag_generator not in ("extractive", "llm") or generator not in ("hf", "openai"):
         fail("--rag-generator must be extractive or llm, and --generator hf or openai")
     from evaluation.runner import run_comparison
-    from retrieval.store import raise_if_interrupted
+    from retrieval.signals import raise_if_interrupted
 
     def progress(done: int, total: int, mode: str) -> None:
         raise_if_interrupted()  # a Ctrl-C swallowed in a __del__ still stops the run at its next turn

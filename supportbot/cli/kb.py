@@ -49,7 +49,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from retrieval.store import raise_if_interrupted
+    from retrieval.signals import raise_if_interrupted
 
     with Progress(
         TextColumn("{task.description:<9}"),

@@ -37,7 +37,7 @@ def train(
         fail(f"train needs {missing} (see `supportbot train --help`)", code=2)
     from finetune.config import TrainError, load_config
     from finetune.output import OutputError
-    from retrieval.store import Interrupted
+    from retrieval.signals import Interrupted
 
     preset = preset or "gemma-270m"
     from supportbot.settings import get_settings

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from finetune.output import OutputError, building, check_output
-from retrieval.store import Interrupted, forget_signals, record_signal
+from retrieval.signals import Interrupted, forget_signals, record_signal
 
 
 @pytest.fixture

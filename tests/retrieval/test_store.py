@@ -14,14 +14,12 @@ import numpy as np
 import pytest
 
 from retrieval.search import KnowledgeBase
+from retrieval.signals import Interrupted, forget_signals, record_signal
 from retrieval.store import (
     IndexData,
     IndexFault,
-    Interrupted,
     StoredDocument,
-    forget_signals,
     read_version,
-    record_signal,
     write_lock,
     write_version,
 )

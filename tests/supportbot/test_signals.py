@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from retrieval.store import forget_signals, received_signal
+from retrieval.signals import forget_signals, received_signal
 from supportbot.cli import app
 from supportbot.cli._common import exit_interrupted, restore_signals, stop_on_signals
 from tests.conftest import REPO
