@@ -21,8 +21,16 @@ class QueryFileError(ValueError):
     """A queries file that cannot be used, naming the file, line and reason."""
 
 
-def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
-    """Read ``{id, query|text, gold_ids, lang?, split?, turns|history?}`` lines; keep one ``split`` when given."""
+def load_queries(path: Path, split: str | None = None, *, scored: bool = False) -> list[dict[str, Any]]:
+    """Read ``{id, query|text, gold_ids, lang?, split?, turns|history?}`` lines; keep one ``split`` when given.
+
+    ``scored``: the queries are to be scored, so each must have a non-empty ``gold_ids`` list of ids and a language
+    (``lang``, en or es, else detected from the query as ingest detects an article's).
+
+    Raises:
+        QueryFileError: a missing or unreadable file, or a line that breaks the rules; the message names the file
+            and line.
+    """
     if not path.is_file():
         raise QueryFileError(f"{path}: no such file")
     queries = []
@@ -40,9 +48,27 @@ def load_queries(path: Path, split: str | None = None) -> list[dict[str, Any]]:
             text = str(said[-1].get("text", said[-1].get("content", ""))) if said else None
         if not isinstance(text, str) or "id" not in record:
             raise QueryFileError(f"{path}:{number}: needs 'id' and 'query' (or 'text', or customer 'turns')")
+        if scored:
+            record = {**record, "lang": _scored_lang(record, text, f"{path}:{number}")}
         if split is None or record.get("split") == split:
             queries.append({**record, "query": text})
     return queries
+
+
+def _scored_lang(record: dict[str, Any], text: str, where: str) -> str:
+    """The language of a query to be scored, after checking its gold ids (see :func:`load_queries`)."""
+    from retrieval.language import detect_language
+
+    gold, lang = record.get("gold_ids"), record.get("lang")
+    if not isinstance(gold, list) or not gold or not all(isinstance(g, str) and g for g in gold):
+        raise QueryFileError(f'{where}: "gold_ids" must be a non-empty list of article ids, like ["refund-policy-en"]')
+    if lang is None:
+        lang = detect_language(text)
+        if lang is None:
+            raise QueryFileError(f'{where}: cannot tell the language of the query: add "lang": "en" or "es"')
+    elif lang not in ("en", "es"):
+        raise QueryFileError(f'{where}: "lang" must be "en" or "es", got {lang!r}')
+    return str(lang)
 
 
 def recall_at(ranked: Sequence[str], gold: set[str], k: int) -> float:

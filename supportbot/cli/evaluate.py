@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -28,12 +27,12 @@ def retrieval(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
     """Recall@1/5/10, MRR and nDCG@10, overall, per language and cross-lingual."""
-    from retrieval.metrics import evaluate
+    from retrieval.metrics import evaluate, load_queries
     from retrieval.search import KnowledgeBase
     from supportbot.cli.kb import user_errors
 
     with user_errors():
-        records = _scored_queries(queries, split)
+        records = load_queries(queries, split, scored=True)
         kb = KnowledgeBase.open(index, cache_dir=get_settings().home)
         if not records:
             fail(f"{queries}: no queries" + (f" in split {split!r}" if split else ""))
@@ -59,38 +58,6 @@ def retrieval(
             f"{group:<12} {m['queries']:>5} {m['recall@1']:>7.3f} {m['recall@5']:>7.3f} {m['recall@10']:>7.3f} "
             f"{m['mrr']:>7.3f} {m['ndcg@10']:>8.3f}"
         )
-
-
-def _scored_queries(path: Path, split: str | None) -> list[dict[str, Any]]:
-    """The queries of ``split`` with their gold ids checked and a language each (``lang``, else detected from the
-    query as ingest detects an article's, ``retrieval.language.detect_language``).
-
-    Raises:
-        QueryFileError: a line without a non-empty ``gold_ids`` list of ids, or with a ``lang`` other than en/es,
-            or a query whose language cannot be told; the message names the file and line.
-    """
-    from retrieval.jsonl import jsonl_records
-    from retrieval.language import detect_language
-    from retrieval.metrics import QueryFileError, load_queries
-
-    records = load_queries(path)  # the file, its JSON and each line's id and query are checked here
-    numbers = [n for n, _ in jsonl_records(path.read_text(encoding="utf-8").splitlines(), path, QueryFileError)]
-    kept = []
-    for number, record in zip(numbers, records, strict=True):
-        where, gold, lang = f"{path}:{number}", record.get("gold_ids"), record.get("lang")
-        if not isinstance(gold, list) or not gold or not all(isinstance(g, str) and g for g in gold):
-            raise QueryFileError(
-                f'{where}: "gold_ids" must be a non-empty list of article ids, like ["refund-policy-en"]'
-            )
-        if lang is None:
-            lang = detect_language(record["query"])
-            if lang is None:
-                raise QueryFileError(f'{where}: cannot tell the language of the query: add "lang": "en" or "es"')
-        elif lang not in ("en", "es"):
-            raise QueryFileError(f'{where}: "lang" must be "en" or "es", got {lang!r}')
-        if split is None or record.get("split") == split:
-            kept.append({**record, "lang": lang})
-    return kept
 
 
 SHARED_DATASETS = Path("../shared/datasets")
