@@ -73,10 +73,12 @@ class Entity(NamedTuple):
 
 @dataclass
 class RedactionResult:
-    """The redacted text and the spans (in the input text) that were replaced."""
+    """The redacted text and the spans (in the input text) that were replaced, and those left as written
+    (``keep``)."""
 
     text: str
     entities: list[Entity]
+    kept: list[Entity] = field(default_factory=list)
 
 
 def canonical(entity_type: str, value: str) -> str:
@@ -250,18 +252,23 @@ class Redactor:
         return spans
 
     def redact(
-        self, text: str, lang: str, mapping: PlaceholderMap | None = None, allow: Collection[str] = ()
-    ) -> RedactionResult:
+        self, text: str, lang: str, mapping: PlaceholderMap | None = None, allow: Collection[str] = (),
+        keep: Collection[str] = (),
+    ) -> RedactionResult:  # fmt: skip
         """Replace every PII span of ``text`` with its placeholder from ``mapping`` (a fresh map when None);
-        ``allow``: more public values never redacted."""
+        ``allow``: more public values never redacted; ``keep``: types found but left as written (the chat keeps the
+        store's own order and tracking numbers, which the person who takes over needs)."""
         mapping = mapping if mapping is not None else PlaceholderMap()
-        pieces, entities, cursor = [], [], 0
+        pieces, entities, kept, cursor = [], [], [], 0
         for entity_type, start, end, _ in self.find(text, lang, mapping, allow):
+            if entity_type in keep:
+                kept.append(Entity(entity_type, start, end))
+                continue
             pieces += [text[cursor:start], mapping.placeholder(entity_type, text[start:end])]
             entities.append(Entity(entity_type, start, end))
             cursor = end
         pieces.append(text[cursor:])
-        return RedactionResult("".join(pieces), entities)
+        return RedactionResult("".join(pieces), entities, kept)
 
 
 def _empty_artifacts(analyzer: Any, languages: tuple[str, ...]) -> dict[str, Any]:

@@ -61,6 +61,11 @@ class GraphConfig:
         default=None, metadata={"help": "postgresql://... : memory and the support store in PostgreSQL, not SQLite"}
     )
     database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections this process opens"})
+    keep_entities: tuple[str, ...] = field(
+        default=("ORDER", "TRACKING"),
+        metadata={"help": "personal-data types the chat leaves as written: the store's own order and tracking numbers, "
+                          "which the agent who takes a conversation over needs (fine-tuning data still redacts them)"},
+    )  # fmt: skip
     pii_key: str | None = field(
         default=None, repr=False, metadata={"help": "secret that keys the hashes of personal data saved with a session"}
     )

@@ -243,7 +243,8 @@ class ChatService:
         from retrieval.text import clean
 
         with self.placeholders(session_id) as mapping:
-            return str(self.deps.redactor.redact(clean(text), lang if lang in ("es", "en") else "en", mapping).text)
+            redactor, keep = self.deps.redactor, self.config.keep_entities
+            return str(redactor.redact(clean(text), lang if lang in ("es", "en") else "en", mapping, keep=keep).text)
 
     def request_handoff(self, session_id: str, reason: str = "customer_request", lang: str | None = None
                         ) -> dict[str, Any]:  # fmt: skip

@@ -73,7 +73,7 @@ def hold_for_agent(
 
     text = clean(message) if isinstance(message, str) else ""
     lang = lang or _lang_of(text, active.get("lang") or "en")
-    redacted = deps.redactor.redact(text, lang, mapping).text if text else ""
+    redacted = deps.redactor.redact(text, lang, mapping, keep=deps.config.keep_entities).text if text else ""
     stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
     if stored is None:  # resolved or released in the meantime: the bot answers
         return None
@@ -110,7 +110,9 @@ def check_agent_reply(
     pieces, redacted, cursor = [], set(), 0
     for kind, start, end, _ in deps.redactor.find(text, lang if lang in ("es", "en") else "en", mapping):
         value = text[start:end]
-        if kind == "PERSON" and own and {w.casefold() for w in re.findall(r"\w+", value)} <= own:
+        if kind in deps.config.keep_entities or (
+            kind == "PERSON" and own and {w.casefold() for w in re.findall(r"\w+", value)} <= own
+        ):
             continue
         pieces += [text[cursor:start], mapping.placeholder(kind, value)]
         redacted.add(kind)

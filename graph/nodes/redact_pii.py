@@ -20,12 +20,13 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update | {"guardrails": {"pii": {"entities": []}}}
     salt = state.get("pii_salt") or secrets.token_hex(16)
     mapping = PlaceholderMap.restore(state.get("placeholders"), deps.pii_secret(salt))
-    result = deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping)
+    result = deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping,
+                                  keep=deps.config.keep_entities)  # fmt: skip
     return update | {
         "text": result.text,
         "messages": [{"role": "user", "content": result.text}],
         "pii_salt": salt,
-        "pii_hashes": [mapping.key(e.type, text[e.start : e.end]) for e in result.entities],
+        "pii_hashes": [mapping.key(e.type, text[e.start : e.end]) for e in result.entities + result.kept],
         "placeholders": mapping.added(),
         "guardrails": {"pii": {"entities": sorted({e.type for e in result.entities})}},
     }
