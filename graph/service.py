@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,8 +208,7 @@ class ChatService:
 
         if not session_id:
             return None
-        with self.placeholders(session_id) as mapping:
-            held = hold_for_agent(self.deps, message, session_id, lang, mapping, self.transcript)
+        held = hold_for_agent(self.deps, message, session_id, lang, partial(self._redact, session_id), self.transcript)
         if held is None:
             return None
         return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
@@ -239,7 +239,7 @@ class ChatService:
 
     def _redact(self, session_id: str, text: str, lang: str) -> str:
         """``text`` as the session's messages are stored: cleaned (no control characters), personal data replaced by
-        the session's placeholders."""
+        the session's placeholders (hold :meth:`session_lock`)."""
         from retrieval.text import clean
 
         with self.placeholders(session_id) as mapping:

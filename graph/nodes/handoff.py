@@ -52,7 +52,7 @@ def _lang_of(text: str, default: str) -> str:
 
 
 def hold_for_agent(
-    deps: Deps, message: str, session_id: str, lang: str | None, mapping: PlaceholderMap,
+    deps: Deps, message: str, session_id: str, lang: str | None, redact: Callable[[str, str], str],
     transcript: Callable[[str], list[Any]],
 ) -> dict[str, Any] | None:  # fmt: skip
     """When an agent holds ``session_id``: keep the customer's redacted message for the agent and return the turn's
@@ -63,7 +63,8 @@ def hold_for_agent(
         message: the customer's raw message.
         session_id: the conversation.
         lang: the language the customer asked for, if any.
-        mapping: the session's placeholders (:meth:`graph.service.ChatService.placeholders`).
+        redact: (text, lang) -> the text as the session's messages are stored (its placeholders; read only when an
+            agent holds the session).
         transcript: the graph's messages of a session (where the stored message is anchored).
     """
     active = deps.store.active_escalation(session_id)
@@ -73,7 +74,7 @@ def hold_for_agent(
 
     text = clean(message) if isinstance(message, str) else ""
     lang = lang or _lang_of(text, active.get("lang") or "en")
-    redacted = deps.redactor.redact(text, lang, mapping, keep=deps.config.keep_entities).text if text else ""
+    redacted = redact(text, lang) if text else ""
     stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
     if stored is None:  # resolved or released in the meantime: the bot answers
         return None
