@@ -73,7 +73,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "es": "Siento mucho la situación. " + _TEAM_ES,
     },
     "no_answer": {
-        "en": "I couldn't find a reliable answer to that in our help centre, so " + _TEAM_EN[0].lower() + _TEAM_EN[1:],
+        "en": "I couldn't find a reliable answer to that in our help centre, so " + _TEAM_EN,  # "I'm" stays capital
         "es": "No he encontrado una respuesta fiable en nuestro centro de ayuda, así que "
         + _TEAM_ES[0].lower()
         + _TEAM_ES[1:],

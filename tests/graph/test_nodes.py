@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -175,6 +176,8 @@ def test_handoff_records_an_escalation_and_respond_words_it(deps: Any) -> None:
     assert deps.store.escalations()[0]["id"] == update["guardrails"]["handoff"]["escalation_id"]
     reply = respond.run({**turn, **update}, deps)
     assert reply["answer"].startswith("Claro") and reply["messages"][0]["role"] == "assistant"
+    # The English replies keep "I" a capital where a template joins another ("..., so i'm passing" was shown).
+    assert not [k for k, t in respond.TEMPLATES.items() if re.search(r"\bi(?:'m|'ll)?\b", t.get("en", ""))]
 
 
 def test_respond_sets_topic_only_for_answers(deps: Any) -> None:
