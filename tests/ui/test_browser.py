@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -100,6 +102,39 @@ def test_customer_asks_in_spanish_and_gets_a_spanish_answer_with_a_source(ui_url
     print(f"screenshot: {SCREENSHOT}")
 
 
+def _sign_in(agent: Any, ui_url: str) -> None:
+    """Sign the console user in on the console's address."""
+    from playwright.sync_api import expect
+
+    agent.goto(f"{ui_url}/agent")
+    expect(agent.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    agent.get_by_label("User", exact=True).fill(AGENT_USER)
+    agent.get_by_label("Password", exact=True).fill(AGENT_PASSWORD)
+    agent.get_by_role("button", name="Sign in").click()
+    expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
+
+
+def _open_case(agent: Any, escalation_id: str) -> None:
+    """Pick the case in the console's queue by its id."""
+    from playwright.sync_api import expect
+
+    picker = agent.get_by_test_id("stSelectbox").filter(has_text="Open a case")
+    expect(picker).to_be_visible()
+    for attempt in range(3):  # a click during a Streamlit rerun can land on an element being replaced
+        picker.click()
+        try:  # typing before the list opens filters nothing
+            expect(agent.get_by_role("listbox")).to_be_visible(timeout=15_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+    # earlier tests leave other open cases in the shared test home and the dropdown renders only the first few
+    # options: type the case id to filter the list, as an agent with a long queue would
+    agent.keyboard.type(escalation_id[:8])
+    agent.get_by_role("option", name=f"#{escalation_id[:8]}").click()
+    expect(agent.get_by_role("combobox", name="Open a case")).to_have_value(re.compile(rf"^#{escalation_id[:8]}"))
+
+
 def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot(ui_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -125,27 +160,8 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             escalation = mine[0]  # the newest
 
             # The agent signs in on the console's address, picks the case and claims it.
-            agent.goto(f"{ui_url}/agent")
-            expect(agent.get_by_role("heading", name="Staff sign-in")).to_be_visible()
-            agent.get_by_label("User", exact=True).fill(AGENT_USER)
-            agent.get_by_label("Password", exact=True).fill(AGENT_PASSWORD)
-            agent.get_by_role("button", name="Sign in").click()
-            expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
-            picker = agent.get_by_test_id("stSelectbox").filter(has_text="Open a case")
-            expect(picker).to_be_visible()
-            if f"#{escalation['id'][:8]}" not in picker.inner_text():  # with one open case it is already selected
-                for attempt in range(3):  # a click during a Streamlit rerun can land on an element being replaced
-                    picker.click()
-                    try:  # typing before the list opens filters nothing
-                        expect(agent.get_by_role("listbox")).to_be_visible(timeout=15_000)
-                        break
-                    except AssertionError:
-                        if attempt == 2:
-                            raise
-                # earlier tests leave other open cases in the shared test home and the dropdown renders only the
-                # first few options: type the case id to filter the list, as an agent with a long queue would
-                agent.keyboard.type(escalation["id"][:8])
-                agent.get_by_role("option", name=f"#{escalation['id'][:8]}").click()
+            _sign_in(agent, ui_url)
+            _open_case(agent, escalation["id"])
             agent.get_by_role("button", name="Claim").click()
 
             # The draft is Spanish; the agent edits it and sends it.
@@ -171,7 +187,8 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             box.press("Enter")
             expect(customer.get_by_text("Enviado a lucia.")).to_be_visible()
             assert customer.get_by_test_id("stChatMessageAvatarAssistant").count() == bot_answers  # no bot answer
-            expect(agent.get_by_text("Es el pedido 12345, gracias")).to_be_visible(timeout=30_000)
+            message = agent.get_by_test_id("stChatMessage").filter(has_text="Es el pedido 12345, gracias")
+            expect(message).to_be_visible(timeout=30_000)  # the passages' "Question:" quotes it too now
             (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
             agent.screenshot(path=str(HOME / "screenshots" / "agent-console-handoff.png"), full_page=True)
 
@@ -215,6 +232,85 @@ def test_on_a_phone_the_spanish_page_offers_a_person_without_opening_the_menu(ui
             page.screenshot(path=str(HOME / "screenshots" / "customer-chat-phone-es.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_the_console_follows_the_queue_and_the_held_case_by_itself(ui_url: str, api_server: ApiServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from graph.store import SupportStore
+
+    expect.set_options(timeout=60_000)
+    store = SupportStore(HOME / "support.sqlite")
+    customer = httpx.Client(base_url=api_server.url, headers={"X-API-Key": customer_key("ui-browser-live")},
+                            timeout=120)  # fmt: skip
+    session_id = uuid.uuid4().hex
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            agent = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+            agent.set_default_timeout(60_000)
+            _sign_in(agent, ui_url)
+            waiting = len(store.escalations(status="open", limit=100))
+            queue = re.compile(rf"^{waiting} escalations, newest first" if waiting else "^No escalations match")
+            expect(agent.get_by_text(queue)).to_be_visible()
+
+            # A customer asks for a person: with no click, the case appears in the queue (it did only on a click).
+            customer.post("/v1/chat", json={"message": ASK_FOR_A_PERSON, "session_id": session_id}).raise_for_status()
+            case = store.active_escalation(session_id)
+            assert case is not None
+            expect(agent.get_by_text(re.compile(rf"^{waiting + 1} escalations, newest first"))).to_be_visible(
+                timeout=30_000
+            )
+            _open_case(agent, case["id"])
+            heading = agent.get_by_role("heading", name=re.compile(rf"^Case #{case['id'][:8]}"))
+            expect(heading).to_contain_text("· open")
+
+            # A colleague takes the case while it is open here, then gives it back: the view follows by itself, and
+            # the agent's clicks meanwhile keep it open (the picker's label changed under the browser, which sent
+            # the old one back: it matched no case and the view closed).
+            colleague = httpx.Client(base_url=api_server.url, headers={"X-API-Key": api_server.agent_key}, timeout=60)
+            colleague.post(f"/v1/escalations/{case['id']}/claim").raise_for_status()
+            expect(heading).to_contain_text("· assigned", timeout=30_000)
+            expect(agent.get_by_role("button", name="Claim")).to_have_count(0)
+            gone = agent.get_by_text("it no longer matches these filters")  # assigned: not in "Open" any more
+            expect(gone).to_be_visible()
+            agent.get_by_test_id("stSelectbox").filter(has_text="Status").click()
+            agent.get_by_role("option", name="All", exact=True).click()
+            expect(gone).to_be_hidden()  # redrawn under "All"
+            expect(heading).to_contain_text("· assigned")
+            expect(agent.get_by_role("combobox", name="Open a case")).to_have_value(re.compile(rf"^#{case['id'][:8]}"))
+            colleague.post(f"/v1/escalations/{case['id']}/release", json={"to": "queue"}).raise_for_status()
+            expect(heading).to_contain_text("· open", timeout=30_000)
+            agent.get_by_role("button", name="Claim").click()
+            reply = agent.get_by_label("Reply to the customer")
+            expect(reply).to_have_value(re.compile(r"^Hola, soy "))  # the draft made while the colleague held it
+            draft = reply.input_value()
+
+            # The agent types (the browser keeps it until the box loses focus) while the customer writes again: the
+            # message and the newer draft appear by themselves, and the typing stays where it is, the case open.
+            reply.click()
+            agent.keyboard.press("Control+End")
+            agent.keyboard.type(" ¿Me das el número")
+            customer.post("/v1/chat", json={"message": "Es el pedido 12345, ¿cuánto tarda el envío estándar?",
+                                            "session_id": session_id}).raise_for_status()  # fmt: skip
+            expect(agent.get_by_test_id("stChatMessage").filter(has_text="Es el pedido 12345")).to_be_visible(
+                timeout=30_000
+            )
+            expect(agent.get_by_role("button", name="Use the new draft")).to_be_visible(timeout=30_000)
+            agent.keyboard.type(" de pedido?")  # still in the box, with its caret
+            expect(reply).to_have_value(draft + " ¿Me das el número de pedido?")
+            expect(agent.get_by_role("heading", name=f"Case #{case['id'][:8]} · assigned")).to_be_visible()
+            agent.get_by_role("button", name="Send", exact=True).click()
+            expect(reply).not_to_have_value(draft + " ¿Me das el número de pedido?")  # sent: the box starts again
+            sent = customer.get(f"/v1/sessions/{session_id}").raise_for_status().json()["messages"]
+            assert [m["content"] for m in sent if m["role"] == "agent"][-1].endswith("¿Me das el número de pedido?")
+            (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
+            agent.screenshot(path=str(HOME / "screenshots" / "agent-console-live.png"), full_page=True)
+            agent.get_by_role("button", name="Resolve", exact=True).click()
+            expect(heading).to_contain_text("· resolved")
+        finally:
+            browser.close()
+    assert store.escalation(case["id"])["status"] == "resolved"
 
 
 def test_the_chat_page_rides_out_an_api_outage_by_itself(ui_url: str, api_server: ApiServer) -> None:

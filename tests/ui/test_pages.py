@@ -143,6 +143,30 @@ def test_knowledge_gaps_are_ranked_by_frequency(inprocess_env: Path) -> None:
     assert questions.index("Do you ship to Mars?") < questions.index("¿Vendéis tarjetas regalo de papel?")
 
 
+@pytest.mark.slow
+def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: Path, inprocess_backend: Any) -> None:
+    session_id = uuid.uuid4().hex
+    case = inprocess_backend.handoff(session_id, lang="es")["id"]
+    console = open_page("agent")
+    console.selectbox(key="queue_case").set_value(case).run()
+    console.button(key=f"claim-{case}").click().run()
+    first = console.text_area(key=f"reply-{case}").value
+    assert first.startswith("Hola, soy Ana")
+    # The customer writes: a new draft. The box looks unedited to the server, but the console now redraws by itself
+    # and the browser sends what is typed only when the box loses focus: the draft is offered, not swapped in.
+    for _ in inprocess_backend.stream(SPANISH_QUESTION, session_id=session_id):
+        pass
+    console.run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert SPANISH_QUESTION in " ".join(m.markdown[0].value for m in console.chat_message if m.markdown)
+    assert console.text_area(key=f"reply-{case}").value == first
+    console.button(key=f"reply-{case}-use").click().run()  # "Use the new draft"
+    newer = console.text_area(key=f"reply-{case}").value
+    assert newer != first and newer.startswith("Hola, soy Ana")
+    assert not [b for b in console.button if b.key == f"reply-{case}-use"]
+    inprocess_backend.act(AGENT, case, "resolve")
+
+
 # --- evaluation page ---------------------------------------------------------------------------------------------
 
 

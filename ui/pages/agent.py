@@ -100,25 +100,78 @@ def render_turn(turn: dict[str, Any]) -> None:
 
 
 def _label(record: dict[str, Any]) -> str:
-    parts = (f"#{str(record.get('id', '?'))[:8]}", record.get("status"), record.get("lang"), record.get("reason"),
-             f"waiting {_age(record.get('created_at'))}", record.get("assigned_name"))  # fmt: skip
+    """A case in the picker, by what never changes (id, language, reason, when it came): the browser sends the
+    chosen label back, and a label that changed under it (status, waiting time, a colleague's claim, which the queue
+    now shows as they happen) matched no case, so the next click closed the open case."""
+    parts = (f"#{str(record.get('id', '?'))[:8]}", record.get("lang"), record.get("reason"),
+             _when(record.get("created_at")))  # fmt: skip
     return " · ".join(str(p) for p in parts if p)
 
 
+REFRESH_S = 3  # the queue and the open case are checked this often; the page redraws only when they changed
+FAILED: tuple[Any, ...] = ("failed",)  # what a tab that could not fetch its data shows (it says why)
+
+
+def _queue(backend: Backend, who: Staff, status: str | None, lang: str | None, older_than: float | None
+           ) -> list[dict[str, Any]]:  # fmt: skip
+    """The escalations the filters select (``mine``: those this agent holds), newest first."""
+    rows = backend.escalations(staff=who, status="assigned" if status == "mine" else status, lang=lang,
+                               older_than=older_than)  # fmt: skip
+    return [r for r in rows if r.get("assigned_to") == who.agent_id] if status == "mine" else rows
+
+
+def _fingerprint(rows: list[dict[str, Any]], view: dict[str, Any] | None) -> tuple[Any, ...]:
+    """What others change in the tab: the queue's cases and who has them; the open case's status, holder, messages
+    and draft (a customer's new message makes one)."""
+    queue = tuple((str(r.get("id")), r.get("status"), r.get("assigned_to")) for r in rows)
+    if view is None:
+        return (queue,)
+    record = view.get("escalation") or {}
+    turns = sum(1 for turn in view.get("transcript", []) if not turn.get("draft"))
+    return queue, record.get("status"), record.get("assigned_to"), turns, (view.get("draft") or {}).get("id")
+
+
+def _drawn(filters: tuple[Any, ...], case: str | None = None, fingerprint: tuple[Any, ...] = FAILED) -> None:
+    """Record what the tab is drawing (the watch compares it); ``FAILED`` until the run has fetched it."""
+    st.session_state["queue_drawn"] = {"filters": filters, "case": case, "fingerprint": fingerprint}
+
+
+@st.fragment(run_every=REFRESH_S)
+def _watch(backend: Backend, who: Staff) -> None:
+    """Every few seconds: fetch what the tab drew (the same filters, the same open case) and redraw the page when it
+    changed: a new hand-off, a colleague's claim, the customer's new message. The page used to change only on a
+    click. A redraw keeps every widget's value (the reply being typed, the open case, the filters), and the reply
+    box takes no new draft by itself (``_reply_box``). A tab that failed is redrawn once the service answers."""
+    drawn = st.session_state.get("queue_drawn")
+    if drawn is None or st.session_state.pop("queue_fresh", False):  # the page's own run has just fetched it
+        return
+    try:
+        rows = _queue(backend, who, *drawn["filters"])
+        now = _fingerprint(rows, backend.escalation(who, drawn["case"]) if drawn["case"] else None)
+    except BackendError:  # down or refused: the same as a tab that failed, which says so
+        now = FAILED
+    if now != drawn["fingerprint"]:
+        st.rerun(scope="app")
+
+
 def _escalations_tab(backend: Backend, who: Staff) -> None:
+    ss = st.session_state
     for key in ("queue_status", "queue_case"):  # set by an action of the last run (widgets take it before drawing)
-        if f"{key}_next" in st.session_state:
-            st.session_state[key] = st.session_state.pop(f"{key}_next")
+        if f"{key}_next" in ss:
+            ss[key] = ss.pop(f"{key}_next")
     col_status, col_lang, col_age = st.columns(3)
     status = STATUS_FILTER[col_status.selectbox("Status", list(STATUS_FILTER), key="queue_status")]
     lang = LANG_FILTER[col_lang.selectbox("Language", list(LANG_FILTER), key="queue_lang")]
     older_than = AGE_FILTER[col_age.selectbox("Age", list(AGE_FILTER), key="queue_age")]
-    rows = backend.escalations(staff=who, status="assigned" if status == "mine" else status, lang=lang,
-                               older_than=older_than)  # fmt: skip
-    if status == "mine":
-        rows = [r for r in rows if r.get("assigned_to") == who.agent_id]
-    rows = _keep_open_case(backend, who, rows)
+    filters = (status, lang, older_than)
+    _drawn(filters)
+    ss["queue_fresh"] = True
+    _watch(backend, who)
+    notices = st.container()  # always there: a notice coming or going does not move the case view (and its box)
+    queue = _queue(backend, who, *filters)
+    rows = _keep_open_case(backend, who, queue, notices)
     if not rows:
+        _drawn(filters, None, _fingerprint(queue, None))
         st.info("No escalations match these filters.")
         return
     st.caption(f"{len(rows)} escalations, newest first. Transcripts are redacted (PII replaced by placeholders).")
@@ -130,14 +183,19 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
     chosen = st.selectbox("Open a case", list(labels), format_func=lambda i: labels[i], key="queue_case")
-    if chosen:
-        _case(backend, who, str(chosen))
+    if not chosen:
+        _drawn(filters, None, _fingerprint(queue, None))
+        return
+    _drawn(filters, str(chosen))
+    view = backend.escalation(who, str(chosen))
+    _drawn(filters, str(chosen), _fingerprint(queue, view))
+    _case(backend, who, str(chosen), view)
 
 
-def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]], notices: Any) -> list[dict[str, Any]]:
     """``rows`` with the case this agent has open, when it just left them (a colleague claimed it): its view stays,
-    saying who has it. It used to vanish, the next case took its place, and a click on Claim meant for it was lost
-    or claimed the other one."""
+    saying who has it (in ``notices``). It used to vanish, the next case took its place, and a click on Claim meant
+    for it was lost or claimed the other one."""
     opened = st.session_state.get("queue_case")
     if not opened or any(str(r.get("id")) == opened for r in rows):
         return rows
@@ -146,26 +204,19 @@ def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]]) ->
     except (BackendError, KeyError):
         return rows
     held = f", held by {record['assigned_name']}" if record.get("assigned_name") else ""
-    st.warning(f"Case #{str(opened)[:8]} is now {record.get('status')}{held}: it no longer matches these filters.")
+    notices.warning(f"Case #{str(opened)[:8]} is now {record.get('status')}{held}: it no longer matches these filters.")
     return [record, *rows]
 
 
-@st.fragment(run_every=3)
-def _live_transcript(backend: Backend, who: Staff, escalation_id: str) -> None:
-    """The conversation, refreshed every few seconds so the customer's new messages appear on their own."""
-    try:
-        view = backend.escalation(who, escalation_id)
-    except BackendError as exc:
-        st.warning(str(exc))
-        return
+def _transcript(view: dict[str, Any]) -> None:
+    """The conversation as the last run fetched it (``_watch`` redraws the page when the customer writes)."""
     turns = [t for t in view.get("transcript", []) if not t.get("draft")]
     st.caption(f"Conversation ({len(turns)} messages, redacted) · {view['status']['status']}")
     for turn in turns:
         render_turn(turn)
 
 
-def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
-    view = backend.escalation(who, escalation_id)
+def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]) -> None:
     record, draft = view["escalation"], view.get("draft") or {}
     mine = record.get("status") == "assigned" and record.get("assigned_to") == who.agent_id
     with st.container(border=True):
@@ -176,7 +227,8 @@ def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
             for event in record.get("history", []):
                 st.markdown(f"- {_when(event.get('at'))}: **{event.get('action')}** by {event.get('actor')}"
                             + (f" ({event['note']})" if event.get("note") else ""))  # fmt: skip
-        _live_transcript(backend, who, escalation_id)
+        with st.container():  # its own block: a new message does not move the widgets below it
+            _transcript(view)
         passages = view.get("passages") or []
         with st.expander(f"Passages for the last question ({len(passages)})"):
             st.caption(f"Question: {draft.get('question') or '(none)'}")
@@ -209,37 +261,41 @@ def _case(backend: Backend, who: Staff, escalation_id: str) -> None:
 
 
 def _reply_box(escalation_id: str, draft: dict[str, Any]) -> str:
-    """The reply being written. A new draft (the customer wrote again) replaces the text only while the agent has
-    not edited the last one; otherwise it is offered, never swapped in: the box was keyed on the draft, so a draft
-    made while the agent typed replaced the typed text, and Send sent the draft in the agent's name."""
+    """The reply being written: it starts from the draft, and a newer one (the customer wrote again) is offered with
+    **Use the new draft**, never swapped in. Not even into a box that looks unedited: the console redraws by itself
+    (``_watch``) and the browser sends what the agent types only when the box loses focus, so "unedited" may be
+    text being typed. (The box was once keyed on the draft: a draft made while the agent typed replaced the text,
+    and Send sent the draft in the agent's name.)"""
     key, ss = f"reply-{escalation_id}", st.session_state
-    new_text, new_id = str(draft.get("text", "")), str(draft.get("id"))
-    if key not in ss or (ss.get(f"{key}-draft-id") != new_id and ss[key] == ss.get(f"{key}-draft-text")):
-        ss[key] = new_text
-        ss[f"{key}-draft-id"], ss[f"{key}-draft-text"] = new_id, new_text
-    elif ss.get(f"{key}-draft-id") != new_id:
-        ss[f"{key}-offered"] = (new_id, new_text)
-    offered = ss.get(f"{key}-offered")
-    if offered and offered[0] != ss.get(f"{key}-draft-id") and st.button("Use the new draft", key=f"{key}-use"):
-        ss[key] = offered[1]
-        ss[f"{key}-draft-id"], ss[f"{key}-draft-text"] = offered
-        ss.pop(f"{key}-offered")
-    return str(st.text_area("Reply to the customer", height=150, key=key))
+    new_id = str(draft.get("id"))
+    if key not in ss:
+        ss[key], ss[f"{key}-draft-id"] = str(draft.get("text", "")), new_id
+    offer = st.container()  # above the box, and always there: the box keeps its place when the offer comes
+    text = str(st.text_area("Reply to the customer", height=150, key=key))
+    if ss.get(f"{key}-draft-id") != new_id:
+        offer.button("Use the new draft", key=f"{key}-use", on_click=_use_draft,
+                     args=(key, new_id, str(draft.get("text", ""))))  # fmt: skip
+    return text
+
+
+def _use_draft(key: str, draft_id: str, text: str) -> None:
+    """The agent took the newer draft (a callback: the box is drawn with it)."""
+    st.session_state[key], st.session_state[f"{key}-draft-id"] = text, draft_id
 
 
 def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: Any) -> None:
+    ss = st.session_state
     try:
         backend.act(who, escalation_id, action, **body)
     except BackendError as exc:
-        st.session_state["console_notice"] = f"{action} refused: {exc}"
+        ss["console_notice"] = f"{action} refused: {exc}"
     else:  # keep the case in view: a claimed one is in "Mine", a closed one in "All"
         if action == "messages":  # sent: the box starts again from the next draft
-            for suffix in ("", "-draft-id", "-draft-text", "-offered"):
-                st.session_state.pop(f"reply-{escalation_id}{suffix}", None)
+            for suffix in ("", "-draft-id"):
+                ss.pop(f"reply-{escalation_id}{suffix}", None)
         follow = {"claim": "Mine", "resolve": "All", "release": "All"}.get(action)
         if follow is not None:
-            st.session_state["queue_status_next"] = follow
-            st.session_state["queue_case_next"] = escalation_id
+            ss["queue_status_next"], ss["queue_case_next"] = follow, escalation_id
     st.rerun()
 
 
