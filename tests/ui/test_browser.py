@@ -306,8 +306,12 @@ def test_the_console_follows_the_queue_and_the_held_case_by_itself(ui_url: str, 
             assert [m["content"] for m in sent if m["role"] == "agent"][-1].endswith("¿Me das el número de pedido?")
             (HOME / "screenshots").mkdir(parents=True, exist_ok=True)
             agent.screenshot(path=str(HOME / "screenshots" / "agent-console-live.png"), full_page=True)
+
+            # Resolved: back to the queue, saying so; no case in view until the agent picks one.
             agent.get_by_role("button", name="Resolve", exact=True).click()
-            expect(heading).to_contain_text("· resolved")
+            expect(agent.get_by_text(f"Case #{case['id'][:8]} resolved. Pick the next case")).to_be_visible()
+            expect(reply).to_be_hidden()
+            expect(agent.get_by_role("heading", name=re.compile(r"^Case #"))).to_have_count(0)
         finally:
             browser.close()
     assert store.escalation(case["id"])["status"] == "resolved"

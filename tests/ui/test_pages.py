@@ -144,6 +144,30 @@ def test_knowledge_gaps_are_ranked_by_frequency(inprocess_env: Path) -> None:
 
 
 @pytest.mark.slow
+def test_resolving_a_case_goes_back_to_the_queue_and_says_so(inprocess_env: Path, inprocess_backend: Any) -> None:
+    cases = []
+    for _ in range(2):  # a hand-off before the first message (the button), and the next one in the queue
+        cases.append(inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"])
+    case, waiting = cases
+    console = open_page("agent")
+    console.selectbox(key="queue_case").set_value(case).run()
+    console.button(key=f"claim-{case}").click().run()
+    console.text_input(key=f"note-{case}").set_value("resuelto por teléfono")
+    console.button(key=f"resolve-{case}").click().run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert inprocess_backend.service.store.escalation(case)["status"] == "resolved"
+    # Back to the queue, saying so: the resolved case stayed in view under "All" (its Resolve and Send gone).
+    assert [s.value for s in console.success] == [f"Case #{case[:8]} resolved. Pick the next case from the queue."]
+    assert console.selectbox(key="queue_status").value == "Open"
+    picker = console.selectbox(key="queue_case")
+    assert picker.value is None and any(o.startswith(f"#{waiting[:8]}") for o in picker.options), picker.options
+    assert not [s.value for s in console.subheader if s.value.startswith("Case #")]
+    console.selectbox(key="queue_case").set_value(waiting).run()  # the next case, when the agent picks it
+    assert [s.value for s in console.subheader] == [f"Case #{waiting[:8]} · open"] and not console.success
+    inprocess_backend.act(AGENT, waiting, "resolve")
+
+
+@pytest.mark.slow
 def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: Path, inprocess_backend: Any) -> None:
     session_id = uuid.uuid4().hex
     case = inprocess_backend.handoff(session_id, lang="es")["id"]

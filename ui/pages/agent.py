@@ -109,6 +109,7 @@ def _label(record: dict[str, Any]) -> str:
 
 
 REFRESH_S = 3  # the queue and the open case are checked this often; the page redraws only when they changed
+DONE = {"resolve": "resolved", "queue": "is back in the queue", "bot": "went back to the bot"}
 FAILED: tuple[Any, ...] = ("failed",)  # what a tab that could not fetch its data shows (it says why)
 
 
@@ -170,6 +171,8 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     notices = st.container()  # always there: a notice coming or going does not move the case view (and its box)
     queue = _queue(backend, who, *filters)
     rows = _keep_open_case(backend, who, queue, notices)
+    if ss.get("queue_case") is None and ss.get("queue_done"):  # the last case left this agent: say what became of it
+        notices.success(ss["queue_done"])
     if not rows:
         _drawn(filters, None, _fingerprint(queue, None))
         st.info("No escalations match these filters.")
@@ -182,10 +185,12 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
         hide_index=True, width="stretch",
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
-    chosen = st.selectbox("Open a case", list(labels), format_func=lambda i: labels[i], key="queue_case")
+    chosen = st.selectbox("Open a case", list(labels), index=None, placeholder="Pick a case from the queue",
+                          format_func=lambda i: labels[i], key="queue_case")  # fmt: skip
     if not chosen:
         _drawn(filters, None, _fingerprint(queue, None))
         return
+    ss.pop("queue_done", None)
     _drawn(filters, str(chosen))
     view = backend.escalation(who, str(chosen))
     _drawn(filters, str(chosen), _fingerprint(queue, view))
@@ -289,13 +294,17 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
         backend.act(who, escalation_id, action, **body)
     except BackendError as exc:
         ss["console_notice"] = f"{action} refused: {exc}"
-    else:  # keep the case in view: a claimed one is in "Mine", a closed one in "All"
+    else:
         if action == "messages":  # sent: the box starts again from the next draft
             for suffix in ("", "-draft-id"):
                 ss.pop(f"reply-{escalation_id}{suffix}", None)
-        follow = {"claim": "Mine", "resolve": "All", "release": "All"}.get(action)
-        if follow is not None:
-            ss["queue_status_next"], ss["queue_case_next"] = follow, escalation_id
+        elif action == "claim":  # keep the case in view: it is in "Mine" now
+            ss["queue_status_next"], ss["queue_case_next"] = "Mine", escalation_id
+        else:  # resolved or released: the case has left this agent. Back to the queue, saying what became of it;
+            # the next case opens when the agent picks it (the resolved case stayed in view under "All")
+            done = DONE["resolve" if action == "resolve" else str(body.get("to") or "queue")]
+            ss["queue_status_next"], ss["queue_case_next"] = "Open", None
+            ss["queue_done"] = f"Case #{escalation_id[:8]} {done}. Pick the next case from the queue."
     st.rerun()
 
 
