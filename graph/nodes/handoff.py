@@ -191,7 +191,8 @@ def session_transcript(service: Any, session_id: str, *, include_drafts: bool = 
 
 def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     """An escalation for its agent: history, the live redacted transcript (drafts marked), the passages for the
-    last customer question and a drafted reply (made once per customer question, then kept as a draft record).
+    last customer question and a drafted reply (made once per customer question and holder, then kept as a draft
+    record).
 
     Raises:
         graph.store.EscalationNotFound: unknown id.
@@ -206,8 +207,10 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     if last_user is not None:
         customer_lang = _lang_of(str(last_user.get("content", "")), customer_lang)
     anchor = str(_question(visible)[0])  # one draft per customer question (transcript indices never move)
+    # A draft greets in its author's name: one made for a colleague who released the case is not the holder's.
+    holder = record.get("assigned_name")
     kept = next((m for m in reversed(store.messages(session_id, include_drafts=True, escalation_id=escalation_id))
-                 if m["draft"] and m["meta"].get("anchor") == anchor), None)  # fmt: skip
+                 if m["draft"] and m["meta"].get("anchor") == anchor and m.get("author") == holder), None)  # fmt: skip
     draft = draft_reply(service.deps, visible, customer_lang, record.get("assigned_name") or None,
                         kept["content"] if kept is not None else None)  # fmt: skip
     if kept is not None:

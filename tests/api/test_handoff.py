@@ -109,10 +109,14 @@ def test_release_to_the_queue_and_back_to_the_bot(client: TestClient, keys: dict
     escalation_id = _escalate(client, customer, "handoff-release")
     assert client.post(f"/v1/escalations/{escalation_id}/release", headers=agent).status_code == 409  # not claimed
     client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent)
+    first = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()["draft"]
     assert client.post(f"/v1/escalations/{escalation_id}/release", headers=agent2).status_code == 409
     released = client.post(f"/v1/escalations/{escalation_id}/release", headers=agent)
     assert released.status_code == 200 and released.json()["status"] == "open"
     assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent2).status_code == 200
+    # The next holder's draft greets in their own name, not in the colleague's who released the case.
+    second = client.get(f"/v1/escalations/{escalation_id}", headers=agent2).json()["draft"]
+    assert second["id"] != first["id"] and second["text"].startswith("Hola, soy second agent"), (first, second)
     returned = client.post(f"/v1/escalations/{escalation_id}/release", json={"to": "bot"}, headers=keys["admin"])
     assert returned.status_code == 200 and returned.json()["status"] == "returned"  # an admin may release any
     assert _chat(client, customer, "handoff-release", "How long does delivery take?")["route"] == "answered"
