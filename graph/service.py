@@ -214,35 +214,35 @@ class ChatService:
         return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
 
+    def _values(self, session_id: str) -> dict[str, Any]:
+        """The session's saved state (empty for an unknown session)."""
+        return dict(self.graph.get_state({"configurable": {"thread_id": session_id}}).values or {})
+
     def transcript(self, session_id: str) -> list[dict[str, str]]:
         """The session's redacted messages ``[{"role", "content"}]`` (empty for an unknown session)."""
-        snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
-        return [dict(m) for m in (snapshot.values or {}).get("messages", [])]
+        return [dict(m) for m in self._values(session_id).get("messages", [])]
 
     @contextmanager
-    def placeholders(self, session_id: str) -> Iterator[PlaceholderMap]:
-        """The session's PII placeholder map, read from its saved state; what the block adds is saved back (hold
-        :meth:`session_lock` around it: two writers could give two values one number)."""
+    def placeholders(self, session_id: str, values: dict[str, Any] | None = None) -> Iterator[PlaceholderMap]:
+        """The session's PII placeholder map, read from its saved state (``values``, when the caller read it
+        already); what the block adds is saved back (hold :meth:`session_lock` around it: two writers could give
+        two values one number)."""
         from finetune.pii import PlaceholderMap
 
-        config = {"configurable": {"thread_id": session_id}}
-        values = self.graph.get_state(config).values or {}
+        values = self._values(session_id) if values is None else values
         salt = values.get("pii_salt") or secrets.token_hex(16)
         mapping = PlaceholderMap.restore(values.get("placeholders"), self.deps.pii_secret(salt))
         yield mapping
         if added := mapping.added():
-            self.graph.update_state(config, {"placeholders": added, "pii_salt": salt}, as_node="respond")
+            self.graph.update_state({"configurable": {"thread_id": session_id}},
+                                    {"placeholders": added, "pii_salt": salt}, as_node="respond")  # fmt: skip
 
-    def _session_lang(self, session_id: str, default: str | None = None) -> str:
-        snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
-        return str((snapshot.values or {}).get("session_lang") or default or "en")
-
-    def _redact(self, session_id: str, text: str, lang: str) -> str:
+    def _redact(self, session_id: str, text: str, lang: str, values: dict[str, Any] | None = None) -> str:
         """``text`` as the session's messages are stored: cleaned (no control characters), personal data replaced by
-        the session's placeholders (hold :meth:`session_lock`)."""
+        the session's placeholders (hold :meth:`session_lock`; ``values``: its saved state, if read already)."""
         from retrieval.text import clean
 
-        with self.placeholders(session_id) as mapping:
+        with self.placeholders(session_id, values) as mapping:
             redactor, keep = self.deps.redactor, self.config.keep_entities
             return str(redactor.redact(clean(text), lang if lang in ("es", "en") else "en", mapping, keep=keep).text)
 
@@ -250,14 +250,21 @@ class ChatService:
                         ) -> dict[str, Any]:  # fmt: skip
         """Escalate a session to a human agent outside the flow of a turn (the UI's "talk to a person" button); a
         free-text reason is stored redacted, like the conversation. ``lang``: the customer's language when the
-        session has none yet (the button pressed before the first message), else the session's wins."""
+        session has none yet (the button pressed before the first message), else the session's wins. The session's
+        state is read once."""
         with self.session_lock(session_id):
-            lang = self._session_lang(session_id, lang)
-            redacted = self._redact(session_id, reason, lang) or "customer_request"
-            return self.store.add_escalation(session_id, lang, redacted, self.transcript(session_id))
+            values = self._values(session_id)
+            lang = str(values.get("session_lang") or lang or "en")
+            redacted = self._redact(session_id, reason, lang, values) or "customer_request"
+            transcript = [dict(m) for m in values.get("messages", [])]
+            return self.store.add_escalation(session_id, lang, redacted, transcript)
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""
         with self.session_lock(session_id):
-            redacted = (self._redact(session_id, comment, self._session_lang(session_id)) or None) if comment else None
+            redacted = None
+            if comment:
+                values = self._values(session_id)
+                lang = str(values.get("session_lang") or "en")
+                redacted = self._redact(session_id, comment, lang, values) or None
             return self.store.add_feedback(session_id, turn, rating, redacted)
