@@ -150,6 +150,8 @@ def _read_text(path: Path) -> str:
 
 
 def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    # Files saved on Windows end their lines with CRLF (old Mac exports with CR): the fences are matched on '\n'.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.startswith("---"):
         return {}, text
     match = re.match(r"^---[ \t]*\n(.*?)\n---[ \t]*(\n|$)", text, re.DOTALL)

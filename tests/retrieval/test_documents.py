@@ -29,6 +29,19 @@ def test_markdown_with_front_matter(tmp_path: Path) -> None:
     assert doc.text == "Refunds\n\nWe refund in 5 days."
 
 
+def test_front_matter_of_a_file_saved_on_windows(tmp_path: Path) -> None:
+    """CRLF line ends (an editor on Windows, a help-centre export) were "front matter ... never closed"."""
+    crlf = (
+        "---\r\nid: esim-en\r\ntitle: Activate an eSIM\r\nlang: en\r\n---\r\n"
+        "# Activate an eSIM\r\n\r\nScan the QR code.\r\n"
+    )
+    [doc] = load_documents([write(tmp_path / "esim.md", crlf.encode("utf-8"))])
+    assert (doc.id, doc.title, doc.lang) == ("esim-en", "Activate an eSIM", "en")
+    assert doc.text == "Activate an eSIM\n\nScan the QR code."
+    [old_mac] = load_documents([write(tmp_path / "mac.md", crlf.replace("\r\n", "\r").encode("utf-8"))])
+    assert (old_mac.id, old_mac.lang) == ("esim-en", "en")
+
+
 def test_markdown_without_front_matter_uses_file_stem_and_heading(tmp_path: Path) -> None:
     [doc] = load_documents([write(tmp_path / "envios.txt", "# Envíos\n\nTarda 3-5 días laborables.")])
     assert doc.id == "envios" and doc.title == "Envíos" and doc.lang is None
