@@ -198,6 +198,8 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     if not isinstance(tags, list):
         raise LoadError(path, f"document {doc_id!r}: 'tags' must be a list or a comma-separated string", line)
     lang = raw.get("lang")
+    if isinstance(lang, str) and not lang.strip():
+        lang = None  # an empty cell of an optional CSV column (or "lang": ""): detect the language
     if lang is not None and lang not in ("en", "es"):
         raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
     url = raw.get("url") or None

@@ -55,6 +55,16 @@ def test_jsonl_and_csv(tmp_path: Path) -> None:
     assert docs["a1"].source.endswith("a.jsonl:1") and docs["b1"].source.endswith("b.csv:2")
 
 
+def test_a_blank_optional_language_is_detected(tmp_path: Path) -> None:
+    """A CSV whose optional lang column is filled for some rows only: a blank cell was "lang must be 'en' or 'es',
+    got ''" and stopped the whole ingest."""
+    rows = "id,title,text,lang\nhours-en,Hours,We open at 10.,en\nhorario,Horario,Abrimos a las 10., \n"
+    write(tmp_path / "shops.csv", rows)
+    write(tmp_path / "more.jsonl", '{"id": "x", "text": "Hola", "lang": ""}\n')
+    docs = {d.id: d for d in load_documents([tmp_path])}
+    assert (docs["hours-en"].lang, docs["horario"].lang, docs["x"].lang) == ("en", None, None)
+
+
 def test_folders_skip_readme_hidden_and_unsupported_files(tmp_path: Path) -> None:
     write(tmp_path / "README.md", "# About this folder")
     write(tmp_path / ".hidden" / "x.md", "secret")
