@@ -191,6 +191,29 @@ def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: 
     inprocess_backend.act(AGENT, case, "resolve")
 
 
+@pytest.mark.slow
+def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inprocess_backend: Any) -> None:
+    first, second = (inprocess_backend.handoff(uuid.uuid4().hex, lang=lang)["id"] for lang in ("es", "en"))
+    for case in (first, second):
+        inprocess_backend.act(AGENT, case, "claim")
+    console = open_page("agent")
+    console.selectbox(key="queue_status").set_value("Mine").run()
+    console.selectbox(key="queue_case").set_value(first).run()
+    console.text_area(key=f"reply-{first}").input("Hola, estoy revisando tu pedido").run()
+    # The agent looks at the other case, then comes back: the box had started again from the draft.
+    console.selectbox(key="queue_case").set_value(second).run()
+    assert console.text_area(key=f"reply-{second}").value.startswith("Hi, I'm Ana")
+    console.selectbox(key="queue_case").set_value(first).run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert console.text_area(key=f"reply-{first}").value == "Hola, estoy revisando tu pedido"
+    console.button(key=f"send-{first}").click().run()  # sent: the next visit starts from the draft again
+    console.selectbox(key="queue_case").set_value(second).run()
+    console.selectbox(key="queue_case").set_value(first).run()
+    assert console.text_area(key=f"reply-{first}").value.startswith("Hola, soy Ana")
+    for case in (first, second):
+        inprocess_backend.act(AGENT, case, "resolve")
+
+
 # --- evaluation page ---------------------------------------------------------------------------------------------
 
 

@@ -273,10 +273,15 @@ def _reply_box(escalation_id: str, draft: dict[str, Any]) -> str:
     and Send sent the draft in the agent's name.)"""
     key, ss = f"reply-{escalation_id}", st.session_state
     new_id = str(draft.get("id"))
-    if key not in ss:
-        ss[key], ss[f"{key}-draft-id"] = str(draft.get("text", "")), new_id
+    unsent: dict[str, str] = ss.setdefault("unsent_replies", {})
+    if key not in ss:  # a new box, or one Streamlit dropped while another case was open: what was typed, or the draft
+        if escalation_id in unsent:
+            ss[key] = unsent[escalation_id]
+        else:
+            ss[key], ss[f"{key}-draft-id"] = str(draft.get("text", "")), new_id
     offer = st.container()  # above the box, and always there: the box keeps its place when the offer comes
     text = str(st.text_area("Reply to the customer", height=150, key=key))
+    unsent[escalation_id] = text  # outside the widget's state, which Streamlit drops in a run that does not draw it
     if ss.get(f"{key}-draft-id") != new_id:
         offer.button("Use the new draft", key=f"{key}-use", on_click=_use_draft,
                      args=(key, new_id, str(draft.get("text", ""))))  # fmt: skip
@@ -298,11 +303,13 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
         if action == "messages":  # sent: the box starts again from the next draft
             for suffix in ("", "-draft-id"):
                 ss.pop(f"reply-{escalation_id}{suffix}", None)
+            ss.get("unsent_replies", {}).pop(escalation_id, None)
         elif action == "claim":  # keep the case in view: it is in "Mine" now
             ss["queue_status_next"], ss["queue_case_next"] = "Mine", escalation_id
         else:  # resolved or released: the case has left this agent. Back to the queue, saying what became of it;
             # the next case opens when the agent picks it (the resolved case stayed in view under "All")
             done = DONE["resolve" if action == "resolve" else str(body.get("to") or "queue")]
+            ss.get("unsent_replies", {}).pop(escalation_id, None)
             ss["queue_status_next"], ss["queue_case_next"] = "Open", None
             ss["queue_done"] = f"Case #{escalation_id[:8]} {done}. Pick the next case from the queue."
     st.rerun()
