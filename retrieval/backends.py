@@ -113,18 +113,24 @@ def ingest_knowledge_base(
     cache_dir: Path | None = None,
     progress: Progress = silent,
 ) -> dict[str, Any]:
-    """Build or update the knowledge base ``index`` from ``paths``; the same report from either backend."""
+    """Build or update the knowledge base ``index`` from ``paths``; the same report from either backend.
+
+    ``skipped`` in the report lists the files inside the input folders that were not read for their extension.
+    """
+    from retrieval.documents import skipped_input_files
+
     match search_backend:
         case "faiss":
             from retrieval.ingest import ingest
 
-            return ingest(paths, Path(index), config, replace=replace, cache_dir=cache_dir, progress=progress)
+            report = ingest(paths, Path(index), config, replace=replace, cache_dir=cache_dir, progress=progress)
         case "elasticsearch":
             from retrieval.es_backend import es_ingest
 
-            return es_ingest(paths, _es_url(es_url), str(index), config, replace, cache_dir, progress)
+            report = es_ingest(paths, _es_url(es_url), str(index), config, replace, cache_dir, progress)
         case _:
             raise _unknown(search_backend)
+    return {**report, "skipped": [str(p) for p in skipped_input_files(paths)]}
 
 
 def delete_from_knowledge_base(

@@ -122,21 +122,34 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
         if not path.exists():
             raise LoadError(path, "no such file or folder")
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if (
-                    child.is_file()
-                    and not hidden
-                    and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not _SKIPPED_NAMES.match(child.name)
-                ):
-                    yield child
+            yield from (child for child in _folder_files(path) if child.suffix.lower() in SUPPORTED_SUFFIXES)
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise LoadError(
                 path, f"unsupported extension {path.suffix or '(none)'!r}; use {', '.join(SUPPORTED_SUFFIXES)}"
             )
         else:
             yield path
+
+
+def skipped_input_files(paths: Iterable[Path]) -> list[Path]:
+    """Files inside the folders of ``paths`` that ingest leaves out for their extension (an ``.html`` or
+    ``.markdown`` export, a ``.pdf``), so a report can name them; README-like and hidden files are left out on
+    purpose and not listed."""
+    return [
+        child
+        for path in paths
+        if path.is_dir()
+        for child in _folder_files(path)
+        if child.suffix.lower() not in SUPPORTED_SUFFIXES
+    ]
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    """The files under ``folder``, recursively and sorted, without hidden and README/LICENSE-like ones."""
+    for child in sorted(folder.rglob("*")):
+        hidden = any(part.startswith(".") for part in child.relative_to(folder).parts)
+        if child.is_file() and not hidden and not _SKIPPED_NAMES.match(child.name):
+            yield child
 
 
 def _read_text(path: Path) -> str:

@@ -96,6 +96,15 @@ def ingest(
             cache_dir=settings.home,
             progress=progress,
         )
+    if report["skipped"]:
+        from retrieval.documents import SUPPORTED_SUFFIXES
+
+        shown = ", ".join(report["skipped"][:10]) + (", ..." if len(report["skipped"]) > 10 else "")
+        typer.echo(
+            f"warning: skipped {len(report['skipped'])} file(s) with an unsupported extension (use "
+            f"{', '.join(SUPPORTED_SUFFIXES)}): {shown}",
+            err=True,
+        )
     if as_json:
         print_json(report)
         return
