@@ -83,6 +83,7 @@ def ingest(
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
     from retrieval.backends import ingest_knowledge_base
+    from supportbot.cli._demo import stage_printer
 
     settings = get_settings()
     with user_errors(), progress_bar() as progress:
@@ -94,7 +95,8 @@ def ingest(
             config=retrieval_config(embedder),
             replace=replace,
             cache_dir=settings.home,
-            progress=progress,
+            # off a terminal (a CI log, docker without -t) the bar is not drawn: each finished stage is printed
+            progress=stage_printer(progress),
         )
     if report["skipped"]:
         from retrieval.documents import SUPPORTED_SUFFIXES

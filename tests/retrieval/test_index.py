@@ -123,6 +123,18 @@ def test_cli_ingest_names_the_files_of_a_folder_it_did_not_read(index: Path, tmp
     assert json.loads(result.stdout)["skipped"] == [] and "warning" not in result.stderr
 
 
+def test_cli_ingest_shows_its_stages_off_a_terminal(index: Path, tmp_path: Path) -> None:
+    """The progress bar is drawn on a terminal only: an ingest in a CI log or under docker without -t printed
+    nothing until it ended. Each finished stage is printed on stderr; stdout stays the one JSON document."""
+    new = tmp_path / "esim.md"
+    new.write_text("# eSIM\n\nScan the QR code to activate your eSIM.", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "ingest", str(new), "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["added"] == 1
+    for stage in ("language: 1/1", "embed: 1/1", "dedup: 1/1", "write: 1/1"):
+        assert stage in result.stderr, result.stderr
+
+
 def test_cli_search_json_and_batch(index: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["kb", "search", "¿cuánto cuesta el envío exprés?", "--index", str(index), "--json"])
     assert result.exit_code == 0, result.output
