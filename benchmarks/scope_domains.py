@@ -236,6 +236,7 @@ def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, st
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
     from graph.smalltalk import smalltalk
+    from retrieval.conversation import without_asides
     from retrieval.embeddings import load_embedder
 
     embedder = load_embedder(cache_dir=home)
@@ -251,7 +252,8 @@ def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, st
         print(f"{label}: fitted in {time.perf_counter() - started:.0f} s, thresholds {model.thresholds}", flush=True)
         for kind, sets in (("in", domain.inside), ("out", domain.outside)):
             for set_name, items in sets.items():
-                texts, langs = [t for t, _ in items], [lang for _, lang in items]
+                # as the graph reads a message: without the asides that open it ("also,", "por cierto,")
+                texts, langs = [without_asides(t) for t, _ in items], [lang for _, lang in items]
                 vectors = encode(texts)
                 probs = model.probabilities(vectors, texts, langs)
                 business = model.about_business(vectors, texts)

@@ -58,6 +58,7 @@ class ChatState(TypedDict, total=False):
     generator: str  # generator of this turn ("extractive" after a groundedness fallback)
     query: str  # the retrieval query (follow-ups resolved, rewrites applied)
     standalone_query: str  # the query of a message that stood on its own, before rewrites ("" for a follow-up)
+    message_query: str  # the message's own search text, without the conversation a follow-up's query adds
     rewrites: int
     passages: list[dict[str, Any]]
     answer: str
@@ -83,6 +84,7 @@ def turn_input(
         "generator": generator,
         "query": "",
         "standalone_query": "",
+        "message_query": "",
         "rewrites": 0,
         "passages": [],
         "answer": "",

@@ -9,7 +9,13 @@ from typing import Any
 from graph.deps import Deps
 from graph.scope import ScopeModel
 from graph.state import ChatState
-from retrieval.text import words
+from retrieval.conversation import is_slot_answer, without_asides
+from retrieval.text import content_stems, words
+
+# A follow-up's own words may score this many times lower odds than the threshold and stay in scope (chosen on
+# benchmarks/data/conversations_dev.jsonl and the dev out-of-scope messages sent as second turns; docs/graph.md).
+FOLLOWUP_ODDS = 8.0
+OWN_TERMS = 2  # ... when they say something of their own: this many content words besides numbers
 
 _MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
 # Words of three letters or more with no vowel that customers do type.
@@ -53,14 +59,40 @@ def scope_verdict(
     return verdict
 
 
+def _own_terms(text: str, lang: str) -> int:
+    """Content words of a follow-up, numbers aside: "what about a 600 euro one" says one thing of its own."""
+    return sum(not stem.isdigit() for stem in content_stems(text, lang))
+
+
+def _odds(p: float) -> float:
+    return p / (1.0 - p) if p < 1.0 else float("inf")
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Score the query; below the threshold the turn is a polite redirect."""
+    """Score the query; below the threshold the turn is a polite redirect.
+
+    A message that stands on its own is judged without the asides that open it ("also,", "por cierto,"). A
+    follow-up is judged with the conversation it leans on (its query holds the topic: "¿y a Canarias?" says little
+    alone), and also by its own words when they say something of their own (``OWN_TERMS`` content words or more
+    besides numbers, not a value handed over): "also, do you know a good lasagna recipe?" after a question about
+    delivery leans on nothing but its "also", and was searched, and answered or handed to a person, as a question
+    about delivery. Its own words may score up to ``FOLLOWUP_ODDS`` times lower odds than the threshold (the
+    conversation speaks for it)."""
     if state.get("route"):
         return {}
     if deps.scope is None:
         return {"guardrails": {"scope": {"skipped": "no scope model for this search backend"}}}
     query, lang = state.get("query", ""), state.get("lang", "en")
-    verdict = scope_verdict(deps.scope, deps.embed(query), query, lang, deps.config.scope_threshold)
+    own = without_asides(state.get("message_query") or query)
+    followup = bool(state.get("guardrails", {}).get("followup", {}).get("resolved"))
+    judged = query if followup else own
+    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, deps.config.scope_threshold)
+    if followup and verdict["in_scope"] and _own_terms(own, lang) >= OWN_TERMS and not is_slot_answer(own):
+        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, deps.config.scope_threshold)
+        verdict["own_score"] = alone["score"]
+        if not alone["in_scope"] and _odds(alone["score"]) * FOLLOWUP_ODDS < _odds(alone["threshold"]):
+            verdict["in_scope"] = False
+            verdict |= {k: alone[k] for k in ("other_company",) if k in alone}
     update: dict[str, Any] = {"guardrails": {"scope": verdict}}
     if not verdict["in_scope"]:
         update |= {

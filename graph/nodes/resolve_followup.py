@@ -91,12 +91,14 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if not topic:  # no answered question yet: nothing to carry over (the transcript may hold refusals)
         return {
             "query": query,
+            "message_query": query,
             "standalone_query": query,
             "guardrails": {"followup": {"resolved": False, "topic": None}},
         }
     built = conversation_query([*history, {"role": "user", "content": query}], topic=topic, lang=state.get("lang"))
     return {
         "query": built.query,
+        "message_query": query,
         # Only a message that stands on its own becomes the next topic (respond): a follow-up keeps the one it used.
         "standalone_query": "" if built.followup else built.query,
         "guardrails": {"followup": {"resolved": built.followup, "topic": built.topic if built.followup else None}},

@@ -55,6 +55,7 @@ def scope(
         from graph.nodes.check_scope import scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
         from graph.scope import deployment_scope, load_or_fit
+        from retrieval.conversation import without_asides
         from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
         from retrieval.store import read_version
@@ -72,9 +73,10 @@ def scope(
         model = deployment_scope(load, settings.scope_questions, settings.company)
     except (IndexFault, ScopeError) as exc:
         fail(str(exc))
-    # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph.
+    # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph, without
+    # the asides that open it ("also,", "por cierto,").
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]
-    texts = [focus(strip_markup(t) or t) for t in texts]
+    texts = [without_asides(focus(strip_markup(t) or t)) for t in texts]
     vectors = embedder.encode(texts) if texts else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"

@@ -157,6 +157,34 @@ def test_a_reply_that_hands_over_a_value_follows_the_conversation(
         assert not alone["guardrails"]["followup"]["resolved"] and question not in alone["query"], alone["query"]
 
 
+@pytest.mark.parametrize(
+    ("question", "aside", "followup"),
+    [
+        ("How do I return an item?", "also, do you know a good recipe for lasagna?",
+         "and what if the jacket I want to send back is broken?"),
+        ("When will my order arrive?", "btw who won the football world cup in 2010?",
+         "what if I want it delivered to my sister in France instead?"),
+        ("¿Cómo hago una devolución?", "por cierto, ¿me recomiendas un buen fisio para la espalda en Zaragoza?",
+         "¿y si la chaqueta que quiero devolver está rota?"),
+        ("¿Cuándo llega mi pedido?", "oye, otra cosa, ¿quién ganó el mundial de fútbol de 2010?",
+         "¿y si quiero que se lo entreguen a mi hermana en Francia?"),
+    ],
+)  # fmt: skip
+def test_an_off_topic_question_after_a_support_question_is_redirected(
+    service: ChatService, question: str, aside: str, followup: str
+) -> None:
+    """An "also, ..." or "por cierto, ..." ties a message to the conversation in form only: an off-topic question that
+    opens with one is redirected, not searched (and answered, or handed to a person) as a question about the topic
+    before it; a real follow-up is still answered."""
+    session = f"aside-{question[:12]}"
+    assert service.chat(question, session_id=session)["route"] == "answered"
+    off = service.chat(aside, session_id=session)
+    assert off["route"] == "out_of_scope", (aside, off["route"], off["guardrails"].get("scope"))
+    assert service.chat(question, session_id=session + "-2")["route"] == "answered"
+    on = service.chat(followup, session_id=session + "-2")
+    assert on["route"] == "answered", (followup, on["route"], on["guardrails"].get("scope"))
+
+
 def test_memory_survives_a_restart(bundled_index: Path, tmp_path: Path, service: ChatService) -> None:
     config = make_config(bundled_index, tmp_path)
     first = ChatService(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.conversation import batch_query, conversation_query, is_followup, is_slot_answer
+from retrieval.conversation import batch_query, conversation_query, is_followup, is_slot_answer, without_asides
 
 
 def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -192,3 +192,14 @@ def test_a_slot_answer_leans_on_the_conversation_but_not_as_a_first_message() ->
         )
     )
     assert later.topic == "I need to return an item"
+
+
+def test_asides_that_open_a_message_are_dropped() -> None:
+    assert without_asides("also, what's the capital of Australia?") == "what's the capital of Australia?"
+    assert without_asides("ok cool. unrelated but can u help me with my homework") == "can u help me with my homework"
+    assert without_asides("Oye, por cierto, ¿me recomiendas un fisio?") == "¿me recomiendas un fisio?"
+    assert without_asides("Además quiero cambiar la dirección") == "quiero cambiar la dirección"
+    # nothing else: the message as it was; an aside only opens a message, inside one it stays
+    assert without_asides("btw") == "btw" and without_asides("Also!") == "Also!"
+    assert without_asides("where is my order? also the invoice") == "where is my order? also the invoice"
+    assert without_asides("sobre mi pedido") == "sobre mi pedido"  # "so" is a whole word only
