@@ -6,13 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.documents import ID_PATTERN
+
 Mode = Literal["rag", "finetune", "hybrid"]
 Lang = Literal["es", "en"]
 # human: an agent holds the session; smalltalk: a greeting, thanks, goodbye or question about the assistant
 Route = Literal["answered", "smalltalk", "out_of_scope", "refused", "handoff", "human"]
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 ESCALATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
-DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+# What the file loader accepts, so an article ingested from files can be read, updated and deleted here too.
+DOC_ID = ID_PATTERN
 # A hard cap for the schema; the configured ``max_message_chars`` (usually lower) is checked by the handler.
 MESSAGE_CAP = 100_000
 

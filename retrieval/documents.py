@@ -21,7 +21,10 @@ from typing import Any
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
 _SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\..*)?$", re.IGNORECASE)
-_ID_RE = re.compile(r"^[\w.\-:]{1,200}$")
+# An article id: letters (any script), digits, '_', '.', '-', ':', up to 200, starting with a letter, digit or '_'
+# (".." or "-x" cannot be a path segment or a CLI argument). The API's routes take the same pattern.
+ID_PATTERN = r"^\w[\w.:-]{0,199}$"
+_ID_RE = re.compile(ID_PATTERN)
 
 
 class LoadError(ValueError):
@@ -198,7 +201,9 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
         raise LoadError(path, "missing 'id'", line)
     doc_id = str(doc_id).strip()
     if not _ID_RE.match(doc_id):
-        raise LoadError(path, f"invalid id {doc_id!r}: use letters, digits, '.', '-', '_', ':' (max 200)", line)
+        allowed = "letters, digits, '.', '-', '_', ':' (max 200), starting with a letter or digit"
+        reason = f"invalid id {doc_id!r}: use {allowed}"
+        raise LoadError(path, reason, line)
     text = raw.get("text")
     if not isinstance(text, str):
         raise LoadError(path, f"document {doc_id!r} has no 'text' string", line)

@@ -101,3 +101,25 @@ def test_knowledge_gaps_list(app: FastAPI, client: TestClient, keys: dict[str, d
     gaps = response.json()["gaps"]
     assert gaps[0] == {**gaps[0], "question": "do you sell second-hand pianos?", "lang": "en", "count": 3}
     assert len(client.get("/v1/kb/gaps", params={"limit": 1}, headers=keys["agent"]).json()["gaps"]) == 1
+
+
+def test_every_id_the_file_loader_accepts_is_an_api_id(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """An article ingested from files keeps its file's name as id (``devolución-regalo.md``) or a namespaced id
+    (``faq:wifi``): agents must be able to open it and admins to update or delete it (the API's id pattern was
+    narrower than the loader's, so such articles showed up in search and answered 422 everywhere else)."""
+    admin, agent = keys["admin"], keys["agent"]
+    for doc_id in ("devolución-regalo", "faq:wifi-calling", "x" * 200):
+        document = {"id": doc_id, "lang": "es", "text": "Los regalos de zanzíbar se cambian en tienda con el tique."}
+        response = client.post("/v1/kb/documents", json={"documents": [document]}, headers=admin)
+        assert response.status_code == 201, response.text
+        article = client.get(f"/v1/kb/documents/{doc_id}", headers=agent)
+        assert article.status_code == 200, article.text
+        assert article.json()["id"] == doc_id
+        deleted = client.delete(f"/v1/kb/documents/{doc_id}", headers=admin)
+        assert deleted.status_code == 200 and deleted.json()["deleted"] == [doc_id]
+    # What neither accepts stays a 422 with the reason, not a lookup.
+    for bad in ("a b", "x" * 201, "a/b"):
+        body = {"documents": [{"id": bad, "text": "t"}]}
+        assert client.post("/v1/kb/documents", json=body, headers=admin).status_code == 422, bad
+    assert client.get("/v1/kb/documents/" + "x" * 201, headers=agent).status_code == 422
+

@@ -94,6 +94,8 @@ def test_cleaning_repairs_encoding_strips_html_and_whitespace() -> None:
         ("notext.jsonl", '{"id": "x", "text": "<p> </p>"}\n', "is empty after cleaning"),
         ("badlang.jsonl", '{"id": "x", "text": "hi", "lang": "fr"}\n', "lang must be 'en' or 'es'"),
         ("nocol.csv", "id,body\n1,hello\n", "lacks column(s) ['text']"),
+        ("dots.jsonl", '{"id": "..", "text": "hi"}\n', "invalid id '..'"),
+        ("dash.jsonl", '{"id": "-x", "text": "hi"}\n', "invalid id '-x'"),
         ("open.md", "---\nid: x\nno closing", "never closed"),
         # the source link shown to customers: never a script or another scheme their browser would run
         ("js.jsonl", '{"id": "x", "text": "hi", "url": "javascript:alert(1)"}\n', "url must be an http(s) address"),
