@@ -40,6 +40,31 @@ class VectorCache:
         return vector
 
 
+class LruCache:
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        """The value of ``key``, or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key`` (the least recently used entry goes when full)."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class Deps:
     """Run-time dependencies of the nodes."""
@@ -51,6 +76,9 @@ class Deps:
     redactor: Any  # finetune.pii.Redactor
     store: SupportStore
     generators: dict[str, Generator] = field(default_factory=dict)
+    # Agent assist per customer question (graph.nodes.handoff.draft_reply): a console asks for its open case every
+    # few seconds, and the passages and draft stay the same until the customer asks again (a new index, new Deps).
+    assist: LruCache = field(default_factory=LruCache, repr=False)
 
     def pii_secret(self, salt: str) -> bytes:
         """What keys the hashes of a session's personal data: the deployment's key and the session's salt."""

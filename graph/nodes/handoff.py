@@ -156,8 +156,11 @@ def draft_reply(
     kind = deps.config.generator if deps.config.has_llm else "extractive"
     passages: list[dict[str, Any]] = []
     answer = ""
-    if question:
-        passages = retrieve.run({"query": question, "lang": lang}, deps)["passages"]
+    if question:  # retrieved and drafted once per question (what the conversation was up to it, in this language)
+        key = (kind, lang, tuple((m.get("role"), str(m.get("content", ""))) for m in transcript[: index + 1]))
+        cached: dict[str, Any] = deps.assist.get(key) or {}
+        passages = cached["passages"] if "passages" in cached else retrieve.run({"query": question, "lang": lang},
+                                                                               deps)["passages"]  # fmt: skip
         state = {
             "query": question,
             "text": question,
@@ -168,7 +171,8 @@ def draft_reply(
             "messages": transcript[: index + 1],
         }
         if known is None:
-            answer = _CITATION.sub("", generate.run(state, deps)["answer"]).strip()  # type: ignore[arg-type]
+            answer = cached.get("answer") or _CITATION.sub("", generate.run(state, deps)["answer"]).strip()  # type: ignore[arg-type]
+        deps.assist.put(key, {"passages": passages, "answer": answer if known is None else cached.get("answer")})
     if known is not None:
         return {"text": known, "passages": passages, "question": question, "for_message": index, "generator": kind,
                 "lang": lang}  # fmt: skip

@@ -122,6 +122,48 @@ def test_release_to_the_queue_and_back_to_the_bot(client: TestClient, keys: dict
     assert _chat(client, customer, "handoff-release", "How long does delivery take?")["route"] == "answered"
 
 
+def test_agent_assist_retrieves_once_per_customer_question(client: TestClient, keys: dict[str, dict[str, str]],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    customer, agent = keys["customer"], keys["agent"]
+    session = "handoff-assist-once"
+    question = "¿Cuánto tarda en llegar un envío estándar a Canarias?"  # asked in no other test: nothing cached yet
+    _chat(client, customer, session, question)
+    escalation_id = _escalate(client, customer, session)
+    kb = client.app.state.runtime.chat_service.deps.kb  # type: ignore[attr-defined]
+    searched: list[str] = []
+    search = kb.search_vector
+
+    def counted(query: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(query)
+        return search(query, *args, **kwargs)
+
+    monkeypatch.setattr(kb, "search_vector", counted)
+
+    def view() -> dict[str, Any]:
+        response = client.get(f"/v1/escalations/{escalation_id}", headers=agent)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    # The console asks for its open case every 3 s: the knowledge base was searched again each time.
+    waiting = [view() for _ in range(3)]
+    assert searched == [question]
+    assert all(v["passages"] == waiting[0]["passages"] and v["draft"] == waiting[0]["draft"] for v in waiting)
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).status_code == 200
+    held = [view() for _ in range(3)]
+    assert len(searched) == 1 and held[0]["passages"] == waiting[0]["passages"]
+    assert held[0]["draft"]["text"] != waiting[0]["draft"]["text"]  # in the holder's name now
+    assert all(v["draft"] == held[0]["draft"] for v in held)
+    # A new question: searched once more, for it.
+    again = "¿Y puedo devolver un artículo rebajado que llegó a Canarias?"
+    _chat(client, customer, session, again)
+    searched.clear()
+    asked = [view() for _ in range(3)]
+    assert searched == [again] and asked[0]["draft"]["question"] == again
+    assert asked[0]["draft"]["id"] != held[0]["draft"]["id"] and all(v["draft"] == asked[0]["draft"] for v in asked)
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),
