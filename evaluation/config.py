@@ -59,6 +59,9 @@ class CompareConfig:
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap and of the BBQ sample"})
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home (embedder exports, PII models)"})
     mlflow: bool = field(default=True, metadata={"help": "log the run to MLflow (<cache_dir>/mlflow.db)"})
+    overwrite: bool = field(
+        default=False, metadata={"help": "replace a non-empty out_dir that is not an earlier comparison's output"}
+    )
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.modes if m not in MODES]

@@ -6,6 +6,7 @@ Flat recipe: load items -> chat every item in every mode -> score -> bootstrap -
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
@@ -19,7 +20,7 @@ from evaluation.config import GRAPH_MODE, CompareConfig, CompareConfigError
 from evaluation.kpis import aggregate, call_winners, differences, differences_to_dict, p50, p95, table_to_dict
 from evaluation.metrics import node_latencies
 from evaluation.stats import Estimate, bootstrap_ci
-from evaluation.suites import Item, load_items
+from evaluation.suites import EvalDataError, Item, load_items
 
 Progress = Callable[[int, int, str], None]
 Turn = dict[str, Any]
@@ -217,14 +218,19 @@ def summarize(turns: Sequence[Turn], embedder: Any, *, n_resamples: int = 1000, 
 
 
 def write_outputs(
-    config: CompareConfig, turns: Sequence[Turn], summary: dict[str, Any], run: dict[str, Any]
+    config: CompareConfig,
+    turns: Sequence[Turn],
+    summary: dict[str, Any],
+    run: dict[str, Any],
+    folder: Path | None = None,
 ) -> dict[str, Any]:
-    """Write metrics.json, turns.jsonl, plots and report.md into the output folder; log to MLflow."""
+    """Write metrics.json, turns.jsonl, plots and report.md into ``folder`` (default: the output folder); log to
+    MLflow, naming the output folder."""
     from evaluation.criteria import deployable
     from evaluation.plots import write_plots
     from evaluation.report import write_report
 
-    out = config.out_dir
+    out = folder or config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     with (out / "turns.jsonl").open("w", encoding="utf-8") as handle:
         for t in turns:
@@ -277,31 +283,72 @@ def _log(config: CompareConfig, run: dict[str, Any], summary: dict[str, Any], ar
     return log_run(config.cache_dir, config.out_dir, params, summary["table"], artifacts)
 
 
+def is_comparison(folder: Path) -> bool:
+    """Whether ``folder`` holds an earlier comparison's output (replaced without ``--overwrite``)."""
+    return (folder / "metrics.json").is_file() and (folder / "report.md").is_file()
+
+
 def run_comparison(config: CompareConfig, progress: Progress | None = None, service: Any = None) -> dict[str, Any]:
     """The whole comparison; returns the ``metrics.json`` document.
+
+    The run happens in a hidden folder beside ``config.out_dir`` (``finetune.output.building``), published whole
+    at the end: every run starts with empty conversation memory and support store (a re-run into the same folder
+    used to continue the previous run's sessions), an interrupted or failed run leaves ``out_dir`` as it was, and a
+    folder that is not an earlier comparison (a data home, whose state the sessions would join) is refused unless
+    ``config.overwrite``.
 
     Args:
         config: The run's settings.
         progress: Called after every turn with (done, total, mode).
         service: An already-built ChatService to reuse (tests share one); None builds one from ``config``.
+
+    Raises:
+        OutputError: ``out_dir`` is a file, holds an input, or is a non-empty folder of something else.
+        EvalDataError: an evaluation file that cannot be used, or no items in the split.
     """
-    from retrieval.embeddings import load_embedder
+    from finetune.output import building, check_output
 
     started = time.perf_counter()
+    inputs = [config.index_dir, config.testset, config.scope_path, config.prompts_path, config.model_dir,
+              config.base_dir]  # fmt: skip
+    check_output(config.out_dir, overwrite=config.overwrite, earlier=is_comparison, command="eval compare",
+                 inputs=[p for p in inputs if p is not None])  # fmt: skip
     items, notes = load_items(
         config.suites, testset=config.testset, scope_set=config.scope_path, prompts_dir=config.prompts_path,
         bias_datasets=config.bias_datasets, split=config.split, limit=config.limit,
         bbq_per_language=config.bbq_per_language, seed=config.seed,
     )  # fmt: skip
     if not items:
-        raise ValueError(f"{config.testset}: no items in split {config.split!r}")
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    service = service or build_service(config)
+        raise EvalDataError(f"{config.testset}: no items in split {config.split!r}")
+    with building(config.out_dir) as work:
+        return _compare(config, dataclasses.replace(config, out_dir=work), items, notes, progress, service, started)
+
+
+def _compare(
+    config: CompareConfig,
+    in_work: CompareConfig,
+    items: Sequence[Item],
+    notes: list[str],
+    progress: Progress | None,
+    service: Any,
+    started: float,
+) -> dict[str, Any]:
+    """:func:`run_comparison` inside its work folder (``in_work.out_dir``)."""
+    from retrieval.embeddings import load_embedder
+
+    built = []  # the services made here are closed here (their databases are in the folder to publish)
+    if service is None:
+        built.append(service := build_service(in_work))
     services = {mode: service for mode in config.rows}
     if "rag-llm" in config.rows:
-        services["rag-llm"] = build_base_service(config)
+        built.append(base_service := build_base_service(in_work))
+        services["rag-llm"] = base_service
     chat_started = time.perf_counter()
-    turns = run_turns(services, items, config.rows, progress, workers=config.workers)
+    try:
+        turns = run_turns(services, items, config.rows, progress, workers=config.workers)
+    finally:
+        for each in built:
+            each.close()
     chat_seconds = time.perf_counter() - chat_started
     embedder = load_embedder(config.embedder, cache_dir=config.cache_dir)
     summary = summarize(turns, embedder, n_resamples=config.n_resamples, seed=config.seed)
@@ -311,14 +358,14 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     run = {
         "modes": list(config.rows), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
         "model": str(config.model_dir), "rag_generator": config.rag_generator,
-        "base": str(services["rag-llm"].config.model_dir) if "rag-llm" in services else None,
+        "base": str(config.base_dir or config.out_dir / "base-model") if "rag-llm" in services else None,
         "generator": config.generator, "copy_bias": list(config.copy_bias),
         "items": len(items), "turns": len(turns), "workers": config.workers,
         "counts": {s: dict(c) for s, c in counts.items()},
         "notes": notes, "n_resamples": config.n_resamples, "seed": config.seed,
         "errors": sum(bool(t.get("error")) for t in turns), "chat_seconds": round(chat_seconds, 1),
     }  # fmt: skip
-    document = write_outputs(config, turns, summary, run)
+    document = write_outputs(config, turns, summary, run, folder=in_work.out_dir)
     document["run"]["total_seconds"] = round(time.perf_counter() - started, 1)
-    (config.out_dir / "metrics.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    (in_work.out_dir / "metrics.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return document

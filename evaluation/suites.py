@@ -124,8 +124,12 @@ def load_items(
 ) -> tuple[list[Item], list[str]]:
     """All items of the requested suites, and notes for the optional ones that were skipped.
 
-    The QA testset is required; a missing out-of-scope file, prompt suite or bias-benchmark folder is skipped
-    with a note rather than failing the run (a user's clone has no ``../shared/datasets``).
+    The QA testset is required and must hold questions of the split; a missing out-of-scope file, prompt suite or
+    bias-benchmark folder is skipped with a note rather than failing the run (a user's clone has no
+    ``../shared/datasets``).
+
+    Raises:
+        EvalDataError: a file that cannot be read, or a QA testset without questions in the split.
     """
     items: list[Item] = []
     notes: list[str] = []
@@ -148,5 +152,10 @@ def load_items(
         if suite != "qa" and not path.is_file():
             notes.append(f"suite {suite} skipped: {path} not found")
             continue
-        items += load()
+        loaded = load()
+        if suite == "qa" and not loaded:  # every QA KPI would be missing from the report
+            raise EvalDataError(
+                f"--testset {testset}: no questions" + (f" in split {split!r}" if split != "all" else "")
+            )
+        items += loaded
     return items, notes

@@ -102,6 +102,9 @@ def compare(
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples per confidence interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the BBQ sample."),
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (<home>/mlflow.db)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out folder that is not an earlier `eval compare` output."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json document on stdout."),
 ) -> None:
     """Run every mode on the same questions and write the comparison report."""
@@ -125,13 +128,14 @@ def compare(
             rag_generator=rag_generator, generator=generator,  # type: ignore[arg-type]
             openai_base_url=settings.openai_base_url, max_new_tokens=max_new_tokens, workers=workers,
             **({} if bias is None else {"copy_bias": bias}),  # type: ignore[arg-type]
-            n_resamples=resamples, seed=seed, cache_dir=settings.home, mlflow=mlflow,
+            n_resamples=resamples, seed=seed, cache_dir=settings.home, mlflow=mlflow, overwrite=overwrite,
         )  # fmt: skip
     except CompareConfigError as exc:
         fail(str(exc))
     if rag_generator not in ("extractive", "llm") or generator not in ("hf", "openai"):
         fail("--rag-generator must be extractive or llm, and --generator hf or openai")
     from evaluation.runner import run_comparison
+    from finetune.output import OutputError
     from retrieval.signals import raise_if_interrupted
 
     def progress(done: int, total: int, mode: str) -> None:
@@ -141,7 +145,7 @@ def compare(
 
     try:
         document = run_comparison(config, progress)
-    except (CompareConfigError, EvalDataError) as exc:
+    except (CompareConfigError, EvalDataError, OutputError) as exc:
         fail(str(exc))
     except Exception as exc:  # an index, model or graph that cannot load: say so, never a traceback
         fail(f"eval compare: {type(exc).__name__}: {exc}")

@@ -138,6 +138,53 @@ def test_report_plots_and_mlflow_run(compare_run: Path) -> None:
     assert document["run"]["copy_bias"] == [0.0, 0.0]  # the graph's default (off), recorded with the run
 
 
+def sessions(out: Path) -> dict[str, int]:
+    """Conversation memory of a run folder: checkpoints per session."""
+    import sqlite3
+
+    with sqlite3.connect(out / "checkpoints.sqlite") as db:
+        return dict(db.execute("SELECT thread_id, count(*) FROM checkpoints GROUP BY thread_id").fetchall())
+
+
+@pytest.mark.slow
+def test_a_rerun_into_the_same_out_starts_fresh_and_a_users_folder_is_kept(bundled_index: Path, tmp_path: Path) -> None:
+    argv = ["eval", "compare", "--index", str(bundled_index), "--testset", str(DATA / "eval" / "qa.jsonl"),
+            "--modes", "rag", "--suites", "qa,consistency", "--split", "dev", "--limit", "1", "--resamples", "100",
+            "--no-mlflow"]  # fmt: skip
+    out = tmp_path / "run"
+    assert runner.invoke(app, [*argv, "--out", str(out)]).exit_code == 0
+    first, memory = (out / "turns.jsonl").read_text(encoding="utf-8"), sessions(out)
+    result = runner.invoke(app, [*argv, "--out", str(out)])  # an earlier comparison: replaced, in fresh sessions
+    assert result.exit_code == 0, result.output
+    assert sessions(out) == memory  # the sessions did not go on from the first run's turns
+    turns = [json.loads(line) for line in (out / "turns.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [t["answer"] for t in turns] == [json.loads(line)["answer"] for line in first.splitlines()]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no work folder left
+
+    home = tmp_path / "home"  # a folder that is not a comparison (a data home): never written into
+    home.mkdir()
+    (home / "support.sqlite").write_bytes(b"the service's state")
+    result = runner.invoke(app, [*argv, "--out", str(home)])
+    assert result.exit_code == 1 and "--overwrite" in result.output and "Traceback" not in result.output
+    assert [p.name for p in home.iterdir()] == ["support.sqlite"]
+    assert (home / "support.sqlite").read_bytes() == b"the service's state"
+
+
+def test_an_out_that_is_a_file_or_an_empty_testset_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "index").mkdir()
+    (tmp_path / "empty.jsonl").touch()
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    argv = ["eval", "compare", "--index", str(tmp_path / "index"), "--modes", "rag"]
+    for extra, message in (
+        (["--testset", str(DATA / "eval" / "qa.jsonl"), "--out", str(tmp_path / "file")], "is a file"),
+        (["--testset", str(tmp_path / "empty.jsonl"), "--out", str(tmp_path / "out")], "empty.jsonl: no questions"),
+    ):
+        result = runner.invoke(app, argv + extra)
+        assert result.exit_code == 1, result.output
+        assert message in result.output and "Error:" not in result.output and "Traceback" not in result.output
+    assert (tmp_path / "file").read_text(encoding="utf-8") == "mine" and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
