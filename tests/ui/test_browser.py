@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -36,19 +37,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ui_url(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``supportbot ui`` on a free port, talking to the test API with a customer key (agents sign in)."""
-    from api.keys import KeyStore
-
-    key = customer_key("ui-browser-customer")
-    keys = KeyStore(HOME / "api" / "keys.sqlite")
-    keys.set_user(AGENT_USER, AGENT_PASSWORD, "agent")
-    keys.close()
+@contextmanager
+def _serving_ui(env: dict[str, str], log: Any) -> Iterator[str]:
+    """``supportbot ui`` on a free port with ``env``, until the block ends; yields its address."""
     port = free_port()
-    env = {**os.environ, "SUPPORTBOT_API_URL": api_server.url, "SUPPORTBOT_API_KEY": key,
-           "SUPPORTBOT_HOME": str(HOME)}  # fmt: skip
-    log = tmp_path_factory.mktemp("ui-server") / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "supportbot", "ui", "--port", str(port)], env=env, stdout=out, stderr=out
@@ -69,6 +61,41 @@ def ui_url(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> I
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def ui_url(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``supportbot ui`` on a free port, talking to the test API with a customer key (agents sign in)."""
+    from api.keys import KeyStore
+
+    key = customer_key("ui-browser-customer")
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    keys.set_user(AGENT_USER, AGENT_PASSWORD, "agent")
+    keys.close()
+    env = {**os.environ, "SUPPORTBOT_API_URL": api_server.url, "SUPPORTBOT_API_KEY": key,
+           "SUPPORTBOT_HOME": str(HOME)}  # fmt: skip
+    with _serving_ui(env, tmp_path_factory.mktemp("ui-server") / "streamlit.log") as url:
+        yield url
+
+
+def test_a_server_whose_first_visitor_opens_the_console_keeps_its_navigation(tmp_path: Any) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    env = {**os.environ, "SUPPORTBOT_API_URL": f"http://127.0.0.1:{free_port()}", "SUPPORTBOT_HOME": str(HOME)}
+    expect.set_options(timeout=60_000)
+    with _serving_ui(env, tmp_path / "streamlit.log") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:  # an agent's bookmark is the first page this server serves
+            for address in (f"{url}/agent", url):
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.goto(address)
+                links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+                expect(links).to_have_text([re.compile("Customer chat$"), re.compile("Staff sign-in$")])
+                # The server had switched to Streamlit's pages-folder mode for everyone: the sidebar listed the
+                # files (app, agent, chat, evaluation) and / no longer opened the chat.
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
+        finally:
+            browser.close()
 
 
 def test_customer_asks_in_spanish_and_gets_a_spanish_answer_with_a_source(ui_url: str) -> None:

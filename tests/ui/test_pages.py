@@ -24,13 +24,13 @@ ADMIN = Staff(role="admin", name="Root", agent_id="user:root")
 
 
 def open_page(page: str | None = None, staff: Staff | None = AGENT) -> AppTest:
-    """Run the app (optionally switched to ``pages/<page>.py``), as ``staff`` signed in when a staff page."""
+    """Run the app (optionally switched to ``views/<page>.py``), as ``staff`` signed in when a staff page."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     if staff is not None and page is not None:
         at.session_state["staff"] = staff
     at.run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -101,7 +101,7 @@ def test_a_broken_metrics_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_sources_carry_the_numbers_the_answer_cites() -> None:
     """The answer cites passages by their number among those shown ([2], [4]); the Sources list had no numbers."""
-    from ui.pages.chat import source_numbers
+    from ui.views.chat import source_numbers
 
     assert source_numbers("Llega en 3-5 días. [2] Canarias: 7-10 días. [4]", 2) == [2, 4]
     assert source_numbers("A [3] then [1] then [3] again", 2) == [3, 1]
