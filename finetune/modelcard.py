@@ -122,6 +122,11 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
         "|---|---|---|---|",
         f"| base, before LoRA | {before['loss']} | {before['perplexity']} | {before['tokens']} |",
         f"| after LoRA | {after['loss']} | {after['perplexity']} | {after['tokens']} |",
+        *(
+            f"| {when}, {lang} | {r['loss']} | {r['perplexity']} | {r['tokens']} |"
+            for when, m in (("before LoRA", before), ("after LoRA", after))
+            for lang, r in (m.get("per_language") or {}).items()
+        ),
         "",
         f"Perplexity ratio before/after: **{metrics['perplexity_ratio']}x**. LoRA steps {metrics['lora_steps']}, "
         f"final train loss {metrics['lora_train_loss']}. Whole run: {metrics['seconds']} s on "

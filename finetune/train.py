@@ -104,31 +104,65 @@ def balance_languages(items: list[Example], min_share: float) -> list[Example]:
 
 
 def _encode_all(tokenizer: Any, conversations: Sequence[Messages], max_len: int) -> list[dict[str, list[int]]]:
-    encoded = [encode_conversation(tokenizer, messages, max_len) for messages in conversations]
-    return [e for e in encoded if any(label != -100 for label in e["labels"])]
+    return [e for _, e in _encode_pairs(tokenizer, [("", m) for m in conversations], max_len)]
 
 
-def perplexity(model: Any, dataset: Sequence[dict[str, list[int]]], pad_id: int, batch_size: int = 16) -> dict:
-    """Token-weighted loss and perplexity over the supervised (assistant) tokens of ``dataset``."""
+def _encode_pairs(tokenizer: Any, pairs: Sequence[Example], max_len: int) -> list[tuple[str, dict[str, list[int]]]]:
+    """``(lang, encoded)`` for the examples that keep an assistant token within ``max_len``."""
+    encoded = [(lang, encode_conversation(tokenizer, messages, max_len)) for lang, messages in pairs]
+    return [(lang, e) for lang, e in encoded if any(label != -100 for label in e["labels"])]
+
+
+def perplexity(
+    model: Any,
+    dataset: Sequence[dict[str, list[int]]],
+    pad_id: int,
+    batch_size: int = 16,
+    langs: Sequence[str] | None = None,
+) -> dict:
+    """Token-weighted loss and perplexity over the supervised (assistant) tokens of ``dataset``.
+
+    With ``langs`` (one per example), ``per_language`` holds the same for each language's examples, so a run that
+    helps English and not Spanish shows it (the bundled data is about a quarter Spanish).
+    """
     import torch
 
     model.eval()
     device = next(model.parameters()).device
-    total, count = 0.0, 0
+    totals, counts = [0.0] * len(dataset), [0] * len(dataset)
     order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
-            batch = collate([dataset[i] for i in order[start : start + batch_size]], pad_id)
+            rows = order[start : start + batch_size]
+            batch = collate([dataset[i] for i in rows], pad_id)
             batch = {k: v.to(device) for k, v in batch.items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
             labels = batch["labels"][:, 1:]
             losses = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
-            )
-            total += float(losses)
-            count += int((labels != -100).sum())
+                logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="none"
+            ).view(labels.shape)
+            row_counts = (labels != -100).sum(dim=1).tolist()
+            for i, total, count in zip(rows, losses.sum(dim=1).tolist(), row_counts, strict=True):
+                totals[i], counts[i] = total, count
+    result: dict[str, Any] = _perplexity(sum(totals), sum(counts))
+    if langs is not None:
+        rows_of = {lang: [i for i, x in enumerate(langs) if x == lang] for lang in sorted(set(langs))}
+        result["per_language"] = {
+            lang: _perplexity(sum(totals[i] for i in rows), sum(counts[i] for i in rows))
+            for lang, rows in rows_of.items()
+        }
+    return result
+
+
+def _perplexity(total: float, count: int) -> dict[str, Any]:
     loss = total / max(count, 1)
     return {"loss": round(loss, 4), "perplexity": round(math.exp(min(loss, 50.0)), 3), "tokens": count}
+
+
+def _per_language(result: dict[str, Any]) -> str:
+    """`` (en 12.3, es 45.6)``: the perplexity of each language, for the log line."""
+    per = result.get("per_language") or {}
+    return " (" + ", ".join(f"{lang} {r['perplexity']}" for lang, r in per.items()) + ")" if per else ""
 
 
 def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str]:
@@ -261,7 +295,7 @@ def run_training(
     started = time.time()
     data_dir, out = Path(data_dir), Path(out).resolve()
     train_pairs = _examples(config, data_dir, "train", config.max_train_conversations)
-    val_convs = [m for _, m in _examples(config, data_dir, "val", config.max_eval_conversations)]
+    val_pairs = _examples(config, data_dir, "val", config.max_eval_conversations)
     unique_train = [m for _, m in train_pairs]
     train_convs = [m for _, m in balance_languages(train_pairs, config.min_lang_share)]
     if not config.from_scratch and not (Path(str(config.base_model)) / "config.json").is_file():
@@ -272,23 +306,24 @@ def run_training(
     tracker = open_tracker(home or default_home(), out, config) if config.mlflow else None
     factory = make_trainer_factory(config, cuda, tracker, log)
     log(f"training {config.preset} on {len(unique_train)} conversations ({len(train_convs)} after language "
-        f"balancing, {len(val_convs)} for validation), "
+        f"balancing, {len(val_pairs)} for validation), "
         f"device {'cuda' if cuda else 'cpu'}")  # fmt: skip
 
     # --- base model and tokenizer ---
     tokenizer, base_dir, base_ref, pretrain = _base_and_tokenizer(config, unique_train, work, factory)
     train_set = _encode_all(tokenizer, train_convs, config.max_seq_len)
-    val_set = _encode_all(tokenizer, val_convs, config.max_seq_len)
+    val_encoded = _encode_pairs(tokenizer, val_pairs, config.max_seq_len)
+    val_set, val_langs = [e for _, e in val_encoded], [lang for lang, _ in val_encoded]
     if not train_set or not val_set:
         raise TrainError(f"--data {data_dir}: no example keeps an assistant token within max_seq_len")
 
     # --- LoRA tuning ---
     model, quant = load_base(base_dir, config, cuda)
-    before = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
-    log(f"validation perplexity before LoRA: {before['perplexity']}")
+    before = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size, val_langs)
+    log(f"validation perplexity before LoRA: {before['perplexity']}{_per_language(before)}")
     model, trainer, result = _tune_lora(model, tokenizer, train_set, val_set, work, config, factory)
-    after = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size)
-    log(f"validation perplexity after LoRA: {after['perplexity']}")
+    after = perplexity(model, val_set, tokenizer.pad_token_id, config.batch_size, val_langs)
+    log(f"validation perplexity after LoRA: {after['perplexity']}{_per_language(after)}")
 
     # --- save ---
     model.save_pretrained(str(work / "adapter"))
@@ -312,9 +347,14 @@ def run_training(
         "seconds": round(time.time() - started, 1),
     }
     if tracker is not None:
+        per_language = {
+            f"val_perplexity_{when}_{lang}": r["perplexity"]
+            for when, m in (("before", before), ("after", after))
+            for lang, r in m["per_language"].items()
+        }
         tracker.log_metrics(
             {"val_perplexity_before": before["perplexity"], "val_perplexity_after": after["perplexity"],
-             "perplexity_ratio": metrics["perplexity_ratio"]}, result.global_step)  # fmt: skip
+             "perplexity_ratio": metrics["perplexity_ratio"], **per_language}, result.global_step)  # fmt: skip
     _publish(work, out, config, data_dir, base_ref, metrics, tracker)
     log(f"wrote {out} in {metrics['seconds']} s (perplexity {before['perplexity']} -> {after['perplexity']})")
     return metrics

@@ -145,6 +145,14 @@ def test_smoke_run_writes_a_complete_model_folder(smoke_model: Path) -> None:
     assert metrics["lora_steps"] == 2 and metrics["val_before_lora"]["perplexity"] > 1
     card = (smoke_model / "model_card.md").read_text(encoding="utf-8")
     assert "before LoRA" in card and str(metrics["val_after_lora"]["perplexity"]) in card
+    for when in ("val_before_lora", "val_after_lora"):  # per language too: the pooled number can hide Spanish
+        pooled, per = metrics[when], metrics[when]["per_language"]
+        assert set(per) == {"en", "es"}
+        assert sum(r["tokens"] for r in per.values()) == pooled["tokens"]
+        weighted = sum(r["loss"] * r["tokens"] for r in per.values()) / pooled["tokens"]
+        assert weighted == pytest.approx(pooled["loss"], abs=1e-3)
+        for lang, r in per.items():
+            assert f"| {when.split('_')[1]} LoRA, {lang} | {r['loss']} | {r['perplexity']} | {r['tokens']} |" in card
     assert not (smoke_model.parent / f".{smoke_model.name}.partial").exists()
 
 
