@@ -111,15 +111,24 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         if not (0 < self.train_fraction < 1 and 0 <= self.val_fraction < 1):
-            raise PrepareError("train_fraction must be in (0, 1) and val_fraction in [0, 1)")
+            raise PrepareError(
+                f"--train (train_fraction) must be in (0, 1) and --val (val_fraction) in [0, 1), got "
+                f"{self.train_fraction} and {self.val_fraction}"
+            )
         if self.train_fraction + self.val_fraction > 1:
-            raise PrepareError("train_fraction + val_fraction must not exceed 1")
+            raise PrepareError(
+                f"--train + --val (train_fraction + val_fraction) must not exceed 1, got {self.train_fraction} + "
+                f"{self.val_fraction}"
+            )
         if not 0 <= self.raft_oracle_fraction <= 1:
-            raise PrepareError("raft_oracle_fraction must be in [0, 1]")
+            raise PrepareError(f"--raft-p (raft_oracle_fraction) must be in [0, 1], got {self.raft_oracle_fraction}")
         if self.raft_no_oracle_answer not in ("reference", "abstain"):
-            raise PrepareError("raft_no_oracle_answer must be 'reference' or 'abstain'")
+            raise PrepareError(
+                f"--raft-no-oracle (raft_no_oracle_answer) must be 'reference' or 'abstain', got "
+                f"{self.raft_no_oracle_answer!r}"
+            )
         if self.raft_answer not in ("reference", "quote"):
-            raise PrepareError("raft_answer must be 'reference' or 'quote'")
+            raise PrepareError(f"--raft-answer (raft_answer) must be 'reference' or 'quote', got {self.raft_answer!r}")
         if problem := company_problem(self.company):
             raise PrepareError(problem)
         unknown = set(self.store_values or {}) - set(STORE_FACTS)
@@ -127,8 +136,12 @@ class PrepareConfig:
             raise PrepareError(
                 f"store facts must be among {', '.join(STORE_FACTS)}; unknown: {', '.join(sorted(unknown))}"
             )
-        if self.raft_k < 1 or self.max_messages < 2 or self.min_turn_words < 0 or self.max_turn_chars < 100:
-            raise PrepareError("raft_k >= 1, max_messages >= 2, min_turn_words >= 0, max_turn_chars >= 100")
+        if self.raft_k < 1:
+            raise PrepareError(f"--raft-k (raft_k) must be at least 1, got {self.raft_k}")
+        if self.max_messages < 2:
+            raise PrepareError(f"--max-turns (max_messages) must be at least 2, got {self.max_messages}")
+        if self.min_turn_words < 0 or self.max_turn_chars < 100:
+            raise PrepareError("min_turn_words >= 0 and max_turn_chars >= 100 required")
         if not 0 < self.split_jaccard <= self.dedup_jaccard <= 1 or not 0 < self.leak_jaccard <= 1:
             raise PrepareError("thresholds must satisfy 0 < split_jaccard <= dedup_jaccard <= 1, leak in (0, 1]")
 

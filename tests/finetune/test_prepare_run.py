@@ -293,6 +293,10 @@ def test_cli_rejects_bad_settings(tmp_path: Path) -> None:
     source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel?", "It ships soon, really."])])
     result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), "--train", "0.95"])
     assert result.exit_code == 2 and "must not exceed" in result.output
+    for flag, value in (("--max-turns", "0"), ("--raft-k", "0"), ("--raft-p", "2"), ("--raft-no-oracle", "maybe")):
+        result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), flag, value])
+        assert result.exit_code == 2 and f"error: {flag} " in result.output and value in result.output, result.output
+    assert not (tmp_path / "o").exists()
 
 
 def _bitext_with_store_slots(path: Path) -> Path:
