@@ -19,6 +19,7 @@ from api.errors import validation_failure
 from api.logs import api_logger
 from api.models import ChatRequest, ChatResponse, error_responses
 from api.runtime import Runtime
+from retrieval.text import clean
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
 log = api_logger()
@@ -43,7 +44,7 @@ def _start(runtime: Runtime, key: Any, body: ChatRequest) -> dict[str, Any]:
             f"message is {len(body.message)} characters; at most {runtime.config.max_message_chars} are accepted",
             "string_too_long",
         )
-    if not body.message.strip():
+    if not clean(body.message):  # what is kept: controls and zero-width characters are removed first
         raise validation_failure(["body", "message"], "message is blank", "string_too_short")
     session_id = body.session_id or uuid.uuid4().hex
     claim_session(runtime, key, session_id)

@@ -212,6 +212,19 @@ def test_control_and_bidi_characters_are_not_stored(client: TestClient, keys: di
     assert case["reason"] == "call me" and case["transcript"][0]["content"] == "How do I return an item?"
 
 
+def test_a_message_of_invisible_characters_only_is_blank(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """Controls and zero-width characters are removed before a message is kept: one made only of them was answered
+    as an empty turn (a greeting under route out_of_scope) and its session id taken, not refused as blank."""
+    for message in ("\x00\x01", "\u200b\u200d", " \x1b\u202e "):
+        for route in ("/v1/chat", "/v1/chat/stream"):
+            body = {"message": message, "session_id": "invisible"}
+            response = client.post(route, json=body, headers=keys["customer"])
+            assert response.status_code == 422, (route, message, response.text)
+            [error] = response.json()["detail"]
+            assert error["loc"] == ["body", "message"] and error["msg"] == "message is blank"
+    assert client.get("/v1/sessions/invisible", headers=keys["customer"]).status_code == 404
+
+
 def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
     assert response.status_code == 409
