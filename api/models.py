@@ -231,6 +231,9 @@ class NewDocument(Strict):
     url: str | None = Field(default=None, max_length=2000)
     tags: list[str] = Field(default=[], max_length=50)
     translation_of: str | None = Field(default=None, pattern=DOC_ID)
+    updated: str | None = Field(
+        default=None, max_length=64, description="When it last changed (ISO 8601): of duplicates, the newest is kept."
+    )
 
 
 class IngestRequest(Strict):

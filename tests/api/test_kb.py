@@ -123,3 +123,20 @@ def test_every_id_the_file_loader_accepts_is_an_api_id(client: TestClient, keys:
         assert client.post("/v1/kb/documents", json=body, headers=admin).status_code == 422, bad
     assert client.get("/v1/kb/documents/" + "x" * 201, headers=agent).status_code == 422
 
+
+def test_ingest_takes_the_date_that_picks_a_duplicate(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """Of duplicate articles the newest (``updated``, as in the JSONL files) is kept: the API refused the field as
+    unknown, so an admin could not say which of two copies of an article was the current one."""
+    admin = keys["admin"]
+    text = "Zanzibar gift cards never expire and can be used in any Nimbus Market shop or online."
+    documents = [
+        {"id": "api-giftcard-new-en", "text": text, "updated": "2026-05-01"},
+        {"id": "api-giftcard-old-en", "text": text.replace("online.", "online too."), "updated": "2024-01-15"},
+    ]
+    response = client.post("/v1/kb/documents", json={"documents": documents}, headers=admin)
+    assert response.status_code == 201, response.text
+    [cluster] = [c for c in response.json()["dedup"]["clusters"] if c["representative"].startswith("api-giftcard")]
+    assert cluster["representative"] == "api-giftcard-new-en" and cluster["duplicates"] == ["api-giftcard-old-en"]
+    assert client.get("/v1/kb/documents/api-giftcard-new-en", headers=keys["agent"]).json()["updated"] == "2026-05-01"
+    for doc_id in ("api-giftcard-new-en", "api-giftcard-old-en"):
+        assert client.delete(f"/v1/kb/documents/{doc_id}", headers=admin).status_code == 200
