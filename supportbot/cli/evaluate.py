@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -138,10 +139,22 @@ def compare(
     from finetune.output import OutputError
     from retrieval.signals import raise_if_interrupted
 
+    started = time.monotonic()
+    shown: list[tuple[float, str]] = [(started, "")]  # when the last line was shown, and its mode
+    first: list[float] = []  # when the first turn ended: the pace is measured from there, loading aside
+
     def progress(done: int, total: int, mode: str) -> None:
+        """A line on stderr at each mode's first turn, every 50 turns and at least every 30 s (LLM turns take
+        seconds each: 50 of them was minutes without a sign of life), with the time left at the pace so far."""
         raise_if_interrupted()  # a Ctrl-C swallowed in a __del__ still stops the run at its next turn
-        if done == total or done % 50 == 0:
-            typer.echo(f"[{done}/{total}] {mode}", err=True)
+        now = time.monotonic()
+        first[:] = first or [now]
+        if done == total or done % 50 == 0 or mode != shown[-1][1] or now - shown[-1][0] >= 30:
+            shown[-1] = (now, mode)
+            left = f", about {(now - first[0]) / (done - 1) * (total - done):.0f} s left" if done > 1 else ""
+            typer.echo(f"[{done}/{total}] {mode} ({now - started:.0f} s{left})", err=True)
+
+    typer.echo(f"loading the agent and running {', '.join(config.rows)} (the first turns load the models)", err=True)
 
     try:
         document = run_comparison(config, progress)

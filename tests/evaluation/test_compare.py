@@ -152,7 +152,9 @@ def test_a_rerun_into_the_same_out_starts_fresh_and_a_users_folder_is_kept(bundl
             "--modes", "rag", "--suites", "qa,consistency", "--split", "dev", "--limit", "1", "--resamples", "100",
             "--no-mlflow"]  # fmt: skip
     out = tmp_path / "run"
-    assert runner.invoke(app, [*argv, "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, [*argv, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[1/" in result.output and "s left)" in result.output  # progress from the first turn, then the time left
     first, memory = (out / "turns.jsonl").read_text(encoding="utf-8"), sessions(out)
     result = runner.invoke(app, [*argv, "--out", str(out)])  # an earlier comparison: replaced, in fresh sessions
     assert result.exit_code == 0, result.output
