@@ -308,6 +308,40 @@ def test_the_chat_says_it_lost_the_api_keeps_the_conversation_and_comes_back(
     assert not at.error and not at.chat_input[0].disabled and assistant_texts(at) == [answer]
 
 
+def test_the_console_keeps_the_open_case_and_the_typing_through_an_api_outage(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    import httpx
+
+    from ui.state import cached_backend
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
+    monkeypatch.setenv("SUPPORTBOT_API_KEY", customer_key("ui-console-outage"))
+    customer = httpx.Client(base_url=api_server.url, headers={"X-API-Key": customer_key("ui-console-outage")},
+                            timeout=120)  # fmt: skip
+    case = customer.post("/v1/handoff", json={"session_id": uuid.uuid4().hex, "lang": "es"}).raise_for_status()
+    case_id = case.json()["id"]
+    agent = cached_backend(state.config()).sign_in(api_key=api_server.agent_key)
+    console = open_page("agent", staff=agent)
+    console.selectbox(key="queue_case").set_value(case_id).run()
+    console.button(key=f"claim-{case_id}").click().run()
+    console.text_area(key=f"reply-{case_id}").input("Un momento, lo compruebo").run()
+    api_server.stop()
+    try:
+        console.run()  # what the console's watch does by itself every 3 s in a browser
+        assert not console.exception, [e.value for e in console.exception]
+        assert any("unavailable" in e.value for e in console.error), [e.value for e in console.error]
+    finally:
+        api_server.start()
+    console.run()
+    # Back: the case was closed (its picker was not drawn while the service was down) and the agent had to find it.
+    assert console.selectbox(key="queue_case").value == case_id
+    assert console.text_area(key=f"reply-{case_id}").value == "Un momento, lo compruebo"
+    agent_api = httpx.Client(base_url=api_server.url, headers={"X-API-Key": api_server.agent_key}, timeout=60)
+    agent_api.post(f"/v1/escalations/{case_id}/resolve", json={}).raise_for_status()
+
+
 # --- human hand-off ----------------------------------------------------------------------------------------------
 
 

@@ -185,8 +185,11 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
         hide_index=True, width="stretch",
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
+    if "queue_case" not in ss and ss.get("queue_case_open") in labels:  # a run that failed (the service was down)
+        ss["queue_case"] = ss["queue_case_open"]  # did not draw the picker, and Streamlit dropped its value
     chosen = st.selectbox("Open a case", list(labels), index=None, placeholder="Pick a case from the queue",
                           format_func=lambda i: labels[i], key="queue_case")  # fmt: skip
+    ss["queue_case_open"] = chosen
     if not chosen:
         _drawn(filters, None, _fingerprint(queue, None))
         return
@@ -310,7 +313,7 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
             # the next case opens when the agent picks it (the resolved case stayed in view under "All")
             done = DONE["resolve" if action == "resolve" else str(body.get("to") or "queue")]
             ss.get("unsent_replies", {}).pop(escalation_id, None)
-            ss["queue_status_next"], ss["queue_case_next"] = "Open", None
+            ss["queue_status_next"], ss["queue_case_next"], ss["queue_case_open"] = "Open", None, None
             ss["queue_done"] = f"Case #{escalation_id[:8]} {done}. Pick the next case from the queue."
     st.rerun()
 
