@@ -92,6 +92,7 @@ class ChatService:
         embed = VectorCache(kb.embedder.encode)  # type: ignore[attr-defined]
         generators: dict[str, Any] = {"extractive": make_generator("extractive", config)}
         generators["extractive"].similarity = SentenceScorer(kb, embed)  # the index's sentence vectors, if any
+        generators["extractive"].same_content = getattr(kb, "chunk_cosine", None)  # unlinked translations
         if config.has_llm:
             generators[config.generator] = make_generator(config.generator, config)
         self.deps = Deps(

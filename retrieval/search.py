@@ -146,6 +146,14 @@ class KnowledgeBase:
         row = self.row_of_chunk.get(chunk_id)
         return None if row is None or self.data.sentences is None else self.data.sentences.of(row)
 
+    def chunk_cosine(self, chunk_a: str, chunk_b: str) -> float | None:
+        """How near two chunks' meanings are, across languages: the cosine of their stored USE multilingual vectors;
+        None for an unknown chunk or an index stored without them."""
+        a, b = self.row_of_chunk.get(chunk_a), self.row_of_chunk.get(chunk_b)
+        if a is None or b is None or self.data.multilingual is None:
+            return None
+        return float(self.data.multilingual[a] @ self.data.multilingual[b])
+
     def title_vectors(self) -> tuple[list[str], np.ndarray, np.ndarray | None]:
         """(article ids, their titles' vectors by the index's embedder, and by USE multilingual when the index
         searches with it) of every kept, titled article: encoded on first use, by the embedder the chunks were

@@ -52,3 +52,56 @@ def test_items_are_joined_as_sentences() -> None:
     )
     answer = ExtractiveGenerator().generate(request).answer
     assert ";." not in answer and answer.startswith("Include in your message: what is wrong on the invoice.")
+
+
+def test_a_better_article_in_another_language_is_not_passed_over_for_a_worse_one_in_the_customers() -> None:
+    """Retrieval puts an article's linked translation first, so a top passage in English for a Spanish question has
+    none: a Spanish passage below it is answered from only when it says the same (an unlinked translation, by the
+    chunks' USE cosine), not when it is another article (a mobile operator's partly translated help centre)."""
+    import numpy as np
+
+    from retrieval.multilingual import encode
+
+    lost = {
+        "chunk_id": "lost#0",
+        "lang": "en",
+        "title": "Lost or stolen phone",
+        "text": "If your phone is lost or stolen, call 1414 to block your line. We send you a new SIM for free.",
+    }
+    returns = {
+        "chunk_id": "returns#0",
+        "lang": "es",
+        "title": "Devolver un móvil",
+        "text": "Si compraste un móvil puedes devolverlo en 14 días. El móvil debe estar en su caja original.",
+    }
+    hours = {
+        "chunk_id": "hours#0",
+        "lang": "en",
+        "title": "Shop opening hours",
+        "text": "Our shops open Monday to Saturday from 10:00 to 21:00. Shops in shopping centres also open "
+        "on Sundays from 11:00 to 20:00.",
+    }
+    horario = {"chunk_id": "horario#0", "lang": "es", "title": "Horario de las tiendas",
+               "text": "Nuestras tiendas abren de lunes a sábado de 10:00 a 21:00. Las tiendas en centros "
+                       "comerciales abren también los domingos de 11:00 a 20:00."}  # fmt: skip
+    passages = [lost, returns, hours, horario]
+    vectors = dict(zip([p["chunk_id"] for p in passages], encode([p["text"] for p in passages]), strict=True))
+
+    def cosine(a: str, b: str) -> float:
+        return float(np.dot(vectors[a], vectors[b]))
+
+    assert cosine("lost#0", "returns#0") < 0.75 <= cosine("hours#0", "horario#0")
+    stolen = ExtractiveGenerator(same_content=cosine).generate(
+        GenerationRequest("me han robado el móvil, ¿qué hago?", "es", passages=[lost, returns])
+    )
+    assert "1414" in stolen.answer and stolen.citations == [1], stolen.answer
+    # with nothing to compare the chunks by, the better article too
+    assert ExtractiveGenerator().generate(GenerationRequest("me han robado el móvil", "es", passages=[lost, returns])
+                                          ).citations == [1]  # fmt: skip
+    opening = ExtractiveGenerator(same_content=cosine).generate(
+        GenerationRequest("¿a qué hora abren las tiendas los domingos?", "es", passages=[hours, horario])
+    )
+    assert "domingos" in opening.answer and opening.citations == [2], opening.answer
+    # the top passage in the customer's language: as before, only passages in it
+    assert select("¿puedo devolver el móvil?", [returns, lost], "es") == [
+        (1, 0, returns["text"].split(". ")[0] + "."), (1, 1, "El móvil debe estar en su caja original.")]  # fmt: skip
