@@ -134,9 +134,11 @@ class ChatService:
     def _result(self, values: dict[str, Any], session_id: str, started: float) -> dict[str, Any]:
         cited = values.get("citations") or []
         passages = values.get("passages") or []
-        chosen = [passages[n - 1] for n in cited if 0 < n <= len(passages)] or passages
+        # each source with the number the answer cites it by ([n]: its place among the passages shown), so that a
+        # client can link "[4]" to its source when the answer cites only some of them
+        chosen = [(n, passages[n - 1]) for n in cited if 0 < n <= len(passages)] or list(enumerate(passages, 1))
         keys = ("doc_id", "chunk_id", "title", "url", "lang", "score", "text")
-        sources = [{k: p.get(k) for k in keys} for p in chosen]
+        sources = [{**{k: p.get(k) for k in keys}, "citation": n} for n, p in chosen]
         return {
             "answer": values.get("answer", ""),
             "lang": values.get("lang") or "en",

@@ -46,6 +46,17 @@ def test_answers_are_in_the_customers_language(service: ChatService) -> None:
     assert result["lang"] == "es" and all(s["lang"] == "es" for s in result["sources"])
 
 
+def test_every_source_says_the_number_the_answer_cites_it_by(service: ChatService) -> None:
+    """The answer cites passages by their place among those shown ("[2]", "[4]"); ``sources`` keeps the cited ones,
+    so each carries its number for a client (the API's, the chat page's list) to link the two."""
+    for question in ("¿Cuánto tarda un pedido a Canarias y cuánto cuesta el envío?", "How do I return an item?"):
+        result = service.chat(question)
+        numbers = [source["citation"] for source in result["sources"]]
+        assert numbers and all(f"[{n}]" in result["answer"] for n in numbers), (numbers, result["answer"])
+        for source in result["sources"]:
+            assert result["shown"][source["citation"] - 1]["chunk_id"] == source["chunk_id"]
+
+
 def test_followup_retrieves_the_right_article(service: ChatService) -> None:
     first = service.chat("¿Cómo hago una devolución?", session_id="follow-es")
     assert first["route"] == "answered"

@@ -56,6 +56,9 @@ def test_chat_answers_in_the_customers_language_with_sources(inprocess_env: Path
     [sources] = [e for e in at.expander if e.label.startswith("Fuentes")]
     links = " ".join(m.value for m in sources.markdown)
     assert "https://nimbus.example/" in links and "(es" not in links
+    # each source is listed with the [n] the answer cites it by
+    numbers = [m.value.split("]")[0] + "]" for m in sources.markdown if m.value.startswith("[")]
+    assert numbers and all(n in answer for n in numbers), (numbers, answer)
     assert any(c.value == "Idioma detectado: Español" for c in at.caption)
 
 

@@ -97,13 +97,3 @@ def test_a_broken_metrics_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match=r"metrics\.json cannot be read"):
         load_run(tmp_path)
-
-
-def test_sources_carry_the_numbers_the_answer_cites() -> None:
-    """The answer cites passages by their number among those shown ([2], [4]); the Sources list had no numbers."""
-    from ui.views.chat import source_numbers
-
-    assert source_numbers("Llega en 3-5 días. [2] Canarias: 7-10 días. [4]", 2) == [2, 4]
-    assert source_numbers("A [3] then [1] then [3] again", 2) == [3, 1]
-    assert source_numbers("No citation at all.", 3) == [1, 2, 3]
-    assert source_numbers("Cites [2] only", 2) == [1, 2]  # cannot be matched one to one: plain numbering

@@ -32,20 +32,13 @@ def _send_feedback(backend: Backend, session_id: str, turn: int, key: str) -> No
         st.session_state["notice"] = _failed(exc, state.page_lang())
 
 
-def source_numbers(answer: str, sources: int) -> list[int]:
-    """The ``[n]`` each source has in the answer: the answer cites passages by their number among those it was
-    shown, and the sources are the cited ones in the order of their first citation ([2], [4] -> sources 1 and 2 are
-    [2] and [4]); an answer that cites none has its sources numbered 1, 2, ..."""
-    cited = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)))
-    return cited if len(cited) == sources else list(range(1, sources + 1))
-
-
 def _render_sources(message: dict[str, Any], lang: str) -> None:
     sources = message.get("sources") or []
     if not sources:
         return
     with st.expander(t("sources", lang, n=len(sources))):
-        for number, source in zip(source_numbers(str(message.get("content", "")), len(sources)), sources, strict=True):
+        for position, source in enumerate(sources, start=1):
+            number = source.get("citation") or position  # the [n] the answer cites it by
             title = source.get("title") or source.get("doc_id", "")
             url = source.get("url")
             heading = f"[{title}]({url})" if url else title
