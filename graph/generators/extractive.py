@@ -66,15 +66,26 @@ def _candidates(question: str, passages: Sequence[Mapping[str, Any]], lang: str,
     out = []
     for number, passage in chosen:
         pieces = sentence_items(str(passage.get("text") or ""))
+        # A chunk that opens with its article's title (a Markdown file's "# Roaming in the European Union") does not
+        # answer with it: "Roaming in the European Union. [1] Activate an eSIM. [2]" was a whole answer.
+        title = _folded(str(passage.get("title") or ""))
+        if pieces and title and _folded(pieces[0][0]) == title:
+            pieces[0] = ("", False)
         found = similarity(question, str(passage.get("chunk_id") or "")) if similarity is not None else None
         meaning = [0.0] * len(pieces)
         if found is not None and len(found[1]) == len(pieces):
             weight, floor = SIMILARITY.get(found[0], (0.0, 0.0))
             meaning = [weight * max(0.0, float(cosine) - floor) for cosine in found[1]]
         for position, (sentence, item) in enumerate(pieces):
+            if not sentence:
+                continue
             stems = set(content_stems(CROSS_REFERENCE.sub(" ", sentence), lang))
             out.append((number, position, sentence, stems, item, meaning[position]))
     return out
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().strip(" .:#").split())
 
 
 def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidate]:

@@ -105,3 +105,21 @@ def test_a_better_article_in_another_language_is_not_passed_over_for_a_worse_one
     # the top passage in the customer's language: as before, only passages in it
     assert select("¿puedo devolver el móvil?", [returns, lost], "es") == [
         (1, 0, returns["text"].split(". ")[0] + "."), (1, 1, "El móvil debe estar en su caja original.")]  # fmt: skip
+
+
+def test_a_chunk_that_opens_with_its_title_does_not_answer_with_it() -> None:
+    """A Markdown article's "# Title" line opens its first chunk: short and full of the question's words, it was
+    picked as the answer ("Roaming in the European Union. [1] Activate an eSIM. [2]")."""
+    roaming = {"chunk_id": "roaming#0", "lang": "en", "title": "Roaming in the European Union",
+               "text": "Roaming in the European Union\n\nWith any plan you can use your data in every EU country at no "
+                       "extra cost. To turn roaming on, open the app, go to Settings > Roaming and switch on "
+                       "\"Use my plan abroad\"."}  # fmt: skip
+    esim = {"chunk_id": "esim#0", "lang": "en", "title": "Activate an eSIM",
+            "text": "# Activate an eSIM\n\nAsk for it in the app under My lines > SIM. We send a QR code."}  # fmt: skip
+    answer = (
+        ExtractiveGenerator()
+        .generate(GenerationRequest("How do I activate roaming in Portugal?", "en", passages=[roaming, esim]))
+        .answer
+    )
+    assert "Settings > Roaming" in answer and "Roaming in the European Union" not in answer, answer
+    assert "Activate an eSIM" not in answer, answer
