@@ -87,7 +87,12 @@ def plot_latency(latencies: Mapping[str, Mapping[str, Sequence[float]]], path: P
             patch.set_facecolor(COLORS.get(label.split("\n")[0], "#999999"))
         ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
         if min(min(d) for d in data) > 0:
+            from matplotlib.ticker import LogFormatter
+
             ax.set_yscale("log")
+            # the same ticks as matplotlib's default, labelled "50", "600" (not "5x10^1", "6x10^2")
+            ax.yaxis.set_major_formatter(LogFormatter())
+            ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.set_ylabel("turn latency (ms)")
     ax.set_title("Latency per turn", fontsize=10)
     ax.grid(axis="y", alpha=0.3)

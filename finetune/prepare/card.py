@@ -30,6 +30,7 @@ def _plot(path: Path, data: dict[str, list[int]], title: str, xlabel: str, log: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
     fig, ax = plt.subplots(figsize=(7, 4))
     values = [v for vs in data.values() for v in vs]
@@ -39,6 +40,10 @@ def _plot(path: Path, data: dict[str, list[int]], title: str, xlabel: str, log: 
 
         bins = np.logspace(np.log10(max(1, min(values))), np.log10(max(values) + 1), 30)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # 1000, not 10^3
+    elif values and max(values) - min(values) <= 60:  # counts (turns): one bar per value, centred on it
+        bins = [v - 0.5 for v in range(min(values), max(values) + 2)]
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.hist(list(data.values()), bins=bins, label=list(data.keys()), stacked=True)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
