@@ -90,9 +90,10 @@ class CompareConfig:
             raise CompareConfigError(f"--rag-generator must be extractive or llm, got {self.rag_generator!r}")
         tuned = [m for m in self.rows if m in ("finetune", "hybrid")]
         if tuned and self.generator == "hf" and (self.model_dir is None or not self.model_dir.is_dir()):
+            given = "is missing" if self.model_dir is None else f"{self.model_dir}: no such folder"
             raise CompareConfigError(
-                f"--model {self.model_dir}: mode(s) {', '.join(tuned)} need a fine-tuned model folder "
-                "(made by `supportbot train`)"
+                f"--model {given}: mode(s) {', '.join(tuned)} need a fine-tuned model folder "
+                "(made by `supportbot train`, e.g. data/models/gemma-270m-support)"
             )
         if "rag-llm" in self.rows:
             if self.generator != "hf":

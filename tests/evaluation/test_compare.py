@@ -195,7 +195,8 @@ def test_an_out_that_is_a_file_or_an_empty_testset_is_a_clear_error(tmp_path: Pa
         (["--limit", "0"], "--limit"),
         (["--workers", "0"], "--workers"),
         (["--testset", "missing.jsonl"], "--testset missing.jsonl"),
-        (["--modes", "rag,hybrid", "--model", "no-such-model"], "--model no-such-model"),
+        (["--modes", "rag,hybrid", "--model", "no-such-model"], "--model no-such-model: no such folder"),
+        (["--modes", "rag,finetune"], "--model is missing"),  # said "--model None"
         (["--rag-generator", "llm"], "--base DIR"),
         (["--rag-generator", "llm", "--base", "no-such-base"], "--base no-such-base"),
         (["--rag-generator", "gpt"], "--rag-generator"),
