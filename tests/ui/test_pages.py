@@ -383,6 +383,7 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
     console.button(key=f"send-{escalation_id}").click().run()
     assert not console.exception, [e.value for e in console.exception]
     assert console.text_area[0].value != draft + " ¿Me das el número de pedido?"  # sent: the box starts again
+    assert not [w.value for w in console.warning if "Sent, but" in w.value]  # Spanish to a Spanish customer
 
     customer.run()  # the page's poll picks the agent's message up
     agent_messages = [m.markdown[0].value for m in customer.chat_message if m.name == "agent"]
@@ -395,6 +396,11 @@ def test_agent_takes_over_and_the_customer_sees_it_then_the_bot_returns(inproces
 
     console.run()
     assert "Es el pedido 12345" in " ".join(m.markdown[0].value for m in console.chat_message)
+    # an English reply to a Spanish customer goes out (an agent may switch on purpose), and the agent is told
+    console.text_area[0].set_value("Thanks, I have checked your order and a replacement is on its way today.").run()
+    console.button(key=f"send-{escalation_id}").click().run()
+    notices = [w.value for w in console.warning if "Sent, but" in w.value]
+    assert notices and "reads as English" in notices[0] and "writes in Spanish" in notices[0], notices
     console.button(key=f"resolve-{escalation_id}").click().run()
     assert SupportStore(inprocess_env / "support.sqlite").escalation(escalation_id)["status"] == "resolved"
     customer.run()

@@ -5,6 +5,7 @@ for admins to write the missing article."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
@@ -296,10 +297,31 @@ def _use_draft(key: str, draft_id: str, text: str) -> None:
     st.session_state[key], st.session_state[f"{key}-draft-id"] = text, draft_id
 
 
+LANGUAGES = {"es": "Spanish", "en": "English"}
+
+
+def sent_notice(message: Mapping[str, Any]) -> str:
+    """What the agent should know about a reply just sent (the checks the service reports, not enforced): it reads
+    as another language than the customer's, or personal data in it was replaced by placeholders."""
+    checks = message.get("checks") or {}
+    notes = []
+    language = checks.get("language") or {}
+    customer = message.get("lang") or (message.get("meta") or {}).get("lang")
+    if language.get("ok") is False and language.get("detected") and customer:
+        notes.append(f"the reply reads as {LANGUAGES.get(language['detected'], language['detected'])} and the "
+                     f"customer writes in {LANGUAGES.get(customer, customer)}: send a translation if that was "
+                     "not meant")  # fmt: skip
+    redacted = (checks.get("pii") or {}).get("redacted") or []
+    if redacted:
+        notes.append(f"personal data ({', '.join(redacted)}) was replaced by placeholders before it reached the "
+                     "customer")  # fmt: skip
+    return "Sent, but " + "; ".join(notes) + "." if notes else ""
+
+
 def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: Any) -> None:
     ss = st.session_state
     try:
-        backend.act(who, escalation_id, action, **body)
+        result = backend.act(who, escalation_id, action, **body)
     except BackendError as exc:
         ss["console_notice"] = f"{action} refused: {exc}"
     else:
@@ -307,6 +329,9 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
             for suffix in ("", "-draft-id"):
                 ss.pop(f"reply-{escalation_id}{suffix}", None)
             ss.get("unsent_replies", {}).pop(escalation_id, None)
+            notice = sent_notice(result)
+            if notice:
+                ss["console_notice"] = notice
         elif action == "claim":  # keep the case in view: it is in "Mine" now
             ss["queue_status_next"], ss["queue_case_next"] = "Mine", escalation_id
         else:  # resolved or released: the case has left this agent. Back to the queue, saying what became of it;
