@@ -48,6 +48,7 @@ def create_app(config: ApiConfig, *, service: Any | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.load)
         yield  # the SQLite connections close with the process (several lifespans may share one runtime)
+        runtime.stop_following()
 
     from api import __version__
 

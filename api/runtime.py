@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from retrieval.backends import SearchableKnowledgeBase
 
 log = api_logger()
+FOLLOW_SECONDS = 2.0  # how often a process looks for an index version another process wrote
 
 
 class NotReady(RuntimeError):
@@ -51,6 +52,9 @@ class Runtime:
         self.store: Any | None = None
         self.load_error: str | None = None
         self._write_lock = threading.Lock()
+        self.loaded_version: str | None = None  # the index version the service and the search were loaded from
+        self._stop_following = threading.Event()
+        self._follower: threading.Thread | None = None
 
     def load(self) -> None:
         """Load the chat service, the knowledge base and the store; a failure is kept for ``/readyz``, not raised.
@@ -60,14 +64,17 @@ class Runtime:
         if self.ready:
             return
         try:
+            version = self.index_version()
             if self.service is None:
                 from graph.service import ChatService
 
                 self.service = ChatService(self.config.graph_config())
             self.kb = self._open_kb()
             self.store = self.service.store  # one store (one pool) per process
+            self.loaded_version = version
             self.load_error = None
             self.metrics.ready.set(1)
+            self._start_following()
         except Exception as exc:  # any load failure means "not ready", reported without a traceback
             self.load_error = f"{type(exc).__name__}: {exc}"
             self.metrics.ready.set(0)
@@ -136,6 +143,53 @@ class Runtime:
             return stored
         return RetrievalConfig(embedder=self.config.embedder, embedder_backend=self.config.embedder_backend)
 
+    def _start_following(self) -> None:
+        if self.config.search_backend == "faiss" and self._follower is None:
+            self._stop_following.clear()
+            self._follower = threading.Thread(target=self._follow, name="index-follower", daemon=True)
+            self._follower.start()
+
+    def stop_following(self) -> None:
+        """Stop looking for index versions written by other processes (the app's shutdown)."""
+        self._stop_following.set()
+        if self._follower is not None:
+            self._follower.join(timeout=5)
+            self._follower = None
+
+    def _follow(self) -> None:
+        while not self._stop_following.wait(FOLLOW_SECONDS):
+            try:
+                self.follow_index()
+            except Exception as exc:  # an index being rewritten, a folder gone: try again at the next look
+                log.warning("index follower: %s: %s", type(exc).__name__, exc)
+
+    def follow_index(self) -> bool:
+        """Switch search and chat to the live index version when another process wrote it (`supportbot kb ingest` or
+        `kb delete` on this folder, a replica sharing it); True when it switched. Requests keep the loaded version
+        until the new one is loaded (a thread of the app looks every ``FOLLOW_SECONDS``)."""
+        if not self.ready or self.index_version() in (None, self.loaded_version):
+            return False
+        with self._write_lock:
+            version = self.index_version()
+            if version in (None, self.loaded_version):
+                return False
+            self._swap()
+            self.loaded_version = version
+        log.info("index version %s written by another process: now serving it", version)
+        return True
+
+    def _swap(self) -> None:
+        """Load the live index version for search and chat (under the write lock)."""
+        kb = self._open_kb()
+        reload_index = getattr(self.service, "reload_index", None)
+        if callable(reload_index):
+            reload_index()
+        else:
+            from graph.service import ChatService
+
+            self.service = ChatService(self.chat_service.config)
+        self.kb = kb
+
     def _change_index(self, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Apply one index write, then make search and chat use the new version.
 
@@ -148,15 +202,9 @@ class Runtime:
         with self._write_lock:
             report = change()
             if report.get("deleted") or report.get("added") or report.get("updated"):  # else nothing changed
-                kb = self._open_kb()
-                reload_index = getattr(self.service, "reload_index", None)
-                if callable(reload_index):
-                    reload_index()
-                else:
-                    from graph.service import ChatService
-
-                    self.service = ChatService(self.chat_service.config)
-                self.kb = kb
+                version = self.index_version()
+                self._swap()
+                self.loaded_version = version
         report["index_version"] = self.index_version()
         return report
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -140,3 +143,39 @@ def test_ingest_takes_the_date_that_picks_a_duplicate(client: TestClient, keys: 
     assert client.get("/v1/kb/documents/api-giftcard-new-en", headers=keys["agent"]).json()["updated"] == "2026-05-01"
     for doc_id in ("api-giftcard-new-en", "api-giftcard-old-en"):
         assert client.delete(f"/v1/kb/documents/{doc_id}", headers=admin).status_code == 200
+
+
+def test_an_index_version_written_by_another_process_is_served_without_a_restart(
+    bundled_index: Path, tmp_path: Path
+) -> None:
+    """`supportbot kb ingest` on the index folder of a running server (or a replica sharing the folder) writes a new
+    version: the server switches search and chat to it by itself (it served the old one until a restart)."""
+    import shutil
+    import time
+
+    from api.app import create_app
+    from api.config import ApiConfig
+    from api.keys import KeyStore
+    from retrieval.backends import ingest_knowledge_base
+
+    shutil.copytree(bundled_index, tmp_path / "index")
+    config = ApiConfig(home=tmp_path, index_dir=tmp_path / "index", rate_limit_per_minute=100_000,
+                       cache_dir=Path(os.environ["SUPPORTBOT_HOME"]))  # fmt: skip
+    agent = {"Authorization": f"Bearer {KeyStore(config.keys_db).create('agent', 'a')[1]}"}
+    with TestClient(create_app(config)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        before = runtime.loaded_version
+        found = client.get("/v1/kb/search", params={"q": "zanzibar gift wrapping"}, headers=agent).json()["results"]
+        assert before and NEW["id"] not in {r["doc_id"] for r in found}
+        (tmp_path / "new.jsonl").write_text(json.dumps(NEW) + "\n", encoding="utf-8")
+        report = ingest_knowledge_base(
+            "faiss", [tmp_path / "new.jsonl"], tmp_path / "index", cache_dir=Path(os.environ["SUPPORTBOT_HOME"])
+        )  # as the CLI does
+        assert report["added"] == 1
+        deadline = time.monotonic() + 120
+        while runtime.loaded_version == before and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert runtime.loaded_version != before, "the server kept the old index version"
+        hits = client.get("/v1/kb/search", params={"q": "zanzibar gift wrapping"}, headers=agent).json()["results"]
+        assert hits and hits[0]["doc_id"] == NEW["id"]
+        assert runtime.chat_service.deps.kb.data.documents.get(NEW["id"]) is not None  # chat reads it too
