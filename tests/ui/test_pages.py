@@ -289,13 +289,18 @@ def test_the_spanish_page_has_no_english_label(monkeypatch: pytest.MonkeyPatch, 
     assert pages == {"Chat de atención al cliente", "Acceso del personal"}, pages
 
 
+def _use_api(monkeypatch: pytest.MonkeyPatch, api_server: ApiServer, key_name: str) -> None:
+    """The pages talk to ``api_server`` with a customer key of their own."""
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
+    monkeypatch.setenv("SUPPORTBOT_API_KEY", customer_key(key_name))
+
+
 @pytest.mark.slow
 def test_the_chat_says_it_lost_the_api_keeps_the_conversation_and_comes_back(
     monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
 ) -> None:
-    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
-    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
-    monkeypatch.setenv("SUPPORTBOT_API_KEY", customer_key("ui-outage"))
+    _use_api(monkeypatch, api_server, "ui-outage")
     at = open_page()
     at.chat_input[0].set_value(SPANISH_QUESTION).run()
     [answer] = assistant_texts(at)
@@ -318,9 +323,7 @@ def test_the_console_keeps_the_open_case_and_the_typing_through_an_api_outage(
 
     from ui.state import cached_backend
 
-    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
-    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
-    monkeypatch.setenv("SUPPORTBOT_API_KEY", customer_key("ui-console-outage"))
+    _use_api(monkeypatch, api_server, "ui-console-outage")
     customer = httpx.Client(base_url=api_server.url, headers={"X-API-Key": customer_key("ui-console-outage")},
                             timeout=120)  # fmt: skip
     case = customer.post("/v1/handoff", json={"session_id": uuid.uuid4().hex, "lang": "es"}).raise_for_status()
