@@ -18,28 +18,6 @@ from graph.scope import ScopeModel
 from graph.store import SupportStore
 
 
-class VectorCache:
-    """LRU cache of query embeddings (thread-safe)."""
-
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], size: int = 512) -> None:
-        self.encode, self.size = encode, size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> np.ndarray:
-        """The unit vector of ``text``."""
-        with self._lock:
-            if text in self._items:
-                self._items.move_to_end(text)
-                return self._items[text]
-        vector = self.encode([text])[0]
-        with self._lock:
-            self._items[text] = vector
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return vector
-
-
 class LruCache:
     """A small thread-safe LRU map."""
 
@@ -63,6 +41,22 @@ class LruCache:
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+class VectorCache:
+    """LRU cache of query embeddings (thread-safe)."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], size: int = 512) -> None:
+        self.encode = encode
+        self._items = LruCache(size)
+
+    def __call__(self, text: str) -> np.ndarray:
+        """The unit vector of ``text``."""
+        vector = self._items.get(text)
+        if vector is None:
+            vector = self.encode([text])[0]
+            self._items.put(text, vector)
+        return vector
 
 
 @dataclass
