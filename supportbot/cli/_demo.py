@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import typer
-
 from supportbot.cli._common import fail
 
 DEMO_KEY_NAME = "demo"
@@ -122,19 +120,6 @@ def port_is_free(host: str, port: int) -> bool:
 def url_host(host: str) -> str:
     """The host to put in a URL for a server bound to ``host`` (a wildcard bind is reached on localhost)."""
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-
-
-def stage_printer(progress: Callable[[str, int, int], None]) -> Callable[[str, int, int], None]:
-    """Wrap a (possibly invisible, off a terminal) progress bar so each finished stage is also printed once."""
-    finished: set[str] = set()
-
-    def update(stage: str, done: int, total: int) -> None:
-        progress(stage, done, total)
-        if done >= total and stage not in finished and not sys.stderr.isatty():
-            finished.add(stage)
-            typer.echo(f"  {stage}: {done}/{total}", err=True)
-
-    return update
 
 
 def stop_on_signals() -> None:

@@ -43,6 +43,8 @@ def user_errors() -> Iterator[None]:
 def progress_bar(enabled: bool = True) -> Iterator[Any]:
     """A rich progress display on stderr (stdout stays clean for --json); yields a progress callback.
 
+    Off a terminal (a CI log, docker without -t, nohup) the bar is not drawn: each finished stage is printed on
+    stderr once instead ("  embed: 64/64"), so a long ingest or ``data prepare`` is not silent until it ends.
     The callback also stops the command at its next step after a SIGINT/SIGTERM whose KeyboardInterrupt was
     swallowed (see ``supportbot.cli._common.stop_on_signals``), rather than only at its commit.
     """
@@ -51,22 +53,27 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 
     from retrieval.signals import raise_if_interrupted
 
+    drawn = enabled and sys.stderr.isatty()
     with Progress(
         TextColumn("{task.description:<9}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
-        disable=not enabled or not sys.stderr.isatty(),
+        disable=not drawn,
         transient=False,
     ) as progress:
         tasks: dict[str, Any] = {}
+        finished: set[str] = set()
 
         def update(stage: str, done: int, total: int) -> None:
             raise_if_interrupted()
             if stage not in tasks:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
+            if enabled and not drawn and done >= total and stage not in finished:
+                finished.add(stage)
+                typer.echo(f"  {stage}: {done}/{total}", err=True)
 
         yield update
 
@@ -83,7 +90,6 @@ def ingest(
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
     from retrieval.backends import ingest_knowledge_base
-    from supportbot.cli._demo import stage_printer
 
     settings = get_settings()
     with user_errors(), progress_bar() as progress:
@@ -95,8 +101,7 @@ def ingest(
             config=retrieval_config(embedder),
             replace=replace,
             cache_dir=settings.home,
-            # off a terminal (a CI log, docker without -t) the bar is not drawn: each finished stage is printed
-            progress=stage_printer(progress),
+            progress=progress,
         )
     if report["skipped"]:
         from retrieval.documents import SUPPORTED_SUFFIXES

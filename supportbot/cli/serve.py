@@ -152,14 +152,14 @@ def demo(
 def _build_bundled_index(index: Path, home: Path) -> None:
     """Ingest the bundled knowledge base into the FAISS folder ``index`` (with a progress bar)."""
     from retrieval.backends import ingest_knowledge_base
-    from supportbot.cli._demo import bundled_kb, stage_printer
+    from supportbot.cli._demo import bundled_kb
     from supportbot.cli.kb import progress_bar, retrieval_config, user_errors
 
     source = bundled_kb()
     typer.echo(f"building the bundled knowledge base {source} into {index} (once; about a minute on a CPU)")
     with user_errors(), progress_bar() as progress:
         report = ingest_knowledge_base(
-            "faiss", [source], index, config=retrieval_config(), cache_dir=home, progress=stage_printer(progress)
+            "faiss", [source], index, config=retrieval_config(), cache_dir=home, progress=progress
         )
     typer.echo(f"indexed {report['documents']} articles ({report['chunks']} chunks) in {report['seconds']} s")
 

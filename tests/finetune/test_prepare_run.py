@@ -284,6 +284,8 @@ def test_cli_never_replaces_a_folder_it_did_not_write(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--no-raft", "--overwrite"])
     assert result.exit_code == 0, result.output
     assert not (out / "notes.txt").exists() and (out / "manifest.json").is_file()
+    # off a terminal (this runner's stderr, a CI log, nohup) each finished stage is printed: it was silent until done
+    assert "  clean: 1/1" in result.stderr and "  redact: 1/1" in result.stderr, result.stderr
     result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--no-raft"])
     assert result.exit_code == 0, result.output  # its own earlier output: replaced without --overwrite
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "eval.jsonl", "mine", "other", "out"]
