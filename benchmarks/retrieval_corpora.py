@@ -9,6 +9,10 @@ runs in a few minutes on 2 cores.
 |---|---|---|
 | stsb (bilingual) | sentence2 of every dev row, en + es twins | sentence1 of rows scored >= 4, en and es |
 | stsb-xling | sentence2, one language only | sentence1 in the other language (cross-language) |
+| stsb-partly | sentence2: a third in both languages, a third only es, a third only en | sentence1, en and es (1) |
+
+(1) gold: the article in the query's language, else the other language's; ``stsb-partly xling`` holds the queries
+whose article exists only in the other language.
 | bitext | 15 responses per intent (long) | instructions of other rows; gold = every article of that intent |
 | abcd | the 55 guideline subflows (long) | every customer turn of the sample dialogues, with the turns before it |
 | sgd | one short article per (domain, intent) of the dev schema | user turns after the first, with the turns before |
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -92,6 +97,36 @@ def stsb(datasets: Path, min_score: float = 4.0) -> list[Corpus]:
         Corpus("stsb", articles["en"] + articles["es"], queries["en"] + queries["es"], note, ["en", "es"]),
         Corpus("stsb-xling es->en", articles["en"], cross["es"], note + "; English-only index", ["en"]),
         Corpus("stsb-xling en->es", articles["es"], cross["en"], note + "; Spanish-only index", ["es"]),
+    ]
+
+
+def partly_translated(corpus: Corpus) -> list[Corpus]:
+    """A partly translated knowledge base from a bilingual corpus of linked twins (ids ``<row>-en`` / ``<row>-es``):
+    a third of the rows keep both languages, a third only Spanish, a third only English (by a hash of the row).
+    Each query's gold is its article in the query's language, else the other language's. Two corpora over the
+    same articles: the queries whose article exists in their language, and those whose article exists only in
+    the other language (what the English embedder's dense list cannot find)."""
+
+    def dropped(article_id: str) -> bool:
+        row, lang = article_id.rsplit("-", 1)
+        third = int(hashlib.sha256(row.encode()).hexdigest(), 16) % 3
+        return (third, lang) in ((1, "en"), (2, "es"))
+
+    articles = [dict(a) for a in corpus.articles if not dropped(a["id"])]
+    kept = {a["id"] for a in articles}
+    for a in articles:
+        if a.get("translation_of") not in kept:
+            a.pop("translation_of", None)
+    same, xling = [], []
+    for q in corpus.queries:
+        other = [g.rsplit("-", 1)[0] + ("-en" if g.endswith("-es") else "-es") for g in q["gold_ids"]]
+        gold = [g if g in kept else twin for g, twin in zip(q["gold_ids"], other, strict=True)]
+        gold = [g for g in gold if g in kept]
+        (same if set(gold) & set(q["gold_ids"]) else xling).append({**q, "gold_ids": gold})
+    note = corpus.note + "; partly translated (a third of the rows in both languages, a third in each alone)"
+    return [
+        Corpus(f"{corpus.name}-partly", articles, same, note, ["en", "es"]),
+        Corpus(f"{corpus.name}-partly xling", articles, xling, f"{note}; its article only in the other", ["en", "es"]),
     ]
 
 
@@ -207,7 +242,8 @@ def sgd(datasets: Path, max_queries: int = 300, seed: int = 0) -> Corpus:
 
 def load_corpora(datasets: Path) -> list[Corpus]:
     """Every dev corpus (raises FileNotFoundError when a dataset is missing)."""
-    return [*stsb(datasets), bitext(datasets), abcd(datasets), sgd(datasets)]
+    bilingual = stsb(datasets)
+    return [*bilingual, *partly_translated(bilingual[0]), bitext(datasets), abcd(datasets), sgd(datasets)]
 
 
 def write_articles(corpus: Corpus, folder: Path) -> Path:

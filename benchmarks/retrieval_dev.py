@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import sys
@@ -31,7 +32,7 @@ sys.path.append(str(_HERE))  # retrieval_corpora
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from retrieval_corpora import Corpus, load_corpora, write_articles  # noqa: E402
+from retrieval_corpora import Corpus, load_corpora, partly_translated, write_articles  # noqa: E402
 
 from retrieval.config import RetrievalConfig  # noqa: E402
 from retrieval.conversation import conversation_query  # noqa: E402
@@ -71,6 +72,16 @@ def demo_short_corpus() -> Corpus:
     written for this check without reading ``data/eval``; its val split is held out)."""
     path = ROOT / "benchmarks" / "data" / "short_queries.jsonl"
     return Corpus("demo_short", [], load_queries(path, split="dev"), "data/kb + short chat messages", ["en", "es"])
+
+
+def demo_partly_corpora() -> list[Corpus]:
+    """The demo store partly translated (:func:`retrieval_corpora.partly_translated`: a third of the articles only
+    in Spanish, a third only in English), with the dev questions and short messages of both languages."""
+    files = [ROOT / "data" / "kb" / f"articles.{lang}.jsonl" for lang in ("en", "es")]
+    articles = [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines()]
+    short = load_queries(ROOT / "benchmarks" / "data" / "short_queries.jsonl", split="dev")
+    store = Corpus("store", articles, load_queries(DEMO_QUERIES, split="dev") + short, "data/kb + dev messages")
+    return partly_translated(store)
 
 
 def switch_corpus(seed: int = 0) -> Corpus:
@@ -198,7 +209,7 @@ def dev_runs(
 
     ``names``: comma-separated corpus names to keep (all when empty).
     """
-    corpora = [demo_corpus(), demo_short_corpus()]
+    corpora = [demo_corpus(), demo_short_corpus(), *demo_partly_corpora()]
     if datasets.is_dir():
         corpora += load_corpora(datasets)
     else:
@@ -351,6 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         **SINGLE,
         "rrf (before)": configured(replace(default, fusion="rrf")),
         "hybrid, no title list": configured(replace(default, fusion_title_weight=0.0)),
+        "hybrid, no foreign list": configured(replace(default, fusion_foreign_weight=0.0)),
         "hybrid": configured(default),
     }
     print(f"load average {os.getloadavg()[0]:.2f}; collected in {time.perf_counter() - started:.0f} s\n")

@@ -62,6 +62,9 @@ class ChatState(TypedDict, total=False):
     rewrites: int
     passages: list[dict[str, Any]]
     answer: str
+    # said before the answer, outside the output rails' checks: an extractive answer quoting articles that only
+    # exist in another language says so (graph.nodes.respond.preface); "" for none
+    preface: str
     citations: list[int]
     tokens_generated: int
     route: Route | None
@@ -88,6 +91,7 @@ def turn_input(
         "rewrites": 0,
         "passages": [],
         "answer": "",
+        "preface": "",
         "citations": [],
         "tokens_generated": 0,
         "route": None,

@@ -72,6 +72,14 @@ class RetrievalConfig:
             "of the dense weight; 0 = titles only as part of each chunk's text (docs/retrieval.md, 'Titles')"
         },
     )
+    fusion_foreign_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "a partly translated index: weight of the USE multilingual list of an English query, counted for "
+            "the articles with no English version only, as a share of the dense weight; 0 = off "
+            "(docs/retrieval.md, 'Partly translated indexes')"
+        },
+    )
     multilingual_dense: bool = field(
         default=True,
         metadata={
@@ -134,6 +142,8 @@ class RetrievalConfig:
             raise ValueError("chunk_max_chars >= 50, candidates >= 1 and rrf_k >= 1 are required")
         if not 0 <= self.fusion_title_weight <= 4:
             raise ValueError("fusion_title_weight must be in [0, 4]")
+        if not 0 <= self.fusion_foreign_weight <= 4:
+            raise ValueError("fusion_foreign_weight must be in [0, 4]")
         if not 0 <= self.fusion_rank_bonus <= 2 or self.fusion_rank_k < 0:
             raise ValueError("fusion_rank_bonus must be in [0, 2] and fusion_rank_k >= 0")
         if self.fusion not in ("minmax", "rrf"):
@@ -175,7 +185,7 @@ class RetrievalConfig:
         """Chunk row -> fused score of one query's candidates, with this config's fusion and weights."""
         weights = self.fusion_weights_for(signals.qlang, signals.cross, signals.bilingual, signals.multilingual)
         return fuse(signals, weights, self.fusion, self.rrf_k, self.fusion_rank_bonus, self.fusion_rank_k,
-                    self.fusion_title_weight)  # fmt: skip
+                    self.fusion_title_weight, self.fusion_foreign_weight)  # fmt: skip
 
     def weights_for(self, lang: str | None) -> tuple[float, float]:
         """The (dense, lexical) fusion weights for a query in ``lang``.

@@ -43,6 +43,12 @@ class Signals:
     # than like any 700-character chunk of the article
     title_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     title_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # cosine similarities
+    # a partly translated index: the USE multilingual list of a query whose dense list is the index's (English-only)
+    # embedder, scored over every chunk but counted only for the chunks of articles with no version in the query's
+    # language (``foreign_keep``): the English embedder cannot read them, the other lists do not see them
+    foreign_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    foreign_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # USE cosines
+    foreign_keep: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
@@ -82,6 +88,7 @@ def fuse(
     rank_bonus: float = RANK_BONUS,
     rank_k: int = RANK_K,
     title_weight: float = 0.0,
+    foreign_weight: float = 0.0,
 ) -> dict[int, float]:
     """Chunk row -> fused score of the dense, lexical and title candidates in ``signals``.
 
@@ -94,27 +101,33 @@ def fuse(
             0 disables.
         rank_k: ``minmax`` only: the constant of that rank term.
         title_weight: the title list's weight as a share of the dense weight (0: titles ignored).
+        foreign_weight: the foreign list's weight as a share of the dense weight (0: ignored). Its chunks are
+            normalised and ranked among the whole list, so an untranslated article gains only as far as it is
+            near the top of every chunk the multilingual encoder saw.
 
     Raises:
         ValueError: an unknown method.
     """
     dense_weight, lexical_weight = weights
-    title = (signals.title_rows, signals.title_scores, title_weight * dense_weight)
-    match method:
-        case "rrf":
-            lists = [(signals.dense_rows, dense_weight), (signals.lexical_rows, lexical_weight)]
-            return rrf(lists + ([(title[0], title[2])] if title[2] > 0 else []), rrf_k)
-        case "minmax":
-            fused: dict[int, float] = {}
-            scored = [
-                (signals.dense_rows, signals.dense_scores, dense_weight),
-                (signals.lexical_rows, signals.lexical_scores, lexical_weight),
-            ]
-            for rows, scores, weight in scored + ([title] if title[2] > 0 else []):
+    every = np.ones(0, bool)  # an empty mask: every row of the list counts
+    scored = [
+        (signals.dense_rows, signals.dense_scores, dense_weight, every),
+        (signals.lexical_rows, signals.lexical_scores, lexical_weight, every),
+        (signals.title_rows, signals.title_scores, title_weight * dense_weight, every),
+        (signals.foreign_rows, signals.foreign_scores, foreign_weight * dense_weight, signals.foreign_keep),
+    ]
+    scored = scored[:2] + [entry for entry in scored[2:] if entry[2] > 0]  # the optional lists only when weighed
+    fused: dict[int, float] = {}
+    for rows, scores, weight, keep in scored:
+        counted = keep if len(keep) else np.ones(len(rows), bool)  # a masked list is ranked among all its rows
+        match method:
+            case "rrf":
+                values = weight / (rrf_k + np.arange(1, len(rows) + 1, dtype=np.float64))
+            case "minmax":
                 ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
-                for row, value in zip(rows.tolist(), values.tolist(), strict=True):
-                    fused[row] = fused.get(row, 0.0) + value
-            return fused
-        case _:
-            raise ValueError(f"unknown fusion method {method!r}: use one of {', '.join(METHODS)}")
+            case _:
+                raise ValueError(f"unknown fusion method {method!r}: use one of {', '.join(METHODS)}")
+        for row, value in zip(rows[counted].tolist(), values[counted].tolist(), strict=True):
+            fused[row] = fused.get(row, 0.0) + value
+    return fused

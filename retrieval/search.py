@@ -138,6 +138,7 @@ class KnowledgeBase:
         for row, doc_id in enumerate(data.chunk_doc_ids):
             self.rows_of.setdefault(doc_id, []).append(row)
         self._titles: tuple[list[str], np.ndarray, np.ndarray | None] | None = None  # see title_vectors
+        self._foreign: dict[str, np.ndarray] = {}  # query language -> see foreign_rows
         self._titles_lock = threading.Lock()
 
     def sentence_vectors(self, chunk_id: str) -> tuple[str, np.ndarray] | None:
@@ -299,7 +300,33 @@ class KnowledgeBase:
         )
         if self.config.fusion_title_weight > 0:
             signals.title_rows, signals.title_scores = self._title_list(query, vector, multilingual, candidates)
+        foreign = self.foreign_rows(qlang) if not multilingual and self.config.fusion_foreign_weight > 0 else None
+        if foreign is not None:
+            scores, rows = _search_one(self.multilingual, encode_multilingual([query])[0], candidates)
+            keep = rows[0] >= 0
+            signals.foreign_rows, signals.foreign_scores = rows[0][keep].astype(np.int64), scores[0][keep]
+            signals.foreign_keep = foreign[signals.foreign_rows]
         return signals
+
+    def foreign_rows(self, qlang: str | None) -> np.ndarray | None:
+        """Which chunk rows belong to articles with no version in ``qlang`` (in another language, no twin in
+        ``qlang``): what a query in ``qlang`` cannot find by the English embedder's dense list. None when there are
+        none, or the index has no USE multilingual vectors to find them by."""
+        if self.multilingual is None or qlang is None:
+            return None
+        if qlang not in self._foreign:  # a benign race: two threads compute the same mask
+            documents = self.data.documents
+            twins: dict[str, set[str]] = {}
+            for doc_id, twin in self.twin_of.items():  # translation_of may be set on one side only
+                twins.setdefault(doc_id, set()).add(twin)
+                twins.setdefault(twin, set()).add(doc_id)
+            reachable = {
+                doc_id: doc.lang == qlang or any(documents[t].lang == qlang for t in twins.get(doc_id, ()))
+                for doc_id, doc in documents.items()
+            }
+            self._foreign[qlang] = np.array([not reachable[d] for d in self.data.chunk_doc_ids], bool)
+        mask = self._foreign[qlang]
+        return mask if mask.any() else None
 
     def _title_list(
         self, query: str, vector: np.ndarray, multilingual: bool, candidates: int

@@ -186,6 +186,12 @@ class ExtractiveGenerator:
         answer, citations = compose(chosen)
         return Generation(answer=answer, citations=citations, tokens=0)
 
+    def source_language(self, request: GenerationRequest) -> str | None:
+        """The language of the passages the answer quotes (:func:`_answering`): the customer's, unless only another
+        language's articles cover the question; None without passages."""
+        chosen = _answering(request.passages, request.lang, self.same_content)
+        return str(chosen[0][1].get("lang") or request.lang) if chosen else None
+
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The answer word by word (it is computed at once; streaming keeps one interface for every generator)."""
         answer = self.generate(request).answer

@@ -11,6 +11,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.generators import GenerationRequest, GeneratorError
+from graph.nodes.respond import preface
 from graph.state import ChatState
 
 
@@ -46,6 +47,8 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         use_passages=mode != "finetune",
         company=deps.config.company,
     )
+    source_language = getattr(generator, "source_language", None)  # the extractive generator quotes as written
+    said_before = preface(source_language(request), lang) if source_language is not None else ""
     earlier = state.get("guardrails", {}).get("stream", {})
     # Once some sentences of a stopped answer went out, its replacement comes whole in the final event.
     if state.get("stream") and not (earlier.get("stopped") and earlier.get("released")):
@@ -62,15 +65,18 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
             writer({"type": "token", "text": sentence, "sentence": index})
             index += 1
 
+        if said_before:
+            emit(said_before + " ")
         outcome = release(generator.stream(request), gate.check, emit, gate.cite)
         failed = outcome["failed"] or gate.finish()
         # as sent (citation marks attributed by the rail); a stopped answer is replaced whole anyway
         answer = (outcome["text"] if outcome["failed"] else outcome["released_text"]).strip()
         record = {"generator": kind, "released": outcome["released"], "stopped": bool(outcome["failed"]),
                   "failed": failed, "checks": gate.checks}  # fmt: skip
-        return {"answer": answer, "citations": citations_in(answer, len(request.passages)),
+        return {"answer": answer, "preface": said_before, "citations": citations_in(answer, len(request.passages)),
                 "tokens_generated": 0 if kind == "extractive" else outcome["pieces"],
                 "guardrails": {"generator": {"name": kind}, "stream": record}}  # fmt: skip
     generation = generator.generate(request)
-    return {"answer": generation.answer, "citations": generation.citations, "tokens_generated": generation.tokens,
+    return {"answer": generation.answer, "preface": said_before, "citations": generation.citations,
+            "tokens_generated": generation.tokens,
             "guardrails": {"generator": {"name": kind}}}  # fmt: skip

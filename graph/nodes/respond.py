@@ -83,6 +83,26 @@ TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
 TEMPLATES |= REPLIES  # small talk: greeting, thanks, goodbye, identity
 
 
+# An extractive answer quotes the knowledge base as written: when only another language's articles cover the
+# question, the customer is told before the quote (graph.nodes.generate).
+_PREFACE = {
+    "en": "Our help centre covers this only in {language}:",
+    "es": "Nuestro centro de ayuda solo trata esto en {language}:",
+}
+_LANGUAGE_NAMES = {"en": {"es": "Spanish", "en": "English"}, "es": {"es": "español", "en": "inglés"}}
+_ANOTHER_LANGUAGE = {"en": "another language", "es": "otro idioma"}
+
+
+def preface(source_lang: str | None, lang: str) -> str:
+    """What goes before an answer quoted from articles in ``source_lang`` for a customer writing in ``lang``: ""
+    when they are the same (or unknown)."""
+    if not source_lang or source_lang == lang:
+        return ""
+    own = lang if lang in _PREFACE else "en"
+    name = _LANGUAGE_NAMES[own].get(source_lang, _ANOTHER_LANGUAGE[own])
+    return _PREFACE[own].format(language=name)
+
+
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -118,7 +138,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     lang = state.get("lang") or "en"
     topics = deps.scope.meta.get("topics") if deps.scope is not None else None
     other = state.get("guardrails", {}).get("scope", {}).get("other_company")
-    answer = state.get("answer", "") if route == "answered" else template(state.get("reason", ""), lang, topics, other)
+    if route == "answered":
+        answer = " ".join(part for part in (state.get("preface", ""), state.get("answer", "")) if part)
+    else:
+        answer = template(state.get("reason", ""), lang, topics, other)
     update: dict[str, Any] = {
         "route": route,
         "answer": answer,
