@@ -139,3 +139,20 @@ def test_the_title_list_is_a_third_list_weighted_from_the_dense_one() -> None:
     assert RetrievalConfig().fuse(s) == pytest.approx(fuse(s, (0.35, 0.65), title_weight=0.3))
     with pytest.raises(ValueError, match="fusion_title_weight"):
         RetrievalConfig(fusion_title_weight=-1)
+
+
+def test_the_foreign_list_counts_only_its_kept_rows_ranked_among_all_of_them() -> None:
+    s = signals(dense={1: 0.9, 2: 0.5}, lexical={1: 3.0, 3: 2.0})
+    # USE ranks row 1 (has a version in the query's language) first and row 4 (untranslated) second
+    s.foreign_rows, s.foreign_scores = np.array([1, 4, 5], np.int64), np.array([0.9, 0.7, 0.4], np.float32)
+    s.foreign_keep = np.array([False, True, True])
+    before = fuse(s, (0.6, 0.4))
+    after = fuse(s, (0.6, 0.4), foreign_weight=1.0)
+    assert after[1] == pytest.approx(before[1]) and 4 not in before
+    # row 4 is normalised and ranked among the whole list: (0.7 - 0.4) / 0.5, second place's rank term
+    assert after[4] == pytest.approx(0.6 * (0.6 + 0.5 * 2 / 3), rel=1e-5)
+    assert after[5] == pytest.approx(0.6 * (0.0 + 0.5 * 2 / 4), rel=1e-5)
+    rrf = fuse(s, (0.6, 0.4), "rrf", 60, foreign_weight=1.0)
+    assert rrf[4] == pytest.approx(0.6 / 62) and rrf[1] == pytest.approx(fuse(s, (0.6, 0.4), "rrf", 60)[1])
+    with pytest.raises(ValueError, match="fusion_foreign_weight"):
+        RetrievalConfig(fusion_foreign_weight=5)
