@@ -156,7 +156,7 @@ def write_report(
     ]
     parts += [f"> note: {note}" for note in run.get("notes", [])]
     parts += ["", "## Headline (both languages)", "", kpi_table(table, modes, "all", HEADLINE, calls), ""]
-    if diffs is not None:
+    if diffs is not None and len(modes) > 1:  # one mode has nothing to be compared with
         parts += ["## Paired differences (headline KPIs)", "",
                   "Per-message differences, resampled together; bold: the interval excludes 0.", ""]  # fmt: skip
         for lang in LANGS:

@@ -60,3 +60,13 @@ def test_plots_are_real_pngs(tmp_path: Path) -> None:
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         height, width, _ = matplotlib.image.imread(plot).shape
         assert height > 100 and width > 100
+
+
+def test_a_one_mode_report_has_no_empty_paired_differences_section(tmp_path: Path) -> None:
+    rows = [row("rouge_l", "rag", lang, v) for lang in ("en", "es") for v in (0.28, 0.30, 0.32) * 10]
+    table = aggregate(rows, n_resamples=200)
+    run = {"modes": ["rag"], "split": "dev", "turns": 60, "items": 60, "index": "idx", "model": None,
+           "rag_generator": "extractive", "n_resamples": 200, "seed": 0}  # fmt: skip
+    text = write_report(tmp_path / "report.md", table=table, calls=call_winners(table), nodes={}, run=run, plots=[],
+                        diffs={}).read_text(encoding="utf-8")  # fmt: skip
+    assert "## Headline (both languages)" in text and "Paired differences" not in text
