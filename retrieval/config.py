@@ -76,7 +76,8 @@ class RetrievalConfig:
         default=1.0,
         metadata={
             "help": "a partly translated index: weight of the USE multilingual list of an English query, counted for "
-            "the articles with no English version only, as a share of the dense weight; 0 = off "
+            "the articles with no English version only, as a share of the dense weight (its titles' list: this times "
+            "fusion_title_weight); 0 = off "
             "(docs/retrieval.md, 'Partly translated indexes')"
         },
     )

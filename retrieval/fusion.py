@@ -49,6 +49,10 @@ class Signals:
     foreign_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     foreign_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # USE cosines
     foreign_keep: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # and the titles by USE, likewise counted for the untranslated articles only (the title list's weight share)
+    foreign_title_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    foreign_title_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    foreign_title_keep: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
@@ -101,9 +105,10 @@ def fuse(
             0 disables.
         rank_k: ``minmax`` only: the constant of that rank term.
         title_weight: the title list's weight as a share of the dense weight (0: titles ignored).
-        foreign_weight: the foreign list's weight as a share of the dense weight (0: ignored). Its chunks are
-            normalised and ranked among the whole list, so an untranslated article gains only as far as it is
-            near the top of every chunk the multilingual encoder saw.
+        foreign_weight: the foreign list's weight as a share of the dense weight (0: ignored); the foreign title
+            list's is that times ``title_weight``. Their kept rows are normalised and ranked among the whole list,
+            so an untranslated article gains only as far as it is near the top of everything the multilingual
+            encoder saw.
 
     Raises:
         ValueError: an unknown method.
@@ -115,6 +120,12 @@ def fuse(
         (signals.lexical_rows, signals.lexical_scores, lexical_weight, every),
         (signals.title_rows, signals.title_scores, title_weight * dense_weight, every),
         (signals.foreign_rows, signals.foreign_scores, foreign_weight * dense_weight, signals.foreign_keep),
+        (
+            signals.foreign_title_rows,
+            signals.foreign_title_scores,
+            title_weight * foreign_weight * dense_weight,
+            signals.foreign_title_keep,
+        ),
     ]
     scored = scored[:2] + [entry for entry in scored[2:] if entry[2] > 0]  # the optional lists only when weighed
     fused: dict[int, float] = {}

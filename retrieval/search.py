@@ -306,6 +306,10 @@ class KnowledgeBase:
             keep = rows[0] >= 0
             signals.foreign_rows, signals.foreign_scores = rows[0][keep].astype(np.int64), scores[0][keep]
             signals.foreign_keep = foreign[signals.foreign_rows]
+            if self.config.fusion_title_weight > 0:
+                rows, scores = self._title_list(query, vector, True, candidates)
+                signals.foreign_title_rows, signals.foreign_title_scores = rows, scores
+                signals.foreign_title_keep = foreign[rows]
         return signals
 
     def foreign_rows(self, qlang: str | None) -> np.ndarray | None:

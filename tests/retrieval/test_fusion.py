@@ -154,5 +154,10 @@ def test_the_foreign_list_counts_only_its_kept_rows_ranked_among_all_of_them() -
     assert after[5] == pytest.approx(0.6 * (0.0 + 0.5 * 2 / 4), rel=1e-5)
     rrf = fuse(s, (0.6, 0.4), "rrf", 60, foreign_weight=1.0)
     assert rrf[4] == pytest.approx(0.6 / 62) and rrf[1] == pytest.approx(fuse(s, (0.6, 0.4), "rrf", 60)[1])
+    # the titles by USE likewise, at the title list's share of the foreign weight
+    s.foreign_title_rows, s.foreign_title_scores = np.array([6, 4], np.int64), np.array([0.8, 0.6], np.float32)
+    s.foreign_title_keep = np.array([False, True])
+    titled = fuse(s, (0.6, 0.4), title_weight=0.5, foreign_weight=1.0)
+    assert titled[4] == pytest.approx(after[4] + 0.3 * (0.0 + 0.5 * 2 / 3), rel=1e-5) and 6 not in titled
     with pytest.raises(ValueError, match="fusion_foreign_weight"):
         RetrievalConfig(fusion_foreign_weight=5)
