@@ -151,6 +151,7 @@ def draft_reply(
         ``{"text", "passages", "question", "for_message", "generator", "lang"}``.
     """
     from graph.nodes import generate, retrieve
+    from graph.nodes.respond import prefaced
 
     index, question = _question(transcript)
     kind = deps.config.generator if deps.config.has_llm else "extractive"
@@ -171,7 +172,7 @@ def draft_reply(
             "messages": transcript[: index + 1],
         }
         if known is None:
-            answer = cached.get("answer") or _CITATION.sub("", generate.run(state, deps)["answer"]).strip()  # type: ignore[arg-type]
+            answer = cached.get("answer") or _CITATION.sub("", prefaced(generate.run(state, deps))).strip()  # type: ignore[arg-type]
         deps.assist.put(key, {"passages": passages, "answer": answer if known is None else cached.get("answer")})
     if known is not None:
         return {"text": known, "passages": passages, "question": question, "for_message": index, "generator": kind,

@@ -103,6 +103,11 @@ def preface(source_lang: str | None, lang: str) -> str:
     return _PREFACE[own].format(language=name)
 
 
+def prefaced(state: Mapping[str, Any]) -> str:
+    """The answer as the customer reads it: the generate node's ``preface``, if any, then the answer."""
+    return " ".join(part for part in (state.get("preface", ""), state.get("answer", "")) if part)
+
+
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -138,10 +143,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     lang = state.get("lang") or "en"
     topics = deps.scope.meta.get("topics") if deps.scope is not None else None
     other = state.get("guardrails", {}).get("scope", {}).get("other_company")
-    if route == "answered":
-        answer = " ".join(part for part in (state.get("preface", ""), state.get("answer", "")) if part)
-    else:
-        answer = template(state.get("reason", ""), lang, topics, other)
+    answer = prefaced(state) if route == "answered" else template(state.get("reason", ""), lang, topics, other)
     update: dict[str, Any] = {
         "route": route,
         "answer": answer,

@@ -110,5 +110,10 @@ def test_an_answer_quoted_from_a_spanish_only_article_says_so_first(
         assert events[-1]["replaced"] is False and events[-1]["answer"] == reply["answer"]
         # a question the English articles answer has no notice
         assert not service.chat("How do I cancel my order?")["answer"].startswith("Our help centre")
+        # the reply drafted for a support agent says it too
+        from graph.nodes.handoff import draft_reply
+
+        draft = draft_reply(service.deps, [{"role": "user", "content": question}], "en", "Ana")
+        assert "Our help centre covers this only in Spanish: " in draft["text"] and "cuenta" in draft["text"]
     finally:
         service.close()
