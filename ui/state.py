@@ -74,7 +74,30 @@ def page_lang() -> str:
 
 
 SESSION_PARAM = "session"  # the page address's ?session=: a reload resumes the conversation (docs/ui.md)
-_SESSION_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex: 122 random bits, the only form taken from an address
+CASE_PARAM = "case"  # the console's ?case=: a reload (after signing in again) reopens the case (docs/ui.md)
+_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex (conversations, cases): 122 random bits; no other form is taken
+
+
+def from_address(param: str) -> str:
+    """What the page's address gives ``param`` (``?param=``: a reload, or a link), as given; ``""`` when nothing.
+    Take it only when :func:`is_id` says it has the form of an id (an address may be mistyped, cut or crafted)."""
+    return str(st.query_params.get(param) or "")
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the form of the ids the pages keep in their address (``uuid4().hex``)."""
+    return bool(_ID.fullmatch(value))
+
+
+def to_address(param: str, value: str | None) -> None:
+    """Keep ``value`` in the page's address as ``?param=`` (``None``: the parameter goes), so that a reload or a copied
+    link comes back to it; the address is written only when it changes. Streamlit clears the parameters when the
+    visitor goes to another page, so each page's stay with it."""
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != value:
+        st.query_params[param] = value
 
 
 def session_id() -> str:
@@ -85,13 +108,12 @@ def session_id() -> str:
     """
     state: Any = st.session_state
     if "session_id" not in state:
-        given = str(st.query_params.get(SESSION_PARAM) or "")
-        if _SESSION_ID.fullmatch(given):
+        given = from_address(SESSION_PARAM)
+        if is_id(given):
             state["session_id"], state["resume"] = given, True
         else:
             state["session_id"] = uuid.uuid4().hex
-    if st.query_params.get(SESSION_PARAM) != state["session_id"]:
-        st.query_params[SESSION_PARAM] = state["session_id"]
+    to_address(SESSION_PARAM, state["session_id"])
     return str(state["session_id"])
 
 

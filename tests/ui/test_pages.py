@@ -117,7 +117,11 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
 @pytest.mark.slow
 def test_agent_search_filters_by_language_and_tag_and_opens_the_article(inprocess_env: Path) -> None:
     at = open_page("agent")
+    at.text_input(key="kb_query").set_value("   ").run()  # only spaces: said plainly (it looked like an empty box)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == ["The search is empty: type a question or keywords, not only spaces."]
     at.text_input(key="kb_query").set_value("reembolso").run()
+    assert not at.warning
     at.selectbox(key="kb_lang").set_value("Español").run()
     assert not at.exception, [e.value for e in at.exception]
     lines = [m.value for m in at.markdown if m.value[:2].rstrip(".").isdigit()]
@@ -215,6 +219,67 @@ def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inproce
     assert console.text_area(key=f"reply-{first}").value.startswith("Hola, soy Ana")
     for case in (first, second):
         inprocess_backend.act(AGENT, case, "resolve")
+
+
+def reload_console(case: str, staff: Staff | None = AGENT) -> AppTest:
+    """A reload of the console's address, ``/agent?case=<case>``: a new browser session on the console, signed in as
+    ``staff`` (``None``: at the sign-in form, as after a real reload)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if staff is not None:
+        at.session_state["staff"] = staff
+    at.query_params["case"] = case
+    at.switch_page("views/agent.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def case_views(at: AppTest) -> list[str]:
+    return [s.value for s in at.subheader if s.value.startswith("Case #")]
+
+
+@pytest.mark.slow
+def test_the_open_case_is_in_the_address_and_a_reload_reopens_it_after_sign_in(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    from api.keys import KeyStore
+
+    keys = KeyStore(inprocess_env / "api" / "keys.sqlite")
+    _, key = keys.create("agent", name="ui-reload")
+    keys.close()
+    first, second = (inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"] for _ in range(2))
+    console = open_page("agent")
+    assert "case" not in console.query_params
+    console.selectbox(key="queue_case").set_value(first).run()
+    assert console.query_params["case"] == first  # like the chat's ?session=
+    console.selectbox(key="queue_case").set_value(second).run()  # another case: the address follows
+    assert console.query_params["case"] == second
+
+    # A reload: a new browser session at the sign-in form. Signed in, the agent had to find the case again.
+    reloaded = reload_console(second, staff=None)
+    assert reloaded.title[0].value == "Staff sign-in" and reloaded.query_params["case"] == second
+    reloaded.text_input(key="signin_key").set_value(key)
+    reloaded.button[0].click().run()
+    assert not reloaded.exception, [e.value for e in reloaded.exception]
+    assert reloaded.selectbox(key="queue_case").value == second
+    assert case_views(reloaded) == [f"Case #{second[:8]} · open"] and not reloaded.warning
+    assert reloaded.query_params["case"] == second
+    who = reloaded.session_state["staff"]
+    reloaded.button(key=f"claim-{second}").click().run()
+    again = reload_console(second, staff=who)  # claimed: it reopens under "Mine", where the agent had it
+    assert again.selectbox(key="queue_status").value == "Mine" and again.selectbox(key="queue_case").value == second
+    again.button(key=f"resolve-{second}").click().run()  # closed: the address names no case
+    assert not again.exception and "case" not in again.query_params
+
+    # What an address can name and the console cannot open: the normal queue, saying why, and a clean address.
+    unknown, garbage = uuid.uuid4().hex, "x'><b>"
+    for given, says in ((second, "is already resolved"), (unknown, "could not be opened"), (garbage, "not a case id")):
+        other = reload_console(given)
+        assert [w.value for w in other.warning if says in w.value], (given, [w.value for w in other.warning])
+        assert other.selectbox(key="queue_status").value == "Open" and other.selectbox(key="queue_case").value is None
+        assert not case_views(other) and "case" not in other.query_params
+    other.selectbox(key="queue_case").set_value(first).run()  # the agent picks a case: the notice goes
+    assert case_views(other) == [f"Case #{first[:8]} · open"] and not other.warning
+    inprocess_backend.act(AGENT, first, "resolve")
 
 
 # --- evaluation page ---------------------------------------------------------------------------------------------

@@ -29,7 +29,10 @@ def _search_tab(backend: Backend, who: Staff) -> None:
         tags = [tag.strip() for tag in typed.split(",") if tag.strip()]
     k = int(col_k.number_input("Results", min_value=1, max_value=50, value=10, key="kb_k"))
     if not query.strip():
-        st.caption("Type a question or keywords; Spanish and English articles are searched together.")
+        if query:  # spaces only: the agent typed something, and there is nothing to search for
+            st.warning("The search is empty: type a question or keywords, not only spaces.")
+        else:
+            st.caption("Type a question or keywords; Spanish and English articles are searched together.")
         return
     results = backend.search(query, k=k, lang=lang, tags=tags or None, staff=who)
     if not results:
@@ -158,6 +161,7 @@ def _watch(backend: Backend, who: Staff) -> None:
 
 def _escalations_tab(backend: Backend, who: Staff) -> None:
     ss = st.session_state
+    _case_from_address(backend, who)
     for key in ("queue_status", "queue_case"):  # set by an action of the last run (widgets take it before drawing)
         if f"{key}_next" in ss:
             ss[key] = ss.pop(f"{key}_next")
@@ -174,7 +178,10 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     rows = _keep_open_case(backend, who, queue, notices)
     if ss.get("queue_case") is None and ss.get("queue_done"):  # the last case left this agent: say what became of it
         notices.success(ss["queue_done"])
+    if ss.get("queue_case") is None and ss.get("queue_address"):  # the address named a case that cannot be opened
+        notices.warning(ss["queue_address"])
     if not rows:
+        state.to_address(state.CASE_PARAM, None)
         _drawn(filters, None, _fingerprint(queue, None))
         st.info("No escalations match these filters.")
         return
@@ -191,14 +198,56 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     chosen = st.selectbox("Open a case", list(labels), index=None, placeholder="Pick a case from the queue",
                           format_func=lambda i: labels[i], key="queue_case")  # fmt: skip
     ss["queue_case_open"] = chosen
+    state.to_address(state.CASE_PARAM, str(chosen) if chosen else None)  # a reload reopens it (_case_from_address)
     if not chosen:
         _drawn(filters, None, _fingerprint(queue, None))
         return
     ss.pop("queue_done", None)
+    ss.pop("queue_address", None)
     _drawn(filters, str(chosen))
     view = backend.escalation(who, str(chosen))
     _drawn(filters, str(chosen), _fingerprint(queue, view))
     _case(backend, who, str(chosen), view)
+
+
+CLOSED = ("resolved", "returned")
+
+
+def _case_from_address(backend: Backend, who: Staff) -> None:
+    """The case the page's address names (``?case=``, which the tab keeps there): on the tab's first run in a browser
+    session (a reload, then signing in again, or a link), it opens again under the status filter that shows it. A
+    case the service does not know, a closed one, or an address that names no case leaves the queue as it is, saying
+    why (``queue_address``); the tab then takes the parameter out of the address. Reloading used to lose the case:
+    the agent had to find it in the queue again.
+
+    Raises:
+        BackendUnavailable: the service is down; the tab says so, and the address is read again once it is back.
+    """
+    ss = st.session_state
+    if ss.get("queue_address_read"):
+        return
+    given = state.from_address(state.CASE_PARAM)
+    notice = None
+    if given and not state.is_id(given):
+        notice = "The address does not name a case (its `case` is not a case id): showing the queue."
+    elif given:
+        try:
+            record = backend.escalation(who, given)["escalation"]
+        except BackendUnavailable:
+            raise
+        except (BackendError, KeyError) as exc:  # not found (the API answers 404), or refused
+            notice = f"Case #{given[:8]} from the address could not be opened ({exc}): showing the queue."
+        else:
+            status = record.get("status")
+            if status in CLOSED:
+                notice = f"Case #{given[:8]} from the address is already {status}: showing the queue."
+            else:
+                mine = status == "assigned" and record.get("assigned_to") == who.agent_id
+                ss["queue_status"] = "Mine" if mine else "Assigned" if status == "assigned" else "Open"
+                ss["queue_case"] = given
+    ss["queue_address_read"] = True
+    if notice:
+        ss["queue_address"] = notice
 
 
 def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]], notices: Any) -> list[dict[str, Any]]:
