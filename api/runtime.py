@@ -194,9 +194,8 @@ class Runtime:
         """Apply one index write, then make search and chat use the new version.
 
         Requests keep using the previous service and knowledge base (complete, in memory) until the new ones are
-        loaded, so a write never interrupts chat. ``ChatService`` has no in-place reload yet, so a new one is built
-        with the same config (it refits the scope rail for the new index version); a ``reload_index()`` method, when
-        the service has one, is used instead.
+        loaded, so a write never interrupts chat. The service reloads in place (``ChatService.reload_index``: it
+        refits the scope rail for the new index version); a service without that method is rebuilt.
         """
         self.require()
         with self._write_lock:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from graph.companies import company_list, own_companies
+from graph.lru import LruCache
 from graph.scope_business import BusinessModel, fit_business
 from graph.scope_data import (
     CUSTOMERS,
@@ -296,6 +297,30 @@ def _negative_threshold(probs: np.ndarray, kind: np.ndarray, lang_of: np.ndarray
     return float(np.quantile(probs[(kind == 2) & (lang_of == lang)], NEGATIVE_RECALL))
 
 
+# The vectors of the knowledge-base texts the rail was last fitted on in this process (sentences, titles, template
+# questions), per encoder: an admin's edit refits the rail, and re-embedding the unchanged texts was 13 of the 15 s
+# an API write took on the demo store.
+_FIT_VECTORS = LruCache(20_000)
+
+
+def _remembered(encode: Encode, namespace: str | None) -> Encode:
+    """``encode``, reusing the vectors of texts it encoded before in this process (``namespace`` names the encoder;
+    None: no reuse)."""
+
+    def run(texts: list[str]) -> np.ndarray:
+        if namespace is None or not texts:
+            return encode(texts)
+        found = [_FIT_VECTORS.get((namespace, text)) for text in texts]
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        if missing:
+            for i, vector in zip(missing, encode([texts[i] for i in missing]), strict=True):
+                found[i] = vector
+                _FIT_VECTORS.put((namespace, texts[i]), vector)
+        return np.vstack(found).astype(np.float32)
+
+    return run
+
+
 def _encode_examples(texts: list[str], encode: Encode, cache: Path | None, prefix: str = "examples") -> np.ndarray:
     """Embed the shipped examples, reusing a cached copy (they are the same for every knowledge base)."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
@@ -369,8 +394,11 @@ def fit_scope(
     labels = np.array([1] * (len(examples) + len(turns)) + [0] * len(negatives))
     # KB sentence or title (0), customer-style text: template question or conversation turn (1), negative (2)
     kind = np.array([0] * len(kb_items) + [1] * (len(questions) + len(turns)) + [2] * len(negatives))
-    vectors = np.vstack([encode(texts[: len(examples)]), _encode_examples(texts[len(examples) :], encode, cache)])
-    use = np.vstack([encode_use(texts[: len(examples)]),
+    # the cache folder is per embedder (graph.scope.load_or_fit), so it names the encoder too
+    own_texts = texts[: len(examples)]
+    vectors = np.vstack([_remembered(encode, str(cache) if cache else None)(own_texts),
+                         _encode_examples(texts[len(examples) :], encode, cache)])  # fmt: skip
+    use = np.vstack([_remembered(encode_use, "use")(own_texts),
                      _encode_examples(texts[len(examples) :], encode_use, cache, "use-examples")])  # fmt: skip
     nearest = top3(vectors, kb_vectors)[:, 0]
     matched, keep = match_conversations(nearest, kind, langs, source)

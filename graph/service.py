@@ -76,41 +76,56 @@ class ChatService:
         from finetune.pii import shared_redactor
         from graph.build import build_graph
         from graph.generators import make_generator
-        from retrieval.backends import open_knowledge_base
-        from retrieval.config import RetrievalConfig
         from retrieval.language import detector
-        from retrieval.sentences import SentenceScorer
 
         self.config = config
         # The shared state first: a database that is down or not set up fails in a second, with what to do.
         self.store = SupportStore(config.store_db, database_url=config.database_url,
                                   pool_size=config.database_pool_size)  # fmt: skip
         self.checkpointer, self._conn = _open_checkpointer(config)
+        redactor = shared_redactor(Path(config.cache_dir) / "models" / "spacy")
+        self.deps = self._index_deps({}, redactor=redactor, store=self.store)  # a bad index fails before a model loads
+        if config.has_llm:
+            self.deps.generators[config.generator] = make_generator(config.generator, config)
+        self.graph = build_graph(self.deps, self.checkpointer)
+        detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
+        warmup = f"warmup-{uuid.uuid4().hex}"
+        self.chat("hello", session_id=warmup, mode="rag")
+        self.checkpointer.delete_thread(warmup)
+
+    def _index_deps(self, generators: dict[str, Any], **kept: Any) -> Deps:
+        """New run-time dependencies on the index's live version: the knowledge base and what is made from it (the
+        scope rail, the extractive generator's sentence vectors); ``generators`` (the language model's, which
+        reads no index) and ``kept`` (redactor, store) are carried over."""
+        from graph.generators import make_generator
+        from retrieval.backends import open_knowledge_base
+        from retrieval.config import RetrievalConfig
+        from retrieval.sentences import SentenceScorer
+
+        config = self.config
         retrieval_config = RetrievalConfig(embedder=config.embedder) if config.embedder else None
         kb = open_knowledge_base(config.search_backend, config.index_dir, es_url=config.es_url,
                                  cache_dir=config.cache_dir, config=retrieval_config)  # fmt: skip
         embed = VectorCache(kb.embedder.encode)  # type: ignore[attr-defined]
-        generators: dict[str, Any] = {"extractive": make_generator("extractive", config)}
-        generators["extractive"].similarity = SentenceScorer(kb, embed)  # the index's sentence vectors, if any
-        generators["extractive"].same_content = getattr(kb, "chunk_cosine", None)  # unlinked translations
-        if config.has_llm:
-            generators[config.generator] = make_generator(config.generator, config)
-        self.deps = Deps(
-            config=config,
-            kb=kb,
-            embed=embed,
-            scope=_open_scope(config, kb, embed),
-            redactor=shared_redactor(Path(config.cache_dir) / "models" / "spacy"),
-            store=self.store,
-            generators=generators,
-        )
-        self.graph = build_graph(self.deps, self.checkpointer)
-        detector().detect_language_of("warm up")  # lingua loads its models lazily: pay it here, not per turn
+        extractive: Any = make_generator("extractive", config)
+        extractive.similarity = SentenceScorer(kb, embed)  # the index's sentence vectors, if any
+        extractive.same_content = getattr(kb, "chunk_cosine", None)  # unlinked translations
         if hasattr(kb, "title_vectors"):  # the title list of the fusion (retrieval.search): encoded once, here
             kb.title_vectors()
-        warmup = f"warmup-{uuid.uuid4().hex}"
-        self.chat("hello", session_id=warmup, mode="rag")
-        self.checkpointer.delete_thread(warmup)
+        return Deps(config=config, kb=kb, embed=embed, scope=_open_scope(config, kb, embed),
+                    generators={**generators, "extractive": extractive}, **kept)  # fmt: skip
+
+    def reload_index(self) -> None:
+        """Serve the index's live version (an admin's ingest or delete, another process's ``kb ingest``): reopen the
+        knowledge base and refit what is made from it, keeping the databases, the redactor and a loaded language
+        model. Turns in flight finish on the graph they started with."""
+        from graph.build import build_graph
+
+        deps = self.deps
+        generators = {name: g for name, g in deps.generators.items() if name != "extractive"}
+        fresh = self._index_deps(generators, redactor=deps.redactor, store=deps.store)
+        graph = build_graph(fresh, self.checkpointer)
+        self.deps, self.graph = fresh, graph
 
     def close(self) -> None:
         """Close the databases (a PostgreSQL pool stays open for the process's other users)."""

@@ -111,10 +111,15 @@ def test_every_id_the_file_loader_accepts_is_an_api_id(client: TestClient, keys:
     (``faq:wifi``): agents must be able to open it and admins to update or delete it (the API's id pattern was
     narrower than the loader's, so such articles showed up in search and answered 422 everywhere else)."""
     admin, agent = keys["admin"], keys["agent"]
-    for doc_id in ("devolución-regalo", "faq:wifi-calling", "x" * 200):
-        document = {"id": doc_id, "lang": "es", "text": "Los regalos de zanzíbar se cambian en tienda con el tique."}
-        response = client.post("/v1/kb/documents", json={"documents": [document]}, headers=admin)
-        assert response.status_code == 201, response.text
+    ids = ("devolución-regalo", "faq:wifi-calling", "x" * 200)
+    texts = ("Los regalos de zanzíbar se cambian en tienda con el tique.",  # distinct: none is a duplicate
+             "Zanzibar wifi calling works on every plan at no extra cost.",
+             "El abono de zanzíbar se pide por correo antes de treinta días.")  # fmt: skip
+    # one write for the three: each write makes a new index version, which the API loads (seconds each)
+    documents = [{"id": doc_id, "lang": "es", "text": text} for doc_id, text in zip(ids, texts, strict=True)]
+    response = client.post("/v1/kb/documents", json={"documents": documents}, headers=admin)
+    assert response.status_code == 201, response.text
+    for doc_id in ids:
         article = client.get(f"/v1/kb/documents/{doc_id}", headers=agent)
         assert article.status_code == 200, article.text
         assert article.json()["id"] == doc_id

@@ -408,3 +408,24 @@ def test_questions_about_the_business_itself_are_in_scope(deps: Any, bundled_ind
     assert not verdict["in_scope"] and "business" not in verdict and verdict["other_company"] == "Tesco"
     saved = ScopeModel.load(next((bundled_index / ".scope").glob("scope-*.npz")))
     assert saved.business is not None and saved.business.threshold == model.business.threshold
+
+
+def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those() -> None:
+    """An admin's one-article write refits the rail; re-embedding every unchanged text made each write take 15 s."""
+    from graph.scope import _remembered
+
+    seen: list[str] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        seen.extend(texts)
+        return np.array([[len(t), ord(t[0])] for t in texts], np.float32)
+
+    first = _remembered(encode, "test-encoder")(["alpha", "beta"])
+    again = _remembered(encode, "test-encoder")(["beta", "gamma", "alpha"])
+    assert seen == ["alpha", "beta", "gamma"]  # only the new text was embedded the second time
+    assert np.array_equal(again, np.array([[4, 98], [5, 103], [5, 97]], np.float32))
+    assert np.array_equal(first, again[[2, 0]])
+    # another encoder's vectors are never reused, and no namespace means no reuse
+    _remembered(encode, "other-encoder")(["alpha"])
+    _remembered(encode, None)(["beta"])
+    assert seen[3:] == ["alpha", "beta"]
