@@ -75,6 +75,19 @@ def page_lang() -> str:
 
 SESSION_PARAM = "session"  # the page address's ?session=: a reload resumes the conversation (docs/ui.md)
 CASE_PARAM = "case"  # the console's ?case=: a reload (after signing in again) reopens the case (docs/ui.md)
+# The agent console's session state (ui/views/agent.py), all in this one place: the keys it keeps, and the beginnings
+# of those it keys by case ("reply-<id>", "reply-<id>-draft-id", "claim-<id>", ...). sign_out() clears them and the
+# address's ?case=, so that whoever signs in next in the same browser tab (a shared support-desk computer) does not
+# get the last agent's open case, unsent replies, filters or notices. A key the console adds belongs here (a test
+# signs out and checks that nothing the console kept is left). The customer chat's keys (session_id, messages, lang,
+# ...) are not listed: signing out leaves the conversation in the chat page as it was.
+CONSOLE_KEYS = frozenset({
+    "queue_status", "queue_lang", "queue_age", "queue_case", "queue_status_next", "queue_case_next",
+    "queue_case_open", "queue_drawn", "queue_fresh", "queue_done", "queue_address", "queue_address_read",
+    "unsent_replies", "console_notice", "sign_out",
+    "kb_query", "kb_lang", "kb_tags", "kb_tags_text", "kb_k", "kb_article", "gap_pick",
+})  # fmt: skip
+CONSOLE_CASE_KEYS = ("reply-", "claim-", "send-", "resolve-", "release-", "return-", "note-", "force-")
 _ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex (conversations, cases): 122 random bits; no other form is taken
 
 
@@ -144,9 +157,15 @@ def require_staff() -> Staff:
 
 
 def sign_out() -> None:
-    """End the console session."""
+    """End the console session: the sign-in, the console's state (:data:`CONSOLE_KEYS`) and its ``?case=``. They
+    outlived it: the next agent to sign in in the same tab got the last one's open case, filters and unsent replies.
+    The chat page's state stays."""
     who = staff()
-    st.session_state.pop("staff", None)
+    state: Any = st.session_state
+    state.pop("staff", None)
+    for key in [k for k in state if k in CONSOLE_KEYS or k.startswith(CONSOLE_CASE_KEYS)]:
+        del state[key]
+    to_address(CASE_PARAM, None)
     if who is not None:
         with contextlib.suppress(Exception):  # signing out works locally even when the service is down
             backend().sign_out(who)

@@ -282,6 +282,68 @@ def test_the_open_case_is_in_the_address_and_a_reload_reopens_it_after_sign_in(
     inprocess_backend.act(AGENT, first, "resolve")
 
 
+def sign_in_with(at: AppTest, key: str) -> None:
+    """Sign in at the staff sign-in form with an API key."""
+    at.text_input(key="signin_key").set_value(key)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.slow
+def test_signing_out_leaves_nothing_of_the_console_for_the_next_agent_and_the_chat_as_it_was(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    from api.keys import KeyStore
+
+    keys = KeyStore(inprocess_env / "api" / "keys.sqlite")
+    ana, bruno = (keys.create("agent", name=name)[1] for name in ("ui-desk-ana", "ui-desk-bruno"))
+    keys.close()
+    held, waiting = (inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"] for _ in range(2))
+    # One browser tab on a shared support-desk computer: the customer chat has a conversation in it.
+    at = open_page()
+    at.chat_input[0].set_value(SPANISH_QUESTION).run()
+    session_id, messages = at.session_state["session_id"], list(at.session_state["messages"])
+    at.switch_page("views/agent.py").run()
+    assert at.title[0].value == "Staff sign-in"
+    signed_out = set(at.session_state.keys())
+
+    # Ana claims a case and types a reply she does not send, searches the knowledge base, then opens another case.
+    sign_in_with(at, ana)
+    at.selectbox(key="queue_case").set_value(held).run()
+    at.button(key=f"claim-{held}").click().run()
+    assert at.selectbox(key="queue_status").value == "Mine"
+    assert any(c.value.startswith("1 escalation, newest first.") for c in at.caption)  # was "1 escalations"
+    at.text_area(key=f"reply-{held}").input("Hola, le escribe Ana: reviso su pedido").run()
+    at.text_input(key="kb_query").set_value("reembolso").run()
+    at.selectbox(key="queue_status").set_value("Open").run()
+    at.selectbox(key="queue_case").set_value(waiting).run()
+    assert case_views(at) == [f"Case #{waiting[:8]} · open"] and at.query_params["case"] == waiting
+    at.button(key="sign_out").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Staff sign-in" and "case" not in at.query_params
+    # Nothing the console kept is left (a key it adds and sign_out misses shows here), and the chat's state stays.
+    left = set(at.session_state.keys()) - signed_out
+    assert not left, left
+    assert at.session_state["session_id"] == session_id and at.session_state["messages"] == messages
+
+    # Bruno signs in next in the same tab: the console as after a fresh sign-in. It opened Ana's last case (under her
+    # ?case=), and her unsent reply stayed in the session.
+    sign_in_with(at, bruno)
+    assert at.title[0].value == "Agent console"
+    assert at.selectbox(key="queue_status").value == "Open" and at.selectbox(key="queue_case").value is None
+    assert not case_views(at) and not at.warning and not at.success and "case" not in at.query_params
+    assert at.text_input(key="kb_query").value == "" and not at.text_area
+    assert not [k for k in at.session_state if k == "unsent_replies" or k.startswith("reply-")]
+    # The customer's conversation is still in the tab's chat page.
+    at.switch_page("views/chat.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["session_id"] == session_id and at.query_params["session"] == session_id
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert at.chat_message[0].markdown[0].value == state.literal(SPANISH_QUESTION)
+    inprocess_backend.act(ADMIN, held, "resolve")
+    inprocess_backend.act(AGENT, waiting, "resolve")
+
+
 # --- evaluation page ---------------------------------------------------------------------------------------------
 
 

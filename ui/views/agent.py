@@ -1,6 +1,9 @@
 """Agent console (sign-in required): the escalation queue with filters, a case view (live transcript, agent-assist
 passages and draft, claim / reply / release / resolve), knowledge-base search, and the knowledge gaps with a form
-for admins to write the missing article."""
+for admins to write the missing article.
+
+Every session-state key the page keeps is listed in ``ui.state.CONSOLE_KEYS`` (or begins with one of
+``CONSOLE_CASE_KEYS``): signing out clears them, so a key added here belongs there."""
 
 from __future__ import annotations
 
@@ -185,7 +188,8 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
         _drawn(filters, None, _fingerprint(queue, None))
         st.info("No escalations match these filters.")
         return
-    st.caption(f"{len(rows)} escalations, newest first. Transcripts are redacted (PII replaced by placeholders).")
+    count = f"{len(rows)} escalation" + ("" if len(rows) == 1 else "s")  # "1 escalations" read as a typo
+    st.caption(f"{count}, newest first. Transcripts are redacted (PII replaced by placeholders).")
     st.dataframe(
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
           "reason": r.get("reason"), "created": _when(r.get("created_at")), "waiting": _age(r.get("created_at")),
