@@ -126,6 +126,13 @@ class Runtime:
         return version.name if version is not None else None
 
     def _open_kb(self) -> Any:
+        """The knowledge base the agents search: the chat service's own when it serves this index (one copy of the
+        vectors and one embedder in memory, not two), else opened here."""
+        mine = (str(Path(self.config.index_dir).resolve()), self.config.search_backend, self.config.es_url)
+        theirs = getattr(self.service, "config", None)
+        if (theirs is not None and getattr(self.service, "deps", None) is not None
+                and (str(Path(theirs.index_dir).resolve()), theirs.search_backend, theirs.es_url) == mine):  # fmt: skip
+            return self.service.deps.kb  # type: ignore[union-attr]
         from retrieval.backends import open_knowledge_base
 
         return open_knowledge_base(
@@ -180,7 +187,6 @@ class Runtime:
 
     def _swap(self) -> None:
         """Load the live index version for search and chat (under the write lock)."""
-        kb = self._open_kb()
         reload_index = getattr(self.service, "reload_index", None)
         if callable(reload_index):
             reload_index()
@@ -188,7 +194,7 @@ class Runtime:
             from graph.service import ChatService
 
             self.service = ChatService(self.chat_service.config)
-        self.kb = kb
+        self.kb = self._open_kb()
 
     def _change_index(self, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Apply one index write, then make search and chat use the new version.
