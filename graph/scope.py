@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -297,26 +298,47 @@ def _negative_threshold(probs: np.ndarray, kind: np.ndarray, lang_of: np.ndarray
     return float(np.quantile(probs[(kind == 2) & (lang_of == lang)], NEGATIVE_RECALL))
 
 
-# The vectors of the knowledge-base texts the rail was last fitted on in this process (sentences, titles, template
-# questions), per encoder: an admin's edit refits the rail, and re-embedding the unchanged texts was 13 of the 15 s
-# an API write took on the demo store.
+# The vectors of the knowledge-base texts the rail was fitted on (sentences, titles, template questions), per encoder:
+# an admin's edit refits the rail, and re-embedding the unchanged texts was 13 of the 15 s an API write took on the
+# demo store. Kept in this process, and in a file beside the shipped examples' vectors for the next process (a server
+# that loaded a cached rail, a replica following an index another process wrote).
 _FIT_VECTORS = LruCache(20_000)
 
 
-def _remembered(encode: Encode, namespace: str | None) -> Encode:
-    """``encode``, reusing the vectors of texts it encoded before in this process (``namespace`` names the encoder;
-    None: no reuse)."""
+def _remembered(encode: Encode, cache: Path | None, prefix: str) -> Encode:
+    """``encode``, reusing the vectors of texts embedded for an earlier fit: this process's, else those in
+    ``cache/{prefix}-kb-texts.npz`` (rewritten with this fit's texts). ``cache`` is per embedder
+    (:func:`load_or_fit`); None: no reuse."""
 
     def run(texts: list[str]) -> np.ndarray:
-        if namespace is None or not texts:
+        if cache is None or not texts:
             return encode(texts)
-        found = [_FIT_VECTORS.get((namespace, text)) for text in texts]
+        path = cache / f"{prefix}-kb-texts.npz"
+        keys = [hashlib.sha256(text.encode()).hexdigest()[:32] for text in texts]
+        found = [_FIT_VECTORS.get((str(path), key)) for key in keys]
+        if any(vector is None for vector in found) and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as stored:
+                    saved = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+            except (OSError, ValueError, KeyError):
+                saved = {}
+            found = [vector if vector is not None else saved.get(key) for vector, key in zip(found, keys, strict=True)]
         missing = [i for i, vector in enumerate(found) if vector is None]
         if missing:
             for i, vector in zip(missing, encode([texts[i] for i in missing]), strict=True):
                 found[i] = vector
-                _FIT_VECTORS.put((namespace, texts[i]), vector)
-        return np.vstack(found).astype(np.float32)
+        for key, vector in zip(keys, found, strict=True):
+            _FIT_VECTORS.put((str(path), key), vector)
+        vectors = np.vstack(found).astype(np.float32)
+        if missing or not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, keys=np.array(keys), vectors=vectors)
+                tmp.replace(path)
+            except OSError:
+                pass
+        return vectors
 
     return run
 
@@ -394,11 +416,10 @@ def fit_scope(
     labels = np.array([1] * (len(examples) + len(turns)) + [0] * len(negatives))
     # KB sentence or title (0), customer-style text: template question or conversation turn (1), negative (2)
     kind = np.array([0] * len(kb_items) + [1] * (len(questions) + len(turns)) + [2] * len(negatives))
-    # the cache folder is per embedder (graph.scope.load_or_fit), so it names the encoder too
     own_texts = texts[: len(examples)]
-    vectors = np.vstack([_remembered(encode, str(cache) if cache else None)(own_texts),
+    vectors = np.vstack([_remembered(encode, cache, "embedder")(own_texts),
                          _encode_examples(texts[len(examples) :], encode, cache)])  # fmt: skip
-    use = np.vstack([_remembered(encode_use, "use")(own_texts),
+    use = np.vstack([_remembered(encode_use, cache, "use")(own_texts),
                      _encode_examples(texts[len(examples) :], encode_use, cache, "use-examples")])  # fmt: skip
     nearest = top3(vectors, kb_vectors)[:, 0]
     matched, keep = match_conversations(nearest, kind, langs, source)

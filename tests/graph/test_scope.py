@@ -410,8 +410,12 @@ def test_questions_about_the_business_itself_are_in_scope(deps: Any, bundled_ind
     assert saved.business is not None and saved.business.threshold == model.business.threshold
 
 
-def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those() -> None:
+def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An admin's one-article write refits the rail; re-embedding every unchanged text made each write take 15 s."""
+    import graph.scope
+    from graph.lru import LruCache
     from graph.scope import _remembered
 
     seen: list[str] = []
@@ -420,12 +424,20 @@ def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those()
         seen.extend(texts)
         return np.array([[len(t), ord(t[0])] for t in texts], np.float32)
 
-    first = _remembered(encode, "test-encoder")(["alpha", "beta"])
-    again = _remembered(encode, "test-encoder")(["beta", "gamma", "alpha"])
+    monkeypatch.setattr(graph.scope, "_FIT_VECTORS", LruCache(100))
+    first = _remembered(encode, tmp_path, "embedder")(["alpha", "beta"])
+    again = _remembered(encode, tmp_path, "embedder")(["beta", "gamma", "alpha"])
     assert seen == ["alpha", "beta", "gamma"]  # only the new text was embedded the second time
     assert np.array_equal(again, np.array([[4, 98], [5, 103], [5, 97]], np.float32))
     assert np.array_equal(first, again[[2, 0]])
-    # another encoder's vectors are never reused, and no namespace means no reuse
-    _remembered(encode, "other-encoder")(["alpha"])
-    _remembered(encode, None)(["beta"])
-    assert seen[3:] == ["alpha", "beta"]
+    # a new process (nothing in memory) reads the last fit's file
+    monkeypatch.setattr(graph.scope, "_FIT_VECTORS", LruCache(100))
+    assert np.array_equal(_remembered(encode, tmp_path, "embedder")(["gamma", "delta"])[0], again[1])
+    assert seen[3:] == ["delta"]
+    # another encoder's vectors are never reused, a damaged file is embedded again, no folder means no reuse
+    _remembered(encode, tmp_path, "use")(["alpha"])
+    (tmp_path / "embedder-kb-texts.npz").write_bytes(b"not an npz")
+    monkeypatch.setattr(graph.scope, "_FIT_VECTORS", LruCache(100))
+    _remembered(encode, tmp_path, "embedder")(["gamma"])
+    _remembered(encode, None, "embedder")(["gamma"])
+    assert seen[4:] == ["alpha", "gamma", "gamma"]
