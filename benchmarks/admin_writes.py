@@ -8,8 +8,9 @@ A copy of the index is written to (the original is untouched). Each write is ``P
 article) or ``DELETE /v1/kb/documents/{id}`` as the API runs it (``api.runtime.Runtime``): the index write, then
 search and chat switched to the new version, which refits the scope rail for it. A fit reuses the vectors of the
 texts embedded for the last fit (``graph.scope._remembered``: in the process, else from the file that fit left in
-the data home), so a server that loaded a cached rail does not pay the full embedding on its first write. Before the service reloaded in place
-(2026-12-06), every write built a new service and re-embedded everything: 15-17 s a write on the demo store.
+the data home), so a server that loaded a cached rail does not pay the full embedding on its first write. Before
+the service reloaded in place (2026-12-06), every write built a new service and re-embedded everything: 15-17 s a
+write on the demo store.
 """
 
 from __future__ import annotations
