@@ -55,12 +55,21 @@ class Signals:
     foreign_title_keep: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
+def reciprocal_ranks(count: int, weight: float, k: int) -> np.ndarray:
+    """RRF's term of each place of a ranking of ``count`` rows: weight / (k + rank), rank starting at 1."""
+    return weight / (k + np.arange(1, count + 1, dtype=np.float64))
+
+
+def _add(fused: dict[int, float], rows: np.ndarray, values: np.ndarray) -> None:
+    for row, value in zip(rows.tolist(), values.tolist(), strict=True):
+        fused[int(row)] = fused.get(int(row), 0.0) + value
+
+
 def rrf(rankings: list[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
     """Reciprocal rank fusion: sum over rankings of weight / (k + rank), rank starting at 1."""
     fused: dict[int, float] = {}
     for rows, weight in rankings:
-        for rank, row in enumerate(rows, start=1):
-            fused[int(row)] = fused.get(int(row), 0.0) + weight / (k + rank)
+        _add(fused, np.asarray(rows), reciprocal_ranks(len(rows), weight, k))
     return fused
 
 
@@ -133,12 +142,11 @@ def fuse(
         counted = keep if len(keep) else np.ones(len(rows), bool)  # a masked list is ranked among all its rows
         match method:
             case "rrf":
-                values = weight / (rrf_k + np.arange(1, len(rows) + 1, dtype=np.float64))
+                values = reciprocal_ranks(len(rows), weight, rrf_k)
             case "minmax":
                 ranks = tied_ranks(scores)
                 values = weight * (minmax(scores) + rank_bonus * (rank_k + 1) / (rank_k + ranks))
             case _:
                 raise ValueError(f"unknown fusion method {method!r}: use one of {', '.join(METHODS)}")
-        for row, value in zip(rows[counted].tolist(), values[counted].tolist(), strict=True):
-            fused[row] = fused.get(row, 0.0) + value
+        _add(fused, rows[counted], values[counted])
     return fused
