@@ -187,13 +187,7 @@ class Runtime:
 
     def _swap(self) -> None:
         """Load the live index version for search and chat (under the write lock)."""
-        reload_index = getattr(self.service, "reload_index", None)
-        if callable(reload_index):
-            reload_index()
-        else:
-            from graph.service import ChatService
-
-            self.service = ChatService(self.chat_service.config)
+        self.chat_service.reload_index()
         self.kb = self._open_kb()
 
     def _change_index(self, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -201,7 +195,7 @@ class Runtime:
 
         Requests keep using the previous service and knowledge base (complete, in memory) until the new ones are
         loaded, so a write never interrupts chat. The service reloads in place (``ChatService.reload_index``: it
-        refits the scope rail for the new index version); a service without that method is rebuilt.
+        refits the scope rail for the new index version).
         """
         self.require()
         with self._write_lock:
