@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from retrieval.language import language_tag
+
 SUPPORTED_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
 _SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\..*)?$", re.IGNORECASE)
 # An article id: letters (any script), digits, '_', '.', '-', ':', up to 200, starting with a letter, digit or '_'
@@ -218,8 +220,11 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     lang = raw.get("lang")
     if isinstance(lang, str) and not lang.strip():
         lang = None  # an empty cell of an optional CSV column (or "lang": ""): detect the language
-    if lang is not None and lang not in ("en", "es"):
-        raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
+    if lang is not None:
+        tag = language_tag(lang)  # a help desk's locale ("en-us", "es_ES") names the language too
+        if tag is None:
+            raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
+        lang = tag
     url = raw.get("url") or None
     if url is not None and not _safe_url(str(url)):
         reason = f"document {doc_id!r}: url must be an http(s) address or a path, got {str(url)[:80]!r}"

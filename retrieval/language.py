@@ -63,6 +63,15 @@ def language_confidences(text: str) -> dict[Lang, float]:
     return {"en": float(values.get(Language.ENGLISH, 0.0)), "es": float(values.get(Language.SPANISH, 0.0))}
 
 
+def language_tag(value: object) -> Lang | None:
+    """``en``/``es`` for a language tag as exports write it ("es", "ES", "es-ES", "es_MX", "en-US"), None for
+    another language or a value that is not a tag."""
+    if not isinstance(value, str):
+        return None
+    primary = re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+    return "en" if primary == "en" else "es" if primary == "es" else None
+
+
 def detect_language(text: str, default: Lang | None = None) -> Lang | None:
     """The more likely of es/en, or ``default`` when the text gives no evidence (digits, emoji, empty)."""
     words = re.findall(r"[^\W\d_]+", text.lower())

@@ -56,10 +56,10 @@ def read_inputs(
 
 
 def _conversation_lang(conversation: Conversation, turns: list[dict[str, str]]) -> str | None:
-    from retrieval.language import detect_language
+    from retrieval.language import detect_language, language_tag
 
-    if conversation.lang is not None:
-        return conversation.lang if conversation.lang in ("es", "en") else None
+    if conversation.lang is not None and conversation.lang.strip():  # "es-ES", "en_US" as help desks export them
+        return language_tag(conversation.lang)
     return detect_language(" ".join(t["content"] for t in turns if t["role"] == "user"), default="en")
 
 

@@ -65,6 +65,16 @@ def test_a_blank_optional_language_is_detected(tmp_path: Path) -> None:
     assert (docs["hours-en"].lang, docs["horario"].lang, docs["x"].lang) == ("en", None, None)
 
 
+def test_a_locale_names_the_language(tmp_path: Path) -> None:
+    """A help desk's export tags articles with a locale ("en-us", "es_ES", "ES"): it was "lang must be 'en' or
+    'es'" for every row; the language part is what counts, and it is stored as en/es."""
+    rows = "id,title,text,lang\nhours-en,Hours,We open at 10.,en-us\nhorario,Horario,Abrimos a las 10.,es_ES\n"
+    write(tmp_path / "export.csv", rows)
+    write(tmp_path / "more.jsonl", '{"id": "x", "text": "Hola", "lang": "ES"}\n')
+    docs = {d.id: d for d in load_documents([tmp_path])}
+    assert (docs["hours-en"].lang, docs["horario"].lang, docs["x"].lang) == ("en", "es", "es")
+
+
 def test_folders_skip_readme_hidden_and_unsupported_files(tmp_path: Path) -> None:
     write(tmp_path / "README.md", "# About this folder")
     write(tmp_path / ".hidden" / "x.md", "secret")
