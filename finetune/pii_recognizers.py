@@ -243,6 +243,12 @@ IPV6 = r"(?<![\w:])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{6,39}(?![\w:])"
 DNI = rf"{NB}(?:\d{{8}}|\d{{2}}\.\d{{3}}\.\d{{3}})[ -]?[A-Za-z]{NA}"
 NIE = rf"{NB}[XYZxyz][ -]?\d{{7}}[ -]?[A-Za-z]{NA}"
 CIF = rf"{NB}[ABCDEFGHJNPQRSUVW][ -]?\d{{7}}[0-9A-J]{NA}"
+# A DNI or NIE the customer introduces ("mi DNI es ...", "NIE: ...") with its letter mistyped or left out: still a
+# person's identity number. The checksum guards only the bare look-alikes above.
+ID_CONTEXT = r"(?i:\b(?:dni|nif|nie|d\.n\.i\.|documento[ \t]+(?:nacional[ \t]+)?de[ \t]+identidad))[^\d\n]{0,20}?"
+ID_LETTER = r"(?:[ -]?[A-Z]|-?[a-z])?"  # "12345678 Z", not "12345678 a nombre de..."
+DNI_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>(?:\d{{8}}|\d{{2}}\.\d{{3}}\.\d{{3}}){ID_LETTER}){NA}"
+NIE_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>[XYZxyz][ -]?\d{{7}}{ID_LETTER}){NA}"
 IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
 CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
 ORDER_NB = rf"{NB}(?i:NB)[ -]?\d{{7}}{NA}"
@@ -306,6 +312,8 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("DNI", "dni", DNI, 1.0, checked(dni_valid)),
     ("NIE", "nie", NIE, 1.0, checked(nie_valid)),
     ("NIF", "cif", CIF, 1.0, checked(cif_valid)),
+    ("DNI", "dni_context", DNI_CONTEXT, 0.85, None),
+    ("NIE", "nie_context", NIE_CONTEXT, 0.85, None),
     ("IBAN", "iban", IBAN, 1.0, refine_iban),
     ("CARD", "card", CARD, 1.0, refine_card),
     ("TRACKING", "tracking_s10", TRACKING_S10, 1.0, checked(s10_valid)),

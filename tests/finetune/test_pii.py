@@ -322,8 +322,8 @@ def test_a_saved_map_goes_on_in_another_process_without_holding_a_value(redactor
 @pytest.mark.parametrize(
     ("text", "kind", "value"),
     [
-        ("Mi DNI es {}.", "DNI", "12345678A"),
-        ("NIE {} por favor", "NIE", "X1234567A"),
+        ("El código {} no funciona.", "DNI", "12345678A"),
+        ("Me sale el error {} al pagar", "NIE", "X1234567A"),
         ("Devolvedlo a {}.", "IBAN", "ES00 2100 0418 4502 0005 1332"),
         ("I paid with {} yesterday.", "CARD", "4111 1111 1111 1112"),
         ("CIF {} de la empresa", "NIF", "B87654321"),
@@ -333,6 +333,24 @@ def test_invalid_checksums_are_not_redacted_as_such(redactor: Redactor, text: st
     result = redactor.redact(text.format(value), "es")
     assert kind not in {e.type for e in result.entities}
     assert value in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Hola, mi DNI es {} y no me deja registrarme.", "60284574L"),
+        ("dni {} a nombre de mi madre", "60284574"),
+        ("Para la factura: D.N.I. {}", "60.284.574-Q"),
+        ("Mi NIE es el {}, gracias.", "X1234567A"),
+    ],
+)
+def test_an_introduced_identity_number_is_redacted_whatever_its_letter(
+    redactor: Redactor, text: str, value: str
+) -> None:
+    """A DNI or NIE the customer names as such, its control letter mistyped or left out: it survived (17 of them
+    in the output of an operator's 150 Spanish tickets), since only a valid checksum made a number a DNI."""
+    result = redactor.redact(text.format(value), "es")
+    assert value not in result.text and {e.type for e in result.entities} <= {"DNI", "NIE"}, result.text
 
 
 def test_entities_report_input_spans(redactor: Redactor) -> None:
