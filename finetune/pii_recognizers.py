@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +136,9 @@ def refine_card(candidate: str) -> tuple[int, int] | None:
     return None
 
 
-def refine_iban(candidate: str) -> tuple[int, int] | None:
-    """The IBAN's expected number of characters from the candidate's start, if valid and ending at a boundary."""
+def refine_iban(candidate: str, check: bool = True) -> tuple[int, int] | None:
+    """The IBAN's expected number of characters from the candidate's start, if valid (or ``check`` is off) and
+    ending at a boundary."""
     length = IBAN_LENGTHS.get(candidate[:2].upper())
     if length is None:
         return None
@@ -145,7 +147,7 @@ def refine_iban(candidate: str) -> tuple[int, int] | None:
         count += char.isalnum()
         if count == length:
             boundary = end == len(candidate) or not candidate[end].isalnum()
-            return (0, end) if boundary and iban_valid(candidate[:end]) else None
+            return (0, end) if boundary and (not check or iban_valid(candidate[:end])) else None
     return None
 
 
@@ -249,6 +251,12 @@ ID_CONTEXT = r"(?i:\b(?:dni|nif|nie|d\.n\.i\.|documento[ \t]+(?:nacional[ \t]+)?
 ID_LETTER = r"(?:[ -]?[A-Z]|-?[a-z])?"  # "12345678 Z", not "12345678 a nombre de..."
 DNI_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>(?:\d{{8}}|\d{{2}}\.\d{{3}}\.\d{{3}}){ID_LETTER}){NA}"
 NIE_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>[XYZxyz][ -]?\d{{7}}{ID_LETTER}){NA}"
+# The same for an account or card number introduced as such, its check digits mistyped.
+IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
+CARD_CONTEXT = (
+    r"(?i:\b(?:tarjeta|card)(?:[ \t]+(?:number|n[úu]mero|n[º°]|no\.?))?)[^\d\n]{0,20}?"
+    r"(?<![\d-])(?P<v>\d{4}(?:[ -]?\d){9,15})(?!\d)"
+)
 IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
 CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
 ORDER_NB = rf"{NB}(?i:NB)[ -]?\d{{7}}{NA}"
@@ -314,6 +322,8 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("NIF", "cif", CIF, 1.0, checked(cif_valid)),
     ("DNI", "dni_context", DNI_CONTEXT, 0.85, None),
     ("NIE", "nie_context", NIE_CONTEXT, 0.85, None),
+    ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
+    ("CARD", "card_context", CARD_CONTEXT, 0.85, None),
     ("IBAN", "iban", IBAN, 1.0, refine_iban),
     ("CARD", "card", CARD, 1.0, refine_card),
     ("TRACKING", "tracking_s10", TRACKING_S10, 1.0, checked(s10_valid)),
