@@ -277,7 +277,10 @@ def _load_csv(path: Path) -> list[Document]:
     missing = {"id", "text"} - set(reader.fieldnames or [])
     if missing:
         raise LoadError(path, f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang]")
-    documents = [_document(dict(row), path, number) for number, row in enumerate(reader, start=2)]
+    documents, line = [], reader.line_num + 1
+    for row in reader:  # a quoted cell may span lines (an HTML body): each row is named by its first line
+        documents.append(_document(dict(row), path, line))
+        line = reader.line_num + 1
     if not documents:
         raise LoadError(path, "no documents in file")
     return documents

@@ -55,6 +55,18 @@ def test_jsonl_and_csv(tmp_path: Path) -> None:
     assert docs["a1"].source.endswith("a.jsonl:1") and docs["b1"].source.endswith("b.csv:2")
 
 
+def test_csv_rows_are_named_by_their_line_when_cells_span_lines(tmp_path: Path) -> None:
+    """A help desk's CSV export holds HTML bodies over several lines: an error named the row's count plus one (line
+    4 for the draft on line 7), a line inside another article."""
+    body = '"<h1>Returns</h1>\n<p>Within 30 days.</p>\n<p>Refunds in 5 days.</p>"'
+    ship = '"<p>2 days.</p>\n"'
+    write(tmp_path / "export.csv", f"id,title,text\nret,Returns,{body}\nship,Shipping,{ship}\ndraft,Draft,\n")
+    with pytest.raises(LoadError, match=r"export\.csv:7: document 'draft' is empty"):
+        load_documents([tmp_path])
+    write(tmp_path / "export.csv", f"id,title,text\nret,Returns,{body}\nship,Shipping,2 days.\n")
+    assert [d.source.rsplit(":", 1)[1] for d in load_documents([tmp_path])] == ["2", "5"]
+
+
 def test_a_blank_optional_language_is_detected(tmp_path: Path) -> None:
     """A CSV whose optional lang column is filled for some rows only: a blank cell was "lang must be 'en' or 'es',
     got ''" and stopped the whole ingest."""
