@@ -32,8 +32,11 @@ MARKERS: dict[Lang, frozenset[str]] = {
 }
 
 
-# Confidence gap under which one or two words without marker words fall back to the caller's default.
+# Confidence gap under which a short message (up to SHORT_WORDS words) without a letter or mark only Spanish writes
+# falls back to the caller's default.
 SHORT_MARGIN = 0.3
+SHORT_WORDS = 4
+_SPANISH_ONLY = re.compile(r"[ñ¿¡áéíóú]")
 
 # Languages a customer may write in that the bot does not answer in (the graph stops such messages early).
 OTHER_LANGUAGES = ("FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "CATALAN")
@@ -82,15 +85,16 @@ def detect_language(text: str, default: Lang | None = None) -> Lang | None:
         hits = {lang: sum(w in MARKERS[lang] for w in plain) for lang in LANGS}
         if hits["es"] != hits["en"]:
             return "es" if hits["es"] > hits["en"] else "en"
-        if re.search(r"[ñ¿¡áéíóú]", text.lower()):
+        if _SPANISH_ONLY.search(text.lower()):
             return "es"
     confidences = language_confidences(text)
     if confidences["en"] == confidences["es"]:
         return default
-    # One or two words the model can barely tell apart ("human", "agent", "envio"): the caller's default (the
+    # A few words the model can barely tell apart ("human", "agent", "envio", follow-ups such as "y el envio?" 0.51
+    # en, "¿y me lo cambiais?" 0.55 en): Spanish when only Spanish writes it so, else the caller's default (the
     # session's language) is the better guess.
-    if default is not None and len(words) <= 2 and abs(confidences["en"] - confidences["es"]) < SHORT_MARGIN:
-        return default
+    if default is not None and len(words) <= SHORT_WORDS and abs(confidences["en"] - confidences["es"]) < SHORT_MARGIN:
+        return "es" if _SPANISH_ONLY.search(text.lower()) else default
     return "en" if confidences["en"] > confidences["es"] else "es"
 
 
