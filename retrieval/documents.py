@@ -66,27 +66,47 @@ class Document:
 
 
 class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment, turning block elements into paragraph breaks."""
+    """Collects the text of an HTML fragment, turning block elements into paragraph breaks and a table row into one
+    line of cells."""
 
     BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table"})
-    SKIP = frozenset({"script", "style"})
+    CELLS = frozenset({"td", "th"})
+    SKIP = frozenset({"script", "style", "nav"})  # a help centre page's breadcrumbs and menus are not the article
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._cells = 0  # cells so far in the table row
+        self._in_cell = False
+
+    def _block(self, start: str) -> None:
+        self.parts.append(" " if self._in_cell else start)  # a paragraph or list inside a cell stays on its row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self._skipping += 1
+        elif tag in self.CELLS:
+            if self._cells:  # "Spain | 4.99 EUR", not "Spain4.99 EUR"
+                while self.parts and not self.parts[-1].strip():
+                    self.parts.pop()
+                self.parts[-1:] = [part.rstrip() + " | " for part in self.parts[-1:]]
+            self._cells += 1
+            self._in_cell = True
         elif tag in self.BLOCKS:
-            self.parts.append("\n\n" if tag != "li" else "\n- ")
+            if tag in ("tr", "table"):
+                self._cells, self._in_cell = 0, False
+            self._block("\n\n" if tag != "li" else "\n- ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP and self._skipping:
             self._skipping -= 1
+        elif tag in self.CELLS:
+            self._in_cell = False
         elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
+            if tag in ("tr", "table"):
+                self._cells, self._in_cell = 0, False
+            self._block("\n\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:

@@ -104,6 +104,19 @@ def test_cleaning_repairs_encoding_strips_html_and_whitespace() -> None:
     assert "- uno" in cleaned and "fin" in cleaned and "  " not in cleaned
 
 
+def test_html_tables_keep_their_cells_apart_and_navigation_is_left_out() -> None:
+    """A help centre's HTML export: table cells ran together ("Spain4.99 EUR", "ZonePrice") and the breadcrumbs
+    became the article's first paragraph ("Home > Help")."""
+    text = (
+        '<nav><a href="/">Home</a> &gt; <a href="/hc">Help</a></nav><h1>Shipping</h1><table>\n'
+        "<tr><th>Zone</th><th>Price</th></tr>\n<tr>\n<td>Spain</td>\n<td><p>4.99 EUR</p></td>\n</tr>\n"
+        "<tr><td>Portugal</td><td>6.99 EUR<br>(islands 9.99 EUR)</td></tr></table><ul><li>Free over 50 EUR</li></ul>"
+    )
+    assert clean_text(text) == (
+        "Shipping\n\nZone | Price\n\nSpain | 4.99 EUR\n\nPortugal | 6.99 EUR (islands 9.99 EUR)\n\n- Free over 50 EUR"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
