@@ -28,6 +28,11 @@ ABCD_SCENARIO_TYPES = {
 }  # fmt: skip
 _DOC_NAMES = ("readme", "license", "source", "manifest", "tags_upstream", "schema.json")
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
+# Where an export of another shape (a help desk's tickets, one row per message) goes: the chat JSONL every reader makes.
+CONVERT_HINT = (
+    '; convert other exports to chat JSONL, one conversation per line: {"id", "lang", "messages": [{"role": '
+    '"user" or "assistant", "content"}]} (docs/finetune-data.md)'
+)
 
 
 @dataclass
@@ -113,11 +118,12 @@ def read_file(path: Path, sgd_services: tuple[str, ...] = (), in_folder: bool = 
             elif not in_folder:
                 raise PrepareError(
                     f"{path}: unknown JSON format: expected SGD dialogues (a list of objects with 'dialogue_id' "
-                    "and 'turns') or ABCD conversations (objects with 'original' turns)"
+                    "and 'turns') or ABCD conversations (objects with 'original' turns)" + CONVERT_HINT
                 )
         case _:
             raise PrepareError(
                 f"{path}: unknown format: expected chat .jsonl, Bitext .csv or SGD/ABCD .json (optionally .gz)"
+                + CONVERT_HINT
             )
 
 
@@ -187,7 +193,8 @@ def read_bitext_csv(path: Path) -> Iterator[Conversation]:
     reader = csv.DictReader(io.StringIO(read_all(path)))
     missing = {"instruction", "response"} - set(reader.fieldnames or [])
     if missing:
-        raise PrepareError(f"{path}: unknown CSV format: no column {', '.join(sorted(missing))} (Bitext CSV expected)")
+        columns = ", ".join(sorted(missing))
+        raise PrepareError(f"{path}: unknown CSV format: no column {columns} (Bitext CSV expected){CONVERT_HINT}")
     for row_number, row in enumerate(reader, start=2):  # the numbering scripts/build_conversation_sample.py uses
         where = f"{path}#row{row_number}"
         instruction, response = (row.get("instruction") or "").strip(), (row.get("response") or "").strip()

@@ -123,6 +123,23 @@ def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: b
         list(read_file(path))
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("tickets.csv", b'ticket_id,author_role,body\n1001,end-user,"Hola, no me llega el pedido"\n'),
+        ("tickets.json", b'[{"ticket_id": 1001, "comments": [{"author": "end-user", "body": "Hola"}]}]'),
+        ("tickets.xml", b"<tickets/>"),
+    ],
+)
+def test_an_export_of_another_shape_is_told_where_to_go(tmp_path: Path, name: str, content: bytes) -> None:
+    """A help desk's ticket export (one row per message) was 'unknown CSV format: ... (Bitext CSV expected)', with
+    no word of the chat JSONL every other source becomes."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(PrepareError, match=r'convert other exports to chat JSONL.*"messages"'):
+        list(read_file(path))
+
+
 def test_folders_skip_documentation_and_non_dialogue_json(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("docs")
     (tmp_path / "schema.json").write_text("[]")
