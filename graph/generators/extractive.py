@@ -71,6 +71,10 @@ def _candidates(question: str, passages: Sequence[Mapping[str, Any]], lang: str,
         title = _folded(str(passage.get("title") or ""))
         if pieces and title and _folded(pieces[0][0]) == title:
             pieces[0] = ("", False)
+        # A lead-in that ends its chunk lost its list to the next chunk: "Hay algunos productos que no se pueden
+        # devolver:" was a whole answer to "quiero devolver un producto".
+        if pieces and not pieces[-1][1] and pieces[-1][0].rstrip().endswith(":"):
+            pieces[-1] = ("", False)
         found = similarity(question, str(passage.get("chunk_id") or "")) if similarity is not None else None
         meaning = [0.0] * len(pieces)
         if found is not None and len(found[1]) == len(pieces):
@@ -108,7 +112,7 @@ def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidat
             items.append(c)
         return items
     if text.endswith("?") and after and after[0][1] == position + 1 and not after[0][2].rstrip().endswith("?"):
-        return after[:1]
+        return after[:1] + _completion(after[0], candidates)  # an answer that is a lead-in brings its list
     return []
 
 

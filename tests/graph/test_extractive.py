@@ -34,9 +34,32 @@ def test_a_lead_in_brings_its_list_and_an_item_its_lead_in() -> None:
     assert item[:2] == ["These are the times for standard shipping:", "Canary Islands: 7-10 business days"]
 
 
+def test_a_lead_in_whose_list_is_in_the_next_chunk_is_not_an_answer() -> None:
+    # chunking put the list of return-policy-es in the next chunk: the lead-in alone was the whole answer
+    passage = {
+        "lang": "es",
+        "title": "Política de devoluciones",
+        "text": "Tienes 30 días desde la entrega para devolver la mayoría de los artículos.\n\n"
+        "Hay algunos productos que no se pueden devolver:",
+    }
+    picked = [s for _, _, s in select("quiero devolver un producto", [passage], "es")]
+    assert picked == ["Tienes 30 días desde la entrega para devolver la mayoría de los artículos."], picked
+
+
 def test_a_question_brings_its_answer() -> None:
     picked = [s for _, _, s in select("when does the clock start?", [DELIVERY], "en")]
     assert picked == ["When does the clock start?", "Orders placed before 14:00 leave our warehouse the same day."]
+
+
+def test_a_question_whose_answer_is_a_lead_in_brings_the_list_too() -> None:
+    passage = {
+        "lang": "es",
+        "title": "Reembolsos",
+        "text": "¿Y los gastos de envío? El coste del envío estándar original solo se reembolsa en dos casos:\n\n"
+        "- Si devuelves el pedido completo en 14 días.\n- Si el artículo era defectuoso.",
+    }
+    picked = [s for _, _, s in select("¿y los gastos de envío?", [passage], "es")]
+    assert picked[-2:] == ["Si devuelves el pedido completo en 14 días.", "Si el artículo era defectuoso."], picked
 
 
 def test_a_pointer_to_another_article_is_not_an_answer() -> None:
