@@ -17,6 +17,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "language": {"es": "Idioma", "en": "Language"},
     "auto": {"es": "Automático", "en": "Automatic"},
     "detected": {"es": "Idioma detectado: {name}", "en": "Detected language: {name}"},
+    # a language named in a sentence of the page's language ("Detected language: Español" on an English page)
+    "lang_es": {"es": "español", "en": "Spanish"},
+    "lang_en": {"es": "inglés", "en": "English"},
     "sources": {"es": "Fuentes ({n})", "en": "Sources ({n})"},
     "open_article": {"es": "Abrir el artículo", "en": "Open the article"},
     "feedback_thanks": {"es": "¡Gracias por tu valoración!", "en": "Thanks for your feedback!"},
@@ -54,8 +57,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Our team has closed the conversation: the assistant is answering you again.",
     },
 }
-
-LANG_NAMES = {"es": "Español", "en": "English"}
 
 
 def t(key: str, lang: str, **values: object) -> str:

@@ -59,7 +59,9 @@ def test_chat_answers_in_the_customers_language_with_sources(inprocess_env: Path
     # each source is listed with the [n] the answer cites it by
     numbers = [m.value.split("]")[0] + "]" for m in sources.markdown if m.value.startswith("[")]
     assert numbers and all(n in answer for n in numbers), (numbers, answer)
-    assert any(c.value == "Idioma detectado: Español" for c in at.caption)
+    assert any(c.value == "Idioma detectado: español" for c in at.caption)
+    at.sidebar.selectbox(key="lang_choice").set_value("English").run()  # the language named in the page's language
+    assert any(c.value == "Detected language: Spanish" for c in at.caption), [c.value for c in at.caption]
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ui import state
-from ui.i18n import LANG_NAMES, LANGS, t
+from ui.i18n import LANGS, t
 from ui.protocol import Backend, BackendError, BackendUnavailable
 
 
@@ -52,7 +52,7 @@ def _render_extras(backend: Backend, message: dict[str, Any], lang: str) -> None
     """Sources, detected language and the thumbs of one answer."""
     _render_sources(message, lang)
     if message.get("lang") in LANGS:
-        st.caption(t("detected", lang, name=LANG_NAMES[message["lang"]]))
+        st.caption(t("detected", lang, name=t(f"lang_{message['lang']}", lang)))
     key = f"feedback-{message['session_id']}-{message['turn']}"
     st.feedback(
         "thumbs", key=key, on_change=_send_feedback, args=(backend, message["session_id"], message["turn"], key)
