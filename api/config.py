@@ -50,6 +50,9 @@ class ApiConfig:
     )
     redis_url: str | None = field(default=None, metadata={"help": "redis://... : count rate limits in Redis"})
     database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections per process"})
+    index_sync: bool = field(
+        default=True, metadata={"help": "with database_url: replicas share the FAISS index's versions in the database"}
+    )
     pii_key: str | None = field(
         default=None, repr=False, metadata={"help": "secret keying the hashes of personal data (same on every replica)"}
     )
@@ -98,6 +101,7 @@ class ApiConfig:
             "database_url": settings.database_url,
             "redis_url": settings.redis_url,
             "database_pool_size": settings.database_pool_size,
+            "index_sync": settings.index_sync,
             "pii_key": settings.pii_key.get_secret_value() if settings.pii_key is not None else None,
         }
         return cls(**{**values, **overrides})

@@ -7,6 +7,7 @@ chat service, so no request sees a half-updated index.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Callable
@@ -55,6 +56,11 @@ class Runtime:
         self.loaded_version: str | None = None  # the index version the service and the search were loaded from
         self._stop_following = threading.Event()
         self._follower: threading.Thread | None = None
+        self.sync: Any | None = None  # api.index_sync.IndexSync: replicas share index versions through the database
+        if config.database_url and config.index_sync and config.search_backend == "faiss":
+            from api.index_sync import IndexSync
+
+            self.sync = IndexSync(self.keys.db, Path(config.index_dir))
 
     def load(self) -> None:
         """Load the chat service, the knowledge base and the store; a failure is kept for ``/readyz``, not raised.
@@ -64,6 +70,8 @@ class Runtime:
         if self.ready:
             return
         try:
+            if self.sync is not None:  # the newest version another replica published, before anything loads it
+                self.sync.align()
             version = self.index_version()
             if self.service is None:
                 from graph.service import ChatService
@@ -172,9 +180,23 @@ class Runtime:
 
     def follow_index(self) -> bool:
         """Switch search and chat to the live index version when another process wrote it (`supportbot kb ingest` or
-        `kb delete` on this folder, a replica sharing it); True when it switched. Requests keep the loaded version
-        until the new one is loaded (a thread of the app looks every ``FOLLOW_SECONDS``)."""
-        if not self.ready or self.index_version() in (None, self.loaded_version):
+        `kb delete` on this folder, a replica sharing it, or, with :attr:`sync`, a replica on another machine that
+        published it); True when it switched. Requests keep the loaded version until the new one is loaded (a thread
+        of the app looks every ``FOLLOW_SECONDS``). With :attr:`sync` a version written on this folder by another
+        process is published for the other replicas."""
+        if not self.ready:
+            return False
+        switched = self._follow_folder()
+        if self.sync is not None:
+            with self._write_lock:
+                if self.sync.local() == self.loaded_version:
+                    self.sync.publish()  # a version written on this folder (kb ingest): no-op when published
+                adopted = self.sync.adopt()  # the newest another replica published
+            switched = (self._follow_folder() if adopted else False) or switched
+        return switched
+
+    def _follow_folder(self) -> bool:
+        if self.index_version() in (None, self.loaded_version):
             return False
         with self._write_lock:
             version = self.index_version()
@@ -198,12 +220,18 @@ class Runtime:
         refits the scope rail for the new index version).
         """
         self.require()
-        with self._write_lock:
+        across = self.sync.exclusive() if self.sync is not None else contextlib.nullcontext()
+        with across, self._write_lock:
+            if self.sync is not None and self.sync.adopt():  # write on the newest version, whoever published it
+                self._swap()
+                self.loaded_version = self.index_version()
             report = change()
             if report.get("deleted") or report.get("added") or report.get("updated"):  # else nothing changed
                 version = self.index_version()
                 self._swap()
                 self.loaded_version = version
+                if self.sync is not None:
+                    self.sync.publish()
         report["index_version"] = self.index_version()
         return report
 

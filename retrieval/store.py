@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
+import re
 import shutil
 import sqlite3
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ from retrieval.signals import raise_if_interrupted
 FORMAT_VERSION = 1
 MULTILINGUAL_FILE = "multilingual.npy"
 CURRENT = "CURRENT"
+_VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")  # as write_version names them
 
 
 class IndexFault(RuntimeError):
@@ -245,23 +249,78 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
         _write_sqlite(staging / "meta.sqlite", data)
         manifest = {**data.manifest, "format_version": FORMAT_VERSION, "faiss": kind, "chunks": len(data.chunk_ids)}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        for path in staging.rglob("*"):
-            if path.is_file():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
-        raise_if_interrupted()
-        os.replace(staging, folder / name)
-        pointer_tmp = folder / f".{CURRENT}.{name}"
-        pointer_tmp.write_text(name)
-        with open(pointer_tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer_tmp, folder / CURRENT)
+        _make_live(folder, staging, name)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    return folder / name
+
+
+def _make_live(folder: Path, staging: Path, name: str) -> None:
+    """Move the complete version folder ``staging`` in as ``name``, point ``CURRENT`` at it (atomically), then
+    remove the older versions."""
+    for path in staging.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    raise_if_interrupted()
+    os.replace(staging, folder / name)
+    pointer_tmp = folder / f".{CURRENT}.{name}"
+    pointer_tmp.write_text(name)
+    with open(pointer_tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer_tmp, folder / CURRENT)
     for old in folder.iterdir():
         if old.name != name and (old.name.startswith("v-") or old.name.startswith(".staging-")):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def pack_version(folder: Path) -> tuple[str, bytes]:
+    """(name, tar archive) of the live version of the index at ``folder``: what :func:`install_version` makes live
+    in another folder (a replica on another machine).
+
+    Raises:
+        IndexFault: ``folder`` holds no index.
+    """
+    version = live_version(folder)
+    if version is None:
+        raise IndexFault(f"{folder}: not an index (no {CURRENT} file); build one with `supportbot kb ingest`")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(version.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(version)), recursive=False)
+    return version.name, buffer.getvalue()
+
+
+def install_version(folder: Path, name: str, archive: bytes) -> Path:
+    """Make the version packed by :func:`pack_version` the live version of ``folder``, as atomically as an ingest:
+    unpacked beside the live one, checked, then swapped in (the caller holds :func:`write_lock`).
+
+    Raises:
+        IndexFault: a version name or an archive that is not one :func:`pack_version` writes.
+    """
+    if not _VERSION_NAME.fullmatch(name):
+        raise IndexFault(f"{name!r} is not an index version name")
+    if (folder / CURRENT).is_file() and (folder / CURRENT).read_text().strip() == name:
+        return folder / name
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+                tar.extractall(staging, filter="data")  # no links out, no absolute paths, no devices
+            manifest = json.loads((staging / "manifest.json").read_text())
+        except (tarfile.TarError, OSError, ValueError) as exc:
+            raise IndexFault(f"index version {name}: not a packed index version ({exc})") from exc
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexFault(f"index version {name}: format {manifest.get('format_version')}, not {FORMAT_VERSION}")
+        shutil.rmtree(folder / name, ignore_errors=True)  # an older, no longer live copy of it
+        _make_live(folder, staging, name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return folder / name
 
 

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         default=None, description="redis://host:6379/0: count rate limits in Redis instead of the database."
     )
     database_pool_size: int = Field(default=10, ge=2, description="Most PostgreSQL connections one process opens.")
+    index_sync: bool = Field(
+        default=True,
+        description="With database_url and the FAISS backend: every index version a replica writes is published in "
+        "the database and the others make it their live one (a replica with its own index folder follows article "
+        "writes made on another); false: each replica follows only its own folder.",
+    )
     pii_key: SecretStr | None = Field(
         default=None,
         description="Secret that keys the hashes of personal data saved with each session (set the same one on every "
