@@ -80,12 +80,25 @@ def _candidates(question: str, passages: Sequence[Mapping[str, Any]], lang: str,
         if found is not None and len(found[1]) == len(pieces):
             weight, floor = SIMILARITY.get(found[0], (0.0, 0.0))
             meaning = [weight * max(0.0, float(cosine) - floor) for cosine in found[1]]
+        mine: list[Candidate] = []
         for position, (sentence, item) in enumerate(pieces):
             if not sentence:
                 continue
             stems = set(content_stems(CROSS_REFERENCE.sub(" ", sentence), lang))
-            out.append((number, position, sentence, stems, item, meaning[position]))
+            mine.append((number, position, sentence, stems, item, meaning[position]))
+        out += [c for c in mine if not _signpost(c, mine)]
     return out
+
+
+def _signpost(candidate: Candidate, mine: list[Candidate]) -> bool:
+    """A question its passage answers only by pointing to other articles ("¿Envías a Baleares, Canarias o fuera de
+    España? Consulta «Plazos de entrega» ...") is a signpost, not an answer: it won "¿cuánto tarda el envío a
+    Canarias?" over the delivery times."""
+    _, position, sentence, _, item, _ = candidate
+    if item or not sentence.rstrip().endswith("?"):
+        return False
+    following = next((c for c in mine if c[1] == position + 1), None)
+    return following is not None and not following[3] and CROSS_REFERENCE.search(following[2]) is not None
 
 
 def _folded(text: str) -> str:

@@ -62,6 +62,23 @@ def test_a_question_whose_answer_is_a_lead_in_brings_the_list_too() -> None:
     assert picked[-2:] == ["Si devuelves el pedido completo en 14 días.", "Si el artículo era defectuoso."], picked
 
 
+def test_a_question_answered_only_by_a_pointer_is_not_an_answer() -> None:
+    times = {
+        "lang": "es",
+        "title": "Plazos de entrega",
+        "text": "Con el envío estándar, estos son los tiempos habituales en días hábiles:\n\n"
+        "- España peninsular: 3-5 días. - Canarias, Ceuta y Melilla: 7-10 días.",
+    }
+    options = {
+        "lang": "es",
+        "title": "Métodos y precios de envío",
+        "text": "¿Envías a Baleares, Canarias o fuera de España? Consulta «Plazos de entrega» y «Envíos "
+        "internacionales» para ver plazos y tarifas.",
+    }
+    picked = [s for _, _, s in select("¿cuánto tarda el envío a Canarias?", [times, options], "es")]
+    assert any("7-10 días" in s for s in picked) and not any(s.startswith("¿Envías") for s in picked), picked
+
+
 def test_a_pointer_to_another_article_is_not_an_answer() -> None:
     """The words of a referenced title ("International shipping and customs fees") do not make its sentence one."""
     picked = [s for _, _, s in select("customs for international shipping?", [DELIVERY], "en")]
