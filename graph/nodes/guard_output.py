@@ -16,7 +16,7 @@ from graph.deps import Deps
 from graph.rails.bias import check_stereotype
 from graph.rails.grounding import Passages, attribute_citations, check_grounded, check_language, check_pii
 from graph.state import ChatState
-from retrieval.text import cut_sentences
+from retrieval.text import PLACEHOLDER, cut_sentences, words
 
 WITHHELD = "[withheld: personal data]"
 
@@ -56,6 +56,10 @@ class OutputGate:
         self.seen.append(sentence.strip())
         failed = []
         leaked = False
+        if self.llm and not words(PLACEHOLDER.sub(" ", sentence)):
+            # Nothing but placeholders ("<PERSON_1>  <PERSON_2>", a signature the model learned from redacted
+            # tickets) or punctuation: says nothing, and no other rail would stop it.
+            failed.append("empty")
         if self.llm:
             pii = check_pii(sentence, self.lang, self.redactor, self.given, self.published, self.secret)
             leaked = not pii["ok"]

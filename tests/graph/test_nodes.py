@@ -176,6 +176,18 @@ def test_generate_and_guard_output(deps: Any) -> None:
     assert guard_output.run({**turn, "answer": ""}, deps)["route"] == "handoff"
 
 
+def test_an_llm_answer_of_placeholders_only_is_not_sent(deps: Any) -> None:
+    passages = [{"title": "Returns", "text": "Returns are free within 30 days of delivery.", "lang": "en"}]
+    turn = state(lang="en", mode="hybrid", generator="hf", passages=passages)
+    for answer in ("<PERSON_1>  <PERSON__1>", "Returns are free within 30 days [1].\n\n<PERSON_2>", "<EMAIL_1> ..."):
+        output = guard_output.run({**turn, "answer": answer}, deps)["guardrails"]["output"]
+        assert output["action"] == "fallback" and output["failed"] == ["empty"], (answer, output)
+    fine = guard_output.run({**turn, "answer": "Hi <PERSON_1>, returns are free within 30 days [1]."}, deps)
+    assert fine["guardrails"]["output"]["action"] == "ok"
+    no_passages = guard_output.run(state(lang="en", mode="finetune", generator="hf", answer="<PERSON_1>"), deps)
+    assert no_passages["route"] == "handoff"
+
+
 def test_handoff_records_an_escalation_and_respond_words_it(deps: Any) -> None:
     turn = state(lang="es", reason="customer_request", session_id="handoff-node", text="pásame con alguien",
                  messages=[{"role": "user", "content": "pásame con alguien"}])  # fmt: skip
