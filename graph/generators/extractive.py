@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from graph.generators.base import Generation, GenerationRequest
+from retrieval.language import detect_language
 from retrieval.text import CROSS_REFERENCE, content_stems, sentence_items
 
 MAX_SENTENCES = 3
@@ -207,7 +208,12 @@ class ExtractiveGenerator:
         """The language of the passages the answer quotes (:func:`_answering`): the customer's, unless only another
         language's articles cover the question; None without passages."""
         chosen = _answering(request.passages, request.lang, self.same_content)
-        return str(chosen[0][1].get("lang") or request.lang) if chosen else None
+        if not chosen:
+            return None
+        lang = str(chosen[0][1].get("lang") or request.lang)
+        if lang != request.lang and detect_language(self.generate(request).answer) == request.lang:
+            return request.lang  # an article of mixed languages: the paragraph it quotes is in the customer's
+        return lang
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The answer word by word (it is computed at once; streaming keeps one interface for every generator)."""
