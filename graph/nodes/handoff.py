@@ -130,12 +130,14 @@ def check_agent_reply(
 
 
 def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
-    """The last customer message that asks something (not only for a person), with its index; (-1, "") if none."""
+    """The last customer message that asks something (not only for a person, nor only a value handed over: "mi email
+    es <EMAIL_1>" was drafted an answer about passwords), with its index; (-1, "") if none."""
     from graph.rails.escalation import check_escalation
+    from retrieval.conversation import is_slot_answer
 
     asked = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
     for index, text in reversed(asked):
-        if text.strip() and not check_escalation(text)["handoff"]:
+        if text.strip() and not check_escalation(text)["handoff"] and not is_slot_answer(text):
             return index, text
     return asked[-1] if asked else (-1, "")
 

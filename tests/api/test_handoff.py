@@ -164,6 +164,20 @@ def test_agent_assist_retrieves_once_per_customer_question(client: TestClient, k
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
 
 
+def test_agent_assist_drafts_for_the_question_not_for_a_value_handed_over(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    session = "handoff-assist-value"
+    question = "¿Cómo descargo la factura de mi pedido?"
+    _chat(client, customer, session, question)
+    _chat(client, customer, session, "mi email es ana.lopez@example.com")  # drafted an answer about passwords
+    escalation_id = _escalate(client, customer, session)
+    draft = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()["draft"]
+    assert draft["question"] == question, draft
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),
