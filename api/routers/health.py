@@ -32,7 +32,7 @@ def readyz(runtime: RuntimeDep) -> Any:
     if not runtime.ready:
         body = {"status": "unavailable", "detail": runtime.load_error or "loading", "index_version": None}
         return JSONResponse(body, status_code=503)
-    return {"status": "ok", "index_version": runtime.index_version()}
+    return {"status": "ok", "index_version": runtime.loaded_version}  # the version served, not one still loading
 
 
 @router.get(
