@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.language import language_tag
+from retrieval.text import PLACEHOLDER
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
 _SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\..*)?$", re.IGNORECASE)
@@ -69,16 +70,18 @@ class _TextExtractor(HTMLParser):
     """Collects the text of an HTML fragment, turning block elements into paragraph breaks and a table row into one
     line of cells."""
 
-    BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table"})
+    BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "hr",
+                        "blockquote", "pre", "section", "article"})  # fmt: skip
     CELLS = frozenset({"td", "th"})
     SKIP = frozenset({"script", "style", "nav"})  # a help centre page's breadcrumbs and menus are not the article
 
-    def __init__(self) -> None:
+    def __init__(self, line_break: str = "\n\n") -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
         self._cells = 0  # cells so far in the table row
         self._in_cell = False
+        self._line_break = line_break
 
     def _block(self, start: str) -> None:
         self.parts.append(" " if self._in_cell else start)  # a paragraph or list inside a cell stays on its row
@@ -96,14 +99,14 @@ class _TextExtractor(HTMLParser):
         elif tag in self.BLOCKS:
             if tag in ("tr", "table"):
                 self._cells, self._in_cell = 0, False
-            self._block("\n\n" if tag != "li" else "\n- ")
+            self._block(self._line_break if tag == "br" else "\n\n" if tag != "li" else "\n- ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP and self._skipping:
             self._skipping -= 1
         elif tag in self.CELLS:
             self._in_cell = False
-        elif tag in self.BLOCKS:
+        elif tag in self.BLOCKS and tag != "br":  # <br/> is one break, not two
             if tag in ("tr", "table"):
                 self._cells, self._in_cell = 0, False
             self._block("\n\n")
@@ -114,19 +117,33 @@ class _TextExtractor(HTMLParser):
 
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+_KEPT_OPEN, _KEPT_CLOSE = "\ue000", "\ue001"  # a <TYPE_n> placeholder's brackets while the HTML parser reads
+
+
+def html_to_text(text: str, line_break: str = "\n\n") -> str:
+    """The text of an HTML fragment, entities decoded; whitespace is left for the caller to normalise.
+
+    The one HTML-to-text routine (``kb ingest`` and ``data prepare``): scripts, styles and ``<nav>`` are left out,
+    block elements become paragraph breaks (``\\n\\n``), a list item a ``- `` line, a table row one line with
+    `` | `` between its cells; ``line_break`` is what ``<br>`` becomes. Personal-data placeholders (``<ORDER_1>``,
+    :data:`retrieval.text.PLACEHOLDER`) are text, not tags; comments go. Text without a tag is only unescaped.
+    """
+    if _HTML_TAG.search(text) or "<!--" in text:
+        text = PLACEHOLDER.sub(lambda m: _KEPT_OPEN + m.group()[1:-1] + _KEPT_CLOSE, text)
+        parser = _TextExtractor(line_break)
+        parser.feed(text)
+        parser.close()
+        text = "".join(parser.parts).replace(_KEPT_OPEN, "<").replace(_KEPT_CLOSE, ">")
+    return html.unescape(text)
 
 
 def clean_text(text: str) -> str:
-    """Repair mojibake, strip HTML, normalise whitespace; paragraphs stay separated by one blank line."""
+    """Repair mojibake, strip HTML (:func:`html_to_text`), normalise whitespace; paragraphs stay separated by one
+    blank line."""
     import ftfy
 
-    text = ftfy.fix_text(text)
-    if _HTML_TAG.search(text):
-        parser = _TextExtractor()
-        parser.feed(text)
-        parser.close()
-        text = "".join(parser.parts)
-    text = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = html_to_text(ftfy.fix_text(text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
     text = re.sub(r"[\u200b\ufeff]", "", text)
     paragraphs = []
     for block in re.split(r"\n\s*\n", text):

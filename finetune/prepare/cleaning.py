@@ -6,21 +6,16 @@ conversation user/assistant alternating, starting with the user and ending with 
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Callable
 
 from finetune.pii import PlaceholderMap
 from finetune.prepare.config import PrepareConfig
+from finetune.prepare.mail import trim_mail
+from retrieval.documents import html_to_text
 from retrieval.text import PLACEHOLDER, WORD
 
-_BLOCK_TAGS = r"br|p|div|li|ul|ol|tr|table|h[1-6]|hr|blockquote|pre|section|article"
-_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_BLOCK = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]*>", re.IGNORECASE)
-# A tag is lower- or mixed-case, or a known element name: <ORDER_1>-style placeholders are never tags.
-_TAG = re.compile(r"</?(?![A-Z][A-Z0-9]*_\d+>)[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
@@ -30,14 +25,11 @@ _WORD = re.compile(rf"{WORD.pattern}|{PLACEHOLDER.pattern}")  # a word, or a <KI
 
 
 def clean_text(text: str) -> str:
-    """Repair the encoding (ftfy), strip HTML and markup, normalize whitespace."""
+    """Repair the encoding (ftfy), strip HTML (retrieval's :func:`~retrieval.documents.html_to_text`, the one
+    ``kb ingest`` uses, with ``<br>`` a line break) and markup, normalize whitespace."""
     import ftfy
 
-    text = ftfy.fix_text(text, normalization="NFC")
-    text = _SCRIPT.sub(" ", _COMMENT.sub(" ", text))
-    text = _BLOCK.sub("\n", text)
-    text = _TAG.sub("", text)
-    text = html.unescape(text)
+    text = html_to_text(ftfy.fix_text(text, normalization="NFC"), line_break="\n")
     text = _MD_LINK.sub(r"\1 (\2)", text)
     text = _MD_EMPHASIS.sub(r"\2", text)
     text = _MD_HEADING.sub("", _BBCODE.sub("", text))
@@ -182,7 +174,8 @@ def shape_conversation(
     counts: Counter[str],
     clean: Callable[[str], str] = clean_text,
 ) -> list[dict[str, str]]:
-    """Clean every turn, drop empty, one-word and foreign turns, merge same-role runs, cap the length.
+    """Clean every turn and trim its mail residue (:func:`finetune.prepare.mail.trim_mail`), drop empty, one-word
+    and foreign turns, merge same-role runs, cap the length.
 
     Returns user/assistant messages (no system turn), alternating from a user turn to an assistant turn, or []
     when nothing usable is left. ``counts`` gets one entry per reason a turn or the tail was dropped.
@@ -192,7 +185,12 @@ def shape_conversation(
         if message["role"] == "system":
             counts["system_turns_replaced"] += 1  # the shared prompt (finetune.prompts) replaces it
             continue
-        text = clean(message["content"])
+        trimmed = trim_mail(clean(message["content"]))  # quoted replies, "Sent from my iPhone", sign-offs
+        if trimmed.quote:
+            counts["quoted_replies_trimmed"] += 1
+        if trimmed.signature:
+            counts["signatures_trimmed"] += 1
+        text = trimmed.text
         words = word_count(text)
         if not text:
             counts["empty_turns"] += 1

@@ -166,10 +166,92 @@ def test_folders_skip_documentation_and_non_dialogue_json(tmp_path: Path) -> Non
         ("Line one<br/>Line two", "Line one\nLine two"),
         ("Your order <ORDER_1> for <PERSON_1> is <i>late</i>", "Your order <ORDER_1> for <PERSON_1> is late"),
         ("2 < 3 and 5 > 4", "2 < 3 and 5 > 4"),
+        # retrieval's HTML reader (kb ingest's): a table row is one line of cells, breadcrumbs are not the text
+        (
+            '<nav><a href="/">Inicio</a> &gt; Ayuda</nav><table><tr><th>Zona</th><th>Precio</th></tr>'
+            "<tr><td>España</td><td><ORDER_1> 4,99 EUR</td></tr></table>",
+            "Zona | Precio\n\nEspaña | <ORDER_1> 4,99 EUR",
+        ),
     ],
 )
 def test_clean_text(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
+
+
+QUOTE_EN = "\n\nOn Mon, 3 Jun 2024, Ana wrote:\n> Hi, you can track it from your account.\n> Regards"
+QUOTE_ES = "\n\nEl lun, 3 jun 2024 a las 10:00, Ana <ana@nimbus.example> escribió:\n> Hola, puedes seguirlo.\n> Saludos"
+
+
+@pytest.mark.parametrize(
+    ("role", "raw", "clean", "quoted", "signed"),
+    [
+        ("user", "The tracking link does not open." + QUOTE_EN, "The tracking link does not open.", 1, 0),
+        ("user", "El enlace de seguimiento no abre." + QUOTE_ES, "El enlace de seguimiento no abre.", 1, 0),
+        (
+            "user",
+            "Still no refund for my order.\n\n-----Original Message-----\nFrom: Nimbus <help@nimbus.example>\n"
+            "Sent: Monday, June 3, 2024\nTo: Carlos\nSubject: RE: refund\n\nWe sent it.",
+            "Still no refund for my order.",
+            1,
+            0,
+        ),
+        (
+            "user",
+            "Sigo sin el reembolso de mi pedido.\n\n-----Mensaje original-----\nDe: Nimbus <ayuda@nimbus.example>\n"
+            "Enviado el: lunes, 3 de junio de 2024\nPara: Carlos\nAsunto: RE: reembolso\n\nLo enviamos.",
+            "Sigo sin el reembolso de mi pedido.",
+            1,
+            0,
+        ),
+        ("user", "Where is my parcel?\n\nSent from my iPhone", "Where is my parcel?", 0, 1),
+        ("user", "¿Dónde está mi paquete?\n\nEnviado desde mi iPhone", "¿Dónde está mi paquete?", 0, 1),
+        (
+            "user",
+            "Can I pay by card?\nThanks,\nCarlos Gómez\n\nSent from my iPhone" + QUOTE_EN,
+            "Can I pay by card?",
+            1,
+            1,
+        ),
+        (
+            "assistant",
+            "You can return it within 30 days.\n\nKind regards,\n<PERSON_2>\nAcme Support Team",
+            "You can return it within 30 days.",
+            0,
+            1,
+        ),
+        (
+            "assistant",
+            "Puedes devolverlo en 30 días.\n\nUn saludo,\n<PERSON_2>\nEquipo de Atención al Cliente",
+            "Puedes devolverlo en 30 días.",
+            0,
+            1,
+        ),
+        (
+            "assistant",
+            "<div>Puedes devolverlo en 30 días.</div><div>Atentamente,<br>Ana López<br>Nimbus Market</div>"
+            "<div>El lun, 3 jun 2024 a las 9:58, Carlos escribió:</div><blockquote>quiero devolverlo</blockquote>",
+            "Puedes devolverlo en 30 días.",
+            1,
+            1,
+        ),
+        # not mail: kept as they are
+        ("user", "I ordered shoes.\nThanks, and one more thing: can I pay by PayPal?", None, 0, 0),
+        ("user", "I want to send a parcel\nFrom: Madrid\nTo: Barcelona\nIs that possible?", None, 0, 0),
+        ("assistant", "To return it:\n- open your orders\n- pick the item\n- print the label", None, 0, 0),
+        ("assistant", "Te ayudo con eso.\nGracias,\nhe revisado tu pedido y ya ha salido", None, 0, 0),
+    ],
+)
+def test_shape_trims_quoted_replies_and_sign_offs(
+    role: str, raw: str, clean: str | None, quoted: int, signed: int
+) -> None:
+    """An operator's help-desk export: quoted replies, "Sent from my iPhone" and agents' sign-offs were kept in
+    the training turns, and a model tuned on them signed its answers with "<PERSON_2>"."""
+    counts: Counter[str] = Counter()
+    other = {"role": "assistant" if role == "user" else "user", "content": "A message of the other side here."}
+    messages = [{"role": role, "content": raw}, other] if role == "user" else [other, {"role": role, "content": raw}]
+    turns = shape_conversation(messages, PrepareConfig(), counts)
+    assert [t["content"] for t in turns if t["role"] == role] == [clean if clean is not None else clean_text(raw)]
+    assert (counts["quoted_replies_trimmed"], counts["signatures_trimmed"]) == (quoted, signed)
 
 
 def test_shape_drops_short_foreign_and_empty_turns_and_caps() -> None:
