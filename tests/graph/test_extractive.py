@@ -166,8 +166,12 @@ def test_a_chunk_that_opens_with_its_title_does_not_answer_with_it() -> None:
 
 
 def test_an_article_tagged_spanish_quoted_in_english_is_not_said_to_be_spanish() -> None:
-    mixed = {"lang": "es", "title": "Envíos / Shipping", "chunk_id": "mixed-es#0",
-             "text": "We ship to every country in the European Union. Standard delivery takes 5 to 8 working days."}
+    mixed = {
+        "lang": "es",
+        "title": "Envíos / Shipping",
+        "chunk_id": "mixed-es#0",
+        "text": "We ship to every country in the European Union. Standard delivery takes 5 to 8 working days.",
+    }
     spanish = {**mixed, "text": "Enviamos a todos los países de la Unión Europea. La entrega tarda de 5 a 8 días."}
     generator = ExtractiveGenerator()
     question = "do you ship to the European Union?"
