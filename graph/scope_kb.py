@@ -23,6 +23,7 @@ import numpy as np
 Encode = Callable[[list[str]], np.ndarray]
 MAX_KB_VECTORS = 20_000
 _DOC_FIELDS = ["id", "title", "text", "lang", "duplicate_of", "content_hash"]
+_CHUNK_FIELDS = ["doc_id", "title", "text", "vector", "use_vector"]
 _KEY_FIELDS = ["id", "content_hash", "duplicate_of"]
 TOPIC_TITLES = 4  # titles a canned reply names ("I can help with ..., such as X, Y, Z or W")
 TOPIC_TITLE_WORDS = 6  # longer titles are named only when there are too few short ones
@@ -109,6 +110,7 @@ class KbMaterial:
     chunk_doc_ids: list[str] = field(default_factory=list)
     chunk_texts: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    multilingual: np.ndarray | None = None  # the chunks' USE multilingual vectors, when the index stores them
 
 
 def content_key(docs: Iterable[dict[str, Any]]) -> str:
@@ -128,7 +130,8 @@ def es_material(
 
     Args:
         doc_sources: records of ``NAME-docs`` (id, title, text, lang, duplicate_of).
-        chunk_sources: records of ``NAME`` (doc_id, title, text and, when the server returns it, vector).
+        chunk_sources: records of ``NAME`` (doc_id, title, text and, when the server returns them, vector and
+            use_vector).
         encode: the index's embedder, for chunks that come without their vector.
         max_vectors: at most this many chunks are kept (a seeded sample), as for a local index.
         seed: the sampling seed.
@@ -154,8 +157,10 @@ def es_material(
     norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(matrix) else np.ones((0, 1), np.float32)
     meta = {"chunks": len(chunks), "reembedded": len(missing)}
     matrix = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    use = [c.get("use_vector") for c in chunks]  # an index ingested with them (else the fit encodes the chunks)
+    stored = np.asarray(use, np.float32) if chunks and all(u is not None for u in use) else None
     return KbMaterial(documents, matrix, [str(c["doc_id"]) for c in chunks], [c.get("text") or "" for c in chunks],
-                      meta)  # fmt: skip
+                      meta, stored)  # fmt: skip
 
 
 def es_content_key(kb: Any) -> str:
@@ -177,6 +182,5 @@ def fetch_es_material(kb: Any) -> KbMaterial:
 
     with es_errors(kb.es_url):
         docs = [h["_source"] for h in helpers.scan(kb.es, index=docs_index(kb.index_name), _source=_DOC_FIELDS)]
-        chunks = [h["_source"] for h in helpers.scan(kb.es, index=kb.index_name,
-                                                     _source=["doc_id", "title", "text", "vector"])]  # fmt: skip
+        chunks = [h["_source"] for h in helpers.scan(kb.es, index=kb.index_name, _source=_CHUNK_FIELDS)]
     return es_material(docs, chunks, kb.embedder.encode)

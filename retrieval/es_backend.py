@@ -21,16 +21,20 @@ import numpy as np
 from retrieval.chunking import Chunk, chunk_document
 from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
-from retrieval.embeddings import Embedder, load_embedder
+from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals
-from retrieval.ingest import Progress, dedupe, embed_text, silent, stored_document
+from retrieval.ingest import Progress, dedupe, embed_text, indexed_counts, silent, stored_document
 from retrieval.language import detect_language
-from retrieval.search import SearchResult, rank_articles
+from retrieval.multilingual import DIM as MULTILINGUAL_DIM
+from retrieval.multilingual import NAME as MULTILINGUAL_NAME
+from retrieval.multilingual import encode as encode_multilingual
+from retrieval.search import CROSS_SHARE, SearchResult, rank_articles
 from retrieval.store import IndexData, IndexFault, StoredDocument
 
 VectorIndex = Literal["hnsw", "int8_hnsw"]
 Tags = list[str] | None
-Row = tuple[StoredDocument, Chunk, str, np.ndarray]  # article, chunk, chunk language, vector
+# article, chunk, chunk language, vector, USE multilingual vector (None: the index stores none)
+Row = tuple[StoredDocument, Chunk, str, np.ndarray, np.ndarray | None]
 Verdict = tuple[StoredDocument, str | None, np.ndarray]  # article, the article it duplicates (or None), its vector
 _RESULT_FIELDS = ["doc_id", "chunk_id", "lang", "title", "text", "url", "tags"]
 _HIT_FIELDS = [*_RESULT_FIELDS, "translation_of"]  # never the vector: ES 9 may leave it out of _source anyway
@@ -45,8 +49,12 @@ def docs_index(name: str) -> str:
     return f"{name}-docs"
 
 
-def chunk_index_body(dims: int, vector_index: VectorIndex = "hnsw", hnsw_m: int = 16) -> dict[str, Any]:
-    """Mappings of the chunk index: the vector (cosine kNN), per-language BM25 text and keyword filters."""
+def chunk_index_body(
+    dims: int, vector_index: VectorIndex = "hnsw", hnsw_m: int = 16, multilingual: bool = False
+) -> dict[str, Any]:
+    """Mappings of the chunk index: the vector (cosine kNN), per-language BM25 text and keyword filters; with
+    ``multilingual``, the chunk's USE multilingual v3 vector too (``use_vector``: the dense list of Spanish and
+    cross-language queries, as the local index's ``multilingual.npy``)."""
     if vector_index not in ("hnsw", "int8_hnsw"):
         raise ValueError(f"vector_index must be hnsw or int8_hnsw, got {vector_index!r}")
     # lang is the article's language (what --lang filters on), chunk_lang the chunk's; text is what results show.
@@ -57,6 +65,8 @@ def chunk_index_body(dims: int, vector_index: VectorIndex = "hnsw", hnsw_m: int 
     properties |= {"text_en": {**_TEXT, "analyzer": "english"}, "text_es": {**_TEXT, "analyzer": "spanish"}}
     vector = {"type": "dense_vector", "dims": dims, "index": True, "similarity": "cosine"}
     properties["vector"] = {**vector, "index_options": {"type": vector_index, "m": hnsw_m}}
+    if multilingual:
+        properties["use_vector"] = {**properties["vector"], "dims": MULTILINGUAL_DIM}
     return {"mappings": {"dynamic": "strict", "properties": properties}}
 
 
@@ -71,12 +81,14 @@ def docs_index_body() -> dict[str, Any]:
 
 def chunk_actions(index_name: str, rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
     """Bulk index actions for (article, chunk, chunk language, vector) rows; ``_id`` is the chunk id."""
-    for doc, chunk, lang, vector in rows:
+    for doc, chunk, lang, vector, use in rows:
         source = {"chunk_id": chunk.chunk_id, "doc_id": doc.id, "position": chunk.position, "lang": doc.lang}
         source |= {"chunk_lang": lang, "tags": doc.tags, "content_hash": doc.content_hash}
         source |= {"translation_of": doc.translation_of, "updated": doc.updated, "title": doc.title, "url": doc.url}
         source |= {"text": chunk.text, "text_es" if lang == "es" else "text_en": embed_text(doc.title, chunk.text)}
         source["vector"] = [float(x) for x in vector]
+        if use is not None:
+            source["use_vector"] = [float(x) for x in use]
         yield {"_op_type": "index", "_index": index_name, "_id": chunk.chunk_id, "_source": source}
 
 
@@ -120,8 +132,11 @@ def _read_meta(es: Any, index_name: str) -> dict[str, Any] | None:
     return dict(next(iter(es.indices.get_mapping(index=index_name).body.values()))["mappings"].get("_meta", {}))
 
 
-def _embed(docs: Sequence[Document], config: RetrievalConfig, embedder: Embedder, progress: Progress) -> list[Row]:
-    """Chunk and embed as the local ingest does: per-chunk language, title-prefixed text, batches of 64."""
+def _embed(
+    docs: Sequence[Document], config: RetrievalConfig, embedder: Embedder, progress: Progress, multilingual: bool
+) -> list[Row]:
+    """Chunk and embed as the local ingest does: per-chunk language, title-prefixed text, batches of 64; with
+    ``multilingual``, the same text's USE multilingual vector too."""
     pending = []
     for doc in docs:
         stored = stored_document(doc)
@@ -129,20 +144,28 @@ def _embed(docs: Sequence[Document], config: RetrievalConfig, embedder: Embedder
             lang = detect_language(chunk.text, default=doc.lang) if len(chunk.text) > 40 else doc.lang  # type: ignore[arg-type]
             pending.append((stored, chunk, lang or "en"))
     vectors: list[np.ndarray] = []
+    use: list[np.ndarray | None] = [None] * len(pending)
     for start in range(0, len(pending), 64):
-        part = pending[start : start + 64]
-        vectors.extend(embedder.encode([embed_text(doc.title, chunk.text) for doc, chunk, _ in part], batch_size=64))
+        texts = [embed_text(doc.title, chunk.text) for doc, chunk, _ in pending[start : start + 64]]
+        vectors.extend(embedder.encode(texts, batch_size=64))
+        if multilingual:
+            use[start : start + 64] = list(encode_multilingual(texts))
         progress("embed", min(start + 64, len(pending)), len(pending))
-    return [(doc, chunk, lang, vector) for (doc, chunk, lang), vector in zip(pending, vectors, strict=True)]
+    return [(*row, vector, u) for row, vector, u in zip(pending, vectors, use, strict=True)]
 
 
 def _doc_vectors(rows: Sequence[Row]) -> dict[str, np.ndarray]:
     """One unit vector per article: the normalised mean of its chunk vectors (what the local dedup compares)."""
     grouped: dict[str, list[np.ndarray]] = {}
-    for doc, _, _, vector in rows:
+    for doc, _, _, vector, _ in rows:
         grouped.setdefault(doc.id, []).append(vector)
     means = {doc_id: np.asarray(np.mean(vectors, axis=0), np.float32) for doc_id, vectors in grouped.items()}
     return {doc_id: mean / max(float(np.linalg.norm(mean)), 1e-12) for doc_id, mean in means.items()}
+
+
+def _cosine(hit: dict[str, Any]) -> float:
+    """The cosine of a kNN hit: ES scores cosine similarity as (1 + cos) / 2."""
+    return 2 * float(hit["_score"]) - 1
 
 
 def _decode(doc_vector: str | None, dims: int) -> np.ndarray:
@@ -154,6 +177,7 @@ class IngestPlan:
     """What an ingest writes, worked out from the input and the stored article rows alone (no server involved)."""
 
     counts: dict[str, int]  # added, updated, unchanged: as the local ingest counts them
+    indexed: dict[str, int]  # the kept articles by how they came (ingest.indexed_counts)
     dedup: dict[str, Any]  # the dedup report over every article
     kept: list[StoredDocument]  # articles that have chunks in the index afterwards
     rows: list[Row]  # chunks to write
@@ -162,11 +186,18 @@ class IngestPlan:
 
 
 def plan_ingest(
-    docs: Sequence[Document], previous: dict[str, Any], config: RetrievalConfig, embedder: Embedder, progress: Progress
+    docs: Sequence[Document],
+    previous: dict[str, Any],
+    config: RetrievalConfig,
+    embedder: Embedder,
+    progress: Progress,
+    multilingual: bool = False,
 ) -> IngestPlan:
     """Compare ``docs`` (languages set) with the stored article rows ``previous`` (id -> ``_source``): embed what
-    is new or changed, skip what is not, and let dedup judge every article again."""
+    is new or changed, skip what is not, and let dedup judge every article again (``multilingual``: the chunks get
+    their USE multilingual vectors too)."""
     counts = {"added": 0, "updated": 0, "unchanged": 0}
+    how: dict[str, str] = {}
     pending: list[Document] = []
     for document in docs:
         old = previous.get(document.id)
@@ -174,8 +205,9 @@ def plan_ingest(
         # An article dropped as a duplicate last time has no chunks: it is embedded again so dedup re-judges it.
         if not unchanged or (old or {}).get("duplicate_of") is not None:
             pending.append(document)
-        counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
-    rows = _embed(pending, config, embedder, progress)
+        how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
+        counts[how[document.id]] += 1
+    rows = _embed(pending, config, embedder, progress, multilingual)
     articles = {key: StoredDocument(**{f: old.get(f) for f in _DOC_FIELDS}) for key, old in previous.items()}
     articles |= {d.id: stored_document(d) for d in docs}
     vectors = {key: _decode(old.get("doc_vector"), embedder.dim) for key, old in previous.items()}
@@ -189,14 +221,15 @@ def plan_ingest(
     # An article kept now but chunkless (dropped last time, absent from this input) gets its chunks back.
     revived = [i for i in ids if i not in dropped and i not in embedded and previous[i].get("duplicate_of")]
     again = [Document(**{f.name: getattr(articles[i], f.name) for f in fields(Document)}) for i in revived]
-    rows += _embed(again, config, embedder, progress)
+    rows += _embed(again, config, embedder, progress, multilingual)
     embedded |= set(revived)
     had_chunks = {key for key, old in previous.items() if old.get("duplicate_of") is None}
     stale = [i for i in ids if i in had_chunks and (i in embedded or i in dropped)]
     changed = [i for i in ids if i in embedded or previous[i].get("duplicate_of") != dropped.get(i)]
     kept = [articles[i] for i in ids if i not in dropped]
     verdicts = [(articles[i], dropped.get(i), vectors[i]) for i in changed]
-    return IngestPlan(counts, report, kept, [row for row in rows if row[0].id not in dropped], stale, verdicts)
+    indexed = indexed_counts(how, [a.id for a in kept])
+    return IngestPlan(counts, indexed, report, kept, [row for row in rows if row[0].id not in dropped], stale, verdicts)
 
 
 def es_ingest(
@@ -230,14 +263,18 @@ def es_ingest(
         for i, document in enumerate(documents):
             document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
             progress("language", i + 1, len(documents))
+        # USE multilingual vectors as the local index stores them; an index created before them has no such field
+        # (its mapping is strict) and keeps searching without them until it is rebuilt with --replace.
+        multilingual = config.multilingual_dense if meta is None else bool(meta.get("multilingual"))
         if meta is None:
-            es.indices.create(index=index_name, **chunk_index_body(embedder.dim, vector_index, config.hnsw_m))
+            body = chunk_index_body(embedder.dim, vector_index, config.hnsw_m, multilingual)
+            es.indices.create(index=index_name, **body)
         if not es.indices.exists(index=docs_name):
             es.indices.create(index=docs_name, **docs_index_body())
         # Dedup compares every article, as the local ingest does, so all article rows are read.
         previous = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=docs_name)}
 
-        plan = plan_ingest(documents, previous, config, embedder, progress)
+        plan = plan_ingest(documents, previous, config, embedder, progress, multilingual)
         # Old chunks of changed (and of newly dropped) articles go before the new ones are written.
         stale = {"terms": {"doc_id": plan.stale}}
         es.delete_by_query(index=index_name, query=stale, refresh=True, conflicts="proceed")
@@ -249,11 +286,21 @@ def es_ingest(
         info = {"embedder": config.embedder, "embedder_backend": config.embedder_backend, "dim": embedder.dim}
         old = meta or {}
         info |= {"vector_index": old.get("vector_index", vector_index), "created": old.get("created", stamp)}
-        info |= {"updated": stamp, "config": asdict(config)}
+        info |= {
+            "updated": stamp,
+            "config": asdict(config),
+            "multilingual": MULTILINGUAL_NAME if multilingual else None,
+        }
         es.indices.put_mapping(index=index_name, meta=info)
         chunks = int(es.count(index=index_name)["count"])
         progress("write", 1, 1)
-    out = {"index": index_name, "documents": len(kept), **plan.counts, "duplicates_dropped": len(dropped)}
+    out = {
+        "index": index_name,
+        "documents": len(kept),
+        **plan.counts,
+        "indexed": plan.indexed,
+        "duplicates_dropped": len(dropped),
+    }
     out |= {"chunks": chunks, "languages": dict(Counter(d.lang for d in kept)), "embedder": config.embedder}
     return out | {"seconds": round(time.perf_counter() - started, 2), "dedup": plan.dedup}
 
@@ -282,8 +329,23 @@ def es_drop(es_url: str, index_name: str) -> None:
 class EsKnowledgeBase:
     """A knowledge base in Elasticsearch, searched like :class:`retrieval.search.KnowledgeBase`."""
 
-    def __init__(self, es: Any, es_url: str, index_name: str, embedder: Embedder, config: RetrievalConfig) -> None:
+    def __init__(
+        self,
+        es: Any,
+        es_url: str,
+        index_name: str,
+        embedder: Embedder,
+        config: RetrievalConfig,
+        multilingual: bool = False,
+        language_share: dict[str, float] | None = None,
+    ) -> None:
+        """``multilingual``: the chunks carry USE multilingual vectors (``use_vector``), searched for Spanish and
+        cross-language queries as the local index does; ``language_share``: each language's share of the kept
+        articles (a query in a language under ``CROSS_SHARE`` of them is cross-language)."""
         self.es, self.es_url, self.index_name, self.embedder, self.config = es, es_url, index_name, embedder, config
+        self.bilingual = is_bilingual(config.embedder)
+        self.multilingual = multilingual and config.multilingual_dense and not self.bilingual
+        self.language_share = language_share or {}
 
     @classmethod
     def open(
@@ -299,7 +361,14 @@ class EsKnowledgeBase:
         if config is not None:  # search-time knobs may be overridden; the embedder never is
             stored = RetrievalConfig(**{**asdict(config), "embedder": stored.embedder})
         backend = config.embedder_backend if config is not None else meta.get("embedder_backend", "auto")
-        return cls(es, es_url, index_name, load_embedder(meta["embedder"], backend, cache_dir), stored)
+        with es_errors(es_url):
+            kept = {"bool": {"must_not": {"exists": {"field": "duplicate_of"}}}}
+            langs = {"langs": {"terms": {"field": "lang", "size": 50}}}
+            found = es.search(index=docs_index(index_name), query=kept, aggs=langs, size=0)
+        buckets = {b["key"]: int(b["doc_count"]) for b in found["aggregations"]["langs"]["buckets"]}
+        share = {lang: n / sum(buckets.values()) for lang, n in buckets.items()} if buckets else {}
+        embedder = load_embedder(meta["embedder"], backend, cache_dir)
+        return cls(es, es_url, index_name, embedder, stored, bool(meta.get("multilingual")), share)
 
     @property
     def size(self) -> int:
@@ -327,8 +396,10 @@ class EsKnowledgeBase:
         doc = found["docs"][0]
         return {f: doc["_source"].get(f) for f in _DOC_FIELDS} if doc.get("found") else None
 
-    def _knn(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> dict[str, Any]:
-        knn = {"field": "vector", "query_vector": [float(x) for x in vector], "k": k}
+    def _knn(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None, field: str = "vector"
+    ) -> dict[str, Any]:
+        knn = {"field": field, "query_vector": [float(x) for x in vector], "k": k}
         knn |= {"num_candidates": min(10_000, max(2 * k, 100))} | ({"filter": where} if where else {})
         return {"knn": knn, "size": k, "_source": _HIT_FIELDS}
 
@@ -344,25 +415,35 @@ class EsKnowledgeBase:
         """:meth:`search` with the query already embedded: kNN and BM25 in one msearch, fused here."""
         size = self.config.candidates * (4 if lang is not None or tags else 1)
         qlang = query_lang or detect_language(query)
+        cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
+        # as the local index: a Spanish or cross-language query's dense list is USE multilingual's (MiniLM reads
+        # English only); the cosines results report stay the index embedder's (the rails read that scale)
+        multilingual = self.multilingual and qlang is not None and (cross or qlang == "es")
         bm25 = {"query": {"multi_match": {"query": query, "fields": ["text_en", "text_es"]}}, "size": size}
         sources: list[dict[str, Any]] = []  # the chunks this search has seen; a chunk's row is its position here
         row_of: dict[str, int] = {}
-        cosine: dict[int, float] = {}  # row -> cosine of the query and the chunk
+        cosine: dict[int, float] = {}  # row -> cosine of the query and the chunk, by the index's embedder
 
         def add(hit: dict[str, Any], dense: bool) -> int:
             row = row_of.setdefault(hit["_id"], len(sources))
             sources.extend([hit.get("_source", {})] if row == len(sources) else [])
-            cosine.update({row: 2 * float(hit["_score"]) - 1} if dense else {})  # ES scores cosine as (1 + cos) / 2
+            cosine.update({row: _cosine(hit)} if dense else {})
             return row
 
         with es_errors(self.es_url):
-            searches = [{}, self._knn(vector, size), {}, {**bm25, "_source": _HIT_FIELDS}]
+            knn = (self._knn(encode_multilingual([query])[0], size, field="use_vector") if multilingual
+                   else self._knn(vector, size))  # fmt: skip
+            searches = [{}, knn, {}, {**bm25, "_source": _HIT_FIELDS}]
             answers = self.es.msearch(index=self.index_name, searches=searches)["responses"]
             if errors := [a["error"] for a in answers if "error" in a]:
                 raise IndexFault(f"Elasticsearch search on {self.index_name} failed: {errors[0]}")
-            rows = [np.array([add(h, i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)]
+            main = not multilingual
+            rows = [
+                np.array([add(h, main and i == 0) for h in a["hits"]["hits"]], np.int64) for i, a in enumerate(answers)
+            ]
+            dense_scores = np.array([_cosine(h) for h in answers[0]["hits"]["hits"]], np.float32)
             bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
-            signals = Signals(rows[0], np.array([cosine[r] for r in rows[0]], np.float32), rows[1], bm25_scores, qlang)
+            signals = Signals(rows[0], dense_scores, rows[1], bm25_scores, qlang, cross, self.bilingual, multilingual)
             fused = self.config.fuse(signals)
             prefer = (lang or qlang) if self.config.prefer_query_language else None
 

@@ -33,7 +33,8 @@ def _es_sources(index: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     rows = []
     for i, (chunk_id, doc_id) in enumerate(zip(data.chunk_ids, data.chunk_doc_ids, strict=True)):
         chunk = Chunk(chunk_id, doc_id, i, data.chunk_texts[i])
-        rows.append((data.documents[doc_id], chunk, data.chunk_langs[i], data.vectors[i]))
+        use = data.multilingual[i] if data.multilingual is not None else None
+        rows.append((data.documents[doc_id], chunk, data.chunk_langs[i], data.vectors[i], use))
     chunks = [a["_source"] for a in chunk_actions("kb", rows)]
     return articles, chunks, data
 
@@ -43,6 +44,9 @@ def test_es_sources_give_the_local_index_material(bundled_index: Path, deps: Any
     material = es_material(articles, chunks, deps.kb.embedder.encode)
     assert set(material.documents) == set(data.documents)
     assert material.vectors.shape == data.vectors.shape and material.meta["reembedded"] == 0
+    assert material.multilingual is not None and np.allclose(material.multilingual, data.multilingual)
+    no_use = [{k: v for k, v in c.items() if k != "use_vector"} for c in chunks[:5]]
+    assert es_material(articles, no_use, deps.kb.embedder.encode).multilingual is None  # then the fit encodes them
     assert np.allclose(np.sort(material.vectors.sum(axis=1)), np.sort(data.vectors.sum(axis=1)), atol=1e-4)
     # Without the vectors in _source (ES 9): the chunks are embedded again, as ingest embedded them.
     bare = [{k: v for k, v in c.items() if k != "vector"} for c in chunks[:12]]

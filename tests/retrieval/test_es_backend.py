@@ -34,6 +34,7 @@ from retrieval.es_backend import (
     es_ingest,
     plan_ingest,
 )
+from retrieval.ingest import embed_text
 from retrieval.search import rank_articles
 from retrieval.store import IndexFault, StoredDocument
 from supportbot.cli import app
@@ -68,6 +69,10 @@ def test_chunk_mapping_for_384_dims_hnsw_by_default_and_int8_on_request() -> Non
     assert {"title", "url", "translation_of", "updated", "text"} <= set(properties)
     with pytest.raises(ValueError, match="int8_hnsw"):
         chunk_index_body(384, "flat")  # type: ignore[arg-type]
+    assert "use_vector" not in properties
+    use = chunk_index_body(384, "int8_hnsw", multilingual=True)["mappings"]["properties"]["use_vector"]
+    assert (use["type"], use["dims"], use["similarity"], use["index_options"]["type"]) == (
+        "dense_vector", 512, "cosine", "int8_hnsw")  # fmt: skip
 
 
 def test_article_mapping_holds_every_stored_field_and_the_vector() -> None:
@@ -85,8 +90,8 @@ def _article(doc_id: str, lang: str) -> StoredDocument:
 def test_bulk_actions_put_each_chunk_in_its_language_field_with_its_id() -> None:
     doc = _article("track-order-es", "es")
     rows = [
-        (doc, Chunk("track-order-es#0", doc.id, 0, "Sigue tu pedido."), "es", np.full(4, 0.5, np.float32)),
-        (doc, Chunk("track-order-es#1", doc.id, 1, "Tracking link in English."), "en", np.zeros(4, np.float32)),
+        (doc, Chunk("track-order-es#0", doc.id, 0, "Sigue tu pedido."), "es", np.full(4, 0.5, np.float32), None),
+        (doc, Chunk("track-order-es#1", doc.id, 1, "Tracking link in English."), "en", np.zeros(4, np.float32), None),
     ]
     actions = list(chunk_actions("kb", rows))
     assert [a["_id"] for a in actions] == ["track-order-es#0", "track-order-es#1"]
@@ -98,6 +103,10 @@ def test_bulk_actions_put_each_chunk_in_its_language_field_with_its_id() -> None
     assert (first["doc_id"], first["lang"], second["chunk_lang"], first["tags"]) == (doc.id, "es", "en", ["orders"])
     mapped = set(chunk_index_body(4)["mappings"]["properties"])
     assert set(first) <= mapped and set(second) <= mapped  # the mapping is strict
+    use = np.full(512, 0.25, np.float32)
+    (with_use,) = (a["_source"] for a in chunk_actions("kb", [(*rows[0][:4], use)]))
+    assert with_use["use_vector"] == [0.25] * 512 and "use_vector" not in first
+    assert set(with_use) <= set(chunk_index_body(4, multilingual=True)["mappings"]["properties"])
 
     vector = np.array([0.6, 0.8, 0.0, 0.0], np.float32)
     (article,) = article_actions("kb-docs", [(doc, "track-order-en", vector)])
@@ -130,6 +139,7 @@ def test_plan_ingest_embeds_new_skips_unchanged_and_replaces_changed(small_kb: P
     assert first.counts == {"added": 13, "updated": 0, "unchanged": 0} and first.stale == []
     assert "return-policy-2023-en" in dropped  # the outdated policy: a near duplicate of return-policy-en
     assert len(first.kept) == 13 - len(dropped) and len(first.verdicts) == 13
+    assert first.indexed == {"added": len(first.kept), "updated": 0, "unchanged": 0, "kept": 0}  # as "documents"
     assert {row[0].id for row in first.rows} == {d.id for d in first.kept}  # dropped duplicates get no chunks
     assert all(row[1].chunk_id.startswith(f"{row[0].id}#") for row in first.rows)
 
@@ -145,6 +155,7 @@ def test_plan_ingest_embeds_new_skips_unchanged_and_replaces_changed(small_kb: P
     assert third.counts == {"added": 0, "updated": 1, "unchanged": 0}
     assert third.stale == ["get-invoice-en"] and {row[0].id for row in third.rows} == {"get-invoice-en"}
     assert [v[0].id for v in third.verdicts] == ["get-invoice-en"] and len(third.kept) == len(first.kept)
+    assert third.indexed == {"added": 0, "updated": 1, "unchanged": 0, "kept": len(first.kept) - 1}
 
     # Once its current version says something else, the outdated policy is no duplicate: it gets its chunks back.
     rewritten = [d for d in load_documents([small_kb]) if d.id == "return-policy-en"]
@@ -153,6 +164,18 @@ def test_plan_ingest_embeds_new_skips_unchanged_and_replaces_changed(small_kb: P
     assert "return-policy-2023-en" not in fourth.dedup["dropped"] and fourth.stale == ["return-policy-en"]
     assert {row[0].id for row in fourth.rows} == {"return-policy-en", "return-policy-2023-en"}
     assert {v[0].id: v[1] for v in fourth.verdicts} == {"return-policy-en": None, "return-policy-2023-en": None}
+
+
+def test_plan_ingest_gives_each_chunk_its_use_vector_as_the_local_index_does(small_kb: Path) -> None:
+    from retrieval.multilingual import encode as encode_multilingual
+
+    documents = load_documents([small_kb])[:3]
+    plain = plan_ingest(documents, {}, RetrievalConfig(), _HashEmbedder(), lambda *_: None)
+    assert all(row[4] is None for row in plain.rows)
+    plan = plan_ingest(documents, {}, RetrievalConfig(), _HashEmbedder(), lambda *_: None, multilingual=True)
+    doc, chunk, _, _, use = plan.rows[0]
+    assert use is not None and use.shape == (512,)
+    assert np.allclose(use, encode_multilingual([embed_text(doc.title, chunk.text)])[0], atol=1e-5)
 
 
 def test_rank_articles_folds_an_article_into_its_twin_in_the_preferred_language() -> None:
@@ -259,6 +282,25 @@ def test_search_finds_the_gold_article_in_the_top_5(
     assert kb.document(gold) is not None and kb.document("nope") is None
     batch = kb.search_batch([query, " "], k=5)
     assert gold in [r.doc_id for r in batch[0]] and batch[1] == []
+
+
+@pytest.mark.integration
+@needs_es
+def test_a_spanish_question_finds_an_article_that_exists_only_in_english(tmp_path: Path) -> None:
+    """The English-only MiniLM cannot read the question: its dense list comes from the chunks' USE vectors."""
+    assert ES_URL is not None
+    english = [line for line in (DATA / "kb" / "articles.en.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    (tmp_path / "en.jsonl").write_text("\n".join(english) + "\n", "utf-8")
+    name = f"supportbot-test-{uuid.uuid4().hex[:8]}"
+    try:
+        es_ingest([tmp_path / "en.jsonl"], ES_URL, name)
+        kb = EsKnowledgeBase.open(ES_URL, name)
+        assert kb.multilingual and kb.language_share == {"en": 1.0}
+        results = kb.search("¿cuántos días tengo para devolver un artículo?", k=5)
+        assert "return-policy-en" in [r.doc_id for r in results]
+        assert all(-1.0 <= r.dense_score <= 1.0 for r in results)
+    finally:
+        es_drop(ES_URL, name)
 
 
 @pytest.mark.integration
