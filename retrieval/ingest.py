@@ -110,6 +110,7 @@ def ingest(
         chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
         vectors: list[np.ndarray] = []
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        how: dict[str, str] = {}  # an input article's count: added, updated or unchanged
         old_rows = _keep_absent_documents(previous, documents, kept_docs, chunk_rows, vectors)
 
         to_embed: list[tuple[str, str, str, str]] = []
@@ -117,12 +118,12 @@ def ingest(
             old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
             kept_docs[document.id] = stored_document(document)
             unchanged = old is not None and old.content_hash == document.content_hash
+            how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
+            counts[how[document.id]] += 1
             if unchanged and previous is not None and old_rows.get(document.id):
-                counts["unchanged"] += 1
                 _reuse(previous, old_rows[document.id], chunk_rows, vectors)
                 continue
             # A duplicate dropped last time has no stored vectors: it is embedded again so dedup can re-judge it.
-            counts["unchanged" if unchanged else "updated" if old is not None else "added"] += 1
             doc_lang: Lang = "es" if document.lang == "es" else "en"
             for chunk in chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences):
                 lang = detect_language(chunk.text, default=doc_lang) if len(chunk.text) > 40 else doc_lang
@@ -168,6 +169,7 @@ def ingest(
         "index": str(index_dir),
         "documents": data.manifest["documents"],
         **counts,
+        "indexed": indexed_counts(how, [d for d, doc in data.documents.items() if doc.duplicate_of is None]),
         "duplicates_dropped": len(report["dropped"]),
         "chunks": len(data.chunk_ids),
         "languages": languages,
@@ -175,6 +177,18 @@ def ingest(
         "seconds": round(time.perf_counter() - started, 2),
         "dedup": report,
     }
+
+
+def indexed_counts(how: dict[str, str], searchable: Sequence[str]) -> dict[str, int]:
+    """The searchable articles after an ingest (the report's ``documents``) by how they came: ``added``,
+    ``updated`` and ``unchanged`` as the input's articles are counted, less those dropped as duplicates, and
+    ``kept``, the articles of earlier ingests absent from this input. The report's ``added``, ``updated`` and
+    ``unchanged`` count every article of the input, duplicates included: each one's stored row is new, changed or
+    the same (its row stays, marked ``duplicate_of``, and ``GET /v1/kb/documents/{id}`` finds it)."""
+    indexed = dict.fromkeys(("added", "updated", "unchanged", "kept"), 0)
+    for doc_id in searchable:
+        indexed[how.get(doc_id, "kept")] += 1
+    return indexed
 
 
 def _keep_absent_documents(

@@ -117,11 +117,19 @@ def ingest(
         return
     typer.echo(
         f"indexed {report['documents']} documents ({report['chunks']} chunks) into {report['index']} in "
-        f"{report['seconds']} s: {report['added']} added, {report['updated']} updated, {report['unchanged']} "
-        f"unchanged, {report['duplicates_dropped']} duplicates dropped; languages {report['languages']}"
+        f"{report['seconds']} s: {_counted(report, 'added')}, {_counted(report, 'updated')}, "
+        f"{_counted(report, 'unchanged')}, {report['duplicates_dropped']} duplicates dropped; languages "
+        f"{report['languages']}"
     )
     for cluster in report["dedup"]["clusters"]:
         typer.echo(f"  kept {cluster['representative']}, dropped {', '.join(cluster['duplicates'])}")
+
+
+def _counted(report: dict[str, Any], how: str) -> str:
+    """'10 added (9 indexed, 1 dropped as duplicates)': the input's articles, and how many of them search finds."""
+    indexed = report.get("indexed", {}).get(how, report[how])
+    dropped = report[how] - indexed
+    return f"{report[how]} {how}" + (f" ({indexed} indexed, {dropped} dropped as duplicates)" if dropped else "")
 
 
 @app.command()

@@ -71,6 +71,26 @@ def test_incremental_reingest_skips_unchanged_and_replaces_changed(index: Path, 
     assert top.doc_id == "get-invoice-en" and "pigeon" in top.text
 
 
+def test_ingest_report_says_how_many_of_the_added_articles_search_finds(small_kb: Path, tmp_path: Path) -> None:
+    """A fresh ingest with a duplicate reported "added": 13 next to "documents": 12 and nothing tied them together
+    (the 13th is stored, marked as a duplicate, and not searched). "added" still counts every new article, as the
+    API's change test reads it; "indexed" counts the searchable ones by how they came, and adds up to "documents"."""
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(tmp_path / "idx"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["added"], report["documents"], report["duplicates_dropped"]) == (13, 12, 1)
+    assert report["indexed"] == {"added": 12, "updated": 0, "unchanged": 0, "kept": 0}
+    again = ingest([small_kb], tmp_path / "idx")
+    assert again["indexed"] == {"added": 0, "updated": 0, "unchanged": 12, "kept": 0} and again["unchanged"] == 13
+    one = tmp_path / "one.jsonl"
+    one.write_text(small_kb.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    third = ingest([one], tmp_path / "idx")
+    assert third["indexed"] == {"added": 0, "updated": 0, "unchanged": 1, "kept": 11}
+    assert sum(third["indexed"].values()) == third["documents"] == 12
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(tmp_path / "idx")])
+    assert "13 unchanged (12 indexed, 1 dropped as duplicates)" in result.stdout, result.stdout
+
+
 def test_delete_by_id(index: Path) -> None:
     report = delete_documents(index, ["track-order-en"])
     assert report["deleted"] == ["track-order-en"]
