@@ -29,13 +29,22 @@ _HUMAN = [
     # a bare request: "human please", "a real person now", "persona real por favor", "necesito un humano"
     r"^\W*(a |an )?(real |live )?(human|person|agent|representative|operator)( agent| being)?\W*(please|pls|now)?\W*$",
     r"^\W*(una )?(persona|humano)( real| de verdad)?\W*(por favor|porfa|ya)?\W*$",
-    r"\b(necesito|quiero|dame) (un|una|a un|a una) (humano|persona|agente)( real| de verdad)?\W*$",
+    r"\b(necesito|quiero|dame) (un|una|a un|a una) (humano|persona|agente|operador|operadora|asesor|asesora)"
+    r"( real| de verdad)?\W*(ya|ahora|por favor|porfa)?\W*$",
     # "prefiero hablarlo con una persona", "quiero hablar con alguien de verdad", "ponme con un agente", "¿me pasas?"
     r"\b(hablar|hablarlo|hablarla|comentarlo|tratarlo|verlo|chatear) con (alguien|una persona|un humano|un agente|"
     r"un asesor|una asesora|un operador|una operadora|el encargado|un responsable)\b",
-    r"\b(ponme|pasame|comunicame|conectame|transfiereme|ponedme|pasadme) con\b|\bme (pasas|pasais|pones|comunicas)"
+    r"\b(ponme|pasame|dame|comunicame|conectame|transfiereme|ponedme|pasadme) con\b|\bme (pasas|pasais|pones|comunicas)"
     r"( con\b|\W*$)",
     r"\b(alguien|una persona) (de verdad|real|del equipo|de atencion al cliente|del servicio)\b",
+    # "quiero hablar con atención al cliente", "let me talk to customer service" (not "how do I contact ...")
+    r"(^\W*|\b(quiero|necesito|queria|quisiera|me gustaria|prefiero|dejame|tengo que) )(hablar|hablarlo|chatear) con "
+    r"(el servicio de |el departamento de )?atencion al cliente\b",
+    r"(^\W*|\b(i want|i need|i'?d like|i would like|i have to|i'?ve got to|i have got to|let me) (to )?)(speak|talk|"
+    r"chat) (to|with) (your )?(customer service|customer support|support team|a support agent)\b",
+    # the whole message asks whether anyone is there: "hay alguien ahí?", "HOLA??? HAY ALGUIEN???", "anyone there?"
+    r"^\W*((hola|hello|hi|hey)\W+)?(hay alguien( ahi| ahi dentro| por ahi)?|(is )?(anyone|anybody|someone|somebody)"
+    r" (there|here|out there|around))\W*$",
 ]
 _LEGAL = [
     r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",
