@@ -28,6 +28,7 @@ from retrieval.language import strip_accents
 Lang = Literal["en", "es"]
 ENTITY_TYPES = (
     "PERSON", "EMAIL", "PHONE", "IBAN", "CARD", "DNI", "NIE", "NIF", "ADDRESS", "ORDER", "TRACKING", "IP", "URL",
+    "SECRET",  # a card's security code or a password the customer typed
 )  # fmt: skip
 # The store's published contacts (see data/kb: contact-customer-service) and its documented example order id.
 STORE_CONTACTS = (

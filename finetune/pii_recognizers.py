@@ -257,6 +257,18 @@ CARD_CONTEXT = (
     r"(?i:\b(?:tarjeta|card)(?:[ \t]+(?:number|n[úu]mero|n[º°]|no\.?))?)[^\d\n]{0,20}?"
     r"(?<![\d-])(?P<v>\d{4}(?:[ -]?\d){9,15})(?!\d)"
 )
+# Secrets the customer should never have typed, kept nowhere (a card's security code may not be stored at all, PCI
+# DSS 3.2): "cvv 123", "código de seguridad: 1234", "password: Hunter2!", "mi contraseña es perro2020".
+CARD_CODE = (
+    r"(?i:\b(?:cvv2?|cvc2?|cid|c[óo]digo[ \t]+(?:de[ \t]+seguridad|cvv|cvc)|security[ \t]+code|card[ \t]+verification"
+    r"(?:[ \t]+(?:code|value|number))?))[^\d\n]{0,15}?(?<!\d)(?P<v>\d{3,4})(?!\d)"
+)
+# Only a value with a digit: "my password is wrong" is a complaint, "recover the password: choose..." an instruction.
+PASSWORD_COLON = r"(?i:\b(?:password|passwd|pwd|contrase[ñn]a|clave))[ \t]*[:=][ \t]*(?P<v>(?=\S*\d)\S{3,64})"
+PASSWORD_IS = (
+    r"(?i:\b(?:password|passwd|contrase[ñn]a|clave)(?:[ \t]+(?:actual|nueva|new|old|antigua))?[ \t]+(?:is|es|era|was)"
+    r"[ \t]+)(?P<v>(?=[^\s.,;!?]*\d)[^\s.,;!?]{4,64})"
+)
 IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
 CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
 ORDER_NB = rf"{NB}(?i:NB)[ -]?\d{{7}}{NA}"
@@ -324,6 +336,9 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("NIE", "nie_context", NIE_CONTEXT, 0.85, None),
     ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
     ("CARD", "card_context", CARD_CONTEXT, 0.85, None),
+    ("SECRET", "card_code", CARD_CODE, 0.9, None),
+    ("SECRET", "password_colon", PASSWORD_COLON, 0.9, None),
+    ("SECRET", "password_is", PASSWORD_IS, 0.9, None),
     ("IBAN", "iban", IBAN, 1.0, refine_iban),
     ("CARD", "card", CARD, 1.0, refine_card),
     ("TRACKING", "tracking_s10", TRACKING_S10, 1.0, checked(s10_valid)),

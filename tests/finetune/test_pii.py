@@ -127,6 +127,13 @@ BATTERY: list[tuple[str, str, str]] = [
     ("en", "UK mobile: {}", "07700 900123"),
     ("en", "You can call me at {} any time.", "(415) 555-0198"),
     ("en", "phone {} (US)", "415-555-0176"),
+    # secrets: a card's security code, a password
+    ("es", "la tarjeta acaba en 4242, cvv {}", "731"),
+    ("en", "security code: {} and it still fails", "8204"),
+    ("es", "el código de seguridad es {}", "902"),
+    ("en", "my password is {} and it does not work", "hunter22x"),
+    ("es", "contraseña: {}", "Perro.2020"),
+    ("es", "mi contraseña es {}, no me deja entrar", "sol4rmadrid"),
     # emails
     ("es", "mi correo es {}. me la podéis reenviar?", "javier.ruiz77@hotmail.com"),
     ("es", "Escribidme a {}", "lupita.hdz88@gmail.com"),
@@ -257,6 +264,10 @@ def test_clean_kb_text_keeps_its_tokens(redactor: Redactor, lang: str) -> None:
         "Dear customer, Saturday deliveries cost 5.95 EUR. Version 2.4 of the app is out.",
         "Me llamo la atención que el precio bajara 20 €. Soy cliente desde 2019.",
         "I'm Spanish and I'm trying to pay 1,499.00 USD with Visa.",
+        "My password is wrong and the reset link does not arrive.",
+        "Instead of registering again, recover the password: choose Forgot your password.",
+        "He olvidado mi contraseña y no puedo entrar desde hace 3 días.",
+        "¿Dónde está el código de seguridad de la tarjeta? La clave es importante.",
     ],
 )
 def test_ordinary_text_is_left_alone(redactor: Redactor, text: str) -> None:
