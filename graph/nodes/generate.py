@@ -50,6 +50,7 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
     source_language = getattr(generator, "source_language", None)  # the extractive generator quotes as written
     said_before = preface(source_language(request), lang) if source_language is not None else ""
     earlier = state.get("guardrails", {}).get("stream", {})
+    spent = state.get("tokens_generated", 0) or 0  # an LLM answer the output rails replaced still cost its tokens
     # Once some sentences of a stopped answer went out, its replacement comes whole in the final event.
     if state.get("stream") and not (earlier.get("stopped") and earlier.get("released")):
         from langgraph.config import get_stream_writer
@@ -74,9 +75,9 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         record = {"generator": kind, "released": outcome["released"], "stopped": bool(outcome["failed"]),
                   "failed": failed, "checks": gate.checks}  # fmt: skip
         return {"answer": answer, "preface": said_before, "citations": citations_in(answer, len(request.passages)),
-                "tokens_generated": 0 if kind == "extractive" else outcome["pieces"],
+                "tokens_generated": spent + (0 if kind == "extractive" else outcome["pieces"]),
                 "guardrails": {"generator": {"name": kind}, "stream": record}}  # fmt: skip
     generation = generator.generate(request)
     return {"answer": generation.answer, "preface": said_before, "citations": generation.citations,
-            "tokens_generated": generation.tokens,
+            "tokens_generated": spent + generation.tokens,
             "guardrails": {"generator": {"name": kind}}}  # fmt: skip
