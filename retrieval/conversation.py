@@ -35,6 +35,11 @@ _CLOSES = re.compile(
     r"^\W*(thanks|thank you|thx|gracias|perfect|perfecto|great|genial|ok|okay|vale|correct|correcto|"
     r"that's all|that is all|eso es todo)\b"
 )
+# A question's first word, when the customer leaves out the question mark ("vale. como devuelvo un articulo").
+_ASKS = re.compile(
+    r"^\W*(how|what|where|when|why|which|who|can|could|do|does|did|is|are|will|would|como|que|cuanto|cuanta|cuantos|"
+    r"cuantas|donde|cuando|por que|puedo|puede|puedes|podeis|hay|quien|cual|cuales)\b"
+)
 # An aside that opens a message without saying what it is about ("also,", "btw", "unrelated but", "por cierto",
 # "oye, otra cosa:"): the scope rail reads the message without it. Customers open off-topic questions with these
 # (benchmarks/data/conversations_dev.jsonl: "por cierto sabes de algun fisio bueno", "also do you know a good lasagna
@@ -91,6 +96,15 @@ def _closes(text: str, lang: str | None = None) -> bool:
     return bool(_CLOSES.search(_folded(text))) and len(_terms(text, lang)) <= MAX_FOLLOWUP_TERMS + 4  # BM25 keeps "you"
 
 
+def _after_acknowledgements(text: str) -> str:
+    """``text`` without the acknowledgements that open it ("ok gracias, y para canarias?" -> ", y para canarias?")."""
+    folded = _folded(text)
+    start = 0
+    while match := _CLOSES.search(folded[start:]):
+        start += match.end()
+    return text[start:] if len(folded) == len(text) else folded[start:]
+
+
 def _without_acknowledgements(text: str, lang: str | None) -> str:
     """``text`` without its sentences that only acknowledge ("Thanks.", "Correct, thank you."); they ask nothing."""
     kept = [sentence for sentence in _SENTENCES.split(text) if not (_closes(sentence, lang) and "?" not in sentence)]
@@ -128,8 +142,16 @@ def is_followup(text: str, lang: str | None = None) -> bool:
     """A message that opens like a continuation ("and...", "y si..."; up to ``MAX_LEAD_TERMS`` terms), a short one
     that points back at something or has at most one content term, or one that only hands over a value asked for
     (:func:`is_slot_answer`): it leans on the conversation, when there is one."""
-    if _closes(text, lang) or is_slot_answer(text):
+    if is_slot_answer(text):
         return True
+    if _closes(text, lang):
+        # What follows the acknowledgement is judged by the rules below: "vale, ¿y a Canarias?" leans on the
+        # conversation, "vale. ¿Cómo devuelvo un artículo?" is a question of its own (it was searched with the
+        # previous topic and answered about Canarias).
+        rest = _after_acknowledgements(text)
+        if "?" not in rest and not _ASKS.search(_folded(rest)):  # "Thanks for all the help. I'll be going now."
+            return True
+        text = rest
     terms = _terms(text, lang)
     folded = _folded(text)
     if _LEADS.search(folded) and len(terms) <= MAX_LEAD_TERMS:  # "and if I'm out when they come, what happens?"

@@ -59,6 +59,15 @@ def test_followup_detection() -> None:
     assert not is_followup("how long does a refund to my credit card take?", "en")
 
 
+def test_a_question_after_an_acknowledgement_is_judged_on_its_own() -> None:
+    assert not is_followup("vale. ¿Cómo devuelvo un artículo?", "es")  # was answered with the previous topic
+    assert not is_followup("ok. how do I return an item?", "en")
+    assert not is_followup("vale. como devuelvo un articulo", "es")  # no question mark
+    assert is_followup("vale, ¿y a Canarias?", "es") and is_followup("ok gracias, y para canarias?", "es")
+    assert is_followup("thanks! and for express?", "en") and is_followup("Correct, thank you.", "en")
+    assert is_followup("vale gracias", "es") and is_followup("Thanks, that's all", "en")
+
+
 def test_conversation_without_a_customer_turn_is_an_error() -> None:
     with pytest.raises(ValueError, match="customer turn"):
         conversation_query(turns(("assistant", "hello, how can I help?")))
