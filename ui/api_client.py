@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from ui.protocol import BackendError, BackendUnavailable, Staff
+from ui.protocol import BackendError, BackendUnavailable, RateLimited, Staff
+
+# Following a conversation a person has (or is about to take): its event stream, one request per FOLLOW_WAIT_S
+# (the API closes it then), instead of one GET per poll of every waiting customer on the UI's one shared key.
+FOLLOW_WAIT_S = 300
+FOLLOW_IDLE_S = 30  # a stream no page asked about for this long is closed (the tab went away, the hand-off ended)
+FOLLOW_RETRY_S = 5  # after a failed stream (the service down, an error), the next try
+
+
+def _retry_after(response: httpx.Response) -> int:
+    """The ``Retry-After`` seconds of a 429 (at least 1; 5 when missing or not a number)."""
+    try:
+        return max(1, int(response.headers.get("retry-after", "")))
+    except ValueError:
+        return FOLLOW_RETRY_S
 
 
 def _reason(response: httpx.Response) -> str:
@@ -47,6 +64,72 @@ def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             data.append(value)
 
 
+class _Follower:
+    """One conversation's event stream (``GET /v1/sessions/{id}/events``), read in a daemon thread: every event (who
+    has the conversation, a new message) gives :attr:`version` a new value, and the page then reads the conversation.
+    Nothing of Streamlit is touched from the thread."""
+
+    def __init__(self, backend: ApiBackend, session_id: str) -> None:
+        self.session_id = session_id
+        self.version = next(backend._ticks)
+        self.asked = time.monotonic()
+        self.stopped = threading.Event()
+        self._backend = backend
+        self._response: httpx.Response | None = None
+        self.thread = threading.Thread(target=self._run, name=f"follow-{session_id[:8]}", daemon=True)
+        self.thread.start()
+
+    def idle(self) -> bool:
+        return self.stopped.is_set() or time.monotonic() - self.asked > FOLLOW_IDLE_S
+
+    def stop(self) -> None:
+        self.stopped.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):  # closed from another thread: the thread ends either way
+                response.close()  # unblocks the thread's read
+
+    def _changed(self) -> None:
+        self.version = next(self._backend._ticks)
+
+    def _run(self) -> None:
+        backend = self._backend
+        try:
+            with httpx.Client(base_url=backend.base_url, headers=backend._customer_headers,
+                              timeout=httpx.Timeout(60.0, connect=3.0)) as client:  # fmt: skip
+                while not self.idle():
+                    self.stopped.wait(self._listen(client))
+        finally:
+            backend._forget(self)
+
+    def _listen(self, client: httpx.Client) -> float:
+        """Read the stream until it ends; returns the seconds to wait before the next one."""
+        path, started = f"/v1/sessions/{self.session_id}/events", time.monotonic()
+        try:
+            with client.stream("GET", path, params={"wait": FOLLOW_WAIT_S}) as response:
+                self._response = response
+                if response.status_code == 429:  # the shared key's budget is spent: wait as told, poll nothing
+                    return _retry_after(response)
+                if response.status_code >= 400:  # the page reads the conversation, and says what is wrong
+                    self._changed()
+                    return FOLLOW_RETRY_S
+                for line in response.iter_lines():  # the API pings every 15 s: an idle stream is seen to end
+                    if self.idle():
+                        return 0
+                    if line.startswith("event:"):
+                        self._changed()
+        except Exception:  # down, or closed by stop(): the page finds out with its own request
+            if self.stopped.is_set():
+                return 0
+            self._changed()
+            return FOLLOW_RETRY_S
+        finally:
+            self._response = None
+        # The API closed it after FOLLOW_WAIT_S: again (its first event catches up on the gap); one that ended at once
+        # (a proxy's cut) is not retried in a loop that would spend the key.
+        return 1.0 if time.monotonic() - started > FOLLOW_RETRY_S * 2 else FOLLOW_RETRY_S
+
+
 class ApiBackend:
     """Talks to the API with a customer key (chat, feedback, handoff) and an agent key (KB, escalations)."""
 
@@ -60,7 +143,11 @@ class ApiBackend:
         timeout = httpx.Timeout(timeout_s, connect=3.0)
         self._timeout = timeout
         self._clients: dict[str, httpx.Client] = {}
-        self._customer = httpx.Client(base_url=self.base_url, headers=_auth(api_key), timeout=timeout)
+        self._customer_headers = _auth(api_key)
+        self._customer = httpx.Client(base_url=self.base_url, headers=self._customer_headers, timeout=timeout)
+        self._followers: dict[str, _Follower] = {}
+        self._followers_lock = threading.Lock()
+        self._ticks = itertools.count(1)
         self._agent = httpx.Client(base_url=self.base_url, headers=_auth(agent_api_key or api_key), timeout=timeout)
 
     def _staff_client(self, staff: Staff | None) -> httpx.Client:
@@ -84,6 +171,8 @@ class ApiBackend:
         return self._check(response)
 
     def _check(self, response: httpx.Response) -> Any:
+        if response.status_code == 429:
+            raise RateLimited(_reason(response), retry_after=_retry_after(response))
         if response.status_code >= 500:
             raise BackendUnavailable(f"the support API at {self.base_url} failed ({_reason(response)})")
         if (
@@ -188,6 +277,30 @@ class ApiBackend:
                 return {"messages": [], "handoff": {"status": "bot"}}
             raise
         return body
+
+    def changes(self, session_id: str) -> int:
+        """Follow the conversation's event stream (started on the first call, closed when no page has asked for
+        ``FOLLOW_IDLE_S``); the number changes with every event, so the page reads the conversation only then."""
+        with self._followers_lock:
+            follower = self._followers.get(session_id)
+            if follower is None or not follower.thread.is_alive() or follower.stopped.is_set():
+                follower = self._followers[session_id] = _Follower(self, session_id)
+            follower.asked = time.monotonic()
+            return follower.version
+
+    def _forget(self, follower: _Follower) -> None:
+        with self._followers_lock:
+            if self._followers.get(follower.session_id) is follower:
+                del self._followers[follower.session_id]
+
+    def close(self) -> None:
+        """Close the conversations' event streams (they would otherwise end by themselves once no page asks)."""
+        with self._followers_lock:
+            followers = list(self._followers.values())
+        for follower in followers:
+            follower.stop()
+        for follower in followers:
+            follower.thread.join(timeout=5)
 
     def sign_in(self, *, api_key: str | None = None, username: str | None = None, password: str | None = None
                 ) -> Staff:  # fmt: skip

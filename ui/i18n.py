@@ -42,6 +42,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "es": "No hemos podido procesar tu mensaje: {reason}",
         "en": "We could not process it: {reason}",
     },
+    "busy": {
+        "es": "Ahora mismo estamos atendiendo muchas consultas. Inténtalo de nuevo dentro de {seconds} s.",
+        "en": "We are handling a lot of requests right now. Please try again in {seconds} s.",
+    },
+    "not_sent": {"es": "Este mensaje no se ha enviado.", "en": "This message was not sent."},
+    "resend": {"es": "Enviar de nuevo", "en": "Send again"},
     "mode": {"es": "Modo de respuesta", "en": "Answer mode"},
     "waiting": {
         "es": "Tu conversación está en la cola de nuestro equipo: una persona te responderá aquí.",

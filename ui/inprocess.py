@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,7 @@ class InProcessBackend:
         self._service: Any = None
         self._store: Any = None
         self._kb: Any = None
+        self._reads = itertools.count()
 
     def _load(self) -> Any:
         with self._lock:
@@ -150,6 +152,10 @@ class InProcessBackend:
         service = self._load()
         return {"messages": session_transcript(service, session_id),
                 "handoff": service.store.handoff_status(session_id)}  # fmt: skip
+
+    def changes(self, session_id: str) -> int:
+        """Always new: reading the stores in process costs no request, so the chat reads them every time."""
+        return next(self._reads)
 
     def _keys(self) -> Any:
         from api.keys import KeyStore

@@ -20,6 +20,15 @@ class BackendUnavailable(BackendError):
     """The service cannot be reached (down, not started, timed out, or a 5xx)."""
 
 
+class RateLimited(BackendError):
+    """The service refused the request for now: the key is over its rate limit (HTTP 429). Every visitor of the
+    customer chat shares the UI's one key, so this is the whole page's budget, not the customer's."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the key has a request again (the API's Retry-After)
+
+
 @dataclass(frozen=True)
 class Staff:
     """A signed-in agent or admin, kept in the Streamlit session (server side, never sent to the browser)."""
@@ -94,6 +103,12 @@ class Backend(Protocol):
     def conversation(self, session_id: str) -> dict[str, Any]:
         """The customer's conversation as the server has it: ``{"messages", "handoff"}`` (agent messages
         included); an unknown session is empty and with the bot."""
+        ...
+
+    def changes(self, session_id: str) -> int:
+        """A number that changes whenever the conversation may have changed (a message, who has it): the chat
+        reads :meth:`conversation` again only when it differs from the one it last read with. Free to call often;
+        it starts following the conversation (the API backend: its event stream) until it is no longer asked."""
         ...
 
     def sign_in(self, *, api_key: str | None = None, username: str | None = None, password: str | None = None

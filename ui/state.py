@@ -134,7 +134,7 @@ def new_conversation() -> None:
     """Forget the conversation shown in this browser session and start a new one (its id replaces the address's)."""
     state: Any = st.session_state
     state["session_id"] = uuid.uuid4().hex
-    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen", "resume"):
+    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen", "resume", "unsent"):
         state.pop(key, None)
 
 

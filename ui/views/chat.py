@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,14 +11,17 @@ import streamlit as st
 
 from ui import state
 from ui.i18n import LANGS, t
-from ui.protocol import Backend, BackendError, BackendUnavailable
+from ui.protocol import Backend, BackendError, BackendUnavailable, RateLimited
 
 
 def _failed(exc: BackendError, lang: str) -> str:
     """A failed request, said in the page's language: the service is down, or refused it (the API's reason without
-    the transport's "HTTP 422: ")."""
+    the transport's "HTTP 422: "), or is busy: over the rate limit of the UI's key, which every visitor shares (the
+    API's English reason would say "for this key")."""
     if isinstance(exc, BackendUnavailable):
         return t("service_down", lang)
+    if isinstance(exc, RateLimited):
+        return t("busy", lang, seconds=exc.retry_after)
     return t("request_failed", lang, reason=re.sub(r"^HTTP \d{3}: ", "", str(exc)))
 
 
@@ -62,7 +66,8 @@ def _render_extras(backend: Backend, message: dict[str, Any], lang: str) -> None
 
 
 def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> dict[str, Any] | None:
-    """Stream one answer into the page; returns the final chat result (None when it failed)."""
+    """Stream one answer into the page; returns the final chat result (None when it failed: the message is kept as
+    ``unsent``, with why, for the customer to send again)."""
     final: dict[str, Any] = {}
     forced = None if lang_choice == "auto" else lang_choice
 
@@ -79,7 +84,8 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
         with slot.container():
             streamed = st.write_stream(tokens())
     except BackendError as exc:
-        slot.error(_failed(exc, ui_lang))
+        st.session_state["unsent"] = {"text": prompt, "error": _failed(exc, ui_lang)}
+        slot.error(st.session_state["unsent"]["error"])
         return None
     streamed_text = streamed if isinstance(streamed, str) else ""
     final.setdefault("answer", streamed_text)
@@ -112,11 +118,15 @@ def _add_agent_message(message: dict[str, Any]) -> bool:
 
 
 def _sync(backend: Backend, session_id: str) -> bool:
-    """Take the agent's new messages and the hand-off status from the server; True when the page must redraw."""
+    """Take the agent's new messages and the hand-off status from the server; True when the page must redraw.
+
+    Raises:
+        BackendUnavailable, RateLimited: the service is down, or the UI's key is over its rate limit.
+    """
     ss: Any = st.session_state
     try:
         conversation = backend.conversation(session_id)
-    except BackendUnavailable:
+    except (BackendUnavailable, RateLimited):
         raise
     except BackendError:
         return False
@@ -137,10 +147,20 @@ def _sync(backend: Backend, session_id: str) -> bool:
 
 @st.fragment(run_every=2)
 def _follow(backend: Backend, session_id: str) -> None:
-    """While a person has (or is about to take) the conversation: poll for their messages, redraw when one comes,
-    or when the service is gone (the page then says so and retries)."""
+    """While a person has (or is about to take) the conversation: read it again when it may have changed
+    (``Backend.changes``: with the API, its event stream, so waiting costs the UI's shared key no request per
+    poll), redraw when a message comes or who has it changes, or when the service is gone (the page then says so and
+    retries). After a 429 nothing is asked until its Retry-After has passed."""
+    ss: Any = st.session_state
     try:
+        version = backend.changes(session_id)  # asked every run: the stream stays open while the page follows
+        if version == ss.get("follow_version") or time.monotonic() < ss.get("follow_after", 0.0):
+            return
         changed = _sync(backend, session_id)
+        ss["follow_version"] = version
+    except RateLimited as exc:  # the shared key's budget is spent: ask again only once the API allows it
+        ss["follow_after"] = time.monotonic() + exc.retry_after
+        return
     except BackendUnavailable:
         changed = True
     if changed:
@@ -169,7 +189,7 @@ def _resume(backend: Backend, session_id: str) -> None:
     ss: Any = st.session_state
     try:
         conversation = backend.conversation(session_id)
-    except BackendUnavailable:
+    except (BackendUnavailable, RateLimited):  # down, or busy: the page says so and resumes on a later run
         raise
     except BackendError:  # not this customer's (the API answers 404): nothing to show
         conversation = {}
@@ -213,6 +233,20 @@ def _ask_person(backend: Backend, session_id: str, lang: str) -> None:
         return
     held = record.get("status") == "assigned"
     _hand_over("assigned" if held else "waiting", record.get("id"), record.get("assigned_name"))
+
+
+def _unsent(lang: str, up: bool) -> str | None:
+    """The message whose answer failed (busy, down, refused), under the conversation: said not sent, why, in the
+    page's language, and a button to send it again; returns its text when that button was pressed."""
+    unsent = st.session_state.get("unsent")
+    if not unsent:
+        return None
+    with st.chat_message("user"):
+        st.markdown(state.literal(unsent["text"]))
+        st.error(unsent["error"])
+        st.caption(t("not_sent", lang))
+        pressed = st.button(t("resend", lang), key="resend", icon=":material/send:", disabled=not up)
+    return str(unsent["text"]) if pressed else None
 
 
 def _banner(lang: str) -> None:
@@ -284,17 +318,22 @@ def main() -> None:
     if up and followed:
         _follow(backend, session_id)
 
-    prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS)
+    unsent_slot = st.empty()
+    with unsent_slot.container():
+        resend = _unsent(lang, up)
+    prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS) or resend
     if not prompt or not prompt.strip():  # a blank message asks nothing: no empty bubble, no error
         return
+    if ss.pop("unsent", None):  # a new message, or the same one again: the failed one is no longer shown
+        unsent_slot.empty()
     ss["messages"].append({"role": "user", "content": prompt})
     with st.chat_message("user"):
         st.markdown(state.literal(prompt))
     with st.chat_message("assistant"):
         final = _ask(backend, prompt, choice, session_id)
-        if final is None:
+        if final is None:  # not in the conversation: shown apart, as not sent, with a button to send it again
             ss["messages"].pop()
-            return
+            st.rerun()
         if final.get("route") in ("human", "handoff"):  # a person has, or will have, the conversation
             held = final.get("route") == "human"
             guard = (final.get("guardrails") or {}).get("human" if held else "handoff") or {}
