@@ -192,7 +192,8 @@ class Runtime:
                 if self.sync.local() == self.loaded_version:
                     self.sync.publish()  # a version written on this folder (kb ingest): no-op when published
                 adopted = self.sync.adopt()  # the newest another replica published
-            switched = (self._follow_folder() if adopted else False) or switched
+            if adopted:
+                switched = self._follow_folder() or switched
         return switched
 
     def _follow_folder(self) -> bool:
@@ -203,14 +204,16 @@ class Runtime:
             if version in (None, self.loaded_version):
                 return False
             self._swap()
-            self.loaded_version = version
         log.info("index version %s written by another process: now serving it", version)
         return True
 
     def _swap(self) -> None:
-        """Load the live index version for search and chat (under the write lock)."""
+        """Load the live index version for search and chat, and record it as :attr:`loaded_version` (under the
+        write lock)."""
+        version = self.index_version()
         self.chat_service.reload_index()
         self.kb = self._open_kb()
+        self.loaded_version = version
 
     def _change_index(self, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Apply one index write, then make search and chat use the new version.
@@ -224,12 +227,9 @@ class Runtime:
         with across, self._write_lock:
             if self.sync is not None and self.sync.adopt():  # write on the newest version, whoever published it
                 self._swap()
-                self.loaded_version = self.index_version()
             report = change()
             if report.get("deleted") or report.get("added") or report.get("updated"):  # else nothing changed
-                version = self.index_version()
                 self._swap()
-                self.loaded_version = version
                 if self.sync is not None:
                     self.sync.publish()
         report["index_version"] = self.index_version()
