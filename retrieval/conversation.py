@@ -111,6 +111,22 @@ def _without_acknowledgements(text: str, lang: str | None) -> str:
     return " ".join(kept)
 
 
+# Words that may follow an acknowledgement without making it say more ("thank you so much", "muchas gracias").
+_THANKS_FILLERS = frozenset(
+    """so very much a lot lots again for everything all you your help thanks thank gracias muchas muchisimas mil de
+    nuevo por todo tu su la ayuda ok okay vale perfecto genial""".split()  # noqa: SIM905
+)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A message that only acknowledges or thanks, asking nothing ("ok", "vale, gracias", "Perfect, thank you so
+    much!"); "ok, y a Canarias" or "ok my order never came" say more and are not one."""
+    if "?" in text or "¿" in text or not _CLOSES.search(_folded(text)):
+        return False
+    rest = re.findall(r"[^\W\d_]+", _folded(_after_acknowledgements(text)))
+    return all(word in _THANKS_FILLERS for word in rest)
+
+
 def is_slot_answer(text: str) -> bool:
     """A short reply that only hands over a value: a redaction placeholder (``<EMAIL_1>``), a code, number or e-mail
     ("cminh730", "(977) 625-2661"), or a name of at most four capitalised words ("Crystal Minh"), with nothing but

@@ -51,6 +51,27 @@ def _lang_of(text: str, default: str) -> str:
     return detect_language(text, default=default if default in ("es", "en") else "en") or "en"  # type: ignore[arg-type]
 
 
+# Words a customer message needs, placeholders aside, before it can change the language the customer is taken to
+# write in: "ok" reads as English to the detector and "<EMAIL_1>" as the English word "email", so a Spanish customer
+# handing over an e-mail got an English draft and their agent's Spanish replies were flagged as the wrong language.
+EVIDENCE_WORDS = 3
+
+
+def customer_lang(messages: list[dict[str, Any]], default: str) -> str:
+    """The language the customer writes in: that of their latest message with at least ``EVIDENCE_WORDS`` words
+    (placeholders left out), else ``default`` (the case's language)."""
+    from retrieval.text import PLACEHOLDER
+
+    default = default if default in ("es", "en") else "en"
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        text = PLACEHOLDER.sub(" ", str(message.get("content", "")))
+        if len(re.findall(r"[^\W\d_]+", text)) >= EVIDENCE_WORDS:
+            return _lang_of(text, default)
+    return default
+
+
 def hold_for_agent(
     deps: Deps, message: str, session_id: str, lang: str | None, redact: Callable[[str, str], str],
     transcript: Callable[[str], list[Any]],
@@ -73,7 +94,7 @@ def hold_for_agent(
     from retrieval.text import clean
 
     text = clean(message) if isinstance(message, str) else ""
-    lang = lang or _lang_of(text, active.get("lang") or "en")
+    lang = lang or customer_lang([{"role": "user", "content": text}], active.get("lang") or "en")
     redacted = redact(text, lang) if text else ""
     stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
     if stored is None:  # resolved or released in the meantime: the bot answers
@@ -131,13 +152,16 @@ def check_agent_reply(
 
 def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     """The last customer message that asks something (not only for a person, nor only a value handed over: "mi email
-    es <EMAIL_1>" was drafted an answer about passwords), with its index; (-1, "") if none."""
+    es <EMAIL_1>" was drafted an answer about passwords, nor a thank-you), with its index; else the last request for
+    a person ("Mi pedido llegó roto. Quiero hablar con una persona" says what is wrong); (-1, "") if none. A value or
+    an "ok" after the request was drafted an answer of its own ("Why one account per email?")."""
     from graph.rails.escalation import check_escalation
-    from retrieval.conversation import is_slot_answer
+    from retrieval.conversation import is_acknowledgement, is_slot_answer
 
-    asked = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
+    said = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
+    asked = [(i, t) for i, t in said if t.strip() and not is_slot_answer(t) and not is_acknowledgement(t)]
     for index, text in reversed(asked):
-        if text.strip() and not check_escalation(text)["handoff"] and not is_slot_answer(text):
+        if not check_escalation(text)["handoff"]:
             return index, text
     return asked[-1] if asked else (-1, "")
 
@@ -209,16 +233,13 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     session_id = record["session_id"]
     transcript = session_transcript(service, session_id, include_drafts=True)
     visible = [m for m in transcript if not m.get("draft")]
-    customer_lang = record.get("lang") or "en"
-    last_user = next((m for m in reversed(visible) if m.get("role") == "user"), None)
-    if last_user is not None:
-        customer_lang = _lang_of(str(last_user.get("content", "")), customer_lang)
+    lang = customer_lang(visible, record.get("lang") or "en")
     anchor = str(_question(visible)[0])  # one draft per customer question (transcript indices never move)
     # A draft greets in its author's name: one made for a colleague who released the case is not the holder's.
     holder = record.get("assigned_name")
     kept = next((m for m in reversed(store.messages(session_id, include_drafts=True, escalation_id=escalation_id))
                  if m["draft"] and m["meta"].get("anchor") == anchor and m.get("author") == holder), None)  # fmt: skip
-    draft = draft_reply(service.deps, visible, customer_lang, record.get("assigned_name") or None,
+    draft = draft_reply(service.deps, visible, lang, record.get("assigned_name") or None,
                         kept["content"] if kept is not None else None)  # fmt: skip
     if kept is not None:
         draft["id"] = kept["id"]
@@ -226,7 +247,7 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
         saved = store.add_agent_message(escalation_id, record["assigned_to"], draft["text"],
                                         len(service.transcript(session_id)), draft=True,
                                         meta={"anchor": anchor, "generator": draft["generator"],
-                                              "lang": customer_lang})  # fmt: skip
+                                              "lang": lang})  # fmt: skip
         draft["id"] = saved["id"]
         transcript = session_transcript(service, session_id, include_drafts=True)
     return {"escalation": record, "transcript": transcript, "passages": draft.pop("passages"), "draft": draft,
@@ -245,9 +266,7 @@ def send_agent_reply(service: Any, escalation_id: str, agent: str, text: str) ->
     session_id = record["session_id"]
     if record["status"] != "assigned" or record["assigned_to"] != agent:
         store.refuse(escalation_id, "answered", agent)
-    visible = store.transcript(session_id, service.transcript(session_id))
-    last_user = next((m for m in reversed(visible) if m.get("role") == "user"), None)
-    lang = _lang_of(str(last_user.get("content", "")) if last_user else "", record.get("lang") or "en")
+    lang = customer_lang(store.transcript(session_id, service.transcript(session_id)), record.get("lang") or "en")
     with service.session_lock(session_id), service.placeholders(session_id) as mapping:
         content, checks = check_agent_reply(service.deps, mapping, text, lang, record.get("assigned_name"))
     drafts = [m for m in store.messages(session_id, include_drafts=True, escalation_id=escalation_id) if m["draft"]]

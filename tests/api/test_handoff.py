@@ -178,6 +178,33 @@ def test_agent_assist_drafts_for_the_question_not_for_a_value_handed_over(
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
 
 
+def test_a_spanish_customers_short_replies_keep_the_case_in_spanish(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    session = "handoff-short-replies"
+    escalation_id = _escalate(client, customer, session)
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).raise_for_status()
+    sent = client.post(f"/v1/escalations/{escalation_id}/messages", headers=agent,
+                       json={"text": "Hola, ¿me das tu correo electrónico para buscar el pedido?"})  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    # A value handed over and an acknowledgement say nothing of the language: the customer still writes Spanish.
+    for short in ("juan.perez@example.com", "ok"):
+        turn = _chat(client, customer, session, short)
+        assert turn["route"] == "human" and turn["lang"] == "es", turn
+        view = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+        # The draft was English ("Hi, I'm ... Why one account per email?") and answered the e-mail, then the "ok".
+        draft = view["draft"]
+        assert draft["lang"] == "es" and draft["text"].startswith("Hola"), draft
+        assert draft["question"].startswith("Mi pedido llegó roto"), draft
+        reply = client.post(f"/v1/escalations/{escalation_id}/messages", headers=agent,
+                            json={"text": "Gracias, ya veo tu pedido: sale mañana del almacén."})  # fmt: skip
+        assert reply.status_code == 201, reply.text
+        # A Spanish reply was reported as "reads as Spanish and the customer writes in English".
+        assert reply.json()["checks"]["language"]["ok"] is True and reply.json()["meta"]["lang"] == "es", reply.json()
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.conversation import batch_query, conversation_query, is_followup, is_slot_answer, without_asides
+from retrieval.conversation import (
+    batch_query,
+    conversation_query,
+    is_acknowledgement,
+    is_followup,
+    is_slot_answer,
+    without_asides,
+)
 
 
 def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -212,3 +219,13 @@ def test_asides_that_open_a_message_are_dropped() -> None:
     assert without_asides("btw") == "btw" and without_asides("Also!") == "Also!"
     assert without_asides("where is my order? also the invoice") == "where is my order? also the invoice"
     assert without_asides("sobre mi pedido") == "sobre mi pedido"  # "so" is a whole word only
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ok", True), ("vale, gracias", True), ("Perfecto, muchas gracias", True), ("Thank you so much!", True),
+     ("thanks for your help", True), ("ok, y a Canarias", False), ("ok my order never came", False),
+     ("¿gracias?", False), ("¿Cómo devuelvo un artículo?", False)],
+)  # fmt: skip
+def test_an_acknowledgement_asks_nothing(text: str, expected: bool) -> None:
+    assert is_acknowledgement(text) is expected
