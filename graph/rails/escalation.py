@@ -25,12 +25,12 @@ _HUMAN = [
     r"manager|supervisor|someone|somebody|staff|team|advisor|adviser)\b",
     r"\b(speak|talk|chat) (to|with) (someone|somebody)\b",
     r"\b(i want|i need|i'?d like|i would like|can i (get|have)) (a |an )?(real |live |actual )?(human|person|agent|"
-    r"representative)( agent| being)?\W*$",
+    r"representative)( agent| being)?(\W+(please|pls|now|asap|right now|right away|immediately))*\W*$",
     # a bare request: "human please", "a real person now", "persona real por favor", "necesito un humano"
     r"^\W*(a |an )?(real |live )?(human|person|agent|representative|operator)( agent| being)?\W*(please|pls|now)?\W*$",
     r"^\W*(una )?(persona|humano)( real| de verdad)?\W*(por favor|porfa|ya)?\W*$",
     r"\b(necesito|quiero|dame) (un|una|a un|a una) (humano|persona|agente|operador|operadora|asesor|asesora)"
-    r"( real| de verdad)?\W*(ya|ahora|por favor|porfa)?\W*$",
+    r"( real| de verdad)?(\W+(ya|ahora|mismo|por favor|porfa|urgente))*\W*$",
     # "prefiero hablarlo con una persona", "quiero hablar con alguien de verdad", "ponme con un agente", "¿me pasas?"
     r"\b(hablar|hablarlo|hablarla|comentarlo|tratarlo|verlo|chatear) con (alguien|una persona|un humano|un agente|"
     r"un asesor|una asesora|un operador|una operadora|el encargado|un responsable)\b",
@@ -52,7 +52,9 @@ _LEGAL = [
     r"\blegal action\b|\b(sue|suing) (you|your company|the company)\b|\btak(e|ing) (you|this|it) to (court|the)\b",
     r"\b(i'?ll|i will|i'?m going to|i am going to|we'?ll|we will|we'?re going to|gonna) sue\b",
     r"\b(mi|nuestro) abogad[oa]\b|\bsoy abogad[oa]\b|\b(os|les) (voy a |vamos a )?(denunci|demand)\w*",
-    r"\b(voy|vamos) a (denunciar|demandar|presentar una reclamacion|ir a consumo)\b|\bacciones legales\b",
+    # "voy a denunciaros", "vamos a demandarles": the pronoun is written onto the verb (not "denunciarlo", a theft)
+    r"\b(voy|vamos) a (denunciar|demandar)(os|les|te)?\b|\b(voy|vamos) a (presentar una reclamacion|"
+    r"ir a consumo)\b|\bacciones legales\b",
     r"\b(pido|pedire|pedir) la hoja de reclamaciones\b|\bvia judicial\b",
 ]
 _HUMAN_RE = compile_any(_HUMAN)

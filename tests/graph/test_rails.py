@@ -141,6 +141,9 @@ def test_pii_check_allows_the_customers_own_data_and_published_data(deps: Any) -
         ("I'm suing you", True),
         ("Sue from your shop said the refund was on its way", False),
         ("my sister Sue ordered the same jacket", False),
+        ("Voy a denunciaros, me habéis cobrado dos veces el pedido", True),
+        ("vamos a demandarles", True),
+        ("me han robado el móvil con el pedido dentro, voy a denunciarlo", False),
     ],
 )
 def test_a_legal_threat_names_any_company(text: str, legal: bool) -> None:
@@ -184,6 +187,13 @@ def test_a_legal_threat_names_any_company(text: str, legal: bool) -> None:
         ("what are your agents' hours on Saturday?", False),
         ("I need a person to carry the sofa upstairs, do you do that?", False),
         ("quiero una persona que me monte el armario", False),
+        # with "now" or "please" after it they were answered with articles (a customer walk-through, 2026-12-06)
+        ("My package says delivered but I never got it, I need a human now", True),
+        ("I want an agent please", True),
+        ("I need a human, please!", True),
+        ("can I get a human please", True),
+        ("quiero un humano ahora mismo", True),
+        ("necesito una persona ya, por favor", True),
     ],
 )
 def test_a_request_for_a_person_is_recognised_in_its_usual_wordings(text: str, handoff: bool) -> None:
