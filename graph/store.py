@@ -135,10 +135,22 @@ class SupportStore:
         return {**dict(row), "transcript": json.loads(row["transcript"] or "[]")}
 
     def escalations(
-        self, status: str | None = None, limit: int = 100, *, lang: str | None = None, older_than: float | None = None
+        self,
+        status: str | None = None,
+        limit: int = 100,
+        *,
+        lang: str | None = None,
+        older_than: float | None = None,
+        assigned_to: str | None = None,
+        oldest_first: bool = False,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """The newest escalations first, optionally only those with ``status`` (``closed``: resolved or returned),
-        in ``lang``, or created more than ``older_than`` seconds ago."""
+        """The newest escalations first (``oldest_first``: the longest waiting first), optionally only those with
+        ``status`` (``closed``: resolved or returned), in ``lang``, created more than ``older_than`` seconds ago, or
+        held by the agent ``assigned_to``; ``limit`` of them after skipping ``offset``.
+
+        The filters are applied before the limit: the console's "mine" filtered the newest 100 assigned cases, so an
+        agent's own older cases vanished behind colleagues' ones."""
         query, args = f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE 1 = 1", list[Any]()
         if status == "closed":
             query += " AND status IN ('resolved', 'returned')"
@@ -148,7 +160,11 @@ class SupportStore:
             query, args = query + " AND lang = ?", [*args, lang]
         if older_than is not None:
             query, args = query + " AND created_at <= ?", [*args, time.time() - older_than]
-        rows = self.db.query(query + " ORDER BY created_at DESC LIMIT ?", [*args, limit])
+        if assigned_to is not None:
+            query, args = query + " AND assigned_to = ?", [*args, assigned_to]
+        order = "ASC" if oldest_first else "DESC"
+        rows = self.db.query(query + f" ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
+                             [*args, limit, offset])  # fmt: skip
         return [self._escalation(r) for r in rows]
 
     def escalation(self, escalation_id: str) -> dict[str, Any]:

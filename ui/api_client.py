@@ -254,9 +254,12 @@ class ApiBackend:
         status: str | None = None,
         lang: str | None = None,
         older_than: float | None = None,
+        mine: bool = False,
+        oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
         """GET /v1/escalations."""
-        params = {"limit": limit, "status": status, "lang": lang, "older_than": older_than}
+        params = {"limit": limit, "status": status, "lang": lang, "older_than": older_than,
+                  "mine": "true" if mine else None, "order": "oldest" if oldest_first else None}  # fmt: skip
         params = {k: v for k, v in params.items() if v is not None}
         body = self._request("GET", "/v1/escalations", agent=True, staff=staff, params=params)
         rows: list[dict[str, Any]] = body.get("escalations", []) if isinstance(body, dict) else body

@@ -132,11 +132,15 @@ class InProcessBackend:
         status: str | None = None,
         lang: str | None = None,
         older_than: float | None = None,
+        mine: bool = False,
+        oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
         """The escalation queue from the support store."""
         self._load()
-        rows: list[dict[str, Any]] = self._store.escalations(status=status, limit=limit, lang=lang,
-                                                             older_than=older_than)  # fmt: skip
+        rows: list[dict[str, Any]] = self._store.escalations(
+            status=status, limit=limit, lang=lang, older_than=older_than, oldest_first=oldest_first,
+            assigned_to=(staff.agent_id if staff is not None else "") if mine else None,
+        )  # fmt: skip
         return rows
 
     def knowledge_gaps(self, limit: int = 50, staff: Staff | None = None) -> list[dict[str, Any]]:

@@ -92,8 +92,12 @@ class Backend(Protocol):
         status: str | None = None,
         lang: str | None = None,
         older_than: float | None = None,
+        mine: bool = False,
+        oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """The escalation queue, newest first, with redacted transcripts, optionally filtered."""
+        """The escalation queue, newest first (``oldest_first``: the longest waiting first), with redacted
+        transcripts, optionally filtered (``mine``: only those ``staff`` holds), the filters applied before
+        ``limit``."""
         ...
 
     def knowledge_gaps(self, limit: int = 50, staff: Staff | None = None) -> list[dict[str, Any]]:

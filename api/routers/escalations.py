@@ -56,9 +56,18 @@ def escalations(
         float | None, Query(ge=0, description="Only those waiting this many seconds or more.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    mine: Annotated[bool, Query(description="Only those the caller holds.")] = False,
+    order: Annotated[
+        Literal["newest", "oldest"], Query(description="newest first (default), or oldest (longest waiting) first.")
+    ] = "newest",
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many (the next page).")] = 0,
 ) -> dict[str, Any]:
-    """Escalated conversations (redacted transcripts as they were when escalated), newest first."""
-    rows = runtime.support_store.escalations(status=status, limit=limit, lang=lang, older_than=older_than)
+    """Escalated conversations (redacted transcripts as they were when escalated), newest first unless ``order`` says
+    otherwise; ``limit`` of them from ``offset`` on, the filters applied first."""
+    rows = runtime.support_store.escalations(
+        status=status, limit=limit, lang=lang, older_than=older_than,
+        assigned_to=agent_identity(key)[0] if mine else None, oldest_first=order == "oldest", offset=offset,
+    )  # fmt: skip
     return {"escalations": rows}
 
 

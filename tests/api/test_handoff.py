@@ -205,6 +205,37 @@ def test_a_spanish_customers_short_replies_keep_the_case_in_spanish(
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
 
 
+def test_the_queue_filters_before_its_limit_and_pages_oldest_first(
+    client: TestClient, keys: dict[str, dict[str, str]], agent2: dict[str, str]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    cases = []
+    for n in range(4):
+        opened = client.post("/v1/handoff", json={"session_id": f"queue-pages-{n}", "lang": "es"}, headers=customer)
+        assert opened.status_code == 201, opened.text
+        cases.append(opened.json()["id"])
+    client.post(f"/v1/escalations/{cases[0]}/claim", headers=agent).raise_for_status()
+    for case in cases[1:]:
+        client.post(f"/v1/escalations/{case}/claim", headers=agent2).raise_for_status()
+
+    def queue(headers: dict[str, str], **params: Any) -> list[str]:
+        answer = client.get("/v1/escalations", params={"status": "assigned", **params}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [e["id"] for e in answer.json()["escalations"]]
+
+    # "Mine" was the newest assigned cases filtered afterwards: behind a colleague's newer ones, an agent's own case
+    # was not among them.
+    assert queue(agent, mine="true", limit=1) == [cases[0]]
+    assert queue(agent2, mine="true") == cases[:0:-1]
+    # The longest waiting first, a page at a time.
+    assert queue(agent2, mine="true", order="oldest", limit=2) == cases[1:3]
+    assert queue(agent2, mine="true", order="oldest", limit=2, offset=2) == cases[3:]
+    assert client.get("/v1/escalations", params={"order": "random"}, headers=agent).status_code == 422
+    assert client.get("/v1/escalations", params={"offset": -1}, headers=agent).status_code == 422
+    for case, holder in zip(cases, [agent, agent2, agent2, agent2], strict=True):
+        client.post(f"/v1/escalations/{case}/resolve", headers=holder).raise_for_status()
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),

@@ -278,14 +278,16 @@ def test_the_console_follows_the_queue_and_the_held_case_by_itself(ui_url: str, 
             agent.set_default_timeout(60_000)
             _sign_in(agent, ui_url)
             waiting = len(store.escalations(status="open", limit=100))
-            queue = re.compile(rf"^{waiting} escalations?, newest first" if waiting else "^No escalations match")
+            queue = re.compile(
+                rf"^{waiting} escalations?, longest waiting first" if waiting else "^No escalations match"
+            )
             expect(agent.get_by_text(queue)).to_be_visible()
 
             # A customer asks for a person: with no click, the case appears in the queue (it did only on a click).
             customer.post("/v1/chat", json={"message": ASK_FOR_A_PERSON, "session_id": session_id}).raise_for_status()
             case = store.active_escalation(session_id)
             assert case is not None
-            expect(agent.get_by_text(re.compile(rf"^{waiting + 1} escalations?, newest first"))).to_be_visible(
+            expect(agent.get_by_text(re.compile(rf"^{waiting + 1} escalations?, longest waiting first"))).to_be_visible(
                 timeout=30_000
             )
             _open_case(agent, case["id"])

@@ -223,6 +223,36 @@ def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inproce
         inprocess_backend.act(AGENT, case, "resolve")
 
 
+@pytest.mark.slow
+def test_mine_and_the_open_queue_lose_no_case_behind_the_queue_limit(inprocess_env: Path, inprocess_backend: Any
+                                                                     ) -> None:  # fmt: skip
+    store = inprocess_backend.service.store
+    own = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
+    inprocess_backend.act(AGENT, own, "claim")
+    waited = inprocess_backend.handoff(uuid.uuid4().hex, lang="en")["id"]  # the longest waiting of the open queue
+    colleague = Staff(role="agent", name="Bruno", agent_id="user:bruno")
+    theirs = [store.add_escalation(uuid.uuid4().hex, "es", "customer_request", [])["id"] for _ in range(101)]
+    try:
+        for case in theirs[:100]:  # a busy desk: more assigned cases, all newer, than the console lists
+            store.claim(case, colleague.agent_id, colleague.name)
+        console = open_page("agent")
+        console.selectbox(key="queue_status").set_value("Mine").run()
+        assert not console.exception, [e.value for e in console.exception]
+        # "Mine" filtered the newest 100 assigned cases, all Bruno's: "No escalations match these filters."
+        assert console.selectbox(key="queue_case").options[0].startswith(f"#{own[:8]}")
+        console.selectbox(key="queue_status").set_value("Open").run()
+        caption = next(c.value for c in console.caption if "escalation" in c.value)
+        assert "longest waiting first" in caption, caption
+        options = [o.split(" ")[0] for o in console.selectbox(key="queue_case").options]
+        assert options.index(f"#{waited[:8]}") < options.index(f"#{theirs[100][:8]}"), options
+    finally:
+        for case in theirs[:100]:
+            store.resolve(case, colleague.agent_id)
+        for case in (*theirs[100:], waited):
+            store.resolve(case, "tests")
+        inprocess_backend.act(AGENT, own, "resolve")
+
+
 def reload_console(case: str, staff: Staff | None = AGENT) -> AppTest:
     """A reload of the console's address, ``/agent?case=<case>``: a new browser session on the console, signed in as
     ``staff`` (``None``: at the sign-in form, as after a real reload)."""

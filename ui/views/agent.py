@@ -115,6 +115,7 @@ def _label(record: dict[str, Any]) -> str:
     return " · ".join(str(p) for p in parts if p)
 
 
+QUEUE_LIMIT = 100  # cases listed at most; the caption says when there may be more
 REFRESH_S = 3  # the queue and the open case are checked this often; the page redraws only when they changed
 DONE = {"resolve": "resolved", "queue": "is back in the queue", "bot": "went back to the bot"}
 FAILED: tuple[Any, ...] = ("failed",)  # what a tab that could not fetch its data shows (it says why)
@@ -122,10 +123,11 @@ FAILED: tuple[Any, ...] = ("failed",)  # what a tab that could not fetch its dat
 
 def _queue(backend: Backend, who: Staff, status: str | None, lang: str | None, older_than: float | None
            ) -> list[dict[str, Any]]:  # fmt: skip
-    """The escalations the filters select (``mine``: those this agent holds), newest first."""
-    rows = backend.escalations(staff=who, status="assigned" if status == "mine" else status, lang=lang,
-                               older_than=older_than)  # fmt: skip
-    return [r for r in rows if r.get("assigned_to") == who.agent_id] if status == "mine" else rows
+    """The escalations the filters select (``mine``: those this agent holds), newest first; the open queue the
+    longest waiting first. The service applies every filter before its limit: "mine" used to filter the newest
+    ``QUEUE_LIMIT`` assigned cases here, and an open queue longer than that hid its longest-waiting customers."""
+    return backend.escalations(QUEUE_LIMIT, staff=who, status="assigned" if status == "mine" else status, lang=lang,
+                               older_than=older_than, mine=status == "mine", oldest_first=status == "open")  # fmt: skip
 
 
 def _fingerprint(rows: list[dict[str, Any]], view: dict[str, Any] | None) -> tuple[Any, ...]:
@@ -189,7 +191,9 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
         st.info("No escalations match these filters.")
         return
     count = f"{len(rows)} escalation" + ("" if len(rows) == 1 else "s")  # "1 escalations" read as a typo
-    st.caption(f"{count}, newest first. Transcripts are redacted (PII replaced by placeholders).")
+    order = "longest waiting first" if status == "open" else "newest first"
+    more = f" (the first {QUEUE_LIMIT}: narrow the filters to see the others)" if len(queue) >= QUEUE_LIMIT else ""
+    st.caption(f"{count}{more}, {order}. Transcripts are redacted (PII replaced by placeholders).")
     st.dataframe(
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
           "reason": r.get("reason"), "created": _when(r.get("created_at")), "waiting": _age(r.get("created_at")),
