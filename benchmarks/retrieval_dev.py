@@ -47,6 +47,7 @@ HOME = ROOT / ".supportbot"
 CACHE = HOME / "bench" / "corpora"
 DEMO_QUERIES = ROOT / "data" / "eval" / "retrieval.jsonl"
 Fusion = Callable[[Signals], dict[int, float]]
+INDEXING_CODE = ("retrieval/chunking.py", "retrieval/text.py", "retrieval/documents.py")  # what decides the chunks
 
 
 @dataclass
@@ -121,6 +122,8 @@ def open_index(corpus: Corpus, config: RetrievalConfig | None = None) -> Knowled
     else:
         source = [write_articles(corpus, CACHE / "src" / corpus.name.replace(" ", "_").replace(">", ""))]
         digest = hashlib.sha256(source[0].read_bytes())
+    for code in INDEXING_CODE:  # a change to how text is cut re-ingests (the cache was keyed on the articles only)
+        digest.update((ROOT / code).read_bytes())
     name = "demo" if corpus.name.startswith("demo") else corpus.name  # demo-switch searches the demo index
     folder = CACHE / f"{name.replace(' ', '_').replace('>', '')}-{digest.hexdigest()[:12]}"
     stale = (folder / "CURRENT").exists() and read_version(folder, with_search=False).multilingual is None

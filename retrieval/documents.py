@@ -82,6 +82,8 @@ class _TextExtractor(HTMLParser):
         self._cells = 0  # cells so far in the table row
         self._in_cell = False
         self._line_break = line_break
+        self._lists: list[list[int]] = []  # open <ol>/<ul>: [next number, lettered] of an ordered list, [] of a bullet
+        # list
 
     def _block(self, start: str) -> None:
         self.parts.append(" " if self._in_cell else start)  # a paragraph or list inside a cell stays on its row
@@ -99,9 +101,24 @@ class _TextExtractor(HTMLParser):
         elif tag in self.BLOCKS:
             if tag in ("tr", "table"):
                 self._cells, self._in_cell = 0, False
-            self._block(self._line_break if tag == "br" else "\n\n" if tag != "li" else "\n- ")
+            if tag in ("ol", "ul"):
+                self._lists.append([_list_start(attrs), dict(attrs).get("type") in ("a", "A")] if tag == "ol" else [])
+            self._block(self._line_break if tag == "br" else "\n\n" if tag != "li" else f"\n{self._mark(attrs)} ")
+
+    def _mark(self, attrs: list[tuple[str, str | None]]) -> str:
+        """An ``<ol>`` item keeps its number ("2." of a step list: the order is the content), a ``<ul>`` one is a
+        bullet."""
+        counter = self._lists[-1] if self._lists else []
+        if not counter:
+            return "-"
+        value = dict(attrs).get("value")
+        number = int(value) if value and value.strip().isdigit() else counter[0]
+        counter[0] = number + 1
+        return f"{chr(ord('a') + number - 1)})" if counter[1] and 1 <= number <= 26 else f"{number}."
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("ol", "ul") and self._lists:
+            self._lists.pop()
         if tag in self.SKIP and self._skipping:
             self._skipping -= 1
         elif tag in self.CELLS:
@@ -114,6 +131,11 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
+
+
+def _list_start(attrs: list[tuple[str, str | None]]) -> int:
+    start = dict(attrs).get("start")
+    return int(start) if start and start.strip().isdigit() else 1
 
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")

@@ -22,9 +22,18 @@ WORD_WITH_APOSTROPHE = re.compile(rf"{WORD.pattern}(?:['’]{WORD.pattern})?")
 # A personal-data placeholder that redaction (finetune.pii) leaves in a text: <EMAIL_1>, <PERSON_2>, <ORDER_1>.
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 # A sentence ends with . ! ? or … followed by space and an upper-case letter or digit (after an optional opening
-# ¿ ¡ quote or parenthesis), or at a line break. A citation such as "[1]" stays with the sentence before it.
-SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[¿¡\"“«(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# ¿ ¡ quote or parenthesis), or at a line break. A citation such as "[1]" stays with the sentence before it. A list
+# number that opens a piece ("1. Open My orders", "order. 2. Select") is not a sentence end: "1." was cut off as a
+# sentence of its own and the step lost its number. An inline list starts a piece of its own after a colon ("Step by
+# step: 1. Open ...", "prepara: a) la factura"), and a lettered item after a sentence end or a semicolon ("... app;
+# b) pulsa").
+_NOT_A_LIST_NUMBER = r"(?<!^\d\.)(?<!^\d\d\.)(?<!\n\d\.)(?<!\n\d\d\.)(?<![.!?…:;]\s\d\.)(?<![.!?…:;]\s\d\d\.)"
+SENTENCE_END = re.compile(
+    rf"(?<=[.!?…]){_NOT_A_LIST_NUMBER}\s+(?=[¿¡\"“«(]?[A-ZÁÉÍÓÚÑ0-9])"
+    r"|(?<=:)\s+(?=(?:1|a)[.)]\s)|(?<=[.!?…;])\s+(?=[a-z]\)\s)|(?<=;)\s+(?=\d{1,2}[.)]\s)|\n+"
+)
+# A list item's mark at the start of a piece: a bullet (- * •), a number ("1." "2)") or a letter ("a)").
+LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|[a-z]\))\s+")
 # Invisible characters, bidi embeddings, overrides and isolates (they can make a stored message display as
 # something else), and the C0/C1 control characters that are not whitespace (whitespace ones become one space).
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069"
@@ -87,16 +96,49 @@ CROSS_REFERENCE = re.compile(
 )
 
 
+def list_segments(text: str) -> list[tuple[str, str]]:
+    """Split a passage at the ends :func:`split_sentences` splits at, as (segment as written, its list mark): a
+    segment is one sentence (mark ``""``) or one list item with the sentences that continue it on its line ("2. Enter
+    your email and a password. It needs 10 characters." is one step, mark ``"2."``); marks are bullets, numbers and
+    letters (:data:`LIST_MARK`). Nothing is dropped: the segments joined with spaces are the passage's text."""
+    out: list[tuple[str, str]] = []
+    for line in re.split(r"\n+", text):
+        in_item = False
+        for piece in (p.strip() for p in SENTENCE_END.split(line)):
+            if not piece:
+                continue
+            mark = LIST_MARK.match(piece)
+            if mark:
+                out.append((piece, mark.group().strip()))
+                in_item = True
+            elif in_item:
+                out[-1] = (f"{out[-1][0]} {piece}", out[-1][1])
+            else:
+                out.append((piece, ""))
+    return out
+
+
+def ordered_mark(mark: str) -> bool:
+    """Whether a list mark numbers a step ("1." "2)" "a)"), not a bullet: the items of such a list are a procedure
+    that is read whole and in order."""
+    return bool(mark) and mark[0].isalnum()
+
+
+def list_items(text: str) -> list[tuple[str, str]]:
+    """Split a passage into sentences and list items (:func:`list_segments`), as (text without its list mark, the
+    mark or ``""``); empty pieces dropped."""
+    out = []
+    for segment, mark in list_segments(text):
+        piece = LIST_MARK.sub("", segment).strip() if mark else segment
+        if len(piece) > 2:
+            out.append((piece, mark))
+    return out
+
+
 def sentence_items(text: str) -> list[tuple[str, bool]]:
     """Split a passage into sentences and list items, as (text without its bullet mark, whether it is a list item: a
-    line that starts with one); empty pieces dropped."""
-    out = []
-    for piece in SENTENCE_END.split(text):
-        item = bool(_BULLET.match(piece))
-        piece = _BULLET.sub("", piece).strip()
-        if len(piece) > 2:
-            out.append((piece, item))
-    return out
+    line that starts with one, with the sentences that continue it on its line); empty pieces dropped."""
+    return [(piece, bool(mark)) for piece, mark in list_items(text)]
 
 
 def sentences(text: str) -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from graph.generators.base import Generation, GenerationRequest
 from retrieval.language import detect_language
-from retrieval.text import CROSS_REFERENCE, content_stems, sentence_items
+from retrieval.text import CROSS_REFERENCE, content_stems, list_items, ordered_mark
 
 MAX_SENTENCES = 3
 # Per sentence encoder: (weight, floor) of the meaning term, weight * max(0, cosine - floor). Chosen on the dev
@@ -32,11 +32,12 @@ SIMILARITY = {"embedder": (1.0, 0.3), "use": (1.0, 0.4)}
 # are put first by retrieval already. On the demo store's 128 linked pairs 62.5 % reach 0.75, and 3.1 % of its
 # Spanish articles reach it with their nearest English article that is not their translation (docs/graph.md).
 SAME_CONTENT = 0.75
-MAX_ITEMS = 8  # list items a picked lead-in brings with it
+MAX_ITEMS = 8  # list items a picked lead-in (or step) brings with it
 RANK_BONUS = (0.35, 0.15, 0.05)
 
-# passage number, position, sentence, stems, is a list item, meaning term (0 without sentence vectors)
-Candidate = tuple[int, int, str, set[str], bool, float]
+# passage number, position, sentence, stems, list mark ("" for a sentence, "-" a bullet, "2." a step), meaning term
+# (0 without sentence vectors)
+Candidate = tuple[int, int, str, set[str], str, float]
 Similarity = Callable[[str, str], "tuple[str, np.ndarray] | None"]  # retrieval.sentences.SentenceScorer
 SameContent = Callable[[str, str], "float | None"]  # two chunk ids -> cosine (KnowledgeBase.chunk_cosine)
 
@@ -66,16 +67,16 @@ def _candidates(question: str, passages: Sequence[Mapping[str, Any]], lang: str,
     chosen = _answering(passages, lang, same_content)
     out = []
     for number, passage in chosen:
-        pieces = sentence_items(str(passage.get("text") or ""))
+        pieces = list_items(str(passage.get("text") or ""))
         # A chunk that opens with its article's title (a Markdown file's "# Roaming in the European Union") does not
         # answer with it: "Roaming in the European Union. [1] Activate an eSIM. [2]" was a whole answer.
         title = _folded(str(passage.get("title") or ""))
         if pieces and title and _folded(pieces[0][0]) == title:
-            pieces[0] = ("", False)
+            pieces[0] = ("", "")
         # A lead-in that ends its chunk lost its list to the next chunk: "Hay algunos productos que no se pueden
         # devolver:" was a whole answer to "quiero devolver un producto".
         if pieces and not pieces[-1][1] and pieces[-1][0].rstrip().endswith(":"):
-            pieces[-1] = ("", False)
+            pieces[-1] = ("", "")
         found = similarity(question, str(passage.get("chunk_id") or "")) if similarity is not None else None
         meaning = [0.0] * len(pieces)
         if found is not None and len(found[1]) == len(pieces):
@@ -107,17 +108,17 @@ def _folded(text: str) -> str:
 
 
 def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidate]:
-    """What a picked sentence needs to stand alone: a lead-in's list items, a list item's lead-in, a question's
-    answer."""
+    """What a picked sentence needs to stand alone: a lead-in's list items, a list item's lead-in, a step (a
+    numbered item) the lead-in and every step of its procedure, a question's answer."""
     number, position, sentence, _, item, _ = picked
     mine = sorted((c for c in candidates if c[0] == number), key=lambda c: c[1])
     after = [c for c in mine if c[1] > position]
     text = sentence.rstrip()
     if item:
         before = [c for c in mine if c[1] < position and not c[4]]
-        if before and before[-1][2].rstrip().endswith(":"):
-            return before[-1:]
-        return []
+        lead = before[-1:] if before and before[-1][2].rstrip().endswith(":") else []
+        # half a procedure is no answer: "how do I return an item?" was answered with steps 2 and 3 of 4
+        return lead + _steps(picked, mine) if ordered_mark(item) else lead
     if text.endswith(":"):
         items: list[Candidate] = []
         for c in after:
@@ -128,6 +129,21 @@ def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidat
     if text.endswith("?") and after and after[0][1] == position + 1 and not after[0][2].rstrip().endswith("?"):
         return after[:1] + _completion(after[0], candidates)  # an answer that is a lead-in brings its list
     return []
+
+
+def _steps(step: Candidate, mine: list[Candidate]) -> list[Candidate]:
+    """The other steps of ``step``'s numbered list (consecutive numbered items of its passage, at most
+    :data:`MAX_ITEMS` from the list's first), in order."""
+    at = {c[1]: c for c in mine if ordered_mark(c[4])}
+    first = step[1]
+    while first - 1 in at:
+        first -= 1
+    run: list[Candidate] = []
+    position = first
+    while position in at and (len(run) < MAX_ITEMS or position <= step[1]):
+        run.append(at[position])
+        position += 1
+    return [c for c in run if c is not step]
 
 
 def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, similarity: Similarity | None = None,
@@ -167,7 +183,8 @@ def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, simi
         picked += follow[:1]
     for c in list(picked):  # what each needs, once: a lead-in brought by an item does not bring every item
         picked += [extra for extra in _completion(c, candidates) if extra not in picked]
-    return [(n, p, s) for n, p, s, *_ in sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))]
+    ordered = sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))
+    return [(n, p, f"{mark} {s}" if ordered_mark(mark) else s) for n, p, s, _, mark, _ in ordered]  # "2. Select ..."
 
 
 def compose(selected: Sequence[tuple[int, int, str]]) -> tuple[str, list[int]]:

@@ -177,3 +177,43 @@ def test_an_article_tagged_spanish_quoted_in_english_is_not_said_to_be_spanish()
     question = "do you ship to the European Union?"
     assert generator.source_language(GenerationRequest(question, "en", [mixed])) == "en"
     assert generator.source_language(GenerationRequest(question, "en", [spanish])) == "es"
+
+
+# how-to-return-en as chunking stores it (a paragraph's lines joined by spaces)
+RETURN_STEPS = {
+    "lang": "en",
+    "title": "How to return an item",
+    "text": "You can start a return from your account in a couple of minutes: go to My orders > Return items, select "
+    "the items you want to send back and choose a reason.\n\nStep by step: 1. Open My orders > Return items and "
+    "choose the order. 2. Select the item or items and a return reason. 3. Choose how you want to send them: at a "
+    "pickup point or by home collection. 4. Pack the items and drop off the parcel, or hand it to the courier, "
+    "within 14 days of creating the return.\n\nIf you choose a pickup point, you'll get a QR code to show there.",
+}
+
+
+def test_numbered_steps_are_list_items_with_their_continuation() -> None:
+    text = "Para registrarte:\n1) Abre la app.\n2) Escribe tu email. Debe ser válido.\na) Opción uno."
+    assert sentence_items(text) == [
+        ("Para registrarte:", False), ("Abre la app.", True), ("Escribe tu email. Debe ser válido.", True),
+        ("Opción uno.", True),
+    ]  # fmt: skip
+
+
+def test_a_how_do_i_question_gets_every_step_in_order() -> None:
+    """A step of a procedure brings its lead-in and the other steps: "How do I return an item?" was answered with
+    steps 2 and 3 of 4."""
+    request = GenerationRequest(question="How do I return an item?", passages=[RETURN_STEPS], lang="en")
+    answer = ExtractiveGenerator().generate(request).answer
+    steps = [answer.find(f"{n}. ") for n in (1, 2, 3, 4)]
+    assert -1 not in steps and steps == sorted(steps), answer
+    assert "Step by step: 1. Open My orders > Return items and choose the order. 2. Select" in answer, answer
+    spanish = {
+        "lang": "es",
+        "title": "Cambiar la contraseña",
+        "text": "Puedes cambiarla desde tu cuenta. Para cambiarla: 1) Entra en Mi cuenta > Seguridad. 2) Pulsa "
+        "Cambiar contraseña y escribe la actual. 3) Escribe la nueva dos veces. 4) Pulsa Guardar.",
+    }
+    request = GenerationRequest(question="¿Cómo cambio la contraseña?", passages=[spanish], lang="es")
+    answer = ExtractiveGenerator().generate(request).answer
+    steps = [answer.find(f"{n}) ") for n in (1, 2, 3, 4)]
+    assert -1 not in steps and steps == sorted(steps) and "Para cambiarla: 1) Entra" in answer, answer

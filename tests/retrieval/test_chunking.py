@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
+
 from retrieval.chunking import chunk_document
-from retrieval.documents import Document
+from retrieval.documents import Document, clean_text
 from retrieval.text import split_sentences
 
 
@@ -35,3 +37,106 @@ def test_a_sentence_longer_than_the_limit_is_wrapped_by_words() -> None:
 
 def test_spanish_sentence_boundaries() -> None:
     assert split_sentences("¿Cuánto tarda? Tarda 3 días. ¡Genial!") == ["¿Cuánto tarda?", "Tarda 3 días.", "¡Genial!"]
+
+
+# A help-centre article whose step list sits where chunking used to cut: after an intro that fills most of a chunk.
+INTRO_EN = (
+    "Nimbus gift cards can be used on the website and in the app, for any product sold by Nimbus Market. They can't "
+    "be used for products sold by marketplace sellers, to buy other gift cards or to pay for shipping alone. A gift "
+    "card is valid for 2 years from the day it was bought, and its balance doesn't expire while the card is valid. "
+    "You can check the balance at any time in Account > Gift cards, where you also see every order it paid for. If "
+    "the value of your order is higher than the balance, you pay the rest with any other payment method."
+)
+STEPS_EN = [
+    "Add the products to your cart and go to Checkout.",
+    "In the payment step, select Use a gift card.",
+    "Enter the 16-digit code and the PIN from the back of the card. If it was an e-gift card, they are in its email.",
+    "Select Apply. The balance is taken off your order total.",
+]
+INTRO_ES = (
+    "La factura de cada pedido está disponible en tu cuenta en cuanto el pedido sale del almacén. Si compraste como "
+    "invitado, te la enviamos por email junto con la confirmación del envío. Las facturas se emiten a nombre de la "
+    "persona o empresa que aparece en los datos de facturación del pedido, y no se pueden emitir a nombre de otra "
+    "persona después de la compra. Si necesitas una factura con tu NIF o el CIF de tu empresa, añádelo antes de "
+    "pagar en el paso de facturación, porque después ya no se puede cambiar."
+)
+STEPS_ES = [
+    "Entra en Mis pedidos y abre el pedido.",
+    "Pulsa Descargar factura, junto al resumen del pedido. Se genera un PDF con el desglose del IVA.",
+    "Guarda el PDF o imprímelo.",
+]
+OUTRO = "Any balance left stays on the card for your next order. Lost the card? We can't replace it."
+
+
+def _html(intro: str, lead: str, steps: list[str], kind: str = "") -> str:
+    items = "".join(f"<li>{s}</li>" for s in steps)
+    return f"<p>{intro}</p><p>{lead}</p><ol{kind}>{items}</ol><p>{OUTRO}</p>"
+
+
+# (format, raw article text as it is written, the steps)
+ARTICLES = [
+    # Markdown, a tight list under its lead-in: one long paragraph, cut by sentence inside the list
+    (
+        "md 1.",
+        f"{INTRO_EN}\nTo redeem a gift card at checkout:\n"
+        + "\n".join(f"{i}. {s}" for i, s in enumerate(STEPS_EN, 1))
+        + f"\n\n{OUTRO}",
+        STEPS_EN,
+    ),
+    # Markdown, a loose list (a blank line between items) in the "1)" style: each item a paragraph of its own
+    (
+        "md 1) loose",
+        f"{INTRO_EN}\n\nTo redeem a gift card at checkout:\n\n"
+        + "\n\n".join(f"{i}) {s}" for i, s in enumerate(STEPS_EN, 1))
+        + f"\n\n{OUTRO}",
+        STEPS_EN,
+    ),
+    # plain text, the steps inline in one paragraph, "a)" style
+    (
+        "txt a)",
+        f"{INTRO_ES} Para descargarla: "
+        + " ".join(f"{'abc'[i]}) {s}" for i, s in enumerate(STEPS_ES))
+        + " Si un dato es incorrecto, escríbenos.",
+        STEPS_ES,
+    ),
+    # HTML ingest: <ol> items
+    ("html es", _html(INTRO_ES, "Para descargarla:", STEPS_ES), STEPS_ES),
+    ("html en", _html(INTRO_EN, "To redeem a gift card at checkout:", STEPS_EN), STEPS_EN),
+]
+
+
+@pytest.mark.parametrize(("fmt", "raw", "steps"), ARTICLES, ids=[a[0] for a in ARTICLES])
+def test_a_step_list_that_fits_stays_whole_in_one_chunk_with_its_lead_in(fmt: str, raw: str, steps: list[str]) -> None:
+    doc = Document(id="d", text=clean_text(raw))
+    chunks = chunk_document(doc, max_chars=800)
+    holding = [c.text for c in chunks if any(s[:30] in c.text for s in steps)]
+    assert len(holding) == 1, holding  # every step in one chunk, none repeated in another
+    text = holding[0]
+    positions = [text.find(s) for s in steps]
+    assert -1 not in positions and positions == sorted(positions), text  # whole and in order
+    assert (":" in text[: positions[0]]) and len(text) <= 800  # the lead-in comes with it
+
+
+@pytest.mark.parametrize(("fmt", "raw", "steps"), ARTICLES, ids=[a[0] for a in ARTICLES])
+def test_a_step_list_longer_than_the_budget_splits_between_items(fmt: str, raw: str, steps: list[str]) -> None:
+    doc = Document(id="d", text=clean_text(raw))
+    chunks = chunk_document(doc, max_chars=150, overlap_sentences=1)
+    assert all(len(c.text) <= 150 for c in chunks)
+    for step in steps:  # no step is cut: each is whole in some chunk
+        assert any(step in c.text for c in chunks), (step, [c.text for c in chunks])
+
+
+def test_a_list_number_is_not_a_sentence_end() -> None:
+    """A list number ends no sentence: "1. Open ..." was split after "1." (an end before a capital), the step
+    lost its number and an inline list's first number stuck to its lead-in ("Step by step: 1.")."""
+    assert split_sentences("Step by step:\n1. Open My orders.\n2. Select the item.") == [
+        "Step by step:", "1. Open My orders.", "2. Select the item."
+    ]  # fmt: skip
+    assert split_sentences("Para cambiarla: 1. Entra en Mi cuenta. 2. Pulsa Guardar.") == [
+        "Para cambiarla:", "1. Entra en Mi cuenta.", "2. Pulsa Guardar."
+    ]  # fmt: skip
+    assert split_sentences("Prepara: a) la factura; b) una foto.") == ["Prepara:", "a) la factura;", "b) una foto."]
+    # a number that ends a sentence is still an end
+    assert split_sentences("It costs 5. Then pay. The minimum is 10. 2 items ship free.") == [
+        "It costs 5.", "Then pay.", "The minimum is 10.", "2 items ship free."
+    ]  # fmt: skip

@@ -152,3 +152,13 @@ def test_missing_path_and_duplicate_ids(tmp_path: Path) -> None:
     write(tmp_path / "b.jsonl", '{"id": "same", "text": "two"}\n')
     with pytest.raises(LoadError, match="duplicate id 'same'"):
         load_documents([tmp_path])
+
+
+def test_an_html_ordered_list_keeps_its_numbers() -> None:
+    """The order of a procedure is its content: an <ol>'s items were written as '- ' bullets."""
+    html = "<p>Para devolverlo:</p><ol><li>Entra en Mis pedidos.</li><li>Elige el motivo.</li></ol>"
+    html += '<ol start="3"><li>Pulsa Enviar.</li></ol><ol type="a"><li>la factura;</li><li>una foto.</li></ol>'
+    html += "<ul><li>nota</li></ul>"
+    text = clean_text(html)
+    assert "1. Entra en Mis pedidos." in text and "2. Elige el motivo." in text and "3. Pulsa Enviar." in text
+    assert "a) la factura;" in text and "b) una foto." in text and "- nota" in text
