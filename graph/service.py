@@ -275,7 +275,8 @@ class ChatService:
             lang = str(values.get("session_lang") or lang or "en")
             redacted = self._redact(session_id, reason, lang, values) or "customer_request"
             transcript = [dict(m) for m in values.get("messages", [])]
-            return self.store.add_escalation(session_id, lang, redacted, transcript)
+            # The customer asked, whatever the reason they typed (it read "opened by bot" when they gave one).
+            return self.store.add_escalation(session_id, lang, redacted, transcript, actor="customer")
 
     def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
         """Record a rating of answer ``turn`` of the session; the comment is stored redacted, like the conversation."""

@@ -100,10 +100,11 @@ class SupportStore:
     # --- escalations -------------------------------------------------------------------------------------------
 
     def add_escalation(
-        self, session_id: str, lang: str, reason: str, transcript: list[dict[str, str]]
+        self, session_id: str, lang: str, reason: str, transcript: list[dict[str, str]], *, actor: str | None = None
     ) -> dict[str, Any]:
         """Record a hand-off to a human agent (status ``open``); a session already waiting for or talking to a
-        person keeps its escalation, which is returned instead of a second one."""
+        person keeps its escalation, which is returned instead of a second one. ``actor``: who opened it, for its
+        history (default: ``customer`` for the reason ``customer_request``, else ``bot``)."""
         now = time.time()
         escalation_id = uuid.uuid4().hex
         with self._transaction() as db:
@@ -117,8 +118,8 @@ class SupportStore:
                  session_id),
             )  # fmt: skip
             if cursor.rowcount:
-                self._event(db, escalation_id, "opened", "open", "customer" if reason == "customer_request" else "bot",
-                            reason, now)  # fmt: skip
+                actor = actor or ("customer" if reason == "customer_request" else "bot")
+                self._event(db, escalation_id, "opened", "open", actor, reason, now)
         active = self.active_escalation(session_id)
         assert active is not None
         return active

@@ -236,6 +236,19 @@ def test_the_queue_filters_before_its_limit_and_pages_oldest_first(
         client.post(f"/v1/escalations/{case}/resolve", headers=holder).raise_for_status()
 
 
+def test_a_hand_off_the_customer_asks_for_with_a_reason_is_opened_by_the_customer(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    body = {"session_id": "handoff-reason-actor", "lang": "en", "reason": "My parcel never came"}
+    opened = client.post("/v1/handoff", headers=customer, json=body)
+    assert opened.status_code == 201, opened.text
+    history = client.get(f"/v1/escalations/{opened.json()['id']}", headers=agent).json()["escalation"]["history"]
+    # The history said the bot opened it: the customer pressed the button and typed why.
+    assert [(e["action"], e["actor"], e["note"]) for e in history] == [("opened", "customer", "My parcel never came")]
+    client.post(f"/v1/escalations/{opened.json()['id']}/resolve", headers=agent)
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),
