@@ -65,6 +65,13 @@ class RetrievalConfig:
             "cross-language dev group searched with the student (docs/retrieval.md)"
         },
     )
+    spelling: bool = field(
+        default=True,
+        metadata={
+            "help": "BM25 also searches, for each query word the index does not have (a typo, a missing accent), the "
+            "index's nearest word by Spanish sound or edit distance (retrieval.spelling; docs/retrieval.md)"
+        },
+    )
     fusion_title_weight: float = field(
         default=0.3,
         metadata={

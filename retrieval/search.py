@@ -20,6 +20,7 @@ from retrieval.fusion import Signals, fuse, rrf
 from retrieval.language import detect_language
 from retrieval.lexicon import OTHER, content_terms, load_lexicon
 from retrieval.multilingual import encode as encode_multilingual
+from retrieval.spelling import Speller
 from retrieval.store import IndexData, read_version
 
 # Below this share of indexed articles in the query's language, fusion uses its 'cross' weights: a bilingual index
@@ -139,6 +140,7 @@ class KnowledgeBase:
             self.rows_of.setdefault(doc_id, []).append(row)
         self._titles: tuple[list[str], np.ndarray, np.ndarray | None] | None = None  # see title_vectors
         self._foreign: dict[str, np.ndarray] = {}  # query language -> see foreign_rows
+        self._speller: Speller | None = None  # see speller
         self._titles_lock = threading.Lock()
 
     def sentence_vectors(self, chunk_id: str) -> tuple[str, np.ndarray] | None:
@@ -168,6 +170,34 @@ class KnowledgeBase:
                 use = encode_multilingual(titles) if titles and self.multilingual is not None else None
                 self._titles = ([d.id for d in docs], main, use)
             return self._titles
+
+    def speller(self) -> Speller | None:
+        """The index's words for misspelt query words (:mod:`retrieval.spelling`), built on first use; None when
+        ``RetrievalConfig.spelling`` is off."""
+        if not self.config.spelling:
+            return None
+        if self._speller is None:  # a benign race: two threads build the same speller
+            documents = self.data.documents
+            titles = ((d.title or "", d.lang or "") for d in documents.values() if d.duplicate_of is None)
+            chunks = ((text, documents[doc_id].lang or "") for text, doc_id in
+                      zip(self.data.chunk_texts, self.data.chunk_doc_ids, strict=True))  # fmt: skip
+            known: dict[str, set[str]] = {}
+            if self.lexicon is not None:  # the lexicon's stems are real words of each language (stsb, the KB)
+                for lang, rows in self.lexicon.table.items():
+                    known.setdefault(lang, set()).update(rows)
+                    known.setdefault(OTHER[lang], set()).update(t for targets in rows.values() for t, _ in targets)
+            if self.data.lexical is not None:  # the index's own stems: another form of a word it has
+                for lang in OTHER:
+                    known.setdefault(lang, set()).update(self.data.lexical.vocab)
+            self._speller = Speller([*chunks, *titles], known)
+        return self._speller
+
+    def lexical_query(self, query: str, qlang: str | None) -> str:
+        """``query`` with, after it, the index's nearest word to each of its words the index does not have (a typo,
+        a missing accent the stemmer keeps: "debolucion gratis" -> "debolucion gratis devolucion"): BM25's text."""
+        speller = self.speller()
+        fixes = speller.corrections(query, qlang) if speller is not None else []
+        return f"{query} {' '.join(fixes)}" if fixes else query
 
     def translations(self, query: str, qlang: str | None) -> list[str]:
         """BM25 terms in the other language for ``query``: broad when few articles are in the query's language."""
@@ -285,21 +315,25 @@ class KnowledgeBase:
         qlang = query_lang or detect_language(query)
         cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
         multilingual = self.uses_multilingual(qlang, cross)
+        speller = self.speller() if multilingual else None
+        # USE reads "debolucion" poorly too: its list (and its titles') are of the query with the fixes in place
+        use_text = speller.corrected(query, qlang) if speller is not None else query
         if multilingual:
-            scores, rows = _search_one(self.multilingual, encode_multilingual([query])[0], candidates)
+            scores, rows = _search_one(self.multilingual, encode_multilingual([use_text])[0], candidates)
         else:
             scores, rows = _search_one(self.data.faiss_index, vector, candidates)
         keep = rows[0] >= 0
         dense_rows, dense_scores = rows[0][keep].astype(np.int64), scores[0][keep]
         assert self.data.lexical is not None
+        lexical = self.lexical_query(query, qlang)
         lexical_rows, lexical_scores = self.data.lexical.search(
-            query, qlang, candidates, self.translations(query, qlang)
+            lexical, qlang, candidates, self.translations(lexical, qlang)
         )
         signals = Signals(
             dense_rows, dense_scores, lexical_rows, lexical_scores, qlang, cross, self.bilingual, multilingual
         )
         if self.config.fusion_title_weight > 0:
-            signals.title_rows, signals.title_scores = self._title_list(query, vector, multilingual, candidates)
+            signals.title_rows, signals.title_scores = self._title_list(use_text, vector, multilingual, candidates)
         foreign = self.foreign_rows(qlang) if not multilingual and self.config.fusion_foreign_weight > 0 else None
         if foreign is not None:
             scores, rows = _search_one(self.multilingual, encode_multilingual([query])[0], candidates)

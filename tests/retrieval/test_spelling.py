@@ -1,0 +1,37 @@
+"""Misspelt and accent-less query words matched to the index's words (retrieval.spelling)."""
+
+from __future__ import annotations
+
+from retrieval.lexicon import content_terms
+from retrieval.spelling import Speller, sound_key
+
+TEXTS = [
+    ("La devolución es gratuita. Quiero saber el reembolso de mi paquete. Tarda 3 días el envío.", "es"),
+    ("Llega el código. Puedes hablar con una persona. Cambia la contraseña en tu cuenta.", "es"),
+    ("Forgot your password? Track your package. Return it for free. We refund twice.", "en"),
+]
+
+
+def test_typos_find_the_index_words() -> None:
+    speller = Speller(TEXTS)
+    assert speller.corrections("debolucion gratis?", "es") == ["devolucion"]
+    assert speller.corrections("kiero el rembolso del paqete", "es") == ["quiero", "reembolso", "paquete"]
+    assert speller.corrections("no me yega el codigo, kiero ablar", "es") == ["llega", "quiero", "hablar"]
+    assert speller.corrections("forgot my pasword, where is my pakage", "en") == ["password", "package"]
+    assert speller.corrections("how do i retrun it", "en") == ["return"]
+    assert speller.corrected("cuanto tarda el enbio", "es") == "cuanto tarda el envio"
+
+
+def test_known_and_real_words_are_left_alone() -> None:
+    speller = Speller(TEXTS, {"es": {content_terms("blanca", "es")[0]}})
+    assert speller.corrections("cuánto tarda el envío de la contraseña", "es") == []  # the index has them
+    assert speller.corrections("una camiseta blanca", "es") == []  # a real word the index lacks: not "banca"
+    assert speller.corrections("ago 2fa 1234", None) == []  # short words and numbers
+
+
+def test_spanish_sound_keys() -> None:
+    assert sound_key("kiero") == sound_key("quiero")
+    assert sound_key("debolucion") == sound_key("devolucion")
+    assert sound_key("rechasado") == sound_key("rechazado")
+    assert sound_key("yega") == sound_key("llega") and sound_key("ablar") == sound_key("hablar")
+    assert sound_key("coche") != sound_key("cose")
