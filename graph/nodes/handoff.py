@@ -233,14 +233,21 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     session_id = record["session_id"]
     transcript = session_transcript(service, session_id, include_drafts=True)
     visible = [m for m in transcript if not m.get("draft")]
-    lang = customer_lang(visible, record.get("lang") or "en")
     anchor = str(_question(visible)[0])  # one draft per customer question (transcript indices never move)
+    reason = str(record.get("reason") or "")
+    if anchor == "-1" and not re.fullmatch(r"[a-z_]*", reason):  # a typed reason, not a code
+        # The customer said why they want a person (the chat page's button, POST /v1/handoff) and nothing else yet:
+        # that is the question (the agent got no passages and a draft that answered nothing).
+        visible, anchor = [*visible, {"role": "user", "content": reason}], "reason"
+    lang = customer_lang(visible, record.get("lang") or "en")
     # A draft greets in its author's name: one made for a colleague who released the case is not the holder's.
     holder = record.get("assigned_name")
     kept = next((m for m in reversed(store.messages(session_id, include_drafts=True, escalation_id=escalation_id))
                  if m["draft"] and m["meta"].get("anchor") == anchor and m.get("author") == holder), None)  # fmt: skip
     draft = draft_reply(service.deps, visible, lang, record.get("assigned_name") or None,
                         kept["content"] if kept is not None else None)  # fmt: skip
+    if anchor == "reason":  # no message of the transcript
+        draft["for_message"] = -1
     if kept is not None:
         draft["id"] = kept["id"]
     elif record["status"] == "assigned":  # only the holder's drafts are recorded (the store checks the holder)

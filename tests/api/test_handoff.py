@@ -249,6 +249,23 @@ def test_a_hand_off_the_customer_asks_for_with_a_reason_is_opened_by_the_custome
     client.post(f"/v1/escalations/{opened.json()['id']}/resolve", headers=agent)
 
 
+def test_agent_assist_answers_the_reason_typed_with_a_hand_off_before_any_message(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    reason = "¿Cuánto tarda en llegar el reembolso de una devolución?"
+    body = {"session_id": "handoff-reason-assist", "lang": "es", "reason": reason}
+    case = client.post("/v1/handoff", headers=customer, json=body).json()["id"]
+    client.post(f"/v1/escalations/{case}/claim", headers=agent).raise_for_status()
+    view = client.get(f"/v1/escalations/{case}", headers=agent).json()
+    # The reason was the customer's only words, and agent assist had no question: no passages, "I'm looking into it".
+    assert view["draft"]["question"] == reason and view["draft"]["for_message"] == -1, view["draft"]
+    assert view["passages"] and any("refund" in p["doc_id"] for p in view["passages"]), view["passages"]
+    assert view["draft"]["lang"] == "es" and "revisando tu caso" not in view["draft"]["text"], view["draft"]
+    assert client.get(f"/v1/escalations/{case}", headers=agent).json()["draft"] == view["draft"]  # kept, not redone
+    client.post(f"/v1/escalations/{case}/resolve", headers=agent)
+
+
 def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     agent = keys["agent"]
     for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/resolve", None),
