@@ -166,6 +166,14 @@ def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     return asked[-1] if asked else (-1, "")
 
 
+def customer_asks(escalation: dict[str, Any]) -> str:
+    """What the customer of an escalation wants, for the queue: the question agent assist drafts for in the
+    transcript as escalated (:func:`_question`), else the reason they typed with the hand-off; "" when neither."""
+    question = _question(list(escalation.get("transcript") or []))[1]
+    reason = str(escalation.get("reason") or "")
+    return question or ("" if re.fullmatch(r"[a-z_]*", reason) else reason)
+
+
 def draft_reply(
     deps: Deps, transcript: list[dict[str, Any]], lang: str, agent: str | None, known: str | None = None
 ) -> dict[str, Any]:

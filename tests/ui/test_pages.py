@@ -107,6 +107,10 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
     escalation = SupportStore(inprocess_env / "support.sqlite").active_escalation(session_id)
     console = open_page("agent")
     assert escalation is not None
+    # The queue says what the customer asked (it said only "customer_request": every case had to be opened).
+    [queue] = [d for d in console.dataframe if "customer asks" in d.value.columns]
+    row = queue.value[queue.value["case"] == escalation["id"][:8]]
+    assert row["customer asks"].tolist() == [SPANISH_QUESTION], row
     console.selectbox(key="queue_case").set_value(escalation["id"]).run()
     assert any(f"session `{session_id}`" in c.value for c in console.caption)
     transcript = " ".join(m.markdown[0].value for m in console.chat_message)

@@ -86,6 +86,12 @@ def _when(value: Any) -> str:
     return str(value or "")
 
 
+def _short(text: str, limit: int = 90) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _age(value: Any) -> str:
     if not isinstance(value, int | float):
         return ""
@@ -194,10 +200,12 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     order = "longest waiting first" if status == "open" else "newest first"
     more = f" (the first {QUEUE_LIMIT}: narrow the filters to see the others)" if len(queue) >= QUEUE_LIMIT else ""
     st.caption(f"{count}{more}, {order}. Transcripts are redacted (PII replaced by placeholders).")
-    st.dataframe(
+    from graph.nodes.handoff import customer_asks
+
+    st.dataframe(  # "customer asks": the queue said only "customer_request", and every case had to be opened
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
-          "reason": r.get("reason"), "created": _when(r.get("created_at")), "waiting": _age(r.get("created_at")),
-          "agent": r.get("assigned_name") or ""} for r in rows],
+          "customer asks": _short(customer_asks(r)), "reason": r.get("reason"), "created": _when(r.get("created_at")),
+          "waiting": _age(r.get("created_at")), "agent": r.get("assigned_name") or ""} for r in rows],
         hide_index=True, width="stretch",
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
