@@ -70,7 +70,7 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 15
+FORMAT = 16
 MAX_KB_SENTENCES = 1500
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 MIN_CALIBRATION_TURNS = 30  # fewer customer turns in a language: its threshold comes from the negatives

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from retrieval.language import LANGS, strip_accents
-from retrieval.text import WORD, bm25_stopwords, stemmer
+from retrieval.text import WORD, bm25_stopwords, stem_words
 
 
 def analyze(text: str, lang: str, also_stop: frozenset[str] = frozenset()) -> list[str]:
     """Lower-case, drop stopwords, stem with the language's Snowball stemmer, then drop accents."""
     stop = bm25_stopwords(lang) | also_stop
     words = [w for w in WORD.findall(text.lower()) if strip_accents(w) not in stop]
-    return [strip_accents(stem) for stem in stemmer(lang).stemWords(words)]
+    return stem_words(words, lang)
 
 
 def analyze_query(text: str, lang: str | None) -> list[str]:

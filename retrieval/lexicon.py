@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from retrieval.language import strip_accents
-from retrieval.text import WORD, bm25_stopwords, stemmer
+from retrieval.text import WORD, bm25_stopwords, stem_words
 
 BUNDLED_LEXICON = Path(__file__).with_name("resources") / "lexicon.es-en.tsv.gz"
 OTHER = {"es": "en", "en": "es"}
@@ -45,7 +45,7 @@ def content_terms(text: str, lang: str) -> list[str]:
     """Accent-free Snowball stems of the content words of ``text`` (the unit the lexicon translates)."""
     stop = _content_stopwords(lang)
     words = [w for w in WORD.findall(text.lower()) if len(w) > 1 and not w.isdigit() and strip_accents(w) not in stop]
-    return [strip_accents(stem) for stem in stemmer(lang).stemWords(words)]
+    return stem_words(words, lang)
 
 
 class Lexicon:

@@ -83,10 +83,25 @@ def bm25_stopwords(lang: str) -> frozenset[str]:
     return frozenset(strip_accents(w.lower()) for w in found)
 
 
+# An accent-less Spanish "vosotros" present ending ("enviais", "teneis"): typed without its accent, Snowball does not
+# know it ("enviáis" -> "envi", "enviais" -> "enviais"). Restored before stemming.
+_VOSOTROS = re.compile(r"(?<=\w{3})([ae])is$")
+
+
+def stem_words(lowered: list[str], lang: str) -> list[str]:
+    """Accent-free Snowball stems of lower-cased words as typed: stemmed with their accents (Spanish suffixes such as
+    "-áis", "-éis", "-ió", "-ía" carry them: "¿Enviáis?" -> "envi", as "envío"), then folded; every stem of the
+    project (BM25, the lexicon, the rails' content stems) is cut here."""
+    if lang == "es":
+        lowered = [_VOSOTROS.sub(lambda m: "áis" if m[1] == "a" else "éis", w) for w in lowered]
+    return [strip_accents(stem) for stem in stemmer("es" if lang == "es" else "en").stemWords(lowered)]
+
+
 def content_stems(text: str, lang: str) -> list[str]:
     """Stems of the content words (stop words and one-letter words dropped), in order."""
-    kept = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return list(stemmer("es" if lang == "es" else "en").stemWords(kept))
+    lowered = WORD_WITH_APOSTROPHE.findall(text.lower())
+    kept = [w for w in lowered if strip_accents(w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return stem_words(kept, lang)
 
 
 # A cross-reference to another article: "(see Gift options)", "; see Customs and import taxes.", "(consulta «Tarjetas
