@@ -1,7 +1,8 @@
 """The scope rail: does a message belong to the knowledge base's domain?
 
 Features of a message: its sentence embeddings (the index's embedder and USE multilingual v3, whose es and en share
-one space), their cosines to the nearest knowledge-base chunks, its cosine to the nearest out-of-scope examples,
+one space), their cosines to the nearest knowledge-base chunks, its cosine to the nearest out-of-scope examples and
+to the nearest customer-style questions it was fitted on (a turn's own intent left out in fitting),
 how much of its vocabulary (stemmed, per language) the knowledge base uses, and whether it names another company
 (:mod:`graph.companies`: "Zara sent me the wrong size"). A logistic regression on those
 features is fitted from what ships and from the index (the material: :mod:`graph.scope_data`):
@@ -44,9 +45,10 @@ from graph.scope_business import BusinessModel, fit_business
 from graph.scope_data import (
     CUSTOMERS,
     ScopeError,
-    bundled_conversations,
+    Turn,
     bundled_examples,
     bundled_negatives,
+    bundled_turns,
     business_questions,
     match_conversations,
     near_negatives,
@@ -70,8 +72,9 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 16
+FORMAT = 17
 MAX_KB_SENTENCES = 1500
+MAX_QUESTIONS = 5000  # customer-style questions kept as the nearest-question reference (a seeded sample beyond)
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
 MIN_CALIBRATION_TURNS = 30  # fewer customer turns in a language: its threshold comes from the negatives
 MIN_KEPT = 0.95  # least share of customer turns a threshold raised to refuse NEGATIVE_RECALL of the negatives keeps
@@ -90,6 +93,8 @@ class ScopeModel:
     meta: dict[str, Any]
     neg_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))  # the kept negatives
     kb_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))  # USE vectors of the chunks
+    # USE vectors of the customer-style questions it was fitted on (template questions, matched customer turns)
+    question_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))
     neutral: NeutralModel | None = None  # scores the languages the knowledge base has no article in
     own_companies: set[str] = field(default_factory=set)  # listed companies that are ours (graph.companies)
     business: BusinessModel | None = None  # questions about the business itself (graph.scope_business)
@@ -116,11 +121,15 @@ class ScopeModel:
         own: Sequence[set[str]] | None = None,
         neg_self: Sequence[int] | np.ndarray | None = None,
         use: np.ndarray | None = None,
+        same_intent: np.ndarray | None = None,
     ) -> np.ndarray:
         """The feature rows of ``texts`` (``vectors``: their embeddings by the index's embedder).
 
         ``own``: per row, the stems of its own article (left out of the coverage feature); ``neg_self``: per row,
-        its own index in ``neg_vectors`` or -1 (a negative is not its own nearest negative). Both only in fitting.
+        its own index in ``neg_vectors`` or -1 (a negative is not its own nearest negative); ``same_intent``: rows x
+        ``question_use``, True where the question asks what the row asks (itself, its misspelt copy, the turns of
+        its intent, the template questions of its title), left out of the nearest-question feature. Only in
+        fitting.
         ``use``: the texts' USE multilingual vectors (encoded here when not given; the input rails encoded the same
         message moments before, so a turn usually finds it in the encoder's cache).
         """
@@ -128,6 +137,10 @@ class ScopeModel:
             use = encode_use(list(texts)) if len(texts) else np.zeros((0, USE_DIM), np.float32)
         top = top3(vectors, self.kb_vectors)
         near = top3(use, self.kb_use)
+        # How near the customers' questions: the knowledge base's chunks are long, so "¿Enviáis a Portugal?" is far
+        # from the shipping article (USE cosine 0.18) and nearer a negative ("¿Cuál es la capital de Portugal?"),
+        # while it is a paraphrase of a customer turn ("¿Hacen envíos a Argentina?").
+        asked = top3(use, self.question_use, exclude=same_intent)
         neg = top3(vectors, self.neg_vectors, neg_self)
         cover = np.array(
             [
@@ -140,7 +153,7 @@ class ScopeModel:
         # another company named ("Zara sent me the wrong size"): a support question, but not about this one
         other = np.array([1.0 if self.other_companies(t) else 0.0 for t in texts], dtype=np.float32)
         columns = [top[:, 0], top.mean(axis=1), cover, cover * is_es, is_es, neg[:, 0], neg.mean(axis=1), other]
-        extra = np.stack([*columns, near[:, 0], near.mean(axis=1)], axis=1)
+        extra = np.stack([*columns, near[:, 0], near.mean(axis=1), asked[:, 0], asked.mean(axis=1)], axis=1)
         # Both embeddings: the index's (English-centric) and USE's, whose es and en share one space, so what the
         # English examples teach carries over to Spanish. The extra columns are scaled so the L2 penalty treats
         # them fairly.
@@ -194,6 +207,7 @@ class ScopeModel:
             kb_vectors=self.kb_vectors,
             neg_vectors=self.neg_vectors,
             kb_use=self.kb_use,
+            question_use=self.question_use,
             blob=np.array(blob),
             **arrays,
         )
@@ -207,11 +221,22 @@ class ScopeModel:
             neutral = NeutralModel.from_saved(data, blob["neutral"]) if "neutral" in blob else None
             business = BusinessModel.from_saved(data, blob["business"]) if "business" in blob else None
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
-                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], neutral,
-                       set(blob["meta"].get("own_companies", [])), business)  # fmt: skip
+                       blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], data["question_use"],
+                       neutral, set(blob["meta"].get("own_companies", [])), business)  # fmt: skip
 
 
 Example = tuple[str, str, set[str], str]  # (text, lang, stems of its article, its article's id: "" for none)
+
+
+def _question_intents(titles: Sequence[str], turns: dict[str, list[Any]]) -> list[str]:
+    """What each customer-style row asks, in fitting order: the title of a template question, the set and intent of
+    a conversation turn, each deployment question its own."""
+    unique = dict.fromkeys(t.strip() for t in titles if t.strip())
+    per_title = len(template_questions(["x"]))
+    out = [f"title:{title}" for title in unique for _ in range(per_title)]
+    for name, rows in turns.items():
+        out += [f"{name}:{turn.intent}" if name != CUSTOMERS else f"{name}:{i}" for i, turn in enumerate(rows)]
+    return out
 
 
 def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[Example], np.ndarray, np.ndarray]:
@@ -401,10 +426,10 @@ def fit_scope(
         [f"{d.title or ''} {d.text}" for d in index_data.documents.values() if d.duplicate_of is None]
     )
     questions: list[Example] = [(t, x, set(), "") for t, x in template_questions(titles)]
-    conversations = bundled_conversations(data_dir)
+    conversations: dict[str, list[Any]] = dict(bundled_turns(data_dir))
     if customer_questions:
-        conversations[CUSTOMERS] = list(customer_questions)
-    turns = [turn for rows in conversations.values() for turn in rows]
+        conversations[CUSTOMERS] = [Turn(text, lang, "") for text, lang in customer_questions]
+    turns = [(turn.text, turn.lang) for rows in conversations.values() for turn in rows]
     negatives = bundled_negatives(data_dir)
     examples = kb_items + questions
     texts = [t for t, _, _, _ in examples] + [t for t, _ in turns] + [t for t, _ in negatives]
@@ -416,6 +441,12 @@ def fit_scope(
     labels = np.array([1] * (len(examples) + len(turns)) + [0] * len(negatives))
     # KB sentence or title (0), customer-style text: template question or conversation turn (1), negative (2)
     kind = np.array([0] * len(kb_items) + [1] * (len(questions) + len(turns)) + [2] * len(negatives))
+    # a knowledge-base row asks what its article's template questions ask (they contain its title)
+    title_of = {
+        d.id: f"title:{d.title.strip()}" if (d.title or "").strip() else "" for d in index_data.documents.values()
+    }
+    intent = ([title_of.get(a, "") for _, _, _, a in kb_items] + _question_intents(titles, conversations)
+              + [""] * len(negatives))  # fmt: skip
     own_texts = texts[: len(examples)]
     vectors = np.vstack([_remembered(encode, cache, "embedder")(own_texts),
                          _encode_examples(texts[len(examples) :], encode, cache)])  # fmt: skip
@@ -430,11 +461,22 @@ def fit_scope(
     texts, langs, source, article = ([x for x, k in zip(rows, keep, strict=True) if k]
                                      for rows in (texts, langs, source, article))  # fmt: skip
     own = [x for x, k in zip(own, keep, strict=True) if k]
+    intent = [x for x, k in zip(intent, keep, strict=True) if k]
     # The kept negatives are also a reference set: how near a message is to known out-of-scope examples (each
     # negative's own row left out, so the feature means the same in fitting as at run time).
     model.neg_vectors = vectors[kind == 2]
     neg_self = np.where(kind == 2, np.cumsum(kind == 2) - 1, -1)
-    X = model.features(vectors, texts, langs, own, neg_self, use)
+    # The customer-style rows are also a reference set: how near a message is to questions customers ask here. A
+    # row's own intent is left out, so a turn is not scored by its paraphrases (Bitext's 40 wordings per intent):
+    # at run time a new question has no copy of itself in the set either.
+    asks = np.flatnonzero(kind == 1)
+    if len(asks) > MAX_QUESTIONS:
+        asks = np.sort(np.array(rng.sample(list(asks), MAX_QUESTIONS)))
+    model.question_use = use[asks]
+    _, codes = np.unique(np.array(intent), return_inverse=True)
+    codes = np.where(np.array(intent) == "", -1, codes)
+    same_intent = (codes[:, None] == codes[asks][None, :]) & (codes[:, None] >= 0)
+    X = model.features(vectors, texts, langs, own, neg_self, use, same_intent)
 
     def classifier() -> Any:
         return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)

@@ -7,7 +7,7 @@ import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,19 +47,33 @@ def with_typos(text: str, rng: random.Random) -> str:
     return " ".join(out)
 
 
-def bundled_conversations(data_dir: Path = DATA) -> dict[str, list[tuple[str, str]]]:
-    """The customer turns of each shipped conversation set (``bitext``, ``nimbus``) as (text, lang) pairs, plus a
-    misspelt copy of a third of them, so typos do not read as "outside"."""
-    out: dict[str, list[tuple[str, str]]] = {}
+class Turn(NamedTuple):
+    """A customer turn of a shipped conversation set, with the intent of its conversation (its id when it has
+    none): turns of one intent are paraphrases of each other."""
+
+    text: str
+    lang: str
+    intent: str
+
+
+def bundled_turns(data_dir: Path = DATA) -> dict[str, list[Turn]]:
+    """The customer turns of each shipped conversation set (``bitext``, ``nimbus``), plus a misspelt copy of a third
+    of them, so typos do not read as "outside"."""
+    out: dict[str, list[Turn]] = {}
     rng = random.Random(29)
     for path in sorted((data_dir / "conversations").glob("*.jsonl")):
         if path.name.startswith(("bitext", "nimbus")):
-            turns = [(m["content"], record["lang"]) for record in _read_jsonl(path) for m in record["messages"]
-                     if m["role"] == "user"]  # fmt: skip
+            turns = [Turn(m["content"], record["lang"], str((record.get("meta") or {}).get("intent") or record["id"]))
+                     for record in _read_jsonl(path) for m in record["messages"] if m["role"] == "user"]  # fmt: skip
             out.setdefault(path.name.split("_")[0].split(".")[0], []).extend(
-                turns + [(with_typos(t, rng), x) for t, x in turns if rng.random() < 0.33]
+                turns + [turn._replace(text=with_typos(turn.text, rng)) for turn in turns if rng.random() < 0.33]
             )
     return out
+
+
+def bundled_conversations(data_dir: Path = DATA) -> dict[str, list[tuple[str, str]]]:
+    """The customer turns of each shipped conversation set as (text, lang) pairs (:func:`bundled_turns`)."""
+    return {name: [(turn.text, turn.lang) for turn in turns] for name, turns in bundled_turns(data_dir).items()}
 
 
 CUSTOMERS = "customers"  # the conversation-set name of a deployment's own customer questions

@@ -77,15 +77,21 @@ def logistic(rows: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray
 
 
 def top3(
-    vectors: np.ndarray, reference: np.ndarray, self_index: Sequence[int] | np.ndarray | None = None
+    vectors: np.ndarray,
+    reference: np.ndarray,
+    self_index: Sequence[int] | np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The three highest cosines of each row of ``vectors`` to ``reference`` (0 where there is no reference)."""
+    """The three highest cosines of each row of ``vectors`` to ``reference`` (0 where there is no reference),
+    leaving out each row's ``self_index`` (-1: none) and the ``exclude`` mask (rows x reference, True: left out)."""
     if not len(reference):
         return np.zeros((len(vectors), 3), np.float32)
     sims = vectors @ reference.T
     if self_index is not None:
         rows = np.array([i for i, j in enumerate(self_index) if j >= 0], dtype=int)
         sims[rows, np.asarray(self_index)[rows]] = -1.0
+    if exclude is not None:
+        sims[exclude] = -1.0
     top = -np.sort(-sims, axis=1)[:, :3]
     return np.pad(top, ((0, 0), (0, 3 - top.shape[1])), mode="edge") if top.shape[1] < 3 else top
 

@@ -35,9 +35,38 @@ def test_scores_separate_the_dev_sets(deps: Any) -> None:
     # measured 0.92 / 0.79 (docs/graph.md): hand-written hard negatives (0.84 / 0.67 before the other-company feature
     # and the Spanish threshold raised to refuse 90 % of the shipped Spanish negatives)
     floors = {"en": 0.85, "es": 0.72}
+    # Spanish false refusals measured 0.018 with the nearest-customer-question feature, 0.031 before it (short
+    # questions such as "¿Enviáis a Alemania?" sit far from the long articles and near negatives that name places)
+    refusals = {"en": 0.05, "es": 0.03}
     for lang in ("en", "es"):
         rates = report["per_language"][lang]
-        assert rates["false_refusal"] <= 0.05 and rates["oos_recall"] >= floors[lang], (lang, rates)
+        assert rates["false_refusal"] <= refusals[lang] and rates["oos_recall"] >= floors[lang], (lang, rates)
+
+
+def test_the_customer_questions_are_kept_with_the_model_and_a_turn_is_not_compared_with_its_paraphrases(
+    deps: Any, tmp_path: Path
+) -> None:
+    from graph.scope import _question_intents
+    from graph.scope_data import CUSTOMERS, Turn, bundled_turns, template_questions
+    from graph.scope_kb import top3
+
+    model = deps.scope
+    assert len(model.question_use) > 1000  # template questions and the matched Bitext and Nimbus turns
+    model.save(tmp_path / "scope.npz")
+    assert np.array_equal(ScopeModel.load(tmp_path / "scope.npz").question_use, model.question_use)
+    # what each customer-style row asks: a title's template questions, a conversation's intent (its misspelt copy
+    # too), each deployment question its own
+    turns = {"bitext": [Turn("cancel it", "en", "cancel_order"), Turn("cancel my order", "en", "cancel_order")],
+             CUSTOMERS: [Turn("a", "en", ""), Turn("b", "en", "")]}  # fmt: skip
+    intents = _question_intents(["Returns", " "], turns)
+    assert intents == ["title:Returns"] * len(template_questions(["Returns"])) + [
+        "bitext:cancel_order", "bitext:cancel_order", "customers:0", "customers:1"]  # fmt: skip
+    assert all(turn.intent for rows in bundled_turns().values() for turn in rows)
+    # a row's own intent is left out of its nearest questions
+    vectors = np.eye(3, dtype=np.float32)
+    same = np.array([[True, True, False], [True, True, False], [False, False, True]])
+    assert top3(vectors, vectors)[:, 0].tolist() == [1.0, 1.0, 1.0]
+    assert top3(vectors, vectors, exclude=same)[:, 0].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_a_new_knowledge_base_gets_its_own_scope(tmp_path: Path) -> None:
