@@ -1,7 +1,7 @@
 """Leave-one-domain-out check of the scope rail: knowledge bases it was never tuned on, their real customers'
 queries, and CLINC150 val out-of-scope queries.
 
-``python benchmarks/scope_domains.py [--shared ../shared/datasets] [--domains demo,abcd,banking,hotel]
+``python benchmarks/scope_domains.py [--shared ../shared/datasets] [--domains demo,abcd,banking,hotel] [--misses N]
 [--other-val 800] [--prior] [--own-questions]`` builds an index of each knowledge base (under
 ``<home>/scope_bench/``), fits the scope rail on it exactly as the graph does (``graph.scope.fit_scope``: the
 articles, their template questions, the shipped conversations that match its domain and the shipped out-of-scope
@@ -230,8 +230,9 @@ def _rate(flags: list[bool]) -> float:
     return 1 - sum(flags) / len(flags)
 
 
-def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, str, int, float]]:
-    """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index."""
+def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[str, str, str, str, int, float]]:
+    """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index; ``misses``:
+    print up to this many misrouted messages of each set (refused in-scope ones, accepted out-of-scope ones)."""
     from graph.nodes.check_scope import gibberish
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
@@ -262,6 +263,9 @@ def rail_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, st
                 accepted = [(kind == "in") if smalltalk(t) else
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for t, lang, p, b in zip(texts, langs, probs, business, strict=True)]  # fmt: skip
+                wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
+                for p, t in sorted(wrong, reverse=kind == "out")[:misses]:
+                    print(f"  miss {label} {set_name} ({kind}): {p:.3f} {t}", flush=True)
                 for lang in sorted(set(langs)):
                     mine = [a for a, x in zip(accepted, langs, strict=True) if x == lang]
                     rows.append((label, lang, kind, set_name, len(mine), _rate(mine)))
@@ -299,6 +303,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=ROOT / ".supportbot")
     parser.add_argument("--other-val", type=int, default=800, help="Sample of CLINC150 other-domain val (0: all).")
     parser.add_argument("--prior", action="store_true", help="Also measure the support prior (scope_prior.py).")
+    parser.add_argument("--misses", type=int, default=0, help="Print up to N misrouted messages of each set.")
     parser.add_argument(
         "--own-questions", action="store_true", help="Also fit banking and hotel with their own customers' questions."
     )
@@ -308,7 +313,7 @@ def main() -> None:
         return
     domains = load_domains(args.shared, args.domains.split(","), other_val=args.other_val,
                            own_questions=args.own_questions)  # fmt: skip
-    rows = rail_rows(domains, args.home) + replay_rows(domains, args.home)
+    rows = rail_rows(domains, args.home, args.misses) + replay_rows(domains, args.home)
     print("\n| domain | lang | set | n | false refusals | out-of-scope recall |")
     print("|---|---|---|---:|---:|---:|")
     for name, lang, kind, set_name, n, value in rows:

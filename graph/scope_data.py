@@ -17,6 +17,7 @@ DATA = bundled_data()
 MATCH_SHARE = 0.4  # share of a conversation set's turns near the KB for the set to count as this KB's domain
 NEGATIVE_CUT_PERCENTILE = 90  # a negative nearer the KB than this share of the matched customer turns is dropped
 TEMPLATE_CUT_PERCENTILE = 10  # ... than this share of the template questions, for a language with no matched turns
+NEAR_DOMAIN_INTENTS = 3  # a CLINC150 domain with near negatives of this many intents is the knowledge base's own
 
 
 class ScopeError(RuntimeError):
@@ -141,6 +142,32 @@ def bundled_negatives(data_dir: Path = DATA) -> list[tuple[str, str]]:
     for name in ("ood_written.jsonl", "business_lookalikes.jsonl"):
         outside += [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / name)]
     return outside
+
+
+def negative_intents(data_dir: Path = DATA) -> list[tuple[str, str]]:
+    """(CLINC150 domain, intent) of each of :func:`bundled_negatives`, in its order; ("", "") for a written one."""
+    clinc = [
+        (r.get("domain", ""), r.get("intent", ""))
+        for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")
+    ]
+    written = sum(
+        len(_read_jsonl(data_dir / "scope" / name)) for name in ("ood_written.jsonl", "business_lookalikes.jsonl")
+    )
+    return clinc + [("", "")] * written
+
+
+def near_domains(near: np.ndarray, labels: Sequence[tuple[str, str]]) -> np.ndarray:
+    """The negatives of every CLINC150 domain (banking, credit cards, travel...) of which :func:`near_negatives`
+    dropped examples of at least ``NEAR_DOMAIN_INTENTS`` intents: that domain is the knowledge base's own, and its
+    other intents are its customers' requests too ("how much did I spend on taxis?" for a bank whose FAQ says
+    nothing of spending). ``near``: per negative, whether it was dropped; ``labels``: per negative, (domain,
+    intent) as :func:`negative_intents` gives them. Returns the mask of the negatives to drop as well."""
+    touched: dict[str, set[str]] = {}
+    for dropped, (domain, intent) in zip(near, labels, strict=True):
+        if dropped and domain and domain != "oos":
+            touched.setdefault(domain, set()).add(intent)
+    own = {domain for domain, intents in touched.items() if len(intents) >= NEAR_DOMAIN_INTENTS}
+    return np.array([domain in own for domain, _ in labels], dtype=bool)
 
 
 def business_questions(data_dir: Path = DATA) -> list[tuple[str, str]]:

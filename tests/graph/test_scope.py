@@ -470,3 +470,24 @@ def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those(
     _remembered(encode, tmp_path, "embedder")(["gamma"])
     _remembered(encode, None, "embedder")(["gamma"])
     assert seen[4:] == ["alpha", "gamma", "gamma"]
+
+
+def test_a_clinc150_domain_several_of_whose_intents_are_near_the_knowledge_base_is_its_own() -> None:
+    from graph.scope_data import DATA, bundled_negatives, near_domains, negative_intents
+
+    labels = negative_intents()
+    assert len(labels) == len(bundled_negatives())
+    clinc = [json.loads(line) for line in (DATA / "scope" / "clinc150_ood_sample.jsonl").read_text().splitlines()]
+    # CLINC150's ten domains (its "meta" intents are left out of the sample as chit-chat with the bot) and oos
+    domains = {"banking", "credit_cards", "kitchen_dining", "home", "auto_commute", "travel", "utility", "work",
+               "small_talk", "oos"}  # fmt: skip
+    assert {r["domain"] for r in clinc} == domains
+    assert all((r["intent"] == "oos") == (r["domain"] == "oos") for r in clinc)
+    # near a bank's FAQ: three banking intents (and one travel one, and oos) -> every banking negative goes
+    near = np.zeros(len(labels), dtype=bool)
+    for intent in ("balance", "pin_change", "interest_rate", "book_flight", "oos"):
+        near[next(i for i, (_, name) in enumerate(labels) if name == intent)] = True
+    dropped = near_domains(near, labels)
+    assert {labels[i][0] for i in np.flatnonzero(dropped)} == {"banking"}
+    assert {labels[i][1] for i in np.flatnonzero(dropped)} >= {"spending_history", "transfer", "freeze_account"}
+    assert not near_domains(np.zeros(len(labels), dtype=bool), labels).any()
