@@ -16,6 +16,7 @@ Storage: a SQLite file in the data home by default; with a ``postgresql://`` URL
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -408,3 +409,12 @@ class SupportStore:
         return self.db.query(
             "SELECT question, lang, count, last_seen FROM gaps ORDER BY count DESC, last_seen DESC LIMIT ?", (limit,)
         )
+
+
+def gap_article_id(question: str, lang: str) -> str:
+    """The id suggested for the article that fills a knowledge gap: ``gap-<10 hex digits>-<lang>``, a SHA-256 digest
+    of the gap's key (its question, whitespace collapsed as :meth:`SupportStore.record_gap` stores it, and its
+    language), so one gap gets one id in every process and after every restart. It used Python's ``hash()``, which
+    is salted per process: after a restart the same gap was suggested under a new id and could be written twice."""
+    key = f"{lang}\n{' '.join(question.split())}"
+    return f"gap-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:10]}-{lang}"

@@ -219,3 +219,18 @@ def test_a_store_of_the_first_version_is_upgraded(tmp_path: Path) -> None:
     store = SupportStore(tmp_path / "s.sqlite")
     assert store.escalation("e1")["status"] == "resolved"
     assert store.claim("e2", "agent-a")["assigned_to"] == "agent-a"
+
+
+def test_a_gaps_suggested_article_id_is_the_same_in_every_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from graph.store import gap_article_id
+
+    code = "from graph.store import gap_article_id; print(gap_article_id('¿Vendéis  coches?', 'es'))"
+    ids = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+           for seed in ("1", "2")}  # fmt: skip
+    assert ids == {gap_article_id("¿Vendéis coches?", "es")}  # the stored form: whitespace collapsed
+    assert gap_article_id("¿Vendéis coches?", "en") != gap_article_id("¿Vendéis coches?", "es")

@@ -434,11 +434,13 @@ def _gaps_tab(backend: Backend, who: Staff) -> None:
 
 
 def _article_form(backend: Backend, who: Staff, gap: dict[str, Any]) -> None:
+    from graph.store import gap_article_id  # one id per gap, in every process (it was the salted ``hash()``)
+
     lang = gap.get("lang") if gap.get("lang") in ("es", "en") else "en"
     with st.form("new_article"):
         st.markdown("**Write the missing article**")
         title = st.text_input("Title", value=str(gap.get("question", ""))[:200])
-        doc_id = st.text_input("Article id", value=f"gap-{abs(hash(gap.get('question'))) % 10**8}-{lang}")
+        doc_id = st.text_input("Article id", value=gap_article_id(str(gap.get("question", "")), str(lang)))
         text = st.text_area("Text", height=200)
         if st.form_submit_button("Add to the knowledge base"):
             if not text.strip():
