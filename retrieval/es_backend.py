@@ -30,6 +30,7 @@ from retrieval.multilingual import NAME as MULTILINGUAL_NAME
 from retrieval.multilingual import encode as encode_multilingual
 from retrieval.search import CROSS_SHARE, SearchResult, rank_articles
 from retrieval.store import IndexData, IndexFault, StoredDocument
+from retrieval.text import has_words
 
 VectorIndex = Literal["hnsw", "int8_hnsw"]
 Tags = list[str] | None
@@ -380,14 +381,14 @@ class EsKnowledgeBase:
         self, query: str, k: int = 5, lang: str | None = None, tags: Tags = None, query_lang: str | None = None
     ) -> list[SearchResult]:
         """The ``k`` best articles for ``query``, optionally only in ``lang`` and carrying one of ``tags``."""
-        if not (query := query.strip()):
+        if not has_words(query := query.strip()):  # only spaces or punctuation: nothing to search for
             return []
         return self.search_vector(query, self.embedder.encode([query])[0], k, lang, tags, query_lang)
 
     def search_batch(self, queries: list[str], k: int = 5) -> list[list[SearchResult]]:
         """Search many queries, embedding them in batches."""
         vectors = self.embedder.encode(queries) if queries else np.zeros((0, 1), np.float32)
-        return [self.search_vector(q, v, k) if q.strip() else [] for q, v in zip(queries, vectors, strict=True)]
+        return [self.search_vector(q, v, k) if has_words(q) else [] for q, v in zip(queries, vectors, strict=True)]
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """A stored article by id (None when unknown)."""

@@ -22,6 +22,7 @@ from retrieval.lexicon import OTHER, content_terms, load_lexicon
 from retrieval.multilingual import encode as encode_multilingual
 from retrieval.spelling import Speller
 from retrieval.store import IndexData, read_version
+from retrieval.text import has_words
 
 # Below this share of indexed articles in the query's language, fusion uses its 'cross' weights: a bilingual index
 # (about half each) is not cross-language, an English-only index asked in Spanish is. An index with a Spanish
@@ -236,9 +237,10 @@ class KnowledgeBase:
         tags: list[str] | None = None,
         query_lang: str | None = None,
     ) -> list[SearchResult]:
-        """The ``k`` best articles for ``query``, optionally only in ``lang`` and carrying one of ``tags``."""
+        """The ``k`` best articles for ``query``, optionally only in ``lang`` and carrying one of ``tags``; none for a
+        query without a letter or a digit (only spaces or punctuation, such as '¿?¡!': it got arbitrary articles)."""
         query = query.strip()
-        if not query or self.size == 0:
+        if not has_words(query) or self.size == 0:
             return []
         vector = self.embedder.encode([query])
         return self.search_vector(query, vector[0], k, lang, tags, query_lang)
@@ -386,7 +388,7 @@ class KnowledgeBase:
     def search_batch(self, queries: list[str], k: int = 5) -> list[list[SearchResult]]:
         """Search many queries, embedding them in batches."""
         vectors = self.embedder.encode(queries) if queries else np.zeros((0, 1), np.float32)
-        return [self.search_vector(q, v, k) if q.strip() else [] for q, v in zip(queries, vectors, strict=True)]
+        return [self.search_vector(q, v, k) if has_words(q) else [] for q, v in zip(queries, vectors, strict=True)]
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """A stored article by id (None when unknown)."""

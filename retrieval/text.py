@@ -61,6 +61,12 @@ def clean(text: str) -> str:
     return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
 
 
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a letter or a digit: a query of only spaces, punctuation or symbols ('¿?¡!', '...')
+    has nothing to search for."""
+    return WORD.search(text) is not None
+
+
 def words(text: str) -> list[str]:
     """Lower-cased, accent-folded words of ``text`` (an inner apostrophe kept)."""
     return [strip_accents(w) for w in WORD_WITH_APOSTROPHE.findall(text.lower())]

@@ -31,6 +31,15 @@ def test_search_returns_ranked_articles_with_filters(client: TestClient, keys: d
     assert spanish["results"] and {r["lang"] for r in spanish["results"]} == {"es"}
 
 
+def test_a_search_with_nothing_to_search_for_finds_nothing(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    # As for a query of only spaces (an empty q is a 422): no letter or digit, no articles. '¿?¡!' listed arbitrary
+    # articles with non-zero scores.
+    for query in ("   ", "¿?¡!", "..."):
+        response = client.get("/v1/kb/search", params={"q": query}, headers=keys["agent"])
+        assert response.status_code == 200 and response.json()["results"] == [], query
+    assert client.get("/v1/kb/search", params={"q": ""}, headers=keys["agent"]).status_code == 422
+
+
 def test_read_an_article_and_404(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     doc_id = client.get("/v1/kb/search", params={"q": "refund"}, headers=keys["agent"]).json()["results"][0]["doc_id"]
     article = client.get(f"/v1/kb/documents/{doc_id}", headers=keys["agent"])

@@ -57,6 +57,15 @@ def test_filters_by_language_and_tag(index: Path) -> None:
     assert kb.search("   ") == []
 
 
+@pytest.mark.parametrize("query", ["¿?¡!", "...", " ?? ", "¡¡!!", "-_-", "😀"])
+def test_a_query_without_a_letter_or_digit_finds_nothing(index: Path, query: str) -> None:
+    # Only punctuation or symbols: nothing to search for, like an empty query (it got arbitrary articles, scored).
+    kb = KnowledgeBase.open(index)
+    assert kb.search(query) == []
+    assert kb.search_batch([query, "refund"])[0] == [] and kb.search_batch([query, "refund"])[1]
+    assert kb.search("¿refund?")  # punctuation around a word is still a query
+
+
 def test_incremental_reingest_skips_unchanged_and_replaces_changed(index: Path, small_kb: Path, tmp_path: Path) -> None:
     again = ingest([small_kb], index)
     assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 13)

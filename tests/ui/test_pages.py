@@ -126,6 +126,10 @@ def test_agent_search_filters_by_language_and_tag_and_opens_the_article(inproces
     at.text_input(key="kb_query").set_value("   ").run()  # only spaces: said plainly (it looked like an empty box)
     assert not at.exception, [e.value for e in at.exception]
     assert [w.value for w in at.warning] == ["The search is empty: type a question or keywords, not only spaces."]
+    at.text_input(key="kb_query").set_value("¿?¡!").run()  # punctuation only: it listed arbitrary articles
+    assert [w.value for w in at.warning] == ["The search has no words: type a question or keywords, not only "
+                                             "punctuation."]  # fmt: skip
+    assert not [m.value for m in at.markdown if m.value[:2].rstrip(".").isdigit()]  # no result listed
     at.text_input(key="kb_query").set_value("reembolso").run()
     assert not at.warning
     at.selectbox(key="kb_lang").set_value("Español").run()

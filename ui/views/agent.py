@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from retrieval.text import has_words
 from ui import state
 from ui.protocol import Backend, BackendError, BackendUnavailable, Staff
 
@@ -31,8 +32,10 @@ def _search_tab(backend: Backend, who: Staff) -> None:
         typed = col_tags.text_input("Tags (comma-separated)", key="kb_tags_text")
         tags = [tag.strip() for tag in typed.split(",") if tag.strip()]
     k = int(col_k.number_input("Results", min_value=1, max_value=50, value=10, key="kb_k"))
-    if not query.strip():
-        if query:  # spaces only: the agent typed something, and there is nothing to search for
+    if not has_words(query):  # the knowledge base finds nothing without a letter or a digit ('¿?¡!')
+        if query.strip():
+            st.warning("The search has no words: type a question or keywords, not only punctuation.")
+        elif query:  # spaces only: the agent typed something, and there is nothing to search for
             st.warning("The search is empty: type a question or keywords, not only spaces.")
         else:
             st.caption("Type a question or keywords; Spanish and English articles are searched together.")
