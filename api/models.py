@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph.store import NOTE_MAX_CHARS
 from retrieval.documents import ID_PATTERN
 
 Mode = Literal["rag", "finetune", "hybrid"]
@@ -114,7 +115,7 @@ class AgentReply(Strict):
 class ResolveRequest(Strict):
     """Close an escalation."""
 
-    note: str | None = Field(default=None, max_length=2000, description="An internal note (not sent).")
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS, description="An internal note (not sent).")
 
 
 class ReleaseRequest(Strict):

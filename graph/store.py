@@ -64,6 +64,38 @@ class EscalationConflict(EscalationError):
     """The escalation's status (or its owner) forbids the operation, e.g. another agent holds it."""
 
 
+NOTE_MAX_CHARS = 2000  # the longest internal note an agent may leave when resolving a case
+
+
+class AgentTextRejected(EscalationError, ValueError):
+    """An agent's reply or resolution note outside the limits: ``field`` (``text`` or ``note``) and ``kind`` (the
+    pydantic error type the API reports: ``string_too_long`` or ``string_too_short``)."""
+
+    def __init__(self, field: str, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.field, self.kind = field, kind
+
+
+def check_agent_text(text: str | None, *, max_chars: int, note: bool = False) -> None:
+    """The limits on what an agent writes to an escalation, for the API and the in-process UI alike (the UI sent any
+    length, blank replies included): a reply (``text``) is at most ``max_chars`` characters (the deployment's
+    ``max_message_chars``, as for a customer's message) and not blank; a resolution note (``note=True``) may be
+    left out, and is at most :data:`NOTE_MAX_CHARS`.
+
+    Raises:
+        AgentTextRejected: the text is too long or blank, saying which and by how much.
+    """
+    field, limit = ("note", NOTE_MAX_CHARS) if note else ("text", max_chars)
+    if text is None and note:
+        return
+    text = text or ""
+    if len(text) > limit:
+        raise AgentTextRejected(field, f"{field} is {len(text)} characters; at most {limit} are accepted",
+                                "string_too_long")  # fmt: skip
+    if not note and not text.strip():
+        raise AgentTextRejected(field, f"{field} is blank", "string_too_short")
+
+
 def _setup_sqlite(db: sqlite3.Connection) -> None:
     """Create (or upgrade) the tables of a SQLite file; PostgreSQL's come from ``supportbot db upgrade``."""
     db.executescript(_SCHEMA)

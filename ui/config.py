@@ -41,6 +41,9 @@ class UIConfig:
     company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
     scope_questions: Path | None = field(default=None, metadata={"help": "own customer questions for the scope rail"})
     pii_key: str | None = field(default=None, repr=False, metadata={"help": "secret keying personal-data hashes"})
+    max_message_chars: int = field(
+        default=40_000, metadata={"help": "longest agent reply the in-process console sends (the API's own limit)"}
+    )
     eval_dir: Path | None = field(
         default=None, metadata={"help": "an `eval compare` output folder, or a folder of them; default <home>/runs"}
     )
@@ -54,6 +57,8 @@ class UIConfig:
             raise ValueError(f"SUPPORTBOT_API_URL must start with http:// or https://, got {self.api_url!r}")
         if self.api_timeout_s <= 0:
             raise ValueError("api_timeout_s must be positive")
+        if self.max_message_chars < 1:
+            raise ValueError("max_message_chars must be >= 1")
 
     @property
     def backend(self) -> str:
@@ -122,5 +127,6 @@ _FIELDS: dict[str, Any] = {
     "company": str,
     "scope_questions": Path,
     "pii_key": str,
+    "max_message_chars": int,
     "eval_dir": Path,
 }

@@ -203,18 +203,22 @@ class InProcessBackend:
             raise BackendError(str(exc)) from exc
 
     def act(self, staff: Staff, escalation_id: str, action: str, **body: Any) -> dict[str, Any]:
-        """Claim, reply, resolve or release through the store (the same rules as the API's routes)."""
+        """Claim, reply, resolve or release through the store (the same rules as the API's routes, the same limits on
+        a reply's and a note's length: ``graph.store.check_agent_text``)."""
         from graph.nodes.handoff import ReplyRefused, send_agent_reply
-        from graph.store import EscalationError
+        from graph.store import EscalationError, check_agent_text
 
-        service, force = self._load(), staff.role == "admin"
+        service, force, limit = self._load(), staff.role == "admin", self.config.max_message_chars
         try:
             match action:
                 case "claim":
                     result: dict[str, Any] = service.store.claim(escalation_id, staff.agent_id, staff.name)
                 case "messages":
-                    result = send_agent_reply(service, escalation_id, staff.agent_id, str(body.get("text", "")))
+                    text = str(body.get("text", ""))
+                    check_agent_text(text, max_chars=limit)
+                    result = send_agent_reply(service, escalation_id, staff.agent_id, text)
                 case "resolve":
+                    check_agent_text(body.get("note"), max_chars=limit, note=True)
                     result = service.store.resolve(escalation_id, staff.agent_id, body.get("note"), force=force)
                 case "release":
                     result = service.store.release(escalation_id, staff.agent_id, to=body.get("to") or "queue",

@@ -46,6 +46,17 @@ def _lifecycle() -> Iterator[None]:
         raise validation_failure(["body", "text"], str(exc)) from exc
 
 
+def _check(text: str | None, max_chars: int, *, note: bool = False) -> None:
+    """The limits on an agent's reply or note (``graph.store.check_agent_text``, which the in-process UI applies
+    too) as a 422 at the field."""
+    from graph.store import AgentTextRejected, check_agent_text
+
+    try:
+        check_agent_text(text, max_chars=max_chars, note=note)
+    except AgentTextRejected as exc:
+        raise validation_failure(["body", exc.field], str(exc), exc.kind) from exc
+
+
 @router.get("", response_model=EscalationList, responses=ERRORS, summary="The escalation queue")
 def escalations(
     key: AgentKey,
@@ -101,11 +112,7 @@ def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime:
     answer; only the agent holding the escalation may reply (409 otherwise)."""
     from graph.nodes.handoff import send_agent_reply
 
-    if len(body.text) > runtime.config.max_message_chars:
-        raise validation_failure(["body", "text"], f"text is {len(body.text)} characters; at most "
-                                 f"{runtime.config.max_message_chars} are accepted", "string_too_long")  # fmt: skip
-    if not body.text.strip():
-        raise validation_failure(["body", "text"], "text is blank", "string_too_short")
+    _check(body.text, runtime.config.max_message_chars)
     agent, _ = agent_identity(key)
     with _lifecycle():
         return send_agent_reply(runtime.service, escalation_id, agent, body.text)
@@ -118,6 +125,7 @@ def resolve(
 ) -> dict[str, Any]:
     """Mark it resolved (an open one, or one the caller holds; admins may resolve any); the bot answers again."""
     agent, _ = agent_identity(key)
+    _check(body.note if body else None, runtime.config.max_message_chars, note=True)
     with _lifecycle():
         record: dict[str, Any] = runtime.chat_service.store.resolve(
             escalation_id, agent, body.note if body else None, force=key.role == "admin"

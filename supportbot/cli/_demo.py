@@ -75,6 +75,7 @@ def ui_environment(settings: Any, *, api_url: str | None = None, api_key: str | 
             model_dir=settings.model_dir,
             openai_base_url=settings.openai_base_url,
             openai_model=settings.openai_model,
+            max_message_chars=settings.max_message_chars,
             eval_dir=Path(os.environ["SUPPORTBOT_EVAL_DIR"]) if os.environ.get("SUPPORTBOT_EVAL_DIR") else None,
         )
     except ValueError as exc:

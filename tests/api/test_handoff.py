@@ -281,7 +281,7 @@ def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, s
     biased = client.post(f"/v1/escalations/{escalation_id}/messages",
                          json={"text": "Women are bad with money, so pay first."}, headers=agent)  # fmt: skip
     assert biased.status_code == 422 and "protected group" in json.dumps(biased.json())
-    for body in ({"text": "hi", "extra": 1}, {"note": 5}):
+    for body in ({"text": "hi", "extra": 1}, {"note": 5}, {"note": "n" * 2001}):
         path = "messages" if "text" in body else "resolve"
         assert client.post(f"/v1/escalations/{escalation_id}/{path}", json=body, headers=agent).status_code == 422
     assert client.post(f"/v1/escalations/{escalation_id}/release", json={"to": "mars"}, headers=agent).status_code \

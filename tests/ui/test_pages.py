@@ -202,6 +202,28 @@ def test_resolving_a_case_goes_back_to_the_queue_and_says_so(inprocess_env: Path
 
 
 @pytest.mark.slow
+def test_the_in_process_console_applies_the_apis_limits_to_replies_and_notes(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    from ui.protocol import BackendError
+
+    case = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
+    inprocess_backend.act(AGENT, case, "claim")
+    limit = inprocess_backend.config.max_message_chars  # SUPPORTBOT_MAX_MESSAGE_CHARS, as the API's
+    # Without the API the console sent a reply of any length, a blank one included, and kept a note of any length.
+    for text, reason in (("x" * (limit + 1), f"text is {limit + 1} characters; at most {limit} are accepted"),
+                         ("   ", "text is blank")):  # fmt: skip
+        with pytest.raises(BackendError, match=reason):
+            inprocess_backend.act(AGENT, case, "messages", text=text)
+    with pytest.raises(BackendError, match="note is 2001 characters; at most 2000 are accepted"):
+        inprocess_backend.act(AGENT, case, "resolve", note="n" * 2001)
+    store = inprocess_backend.service.store
+    assert store.escalation(case)["status"] == "assigned"
+    assert not [m for m in store.messages(store.escalation(case)["session_id"]) if m["role"] == "agent"]
+    inprocess_backend.act(AGENT, case, "resolve", note="n" * 2000)
+
+
+@pytest.mark.slow
 def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: Path, inprocess_backend: Any) -> None:
     session_id = uuid.uuid4().hex
     case = inprocess_backend.handoff(session_id, lang="es")["id"]
