@@ -231,7 +231,7 @@ def session_transcript(service: Any, session_id: str, *, include_drafts: bool = 
 def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     """An escalation for its agent: history, the live redacted transcript (drafts marked), the passages for the
     last customer question and a drafted reply (made once per customer question and holder, then kept as a draft
-    record).
+    record; ``sent``: a reply was sent from it).
 
     Raises:
         graph.store.EscalationNotFound: unknown id.
@@ -250,7 +250,8 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
     lang = customer_lang(visible, record.get("lang") or "en")
     # A draft greets in its author's name: one made for a colleague who released the case is not the holder's.
     holder = record.get("assigned_name")
-    kept = next((m for m in reversed(store.messages(session_id, include_drafts=True, escalation_id=escalation_id))
+    stored = store.messages(session_id, include_drafts=True, escalation_id=escalation_id)
+    kept = next((m for m in reversed(stored)
                  if m["draft"] and m["meta"].get("anchor") == anchor and m.get("author") == holder), None)  # fmt: skip
     draft = draft_reply(service.deps, visible, lang, record.get("assigned_name") or None,
                         kept["content"] if kept is not None else None)  # fmt: skip
@@ -258,6 +259,8 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
         draft["for_message"] = -1
     if kept is not None:
         draft["id"] = kept["id"]
+        # A reply already sent from it (its meta names the draft): the console's box starts empty, not from it again.
+        draft["sent"] = any(not m["draft"] and m["meta"].get("draft_id") == kept["id"] for m in stored)
     elif record["status"] == "assigned":  # only the holder's drafts are recorded (the store checks the holder)
         saved = store.add_agent_message(escalation_id, record["assigned_to"], draft["text"],
                                         len(service.transcript(session_id)), draft=True,
@@ -265,6 +268,7 @@ def escalation_view(service: Any, escalation_id: str) -> dict[str, Any]:
                                               "lang": lang})  # fmt: skip
         draft["id"] = saved["id"]
         transcript = session_transcript(service, session_id, include_drafts=True)
+    draft.setdefault("sent", False)
     return {"escalation": record, "transcript": transcript, "passages": draft.pop("passages"), "draft": draft,
             "status": store.handoff_status(session_id)}  # fmt: skip
 

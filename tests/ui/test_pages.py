@@ -262,10 +262,14 @@ def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inproce
     console.selectbox(key="queue_case").set_value(first).run()
     assert not console.exception, [e.value for e in console.exception]
     assert console.text_area(key=f"reply-{first}").value == "Hola, estoy revisando tu pedido"
-    console.button(key=f"send-{first}").click().run()  # sent: the next visit starts from the draft again
+    console.button(key=f"send-{first}").click().run()
+    # Sent: the box is empty, now and on the next visit; it started again from the draft already used (sent twice).
+    assert console.text_area(key=f"reply-{first}").value == ""
+    assert inprocess_backend.escalation(AGENT, first)["draft"]["sent"] is True
+    assert not [b for b in console.button if b.key == f"reply-{first}-use"]  # the used draft is not offered either
     console.selectbox(key="queue_case").set_value(second).run()
     console.selectbox(key="queue_case").set_value(first).run()
-    assert console.text_area(key=f"reply-{first}").value.startswith("Hola, soy Ana")
+    assert console.text_area(key=f"reply-{first}").value == ""
     for case in (first, second):
         inprocess_backend.act(AGENT, case, "resolve")
 

@@ -338,23 +338,23 @@ def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]
 
 
 def _reply_box(escalation_id: str, draft: dict[str, Any]) -> str:
-    """The reply being written: it starts from the draft, and a newer one (the customer wrote again) is offered with
-    **Use the new draft**, never swapped in. Not even into a box that looks unedited: the console redraws by itself
-    (``_watch``) and the browser sends what the agent types only when the box loses focus, so "unedited" may be
-    text being typed. (The box was once keyed on the draft: a draft made while the agent typed replaced the text,
-    and Send sent the draft in the agent's name.)"""
+    """The reply being written: it starts from the draft (empty once a reply was sent from it), and a newer one (the
+    customer wrote again) is offered with **Use the new draft**, never swapped in. Not even into a box that looks
+    unedited: the console redraws by itself (``_watch``) and the browser sends what the agent types only when the
+    box loses focus, so "unedited" may be text being typed. (The box was once keyed on the draft: a draft made while
+    the agent typed replaced the text, and Send sent the draft in the agent's name.)"""
     key, ss = f"reply-{escalation_id}", st.session_state
     new_id = str(draft.get("id"))
     unsent: dict[str, str] = ss.setdefault("unsent_replies", {})
     if key not in ss:  # a new box, or one Streamlit dropped while another case was open: what was typed, or the draft
         if escalation_id in unsent:
             ss[key] = unsent[escalation_id]
-        else:
-            ss[key], ss[f"{key}-draft-id"] = str(draft.get("text", "")), new_id
+        else:  # empty once a reply was sent from the draft (it started again from the used draft, to be sent twice)
+            ss[key], ss[f"{key}-draft-id"] = "" if draft.get("sent") else str(draft.get("text", "")), new_id
     offer = st.container()  # above the box, and always there: the box keeps its place when the offer comes
     text = str(st.text_area("Reply to the customer", height=150, key=key))
     unsent[escalation_id] = text  # outside the widget's state, which Streamlit drops in a run that does not draw it
-    if ss.get(f"{key}-draft-id") != new_id:
+    if ss.get(f"{key}-draft-id") != new_id and not draft.get("sent"):
         offer.button("Use the new draft", key=f"{key}-use", on_click=_use_draft,
                      args=(key, new_id, str(draft.get("text", ""))))  # fmt: skip
     return text
@@ -393,7 +393,7 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
     except BackendError as exc:
         ss["console_notice"] = f"{action} refused: {exc}"
     else:
-        if action == "messages":  # sent: the box starts again from the next draft
+        if action == "messages":  # sent: the box starts empty, and the customer's next question brings a new draft
             for suffix in ("", "-draft-id"):
                 ss.pop(f"reply-{escalation_id}{suffix}", None)
             ss.get("unsent_replies", {}).pop(escalation_id, None)
