@@ -48,8 +48,11 @@ CREATE INDEX IF NOT EXISTS session_messages_by_session ON session_messages (sess
 _ADDED_COLUMNS = (("assigned_to", "TEXT"), ("assigned_name", "TEXT"), ("updated_at", "REAL"), ("note", "TEXT"))
 STATUSES = ("open", "assigned", "resolved", "returned")
 ACTIVE = ("open", "assigned")  # a session has at most one active escalation
+# queued_at: when the case last entered the queue (opened, or released back to it); the console's "waiting" counted
+# from created_at, so a case an agent released after an hour read as waiting an hour the moment it came back.
 _ESCALATION_COLUMNS = "id, session_id, lang, reason, transcript, status, created_at, assigned_to, assigned_name, " \
-    "updated_at, note"  # fmt: skip
+    "updated_at, note, COALESCE((SELECT MAX(q.at) FROM escalation_events q WHERE q.escalation_id = escalations.id " \
+    "AND q.status = 'open'), created_at) AS queued_at"  # fmt: skip
 
 
 class EscalationError(Exception):

@@ -234,3 +234,23 @@ def test_a_gaps_suggested_article_id_is_the_same_in_every_process() -> None:
            for seed in ("1", "2")}  # fmt: skip
     assert ids == {gap_article_id("¿Vendéis coches?", "es")}  # the stored form: whitespace collapsed
     assert gap_article_id("¿Vendéis coches?", "en") != gap_article_id("¿Vendéis coches?", "es")
+
+
+def test_a_case_released_back_to_the_queue_waits_from_when_it_came_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graph.store
+
+    clock = [1_000.0]
+    monkeypatch.setattr(graph.store, "time", type("Clock", (), {"time": staticmethod(lambda: clock[0])}))
+    store = SupportStore(tmp_path / "support.sqlite")
+    case = store.add_escalation("s1", "es", "customer_request", [])["id"]
+    assert store.escalation(case)["queued_at"] == 1_000.0  # opened: in the queue since it was created
+    clock[0] = 4_600.0
+    store.claim(case, "user:ana", "Ana")
+    clock[0] = 8_200.0
+    store.release(case, "user:ana")
+    # Back in the queue at 8,200: the console's "waiting" counted from created_at, two hours too many.
+    [row] = store.escalations(status="open")
+    assert (row["created_at"], row["queued_at"]) == (1_000.0, 8_200.0)
+    assert store.escalation(case)["queued_at"] == 8_200.0

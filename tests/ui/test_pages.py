@@ -224,6 +224,23 @@ def test_the_in_process_console_applies_the_apis_limits_to_replies_and_notes(
 
 
 @pytest.mark.slow
+def test_a_case_released_back_to_the_queue_waits_from_then(inprocess_env: Path, inprocess_backend: Any) -> None:
+    store = inprocess_backend.service.store
+    case = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
+    with store._transaction() as db:  # opened two hours ago
+        db.execute("UPDATE escalations SET created_at = created_at - 7200 WHERE id = ?", (case,))
+        db.execute("UPDATE escalation_events SET at = at - 7200 WHERE escalation_id = ?", (case,))
+    inprocess_backend.act(AGENT, case, "claim")
+    inprocess_backend.act(AGENT, case, "release", to="queue")  # back in the queue now
+    console = open_page("agent")
+    [table] = [d for d in console.dataframe if "waiting" in d.value.columns]
+    [row] = [r for _, r in table.value.iterrows() if r["case"] == case[:8]]
+    minutes, unit = row["waiting"].split()
+    assert unit == "min" and int(minutes) < 30, row.to_dict()  # it read "2 h": counted from the case's creation
+    inprocess_backend.act(AGENT, case, "resolve")
+
+
+@pytest.mark.slow
 def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: Path, inprocess_backend: Any) -> None:
     session_id = uuid.uuid4().hex
     case = inprocess_backend.handoff(session_id, lang="es")["id"]

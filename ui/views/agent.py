@@ -96,6 +96,8 @@ def _short(text: str, limit: int = 90) -> str:
 
 
 def _age(value: Any) -> str:
+    """Minutes (hours from two on) since an epoch time; an open case's waiting time is since it last entered the
+    queue (``queued_at``: a case released back to it waited from its creation, hours too many)."""
     if not isinstance(value, int | float):
         return ""
     minutes = max(0, int((time.time() - value) // 60))
@@ -208,7 +210,8 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     st.dataframe(  # "customer asks": the queue said only "customer_request", and every case had to be opened
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
           "customer asks": _short(customer_asks(r)), "reason": r.get("reason"), "created": _when(r.get("created_at")),
-          "waiting": _age(r.get("created_at")), "agent": r.get("assigned_name") or ""} for r in rows],
+          "waiting": _age(r.get("queued_at") if r.get("status") == "open" else r.get("created_at")),
+          "agent": r.get("assigned_name") or ""} for r in rows],
         hide_index=True, width="stretch",
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
