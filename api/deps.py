@@ -51,13 +51,16 @@ def authenticate(
     if record is None:
         raise HTTPException(401, "invalid or revoked API key", challenge)
     request.state.key_id = record.id
-    wait = runtime.limiter.acquire(record.id)
+    staff = record.role in ("agent", "admin")  # the console: SUPPORTBOT_RATE_LIMIT_PER_MINUTE_STAFF
+    limiter = runtime.staff_limiter if staff else runtime.limiter
+    wait = limiter.acquire(record.id)
     if wait > 0:
         runtime.metrics.rate_limited.labels(record.role).inc()
+        per_minute = runtime.config.rate_limit_per_minute_staff if staff else runtime.config.rate_limit_per_minute
         raise HTTPException(
             429,
-            f"rate limit of {runtime.config.rate_limit_per_minute} requests per minute exceeded for this key",
-            {"Retry-After": runtime.limiter.retry_after(wait)},
+            f"rate limit of {per_minute} requests per minute exceeded for this key",
+            {"Retry-After": limiter.retry_after(wait)},
         )
     return record
 

@@ -47,6 +47,9 @@ class Runtime:
         self.keys = config.key_store()
         # Shared buckets (PostgreSQL, Redis) when replicas share state; process memory otherwise.
         self.limiter = make_limiter(config.rate_limit_per_minute, database=self.keys.db, redis_url=config.redis_url)
+        # Agent and admin keys (the console) get their own, higher limit; their buckets are their keys' own.
+        self.staff_limiter = make_limiter(config.rate_limit_per_minute_staff, database=self.keys.db,
+                                          redis_url=config.redis_url)  # fmt: skip
         self.metrics = Metrics()
         self.service: Any | None = service
         self.kb: Any | None = None

@@ -74,7 +74,15 @@ class Settings(BaseSettings):
         default=None, description="When set, the UI talks to this API instead of running the graph in-process."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by the API's CORS policy.")
-    rate_limit_per_minute: int = Field(default=60, ge=1, description="Requests per minute allowed per API key.")
+    rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="Requests per minute allowed per customer API key (the UI's chat shares one)."
+    )
+    rate_limit_per_minute_staff: int = Field(
+        default=240,
+        ge=1,
+        description="Requests per minute allowed per agent or admin key: a console signed in at /agent spends about "
+        "100 a minute while the agent works a case (docs/ui.md).",
+    )
     max_message_chars: int = Field(default=40_000, ge=1, description="Longest chat message accepted, in characters.")
     database_url: str | None = Field(
         default=None,

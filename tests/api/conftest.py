@@ -29,6 +29,7 @@ def api_config(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
         home=home,
         index_dir=home / "index",
         rate_limit_per_minute=100_000,
+        rate_limit_per_minute_staff=100_000,
         max_body_bytes=MAX_BODY,
         max_message_chars=MAX_MESSAGE,
         cors_origins=("http://ui.example",),

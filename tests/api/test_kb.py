@@ -174,7 +174,7 @@ def test_an_index_version_written_by_another_process_is_served_without_a_restart
 
     shutil.copytree(bundled_index, tmp_path / "index")
     config = ApiConfig(home=tmp_path, index_dir=tmp_path / "index", rate_limit_per_minute=100_000,
-                       cache_dir=Path(os.environ["SUPPORTBOT_HOME"]))  # fmt: skip
+                       rate_limit_per_minute_staff=100_000, cache_dir=Path(os.environ["SUPPORTBOT_HOME"]))  # fmt: skip
     agent = {"Authorization": f"Bearer {KeyStore(config.keys_db).create('agent', 'a')[1]}"}
     with TestClient(create_app(config)) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]

@@ -52,8 +52,8 @@ def test_oversized_bodies_are_413(client: TestClient, keys: dict[str, dict[str, 
 
 
 def test_rate_limit_is_per_key_429(api_config: ApiConfig, chat_service: Any, keys: dict[str, dict[str, str]]) -> None:
-    limited = create_app(dataclasses.replace(api_config, rate_limit_per_minute=3), service=chat_service)
-    with TestClient(limited) as client:
+    config = dataclasses.replace(api_config, rate_limit_per_minute=100_000, rate_limit_per_minute_staff=3)
+    with TestClient(create_app(config, service=chat_service)) as client:
         codes = [client.get("/v1/kb/gaps", headers=keys["agent"]).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         refused = client.get("/v1/kb/gaps", headers=keys["agent"])
@@ -61,6 +61,22 @@ def test_rate_limit_is_per_key_429(api_config: ApiConfig, chat_service: Any, key
         assert "3 requests per minute" in refused.json()["detail"]
         assert client.get("/v1/kb/gaps", headers=keys["admin"]).status_code == 200  # another key, its own budget
         assert 'supportbot_rate_limited_total{role="agent"} 2.0' in client.get("/metrics").text
+
+
+def test_staff_keys_have_their_own_higher_limit(api_config: ApiConfig, chat_service: Any,
+                                                keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
+    # An agent's console spends about 100 requests a minute: under the customer keys' limit (default 60) agents were
+    # refused ("rate limit of 60 requests per minute exceeded"). Staff keys now count against their own setting.
+    config = dataclasses.replace(api_config, rate_limit_per_minute=3, rate_limit_per_minute_staff=5)
+    with TestClient(create_app(config, service=chat_service)) as client:
+        customer = [client.get("/v1/auth/me", headers=keys["customer"]).status_code for _ in range(4)]
+        assert customer == [200, 200, 200, 429]
+        assert "3 requests per minute" in client.get("/v1/auth/me", headers=keys["customer"]).json()["detail"]
+        for role in ("agent", "admin"):
+            codes = [client.get("/v1/auth/me", headers=keys[role]).status_code for _ in range(6)]
+            assert codes == [200] * 5 + [429], role
+        assert "5 requests per minute" in client.get("/v1/auth/me", headers=keys["agent"]).json()["detail"]
+    assert ApiConfig(home=api_config.home, index_dir=api_config.index_dir).rate_limit_per_minute_staff == 240
 
 
 def test_cors_allows_the_configured_origin_only(client: TestClient) -> None:
