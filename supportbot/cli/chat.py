@@ -86,6 +86,7 @@ def _turn(service, message: str, session: str, lang: str | None, as_json: bool) 
         print_json(result)
         return
     typer.echo(result["answer"])
-    for i, source in enumerate(result["sources"], start=1):
-        typer.echo(f"  [{i}] {source['title']} ({source['doc_id']})", err=True)
+    for position, source in enumerate(result["sources"], start=1):
+        number = source.get("citation") or position  # the [n] the answer cites it by (its retrieval rank)
+        typer.echo(f"  [{number}] {source['title']} ({source['doc_id']})", err=True)
     typer.echo(f"  route={result['route']} lang={result['lang']} {result['latency_ms']:.0f} ms", err=True)

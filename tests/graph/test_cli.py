@@ -92,3 +92,21 @@ def test_guard_scope_reads_the_customer_questions_as_the_graph_does(
     result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(texts)])
     assert result.exit_code == 1 and "questions.jsonl:2: expected an object" in result.output
     assert "Traceback" not in result.output
+
+
+def test_chat_lists_sources_by_the_numbers_the_answer_cites(capsys: pytest.CaptureFixture[str]) -> None:
+    # The extractive answer cites passages by their retrieval rank ("[1]", "[4]"); the sources printed under it
+    # were numbered 1, 2, ... so "[4]" pointed at nothing (an operator's help centre, 2026-12-06).
+    from supportbot.cli.chat import _turn
+
+    class Service:
+        def chat(self, message: str, session_id: str, lang: str | None) -> dict[str, object]:
+            sources = [{"title": "Tarifas de móvil", "doc_id": "tarifas", "citation": 1},
+                       {"title": "Líneas adicionales", "doc_id": "lineas", "citation": 4}]  # fmt: skip
+            return {"answer": "Tarifa M: 15 €/mes. [1] La multiSIM cuesta 2 €/mes. [4]", "sources": sources,
+                    "route": "answered", "lang": "es", "latency_ms": 12.0}  # fmt: skip
+
+    _turn(Service(), "¿Cuánto cuesta la tarifa M?", "s", None, as_json=False)
+    err = capsys.readouterr().err
+    assert "[1] Tarifas de móvil (tarifas)" in err and "[4] Líneas adicionales (lineas)" in err
+    assert "[2]" not in err
