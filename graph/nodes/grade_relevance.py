@@ -7,16 +7,28 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
+from retrieval.lexicon import OTHER, load_lexicon
 from retrieval.text import STOPWORDS, content_stems, overlap, words
 
 CONFIDENT_MARGIN = 0.1
+LEXICON_TOP, LEXICON_MIN_PROB = 3, 0.1  # a query word's translations that count in a passage of the other language
 
 
 def relevance(query: str, passage: dict[str, Any], lang: str) -> float:
     """max(dense cosine, share of the query's content stems the passage uses): the embedder is English-centric,
-    so Spanish queries lean on the lexical half."""
+    so Spanish queries lean on the lexical half. In a passage of the other language a stem also counts when one of
+    its es<->en lexicon translations is there: "¿Cómo restablezco mi contraseña?" shares no word with "Reset your
+    password", and every question of a Spanish customer to an English-only help centre read as weak."""
     stems = content_stems(query, lang)
-    lexical = overlap(stems, set(content_stems(f"{passage.get('title', '')} {passage.get('text', '')}", lang)))
+    text = f"{passage.get('title', '')} {passage.get('text', '')}"
+    lexical = overlap(stems, set(content_stems(text, lang)))
+    other = str(passage.get("lang") or lang)
+    lexicon = load_lexicon("bundled") if other != lang and OTHER.get(lang) == other else None
+    if stems and lexicon is not None:
+        support = set(content_stems(text, other))
+        crossed = [next((t for t in lexicon.translate([s], lang, LEXICON_TOP, LEXICON_MIN_PROB) if t in support), s)
+                   for s in stems]  # fmt: skip
+        lexical = max(lexical, overlap(crossed, support))
     return max(float(passage.get("dense_score", 0.0)), lexical if stems else 0.0)
 
 

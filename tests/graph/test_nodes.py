@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from graph.config import GraphConfig
 from graph.nodes import (
     check_scope,
     detect_language,
@@ -161,6 +163,28 @@ def test_grade_relevance_rewrites_once_then_hands_off(deps: Any) -> None:
     second = grade_relevance.run({**weak, "query": "zzqx", "rewrites": 1}, deps)
     assert second["route"] == "handoff" and second["reason"] == "no_answer"
     assert any(g["question"] == "hello hello zzqx" for g in deps.store.knowledge_gaps())
+
+
+def test_grade_relevance_reads_a_passage_in_the_other_language_through_the_lexicon() -> None:
+    # A Spanish customer of an English-only help centre (2026-12-06): the passage answers, but it shares no word
+    # with the question and the English embedder's cosine is ~0, so every question was weak; the rewrite then glued
+    # the session's previous question on ("¿Cuánto cuesta el plan Team? restablezco contraseña") and the customer
+    # got the plans answer again. "What are your opening hours?" to a Spanish-only one was handed off.
+    threshold = GraphConfig.__dataclass_fields__["relevance_threshold"].default
+    deps = SimpleNamespace(config=SimpleNamespace(relevance_threshold=threshold))
+    reset = {"doc_id": "reset-password", "chunk_id": "reset-password#0", "lang": "en", "dense_score": -0.01,
+             "title": "Reset your password", "text": "On the sign-in page click Forgot password and enter your "
+             "work email. The reset link is valid for 1 hour."}  # fmt: skip
+    hours = {"doc_id": "contacto", "chunk_id": "contacto#0", "lang": "es", "dense_score": 0.2,
+             "title": "Contactar con atención al cliente", "text": "Nuestras tiendas abren de lunes a sábado de "
+             "10:00 a 21:00. El horario de atención telefónica es de 9:00 a 22:00."}  # fmt: skip
+    for question, lang, passage in (("¿Cómo restablezco mi contraseña?", "es", reset),
+                                    ("What are your opening hours?", "en", hours)):  # fmt: skip
+        turn = state(text=question, query=question, lang=lang, passages=[passage], topic="¿Cuánto cuesta el plan?")
+        graded = grade_relevance.run(turn, deps)
+        assert not graded["guardrails"]["relevance"]["weak"] and "query" not in graded, question
+    off_topic = state(text="¿Quién ganó el mundial?", query="¿Quién ganó el mundial?", lang="es", passages=[reset])
+    assert grade_relevance.run(off_topic, deps)["guardrails"]["relevance"]["weak"]  # translations must match too
 
 
 def test_generate_and_guard_output(deps: Any) -> None:
