@@ -239,10 +239,21 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     try:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as exc:
-        raise LoadError(path, f"invalid front matter: {exc}") from exc
+        raise LoadError(path, f"invalid front matter: {exc}{_quote_hint(match.group(1), exc)}") from exc
     if not isinstance(meta, dict):
         raise LoadError(path, "front matter must be a mapping of fields")
     return meta, text[match.end() :]
+
+
+def _quote_hint(block: str, exc: Exception) -> str:
+    """How to fix the usual front-matter error: a value with ': ' in it ("title: Roaming: prices") is not YAML."""
+    mark = getattr(exc, "problem_mark", None)
+    lines = block.splitlines()
+    line = lines[mark.line] if mark is not None and 0 <= mark.line < len(lines) else ""
+    key, _, value = line.partition(": ")
+    if ": " not in value or not re.fullmatch(r"\s*[\w-]+", key) or value.strip()[:1] in "\"'[{" or '"' in value:
+        return ""
+    return f"; a value with ': ' in it needs quotes: {key.strip()}: \"{value.strip()}\""
 
 
 def _safe_url(url: str) -> bool:

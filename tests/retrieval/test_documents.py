@@ -42,6 +42,16 @@ def test_front_matter_of_a_file_saved_on_windows(tmp_path: Path) -> None:
     assert (old_mac.id, old_mac.lang) == ("esim-en", "en")
 
 
+def test_a_title_with_a_colon_says_to_quote_it(tmp_path: Path) -> None:
+    """'title: Roaming: prices' is not YAML; the error said only "mapping values are not allowed here" (a help
+    centre's titles often have a colon: "Portabilidad: traer tu número")."""
+    path = write(tmp_path / "datos.md", "---\nid: datos\ntitle: Sin datos: bonos extra\n---\nTexto.")
+    with pytest.raises(
+        LoadError, match=r"(?s)datos\.md: invalid front matter.*needs quotes: title: \"Sin datos: bonos extra\"$"
+    ):
+        load_documents([path])
+
+
 def test_markdown_without_front_matter_uses_file_stem_and_heading(tmp_path: Path) -> None:
     [doc] = load_documents([write(tmp_path / "envios.txt", "# Envíos\n\nTarda 3-5 días laborables.")])
     assert doc.id == "envios" and doc.title == "Envíos" and doc.lang is None
