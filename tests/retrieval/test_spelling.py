@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from retrieval.lexicon import content_terms
 from retrieval.spelling import Speller, sound_key
 
@@ -35,3 +37,23 @@ def test_spanish_sound_keys() -> None:
     assert sound_key("rechasado") == sound_key("rechazado")
     assert sound_key("yega") == sound_key("llega") and sound_key("ablar") == sound_key("hablar")
     assert sound_key("coche") != sound_key("cose")
+
+
+def test_a_stem_changing_verb_is_searched_as_the_index_word_of_its_stem() -> None:
+    texts = [("Puedes devolver tus artículos en 30 días. Encontrarás el formulario en tu cuenta.", "es")]
+    real = {"es": {content_terms(w, "es")[0] for w in ("devuelvo", "encuentro", "cuesta", "tienda")}}
+    speller = Speller(texts, real)  # real words the index lacks: no typo fix, but the stem without "ue"/"ie"
+    assert speller.fixes("¿Cómo devuelvo un producto?", "es") == {"devuelvo": "devolver"}
+    assert speller.fixes("no encuentro el formulario", "es") == {"encuentro": "encontraras"}
+    assert speller.fixes("¿cuánto cuesta? la tienda", "es") == {}  # no "cost..." nor "tend..." word in the index
+    assert speller.fixes("how do I return it?", "en") == {}
+
+
+def test_how_do_i_return_in_spanish_finds_the_returns_articles(bundled_index: Path) -> None:
+    from retrieval.search import KnowledgeBase
+
+    kb = KnowledgeBase.open(bundled_index)
+    for query in ("¿Cómo devuelvo un producto?", "¿Cómo devuelvo un pedido?"):
+        # it got the product-reviews and the order-status articles: Snowball cuts "devuelv" and "devolv" apart
+        top = [r.doc_id for r in kb.search(query, k=2)]
+        assert {"how-to-return-es", "return-policy-es"} & set(top), (query, top)
