@@ -151,7 +151,8 @@ class Speller:
 
         for lang in langs:
             stems = content_terms(word, lang)
-            if stems and stems[0] in self.known_stems.get(lang, ()):
+            # no stem: one of the language's stopwords (spaCy's long list: "bueno", "podéis"), a real word too
+            if not stems or stems[0] in self.known_stems.get(lang, ()):
                 return True
         return False
 

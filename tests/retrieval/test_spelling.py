@@ -29,6 +29,8 @@ def test_known_and_real_words_are_left_alone() -> None:
     assert speller.corrections("cuánto tarda el envío de la contraseña", "es") == []  # the index has them
     assert speller.corrections("una camiseta blanca", "es") == []  # a real word the index lacks: not "banca"
     assert speller.corrections("ago 2fa 1234", None) == []  # short words and numbers
+    # a word of the language's stopword list is a real word: "bueno" is not "buena"
+    assert Speller([("una buena idea", "es")]).corrections("un fisio bueno", "es") == []
 
 
 def test_spanish_sound_keys() -> None:
