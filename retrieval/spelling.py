@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 from retrieval.language import strip_accents
-from retrieval.text import STOPWORDS, WORD, bm25_stopwords
+from retrieval.text import STOPWORDS, WORD, bm25_stopwords, stem_words
 
 _DIPHTHONG = re.compile(r"(?<![qg])ue|ie")  # a stem-changing verb's stressed vowel: devuelvo / devolver
 MIN_LETTERS = 4  # shorter words are too often another real word one edit away ("ago", "gia")
@@ -131,8 +131,6 @@ class Speller:
         -> "o", "ie" -> "e", not in "que"/"gue"): "devuelvo" -> "devolver", "encuentro" -> "encontrar"; None when
         the index has no such word. Only for words the index lacks: done to every word, it cost the demo's Spanish
         dev R@5 0.919 -> 0.909 ("tienda" and "tender", "cuenta" and "contar")."""
-        from retrieval.text import stem_words
-
         if self._by_stem is None:
             spanish = self.counts.get("es", Counter())
             words = sorted(spanish, key=lambda w: (-spanish[w], w))
