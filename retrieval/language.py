@@ -22,6 +22,8 @@ _EN_MARKERS = (
 
 def strip_accents(text: str) -> str:
     """Remove combining accents (customers often type 'envio' for 'envío'); ñ becomes n."""
+    if text.isascii():  # most words: nothing to fold (the rails fold every word of every turn)
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from finetune.pii import pii_hash
@@ -85,7 +86,13 @@ class Passages:
         """From passage dicts (``title``, ``text``) or plain passage texts."""
         texts = [p if isinstance(p, str) else f"{p.get('title') or ''}.\n{p.get('text') or ''}" for p in passages]
         # one entry per passage, in order (a blank one supports nothing), so entry n - 1 is the passage cited [n]
-        return cls(tuple(frozenset(polar_stems(t, lang)) if t.strip(" .\n") else frozenset() for t in texts))
+        return cls(tuple(_passage_stems(t, lang) if t.strip(" .\n") else frozenset() for t in texts))
+
+
+@lru_cache(maxsize=4096)
+def _passage_stems(text: str, lang: str) -> frozenset[str]:
+    """A passage's polar stems, kept: the same knowledge-base chunks come back turn after turn."""
+    return frozenset(polar_stems(text, lang))
 
 
 def claim_stems(sentence: str, lang: str) -> list[str]:
