@@ -201,7 +201,7 @@ def build_index(domain: Domain, home: Path, embedder: Any) -> Any:
     return read_version(index_folder(domain, home, embedder), with_search=False)
 
 
-def replay_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, str, int, float]]:
+def replay_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[str, str, str, str, int, float]]:
     """The dialogues of a domain sent turn by turn through the chat graph (rag, extractive; one session each):
     the share of customer turns routed out of scope or refused. The graph resolves follow-ups ("Crystal Minh"
     after a question about a refund) and answers small talk before the scope rail sees them."""
@@ -217,9 +217,16 @@ def replay_rows(domains: list[Domain], home: Path) -> list[tuple[str, str, str, 
         with tempfile.TemporaryDirectory(prefix="scope-replay-") as work:
             service = ChatService(GraphConfig(index_dir=folder, checkpoint_db=Path(work) / CHECKPOINT_FILE,
                                               store_db=Path(work) / STORE_FILE, cache_dir=home))  # fmt: skip
-            routes = [service.chat(turn, session_id=f"{domain.name}-{i}")["route"]
-                      for i, dialogue in enumerate(domain.dialogues) for turn in dialogue]  # fmt: skip
+            turns = [(turn, f"{domain.name}-{i}") for i, dialogue in enumerate(domain.dialogues) for turn in dialogue]
+            routes = [service.chat(turn, session_id=session)["route"] for turn, session in turns]
         declined = [r not in ("out_of_scope", "refused") for r in routes]
+        wrong = [
+            (route, turn)
+            for (turn, _), route in zip(turns, routes, strict=True)
+            if route in ("out_of_scope", "refused")
+        ]
+        for route, turn in wrong[:misses]:
+            print(f"  miss {domain.name} dialogues through the graph (in): {route} {turn}", flush=True)
         rows.append(
             (domain.name, "en", "in", f"{domain.name}_dialogues_through_the_graph", len(routes), _rate(declined))
         )
@@ -234,6 +241,7 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
     """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index; ``misses``:
     print up to this many misrouted messages of each set (refused in-scope ones, accepted out-of-scope ones)."""
     from graph.nodes.check_scope import gibberish
+    from graph.rails.escalation import check_escalation
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
     from graph.smalltalk import smalltalk
@@ -258,9 +266,10 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 vectors = encode(texts)
                 probs = model.probabilities(vectors, texts, langs)
                 business = model.about_business(vectors, texts)
-                # As the graph routes: small talk ("great, thanks") is answered in kind before the scope rail runs:
+                # As the graph routes: small talk ("great, thanks") is answered in kind and a request for a person
+                # ("quiero hablar con una persona real") handed off by the input rails before the scope rail runs:
                 # not a refusal of a customer, not an answer to an off-topic question.
-                accepted = [(kind == "in") if smalltalk(t) else
+                accepted = [(kind == "in") if smalltalk(t) or check_escalation(t)["handoff"] else
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for t, lang, p, b in zip(texts, langs, probs, business, strict=True)]  # fmt: skip
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
@@ -313,7 +322,7 @@ def main() -> None:
         return
     domains = load_domains(args.shared, args.domains.split(","), other_val=args.other_val,
                            own_questions=args.own_questions)  # fmt: skip
-    rows = rail_rows(domains, args.home, args.misses) + replay_rows(domains, args.home)
+    rows = rail_rows(domains, args.home, args.misses) + replay_rows(domains, args.home, args.misses)
     print("\n| domain | lang | set | n | false refusals | out-of-scope recall |")
     print("|---|---|---|---:|---:|---:|")
     for name, lang, kind, set_name, n, value in rows:
