@@ -416,8 +416,9 @@ def test_questions_about_the_business_itself_are_in_scope(deps: Any, bundled_ind
     such questions on the demo store (an article that lists the channels is far from "what's your phone number?",
     and "dial someone's phone number" is near). A detector fitted on data/scope/business_questions.jsonl lets them
     through unless they name another company (graph/scope_business.py). Measured on a set another author wrote
-    (benchmarks/data/business_basics_val.jsonl, never fitted on): 86 % accepted in each language, look-alikes
-    (other places' hours, calling a relative) 5 % / 19 %."""
+    (benchmarks/data/business_basics_val.jsonl, never fitted on): 86 % accepted in each language with the detector
+    reading the two vectors alone; 90 % (en) and 98 % (es) since it also reads the cosines to the nearest shipped
+    question and negative; look-alikes (other places' hours, calling a relative) 5 % / 24 %."""
     from graph.nodes.check_scope import scope_verdict
 
     model, encode = deps.scope, deps.kb.embedder.encode
@@ -429,7 +430,7 @@ def test_questions_about_the_business_itself_are_in_scope(deps: Any, bundled_ind
     for lang in ("en", "es"):
         asked = [v["in_scope"] for v, r in zip(verdicts, rows, strict=True) if r["lang"] == lang and r["in_scope"]]
         alike = [v["in_scope"] for v, r in zip(verdicts, rows, strict=True) if r["lang"] == lang and not r["in_scope"]]
-        assert np.mean(asked) >= 0.75 and np.mean(alike) <= 0.35, (lang, np.mean(asked), np.mean(alike))
+        assert np.mean(asked) >= 0.88 and np.mean(alike) <= 0.35, (lang, np.mean(asked), np.mean(alike))
     phone, tesco = encode(["what's your phone number", "what time does Tesco open on Sundays?"])
     assert scope_verdict(model, phone, "what's your phone number", "en") | {"score": 0} == {
         "score": 0, "threshold": round(model.threshold("en"), 4), "in_scope": True, "business": True}  # fmt: skip
@@ -437,6 +438,9 @@ def test_questions_about_the_business_itself_are_in_scope(deps: Any, bundled_ind
     assert not verdict["in_scope"] and "business" not in verdict and verdict["other_company"] == "Tesco"
     saved = ScopeModel.load(next((bundled_index / ".scope").glob("scope-*.npz")))
     assert saved.business is not None and saved.business.threshold == model.business.threshold
+    # the saved detector keeps its reference questions and negatives (float16) and decides as the fitted one
+    vectors = encode(texts)
+    assert np.array_equal(saved.about_business(vectors, texts), model.about_business(vectors, texts))
 
 
 def test_a_refit_reuses_the_vectors_of_texts_it_embedded_before_and_only_those(
