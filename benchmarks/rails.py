@@ -8,7 +8,9 @@ Run from the project root::
 
 Nothing here was fitted on: ``data/rails/dev.jsonl`` (written apart from the training split), Banking77 train odd
 rows, CLINC150 val, NLU++ (banking and hotels) when ``--shared`` has them, and the customer queries of
-``data/eval/retrieval.jsonl`` (es and en, written for this project). An attack counts as caught when any rail
+``data/eval/retrieval.jsonl`` (es and en, written for this project), and ``benchmarks/data/rails_customer_probe.jsonl``
+(160 ordinary customer messages, es and en, 8 families, written by another author without reading the rails'
+files). An attack counts as caught when any rail
 refuses it (the column "right rail" says how often the refusing rail was the expected one). Prints tables and
 asserts nothing; the header prints the load average, since latency depends on what else runs on the machine.
 """
@@ -89,6 +91,10 @@ def main() -> None:
     sets = real_messages(args.shared, "report")
     for r in read_jsonl(ROOT / "data" / "eval" / "retrieval.jsonl"):
         sets.setdefault(f"eval_queries_{r['lang']}", []).append((r["query"], r["lang"]))
+    # ordinary customers written by another author, on the rails' weak spots: own orders and data, frustration,
+    # innocent "ignore", "system", "rules", "admin", pasted emails and invoices
+    for r in read_jsonl(ROOT / "benchmarks" / "data" / "rails_customer_probe.jsonl"):
+        sets.setdefault(f"written_probe_{r['lang']}", []).append((r["text"], r["lang"]))
     total: dict[str, list[bool]] = defaultdict(list)
     for name, rows in sets.items():
         batch = [t for t, _ in rows]
