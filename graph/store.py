@@ -44,15 +44,33 @@ CREATE INDEX IF NOT EXISTS escalations_by_session ON escalations (session_id, st
 CREATE INDEX IF NOT EXISTS escalation_events_by_escalation ON escalation_events (escalation_id, at);
 CREATE INDEX IF NOT EXISTS session_messages_by_session ON session_messages (session_id, id);
 """
-# Columns added to the first version of the escalations table (a store written before the lifecycle existed).
-_ADDED_COLUMNS = (("assigned_to", "TEXT"), ("assigned_name", "TEXT"), ("updated_at", "REAL"), ("note", "TEXT"))
+# Columns added to the first version of the escalations table (a store written before the lifecycle existed, or
+# before waiting_since).
+_ADDED_COLUMNS = (("assigned_to", "TEXT"), ("assigned_name", "TEXT"), ("updated_at", "REAL"), ("note", "TEXT"),
+                  ("waiting_since", "REAL"))  # fmt: skip
 STATUSES = ("open", "assigned", "resolved", "returned")
 ACTIVE = ("open", "assigned")  # a session has at most one active escalation
+# waiting_since: since when the customer has been waiting for a person's reply. Set to the hand-off's time when the
+# case opens; an agent's reply (not a draft) clears it, and the customer's next message sets it again (the first
+# unanswered one counts): each in the transaction that writes the message. Only an open or assigned case has one (a
+# closed case's customer talks to the bot). The queue's age filter and its "oldest first" go by it; until 2026-12-07
+# they went by created_at, so a case answered a minute ago sorted by when it was opened, and a customer writing
+# again after an agent's reply an hour ago counted as waiting since the hand-off.
+_WAITING = "(CASE WHEN status IN ('open', 'assigned') THEN waiting_since END)"
+# The same, computed from the stored messages: what a store written before the column holds (the SQLite setup and
+# the Alembic revision 0003 fill the new column with it, once).
+WAITING_SINCE_FROM_MESSAGES = (
+    "UPDATE escalations SET waiting_since = CASE WHEN (SELECT MAX(r.id) FROM session_messages r WHERE "
+    "r.escalation_id = escalations.id AND r.role = 'agent' AND r.draft = 0) IS NULL THEN created_at ELSE "
+    "(SELECT MIN(w.created_at) FROM session_messages w WHERE w.escalation_id = escalations.id AND w.role = 'user' "
+    "AND w.id > (SELECT MAX(r.id) FROM session_messages r WHERE r.escalation_id = escalations.id AND "
+    "r.role = 'agent' AND r.draft = 0)) END WHERE status IN ('open', 'assigned')"
+)
 # queued_at: when the case last entered the queue (opened, or released back to it); the console's "waiting" counted
 # from created_at, so a case an agent released after an hour read as waiting an hour the moment it came back.
 _ESCALATION_COLUMNS = "id, session_id, lang, reason, transcript, status, created_at, assigned_to, assigned_name, " \
     "updated_at, note, COALESCE((SELECT MAX(q.at) FROM escalation_events q WHERE q.escalation_id = escalations.id " \
-    "AND q.status = 'open'), created_at) AS queued_at"  # fmt: skip
+    "AND q.status = 'open'), created_at) AS queued_at, " + _WAITING + " AS waiting_since"  # fmt: skip
 
 
 class EscalationError(Exception):
@@ -107,6 +125,8 @@ def _setup_sqlite(db: sqlite3.Connection) -> None:
             db.execute(f"SELECT {name} FROM escalations LIMIT 0")
         except sqlite3.OperationalError:
             db.execute(f"ALTER TABLE escalations ADD COLUMN {name} {kind}")
+            if name == "waiting_since":
+                db.execute(WAITING_SINCE_FROM_MESSAGES)
     db.execute("UPDATE escalations SET status = 'resolved' WHERE status = 'closed'")  # first version
 
 
@@ -147,10 +167,10 @@ class SupportStore:
             # One statement: inserted only when the session has no active escalation (atomic in SQLite; on
             # PostgreSQL two replicas racing meet the partial unique index of the active statuses: DO NOTHING).
             cursor = db.execute(
-                "INSERT INTO escalations (id, session_id, lang, reason, transcript, status, created_at, updated_at)"
-                " SELECT ?, ?, ?, ?, ?, 'open', ?, ? WHERE NOT EXISTS (SELECT 1 FROM escalations"
+                "INSERT INTO escalations (id, session_id, lang, reason, transcript, status, created_at, updated_at,"
+                " waiting_since) SELECT ?, ?, ?, ?, ?, 'open', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM escalations"
                 " WHERE session_id = ? AND status IN ('open', 'assigned')) ON CONFLICT DO NOTHING",
-                (escalation_id, session_id, lang, reason, json.dumps(transcript, ensure_ascii=False), now, now,
+                (escalation_id, session_id, lang, reason, json.dumps(transcript, ensure_ascii=False), now, now, now,
                  session_id),
             )  # fmt: skip
             if cursor.rowcount:
@@ -182,9 +202,11 @@ class SupportStore:
         oldest_first: bool = False,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """The newest escalations first (``oldest_first``: the longest waiting first), optionally only those with
-        ``status`` (``closed``: resolved or returned), in ``lang``, created more than ``older_than`` seconds ago, or
-        held by the agent ``assigned_to``; ``limit`` of them after skipping ``offset``.
+        """The newest escalations first (``oldest_first``: the customer waiting longest for a person's reply first,
+        by ``waiting_since``, then the cases nobody waits on, oldest first), optionally only those with ``status``
+        (``closed``: resolved or returned), in ``lang``, whose customer has been waiting for a reply ``older_than``
+        seconds or more (never a case whose last message is the agent's, nor a closed one), or held by the agent
+        ``assigned_to``; ``limit`` of them after skipping ``offset``.
 
         The filters are applied before the limit: the console's "mine" filtered the newest 100 assigned cases, so an
         agent's own older cases vanished behind colleagues' ones."""
@@ -196,12 +218,14 @@ class SupportStore:
         if lang is not None:
             query, args = query + " AND lang = ?", [*args, lang]
         if older_than is not None:
-            query, args = query + " AND created_at <= ?", [*args, time.time() - older_than]
+            query, args = query + f" AND {_WAITING} <= ?", [*args, time.time() - older_than]
         if assigned_to is not None:
             query, args = query + " AND assigned_to = ?", [*args, assigned_to]
-        order = "ASC" if oldest_first else "DESC"
-        rows = self.db.query(query + f" ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
-                             [*args, limit, offset])  # fmt: skip
+        if oldest_first:
+            query += f" ORDER BY CASE WHEN {_WAITING} IS NULL THEN 1 ELSE 0 END, {_WAITING}, created_at, id"
+        else:
+            query += " ORDER BY created_at DESC, id DESC"
+        rows = self.db.query(query + " LIMIT ? OFFSET ?", [*args, limit, offset])
         return [self._escalation(r) for r in rows]
 
     def escalation(self, escalation_id: str) -> dict[str, Any]:
@@ -332,9 +356,13 @@ class SupportStore:
     def add_customer_message(self, session_id: str, content: str, after_turns: int, meta: dict[str, Any] | None = None
                              ) -> dict[str, Any] | None:  # fmt: skip
         """Keep a (redacted) customer message for the agent who holds the session; None (nothing stored) when no
-        agent holds it, so the bot answers instead. Check and write are one statement."""
+        agent holds it, so the bot answers instead. Check and write are one transaction: the case's ``waiting_since``
+        starts here unless the customer was already waiting (updated first: the row's lock orders it with an agent's
+        reply), and the insert checks the same holder."""
         now = time.time()
         with self._transaction() as db:
+            db.execute("UPDATE escalations SET waiting_since = COALESCE(waiting_since, ?) WHERE session_id = ? AND"
+                       " status = 'assigned'", (now, session_id))  # fmt: skip
             cursor = db.execute(
                 "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
                 " meta, created_at) SELECT session_id, id, 'user', ?, 'customer', ?, 0, ?, ? FROM escalations"
@@ -347,7 +375,8 @@ class SupportStore:
     def add_agent_message(self, escalation_id: str, agent: str, content: str, after_turns: int, *,
                           draft: bool = False, meta: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
         """Store an agent's reply (or a ``draft`` the customer never sees) in the escalation's session; only the
-        agent who holds the escalation may write (checked in the same statement).
+        agent who holds the escalation may write (checked in the same statement). A reply (not a draft) ends the
+        customer's wait (``waiting_since``), in the same transaction.
 
         Raises:
             EscalationNotFound: unknown id.
@@ -355,6 +384,9 @@ class SupportStore:
         """
         now = time.time()
         with self._transaction() as db:
+            if not draft:
+                db.execute("UPDATE escalations SET waiting_since = NULL WHERE id = ? AND status = 'assigned' AND"
+                           " assigned_to = ?", (escalation_id, agent))  # fmt: skip
             cursor = db.execute(
                 "INSERT INTO session_messages (session_id, escalation_id, role, content, author, after_turns, draft,"
                 " meta, created_at) SELECT session_id, id, 'agent', ?, assigned_name, ?, ?, ?, ? FROM escalations"

@@ -224,20 +224,38 @@ def test_the_in_process_console_applies_the_apis_limits_to_replies_and_notes(
 
 
 @pytest.mark.slow
-def test_a_case_released_back_to_the_queue_waits_from_then(inprocess_env: Path, inprocess_backend: Any) -> None:
+def test_the_queue_shows_how_long_each_customer_has_waited_for_a_reply(inprocess_env: Path, inprocess_backend: Any
+                                                                       ) -> None:  # fmt: skip
     store = inprocess_backend.service.store
-    case = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
-    with store._transaction() as db:  # opened two hours ago
-        db.execute("UPDATE escalations SET created_at = created_at - 7200 WHERE id = ?", (case,))
-        db.execute("UPDATE escalation_events SET at = at - 7200 WHERE escalation_id = ?", (case,))
-    inprocess_backend.act(AGENT, case, "claim")
-    inprocess_backend.act(AGENT, case, "release", to="queue")  # back in the queue now
-    console = open_page("agent")
-    [table] = [d for d in console.dataframe if "waiting" in d.value.columns]
-    [row] = [r for _, r in table.value.iterrows() if r["case"] == case[:8]]
-    minutes, unit = row["waiting"].split()
-    assert unit == "min" and int(minutes) < 30, row.to_dict()  # it read "2 h": counted from the case's creation
-    inprocess_backend.act(AGENT, case, "resolve")
+    waited, answered = (inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"] for _ in range(2))
+    with store._transaction() as db:  # both opened two hours ago
+        for case in (waited, answered):
+            db.execute("UPDATE escalations SET created_at = created_at - 7200, waiting_since = waiting_since - 7200"
+                       " WHERE id = ?", (case,))  # fmt: skip
+            db.execute("UPDATE escalation_events SET at = at - 7200 WHERE escalation_id = ?", (case,))
+    for case in (waited, answered):
+        inprocess_backend.act(AGENT, case, "claim")
+    inprocess_backend.act(AGENT, answered, "messages", text="Hola, ya estoy revisando tu pedido.")
+    inprocess_backend.act(AGENT, waited, "release", to="queue")  # back in the queue, nobody has answered them yet
+
+    def waiting(at: AppTest) -> dict[str, str]:
+        assert not at.exception, [e.value for e in at.exception]
+        tables = [d for d in at.dataframe if "waiting" in d.value.columns]
+        return {r["case"]: r["waiting"] for table in tables for _, r in table.value.iterrows()}
+
+    try:
+        console = open_page("agent")
+        # It read "0 min": the time since the release, not since the customer asked for a person.
+        assert waiting(console)[waited[:8]] == "2 h"
+        console.selectbox(key="queue_status").set_value("Mine").run()
+        assert waiting(console)[answered[:8]] == "answered"  # it read "2 h" though the customer has their reply
+        console.selectbox(key="queue_age").set_value("Waiting > 1 h").run()  # the filter went by the creation too
+        assert answered[:8] not in waiting(console)
+        console.selectbox(key="queue_status").set_value("Open").run()
+        assert waited[:8] in waiting(console)
+    finally:
+        inprocess_backend.act(AGENT, waited, "resolve")
+        inprocess_backend.act(AGENT, answered, "resolve")
 
 
 @pytest.mark.slow

@@ -96,12 +96,22 @@ def _short(text: str, limit: int = 90) -> str:
 
 
 def _age(value: Any) -> str:
-    """Minutes (hours from two on) since an epoch time; an open case's waiting time is since it last entered the
-    queue (``queued_at``: a case released back to it waited from its creation, hours too many)."""
+    """Minutes (hours from two on) since an epoch time."""
     if not isinstance(value, int | float):
         return ""
     minutes = max(0, int((time.time() - value) // 60))
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+def _waiting(record: Mapping[str, Any]) -> str:
+    """How long the customer has waited for a person's reply (the service's ``waiting_since``: from the hand-off,
+    or from their first message after the agent's last reply), "answered" when the last word is the agent's, and
+    nothing for a closed case. It showed the time since the case last entered the queue (an assigned one's since its
+    creation), which neither the age filter nor "longest waiting first" used."""
+    if record.get("status") not in ("open", "assigned"):
+        return ""
+    since = record.get("waiting_since")
+    return _age(since) if since is not None else "answered"
 
 
 def render_turn(turn: dict[str, Any]) -> None:
@@ -142,9 +152,10 @@ def _queue(backend: Backend, who: Staff, status: str | None, lang: str | None, o
 
 
 def _fingerprint(rows: list[dict[str, Any]], view: dict[str, Any] | None) -> tuple[Any, ...]:
-    """What others change in the tab: the queue's cases and who has them; the open case's status, holder, messages
-    and draft (a customer's new message makes one)."""
-    queue = tuple((str(r.get("id")), r.get("status"), r.get("assigned_to")) for r in rows)
+    """What others change in the tab: the queue's cases, who has them and since when their customer waits (a reply,
+    a customer's new message); the open case's status, holder, messages and draft (a customer's new message makes
+    one)."""
+    queue = tuple((str(r.get("id")), r.get("status"), r.get("assigned_to"), r.get("waiting_since")) for r in rows)
     if view is None:
         return (queue,)
     record = view.get("escalation") or {}
@@ -210,7 +221,7 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     st.dataframe(  # "customer asks": the queue said only "customer_request", and every case had to be opened
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
           "customer asks": _short(customer_asks(r)), "reason": r.get("reason"), "created": _when(r.get("created_at")),
-          "waiting": _age(r.get("queued_at") if r.get("status") == "open" else r.get("created_at")),
+          "waiting": _waiting(r),
           "agent": r.get("assigned_name") or ""} for r in rows],
         hide_index=True, width="stretch",
     )  # fmt: skip
