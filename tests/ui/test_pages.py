@@ -259,6 +259,31 @@ def test_the_queue_shows_how_long_each_customer_has_waited_for_a_reply(inprocess
 
 
 @pytest.mark.slow
+def test_answering_a_case_picked_by_its_wait_keeps_it_open_as_the_agents_own(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    store = inprocess_backend.service.store
+    case = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
+    with store._transaction() as db:  # the customer has waited two hours
+        db.execute("UPDATE escalations SET waiting_since = waiting_since - 7200 WHERE id = ?", (case,))
+    try:
+        console = open_page("agent")
+        console.selectbox(key="queue_age").set_value("Waiting > 1 h").run()
+        console.selectbox(key="queue_case").set_value(case).run()
+        console.button(key=f"claim-{case}").click().run()
+        console.text_area(key=f"reply-{case}").input("Hola, ya estoy revisando tu pedido.").run()
+        console.button(key=f"send-{case}").click().run()
+        assert not console.exception, [e.value for e in console.exception]
+        # Answered, the case no longer waits an hour; it said "is now assigned, held by Ana", the agent's own name.
+        assert [s.value for s in console.subheader] == [f"Case #{case[:8]} · assigned"]
+        notes = [n.value for n in (*console.warning, *console.info)]
+        assert any(f"Case #{case[:8]} is yours" in n for n in notes), notes
+        assert not any("held by Ana" in n for n in notes), notes
+    finally:
+        inprocess_backend.act(AGENT, case, "resolve")
+
+
+@pytest.mark.slow
 def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: Path, inprocess_backend: Any) -> None:
     session_id = uuid.uuid4().hex
     case = inprocess_backend.handoff(session_id, lang="es")["id"]

@@ -284,9 +284,9 @@ def _case_from_address(backend: Backend, who: Staff) -> None:
 
 
 def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]], notices: Any) -> list[dict[str, Any]]:
-    """``rows`` with the case this agent has open, when it just left them (a colleague claimed it): its view stays,
-    saying who has it (in ``notices``). It used to vanish, the next case took its place, and a click on Claim meant
-    for it was lost or claimed the other one."""
+    """``rows`` with the case this agent has open, when it just left them (a colleague claimed it, or the agent's
+    reply ended the wait an age filter selected it by): its view stays, saying who has it (in ``notices``). It used
+    to vanish, the next case took its place, and a click on Claim meant for it was lost or claimed the other one."""
     opened = st.session_state.get("queue_case")
     if not opened or any(str(r.get("id")) == opened for r in rows):
         return rows
@@ -294,6 +294,12 @@ def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]], no
         record = backend.escalation(who, str(opened))["escalation"]
     except (BackendError, KeyError):
         return rows
+    if record.get("status") == "assigned" and record.get("assigned_to") == who.agent_id:
+        # The agent's own reply took it out of a "Waiting > ..." filter: it said "is now assigned, held by <their
+        # own name>", as if a colleague had taken it.
+        notices.info(f"Case #{str(opened)[:8]} is yours and no longer matches these filters (its customer is not "
+                     "waiting that long now): it stays open here.")  # fmt: skip
+        return [record, *rows]
     held = f", held by {record['assigned_name']}" if record.get("assigned_name") else ""
     notices.warning(f"Case #{str(opened)[:8]} is now {record.get('status')}{held}: it no longer matches these filters.")
     return [record, *rows]
