@@ -53,7 +53,7 @@ ACTIVE = ("open", "assigned")  # a session has at most one active escalation
 # waiting_since: since when the customer has been waiting for a person's reply. Set to the hand-off's time when the
 # case opens; an agent's reply (not a draft) clears it, and the customer's next message sets it again (the first
 # unanswered one counts): each in the transaction that writes the message. Only an open or assigned case has one (a
-# closed case's customer talks to the bot). The queue's age filter and its "oldest first" go by it; until 2026-12-07
+# closed case's customer talks to the bot). The queue's age filter and its "oldest first" go by it; until 2026-12-06
 # they went by created_at, so a case answered a minute ago sorted by when it was opened, and a customer writing
 # again after an agent's reply an hour ago counted as waiting since the hand-off.
 _WAITING = "(CASE WHEN status IN ('open', 'assigned') THEN waiting_since END)"

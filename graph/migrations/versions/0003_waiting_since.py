@@ -5,7 +5,7 @@ the agent's last reply (none: not waiting).
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
