@@ -240,13 +240,14 @@ def _rate(flags: list[bool]) -> float:
 def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[str, str, str, str, int, float]]:
     """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index; ``misses``:
     print up to this many misrouted messages of each set (refused in-scope ones, accepted out-of-scope ones)."""
-    from graph.nodes.check_scope import gibberish
+    from graph.nodes.check_scope import gibberish, respeller, scope_verdict
     from graph.rails.escalation import check_escalation
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
     from graph.smalltalk import smalltalk
     from retrieval.conversation import without_asides
     from retrieval.embeddings import load_embedder
+    from retrieval.search import KnowledgeBase
 
     embedder = load_embedder(cache_dir=home)
     encode = cached_encode(embedder.encode, embedder.name.replace("/", "_"), home / "scope" / "bench")
@@ -258,6 +259,7 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
         data = build_index(domain, home, embedder)
         model = fit_scope(data, encode, cache=home / "scope" / embedder.name.replace("/", "_"),
                           customer_questions=questions)  # fmt: skip
+        kb = KnowledgeBase.open(index_folder(domain, home, embedder), home)  # its speller
         print(f"{label}: fitted in {time.perf_counter() - started:.0f} s, thresholds {model.thresholds}", flush=True)
         for kind, sets in (("in", domain.inside), ("out", domain.outside)):
             for set_name, items in sets.items():
@@ -272,6 +274,11 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 accepted = [(kind == "in") if smalltalk(t) or check_escalation(t)["handoff"] else
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for t, lang, p, b in zip(texts, langs, probs, business, strict=True)]  # fmt: skip
+                # ... and a refused message is read again with its typos fixed (graph.nodes.check_scope.respeller)
+                for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
+                    if not accepted[i] and not smalltalk(t) and not check_escalation(t)["handoff"]:
+                        respell = respeller(kb, lambda x: encode([x])[0], lang)
+                        accepted[i] = scope_verdict(model, vectors[i], t, lang, None, respell)["in_scope"]
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
                 for p, t in sorted(wrong, reverse=kind == "out")[:misses]:
                     print(f"  miss {label} {set_name} ({kind}): {p:.3f} {t}", flush=True)

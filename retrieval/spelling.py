@@ -75,6 +75,7 @@ class Speller:
         stems (:func:`retrieval.lexicon.content_terms`) of real words, which are never changed though the index
         lacks them ("blanca" is not "banca", "hombre" not "nombre")."""
         self.known_stems = known_stems or {}
+        self._languages = sorted(set(self.known_stems) | {"en", "es"})
         self.counts: dict[str, Counter[str]] = {}
         for text, lang in texts:
             self.counts.setdefault(lang, Counter()).update(w for w in _words(text) if w.isalpha())
@@ -106,18 +107,20 @@ class Speller:
         best = min(distance for _, distance, _ in matches)
         return max((m for m, distance, _ in matches if distance == best), key=lambda m: (counts[m], m))
 
-    def fixes(self, query: str, lang: str | None) -> dict[str, str]:
+    def fixes(self, query: str, lang: str | None, stems: bool = True) -> dict[str, str]:
         """Each of the query's words the index does not have -> the index's word (in ``lang``, the query's
-        language; in either when it is unknown) to search for it; empty for a query whose words it has."""
+        language; in either when it is unknown) to search for it; empty for a query whose words it has.
+        ``stems=False``: typos only, not the index's word for a real word's stem (:meth:`unstressed`: "devuelvo" ->
+        "devolver" helps a search, but "recomiéndame una serie" is not about "ser")."""
         langs = [lang] if lang in self.counts else sorted(self.counts)
         out: dict[str, str] = {}
         for word in _words(query):
             if len(word) < MIN_LETTERS or not word.isalpha() or word in self.known or word in _stopwords():
                 continue
-            if self._real(word, langs):
+            if self._real(word, self._languages):  # a real word of either language: "function" in a Spanish query
                 # a Spanish verb form whose stem changes ("devuelvo", "cierras"): the index's word of the stem
                 # without the diphthong ("devolver", "cerrar"); Snowball cuts "devuelv" and "devolv" apart
-                fixed = self.unstressed(word) if "es" in langs else None
+                fixed = self.unstressed(word) if stems and "es" in langs else None
                 if fixed is not None:
                     out[word] = fixed
                 continue
@@ -158,9 +161,9 @@ class Speller:
         """The index's words to search for the query's words it does not have (:meth:`fixes`), once each."""
         return list(dict.fromkeys(self.fixes(query, lang).values()))
 
-    def corrected(self, query: str, lang: str | None) -> str:
+    def corrected(self, query: str, lang: str | None, stems: bool = True) -> str:
         """``query`` with each word the index does not have replaced by its fix (:meth:`fixes`)."""
-        fixes = self.fixes(query, lang)
+        fixes = self.fixes(query, lang, stems)
         if not fixes:
             return query
         return WORD.sub(lambda m: fixes.get(strip_accents(m.group().lower()), m.group()), query)

@@ -4,6 +4,7 @@ reuses that vector."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from graph.deps import Deps
@@ -31,12 +32,39 @@ def gibberish(text: str) -> bool:
     return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
 
 
+Respell = Callable[[str], "tuple[str, Any] | None"]  # a query -> (its typos corrected, that text's vector), or None
+
+
+def respeller(kb: Any, embed: Callable[[str], Any], lang: str) -> Respell | None:
+    """What :func:`scope_verdict` reads a misspelt query with: the index's speller (:mod:`retrieval.spelling`; typos
+    only, not a real word's stem) and the index's embedder; None for a search backend without a speller."""
+    speller = kb.speller() if hasattr(kb, "speller") else None
+    if speller is None:
+        return None
+
+    def respell(query: str) -> tuple[str, Any] | None:
+        fixed = speller.corrected(query, lang, stems=False)
+        return (fixed, embed(fixed)) if fixed != query else None
+
+    return respell
+
+
 def scope_verdict(
-    model: ScopeModel, vector: Any, query: str, lang: str, threshold: float | None = None
+    model: ScopeModel,
+    vector: Any,
+    query: str,
+    lang: str,
+    threshold: float | None = None,
+    respell: Respell | None = None,
 ) -> dict[str, Any]:
-    """``{"score", "threshold", "in_scope"[, "no_known_word"]}``: every rule of the scope rail on one query
-    (``vector``: its embedding by the index's embedder; ``threshold``: overrides the fitted one). The graph node
-    and ``supportbot guard scope`` both call this."""
+    """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "spelling"]}``: every
+    rule of the scope rail on one query (``vector``: its embedding by the index's embedder; ``threshold``: overrides
+    the fitted one). The graph node and ``supportbot guard scope`` both call this.
+
+    A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "me e kedado
+    sin datos", "how do i retrun an item" read far from every article, misspelt, and were refused; when that reading
+    is in scope, so is the query (``spelling``: the corrected text). Keyboard mashing and a query naming another
+    company are not read again (a company's name is no typo of the index's words)."""
     score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
@@ -56,6 +84,12 @@ def scope_verdict(
     others = model.other_companies(query)
     if others:  # one of the features; the redirect names the company when the rail says no
         verdict["other_company"] = others[0]
+    elif respell is not None and not verdict["in_scope"] and not unknown:
+        read = respell(query)
+        if read is not None:
+            again = scope_verdict(model, read[1], read[0], lang, threshold)
+            if again["in_scope"]:
+                return again | {"spelling": read[0]}
     return verdict
 
 
@@ -86,9 +120,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     own = without_asides(state.get("message_query") or query)
     followup = bool(state.get("guardrails", {}).get("followup", {}).get("resolved"))
     judged = query if followup else own
-    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, deps.config.scope_threshold)
+    respell = respeller(deps.kb, deps.embed, lang)
+    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, deps.config.scope_threshold, respell)
     if followup and verdict["in_scope"] and _own_terms(own, lang) >= OWN_TERMS and not is_slot_answer(own):
-        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, deps.config.scope_threshold)
+        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, deps.config.scope_threshold, respell)
         verdict["own_score"] = alone["score"]
         if not alone["in_scope"] and _odds(alone["score"]) * FOLLOWUP_ODDS < _odds(alone["threshold"]):
             verdict["in_scope"] = False

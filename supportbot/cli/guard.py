@@ -52,19 +52,18 @@ def scope(
     from supportbot.settings import get_settings
 
     try:
-        from graph.nodes.check_scope import scope_verdict
+        from graph.nodes.check_scope import respeller, scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
         from graph.scope import deployment_scope, load_or_fit
         from retrieval.conversation import without_asides
-        from retrieval.embeddings import load_embedder
         from retrieval.language import detect_language
-        from retrieval.store import read_version
+        from retrieval.search import KnowledgeBase
         from retrieval.text import clean
 
         settings = get_settings()
         home = settings.home
-        data = read_version(index, with_search=False)  # the embedder and backend that built the index, as in search
-        embedder = load_embedder(data.manifest["embedder"], data.manifest.get("embedder_backend", "auto"), home)
+        kb = KnowledgeBase.open(index, home)  # the embedder and backend that built the index; its speller
+        data, embedder = kb.data, kb.embedder
 
         # as the graph: the deployment's own customer questions (SUPPORTBOT_SCOPE_QUESTIONS), its company ours
         def load(questions: Any) -> Any:
@@ -80,9 +79,11 @@ def scope(
     vectors = embedder.encode(texts) if texts else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
-        verdict = scope_verdict(model, vectors[i], text, lang, threshold)  # type: ignore[index]
-        # the rules beyond the score that apply: a question about the business itself, another company named
-        why = {key: verdict[key] for key in ("business", "other_company") if key in verdict}
+        respell = respeller(kb, lambda t: embedder.encode([t])[0], lang)
+        verdict = scope_verdict(model, vectors[i], text, lang, threshold, respell)  # type: ignore[index]
+        # the rules beyond the score that apply: a question about the business itself, another company named, a
+        # misspelt query read with its typos corrected
+        why = {key: verdict[key] for key in ("business", "other_company", "spelling") if key in verdict}
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 
 

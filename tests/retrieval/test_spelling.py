@@ -33,6 +33,21 @@ def test_known_and_real_words_are_left_alone() -> None:
     assert Speller([("una buena idea", "es")]).corrections("un fisio bueno", "es") == []
 
 
+def test_typos_only_and_real_words_of_either_language() -> None:
+    """What the scope rail reads a misspelt message as: typos fixed, no real word turned into the index word of its
+    stem ("serie" -> "ser" made "recomiéndame una serie buena" read as a store question), and a real word of the
+    other language kept ("function" in a Spanish message is not a typo of "funciona")."""
+    texts = [("Puedes devolver tus artículos en 30 días. La web no funciona? Ser cliente tiene ventajas.", "es")]
+    real = {"es": {content_terms(w, "es")[0] for w in ("devuelvo", "serie")}}
+    real["en"] = {content_terms("function", "en")[0]}
+    speller = Speller(texts, real)
+    assert speller.fixes("¿Cómo devuelvo un producto?", "es") == {"devuelvo": "devolver"}  # for the search
+    assert speller.corrected("¿Cómo devuelvo un producto?", "es", stems=False) == "¿Cómo devuelvo un producto?"
+    assert speller.corrected("recomiéndame una serie", "es", stems=False) == "recomiéndame una serie"
+    assert speller.corrected("el botón de pago no funsiona", "es", stems=False) == "el botón de pago no funciona"
+    assert speller.corrections("error: undefined is not a function", "es") == []
+
+
 def test_spanish_sound_keys() -> None:
     assert sound_key("kiero") == sound_key("quiero")
     assert sound_key("debolucion") == sound_key("devolucion")
