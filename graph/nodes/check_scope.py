@@ -32,7 +32,7 @@ def gibberish(text: str) -> bool:
     return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
 
 
-Respell = Callable[[str], "tuple[str, Any] | None"]  # a query -> (its typos corrected, that text's vector), or None
+Respell = Callable[[str], tuple[str, Any] | None]  # a query -> (its typos corrected, that text's vector), or None
 
 
 def respeller(kb: Any, embed: Callable[[str], Any], lang: str) -> Respell | None:
@@ -61,9 +61,9 @@ def scope_verdict(
     rule of the scope rail on one query (``vector``: its embedding by the index's embedder; ``threshold``: overrides
     the fitted one). The graph node and ``supportbot guard scope`` both call this.
 
-    A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "me e kedado
-    sin datos", "how do i retrun an item" read far from every article, misspelt, and were refused; when that reading
-    is in scope, so is the query (``spelling``: the corrected text). Keyboard mashing and a query naming another
+    A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "repiar my
+    phone", "donde esta mi paqete" read far from every article, misspelt, and were refused; when that reading is in
+    scope, so is the query (``spelling``: the corrected text). Keyboard mashing and a query naming another
     company are not read again (a company's name is no typo of the index's words)."""
     score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
