@@ -39,7 +39,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
 def scope(
     index: Path = typer.Option(..., "--index", help="Index folder the scope rail is fitted to."),
     input: Path = typer.Option(
-        ..., "--input", help="JSONL file of {id, text}; prints {id, in_scope, score} (and business / other_company)."
+        ...,
+        "--input",
+        help="JSONL file of {id, text}; prints {id, in_scope, score} (and business / other_company / spelling).",
     ),
     threshold: float | None = typer.Option(None, "--threshold", help="Override the fitted threshold (0-1)."),
 ) -> None:
