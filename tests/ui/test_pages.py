@@ -455,7 +455,8 @@ def test_signing_out_leaves_nothing_of_the_console_for_the_next_agent_and_the_ch
     at.selectbox(key="queue_case").set_value(held).run()
     at.button(key=f"claim-{held}").click().run()
     assert at.selectbox(key="queue_status").value == "Mine"
-    assert any(c.value.startswith("1 escalation, newest first.") for c in at.caption)  # was "1 escalations"
+    # was "1 escalations"; and "newest first" until an agent's own cases came the customer waiting longest first
+    assert any(c.value.startswith("1 escalation, longest waiting first.") for c in at.caption)
     at.text_area(key=f"reply-{held}").input("Hola, le escribe Ana: reviso su pedido").run()
     at.text_input(key="kb_query").set_value("reembolso").run()
     at.selectbox(key="queue_status").set_value("Open").run()

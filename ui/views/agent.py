@@ -80,6 +80,10 @@ def _article(backend: Backend, doc_id: str, who: Staff) -> None:
 AGENT_AVATAR = ":material/support_agent:"
 STATUS_FILTER = {"Open": "open", "Assigned": "assigned", "Mine": "mine", "Closed": "closed", "All": None}
 AGE_FILTER = {"Any age": None, "Waiting > 5 min": 300.0, "Waiting > 1 h": 3600.0, "Waiting > 1 day": 86400.0}
+# Listed the customer waiting longest first (then the cases nobody waits on): the cases still to be answered. Until
+# 2026-12-06 only "Open"; an agent's own and the assigned cases came newest first, so the customer an agent had kept
+# waiting longest sat at the bottom of "Mine".
+WAITING_ORDER = ("open", "assigned", "mine")
 
 
 def _when(value: Any) -> str:
@@ -144,11 +148,13 @@ FAILED: tuple[Any, ...] = ("failed",)  # what a tab that could not fetch its dat
 
 def _queue(backend: Backend, who: Staff, status: str | None, lang: str | None, older_than: float | None
            ) -> list[dict[str, Any]]:  # fmt: skip
-    """The escalations the filters select (``mine``: those this agent holds), newest first; the open queue the
-    longest waiting first. The service applies every filter before its limit: "mine" used to filter the newest
-    ``QUEUE_LIMIT`` assigned cases here, and an open queue longer than that hid its longest-waiting customers."""
+    """The escalations the filters select (``mine``: those this agent holds): the open, assigned and own cases the
+    customer waiting longest first (:data:`WAITING_ORDER`), the others newest first. The service applies every filter
+    before its limit: "mine" used to filter the newest ``QUEUE_LIMIT`` assigned cases here, and an open queue longer
+    than that hid its longest-waiting customers."""
     return backend.escalations(QUEUE_LIMIT, staff=who, status="assigned" if status == "mine" else status, lang=lang,
-                               older_than=older_than, mine=status == "mine", oldest_first=status == "open")  # fmt: skip
+                               older_than=older_than, mine=status == "mine",
+                               oldest_first=status in WAITING_ORDER)  # fmt: skip
 
 
 def _fingerprint(rows: list[dict[str, Any]], view: dict[str, Any] | None) -> tuple[Any, ...]:
@@ -213,7 +219,7 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
         st.info("No escalations match these filters.")
         return
     count = f"{len(rows)} escalation" + ("" if len(rows) == 1 else "s")  # "1 escalations" read as a typo
-    order = "longest waiting first" if status == "open" else "newest first"
+    order = "longest waiting first" if status in WAITING_ORDER else "newest first"
     more = f" (the first {QUEUE_LIMIT}: narrow the filters to see the others)" if len(queue) >= QUEUE_LIMIT else ""
     st.caption(f"{count}{more}, {order}. Transcripts are redacted (PII replaced by placeholders).")
     from graph.nodes.handoff import customer_asks
