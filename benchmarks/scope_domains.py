@@ -271,12 +271,14 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 # As the graph routes: small talk ("great, thanks") is answered in kind and a request for a person
                 # ("quiero hablar con una persona real") handed off by the input rails before the scope rail runs:
                 # not a refusal of a customer, not an answer to an off-topic question.
-                accepted = [(kind == "in") if smalltalk(t) or check_escalation(t)["handoff"] else
+                routed = [bool(smalltalk(t)) or check_escalation(t)["handoff"] for t in texts]
+                accepted = [(kind == "in") if routed[i] else
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
-                            for t, lang, p, b in zip(texts, langs, probs, business, strict=True)]  # fmt: skip
+                            for i, (t, lang, p, b) in enumerate(zip(texts, langs, probs, business, strict=True))
+                            ]  # fmt: skip
                 # ... and a refused message is read again with its typos fixed (graph.nodes.check_scope.respeller)
                 for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
-                    if not accepted[i] and not smalltalk(t) and not check_escalation(t)["handoff"]:
+                    if not accepted[i] and not routed[i]:
                         respell = respeller(kb, lambda x: encode([x])[0], lang)
                         accepted[i] = scope_verdict(model, vectors[i], t, lang, None, respell)["in_scope"]
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
