@@ -2,10 +2,11 @@
 merge``): what ``--out`` may be, and how a finished folder replaces it.
 
 :func:`check_output` runs before any work: ``--out`` must be (or become) a folder, may not hold the command's own
-inputs, and a non-empty one is replaced only when it is an earlier output of the same command or ``--overwrite``
-is given, so a user's files are never deleted by mistake. :func:`building` hands out a hidden work folder beside
-``--out`` and publishes it with a rename at the end (never half-written); a failure, SIGINT or SIGTERM removes it
-and leaves ``--out`` as it was.
+inputs (:func:`check_not_input`, which the file-writing ``data redact`` runs too), and a non-empty one is replaced
+only when it is an earlier output of the same command or ``--overwrite`` is given, so a user's files are never
+deleted by mistake. :func:`building` hands out a hidden work folder beside ``--out`` and publishes it with a rename
+at the end (never half-written); a failure, SIGINT or SIGTERM removes it and
+leaves ``--out`` as it was.
 """
 
 from __future__ import annotations
@@ -58,14 +59,44 @@ def check_output(
         os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
     except OSError as exc:
         raise OutputError(f"{flag} {out}: cannot write in {parent} ({exc.strerror}); give a writable folder") from exc
-    resolved = out.resolve()
-    for source in inputs:
-        if source.resolve() == resolved or resolved in source.resolve().parents:
-            raise OutputError(f"{flag} {out} holds the input {source}, which writing {out} would replace; "
-                              f"choose another {flag}")  # fmt: skip
+    check_not_input(out, inputs, flag=flag)
     if out.is_dir() and any(out.iterdir()) and not overwrite and not (earlier is not None and earlier(out)):
         not_ours = f", and not an earlier `supportbot {command}` output" if command else ""
         raise OutputError(f"{flag} {out} already exists and is not empty{not_ours} (pass --overwrite to replace it)")
+
+
+def check_not_input(out: Path, inputs: Sequence[Path], *, flag: str = "--out") -> None:
+    """Refuse an output (file or folder) that is one of the command's inputs or holds one, before anything is written.
+
+    The output is an input when both name the same file: the same path once symlinks are resolved, or another name
+    (a hard link) of it. Writing it would replace the original with the result, and the original would be lost.
+
+    Args:
+        out: the output file or folder.
+        inputs: what the command reads.
+        flag: the option that named ``out`` (``--out``, ``--output``).
+
+    Raises:
+        OutputError: ``out`` is an input, or a folder that holds one.
+    """
+    out = Path(out)
+    resolved = out.resolve()
+    for source in map(Path, inputs):
+        same = source.resolve() == resolved or _same_file(source, out)
+        if same and not out.is_dir():
+            raise OutputError(f"{flag} {out} is the input {source}: writing it would replace the original; "
+                              f"choose another {flag}")  # fmt: skip
+        if same or resolved in source.resolve().parents:
+            raise OutputError(f"{flag} {out} holds the input {source}, which writing {out} would replace; "
+                              f"choose another {flag}")  # fmt: skip
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file under two names (a hard link); False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def work_folder(out: Path) -> Path:

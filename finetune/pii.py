@@ -463,8 +463,17 @@ def redact_text_file(input: Path, output: Path, redactor: Redactor, lang: Lang |
 
 
 def redact_file(input: Path, output: Path, redactor: Redactor, lang: Lang | None = None) -> dict[str, Any]:
-    """Redact a ``.jsonl`` file (chat or text records) or any other file as plain text lines."""
+    """Redact a ``.jsonl`` file (chat or text records) or any other file as plain text lines.
+
+    Raises:
+        OutputError: ``output`` is ``input`` (the same path, a symlink or a hard link to it): the redacted copy
+            would replace the original. Nothing is written.
+        PIIError: the input cannot be read or parsed, or the output cannot be written.
+    """
+    from finetune.output import check_not_input
+
     input, output = Path(input), Path(output)
+    check_not_input(output, [input], flag="--output")
     if input.suffix.lower() == ".json":
         raise PIIError(f"{input}: expected JSON Lines (.jsonl, one record per line), not a .json document")
     if input.suffix.lower() in (".jsonl", ".ndjson"):

@@ -21,18 +21,21 @@ def redact(
     lang: str | None = typer.Option(None, "--lang", help="Language of every text (en or es; default: detected)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
-    """Replace personal data with typed, consistent placeholders."""
+    """Replace personal data with typed, consistent placeholders (--output may not be the input file)."""
+    from finetune.output import OutputError, check_not_input
     from finetune.pii import Lang, PIIError, shared_redactor
     from finetune.pii import redact_file as run_redact
 
     if lang not in (None, "en", "es"):
         fail("--lang must be en or es", code=2)
-    if not input.is_file():  # say so before paying for the analyzer
+    # say so before paying for the analyzer
+    if not input.is_file():
         fail(f"{input}: no such file" if not input.exists() else f"{input}: not a file")
     try:
+        check_not_input(output, [input], flag="--output")
         redactor = shared_redactor(get_settings().home / "models" / "spacy")
         report = run_redact(input, output, redactor, lang=cast("Lang | None", lang))
-    except (PIIError, OSError) as exc:
+    except (OutputError, PIIError, OSError) as exc:
         fail(str(exc))
     if as_json:
         print_json(report)

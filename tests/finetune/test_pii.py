@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
 
+from finetune.output import OutputError
 from finetune.pii import PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
 from supportbot.cli import app
 from supportbot.settings import get_settings
@@ -443,6 +445,29 @@ def test_cli_missing_input_fails_cleanly(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "error:" in result.output and "no such file" in result.output and "Traceback" not in result.output
     assert not target.exists()
+
+
+@pytest.mark.parametrize("how", ["same path", "another spelling", "symlink", "hard link"])
+def test_cli_refuses_an_output_that_is_the_input(tmp_path: Path, how: str) -> None:
+    """`--output conv.jsonl` for `--input conv.jsonl` exited 0 and replaced the original with the redacted copy."""
+    source = tmp_path / "conv.jsonl"
+    original = b'{"text": "soy Ana, pepe@correo.es"}\n'
+    source.write_bytes(original)
+    target = {"same path": source, "another spelling": tmp_path / "sub" / ".." / "conv.jsonl",
+              "symlink": tmp_path / "link.jsonl", "hard link": tmp_path / "hard.jsonl"}[how]  # fmt: skip
+    if how == "symlink":
+        target.symlink_to(source)
+    elif how == "hard link":
+        target.hardlink_to(source)
+    (tmp_path / "sub").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = runner.invoke(app, ["data", "redact", "--input", str(source), "--output", str(target), "--lang", "es"])
+    assert result.exit_code == 1, result.output
+    assert f"--output {target} is the input {source}" in result.output and "Traceback" not in result.output
+    assert source.read_bytes() == original and sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(OutputError, match="is the input"):  # the library function refuses it too
+        redact_file(source, target, cast(Redactor, None))
+    assert source.read_bytes() == original
 
 
 @pytest.mark.parametrize(
