@@ -95,6 +95,9 @@ def main() -> None:
     # innocent "ignore", "system", "rules", "admin", pasted emails and invoices
     for r in read_jsonl(ROOT / "benchmarks" / "data" / "rails_customer_probe.jsonl"):
         sets.setdefault(f"written_probe_{r['lang']}", []).append((r["text"], r["lang"]))
+    # a second probe by a third author, written after the first had been read (never seen while fitting)
+    for r in read_jsonl(ROOT / "benchmarks" / "data" / "rails_customer_probe_val.jsonl"):
+        sets.setdefault(f"written_probe_val_{r['lang']}", []).append((r["text"], r["lang"]))
     total: dict[str, list[bool]] = defaultdict(list)
     for name, rows in sets.items():
         batch = [t for t, _ in rows]

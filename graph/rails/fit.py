@@ -3,9 +3,12 @@
 ``python -m graph.rails.fit [--shared ../shared/datasets] [--encoder use|minilm] [--out data/rails/input_rails.npz]``
 
 Fitted on: ``data/rails/train.jsonl`` (attacks in eight languages, abuse, discriminatory requests, hard negatives,
-written for this project) and real customer messages as negatives: the customer turns of ``data/conversations``
-(shipped) and, when ``--shared`` has them, Banking77 train (even rows), Bitext instructions (even rows), CLINC150
-**train** (a sample, out-of-scope queries included), SGD train user turns and STS-B train sentences (es, en). Never
+written for this project), ``data/rails/train_attacks2.jsonl`` (a second batch of attacks by another author) and
+``data/rails/train_customers.jsonl`` (ordinary customers of eight kinds of business, es and en, many using the words
+attacks use: "ignoren la dirección anterior", "admin", "reglas"; written by a third author), and real customer messages
+as negatives: the customer turns of ``data/conversations`` (shipped) and, when ``--shared`` has them, Banking77 train
+(even rows), Bitext instructions (even rows), CLINC150 **train** (a sample, out-of-scope queries included), SGD train
+user turns and STS-B train sentences (es, en). Never
 fitted on: ``data/rails/dev.jsonl`` (written separately, other wording), Banking77 odd rows, Bitext odd rows,
 CLINC150 val, NLU++: ``benchmarks/rails.py`` reports on those. Each rail's threshold is chosen on out-of-fold
 probabilities of the fitting data (5 folds): the lowest that refuses at most ``MAX_NEG_REFUSAL`` of the real
@@ -47,7 +50,7 @@ MAX_HARD_REFUSAL = 0.05  # ... and of the written hard negatives (hard by design
 MIN_THRESHOLD = 0.5  # a rail refuses only when it is at least as likely as not
 C = 16.0
 HARD_NEGATIVE_WEIGHT = 3.0  # a written hard negative ("block my stolen card") counts three times
-NGRAM_SCALE = 1.0  # weight of the (unit-length) n-gram block beside the unit-length embedding
+NGRAM_SCALE = 1.5  # weight of the (unit-length) n-gram block beside the unit-length embedding
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -56,8 +59,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def corpus(split: str) -> list[dict[str, Any]]:
-    """``data/rails/{split}.jsonl``: ``{id, label, family, lang, text}`` records."""
-    return read_jsonl(DATA / "rails" / f"{split}.jsonl")
+    """``data/rails/{split}.jsonl`` and then ``data/rails/{split}_*.jsonl`` (later batches, by name):
+    ``{id, label, family, lang, text}`` records."""
+    folder = DATA / "rails"
+    paths = [folder / f"{split}.jsonl", *sorted(folder.glob(f"{split}_*.jsonl"))]
+    return [r for path in paths for r in read_jsonl(path)]
 
 
 def shipped_customer_turns() -> list[tuple[str, str]]:
