@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graph.store import NOTE_MAX_CHARS
-from retrieval.documents import ID_PATTERN
+from retrieval.documents import ID_PATTERN, UPDATED_FORMS, checked_updated
 
 Mode = Literal["rag", "finetune", "hybrid"]
 Lang = Literal["es", "en"]
@@ -233,8 +233,16 @@ class NewDocument(Strict):
     tags: list[str] = Field(default=[], max_length=50)
     translation_of: str | None = Field(default=None, pattern=DOC_ID)
     updated: str | None = Field(
-        default=None, max_length=64, description="When it last changed (ISO 8601): of duplicates, the newest is kept."
+        default=None,
+        max_length=64,
+        description=f"When it last changed, {UPDATED_FORMS}: of duplicates, the newest is kept.",
     )
+
+    @field_validator("updated")
+    @classmethod
+    def _iso_8601(cls, value: str | None) -> str | None:
+        # the file loader's rule: "yesterday" or "2025-13-45" was stored and then compared as text
+        return checked_updated(value)
 
 
 class IngestRequest(Strict):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.documents import updated_order
 from retrieval.language import strip_accents
 from retrieval.text import WORD
 
@@ -89,7 +90,8 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def _representative(members: Sequence[DedupItem]) -> DedupItem:
     # max() keeps the first of equal keys, so among ties the smallest id wins
-    return max(sorted(members, key=lambda m: m.id), key=lambda m: (m.updated or "", len(m.text)))
+    # the newest by the moment ``updated`` names, not its text ("2025-03-01T09:00+02:00" is before "2025-03-01T08:00Z")
+    return max(sorted(members, key=lambda m: m.id), key=lambda m: (updated_order(m.updated), len(m.text)))
 
 
 def _linked(a: DedupItem, b: DedupItem) -> bool:

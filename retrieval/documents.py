@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,55 @@ _SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\
 # (".." or "-x" cannot be a path segment or a CLI argument). The API's routes take the same pattern.
 ID_PATTERN = r"^\w[\w.:-]{0,199}$"
 _ID_RE = re.compile(ID_PATTERN)
+
+
+# ``updated``: ISO 8601 in its extended form, a date or a date and time ('T' or a space between them) with optional
+# seconds, fraction and UTC offset. The basic (20250115) and week (2025-W03) forms are left out: nobody writes them
+# in an article's metadata, and a typo like 2025115 should not pass for one.
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+UPDATED_FORMS = "an ISO 8601 date or date and time, like 2025-01-15 or 2025-01-15T10:30:00Z"
+
+
+def updated_time(value: str) -> datetime:
+    """The moment an ``updated`` value names: a date is its midnight, a time without an offset is UTC.
+
+    Raises:
+        ValueError: ``value`` is not an ISO 8601 date or date and time, or not a real one (``2025-13-45``).
+    """
+    text = value.strip()
+    if not _ISO_DATETIME.fullmatch(text):
+        raise ValueError(f"updated must be {UPDATED_FORMS}; got {value!r}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:  # the form is right, the date is not: 'month must be in 1..12'
+        raise ValueError(f"updated must be {UPDATED_FORMS}; got {value!r} ({exc})") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def checked_updated(value: object) -> str | None:
+    """An article's ``updated`` as it is stored: the text given (a YAML date or datetime of front matter as text),
+    None when absent or blank; it decides which of two duplicates is the newest (:func:`updated_order`).
+
+    Raises:
+        ValueError: anything but an ISO 8601 date or date and time (``yesterday``, ``2025-13-45``, a number).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, date):  # front matter's ``updated: 2025-01-15`` is read by YAML as a date (or datetime)
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"updated must be {UPDATED_FORMS}; got {value!r}")
+    updated_time(value)
+    return value.strip()
+
+
+def updated_order(value: str | None) -> float:
+    """A sort key for ``updated`` values: later moments are larger, whatever their form (a date, a time with or
+    without an offset). None, or a value an older version stored without checking it, sorts first."""
+    try:
+        return updated_time(value).timestamp() if value is not None else float("-inf")
+    except ValueError:
+        return float("-inf")
 
 
 class LoadError(ValueError):
@@ -240,6 +290,8 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as exc:
         raise LoadError(path, f"invalid front matter: {exc}{_quote_hint(match.group(1), exc)}") from exc
+    except ValueError as exc:  # YAML reads 2025-13-45 as a date and fails to build it: 'month must be in 1..12'
+        raise LoadError(path, f"invalid front matter: a date that does not exist ({exc})") from exc
     if not isinstance(meta, dict):
         raise LoadError(path, "front matter must be a mapping of fields")
     return meta, text[match.end() :]
@@ -299,7 +351,10 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     if url is not None and not _safe_url(str(url)):
         reason = f"document {doc_id!r}: url must be an http(s) address or a path, got {str(url)[:80]!r}"
         raise LoadError(path, reason, line)
-    updated = raw.get("updated")
+    try:
+        updated = checked_updated(raw.get("updated"))
+    except ValueError as exc:
+        raise LoadError(path, f"document {doc_id!r}: {exc}", line) from exc
     return Document(
         id=doc_id,
         text=text,
@@ -308,7 +363,7 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
         url=str(url) if url is not None else None,
         tags=[str(t) for t in tags],
         translation_of=raw.get("translation_of") or None,
-        updated=str(updated) if updated is not None else None,
+        updated=updated,
         source=f"{path}:{line}" if line is not None else str(path),
     )
 

@@ -93,6 +93,17 @@ def test_ingest_validation(client: TestClient, keys: dict[str, dict[str, str]]) 
     assert error["loc"] == ["body", "documents", 1] and "empty" in error["msg"] and "/tmp" not in error["msg"]
 
 
+def test_updated_must_be_an_iso_8601_date(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    # "yesterday" and "2025-13-45" were stored (201), then compared as text to decide which duplicate is the newest
+    for updated in ("yesterday", "2025-13-45", "15/01/2025"):
+        body = {"documents": [{"id": "dated-en", "text": "Returns take 30 days.", "updated": updated}]}
+        response = client.post("/v1/kb/documents", json=body, headers=keys["admin"])
+        assert response.status_code == 422, (updated, response.text)
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "documents", 0, "updated"] and "ISO 8601" in error["msg"], error
+    assert client.get("/v1/kb/documents/dated-en", headers=keys["agent"]).status_code == 404
+
+
 def test_a_duplicate_id_is_a_422_in_the_validation_shape(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     twice = {"documents": [{"id": "twice-en", "text": "One."}, {"id": "other-en", "text": "Two."},
                            {"id": "twice-en", "text": "Three."}]}  # fmt: skip

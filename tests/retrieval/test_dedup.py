@@ -45,6 +45,16 @@ def test_tie_on_date_keeps_the_most_complete() -> None:
     assert find_duplicates(items, jaccard_threshold=0.5).dropped == {"short": "long"}
 
 
+def test_the_newest_is_the_latest_moment_whatever_the_form_of_its_date() -> None:
+    # As text, "2025-03-01T09:00:00+02:00" (07:00 UTC) sorted after "2025-03-01T08:00:00Z"
+    items = [
+        DedupItem("madrid", BASE, "en", "2025-03-01T09:00:00+02:00"),
+        DedupItem("utc", BASE.upper(), "en", "2025-03-01T08:00:00Z"),
+        DedupItem("day", BASE.lower(), "en", "2025-03-01"),
+    ]
+    assert find_duplicates(items).dropped == {"madrid": "utc", "day": "utc"}
+
+
 def test_semantic_duplicates_need_vectors_and_report_both_scores() -> None:
     rng = np.random.default_rng(0)
     v = rng.normal(size=(3, 8)).astype(np.float32)

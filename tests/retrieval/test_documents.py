@@ -145,6 +145,11 @@ def test_html_tables_keep_their_cells_apart_and_navigation_is_left_out() -> None
         # the source link shown to customers: never a script or another scheme their browser would run
         ("js.jsonl", '{"id": "x", "text": "hi", "url": "javascript:alert(1)"}\n', "url must be an http(s) address"),
         ("data.jsonl", '{"id": "x", "text": "hi", "url": "data:text/html,hi"}\n', "url must be an http(s) address"),
+        # `updated` decides which duplicate is the newest: a word or an impossible date was stored and compared as text
+        ("when.md", "---\nupdated: yesterday\n---\nHi.", "document 'when': updated must be an ISO 8601 date"),
+        ("month.md", "---\nupdated: 2025-13-45\n---\nHi.", "month.md: invalid front matter: a date that does"),
+        ("month.jsonl", '{"id": "x", "text": "hi", "updated": "2025-13-45"}\n', "month.jsonl:1: document 'x': updated"),
+        ("number.jsonl", '{"id": "x", "text": "hi", "updated": 20250115}\n', "updated must be an ISO 8601 date"),
     ],
 )
 def test_bad_input_names_the_file_and_reason(tmp_path: Path, name: str, content: str | bytes, reason: str) -> None:
@@ -153,6 +158,15 @@ def test_bad_input_names_the_file_and_reason(tmp_path: Path, name: str, content:
         load_documents([path])
     assert reason in str(info.value)
     assert name in str(info.value)
+
+
+def test_updated_is_an_iso_8601_date_or_date_and_time(tmp_path: Path) -> None:
+    write(tmp_path / "a.md", "---\nid: a\nupdated: 2025-01-15\n---\nHi.")  # YAML reads a date
+    write(tmp_path / "b.md", "---\nid: b\nupdated: 2025-01-15T10:30:00+02:00\n---\nHi.")  # and a datetime
+    write(tmp_path / "c.jsonl", '{"id": "c", "text": "hi", "updated": "2025-01-15T10:30:00Z"}\n'
+                                '{"id": "d", "text": "hi", "updated": ""}\n')  # fmt: skip
+    updated = {d.id: d.updated for d in load_documents([tmp_path])}
+    assert updated == {"a": "2025-01-15", "b": "2025-01-15 10:30:00+02:00", "c": "2025-01-15T10:30:00Z", "d": None}
 
 
 def test_missing_path_and_duplicate_ids(tmp_path: Path) -> None:

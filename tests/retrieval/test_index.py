@@ -120,8 +120,11 @@ def test_cli_bad_input_is_reported_and_the_index_is_untouched(index: Path, tmp_p
     hits_before = [r.doc_id for r in KnowledgeBase.open(index).search("refund", k=5)]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "ok", "text": "fine"}\nnot json\n')
+    dated = tmp_path / "dated.md"
+    dated.write_text("---\nid: dated\nupdated: 2025-13-45\n---\nReturns take 30 days.\n")
     for argv, message in [
         (["kb", "ingest", str(bad), "--index", str(index)], "bad.jsonl:2: invalid JSON"),
+        (["kb", "ingest", str(dated), "--index", str(index)], "dated.md: invalid front matter: a date"),
         (["kb", "ingest", str(tmp_path / "missing.md"), "--index", str(index)], "no such file or folder"),
         (["kb", "ingest", str(tmp_path / "x.docx"), "--index", str(index)], "no such file or folder"),
     ]:
