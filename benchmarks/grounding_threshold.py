@@ -3,6 +3,7 @@
 Per language, for each threshold: the share of reference-answer sentences that pass against their gold article
 (they are written from it, so they should pass), of another topic's reference sentences that pass against the same
 article (they should not), and of reference sentences with a negation inserted ("is" -> "is not", "es" -> "no es";
+they should not), and of reference sentences that name a place or brand no article names (", also in Canada";
 they should not). Only the dev split is read unless --split says otherwise; test numbers are never tuned on.
 
 Run: python benchmarks/grounding_threshold.py [--split dev] [--examples]
@@ -20,7 +21,13 @@ from typing import Any
 # benchmarks/retrieval.py would shadow the retrieval package when this file is run as a script
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from graph.rails.grounding import SUPPORT_THRESHOLD, Passages, claim_stems, sentence_support  # noqa: E402
+from graph.rails.grounding import (  # noqa: E402
+    SUPPORT_THRESHOLD,
+    Passages,
+    carries_claim,
+    claim_stems,
+    sentence_support,
+)
 from retrieval.text import sentences  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -29,6 +36,8 @@ NEGATE = {
     "es": [(" es ", " no es "), (" son ", " no son "), (" puedes ", " no puedes "), (" puede ", " no puede "),
            (" tiene ", " no tiene ")],
 }  # fmt: skip
+ELSEWHERE = {"en": ", also in {}.", "es": ", también en {}."}
+PLACES = ("Canada", "Japan", "Bitcoin", "PayPal", "Amazon", "Australia")  # named by no article
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
@@ -38,7 +47,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 def _score(sentence: str, passages: Passages, lang: str) -> float | None:
     claim = claim_stems(sentence, lang)
-    if len(claim) < 2:  # no claim: the rail skips it
+    if not carries_claim(claim):  # no claim: the rail skips it
         return None
     return max((sentence_support(claim, s) for s in passages.stems), default=0.0)
 
@@ -63,12 +72,17 @@ def main() -> None:
     qa = [q for q in _read(DATA / "eval" / "qa.jsonl") if q["split"] == args.split]
     qa = [q for q in qa if all(g in articles for g in q["gold_ids"])]
     rng = random.Random(0)
-    scores: dict[str, dict[str, list[float]]] = {lang: {"ref": [], "topic": [], "neg": []} for lang in ("es", "en")}
+    places = random.Random(1)  # its own generator: the other columns sample as before
+    scores: dict[str, dict[str, list[float]]] = {
+        lang: {"ref": [], "topic": [], "neg": [], "name": []} for lang in ("es", "en")
+    }
     for q in qa:
         lang = q["lang"]
         gold = Passages.of([articles[g] for g in q["gold_ids"]], lang)
         for sentence in sentences(q["reference"]):
-            for kind, text in (("ref", sentence), ("neg", negated(sentence, lang))):
+            place = ELSEWHERE[lang].format(places.choice(PLACES))
+            named = sentence.rstrip(" .!?") + place
+            for kind, text in (("ref", sentence), ("neg", negated(sentence, lang)), ("name", named)):
                 value = _score(text, gold, lang) if text else None
                 if value is not None:
                     scores[lang][kind].append(value)
@@ -80,8 +94,9 @@ def main() -> None:
             if value is not None:
                 scores[lang]["topic"].append(value)
     print(f"split {args.split}: {len(qa)} questions; production threshold {SUPPORT_THRESHOLD}")
-    print("| lang | threshold | reference passes (n) | other topic passes (n) | negated passes (n) |")
-    print("|---|---|---|---|---|")
+    head = ("reference passes", "other topic passes", "negated passes", "name added passes")
+    print("| lang | threshold | " + " | ".join(f"{h} (n)" for h in head) + " |")
+    print("|---|---|---|---|---|---|")
     for lang in ("es", "en"):
         per = scores[lang]
         for t in THRESHOLDS:

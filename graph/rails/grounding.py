@@ -95,15 +95,64 @@ def _passage_stems(text: str, lang: str) -> frozenset[str]:
     return frozenset(polar_stems(text, lang))
 
 
+# A capitalised word inside a sentence (not its first word, nor the first after a colon, an opening mark or a
+# list mark): a name, "Canada", "Bitcoin", "PayPal", "Correos", "UK".
+_WORD = re.compile(r"[^\W\d_]+")
+_OPENING = tuple(".!?¿¡:;\"'«“‘(\n-–—•*>")
+NAME = "="  # prefix of a name's stem in a claim (besides the stem itself)
+# Short names a passage may spell out: "the UK" is supported by "the United Kingdom" (stems of the long forms).
+_SPELLED_OUT = {
+    "uk": ("united kingdom", "reino unido", "great britain", "gran bretaña"),
+    "usa": ("united states", "estados unidos"),
+    "eeuu": ("united states", "estados unidos"),
+    "eu": ("european union", "unión europea", "ue"),
+    "ue": ("unión europea", "european union", "eu"),
+}
+
+
+@lru_cache(maxsize=64)
+def _long_forms(name: str) -> tuple[frozenset[str], ...]:
+    return tuple(
+        frozenset(content_stems(" ".join(words(f)), lang)) for f in _SPELLED_OUT.get(name, ()) for lang in ("en", "es")
+    )
+
+
+def _names_in(passage: frozenset[str], name: str) -> bool:
+    """Whether a passage uses a name (in either polarity, or spelled out)."""
+    if name in passage or f"~{name}" in passage:
+        return True
+    return any(form and form <= passage for form in _long_forms(name))
+
+
+def _names(text: str) -> list[str]:
+    out = []
+    for match in _WORD.finditer(text):
+        before = text[: match.start()].rstrip()
+        word = match.group(0)
+        if word[0].isupper() and before and not before.endswith(_OPENING) and not before[-1].isdigit():
+            out.append(word)
+    return out
+
+
 def claim_stems(sentence: str, lang: str) -> list[str]:
-    """The polar stems a sentence claims (citation marks and PII placeholders removed)."""
-    return polar_stems(PLACEHOLDER.sub("", _CITATION.sub("", sentence)), lang)
+    """The polar stems a sentence claims (citation marks and PII placeholders removed), then the stem of each name
+    it uses prefixed with :data:`NAME` ("Yes, we ship to Canada." gives ``["ship", "canad", "=canad"]``)."""
+    text = PLACEHOLDER.sub("", _CITATION.sub("", sentence))
+    names = content_stems(" ".join(words(" ".join(_names(text)))), lang)  # folded as polar_stems folds
+    return polar_stems(text, lang) + [NAME + n for n in dict.fromkeys(names)]
+
+
+def carries_claim(claim: Sequence[str]) -> bool:
+    """Whether a sentence's :func:`claim_stems` make a claim to check: two content stems or more, or a name ("Sure!"
+    and "Hello." do not; "Sí, en Canadá." does)."""
+    return sum(not c.startswith(NAME) for c in claim) >= 2 or any(c.startswith(NAME) for c in claim)
 
 
 def sentence_support(claim: Sequence[str], passage: frozenset[str]) -> float:
     """How well one passage supports a claim, in [0, 1]: the share of its stems the passage contains (figures
-    count double), or 0 when the claim states a figure the passage does not, or states with the opposite polarity
-    something the passage says ("returns are not free" against "returns are free", and the reverse).
+    count double), or 0 when the claim states a figure or uses a name the passage does not (in either polarity),
+    or states with the opposite polarity something the passage says ("returns are not free" against "returns are
+    free", and the reverse).
 
     Polarity is matched over the whole passage: a passage that says both "returns are free" and "exchanges are
     not free" supports either polarity of "free" (matching it per passage sentence was tried and wrongly failed
@@ -111,6 +160,10 @@ def sentence_support(claim: Sequence[str], passage: frozenset[str]) -> float:
     """
     if not {c for c in claim if c.isdigit()} <= passage:
         return 0.0
+    names = [c[len(NAME) :] for c in claim if c.startswith(NAME)]
+    if not all(_names_in(passage, n) for n in names):
+        return 0.0
+    claim = [c for c in claim if not c.startswith(NAME)]
     for stem in claim:
         opposite = stem[1:] if stem.startswith("~") else f"~{stem}"
         if stem not in passage and opposite in passage:
@@ -129,8 +182,9 @@ def check_grounded(
     A sentence is supported when :func:`sentence_support` against some passage reaches ``threshold``. It is a
     lexical entailment proxy with two hard rules: a figure the passage does not state, or a negation the passage
     does not share, makes the sentence unsupported by that passage (an invented fee or a flipped "not" are the
-    commonest and costliest unsupported claims). Sentences with fewer than two content stems ("Sure!", "Hello.")
-    carry no claim and are skipped.
+    commonest and costliest unsupported claims), and so does a name the passage never uses ("Yes, we ship to
+    Canada."). Sentences with fewer than two content stems and no name ("Sure!", "Hello.") carry no claim and are
+    skipped.
 
     Returns:
         ``{"grounded", "support" (lowest sentence score; 1.0 without claims), "unsupported" (first 3
@@ -140,7 +194,7 @@ def check_grounded(
     scores, unsupported = [], []
     for sentence in sentences(_CITATION.sub("", answer)):
         claim = claim_stems(sentence, lang)
-        if len(claim) < 2:
+        if not carries_claim(claim):
             continue
         best = max((sentence_support(claim, s) for s in support.stems), default=0.0)
         scores.append(best)
@@ -166,7 +220,7 @@ def attribute_citations(text: str, passages: Passages, lang: str, threshold: flo
         claim = claim_stems(text[start : mark.start()], lang)
         cited = [int(n) for n in re.findall(r"\d+", mark.group(1))]
         fixed = mark.group(0)
-        if len(claim) >= 2 and passages.stems:
+        if carries_claim(claim) and passages.stems:
             scores = [sentence_support(claim, stems) for stems in passages.stems]
             keep = [n for n in cited if 0 < n <= len(scores) and scores[n - 1] >= threshold]
             best = max(range(len(scores)), key=scores.__getitem__)

@@ -120,6 +120,20 @@ def test_grounding_flags_unsupported_sentences_and_invented_figures() -> None:
     assert not verdict["grounded"] and len(verdict["unsupported"]) == 2
 
 
+SHIPPING = [{"title": "International shipping", "text": "We ship to Spain, the EU, the United Kingdom and Mexico."}]
+
+
+def test_grounding_rejects_a_name_no_passage_uses() -> None:
+    """A short yes plus a name the customer asked about shares half its words with the passage: the name decides."""
+    for answer, lang in (("Yes, we ship to Canada [1].", "en"), ("Sí, en Canadá [1].", "es"),
+                         ("Yes, you can pay with Bitcoin at checkout.", "en")):  # fmt: skip
+        verdict = check_grounded(answer, SHIPPING, lang)
+        assert not verdict["grounded"] and verdict["claims"] == 1, (answer, verdict)
+    for answer in ("Yes, we ship to Mexico [1].", "We also ship to the UK.", "Note: We ship to Spain and the EU."):
+        assert check_grounded(answer, SHIPPING, "en")["grounded"], answer  # named, spelled out, after a colon
+    assert check_grounded("Sí, enviamos a México [1].", SHIPPING, "es")["grounded"]  # accents folded
+
+
 def test_language_check() -> None:
     assert check_language("Puedes devolver la mayoría de los productos en 30 días.", "es")["ok"]
     assert not check_language("You can return most items within thirty days of delivery.", "es")["ok"]
