@@ -31,8 +31,12 @@ def chat(
     as_json: bool = typer.Option(False, "--json", help="Print {answer, lang, mode, route, sources, ...}."),
 ) -> None:
     """Ask the support agent."""
+    from retrieval.text import clean
     from supportbot.settings import get_settings
 
+    # the API's rule (422 'message is blank'): nothing left once controls and zero-width characters are removed
+    if message is not None and not clean(message):
+        fail("MESSAGE is blank: give the customer's message, or leave it out for an interactive session", code=2)
     settings = get_settings()
     index = index or settings.resolved_index_dir
     if not index.exists():
@@ -59,6 +63,9 @@ def chat(
         shown = not_utf8(line)
         if shown is not None:  # one bad line does not end the session
             typer.echo(f"error: '{shown}' is not UTF-8 text: set the terminal to UTF-8 and type it again", err=True)
+            continue
+        if not clean(line):  # only invisible characters: blank, as the API says, but the session goes on
+            typer.echo("error: the message is blank (only invisible characters): type it again", err=True)
             continue
         _turn(service, line, session, lang, as_json)
 

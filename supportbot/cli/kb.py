@@ -152,6 +152,8 @@ def search(
 
     if (query is None) == (batch is None):
         fail("give either a QUERY or --batch FILE", code=2)
+    if query == "":  # the API's rule (an empty q is a 422); a query with no letter or digit finds nothing
+        fail("QUERY is empty: give the words to search for", code=2)
     if lang not in (None, "en", "es"):
         fail("--lang must be en or es", code=2)
     with user_errors():

@@ -52,6 +52,23 @@ def test_chat_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     assert model.exit_code == 1 and "does not exist" in model.output
 
 
+@pytest.mark.parametrize("message", ["", "   ", "\u200b\x00"])
+def test_chat_refuses_a_blank_message_as_the_api_does(bundled_index: Path, message: str) -> None:
+    # The API answers 422 'message is blank'; the command answered with a greeting and exited 0.
+    result = runner.invoke(app, ["chat", message, "--index", str(bundled_index), "--json"])
+    assert result.exit_code == 2, result.output
+    assert "error: MESSAGE is blank" in result.output and result.stdout == "" and "Traceback" not in result.output
+
+
+def test_chat_interactive_does_not_send_a_line_of_invisible_characters(
+    bundled_index: Path, service: ChatService
+) -> None:
+    result = runner.invoke(app, ["chat", "--index", str(bundled_index), "--json"],
+                           input="\u200b\u200d\nHow do I return an item?\n\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1 and "the message is blank" in result.stderr
+
+
 def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) -> None:
     texts = tmp_path / "texts.jsonl"
     texts.write_text(

@@ -184,6 +184,15 @@ def test_cli_search_json_and_batch(index: Path, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no such index folder" in missing.output
 
 
+def test_cli_search_of_an_empty_query_is_a_usage_error(index: Path) -> None:
+    # The API's rule: an empty q is a 422 (the command said "no results" and exited 0); a q of only spaces is valid
+    # and finds nothing.
+    empty = runner.invoke(app, ["kb", "search", "", "--index", str(index)])
+    assert empty.exit_code == 2 and "error: QUERY is empty" in empty.output and "Traceback" not in empty.output
+    spaces = runner.invoke(app, ["kb", "search", "   ", "--index", str(index), "--json"])
+    assert spaces.exit_code == 0 and json.loads(spaces.stdout)["results"] == []
+
+
 def test_cli_failed_commands_leave_no_folder(small_kb: Path, tmp_path: Path) -> None:
     new = tmp_path / "new" / "deep" / "idx"
     result = runner.invoke(app, ["kb", "delete", "a", "--index", str(new)])
