@@ -240,7 +240,7 @@ def _rate(flags: list[bool]) -> float:
 def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[str, str, str, str, int, float]]:
     """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index; ``misses``:
     print up to this many misrouted messages of each set (refused in-scope ones, accepted out-of-scope ones)."""
-    from graph.nodes.check_scope import gibberish, respeller, scope_verdict
+    from graph.nodes.check_scope import anchor, gibberish, respeller, scope_verdict
     from graph.rails.escalation import check_escalation
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
@@ -276,11 +276,13 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for i, (t, lang, p, b) in enumerate(zip(texts, langs, probs, business, strict=True))
                             ]  # fmt: skip
-                # ... and a refused message is read again with its typos fixed (graph.nodes.check_scope.respeller)
+                # ... and a refused message is in scope when one article uses all its words, or is read again with
+                # its typos fixed (graph.nodes.check_scope.anchor, respeller)
                 for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
                     if not accepted[i] and not routed[i]:
                         respell = respeller(kb, lambda x: encode([x])[0], lang)
-                        accepted[i] = scope_verdict(model, vectors[i], t, lang, None, respell)["in_scope"]
+                        verdict = scope_verdict(model, vectors[i], t, lang, None, respell, anchor(kb, lang))
+                        accepted[i] = verdict["in_scope"]
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
                 for p, t in sorted(wrong, reverse=kind == "out")[:misses]:
                     print(f"  miss {label} {set_name} ({kind}): {p:.3f} {t}", flush=True)

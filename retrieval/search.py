@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,20 @@ from retrieval.lexicon import OTHER, content_terms, load_lexicon
 from retrieval.multilingual import encode as encode_multilingual
 from retrieval.spelling import Speller
 from retrieval.store import IndexData, read_version
-from retrieval.text import has_words
+from retrieval.text import content_stems, has_words, words
 
 # Below this share of indexed articles in the query's language, fusion uses its 'cross' weights: a bilingual index
 # (about half each) is not cross-language, an English-only index asked in Spanish is. An index with a Spanish
 # minority (16 % among 10,000 English texts) searches a Spanish query as Spanish: at 0.25 the cross weights (USE
 # 0.6) ranked English customer questions above the Spanish article (docs/retrieval.md, "Mixed-language indexes").
 CROSS_SHARE = 0.10
+
+
+@lru_cache(maxsize=8192)
+def _folded_stems(text: str, lang: str) -> frozenset[str]:
+    """Content stems of ``text`` with accents folded (a customer's "revision" is the article's "revisión")."""
+    return frozenset(content_stems(" ".join(words(text)), lang))
+
 
 __all__ = ["KnowledgeBase", "SearchResult", "Signals", "fuse", "rank_articles", "rrf"]
 
@@ -192,6 +200,18 @@ class KnowledgeBase:
                     known.setdefault(lang, set()).update(self.data.lexical.vocab)
             self._speller = Speller([*chunks, *titles], known)
         return self._speller
+
+    def holds_words(self, query: str, lang: str, least: int = 2) -> bool:
+        """Whether one chunk of the index uses every content word of ``query`` (at least ``least`` of them, numbers
+        aside; stemmed, accents folded): "¿Qué incluye la revisión completa?" against "Una revisión completa cuesta 80
+        euros e incluye...". The candidates are the query's best BM25 chunks."""
+        wanted = set(_folded_stems(query, lang))
+        wanted = {w for w in wanted if not w.isdigit()}
+        lexical = self.data.lexical
+        if len(wanted) < least or lexical is None:
+            return False
+        rows, _ = lexical.search(query, lang, k=5)
+        return any(wanted <= _folded_stems(self.data.chunk_texts[int(row)], lang) for row in rows)
 
     def lexical_query(self, query: str, qlang: str | None) -> str:
         """``query`` with, after it, the index's nearest word to each of its words the index does not have (a typo,

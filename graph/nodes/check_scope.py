@@ -17,6 +17,10 @@ from retrieval.text import content_stems, words
 # benchmarks/data/conversations_dev.jsonl and the dev out-of-scope messages sent as second turns; docs/graph.md).
 FOLLOWUP_ODDS = 8.0
 OWN_TERMS = 2  # ... when they say something of their own: this many content words besides numbers
+# A query in an article's own words may score this many times lower odds than the threshold and be in scope (the
+# same margin as a follow-up's; on the demo store, "what date will it be 5 days from now" uses two words of one
+# chunk at odds 140 times lower).
+ANCHORED_ODDS = 8.0
 
 _MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
 # Words of three letters or more with no vowel that customers do type.
@@ -49,6 +53,22 @@ def respeller(kb: Any, embed: Callable[[str], Any], lang: str) -> Respell | None
     return respell
 
 
+def _odds(p: float) -> float:
+    return p / (1.0 - p) if p < 1.0 else float("inf")
+
+
+def near(score: float, threshold: float) -> bool:
+    """Whether ``score`` is within :data:`ANCHORED_ODDS` times lower odds of ``threshold``."""
+    return _odds(score) * ANCHORED_ODDS >= _odds(threshold)
+
+
+def anchor(kb: Any, lang: str) -> Callable[[str], bool] | None:
+    """What :func:`scope_verdict` asks whether one article of the index uses every content word of a query
+    (:meth:`retrieval.search.KnowledgeBase.holds_words`); None for a search backend without it."""
+    holds = getattr(kb, "holds_words", None)
+    return None if holds is None else (lambda query: bool(holds(query, lang)))
+
+
 def scope_verdict(
     model: ScopeModel,
     vector: Any,
@@ -56,6 +76,7 @@ def scope_verdict(
     lang: str,
     threshold: float | None = None,
     respell: Respell | None = None,
+    anchored: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "spelling"]}``: every
     rule of the scope rail on one query (``vector``: its embedding by the index's embedder; ``threshold``: overrides
@@ -64,7 +85,13 @@ def scope_verdict(
     A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "repiar my
     phone", "donde esta mi paqete" read far from every article, misspelt, and were refused; when that reading is in
     scope, so is the query (``spelling``: the corrected text). Keyboard mashing and a query naming another
-    company are not read again (a company's name is no typo of the index's words)."""
+    company are not read again (a company's name is no typo of the index's words).
+
+    A query refused by the model, near its threshold (:func:`near`), whose every content word (two or more) one
+    chunk of the index uses is in scope (``anchored``, :func:`anchor`; ``in_article``): the customer asked in the
+    article's own words. On a
+    nine-article bike shop's help centre "¿Qué incluye la revisión completa?" scored 0.019 against a Spanish
+    threshold of 0.05 while the article says "Una revisión completa cuesta 80 euros e incluye..."."""
     score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
@@ -84,6 +111,8 @@ def scope_verdict(
     others = model.other_companies(query)
     if others:  # one of the features; the redirect names the company when the rail says no
         verdict["other_company"] = others[0]
+    elif anchored is not None and not verdict["in_scope"] and not unknown and near(score, cut) and anchored(query):
+        verdict |= {"in_scope": True, "in_article": True}
     elif respell is not None and not verdict["in_scope"] and not unknown:
         read = respell(query)
         if read is not None:
@@ -96,10 +125,6 @@ def scope_verdict(
 def _own_terms(text: str, lang: str) -> int:
     """Content words of a follow-up, numbers aside: "what about a 600 euro one" says one thing of its own."""
     return sum(not stem.isdigit() for stem in content_stems(text, lang))
-
-
-def _odds(p: float) -> float:
-    return p / (1.0 - p) if p < 1.0 else float("inf")
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -120,10 +145,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     own = without_asides(state.get("message_query") or query)
     followup = bool(state.get("guardrails", {}).get("followup", {}).get("resolved"))
     judged = query if followup else own
-    respell = respeller(deps.kb, deps.embed, lang)
-    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, deps.config.scope_threshold, respell)
+    respell, anchored = respeller(deps.kb, deps.embed, lang), anchor(deps.kb, lang)
+    cut = deps.config.scope_threshold
+    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, cut, respell, anchored)
     if followup and verdict["in_scope"] and _own_terms(own, lang) >= OWN_TERMS and not is_slot_answer(own):
-        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, deps.config.scope_threshold, respell)
+        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, cut, respell, anchored)
         verdict["own_score"] = alone["score"]
         if not alone["in_scope"] and _odds(alone["score"]) * FOLLOWUP_ODDS < _odds(alone["threshold"]):
             verdict["in_scope"] = False

@@ -41,7 +41,8 @@ def scope(
     input: Path = typer.Option(
         ...,
         "--input",
-        help="JSONL file of {id, text}; prints {id, in_scope, score} (and business / other_company / spelling).",
+        help="JSONL file of {id, text}; prints {id, in_scope, score} (and business, other_company, in_article, "
+        "spelling).",
     ),
     threshold: float | None = typer.Option(None, "--threshold", help="Override the fitted threshold (0-1)."),
 ) -> None:
@@ -54,7 +55,7 @@ def scope(
     from supportbot.settings import get_settings
 
     try:
-        from graph.nodes.check_scope import respeller, scope_verdict
+        from graph.nodes.check_scope import anchor, respeller, scope_verdict
         from graph.nodes.resolve_followup import focus, strip_markup
         from graph.scope import deployment_scope, load_or_fit
         from retrieval.conversation import without_asides
@@ -82,10 +83,10 @@ def scope(
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
         respell = respeller(kb, lambda t: embedder.encode([t])[0], lang)
-        verdict = scope_verdict(model, vectors[i], text, lang, threshold, respell)  # type: ignore[index]
+        verdict = scope_verdict(model, vectors[i], text, lang, threshold, respell, anchor(kb, lang))  # type: ignore[index]
         # the rules beyond the score that apply: a question about the business itself, another company named, a
-        # misspelt query read with its typos corrected
-        why = {key: verdict[key] for key in ("business", "other_company", "spelling") if key in verdict}
+        # question in an article's own words, a misspelt query read with its typos corrected
+        why = {key: verdict[key] for key in ("business", "other_company", "in_article", "spelling") if key in verdict}
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 
 
