@@ -13,10 +13,16 @@ from supportbot.cli._common import fail, not_utf8, print_json, utf8_text
 if TYPE_CHECKING:
     from supportbot.settings import Settings
 
+# Lines that end an interactive session instead of being sent: the slash commands, the bare words a user types at
+# any prompt, and their Spanish (matched whole, any case). "bye" / "adiós" are not here: the agent answers them.
+QUIT_LINES = frozenset({"/quit", "/exit", "/salir", "quit", "exit", "salir"})
+
 
 def chat(
     message: str | None = typer.Argument(
-        None, help="The customer's message; omit for an interactive session.", callback=utf8_text
+        None,
+        help="The customer's message; omit for an interactive session (/quit, an empty line or Ctrl-D ends it).",
+        callback=utf8_text,
     ),
     index: Path | None = typer.Option(None, "--index", help="Index folder (default: <home>/index)."),
     mode: str | None = typer.Option(None, "--mode", help="rag | finetune | hybrid (default: settings)."),
@@ -52,13 +58,16 @@ def chat(
         _turn(service, message, session, lang, as_json)
         return
     if not as_json:
-        typer.echo(f"session {session} (mode {mode}); an empty line or Ctrl-D ends it.", err=True)
+        typer.echo(
+            f"session {session} (mode {mode}); /quit (or quit, exit, salir), an empty line or Ctrl-D ends it.",
+            err=True,
+        )
     while True:
         try:
             line = input("> " if not as_json else "")
         except (EOFError, KeyboardInterrupt):
             break
-        if not line.strip():
+        if not line.strip() or line.strip().lower() in QUIT_LINES:
             break
         shown = not_utf8(line)
         if shown is not None:  # one bad line does not end the session

@@ -41,6 +41,21 @@ def test_chat_interactive_keeps_memory(bundled_index: Path, service: ChatService
     assert turns[0]["session_id"] == turns[1]["session_id"]
 
 
+@pytest.mark.parametrize("command", ["/quit", "/exit", " QUIT ", "exit", "salir", "/salir"])
+def test_chat_interactive_ends_on_quit(bundled_index: Path, service: ChatService, command: str) -> None:
+    # "/quit" was sent to the agent as a question; what follows it must not be
+    result = runner.invoke(app, ["chat", "--index", str(bundled_index), "--json"],
+                           input=f"How do I return an item?\n{command}\nand how long does it take?\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_chat_interactive_says_how_to_end_it(bundled_index: Path, service: ChatService) -> None:
+    result = runner.invoke(app, ["chat", "--index", str(bundled_index)], input="/quit\n")
+    assert result.exit_code == 0 and "/quit (or quit, exit, salir)" in result.stderr, result.output
+    assert "/quit" in runner.invoke(app, ["chat", "--help"]).output
+
+
 def test_chat_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["chat", "hi", "--index", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
