@@ -41,7 +41,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    # metavar "": a plain flag in the help, not "--version <bool>" as if it took a value
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit."
+    ),
 ) -> None:
     """Bilingual (es/en) customer-support chatbot backend."""
 

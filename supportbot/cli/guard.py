@@ -94,8 +94,10 @@ def scope(
 def input_rails(
     input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, refused, rail, score}."),
 ) -> None:
-    """Run the graph's input rails (injection, abuse, bias) on each message: ``rail`` is the refusing one or null,
-    ``score`` its probability (or the likeliest rail's when nothing is refused)."""
+    """Run the graph's input rails (injection, abuse, bias) on each message.
+
+    Prints the refusing rail (null if none) and its score: its probability, or the likeliest rail's if none refuses.
+    """
     records = _records(input)
     from graph.nodes.guard_input import check_input
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from supportbot.cli import app
@@ -40,6 +43,25 @@ def test_help_imports_no_heavy_library() -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("supportbot ")
+    [line] = [line for line in runner.invoke(app, ["--help"]).output.splitlines() if "--version" in line]
+    assert "<bool>" not in line  # a plain flag, not shown as taking a value
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _command_paths(sub, (*path, name))
+
+
+def test_every_help_text_reads_without_rst_markup() -> None:
+    # Docstrings are help texts: ``rail`` showed as typed (guard input)
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert len(paths) > len(GROUPS) and ("guard", "input") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        for marker in ("``", ":func:", ":class:", ":data:"):
+            assert marker not in result.output, (path, marker, result.output)
 
 
 def test_train_without_required_options_is_a_usage_error() -> None:
