@@ -107,6 +107,11 @@ def _folded(text: str) -> str:
     return " ".join(text.lower().strip(" .:#").split())
 
 
+def _previous_answers(history: Sequence[Mapping[str, Any]]) -> str:
+    """The assistant messages of ``history``, folded as :func:`_folded` folds a sentence ("" if none)."""
+    return "\n".join(_folded(str(m.get("content", ""))) for m in history if m.get("role") == "assistant")
+
+
 def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidate]:
     """What a picked sentence needs to stand alone: a lead-in's list items, a list item's lead-in, a step (a
     numbered item) the lead-in and every step of its procedure, a question's answer."""
@@ -216,8 +221,15 @@ class ExtractiveGenerator:
         self.same_content = same_content
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """The selected sentences, cited; an empty answer when there are no passages."""
+        """The selected sentences, cited; an empty answer when there are no passages. Sentences the conversation's
+        earlier answers (``history``) already gave are left out when something new remains: "How much does it
+        cost?" after "How do I return an item?" is searched with the returns question, and quoted the four return
+        steps again before the fee."""
         chosen = select(request.question, request.passages, request.lang, self.similarity, self.same_content)
+        said = _previous_answers(request.history)
+        fresh = [c for c in chosen if _folded(re.sub(r"\s+", " ", c[2])).rstrip(";,.") not in said] if said else []
+        if fresh and len(fresh) < len(chosen):
+            chosen = fresh
         answer, citations = compose(chosen)
         return Generation(answer=answer, citations=citations, tokens=0)
 

@@ -217,3 +217,21 @@ def test_a_how_do_i_question_gets_every_step_in_order() -> None:
     answer = ExtractiveGenerator().generate(request).answer
     steps = [answer.find(f"{n}) ") for n in (1, 2, 3, 4)]
     assert -1 not in steps and steps == sorted(steps) and "Para cambiarla: 1) Entra" in answer, answer
+
+
+def test_a_follow_up_is_not_quoted_what_the_conversation_already_said() -> None:
+    """A follow-up is searched with the topic before it, so the selector picks the earlier answer's sentences again
+    ("How much does it cost?" after a returns question was quoted all four return steps before the fee)."""
+    generator = ExtractiveGenerator()
+    first = generator.generate(GenerationRequest("what are the standard shipping times?", "en", [DELIVERY])).answer
+    assert "Mainland Spain: 3-5 business days" in first
+    history = [{"role": "user", "content": "what are the standard shipping times?"},
+               {"role": "assistant", "content": first}]  # fmt: skip
+    question = "standard shipping times, and when does the clock start?"
+    alone = generator.generate(GenerationRequest(question, "en", [DELIVERY])).answer
+    later = generator.generate(GenerationRequest(question, "en", [DELIVERY], history=history)).answer
+    assert "Mainland Spain" in alone and "14:00" in alone  # without the conversation: both
+    assert "14:00" in later and "Mainland Spain" not in later  # with it: only what is new
+    again = generator.generate(GenerationRequest("what are the standard shipping times?", "en", [DELIVERY],
+                                                 history=history)).answer  # fmt: skip
+    assert again == first  # asked again: nothing new to say, so the same answer
