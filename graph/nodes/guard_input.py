@@ -1,5 +1,5 @@
-"""Input rails: prompt injection and jailbreaks, abuse, discriminatory requests (refused), and requests for a
-person or legal threats (handed off).
+"""Input rails: prompt injection and jailbreaks, abuse, discriminatory requests and stereotyped generalisations
+(refused), and requests for a person or legal threats (handed off).
 
 :func:`check_input` is the one implementation: the graph node and ``supportbot guard input`` both call it.
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.rails.abuse import BOT_COMPLAINT, check_abuse
+from graph.rails.bias import check_stereotype
 from graph.rails.classifier import InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
 from graph.rails.patterns import hits
@@ -27,6 +28,10 @@ def check_input(text: str, rails: InputRails | None = None) -> dict[str, Any]:
     verdict = (rails or shipped_rails()).check(text) | {"escalation": check_escalation(text[:20_000])}
     if _frustrated_customer(text[:20_000], verdict):
         verdict |= {"refused": False, "rail": None}
+    elif not verdict["refused"] and (stereotype := check_stereotype(text[:20_000]))["flagged"]:
+        # a customer's own stereotype ("All customers from Morocco are scammers, right?") is refused as the bias
+        # rail refuses, as it would be in a bot answer or an agent's reply; the learned rail reads requests
+        verdict |= {"refused": True, "rail": "bias", "stereotype": stereotype}
     return verdict
 
 
