@@ -159,6 +159,17 @@ class FeedbackRequest(Strict):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+class FeedbackRecord(BaseModel):
+    """A stored rating of one answer."""
+
+    id: str = Field(description="The rating's id.")
+    session_id: str
+    turn: int = Field(description="0-based index of the rated answer in the conversation, as sent.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(description="The comment with its personal data redacted, or null.")
+    created_at: float = Field(description="When it was recorded (Unix seconds).")
+
+
 class HandoffRequest(Strict):
     """The customer asks for a person."""
 

@@ -439,25 +439,27 @@ class SupportStore:
 
     # --- feedback and knowledge gaps ---------------------------------------------------------------------------
 
-    def add_feedback(self, session_id: str, turn: str | int, rating: str, comment: str | None = None) -> dict[str, Any]:
-        """Record a thumbs up/down on one answer (``turn``: a message id or index)."""
+    def add_feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:
+        """Record a thumbs up/down on answer number ``turn`` (0-based) of the session; the record keeps it a number."""
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', got {rating!r}")
         record = {
             "id": uuid.uuid4().hex,
             "session_id": session_id,
-            "turn": str(turn),
+            "turn": int(turn),
             "rating": rating,
             "comment": comment,
             "created_at": time.time(),
         }
+        stored = {**record, "turn": str(record["turn"])}  # the column is TEXT (schema 0001): the number's digits
         with self._transaction() as db:
-            db.execute("INSERT INTO feedback VALUES (?,?,?,?,?,?)", tuple(record.values()))
+            db.execute("INSERT INTO feedback VALUES (?,?,?,?,?,?)", tuple(stored.values()))
         return record
 
     def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest feedback first."""
-        return self.db.query("SELECT * FROM feedback ORDER BY created_at DESC LIMIT ?", (limit,))
+        """The newest feedback first (``turn`` a number, as :meth:`add_feedback` returned it)."""
+        rows = self.db.query("SELECT * FROM feedback ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [{**row, "turn": int(row["turn"])} if str(row["turn"]).isdigit() else row for row in rows]
 
     def record_gap(self, question_redacted: str, lang: str) -> None:
         """Count a question the knowledge base could not answer (already redacted)."""

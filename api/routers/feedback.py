@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from api.deps import CallerKey, ReadyRuntime, check_owns
-from api.models import FeedbackRequest, Record, error_responses
+from api.models import FeedbackRecord, FeedbackRequest, error_responses
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 @router.post(
     "",
     status_code=201,
-    response_model=Record,
+    response_model=FeedbackRecord,
     responses=error_responses(400, 403, 404, 413, 422),
     summary="Rate an answer",
 )

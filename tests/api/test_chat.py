@@ -72,6 +72,8 @@ def test_feedback_on_an_answer(client: TestClient, keys: dict[str, dict[str, str
         headers=keys["customer"],
     )
     assert ok.status_code == 201 and ok.json()["rating"] == "down"
+    # the answer number as sent (it came back as the string "0"), and every field the OpenAPI schema promises
+    assert ok.json()["turn"] == 0 and set(ok.json()) == {"id", "session_id", "turn", "rating", "comment", "created_at"}
     # the comment is stored like the conversation: personal data redacted
     assert ok.json()["comment"].startswith("too vague, mail <EMAIL_") and "ana.gil" not in ok.json()["comment"]
     missing_turn = client.post(
@@ -86,6 +88,14 @@ def test_feedback_on_an_answer(client: TestClient, keys: dict[str, dict[str, str
         "/v1/feedback", json={"session_id": "nope", "turn": 0, "rating": "up"}, headers=keys["customer"]
     )
     assert unknown.status_code == 404
+
+
+def test_feedback_has_a_response_schema(client: TestClient) -> None:
+    openapi = client.get("/openapi.json").json()
+    created = openapi["paths"]["/v1/feedback"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    schema = openapi["components"]["schemas"][created["$ref"].rsplit("/", 1)[-1]]
+    assert schema["properties"]["turn"]["type"] == "integer"
+    assert set(schema["required"]) >= {"id", "session_id", "turn", "rating", "created_at"}
 
 
 def test_handoff_lands_in_the_escalation_queue(client: TestClient, keys: dict[str, dict[str, str]]) -> None:

@@ -36,7 +36,8 @@ def test_store_escalations_feedback_and_gaps(tmp_path: Path) -> None:
     assert store.set_escalation_status(record["id"], "closed") and store.escalations(status="open") == []
     with pytest.raises(ValueError):
         store.set_escalation_status(record["id"], "lost")
-    assert store.add_feedback("s1", 2, "down", "wrong")["rating"] == "down"
+    feedback = store.add_feedback("s1", 2, "down", "wrong")
+    assert (feedback["turn"], feedback["rating"]) == (2, "down") and store.feedback()[0]["turn"] == 2  # not "2"
     with pytest.raises(ValueError):
         store.add_feedback("s1", 2, "meh")
     for _ in range(3):
