@@ -253,7 +253,10 @@ class NewDocument(Strict):
     @classmethod
     def _iso_8601(cls, value: str | None) -> str | None:
         # the file loader's rule: "yesterday" or "2025-13-45" was stored and then compared as text
-        return checked_updated(value)
+        try:
+            return checked_updated(value)
+        except ValueError:  # the loader's message quotes the value; a 422 never echoes the input
+            raise ValueError(f"updated must be {UPDATED_FORMS}") from None
 
 
 class IngestRequest(Strict):

@@ -101,6 +101,7 @@ def test_updated_must_be_an_iso_8601_date(client: TestClient, keys: dict[str, di
         assert response.status_code == 422, (updated, response.text)
         [error] = response.json()["detail"]
         assert error["loc"] == ["body", "documents", 0, "updated"] and "ISO 8601" in error["msg"], error
+        assert updated not in error["msg"]  # the rejected input is not echoed
     assert client.get("/v1/kb/documents/dated-en", headers=keys["agent"]).status_code == 404
 
 
