@@ -150,6 +150,19 @@ class PlaceholderMap:
         if key not in self._by_key:
             self._by_key[key] = self._added[key] = placeholder
 
+    def copy(self) -> PlaceholderMap:
+        """An independent map with the same entries (what :meth:`restore` of :meth:`saved` gives)."""
+        return PlaceholderMap.restore(self.saved(), self.secret)
+
+    def known(self, entity_type: str, value: str) -> bool:
+        """Whether ``value`` already has a placeholder here (a person also by one of their names, as
+        :meth:`placeholder` matches them)."""
+        if self.key(entity_type, value) in self._by_key:
+            return True
+        return entity_type == "PERSON" and any(
+            self.key("PERSON", part) in self._by_key for part in canonical("PERSON", value).split()
+        )
+
     def placeholder(self, entity_type: str, value: str) -> str:
         """The placeholder of ``value``, new (next number of its type) when the value was not seen before."""
         key = self.key(entity_type, value)

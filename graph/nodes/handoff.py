@@ -105,6 +105,13 @@ def hold_for_agent(
             "tokens_generated": 0, "query": ""}  # fmt: skip
 
 
+# An agent reply's opening greeting, before a name: "Hola ", "Hi ", "Buenos días ", "Dear ".
+_GREETING = re.compile(
+    r"\s*(?i:hola|hi|hello|hey|dear|buenas|buenos d[ií]as|buenas (?:tardes|noches)|good (?:morning|afternoon|evening)|"
+    r"estimad[oa]|querid[oa])\s+"
+)
+
+
 class ReplyRefused(ValueError):
     """An agent's reply the output rails will not send; the message says why."""
 
@@ -115,11 +122,14 @@ def check_agent_reply(
     """The reply as the customer will see it, and the checks it went through.
 
     Personal data is replaced by the session's placeholders (an agent may paste a card number by mistake), except
-    the agent's own name, which is theirs to give; a stereotyped generalisation is refused, as it is in a bot
-    answer; the language check is reported, not enforced (an agent may switch language on purpose).
+    the agent's own name, which is theirs to give; a person's name the customer has not given in the chat is left
+    out after the opening greeting ("Hola Laura, ..." -> "Hola, ...") and refused elsewhere; a stereotyped
+    generalisation is refused, as it is in a bot answer; the language check is reported, not enforced (an agent may
+    switch language on purpose).
 
     Raises:
-        ReplyRefused: the reply is blank once cleaned, or fails the bias rail.
+        ReplyRefused: the reply is blank once cleaned, names a person the customer has not named (not in its
+            greeting), or fails the bias rail.
     """
     from graph.rails.bias import check_stereotype
     from graph.rails.grounding import check_language
@@ -129,13 +139,26 @@ def check_agent_reply(
     if not text.strip():
         raise ReplyRefused("the reply is empty once cleaned")
     own = {w.casefold() for w in re.findall(r"\w+", agent_name or "")}
-    pieces, redacted, cursor = [], set(), 0
-    for kind, start, end, _ in deps.redactor.find(text, lang if lang in ("es", "en") else "en", mapping):
+    pieces: list[str] = []
+    redacted, cursor = set(), 0
+    given = mapping.copy() if mapping is not None else None  # find() registers the names it finds: in a copy
+    for kind, start, end, _ in deps.redactor.find(text, lang if lang in ("es", "en") else "en", given):
         value = text[start:end]
         if kind in deps.config.keep_entities or (
             kind == "PERSON" and own and {w.casefold() for w in re.findall(r"\w+", value)} <= own
         ):
             continue
+        if kind == "PERSON" and not mapping.known(kind, value):
+            # A name the customer never gave reached them as "Hola <PERSON_1>, ...": after a greeting it goes
+            # ("Hola, ..."); elsewhere the agent is told (the transcript holds no name the customer did not give).
+            if _GREETING.fullmatch(text[cursor:start]) and not pieces:
+                pieces.append(text[cursor:start].rstrip())
+                cursor = end
+                continue
+            raise ReplyRefused(
+                f"the reply names a person the customer has not named in this chat ({value!r}); the customer would "
+                "see a placeholder such as <PERSON_1> instead: leave the name out"
+            )
         pieces += [text[cursor:start], mapping.placeholder(kind, value)]
         redacted.add(kind)
         cursor = end

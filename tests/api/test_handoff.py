@@ -389,6 +389,14 @@ def test_console_users_sign_in_with_a_password(client: TestClient, keys: dict[st
     sent = client.post(f"/v1/escalations/{escalation_id}/messages", json=text, headers=headers)
     assert sent.status_code == 201 and sent.json()["content"].startswith("Hola, soy Ana.")
     assert "maria.lopez" not in sent.json()["content"] and sent.json()["checks"]["pii"]["redacted"] == ["EMAIL"]
+    # A name the customer never gave: left out after the greeting (it reached them as "Hola <PERSON_1>, ..."), and
+    # refused with the reason elsewhere; nothing is sent then.
+    greeted = client.post(f"/v1/escalations/{escalation_id}/messages", json={"text": "Hola Laura, tu pedido sale hoy."},
+                          headers=headers)  # fmt: skip
+    assert greeted.status_code == 201 and greeted.json()["content"] == "Hola, tu pedido sale hoy.", greeted.text
+    named = client.post(f"/v1/escalations/{escalation_id}/messages",
+                        json={"text": "El pedido está a nombre de Laura Gómez."}, headers=headers)  # fmt: skip
+    assert named.status_code == 422 and "names a person the customer has not named" in named.text, named.text
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=headers)
     assert client.post("/v1/auth/signout", headers=headers).status_code == 200
     assert client.get("/v1/auth/me", headers=headers).status_code == 401  # the session's key is revoked
