@@ -98,10 +98,16 @@ async def session_events(
         nonlocal messages, handoff, sent
         deadline, pinged = time.monotonic() + wait, time.monotonic()
         yield _sse("status", handoff)
+        changed = False
         while True:
             for index in range(sent, len(messages)):
                 yield _sse("message", {"index": index, **messages[index]}, index)
             sent = max(sent, len(messages))
+            # A change of who has the conversation goes after the messages of the same snapshot: an agent's last
+            # reply, then the release to the bot (the release came first until 2026-12-06).
+            if changed:
+                yield _sse("status", handoff)
+                changed = False
             if time.monotonic() >= deadline or await request.is_disconnected():
                 return
             await asyncio.sleep(POLL_S)
@@ -110,8 +116,7 @@ async def session_events(
                 yield ": ping\n\n"
             messages, status = await run_in_threadpool(_snapshot, runtime, session_id)
             if status != handoff:
-                handoff = status
-                yield _sse("status", handoff)
+                handoff, changed = status, True
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
