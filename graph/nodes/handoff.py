@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graph.deps import Deps
 from graph.state import ChatState
@@ -207,8 +207,7 @@ def draft_reply(
     Returns:
         ``{"text", "passages", "question", "for_message", "generator", "lang"}``.
     """
-    from graph.nodes import generate, retrieve
-    from graph.nodes.respond import prefaced
+    from graph.nodes import retrieve
 
     index, question = _question(transcript)
     kind = deps.config.generator if deps.config.has_llm else "extractive"
@@ -229,7 +228,7 @@ def draft_reply(
             "messages": transcript[: index + 1],
         }
         if known is None:
-            answer = cached.get("answer") or _CITATION.sub("", prefaced(generate.run(state, deps))).strip()  # type: ignore[arg-type]
+            answer = cached.get("answer") or _checked_draft(state, deps)
         deps.assist.put(key, {"passages": passages, "answer": answer if known is None else cached.get("answer")})
     if known is not None:
         return {"text": known, "passages": passages, "question": question, "for_message": index, "generator": kind,
@@ -238,6 +237,26 @@ def draft_reply(
     text = greetings.get(lang, greetings["en"]).format(agent=agent) + (answer or FALLBACK.get(lang, FALLBACK["en"]))
     return {"text": text, "passages": passages, "question": question, "for_message": index, "generator": kind,
             "lang": lang}  # fmt: skip
+
+
+# A greeting that opens a generated answer: the draft's own greeting goes before it ("Hola, soy Ana... ¡Hola! Lo ...").
+_OPENING_GREETING = re.compile(r"^\s*[¡!]?\s*(?i:hola|hi|hello|hey|buenas)\b[^.!?\n]{0,20}?[.!,]\s*")
+
+
+def _checked_draft(state: dict[str, Any], deps: Deps) -> str:
+    """The drafted answer through the output rails a bot answer goes through: a generated draft that fails them
+    (a sentence no passage supports, another language, personal data) is replaced by the extractive one, as the
+    bot's answer would be. A QA pass got "¡Hola! Lo siento, el pedido no llegó roto." for a customer whose order
+    had arrived broken: an agent may send a draft as it is."""
+    from graph.nodes import generate, guard_output
+    from graph.nodes.respond import prefaced
+
+    made = generate.run(cast(ChatState, state), deps)
+    if made.get("generator", state["generator"]) != "extractive":
+        checked = guard_output.run(cast(ChatState, {**state, **made}), deps)
+        if checked["guardrails"]["output"]["action"] != "ok":
+            made = generate.run(cast(ChatState, {**state, "generator": "extractive", "mode": "rag"}), deps)
+    return _OPENING_GREETING.sub("", _CITATION.sub("", prefaced(made))).strip()
 
 
 # --- the agent desk, shared by the API and the in-process UI ----------------------------------------------------

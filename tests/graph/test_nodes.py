@@ -260,3 +260,44 @@ def test_guard_output_catches_a_flipped_negation_in_both_languages(deps: Any) ->
             output = guard_output.run(turn, deps)["guardrails"]["output"]
             assert output["action"] == action, (lang, passage, answer, output)
             assert output.get("failed", []) == ([] if action == "ok" else ["grounded"])
+
+
+class _Says:
+    """A language-model generator that answers one fixed text (what a small model wrote in a QA pass)."""
+
+    name = "openai"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def generate(self, request: Any) -> Any:
+        from graph.generators.base import Generation
+
+        return Generation(answer=self.text, citations=[1], tokens=5)
+
+    def stream(self, request: Any) -> Any:
+        yield self.text
+
+
+def test_an_agent_assist_draft_goes_through_the_output_rails(deps: Any) -> None:
+    """A drafted reply an agent may send as it is: a generated sentence no passage supports is replaced by the
+    extractive draft, and the model's own greeting does not follow the draft's."""
+    from dataclasses import replace
+
+    from graph.nodes.handoff import draft_reply
+
+    config = replace(deps.config, generator="openai", openai_base_url="http://127.0.0.1:9")
+    transcript = [{"role": "user", "content": "Mi pedido llegó roto, ¿qué hago?"}]
+    invented = "¡Hola! Lo siento, el pedido no llegó roto. Te regalamos un patinete eléctrico de Tesla. [1]"
+    made = draft_reply(replace(deps, config=config, generators={**deps.generators, "openai": _Says(invented)}),
+                       transcript, "es", "Ana")  # fmt: skip
+    assert made["text"].startswith("Hola, soy Ana") and "Tesla" not in made["text"] and "¡Hola!" not in made["text"]
+    extractive = draft_reply(deps, transcript, "es", "Ana")
+    assert made["text"] == extractive["text"], (made["text"], extractive["text"])
+    # another question (a draft is kept per question): a passage's own sentences pass, after a greeting of its own
+    other = [{"role": "user", "content": "¿Cuánto tarda el reembolso de una devolución?"}]
+    grounded = draft_reply(deps, other, "es", "Ana")["text"].split(". ", 1)[1]
+    says = _Says("¡Hola! " + grounded)
+    kept = draft_reply(replace(deps, config=config, generators={**deps.generators, "openai": says}), other, "es",
+                       "Ana")  # fmt: skip
+    assert kept["text"] == "Hola, soy Ana, del equipo de atención al cliente. " + grounded, kept["text"]
