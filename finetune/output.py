@@ -5,8 +5,7 @@ merge``): what ``--out`` may be, and how a finished folder replaces it.
 inputs (:func:`check_not_input`, which the file-writing ``data redact`` runs too), and a non-empty one is replaced
 only when it is an earlier output of the same command or ``--overwrite`` is given, so a user's files are never
 deleted by mistake. :func:`building` hands out a hidden work folder beside ``--out`` and publishes it with a rename
-at the end (never half-written); a failure, SIGINT or SIGTERM removes it and
-leaves ``--out`` as it was.
+at the end (never half-written); a failure, SIGINT or SIGTERM removes it and leaves ``--out`` as it was.
 """
 
 from __future__ import annotations

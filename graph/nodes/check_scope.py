@@ -89,9 +89,9 @@ def scope_verdict(
 
     A query refused by the model, near its threshold (:func:`near`), whose every content word (two or more) one
     chunk of the index uses is in scope (``anchored``, :func:`anchor`; ``in_article``): the customer asked in the
-    article's own words. On a
-    nine-article bike shop's help centre "¿Qué incluye la revisión completa?" scored 0.019 against a Spanish
-    threshold of 0.05 while the article says "Una revisión completa cuesta 80 euros e incluye..."."""
+    article's own words. On an 8-article bike shop's help centre "¿Qué incluye la revisión completa?" scored 0.020
+    against a Spanish threshold of 0.054 while the article says "Una revisión completa cuesta 80 euros e
+    incluye..."."""
     score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,

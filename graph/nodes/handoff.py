@@ -105,11 +105,12 @@ def hold_for_agent(
             "tokens_generated": 0, "query": ""}  # fmt: skip
 
 
-# An agent reply's opening greeting, before a name: "Hola ", "Hi ", "Buenos días ", "Dear ".
-_GREETING = re.compile(
-    r"\s*(?i:hola|hi|hello|hey|dear|buenas|buenos d[ií]as|buenas (?:tardes|noches)|good (?:morning|afternoon|evening)|"
-    r"estimad[oa]|querid[oa])\s+"
+_HELLO = (
+    r"hola|hi|hello|hey|dear|buenas|buenos d[ií]as|buenas (?:tardes|noches)|good (?:morning|afternoon|evening)|"
+    r"estimad[oa]|querid[oa]"
 )
+# An agent reply's opening greeting, before a name: "Hola ", "Hi ", "Buenos días ", "Dear ".
+_GREETING = re.compile(rf"\s*(?i:{_HELLO})\s+")
 
 
 class ReplyRefused(ValueError):
@@ -240,7 +241,7 @@ def draft_reply(
 
 
 # A greeting that opens a generated answer: the draft's own greeting goes before it ("Hola, soy Ana... ¡Hola! Lo ...").
-_OPENING_GREETING = re.compile(r"^\s*[¡!]?\s*(?i:hola|hi|hello|hey|buenas)\b[^.!?\n]{0,20}?[.!,]\s*")
+_OPENING_GREETING = re.compile(rf"^\s*[¡!]?\s*(?i:{_HELLO})\b[^.!?\n]{{0,20}}?[.!,]\s*")
 
 
 def _checked_draft(state: dict[str, Any], deps: Deps) -> str:
@@ -256,7 +257,8 @@ def _checked_draft(state: dict[str, Any], deps: Deps) -> str:
         checked = guard_output.run(cast(ChatState, {**state, **made}), deps)
         if checked["guardrails"]["output"]["action"] != "ok":
             made = generate.run(cast(ChatState, {**state, "generator": "extractive", "mode": "rag"}), deps)
-    return _OPENING_GREETING.sub("", _CITATION.sub("", prefaced(made))).strip()
+    answer = _OPENING_GREETING.sub("", _CITATION.sub("", prefaced(made))).strip()
+    return answer[:1].upper() + answer[1:]
 
 
 # --- the agent desk, shared by the API and the in-process UI ----------------------------------------------------

@@ -127,7 +127,7 @@ def _names_in(passage: frozenset[str], name: str) -> bool:
 def _names(text: str) -> list[str]:
     out = []
     for match in _WORD.finditer(text):
-        before = text[: match.start()].rstrip()
+        before = text[max(0, match.start() - 16) : match.start()].rstrip()  # what ends before the word
         word = match.group(0)
         if word[0].isupper() and before and not before.endswith(_OPENING) and not before[-1].isdigit():
             out.append(word)
