@@ -227,7 +227,7 @@ class ExtractiveGenerator:
         steps again before the fee."""
         chosen = select(request.question, request.passages, request.lang, self.similarity, self.same_content)
         said = _previous_answers(request.history)
-        fresh = [c for c in chosen if _folded(re.sub(r"\s+", " ", c[2])).rstrip(";,.") not in said] if said else []
+        fresh = [c for c in chosen if _folded(c[2]).rstrip(";,.") not in said] if said else []
         if fresh and len(fresh) < len(chosen):
             chosen = fresh
         answer, citations = compose(chosen)
