@@ -124,13 +124,84 @@ class ReleaseRequest(Strict):
     to: Literal["queue", "bot"] = Field(default="queue", description="queue: open again; bot: returned to the bot.")
 
 
+class EscalationEvent(BaseModel):
+    """One transition in an escalation's history."""
+
+    action: str = Field(description="opened, claimed, released, returned, resolved, or set (an operator's repair).")
+    status: Literal["open", "assigned", "resolved", "returned"] = Field(description="The status it left behind.")
+    actor: str = Field(description="Who: an agent's key identity, customer, bot or system.")
+    note: str | None = Field(default=None, description="The reason it was opened, or a resolving note.")
+    at: float = Field(description="When (Unix seconds).")
+
+
+class Escalation(BaseModel):
+    """A conversation handed to people (graph.store.SupportStore): who holds it and since when."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="The escalation's id.")
+    session_id: str
+    lang: str | None = Field(default=None, description="The customer's language (es or en).")
+    reason: str | None = Field(default=None, description="Why it was handed off (customer_request, low_confidence...).")
+    transcript: list[Turn] = Field(
+        default_factory=list, description="The redacted conversation when it was handed off."
+    )
+    status: Literal["open", "assigned", "resolved", "returned"]
+    created_at: float | None = Field(default=None, description="When it was opened (Unix seconds).")
+    updated_at: float | None = Field(default=None, description="Its last transition (Unix seconds).")
+    queued_at: float | None = Field(default=None, description="When it last (re-)entered the queue (Unix seconds).")
+    waiting_since: float | None = Field(
+        default=None, description="Since when the customer has waited for a person's answer (Unix seconds), or null."
+    )
+    assigned_to: str | None = Field(default=None, description="The holding agent's identity, or null.")
+    assigned_name: str | None = Field(default=None, description="The holding agent's display name, or null.")
+    note: str | None = Field(default=None, description="The resolving note (internal), or null.")
+    history: list[EscalationEvent] | None = Field(
+        default=None, description="Every transition, oldest first (one escalation's answers; not in the queue list)."
+    )
+
+
+class AgentMessage(BaseModel):
+    """An agent's reply as stored and sent to the customer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    session_id: str
+    escalation_id: str | None = None
+    role: str = Field(description="agent")
+    content: str = Field(description="The text the customer sees (personal data redacted).")
+    author: str | None = Field(default=None, description="The agent's identity.")
+    after_turns: int = Field(description="How many bot turns the conversation had when it was sent.")
+    draft: bool
+    meta: dict[str, Any] = Field(default_factory=dict)
+    at: float = Field(description="When it was sent (Unix seconds).")
+    checks: dict[str, Any] = Field(description="The output rails it went through and what they found.")
+
+
+class Draft(BaseModel):
+    """A reply drafted for the agent from the passages, in the customer's language (not sent until the agent does)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    question: str | None = Field(default=None, description="The customer message it answers.")
+    for_message: int | None = Field(
+        default=None, description="Index of that message in the transcript; -1 when it answers the hand-off reason."
+    )
+    generator: str | None = Field(default=None, description="extractive, or the configured model generator.")
+    lang: str | None = None
+    id: int | None = Field(default=None, description="The stored draft's id (only while the escalation is assigned).")
+    sent: bool = Field(default=False, description="Whether a reply was already sent from this draft.")
+
+
 class EscalationDetail(BaseModel):
     """An escalation for its agent: history, live transcript, passages and a drafted reply."""
 
-    escalation: Record
+    escalation: Escalation
     transcript: list[Turn]
-    passages: list[Record]
-    draft: Record
+    passages: list[Source] = Field(description="The passages retrieved for the last customer question.")
+    draft: Draft
     status: HandoffStatus
 
 
@@ -182,22 +253,27 @@ class HandoffRequest(Strict):
     )
 
 
-class Record(BaseModel):
-    """A stored record (feedback, escalation): its fields as the store keeps them."""
+class Gap(BaseModel):
+    """A question the bot could not answer with support (redacted)."""
 
     model_config = ConfigDict(extra="allow")
+
+    question: str
+    lang: str
+    count: int = Field(description="How many times it was asked.")
+    last_seen: float = Field(description="When it was last asked (Unix seconds).")
 
 
 class EscalationList(BaseModel):
     """The escalation queue, newest first."""
 
-    escalations: list[Record]
+    escalations: list[Escalation]
 
 
 class GapList(BaseModel):
     """Questions the bot could not answer, most frequent first."""
 
-    gaps: list[Record]
+    gaps: list[Gap]
 
 
 class SearchHit(BaseModel):

@@ -15,10 +15,11 @@ from api.errors import validation_failure
 from api.keys import agent_identity
 from api.models import (
     ESCALATION_ID,
+    AgentMessage,
     AgentReply,
+    Escalation,
     EscalationDetail,
     EscalationList,
-    Record,
     ReleaseRequest,
     ResolveRequest,
     error_responses,
@@ -94,7 +95,7 @@ def escalation(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime
         return escalation_view(runtime.service, escalation_id)
 
 
-@router.post("/{escalation_id}/claim", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
+@router.post("/{escalation_id}/claim", response_model=Escalation, responses=error_responses(400, 403, 404, 409, 422),
              summary="Take an escalation")  # fmt: skip
 def claim(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Assign the escalation to the caller; 409 if another agent holds it or it is closed. While assigned, the
@@ -105,7 +106,7 @@ def claim(escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime) -> 
     return record
 
 
-@router.post("/{escalation_id}/messages", status_code=201, response_model=Record,
+@router.post("/{escalation_id}/messages", status_code=201, response_model=AgentMessage,
              responses=error_responses(400, 403, 404, 409, 413, 422), summary="Reply to the customer")  # fmt: skip
 def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime: ReadyRuntime) -> dict[str, Any]:
     """Send ``text`` to the customer's chat (role ``agent``) after the same PII redaction and output rails as a bot
@@ -118,7 +119,7 @@ def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime:
         return send_agent_reply(runtime.service, escalation_id, agent, body.text)
 
 
-@router.post("/{escalation_id}/resolve", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
+@router.post("/{escalation_id}/resolve", response_model=Escalation, responses=error_responses(400, 403, 404, 409, 422),
              summary="Close an escalation")  # fmt: skip
 def resolve(
     escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime, body: ResolveRequest | None = None
@@ -133,7 +134,7 @@ def resolve(
     return record
 
 
-@router.post("/{escalation_id}/release", response_model=Record, responses=error_responses(400, 403, 404, 409, 422),
+@router.post("/{escalation_id}/release", response_model=Escalation, responses=error_responses(400, 403, 404, 409, 422),
              summary="Give an escalation back")  # fmt: skip
 def release(
     escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime, body: ReleaseRequest | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import CallerKey, ReadyRuntime, claim_session
 from api.errors import validation_failure
-from api.models import HandoffRequest, Record, error_responses
+from api.models import Escalation, HandoffRequest, error_responses
 from api.runtime import Runtime
 
 router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
@@ -24,7 +24,7 @@ def _has_started(runtime: Runtime, session_id: str) -> bool:
 @router.post(
     "",
     status_code=201,
-    response_model=Record,
+    response_model=Escalation,
     responses=error_responses(400, 403, 413, 422),
     summary="Hand the conversation to a person",
 )

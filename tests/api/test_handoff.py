@@ -424,3 +424,28 @@ def test_state_survives_a_restart_of_the_api(client: TestClient, keys: dict[str,
         detail = restarted.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
         assert [h["action"] for h in detail["escalation"]["history"]] == ["opened", "claimed"]
         assert restarted.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent).status_code == 200
+
+
+def test_the_escalation_routes_document_what_they_answer(client: TestClient) -> None:
+    """Every escalation route's answer has a schema with its fields (it was a fieldless record): an API client can
+    generate its types from /openapi.json, and the fuzz test checks every answer against it."""
+    openapi = client.get("/openapi.json").json()
+    schemas = openapi["components"]["schemas"]
+
+    def answer(path: str, method: str, code: str) -> dict[str, Any]:
+        ref = openapi["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        return schemas[ref.rsplit("/", 1)[-1]]
+
+    escalation = {"id", "session_id", "status"}
+    for path in ("/v1/escalations/{escalation_id}/claim", "/v1/escalations/{escalation_id}/resolve",
+                 "/v1/escalations/{escalation_id}/release"):  # fmt: skip
+        schema = answer(path, "post", "200")
+        assert set(schema["required"]) >= escalation and "waiting_since" in schema["properties"], path
+        assert schema["properties"]["status"]["enum"] == ["open", "assigned", "resolved", "returned"]
+    assert set(answer("/v1/handoff", "post", "201")["required"]) >= escalation
+    reply = answer("/v1/escalations/{escalation_id}/messages", "post", "201")
+    assert set(reply["required"]) >= {"id", "content", "checks", "at"}
+    detail = answer("/v1/escalations/{escalation_id}", "get", "200")["properties"]
+    assert {"$ref"} <= set(detail["draft"]) and "doc_id" in schemas["Source"]["properties"]
+    gaps = answer("/v1/kb/gaps", "get", "200")["properties"]["gaps"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schemas[gaps]["required"]) == {"question", "lang", "count", "last_seen"}
