@@ -139,9 +139,15 @@ def bundled_negatives(data_dir: Path = DATA) -> list[tuple[str, str]]:
     """The shipped out-of-scope examples (CLINC150 train sample, en; written for this project, es and en: off-topic
     messages, and look-alikes of questions about the business such as other places' opening hours)."""
     outside = [(r["text"], "en") for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")]
-    for name in ("ood_written.jsonl", "business_lookalikes.jsonl"):
-        outside += [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / name)]
+    for path in _written(data_dir, "ood_written", "business_lookalikes"):
+        outside += [(r["text"], r["lang"]) for r in _read_jsonl(path)]
     return outside
+
+
+def _written(data_dir: Path, *stems: str) -> list[Path]:
+    """The written example files of each stem in order: ``<stem>.jsonl``, then ``<stem>_*.jsonl`` (later batches)."""
+    folder = data_dir / "scope"
+    return [path for stem in stems for path in [folder / f"{stem}.jsonl", *sorted(folder.glob(f"{stem}_*.jsonl"))]]
 
 
 def negative_intents(data_dir: Path = DATA) -> list[tuple[str, str]]:
@@ -150,9 +156,7 @@ def negative_intents(data_dir: Path = DATA) -> list[tuple[str, str]]:
         (r.get("domain", ""), r.get("intent", ""))
         for r in _read_jsonl(data_dir / "scope" / "clinc150_ood_sample.jsonl")
     ]
-    written = sum(
-        len(_read_jsonl(data_dir / "scope" / name)) for name in ("ood_written.jsonl", "business_lookalikes.jsonl")
-    )
+    written = sum(len(_read_jsonl(path)) for path in _written(data_dir, "ood_written", "business_lookalikes"))
     return clinc + [("", "")] * written
 
 
@@ -172,9 +176,10 @@ def near_domains(near: np.ndarray, labels: Sequence[tuple[str, str]]) -> np.ndar
 
 def business_questions(data_dir: Path = DATA) -> list[tuple[str, str]]:
     """What any business's customers ask its support chat about the business itself: how and when to reach it,
-    where it is (``data/scope/business_questions.jsonl``, es and en). In scope for every knowledge base, whether or
-    not an article gives the number or the hours: the chat can say so or hand off, a refusal cannot."""
-    return [(r["text"], r["lang"]) for r in _read_jsonl(data_dir / "scope" / "business_questions.jsonl")]
+    where it is (``data/scope/business_questions.jsonl`` and later batches ``business_questions_*.jsonl``, es and
+    en). In scope for every knowledge base, whether or not an article gives the number or the hours: the chat can say
+    so or hand off, a refusal cannot."""
+    return [(r["text"], r["lang"]) for path in _written(data_dir, "business_questions") for r in _read_jsonl(path)]
 
 
 # Customer-style questions about every article, in both languages (the title as the customer would type it).

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from graph.scope import ScopeModel, bundled_examples, load_or_fit
-from graph.scope_data import ScopeError, read_customer_questions
+from graph.scope_data import (
+    ScopeError,
+    bundled_negatives,
+    business_questions,
+    negative_intents,
+    read_customer_questions,
+)
 from graph.scope_eval import eval_sets, evaluate
 from tests.graph.conftest import HOME
 
@@ -554,3 +560,27 @@ def test_a_question_in_an_articles_own_words_is_in_scope(tmp_path: Path) -> None
     # the rule lets no off-topic question through (the model alone accepts one here: "¿qué tiempo hará el sábado en
     # Sevilla?", 0.18 against 0.05, opening days on Saturday)
     assert not any(verdict(t).get("in_article") for t in OFF_TOPIC_ES)
+
+
+def test_later_batches_of_written_examples_are_read_after_the_first(tmp_path: Path) -> None:
+    """``<name>.jsonl`` then ``<name>_*.jsonl`` of each kind (data/scope/business_questions_2.jsonl is such a batch);
+    the negatives' CLINC150 labels stay aligned with them."""
+    scope = tmp_path / "scope"
+    scope.mkdir()
+
+    def write(name: str, *texts: str) -> None:
+        rows = [json.dumps({"id": f"{name}-{i}", "lang": "es", "text": t}) for i, t in enumerate(texts)]
+        (scope / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    clinc = {"text": "book a table for two", "intent": "accept_reservations", "domain": "kitchen_dining"}
+    (scope / "clinc150_ood_sample.jsonl").write_text(json.dumps(clinc) + "\n", encoding="utf-8")
+    write("ood_written.jsonl", "¿qué tiempo hará?")
+    write("ood_written_2.jsonl", "explícame el IVA soportado")
+    write("business_lookalikes.jsonl", "teléfono del ayuntamiento")
+    write("business_questions.jsonl", "¿cuál es vuestro teléfono?")
+    write("business_questions_2.jsonl", "k horario teneis")
+    negatives = bundled_negatives(tmp_path)
+    assert [t for t, _ in negatives] == ["book a table for two", "¿qué tiempo hará?", "explícame el IVA soportado",
+                                         "teléfono del ayuntamiento"]  # fmt: skip
+    assert len(negative_intents(tmp_path)) == len(negatives)
+    assert business_questions(tmp_path) == [("¿cuál es vuestro teléfono?", "es"), ("k horario teneis", "es")]
