@@ -23,9 +23,15 @@ def read_records(path: Path, required: Iterable[str]) -> list[dict[str, Any]]:
     """Read JSON objects, one per line, each with the ``required`` keys."""
     if not path.is_file():
         raise EvalDataError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # a binary or Latin-1 file: name it, never a bare codec error
+        raise EvalDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise EvalDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     records = []
     needed = list(required)
-    for number, record in jsonl_records(path.read_text(encoding="utf-8").splitlines(), path, EvalDataError):
+    for number, record in jsonl_records(text.splitlines(), path, EvalDataError):
         missing = [k for k in needed if not isinstance(record, dict) or k not in record]
         if missing:
             raise EvalDataError(f"{path}:{number}: missing {', '.join(missing)}")
@@ -154,8 +160,11 @@ def load_items(
             continue
         loaded = load()
         if suite == "qa" and not loaded:  # every QA KPI would be missing from the report
+            untagged = 0 if split == "all" else sum(r.get("split") is None for r in read_records(testset, ()))
             raise EvalDataError(
-                f"--testset {testset}: no questions" + (f" in split {split!r}" if split != "all" else "")
+                f"--testset {testset}: no questions"
+                + (f" in split {split!r}" if split != "all" else "")
+                + (f" ({untagged} have no 'split' field: pass --split all to use them)" if untagged else "")
             )
         items += loaded
     return items, notes

@@ -53,3 +53,25 @@ def test_bad_lines_name_the_file_and_line(tmp_path: Path) -> None:
         read_records(path, ["id", "lang"])
     with pytest.raises(EvalDataError, match=r"qa.jsonl:2: invalid JSON"):
         read_records(path, ["id"])
+
+
+def test_a_testset_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b'{"id": "a"}\n\xb8\xff\x00binary\n')
+    with pytest.raises(EvalDataError, match=r"qa.jsonl: not UTF-8 text"):
+        read_records(path, ["id"])
+
+
+def test_a_testset_without_split_fields_says_to_pass_split_all(tmp_path: Path) -> None:
+    # An operator's own questions rarely carry split: dev|test; the default --split test then finds none.
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        '{"id": "q1", "lang": "es", "question": "¿Puedo pagar con PayPal?", "reference": "Sí.", "gold_ids": []}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(EvalDataError, match=r"in split 'test' \(1 have no 'split' field: pass --split all"):
+        load_items(("qa",), testset=path, scope_set=path, prompts_dir=tmp_path, bias_datasets=None, split="test",
+                   limit=None, bbq_per_language=0, seed=0)  # fmt: skip
+    items, _ = load_items(("qa",), testset=path, scope_set=path, prompts_dir=tmp_path, bias_datasets=None,
+                          split="all", limit=None, bbq_per_language=0, seed=0)  # fmt: skip
+    assert [i["id"] for i in items] == ["q1"]
