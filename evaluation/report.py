@@ -141,7 +141,8 @@ def write_report(
         "# Offline comparison of answering modes: " + ", ".join(modes),
         "",
         f"Split **{run['split']}**, {run['turns']} turns ({run['items']} messages per mode), index "
-        f"`{run['index']}`, model `{run['model']}`, rag generator `{run['rag_generator']}`, copy bias "
+        f"`{run['index']}`, model {'`' + run['model'] + '`' if run.get('model') else 'none'}, "
+        f"rag generator `{run['rag_generator']}`, copy bias "
         f"{tuple(run.get('copy_bias') or ())}. "
         f"Intervals are 95% percentile-bootstrap intervals ({run['n_resamples']} resamples, seed {run['seed']}). "
         + (

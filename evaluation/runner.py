@@ -357,7 +357,7 @@ def _compare(
         counts[item["suite"]][item["lang"]] += 1
     run = {
         "modes": list(config.rows), "split": config.split, "limit": config.limit, "index": str(config.index_dir),
-        "model": str(config.model_dir), "rag_generator": config.rag_generator,
+        "model": None if config.model_dir is None else str(config.model_dir), "rag_generator": config.rag_generator,
         "base": str(config.base_dir or config.out_dir / "base-model") if "rag-llm" in services else None,
         "generator": config.generator, "copy_bias": list(config.copy_bias),
         "items": len(items), "turns": len(turns), "workers": config.workers,

@@ -156,6 +156,9 @@ def test_a_rerun_into_the_same_out_starts_fresh_and_a_users_folder_is_kept(bundl
     assert result.exit_code == 0, result.output
     assert "[1/" in result.output and "s left)" in result.output  # progress from the first turn, then the time left
     first, memory = (out / "turns.jsonl").read_text(encoding="utf-8"), sessions(out)
+    run = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["run"]
+    assert run["model"] is None  # no --model: JSON null, not the string "None"
+    assert "model `None`" not in (out / "report.md").read_text(encoding="utf-8")
     result = runner.invoke(app, [*argv, "--out", str(out)])  # an earlier comparison: replaced, in fresh sessions
     assert result.exit_code == 0, result.output
     assert sessions(out) == memory  # the sessions did not go on from the first run's turns

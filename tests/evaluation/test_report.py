@@ -70,3 +70,4 @@ def test_a_one_mode_report_has_no_empty_paired_differences_section(tmp_path: Pat
     text = write_report(tmp_path / "report.md", table=table, calls=call_winners(table), nodes={}, run=run, plots=[],
                         diffs={}).read_text(encoding="utf-8")  # fmt: skip
     assert "## Headline (both languages)" in text and "Paired differences" not in text
+    assert "model none," in text and "`None`" not in text  # a rag-only run has no model (said "model `None`")
