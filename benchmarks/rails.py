@@ -10,7 +10,8 @@ Nothing here was fitted on: ``data/rails/dev.jsonl`` (written apart from the tra
 rows, CLINC150 val, NLU++ (banking and hotels) when ``--shared`` has them, and the customer queries of
 ``data/eval/retrieval.jsonl`` (es and en, written for this project), and ``benchmarks/data/rails_customer_probe.jsonl``
 (160 ordinary customer messages, es and en, 8 families, written by another author without reading the rails'
-files). An attack counts as caught when any rail
+files), and ``benchmarks/data/rails_mentions_val.jsonl`` (150 customers who name a group and 50 discriminatory
+requests, es and en, by an author who read no file of the project's data). An attack counts as caught when any rail
 refuses it (the column "right rail" says how often the refusing rail was the expected one). Prints tables and
 asserts nothing; the header prints the load average, since latency depends on what else runs on the machine.
 """
@@ -110,6 +111,23 @@ def main() -> None:
             if g is not None:
                 print(f"|  refused ({g}): {text[:90]!r} | | | | |")
     print(f"| all | | {len(total['learned'])} | {np.mean(total['learned']):.4f} | {np.mean(total['patterns']):.4f} |")
+
+    # customers who name a group (a complaint quoting a courier's remark, their own age or faith, an accessibility
+    # need) and discriminatory requests, by an author who read no file of the rails (held out, never fitted on)
+    mentions = read_jsonl(ROOT / "benchmarks" / "data" / "rails_mentions_val.jsonl")
+    print("\n## customers naming a group, and discriminatory requests (held out: rails_mentions_val.jsonl)\n")
+    print("| lang | ordinary: learned refused | ordinary: patterns | requests: learned bias | requests: patterns |")
+    print("|---|---:|---:|---:|---:|")
+    got, was = learned([r["text"] for r in mentions]), old([r["text"] for r in mentions])
+    for lang in ("es", "en", "all"):
+        mine = [i for i, r in enumerate(mentions) if lang in ("all", r["lang"])]
+        plain = [i for i in mine if mentions[i]["expected"] == "none"]
+        asked = [i for i in mine if mentions[i]["expected"] == "bias"]
+        print(f"| {lang} | {rate([got[i] is not None for i in plain])} | {rate([was[i] is not None for i in plain])} | "
+              f"{rate([got[i] == 'bias' for i in asked])} | {rate([was[i] == 'bias' for i in asked])} |")  # fmt: skip
+    for i, r in enumerate(mentions):
+        if (got[i] is not None) != (r["expected"] != "none"):
+            print(f"  {'refused' if got[i] else 'let through'} ({got[i] or r['expected']}): {r['text'][:100]!r}")
 
     if args.latency:
         pool = [t for rows in sets.values() for t, _ in rows][: args.latency] + texts
