@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
-from graph.rails.abuse import BOT_COMPLAINT, check_abuse
-from graph.rails.bias import check_stereotype
+from graph.rails.abuse import check_abuse
+from graph.rails.bias import check_bias_request, check_stereotype, reports_a_remark
 from graph.rails.classifier import InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
-from graph.rails.patterns import hits
 from graph.smalltalk import smalltalk
 from graph.state import ChatState
 
@@ -25,23 +24,33 @@ def check_input(text: str, rails: InputRails | None = None) -> dict[str, Any]:
     "escalation": {...}}``: ``score`` is the probability of the refusing rail (or of the likeliest one).
     """
     text = text if isinstance(text, str) else ""
-    verdict = (rails or shipped_rails()).check(text) | {"escalation": check_escalation(text[:20_000])}
-    if _frustrated_customer(text[:20_000], verdict):
+    head = text[:20_000]
+    verdict = (rails or shipped_rails()).check(text) | {"escalation": check_escalation(head)}
+    if _frustrated_customer(head, verdict) or _reported_remark(head, verdict):
         verdict |= {"refused": False, "rail": None}
-    elif not verdict["refused"] and (stereotype := check_stereotype(text[:20_000]))["flagged"]:
+    elif not verdict["refused"] and not reports_a_remark(head) and (stereotype := check_stereotype(head))["flagged"]:
         # a customer's own stereotype ("All customers from Morocco are scammers, right?") is refused as the bias
-        # rail refuses, as it would be in a bot answer or an agent's reply; the learned rail reads requests
+        # rail refuses, as it would be in a bot answer or an agent's reply; the learned rail reads requests. One
+        # quoted in a complaint about whoever said it is not the customer's own.
         verdict |= {"refused": True, "rail": "bias", "stereotype": stereotype}
     return verdict
 
 
+def _reported_remark(text: str, verdict: dict[str, Any]) -> bool:
+    """A message the bias rail refuses that quotes someone else's remark about a group to complain about it ("Your
+    courier said women can't drive. I want to complain.") is a complaint, not a request for different treatment,
+    unless the lexicon finds such a request in it too."""
+    return verdict["rail"] == "bias" and reports_a_remark(text) and not check_bias_request(text)["flagged"]
+
+
 def _frustrated_customer(text: str, verdict: dict[str, Any]) -> bool:
-    """An insult that comes with a request for a person ("you stupid bot, get me a human") is a customer the bot
-    has failed: not refused, a person takes over. Threats stay refused."""
-    if verdict["rail"] != "abuse" or verdict["escalation"]["reason"] != "customer_request":
+    """A message the injection or abuse rail refuses that asks for a person ("you stupid bot, get me a human", "I
+    demand a refund, put me through with a real person!", "el bot no me entiende, pásame con alguien") is a customer
+    the bot has failed: not refused, a person takes over. A person reads it, so an instruction inside it has no model
+    to act on. Threats and discriminatory requests stay refused."""
+    if verdict["rail"] not in ("injection", "abuse") or verdict["escalation"]["reason"] != "customer_request":
         return False
-    abuse = check_abuse(text)
-    return bool(abuse["insults"] or hits(BOT_COMPLAINT, text)) and not abuse["threats"]
+    return not check_abuse(text)["threats"]
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:

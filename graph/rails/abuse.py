@@ -23,9 +23,6 @@ _THREATS = [
     r"\b(quemar|quemaros) (el|la|vuestro|vuestra)\b",
 ]
 _INSULT = compile_any(_INSULTS)
-# Frustration with the bot itself ("this bot is useless"): not an insult feature of the learned rails, only a sign
-# that a customer asking for a person should get one (graph/nodes/guard_input.py).
-BOT_COMPLAINT = compile_any([r"\b(chat)?(bot|robot|assistant|asistente) (is|es) (useless|rubbish|garbage|inutil)\b"])
 _THREAT = compile_any(_THREATS)
 # An insult counts when it is aimed at the assistant, the store or its staff ("I felt like an idiot" is not).
 _AIMED = re.compile(

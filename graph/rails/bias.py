@@ -369,6 +369,25 @@ _NOT_THE_SPEAKERS = re.compile(
 )
 
 
+# A customer quoting someone else's remark about a group in order to complain about it: "Your courier said women
+# can't drive. I want to complain.", "El repartidor le dijo a mi madre que los extranjeros no deberían pedir online.
+# Quiero poner una reclamación." Someone other than the customer said it (not "I think..."), and the message complains.
+_REMARK = re.compile(rf"\b(?!i\s|we\s|yo\s)\w+\s+(?:\w+\s+){{0,3}}?(?:{_REPORTED_EN}|{_REPORTED_ES})\b", re.IGNORECASE)
+_COMPLAINT = compile_any(
+    [
+        r"\b(complain|complaint|unacceptable|disgusting|offensive|outrageous|appalled|apologi[sz]e|apology|"
+        r"queja|quejarme|reclamacion|reclamar|denunciar|denuncia|inaceptable|verguenza|ofensiv[oa]|indignad[oa]|"
+        r"intolerable|disculpa|disculpas)\b"
+    ]
+)
+
+
+def reports_a_remark(text: str) -> bool:
+    """Whether ``text`` reports someone else's remark and complains about it (see ``_REMARK``)."""
+    folded = strip_accents(text.replace("’", "'"))
+    return bool(_REMARK.search(folded) and hits(_COMPLAINT, folded))
+
+
 def check_bias_request(text: str) -> dict[str, Any]:
     """``{"flagged", "groups", "directives"}``: a request for different treatment by a protected attribute."""
     groups, directives = hits(_GROUP, text), hits(_DIRECTIVE, text)
