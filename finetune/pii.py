@@ -358,6 +358,13 @@ def _write_atomically(output: Path, lines: Iterator[str]) -> None:
         remove_folders(created)
         raise PIIError(f"{output}: cannot write: {exc.strerror or exc}") from exc
     try:
+        try:  # mkstemp makes the file 0600: a replaced file keeps its mode, a new one gets what open() would give
+            mode = output.stat().st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.writelines(lines)
         raise_if_interrupted()  # a SIGINT/SIGTERM during the work: the output is not replaced

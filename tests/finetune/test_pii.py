@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import cast
@@ -437,6 +438,23 @@ def test_redact_text_file_shares_one_map_and_keeps_line_ends(redactor: Redactor,
     source.write_bytes(b"llamad al 612 345 678\r\n\r\notra vez: 612345678\n")
     redact_file(source, tmp_path / "notes.out.txt", redactor)
     assert (tmp_path / "notes.out.txt").read_bytes() == b"llamad al <PHONE_1>\r\n\r\notra vez: <PHONE_1>\n"
+
+
+def test_redacted_output_gets_the_usual_file_mode(redactor: Redactor, tmp_path: Path) -> None:
+    """The redacted copy (the file meant to be shared) came out 0600, and a replaced file lost its mode."""
+    source = tmp_path / "notes.txt"
+    source.write_text("llamad al 612 345 678\n", encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        redact_file(source, tmp_path / "new.txt", redactor, lang="es")
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old\n", encoding="utf-8")
+        kept.chmod(0o640)
+        redact_file(source, kept, redactor, lang="es")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text(encoding="utf-8") == "llamad al <PHONE_1>\n"
 
 
 def test_cli_missing_input_fails_cleanly(tmp_path: Path) -> None:
