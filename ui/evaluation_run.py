@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 HOW_TO_RUN = (
-    "supportbot eval compare --index {home}/index --model {home}/models/tiny --testset data/eval/qa.jsonl "
+    "supportbot eval compare --index {home}/index --model data/models/gemma-270m-support --testset data/eval/qa.jsonl "
     "--modes rag,finetune,hybrid --out {home}/runs/eval-latest"
 )
 

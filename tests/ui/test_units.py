@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from tests.ui.conftest import free_port
 from ui.api_client import ApiBackend, parse_sse
 from ui.backend import make_backend
 from ui.config import UIConfig
-from ui.evaluation_run import find_latest_run, list_runs, load_run, metric_tables
+from ui.evaluation_run import HOW_TO_RUN, find_latest_run, list_runs, load_run, metric_tables
 from ui.protocol import BackendUnavailable
 
 
@@ -91,6 +92,13 @@ def test_the_newest_eval_folder_is_found_and_read(tmp_path: Path) -> None:
     nested = _write_run(tmp_path / "compare" / "eval-nested", 0.8)
     assert list_runs(tmp_path) == [nested, new, old]
     assert list_runs(tmp_path / "missing") == [] and list_runs(old) == [old]
+
+
+def test_the_how_to_run_hint_names_a_model_that_ships() -> None:
+    # It named <home>/models/tiny, which no demo install has: the command it printed failed with "no such folder".
+    words = HOW_TO_RUN.format(home="/data").split()
+    model = Path(words[words.index("--model") + 1])
+    assert (REPO / model / "supportbot_model.json").is_file()
 
 
 def test_a_broken_metrics_file_is_a_clear_error(tmp_path: Path) -> None:
