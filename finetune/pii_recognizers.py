@@ -214,6 +214,12 @@ NAME_WEAK = (
     r"\b(?:I'm|I’m|I[ \t]+am|[Ss]oy|[Tt]his[ \t]+is|[Hh]ola|[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Ee]stimad[oa]"
     r"|[Qq]uerid[oa]|[Bb]uen[oa]s(?:[ \t]+(?:días|tardes|noches))?)[ \t]*,?[ \t]+" + rf"(?P<v>{CAP_NAME})"
 )
+# An agent's reply addressing the customer: "Sure John, ...", "Claro Juan, ...", "Of course Sarah!". The name must be
+# followed by a comma or "!" (a vocative), so "Sure thing" or "Vale la pena" never match.
+NAME_VOCATIVE = (
+    r"\b(?:[Ss]ure|[Cc]ertainly|[Oo]f[ \t]+course|[Oo]kay|OK|[Pp]erfect|[Cc]laro|[Vv]ale|[Pp]erfecto|[Gg]enial"
+    r"|[Dd]e[ \t]+acuerdo|[Ee]ntendido|[Pp]or[ \t]+supuesto)[ \t]+" + rf"(?P<v>{CAP_NAME})(?=[ \t]*[,!])"
+)
 CLOSINGS = (
     "thanks|thank you|thanks again|many thanks|thanks in advance|regards|best regards|kind regards|warm regards|"
     "best|best wishes|cheers|sincerely|yours sincerely|yours truly|saludos|un saludo|saludos cordiales|"
@@ -362,6 +368,7 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("PERSON", "name_strong_any_case", NAME_STRONG_ANY_CASE, 0.7, refine_name),
     ("PERSON", "name_strong", NAME_STRONG, 0.7, refine_name),
     ("PERSON", "name_weak", NAME_WEAK, 0.65, refine_name),
+    ("PERSON", "name_vocative", NAME_VOCATIVE, 0.65, refine_name),
     ("PERSON", "name_signature", NAME_SIGNATURE, 0.65, refine_name),
 ]
 

@@ -167,6 +167,11 @@ BATTERY: list[tuple[str, str, str]] = [
     ("es", "Atentamente,\n{}", "José Luis Rodríguez"),
     ("es", "Estimada Sra. {}, le escribo por mi reclamación.", "Jiménez"),
     ("es", "Titular de la tarjeta: {}", "Pablo Navarro"),
+    # an agent's reply addressing the customer by name (they reached training data in clear)
+    ("en", "Sure {}, I have cancelled order 4471.", "John Miller"),
+    ("en", "Of course {}! Your refund is on its way.", "Megan"),
+    ("es", "Claro {}, he cancelado el pedido.", "Juan Carlos Ibáñez"),
+    ("es", "Vale {}, te llamamos mañana.", "Rocío"),
     # addresses
     ("es", "Mi dirección es {}.", "Calle Mayor 14, 3ºB, 28013 Madrid"),
     ("es", "Enviadlo a {}, por favor.", "Av. del Puerto 88, 3ºB"),
