@@ -10,11 +10,13 @@ from typing import Any
 from evaluation.kpis import KPI_BY_NAME, LANGS
 from evaluation.stats import Estimate
 
-COLORS = {"rag": "#4C72B0", "finetune": "#DD8452", "hybrid": "#55A868"}
+# One colour per row, the same in every chart (rag-llm had none: matplotlib's default blue, next to rag's, in the KPI
+# charts and grey in the latency one), in the report's row order.
+COLORS = {"rag": "#4C72B0", "rag-llm": "#8172B3", "finetune": "#DD8452", "hybrid": "#55A868"}
 
 
 def _ordered(modes: Any) -> list[str]:
-    # rag, finetune, hybrid first, in that order, whatever order the table holds them in
+    # rag, rag-llm, finetune, hybrid first, in that order, whatever order the table holds them in
     return sorted(modes, key=lambda m: (list(COLORS).index(m) if m in COLORS else len(COLORS), m))
 
 

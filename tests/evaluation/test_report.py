@@ -62,6 +62,14 @@ def test_plots_are_real_pngs(tmp_path: Path) -> None:
         assert height > 100 and width > 100
 
 
+def test_every_mode_has_its_own_colour_in_the_reports_order() -> None:
+    from evaluation.config import MODES
+    from evaluation.plots import COLORS
+
+    assert list(COLORS) == list(MODES)  # the charts' order: rag-llm came last there, second in the tables
+    assert len(set(COLORS.values())) == len(MODES)
+
+
 def test_a_one_mode_report_has_no_empty_paired_differences_section(tmp_path: Path) -> None:
     rows = [row("rouge_l", "rag", lang, v) for lang in ("en", "es") for v in (0.28, 0.30, 0.32) * 10]
     table = aggregate(rows, n_resamples=200)
