@@ -308,6 +308,31 @@ def test_a_new_draft_is_offered_never_swapped_into_the_reply_box(inprocess_env: 
 
 
 @pytest.mark.slow
+def test_the_console_shows_a_customers_hand_off_reason_as_typed_and_a_closed_case_held_by_nobody(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    # POST /v1/handoff takes a free-text reason from the customer. The case view rendered it (its caption, its
+    # history and the question of the passages) as Markdown: the agent's browser fetched the customer's image and
+    # showed their link.
+    planted = "# URGENTE ![px](//evil.example/p.png) [verifica tu cuenta](//evil.example/login)"
+    case = inprocess_backend.handoff(uuid.uuid4().hex, reason=planted, lang="es")["id"]
+    console = open_page("agent")
+    console.selectbox(key="queue_case").set_value(case).run()
+    assert not console.exception, [e.value for e in console.exception]
+    shown = [e.value for e in (*console.caption, *console.markdown)]
+    assert [v for v in shown if "URGENTE" in v], shown
+    assert not [v for v in shown if "](//evil" in v or v.startswith("#")], shown
+    # A colleague (here an admin) resolves the case the agent holds and has open: it is resolved, held by nobody
+    # (it said "is now resolved, held by Ana").
+    console.button(key=f"claim-{case}").click().run()
+    inprocess_backend.act(ADMIN, case, "resolve")
+    console.run()
+    notes = [n.value for n in (*console.warning, *console.info, *console.caption)]
+    assert any(f"Case #{case[:8]} is now resolved" in n for n in notes), notes
+    assert not any("held by" in n for n in notes), notes
+
+
+@pytest.mark.slow
 def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inprocess_backend: Any) -> None:
     first, second = (inprocess_backend.handoff(uuid.uuid4().hex, lang=lang)["id"] for lang in ("es", "en"))
     for case in (first, second):

@@ -306,7 +306,12 @@ def _keep_open_case(backend: Backend, who: Staff, rows: list[dict[str, Any]], no
         notices.info(f"Case #{str(opened)[:8]} is yours and no longer matches these filters (its customer is not "
                      "waiting that long now): it stays open here.")  # fmt: skip
         return [record, *rows]
-    held = f", held by {record['assigned_name']}" if record.get("assigned_name") else ""
+    # Only an assigned case is held: a resolved one said "is now resolved, held by <the agent who had it>".
+    held = (
+        f", held by {record['assigned_name']}"
+        if record.get("status") == "assigned" and record.get("assigned_name")
+        else ""
+    )
     notices.warning(f"Case #{str(opened)[:8]} is now {record.get('status')}{held}: it no longer matches these filters.")
     return [record, *rows]
 
@@ -322,19 +327,24 @@ def _transcript(view: dict[str, Any]) -> None:
 def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]) -> None:
     record, draft = view["escalation"], view.get("draft") or {}
     mine = record.get("status") == "assigned" and record.get("assigned_to") == who.agent_id
+    held = record.get("status") == "assigned" and record.get("assigned_name")  # a closed case is held by nobody
     with st.container(border=True):
         st.subheader(f"Case #{escalation_id[:8]} · {record.get('status')}")
-        st.caption(f"session `{record.get('session_id')}` · {record.get('lang')} · {record.get('reason')}"
-                   + (f" · held by {record.get('assigned_name')}" if record.get("assigned_name") else ""))  # fmt: skip
+        # The reason, the notes and the question are the customer's (or an agent's) text, shown as typed: a hand-off
+        # reason rendered as Markdown put a customer's link and tracking image in the console.
+        st.caption(f"session `{record.get('session_id')}` · {record.get('lang')} · "
+                   f"{state.literal(str(record.get('reason') or ''))}"
+                   + (f" · held by {state.literal(str(held))}" if held else ""))  # fmt: skip
         with st.expander("History"):
             for event in record.get("history", []):
-                st.markdown(f"- {_when(event.get('at'))}: **{event.get('action')}** by {event.get('actor')}"
-                            + (f" ({event['note']})" if event.get("note") else ""))  # fmt: skip
+                st.markdown(f"- {_when(event.get('at'))}: **{event.get('action')}** by "
+                            f"{state.literal(str(event.get('actor')))}"
+                            + (f" ({state.literal(str(event['note']))})" if event.get("note") else ""))  # fmt: skip
         with st.container():  # its own block: a new message does not move the widgets below it
             _transcript(view)
         passages = view.get("passages") or []
         with st.expander(f"Passages for the last question ({len(passages)})"):
-            st.caption(f"Question: {draft.get('question') or '(none)'}")
+            st.caption(f"Question: {state.literal(str(draft.get('question') or '(none)'))}")
             for n, passage in enumerate(passages, start=1):
                 st.markdown(f"[{n}] **{passage.get('title', '')}** · `{passage.get('doc_id', '')}` · "
                             f"{passage.get('lang', '')}")  # fmt: skip
