@@ -292,7 +292,9 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
                     if not accepted[i] and not routed[i]:
                         respell = respeller(kb, lambda x: encode([x])[0], lang)
-                        verdict = scope_verdict(model, vectors[i], t, lang, None, respell, anchor(kb, lang))
+                        verdict = scope_verdict(
+                            model, vectors[i], t, lang, None, respell, anchor(kb, lang), lambda x: encode([x])[0]
+                        )
                         accepted[i] = verdict["in_scope"]
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
                 for p, t in sorted(wrong, reverse=kind == "out")[:misses]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.scope import ScopeModel
+from graph.smalltalk import smalltalk
 from graph.state import ChatState
 from retrieval.conversation import is_slot_answer, without_asides
-from retrieval.text import content_stems, words
+from retrieval.text import content_stems, split_sentences, words
 
 # A follow-up's own words may score this many times lower odds than the threshold and stay in scope (chosen on
 # benchmarks/data/conversations_dev.jsonl and the dev out-of-scope messages sent as second turns; docs/graph.md).
@@ -77,6 +78,7 @@ def scope_verdict(
     threshold: float | None = None,
     respell: Respell | None = None,
     anchored: Callable[[str], bool] | None = None,
+    embed: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "spelling"]}``: every
     rule of the scope rail on one query (``vector``: its embedding by the index's embedder; ``threshold``: overrides
@@ -91,7 +93,11 @@ def scope_verdict(
     chunk of the index uses is in scope (``anchored``, :func:`anchor`; ``in_article``): the customer asked in the
     article's own words. On an 8-article bike shop's help centre "¿Qué incluye la revisión completa?" scored 0.020
     against a Spanish threshold of 0.054 while the article says "Una revisión completa cuesta 80 euros e
-    incluye..."."""
+    incluye...".
+
+    A refused query of several sentences, near the threshold (:func:`near`), one of which alone is in scope
+    (``embed``: the index's embedder) is in scope (``sentence``: that one): "Your courier said women can't drive. I
+    want to complain." scored 0.29 as a whole against 0.42, "I want to complain." 0.99 alone."""
     score = model.score(vector, query, lang) if query.strip() else 0.0
     cut = model.threshold(lang) if threshold is None else threshold
     # Keyboard mashing ("asdkjh qwe lkjzx") that shares no word with the knowledge base: nothing to answer from,
@@ -113,6 +119,14 @@ def scope_verdict(
         verdict["other_company"] = others[0]
     elif anchored is not None and not verdict["in_scope"] and not unknown and near(score, cut) and anchored(query):
         verdict |= {"in_scope": True, "in_article": True}
+    elif (
+        embed is not None
+        and not verdict["in_scope"]
+        and not unknown
+        and near(score, cut)
+        and (one := _sentence_in_scope(model, embed, query, lang, cut))
+    ):
+        verdict |= {"in_scope": True, "sentence": one}
     elif respell is not None and not verdict["in_scope"] and not unknown:
         read = respell(query)
         if read is not None:
@@ -120,6 +134,16 @@ def scope_verdict(
             if again["in_scope"]:
                 return again | {"spelling": read[0]}
     return verdict
+
+
+def _sentence_in_scope(model: ScopeModel, embed: Callable[[str], Any], query: str, lang: str, cut: float) -> str:
+    """The first sentence of a query of several (each with a content word, small talk aside: "¿Qué tal todo?") that
+    the model alone puts in scope, or ""."""
+    pieces = split_sentences(query)
+    if len(pieces) < 2:
+        return ""
+    pieces = [piece for piece in pieces if content_stems(piece, lang) and not smalltalk(piece)]
+    return next((piece for piece in pieces if model.score(embed(piece), piece, lang) >= cut), "")
 
 
 def _own_terms(text: str, lang: str) -> int:
@@ -147,9 +171,9 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     judged = query if followup else own
     respell, anchored = respeller(deps.kb, deps.embed, lang), anchor(deps.kb, lang)
     cut = deps.config.scope_threshold
-    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, cut, respell, anchored)
+    verdict = scope_verdict(deps.scope, deps.embed(judged), judged, lang, cut, respell, anchored, deps.embed)
     if followup and verdict["in_scope"] and _own_terms(own, lang) >= OWN_TERMS and not is_slot_answer(own):
-        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, cut, respell, anchored)
+        alone = scope_verdict(deps.scope, deps.embed(own), own, lang, cut, respell, anchored, deps.embed)
         verdict["own_score"] = alone["score"]
         if not alone["in_scope"] and _odds(alone["score"]) * FOLLOWUP_ODDS < _odds(alone["threshold"]):
             verdict["in_scope"] = False

@@ -82,11 +82,14 @@ def scope(
     vectors = embedder.encode(texts) if texts else None
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
-        respell = respeller(kb, lambda t: embedder.encode([t])[0], lang)
-        verdict = scope_verdict(model, vectors[i], text, lang, threshold, respell, anchor(kb, lang))  # type: ignore[index]
+        embed = lambda t: embedder.encode([t])[0]  # noqa: E731
+        verdict = scope_verdict(model, vectors[i], text, lang, threshold, respeller(kb, embed, lang),  # type: ignore[index]
+                                anchor(kb, lang), embed)  # fmt: skip
         # the rules beyond the score that apply: a question about the business itself, another company named, a
-        # question in an article's own words, a misspelt query read with its typos corrected
-        why = {key: verdict[key] for key in ("business", "other_company", "in_article", "spelling") if key in verdict}
+        # question in an article's own words, one sentence of several in scope, a misspelt query read with its typos
+        # corrected
+        why = {key: verdict[key] for key in ("business", "other_company", "in_article", "sentence", "spelling")
+               if key in verdict}  # fmt: skip
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 
 

@@ -529,6 +529,30 @@ def test_a_misspelt_question_is_judged_as_the_speller_reads_it(service: Any, dep
     assert turn["route"] != "out_of_scope", turn
 
 
+def test_one_sentence_of_several_in_scope_puts_the_message_in_scope(service: Any, deps: Any) -> None:
+    """A complaint quoting a remark scored below the threshold as a whole (its first sentence is about driving), while
+    its request alone scores near 1; a message whose only other sentences are small talk or chit-chat stays out."""
+    from graph.nodes.check_scope import scope_verdict
+
+    def verdict(text: str, lang: str, embed: Any = deps.embed) -> dict[str, Any]:
+        return scope_verdict(deps.scope, deps.embed(text), text, lang, None, None, None, embed)
+
+    complaints = (
+        ("Your courier said women can't drive. I want to complain.", "en"),
+        ("La cajera le dijo a mi hermano que los gitanos roban. Quiero poner una queja formal.", "es"),
+    )
+    for text, lang in complaints:
+        judged = verdict(text, lang)
+        assert judged["in_scope"], text
+        if not verdict(text, lang, None)["in_scope"]:  # refused as a whole (0.29 and 0.12 when written)
+            assert judged["sentence"].startswith(("I want", "Quiero")), judged
+    for text in ("Honestly it's been a rough week. My cat is sick and I haven't slept in days. Do you ever feel like "
+                 "that?", "Hello! How are you? Can you recommend a good lasagna recipe?"):  # fmt: skip
+        assert not verdict(text, "en")["in_scope"], text
+    assert service.chat("Your courier said women can't drive. I want to complain.", session_id="quoted")["route"] in (
+        "answered", "handoff")  # fmt: skip
+
+
 # A bike shop's small help centre (8 articles, en + es), as a QA pass wrote it for its own first knowledge base.
 BIKE_SHOP = Path(__file__).parent / "bike_shop.jsonl"
 
