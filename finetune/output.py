@@ -76,7 +76,7 @@ def check_not_input(out: Path, inputs: Sequence[Path], *, flag: str = "--out") -
         flag: the option that named ``out`` (``--out``, ``--output``).
 
     Raises:
-        OutputError: ``out`` is an input, or a folder that holds one.
+        OutputError: ``out`` is an input, a folder that holds one, or a folder inside an input folder.
     """
     out = Path(out)
     resolved = out.resolve()
@@ -88,6 +88,9 @@ def check_not_input(out: Path, inputs: Sequence[Path], *, flag: str = "--out") -
         if same or resolved in source.resolve().parents:
             raise OutputError(f"{flag} {out} holds the input {source}, which writing {out} would replace; "
                               f"choose another {flag}")  # fmt: skip
+        if source.is_dir() and source.resolve() in resolved.parents:  # `data prepare DIR` read its last output
+            raise OutputError(f"{flag} {out} is inside the input folder {source}: the result would become part "
+                              f"of the input (or replace part of it); choose another {flag}")  # fmt: skip
 
 
 def _same_file(a: Path, b: Path) -> bool:

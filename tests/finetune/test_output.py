@@ -51,6 +51,12 @@ def test_files_inputs_and_unwritable_places_are_refused_even_with_overwrite(tmp_
     for out, message in cases:
         with pytest.raises(OutputError, match=message):
             check_output(out, overwrite=True, inputs=[data / "conv.jsonl"])
+    # Inside an input folder: `data prepare data --out data/prepared` read its own last output on the next run (6
+    # conversations became 12), and `train merge --model m --out m/adapter --overwrite` replaced the adapter.
+    for out in (data / "prepared", data / "sub" / "deeper"):
+        with pytest.raises(OutputError, match="is inside the input folder"):
+            check_output(out, overwrite=True, inputs=[data])
+    check_output(tmp_path / "prepared", overwrite=False, inputs=[data])  # beside it is fine
     if Path("/proc/self").is_dir():  # a place no one can write, root included
         with pytest.raises(OutputError, match="cannot write in /proc"):
             check_output(Path("/proc/supportbot-out"), overwrite=True)
