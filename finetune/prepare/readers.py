@@ -169,7 +169,7 @@ def read_chat_jsonl(path: Path) -> Iterator[Conversation]:
                 if not isinstance(record, dict):
                     raise PrepareError(f"{where}: expected a JSON object, got {type(record).__name__}")
                 if "messages" not in record:
-                    raise PrepareError(f"{where}: record has no 'messages'")
+                    raise PrepareError(f"{where}: record has no 'messages'{CONVERT_HINT}")
                 meta = record.get("meta") or {}
                 if not isinstance(meta, dict):
                     raise PrepareError(f"{where}: 'meta' must be an object")

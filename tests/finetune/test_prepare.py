@@ -129,6 +129,8 @@ def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: b
         ("tickets.csv", b'ticket_id,author_role,body\n1001,end-user,"Hola, no me llega el pedido"\n'),
         ("tickets.json", b'[{"ticket_id": 1001, "comments": [{"author": "end-user", "body": "Hola"}]}]'),
         ("tickets.xml", b"<tickets/>"),
+        # JSONL with other field names ("turns", "speaker", "text"): said only "record has no 'messages'"
+        ("tickets.jsonl", b'{"conversation_id": "t1", "turns": [{"speaker": "customer", "text": "Hola"}]}\n'),
     ],
 )
 def test_an_export_of_another_shape_is_told_where_to_go(tmp_path: Path, name: str, content: bytes) -> None:
