@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ui.protocol import BackendError, BackendUnavailable, RateLimited, Staff
+from ui.protocol import BackendError, BackendUnavailable, RateLimited, SignedOut, Staff
 
 # Following a conversation a person has (or is about to take): its event stream, one request per FOLLOW_WAIT_S
 # (the API closes it then), instead of one GET per poll of every waiting customer on the UI's one shared key.
@@ -168,6 +168,8 @@ class ApiBackend:
             response = client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise BackendUnavailable(f"cannot reach the support API at {self.base_url}: {exc}") from exc
+        if response.status_code == 401 and staff is not None and staff.key:  # the sign-in's key is no longer valid
+            raise SignedOut(_reason(response))
         return self._check(response)
 
     def _check(self, response: httpx.Response) -> Any:

@@ -20,6 +20,12 @@ class BackendUnavailable(BackendError):
     """The service cannot be reached (down, not started, timed out, or a 5xx)."""
 
 
+class SignedOut(BackendError):
+    """The service no longer takes the signed-in person's key (HTTP 401): revoked, or signed out in another tab. The
+    console signs out and asks for a sign-in again (it said "The service refused the request: HTTP 401: invalid or
+    revoked API key" in every tab, still "Signed in as ...")."""
+
+
 class RateLimited(BackendError):
     """The service refused the request for now: the key is over its rate limit (HTTP 429). Every visitor of the
     customer chat shares the UI's one key, so this is the whole page's budget, not the customer's."""

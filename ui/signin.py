@@ -13,6 +13,8 @@ def form(backend: Backend) -> None:
     """Render the sign-in form, checked by ``backend``; a successful sign-in reruns the app with the staff pages."""
     st.title("Staff sign-in")
     st.caption("The agent console and the evaluation dashboard are for support staff.")
+    if st.session_state.get("signin_notice"):  # why the console asks again (its key was revoked)
+        st.warning(st.session_state.pop("signin_notice"))
     with st.form("signin"):
         username = st.text_input("User", key="signin_user")
         password = st.text_input("Password", type="password", key="signin_password")

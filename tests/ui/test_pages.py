@@ -644,6 +644,31 @@ def test_the_console_keeps_the_open_case_and_the_typing_through_an_api_outage(
     agent_api.post(f"/v1/escalations/{case_id}/resolve", json={}).raise_for_status()
 
 
+def test_a_console_whose_sign_in_was_revoked_asks_for_a_sign_in_again(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    import httpx
+
+    from api.keys import KeyStore
+    from ui.state import cached_backend
+
+    _use_api(monkeypatch, api_server, "ui-console-revoked")
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    keys.set_user("revoked-ana", "una clave de prueba", "agent")
+    keys.close()
+    agent = cached_backend(state.config()).sign_in(username="revoked-ana", password="una clave de prueba")
+    console = open_page("agent", staff=agent)
+    assert [t.value for t in console.title] == ["Agent console"]
+    # The agent signs out in another tab (or an admin revokes the key): this tab's key is no longer valid. The console
+    # said "The service refused the request: HTTP 401: invalid or revoked API key" in every tab, still signed in.
+    httpx.post(f"{api_server.url}/v1/auth/signout", headers={"X-API-Key": str(agent.key)}).raise_for_status()
+    console.run()  # what the console's watch does by itself every 3 s in a browser
+    assert not console.exception, [e.value for e in console.exception]
+    assert [t.value for t in console.title] == ["Staff sign-in"]
+    assert [w.value for w in console.warning if "sign in again" in w.value], [w.value for w in console.warning]
+    assert "staff" not in console.session_state and not [e.value for e in console.error if "401" in e.value]
+
+
 # --- human hand-off ----------------------------------------------------------------------------------------------
 
 

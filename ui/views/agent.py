@@ -15,7 +15,7 @@ import streamlit as st
 
 from retrieval.text import has_words
 from ui import state
-from ui.protocol import Backend, BackendError, BackendUnavailable, Staff
+from ui.protocol import Backend, BackendError, BackendUnavailable, SignedOut, Staff
 
 SERVICE_DOWN = "The support service is unavailable right now; the console will work again once it is back."
 LANG_FILTER = {"Any language": None, "Español": "es", "English": "en"}
@@ -426,6 +426,8 @@ def _act(backend: Backend, who: Staff, escalation_id: str, action: str, **body: 
     ss = st.session_state
     try:
         result = backend.act(who, escalation_id, action, **body)
+    except SignedOut:
+        raise
     except BackendError as exc:
         ss["console_notice"] = f"{action} refused: {exc}"
     else:
@@ -511,6 +513,12 @@ def main() -> None:
         with tab:
             try:
                 section(backend, who)
+            except SignedOut:  # the key was revoked (or signed out elsewhere): sign in again, saying why
+                state.sign_out()
+                st.session_state["signin_notice"] = (
+                    "Your sign-in has ended (signed out elsewhere, or the key was revoked): sign in again."
+                )
+                st.rerun()
             except BackendUnavailable as exc:
                 st.error(SERVICE_DOWN)
                 st.caption(str(exc))
