@@ -47,6 +47,10 @@ def test_chat_answers_in_the_customers_language_with_sources(inprocess_env: Path
     at = open_page()
     at.chat_input[0].set_value("   ").run()  # blank: nothing sent, no empty bubble, no "HTTP 422"
     assert not at.chat_message and not at.error
+    # Only zero-width spaces is blank too: it was sent, and came back "not sent" with the API's English "message is
+    # blank" and a "Send again" that could only fail again.
+    at.chat_input[0].set_value("\u200b\u200b").run()
+    assert not at.chat_message and not at.error and not at.session_state["messages"]
     at.chat_input[0].set_value(SPANISH_QUESTION).run()
     assert not at.exception, [e.value for e in at.exception]
     [answer] = assistant_texts(at)

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from retrieval.text import clean
 from ui import state
 from ui.i18n import LANGS, t
 from ui.protocol import Backend, BackendError, BackendUnavailable, RateLimited
@@ -322,7 +323,7 @@ def main() -> None:
     with unsent_slot.container():
         resend = _unsent(lang, up)
     prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS) or resend
-    if not prompt or not prompt.strip():  # a blank message asks nothing: no empty bubble, no error
+    if not prompt or not clean(prompt):  # a blank message (spaces, zero-width characters) asks nothing, no error
         return
     if ss.pop("unsent", None):  # a new message, or the same one again: the failed one is no longer shown
         unsent_slot.empty()
