@@ -34,7 +34,7 @@ def chat(
         None, "--session", help="Session id; the conversation is remembered.", callback=utf8_text
     ),
     lang: str | None = typer.Option(None, "--lang", help="es | en; default: detected per message."),
-    as_json: bool = typer.Option(False, "--json", help="Print {answer, lang, mode, route, sources, ...}."),
+    as_json: bool = typer.Option(False, "--json", help="Print {answer, lang, mode, route, sources, ...}.", metavar=""),
 ) -> None:
     """Ask the support agent."""
     from retrieval.text import clean

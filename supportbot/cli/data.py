@@ -19,7 +19,7 @@ def redact(
     input: Path = typer.Option(..., "--input", help="Text or JSONL file to redact."),
     output: Path = typer.Option(..., "--output", help="Where to write the redacted copy."),
     lang: str | None = typer.Option(None, "--lang", help="Language of every text (en or es; default: detected)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout.", metavar=""),
 ) -> None:
     """Replace personal data with typed, consistent placeholders (--output may not be the input file)."""
     from finetune.output import OutputError, check_not_input
@@ -86,7 +86,7 @@ def prepare(
     train: float = typer.Option(0.8, "--train", help="Share of train."),
     val: float = typer.Option(0.1, "--val", help="Share of val (test gets the rest)."),
     seed: int = typer.Option(13, "--seed", help="Seed of the split assignment and RAFT sampling."),
-    raft: bool = typer.Option(True, "--raft/--no-raft", help="Write RAFT examples for the hybrid mode."),
+    raft: bool = typer.Option(True, "--raft/--no-raft", help="Write RAFT examples for the hybrid mode.", metavar=""),
     raft_k: int = typer.Option(4, "--raft-k", help="Passages per RAFT example."),
     raft_p: float = typer.Option(0.8, "--raft-p", help="Share of RAFT examples with the oracle passage."),
     raft_no_oracle: str = typer.Option(
@@ -117,11 +117,14 @@ def prepare(
         help='JSON object of the store facts Bitext\'s slots become: {"phone", "email", "url", "hours"} (default: '
         "the demo store's for it, phrases true of any company for another).",
     ),
-    sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service."),
+    sgd_all: bool = typer.Option(False, "--sgd-all-services", help="Keep SGD dialogues of every service.", metavar=""),
     overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace a non-empty --out folder that is not an earlier `data prepare` output."
+        False,
+        "--overwrite",
+        help="Replace a non-empty --out folder that is not an earlier `data prepare` output.",
+        metavar="",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout.", metavar=""),
 ) -> None:
     """Clean, redact, deduplicate and split conversations into chat JSONL, plus RAFT examples and a data card."""
     from finetune.output import OutputError

@@ -32,7 +32,7 @@ def _url(url: str | None) -> str:
 @app.command()
 def upgrade(
     url: str | None = typer.Option(None, "--url", help="PostgreSQL URL; default SUPPORTBOT_DATABASE_URL."),
-    as_json: bool = typer.Option(False, "--json", help="Print {before, after} schema states."),
+    as_json: bool = typer.Option(False, "--json", help="Print {before, after} schema states.", metavar=""),
 ) -> None:
     """Create or migrate the schema (escalations, feedback, gaps, keys, rate limits, conversation checkpoints)."""
     from graph.db import DatabaseError, redact_url
@@ -55,7 +55,7 @@ def upgrade(
 @app.command()
 def status(
     url: str | None = typer.Option(None, "--url", help="PostgreSQL URL; default SUPPORTBOT_DATABASE_URL."),
-    as_json: bool = typer.Option(False, "--json", help="Print the schema state."),
+    as_json: bool = typer.Option(False, "--json", help="Print the schema state.", metavar=""),
 ) -> None:
     """Show whether the schema is current (exit 1 when `supportbot db upgrade` is needed)."""
     from graph.db import DatabaseError, SchemaProbe, redact_url, schema_state, shared_pool

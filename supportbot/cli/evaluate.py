@@ -24,8 +24,8 @@ def retrieval(
         help="JSONL with id, query (or text), gold_ids (a list) and optional lang (default: detected).",
     ),
     split: str | None = typer.Option(None, "--split", help="Only queries of this split (dev or test)."),
-    details: bool = typer.Option(False, "--details", help="Include each query's ranking in the JSON."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    details: bool = typer.Option(False, "--details", help="Include each query's ranking in the JSON.", metavar=""),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout.", metavar=""),
 ) -> None:
     """Recall@1/5/10, MRR and nDCG@10, overall, per language and cross-lingual."""
     from retrieval.metrics import evaluate, load_queries
@@ -102,11 +102,16 @@ def compare(
     ),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples per confidence interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the BBQ sample."),
-    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow (<home>/mlflow.db)."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace a non-empty --out folder that is not an earlier `eval compare` output."
+    mlflow: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="Log the run to MLflow (<home>/mlflow.db).", metavar=""
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json document on stdout."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace a non-empty --out folder that is not an earlier `eval compare` output.",
+        metavar="",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json document on stdout.", metavar=""),
 ) -> None:
     """Run every mode on the same questions and write the comparison report."""
     from evaluation.config import CompareConfig, CompareConfigError

@@ -84,9 +84,9 @@ def ingest(
     index: Path = typer.Option(
         ..., "--index", help="Index folder to create or update (the index name with search_backend=elasticsearch)."
     ),
-    replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch."),
+    replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch.", metavar=""),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder model (default: setting)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout.", metavar=""),
 ) -> None:
     """Load, clean, chunk, deduplicate, embed and index documents."""
     from retrieval.backends import ingest_knowledge_base
@@ -144,7 +144,7 @@ def search(
     ),
     lang: str | None = typer.Option(None, "--lang", help="Only articles in this language (en or es)."),
     tag: list[str] = typer.Option([], "--tag", help="Only articles with this tag (repeatable).", callback=utf8_text),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout.", metavar=""),
 ) -> None:
     """Hybrid (dense + BM25) search over an index (--lang and --tag filter every query, batch ones too)."""
     from retrieval.backends import open_knowledge_base
@@ -189,7 +189,7 @@ def search(
 def dedup(
     paths: list[Path] = typer.Argument(..., help="Files or folders to check for duplicates."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for the semantic (cosine) check."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout.", metavar=""),
 ) -> None:
     """Report exact, near (MinHash-Jaccard) and semantic (SBERT cosine) duplicates without indexing."""
     from retrieval.dedup_report import dedup_paths
@@ -213,7 +213,7 @@ def dedup(
 def delete(
     doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove.", callback=utf8_text),
     index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout.", metavar=""),
 ) -> None:
     """Remove documents from an index by id."""
     from retrieval.backends import delete_from_knowledge_base
@@ -246,7 +246,7 @@ def distill(
     max_stsb_pairs: int | None = typer.Option(
         None, "--max-stsb-pairs", min=0, help="Cap on stsb_multi_mt pairs (0: all; default: config)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the distill report as one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="Print the distill report as one JSON document.", metavar=""),
 ) -> None:
     """Train a bilingual student embedder from parallel es/en text (multilingual distillation)."""
     from dataclasses import replace

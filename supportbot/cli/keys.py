@@ -34,7 +34,7 @@ def _store() -> Any:
 def create(
     role: str = typer.Option("customer", "--role", help="customer | agent | admin."),
     name: str = typer.Option("", "--name", help="A label to recognise the key by (who or what uses it)."),
-    as_json: bool = typer.Option(False, "--json", help="Print {id, role, name, created, key}."),
+    as_json: bool = typer.Option(False, "--json", help="Print {id, role, name, created, key}.", metavar=""),
 ) -> None:
     """Create a key (printed once: only its hash is stored)."""
     from api.keys import ApiKeyError
@@ -51,7 +51,7 @@ def create(
 
 
 @app.command("list")
-def list_keys(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
+def list_keys(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.", metavar="")) -> None:
     """List keys (ids and roles, never the secret)."""
     keys = _store().list()
     if as_json:
@@ -80,7 +80,9 @@ def revoke(key_id: str = typer.Argument(..., help="Id of the key to revoke.")) -
 def set_user(
     username: str = typer.Argument(..., help="The console user's name (letters, digits, . _ @ -)."),
     role: str = typer.Option("agent", "--role", help="agent | admin."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input.", metavar=""
+    ),
 ) -> None:
     """Create or update a user who signs in to the agent console with a password (stored as a scrypt hash)."""
     import re
@@ -104,7 +106,7 @@ def set_user(
 
 
 @app.command("users")
-def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
+def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.", metavar="")) -> None:
     """List the console users (never their passwords)."""
     users = _store().users()
     if as_json:

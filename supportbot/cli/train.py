@@ -25,9 +25,9 @@ def train(
     base: Path | None = typer.Option(None, "--base", help="Local base checkpoint folder (the llama-* presets)."),
     epochs: float | None = typer.Option(None, "--epochs", help="Override the preset's LoRA epochs."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop LoRA tuning after N steps."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
-    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the run in <home>/mlflow.db."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run's metrics as one JSON document."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder.", metavar=""),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the run in <home>/mlflow.db.", metavar=""),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's metrics as one JSON document.", metavar=""),
 ) -> None:
     """Train a LoRA adapter with a preset."""
     if ctx.invoked_subcommand is not None:
@@ -82,8 +82,8 @@ def merge(
     model: Path = typer.Option(..., "--model", help="Trained run folder (base + adapter)."),
     out: Path = typer.Option(..., "--out", help="Folder for the merged model."),
     quantize: str | None = typer.Option(None, "--quantize", help="int8: weight-only int8 for CPU inference."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the merged folder's description as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder.", metavar=""),
+    as_json: bool = typer.Option(False, "--json", help="Print the merged folder's description as JSON.", metavar=""),
 ) -> None:
     """Merge a LoRA adapter into its base model."""
     if quantize not in (None, "int8"):
