@@ -162,9 +162,12 @@ def write_report(
                   "Per-message differences, resampled together; bold: the interval excludes 0.", ""]  # fmt: skip
         for lang in LANGS:
             parts += [f"### {LANG_NAMES[lang]}", "", differences_table(diffs, lang, HEADLINE), ""]
-    parts += ["## Winners per language", "", winners_table(calls), ""]
-    for lang in LANGS:
-        parts += [f"### {LANG_NAMES[lang]}", "", *win_statements(calls, lang), ""]
+    if len(modes) > 1:
+        parts += ["## Winners per language", "", winners_table(calls), ""]
+        for lang in LANGS:
+            parts += [f"### {LANG_NAMES[lang]}", "", *win_statements(calls, lang), ""]
+    else:  # a sentence per KPI and language saying so was most of a one-mode report
+        parts += ["## Winners per language", "", f"One mode ({modes[0]}): no other mode to compare it with.", ""]
     for lang in LANGS:
         parts += [f"## All KPIs: {LANG_NAMES[lang]}", "", kpi_table(table, modes, lang, None, calls), ""]
     parts += [

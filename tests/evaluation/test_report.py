@@ -79,3 +79,5 @@ def test_a_one_mode_report_has_no_empty_paired_differences_section(tmp_path: Pat
                         diffs={}).read_text(encoding="utf-8")  # fmt: skip
     assert "## Headline (both languages)" in text and "Paired differences" not in text
     assert "model none," in text and "`None`" not in text  # a rag-only run has no model (said "model `None`")
+    # one line instead of a "not comparable" sentence per KPI and language
+    assert "One mode (rag): no other mode to compare it with." in text and "not comparable" not in text
