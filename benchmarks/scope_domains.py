@@ -176,7 +176,8 @@ def load_domains(
             )
         # a third author's off-topic messages (300 es, 100 en; half use shop words: homework on VAT, SQL over an
         # orders table, other carriers' parcels) and look-alikes of business questions, blind to every set here;
-        # written as training data, and fitted on they cost more than they gave (docs/graph.md, "Eighth pass")
+        # written as training data, and fitted on they cost more than they gave (docs/graph.md, "A second batch of
+        # written examples")
         for file, label in (("scope_ood_val", "written_ood_val"), ("business_lookalikes_val", "near_miss_val")):
             for r in _jsonl(ROOT / "benchmarks" / "data" / f"{file}.jsonl"):
                 domain.outside.setdefault(label, []).append((r["text"], r["lang"]))
@@ -287,14 +288,16 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                             (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for i, (t, lang, p, b) in enumerate(zip(texts, langs, probs, business, strict=True))
                             ]  # fmt: skip
+
                 # ... and a refused message is in scope when one article uses all its words, or is read again with
                 # its typos fixed (graph.nodes.check_scope.anchor, respeller)
+                def embed(text: str) -> Any:
+                    return encode([text])[0]
+
                 for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
                     if not accepted[i] and not routed[i]:
-                        respell = respeller(kb, lambda x: encode([x])[0], lang)
-                        verdict = scope_verdict(
-                            model, vectors[i], t, lang, None, respell, anchor(kb, lang), lambda x: encode([x])[0]
-                        )
+                        respell = respeller(kb, embed, lang)
+                        verdict = scope_verdict(model, vectors[i], t, lang, None, respell, anchor(kb, lang), embed)
                         accepted[i] = verdict["in_scope"]
                 wrong = [(float(p), t) for t, p, a in zip(texts, probs, accepted, strict=True) if a != (kind == "in")]
                 for p, t in sorted(wrong, reverse=kind == "out")[:misses]:

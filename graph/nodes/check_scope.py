@@ -80,9 +80,9 @@ def scope_verdict(
     anchored: Callable[[str], bool] | None = None,
     embed: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "spelling"]}``: every
-    rule of the scope rail on one query (``vector``: its embedding by the index's embedder; ``threshold``: overrides
-    the fitted one). The graph node and ``supportbot guard scope`` both call this.
+    """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "in_article", "sentence",
+    "spelling"]}``: every rule of the scope rail on one query (``vector``: its embedding by the index's embedder;
+    ``threshold``: overrides the fitted one). The graph node and ``supportbot guard scope`` both call this.
 
     A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "repiar my
     phone", "donde esta mi paqete" read far from every article, misspelt, and were refused; when that reading is in
