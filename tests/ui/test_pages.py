@@ -337,6 +337,25 @@ def test_the_console_shows_a_customers_hand_off_reason_as_typed_and_a_closed_cas
 
 
 @pytest.mark.slow
+def test_a_reply_being_typed_when_a_colleague_closes_the_case_is_said_not_sent_and_kept(
+    inprocess_env: Path, inprocess_backend: Any
+) -> None:
+    case = inprocess_backend.handoff(uuid.uuid4().hex, lang="es")["id"]
+    console = open_page("agent")
+    console.selectbox(key="queue_case").set_value(case).run()
+    console.button(key=f"claim-{case}").click().run()
+    console.text_area(key=f"reply-{case}").input("Hola, tu reembolso sale hoy.").run()
+    # An admin resolves the case: the next run (the refresh, or the agent's click on Send) drew no reply box, and the
+    # typed reply vanished without a word that it was not sent.
+    inprocess_backend.act(ADMIN, case, "resolve")
+    console.run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert not [a for a in console.text_area if a.key == f"reply-{case}"]
+    assert [w.value for w in console.warning if "reply in its box was not sent" in w.value]
+    assert [c.value for c in console.code] == ["Hola, tu reembolso sale hoy."]
+
+
+@pytest.mark.slow
 def test_unsent_reply_text_survives_switching_cases(inprocess_env: Path, inprocess_backend: Any) -> None:
     first, second = (inprocess_backend.handoff(uuid.uuid4().hex, lang=lang)["id"] for lang in ("es", "en"))
     for case in (first, second):

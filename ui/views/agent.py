@@ -349,6 +349,8 @@ def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]
                 st.markdown(f"[{n}] **{passage.get('title', '')}** · `{passage.get('doc_id', '')}` · "
                             f"{passage.get('lang', '')}")  # fmt: skip
                 st.caption(str(passage.get("text", ""))[:400])
+        if not mine:
+            _not_sent(escalation_id, draft)
         if record.get("status") == "open":
             if st.button("Claim", key=f"claim-{escalation_id}", type="primary"):
                 _act(backend, who, escalation_id, "claim")
@@ -371,6 +373,17 @@ def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]
                 _act(backend, who, escalation_id, "resolve")
         else:
             st.info(f"This conversation is {record.get('status')}; the bot answers the customer again.")
+
+
+def _not_sent(escalation_id: str, draft: dict[str, Any]) -> None:
+    """The case left this agent by a colleague's or an admin's action (resolved, released, taken) while a reply was in
+    its box: the box is gone, so say that the reply was not sent and show it. A Send pressed just after the change
+    (before the console's refresh) did nothing, and the typed reply vanished without a word."""
+    text = st.session_state.get("unsent_replies", {}).get(escalation_id, "")
+    if text.strip() and text != str(draft.get("text", "")):
+        st.warning("This case is no longer yours: the reply in its box was not sent. It is kept here, and in the "
+                   "box if the case comes back to you:")  # fmt: skip
+        st.code(text, language=None, wrap_lines=True)
 
 
 def _reply_box(escalation_id: str, draft: dict[str, Any]) -> str:
