@@ -69,6 +69,20 @@ def test_chat_answers_in_the_customers_language_with_sources(inprocess_env: Path
 
 
 @pytest.mark.slow
+def test_a_message_without_a_letter_is_answered_in_the_pages_language(inprocess_env: Path) -> None:
+    """ "😀😀😀" as a Spanish browser's first message got "Hello! How can I help you today?" and the page turned
+    English: detection has nothing to read, and fell back to English."""
+    at = open_page()
+    at.session_state["lang"] = "es"  # a Spanish browser, before the first answer
+    at.run()
+    at.chat_input[0].set_value("😀😀😀").run()
+    assert not at.exception, [e.value for e in at.exception]
+    [answer] = assistant_texts(at)
+    assert detect_language(answer) == "es", answer
+    assert at.title[0].value == "Asistente de soporte"
+
+
+@pytest.mark.slow
 def test_manual_language_override_wins(inprocess_env: Path) -> None:
     at = open_page()
     at.sidebar.selectbox(key="lang_choice").set_value("English").run()

@@ -71,6 +71,8 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     ``unsent``, with why, for the customer to send again)."""
     final: dict[str, Any] = {}
     forced = None if lang_choice == "auto" else lang_choice
+    if forced is None and not re.search(r"[^\W\d_]", prompt):  # no letter (emoji, a number): nothing to detect
+        forced = state.page_lang()  # the conversation's so far (the browser's before it starts), not English
 
     def tokens() -> Iterator[str]:
         for event in backend.stream(prompt, session_id=session_id, lang=forced):
