@@ -36,13 +36,14 @@ FALLBACK = {
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Record the escalation; the respond node words the reply."""
+    """Record the escalation; the respond node words the reply (``queued``: the case was waiting already, so the
+    customer is told it still is, not that it is being passed on again)."""
     reason = state.get("reason") or "customer_request"
-    record = deps.store.add_escalation(
-        state.get("session_id", ""), state.get("lang", "en"), reason, state.get("messages", [])
-    )
-    return {"route": "handoff", "reason": reason, "guardrails": {"handoff": {"escalation_id": record["id"],
-                                                                              "reason": reason}}}  # fmt: skip
+    session_id = state.get("session_id", "")
+    queued = deps.store.active_escalation(session_id) is not None
+    record = deps.store.add_escalation(session_id, state.get("lang", "en"), reason, state.get("messages", []))
+    guard = {"escalation_id": record["id"], "reason": reason} | ({"queued": True} if queued else {})
+    return {"route": "handoff", "reason": reason, "guardrails": {"handoff": guard}}
 
 
 def _lang_of(text: str, default: str) -> str:

@@ -79,6 +79,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
         + _TEAM_ES[1:],
     },
 }
+# a hand-off while the case waits in the queue already ("¿Sigue alguien ahí?", or a question the bot cannot answer)
+TEMPLATES["queued"] = {
+    "en": "Your conversation is already with our support team: a person will reply here as soon as possible.",
+    "es": "Tu conversación ya está con nuestro equipo de atención al cliente: una persona te responderá aquí lo antes "
+    "posible.",
+}
 TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
 TEMPLATES |= REPLIES  # small talk: greeting, thanks, goodbye, identity
 
@@ -143,7 +149,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     lang = state.get("lang") or "en"
     topics = deps.scope.meta.get("topics") if deps.scope is not None else None
     other = state.get("guardrails", {}).get("scope", {}).get("other_company")
-    answer = prefaced(state) if route == "answered" else template(state.get("reason", ""), lang, topics, other)
+    reason = state.get("reason", "")
+    if route == "handoff" and state.get("guardrails", {}).get("handoff", {}).get("queued"):
+        reason = "queued"
+    answer = prefaced(state) if route == "answered" else template(reason, lang, topics, other)
     update: dict[str, Any] = {
         "route": route,
         "answer": answer,

@@ -42,9 +42,12 @@ _HUMAN = [
     r"(el servicio de |el departamento de )?atencion al cliente\b",
     r"(^\W*|\b(i want|i need|i'?d like|i would like|i have to|i'?ve got to|i have got to|let me) (to )?)(speak|talk|"
     r"chat) (to|with) (your )?(customer service|customer support|support team|a support agent)\b",
-    # the whole message asks whether anyone is there: "hay alguien ahí?", "HOLA??? HAY ALGUIEN???", "anyone there?"
-    r"^\W*((hola|hello|hi|hey)\W+)?(hay alguien( ahi| ahi dentro| por ahi)?|(is )?(anyone|anybody|someone|somebody)"
-    r" (there|here|out there|around))\W*$",
+    # the whole message asks whether anyone is there, or says the customer is still waiting (a case in the queue:
+    # the bot had answered "¿Sigue alguien ahí?" with a payments passage): "hay alguien ahí?", "HOLA??? HAY
+    # ALGUIEN???", "anyone there?", "are you still there?", "sigo esperando..."
+    r"^\W*((hola|hello|hi|hey)\W+)?((hay|sigue|queda) alguien( ahi| ahi dentro| por ahi| al otro lado)?|"
+    r"(is )?(there )?(anyone|anybody|someone|somebody) (still )?(there|here|out there|around)|are you (still )?there|"
+    r"(sigo|seguimos|estoy|todavia estoy|aun estoy) esperando|(i'?m |i am |we'?re )?still waiting)\W*$",
 ]
 _LEGAL = [
     r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",

@@ -220,6 +220,12 @@ def test_handoff_records_an_escalation_and_respond_words_it(deps: Any) -> None:
     assert deps.store.escalations()[0]["id"] == update["guardrails"]["handoff"]["escalation_id"]
     reply = respond.run({**turn, **update}, deps)
     assert reply["answer"].startswith("Claro") and reply["messages"][0]["role"] == "assistant"
+    # While it waits in the queue, "¿Sigue alguien ahí?" is told so, not passed on again (it was answered with a
+    # payments passage): the same escalation, and another reply.
+    again = {**turn, "text": "¿Sigue alguien ahí?"}
+    queued = handoff.run(again, deps)
+    assert queued["guardrails"]["handoff"] == {**update["guardrails"]["handoff"], "queued": True}
+    assert respond.run({**again, **queued}, deps)["answer"].startswith("Tu conversación ya está con nuestro equipo")
     # The English replies keep "I" a capital where a template joins another ("..., so i'm passing" was shown).
     assert not [k for k, t in respond.TEMPLATES.items() if re.search(r"\bi(?:'m|'ll)?\b", t.get("en", ""))]
 
