@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import re
 import secrets
 import sqlite3
 import time
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS users (
 # scrypt parameters for console passwords (about 50 ms and 16 MiB per check: slow for a guesser, fine for a person).
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 USER_PREFIX = "user:"
+# A key's name is shown to customers as their agent's name (in a Markdown banner): letters, digits, spaces and
+# . @ : ' - only, so no name is a link or an image ("[Ana](//evil.example)" was accepted).
+KEY_NAME = re.compile(r"[\w .@:'’-]{0,80}")
 
 
 class ApiKeyError(ValueError):
@@ -130,10 +134,15 @@ class KeyStore:
         """Create a key with ``role``; returns the stored record and the key itself (shown only once).
 
         Raises:
-            ApiKeyError: ``role`` is not customer, agent or admin.
+            ApiKeyError: ``role`` is not customer, agent or admin, or ``name`` is not a plain name (``KEY_NAME``).
         """
         if role not in ROLES:
             raise ApiKeyError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if not KEY_NAME.fullmatch(name):
+            raise ApiKeyError(
+                "a key's name is at most 80 letters, digits, spaces and . @ : ' - (customers may see it as their "
+                "agent's name)"
+            )
         key_id = secrets.token_hex(6)
         key = f"sb_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(id=key_id, role=role, name=name, created=_now())

@@ -19,6 +19,10 @@ runner = CliRunner()
 def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "keys.sqlite")
     record, key = store.create("agent", "ops laptop")
+    for name in ("Ana García", "O'Neil", "user:ana.lopez@example.com", ""):  # plain names stay welcome
+        store.create("agent", name)
+    with pytest.raises(ApiKeyError):
+        store.create("agent", "![x](//evil.example/pixel.png)")
     assert key.startswith(f"sb_{record.id}_") and len(key) > 40
     assert store.authenticate(key) == record
     assert store.authenticate(key + "x") is None
@@ -74,6 +78,9 @@ def test_keys_cli_errors_are_clear() -> None:
     assert bad_role.exit_code == 2 and "role must be one of customer, agent, admin" in bad_role.output
     missing = runner.invoke(app, ["keys", "revoke", "nope"])
     assert missing.exit_code == 1 and "no API key with id 'nope'" in missing.output
+    # a name is shown to customers as their agent's: no Markdown link or image in it
+    linked = runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "[Ana](//evil.example)"])
+    assert linked.exit_code == 2 and "a key's name is at most 80 letters" in linked.output
 
 
 def test_serve_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
