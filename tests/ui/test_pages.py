@@ -193,6 +193,14 @@ def test_the_article_suggested_for_a_gap_has_one_id_in_every_process(inprocess_e
     # same gap was suggested under another id, and could be written up twice.
     digest = hashlib.sha256(f"es\n{question}".encode()).hexdigest()[:10]
     assert field.value == f"gap-{digest}-es"
+    # A bad id is said in words before anything is sent (the API's 422 showed its regex), and the search box stops
+    # at the API's longest query (a longer one was a raw HTTP 422)
+    field.set_value("envíos antártida")
+    [text] = [a for a in at.text_area if a.label == "Text"]
+    text.set_value("No enviamos a la Antártida.")
+    at.button[[b.label for b in at.button].index("Add to the knowledge base")].click().run()
+    assert any("An article id is 1-200 letters" in e.value for e in at.error), [e.value for e in at.error]
+    assert next(t for t in at.text_input if t.key == "kb_query").max_chars == 1000
 
 
 @pytest.mark.slow

@@ -7,22 +7,26 @@ Every session-state key the page keeps is listed in ``ui.state.CONSOLE_KEYS`` (o
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
+from retrieval.documents import ID_PATTERN
 from retrieval.text import has_words
 from ui import state
 from ui.protocol import Backend, BackendError, BackendUnavailable, SignedOut, Staff
 
 SERVICE_DOWN = "The support service is unavailable right now; the console will work again once it is back."
 LANG_FILTER = {"Any language": None, "Español": "es", "English": "en"}
+MAX_QUERY_CHARS = 1000  # the API's longest search query (GET /v1/kb/search): a longer one was a raw HTTP 422
 
 
 def _search_tab(backend: Backend, who: Staff) -> None:
-    query = st.text_input("Search the knowledge base", key="kb_query", placeholder="e.g. reembolso / refund")
+    query = st.text_input("Search the knowledge base", key="kb_query", placeholder="e.g. reembolso / refund",
+                          max_chars=MAX_QUERY_CHARS)  # fmt: skip
     col_lang, col_tags, col_k = st.columns([1, 2, 1])
     lang = LANG_FILTER[col_lang.selectbox("Language", list(LANG_FILTER), key="kb_lang")]
     known_tags = backend.tags()
@@ -499,6 +503,10 @@ def _article_form(backend: Backend, who: Staff, gap: dict[str, Any]) -> None:
         if st.form_submit_button("Add to the knowledge base"):
             if not text.strip():
                 st.error("Write the article's text first.")
+                return
+            if not re.fullmatch(ID_PATTERN, doc_id):  # the API's rule, said in words (its 422 showed the regex)
+                st.error("An article id is 1-200 letters, digits and . : - _ (no spaces), starting with a letter, "
+                         "a digit or _.")  # fmt: skip
                 return
             try:
                 report = backend.add_article(who, {"id": doc_id, "title": title, "text": text, "lang": lang})
