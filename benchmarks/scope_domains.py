@@ -263,6 +263,10 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
 
     embedder = load_embedder(cache_dir=home)
     encode = cached_encode(embedder.encode, embedder.name.replace("/", "_"), home / "scope" / "bench")
+
+    def embed(text: str) -> Any:
+        return encode([text])[0]
+
     rows = []
     fits = [(d, d.name, ()) for d in domains] + [(d, f"{d.name} + own questions", d.questions)
                                                  for d in domains if d.questions]  # fmt: skip
@@ -291,9 +295,6 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
 
                 # ... and a refused message is in scope when one article uses all its words, or is read again with
                 # its typos fixed (graph.nodes.check_scope.anchor, respeller)
-                def embed(text: str) -> Any:
-                    return encode([text])[0]
-
                 for i, (t, lang) in enumerate(zip(texts, langs, strict=True)):
                     if not accepted[i] and not routed[i]:
                         respell = respeller(kb, embed, lang)

@@ -80,9 +80,12 @@ def scope(
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]
     texts = [without_asides(focus(strip_markup(t) or t)) for t in texts]
     vectors = embedder.encode(texts) if texts else None
+
+    def embed(text: str) -> Any:
+        return embedder.encode([text])[0]
+
     for i, (record, text) in enumerate(zip(records, texts, strict=True)):
         lang = record.get("lang") or detect_language(text, default="en") or "en"
-        embed = lambda t: embedder.encode([t])[0]  # noqa: E731
         verdict = scope_verdict(model, vectors[i], text, lang, threshold, respeller(kb, embed, lang),  # type: ignore[index]
                                 anchor(kb, lang), embed)  # fmt: skip
         # the rules beyond the score that apply: a question about the business itself, another company named, a
