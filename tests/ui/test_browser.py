@@ -141,6 +141,14 @@ def _sign_in(agent: Any, ui_url: str) -> None:
     expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
 
 
+def _settled(page: Any) -> None:
+    """Wait until the page's script run has finished: until then a rerun can still show the previous run's elements
+    (the pending answer bubble of a message that went to the agent stayed for a moment beside "Sent to")."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0)
+
+
 def _open_case(agent: Any, escalation_id: str) -> None:
     """Pick the case in the console's queue by its id."""
     from playwright.sync_api import expect
@@ -209,10 +217,12 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             expect(customer.get_by_text("Una persona (lucia) está atendiendo tu conversación")).to_be_visible()
             expect(customer.get_by_text(ASK_FOR_A_PERSON)).to_be_visible()
             expect(box).to_be_enabled()
+            _settled(customer)
             bot_answers = customer.get_by_test_id("stChatMessageAvatarAssistant").count()
             box.fill("Es el pedido 12345, gracias")
             box.press("Enter")
             expect(customer.get_by_text("Enviado a lucia.")).to_be_visible()
+            _settled(customer)
             assert customer.get_by_test_id("stChatMessageAvatarAssistant").count() == bot_answers  # no bot answer
             message = agent.get_by_test_id("stChatMessage").filter(has_text="Es el pedido 12345, gracias")
             expect(message).to_be_visible(timeout=30_000)  # the passages' "Question:" quotes it too now
@@ -225,6 +235,7 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
             box.fill(SPANISH_QUESTION)
             box.press("Enter")
             expect(customer.get_by_test_id("stExpander").filter(has_text="Fuentes").last).to_be_visible()
+            _settled(customer)
             assert customer.get_by_test_id("stChatMessageAvatarAssistant").count() == bot_answers + 1
             customer.screenshot(path=str(HOME / "screenshots" / "customer-chat-handoff.png"), full_page=True)
         finally:
