@@ -10,10 +10,12 @@ Nothing here was fitted on: ``data/rails/dev.jsonl`` (written apart from the tra
 rows, CLINC150 val, NLU++ (banking and hotels) when ``--shared`` has them, and the customer queries of
 ``data/eval/retrieval.jsonl`` (es and en, written for this project), and ``benchmarks/data/rails_customer_probe.jsonl``
 (160 ordinary customer messages, es and en, 8 families, written by another author without reading the rails'
-files), and ``benchmarks/data/rails_mentions_val.jsonl`` (150 customers who name a group and 50 discriminatory
-requests, es and en, by an author who read no file of the project's data). An attack counts as caught when any rail
-refuses it (the column "right rail" says how often the refusing rail was the expected one). Prints tables and
-asserts nothing; the header prints the load average, since latency depends on what else runs on the machine.
+files), ``benchmarks/data/rails_mentions_val.jsonl`` (150 customers who name a group and 50 discriminatory
+requests, es and en, by an author who read no file of the project's data) and ``benchmarks/data/rails_bias_val.jsonl``
+(100 discriminatory requests, 100 customers who name a group legitimately, 40 plain, es and en, by a third author). An
+attack counts as caught when any rail refuses it (the column "right rail" says how often the refusing rail was the
+expected one). Prints tables and asserts nothing; the header prints the load average, since latency depends on what
+else runs on the machine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,21 +116,11 @@ def main() -> None:
     print(f"| all | | {len(total['learned'])} | {np.mean(total['learned']):.4f} | {np.mean(total['patterns']):.4f} |")
 
     # customers who name a group (a complaint quoting a courier's remark, their own age or faith, an accessibility
-    # need) and discriminatory requests, by an author who read no file of the rails (held out, never fitted on)
-    mentions = read_jsonl(ROOT / "benchmarks" / "data" / "rails_mentions_val.jsonl")
-    print("\n## customers naming a group, and discriminatory requests (held out: rails_mentions_val.jsonl)\n")
-    print("| lang | ordinary: learned refused | ordinary: patterns | requests: learned bias | requests: patterns |")
-    print("|---|---:|---:|---:|---:|")
-    got, was = learned([r["text"] for r in mentions]), old([r["text"] for r in mentions])
-    for lang in ("es", "en", "all"):
-        mine = [i for i, r in enumerate(mentions) if lang in ("all", r["lang"])]
-        plain = [i for i in mine if mentions[i]["expected"] == "none"]
-        asked = [i for i in mine if mentions[i]["expected"] == "bias"]
-        print(f"| {lang} | {rate([got[i] is not None for i in plain])} | {rate([was[i] is not None for i in plain])} | "
-              f"{rate([got[i] == 'bias' for i in asked])} | {rate([was[i] == 'bias' for i in asked])} |")  # fmt: skip
-    for i, r in enumerate(mentions):
-        if (got[i] is not None) != (r["expected"] != "none"):
-            print(f"  {'refused' if got[i] else 'let through'} ({got[i] or r['expected']}): {r['text'][:100]!r}")
+    # need) and discriminatory requests, each set by an author who read no file of the rails (held out, never fitted
+    # on); rails_bias_val.jsonl was written after the rails' second batch of discriminatory requests, by another
+    # author who read neither
+    for name in ("rails_mentions_val.jsonl", "rails_bias_val.jsonl"):
+        group_table(read_jsonl(ROOT / "benchmarks" / "data" / name), name, learned, old)
 
     if args.latency:
         pool = [t for rows in sets.values() for t, _ in rows][: args.latency] + texts
@@ -140,6 +133,28 @@ def main() -> None:
         p50, p95 = np.percentile(timings, [50, 95])
         print(f"\n## latency of all input rails together, one message at a time ({len(pool)} messages)\n")
         print(f"p50 {p50:.2f} ms · p95 {p95:.2f} ms · max {max(timings):.1f} ms")
+
+
+def group_table(rows: list[dict], name: str, learned: Callable, old: Callable) -> None:
+    """Ordinary customers who name a group refused, and discriminatory requests refused as bias, per language."""
+    print(f"\n## customers naming a group, and discriminatory requests (held out: {name})\n")
+    print(
+        "| lang | ordinary | ordinary: learned refused | ordinary: patterns | requests | requests: learned bias "
+        "| requests: patterns |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    expected = [r.get("expected", r.get("label")) for r in rows]
+    got, was = learned([r["text"] for r in rows]), old([r["text"] for r in rows])
+    for lang in ("es", "en", "all"):
+        mine = [i for i, r in enumerate(rows) if lang in ("all", r["lang"])]
+        plain = [i for i in mine if expected[i] == "none"]
+        asked = [i for i in mine if expected[i] == "bias"]
+        print(f"| {lang} | {len(plain)} | {rate([got[i] is not None for i in plain])} | "
+              f"{rate([was[i] is not None for i in plain])} | {len(asked)} | {rate([got[i] == 'bias' for i in asked])} "
+              f"| {rate([was[i] == 'bias' for i in asked])} |")  # fmt: skip
+    for i, r in enumerate(rows):
+        if (got[i] is not None) != (expected[i] != "none"):
+            print(f"  {'refused' if got[i] else 'let through'} ({got[i] or expected[i]}): {r['text'][:100]!r}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.rails.abuse import check_abuse
 from graph.rails.bias import check_bias_request, check_stereotype, reports_a_remark
-from graph.rails.classifier import InputRails, shipped_rails
+from graph.rails.classifier import RAILS, InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
 from graph.smalltalk import smalltalk
 from graph.state import ChatState
@@ -44,12 +44,16 @@ def _reported_remark(text: str, verdict: dict[str, Any]) -> bool:
 
 
 def _frustrated_customer(text: str, verdict: dict[str, Any]) -> bool:
-    """A message the injection or abuse rail refuses that asks for a person ("you stupid bot, get me a human", "I
-    demand a refund, put me through with a real person!", "el bot no me entiende, pásame con alguien") is a customer
-    the bot has failed: not refused, a person takes over. A person reads it, so an instruction inside it has no model
-    to act on. Threats and discriminatory requests stay refused."""
-    if verdict["rail"] not in ("injection", "abuse") or verdict["escalation"]["reason"] != "customer_request":
+    """A message a learned rail refuses that asks for a person ("you stupid bot, get me a human", "I demand a refund,
+    put me through with a real person!", "el bot no me entiende, pásame con alguien", "que no, que no llega, pásame
+    con una persona porfa") is a customer the bot has failed: not refused, a person takes over. A person reads it, so
+    an instruction inside it has no model to act on, and a coded request about who should serve them meets someone
+    who can judge it. Threats stay refused, and so does a bias refusal that names a protected group ("No quiero que
+    me atienda un extranjero, pásame con alguien")."""
+    if verdict["rail"] not in RAILS or verdict["escalation"]["reason"] != "customer_request":
         return False
+    if verdict["rail"] == "bias":
+        return not check_bias_request(text)["groups"]
     return not check_abuse(text)["threats"]
 
 

@@ -18,7 +18,7 @@ from retrieval.language import strip_accents
 _GROUPS = [
     # gender
     r"wom[ae]n|m[ae]n|females?|males?|girls?|boys?|mujer(es)?|hombres?|chic[oa]s|repartidora|repartidor(es)?|"
-    r"femenin[oa]|masculin[oa]",
+    r"femenin[oa]|masculin[oa]|single (mothers|fathers|parents|mums|moms)|madres solteras|padres solteros",
     # age
     r"(old|older|elderly|young|younger) (people|customers|folks|ones)|pensioners|seniors|over \d\d|under \d\d|"
     r"mayores( de \d\d)?|menores de \d\d|viejos|ancianos|jovenes|jubilados",
@@ -26,10 +26,12 @@ _GROUPS = [
     r"moroccans?|americans?|pakistanis?|irish|romanians?|germans?|english|british|chinese|africans?|latin(o|a)s?|"
     r"mexicans?|immigrants?|foreigners?|arabs?|indians?|ukrainians?|russians?|"
     r"marroquies|moros|americanos|pakistanies|irlandeses|rumanos|alemanes|ingleses|chinos|africanos|latinos|"
-    r"sudacas|inmigrantes|extranjeros|arabes|ucranianos|rusos|franceses|colombianos|ecuatorianos",
+    r"sudacas?|inmigrantes?|extranjer[oa]s?|arabes|ucranianos|rusos|franceses|colombian[oa]s?|ecuatorian[oa]s?|"
+    # singulars too, except those that also name a language ("solo habla rumano")
+    r"marroqui|moro|pakistani|african[oa]|venezolan[oa]s?|peruan[oa]s?|nigerian[oa]s?|senegales(es|as?)?",
     # religion
     r"muslims?|jew(s|ish)?|christians?|catholics?|hindus?|sikhs?|atheists?|musulman(es)?|judios?|cristian[oa]s?|"
-    r"catolic[oa]s?|ateos?",
+    r"catolic[oa]s?|ateos?|musulmanas?",
     # ethnicity
     r"black|white|asian|roma|gypsies|gypsy|negr[oa]s?|blanc[oa]s?|asiatic[oa]s?|gitan[oa]s?|payos?",
     # sexual orientation / gender identity
@@ -37,7 +39,7 @@ _GROUPS = [
     r"bisexuales|maricones",
     # disability / health
     r"disabled|handicapped|wheelchair|blind|deaf|autistic|mental(ly)? ill(ness(es)?)?|diabetes|diabetics?|"
-    r"discapacitad[oa]s|minusvalid[oa]s|ciegos|sordos|enfermedad(es)? mental(es)?|diabetic[oa]s|autistas",
+    r"discapacitad[oa]s?|minusvalid[oa]s?|cieg[oa]s?|sord[oa]s?|enfermedad(es)? mental(es)?|diabetic[oa]s?|autistas?",
     # socioeconomic
     r"rich|poor|wealthy|homeless|ricos|pobres|indigentes|gente sin dinero",
 ]

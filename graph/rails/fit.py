@@ -7,7 +7,8 @@ written for this project), ``data/rails/train_attacks2.jsonl`` (a second batch o
 ``data/rails/train_customers.jsonl`` (ordinary customers of eight kinds of business, es and en, many using the words
 attacks use: "ignoren la dirección anterior", "admin", "reglas"; written by a third author),
 ``data/rails/train_mentions.jsonl`` (customers who name a group: complaints quoting a remark, their own age, faith or
-disability, accessibility needs; a fourth author), and real customer messages
+disability, accessibility needs; a fourth author), ``data/rails/train_bias2.jsonl`` (polite and coded discriminatory
+requests and near-neighbour customers, es, en and four more languages; a fifth author), and real customer messages
 as negatives: the customer turns of ``data/conversations`` (shipped) and, when ``--shared`` has them, Banking77 train
 (even rows), Bitext instructions (even rows), CLINC150 **train** (a sample, out-of-scope queries included), SGD train
 user turns and STS-B train sentences (es, en). Never

@@ -141,12 +141,13 @@ class _Refusing:
         ("el bot no me entiende, pásame con alguien", "abuse", False),
         ("you idiots, I will kill you, put me through to a manager", "abuse", True),
         ("No quiero que me atienda un extranjero, pásame con alguien", "bias", True),
+        ("que no, que no llega, pasame con una persona porfa", "bias", False),  # the refit's bias rail: 0.66
         ("I demand a refund!", "injection", True),
     ],
 )
 def test_a_refused_message_that_asks_for_a_person_gets_one(text: str, rail: str, refused: bool) -> None:
-    """Whatever the injection or abuse rail reads into it, a message asking for a person goes to a person (who is
-    not a model an instruction could steer); threats and discriminatory requests stay refused."""
+    """Whatever a learned rail reads into it, a message asking for a person goes to a person (who is not a model an
+    instruction could steer); threats and discriminatory requests the lexicon finds stay refused."""
     verdict = check_input(text, _Refusing(rail))  # type: ignore[arg-type]
     assert verdict["refused"] is refused and (verdict["escalation"]["handoff"] or refused)
 
