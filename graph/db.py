@@ -387,11 +387,42 @@ def upgrade(url: str) -> dict[str, Any]:
     with translate_errors():
         pool = shared_pool(url, 2)
         probe = SchemaProbe(url, pool)
-        before = schema_state(probe)
-        command.upgrade(_alembic_config(url), "head")
-        PostgresSaver(pool).setup()
-        after = schema_state(probe)
+        # Two upgrades at once (two deploy jobs, an init container per replica) would both create the tables and
+        # the loser fail on a duplicate: one runs at a time, under an advisory lock held on a connection of its own
+        # for the whole upgrade, and the next one reads the schema only once it holds the lock (already current).
+        with pool.connection() as lock:
+            _take_upgrade_lock(lock)
+            try:
+                before = schema_state(probe)
+                command.upgrade(_alembic_config(url), "head")
+                PostgresSaver(pool).setup()
+                after = schema_state(probe)
+            finally:
+                lock.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_UPGRADE_LOCK,))
     return {"before": before, "after": after}
+
+
+_UPGRADE_LOCK = "supportbot:db-upgrade"
+UPGRADE_WAIT = 900.0  # seconds one upgrade waits for another to finish
+
+
+def _take_upgrade_lock(conn: Any) -> None:
+    """Take the upgrade's advisory lock on ``conn``, polling: a session blocked in ``pg_advisory_lock`` holds a
+    snapshot, and the checkpointer's ``CREATE INDEX CONCURRENTLY`` in the upgrade that holds the lock waits for every
+    such snapshot to end (a deadlock PostgreSQL does not detect).
+
+    Raises:
+        DatabaseError: another upgrade held the lock for :data:`UPGRADE_WAIT` seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + UPGRADE_WAIT
+    while not conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS taken",
+                           (_UPGRADE_LOCK,)).fetchone()["taken"]:  # fmt: skip
+        if time.monotonic() > deadline:
+            raise DatabaseError(f"another `supportbot db upgrade` has held the schema's lock for {UPGRADE_WAIT:.0f} s;"
+                                " wait for it to finish, then run this one again")  # fmt: skip
+        time.sleep(0.25)
 
 
 class SchemaProbe(PostgresDatabase):

@@ -228,6 +228,36 @@ def test_db_cli_upgrade_status_and_errors(pg_url: str, tmp_path: Path) -> None: 
     assert down.exit_code == 1 and "cannot connect to the database" in down.output and "Traceback" not in down.output
 
 
+def test_db_upgrade_run_at_once_by_two_deploys_both_succeed(pg_url: str) -> None:  # noqa: F811
+    """Two `supportbot db upgrade` processes on one empty database (two deploy jobs, two replicas' init containers):
+    both exit 0 and the schema is made once; the loser of the race printed a traceback of a duplicate
+    `alembic_version` type and exited 1."""
+    import subprocess
+    import sys
+    import uuid
+
+    import psycopg
+
+    from tests.postgres import _with_database, drop_database, server_url
+
+    server = server_url()
+    assert server is not None
+    name = f"sbrace_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    target = _with_database(server, name)
+    try:
+        command = [sys.executable, "-m", "supportbot", "db", "upgrade", "--url", target]
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(3)]  # fmt: skip
+        outputs = [(run.wait(timeout=120), run.communicate()[0]) for run in runs]
+        for code, output in outputs:
+            assert code == 0 and "Traceback" not in output, output
+        assert sum("(empty -> " in output for _, output in outputs) == 1, outputs
+    finally:
+        drop_database(target)
+
+
 def test_committed_state_survives_a_server_restart(private_postgres: Any, tmp_path: Path) -> None:  # noqa: F811
     """Stopped mid-run: calls fail with DatabaseUnavailable (a reason, not a hang); nothing committed is lost; the
     same store objects work again once the server is back (the pool replaces its dead connections)."""
