@@ -283,14 +283,14 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 texts, langs = [without_asides(t) for t, _ in items], [lang for _, lang in items]
                 vectors = encode(texts)
                 probs = model.probabilities(vectors, texts, langs)
-                business = model.about_business(vectors, texts)
+                decided = model.decide(vectors, texts, langs)
                 # As the graph routes: small talk ("great, thanks") is answered in kind and a request for a person
                 # ("quiero hablar con una persona real") handed off by the input rails before the scope rail runs:
                 # not a refusal of a customer, not an answer to an off-topic question.
                 routed = [bool(smalltalk(t)) or check_escalation(t)["handoff"] for t in texts]
                 accepted = [(kind == "in") if routed[i] else
-                            (p >= model.threshold(lang) or b) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
-                            for i, (t, lang, p, b) in enumerate(zip(texts, langs, probs, business, strict=True))
+                            bool(d) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
+                            for i, (t, lang, d) in enumerate(zip(texts, langs, decided, strict=True))
                             ]  # fmt: skip
 
                 # ... and a refused message is in scope when one article uses all its words, or is read again with

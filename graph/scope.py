@@ -41,7 +41,7 @@ import numpy as np
 
 from graph.companies import company_list, own_companies
 from graph.lru import LruCache
-from graph.scope_business import BusinessModel, fit_business
+from graph.scope_business import NearestDetector, fit_business, fit_tasks
 from graph.scope_data import (
     CUSTOMERS,
     ScopeError,
@@ -50,6 +50,7 @@ from graph.scope_data import (
     bundled_negatives,
     bundled_turns,
     business_questions,
+    general_tasks,
     match_conversations,
     near_domains,
     near_negatives,
@@ -74,7 +75,7 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 20
+FORMAT = 21
 MAX_KB_SENTENCES = 1500
 MAX_QUESTIONS = 5000  # customer-style questions kept as the nearest-question reference (a seeded sample beyond)
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
@@ -99,7 +100,8 @@ class ScopeModel:
     question_use: np.ndarray = field(default_factory=lambda: np.zeros((0, USE_DIM), np.float32))
     neutral: NeutralModel | None = None  # scores the languages the knowledge base has no article in
     own_companies: set[str] = field(default_factory=set)  # listed companies that are ours (graph.companies)
-    business: BusinessModel | None = None  # questions about the business itself (graph.scope_business)
+    business: NearestDetector | None = None  # questions about the business itself (graph.scope_business)
+    tasks: NearestDetector | None = None  # general tasks in the business's words (graph.scope_business)
 
     def other_companies(self, text: str) -> list[str]:
         """The companies of ``data/scope/companies.txt`` that ``text`` names and that are not ours, as listed."""
@@ -183,6 +185,30 @@ class ScopeModel:
         accepted = self.business.accepts(vectors, encode_use(list(texts)))
         return accepted & np.array([not self.other_companies(t) for t in texts])
 
+    def general_tasks(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Whether each text asks for a general task rather than support (homework on VAT, a database schema for a
+        shop, another carrier's parcel: :mod:`graph.scope_business`): out of scope whatever :meth:`probabilities`
+        says, unless it asks about the business itself."""
+        if self.tasks is None or not len(texts):
+            return np.zeros(len(texts), dtype=bool)
+        return self.tasks.accepts(vectors, encode_use(list(texts)))
+
+    def decide(
+        self,
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        langs: Sequence[str],
+        thresholds: dict[str, float] | None = None,
+    ) -> np.ndarray:
+        """The model's own verdict on many texts, before the rules of ``graph.nodes.check_scope.scope_verdict``:
+        at or over the language's threshold (``thresholds`` override the fitted ones) or about the business, and
+        not a general task."""
+        probs = self.probabilities(vectors, texts, langs)
+        business = self.about_business(vectors, texts)
+        tasks = self.general_tasks(vectors, texts) & ~business
+        cuts = np.array([(thresholds or self.thresholds).get(lang, self.threshold(lang)) for lang in langs])
+        return ((probs >= cuts) | business) & ~tasks if len(texts) else np.zeros(0, dtype=bool)
+
     def score(self, vector: np.ndarray, text: str, lang: str) -> float:
         """Probability in [0, 1] that ``text`` is in scope."""
         return float(self.probabilities(vector[None, :], [text], [lang])[0])
@@ -197,7 +223,7 @@ class ScopeModel:
         tmp = path.with_name(f".{path.name}.tmp.npz")
         fields = {"vocab": self.vocab, "thresholds": self.thresholds, "meta": self.meta}
         arrays: dict[str, Any] = {}
-        for name, part in (("neutral", self.neutral), ("business", self.business)):
+        for name, part in (("neutral", self.neutral), ("business", self.business), ("tasks", self.tasks)):
             if part is not None:
                 fields[name] = part.fields()
                 arrays.update(part.arrays())
@@ -221,10 +247,11 @@ class ScopeModel:
         with np.load(path, allow_pickle=False) as data:
             blob = json.loads(str(data["blob"]))
             neutral = NeutralModel.from_saved(data, blob["neutral"]) if "neutral" in blob else None
-            business = BusinessModel.from_saved(data, blob["business"]) if "business" in blob else None
+            business = NearestDetector.from_saved(data, blob["business"]) if "business" in blob else None
+            tasks = NearestDetector.from_saved(data, blob["tasks"], "task") if "tasks" in blob else None
             return cls(data["coef"], float(data["intercept"][0]), data["kb_vectors"], blob["vocab"],
                        blob["thresholds"], blob["meta"], data["neg_vectors"], data["kb_use"], data["question_use"],
-                       neutral, set(blob["meta"].get("own_companies", [])), business)  # fmt: skip
+                       neutral, set(blob["meta"].get("own_companies", [])), business, tasks)  # fmt: skip
 
 
 Example = tuple[str, str, set[str], str]  # (text, lang, stems of its article, its article's id: "" for none)
@@ -465,6 +492,9 @@ def fit_scope(
     keep &= ~near
     # every shipped negative, near this knowledge base or not: the business detector is the same for every one
     all_negatives = (vectors[kind == 2], use[kind == 2])
+    # ... and every shipped customer turn, of this domain or another: support messages for the task detector
+    is_turn = np.array([False] * len(examples) + [True] * len(turns) + [False] * len(negatives))
+    other_turns = (vectors[is_turn & ~keep], use[is_turn & ~keep])
     vectors, use, labels, kind = vectors[keep], use[keep], labels[keep], kind[keep]
     texts, langs, source, article = ([x for x, k in zip(rows, keep, strict=True) if k]
                                      for rows in (texts, langs, source, article))  # fmt: skip
@@ -526,6 +556,20 @@ def fit_scope(
     positives = (_encode_examples(business, encode, cache, "business"),
                  _encode_examples(business, encode_use, cache, "use-business"))  # fmt: skip
     model.business = fit_business(positives, all_negatives, seed)
+    # general tasks against support: the written support look-alikes, the business questions, the shipped customer
+    # turns of other domains and this knowledge base's own in-scope rows (the customer-style ones of all these are
+    # what the threshold keeps)
+    tasks = general_tasks(data_dir)
+    task_texts = [t for t, _, label in tasks if label == "task"]
+    support = [t for t, _, label in tasks if label == "support"] + business
+    inside = kind != 2
+    customers = np.concatenate([np.ones(len(support) + len(other_turns[0]), dtype=bool), kind[inside] == 1])
+    task_rows = (_encode_examples(task_texts, encode, cache, "tasks"),
+                 _encode_examples(task_texts, encode_use, cache, "use-tasks"))  # fmt: skip
+    support_rows = (np.vstack([_encode_examples(support, encode, cache, "support"), other_turns[0], vectors[inside]]),
+                    np.vstack([_encode_examples(support, encode_use, cache, "use-support"), other_turns[1],
+                               use[inside]]))  # fmt: skip
+    model.tasks = fit_tasks(task_rows, support_rows, customers, seed)
     model.meta = {
         "format": FORMAT,
         "kb_examples": int((kind == 0).sum()),
@@ -536,6 +580,7 @@ def fit_scope(
             {domain for (domain, _), mine in zip(clinc, own_domains, strict=True) if mine}
         ),
         "business_questions": len(business),
+        "general_tasks": len(task_texts),
         "target_recall": target_recall,
         "conversations": matched,
         "customer_questions": dict(Counter(lang for _, lang in customer_questions)),

@@ -19,6 +19,15 @@ aggregate was printed beside that sweep, not used to choose). Its threshold lets
 :data:`FALSE_ACCEPT` of those negatives out of fold. A message it accepts is in scope whatever the main model says,
 unless it names another company (Tesco's hours are Tesco's). Fitted with the main model and saved in the same
 ``.npz``.
+
+The same kind of detector, fitted the other way round, finds **general tasks** (:func:`fit_tasks`): homework on
+VAT, a database schema for an online shop, a parcel a relative sent with another carrier, a text to translate. They
+use a store's own words, so the main model, which reads how near a message is to the knowledge base, puts them in
+scope. Positives: ``data/scope/general_tasks.jsonl`` (label ``task``); negatives: its ``support`` messages (many
+look like tasks: "calculate my refund"), the business questions and this knowledge base's own rows (article
+sentences, template questions, matched customer turns), so a database company's help centre keeps its SQL
+questions. Its threshold flags at most :data:`FALSE_FLAG` of the customer-style negatives out of fold. A message it
+flags is out of scope unless it asks about the business itself.
 """
 
 from __future__ import annotations
@@ -31,7 +40,12 @@ import numpy as np
 
 from graph.scope_kb import logistic, top3
 
-FALSE_ACCEPT = 0.005  # share of the out-of-scope examples (out of fold) the detector may let through
+FALSE_ACCEPT = 0.005  # share of the out-of-scope examples (out of fold) the business detector may let through
+# share of the customer-style in-scope examples (out of fold) the task detector may flag: 0.002 of 0.005, 0.002 and
+# 0.001 (benchmarks/scope_domains.py, dev sets: no in-scope dev set more than ~1 point worse, most written
+# out-of-scope dev recall)
+FALSE_FLAG = 0.002
+MAX_TASK_NEGATIVES = 5000  # the task detector's negatives (kept as its reference set): a sample beyond this
 # Inverse L2 penalty and the weight of the nearest-example features against the raw vectors: the best out-of-fold
 # recall at FALSE_ACCEPT over C in 3, 10, 30 and scales 1, 3, 5, 10, 20 on the training rows (0.719; 0.566 for the
 # vectors alone, C 10, chosen the same way before).
@@ -60,17 +74,19 @@ def _rows(vectors: np.ndarray, use: np.ndarray, near: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class BusinessModel:
-    """The fitted detector (see the module docstring): the business questions and the negatives it was fitted on
-    are kept (float16) for the nearest-example features."""
+class NearestDetector:
+    """A fitted detector (see the module docstring): the positives and the negatives it was fitted on are kept
+    (float16) for the nearest-example features; ``prefix`` names its arrays in the scope model's ``.npz``."""
 
     coef: np.ndarray
     intercept: float
     threshold: float
     references: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pos_vectors, pos_use, neg_vectors, neg_use
+    prefix: str = "business"
 
     def accepts(self, vectors: np.ndarray, use: np.ndarray) -> np.ndarray:
-        """Whether each message (``vectors``: index embedder, ``use``: USE multilingual) asks about the business."""
+        """Whether each message (``vectors``: index embedder, ``use``: USE multilingual) is one of the positives'
+        kind (asks about the business; a general task)."""
         if not len(vectors):
             return np.zeros(0, dtype=bool)
         vectors, use = vectors.astype(np.float32), use.astype(np.float32)
@@ -80,34 +96,67 @@ class BusinessModel:
     def arrays(self) -> dict[str, np.ndarray]:
         """Its arrays, named as :meth:`from_saved` reads them from the scope model's ``.npz``."""
         kept = zip(_REFERENCES, self.references, strict=True)
-        return {"business_coef": self.coef} | {f"business_{name}": array.astype(np.float16) for name, array in kept}
+        return {f"{self.prefix}_coef": self.coef} | {
+            f"{self.prefix}_{name}": array.astype(np.float16) for name, array in kept
+        }
 
     def fields(self) -> dict[str, Any]:
         """Its other fields, as JSON values."""
         return {"intercept": self.intercept, "threshold": self.threshold}
 
     @classmethod
-    def from_saved(cls, arrays: Mapping[str, np.ndarray], fields: dict[str, Any]) -> BusinessModel:
-        """The model written as :meth:`arrays` and :meth:`fields`."""
-        p_vec, p_use, n_vec, n_use = (arrays[f"business_{name}"].astype(np.float32) for name in _REFERENCES)
+    def from_saved(
+        cls, arrays: Mapping[str, np.ndarray], fields: dict[str, Any], prefix: str = "business"
+    ) -> NearestDetector:
+        """The detector written as :meth:`arrays` and :meth:`fields`."""
+        p_vec, p_use, n_vec, n_use = (arrays[f"{prefix}_{name}"].astype(np.float32) for name in _REFERENCES)
         return cls(
-            arrays["business_coef"],
+            arrays[f"{prefix}_coef"],
             float(fields["intercept"]),
             float(fields["threshold"]),
             (p_vec, p_use, n_vec, n_use),
+            prefix,
         )
 
 
 def fit_business(
     positives: tuple[np.ndarray, np.ndarray], negatives: tuple[np.ndarray, np.ndarray], seed: int = 13
-) -> BusinessModel | None:
-    """The detector fitted on (index-embedder vectors, USE vectors) of the business questions and of the
-    out-of-scope examples; None when either side is empty."""
+) -> NearestDetector | None:
+    """The business detector fitted on (index-embedder vectors, USE vectors) of the business questions and of the
+    out-of-scope examples; None when either side is empty. It lets through at most :data:`FALSE_ACCEPT` of the
+    out-of-scope examples out of fold."""
+    return _fit(positives, negatives, np.ones(len(negatives[0]), dtype=bool), FALSE_ACCEPT, "business", seed)
+
+
+def fit_tasks(
+    positives: tuple[np.ndarray, np.ndarray],
+    negatives: tuple[np.ndarray, np.ndarray],
+    customers: np.ndarray,
+    seed: int = 13,
+) -> NearestDetector | None:
+    """The general-task detector fitted on the general tasks and on in-scope rows (``customers``: which of those
+    are customer-style messages, the rows whose flags its threshold budgets); at most :data:`MAX_TASK_NEGATIVES`
+    negatives, a random sample. None when either side is empty."""
+    if len(negatives[0]) > MAX_TASK_NEGATIVES:
+        pick = np.sort(np.random.default_rng(seed).permutation(len(customers))[:MAX_TASK_NEGATIVES])
+        negatives, customers = (negatives[0][pick], negatives[1][pick]), customers[pick]
+    return _fit(positives, negatives, customers, FALSE_FLAG, "task", seed)
+
+
+def _fit(
+    positives: tuple[np.ndarray, np.ndarray],
+    negatives: tuple[np.ndarray, np.ndarray],
+    budgeted: np.ndarray,
+    share: float,
+    prefix: str,
+    seed: int,
+) -> NearestDetector | None:
+    """A detector whose threshold lets at most ``share`` of the ``budgeted`` negatives through, out of fold."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
 
-    if not len(positives[0]) or not len(negatives[0]):
+    if not len(positives[0]) or not len(negatives[0]) or not budgeted.any():
         return None
     # as the detector will read them: through the float16 copies it keeps
     p_vec, p_use, n_vec, n_use = (np.asarray(a, dtype=np.float16).astype(np.float32) for a in (*positives, *negatives))
@@ -124,5 +173,5 @@ def fit_business(
     with threadpool_limits(limits=1):  # small fit: see graph.scope.fit_scope
         oof = cross_val_predict(classifier(), rows, labels, cv=folds, method="predict_proba")[:, 1]
         final = classifier().fit(rows, labels)
-    threshold = float(np.quantile(oof[labels == 0], 1 - FALSE_ACCEPT))
-    return BusinessModel(final.coef_[0].astype(np.float32), float(final.intercept_[0]), threshold, references)
+    threshold = float(np.quantile(oof[len(positives[0]) :][budgeted], 1 - share))
+    return NearestDetector(final.coef_[0].astype(np.float32), float(final.intercept_[0]), threshold, references, prefix)

@@ -182,6 +182,14 @@ def business_questions(data_dir: Path = DATA) -> list[tuple[str, str]]:
     return [(r["text"], r["lang"]) for path in _written(data_dir, "business_questions") for r in _read_jsonl(path)]
 
 
+def general_tasks(data_dir: Path = DATA) -> list[tuple[str, str, str]]:
+    """General tasks in a business's words and support messages that look like them, (text, lang, label) with label
+    ``task`` or ``support`` (``data/scope/general_tasks.jsonl`` and later batches): what the task detector of
+    :mod:`graph.scope_business` is fitted on."""
+    return [(r["text"], r["lang"], r["label"]) for path in _written(data_dir, "general_tasks") if path.exists()
+            for r in _read_jsonl(path)]  # fmt: skip
+
+
 # Customer-style questions about every article, in both languages (the title as the customer would type it).
 QUESTION_TEMPLATES = {
     "en": ("{T}", "how does {t} work?", "question about {t}", "I need help with {t}", "can you tell me about {t}?",

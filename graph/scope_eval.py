@@ -93,12 +93,8 @@ def evaluate(
     for name, rows in sets.items():
         texts = [t for t, _, _ in rows]
         vectors = encode(texts)
-        probs = model.probabilities(vectors, texts, [lang for _, lang, _ in rows])
-        business = model.about_business(vectors, texts)
-        decided = [
-            (label, bool(p >= (thresholds or model.thresholds).get(lang, model.threshold(lang)) or b))
-            for (_, lang, label), p, b in zip(rows, probs, business, strict=True)
-        ]
+        accepted = model.decide(vectors, texts, [lang for _, lang, _ in rows], thresholds)
+        decided = [(label, bool(a)) for (_, _, label), a in zip(rows, accepted, strict=True)]
         report["sets"][name] = _rates(decided)
         lang = rows[0][1] if rows else "en"
         pooled.setdefault(lang, []).extend(decided)

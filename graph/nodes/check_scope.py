@@ -80,9 +80,12 @@ def scope_verdict(
     anchored: Callable[[str], bool] | None = None,
     embed: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "other_company", "in_article", "sentence",
-    "spelling"]}``: every rule of the scope rail on one query (``vector``: its embedding by the index's embedder;
-    ``threshold``: overrides the fitted one). The graph node and ``supportbot guard scope`` both call this.
+    """``{"score", "threshold", "in_scope"[, "no_known_word", "business", "general_task", "other_company", "in_article",
+    "sentence", "spelling"]}``: every rule of the scope rail on one query (``vector``: its embedding by the index's
+    embedder; ``threshold``: overrides the fitted one). The graph node and ``supportbot guard scope`` both call this.
+    A general task in the business's words (``general_task``: :meth:`graph.scope.ScopeModel.general_tasks`) is out of
+    scope whatever the score, unless one of its sentences alone is support ("La cajera le dijo a mi hermano que los
+    gitanos roban. Quiero poner una queja formal."); no other rule below reads it again.
 
     A query refused as typed is judged again with its typos corrected (``respell``, :func:`respeller`): "repiar my
     phone", "donde esta mi paqete" read far from every article, misspelt, and were refused; when that reading is in
@@ -105,18 +108,25 @@ def scope_verdict(
     unknown = gibberish(query) and model.coverage(query, lang) == 0.0
     # "what's your phone number?": about the business itself, in scope for any knowledge base
     business = bool(query.strip()) and bool(model.about_business(vector[None, :], [query])[0])
+    # "calcula el precio sin IVA si el total son 55 euros": a general task in the business's words, out of scope
+    task = bool(query.strip()) and not business and bool(model.general_tasks(vector[None, :], [query])[0])
     verdict: dict[str, Any] = {
         "score": round(score, 4),
         "threshold": round(cut, 4),
-        "in_scope": (score >= cut or business) and not unknown,
+        "in_scope": (score >= cut or business) and not unknown and not task,
     }
     if unknown:
         verdict["no_known_word"] = True
     if business:
         verdict["business"] = True
+    if task:
+        verdict["general_task"] = True
     others = model.other_companies(query)
     if others:  # one of the features; the redirect names the company when the rail says no
         verdict["other_company"] = others[0]
+    elif task:  # its words are the business's: no second reading of them, but a sentence of support in it counts
+        if embed is not None and (one := _sentence_in_scope(model, embed, query, lang, cut)):
+            verdict |= {"in_scope": True, "sentence": one}
     elif anchored is not None and not verdict["in_scope"] and not unknown and near(score, cut) and anchored(query):
         verdict |= {"in_scope": True, "in_article": True}
     elif (
@@ -138,12 +148,16 @@ def scope_verdict(
 
 def _sentence_in_scope(model: ScopeModel, embed: Callable[[str], Any], query: str, lang: str, cut: float) -> str:
     """The first sentence of a query of several (each with a content word, small talk aside: "¿Qué tal todo?") that
-    the model alone puts in scope, or ""."""
+    the model alone puts in scope and that is no general task, or ""."""
     pieces = split_sentences(query)
     if len(pieces) < 2:
         return ""
     pieces = [piece for piece in pieces if content_stems(piece, lang) and not smalltalk(piece)]
-    return next((piece for piece in pieces if model.score(embed(piece), piece, lang) >= cut), "")
+    for piece in pieces:
+        vector = embed(piece)
+        if model.score(vector, piece, lang) >= cut and not model.general_tasks(vector[None, :], [piece])[0]:
+            return piece
+    return ""
 
 
 def _own_terms(text: str, lang: str) -> int:

@@ -608,3 +608,76 @@ def test_later_batches_of_written_examples_are_read_after_the_first(tmp_path: Pa
                                          "teléfono del ayuntamiento"]  # fmt: skip
     assert len(negative_intents(tmp_path)) == len(negatives)
     assert business_questions(tmp_path) == [("¿cuál es vuestro teléfono?", "es"), ("k horario teneis", "es")]
+
+
+GENERAL_TASKS = [
+    ("resuélveme este ejercicio: una camiseta cuesta 20 € y tiene un 15 % de descuento, ¿cuánto se paga?", "es"),
+    ("write me a SQL query that lists last week's orders by customer", "en"),
+    ("tradúceme al inglés: 'tu pedido llegará el lunes'", "es"),
+    ("explain for my economics homework why shops give loyalty points", "en"),
+    ("mi vecino me vendió una bici de segunda mano y ya no frena, ¿le puedo denunciar?", "es"),
+    ("write a product description for the handmade candles I sell on my own website", "en"),
+]
+LOOK_ALIKES = [
+    ("¿cuánto me devolvéis si devuelvo una de las tres camisetas del pedido?", "es"),
+    ("can I get the invoice for my last order in English?", "en"),
+    ("¿me podéis explicar la diferencia entre el envío exprés y el estándar?", "es"),
+    ("how much VAT did I pay on my order?", "en"),
+    ("my daughter is 16, can she use my account to buy something?", "en"),
+]
+
+
+def test_general_tasks_in_the_stores_words_are_out_of_scope(deps: Any, bundled_index: Path) -> None:
+    """Homework on a discount, a SQL query over "orders", another seller's bike: the knowledge-base model scored such
+    messages near 1 on the demo store (a held-out set's out-of-scope recall 0.60-0.71). A detector fitted on
+    data/scope/general_tasks.jsonl against support messages and the store's own rows refuses them; support that
+    looks like them (a refund to work out, an invoice in English) stays in scope. Written for this test, in no set."""
+    from graph.nodes.check_scope import scope_verdict
+
+    model, encode = deps.scope, deps.kb.embedder.encode
+    assert model.tasks is not None and 0 < model.tasks.threshold < 1
+    texts = [t for t, _ in GENERAL_TASKS + LOOK_ALIKES]
+    verdicts = [scope_verdict(model, v, t, lang) for v, (t, lang) in zip(encode(texts), GENERAL_TASKS + LOOK_ALIKES,
+                                                                        strict=True)]  # fmt: skip
+    tasks, alike = verdicts[: len(GENERAL_TASKS)], verdicts[len(GENERAL_TASKS) :]
+    assert sum(v.get("general_task", False) and not v["in_scope"] for v in tasks) >= 4, tasks  # measured: 5 of 6
+    assert all(v["in_scope"] and "general_task" not in v for v in alike), alike
+    saved = ScopeModel.load(next((bundled_index / ".scope").glob("scope-*.npz")))
+    vectors = encode(texts)
+    assert saved.tasks is not None and np.array_equal(saved.general_tasks(vectors, texts),
+                                                      model.general_tasks(vectors, texts))  # fmt: skip
+
+
+def test_a_database_companys_help_centre_keeps_its_sql_questions(tmp_path: Path) -> None:
+    """The task detector is fitted per knowledge base, with its own rows as support: a SQL query about orders is a
+    general task for a store and a support question for a database host."""
+    from graph.nodes.check_scope import scope_verdict
+    from retrieval.ingest import ingest
+    from retrieval.search import KnowledgeBase
+
+    articles = [
+        ("sql-console", "Run SQL queries in the console", "Open your database in the dashboard and choose SQL "
+         "console. Write a query such as SELECT * FROM orders WHERE created_at > now() - interval '7 days' and press "
+         "Run. Results show up to 1,000 rows; export them to CSV with the Download button."),
+        ("query-errors", "Query errors", "The error 'relation does not exist' means the table name is wrong or in "
+         "another schema: check the search_path. 'permission denied for table' means your role lacks SELECT: ask "
+         "the database owner to grant it. Queries stop after 60 seconds on the Starter plan."),
+        ("schema-design", "Designing your schema", "Use one table per entity, for example customers, orders and "
+         "order_items, with foreign keys between them. Add an index on the columns you filter by."),
+        ("plans", "Plans and billing", "The Starter plan costs 19 EUR a month with 10 GB of storage. The Pro plan "
+         "costs 79 EUR with 100 GB, daily backups and read replicas."),
+    ]  # fmt: skip
+    docs = tmp_path / "db.jsonl"
+    docs.write_text("\n".join(json.dumps({"id": i, "title": t, "text": x, "lang": "en"}) for i, t, x in articles))
+    ingest([docs], tmp_path / "index")
+    kb = KnowledgeBase.open(tmp_path / "index")
+    model = load_or_fit(tmp_path / "index", kb.data, kb.embedder.encode, kb.embedder.name, HOME)
+
+    def verdict(text: str) -> dict[str, Any]:
+        return scope_verdict(model, kb.embedder.encode([text])[0], text, "en")
+
+    for text in ("write me a SQL query that lists last week's orders by customer",
+                 "how should I design the tables for orders and order items?"):  # fmt: skip
+        assert verdict(text)["in_scope"], verdict(text)
+    homework = verdict("help me with my statistics homework on normal distributions")
+    assert not homework["in_scope"] and homework.get("general_task"), homework
