@@ -88,11 +88,11 @@ def scope(
         lang = record.get("lang") or detect_language(text, default="en") or "en"
         verdict = scope_verdict(model, vectors[i], text, lang, threshold, respeller(kb, embed, lang),  # type: ignore[index]
                                 anchor(kb, lang), embed)  # fmt: skip
-        # the rules beyond the score that apply: a question about the business itself, another company named, a
-        # question in an article's own words, one sentence of several in scope, a misspelt query read with its typos
-        # corrected
-        why = {key: verdict[key] for key in ("business", "other_company", "in_article", "sentence", "spelling")
-               if key in verdict}  # fmt: skip
+        # the rules beyond the score that apply: a question about the business itself, a general task in its words,
+        # another company named, a question in an article's own words, one sentence of several in scope, a misspelt
+        # query read with its typos corrected
+        why = {key: verdict[key] for key in ("business", "general_task", "other_company", "in_article", "sentence",
+                                             "spelling") if key in verdict}  # fmt: skip
         print_json({"id": record.get("id", i), "in_scope": verdict["in_scope"], "score": verdict["score"], **why})
 
 

@@ -90,6 +90,7 @@ def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) 
         '{"id": "a", "text": "how do I cancel my order?"}\n{"id": "b", "text": "best pizza recipe with pineapple"}\n'
         '{"id": "c", "text": "¿cuánto cuesta el envío exprés?"}\n{"id": "d", "text": "what\'s your phone number"}\n'
         '{"id": "e", "text": "Zara sent me the wrong size, how do I exchange it?"}\n'
+        '{"id": "f", "text": "explain for my economics homework why shops give loyalty points"}\n'
     )
     result = runner.invoke(app, ["guard", "scope", "--index", str(bundled_index), "--input", str(texts)])
     assert result.exit_code == 0, result.output
@@ -99,6 +100,7 @@ def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) 
     assert set(rows["a"]) == {"id", "in_scope", "score"}  # the contract; the rules below only when they apply
     assert rows["d"]["in_scope"] and rows["d"]["business"] is True  # every rule the graph applies
     assert not rows["e"]["in_scope"] and rows["e"]["other_company"] == "Zara"
+    assert not rows["f"]["in_scope"] and rows["f"]["general_task"] is True
 
 
 def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
