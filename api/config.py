@@ -77,6 +77,9 @@ class ApiConfig:
             raise ValueError("rate_limit_per_minute_staff must be >= 1")
         if self.database_url and self.database_url.split(":", 1)[0] not in ("postgresql", "postgres"):
             raise ValueError("database_url must be a postgresql:// URL (unset: SQLite files in the data home)")
+        if self.redis_url and self.redis_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL (unset: the rate limits are "
+                             "counted in the database, or in process memory without one)")  # fmt: skip
         if self.database_pool_size < 2:
             raise ValueError("database_pool_size must be >= 2")
         # Accept any iterable of origins (settings give a list) but keep the dataclass hashable.

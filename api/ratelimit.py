@@ -92,17 +92,50 @@ return {allowed, tostring(tokens)}
 class RedisRateLimiter(RateLimiter):
     """Token buckets in Redis hashes (``supportbot:rl:<key>``), taken by one Lua script."""
 
-    def __init__(self, per_minute: int, url: str) -> None:
+    def __init__(self, per_minute: int, url: str, timeout: float = 5.0) -> None:
         import redis
 
+        from graph.db import redact_url
+
         super().__init__(per_minute)
-        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.where = redact_url(url)
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._take = self.client.register_script(_REDIS_TAKE)
 
     def acquire(self, key: str) -> float:
-        """Take one token for ``key``; 0 when allowed, else the seconds until a token is available."""
-        allowed, tokens = self._take(keys=[f"supportbot:rl:{key}"], args=[self.capacity, self.rate])
+        """Take one token for ``key``; 0 when allowed, else the seconds until a token is available.
+
+        Raises:
+            graph.db.DatabaseUnavailable: Redis refused, failed or did not answer in time (a 503, not a 500).
+        """
+        import redis
+
+        from graph.db import DatabaseUnavailable
+
+        try:
+            allowed, tokens = self._take(keys=[f"supportbot:rl:{key}"], args=[self.capacity, self.rate])
+        except redis.RedisError as exc:  # a hung Redis times out (redis.TimeoutError is no ConnectionError)
+            raise DatabaseUnavailable(
+                f"the rate-limit store (Redis at {self.where}) is unavailable: {str(exc).strip() or type(exc).__name__}"
+            ) from exc
         return 0.0 if int(allowed) else (1.0 - float(tokens)) / self.rate
+
+    def check(self) -> None:
+        """Check Redis answers (and takes this URL's password and database), as a server checks it at start.
+
+        Raises:
+            graph.db.DatabaseUnavailable: it does not, with the reason.
+        """
+        import redis
+
+        from graph.db import DatabaseUnavailable
+
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise DatabaseUnavailable(
+                f"cannot reach Redis at {self.where}: {str(exc).strip() or type(exc).__name__}"
+            ) from exc
 
 
 def make_limiter(per_minute: int, *, database: Any = None, redis_url: str | None = None) -> RateLimiter:

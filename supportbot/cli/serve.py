@@ -38,6 +38,10 @@ def serve(
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:  # a shared database that is down or has no schema stops here, with what to do
         keys = config.key_store()
+        if config.redis_url:  # so does a Redis that is down or refuses the URL's password or database
+            from api.ratelimit import RedisRateLimiter
+
+            RedisRateLimiter(1, config.redis_url).check()
     except DatabaseError as exc:
         fail(str(exc))
     if not keys.list(include_revoked=False):

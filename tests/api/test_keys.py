@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -94,3 +95,38 @@ def test_serve_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert "no knowledge-base index" in result.output and "supportbot kb ingest data/kb" in result.output
+
+
+def _serve_with(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from supportbot.settings import get_settings
+
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "CURRENT").write_text("v-x\n")  # serve stops before it loads the index, or fails to bind
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(index))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return runner.invoke(app, ["serve", "--host", "203.0.113.1", "--port", "1"])  # an address not this host's
+    finally:
+        get_settings.cache_clear()
+
+
+def test_serve_with_a_redis_url_that_is_not_one_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It printed redis-py's ValueError traceback."""
+    result = _serve_with({"SUPPORTBOT_REDIS_URL": "http://cache:6379"}, tmp_path, monkeypatch)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "redis_url must be a redis://, rediss:// or unix:// URL" in result.output
+
+
+def test_serve_with_an_unreachable_redis_stops_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It started, /readyz said ok, and every request was a 503 (a 500 when Redis hung)."""
+    from tests.postgres import free_port
+
+    url = f"redis://:pw@127.0.0.1:{free_port()}/0"
+    result = _serve_with({"SUPPORTBOT_REDIS_URL": url}, tmp_path, monkeypatch)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"cannot reach Redis at redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in result.output
+    assert "pw@" not in result.output

@@ -199,6 +199,18 @@ def test_rate_limit_in_redis(redis_url: str) -> None:  # noqa: F811
     assert type(make_limiter(2)) is RateLimiter  # no shared store configured: process memory
 
 
+def test_a_redis_that_hangs_is_unavailable_not_a_crash() -> None:
+    """A Redis that accepts and never answers (hung, a partition) timed out with redis' TimeoutError: a 500."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        limiter = RedisRateLimiter(5, f"redis://127.0.0.1:{server.getsockname()[1]}/0", timeout=0.5)
+        with pytest.raises(DatabaseUnavailable, match=r"the rate-limit store \(Redis at redis://127.0.0.1:\d+/0\)"):
+            limiter.acquire("key")
+
+
 def test_a_database_without_the_schema_says_to_upgrade(pg_url: str) -> None:  # noqa: F811
     from tests.postgres import create_database, drop_database
 
