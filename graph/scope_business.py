@@ -23,7 +23,7 @@ unless it names another company (Tesco's hours are Tesco's). Fitted with the mai
 The same kind of detector, fitted the other way round, finds **general tasks** (:func:`fit_tasks`): homework on
 VAT, a database schema for an online shop, a parcel a relative sent with another carrier, a text to translate. They
 use a store's own words, so the main model, which reads how near a message is to the knowledge base, puts them in
-scope. Positives: ``data/scope/general_tasks.jsonl`` (label ``task``); negatives: its ``support`` messages (many
+scope. Positives: ``data/scope/general_tasks*.jsonl`` (label ``task``); negatives: their ``support`` messages (many
 look like tasks: "calculate my refund"), the business questions and this knowledge base's own rows (article
 sentences, template questions, matched customer turns), so a database company's help centre keeps its SQL
 questions. Its threshold flags at most :data:`FALSE_FLAG` of the customer-style negatives out of fold. A message it

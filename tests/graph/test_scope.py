@@ -648,9 +648,9 @@ def test_general_tasks_in_the_stores_words_are_out_of_scope(deps: Any, bundled_i
                                                       model.general_tasks(vectors, texts))  # fmt: skip
 
 
-def test_a_database_companys_help_centre_keeps_its_sql_questions(tmp_path: Path) -> None:
-    """The task detector is fitted per knowledge base, with its own rows as support: a SQL query about orders is a
-    general task for a store and a support question for a database host."""
+def test_a_database_companys_help_centre_keeps_its_sql_questions(tmp_path: Path, deps: Any) -> None:
+    """The task detector is fitted per knowledge base, with its own rows as support: running a SQL query is a general
+    task for a store and a support question for a database host."""
     from graph.nodes.check_scope import scope_verdict
     from retrieval.ingest import ingest
     from retrieval.search import KnowledgeBase
@@ -676,8 +676,11 @@ def test_a_database_companys_help_centre_keeps_its_sql_questions(tmp_path: Path)
     def verdict(text: str) -> dict[str, Any]:
         return scope_verdict(model, kb.embedder.encode([text])[0], text, "en")
 
-    for text in ("write me a SQL query that lists last week's orders by customer",
+    console = "how do I run a SQL query in the console?"
+    for text in (console, "my query fails with relation does not exist",
                  "how should I design the tables for orders and order items?"):  # fmt: skip
         assert verdict(text)["in_scope"], verdict(text)
     homework = verdict("help me with my statistics homework on normal distributions")
     assert not homework["in_scope"] and homework.get("general_task"), homework
+    store = scope_verdict(deps.scope, deps.kb.embedder.encode([console])[0], console, "en")
+    assert not store["in_scope"] and store.get("general_task"), store
