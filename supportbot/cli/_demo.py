@@ -109,12 +109,21 @@ def bundled_kb() -> Path:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether ``host:port`` can be bound now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """Whether ``host:port`` is not taken by another server now (an address this host does not have, or a bind
+    refused for another reason, is left to the server to report)."""
+    import errno
+
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    except (OSError, UnicodeError):
+        return True
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as the servers bind: a port a stopped server left in TIME_WAIT is free to them (a replica restarted at once)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
     return True
 
 

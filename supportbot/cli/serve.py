@@ -44,6 +44,10 @@ def serve(
             RedisRateLimiter(1, config.redis_url).check()
     except DatabaseError as exc:
         fail(str(exc))
+    from supportbot.cli._demo import port_is_free
+
+    if not port_is_free(host, port):  # before the service loads (seconds), as `ui` and `demo` check theirs
+        fail(f"port {port} on {host} is already in use: pass another --port")
     if not keys.list(include_revoked=False):
         typer.echo("warning: no API keys yet; create one with `supportbot keys create --role customer`", err=True)
     typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)

@@ -130,3 +130,28 @@ def test_serve_with_an_unreachable_redis_stops_at_start(tmp_path: Path, monkeypa
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"cannot reach Redis at redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in result.output
     assert "pw@" not in result.output
+
+
+def test_serve_on_a_port_in_use_says_so_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second replica started on the first one's port loaded the whole service, then printed uvicorn's bind error
+    and exited 3; `supportbot ui` and `demo` already said which port to change."""
+    import socket
+
+    from supportbot.settings import get_settings
+
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "CURRENT").write_text("v-x\n")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(index))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        get_settings.cache_clear()
+        try:
+            result = runner.invoke(app, ["serve", "--port", str(port)])
+        finally:
+            get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert f"port {port} on 127.0.0.1 is already in use: pass another --port" in result.output
