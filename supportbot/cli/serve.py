@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -32,9 +32,10 @@ def serve(
         config = ApiConfig.from_settings(settings)
     except ValueError as exc:
         fail(f"invalid API settings: {exc}")
-    if config.search_backend == "faiss" and not (config.index_dir / "CURRENT").exists():
-        build = f"supportbot kb ingest data/kb --index {config.index_dir}"
-        fail(f"no knowledge-base index at {config.index_dir}: build it with `{build}` (or set SUPPORTBOT_INDEX_DIR)")
+    no_index = config.search_backend == "faiss" and not (config.index_dir / "CURRENT").exists()
+    syncs = bool(config.database_url and config.index_sync)
+    if no_index and not syncs:
+        _fail_no_index(config.index_dir)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:  # a shared database that is down or has no schema stops here, with what to do
         keys = config.key_store()
@@ -42,6 +43,11 @@ def serve(
             from api.ratelimit import RedisRateLimiter
 
             RedisRateLimiter(1, config.redis_url).check()
+        if no_index:  # a new replica with an empty folder starts from the version the others published
+            from api.index_sync import IndexSync
+
+            if IndexSync(keys.db, config.index_dir).latest() is None:
+                _fail_no_index(config.index_dir, published=True)
     except DatabaseError as exc:
         fail(str(exc))
     from supportbot.cli._demo import port_is_free
@@ -54,6 +60,12 @@ def serve(
     restore_signals()  # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises it to end the process
     # uvicorn's access log prints query strings (customer text): the app writes its own, redacted one.
     uvicorn.run(create_app(config), host=host, port=port, access_log=False, log_level=settings.log_level.lower())
+
+
+def _fail_no_index(index_dir: Path, published: bool = False) -> NoReturn:
+    build = f"supportbot kb ingest data/kb --index {index_dir}"
+    also = f", and no version of it ({index_dir.name!r}) is published in the database" if published else ""
+    fail(f"no knowledge-base index at {index_dir}{also}: build it with `{build}` (or set SUPPORTBOT_INDEX_DIR)")
 
 
 def ui(

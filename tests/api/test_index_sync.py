@@ -135,3 +135,41 @@ def test_an_article_written_on_one_replica_is_found_on_the_other(replicas: list[
     assert ARTICLE["id"] not in read_version(tmp_path / "index", with_search=False).documents
     rows = runtime.keys.db.query("SELECT version FROM index_versions WHERE name = ?", ("index",))
     assert len(rows) == KEEP
+
+
+def test_serve_starts_a_new_replica_with_an_empty_folder_from_the_published_version(
+    bundled_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The docs promise a new replica with an empty folder takes the newest published version; `supportbot serve`
+    refused it first ('no knowledge-base index at ...: build it with supportbot kb ingest')."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from graph.db import open_database
+    from supportbot.cli import app
+    from supportbot.settings import get_settings
+    from tests.postgres import create_database, drop_database
+
+    url = create_database("sbnewreplica")
+    try:
+        IndexSync(open_database(url, tmp_path / "unused"), _copy(bundled_index, tmp_path / "first")).publish()
+        results = []
+        for folder in ("index", "other-index"):  # the published one's name; a name nothing was published under
+            monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "new"))
+            monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(tmp_path / "new" / folder))
+            monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", url)
+            with socket.socket() as taken:  # serve stops at the port check, before anything loads
+                taken.bind(("127.0.0.1", 0))
+                taken.listen()
+                get_settings.cache_clear()
+                try:
+                    results.append(CliRunner().invoke(app, ["serve", "--port", str(taken.getsockname()[1])]))
+                finally:
+                    get_settings.cache_clear()
+        published, unknown = results
+        assert published.exit_code == 1 and "is already in use" in published.output, published.output
+        assert unknown.exit_code == 1 and "no knowledge-base index at" in unknown.output, unknown.output
+        assert "and no version of it ('other-index') is published in the database" in unknown.output
+    finally:
+        drop_database(url)
