@@ -116,7 +116,8 @@ class RedisRateLimiter(RateLimiter):
             allowed, tokens = self._take(keys=[f"supportbot:rl:{key}"], args=[self.capacity, self.rate])
         except redis.RedisError as exc:  # a hung Redis times out (redis.TimeoutError is no ConnectionError)
             raise DatabaseUnavailable(
-                f"the rate-limit store (Redis at {self.where}) is unavailable: {str(exc).strip() or type(exc).__name__}"
+                f"the state database is unavailable: the rate-limit store (Redis at {self.where}) failed: "
+                f"{str(exc).strip() or type(exc).__name__}"
             ) from exc
         return 0.0 if int(allowed) else (1.0 - float(tokens)) / self.rate
 
