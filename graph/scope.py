@@ -397,10 +397,27 @@ def _remembered(encode: Encode, cache: Path | None, prefix: str) -> Encode:
     return run
 
 
+# the shipped examples' vectors in this process, by (embedder folder name, file name): a test run or a server refits
+# with many data homes, and each one's cache folder starts empty
+_EXAMPLES = LruCache(32)
+
+
 def _encode_examples(texts: list[str], encode: Encode, cache: Path | None, prefix: str = "examples") -> np.ndarray:
-    """Embed the shipped examples, reusing a cached copy (they are the same for every knowledge base)."""
+    """Embed the shipped examples, reusing a cached copy (they are the same for every knowledge base): in this
+    process's memory for any data home (a test run or a server refits many), else in ``cache``."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = cache / f"{prefix}-{digest}.npy" if cache is not None else None
+    key = (path.parent.name, path.name) if path is not None else None
+    if key is not None and (known := _EXAMPLES.get(key)) is not None:
+        return known
+    vectors = _stored_examples(texts, encode, path)
+    if key is not None:
+        _EXAMPLES.put(key, vectors)
+    return vectors
+
+
+def _stored_examples(texts: list[str], encode: Encode, path: Path | None) -> np.ndarray:
+    """The vectors of ``texts`` from ``path`` when it holds them, else encoded and written there."""
     if path is not None and path.exists():
         try:
             vectors = np.load(path, allow_pickle=False)
