@@ -36,18 +36,23 @@ def _with_database(url: str, name: str) -> str:
 
 def create_database(prefix: str = "sbtest") -> str:
     """A new, empty database on the test server with the supportbot schema (``supportbot db upgrade``'s code)."""
-    import psycopg
-
     from graph.db import upgrade
+
+    target = empty_database(prefix)
+    upgrade(target)
+    return target
+
+
+def empty_database(prefix: str) -> str:
+    """The URL of a new database on the test server, without any schema."""
+    import psycopg
 
     url = server_url()
     assert url is not None
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    target = _with_database(url, name)
-    upgrade(target)
-    return target
+    return _with_database(url, name)
 
 
 def drop_database(url: str) -> None:

@@ -246,18 +246,10 @@ def test_db_upgrade_run_at_once_by_two_deploys_both_succeed(pg_url: str) -> None
     `alembic_version` type and exited 1."""
     import subprocess
     import sys
-    import uuid
 
-    import psycopg
+    from tests.postgres import drop_database, empty_database
 
-    from tests.postgres import _with_database, drop_database, server_url
-
-    server = server_url()
-    assert server is not None
-    name = f"sbrace_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    target = _with_database(server, name)
+    target = empty_database("sbrace")
     try:
         command = [sys.executable, "-m", "supportbot", "db", "upgrade", "--url", target]
         runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
