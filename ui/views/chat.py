@@ -332,7 +332,8 @@ def main() -> None:
     ss["messages"].append({"role": "user", "content": prompt})
     with st.chat_message("user"):
         st.markdown(state.literal(prompt))
-    with st.chat_message("assistant"):
+    answer_slot = st.empty()  # emptied when the message went to a person: no answer bubble stays behind
+    with answer_slot.chat_message("assistant"):
         final = _ask(backend, prompt, choice, session_id)
         if final is None:  # not in the conversation: shown apart, as not sent, with a button to send it again
             ss["messages"].pop()
@@ -344,6 +345,7 @@ def main() -> None:
             if held:  # no bot answer: the message went to the agent
                 ss["messages"].append({"role": "notice", "key": "sent_to_agent",
                                        "values": {"agent": guard.get("agent") or "?"}})  # fmt: skip
+                answer_slot.empty()
                 st.rerun()
         turn = sum(1 for m in ss["messages"] if m["role"] == "assistant")
         message = {
