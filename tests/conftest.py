@@ -64,3 +64,24 @@ def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.finetune.smoke import build_smoke_model
 
     return build_smoke_model(tmp_path_factory.mktemp("smoke-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def gemma_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home with Gemma 3 270M pulled (``supportbot model pull``) and trimmed to the shipped adapter's
+    vocabulary (``model trim --tokens``), as a user runs them: about a minute and a half on 2 cores, once per session
+    (the model tests and the demo check share it)."""
+    from typer.testing import CliRunner
+
+    from supportbot.cli import app
+
+    runner = CliRunner()
+    home = tmp_path_factory.mktemp("gemma-home")
+    base, trimmed = home / "models" / "gemma-3-270m", home / "models" / "gemma-3-270m-trim"
+    result = runner.invoke(app, ["model", "pull", "--out", str(base), "--json"])
+    assert result.exit_code == 0, result.output
+    tokens = DATA / "models" / "gemma-270m-support" / "kept_tokens.json.gz"
+    result = runner.invoke(app, ["model", "trim", "--base", str(base), "--out", str(trimmed), "--tokens", str(tokens),
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return home

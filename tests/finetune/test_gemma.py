@@ -22,19 +22,6 @@ runner = CliRunner()
 ADAPTER = DATA / "models" / "gemma-270m-support"
 
 
-@pytest.fixture(scope="module")
-def gemma_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data home with the pulled base and the trimmed base the shipped adapter was trained on."""
-    home = tmp_path_factory.mktemp("gemma-home")
-    base, trimmed = home / "models" / "gemma-3-270m", home / "models" / "gemma-3-270m-trim"
-    result = runner.invoke(app, ["model", "pull", "--out", str(base), "--json"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["model", "trim", "--base", str(base), "--out", str(trimmed),
-                                 "--tokens", str(ADAPTER / "kept_tokens.json.gz"), "--json"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return home
-
-
 def test_pull_writes_a_checkpoint_once_with_the_notice(gemma_home: Path) -> None:
     base = gemma_home / "models" / "gemma-3-270m"
     provenance = json.loads((base / "supportbot_base.json").read_text(encoding="utf-8"))

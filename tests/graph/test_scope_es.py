@@ -63,7 +63,9 @@ def test_es_sources_give_the_local_index_material(bundled_index: Path, deps: Any
 def test_scope_fitted_from_es_sources_separates_like_the_local_one(bundled_index: Path, deps: Any) -> None:
     articles, chunks, _ = _es_sources(bundled_index)
     encode = deps.kb.embedder.encode
-    model = fit_scope(es_material(articles, chunks, encode), encode, cache=deps.config.cache_dir / "scope" / "test")
+    # the cache folder load_or_fit_es uses (per embedder): the texts the local fit embedded are not embedded again
+    cache = deps.config.cache_dir / "scope" / deps.kb.embedder.name.replace("/", "_")
+    model = fit_scope(es_material(articles, chunks, encode), encode, cache=cache)
     texts = ["how long does a refund take to reach my card?", "¿cuánto tarda el reembolso?",
              "who won the football world cup in 1998?", "dame una receta de paella"]  # fmt: skip
     langs = ["en", "es", "en", "es"]

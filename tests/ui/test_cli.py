@@ -44,8 +44,16 @@ def test_ui_rejects_an_invalid_api_url() -> None:
 
 
 @pytest.mark.slow
-def test_demo_check_starts_the_api_and_the_ui_then_stops_them(bundled_index: Path, inprocess_backend: Any) -> None:
+def test_demo_check_starts_the_api_and_the_ui_then_stops_them(
+    bundled_index: Path, inprocess_backend: Any, gemma_home: Path
+) -> None:
     # inprocess_backend: the scope rail is fitted in the test home already, so the demo's API starts quickly.
+    # gemma_home: the generator's base as the demo provisions it (pull + trim, tested in tests/finetune/test_gemma.py)
+    # is pulled once per session; the demo finds it in the data home, as on its second run.
+    trimmed = HOME / "models" / "gemma-3-270m-trim"
+    if not trimmed.exists():
+        trimmed.parent.mkdir(parents=True, exist_ok=True)
+        trimmed.symlink_to(gemma_home / "models" / "gemma-3-270m-trim", target_is_directory=True)
     api_port, ui_port = free_port(), free_port()
     env = {"SUPPORTBOT_HOME": str(HOME), "SUPPORTBOT_INDEX_DIR": str(bundled_index)}
     result = run_cli("demo", "--check", "--api-port", str(api_port), "--ui-port", str(ui_port), env=env, timeout=600)
@@ -63,6 +71,7 @@ def test_demo_check_starts_the_api_and_the_ui_then_stops_them(bundled_index: Pat
     assert keys.verify_user(sign_in.group(1), sign_in.group(2)) == "agent"
     keys.close()
     assert "chat check: es answer with" in result.stdout and "check passed" in result.stdout
+    assert "generator: gemma-270m-support" in result.stdout and "provisioning" not in result.stdout, result.stdout
     for port in (api_port, ui_port):  # both servers were stopped
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
