@@ -10,7 +10,7 @@ import typer
 
 from supportbot import __version__
 from supportbot.cli import chat, data, db, evaluate, guard, kb, keys, model, serve, train
-from supportbot.cli._common import exit_interrupted, stop_on_signals
+from supportbot.cli._common import exit_interrupted, settings_error, stop_on_signals
 
 app = typer.Typer(
     name="supportbot",
@@ -51,8 +51,14 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: SIGINT/SIGTERM stop a command before it commits anything (exit 130/143)."""
+    from pydantic import ValidationError
+
     stop_on_signals()
     try:
         app()
     except SystemExit as exc:
         raise SystemExit(exit_interrupted(exc.code)) from None
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        raise SystemExit(settings_error(exc)) from None

@@ -72,6 +72,16 @@ def exit_interrupted(status: int | str | None) -> int | str | None:
     return 128 + signum
 
 
+def settings_error(exc: Any) -> int:
+    """Print one ``error: SUPPORTBOT_NAME: reason`` line per invalid setting (a pydantic ``ValidationError`` of
+    ``Settings``) and return the usage-error status 2. The value itself is not shown: it may be a secret."""
+    for error in exc.errors():
+        name = "SUPPORTBOT_" + "_".join(str(part) for part in error["loc"]).upper()
+        reason = error["msg"].removeprefix("Value error, ")
+        typer.echo(f"error: {name}: {reason}", err=True)
+    return 2
+
+
 def not_utf8(text: str) -> str | None:
     """``text`` shown with its undecodable bytes as ``\\xNN`` when it is not UTF-8 text, else None (a shell or a
     terminal passes bytes it cannot decode, ``caf\\xe9`` in Latin-1, as lone surrogates, which every encoder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -132,3 +133,23 @@ def test_eval_compare_with_a_missing_model_folder_fails(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "compare", *args, "--model", str(tmp_path / "nope"), "--modes", "rag"])
     assert result.exit_code == 1 and f"--model {tmp_path / 'nope'}: no such folder" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SUPPORTBOT_MODE", "garbage", "SUPPORTBOT_MODE: Input should be 'rag', 'finetune' or 'hybrid'"),
+        ("SUPPORTBOT_HOME", "{file}", "SUPPORTBOT_HOME: data home {file} exists and is not a directory"),
+    ],
+)
+def test_an_invalid_setting_is_a_clear_error(tmp_path: Path, variable: str, value: str, message: str) -> None:
+    # A bad SUPPORTBOT_* value failed every command with a pydantic traceback; the value is not echoed (it may be
+    # a secret: a database URL with its password, the PII key)
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
+    env[variable] = value.format(file=tmp_path / "file")
+    result = subprocess.run([sys.executable, "-m", "supportbot", "keys", "list"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"error: {message.format(file=tmp_path / 'file')}\n", result.stderr
+    assert result.stdout == ""
