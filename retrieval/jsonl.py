@@ -1,4 +1,5 @@
-"""Reading JSON Lines files, one way for every loader: blank lines skipped, a bad line named by file and number."""
+"""Reading JSON Lines files, one way for every loader: blank lines skipped, a bad line named by file and number, a
+UTF-8 byte order mark (Notepad, Excel) ignored as ``kb ingest`` ignores it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def jsonl_records(
         column: add ``(column N)`` to that message.
     """
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from retrieval.jsonl import jsonl_records
 from supportbot.cli._common import fail, print_json
 
 app = typer.Typer(help="Guardrails: score messages without running the whole agent.", no_args_is_help=True)
@@ -22,16 +22,13 @@ def _records(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read it as UTF-8 text: {exc}")
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{path}:{number}: invalid JSON: {exc.msg}")
-        if not isinstance(record, dict) or not isinstance(record.get("text", record.get("query")), str):
-            fail(f"{path}:{number}: expected an object with 'id' and 'text'")
-        records.append(record)
+    try:
+        for number, record in jsonl_records(lines, path, ValueError):
+            if not isinstance(record, dict) or not isinstance(record.get("text", record.get("query")), str):
+                fail(f"{path}:{number}: expected an object with 'id' and 'text'")
+            records.append(record)
+    except ValueError as exc:  # a line that is not JSON, named by file and line
+        fail(str(exc))
     return records
 
 

@@ -41,3 +41,11 @@ def test_query_files_errors_name_the_line(tmp_path: Path) -> None:
     assert [q["query"] for q in load_queries(path, "test")] == ["t"]
     with pytest.raises(QueryFileError, match="no such file"):
         load_queries(tmp_path / "none.jsonl")
+
+
+def test_query_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # Notepad and Excel save UTF-8 with a BOM: `kb ingest` read such a file, `kb search --batch` and `eval retrieval`
+    # stopped at line 1 with "invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)"
+    path = tmp_path / "q.jsonl"
+    path.write_text('\ufeff{"id": 1, "query": "reembolso", "split": "dev"}\n{"id": 2, "query": "envío"}\n', "utf-8")
+    assert [(q["id"], q["query"]) for q in load_queries(path)] == [(1, "reembolso"), (2, "envío")]
