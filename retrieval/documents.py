@@ -230,19 +230,25 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Expand files and folders (recursively) into supported input files, in a stable order.
 
     A file named explicitly must exist and have a supported suffix; inside folders, unsupported files and
-    README/LICENSE-like documentation are skipped.
+    README/LICENSE-like documentation are skipped. A file reached twice (named twice, or named and inside a folder
+    also named) is yielded once: its articles are not duplicates of themselves.
     """
+    seen: set[Path] = set()
     for path in paths:
         if not path.exists():
             raise LoadError(path, "no such file or folder")
         if path.is_dir():
-            yield from (child for child in _folder_files(path) if child.suffix.lower() in SUPPORTED_SUFFIXES)
+            files = [child for child in _folder_files(path) if child.suffix.lower() in SUPPORTED_SUFFIXES]
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise LoadError(
                 path, f"unsupported extension {path.suffix or '(none)'!r}; use {', '.join(SUPPORTED_SUFFIXES)}"
             )
         else:
-            yield path
+            files = [path]
+        for file in files:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                yield file
 
 
 def skipped_input_files(paths: Iterable[Path]) -> list[Path]:

@@ -178,6 +178,15 @@ def test_missing_path_and_duplicate_ids(tmp_path: Path) -> None:
         load_documents([tmp_path])
 
 
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    # `kb ingest kb kb/faq.jsonl` (a folder and a file inside it, or one file twice) failed with
+    # "faq.jsonl:1: duplicate id 'a' (first seen at faq.jsonl:1)": the same article against itself
+    faq = write(tmp_path / "kb" / "faq.jsonl", '{"id": "a", "text": "one"}\n')
+    write(tmp_path / "kb" / "more.jsonl", '{"id": "b", "text": "two"}\n')
+    for paths in ([faq, faq], [tmp_path / "kb", faq], [faq, tmp_path / "kb" / ".." / "kb"]):
+        assert sorted(d.id for d in load_documents(paths)) == (["a"] if paths == [faq, faq] else ["a", "b"])
+
+
 def test_an_html_ordered_list_keeps_its_numbers() -> None:
     """The order of a procedure is its content: an <ol>'s items were written as '- ' bullets."""
     html = "<p>Para devolverlo:</p><ol><li>Entra en Mis pedidos.</li><li>Elige el motivo.</li></ol>"
