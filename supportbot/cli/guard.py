@@ -15,6 +15,8 @@ app = typer.Typer(help="Guardrails: score messages without running the whole age
 
 def _records(path: Path) -> list[dict[str, Any]]:
     """The ``{id, text}`` objects of a JSONL file (``query`` is accepted for ``text``); a clear error otherwise."""
+    if path.is_dir():
+        fail(f"input {path} is a folder, not a JSONL file")
     if not path.is_file():
         fail(f"input file {path} does not exist")
     try:

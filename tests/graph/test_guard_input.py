@@ -167,6 +167,9 @@ def test_guard_input_cli_bad_file(tmp_path: Path) -> None:
     bad.write_text('{"id": 1, "text": "ok"}\nnot json\n', encoding="utf-8")
     result = runner.invoke(app, ["guard", "input", "--input", str(bad)])
     assert result.exit_code != 0 and "bad.jsonl:2" in result.output
+    # a folder exists: it was reported as "input file ... does not exist"
+    folder = runner.invoke(app, ["guard", "input", "--input", str(tmp_path)])
+    assert folder.exit_code == 1 and folder.output == f"error: input {tmp_path} is a folder, not a JSONL file\n"
 
 
 def test_guard_input_cli_reads_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
