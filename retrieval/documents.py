@@ -403,15 +403,25 @@ def _load_jsonl(path: Path) -> list[Document]:
     return documents
 
 
+# An article is as long as its author wrote it (JSONL has no limit): Python's default CSV cell limit, 131,072
+# characters, stopped a long article with a traceback. 2**31 - 1 fits a C long everywhere.
+_CSV_CELL_LIMIT = 2**31 - 1
+
+
 def _load_csv(path: Path) -> list[Document]:
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_CELL_LIMIT))
     reader = csv.DictReader(io.StringIO(_read_text(path)))
-    missing = {"id", "text"} - set(reader.fieldnames or [])
-    if missing:
-        raise LoadError(path, f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang]")
-    documents, line = [], reader.line_num + 1
-    for row in reader:  # a quoted cell may span lines (an HTML body): each row is named by its first line
-        documents.append(_document(dict(row), path, line))
+    documents, line = [], 1
+    try:
+        missing = {"id", "text"} - set(reader.fieldnames or [])
+        if missing:
+            raise LoadError(path, f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang]")
         line = reader.line_num + 1
+        for row in reader:  # a quoted cell may span lines (an HTML body): each row is named by its first line
+            documents.append(_document(dict(row), path, line))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise LoadError(path, f"invalid CSV: {exc}", line) from exc
     if not documents:
         raise LoadError(path, "no documents in file")
     return documents

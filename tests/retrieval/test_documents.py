@@ -169,6 +169,19 @@ def test_updated_is_an_iso_8601_date_or_date_and_time(tmp_path: Path) -> None:
     assert updated == {"a": "2025-01-15", "b": "2025-01-15 10:30:00+02:00", "c": "2025-01-15T10:30:00Z", "d": None}
 
 
+def test_a_long_csv_article_loads(tmp_path: Path) -> None:
+    # a cell over Python's default CSV field limit (131,072 characters) stopped `kb ingest` with a traceback
+    # (_csv.Error: field larger than field limit); the same article in JSONL loaded
+    body = "Refunds take five business days. " * 5000
+    write(tmp_path / "long.csv", f'id,title,text\nlong,Refunds,"{body}"\nshort,Shipping,Two days.\n')
+    docs = {d.id: d for d in load_documents([tmp_path / "long.csv"])}
+    assert docs["long"].text == body.strip() and docs["short"].source.endswith("long.csv:3")
+    # any other CSV error is a LoadError naming the file and line, not a traceback
+    write(tmp_path / "mac.csv", "id,title,text\ra,T,hello\r")
+    with pytest.raises(LoadError, match=r"mac\.csv:1: invalid CSV: new-line character seen in unquoted field"):
+        load_documents([tmp_path / "mac.csv"])
+
+
 def test_missing_path_and_duplicate_ids(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="no such file or folder"):
         load_documents([tmp_path / "nope.jsonl"])
