@@ -141,7 +141,13 @@ def live_version(folder: Path) -> Path | None:
     pointer = folder / CURRENT
     if not pointer.exists():
         return None
-    version = folder / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:  # a folder named CURRENT, bytes that are not a version name
+        raise IndexFault(f"{folder}: CURRENT is unreadable ({exc}); remove it and re-ingest with --replace") from exc
+    if not name:
+        raise IndexFault(f"{folder}: CURRENT is empty (it names the live version); re-ingest with --replace")
+    version = folder / name
     if not (version / "manifest.json").exists():
         raise IndexFault(f"{folder}: CURRENT points at {version.name}, which is incomplete or missing")
     return version

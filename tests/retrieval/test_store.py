@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,22 @@ def test_unreadable_indexes_give_clear_errors(tmp_path: Path) -> None:
     (version / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFault, match="unreadable"):
         read_version(tmp_path / "broken")
+
+
+@pytest.mark.parametrize(
+    ("current", "message"),
+    [(b"", "CURRENT is empty"), (b"\xff\xfe", "CURRENT is unreadable"), (None, "CURRENT is unreadable")],
+)
+def test_a_damaged_current_pointer_is_a_clear_error(tmp_path: Path, current: bytes | None, message: str) -> None:
+    # An empty CURRENT read as "CURRENT points at idx" (the folder itself); one not UTF-8 gave a bare "'utf-8' codec
+    # can't decode ..." naming no file; a folder named CURRENT a traceback (IsADirectoryError)
+    (tmp_path / "idx").mkdir()
+    if current is None:
+        (tmp_path / "idx" / "CURRENT").mkdir()
+    else:
+        (tmp_path / "idx" / "CURRENT").write_bytes(current)
+    with pytest.raises(IndexFault, match=f"^{re.escape(str(tmp_path / 'idx'))}: {message}"):
+        read_version(tmp_path / "idx")
 
 
 def test_an_interrupt_recorded_during_a_write_keeps_the_live_version(tmp_path: Path) -> None:
