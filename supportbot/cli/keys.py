@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from supportbot.cli._common import fail, print_json
+from supportbot.cli._common import fail, not_utf8, print_json
 from supportbot.settings import get_settings
 
 app = typer.Typer(help="API keys with roles customer, agent and admin.", no_args_is_help=True)
@@ -92,10 +92,16 @@ def set_user(
 
     if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
         fail(f"invalid user name {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-'", code=2)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    not_text = "the password on standard input is not UTF-8 text"  # the password itself is never shown
+    try:  # bytes that are not UTF-8 fail here (strict stdin) or come back as lone surrogates (a C locale)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    except UnicodeDecodeError:
+        fail(not_text, code=2)
+    if not_utf8(password) is not None:
+        fail(not_text, code=2)
     if len(password) < 8:
         fail("the password must have at least 8 characters", code=2)
     try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,19 @@ def test_keys_cli_errors_are_clear() -> None:
     # a name is shown to customers as their agent's: no Markdown link or image in it
     linked = runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "[Ana](//evil.example)"])
     assert linked.exit_code == 2 and "a key's name is at most 80 letters" in linked.output
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_keys_user_with_a_password_that_is_not_utf8_is_a_clear_error(tmp_path: Path, errors: str) -> None:
+    # A Latin-1 password on stdin ("contraseña" from a Latin-1 terminal) stopped with a traceback: a
+    # UnicodeDecodeError reading it (strict stdin) or a UnicodeEncodeError hashing it (a C locale's surrogates)
+    env = {**os.environ, "SUPPORTBOT_HOME": str(tmp_path), "PYTHONIOENCODING": f"utf-8:{errors}"}
+    env.pop("SUPPORTBOT_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "supportbot", "keys", "user", "ana", "--password-stdin"],
+                            input="contraseña1\n".encode("latin-1"), capture_output=True, env=env)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode() == "error: the password on standard input is not UTF-8 text\n"
+    assert "ana" not in runner.invoke(app, ["keys", "users"], env={"SUPPORTBOT_HOME": str(tmp_path)}).output
 
 
 def test_serve_without_an_index_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
