@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +64,8 @@ def chat(
             f"session {session} (mode {mode}); /quit (or quit, exit, salir), an empty line or Ctrl-D ends it.",
             err=True,
         )
+    if isinstance(sys.stdin, io.TextIOWrapper):  # a strict UTF-8 stdin raised on a Latin-1 line and ended the
+        sys.stdin.reconfigure(errors="surrogateescape")  # session: its bytes now come back as surrogates, refused below
     while True:
         try:
             line = input("> " if not as_json else "")

@@ -84,6 +84,17 @@ def test_chat_interactive_does_not_send_a_line_of_invisible_characters(
     assert len(result.stdout.splitlines()) == 1 and "the message is blank" in result.stderr
 
 
+def test_chat_interactive_says_a_line_that_is_not_utf8_and_goes_on(bundled_index: Path, service: ChatService) -> None:
+    # A Latin-1 line on a strict UTF-8 stdin (an en_US.UTF-8 terminal) ended the session with a traceback
+    # (UnicodeDecodeError in input()); a C locale's surrogates were already refused line by line
+    result = runner.invoke(app, ["chat", "--index", str(bundled_index), "--json"],
+                           input="caf\u00e9 refund\nHow do I return an item?\n\n".encode("latin-1"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "error: 'caf\\xe9 refund' is not UTF-8 text" in result.stderr
+    [answer] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert answer["route"] == "answered"
+
+
 def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) -> None:
     texts = tmp_path / "texts.jsonl"
     texts.write_text(
