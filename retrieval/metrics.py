@@ -31,6 +31,8 @@ def load_queries(path: Path, split: str | None = None, *, scored: bool = False) 
         QueryFileError: a missing or unreadable file, or a line that breaks the rules; the message names the file
             and line.
     """
+    if path.is_dir():
+        raise QueryFileError(f"{path}: a folder, not a JSONL file of queries")
     if not path.is_file():
         raise QueryFileError(f"{path}: no such file")
     queries = []

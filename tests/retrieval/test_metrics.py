@@ -41,6 +41,9 @@ def test_query_files_errors_name_the_line(tmp_path: Path) -> None:
     assert [q["query"] for q in load_queries(path, "test")] == ["t"]
     with pytest.raises(QueryFileError, match="no such file"):
         load_queries(tmp_path / "none.jsonl")
+    # `kb search --batch DIR` / `eval retrieval --queries DIR` said "DIR: no such file" of a folder that exists
+    with pytest.raises(QueryFileError, match=r": a folder, not a JSONL file of queries$"):
+        load_queries(tmp_path)
 
 
 def test_query_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
