@@ -51,6 +51,7 @@ from graph.scope_data import (
     bundled_turns,
     business_questions,
     general_tasks,
+    in_scope_domains,
     match_conversations,
     near_domains,
     near_negatives,
@@ -75,7 +76,7 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 21
+FORMAT = 22
 MAX_KB_SENTENCES = 1500
 MAX_QUESTIONS = 5000  # customer-style questions kept as the nearest-question reference (a seeded sample beyond)
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
@@ -512,6 +513,15 @@ def fit_scope(
     # ... and every shipped customer turn, of this domain or another: support messages for the task detector
     is_turn = np.array([False] * len(examples) + [True] * len(turns) + [False] * len(negatives))
     other_turns = (vectors[is_turn & ~keep], use[is_turn & ~keep])
+    # ... and a domain that sits as a whole near the knowledge base is its customers' requests: its examples become
+    # in-scope customer-style rows, each with its intent left out of its own nearest-question feature (a bank's
+    # "how much did I spend on taxis?", spending_history, was refused: its FAQ has no article on spending)
+    promoted = np.zeros(len(kind), dtype=bool)
+    promoted[kind == 2] = in_scope_domains(nearest[kind == 2], own_domains, clinc)
+    labels[promoted], kind[promoted], keep[promoted] = 1, 1, True
+    first = len(examples) + len(turns)
+    for row in np.flatnonzero(promoted):
+        intent[row] = f"clinc:{clinc[row - first][1]}"
     vectors, use, labels, kind = vectors[keep], use[keep], labels[keep], kind[keep]
     texts, langs, source, article = ([x for x, k in zip(rows, keep, strict=True) if k]
                                      for rows in (texts, langs, source, article))  # fmt: skip
@@ -592,7 +602,8 @@ def fit_scope(
         "kb_examples": int((kind == 0).sum()),
         "query_examples": int((kind == 1).sum()),
         "negatives": int((kind == 2).sum()),
-        "negatives_dropped": len(negatives) - int((kind == 2).sum()),
+        "negatives_dropped": len(negatives) - int((kind == 2).sum()) - int(promoted.sum()),
+        "negatives_in_scope": int(promoted.sum()),
         "negative_domains_dropped": sorted(
             {domain for (domain, _), mine in zip(clinc, own_domains, strict=True) if mine}
         ),

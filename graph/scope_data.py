@@ -17,6 +17,7 @@ DATA = bundled_data()
 MATCH_SHARE = 0.4  # share of a conversation set's turns near the KB for the set to count as this KB's domain
 NEGATIVE_CUT_PERCENTILE = 90  # a negative nearer the KB than this share of the matched customer turns is dropped
 TEMPLATE_CUT_PERCENTILE = 10  # ... than this share of the template questions, for a language with no matched turns
+IN_SCOPE_DOMAIN_PERCENTILE = 90
 NEAR_DOMAIN_INTENTS = 3  # a CLINC150 domain with near negatives of this many intents is the knowledge base's own
 
 
@@ -172,6 +173,21 @@ def near_domains(near: np.ndarray, labels: Sequence[tuple[str, str]]) -> np.ndar
             touched.setdefault(domain, set()).add(intent)
     own = {domain for domain, intents in touched.items() if len(intents) >= NEAR_DOMAIN_INTENTS}
     return np.array([domain in own for domain, _ in labels], dtype=bool)
+
+
+def in_scope_domains(nearest: np.ndarray, own: np.ndarray, labels: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Of the negatives of the knowledge base's own CLINC150 domains (``own``, :func:`near_domains`), those of a
+    domain whose typical example (the median) is nearer the knowledge base than ``IN_SCOPE_DOMAIN_PERCENTILE`` % of
+    all the negatives: a bank's banking and credit-card requests, which are then its customers' requests (in scope),
+    not merely left out. ``nearest``: per negative, the cosine to its nearest chunk."""
+    cut = float(np.percentile(nearest, IN_SCOPE_DOMAIN_PERCENTILE)) if len(nearest) else 1.0
+    domains = np.array([domain for domain, _ in labels])
+    out = np.zeros(len(labels), dtype=bool)
+    for domain in set(domains[own]):
+        rows = domains == domain
+        if float(np.median(nearest[rows])) >= cut:
+            out |= rows
+    return out
 
 
 def business_questions(data_dir: Path = DATA) -> list[tuple[str, str]]:

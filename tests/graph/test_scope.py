@@ -503,6 +503,52 @@ def test_a_clinc150_domain_several_of_whose_intents_are_near_the_knowledge_base_
     assert not near_domains(np.zeros(len(labels), dtype=bool), labels).any()
 
 
+def test_only_a_domain_that_sits_as_a_whole_near_the_knowledge_base_becomes_in_scope() -> None:
+    from graph.scope_data import IN_SCOPE_DOMAIN_PERCENTILE, in_scope_domains, negative_intents
+
+    labels = negative_intents()
+    domains = np.array([domain for domain, _ in labels])
+    # banking's examples near, kitchen_dining's far; both "own" by near_domains (three of their intents were near)
+    nearest = np.where(domains == "banking", 0.6, np.where(domains == "kitchen_dining", 0.2, 0.25)).astype(np.float32)
+    own = np.isin(domains, ["banking", "kitchen_dining"])
+    promoted = in_scope_domains(nearest, own, labels)
+    assert set(domains[promoted]) == {"banking"} and promoted.sum() == (domains == "banking").sum()
+    assert not in_scope_domains(nearest, np.zeros(len(labels), dtype=bool), labels).any()  # only own domains
+    assert IN_SCOPE_DOMAIN_PERCENTILE >= 90  # a whole domain in scope takes more than being "own"
+
+
+# Written for this test (not taken from NLU++ or Banking77): a bank's customers asking about their own spending,
+# which the banking FAQ has no article on.
+SPENDING = [
+    "how much did I spend on restaurants last month?", "what did I pay at the supermarket on Friday?",
+    "show me what I spent on petrol this year", "when did I pay my gym membership?",
+    "how much have I spent on takeaways this week", "total of my card payments in March please",
+    "did I spend more on clothes than in January?", "what was my biggest purchase last week",
+]  # fmt: skip
+
+
+def test_a_banks_customers_asking_about_their_spending_are_in_scope(tmp_path: Path) -> None:
+    """The banking FAQ (benchmarks/data/banking_faq.jsonl) has no article on spending, and CLINC150's banking
+    negatives were only left out, not taught: "how much did I spend on hair yesterday?" scored 0.000 and 6.1 % of
+    the NLU++ banking requests were refused. Banking and credit cards sit as a whole near this FAQ, so their examples
+    are its customers' requests (benchmarks/scope_domains.py: NLU++ banking 6.1 % -> 2.7 % refused)."""
+    from retrieval.ingest import ingest
+    from retrieval.search import KnowledgeBase
+
+    ingest([Path(__file__).parents[2] / "benchmarks" / "data" / "banking_faq.jsonl"], tmp_path / "index")
+    kb = KnowledgeBase.open(tmp_path / "index")
+    model = load_or_fit(tmp_path / "index", kb.data, kb.embedder.encode, kb.embedder.name, HOME)
+    assert model.meta["negatives_in_scope"] > 0 and {"banking", "credit_cards"} <= set(
+        model.meta["negative_domains_dropped"]
+    )
+
+    def accepted(texts: list[str]) -> float:
+        return float(model.decide(kb.embedder.encode(texts), texts, ["en"] * len(texts)).mean())
+
+    assert accepted(SPENDING) >= 0.6  # measured 0.75 (0.125 before)
+    assert accepted(OFF_TOPIC) <= 0.15
+
+
 def test_a_misspelt_question_is_judged_as_the_speller_reads_it(service: Any, deps: Any) -> None:
     """data/eval/typos.jsonl (dev): 7.5 % (en) and 7.1 % (es) of the misspelt customer questions were refused as out of
     scope, read as typed; read again with the index speller's typo fixes when refused, 2.5 % and 2.4 %
