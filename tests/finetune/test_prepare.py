@@ -114,6 +114,9 @@ def test_chat_jsonl_reader_and_the_bundled_conversations() -> None:
         ("blank.jsonl", b'{"id": "a", "messages": [{"role": "user", "content": "  "}]}\n', ":1: empty conversation"),
         ("role.jsonl", b'{"messages": [{"role": "bot", "content": "x"}]}\n', "role.jsonl:1: message role"),
         ("broken.json", b'[{"dialogue_id": 1,\n "turns": ]', "broken.json:2: invalid JSON"),
+        # a CSV the csv module cannot read stopped with a traceback (_csv.Error)
+        ("mac.csv", b"instruction,response\rhi,hello\r", "mac.csv#row1: invalid CSV: new-line character"),
+        ("long.csv", b'instruction,response\nhi,"' + b"x" * 140_000 + b'"\n', "long.csv#row2: invalid CSV: field"),
     ],
 )  # fmt: skip
 def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
