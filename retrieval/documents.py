@@ -357,6 +357,14 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     if url is not None and not _safe_url(str(url)):
         reason = f"document {doc_id!r}: url must be an http(s) address or a path, got {str(url)[:80]!r}"
         raise LoadError(path, reason, line)
+    translation_of = raw.get("translation_of")
+    if translation_of in ("", None):
+        translation_of = None
+    elif isinstance(translation_of, str | int) and not isinstance(translation_of, bool):
+        translation_of = str(translation_of).strip()  # an id, as "id" itself is read
+    else:
+        reason = f"document {doc_id!r}: translation_of must be an article id, got {translation_of!r:.80}"
+        raise LoadError(path, reason, line)
     try:
         updated = checked_updated(raw.get("updated"))
     except ValueError as exc:
@@ -368,7 +376,7 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
         lang=lang,
         url=str(url) if url is not None else None,
         tags=[str(t) for t in tags],
-        translation_of=raw.get("translation_of") or None,
+        translation_of=translation_of or None,
         updated=updated,
         source=f"{path}:{line}" if line is not None else str(path),
     )

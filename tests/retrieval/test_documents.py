@@ -148,6 +148,8 @@ def test_html_tables_keep_their_cells_apart_and_navigation_is_left_out() -> None
         # `updated` decides which duplicate is the newest: a word or an impossible date was stored and compared as text
         ("when.md", "---\nupdated: yesterday\n---\nHi.", "document 'when': updated must be an ISO 8601 date"),
         ("month.md", "---\nupdated: 2025-13-45\n---\nHi.", "month.md: invalid front matter: a date that does"),
+        # a list was stored as is and stopped the ingest at the write, after the embedding, with a traceback
+        ("tr.jsonl", '{"id": "x", "text": "hi", "translation_of": ["a"]}\n', "document 'x': translation_of must be an"),
         ("month.jsonl", '{"id": "x", "text": "hi", "updated": "2025-13-45"}\n', "month.jsonl:1: document 'x': updated"),
         ("number.jsonl", '{"id": "x", "text": "hi", "updated": 20250115}\n', "updated must be an ISO 8601 date"),
     ],
