@@ -170,6 +170,15 @@ def write_lock(folder: Path, *, create: bool = True) -> Iterator[None]:
             raise IndexFault(f"{folder}: a file, not an index folder")
         problem = "no such index folder" if not folder.exists() else f"not an index (no {CURRENT} file)"
         raise IndexFault(f"{folder}: {problem}; build one with `supportbot kb ingest`")
+    if folder.is_dir() and not (folder / CURRENT).exists():  # a new index: in an empty folder, or one of our own
+        foreign = sorted(
+            p.name for p in folder.iterdir() if not p.name.startswith(".") and not _VERSION_NAME.fullmatch(p.name)
+        )
+        if foreign:  # someone's documents folder named by mistake: index files would be written among them
+            raise IndexFault(
+                f"{folder}: not an index and not empty ({len(foreign)} entries, such as {foreign[0]!r}); give --index a"
+                " new or empty folder"
+            )
     created = make_folders(folder, "--index")
     lock = folder / ".lock"
     try:

@@ -208,6 +208,23 @@ def test_cli_failed_commands_leave_no_folder(small_kb: Path, tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_cli_ingest_into_someone_elses_folder_is_refused_and_touches_nothing(small_kb: Path, tmp_path: Path) -> None:
+    # --index naming the documents folder by mistake wrote the index's files among the user's
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("mine", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(docs)])
+    assert result.exit_code == 1 and "not an index and not empty" in result.output and "'notes.txt'" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in docs.iterdir()) == ["notes.txt"]
+    # an empty folder, or one with only hidden entries (a replica's caches), becomes an index
+    empty = tmp_path / "empty"
+    (empty / ".scope").mkdir(parents=True)
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(empty)])
+    assert result.exit_code == 0, result.output
+    assert (empty / "CURRENT").is_file()
+
+
 def test_cli_batch_search_applies_lang_and_tag(index: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "q1", "query": "refund"}\n{"id": "q2", "query": "factura"}\n', encoding="utf-8")
