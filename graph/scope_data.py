@@ -17,8 +17,9 @@ DATA = bundled_data()
 MATCH_SHARE = 0.4  # share of a conversation set's turns near the KB for the set to count as this KB's domain
 NEGATIVE_CUT_PERCENTILE = 90  # a negative nearer the KB than this share of the matched customer turns is dropped
 TEMPLATE_CUT_PERCENTILE = 10  # ... than this share of the template questions, for a language with no matched turns
-IN_SCOPE_DOMAIN_PERCENTILE = 90
 NEAR_DOMAIN_INTENTS = 3  # a CLINC150 domain with near negatives of this many intents is the knowledge base's own
+# ... and is taught as in scope when its median example is nearer the KB than this share of all the negatives
+IN_SCOPE_DOMAIN_PERCENTILE = 90
 
 
 class ScopeError(RuntimeError):
