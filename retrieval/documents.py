@@ -246,8 +246,8 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
         else:
             files = [path]
         for file in files:
-            if file.resolve() not in seen:
-                seen.add(file.resolve())
+            if (resolved := file.resolve()) not in seen:
+                seen.add(resolved)
                 yield file
 
 
