@@ -211,12 +211,15 @@ def find_duplicates(
                 report.review.append({"a": a, "b": b, "cosine": round(score, 4),
                                       "jaccard": round(jaccard(shingle_sets[i], shingle_sets[j]), 4)})  # fmt: skip
 
-    # Translations: linked pairs are reported (never dropped), with their cosine when vectors are given.
+    # Translations: linked pairs are reported (never dropped), with their cosine when vectors are given; once
+    # each, whichever side links (one side or both) and in whichever order the two come.
     position = {item.id: i for i, item in enumerate(items)}
-    for i, item in enumerate(items):
-        twin = position.get(item.translation_of or "")
-        if twin is not None and i < twin:
-            report.translations.append({"a": item.id, "b": items[twin].id, "cosine": cosine(i, twin)})
+    linked: set[tuple[str, str]] = set()
+    for item in items:
+        if item.translation_of in position and item.translation_of != item.id:
+            linked.add((min(item.id, item.translation_of), max(item.id, item.translation_of)))
+    for a, b in sorted(linked):
+        report.translations.append({"a": a, "b": b, "cosine": cosine(position[a], position[b])})
 
     for members in _connected(found, n):
         keep = _representative([items[k] for k in members])

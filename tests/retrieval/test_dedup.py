@@ -84,3 +84,19 @@ def test_translations_are_linked_never_dropped_and_languages_never_mix() -> None
     assert report.translations == [{"a": "ret-en", "b": "ret-es", "cosine": 1.0}]
     # equal dates and lengths: the smallest id is kept; the Spanish twin is untouched
     assert report.dropped == {"ret-es-copy": "ret-en"}
+
+
+def test_a_translation_linked_from_the_later_article_is_reported() -> None:
+    """Only one side links (``cancel-en`` -> ``bajas-es``), and the linking article comes after its twin: the pair
+    was left out of ``translations`` (only a link to a later article was reported), so a help centre whose English
+    ids sort after the Spanish ones saw most of its translations missing from the ingest report."""
+    items = [
+        DedupItem("bajas-es", "Puedes darte de baja antes del día 20.", "es"),
+        DedupItem("cancel-en", "You can cancel before the 20th.", "en", translation_of="bajas-es"),
+        DedupItem("enrolment-en", "Enrol in the student portal.", "en", translation_of="matricula-es"),
+        DedupItem("matricula-es", "Matricúlate en el portal del alumno.", "es"),
+    ]
+    report = find_duplicates(items)
+    pairs = [(t["a"], t["b"]) for t in report.translations]
+    assert pairs == [("bajas-es", "cancel-en"), ("enrolment-en", "matricula-es")]
+    assert report.dropped == {}
