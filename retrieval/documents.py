@@ -1,8 +1,9 @@
 """Knowledge-base documents: loading the three input formats and cleaning their text.
 
 Formats: ``.md``/``.txt`` (one article per file, optional front matter), ``.jsonl`` (one article per line) and
-``.csv`` (``id``, ``title``, ``text``, optional ``lang``). Every problem is raised as :class:`LoadError` naming the
-file (and line) and the reason, so callers can report it without a traceback.
+``.csv`` (``id``, ``title``, ``text``, optional ``lang``; cells separated by ``,``, ``;`` or tabs). Every problem is
+raised as :class:`LoadError` naming the file (and line) and the reason, so callers can report it without a
+traceback.
 """
 
 from __future__ import annotations
@@ -416,14 +417,37 @@ def _load_jsonl(path: Path) -> list[Document]:
 _CSV_CELL_LIMIT = 2**31 - 1
 
 
+def _csv_header(names: Iterable[str]) -> list[str]:
+    """Column names as the loader reads them: a spreadsheet's "ID" or " Title " is ``id`` / ``title``."""
+    return [name.strip().lower() for name in names]
+
+
+def _csv_delimiter(text: str) -> str:
+    """The cell separator of a CSV file: ',' unless its header has the required columns only when split at ';' or
+    a tab (Excel in a comma-decimal locale, Spanish included, saves "CSV" with ';')."""
+    first = text.split("\n", 1)[0]
+    for delimiter in (",", ";", "\t"):
+        try:
+            header = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:
+            return ","  # reading the file says what is wrong with it, naming the line
+        if {"id", "text"} <= set(_csv_header(header)):
+            return delimiter
+    return ","
+
+
 def _load_csv(path: Path) -> list[Document]:
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_CELL_LIMIT))
-    reader = csv.DictReader(io.StringIO(_read_text(path)))
+    text = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text), delimiter=_csv_delimiter(text))
     documents, line = [], 1
     try:
-        missing = {"id", "text"} - set(reader.fieldnames or [])
+        reader.fieldnames = _csv_header(reader.fieldnames or [])
+        missing = {"id", "text"} - set(reader.fieldnames)
         if missing:
-            raise LoadError(path, f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang]")
+            reason = (f"CSV header lacks column(s) {sorted(missing)}; need id, title, text[, lang], separated by"
+                      f" commas (or ';' or tabs); the header read: {reader.fieldnames!r:.120}")  # fmt: skip
+            raise LoadError(path, reason)
         line = reader.line_num + 1
         for row in reader:  # a quoted cell may span lines (an HTML body): each row is named by its first line
             documents.append(_document(dict(row), path, line))

@@ -210,3 +210,24 @@ def test_an_html_ordered_list_keeps_its_numbers() -> None:
     text = clean_text(html)
     assert "1. Entra en Mis pedidos." in text and "2. Elige el motivo." in text and "3. Pulsa Enviar." in text
     assert "a) la factura;" in text and "b) una foto." in text and "- nota" in text
+
+
+def test_a_spreadsheet_export_with_semicolons_or_capitalised_headers_loads(tmp_path: Path) -> None:
+    # Excel in a Spanish (or any comma-decimal) locale saves "CSV" with ';' between cells, and a help desk's export
+    # may capitalise its headers: both were refused with "CSV header lacks column(s) ['id', 'text']" although the
+    # header has both, which told the user nothing about the fix.
+    excel = b'\xef\xbb\xbfid;title;text;lang\r\nbecas-es;Becas;"Becas del 50 %; se piden en septiembre.";es\r\n'
+    write(tmp_path / "excel.csv", excel + b"horario;Horario;Abrimos a las 9, cerramos a las 21.;es\r\n")
+    write(tmp_path / "tabs.csv", "id\ttitle\ttext\nt1\tTabs\tA tab-separated export, with a comma.\n")
+    write(tmp_path / "upper.csv", "ID, Title ,Text,Lang\nu1,Upper,Capitalised headers.,EN\n")
+    docs = {d.id: d for d in load_documents([tmp_path])}
+    assert docs["becas-es"].text == "Becas del 50 %; se piden en septiembre." and docs["becas-es"].lang == "es"
+    assert docs["horario"].text == "Abrimos a las 9, cerramos a las 21."
+    assert docs["t1"].text == "A tab-separated export, with a comma." and docs["t1"].title == "Tabs"
+    assert (docs["u1"].title, docs["u1"].lang) == ("Upper", "en")
+
+
+def test_a_csv_header_without_the_columns_says_which_separator_it_read(tmp_path: Path) -> None:
+    write(tmp_path / "pipes.csv", "id|title|text\n1|T|hello\n")
+    with pytest.raises(LoadError, match=r"lacks column\(s\) \['id', 'text'\].*separated by commas \(or ';' or tabs\)"):
+        load_documents([tmp_path / "pipes.csv"])
