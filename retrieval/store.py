@@ -141,9 +141,11 @@ def live_version(folder: Path) -> Path | None:
     pointer = folder / CURRENT
     if not pointer.exists():
         return None
+    if pointer.is_dir():
+        raise IndexFault(_POINTER_FOLDER.format(folder=folder))
     try:
         name = pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:  # a folder named CURRENT, bytes that are not a version name
+    except (OSError, UnicodeDecodeError) as exc:  # bytes that are not a version name, an unreadable file
         raise IndexFault(f"{folder}: CURRENT is unreadable ({exc}); remove it and re-ingest with --replace") from exc
     if not name:
         raise IndexFault(f"{folder}: CURRENT is empty (it names the live version); re-ingest with --replace")
@@ -151,6 +153,12 @@ def live_version(folder: Path) -> Path | None:
     if not (version / "manifest.json").exists():
         raise IndexFault(f"{folder}: CURRENT points at {version.name}, which is incomplete or missing")
     return version
+
+
+_POINTER_FOLDER = (
+    "{folder}: CURRENT is a folder, not the file that names the live version; move it out of the index folder and"
+    " re-ingest with --replace"
+)
 
 
 @contextlib.contextmanager
@@ -170,6 +178,8 @@ def write_lock(folder: Path, *, create: bool = True) -> Iterator[None]:
             raise IndexFault(f"{folder}: a file, not an index folder")
         problem = "no such index folder" if not folder.exists() else f"not an index (no {CURRENT} file)"
         raise IndexFault(f"{folder}: {problem}; build one with `supportbot kb ingest`")
+    if (folder / CURRENT).is_dir():  # checked before any work: the swap at the end of the write could not replace it
+        raise IndexFault(_POINTER_FOLDER.format(folder=folder))
     if folder.is_dir() and not (folder / CURRENT).exists():  # a new index: in an empty folder, or one of our own
         foreign = sorted(
             p.name for p in folder.iterdir() if not p.name.startswith(".") and not _VERSION_NAME.fullmatch(p.name)

@@ -75,7 +75,7 @@ def test_unreadable_indexes_give_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("current", "message"),
-    [(b"", "CURRENT is empty"), (b"\xff\xfe", "CURRENT is unreadable"), (None, "CURRENT is unreadable")],
+    [(b"", "CURRENT is empty"), (b"\xff\xfe", "CURRENT is unreadable"), (None, "CURRENT is a folder")],
 )
 def test_a_damaged_current_pointer_is_a_clear_error(tmp_path: Path, current: bytes | None, message: str) -> None:
     # An empty CURRENT read as "CURRENT points at idx" (the folder itself); one not UTF-8 gave a bare "'utf-8' codec
@@ -87,6 +87,17 @@ def test_a_damaged_current_pointer_is_a_clear_error(tmp_path: Path, current: byt
         (tmp_path / "idx" / "CURRENT").write_bytes(current)
     with pytest.raises(IndexFault, match=f"^{re.escape(str(tmp_path / 'idx'))}: {message}"):
         read_version(tmp_path / "idx")
+
+
+def test_a_folder_named_current_is_refused_before_a_rebuild_and_left_alone(tmp_path: Path) -> None:
+    # `kb ingest --replace` embedded every article, then failed its swap with a traceback (IsADirectoryError): the
+    # read error had told the user to re-ingest with --replace
+    (tmp_path / "idx" / "CURRENT").mkdir(parents=True)
+    (tmp_path / "idx" / "CURRENT" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(IndexFault, match=r"CURRENT is a folder, .* move it out"), write_lock(tmp_path / "idx"):
+        pytest.fail("no write while CURRENT is a folder")
+    assert (tmp_path / "idx" / "CURRENT" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["CURRENT"]
 
 
 def test_an_interrupt_recorded_during_a_write_keeps_the_live_version(tmp_path: Path) -> None:
