@@ -307,9 +307,13 @@ def read_descriptor(folder: Path) -> dict[str, Any]:
         try:
             info = json.loads(descriptor.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ModelLoadError(f"{descriptor}: invalid JSON: {exc.msg}") from exc
+            raise ModelLoadError(f"{descriptor}: invalid JSON: {exc.msg}; restore the model folder") from exc
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text at all
+            raise ModelLoadError(f"{descriptor}: unreadable ({exc}); restore the model folder") from exc
         if not isinstance(info, dict) or info.get("kind") not in ("adapter", "merged"):
             raise ModelLoadError(f"{descriptor}: 'kind' must be adapter or merged")
+        if info["kind"] == "adapter" and not info.get("base"):  # checked first: the tokenizer may be the base's
+            raise ModelLoadError(f"{descriptor}: an adapter folder must name its 'base' model")
         return info
     if (folder / "config.json").is_file():  # a plain transformers checkpoint
         return {"kind": "merged", "model": ".", "tokenizer": ".", "lang_aware": False}
@@ -338,15 +342,48 @@ def resolve_base(folder: Path, info: dict[str, Any]) -> Path:
     for candidate in candidates:
         if (candidate / "config.json").is_file():
             return candidate
-    fix = (
-        "run `supportbot model pull` and `supportbot model trim --base .supportbot/models/gemma-3-270m --out "
-        f".supportbot/models/{info['base_name']}`"
-        if str(info.get("base_name", "")).startswith("gemma")
-        else "pass the base checkpoint it was trained on"
-    )
     raise ModelLoadError(
-        f"model folder {folder}: its base model is missing (looked in {', '.join(map(str, candidates))}): {fix}"
+        f"model folder {folder}: its base model is missing (looked in {', '.join(map(str, candidates))}): "
+        f"{base_fix(folder, info, candidates[-1])}"
     )
+
+
+def base_fix(folder: Path, info: dict[str, Any], target: Path | None = None) -> str:
+    """How to provision (again) the base of the adapter ``folder`` into ``target`` (default: the data home's
+    ``models/<base_name>``): for a Gemma base, the pull and the trim to the adapter's own vocabulary (its
+    ``kept_tokens.json.gz``; another token list gives another fingerprint, which the load refuses)."""
+    import os
+
+    name = str(info.get("base_name") or "")
+    if not name.startswith("gemma"):
+        return "restore the base checkpoint it was trained on"
+    models = Path(os.environ.get("SUPPORTBOT_HOME", ".supportbot")) / "models"
+    pulled, target = models / "gemma-3-270m", target or models / name
+    kept = folder / "kept_tokens.json.gz"
+    tokens = f" --tokens {kept}" if kept.is_file() else ""
+    return (
+        f"run `supportbot model pull --out {pulled}` and `supportbot model trim --base {pulled} --out {target}"
+        f"{tokens} --overwrite`"
+    )
+
+
+def check_weights(folder: Path, expected: str, fix: str) -> None:
+    """Refuse a folder whose weights file is missing or damaged, naming the file and ``fix``.
+
+    transformers and PEFT report a truncated safetensors as "incomplete metadata" and a missing adapter file as an
+    invalid Hub repo id, naming no file; this reads the headers (not the tensors) first.
+    """
+    from safetensors import safe_open
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files and not any(folder.glob("*.bin")):
+        raise ModelLoadError(f"{folder / expected} is missing: {fix}")
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                handle.keys()
+        except Exception as exc:  # SafetensorError, OSError: a truncated, overwritten or unreadable file
+            raise ModelLoadError(f"{file} is damaged ({exc}): {fix}") from exc
 
 
 def tokenizer_folder(folder: Path, info: dict[str, Any]) -> Path:
@@ -354,6 +391,46 @@ def tokenizer_folder(folder: Path, info: dict[str, Any]) -> Path:
     uses its base's tokenizer: the same vocabulary, checked by fingerprint in :func:`check_vocabulary`)."""
     ref = info.get("tokenizer", "tokenizer")
     return resolve_base(folder, info) if ref == "@base" else resolve_path(folder, ref, "tokenizer")
+
+
+def check_config(folder: Path, fix: str, *, name: str = "config.json") -> None:
+    """Refuse a model folder whose ``name`` (config.json, adapter_config.json) is missing or not a JSON object."""
+    path = folder / name
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is missing: {fix}")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, or not JSON (a truncated file)
+        raise ModelLoadError(f"{path} is damaged ({exc}): {fix}") from exc
+    if not isinstance(document, dict):
+        raise ModelLoadError(f"{path} is damaged (not a JSON object): {fix}")
+
+
+def checked_tokenizer(folder: Path, info: dict[str, Any], own_fix: str) -> Any:
+    """The model's tokenizer, ready to render chats; ModelLoadError naming the missing or damaged file.
+
+    A folder this project wrote (with ``supportbot_model.json``) was trained with its tokenizer's chat template: one
+    without it would be served prompts in another layout, so it is refused rather than given the fallback template.
+    """
+    from transformers import AutoTokenizer
+
+    from finetune.tokenizer import ensure_chat_ready
+
+    shared = info.get("tokenizer") == "@base"
+    tok_dir = tokenizer_folder(folder, info)
+    fix = base_fix(folder, info, tok_dir) if shared else own_fix
+    if not any((tok_dir / name).is_file() for name in ("tokenizer.json", "tokenizer.model", "vocab.json")):
+        raise ModelLoadError(f"{tok_dir / 'tokenizer.json'} is missing: {fix}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    except Exception as exc:  # JSON, tokenizers (Rust) and OS errors alike: a damaged file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{tok_dir}: cannot load the tokenizer ({reason}): {fix}") from exc
+    if (folder / MODEL_FILE).is_file() and not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(
+            f"{tok_dir / 'chat_template.jinja'} is missing (the chat template the model was trained with): {fix}"
+        )
+    return ensure_chat_ready(tokenizer)
 
 
 def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokenizer: Any) -> None:
@@ -372,13 +449,17 @@ def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokeniz
         )
     expected = info.get("base_fingerprint")
     if expected:
-        from finetune.base_model import read_provenance
+        from finetune.base_model import BaseModelError, read_provenance
 
-        actual = read_provenance(base_dir).get("vocab_fingerprint")
+        try:
+            actual = read_provenance(base_dir).get("vocab_fingerprint")
+        except BaseModelError as exc:
+            raise ModelLoadError(f"{exc.args[0].split(';')[0]}: {base_fix(folder, info, base_dir)}") from exc
         if actual and actual != expected:
             raise ModelLoadError(
                 f"model folder {folder}: trained on a base with another vocabulary (fingerprint {expected}, "
-                f"{base_dir} has {actual}): trim the base with the same settings, or retrain the adapter on it"
+                f"{base_dir} has {actual}): use the base it was trained on ({base_fix(folder, info)}), "
+                "or retrain the adapter on this base"
             )
 
 
@@ -435,15 +516,15 @@ def _from_pretrained(path: Path, dtype: Any, precision: str, device: str) -> Any
 
 def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
     from finetune.int8 import load_int8, quantize_int8
-    from finetune.tokenizer import load_tokenizer
 
     if precision not in PRECISIONS:
         raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     info = read_descriptor(folder)
-    try:
-        tokenizer = load_tokenizer(tokenizer_folder(folder, info))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model folder {folder}: cannot load the tokenizer: {exc}") from exc
+    own_fix = "restore the model folder or train it again"
+    base_dir = resolve_base(folder, info) if info["kind"] == "adapter" else None
+    if base_dir is not None:
+        check_config(base_dir, base_fix(folder, info, base_dir))
+    tokenizer = checked_tokenizer(folder, info, own_fix)
     stored_int8 = info.get("quantize") == "int8"
     if stored_int8 and precision not in ("auto", "int8"):
         raise ModelLoadError(f"model folder {folder} holds int8 weights; load it with precision auto or int8")
@@ -451,23 +532,23 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
     try:
         if stored_int8:
             model = load_int8(resolve_path(folder, info.get("model", "model"), "model"))
-        elif info["kind"] == "adapter":
+        elif base_dir is not None:
             from peft import PeftModel
 
-            if not info.get("base"):
-                raise ModelLoadError(f"{folder / MODEL_FILE}: an adapter folder must name its 'base' model")
-            base_dir = resolve_base(folder, info)
             check_vocabulary(folder, info, base_dir, tokenizer)
+            adapter_dir = resolve_path(folder, info.get("adapter", "adapter"), "adapter")
+            check_config(adapter_dir, own_fix, name="adapter_config.json")
+            check_weights(adapter_dir, "adapter_model.safetensors", own_fix)
+            check_weights(base_dir, "model.safetensors", base_fix(folder, info, base_dir))
             base = _from_pretrained(base_dir, dtype, precision, device)
-            model = PeftModel.from_pretrained(
-                base, str(resolve_path(folder, info.get("adapter", "adapter"), "adapter"))
-            )
+            model = PeftModel.from_pretrained(base, str(adapter_dir))
             if precision in ("fp32", "bf16", "fp16", "int8"):
                 model = model.merge_and_unload()  # same outputs, no LoRA branch per layer at decode time
         else:
-            model = _from_pretrained(
-                resolve_path(folder, info.get("model", "model"), "model"), dtype, precision, device
-            )
+            model_dir = resolve_path(folder, info.get("model", "model"), "model")
+            check_config(model_dir, own_fix)
+            check_weights(model_dir, "model.safetensors", own_fix)
+            model = _from_pretrained(model_dir, dtype, precision, device)
         if precision == "int8" and not stored_int8:
             model = quantize_int8(model)
     except Exception as exc:  # a corrupt safetensors or config raises library-specific types; name the folder

@@ -154,6 +154,78 @@ def test_load_errors_are_clear(tmp_path: Path, smoke_model: Path) -> None:
         load_model(smoke_model, precision="fp8")  # type: ignore[arg-type]
 
 
+def _damaged_copy(smoke_model: Path, tmp_path: Path, name: str) -> Path:
+    import shutil
+
+    folder = tmp_path / name
+    shutil.copytree(smoke_model, folder)
+    return folder
+
+
+def test_damaged_model_files_are_named_with_the_fix(tmp_path: Path, smoke_model: Path) -> None:
+    # Each used to raise a library error naming no file ('base', 'utf-8' codec, "incomplete metadata", a Hub repo id,
+    # "install sentencepiece") or to serve a chat template the model never saw; now the file and the fix.
+    def refused(folder: Path, *expected: str) -> str:
+        with pytest.raises(ModelLoadError) as caught:
+            load_model(folder, precision="fp32")
+        message = str(caught.value)
+        assert all(part in message for part in expected), message
+        assert "\n" not in message, message
+        return message
+
+    folder = _damaged_copy(smoke_model, tmp_path, "no-base")
+    descriptor = folder / "supportbot_model.json"
+    info = json.loads(descriptor.read_text(encoding="utf-8"))
+    descriptor.write_text(json.dumps({**info, "base": None, "tokenizer": "@base"}), encoding="utf-8")
+    refused(folder, str(descriptor), "'base'")
+    descriptor.write_bytes(b"\x85\x00binary")
+    refused(folder, str(descriptor), "unreadable")
+
+    folder = _damaged_copy(smoke_model, tmp_path, "base-weights")
+    weights = folder / "base" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100_000])  # a truncated copy
+    refused(folder, str(weights), "damaged")
+    weights.unlink()
+    refused(folder, str(weights), "missing")
+    (folder / "base" / "config.json").write_text('{"model_type": ', encoding="utf-8")
+    refused(folder, str(folder / "base" / "config.json"), "damaged")
+
+    folder = _damaged_copy(smoke_model, tmp_path, "adapter-weights")
+    weights = folder / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(b"garbage" * 1000)
+    refused(folder, str(weights), "damaged", "train it again")
+    weights.unlink()
+    refused(folder, str(weights), "missing")
+    (folder / "adapter" / "adapter_config.json").unlink()
+    refused(folder, str(folder / "adapter" / "adapter_config.json"), "missing")
+
+    folder = _damaged_copy(smoke_model, tmp_path, "tokenizer")
+    (folder / "tokenizer" / "chat_template.jinja").unlink()
+    refused(folder, str(folder / "tokenizer" / "chat_template.jinja"))
+    (folder / "tokenizer" / "tokenizer.json").write_text('{"version": "1.0", "trunc', encoding="utf-8")
+    refused(folder, str(folder / "tokenizer"), "cannot load the tokenizer")
+    (folder / "tokenizer" / "tokenizer.json").unlink()
+    refused(folder, str(folder / "tokenizer" / "tokenizer.json"), "missing")
+
+
+def test_a_missing_gemma_base_names_the_commands_that_rebuild_it_in_this_home(
+    tmp_path: Path, smoke_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fix said `.supportbot/models/...` whatever the data home, and trimmed without the adapter's token list,
+    # which builds a base of another vocabulary that the next load refuses.
+    folder = _damaged_copy(smoke_model, tmp_path, "adapter")
+    descriptor = folder / "supportbot_model.json"
+    info = json.loads(descriptor.read_text(encoding="utf-8"))
+    descriptor.write_text(json.dumps({**info, "base": "../gone", "base_name": "gemma-3-270m-trim"}), encoding="utf-8")
+    (folder / "kept_tokens.json.gz").write_bytes(b"")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(folder, precision="fp32")
+    models = tmp_path / "home" / "models"
+    assert f"--out {models / 'gemma-3-270m-trim'} --tokens {folder / 'kept_tokens.json.gz'}" in str(caught.value)
+    assert f"--base {models / 'gemma-3-270m'}" in str(caught.value)
+
+
 def test_bitsandbytes_precisions_need_cuda(smoke_model: Path) -> None:
     import torch
 
