@@ -89,6 +89,26 @@ def test_trim_vocab_limit_and_clear_errors(checkpoint: Path, corpus: Path, tmp_p
     assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
 
 
+def test_trim_names_a_damaged_base_file(checkpoint: Path, corpus: Path, tmp_path: Path) -> None:
+    # A truncated model.safetensors failed after the tokenizer work as "cannot write <out>: incomplete metadata",
+    # naming the output instead of the base's file; a truncated tokenizer.json gave a bare JSON error.
+    base = tmp_path / "base"
+    shutil.copytree(checkpoint, base)
+    weights = base / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50_000])
+    with pytest.raises(BaseModelError, match=rf"{weights} is damaged .*model pull --out {base} --force"):
+        trim(base, tmp_path / "out", corpus=[corpus], log=lambda _m: None)
+    result = runner.invoke(app, ["model", "trim", "--base", str(base), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and f"{weights} is damaged" in result.output, result.output
+    weights.unlink()
+    with pytest.raises(BaseModelError, match=f"{weights} is missing"):
+        trim(base, tmp_path / "out", corpus=[corpus], log=lambda _m: None)
+    (base / "tokenizer.json").write_text('{"version": "1.0", "mod', encoding="utf-8")
+    with pytest.raises(BaseModelError, match=f"{base / 'tokenizer.json'} is damaged"):
+        trim(base, tmp_path / "out", corpus=[corpus], log=lambda _m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base"]  # nothing half-written
+
+
 def test_trim_and_pull_never_replace_a_folder_they_did_not_write(
     checkpoint: Path, corpus: Path, tmp_path: Path
 ) -> None:
