@@ -383,6 +383,56 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     )
 
 
+def _link_text(match: re.Match[str]) -> str:
+    text, url = match.group(1), match.group(2)
+    return url if text.strip() == url else f"{text} ({url})"
+
+
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+_MD_FENCE = re.compile(r"^\s*(```|~~~)")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_MD_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
+_MD_INLINE: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # an image: its alt text
+    (re.compile(r"\[([^\]]+)\]\(<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)"), _link_text),  # a link: text (address)
+    (re.compile(r"<((?:https?://|mailto:)[^\s<>]+)>"), r"\1"),  # an autolink, which the HTML reader would drop
+    (re.compile(r"`([^`]+)`"), r"\1"),
+    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"), r"\1"),
+]
+
+
+def markdown_to_text(body: str) -> str:
+    """The text of a Markdown article, read as :func:`html_to_text` reads the same page in HTML: headings, emphasis,
+    code and quote marks go, a link keeps its text and address ("text (url)"), an image its alt text, a bullet is a
+    ``- `` item, a table row one line with `` | `` between its cells (the separator row and rules go). Customers
+    were quoted the markup ("| Curso | Precio | |---|---|", "Los **libros** ...") when it stayed in the text."""
+    escaped: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        escaped.append(match.group(1))
+        return f"\ue000{len(escaped) - 1}\ue001"
+
+    lines, fenced = [], False
+    for line in _MD_ESCAPE.sub(keep, body).split("\n"):
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            if _MD_RULE.match(line) or ("|" in line and _MD_TABLE_RULE.match(line)):
+                continue
+            line = re.sub(r"^\s*(>\s?)+", "", line)
+            line = re.sub(r"^\s*#{1,6}\s+", "", line)
+            line = re.sub(r"^(\s*)[*+]\s+", r"\1- ", line)
+            if line.lstrip().startswith("|"):
+                line = " | ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
+            for pattern, replacement in _MD_INLINE:
+                line = pattern.sub(replacement, line)
+        lines.append(line)
+    return re.sub("\ue000(\\d+)\ue001", lambda m: escaped[int(m.group(1))], "\n".join(lines))
+
+
 def _load_markdown(path: Path) -> list[Document]:
     meta, body = _front_matter(path, _read_text(path))
     if not body.strip():
@@ -390,8 +440,8 @@ def _load_markdown(path: Path) -> list[Document]:
     title = meta.get("title")
     if title is None:
         heading = re.match(r"^\s*#\s+(.+)$", body, re.MULTILINE)
-        title = heading.group(1).strip() if heading else ""
-    body = re.sub(r"^\s*#{1,6}\s+", "", body, flags=re.MULTILINE)
+        title = markdown_to_text(heading.group(1).strip()) if heading else ""
+    body = markdown_to_text(body)
     return [_document({**meta, "title": title, "text": body}, path, None, default_id=path.stem)]
 
 

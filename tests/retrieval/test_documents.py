@@ -231,3 +231,24 @@ def test_a_csv_header_without_the_columns_says_which_separator_it_read(tmp_path:
     write(tmp_path / "pipes.csv", "id|title|text\n1|T|hello\n")
     with pytest.raises(LoadError, match=r"lacks column\(s\) \['id', 'text'\].*separated by commas \(or ';' or tabs\)"):
         load_documents([tmp_path / "pipes.csv"])
+
+
+def test_markdown_marks_are_not_part_of_an_articles_text(tmp_path: Path) -> None:
+    # A help centre written in Markdown reached customers with its markup: "| Curso | Horas/semana | Precio mensual
+    # | |---|---|---| | Inglés general | 3 | 89 € |" and "Los **libros** no están incluidos. * El material ..." were
+    # quoted as answers. Markdown now reads as the HTML loader reads the same page: a table row is one line with
+    # " | " between its cells (no separator row), a link keeps its text and address, emphasis and quote marks go,
+    # a bullet is a "- " item.
+    write(tmp_path / "precios.md", "---\nid: precios-es\nlang: es\n---\n# Precios\n\n"
+          "Consulta [nuestra web](https://linguaviva.example/precios \"Precios\") o ![logo](logo.png) la recepción.\n\n"
+          "| Curso | Precio mensual |\n|:---|---:|\n| Inglés general | 89 € |\n| Alemán | 99 € |\n\n"
+          "* Los **libros** no están _incluidos_.\n+ El material `online` está incluido.\n\n"
+          "> Nota: los precios incluyen IVA.\n\n---\n\n```\nCódigo: LV-2026\n```\n\n"
+          "El id_alumno y 2*3 no cambian; \\*literal\\*.\n")  # fmt: skip
+    [doc] = load_documents([tmp_path / "precios.md"])
+    assert doc.text == (
+        "Precios\n\nConsulta nuestra web (https://linguaviva.example/precios) o logo la recepción.\n\n"
+        "Curso | Precio mensual\nInglés general | 89 €\nAlemán | 99 €\n\n"
+        "- Los libros no están incluidos.\n- El material online está incluido.\n\n"
+        "Nota: los precios incluyen IVA.\n\nCódigo: LV-2026\n\nEl id_alumno y 2*3 no cambian; *literal*."
+    )
