@@ -55,22 +55,20 @@ def base_model_folder(config: CompareConfig) -> Path:
     ``finetune.inference.load_model`` at the adapter's base weights and its tokenizer: the same weights and
     tokens the fine-tune started from, no LoRA.
     """
-    from finetune.inference import MODEL_FILE
+    from finetune.inference import MODEL_FILE, ModelLoadError, read_descriptor, resolve_base, tokenizer_folder
 
     if config.base_dir is not None:
         return config.base_dir
     assert config.model_dir is not None  # CompareConfig checked it
-    descriptor = config.model_dir / MODEL_FILE
-    try:
-        info = json.loads(descriptor.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CompareConfigError(f"{descriptor}: cannot read it ({exc}); pass the base model with --base DIR") from exc
-    if info.get("kind") != "adapter" or not info.get("base"):
-        raise CompareConfigError(f"--model {config.model_dir} names no base model (merged?): pass --base DIR")
-    base = Path(info["base"]) if Path(info["base"]).is_absolute() else config.model_dir / info["base"]
-    tokenizer = config.model_dir / str(info.get("tokenizer") or "tokenizer")
-    if not (base / "config.json").is_file() or not tokenizer.is_dir():
-        raise CompareConfigError(f"--model {config.model_dir}: base {base} or tokenizer {tokenizer} is missing")
+    if not (config.model_dir / MODEL_FILE).is_file():
+        raise CompareConfigError(f"--model {config.model_dir} has no {MODEL_FILE}: pass the base model with --base DIR")
+    try:  # found as serving finds it: the recorded path, else <data home>/models/<base_name>; "@base" tokenizers
+        info = read_descriptor(config.model_dir)
+        if info["kind"] != "adapter":
+            raise CompareConfigError(f"--model {config.model_dir} names no base model (merged?): pass --base DIR")
+        base, tokenizer = resolve_base(config.model_dir, info), tokenizer_folder(config.model_dir, info)
+    except ModelLoadError as exc:
+        raise CompareConfigError(f"{exc} (or pass the base model with --base DIR)") from exc
     folder = config.out_dir / "base-model"
     folder.mkdir(parents=True, exist_ok=True)
     document = {"kind": "merged", "model": str(base.resolve()), "tokenizer": str(tokenizer.resolve()),

@@ -216,3 +216,36 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, extra: list[str], message: s
     assert result.exit_code == 1, result.output
     assert "error:" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
+    smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shipped adapter names its base by name (found in the data home) and uses the base's tokenizer ("@base"):
+    # `eval compare --modes rag-llm --model data/models/gemma-270m-support` failed with "tokenizer .../@base is
+    # missing" where chat and serve load the same folder.
+    import shutil
+
+    from evaluation.config import CompareConfig, CompareConfigError
+    from evaluation.runner import base_model_folder
+    from finetune.inference import load_model
+
+    base = tmp_path / "home" / "models" / "smoke-base"
+    shutil.copytree(smoke_model / "base", base)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, base / item.name)
+    adapter = tmp_path / "adapter"
+    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
+    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
+    info.update(base="../gone", base_name="smoke-base", tokenizer="@base")
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    config = CompareConfig(index_dir=tmp_path, testset=DATA / "eval" / "qa.jsonl", out_dir=tmp_path / "run",
+                           model_dir=adapter, modes=("rag-llm",))  # fmt: skip
+    descriptor = json.loads((base_model_folder(config) / "supportbot_model.json").read_text(encoding="utf-8"))
+    assert Path(descriptor["model"]) == Path(descriptor["tokenizer"]) == base.resolve()
+    model = load_model(tmp_path / "run" / "base-model", precision="fp32")
+    assert not hasattr(model.model, "peft_config")  # the base, no adapter
+    shutil.rmtree(base)
+    with pytest.raises(CompareConfigError, match=r"base model is missing.*--base DIR"):
+        base_model_folder(config)
