@@ -165,6 +165,23 @@ def _per_language(result: dict[str, Any]) -> str:
     return " (" + ", ".join(f"{lang} {r['perplexity']}" for lang, r in per.items()) + ")" if per else ""
 
 
+BASE_FIX = "provision it again (`supportbot model pull`, `model trim ... --overwrite`) or pass another --base"
+
+
+def check_base(base: Path) -> None:
+    """Refuse a base folder whose config, tokenizer or weights file is missing or damaged, naming the file, before
+    anything is written (a truncated model.safetensors failed with a traceback once the data was encoded)."""
+    from finetune.inference import ModelLoadError, check_config, check_weights
+
+    try:
+        check_config(base, BASE_FIX)
+        if not any((base / name).is_file() for name in ("tokenizer.json", "tokenizer.model", "vocab.json")):
+            raise ModelLoadError(f"{base / 'tokenizer.json'} is missing: {BASE_FIX}")
+        check_weights(base, "model.safetensors", BASE_FIX)
+    except ModelLoadError as exc:
+        raise TrainError(str(exc)) from exc
+
+
 def load_base(base_dir: Path, config: TrainConfig, cuda: bool) -> tuple[Any, str]:
     """Load the base model for tuning: 4-bit NF4 (QLoRA) on CUDA when asked, else full precision."""
     import torch
@@ -205,7 +222,11 @@ def _base_and_tokenizer(
         tokenizer, base_dir, pretrain = build_base(config, conversations, work, factory)
         return tokenizer, base_dir, "base", pretrain
     base_dir = Path(str(config.base_model)).resolve()
-    tokenizer = load_tokenizer(base_dir)
+    try:
+        tokenizer = load_tokenizer(base_dir)
+    except Exception as exc:  # JSON, tokenizers (Rust) and OS errors alike: a damaged tokenizer file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrainError(f"--base {base_dir}: cannot load the tokenizer ({reason}): {BASE_FIX}") from exc
     tokenizer.save_pretrained(str(work / "tokenizer"))
     return tokenizer, base_dir, str(base_dir), {}
 
@@ -300,6 +321,8 @@ def run_training(
     train_convs = [m for _, m in balance_languages(train_pairs, config.min_lang_share)]
     if not config.from_scratch and not (Path(str(config.base_model)) / "config.json").is_file():
         raise TrainError(f"--base {config.base_model}: not a local model folder (no config.json)")
+    if not config.from_scratch:
+        check_base(Path(str(config.base_model)))
     work = _work_dir(out, config, data_dir, overwrite)
     cuda = torch.cuda.is_available()
     torch.manual_seed(config.seed)

@@ -207,6 +207,27 @@ def test_llama_preset_needs_a_local_base(tmp_path: Path) -> None:
     _assert_nothing_written(tmp_path)
 
 
+def test_a_damaged_base_is_named_before_anything_is_written(smoke_model: Path, tmp_path: Path) -> None:
+    # A truncated model.safetensors of --base ended `supportbot train` with a SafetensorError traceback (after the
+    # data was encoded) and left a .partial folder behind.
+    import shutil
+
+    data = bundled_chat_dir(tmp_path / "data", limit=10)
+    base = tmp_path / "base"
+    shutil.copytree(smoke_model / "base", base)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, base / item.name)
+    weights = base / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:20_000])
+    result = _invoke_train(tmp_path, data, "--preset", "llama-3.2-1b", "--base", str(base), "--no-mlflow")
+    assert result.exit_code == 1 and f"{weights} is damaged" in result.output and "--base" in result.output
+    assert "Traceback" not in result.output
+    weights.unlink()
+    result = _invoke_train(tmp_path, data, "--preset", "llama-3.2-1b", "--base", str(base), "--no-mlflow")
+    assert result.exit_code == 1 and f"{weights} is missing" in result.output, result.output
+    _assert_nothing_written(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
