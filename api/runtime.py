@@ -265,6 +265,10 @@ class Runtime:
 
         return self._change_index(
             lambda: delete_from_knowledge_base(
-                self.config.search_backend, self.config.index_dir, [doc_id], es_url=self.config.es_url
+                self.config.search_backend,
+                self.config.index_dir,
+                [doc_id],
+                es_url=self.config.es_url,
+                cache_dir=self.config.resolved_cache_dir,
             )
         )

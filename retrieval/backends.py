@@ -134,14 +134,21 @@ def ingest_knowledge_base(
 
 
 def delete_from_knowledge_base(
-    search_backend: str, index: str | Path, doc_ids: Sequence[str], *, es_url: str | None = None
+    search_backend: str,
+    index: str | Path,
+    doc_ids: Sequence[str],
+    *,
+    es_url: str | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Remove articles by id; unknown ids are an error and nothing is changed."""
+    """Remove articles by id; unknown ids are an error and nothing is changed. With FAISS, the duplicates dropped in
+    favour of a deleted article are judged again (one takes its place: ``restored``), embedded with the data home
+    ``cache_dir``'s copy of the embedder."""
     match search_backend:
         case "faiss":
             from retrieval.ingest import delete_documents
 
-            return delete_documents(Path(index), doc_ids)
+            return delete_documents(Path(index), doc_ids, cache_dir=cache_dir)
         case "elasticsearch":
             from retrieval.es_backend import es_delete
 

@@ -102,65 +102,7 @@ def ingest(
                 "use --replace to rebuild it with the new embedder"
             )
         embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)
-        for i, document in enumerate(documents):
-            document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
-            progress("language", i + 1, len(documents))
-
-        kept_docs: dict[str, StoredDocument] = {}
-        chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
-        vectors: list[np.ndarray] = []
-        counts = {"added": 0, "updated": 0, "unchanged": 0}
-        how: dict[str, str] = {}  # an input article's count: added, updated or unchanged
-        old_rows = _keep_absent_documents(previous, documents, kept_docs, chunk_rows, vectors)
-
-        to_embed: list[tuple[str, str, str, str]] = []
-        for document in documents:
-            old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
-            kept_docs[document.id] = stored_document(document)
-            unchanged = old is not None and old.content_hash == document.content_hash
-            how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
-            counts[how[document.id]] += 1
-            if unchanged and previous is not None and old_rows.get(document.id):
-                _reuse(previous, old_rows[document.id], chunk_rows, vectors)
-                continue
-            # A duplicate dropped last time has no stored vectors: it is embedded again so dedup can re-judge it.
-            doc_lang: Lang = "es" if document.lang == "es" else "en"
-            for chunk in chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences):
-                lang = detect_language(chunk.text, default=doc_lang) if len(chunk.text) > 40 else doc_lang
-                to_embed.append((chunk.chunk_id, document.id, lang or "en", chunk.text))
-
-        vectors.extend(_embed_chunks(to_embed, kept_docs, embedder, progress))
-        chunk_rows.extend(to_embed)
-
-        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
-        data = IndexData(
-            manifest={},
-            documents=kept_docs,
-            chunk_ids=[c[0] for c in chunk_rows],
-            chunk_doc_ids=[c[1] for c in chunk_rows],
-            chunk_langs=[c[2] for c in chunk_rows],
-            chunk_texts=[c[3] for c in chunk_rows],
-            vectors=matrix,
-        )
-        report = dedupe(data, config)
-        progress("dedup", 1, 1)
-        data = _drop(data, report["dropped"])
-        if config.multilingual_dense:
-            data.multilingual = _multilingual_vectors(data, previous, progress)
-        if config.sentence_vectors:
-            data.sentences = _sentence_vectors(data, previous, embedder, progress)
-        data.manifest = {
-            "embedder": config.embedder,
-            "embedder_backend": config.embedder_backend,
-            "dim": int(matrix.shape[1]),
-            "multilingual": MULTILINGUAL_NAME if data.multilingual is not None else None,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "config": asdict(config),
-            "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
-            "dedup": report,
-        }
-        write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
-        progress("write", 1, 1)
+        data, report, counts, how = _build(documents, index_dir, previous, config, embedder, progress)
     languages: dict[str, int] = {}
     for doc in data.documents.values():
         if doc.duplicate_of is None:
@@ -177,6 +119,102 @@ def ingest(
         "seconds": round(time.perf_counter() - started, 2),
         "dedup": report,
     }
+
+
+def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData | None, config: RetrievalConfig,
+           embedder: Embedder, progress: Progress
+           ) -> tuple[IndexData, dict[str, Any], dict[str, int], dict[str, str]]:  # fmt: skip
+    """Write the version made of ``previous`` (or nothing) updated with ``documents`` (the write lock is held):
+    (the new version, the dedup report, the input's counts, how each input article counted)."""
+    for i, document in enumerate(documents):
+        document.lang = document.lang or detect_language(f"{document.title}\n{document.text}", default="en")
+        progress("language", i + 1, len(documents))
+
+    kept_docs: dict[str, StoredDocument] = {}
+    chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
+    vectors: list[np.ndarray] = []
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    how: dict[str, str] = {}  # an input article's count: added, updated or unchanged
+    old_rows = _keep_absent_documents(previous, documents, kept_docs, chunk_rows, vectors)
+    # A duplicate dropped last time has no stored chunks or vectors. One in this input is embedded again below so
+    # dedup can re-judge it; one absent from it is too when the article it was dropped for is gone or changes now
+    # (it stayed without chunks, unsearchable, and the article vanished from search when its kept copy was deleted).
+    # Otherwise it stays dropped as it was, and nothing is embedded for it.
+    incoming = {d.id: d.content_hash for d in documents}
+    old_docs = previous.documents if previous is not None else {}
+    changed = {k for k, h in incoming.items() if k not in old_docs or old_docs[k].content_hash != h}
+    bare = []
+    for doc_id, stay in kept_docs.items():
+        keep = stay.duplicate_of
+        if not old_rows.get(doc_id) and (
+            keep is None or keep in changed or (keep not in kept_docs and keep not in incoming)
+        ):
+            stay.duplicate_of = None
+            bare.append(_as_document(stay))
+
+    to_embed = [row for document in bare for row in _chunk_rows(document, config)]
+    for document in documents:
+        old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
+        kept_docs[document.id] = stored_document(document)
+        unchanged = old is not None and old.content_hash == document.content_hash
+        how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
+        counts[how[document.id]] += 1
+        if unchanged and previous is not None and old_rows.get(document.id):
+            _reuse(previous, old_rows[document.id], chunk_rows, vectors)
+            continue
+        to_embed += _chunk_rows(document, config)
+
+    vectors.extend(_embed_chunks(to_embed, kept_docs, embedder, progress))
+    chunk_rows.extend(to_embed)
+
+    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
+    data = IndexData(
+        manifest={},
+        documents=kept_docs,
+        chunk_ids=[c[0] for c in chunk_rows],
+        chunk_doc_ids=[c[1] for c in chunk_rows],
+        chunk_langs=[c[2] for c in chunk_rows],
+        chunk_texts=[c[3] for c in chunk_rows],
+        vectors=matrix,
+    )
+    report = dedupe(data, config)
+    progress("dedup", 1, 1)
+    data = _drop(data, report["dropped"])
+    if config.multilingual_dense:
+        data.multilingual = _multilingual_vectors(data, previous, progress)
+    if config.sentence_vectors:
+        data.sentences = _sentence_vectors(data, previous, embedder, progress)
+    data.manifest = {
+        "embedder": config.embedder,
+        "embedder_backend": config.embedder_backend,
+        "dim": int(matrix.shape[1]),
+        "multilingual": MULTILINGUAL_NAME if data.multilingual is not None else None,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "config": asdict(config),
+        "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
+        "dedup": report,
+    }
+    write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
+    progress("write", 1, 1)
+    return data, report, counts, how
+
+
+def _chunk_rows(document: Document, config: RetrievalConfig) -> list[tuple[str, str, str, str]]:
+    """The chunks of ``document`` to embed, as (chunk_id, doc_id, lang, text); each chunk's language is detected
+    when it is long enough to tell, else the article's."""
+    doc_lang: Lang = "es" if document.lang == "es" else "en"
+    rows: list[tuple[str, str, str, str]] = []
+    for chunk in chunk_document(document, config.chunk_max_chars, config.chunk_overlap_sentences):
+        lang = detect_language(chunk.text, default=doc_lang) if len(chunk.text) > 40 else doc_lang
+        rows.append((chunk.chunk_id, document.id, lang or "en", chunk.text))
+    return rows
+
+
+def _as_document(stored: StoredDocument) -> Document:
+    """A stored article as the loader would give it, to chunk it again."""
+    return Document(id=stored.id, text=stored.text, title=stored.title, lang=stored.lang, url=stored.url,
+                    tags=list(stored.tags), translation_of=stored.translation_of, updated=stored.updated,
+                    source=stored.source)  # fmt: skip
 
 
 def indexed_counts(how: dict[str, str], searchable: Sequence[str]) -> dict[str, int]:
@@ -208,7 +246,6 @@ def _keep_absent_documents(
     incoming = {d.id for d in documents}
     for doc_id, stay in previous.documents.items():
         if doc_id not in incoming:
-            stay.duplicate_of = None
             kept_docs[doc_id] = stay
             _reuse(previous, old_rows.get(doc_id, []), chunk_rows, vectors)
     return old_rows
@@ -315,8 +352,19 @@ def _without_chunks_of(data: IndexData, doc_ids: set[str]) -> IndexData:
     )
 
 
-def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalConfig | None = None) -> dict[str, Any]:
-    """Remove documents (and their chunks) by id; unknown ids are an error and nothing is changed."""
+def delete_documents(
+    index_dir: Path,
+    doc_ids: Sequence[str],
+    config: RetrievalConfig | None = None,
+    cache_dir: Path | None = None,
+    embedder: Embedder | None = None,
+) -> dict[str, Any]:
+    """Remove documents (and their chunks) by id; unknown ids are an error and nothing is changed.
+
+    The duplicates dropped in favour of a deleted article (``duplicate_of`` it) are chunked, embedded and judged
+    again in the same new version, so one of them takes its place (``restored`` in the report); ``cache_dir`` and
+    ``embedder`` are used only then.
+    """
     with write_lock(index_dir, create=False):
         data = read_version(index_dir, with_search=False)
         unknown = sorted(set(doc_ids) - set(data.documents))
@@ -326,9 +374,16 @@ def delete_documents(index_dir: Path, doc_ids: Sequence[str], config: RetrievalC
         gone = set(doc_ids)
         data.documents = {k: v for k, v in data.documents.items() if k not in gone}
         data = _without_chunks_of(data, gone)
-        data.manifest = {
-            **data.manifest,
-            "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
-        }
-        write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
-    return {"index": str(index_dir), "deleted": sorted(gone), "documents": data.manifest["documents"]}
+        orphans = sorted(k for k, v in data.documents.items() if v.duplicate_of in gone)
+        if orphans:
+            embedder = embedder or load_embedder(data.manifest["embedder"], config.embedder_backend, cache_dir)
+            data, _, _, _ = _build([], index_dir, data, config, embedder, silent)
+        else:
+            data.manifest = {
+                **data.manifest,
+                "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
+            }
+            write_version(index_dir, data, config.hnsw_threshold, config.hnsw_m, config.hnsw_ef_search)
+    restored = [k for k in orphans if data.documents[k].duplicate_of is None]
+    return {"index": str(index_dir), "deleted": sorted(gone), "documents": data.manifest["documents"],
+            "restored": restored}  # fmt: skip

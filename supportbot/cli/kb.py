@@ -220,11 +220,14 @@ def delete(
 
     settings = get_settings()
     with user_errors():
-        report = delete_from_knowledge_base(settings.search_backend, index, doc_ids, es_url=settings.es_url)
+        report = delete_from_knowledge_base(
+            settings.search_backend, index, doc_ids, es_url=settings.es_url, cache_dir=settings.home
+        )
     if as_json:
         print_json(report)
     else:
-        typer.echo(f"deleted {', '.join(report['deleted'])}; {report['documents']} documents remain")
+        restored = f" ({', '.join(report['restored'])} no longer a duplicate)" if report.get("restored") else ""
+        typer.echo(f"deleted {', '.join(report['deleted'])}; {report['documents']} documents remain{restored}")
 
 
 # Where development machines keep the public datasets (a user's clone has none: then only KB pairs are used).

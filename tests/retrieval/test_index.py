@@ -297,3 +297,29 @@ def test_cross_lingual_gold_ids_map_through_translations(small_kb: Path, tmp_pat
     metrics = json.loads(result.stdout)["metrics"]
     assert "es->en" in metrics and metrics["es->en"]["queries"] == 1
     assert live_version(index) is not None
+
+
+def test_deleting_the_kept_copy_of_a_duplicate_brings_the_dropped_one_back(index: Path) -> None:
+    # The ingest keeps one article of a duplicate cluster and stores the others without chunks, marked
+    # duplicate_of. Deleting the kept one left the others pointing at a deleted id, unsearchable: the help centre's
+    # English opening hours vanished from search (and the chat answered from the Spanish one) after an admin
+    # deleted a newer copy. They are now chunked, embedded and judged again in the same new version.
+    report = delete_documents(index, ["return-policy-en"])
+    assert report["restored"] == ["return-policy-2023-en"] and report["documents"] == 12
+    data = read_version(index, with_search=False)
+    assert data.documents["return-policy-2023-en"].duplicate_of is None
+    assert "return-policy-2023-en" in set(data.chunk_doc_ids)
+    hits = KnowledgeBase.open(index).search("how many days do I have to return something?", k=3)
+    assert "return-policy-2023-en" in [h.doc_id for h in hits]
+    assert delete_documents(index, ["track-order-en"])["restored"] == []
+
+
+def test_changing_the_kept_copy_of_a_duplicate_judges_the_dropped_one_again(index: Path, tmp_path: Path) -> None:
+    # The same loss through an ingest: the kept copy rewritten (no longer alike) left the dropped one unsearchable.
+    changed = tmp_path / "changed.jsonl"
+    text = "Gift cards can be used in any of our shops and never expire."
+    changed.write_text(json.dumps({"id": "return-policy-en", "text": text, "lang": "en"}) + "\n", encoding="utf-8")
+    report = ingest([changed], index)
+    data = read_version(index, with_search=False)
+    assert data.documents["return-policy-2023-en"].duplicate_of is None, report["dedup"]
+    assert "return-policy-2023-en" in set(data.chunk_doc_ids) and report["documents"] == 13
