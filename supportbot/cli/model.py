@@ -69,13 +69,15 @@ def trim(
 ) -> None:
     """Keep the tokens the knowledge base, conversations and general es/en text use; remap the embedding."""
     from finetune.base_model import BaseModelError
-    from finetune.output import OutputError
+    from finetune.output import OutputError, check_not_input
     from finetune.trim import DEFAULT_CORPUS, read_kept_tokens
     from finetune.trim import trim as trim_base
 
     if corpus and tokens is not None:
         fail("--tokens fixes the kept tokens, so --corpus would be ignored: give one of them", code=2)
     try:
+        if tokens is not None:  # --out replaces its folder: not the one holding the token list (an adapter's)
+            check_not_input(out, [tokens])
         kept = read_kept_tokens(tokens) if tokens is not None else None
         with contextlib.redirect_stdout(sys.stderr):
             info = trim_base(base, out, vocab=vocab, corpus=corpus or DEFAULT_CORPUS, tokens=kept,

@@ -109,6 +109,22 @@ def test_trim_names_a_damaged_base_file(checkpoint: Path, corpus: Path, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base"]  # nothing half-written
 
 
+def test_trim_never_replaces_the_folder_holding_its_token_list(checkpoint: Path, tmp_path: Path) -> None:
+    # `model trim --tokens ADAPTER/kept_tokens.json.gz --out ADAPTER --overwrite` replaced the adapter folder (its
+    # weights and the token list itself) with a trimmed base: the token file was not counted among the inputs.
+    from finetune.trim import write_kept_tokens
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    write_kept_tokens(checkpoint, adapter / "kept_tokens.json.gz")
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    result = runner.invoke(app, ["model", "trim", "--base", str(checkpoint), "--out", str(adapter), "--tokens",
+                                 str(adapter / "kept_tokens.json.gz"), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 1 and "kept_tokens.json.gz" in result.output, result.output
+    assert sorted(p.name for p in adapter.iterdir()) == ["adapter_model.safetensors", "kept_tokens.json.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
+
+
 def test_trim_and_pull_never_replace_a_folder_they_did_not_write(
     checkpoint: Path, corpus: Path, tmp_path: Path
 ) -> None:
