@@ -102,12 +102,48 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def work_folder(out: Path) -> Path:
-    """A fresh hidden folder beside ``out`` (``.<name>.partial-<pid>``) to write the result into."""
+    """A fresh hidden folder beside ``out`` (``.<name>.partial-<pid>``) to write the result into.
+
+    Work folders of earlier runs of the same output whose process is gone (killed with SIGKILL, or the machine
+    stopped: no cleanup ran) are removed first: each can hold a whole half-written model (1 GB for ``model pull``),
+    and they piled up beside ``out`` with every killed run.
+    """
+    remove_stale_work(out)
     work = out.parent / f".{out.name}.partial-{os.getpid()}"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     return work
+
+
+def remove_stale_work(out: Path) -> None:
+    """Remove the ``.<name>.partial-<pid>`` folders beside ``out`` whose process no longer runs.
+
+    A ``.<name>.old-<pid>`` (the previous ``out`` during a publish) is left alone: if the process died between the
+    two renames it is the only copy of the previous result.
+    """
+    prefix = f".{out.name}.partial-"
+    try:
+        entries = list(out.parent.iterdir()) if out.parent.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix) :]
+        if entry.name.startswith(prefix) and pid.isdigit() and entry.is_dir() and not _running(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (one of another user counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
 
 
 def publish_folder(work: Path, out: Path) -> None:

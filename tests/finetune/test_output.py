@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,26 @@ def test_a_failed_build_leaves_nothing_and_a_finished_one_replaces_out(tmp_path:
     with building(out) as work:
         (work / "newer").write_text("newer", encoding="utf-8")
     assert [p.name for p in out.iterdir()] == ["newer"] and [p.name for p in out.parent.iterdir()] == ["out"]
+
+
+def test_work_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    # A `model trim` or `model pull` killed with SIGKILL left `.out.partial-<pid>` (a half-written model, up to
+    # 1 GB) beside --out; every later run added its own and none was ever removed.
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    out = tmp_path / "out"
+    stale, old = tmp_path / f".out.partial-{dead}", tmp_path / f".out.old-{dead}"
+    live = tmp_path / f".out.partial-{os.getppid()}"  # a run still going (this test's parent process)
+    other, resumable = tmp_path / f".other.partial-{dead}", tmp_path / ".out.partial"  # not ours to remove
+    for folder in (stale, old, live, other, resumable):
+        folder.mkdir()
+        (folder / "model.safetensors").write_text("half", encoding="utf-8")
+    with building(out) as work:
+        (work / "model.safetensors").write_text("whole", encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (out, old, live, other, resumable))
 
 
 def test_an_interrupt_during_the_work_publishes_nothing(tmp_path: Path, interrupted: None) -> None:
