@@ -455,6 +455,10 @@ def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokeniz
             actual = read_provenance(base_dir).get("vocab_fingerprint")
         except BaseModelError as exc:
             raise ModelLoadError(f"{exc.args[0].split(';')[0]}: {base_fix(folder, info, base_dir)}") from exc
+        if not actual and info.get("tokenizer") == "@base":  # no supportbot_base.json: the tokenizer is the base's
+            from finetune.base_model import vocab_fingerprint
+
+            actual = vocab_fingerprint(tokenizer)
         if actual and actual != expected:
             raise ModelLoadError(
                 f"model folder {folder}: trained on a base with another vocabulary (fingerprint {expected}, "

@@ -203,6 +203,28 @@ def test_adapter_on_a_base_with_another_vocabulary_is_refused(
         load_model(adapter)
 
 
+def test_a_base_of_another_vocabulary_without_its_provenance_is_refused(
+    smoke_model: Path, trimmed: Path, tmp_path: Path
+) -> None:
+    # An adapter using its base's tokenizer ("@base") on a base trimmed to another vocabulary whose
+    # supportbot_base.json was lost: the rows matched (the tokenizer is the base's) and no fingerprint was compared,
+    # so it loaded and answered with every token id shifted.
+    from finetune.base_model import vocab_fingerprint
+    from finetune.tokenizer import load_tokenizer
+
+    base = tmp_path / "base"
+    shutil.copytree(trimmed, base)
+    (base / "supportbot_base.json").unlink()
+    adapter = tmp_path / "adapter"
+    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
+    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
+    expected = vocab_fingerprint(load_tokenizer(smoke_model / "tokenizer"))
+    info.update(base=str(base), tokenizer="@base", base_fingerprint=expected)
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=f"another vocabulary \\(fingerprint {expected}"):
+        load_model(adapter, precision="fp32")
+
+
 def test_a_corrupt_weights_file_is_named(trimmed: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(trimmed, broken)
