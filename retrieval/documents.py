@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,12 @@ class Document:
         return asdict(self)
 
 
+# A list's items and a table's rows are lines of one paragraph, as in the bundled articles ("Lead-in:\n\n- a\n- b"):
+# each starts a line (an item with its mark) and ends nothing; the list or table as a whole is a paragraph.
+_OPEN = {"tr": "\n"}
+_CLOSE = {"li": "", "tr": ""}
+
+
 class _TextExtractor(HTMLParser):
     """Collects the text of an HTML fragment, turning block elements into paragraph breaks and a table row into one
     line of cells."""
@@ -135,9 +142,13 @@ class _TextExtractor(HTMLParser):
         self._line_break = line_break
         self._lists: list[list[int]] = []  # open <ol>/<ul>: [next number, lettered] of an ordered list, [] of a bullet
         # list
+        self._item_open = False  # a list item's mark was the last thing written
 
     def _block(self, start: str) -> None:
+        if self._item_open and start == "\n\n":  # "<li><p>text": the text goes on the item's line, after its mark
+            return
         self.parts.append(" " if self._in_cell else start)  # a paragraph or list inside a cell stays on its row
+        self._item_open = start.startswith("\n") and start.endswith(" ")  # an item's mark, nothing after it yet
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
@@ -154,7 +165,8 @@ class _TextExtractor(HTMLParser):
                 self._cells, self._in_cell = 0, False
             if tag in ("ol", "ul"):
                 self._lists.append([_list_start(attrs), dict(attrs).get("type") in ("a", "A")] if tag == "ol" else [])
-            self._block(self._line_break if tag == "br" else "\n\n" if tag != "li" else f"\n{self._mark(attrs)} ")
+            opening = f"\n{self._mark(attrs)} " if tag == "li" else _OPEN.get(tag, "\n\n")
+            self._block(self._line_break if tag == "br" else opening)
 
     def _mark(self, attrs: list[tuple[str, str | None]]) -> str:
         """An ``<ol>`` item keeps its number ("2." of a step list: the order is the content), a ``<ul>`` one is a
@@ -177,11 +189,15 @@ class _TextExtractor(HTMLParser):
         elif tag in self.BLOCKS and tag != "br":  # <br/> is one break, not two
             if tag in ("tr", "table"):
                 self._cells, self._in_cell = 0, False
-            self._block("\n\n")
+            self._block(_CLOSE.get(tag, "\n\n"))
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        if self._skipping:
+            return
+        if not data.strip() and "\n" in data:  # the page's layout between tags ("</tr>\n<tr>"), not its text
+            data = "" if self._item_open else " "
+        self.parts.append(data)
+        self._item_open = self._item_open and not data.strip()
 
 
 def _list_start(attrs: list[tuple[str, str | None]]) -> int:
@@ -383,54 +399,41 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     )
 
 
-def _link_text(match: re.Match[str]) -> str:
-    text, url = match.group(1), match.group(2)
-    return url if text.strip() == url else f"{text} ({url})"
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    """A CommonMark parser (markdown-it-py) with tables and strikethrough, whose raw HTML goes to the HTML reader, that
+    renders a link as its text and address ("text (url)": the address may be what a customer needs) and an image as
+    its alt text."""
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+    def link_open(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
+        return ""
+
+    def link_close(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
+        start = max(j for j in range(idx) if tokens[j].type == "link_open" and tokens[j].level == tokens[idx].level)
+        href = str(tokens[start].attrGet("href") or "")
+        text = "".join(t.content for t in tokens[start + 1 : idx])
+        shown = href.removeprefix("mailto:")
+        return "" if not href or href.startswith("#") or text.strip() == shown else f" ({escapeHtml(shown)})"
+
+    def image(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
+        return escapeHtml(tokens[idx].content)
+
+    for name, rule in (("link_open", link_open), ("link_close", link_close), ("image", image)):
+        parser.add_render_rule(name, rule)
+    return parser
 
 
-_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
-_MD_FENCE = re.compile(r"^\s*(```|~~~)")
-_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
-_MD_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
-_MD_INLINE: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # an image: its alt text
-    (re.compile(r"\[([^\]]+)\]\(<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)"), _link_text),  # a link: text (address)
-    (re.compile(r"<((?:https?://|mailto:)[^\s<>]+)>"), r"\1"),  # an autolink, which the HTML reader would drop
-    (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"), r"\1"),
-]
-
-
-def markdown_to_text(body: str) -> str:
-    """The text of a Markdown article, read as :func:`html_to_text` reads the same page in HTML: headings, emphasis,
-    code and quote marks go, a link keeps its text and address ("text (url)"), an image its alt text, a bullet is a
-    ``- `` item, a table row one line with `` | `` between its cells (the separator row and rules go). Customers
-    were quoted the markup ("| Curso | Precio | |---|---|", "Los **libros** ...") when it stayed in the text."""
-    escaped: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        escaped.append(match.group(1))
-        return f"\ue000{len(escaped) - 1}\ue001"
-
-    lines, fenced = [], False
-    for line in _MD_ESCAPE.sub(keep, body).split("\n"):
-        if _MD_FENCE.match(line):
-            fenced = not fenced
-            continue
-        if not fenced:
-            if _MD_RULE.match(line) or ("|" in line and _MD_TABLE_RULE.match(line)):
-                continue
-            line = re.sub(r"^\s*(>\s?)+", "", line)
-            line = re.sub(r"^\s*#{1,6}\s+", "", line)
-            line = re.sub(r"^(\s*)[*+]\s+", r"\1- ", line)
-            if line.lstrip().startswith("|"):
-                line = " | ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
-            for pattern, replacement in _MD_INLINE:
-                line = pattern.sub(replacement, line)
-        lines.append(line)
-    return re.sub("\ue000(\\d+)\ue001", lambda m: escaped[int(m.group(1))], "\n".join(lines))
+def markdown_html(body: str, inline: bool = False) -> str:
+    """A Markdown article (or, ``inline``, one line of it: a title) as HTML, which :func:`clean_text` turns into the
+    article's text as it reads the same page written in HTML: headings, emphasis, code and quote marks go, a table
+    row is one line with `` | `` between its cells, a list item a ``- `` (or numbered) line. Customers were quoted the
+    markup ("| Curso | Precio | |---|---|", "Los **libros** ...") when it stayed in the text."""
+    parser = _markdown()
+    return parser.renderInline(body) if inline else parser.render(body)
 
 
 def _load_markdown(path: Path) -> list[Document]:
@@ -440,8 +443,8 @@ def _load_markdown(path: Path) -> list[Document]:
     title = meta.get("title")
     if title is None:
         heading = re.match(r"^\s*#\s+(.+)$", body, re.MULTILINE)
-        title = markdown_to_text(heading.group(1).strip()) if heading else ""
-    body = markdown_to_text(body)
+        title = markdown_html(heading.group(1).strip(), inline=True) if heading else ""
+    body = markdown_html(body)
     return [_document({**meta, "title": title, "text": body}, path, None, default_id=path.stem)]
 
 
@@ -462,9 +465,16 @@ def _load_jsonl(path: Path) -> list[Document]:
     return documents
 
 
-# An article is as long as its author wrote it (JSONL has no limit): Python's default CSV cell limit, 131,072
-# characters, stopped a long article with a traceback. 2**31 - 1 fits a C long everywhere.
+# An article or a conversation turn is as long as its author wrote it (JSONL has no limit): Python's default CSV cell
+# limit, 131,072 characters, stopped a long one with a traceback. 2**31 - 1 fits a C long everywhere.
 _CSV_CELL_LIMIT = 2**31 - 1
+
+
+def csv_rows(text: str, delimiter: str = ",") -> csv.DictReader[str]:
+    """A ``csv.DictReader`` over ``text`` whose cells may be of any length (the one CSV reader of ``kb ingest`` and
+    ``data prepare``: the csv module's cell limit is global to the process, so both read the same)."""
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_CELL_LIMIT))
+    return csv.DictReader(io.StringIO(text), delimiter=delimiter)
 
 
 def _csv_header(names: Iterable[str]) -> list[str]:
@@ -487,9 +497,8 @@ def _csv_delimiter(text: str) -> str:
 
 
 def _load_csv(path: Path) -> list[Document]:
-    csv.field_size_limit(max(csv.field_size_limit(), _CSV_CELL_LIMIT))
     text = _read_text(path)
-    reader = csv.DictReader(io.StringIO(text), delimiter=_csv_delimiter(text))
+    reader = csv_rows(text, _csv_delimiter(text))
     documents, line = [], 1
     try:
         reader.fieldnames = _csv_header(reader.fieldnames or [])

@@ -190,10 +190,12 @@ def read_chat_jsonl(path: Path) -> Iterator[Conversation]:
 
 def read_bitext_csv(path: Path) -> Iterator[Conversation]:
     """Bitext's customer-support CSV: one instruction/response pair per row (ids match data/conversations)."""
-    reader = csv.DictReader(io.StringIO(read_all(path)))
+    from retrieval.documents import csv_rows
+
+    reader = csv_rows(read_all(path))
     try:
         yield from _bitext_rows(path, reader)
-    except csv.Error as exc:  # a bare-CR file, an oversized cell: named by the line the reader stopped at
+    except csv.Error as exc:  # a bare-CR file: named by the line the reader stopped at
         raise PrepareError(f"{path}#row{reader.line_num + 1}: invalid CSV: {exc}") from exc
 
 

@@ -116,7 +116,6 @@ def test_chat_jsonl_reader_and_the_bundled_conversations() -> None:
         ("broken.json", b'[{"dialogue_id": 1,\n "turns": ]', "broken.json:2: invalid JSON"),
         # a CSV the csv module cannot read stopped with a traceback (_csv.Error)
         ("mac.csv", b"instruction,response\rhi,hello\r", "mac.csv#row1: invalid CSV: new-line character"),
-        ("long.csv", b'instruction,response\nhi,"' + b"x" * 140_000 + b'"\n', "long.csv#row2: invalid CSV: field"),
     ],
 )  # fmt: skip
 def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
@@ -124,6 +123,15 @@ def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: b
     path.write_bytes(content)
     with pytest.raises(PrepareError, match=message.replace(".", r"\.")):
         list(read_file(path))
+
+
+def test_a_bitext_csv_cell_of_any_length_is_read_as_kb_ingest_reads_one(tmp_path: Path) -> None:
+    # a cell over the csv module's default 131,072 characters was refused, or read, depending on whether a kb ingest
+    # of a CSV had run before in the same process (the limit is global): both readers now allow any length
+    path = tmp_path / "long.csv"
+    path.write_text('instruction,response\nhi there,"' + "x" * 140_000 + '"\n', encoding="utf-8")
+    [conversation] = list(read_file(path))
+    assert [len(m["content"]) for m in conversation.messages] == [8, 140_000]
 
 
 @pytest.mark.parametrize(
@@ -175,7 +183,7 @@ def test_folders_skip_documentation_and_non_dialogue_json(tmp_path: Path) -> Non
         (
             '<nav><a href="/">Inicio</a> &gt; Ayuda</nav><table><tr><th>Zona</th><th>Precio</th></tr>'
             "<tr><td>España</td><td><ORDER_1> 4,99 EUR</td></tr></table>",
-            "Zona | Precio\n\nEspaña | <ORDER_1> 4,99 EUR",
+            "Zona | Precio\nEspaña | <ORDER_1> 4,99 EUR",
         ),
     ],
 )

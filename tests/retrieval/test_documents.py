@@ -116,14 +116,15 @@ def test_cleaning_repairs_encoding_strips_html_and_whitespace() -> None:
 
 def test_html_tables_keep_their_cells_apart_and_navigation_is_left_out() -> None:
     """A help centre's HTML export: table cells ran together ("Spain4.99 EUR", "ZonePrice") and the breadcrumbs
-    became the article's first paragraph ("Home > Help")."""
+    became the article's first paragraph ("Home > Help"). A table's rows (and a list's items) are lines of one
+    paragraph, as in the bundled articles, so chunking keeps them together."""
     text = (
         '<nav><a href="/">Home</a> &gt; <a href="/hc">Help</a></nav><h1>Shipping</h1><table>\n'
         "<tr><th>Zone</th><th>Price</th></tr>\n<tr>\n<td>Spain</td>\n<td><p>4.99 EUR</p></td>\n</tr>\n"
         "<tr><td>Portugal</td><td>6.99 EUR<br>(islands 9.99 EUR)</td></tr></table><ul><li>Free over 50 EUR</li></ul>"
     )
     assert clean_text(text) == (
-        "Shipping\n\nZone | Price\n\nSpain | 4.99 EUR\n\nPortugal | 6.99 EUR (islands 9.99 EUR)\n\n- Free over 50 EUR"
+        "Shipping\n\nZone | Price\nSpain | 4.99 EUR\nPortugal | 6.99 EUR (islands 9.99 EUR)\n\n- Free over 50 EUR"
     )
 
 
@@ -238,7 +239,7 @@ def test_markdown_marks_are_not_part_of_an_articles_text(tmp_path: Path) -> None
     # | |---|---|---| | Inglés general | 3 | 89 € |" and "Los **libros** no están incluidos. * El material ..." were
     # quoted as answers. Markdown now reads as the HTML loader reads the same page: a table row is one line with
     # " | " between its cells (no separator row), a link keeps its text and address, emphasis and quote marks go,
-    # a bullet is a "- " item.
+    # a bullet is a "- " item (CommonMark, markdown-it-py).
     write(tmp_path / "precios.md", "---\nid: precios-es\nlang: es\n---\n# Precios\n\n"
           "Consulta [nuestra web](https://linguaviva.example/precios \"Precios\") o ![logo](logo.png) la recepción.\n\n"
           "| Curso | Precio mensual |\n|:---|---:|\n| Inglés general | 89 € |\n| Alemán | 99 € |\n\n"
@@ -249,6 +250,6 @@ def test_markdown_marks_are_not_part_of_an_articles_text(tmp_path: Path) -> None
     assert doc.text == (
         "Precios\n\nConsulta nuestra web (https://linguaviva.example/precios) o logo la recepción.\n\n"
         "Curso | Precio mensual\nInglés general | 89 €\nAlemán | 99 €\n\n"
-        "- Los libros no están incluidos.\n- El material online está incluido.\n\n"
+        "- Los libros no están incluidos.\n\n- El material online está incluido.\n\n"  # '*' then '+': two lists
         "Nota: los precios incluyen IVA.\n\nCódigo: LV-2026\n\nEl id_alumno y 2*3 no cambian; *literal*."
     )
