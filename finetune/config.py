@@ -138,6 +138,11 @@ class TrainConfig:
             problems.append("epochs or max_steps must be positive")
         if not self.build_base and not self.base_model:
             problems.append("needs a local base checkpoint: pass --base PATH (or set base_model)")
+        if self.build_base and self.base_model:  # it was ignored: the run pre-trained a new base for minutes
+            problems.append(
+                f"builds its own base (build_base), so --base {self.base_model} would be ignored: leave --base out, "
+                "or use a preset that tunes a local base (gemma-270m, llama-*)"
+            )
         if problems:
             raise TrainError(f"preset {self.preset!r}: " + "; ".join(problems))
 

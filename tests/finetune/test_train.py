@@ -207,6 +207,14 @@ def test_llama_preset_needs_a_local_base(tmp_path: Path) -> None:
     _assert_nothing_written(tmp_path)
 
 
+def test_a_base_given_to_the_tiny_preset_is_refused_not_ignored(tmp_path: Path) -> None:
+    # `train --preset tiny --base DIR` pre-trained a new base for minutes and never looked at DIR.
+    data = bundled_chat_dir(tmp_path / "data", limit=10)
+    result = _invoke_train(tmp_path, data, "--preset", "tiny", "--base", str(tmp_path / "some-base"))
+    assert result.exit_code == 1 and "--base" in result.output and "would be ignored" in result.output
+    _assert_nothing_written(tmp_path)
+
+
 def test_a_damaged_base_is_named_before_anything_is_written(smoke_model: Path, tmp_path: Path) -> None:
     # A truncated model.safetensors of --base ended `supportbot train` with a SafetensorError traceback (after the
     # data was encoded) and left a .partial folder behind.
