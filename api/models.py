@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from graph.state import SESSION_ID
 from graph.store import NOTE_MAX_CHARS
 from retrieval.documents import ID_PATTERN, UPDATED_FORMS, checked_updated
 
@@ -13,7 +14,6 @@ Mode = Literal["rag", "finetune", "hybrid"]
 Lang = Literal["es", "en"]
 # human: an agent holds the session; smalltalk: a greeting, thanks, goodbye or question about the assistant
 Route = Literal["answered", "smalltalk", "out_of_scope", "refused", "handoff", "human"]
-SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 ESCALATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 # What the file loader accepts, so an article ingested from files can be read, updated and deleted here too.
 DOC_ID = ID_PATTERN

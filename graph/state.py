@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal, TypedDict
 Route = Literal["answered", "smalltalk", "out_of_scope", "refused", "handoff"]
 Mode = Literal["rag", "finetune", "hybrid"]
 RESET = "__reset__"
+# A conversation's id, whoever starts it (the API's path and body patterns, `supportbot chat --session`): a session
+# the command line started can be read and continued through the API on the same data home.
+SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from graph.state import SESSION_ID
 from supportbot.cli._common import fail, not_utf8, print_json, utf8_text
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ def chat(
     # the API's rule (422 'message is blank'): nothing left once controls and zero-width characters are removed
     if message is not None and not clean(message):
         fail("MESSAGE is blank: give the customer's message, or leave it out for an interactive session", code=2)
+    if session is not None and not re.fullmatch(SESSION_ID, session):
+        fail(f"--session must be 1-64 letters, digits, '_' or '-' (as the API's session ids), got {session!r}", code=2)
     settings = get_settings()
     index = index or settings.resolved_index_dir
     if not index.exists():

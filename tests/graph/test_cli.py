@@ -65,6 +65,9 @@ def test_chat_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     assert mode.exit_code == 1 and "mode must be" in mode.output
     model = runner.invoke(app, ["chat", "hi", "--index", str(bundled_index), "--model", str(tmp_path / "m")])
     assert model.exit_code == 1 and "does not exist" in model.output
+    # a session id the API could not address (its transcript, its next turn) was accepted and stored
+    session = runner.invoke(app, ["chat", "hi", "--index", str(bundled_index), "--session", "mi sesión/1"])
+    assert session.exit_code == 2 and "--session must be 1-64 letters" in session.output
 
 
 @pytest.mark.parametrize("message", ["", "   ", "\u200b\x00"])
