@@ -379,6 +379,8 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
         translation_of = None
     elif isinstance(translation_of, str | int) and not isinstance(translation_of, bool):
         translation_of = str(translation_of).strip()  # an id, as "id" itself is read
+        if translation_of == doc_id:  # a copy-paste slip: the article would be its own twin
+            raise LoadError(path, f"document {doc_id!r}: translation_of names the article itself", line)
     else:
         reason = f"document {doc_id!r}: translation_of must be an article id, got {translation_of!r:.80}"
         raise LoadError(path, reason, line)

@@ -151,6 +151,7 @@ def test_html_tables_keep_their_cells_apart_and_navigation_is_left_out() -> None
         ("month.md", "---\nupdated: 2025-13-45\n---\nHi.", "month.md: invalid front matter: a date that does"),
         # a list was stored as is and stopped the ingest at the write, after the embedding, with a traceback
         ("tr.jsonl", '{"id": "x", "text": "hi", "translation_of": ["a"]}\n', "document 'x': translation_of must be an"),
+        ("self.md", "---\ntranslation_of: self\n---\nHi.", "document 'self': translation_of names the article itself"),
         ("month.jsonl", '{"id": "x", "text": "hi", "updated": "2025-13-45"}\n', "month.jsonl:1: document 'x': updated"),
         ("number.jsonl", '{"id": "x", "text": "hi", "updated": 20250115}\n', "updated must be an ISO 8601 date"),
     ],
