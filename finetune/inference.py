@@ -524,7 +524,10 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
     if precision not in PRECISIONS:
         raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     info = read_descriptor(folder)
-    own_fix = "restore the model folder or train it again"
+    if (folder / MODEL_FILE).is_file():
+        own_fix = "restore the model folder or train it again"
+    else:  # a plain checkpoint: a base pulled or trimmed here, or one from elsewhere
+        own_fix = "restore it or write it again (`supportbot model pull --force`, `model trim ... --overwrite`)"
     base_dir = resolve_base(folder, info) if info["kind"] == "adapter" else None
     if base_dir is not None:
         check_config(base_dir, base_fix(folder, info, base_dir))
@@ -535,7 +538,14 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
     dtype, device, precision = _dtype_and_device("int8" if stored_int8 else precision, device)
     try:
         if stored_int8:
-            model = load_int8(resolve_path(folder, info.get("model", "model"), "model"))
+            from finetune.int8 import INT8_WEIGHTS
+
+            int8_dir = resolve_path(folder, info.get("model", "model"), "model")
+            merge_fix = "restore the folder or run `supportbot train merge --quantize int8` again"
+            check_config(int8_dir, merge_fix)
+            if (int8_dir / INT8_WEIGHTS).is_file():  # else load_int8 says why (an old pickled model_int8.pt)
+                check_weights(int8_dir, INT8_WEIGHTS, merge_fix)
+            model = load_int8(int8_dir)
         elif base_dir is not None:
             from peft import PeftModel
 

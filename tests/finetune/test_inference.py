@@ -208,6 +208,32 @@ def test_damaged_model_files_are_named_with_the_fix(tmp_path: Path, smoke_model:
     refused(folder, str(folder / "tokenizer" / "tokenizer.json"), "missing")
 
 
+def test_damaged_int8_and_plain_checkpoint_folders_name_the_file_and_their_own_fix(
+    smoke_model: Path, tmp_path: Path
+) -> None:
+    # A truncated int8 weights file said "model folder X: cannot load the model (SafetensorError ...)"; a damaged
+    # plain checkpoint (a pulled base given as --base) was told to "train it again".
+    import shutil
+
+    from finetune.merge import merge_model
+
+    int8 = tmp_path / "int8"
+    merge_model(smoke_model, int8, quantize="int8")
+    weights = next(int8.rglob("model_int8.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:10_000])
+    with pytest.raises(ModelLoadError, match=f"{weights} is damaged .*train merge --quantize int8"):
+        load_model(int8)
+    plain = tmp_path / "plain"
+    shutil.copytree(smoke_model / "base", plain)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, plain / item.name)
+    (plain / "model.safetensors").write_bytes(b"garbage")
+    damaged = f"{plain / 'model.safetensors'} is damaged .*model pull --force"
+    with pytest.raises(ModelLoadError, match=damaged) as caught:
+        load_model(plain, precision="fp32")
+    assert "train it again" not in str(caught.value)
+
+
 def test_a_missing_gemma_base_names_the_commands_that_rebuild_it_in_this_home(
     tmp_path: Path, smoke_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
