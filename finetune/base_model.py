@@ -60,13 +60,33 @@ def write_provenance(folder: Path, provenance: dict[str, Any]) -> None:
 
 
 def is_complete(folder: Path) -> bool:
-    """Whether ``folder`` is a finished base written by ``pull`` or ``trim``."""
+    """Whether ``folder`` is a finished base written by ``pull`` or ``trim`` whose files are intact.
+
+    A truncated or overwritten model.safetensors, or a missing config.json or tokenizer.json, is not complete: ``pull``
+    converts again and the demo provisions again, instead of reporting "already there" and failing at every load.
+    """
+    if not _written_here(folder):
+        return False
+    if not all((folder / name).is_file() for name in ("config.json", "tokenizer.json")):
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(folder / "model.safetensors"), framework="pt") as handle:
+            handle.keys()
+    except Exception:  # SafetensorError, OSError: a damaged weights file
+        return False
+    return True
+
+
+def _written_here(folder: Path) -> bool:
     return (folder / PROVENANCE_FILE).is_file() and (folder / "model.safetensors").is_file()
 
 
 def is_base(folder: Path, *, trimmed: bool) -> bool:
-    """Whether ``folder`` is a finished base written by ``trim`` (``trimmed``) or by ``pull`` (not ``trimmed``)."""
-    return is_complete(folder) and ("trimmed_from" in read_provenance(folder)) == trimmed
+    """Whether ``folder`` is a base written by ``trim`` (``trimmed``) or by ``pull`` (not ``trimmed``), intact or
+    damaged: either is replaced by the same command without ``--overwrite``."""
+    return _written_here(folder) and ("trimmed_from" in read_provenance(folder)) == trimmed
 
 
 def write_notice(folder: Path, modified: str | None) -> None:

@@ -109,6 +109,22 @@ def test_trim_names_a_damaged_base_file(checkpoint: Path, corpus: Path, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base"]  # nothing half-written
 
 
+def test_a_damaged_base_is_not_complete_and_is_written_again(checkpoint: Path, corpus: Path, trimmed: Path,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    # `model pull` said "already there" for a pulled base with a truncated model.safetensors (and the demo reused a
+    # damaged trimmed base), so the fix every load error names could not repair it.
+    from finetune.base_model import is_complete
+
+    damaged = tmp_path / "trimmed"
+    shutil.copytree(trimmed, damaged)
+    assert is_complete(damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:10_000])
+    assert not is_complete(damaged)
+    trim(checkpoint, damaged, corpus=[corpus], log=lambda _m: None)  # its own earlier output: no --overwrite needed
+    assert is_complete(damaged) and load_model(damaged, precision="fp32").count_tokens("hola") > 0
+
+
 def test_trim_never_replaces_the_folder_holding_its_token_list(checkpoint: Path, tmp_path: Path) -> None:
     # `model trim --tokens ADAPTER/kept_tokens.json.gz --out ADAPTER --overwrite` replaced the adapter folder (its
     # weights and the token list itself) with a trimmed base: the token file was not counted among the inputs.
