@@ -39,9 +39,17 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     """
     import torch
 
-    from finetune.inference import check_vocabulary, read_descriptor, resolve_base, resolve_path, tokenizer_folder
+    from finetune.inference import (
+        base_fix,
+        check_config,
+        check_vocabulary,
+        check_weights,
+        checked_tokenizer,
+        read_descriptor,
+        resolve_base,
+        resolve_path,
+    )
     from finetune.int8 import quantize_int8, save_int8
-    from finetune.tokenizer import load_tokenizer
 
     model_dir, out = Path(model_dir).resolve(), Path(out).resolve()
     if quantize not in (None, "int8"):
@@ -57,14 +65,18 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     from transformers import AutoModelForCausalLM
 
     # the base and tokenizer are found as inference finds them (a shipped adapter's base in the data home, "@base")
+    # and checked as inference checks them: a missing or damaged file is named with its fix, never a traceback
     base_dir = resolve_base(model_dir, info)
-    try:
-        tokenizer = load_tokenizer(tokenizer_folder(model_dir, info))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model folder {model_dir}: cannot load the tokenizer: {exc}") from exc
+    own_fix = "restore the model folder or train it again"
+    check_config(base_dir, base_fix(model_dir, info, base_dir))
+    tokenizer = checked_tokenizer(model_dir, info, own_fix)
     check_vocabulary(model_dir, info, base_dir, tokenizer)
+    adapter_dir = resolve_path(model_dir, info.get("adapter", "adapter"), "adapter")
+    check_config(adapter_dir, own_fix, name="adapter_config.json")
+    check_weights(adapter_dir, "adapter_model.safetensors", own_fix)
+    check_weights(base_dir, "model.safetensors", base_fix(model_dir, info, base_dir))
     base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, str(resolve_path(model_dir, info.get("adapter", "adapter"), "adapter")))
+    model = PeftModel.from_pretrained(base, str(adapter_dir))
     merged = model.merge_and_unload()
 
     with building(out) as work:

@@ -273,6 +273,22 @@ def test_merge_rejects_bad_input(smoke_model: Path, merged: Path, tmp_path: Path
     assert not any(p.name in ("x", "y", "z", ".x.partial") for p in tmp_path.iterdir())
 
 
+def test_merge_names_a_damaged_file(smoke_model: Path, tmp_path: Path) -> None:
+    # `train merge` on an adapter whose base weights were truncated ended in a SafetensorError traceback.
+    import shutil
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(smoke_model, adapter)
+    weights = adapter / "base" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:10_000])
+    result = runner.invoke(app, ["train", "merge", "--model", str(adapter), "--out", str(tmp_path / "merged")])
+    assert result.exit_code == 1 and f"{weights} is damaged" in result.output, result.output
+    (adapter / "adapter" / "adapter_model.safetensors").write_bytes(b"garbage")
+    result = runner.invoke(app, ["train", "merge", "--model", str(adapter), "--out", str(tmp_path / "merged")])
+    assert result.exit_code == 1 and "adapter_model.safetensors is damaged" in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
+
+
 def test_merge_finds_the_base_and_tokenizer_as_inference_does(
     smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
