@@ -477,7 +477,7 @@ def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str
     if precision == "auto" and device.startswith("cuda"):
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     elif precision == "auto":
-        from finetune.train import cpu_bf16_supported
+        from finetune.trainer import cpu_bf16_supported
 
         # weight-only int8 with bf16 activations: the fastest CPU path at <1% perplexity (finetune/int8.py)
         precision = "int8" if cpu_bf16_supported() else "fp32"
@@ -489,7 +489,7 @@ def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str
         except ImportError as exc:
             raise ModelLoadError(f"precision {precision} needs bitsandbytes (pip install bitsandbytes)") from exc
     if precision == "bf16" and device == "cpu":
-        from finetune.train import cpu_bf16_supported
+        from finetune.trainer import cpu_bf16_supported
 
         if not cpu_bf16_supported():
             raise ModelLoadError(

@@ -66,7 +66,7 @@ class Int8Linear(nn.Module):
 
 def compute_dtype() -> torch.dtype:
     """bf16 on a CPU that computes it natively (avx512_bf16 or AMX), else fp32."""
-    from finetune.train import cpu_bf16_supported
+    from finetune.trainer import cpu_bf16_supported
 
     return torch.bfloat16 if cpu_bf16_supported() else torch.float32
 

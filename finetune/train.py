@@ -26,7 +26,6 @@ from finetune.chat_format import Messages, collate, data_company, encode_convers
 from finetune.config import TrainConfig, TrainError
 from finetune.output import check_output, publish_folder
 from finetune.tiny import build_base, last_checkpoint
-from finetune.trainer import cpu_bf16_supported as cpu_bf16_supported  # public here too: inference and int8 import it
 from finetune.trainer import gpu_bf16_supported, make_trainer_factory, use_bf16
 
 Log = Callable[[str], None]

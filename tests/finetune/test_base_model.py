@@ -284,9 +284,9 @@ def test_cpu_bf16_without_native_support_is_a_clear_error(monkeypatch: pytest.Mo
 
 
 def test_bf16_serving_on_a_cpu_without_it_is_refused(smoke_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from finetune import train
+    from finetune import trainer
 
-    monkeypatch.setattr(train, "cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr(trainer, "cpu_bf16_supported", lambda: False)
     with pytest.raises(ModelLoadError, match="use precision fp32"):
         load_model(smoke_model, device="cpu", precision="bf16")
 
