@@ -189,22 +189,31 @@ def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, simi
     for c in list(picked):  # what each needs, once: a lead-in brought by an item does not bring every item
         picked += [extra for extra in _completion(c, candidates) if extra not in picked]
     ordered = sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))
-    return [(n, p, f"{mark} {s}" if ordered_mark(mark) else s) for n, p, s, _, mark, _ in ordered]  # "2. Select ..."
+    return [(n, p, f"{mark} {s}" if mark else s) for n, p, s, _, mark, _ in ordered]  # "2. Select ...", "- Cheques"
+
+
+_ITEM = re.compile(r"^(?:-|\w{1,3}[.)]) ")  # a list item as :func:`select` writes it: its mark, then a space
 
 
 def compose(selected: Sequence[tuple[int, int, str]]) -> tuple[str, list[int]]:
-    """Join the sentences, citing each passage once after its last sentence."""
-    parts: list[str] = []
+    """Join the sentences, citing each passage once after its last sentence. A list item is a line of its own, its
+    mark kept, and a list a paragraph of its own, so a chat shows a procedure or a list as one ("Step by step: 1.
+    Open My orders ... 2. Select ..." was one run-on paragraph)."""
+    text, in_list = "", False
     citations: list[int] = []
     for i, (number, _, sentence) in enumerate(selected):
         sentence = re.sub(r"\s+", " ", sentence).strip().rstrip(";,")  # a list item's separator ends it
         if sentence[-1:] not in ".!?:…":
             sentence += "."
         last_of_passage = i + 1 == len(selected) or selected[i + 1][0] != number
-        parts.append(f"{sentence} [{number}]" if last_of_passage else sentence)
+        item = bool(_ITEM.match(sentence))
+        # a list is a paragraph of its own (Markdown renders a list that starts at "3." inside a paragraph as text)
+        separator = "" if not text else ("\n" if item else " ") if item == in_list else "\n\n"
+        text += separator + (f"{sentence} [{number}]" if last_of_passage else sentence)
+        in_list = item
         if number not in citations:
             citations.append(number)
-    return " ".join(parts), citations
+    return text, citations
 
 
 class ExtractiveGenerator:

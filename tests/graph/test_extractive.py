@@ -29,9 +29,9 @@ def test_list_items_are_told_from_sentences() -> None:
 def test_a_lead_in_brings_its_list_and_an_item_its_lead_in() -> None:
     picked = [s for _, _, s in select("what are the standard shipping times?", [DELIVERY], "en")]
     assert "These are the times for standard shipping:" in picked
-    assert {"Mainland Spain: 3-5 business days", "Portugal: 4-6 business days"} <= set(picked)
+    assert {"- Mainland Spain: 3-5 business days", "- Portugal: 4-6 business days"} <= set(picked)
     item = [s for _, _, s in select("canary islands business days", [DELIVERY], "en")]
-    assert item[:2] == ["These are the times for standard shipping:", "Canary Islands: 7-10 business days"]
+    assert item[:2] == ["These are the times for standard shipping:", "- Canary Islands: 7-10 business days"]
 
 
 def test_a_lead_in_whose_list_is_in_the_next_chunk_is_not_an_answer() -> None:
@@ -59,7 +59,7 @@ def test_a_question_whose_answer_is_a_lead_in_brings_the_list_too() -> None:
         "- Si devuelves el pedido completo en 14 días.\n- Si el artículo era defectuoso.",
     }
     picked = [s for _, _, s in select("¿y los gastos de envío?", [passage], "es")]
-    assert picked[-2:] == ["Si devuelves el pedido completo en 14 días.", "Si el artículo era defectuoso."], picked
+    assert picked[-2:] == ["- Si devuelves el pedido completo en 14 días.", "- Si el artículo era defectuoso."], picked
 
 
 def test_a_question_answered_only_by_a_pointer_is_not_an_answer() -> None:
@@ -85,13 +85,17 @@ def test_a_pointer_to_another_article_is_not_an_answer() -> None:
     assert not any(s.startswith("For fees abroad") for s in picked)
 
 
-def test_items_are_joined_as_sentences() -> None:
-    text = "Include in your message:\n- what is wrong on the invoice;\n- the correct details."
+def test_items_are_lines_of_a_list_of_their_own() -> None:
+    # items ran on in one paragraph ("Include in your message: what is wrong on the invoice. the correct details."):
+    # each is a line with its mark, and the list a paragraph of its own, which a chat renders as a list
+    text = "Include in your message:\n- what is wrong on the invoice;\n- the correct details.\n\nWe reply in a day."
     request = GenerationRequest(
-        question="what is wrong on my invoice", passages=[{"lang": "en", "text": text}], lang="en"
+        question="what to include in my message, when do you reply", passages=[{"lang": "en", "text": text}], lang="en"
     )
     answer = ExtractiveGenerator().generate(request).answer
-    assert ";." not in answer and answer.startswith("Include in your message: what is wrong on the invoice.")
+    assert answer == (
+        "Include in your message:\n\n- what is wrong on the invoice.\n- the correct details.\n\nWe reply in a day. [1]"
+    ), answer
 
 
 def test_a_better_article_in_another_language_is_not_passed_over_for_a_worse_one_in_the_customers() -> None:
@@ -206,7 +210,7 @@ def test_a_how_do_i_question_gets_every_step_in_order() -> None:
     answer = ExtractiveGenerator().generate(request).answer
     steps = [answer.find(f"{n}. ") for n in (1, 2, 3, 4)]
     assert -1 not in steps and steps == sorted(steps), answer
-    assert "Step by step: 1. Open My orders > Return items and choose the order. 2. Select" in answer, answer
+    assert "Step by step:\n\n1. Open My orders > Return items and choose the order.\n2. Select" in answer, answer
     spanish = {
         "lang": "es",
         "title": "Cambiar la contraseña",
@@ -216,7 +220,7 @@ def test_a_how_do_i_question_gets_every_step_in_order() -> None:
     request = GenerationRequest(question="¿Cómo cambio la contraseña?", passages=[spanish], lang="es")
     answer = ExtractiveGenerator().generate(request).answer
     steps = [answer.find(f"{n}) ") for n in (1, 2, 3, 4)]
-    assert -1 not in steps and steps == sorted(steps) and "Para cambiarla: 1) Entra" in answer, answer
+    assert -1 not in steps and steps == sorted(steps) and "Para cambiarla:\n\n1) Entra" in answer, answer
 
 
 def test_a_follow_up_is_not_quoted_what_the_conversation_already_said() -> None:
