@@ -332,13 +332,12 @@ def resolve_path(folder: Path, ref: str | None, what: str) -> Path:
 def resolve_base(folder: Path, info: dict[str, Any]) -> Path:
     """The base folder of an adapter: its recorded path, else ``<data home>/models/<base_name>`` (a shipped adapter
     names its base, which ``supportbot model pull`` / ``model trim`` write into the data home)."""
-    import os
+    from finetune.tracking import default_home
 
     recorded = Path(str(info["base"]))
     candidates = [recorded if recorded.is_absolute() else folder / recorded]
     if info.get("base_name"):
-        home = Path(os.environ.get("SUPPORTBOT_HOME", ".supportbot"))
-        candidates.append(home / "models" / str(info["base_name"]))
+        candidates.append(default_home() / "models" / str(info["base_name"]))
     for candidate in candidates:
         if (candidate / "config.json").is_file():
             return candidate
@@ -352,12 +351,12 @@ def base_fix(folder: Path, info: dict[str, Any], target: Path | None = None) -> 
     """How to provision (again) the base of the adapter ``folder`` into ``target`` (default: the data home's
     ``models/<base_name>``): for a Gemma base, the pull and the trim to the adapter's own vocabulary (its
     ``kept_tokens.json.gz``; another token list gives another fingerprint, which the load refuses)."""
-    import os
+    from finetune.tracking import default_home
 
     name = str(info.get("base_name") or "")
     if not name.startswith("gemma"):
         return "restore the base checkpoint it was trained on"
-    models = Path(os.environ.get("SUPPORTBOT_HOME", ".supportbot")) / "models"
+    models = default_home() / "models"
     pulled, target = models / "gemma-3-270m", target or models / name
     kept = folder / "kept_tokens.json.gz"
     tokens = f" --tokens {kept}" if kept.is_file() else ""
