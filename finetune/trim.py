@@ -222,31 +222,24 @@ def _sliced_model(base: Path, new_tok: Any, old_ids: list[int]) -> Any:
 
 
 def check_base_files(base: Path) -> None:
-    """Refuse a base folder whose config, tokenizer or weights file is missing or damaged, naming the file.
+    """Refuse a base folder whose config, tokenizer or weights file is missing or damaged, naming the file (the checks
+    a model load makes, :func:`finetune.inference.check_config` and :func:`finetune.inference.check_weights`).
 
     A truncated model.safetensors otherwise failed at the slicing step as "cannot write <out>: incomplete metadata",
     naming the output, not the base.
     """
-    from safetensors import safe_open
+    from finetune.inference import ModelLoadError, check_config, check_weights
 
     for name in ("config.json", "tokenizer.json"):
         if not (base / name).is_file():
             raise BaseModelError(f"--base {base}: {name} is missing; run `supportbot model pull --out {base}` first")
     fix = f"run `supportbot model pull --out {base} --force` (or give the base folder it came from)"
-    for name in ("config.json", "tokenizer.json"):
-        try:
-            json.loads((base / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, or not JSON (a truncated file)
-            raise BaseModelError(f"{base / name} is damaged ({exc}); {fix}") from exc
-    weights = sorted(base.glob("*.safetensors"))
-    if not weights:
-        raise BaseModelError(f"{base / 'model.safetensors'} is missing; {fix}")
-    for file in weights:
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except Exception as exc:  # SafetensorError, OSError: a truncated, overwritten or unreadable file
-            raise BaseModelError(f"{file} is damaged ({exc}); {fix}") from exc
+    try:
+        for name in ("config.json", "tokenizer.json"):
+            check_config(base, fix, name=name)
+        check_weights(base, "model.safetensors", fix)
+    except ModelLoadError as exc:
+        raise BaseModelError(str(exc)) from exc
 
 
 def trim(

@@ -229,20 +229,14 @@ def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
     from evaluation.config import CompareConfig, CompareConfigError
     from evaluation.runner import base_model_folder
     from finetune.inference import load_model
+    from tests.finetune.smoke import shipped_style_adapter
 
-    base = tmp_path / "home" / "models" / "smoke-base"
-    shutil.copytree(smoke_model / "base", base)
-    for item in (smoke_model / "tokenizer").iterdir():
-        shutil.copy(item, base / item.name)
-    adapter = tmp_path / "adapter"
-    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
-    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
-    info.update(base="../gone", base_name="smoke-base", tokenizer="@base")
-    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    adapter = shipped_style_adapter(smoke_model, tmp_path)
     monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
     config = CompareConfig(index_dir=tmp_path, testset=DATA / "eval" / "qa.jsonl", out_dir=tmp_path / "run",
                            model_dir=adapter, modes=("rag-llm",))  # fmt: skip
     descriptor = json.loads((base_model_folder(config) / "supportbot_model.json").read_text(encoding="utf-8"))
+    base = tmp_path / "home" / "models" / "smoke-base"
     assert Path(descriptor["model"]) == Path(descriptor["tokenizer"]) == base.resolve()
     model = load_model(tmp_path / "run" / "base-model", precision="fp32")
     assert not hasattr(model.model, "peft_config")  # the base, no adapter

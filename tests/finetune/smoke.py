@@ -5,6 +5,8 @@ A test fixture, not production code: it reads the bundled conversations from the
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,19 @@ def build_smoke_model(out_dir: Path, data_dir: Path | None = None) -> Path:
     config = load_config("tiny", overrides=overrides)
     run_training(config, Path(data_dir), out_dir, log=lambda _msg: None)
     return out_dir
+
+
+def shipped_style_adapter(smoke_model: Path, root: Path) -> Path:
+    """A copy of the smoke model's adapter laid out as the shipped one is: its base named by name only (``base_name``,
+    found in the data home ``root / "home"``, where the base is put with its tokenizer) and its tokenizer the base's
+    (``"@base"``). Returns the adapter folder; the caller points ``SUPPORTBOT_HOME`` at ``root / "home"``."""
+    base = root / "home" / "models" / "smoke-base"
+    shutil.copytree(smoke_model / "base", base)
+    for item in (smoke_model / "tokenizer").iterdir():
+        shutil.copy(item, base / item.name)
+    adapter = root / "adapter"
+    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
+    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
+    info.update(base="../gone", base_name="smoke-base", tokenizer="@base")
+    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    return adapter

@@ -294,17 +294,9 @@ def test_merge_finds_the_base_and_tokenizer_as_inference_does(
 ) -> None:
     # A shipped adapter names its base by name (in the data home) and uses its tokenizer ("@base"): merge failed
     # with "tokenizer .../@base is missing" where chat loaded it.
-    import shutil
+    from tests.finetune.smoke import shipped_style_adapter
 
-    base = tmp_path / "home" / "models" / "smoke-base"
-    shutil.copytree(smoke_model / "base", base)
-    for item in (smoke_model / "tokenizer").iterdir():
-        shutil.copy(item, base / item.name)
-    adapter = tmp_path / "adapter"
-    shutil.copytree(smoke_model, adapter, ignore=shutil.ignore_patterns("base", "tokenizer"))
-    info = json.loads((adapter / "supportbot_model.json").read_text(encoding="utf-8"))
-    info.update(base="../gone", base_name="smoke-base", tokenizer="@base")
-    (adapter / "supportbot_model.json").write_text(json.dumps(info), encoding="utf-8")
+    adapter = shipped_style_adapter(smoke_model, tmp_path)
     monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
     (tmp_path / "a_file").write_text("mine", encoding="utf-8")
     result = runner.invoke(app, ["train", "merge", "--model", str(adapter), "--out", str(tmp_path / "a_file"),
