@@ -168,15 +168,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
     chunk_rows.extend(to_embed)
 
     matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
-    data = IndexData(
-        manifest={},
-        documents=kept_docs,
-        chunk_ids=[c[0] for c in chunk_rows],
-        chunk_doc_ids=[c[1] for c in chunk_rows],
-        chunk_langs=[c[2] for c in chunk_rows],
-        chunk_texts=[c[3] for c in chunk_rows],
-        vectors=matrix,
-    )
+    data = IndexData.from_rows({}, kept_docs, chunk_rows, matrix)
     report = dedupe(data, config)
     progress("dedup", 1, 1)
     data = _drop(data, report["dropped"])

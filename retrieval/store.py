@@ -29,7 +29,7 @@ import sqlite3
 import tarfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,18 @@ class IndexData:
     lexical: LexicalIndex | None = None
     multilingual: np.ndarray | None = None  # USE multilingual v3 unit vectors, one per chunk (retrieval.multilingual)
     sentences: SentenceVectors | None = None  # the chunks' sentence vectors (retrieval.sentences)
+
+    @classmethod
+    def from_rows(
+        cls,
+        manifest: dict[str, Any],
+        documents: dict[str, StoredDocument],
+        chunks: Sequence[Sequence[str]],
+        vectors: np.ndarray,
+    ) -> IndexData:
+        """A version from its chunks as (chunk_id, doc_id, lang, text) rows, in the order of ``vectors``."""
+        return cls(manifest, documents, [c[0] for c in chunks], [c[1] for c in chunks], [c[2] for c in chunks],
+                   [c[3] for c in chunks], vectors)  # fmt: skip
 
 
 def _faiss_index(vectors: np.ndarray, hnsw_threshold: int, hnsw_m: int, ef_search: int) -> tuple[Any, str]:
@@ -373,15 +385,7 @@ def read_version(folder: Path, with_search: bool = True) -> IndexData:
         chunks = db.execute("SELECT chunk_id, doc_id, lang, text FROM chunks ORDER BY row").fetchall()
         db.close()
         vectors = np.load(version / "vectors.npy")
-        data = IndexData(
-            manifest=manifest,
-            documents=documents,
-            chunk_ids=[c[0] for c in chunks],
-            chunk_doc_ids=[c[1] for c in chunks],
-            chunk_langs=[c[2] for c in chunks],
-            chunk_texts=[c[3] for c in chunks],
-            vectors=vectors,
-        )
+        data = IndexData.from_rows(manifest, documents, chunks, vectors)
         if (version / MULTILINGUAL_FILE).is_file():  # mapped, not read: search copies it into FAISS, ingest reads rows
             data.multilingual = np.load(version / MULTILINGUAL_FILE, mmap_mode="r")
         data.sentences = SentenceVectors.load(version, len(data.chunk_ids))
