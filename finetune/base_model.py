@@ -69,14 +69,21 @@ def is_complete(folder: Path) -> bool:
         return False
     if not all((folder / name).is_file() for name in ("config.json", "tokenizer.json")):
         return False
+    return weights_problem(folder / "model.safetensors") is None
+
+
+def weights_problem(path: Path) -> str | None:
+    """Why the safetensors file ``path`` cannot be read (truncated, overwritten, unreadable), or None when its header
+    reads: the header only, not the tensors. transformers and PEFT report such a file as "incomplete metadata",
+    naming no file."""
     from safetensors import safe_open
 
     try:
-        with safe_open(str(folder / "model.safetensors"), framework="pt") as handle:
+        with safe_open(str(path), framework="pt") as handle:
             handle.keys()
-    except Exception:  # SafetensorError, OSError: a damaged weights file
-        return False
-    return True
+    except Exception as exc:  # SafetensorError, OSError
+        return str(exc)
+    return None
 
 
 def _written_here(folder: Path) -> bool:

@@ -372,17 +372,14 @@ def check_weights(folder: Path, expected: str, fix: str) -> None:
     transformers and PEFT report a truncated safetensors as "incomplete metadata" and a missing adapter file as an
     invalid Hub repo id, naming no file; this reads the headers (not the tensors) first.
     """
-    from safetensors import safe_open
+    from finetune.base_model import weights_problem
 
     files = sorted(folder.glob("*.safetensors"))
     if not files and not any(folder.glob("*.bin")):
         raise ModelLoadError(f"{folder / expected} is missing: {fix}")
     for file in files:
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except Exception as exc:  # SafetensorError, OSError: a truncated, overwritten or unreadable file
-            raise ModelLoadError(f"{file} is damaged ({exc}): {fix}") from exc
+        if (problem := weights_problem(file)) is not None:
+            raise ModelLoadError(f"{file} is damaged ({problem}): {fix}")
 
 
 def tokenizer_folder(folder: Path, info: dict[str, Any]) -> Path:
@@ -464,6 +461,18 @@ def check_vocabulary(folder: Path, info: dict[str, Any], base_dir: Path, tokeniz
                 f"{base_dir} has {actual}): use the base it was trained on ({base_fix(folder, info)}), "
                 "or retrain the adapter on this base"
             )
+
+
+def checked_adapter(folder: Path, info: dict[str, Any], base_dir: Path, tokenizer: Any, own_fix: str) -> Path:
+    """The adapter weights folder of the adapter ``folder``, after every check loading it makes (the serving load and
+    ``train merge``): its base's vocabulary, its ``adapter_config.json`` and weights, the base's weights; a missing or
+    damaged file is a ModelLoadError naming it and ``own_fix`` (the base's own fix for the base's files)."""
+    check_vocabulary(folder, info, base_dir, tokenizer)
+    adapter_dir = resolve_path(folder, info.get("adapter", "adapter"), "adapter")
+    check_config(adapter_dir, own_fix, name="adapter_config.json")
+    check_weights(adapter_dir, "adapter_model.safetensors", own_fix)
+    check_weights(base_dir, "model.safetensors", base_fix(folder, info, base_dir))
+    return adapter_dir
 
 
 def _dtype_and_device(precision: str, device: str | None) -> tuple[Any, str, str]:
@@ -548,11 +557,7 @@ def _load(folder: Path, device: str | None, precision: str) -> LoadedModel:
         elif base_dir is not None:
             from peft import PeftModel
 
-            check_vocabulary(folder, info, base_dir, tokenizer)
-            adapter_dir = resolve_path(folder, info.get("adapter", "adapter"), "adapter")
-            check_config(adapter_dir, own_fix, name="adapter_config.json")
-            check_weights(adapter_dir, "adapter_model.safetensors", own_fix)
-            check_weights(base_dir, "model.safetensors", base_fix(folder, info, base_dir))
+            adapter_dir = checked_adapter(folder, info, base_dir, tokenizer, own_fix)
             base = _from_pretrained(base_dir, dtype, precision, device)
             model = PeftModel.from_pretrained(base, str(adapter_dir))
             if precision in ("fp32", "bf16", "fp16", "int8"):

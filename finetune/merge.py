@@ -42,12 +42,10 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     from finetune.inference import (
         base_fix,
         check_config,
-        check_vocabulary,
-        check_weights,
+        checked_adapter,
         checked_tokenizer,
         read_descriptor,
         resolve_base,
-        resolve_path,
     )
     from finetune.int8 import quantize_int8, save_int8
 
@@ -70,11 +68,7 @@ def merge_model(model_dir: Path, out: Path, *, quantize: str | None = None, over
     own_fix = "restore the model folder or train it again"
     check_config(base_dir, base_fix(model_dir, info, base_dir))
     tokenizer = checked_tokenizer(model_dir, info, own_fix)
-    check_vocabulary(model_dir, info, base_dir, tokenizer)
-    adapter_dir = resolve_path(model_dir, info.get("adapter", "adapter"), "adapter")
-    check_config(adapter_dir, own_fix, name="adapter_config.json")
-    check_weights(adapter_dir, "adapter_model.safetensors", own_fix)
-    check_weights(base_dir, "model.safetensors", base_fix(model_dir, info, base_dir))
+    adapter_dir = checked_adapter(model_dir, info, base_dir, tokenizer, own_fix)
     base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     model = PeftModel.from_pretrained(base, str(adapter_dir))
     merged = model.merge_and_unload()
