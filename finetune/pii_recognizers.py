@@ -59,6 +59,7 @@ por para sin sobre entre hasta es son está están estoy soy ha han tengo tiene 
 hice hizo compré pedí llegó sale pone aparece como cuando donde porque pues nada algo todo toda otro otra este esta ese
 esa mismo misma have has had do does did can could will would should need want got get bought ordered received paid
 placed wanted tried called changed it's that's thats there's and/or etc via per bye goodbye adiós adios chao ciao luego
+correos seur mrw gls dhl ups fedex dpd nacex usps evri hermes tnt ctt zeleris royal parcelforce estafeta
 """
 
 
@@ -207,18 +208,35 @@ NAME_STRONG_ANY_CASE = (
 NAME_STRONG = (
     r"(?:(?i:\ba[ \t]+nombre[ \t]+de|\bunder[ \t]+the[ \t]+name(?:[ \t]+of)?|\bin[ \t]+the[ \t]+name[ \t]+of"
     r"|\btitular(?:[ \t]+de[ \t]+la[ \t]+(?:tarjeta|cuenta))?[ \t]*:?|\bcard[ \t]?holder(?:'s[ \t]+name)?[ \t]*:?"
-    r"|\baddressed[ \t]+to|\bdestinatari[oa][ \t]*:?|\brecipient[ \t]*:?)[ \t]+"
+    r"|\baddressed[ \t]+to|\bdestinatari[oa][ \t]*:?|\brecipient[ \t]*:?"
+    r"|\bmis[ \t]+datos(?:[ \t]+(?:de[ \t]+(?:contacto|env[ií]o)|personales))?(?:[ \t]+son)?[ \t]*:"
+    r"|\bmy[ \t]+(?:contact[ \t]+|shipping[ \t]+|personal[ \t]+)?details(?:[ \t]+are)?[ \t]*:)[ \t]+"
     r"|\b(?:Sr|Sra|Srta|Dña|Mr|Mrs|Ms|Dr|Dra)\.?[ \t]+|\b(?:Don|Doña|Miss)[ \t]+)" + rf"(?P<v>{CAP_NAME})"
 )
 NAME_WEAK = (
     r"\b(?:I'm|I’m|I[ \t]+am|[Ss]oy|[Tt]his[ \t]+is|[Hh]ola|[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Ee]stimad[oa]"
-    r"|[Qq]uerid[oa]|[Bb]uen[oa]s(?:[ \t]+(?:días|tardes|noches))?)[ \t]*,?[ \t]+" + rf"(?P<v>{CAP_NAME})"
+    r"|[Qq]uerid[oa]|[Bb]uen[oa]s(?:[ \t]+(?:días|tardes|noches))?|(?:[Ll]es?|[Tt]e|[Oo]s)[ \t]+escribe"
+    r"|(?:[Ss]poke|[Tt]alked|[Cc]hatted)[ \t]+(?:to|with)|[Hh]abl[ée][ \t]+con|(?:[Hh]e[ \t]+)?[Hh]ablado[ \t]+con"
+    r"|(?:[Ss]omeone|[Ss]omebody|[Aa][ \t]+(?:man|woman|guy|lady|person|courier|driver)|[Aa]n[ \t]+agent)[ \t]+"
+    r"(?:called|named)|(?:[Uu]n|[Uu]na)[ \t]+(?:señor|señora|chic[oa]|repartidor|repartidora|mensajer[oa]|agente)[ \t]+"
+    r"(?:llamad[oa]|que[ \t]+se[ \t]+llama))[ \t]*,?[ \t]+" + rf"(?P<v>{CAP_NAME})"
+)
+RELATIONS = (
+    "marido|mujer|esposa|esposo|madre|padre|mamá|mama|papá|papa|hij[oa]|herman[oa]|abuel[oa]|ti[oa]|prim[oa]|vecin[oa]"
+    "|pareja|novi[oa]|amig[oa]|compañer[oa]|jef[ea]|asistente|secretari[oa]|suegr[oa]|cuñad[oa]|sobrin[oa]|niet[oa]"
+    "|wife|husband|mother|father|mom|mum|dad|son|daughter|brother|sister|grandmother|grandfather|grandma|grandpa|aunt"
+    "|uncle|cousin|neighbou?r|partner|fianc[ée]e?|boyfriend|girlfriend|friend|colleague|boss|assistant|secretary"
+)
+NAME_RELATION = (
+    rf"(?i:\b(?:mi|my|our|nuestr[oa]|su|his|her)[ \t]+(?:{RELATIONS})(?:'s[ \t]+name)?)[ \t]*,?[ \t]+"
+    + rf"(?P<v>{CAP_NAME})"
 )
 # An agent's reply addressing the customer: "Sure John, ...", "Claro Juan, ...", "Of course Sarah!". The name must be
 # followed by a comma or "!" (a vocative), so "Sure thing" or "Vale la pena" never match.
 NAME_VOCATIVE = (
     r"\b(?:[Ss]ure|[Cc]ertainly|[Oo]f[ \t]+course|[Oo]kay|OK|[Pp]erfect|[Cc]laro|[Vv]ale|[Pp]erfecto|[Gg]enial"
-    r"|[Dd]e[ \t]+acuerdo|[Ee]ntendido|[Pp]or[ \t]+supuesto)[ \t]+" + rf"(?P<v>{CAP_NAME})(?=[ \t]*[,!])"
+    r"|[Dd]e[ \t]+acuerdo|[Ee]ntendido|[Pp]or[ \t]+supuesto|[Tt]hanks|[Tt]hank[ \t]+you"
+    r"|(?:[Mm]uchas|[Mm]il)[ \t]+gracias|[Gg]racias)[ \t]*,?[ \t]+" + rf"(?P<v>{CAP_NAME})(?=[ \t]*[,!])"
 )
 CLOSINGS = (
     "thanks|thank you|thanks again|many thanks|thanks in advance|regards|best regards|kind regards|warm regards|"
@@ -237,8 +255,9 @@ SPANISH_PHONE = (
 INTERNATIONAL_PHONE = r"(?<![\p{L}\d_+])(?:\+|00)(?!34)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![ .-]?\d)"
 US_UK_PHONE = rf"{NB}(?:\(\d{{3}}\)[ ]?\d{{3}}[-. ]\d{{4}}|\d{{3}}[-.]\d{{3}}[-.]\d{{4}}|07\d{{3}}[ ]?\d{{6}}){NA}"
 CONTEXT_PHONE = (
-    r"(?i:tel[eé]fono|m[oó]vil|celular|phone|mobile|cell|tel\.|tlf\.?|whatsapp|llamar[ \t]+al"
-    r"|call[ \t]+me[ \t]+(?:on|at))[^\d\n+]{0,20}(?P<v>\+?\(?\d[\d \t().-]{7,18}\d)(?![ .-]?\d)"
+    r"(?i:tel[eé]fono|m[oó]vil|celular|\bcel\b\.?|phone|mobile|cell|landline|\bfijo|tel\.|tlf\.?|whatsapp"
+    r"|ll[aá]m\w*[ \t]+al|call[ \t]+me[ \t]+(?:on|at)|text[ \t]+me[ \t]+(?:on|at))"
+    r"[^\d\n+]{0,20}(?P<v>\+?\(?\d[\d \t().-]{7,18}\d)(?![ .-]?\d)"
 )
 EMAIL = r"(?<![\w.+-])[\w+-](?:[\w.+-]*[\w+-])?@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}(?![\w-])"
 URL = (
@@ -267,13 +286,13 @@ CARD_CONTEXT = (
 # DSS 3.2): "cvv 123", "código de seguridad: 1234", "password: Hunter2!", "mi contraseña es perro2020".
 CARD_CODE = (
     r"(?i:\b(?:cvv2?|cvc2?|cid|c[óo]digo[ \t]+(?:de[ \t]+seguridad|cvv|cvc)|security[ \t]+code|card[ \t]+verification"
-    r"(?:[ \t]+(?:code|value|number))?))[^\d\n]{0,15}?(?<!\d)(?P<v>\d{3,4})(?!\d)"
+    r"(?:[ \t]+(?:code|value|number))?))[^\d\n]{0,25}?(?<!\d)(?P<v>\d{3,4})(?!\d)"
 )
 # Only a value with a digit: "my password is wrong" is a complaint, "recover the password: choose..." an instruction.
 PASSWORD_COLON = r"(?i:\b(?:password|passwd|pwd|contrase[ñn]a|clave))[ \t]*[:=][ \t]*(?P<v>(?=\S*\d)\S{3,64})"
 PASSWORD_IS = (
-    r"(?i:\b(?:password|passwd|contrase[ñn]a|clave)(?:[ \t]+(?:actual|nueva|new|old|antigua))?[ \t]+(?:is|es|era|was)"
-    r"[ \t]+)(?P<v>(?=[^\s.,;!?]*\d)[^\s.,;!?]{4,64})"
+    r"(?i:\b(?:password|passwd|contrase[ñn]a|clave)(?:[ \t,][^\n.!?:=]{0,25}?)?[ \t]+(?:is|es|era|was)[ \t]+)"
+    r"(?P<v>(?=[^\s.,;!?]*\d)[^\s.,;!?]{4,64})"
 )
 IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
 CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
@@ -304,19 +323,27 @@ FLOOR_ES = (
     r"(?:(?:,?[ \t]*|[ \t]*[-–][ \t]*)(?:\d{1,2}[ \t]?[º°ª][ \t]?"
     r"(?:[A-Za-z](?![\p{L}])|(?i:izq(?:uierda|da)?|dcha|der(?:echa)?|centro)\.?)?"
     r"|\d{1,2}[ \t]?-[ \t]?[A-Za-z](?![\p{L}])|(?i:bajo|ático|atico|entresuelo)(?:[ \t]?[A-Za-z](?![\p{L}]))?"
-    r"|(?i:piso|planta|puerta|pta\.|portal|esc\.|escalera|bloque|letra)[ \t]*\w{1,4}))"
+    r"|(?i:piso|planta|puerta|pta\.|portal|esc\.|escalera|bloque|letra|local|oficina|of\.|interior|int\."
+    r"|departamento|depto\.?|dpto\.?|apartamento|apto\.?)[ \t]*\w{1,4}))"
 )
 POSTCODE_ES = r",?[ \t]*(?i:CP|C\.P\.)?[ \t]*(?<!\d)(?:0[1-9]|[1-4]\d|5[0-2])\d{3}(?!\d)"
 CITY = rf"{CITY_WORD}(?:[ \t]+(?:{CONNECT}[ \t]+)?{CITY_WORD}){{0,3}}"
+COLONIA = rf"(?:,?[ \t]*(?i:col\.|colonia|fracc\.|fraccionamiento|barrio)[ \t]*{CITY})"
 ADDRESS_ES = (
     rf"(?<![\p{{L}}]){STREET_ES}[ \t]*(?:{CONNECT}[ \t]+)?{STREET_WORD}"
-    rf"(?:[ \t]+(?:{CONNECT}[ \t]+)*{STREET_WORD}){{0,5}}{NUMBER_ES}{FLOOR_ES}{{0,4}}"
+    rf"(?:[ \t]+(?:{CONNECT}[ \t]+)*{STREET_WORD}){{0,5}}{NUMBER_ES}{FLOOR_ES}{{0,4}}{COLONIA}?"
     rf"(?:{POSTCODE_ES}(?:,?[ \t]+{CITY}(?:[ \t]*\({CITY}\))?)?|,[ \t]*{CITY})?"
 )
 # Customers type "calle mayor 5, 28013 madrid" in lower case: accepted when a postal code settles it.
 ADDRESS_ES_LOWER = (
     rf"(?<![\p{{L}}]){STREET_ES}[ \t]*(?:[\p{{L}}'’.]+[ \t]+){{0,5}}?[\p{{L}}'’.]+{NUMBER_ES}{FLOOR_ES}{{0,4}}"
     rf"{POSTCODE_ES}(?:[ \t]+[\p{{L}}]+)?"
+)
+ADDRESS_GRID = (
+    r"(?<![\p{L}])(?i:calle|cl\.?|carrera|cra\.?|kra\.?|kr\.?|cr\.?|avenida|av\.?|avda\.?|diagonal|dg\.?|transversal"
+    r"|tv\.?|circular|circunvalar)[ \t]*\d{1,3}[ \t]?[A-Za-z]?(?:[ \t]+(?i:bis))?(?:[ \t]+(?i:sur|norte|este|oeste))?"
+    r"[ \t]*(?:#|(?i:n[º°o]\.?|núm\.?|número))[ \t]*\d{1,3}[ \t]?[A-Za-z]?[ \t]*-[ \t]*\d{1,3}(?!\d)"
+    rf"{FLOOR_ES}{{0,4}}"
 )
 STREET_EN = (
     r"(?i:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|terrace|close"
@@ -326,12 +353,31 @@ UNIT_EN = r"(?:(?i:apt|apartment|suite|ste|unit|flat|floor|fl|room)\.?[ \t]*#?[ 
 UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}(?![\p{L}\d])"
 ADDRESS_EN = (
     r"(?<![\p{L}\d.,-])\d{1,5}[A-Za-z]?[ \t]+(?:(?:N|S|E|W|North|South|East|West)\.?[ \t]+)?"
-    rf"(?:\p{{Lu}}[\p{{L}}'’-]*\.?[ \t]+){{1,4}}{STREET_EN}(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)(?![\p{{L}}]))?"
+    rf"(?:(?:\p{{Lu}}[\p{{L}}'’-]*\.?|\d{{1,3}}(?i:st|nd|rd|th))[ \t]+){{1,4}}{STREET_EN}"
+    rf"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)(?![\p{{L}}]))?"
     rf"(?:,?[ \t]*{UNIT_EN})?(?:,[ \t]*{CITY}(?:,?[ \t]*(?:[A-Z]{{2}}[ \t]+)?\d{{5}}(?:-\d{{4}})?)?)?"
     rf"(?:,?[ \t]*{UK_POSTCODE})?"
 )
 ADDRESS_UNIT = r"(?<![\p{L}])(?:(?i:apt|apartment|suite)\.?|Flat|Unit)[ \t]*#?[ \t]*\d{1,4}[A-Za-z]?(?![\p{L}\d])"
 PO_BOX = r"(?<![\p{L}])(?i:p\.?[ \t]?o\.?[ \t]?box|apartado[ \t]+de[ \t]+correos|apdo\.)[ \t]*\d{1,6}(?!\d)"
+MONTH = (
+    r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|se?ptiembre|octubre|noviembre|diciembre|january|february"
+    r"|march|april|may|june|july|august|september|october|november|december|ene|feb|mar|abr|jun|jul|ago|sept?|oct"
+    r"|nov|dic|jan|apr|aug|dec)\.?"
+)
+DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
+    rf"|\d{{1,2}}(?i:st|nd|rd|th|º)?[ \t]+(?:(?i:de|of)[ \t]+)?{MONTH}(?:[ \t]+(?i:de|del)[ \t]+|,?[ \t]+)\d{{4}}"
+    rf"|{MONTH}[ \t]+\d{{1,2}}(?i:st|nd|rd|th)?,?[ \t]+\d{{4}})(?!\d)"
+)
+# "Nací el 14/02/1987", "fecha de nacimiento: 3 de mayo de 1990", "DOB 07/22/1985", "born on 22 March 1979". Dates
+# alone (an order's, a delivery's) are not personal data; "birthday" introduces gifts more often than a birth date.
+BIRTH_DATE = (
+    r"(?i:\bdate[ \t]+of[ \t]+birth|\bbirth[ \t]?date|\bd\.?o\.?b\b\.?|\bborn(?:[ \t]+on)?"
+    r"|\bfecha[ \t]+de[ \t]+nacimiento|\bf\.?[ \t]?(?:de[ \t]+)?nac\."
+    r"|\bnac[ií](?![\p{L}])(?:[ \t]+el)?|\bnacid[oa](?:[ \t]+el)?)"
+    rf"[^\d\n]{{0,12}}?{NB}(?P<v>{DATE})"
+)
 
 # (entity, pattern name, regex, score, refiner). On overlaps the higher score wins, then the longer span.
 RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
@@ -361,6 +407,8 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("ADDRESS", "address_en", ADDRESS_EN, 0.8, None),
     ("ADDRESS", "address_unit", ADDRESS_UNIT, 0.6, None),
     ("ADDRESS", "po_box", PO_BOX, 0.8, None),
+    ("ADDRESS", "address_grid", ADDRESS_GRID, 0.8, None),
+    ("DATE_OF_BIRTH", "birth_date", BIRTH_DATE, 0.85, None),
     ("PHONE", "phone_es", SPANISH_PHONE, 0.75, None),
     ("PHONE", "phone_intl", INTERNATIONAL_PHONE, 0.75, digit_count(8, 15)),
     ("PHONE", "phone_us_uk", US_UK_PHONE, 0.7, None),
@@ -368,6 +416,7 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("PERSON", "name_strong_any_case", NAME_STRONG_ANY_CASE, 0.7, refine_name),
     ("PERSON", "name_strong", NAME_STRONG, 0.7, refine_name),
     ("PERSON", "name_weak", NAME_WEAK, 0.65, refine_name),
+    ("PERSON", "name_relation", NAME_RELATION, 0.65, refine_name),
     ("PERSON", "name_vocative", NAME_VOCATIVE, 0.65, refine_name),
     ("PERSON", "name_signature", NAME_SIGNATURE, 0.65, refine_name),
 ]
