@@ -1,7 +1,8 @@
-"""Knowledge-base documents: loading the three input formats and cleaning their text.
+"""Knowledge-base documents: loading the input formats and cleaning their text.
 
-Formats: ``.md``/``.txt`` (one article per file, optional front matter), ``.jsonl`` (one article per line) and
-``.csv`` (``id``, ``title``, ``text``, optional ``lang``; cells separated by ``,``, ``;`` or tabs). Every problem is
+Formats: ``.md``/``.markdown``/``.txt`` (one article per file, optional front matter), ``.html``/``.htm`` (one
+article per page: a help centre's export), ``.jsonl`` (one article per line) and ``.csv`` (``id``, ``title``,
+``text``, optional ``lang``; cells separated by ``,``, ``;`` or tabs). Every problem is
 raised as :class:`LoadError` naming the file (and line) and the reason, so callers can report it without a
 traceback.
 """
@@ -25,7 +26,7 @@ from typing import Any
 from retrieval.language import language_tag
 from retrieval.text import PLACEHOLDER
 
-SUPPORTED_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl", ".csv")
 _SKIPPED_NAMES = re.compile(r"^(readme|license|licence|changelog|contributing)(\..*)?$", re.IGNORECASE)
 # An article id: letters (any script), digits, '_', '.', '-', ':', up to 200, starting with a letter, digit or '_'
 # (".." or "-x" cannot be a path segment or a CLI argument). The API's routes take the same pattern.
@@ -131,12 +132,16 @@ class _TextExtractor(HTMLParser):
     BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "hr",
                         "blockquote", "pre", "section", "article"})  # fmt: skip
     CELLS = frozenset({"td", "th"})
-    SKIP = frozenset({"script", "style", "nav"})  # a help centre page's breadcrumbs and menus are not the article
+    # a help centre page's breadcrumbs and menus are not the article, nor its <head> (the <title> is read apart)
+    SKIP = frozenset({"script", "style", "nav", "head", "title", "noscript", "template"})
 
-    def __init__(self, line_break: str = "\n\n") -> None:
+    def __init__(self, line_break: str = "\n\n", main_only: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skipping = 0
+        # ``main_only``: a page with a <main> element (its dominant content, in HTML's words) is read there only; the
+        # site's header, menus, "related articles" and footer around it are not the article
+        self._main_only = main_only
+        self._skipping = 1 if main_only else 0
         self._cells = 0  # cells so far in the table row
         self._in_cell = False
         self._line_break = line_break
@@ -151,7 +156,9 @@ class _TextExtractor(HTMLParser):
         self._item_open = start.startswith("\n") and start.endswith(" ")  # an item's mark, nothing after it yet
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP:
+        if tag == "main" and self._main_only:
+            self._skipping -= 1
+        elif tag in self.SKIP:
             self._skipping += 1
         elif tag in self.CELLS:
             if self._cells:  # "Spain | 4.99 EUR", not "Spain4.99 EUR"
@@ -182,7 +189,9 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in ("ol", "ul") and self._lists:
             self._lists.pop()
-        if tag in self.SKIP and self._skipping:
+        if tag == "main" and self._main_only:
+            self._skipping += 1
+        elif tag in self.SKIP and self._skipping:
             self._skipping -= 1
         elif tag in self.CELLS:
             self._in_cell = False
@@ -207,6 +216,7 @@ def _list_start(attrs: list[tuple[str, str | None]]) -> int:
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 _KEPT_OPEN, _KEPT_CLOSE = "\ue000", "\ue001"  # a <TYPE_n> placeholder's brackets while the HTML parser reads
+_MAIN = re.compile(r"<main[\s/>]", re.IGNORECASE)
 
 
 def html_to_text(text: str, line_break: str = "\n\n") -> str:
@@ -214,12 +224,13 @@ def html_to_text(text: str, line_break: str = "\n\n") -> str:
 
     The one HTML-to-text routine (``kb ingest`` and ``data prepare``): scripts, styles and ``<nav>`` are left out,
     block elements become paragraph breaks (``\\n\\n``), a list item a ``- `` line, a table row one line with
-    `` | `` between its cells; ``line_break`` is what ``<br>`` becomes. Personal-data placeholders (``<ORDER_1>``,
+    `` | `` between its cells; ``line_break`` is what ``<br>`` becomes. A whole page is read without its ``<head>``,
+    and only inside its ``<main>`` element when it has one. Personal-data placeholders (``<ORDER_1>``,
     :data:`retrieval.text.PLACEHOLDER`) are text, not tags; comments go. Text without a tag is only unescaped.
     """
     if _HTML_TAG.search(text) or "<!--" in text:
         text = PLACEHOLDER.sub(lambda m: _KEPT_OPEN + m.group()[1:-1] + _KEPT_CLOSE, text)
-        parser = _TextExtractor(line_break)
+        parser = _TextExtractor(line_break, main_only=_MAIN.search(text) is not None)
         parser.feed(text)
         parser.close()
         text = "".join(parser.parts).replace(_KEPT_OPEN, "<").replace(_KEPT_CLOSE, ">")
@@ -269,8 +280,8 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def skipped_input_files(paths: Iterable[Path]) -> list[Path]:
-    """Files inside the folders of ``paths`` that ingest leaves out for their extension (an ``.html`` or
-    ``.markdown`` export, a ``.pdf``), so a report can name them; README-like and hidden files are left out on
+    """Files inside the folders of ``paths`` that ingest leaves out for their extension (a ``.pdf`` manual, a
+    spreadsheet), so a report can name them; README-like and hidden files are left out on
     purpose and not listed."""
     return [
         child
@@ -450,6 +461,62 @@ def _load_markdown(path: Path) -> list[Document]:
     return [_document({**meta, "title": title, "text": body}, path, None, default_id=path.stem)]
 
 
+# What a page's <meta name="..." content="..."> may say, as a Markdown file's front matter does
+_PAGE_FIELDS = ("id", "title", "lang", "url", "tags", "updated", "translation_of")
+
+
+class _PageMeta(HTMLParser):
+    """The metadata of a whole HTML page: ``<html lang>``, ``<title>``, the first ``<h1>`` (inside ``<main>`` when
+    the page has one), ``<link rel="canonical">``, the ``<meta>`` fields of :data:`_PAGE_FIELDS` and Open Graph's
+    ``article:modified_time``."""
+
+    def __init__(self, main_only: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str] = {}
+        self.title = self.heading = ""
+        self._open: str | None = None  # "title" or "h1" while its text is read
+        self._in_main = not main_only
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {name: value or "" for name, value in attrs}
+        if tag == "html" and attr.get("lang"):
+            self.fields.setdefault("lang", attr["lang"])
+        elif tag == "main":
+            self._in_main = True
+        elif tag == "link" and "canonical" in attr.get("rel", "").lower().split() and attr.get("href"):
+            self.fields.setdefault("url", attr["href"])
+        elif tag == "meta":
+            name = (attr.get("name") or attr.get("property") or "").strip().lower()
+            name = "updated" if name == "article:modified_time" else name
+            if name in _PAGE_FIELDS and attr.get("content", "").strip():
+                self.fields[name] = attr["content"].strip()
+        elif (tag == "title" and not self.title) or (tag == "h1" and not self.heading and self._in_main):
+            self._open = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._open:
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open == "title":
+            self.title += data
+        elif self._open == "h1":
+            self.heading += data
+
+
+def _load_html(path: Path) -> list[Document]:
+    """One article per page (a help centre's export): its text is the page's (its ``<main>`` when it has one), its
+    title the first ``<h1>`` (else ``<title>``), its language ``<html lang>``, its address the canonical link; a
+    ``<meta name="...">`` of :data:`_PAGE_FIELDS` says the rest, or overrides them."""
+    page = _read_text(path)
+    meta = _PageMeta(main_only=_MAIN.search(page) is not None)
+    meta.feed(page)
+    meta.close()
+    fields: dict[str, Any] = dict(meta.fields)
+    fields.setdefault("title", " ".join((meta.heading or meta.title).split()))
+    return [_document({**fields, "text": page}, path, None, default_id=path.stem)]
+
+
 def _load_jsonl(path: Path) -> list[Document]:
     documents = []
     for number, line in enumerate(io.StringIO(_read_text(path)), start=1):
@@ -526,8 +593,10 @@ def load_documents(paths: Iterable[Path]) -> list[Document]:
     seen: dict[str, str] = {}
     for path in iter_input_files(paths):
         match path.suffix.lower():
-            case ".md" | ".txt":
+            case ".md" | ".markdown" | ".txt":
                 loaded = _load_markdown(path)
+            case ".html" | ".htm":
+                loaded = _load_html(path)
             case ".jsonl":
                 loaded = _load_jsonl(path)
             case _:

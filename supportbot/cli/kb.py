@@ -80,7 +80,9 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (.md, .txt, .jsonl, .csv) to ingest."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Files or folders (.md, .markdown, .txt, .html, .htm, .jsonl, .csv) to ingest."
+    ),
     index: Path = typer.Option(
         ..., "--index", help="Index folder to create or update (the index name with search_backend=elasticsearch)."
     ),

@@ -254,3 +254,40 @@ def test_markdown_marks_are_not_part_of_an_articles_text(tmp_path: Path) -> None
         "- Los libros no están incluidos.\n\n- El material online está incluido.\n\n"  # '*' then '+': two lists
         "Nota: los precios incluyen IVA.\n\nCódigo: LV-2026\n\nEl id_alumno y 2*3 no cambian; *literal*."
     )
+
+
+def test_a_help_centre_page_is_an_article(tmp_path: Path) -> None:
+    """A help centre exported as HTML pages (.html, .htm) was skipped with a warning: each page is now an article,
+    read in its <main> when it has one (the site's menus, related articles and footer are not the article), titled
+    by its <h1>, in the language of <html lang>, at its canonical address; <meta> fields say what front matter
+    says."""
+    page = """<!DOCTYPE html>
+<html lang="es-ES"><head><title>Cambiar un regalo – Centro de ayuda</title>
+<meta charset="utf-8"><link rel="canonical" href="https://ayuda.example/regalos">
+<meta property="article:modified_time" content="2025-03-01T10:00:00Z">
+<meta name="translation_of" content="gift-exchange">
+<style>p { color: red }</style></head>
+<body><header><h1>Centro de ayuda</h1><a href="/">Inicio</a></header>
+<main><h1>Cambiar un regalo</h1><p>Puedes cambiar un regalo en tienda con el ticket regalo.</p>
+<ol><li>Lleva el ticket.</li><li>Elige otro artículo.</li></ol></main>
+<aside>Artículos relacionados: Devoluciones</aside><footer>© Tienda</footer></body></html>"""
+    write(tmp_path / "regalos.html", page)
+    write(tmp_path / "old" / "hours.htm", "<html lang='en'><title>Opening hours</title><p>We open at 9:00.</p></html>")
+    write(tmp_path / "notes.markdown", "# Notes\n\nGift cards **never** expire.")
+    docs = {d.id: d for d in load_documents([tmp_path])}
+    gift = docs["regalos"]
+    assert (gift.title, gift.lang, gift.url) == ("Cambiar un regalo", "es", "https://ayuda.example/regalos")
+    assert (gift.translation_of, gift.updated) == ("gift-exchange", "2025-03-01T10:00:00Z")
+    assert gift.text == (
+        "Cambiar un regalo\n\nPuedes cambiar un regalo en tienda con el ticket regalo.\n\n"
+        "1. Lleva el ticket.\n2. Elige otro artículo."
+    )
+    hours = docs["hours"]
+    assert (hours.title, hours.lang, hours.text) == ("Opening hours", "en", "We open at 9:00.")
+    assert docs["notes"].text == "Notes\n\nGift cards never expire."
+
+
+def test_an_empty_page_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "blank.html", "<html><head><title>Nothing</title></head><body><nav>Menu</nav></body></html>")
+    with pytest.raises(LoadError, match=r"blank\.html.*empty"):
+        load_documents([tmp_path / "blank.html"])

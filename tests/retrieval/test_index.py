@@ -136,21 +136,24 @@ def test_cli_bad_input_is_reported_and_the_index_is_untouched(index: Path, tmp_p
 
 
 def test_cli_ingest_names_the_files_of_a_folder_it_did_not_read(index: Path, tmp_path: Path) -> None:
-    """A help-centre export holds .html and .markdown files beside the supported ones: they were left out without a
-    word, so a company saw its articles missing only when customers asked; the report and a warning name them."""
+    """A help-centre export holds files beside the articles (a PDF manual, a spreadsheet): they were left out without
+    a word, so a company saw its articles missing only when customers asked; the report and a warning name them.
+    Its .html and .markdown pages are articles."""
     export = tmp_path / "export"
     (export / "html").mkdir(parents=True)
     (export / "esim.md").write_text("# eSIM\n\nScan the QR code to activate your eSIM.", encoding="utf-8")
     (export / "html" / "parental.html").write_text("<h1>Parental controls</h1><p>Turn them on.</p>", "utf-8")
     (export / "regalo.markdown").write_text("# Regalos\n\nCambia un regalo en tienda.", encoding="utf-8")
+    (export / "html" / "manual.pdf").write_bytes(b"%PDF-1.7")
+    (export / "prices.xlsx").write_bytes(b"PK")
     (export / "README.md").write_text("How this export was made.", encoding="utf-8")
     result = runner.invoke(app, ["kb", "ingest", str(export), "--index", str(index), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["added"] == 1
-    assert report["skipped"] == [str(export / "html" / "parental.html"), str(export / "regalo.markdown")]
+    assert report["added"] == 3
+    assert report["skipped"] == [str(export / "html" / "manual.pdf"), str(export / "prices.xlsx")]
     assert "warning: skipped 2 file(s) with an unsupported extension" in result.stderr
-    assert "parental.html" in result.stderr and "README" not in result.stderr
+    assert "manual.pdf" in result.stderr and "README" not in result.stderr
     result = runner.invoke(app, ["kb", "ingest", str(export / "esim.md"), "--index", str(index), "--json"])
     assert json.loads(result.stdout)["skipped"] == [] and "warning" not in result.stderr
 
