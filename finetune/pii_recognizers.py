@@ -19,6 +19,8 @@ from typing import Any
 
 import regex
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from stdnum.mx import curp as mx_curp
+from stdnum.mx import rfc as mx_rfc
 
 from retrieval.language import strip_accents
 
@@ -198,7 +200,7 @@ NB = r"(?<![\p{L}\d_])"  # no letter or digit before
 NA = r"(?![\p{L}\d_])"  # no letter or digit after
 CAP = r"\p{Lu}(?:['’]\p{Lu})?\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:-\p{Lu}\p{Ll}+)?"  # Ana, O'Brien, McDonald, García-López
 PARTICLE = r"(?:de|del|van|von|da|di|du|dos|y)(?:[ \t]+(?:la|las|los|der|den))?"
-CAP_NAME = rf"{CAP}(?:[ \t]+(?:{PARTICLE}[ \t]+)?{CAP}){{0,3}}"
+CAP_NAME = rf"(?:\p{{Lu}}\.[ \t]+)?{CAP}(?:[ \t]+(?:{PARTICLE}[ \t]+)?{CAP}){{0,3}}"
 ANY_NAME = r"[\p{L}][\p{L}'’-]*(?:[ \t]+[\p{L}][\p{L}'’-]*){0,3}"
 
 NAME_STRONG_ANY_CASE = (
@@ -276,6 +278,14 @@ ID_CONTEXT = r"(?i:\b(?:dni|nif|nie|d\.n\.i\.|documento[ \t]+(?:nacional[ \t]+)?
 ID_LETTER = r"(?:[ -]?[A-Z]|-?[a-z])?"  # "12345678 Z", not "12345678 a nombre de..."
 DNI_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>(?:\d{{8}}|\d{{2}}\.\d{{3}}\.\d{{3}}){ID_LETTER}){NA}"
 NIE_CONTEXT = rf"{ID_CONTEXT}{NB}(?P<v>[XYZxyz][ -]?\d{{7}}{ID_LETTER}){NA}"
+# Mexican CURP (identity) and RFC (tax id; a person's embeds their initials and birth date): python-stdnum checks a
+# bare one (CURP check digit; RFC date and check digit), one the customer introduces needs only the shape.
+CURP_SHAPE = r"(?i:[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[A-Z\d]\d)"
+RFC_SHAPE = r"(?i:[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3})"
+CURP = rf"{NB}{CURP_SHAPE}{NA}"
+RFC = rf"{NB}{RFC_SHAPE}{NA}"
+CURP_CONTEXT = rf"(?i:\bcurp){NA}[^\d\n]{{0,20}}?{NB}(?P<v>{CURP_SHAPE}){NA}"
+RFC_CONTEXT = rf"(?i:\br\.?f\.?c\b\.?)[^\d\n]{{0,20}}?{NB}(?P<v>{RFC_SHAPE}){NA}"
 # The same for an account or card number introduced as such, its check digits mistyped.
 IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
 CARD_CONTEXT = (
@@ -384,7 +394,11 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("DNI", "dni", DNI, 1.0, checked(dni_valid)),
     ("NIE", "nie", NIE, 1.0, checked(nie_valid)),
     ("NIF", "cif", CIF, 1.0, checked(cif_valid)),
+    ("CURP", "curp", CURP, 1.0, checked(mx_curp.is_valid)),
+    ("RFC", "rfc", RFC, 1.0, checked(partial(mx_rfc.is_valid, validate_check_digits=True))),
     ("DNI", "dni_context", DNI_CONTEXT, 0.85, None),
+    ("CURP", "curp_context", CURP_CONTEXT, 0.85, None),
+    ("RFC", "rfc_context", RFC_CONTEXT, 0.85, None),
     ("NIE", "nie_context", NIE_CONTEXT, 0.85, None),
     ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
     ("CARD", "card_context", CARD_CONTEXT, 0.85, None),

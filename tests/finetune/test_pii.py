@@ -411,6 +411,13 @@ def test_an_introduced_identity_number_is_redacted_whatever_its_letter(
         ("es", "nací el 30 de octubre de 1979 y dice que soy menor", "30 de octubre de 1979", "DATE_OF_BIRTH"),
         ("en", "DOB: 1988-04-09", "1988-04-09", "DATE_OF_BIRTH"),
         ("en", "I was born on March 9, 2001.", "March 9, 2001", "DATE_OF_BIRTH"),
+        # a name given with an initial
+        ("en", "I spoke with J. Ramirez yesterday.", "J. Ramirez", "PERSON"),
+        # Mexican CURP and RFC: valid ones anywhere, introduced ones whatever their check digit
+        ("es", "Adjunto SAVL920715MJCNLR03 para el trámite", "SAVL920715MJCNLR03", "CURP"),
+        ("es", "mi curp es PEMJ900101HDFRRN07 por si acaso", "PEMJ900101HDFRRN07", "CURP"),
+        ("es", "Les paso PEMJ900101K78 para la factura", "PEMJ900101K78", "RFC"),
+        ("es", "RFC para facturar: PEMJ900101AB1", "PEMJ900101AB1", "RFC"),
     ],
 )
 def test_more_ways_of_giving_personal_data_are_redacted(
@@ -431,6 +438,7 @@ def test_more_ways_of_giving_personal_data_are_redacted(
         "Gracias Nimbus Market, todo perfecto. Pedido del 12/03/2024, 3 unidades a 19,99 €.",
         "Mi madre, que tiene 80 años, compró el 05/06/2025 el modelo Nimbus Air 2.",
         "My birthday order arrived on 03/14/2024, thanks!",
+        "The product code SKUA240101XY1 is wrong on the label.",
     ],
 )
 def test_new_rules_leave_ordinary_text_alone(redactor: Redactor, text: str) -> None:
