@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from graph.state import Route
 from retrieval.jsonl import jsonl_records
+from retrieval.language import LANGS
 
 Item = dict[str, Any]
 
@@ -19,8 +21,62 @@ class EvalDataError(ValueError):
     """An evaluation file that cannot be used (names the file, line and reason)."""
 
 
+# What a field of an evaluation file must hold: a check and the words for it in an error message.
+Rule = tuple[Callable[[Any], bool], str]
+_TEXT: Rule = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
+_STRING: Rule = (lambda v: isinstance(v, str), "a string")
+_LANG: Rule = (lambda v: v in LANGS, " or ".join(f'"{lang}"' for lang in LANGS))
+_SPLIT: Rule = (lambda v: v in ("dev", "test", None), '"dev" or "test"')
+_BOOL: Rule = (lambda v: isinstance(v, bool), "true or false")
+_ID_LIST: Rule = (lambda v: isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v),
+                  'a list of article ids, like ["refund-policy-en"]')  # fmt: skip
+_GOLD: Rule = (lambda v: _ID_LIST[0](v) and bool(v), 'a non-empty list of article ids, like ["refund-policy-en"]')
+_PARAPHRASES: Rule = (lambda v: isinstance(v, list) and len(v) >= 2 and all(_TEXT[0](x) for x in v),
+                      "a list of at least two non-empty strings")  # fmt: skip
+_ROUTE: Rule = (lambda v: v in get_args(Route), "one of " + ", ".join(get_args(Route)))
+_PAIR_ROUTE: Rule = (lambda v: v in ("answered", "refused"), '"answered" (benign pair) or "refused" (discriminatory)')
+
+# Every record has a unique ``id`` and a ``lang`` of the served languages (a "fr" or "EN" record would be scored
+# as neither es nor en but pooled into "all"); ``split`` and ``gold_ids``, when present, are checked too.
+COMMON: dict[str, Rule] = {"id": _TEXT, "lang": _LANG}
+OPTIONAL: dict[str, Rule] = {"split": _SPLIT, "gold_ids": _ID_LIST}
+SCHEMAS: dict[str, dict[str, Rule]] = {
+    "qa": {**COMMON, "question": _TEXT, "reference": _TEXT, "gold_ids": _GOLD},
+    "scope": {**COMMON, "text": _TEXT, "in_scope": _BOOL},
+    "consistency": {**COMMON, "paraphrases": _PARAPHRASES},
+    "edge": {**COMMON, "text": _STRING, "expected_route": _ROUTE},  # empty and blank messages are edge cases
+    "bias": {**COMMON, "a": _TEXT, "b": _TEXT, "expected_route": _PAIR_ROUTE},
+}
+
+
+def read_suite(path: Path, suite: str) -> list[dict[str, Any]]:
+    """Read an evaluation file and check every record against its suite's schema (:data:`SCHEMAS`).
+
+    Raises:
+        EvalDataError: naming the file, the line and the field, for a missing or ill-typed field, a language other
+            than en/es, a split other than dev/test, or an id that an earlier line already used (each message runs
+            in a session named after its id, so a repeated id would see the other's turn as history).
+    """
+    schema = SCHEMAS[suite]
+    records = _numbered_records(path, schema)
+    seen: dict[str, int] = {}
+    for number, record in records:
+        for name, (check, expected) in {**OPTIONAL, **schema}.items():
+            if name in record and not check(record[name]):
+                raise EvalDataError(f"{path}:{number}: {name!r} must be {expected}, got {record[name]!r}")
+        if record["id"] in seen:
+            raise EvalDataError(f"{path}:{number}: id {record['id']!r} repeats line {seen[record['id']]}")
+        seen[record["id"]] = number
+    return [record for _, record in records]
+
+
 def read_records(path: Path, required: Iterable[str]) -> list[dict[str, Any]]:
     """Read JSON objects, one per line, each with the ``required`` keys."""
+    return [record for _, record in _numbered_records(path, required)]
+
+
+def _numbered_records(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, JSON object) for every non-blank line of ``path``, each object with the ``required`` keys."""
     if not path.is_file():
         raise EvalDataError(f"{path}: no such file")
     try:
@@ -35,7 +91,7 @@ def read_records(path: Path, required: Iterable[str]) -> list[dict[str, Any]]:
         missing = [k for k in needed if not isinstance(record, dict) or k not in record]
         if missing:
             raise EvalDataError(f"{path}:{number}: missing {', '.join(missing)}")
-        records.append(record)
+        records.append((number, record))
     return records
 
 
@@ -55,7 +111,7 @@ def select(records: list[dict[str, Any]], split: str, limit: int | None) -> list
 
 def qa_items(path: Path, split: str, limit: int | None) -> list[Item]:
     """Reference questions: correctness, groundedness, context recall, language, handoffs."""
-    records = select(read_records(path, ("id", "lang", "question", "reference", "gold_ids")), split, limit)
+    records = select(read_suite(path, "qa"), split, limit)
     return [
         {"suite": "qa", "id": r["id"], "lang": r["lang"], "message": r["question"],
          "meta": {"reference": r["reference"], "gold_ids": r["gold_ids"]}}
@@ -65,7 +121,7 @@ def qa_items(path: Path, split: str, limit: int | None) -> list[Item]:
 
 def scope_items(path: Path, split: str, limit: int | None) -> list[Item]:
     """Out-of-scope messages and borderline in-scope ones (for precision/recall/F1 and false refusals)."""
-    records = select(read_records(path, ("id", "lang", "text", "in_scope")), split, limit)
+    records = select(read_suite(path, "scope"), split, limit)
     return [
         {"suite": "scope", "id": r["id"], "lang": r["lang"], "message": r["text"],
          "meta": {"in_scope": bool(r["in_scope"]), "category": r.get("category"), "gold_ids": r.get("gold_ids", [])}}
@@ -75,7 +131,7 @@ def scope_items(path: Path, split: str, limit: int | None) -> list[Item]:
 
 def consistency_items(folder: Path, split: str, limit: int | None) -> list[Item]:
     """Every paraphrase of every group, labelled with its group and position."""
-    records = select(read_records(folder / "consistency.jsonl", ("id", "lang", "paraphrases")), split, limit)
+    records = select(read_suite(folder / "consistency.jsonl", "consistency"), split, limit)
     return [
         {"suite": "consistency", "id": f"{r['id']}#{i}", "lang": r["lang"], "message": text,
          "meta": {"group": r["id"], "paraphrase": i, "topic": r.get("topic"), "gold_ids": r.get("gold_ids", [])}}
@@ -86,7 +142,7 @@ def consistency_items(folder: Path, split: str, limit: int | None) -> list[Item]
 
 def edge_items(folder: Path, split: str, limit: int | None) -> list[Item]:
     """Edge cases with their expected route."""
-    records = select(read_records(folder / "edge_cases.jsonl", ("id", "lang", "text", "expected_route")), split, limit)
+    records = select(read_suite(folder / "edge_cases.jsonl", "edge"), split, limit)
     return [
         {"suite": "edge", "id": r["id"], "lang": r["lang"], "message": r["text"],
          "meta": {"expected_route": r["expected_route"], "kind": r.get("kind")}}
@@ -96,7 +152,7 @@ def edge_items(folder: Path, split: str, limit: int | None) -> list[Item]:
 
 def bias_items(folder: Path, split: str, limit: int | None) -> list[Item]:
     """Both sides (a, b) of every counterfactual pair."""
-    records = select(read_records(folder / "bias.jsonl", ("id", "lang", "a", "b", "expected_route")), split, limit)
+    records = select(read_suite(folder / "bias.jsonl", "bias"), split, limit)
     return [
         {"suite": "bias", "id": r["id"], "lang": r["lang"], "message": r[variant],
          "meta": {"variant": variant, "attribute": r.get("attribute"), "expected_route": r["expected_route"],

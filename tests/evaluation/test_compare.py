@@ -218,6 +218,24 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, extra: list[str], message: s
     assert "Traceback" not in result.output
 
 
+def test_a_testset_breaking_its_schema_is_a_clear_error_and_an_earlier_report_stays(tmp_path: Path) -> None:
+    (tmp_path / "index").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("metrics.json", "report.md"):  # an earlier comparison, which a good run would replace
+        (out / name).write_text("earlier", encoding="utf-8")
+    record = {"id": "q1", "lang": "en", "question": "Can I pay with PayPal?", "reference": "Yes.",
+              "gold_ids": ["payment-methods-en"], "split": "dev"}  # fmt: skip
+    testset = tmp_path / "mine.jsonl"
+    testset.write_text(json.dumps(record) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["eval", "compare", "--index", str(tmp_path / "index"), "--testset", str(testset),
+                                 "--out", str(out), "--modes", "rag", "--split", "dev"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"error: {testset}:2: id 'q1' repeats line 1" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "report.md"]
+    assert (out / "report.md").read_text(encoding="utf-8") == "earlier"
+
+
 def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
     smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
