@@ -316,8 +316,8 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
         bias_datasets=config.bias_datasets, split=config.split, limit=config.limit,
         bbq_per_language=config.bbq_per_language, seed=config.seed,
     )  # fmt: skip
-    if not items:
-        raise EvalDataError(f"{config.testset}: no items in split {config.split!r}")
+    if not items:  # every suite asked for was skipped (the QA testset, when asked for, has items or raised)
+        raise EvalDataError("nothing to run: " + "; ".join(notes or [f"no items in split {config.split!r}"]))
     with building(config.out_dir) as work:
         return _compare(config, dataclasses.replace(config, out_dir=work), items, notes, progress, service, started)
 

@@ -236,6 +236,17 @@ def test_a_testset_breaking_its_schema_is_a_clear_error_and_an_earlier_report_st
     assert (out / "report.md").read_text(encoding="utf-8") == "earlier"
 
 
+def test_a_run_whose_only_suite_was_skipped_says_why(tmp_path: Path) -> None:
+    # `--suites bbq` without the benchmark folder said "qa.jsonl: no items in split 'dev'", about a file it never read
+    (tmp_path / "index").mkdir()
+    argv = ["eval", "compare", "--index", str(tmp_path / "index"), "--testset", str(DATA / "eval" / "qa.jsonl"),
+            "--out", str(tmp_path / "out"), "--modes", "rag", "--split", "dev", "--suites", "bbq"]  # fmt: skip
+    result = runner.invoke(app, [*argv, "--bias-datasets", str(tmp_path / "none")])
+    assert result.exit_code == 1, result.output
+    assert f"bias benchmarks (BBQ/EsBBQ) skipped: {tmp_path / 'none'} not present" in result.output
+    assert "no items in split" not in result.output and not (tmp_path / "out").exists()
+
+
 def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
     smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
