@@ -20,17 +20,53 @@ from retrieval.text import PLACEHOLDER
 
 __all__ = ["focus", "is_followup", "run", "strip_markup"]
 
-# A redaction placeholder (group 1) is matched first, so that it is kept whole: it is a word of the message.
+# A redaction placeholder (group 1) is matched first, so that it is kept whole: it is a word of the message. A comment,
+# script or style block is found by its opening here and its end by :data:`_BLOCK_ENDS` (see strip_markup).
 _MARKUP = re.compile(
-    rf"((?-i:{PLACEHOLDER.pattern}))|<!--.*?-->|<script.*?</script>|<style.*?</style>|<[^>]{{1,200}}>|```|[#*_`]{{1,3}}",
+    rf"((?-i:{PLACEHOLDER.pattern}))|(?P<comment><!--)|(?P<script><script)|(?P<style><style)|<[^>]{{1,200}}>|```"
+    r"|[#*_`]{1,3}",
     re.S | re.I,
 )
+_TAG = re.compile(r"<[^>]{1,200}>")
+_BLOCK_ENDS = {
+    "comment": re.compile("-->"),
+    "script": re.compile("</script>", re.I),
+    "style": re.compile("</style>", re.I),
+}
 
 
 def strip_markup(text: str) -> str:
     """Drop HTML tags, scripts and Markdown marks, keeping the words (a question pasted as HTML is a question) and
-    the placeholders of redacted values ("mi correo es <EMAIL_1>" hands over an e-mail)."""
-    return " ".join(_MARKUP.sub(lambda m: m.group(1) or " ", text).split())
+    the placeholders of redacted values ("mi correo es <EMAIL_1>" hands over an e-mail).
+
+    A block (``<!-- ... -->``, ``<script ... </script>``, ``<style ... </style>``) runs from its opening to the first
+    end after it. Each end is looked for once per block, and no more once one is missing (no later opening has one),
+    so the work grows with the text: as one regex (``<script.*?</script>``) every unclosed opening scanned to the end
+    of the message, and 40,000 characters of "<script" cost seconds of a turn.
+    """
+    kept, pos, unclosed = [], 0, set()
+    while (match := _MARKUP.search(text, pos)) is not None:
+        kept.append(text[pos : match.start()])
+        pos = match.end()
+        if match.group(1):
+            kept.append(match.group(1))
+            continue
+        kept.append(" ")
+        block = match.lastgroup
+        if block is None:  # a tag or a Markdown mark
+            continue
+        end = None if block in unclosed else _BLOCK_ENDS[block].search(text, match.end())
+        if end is not None:
+            pos = end.end()
+            continue
+        unclosed.add(block)
+        tag = _TAG.match(text, match.start())  # no block here: what the opening starts is a tag, or plain text
+        if tag is not None:
+            pos = tag.end()
+        else:
+            kept[-1], pos = text[match.start()], match.start() + 1
+    kept.append(text[pos:])
+    return " ".join("".join(kept).split())
 
 
 LONG_WORDS = 80
@@ -45,7 +81,9 @@ def focus(text: str) -> str:
     asking = [p for p in paragraphs if "?" in p] or paragraphs[-1:]
     last = asking[-1]
     if len(last.split()) > LONG_WORDS:
-        questions = re.findall(r"[^.!?]*\?", last)
+        # The sentences that end in '?' (split, not re.findall(r"[^.!?]*\?"), which looked for a '?' from every
+        # position of a paragraph that had none: seconds for a 40,000-character message).
+        questions = [part for part in re.split(r"(?<=[.!?])", last) if part.endswith("?")]
         last = " ".join(q.strip() for q in questions[-3:]) or " ".join(last.split()[-LONG_WORDS:])
     return last
 
