@@ -1,10 +1,10 @@
 """Presidio recognizers for the personal data customers type into a Spanish/English support chat.
 
-Every recognizer is a regular expression plus, where the format has one, a checksum (DNI/NIE letter, CIF control,
-IBAN mod-97, card Luhn, UPU S10 tracking). Context-introduced values ("me llamo X", "pedido 12345678", "tracking
-1Z...") capture only the value in a named group ``v``. Patterns of both languages run for either language:
-customers mix them and language detection errs on short turns. The spaCy pipelines are blank (tokenizer only,
-nothing to download); the analyzer uses them only to tokenize.
+Every recognizer is a regular expression plus, where the format has one, a checksum: python-stdnum's (DNI/NIE letter,
+CIF control, IBAN mod-97 and layout, card Luhn, CURP, RFC) and the UPU S10 tracking digit, which it lacks.
+Context-introduced values ("me llamo X", "pedido 12345678", "tracking 1Z...") capture only the value in a named group
+``v``. Patterns of both languages run for either language: customers mix them and language detection errs on short
+turns. The spaCy pipelines are blank (tokenizer only, nothing to download); the analyzer uses them only to tokenize.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from typing import Any
 
 import regex
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from stdnum import iban as stdnum_iban
+from stdnum import luhn, numdb
+from stdnum.es import cif as es_cif
+from stdnum.es import dni as es_dni
+from stdnum.es import nie as es_nie
 from stdnum.mx import curp as mx_curp
 from stdnum.mx import rfc as mx_rfc
 
@@ -27,14 +32,20 @@ from retrieval.language import strip_accents
 # (start, end) of the value inside a candidate, or None to reject the candidate.
 Refiner = Callable[[str], tuple[int, int] | None]
 
-DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
-# IBAN lengths of the SEPA countries (EU, EEA, UK, Switzerland and neighbours): unknown countries are not guessed.
-IBAN_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24,
-    "FI": 18, "FR": 27, "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21,
-    "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24,
-    "SI": 19, "SK": 24, "SM": 27, "VA": 22,
-}  # fmt: skip
+# The countries whose IBANs are recognised: SEPA (EU, EEA, UK, Switzerland and neighbours).
+SEPA_COUNTRIES = (
+    "AD", "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GI", "GR", "HR", "HU", "IE",
+    "IS", "IT", "LI", "LT", "LU", "LV", "MC", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK", "SM", "VA",
+)  # fmt: skip
+
+
+def iban_length(country: str) -> int | None:
+    """The length of ``country``'s IBANs in python-stdnum's copy of the IBAN registry (None: not in it)."""
+    bban = numdb.get("iban").info(country.upper())[0][1].get("bban")
+    return None if bban is None else 4 + sum(int(n) for n in regex.findall(r"(\d+)!", bban))
+
+
+IBAN_LENGTHS = {country: length for country in SEPA_COUNTRIES if (length := iban_length(country)) is not None}
 
 # Capitalised words that follow "I'm", "soy", "Hola", a closing line... without being a name.
 _COMMON = """
@@ -75,53 +86,44 @@ NAME_PARTICLES = frozenset(["de", "del", "la", "las", "los", "van", "von", "der"
 
 
 def _alnum(value: str) -> str:
-    return "".join(c for c in value if c.isalnum()).upper()
+    """The letters and digits of ``value``, upper case, any decimal digit as its ASCII one: the patterns' ``\\d``
+    matches any script's digits (full-width, Arabic-Indic), python-stdnum's checks want ASCII ones."""
+    return "".join(str(int(c)) if c.isdecimal() else c for c in value if c.isalnum()).upper()
 
 
 def dni_valid(value: str) -> bool:
-    """Spanish DNI: 8 digits and the letter ``DNI_LETTERS[number % 23]``."""
-    v = _alnum(value)
-    return len(v) == 9 and v[:8].isdigit() and v[8] == DNI_LETTERS[int(v[:8]) % 23]
+    """Spanish DNI: 8 digits and their control letter (python-stdnum)."""
+    return es_dni.is_valid(_alnum(value))
 
 
 def nie_valid(value: str) -> bool:
-    """Spanish NIE: X/Y/Z (read as 0/1/2), 7 digits and the DNI control letter."""
-    v = _alnum(value)
-    return len(v) == 9 and v[0] in "XYZ" and dni_valid(str("XYZ".index(v[0])) + v[1:])
+    """Spanish NIE: X/Y/Z, 7 digits and the DNI control letter (python-stdnum)."""
+    return es_nie.is_valid(_alnum(value))
 
 
 def cif_valid(value: str) -> bool:
-    """Spanish company NIF (CIF): entity letter, 7 digits and a control digit or letter."""
-    v = _alnum(value)
-    if len(v) != 9 or v[0] not in "ABCDEFGHJNPQRSUVW" or not v[1:8].isdigit():
-        return False
-    digits = [int(c) for c in v[1:8]]
-    total = sum(digits[1::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[0::2])
-    control = (10 - total % 10) % 10
-    return v[8] in (str(control), "JABCDEFGHI"[control])
+    """Spanish company NIF (CIF): entity letter, 7 digits and a control digit or letter (python-stdnum)."""
+    return es_cif.is_valid(_alnum(value))
 
 
 def iban_valid(value: str) -> bool:
-    """IBAN of a known country with the right length and mod-97 check digits."""
+    """An IBAN of a country in :data:`IBAN_LENGTHS` whose mod-97 check digits and national layout python-stdnum
+    accepts. A country's own check of the bank and account number is not required (a mistyped account with the
+    right IBAN check digits is still an account number)."""
     v = _alnum(value)
-    if IBAN_LENGTHS.get(v[:2]) != len(v) or not v[2:4].isdigit():
-        return False
-    return int("".join(str(int(c, 36)) for c in v[4:] + v[:4])) % 97 == 1
+    return IBAN_LENGTHS.get(v[:2]) == len(v) and stdnum_iban.is_valid(v, check_country=False)
 
 
-def luhn_valid(digits: str) -> bool:
-    """Luhn check of a digit string (payment cards)."""
-    doubled = (int(c) * (2 if i % 2 else 1) for i, c in enumerate(reversed(digits)))
-    return sum(d - 9 if d > 9 else d for d in doubled) % 10 == 0
+def s10_check_digit(serial: str) -> int:
+    """The UPU S10 check digit of an 8-digit serial (python-stdnum has no S10 module)."""
+    check = 11 - sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
+    return {10: 0, 11: 5}.get(check, check)
 
 
 def s10_valid(value: str) -> bool:
     """UPU S10 postal tracking id (2 letters, 8 digits + check digit, country code)."""
     v = _alnum(value)
-    if len(v) != 13 or not v[2:11].isdigit():
-        return False
-    check = 11 - sum(int(d) * w for d, w in zip(v[2:10], (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
-    return int(v[10]) == {10: 0, 11: 5}.get(check, check)
+    return len(v) == 13 and v[2:11].isdigit() and int(v[10]) == s10_check_digit(v[2:10])
 
 
 def checked(valid: Callable[[str], bool]) -> Refiner:
@@ -133,8 +135,8 @@ def refine_card(candidate: str) -> tuple[int, int] | None:
     """The longest run of digit groups with 13-19 digits that passes Luhn (a trailing "12/27" is not the card)."""
     groups = list(regex.finditer(r"\d+", candidate))
     for last in range(len(groups), 0, -1):
-        digits = "".join(g.group() for g in groups[:last])
-        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits):
+        digits = _alnum("".join(g.group() for g in groups[:last]))
+        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn.is_valid(digits):
             return 0, groups[last - 1].end()
     return None
 

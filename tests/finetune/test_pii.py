@@ -9,59 +9,47 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.es import cif as es_cif
+from stdnum.es import dni as es_dni
+from stdnum.es import nie as es_nie
 from typer.testing import CliRunner
 
 from finetune.output import OutputError
 from finetune.pii import PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
+from finetune.pii_recognizers import s10_check_digit
 from supportbot.cli import app
 from supportbot.settings import get_settings
 from tests.conftest import DATA, read_jsonl
 
 runner = CliRunner()
-DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 
-# --- fake values with correct checksums ------------------------------------------------------------------------
+# --- fake values with correct checksums (python-stdnum's, as the recognizers check them) --------------------------
 
 
 def dni(number: int, sep: str = "", dotted: bool = False) -> str:
     digits = f"{number:08d}"
     body = f"{digits[:2]}.{digits[2:5]}.{digits[5:]}" if dotted else digits
-    return f"{body}{sep}{DNI_LETTERS[number % 23]}"
+    return f"{body}{sep}{es_dni.calc_check_digit(digits)}"
 
 
 def nie(prefix: str, number: int, sep: str = "") -> str:
-    control = DNI_LETTERS[int(f"{'XYZ'.index(prefix)}{number:07d}") % 23]
-    return f"{prefix}{sep}{number:07d}{sep}{control}"
+    return f"{prefix}{sep}{number:07d}{sep}{es_nie.calc_check_digit(f'{prefix}{number:07d}')}"
 
 
 def cif(letter: str, digits: str, as_letter: bool = False) -> str:
-    values = [int(c) for c in digits]
-    total = sum(values[1::2]) + sum(sum(divmod(2 * d, 10)) for d in values[0::2])
-    control = (10 - total % 10) % 10
-    return f"{letter}{digits}{'JABCDEFGHI'[control] if as_letter else control}"
+    return f"{letter}{digits}{es_cif.calc_check_digits(letter + digits)[1 if as_letter else 0]}"
 
 
 def iban(country: str, bban: str, grouped: bool = True, sep: str = " ") -> str:
-    check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97
-    raw = f"{country}{check:02d}{bban}"
+    raw = f"{country}{stdnum_iban.calc_check_digits(country + '00' + bban)}{bban}"
     return sep.join(raw[i : i + 4] for i in range(0, len(raw), 4)) if grouped else raw
 
 
-def luhn_complete(partial: str) -> str:
-    for last in "0123456789":
-        digits = partial + last
-        total = sum(
-            (int(c) * 2 - 9 if int(c) * 2 > 9 else int(c) * 2) if i % 2 else int(c)
-            for i, c in enumerate(reversed(digits))
-        )
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
-
-
 def card(partial: str, groups: tuple[int, ...] = (4, 4, 4, 4), sep: str = " ") -> str:
-    digits, out, at = luhn_complete(partial), [], 0
+    digits, out, at = partial + luhn.calc_check_digit(partial), [], 0
     for size in groups:
         out.append(digits[at : at + size])
         at += size
@@ -69,8 +57,7 @@ def card(partial: str, groups: tuple[int, ...] = (4, 4, 4, 4), sep: str = " ") -
 
 
 def s10(prefix: str, serial: str, country: str) -> str:
-    check = 11 - sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
-    return f"{prefix}{serial}{ {10: 0, 11: 5}.get(check, check) }{country}"
+    return f"{prefix}{serial}{s10_check_digit(serial)}{country}"
 
 
 # --- the battery: (language, support sentence with {}, planted value) ------------------------------------------
@@ -352,6 +339,22 @@ def test_invalid_checksums_are_not_redacted_as_such(redactor: Redactor, text: st
     result = redactor.redact(text.format(value), "es")
     assert kind not in {e.type for e in result.entities}
     assert value in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("El código {} no funciona.", "DNI", "１２３４５６７８Z"),
+        ("El código {} no funciona.", "DNI", "١٢٣٤٥٦٧٨Z"),
+        ("Me sale el error {} al pagar", "NIE", "X１２３４５６７L"),
+    ],
+)
+def test_other_scripts_digits_are_checked_as_digits(redactor: Redactor, text: str, kind: str, value: str) -> None:
+    """The patterns' ``\\d`` matches any script's digits and python-stdnum checks ASCII ones: a full-width or
+    Arabic-Indic DNI (another keyboard, a pasted form) is checked as the same digits, as the hand-written checks
+    did."""
+    result = redactor.redact(text.format(value), "es")
+    assert result.text == text.format(f"<{kind}_1>"), result.text
 
 
 @pytest.mark.parametrize(
