@@ -1,7 +1,8 @@
 """Logging for the API with personal data masked: a handful of precompiled regexes, cheap enough for every line.
 
 Full NER-based redaction (``finetune.pii``) is for stored transcripts; logs only need the obvious identifiers
-(emails, phone and card numbers, IBANs, Spanish DNI/NIE, IPs) gone before a line is written.
+(emails, phone and card numbers, IBANs, Spanish DNI/NIE, Mexican CURP/RFC, IPs) gone before a line is written. What
+only its context makes personal (a name, an address, a date of birth) is left to ``finetune.pii``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ LOGGER_NAME = "supportbot.api"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
+    (re.compile(r"(?<![\w&])[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[A-Z\d]\d\b"), "<CURP>"),
+    (re.compile(r"(?<![\w&])[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}\b"), "<RFC>"),
     (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), "<IBAN>"),
     (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<CARD>"),
     (re.compile(r"\b[XYZ]?\d{7,8}[-\s]?[A-Z]\b"), "<DNI>"),
@@ -33,7 +36,7 @@ def escape_controls(text: str) -> str:
 
 
 def redact_for_log(text: str) -> str:
-    """``text`` with emails, IBANs, card, ID, IP and phone numbers replaced by typed placeholders."""
+    """``text`` with emails, IBANs, card, ID, tax, IP and phone numbers replaced by typed placeholders."""
     for pattern, placeholder in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return text

@@ -19,6 +19,10 @@ from api.logs import LOGGER_NAME, redact_for_log
         ("mi DNI es 12345678Z", "12345678Z", "<DNI>"),
         ("llámame al +34 612 345 678", "612 345 678", "<PHONE>"),
         ("from 192.168.10.24", "192.168.10.24", "<IP>"),
+        # Mexican identity and tax numbers, types the chat's redactor gained (2026-12-07) after this list was written
+        ("mi curp es PEMJ900101HDFRRN07", "PEMJ900101HDFRRN07", "<CURP>"),
+        ("RFC para facturar: PEMJ900101AB1", "PEMJ900101AB1", "<RFC>"),
+        ("factura a la empresa ABC680524P76 por favor", "ABC680524P76", "<RFC>"),
     ],
 )
 def test_redact_for_log(text: str, secret: str, placeholder: str) -> None:
