@@ -20,7 +20,7 @@ from evaluation.config import GRAPH_MODE, CompareConfig, CompareConfigError
 from evaluation.kpis import aggregate, call_winners, differences, differences_to_dict, p50, p95, table_to_dict
 from evaluation.metrics import node_latencies
 from evaluation.stats import Estimate, bootstrap_ci
-from evaluation.suites import EvalDataError, Item, load_items
+from evaluation.suites import EvalDataError, Item, check_gold_ids, load_items
 
 Progress = Callable[[int, int, str], None]
 Turn = dict[str, Any]
@@ -318,6 +318,10 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     )  # fmt: skip
     if not items:  # every suite asked for was skipped (the QA testset, when asked for, has items or raised)
         raise EvalDataError("nothing to run: " + "; ".join(notes or [f"no items in split {config.split!r}"]))
+    from retrieval.store import read_version
+
+    articles = read_version(config.index_dir, with_search=False).documents
+    check_gold_ids(items, articles, config.testset, config.index_dir)
     with building(config.out_dir) as work:
         return _compare(config, dataclasses.replace(config, out_dir=work), items, notes, progress, service, started)
 

@@ -6,7 +6,7 @@ records per language (a consistency group and a bias pair count as one record, h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -160,6 +160,23 @@ def bias_items(folder: Path, split: str, limit: int | None) -> list[Item]:
         for r in records
         for variant in ("a", "b")
     ]  # fmt: skip
+
+
+def check_gold_ids(items: Sequence[Item], articles: Collection[str], testset: Path, index: Path) -> None:
+    """Refuse QA items whose gold ids name no article of the index: context recall would score them as missed.
+
+    Raises:
+        EvalDataError: naming the testset, the index, and the first unknown ids with their questions' ids.
+    """
+    unknown = [(gold, item["id"]) for item in items if item["suite"] == "qa"
+               for gold in item["meta"]["gold_ids"] if gold not in articles]  # fmt: skip
+    if unknown:
+        named = ", ".join(f"{gold!r} ({item})" for gold, item in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise EvalDataError(
+            f"{testset}: gold_ids that name no article of the index {index}: {named}{more}; context recall would "
+            "count them as missed (correct the ids, or ingest those articles)"
+        )
 
 
 def bbq_items(datasets: Path, per_language: int, seed: int) -> list[Item]:

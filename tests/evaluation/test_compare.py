@@ -247,6 +247,25 @@ def test_a_run_whose_only_suite_was_skipped_says_why(tmp_path: Path) -> None:
     assert "no items in split" not in result.output and not (tmp_path / "out").exists()
 
 
+def test_a_gold_id_the_index_does_not_hold_is_a_clear_error(bundled_index: Path, tmp_path: Path) -> None:
+    # A typo in a gold id ("change-address-en" for change-shipping-address-en) scored that question's context
+    # recall 0 in every mode, silently.
+    records = [
+        {"id": "q1", "lang": "en", "question": "Can I pay with PayPal?", "reference": "Yes.",
+         "gold_ids": ["payment-methods-en"], "split": "dev"},
+        {"id": "q2", "lang": "en", "question": "Can I change the delivery address?", "reference": "Before it ships.",
+         "gold_ids": ["change-address-en"], "split": "dev"},
+    ]  # fmt: skip
+    testset = tmp_path / "mine.jsonl"
+    testset.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["eval", "compare", "--index", str(bundled_index), "--testset", str(testset),
+                                 "--out", str(tmp_path / "out"), "--modes", "rag", "--split", "dev"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"error: {testset}: gold_ids that name no article of the index {bundled_index}: " in result.output
+    assert "'change-address-en' (q2)" in result.output and "payment-methods-en" not in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
 def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
     smoke_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
