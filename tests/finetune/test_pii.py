@@ -17,8 +17,10 @@ from stdnum.es import nie as es_nie
 from typer.testing import CliRunner
 
 from finetune.output import OutputError
-from finetune.pii import PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
-from finetune.pii_recognizers import s10_check_digit
+from finetune.pii import ENTITY_TYPES, PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
+from finetune.pii_recognizers import RECOGNIZERS, s10_check_digit
+from finetune.prepare.cleaning import word_count
+from retrieval.text import PLACEHOLDER
 from supportbot.cli import app
 from supportbot.settings import get_settings
 from tests.conftest import DATA, read_jsonl
@@ -447,6 +449,22 @@ def test_more_ways_of_giving_personal_data_are_redacted(
 def test_new_rules_leave_ordinary_text_alone(redactor: Redactor, text: str) -> None:
     result = redactor.redact(text, "es")
     assert result.text == text, result.entities
+
+
+def test_every_entity_type_is_found_and_its_placeholder_read_whole() -> None:
+    """The types the recognizers report are the types the redactor asks for (Presidio drops any other one), and every
+    type's placeholder (``<DATE_OF_BIRTH_1>`` has underscores of its own) is one word to the data preparation, is
+    what the graph, retrieval and the rails take for a placeholder, and numbers on after a saved map is restored."""
+    assert {entity for entity, *_ in RECOGNIZERS} == set(ENTITY_TYPES)
+    mapping = PlaceholderMap()
+    for kind in ENTITY_TYPES:
+        placeholder = mapping.placeholder(kind, f"{kind.lower()} 612345671")
+        assert placeholder == f"<{kind}_1>" and PLACEHOLDER.fullmatch(placeholder), placeholder
+        assert word_count(f"mi dato {placeholder}, gracias") == 4
+    restored = PlaceholderMap.restore(mapping.saved())
+    assert [restored.placeholder(kind, f"{kind.lower()} 612345672") for kind in ENTITY_TYPES] == [
+        f"<{kind}_2>" for kind in ENTITY_TYPES
+    ]
 
 
 def test_entities_report_input_spans(redactor: Redactor) -> None:
