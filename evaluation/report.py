@@ -44,13 +44,16 @@ def kpi_table(
         if kpi.name not in table or (names is not None and kpi.name not in names):
             continue
         winner = calls.get(kpi.name, {}).get(lang, WinCall(None, None, "")).winner
-        cells, n = [], 0
+        cells, counts = [], []
         for mode in modes:
             estimate = table[kpi.name].get(mode, {}).get(lang)
             text = _cell(kpi.name, estimate)
             cells.append(f"**{text}**" if mode == winner else text)
-            n = max(n, estimate.n if estimate else 0)
-        if n:
+            counts.append(estimate.n if estimate else 0)
+        if any(counts):
+            # one count when every mode measured as many units; else each mode's, in column order (groundedness is
+            # measured on answered questions only, so a mode that declines more has fewer)
+            n = str(counts[0]) if len(set(counts)) == 1 else " / ".join(map(str, counts))
             lines.append(f"| {kpi.label} {_arrow(kpi.name)} | " + " | ".join(cells) + f" | {n} |")
     return "\n".join(lines)
 

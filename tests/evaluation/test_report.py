@@ -81,3 +81,13 @@ def test_a_one_mode_report_has_no_empty_paired_differences_section(tmp_path: Pat
     assert "model none," in text and "`None`" not in text  # a rag-only run has no model (said "model `None`")
     # one line instead of a "not comparable" sentence per KPI and language
     assert "One mode (rag): no other mode to compare it with." in text and "not comparable" not in text
+
+
+def test_the_n_column_gives_each_modes_count_when_they_differ() -> None:
+    # Groundedness is measured on answered questions only: rag answered 12 and hybrid 9, and the column said 12.
+    rows = [row("groundedness", "rag", "en", 1.0, f"q{i}") for i in range(12)]
+    rows += [row("groundedness", "hybrid", "en", 0.5, f"q{i}") for i in range(9)]
+    rows += [row("chrf", m, "en", 0.4, f"q{i}") for m in ("rag", "hybrid") for i in range(12)]
+    text = kpi_table(aggregate(rows, n_resamples=100), ["rag", "hybrid"], "en")
+    assert text.splitlines()[0] == "| KPI | rag | hybrid | n |"
+    assert [line.rsplit("|", 2)[1].strip() for line in text.splitlines()[2:]] == ["12", "12 / 9"]
