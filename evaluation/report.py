@@ -155,10 +155,16 @@ def write_report(
             if diffs is not None
             else "A mode **wins** a KPI only when its interval does not overlap any other mode's interval"
         )
-        + "; otherwise the report says there is no clear winner. ↑ higher is better, ↓ lower is better.",
+        + "; otherwise the report says there is no clear winner. ↑ higher is better, ↓ lower is better. "
+        "`all` pools the Spanish and English units (it is not the mean of the es and en values, so the language "
+        "with more units weighs more); n is the number of units (questions, messages, groups, pairs or turns, "
+        "see docs/evaluation.md), one per mode where they differ.",
         "",
     ]
     parts += [f"> note: {note}" for note in run.get("notes", [])]
+    dev_note = [] if run["split"] == "test" else [
+        f"This run is on split **{run['split']}**: deployment is decided on the test split only "
+        "(docs/evaluation.md, Validation process), so read this table as a development check.", ""]  # fmt: skip
     parts += ["", "## Headline (both languages)", "", kpi_table(table, modes, "all", HEADLINE, calls), ""]
     if diffs is not None and len(modes) > 1:  # one mode has nothing to be compared with
         parts += ["## Paired differences (headline KPIs)", "",
@@ -178,6 +184,7 @@ def write_report(
         "",
         "Each criterion must hold for the whole 95% interval in Spanish and in English (docs/evaluation.md).",
         "",
+        *dev_note,
         criteria_table(table, modes),
         "",
     ]

@@ -91,3 +91,19 @@ def test_the_n_column_gives_each_modes_count_when_they_differ() -> None:
     text = kpi_table(aggregate(rows, n_resamples=100), ["rag", "hybrid"], "en")
     assert text.splitlines()[0] == "| KPI | rag | hybrid | n |"
     assert [line.rsplit("|", 2)[1].strip() for line in text.splitlines()[2:]] == ["12", "12 / 9"]
+
+
+def test_the_report_says_how_all_is_made_and_that_a_dev_verdict_is_not_a_deployment_one(tmp_path: Path) -> None:
+    rows = [row("rouge_l", "rag", lang, v) for lang in ("en", "es") for v in (0.28, 0.30, 0.32) * 10]
+    table = aggregate(rows, n_resamples=200)
+    texts = {}
+    for split in ("dev", "test"):
+        run = {"modes": ["rag"], "split": split, "turns": 60, "items": 60, "index": "idx", "model": None,
+               "rag_generator": "extractive", "n_resamples": 200, "seed": 0}  # fmt: skip
+        texts[split] = write_report(tmp_path / split / "report.md", table=table, calls=call_winners(table), nodes={},
+                                    run=run, plots=[], diffs={}).read_text(encoding="utf-8")  # fmt: skip
+    for text in texts.values():  # "Both languages" could be read as the mean of the es and en values
+        assert "`all` pools the Spanish and English units" in text
+    criteria = {split: text.split("## Deployment criteria")[1].split("\n## ")[0] for split, text in texts.items()}
+    assert "split **dev**" in criteria["dev"] and "decided on the test split" in criteria["dev"]
+    assert "split **" not in criteria["test"]
