@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,14 @@ from retrieval.language import strip_accents
 # (start, end) of the value inside a candidate, or None to reject the candidate.
 Refiner = Callable[[str], tuple[int, int] | None]
 
-# The countries whose IBANs are recognised: SEPA (EU, EEA, UK, Switzerland and neighbours).
-SEPA_COUNTRIES = (
-    "AD", "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GI", "GR", "HR", "HU", "IE",
-    "IS", "IT", "LI", "LT", "LU", "LV", "MC", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK", "SM", "VA",
-)  # fmt: skip
 
-
+@cache
 def iban_length(country: str) -> int | None:
     """The length of ``country``'s IBANs in python-stdnum's copy of the IBAN registry (None: not in it)."""
-    bban = numdb.get("iban").info(country.upper())[0][1].get("bban")
+    found = numdb.get("iban").info(country.upper())
+    bban = found[0][1].get("bban") if found else None
     return None if bban is None else 4 + sum(int(n) for n in regex.findall(r"(\d+)!", bban))
 
-
-IBAN_LENGTHS = {country: length for country in SEPA_COUNTRIES if (length := iban_length(country)) is not None}
 
 # Capitalised words that follow "I'm", "soy", "Hola", a closing line... without being a name.
 _COMMON = """
@@ -107,11 +101,10 @@ def cif_valid(value: str) -> bool:
 
 
 def iban_valid(value: str) -> bool:
-    """An IBAN of a country in :data:`IBAN_LENGTHS` whose mod-97 check digits and national layout python-stdnum
-    accepts. A country's own check of the bank and account number is not required (a mistyped account with the
-    right IBAN check digits is still an account number)."""
-    v = _alnum(value)
-    return IBAN_LENGTHS.get(v[:2]) == len(v) and stdnum_iban.is_valid(v, check_country=False)
+    """An IBAN whose country, length, layout and mod-97 check digits python-stdnum accepts. A country's own check of
+    the bank and account number is not required (a mistyped account with the right IBAN check digits is still an
+    account number)."""
+    return stdnum_iban.is_valid(_alnum(value), check_country=False)
 
 
 def s10_check_digit(serial: str) -> int:
@@ -144,7 +137,7 @@ def refine_card(candidate: str) -> tuple[int, int] | None:
 def refine_iban(candidate: str, check: bool = True) -> tuple[int, int] | None:
     """The IBAN's expected number of characters from the candidate's start, if valid (or ``check`` is off) and
     ending at a boundary."""
-    length = IBAN_LENGTHS.get(candidate[:2].upper())
+    length = iban_length(candidate[:2])
     if length is None:
         return None
     count = 0

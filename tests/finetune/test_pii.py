@@ -344,6 +344,24 @@ def test_invalid_checksums_are_not_redacted_as_such(redactor: Redactor, text: st
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mi cuenta es {}, gracias", "CR05 0152 0200 1026 2840 66"),  # Costa Rica
+        ("Mi IBAN es {}, gracias", "CR05 0152 0200 1026 2840 67"),  # introduced, check digits mistyped
+        ("Depositen en {} por favor", "DO28BAGR00000001212453611324"),  # República Dominicana
+        ("IBAN: {}", "GT82 TRAJ 0102 0000 0012 1002 9690"),  # Guatemala
+        ("El reembolso a {} no llegó", "SV62 CENR 0000 0000 0000 0070 0025"),  # El Salvador
+        ("Refund to my Brazilian account {} please", "BR15 0000 0000 0000 1093 2840 814P 2"),
+    ],
+)
+def test_an_iban_of_any_country_in_the_registry_is_redacted(redactor: Redactor, text: str, value: str) -> None:
+    """Central American customers write Spanish and have IBANs: only the SEPA countries' lengths were written down,
+    so "Mi IBAN es CR05 0152 ..." stayed as written (a Guatemalan one lost its tail to a phone number)."""
+    result = redactor.redact(text.format(value), "es")
+    assert result.text == text.format("<IBAN_1>"), result.text
+
+
+@pytest.mark.parametrize(
     ("text", "kind", "value"),
     [
         ("El código {} no funciona.", "DNI", "１２３４５６７８Z"),
