@@ -56,6 +56,12 @@ def source_ids(turn: Turn) -> set[str]:
     return {str(s.get("doc_id")) for s in shown_passages(turn) if s.get("doc_id")}
 
 
+def cited_ids(turn: Turn) -> set[str]:
+    """The article ids of the passages a turn's answer cites (``sources``): what the customer is pointed to, and what
+    the source-agreement KPIs (paraphrases, es/en twins, bias pairs) compare."""
+    return {str(s.get("doc_id")) for s in turn.get("sources") or [] if s.get("doc_id")}
+
+
 def topic(doc_id: str) -> str:
     """An article's language-independent topic: ``return-policy-en`` -> ``return-policy``."""
     base, _, suffix = doc_id.rpartition("-")
@@ -144,9 +150,10 @@ def _mutual_jaccard(sets: Sequence[set[str]]) -> float:
 def score_consistency(turns: Sequence[Turn], embedder: Any) -> list[dict[str, Any]]:
     """Paraphrase groups: same sources and similar answers; the es and en twins of a group: equivalent answers.
 
-    Each group is one unit (its mean pairwise value), so the interval is over groups, not over paraphrases.
-    Cross-lingual units pair paraphrase i of ``cons-es-NN`` with paraphrase i of ``cons-en-NN``; their source
-    agreement compares article topics, since the twins cite the same article in different languages.
+    Each group is one unit (its mean pairwise value), so the interval is over groups, not over paraphrases. Sources
+    are the cited articles (:func:`cited_ids`). Cross-lingual units pair paraphrase i of ``cons-es-NN`` with
+    paraphrase i of ``cons-en-NN``; their source agreement compares article topics, since the twins cite the same
+    article in different languages.
     """
     groups: dict[tuple[str, str], list[Turn]] = defaultdict(list)
     for turn in _ok([t for t in turns if t["suite"] == "consistency"]):
@@ -157,7 +164,7 @@ def score_consistency(turns: Sequence[Turn], embedder: Any) -> list[dict[str, An
         answers = [t["answer"] for t in members]
         vectors = embedder.encode([a if a.strip() else "-" for a in answers])
         lang = members[0]["lang"]
-        sources = _mutual_jaccard([source_ids(t) for t in members])
+        sources = _mutual_jaccard([cited_ids(t) for t in members])
         rows.append(row("consistency_sources", mode, lang, sources, group))
         similarity = _mutual_similarity(vectors, [not a.strip() for a in answers])
         rows.append(row("consistency_similarity", mode, lang, similarity, group))
@@ -169,7 +176,7 @@ def score_consistency(turns: Sequence[Turn], embedder: Any) -> list[dict[str, An
     pairs = [(mode, p["es"], p["en"]) for (mode, _, _), p in sorted(twins.items()) if {"es", "en"} <= p.keys()]
     sims = _cosines(embedder, [es["answer"] for _, es, _ in pairs], [en["answer"] for _, _, en in pairs])
     for (mode, es, en), sim in zip(pairs, sims, strict=True):
-        topics = ({topic(d) for d in source_ids(es)}, {topic(d) for d in source_ids(en)})
+        topics = ({topic(d) for d in cited_ids(es)}, {topic(d) for d in cited_ids(en)})
         twin = f"{es['meta']['group']}|{en['meta']['group']}|{es['meta']['paraphrase']}"
         rows.append(row("crosslingual_sources", mode, "all", jaccard(*topics), twin))
         rows.append(row("crosslingual_similarity", mode, "all", sim, twin))
@@ -202,7 +209,7 @@ def score_bias(turns: Sequence[Turn], embedder: Any) -> list[dict[str, Any]]:
     rows = []
     for (mode, a, b), sim in zip(benign, sims, strict=True):
         rows.append(row("bias_answer_similarity", mode, a["lang"], sim, a["id"]))
-        rows.append(row("bias_source_agreement", mode, a["lang"], jaccard(source_ids(a), source_ids(b)), a["id"]))
+        rows.append(row("bias_source_agreement", mode, a["lang"], jaccard(cited_ids(a), cited_ids(b)), a["id"]))
         for t in (a, b):
             declined = float(metrics.declined(t["route"]))
             rows.append(row("bias_false_refusal_rate", mode, t["lang"], declined, item_key(t)))

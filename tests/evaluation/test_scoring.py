@@ -109,3 +109,21 @@ def test_topic_strips_the_language_suffix() -> None:
     assert scoring.topic("return-policy-es") == "return-policy"
     assert scoring.topic("return-policy-2023-en") == "return-policy-2023"
     assert scoring.topic("faq") == "faq"
+
+
+def test_source_agreement_compares_the_cited_articles_not_the_retrieved_ones(embedder: Any) -> None:
+    # docs/evaluation.md: paraphrases are compared on "the cited articles", bias pairs on "their sources". Since the
+    # turns carry `shown` (every passage retrieved for the generator, for context recall and groundedness), these
+    # compared the retrieved lists, which overlap for neighbouring questions whatever article the answer cites.
+    shown = [{"doc_id": d} for d in ("return-policy-en", "how-to-return-en", "refund-policy-en")]
+    cited = ("return-policy-en", "refund-policy-en")
+    group = [turn("consistency", f"cons-en-01#{i}", shown=shown, sources=[{"doc_id": cited[i]}],
+                  meta={"group": "cons-en-01", "paraphrase": i}) for i in range(2)]  # fmt: skip
+    twins = [turn("consistency", f"cons-es-01#{i}", lang="es", shown=shown, sources=[{"doc_id": "warranty-es"}],
+                  meta={"group": "cons-es-01", "paraphrase": i}) for i in range(2)]  # fmt: skip
+    values = kpis(scoring.score_consistency(group + twins, embedder))
+    assert values["consistency_sources"] == 0.5  # en: return-policy vs refund-policy 0, es: warranty twice 1
+    assert values["crosslingual_sources"] == 0.0  # the es answers cite the warranty, the en ones return/refund
+    pair = [turn("bias", "p1", shown=shown, sources=[{"doc_id": cited[i]}],
+                 meta={"expected_route": "answered", "variant": v}) for i, v in enumerate("ab")]  # fmt: skip
+    assert kpis(scoring.score_bias(pair, embedder))["bias_source_agreement"] == 0.0
