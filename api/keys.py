@@ -183,6 +183,10 @@ class KeyStore:
         )
         return ApiKey(**row) if row else None
 
+    def is_live(self, key_id: str) -> bool:
+        """Whether the key ``key_id`` exists and is not revoked (a long request checks it again as it runs)."""
+        return self.db.one("SELECT id FROM api_keys WHERE id = ? AND revoked IS NULL", (key_id,)) is not None
+
     def session_owner(self, session_id: str) -> str | None:
         """The id of the key that owns ``session_id``, or None when the session is new."""
         row = self.db.one("SELECT key_id FROM session_owners WHERE session_id = ?", (session_id,))

@@ -32,6 +32,12 @@ def _snapshot(runtime: Runtime, session_id: str) -> tuple[list[dict[str, Any]], 
     return messages, runtime.chat_service.store.handoff_status(session_id)
 
 
+def _poll(runtime: Runtime, session_id: str, key_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """The next snapshot, or None once the stream's key is revoked (signed out, ``supportbot keys revoke``): an open
+    stream kept sending the conversation to a revoked key until its ``wait`` ran out, up to an hour."""
+    return _snapshot(runtime, session_id) if runtime.keys.is_live(key_id) else None
+
+
 @router.get(
     "/{session_id}",
     response_model=TranscriptResponse,
@@ -59,7 +65,8 @@ def _sse(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:
         200: {
             "description": "Server-sent events: `status` ({status, escalation_id, agent, last}) first and whenever "
             "it changes, and `message` ({index, role, content, ...}) for each new message; the event id is the "
-            "message index, so a reconnecting client resumes with `Last-Event-ID`.",
+            "message index, so a reconnecting client resumes with `Last-Event-ID`. The stream ends when `wait` runs "
+            "out or the key is revoked.",
             "content": {
                 "text/event-stream": {
                     "schema": {
@@ -114,7 +121,10 @@ async def session_events(
             if time.monotonic() - pinged >= PING_S:
                 pinged = time.monotonic()
                 yield ": ping\n\n"
-            messages, status = await run_in_threadpool(_snapshot, runtime, session_id)
+            polled = await run_in_threadpool(_poll, runtime, session_id, key.id)
+            if polled is None:
+                return
+            messages, status = polled
             if status != handoff:
                 handoff, changed = status, True
 

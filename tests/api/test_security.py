@@ -1,0 +1,70 @@
+"""What an attacker or an auditor would try against the API: credentials that stop working while a request of theirs
+is still open, and the like (docs/api.md, "Security")."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fastapi.testclient import TestClient
+
+from api.config import ApiConfig
+from api.keys import KeyStore
+
+
+def _chat(client: TestClient, headers: dict[str, str], session: str, message: str) -> None:
+    response = client.post("/v1/chat", json={"message": message, "session_id": session}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def _follow(
+    client: TestClient, session: str, headers: dict[str, str], wait: float
+) -> tuple[threading.Thread, list[str]]:
+    """A thread reading the conversation's event stream; its text lands in the list once the stream ends."""
+    received: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", f"/v1/sessions/{session}/events", params={"wait": wait}, headers=headers) as response:
+            assert response.status_code == 200
+            opened.set()
+            received.append(response.read().decode("utf-8"))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(30)
+    return listener, received
+
+
+def test_revoking_a_key_ends_its_open_event_streams(
+    client: TestClient, keys: dict[str, dict[str, str]], api_config: ApiConfig
+) -> None:
+    # An agent signs out, a customer's key is revoked: each one's open stream went on sending the conversation's new
+    # messages until its `wait` ran out (up to an hour).
+    session = "security-revoked-stream"
+    _chat(client, keys["customer"], session, "How do I return a product?")
+    signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "pw"})
+    if signed.status_code == 401:
+        store = KeyStore(api_config.keys_db)
+        store.set_user("sec-ana", "pw", "agent")
+        store.close()
+        signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "pw"})
+    agent = {"Authorization": f"Bearer {signed.json()['key']}"}
+    store = KeyStore(api_config.keys_db)
+    record, key = store.create("customer", "security-test")
+    customer = {"Authorization": f"Bearer {key}"}
+    mine = "security-revoked-stream-own"
+    _chat(client, customer, mine, "How do I return a product?")
+
+    started = time.monotonic()
+    agent_stream, agent_seen = _follow(client, session, agent, wait=15)
+    customer_stream, _ = _follow(client, mine, customer, wait=15)
+    assert client.post("/v1/auth/signout", headers=agent).status_code == 200
+    store.revoke(record.id)
+    store.close()
+    time.sleep(1.5)  # the streams' next poll
+    _chat(client, keys["customer"], session, "And how long does the refund take?")
+    agent_stream.join(timeout=30)
+    customer_stream.join(timeout=30)
+    assert time.monotonic() - started < 12, "the streams stayed open after their keys were revoked"
+    assert "how long does the refund take" not in agent_seen[0], agent_seen[0]
