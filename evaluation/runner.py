@@ -321,7 +321,8 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     from retrieval.store import read_version
 
     articles = read_version(config.index_dir, with_search=False).documents
-    check_gold_ids(items, articles, config.testset, config.index_dir)
+    qa = [(str(item["id"]), item["meta"]["gold_ids"]) for item in items if item["suite"] == "qa"]
+    check_gold_ids(qa, articles, config.testset, config.index_dir)  # context recall is scored against them
     with building(config.out_dir) as work:
         return _compare(config, dataclasses.replace(config, out_dir=work), items, notes, progress, service, started)
 

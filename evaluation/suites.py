@@ -162,20 +162,27 @@ def bias_items(folder: Path, split: str, limit: int | None) -> list[Item]:
     ]  # fmt: skip
 
 
-def check_gold_ids(items: Sequence[Item], articles: Collection[str], testset: Path, index: Path) -> None:
-    """Refuse QA items whose gold ids name no article of the index: context recall would score them as missed.
+def check_gold_ids(
+    records: Iterable[tuple[str, Sequence[str]]], articles: Collection[str], source: Path, index: Path
+) -> None:
+    """Refuse gold ids that name no article of the index: recall would count them as missed, silently.
+
+    Args:
+        records: ``(record id, gold ids)`` of every scored record.
+        articles: The ids the index can return (and, for a cross-lingual index, the ids its articles translate).
+        source: The file the records come from, for the message.
+        index: The index, for the message.
 
     Raises:
-        EvalDataError: naming the testset, the index, and the first unknown ids with their questions' ids.
+        EvalDataError: naming the file, the index, and the first unknown ids with their records' ids.
     """
-    unknown = [(gold, item["id"]) for item in items if item["suite"] == "qa"
-               for gold in item["meta"]["gold_ids"] if gold not in articles]  # fmt: skip
+    unknown = [(gold, record) for record, golds in records for gold in golds if gold not in articles]
     if unknown:
-        named = ", ".join(f"{gold!r} ({item})" for gold, item in unknown[:5])
+        named = ", ".join(f"{gold!r} ({record})" for gold, record in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise EvalDataError(
-            f"{testset}: gold_ids that name no article of the index {index}: {named}{more}; context recall would "
-            "count them as missed (correct the ids, or ingest those articles)"
+            f"{source}: gold_ids that name no article of the index {index}: {named}{more}; recall would count them "
+            "as missed (correct the ids, or ingest those articles)"
         )
 
 

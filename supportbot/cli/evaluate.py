@@ -28,6 +28,7 @@ def retrieval(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout.", metavar=""),
 ) -> None:
     """Recall@1/5/10, MRR and nDCG@10, overall, per language and cross-lingual."""
+    from evaluation.suites import EvalDataError, check_gold_ids
     from retrieval.metrics import evaluate, load_queries
     from retrieval.search import KnowledgeBase
     from supportbot.cli.kb import user_errors
@@ -41,6 +42,11 @@ def retrieval(
         indexed_langs = {d.lang for d in docs if d.duplicate_of is None}
         # gold ids name articles in the query's language; map them to the indexed twin for cross-lingual runs
         translation_of = {d.translation_of: d.id for d in docs if d.translation_of}
+        try:
+            golds = [(str(r["id"]), r["gold_ids"]) for r in records]
+            check_gold_ids(golds, {*kb.data.documents, *translation_of}, queries, index)
+        except EvalDataError as exc:
+            fail(str(exc))
         result = evaluate(
             records,
             lambda texts: [[r.doc_id for r in found] for found in kb.search_batch(texts, k=10)],
