@@ -45,6 +45,7 @@ def plot_kpi(name: str, by_mode: Mapping[str, Mapping[str, Estimate]], path: Pat
     modes = _ordered(by_mode)
     langs = [lang for lang in LANGS if any(lang in per for per in by_mode.values())]
     width = 0.8 / max(len(modes), 1)
+    highest = 0.0  # the top of the highest whisker
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, mode in enumerate(modes):
         xs: list[float] = []
@@ -60,8 +61,11 @@ def plot_kpi(name: str, by_mode: Mapping[str, Mapping[str, Estimate]], path: Pat
             values.append(e.value)
             errors[0].append(max(e.value - low, 0.0))
             errors[1].append(max(high - e.value, 0.0))
+            highest = max(highest, high)
         ax.bar(xs, values, width, yerr=errors, capsize=3, label=mode, color=COLORS.get(mode))
     ax.set_xticks(range(len(langs)), langs)
+    # every KPI is >= 0: a chart of zeros (no edge-case exception in any mode) was centred on 0, from -0.04 to 0.04
+    ax.set_ylim(0.0, None if highest > 0 else 1.0)
     better = "higher" if kpi.higher_is_better else "lower"
     ax.set_title(f"{kpi.label} ({better} is better)", fontsize=10)
     ax.set_ylabel(kpi.unit or "score")

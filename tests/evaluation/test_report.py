@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from evaluation.kpis import aggregate, call_winners, row
 from evaluation.plots import write_plots
@@ -107,3 +108,25 @@ def test_the_report_says_how_all_is_made_and_that_a_dev_verdict_is_not_a_deploym
     criteria = {split: text.split("## Deployment criteria")[1].split("\n## ")[0] for split, text in texts.items()}
     assert "split **dev**" in criteria["dev"] and "decided on the test split" in criteria["dev"]
     assert "split **" not in criteria["test"]
+
+
+def test_a_kpi_chart_never_shows_negative_shares(tmp_path: Path, monkeypatch: Any) -> None:
+    # Every mode with no edge-case exception drew no bar on an axis from -0.04 to 0.04: a negative rate.
+    from evaluation import plots
+
+    axes = []
+    save = plots._save
+
+    def keep_limits(plt: Any, fig: Any, path: Path) -> Path:
+        axes.append(fig.axes[0].get_ylim())
+        return save(plt, fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep_limits)
+    zero = {"rag": {lang: Estimate(0.0, 0.0, 0.0, 40) for lang in ("es", "en", "all")}}
+    plots.plot_kpi("edge_error_rate", zero, tmp_path / "zero.png")
+    plots.plot_kpi("chrf", {"rag": {"es": Estimate(0.3, 0.25, 0.35, 40)}}, tmp_path / "chrf.png")
+    plots.plot_kpi("latency_p95_ms", {"rag": {"es": Estimate(30.0, 25.0, 35.0, 40)}}, tmp_path / "ms.png")
+    (zero_low, zero_high), (chrf_low, chrf_high), (ms_low, ms_high) = axes
+    assert zero_low == 0.0 and zero_high == 1.0  # all zero: the share's own 0-1 scale
+    assert chrf_low == 0.0 and 0.35 < chrf_high <= 1.0  # the whiskers fit
+    assert ms_low == 0.0 and ms_high > 35.0
