@@ -72,6 +72,8 @@ class CompareConfig:
         bad = [s for s in self.suites if s not in SUITES]
         if bad or not self.suites:
             raise CompareConfigError(f"--suites: unknown {bad or 'empty'}; choose from {', '.join(SUITES)}")
+        if len(set(self.suites)) != len(self.suites):  # its messages would run twice, in the same sessions
+            raise CompareConfigError("--suites: a suite is listed twice")
         if self.split not in SPLITS:
             raise CompareConfigError(f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.limit is not None and self.limit < 1:

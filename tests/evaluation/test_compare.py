@@ -194,6 +194,8 @@ def test_an_out_that_is_a_file_or_an_empty_testset_is_a_clear_error(tmp_path: Pa
     ("extra", "message"),
     [
         (["--modes", "rag,magic"], "--modes"),
+        # every message ran twice, the second time with the first as history, and n doubled
+        (["--suites", "qa,scope,qa"], "--suites: a suite is listed twice"),
         (["--split", "train"], "--split"),
         (["--limit", "0"], "--limit"),
         (["--workers", "0"], "--workers"),
