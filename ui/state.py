@@ -22,6 +22,20 @@ def literal(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text).replace("\n", "  \n")
 
 
+# The "!" of a Markdown image ("![alt](address)", "![alt][ref]") that no backslash escapes, and a "!" at the end,
+# which a streamed answer's next piece may follow with "[".
+_IMAGE = re.compile(r"(?<!\\)((?:\\\\)*)!(?=\[|$)")
+
+
+def without_images(text: str) -> str:
+    """``text`` for ``st.markdown`` with its Markdown kept (lists, bold, links) and no image: what a bot answer, an
+    agent's reply or a knowledge-base article holds. A browser fetches an image's address as soon as the message is
+    drawn: a tracking pixel in an agent's reply or an article, or conversation data that a language model, steered by
+    a planted article or by the customer, put in an address. The image's "!" is escaped: it reads as "!" and a link.
+    """
+    return _IMAGE.sub(r"\1\\!", text)
+
+
 @st.cache_resource(show_spinner=False)
 def _backend(key: str, _config: UIConfig) -> Backend:
     return make_backend(_config)

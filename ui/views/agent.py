@@ -51,11 +51,11 @@ def _search_tab(backend: Backend, who: Staff) -> None:
     st.caption(f"{len(results)} articles")
     for rank, result in enumerate(results, start=1):
         tag_text = ", ".join(result.get("tags") or []) or "no tags"
-        st.markdown(
+        st.markdown(state.without_images(
             f"{rank}. **{result.get('title', '')}** · `{result['doc_id']}` · {result.get('lang', '')} · "
             f"score {float(result.get('score', 0.0)):.3f} · {tag_text}"
-        )
-        st.caption(str(result.get("text", ""))[:240])
+        ))  # fmt: skip
+        st.caption(state.without_images(str(result.get("text", ""))[:240]))
     doc_id = st.selectbox("Open article", [r["doc_id"] for r in results], key="kb_article", format_func=lambda d: d)
     if doc_id:
         _article(backend, doc_id, who)
@@ -67,7 +67,7 @@ def _article(backend: Backend, doc_id: str, who: Staff) -> None:
         st.warning(f"Article {doc_id} is no longer in the knowledge base.")
         return
     with st.container(border=True):
-        st.subheader(document.get("title") or doc_id)
+        st.subheader(state.without_images(document.get("title") or doc_id))
         details = [f"id `{doc_id}`", f"language {document.get('lang') or '?'}"]
         if document.get("tags"):
             details.append("tags " + ", ".join(document["tags"]))
@@ -77,8 +77,8 @@ def _article(backend: Backend, doc_id: str, who: Staff) -> None:
             details.append(f"translation of `{document['translation_of']}`")
         st.caption(" · ".join(details))
         if document.get("url"):
-            st.markdown(f"[{document['url']}]({document['url']})")
-        st.markdown(document.get("text", ""))
+            st.markdown(state.without_images(f"[{document['url']}]({document['url']})"))
+        st.markdown(state.without_images(document.get("text", "")))
 
 
 AGENT_AVATAR = ":material/support_agent:"
@@ -127,12 +127,12 @@ def render_turn(turn: dict[str, Any]) -> None:
     role = str(turn.get("role", ""))
     if role == "agent":
         with st.chat_message("agent", avatar=AGENT_AVATAR):
-            st.markdown(str(turn.get("content", "")))
+            st.markdown(state.without_images(str(turn.get("content", ""))))
             st.caption(f"{turn.get('author') or 'agent'} · {_when(turn.get('at'))}")
         return
     with st.chat_message("user" if role == "user" else "assistant"):
         content = str(turn.get("content", ""))
-        st.markdown(state.literal(content) if role == "user" else content)
+        st.markdown(state.literal(content) if role == "user" else state.without_images(content))
 
 
 def _label(record: dict[str, Any]) -> str:
@@ -350,9 +350,10 @@ def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]
         with st.expander(f"Passages for the last question ({len(passages)})"):
             st.caption(f"Question: {state.literal(str(draft.get('question') or '(none)'))}")
             for n, passage in enumerate(passages, start=1):
-                st.markdown(f"[{n}] **{passage.get('title', '')}** · `{passage.get('doc_id', '')}` · "
-                            f"{passage.get('lang', '')}")  # fmt: skip
-                st.caption(str(passage.get("text", ""))[:400])
+                title, doc_id, lang = passage.get("title", ""), passage.get("doc_id", ""), passage.get("lang", "")
+                line = f"[{n}] **{title}** · `{doc_id}` · {lang}"
+                st.markdown(state.without_images(line))
+                st.caption(state.without_images(str(passage.get("text", ""))[:400]))
         if not mine:
             _not_sent(escalation_id, draft)
         if record.get("status") == "open":

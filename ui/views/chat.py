@@ -47,10 +47,10 @@ def _render_sources(message: dict[str, Any], lang: str) -> None:
             title = source.get("title") or source.get("doc_id", "")
             url = source.get("url")
             heading = f"[{title}]({url})" if url else title
-            st.markdown(f"[{number}] **{heading}** · {source.get('lang', '')}")
+            st.markdown(state.without_images(f"[{number}] **{heading}** · {source.get('lang', '')}"))
             if source.get("text"):
                 snippet = str(source["text"])
-                st.caption(snippet[:300] + ("…" if len(snippet) > 300 else ""))
+                st.caption(state.without_images(snippet[:300] + ("…" if len(snippet) > 300 else "")))
 
 
 def _render_extras(backend: Backend, message: dict[str, Any], lang: str) -> None:
@@ -74,10 +74,13 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     if forced is None and not re.search(r"[^\W\d_]", prompt):  # no letter (emoji, a number): nothing to detect
         forced = state.page_lang()  # the conversation's so far (the browser's before it starts), not English
 
+    streamed: list[str] = []  # as the service sent it; the page draws each piece without images
+
     def tokens() -> Iterator[str]:
         for event in backend.stream(prompt, session_id=session_id, lang=forced):
             if event.get("type") == "token":
-                yield str(event.get("text", ""))
+                streamed.append(str(event.get("text", "")))
+                yield state.without_images(streamed[-1])
             elif event.get("type") == "final":
                 final.update(event)
 
@@ -85,15 +88,15 @@ def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> di
     slot = st.empty()
     try:
         with slot.container():
-            streamed = st.write_stream(tokens())
+            st.write_stream(tokens())
     except BackendError as exc:
         st.session_state["unsent"] = {"text": prompt, "error": _failed(exc, ui_lang)}
         slot.error(st.session_state["unsent"]["error"])
         return None
-    streamed_text = streamed if isinstance(streamed, str) else ""
+    streamed_text = "".join(streamed)
     final.setdefault("answer", streamed_text)
     if final["answer"] != streamed_text:  # the final answer is authoritative (a rail may replace a streamed one)
-        slot.markdown(final["answer"])
+        slot.markdown(state.without_images(final["answer"]))
     return final
 
 
@@ -105,7 +108,7 @@ RETRY_S = 3  # while the service is down, the page checks it this often and come
 
 def _render_agent(message: dict[str, Any]) -> None:
     with st.chat_message("agent", avatar=AGENT_AVATAR):
-        st.markdown(message["content"])
+        st.markdown(state.without_images(message["content"]))
         st.caption(str(message.get("author") or ""))
 
 
@@ -315,7 +318,8 @@ def main() -> None:
             st.caption(t(message["key"], lang, **message["values"]))
             continue
         with st.chat_message(message["role"]):
-            st.markdown(state.literal(message["content"]) if message["role"] == "user" else message["content"])
+            content = message["content"]
+            st.markdown(state.literal(content) if message["role"] == "user" else state.without_images(content))
             if message["role"] == "assistant":
                 _render_extras(backend, message, lang)
     if up and followed:
