@@ -10,6 +10,8 @@ migrations): a process finds it missing or old and says so (:class:`SchemaMissin
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -141,6 +143,23 @@ class Database:
         """Release this store's hold on the database."""
 
 
+def connect_private(path: Path) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` (created, with its folder, when missing), readable and writable by the
+    owner only: conversations, escalations, key and password hashes live in these files. A new file is made ``0600``
+    before SQLite opens it, and SQLite gives its ``-wal`` and ``-shm`` files the same mode; an existing one (and its
+    ``-wal``/``-shm``) loses its group and other permissions. Under the usual umask (022) they were world-readable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # missing, or another user's file (shared on purpose): left as it is
+            if (mode := file.stat().st_mode & 0o777) & 0o077:
+                file.chmod(mode & 0o700)
+    return sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+
+
 class SqliteDatabase(Database):
     """One SQLite file (WAL), one connection shared by the threads of a process under a lock."""
 
@@ -150,9 +169,8 @@ class SqliteDatabase(Database):
         """Open (creating when needed) ``path`` and run ``setup`` (the store's ``CREATE TABLE IF NOT EXISTS``)."""
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        self._db = connect_private(self.path)
         self._db.row_factory = sqlite3.Row
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graph.config import GraphConfig, GraphConfigError
+from graph.db import connect_private
 from graph.deps import Deps, VectorCache
 from graph.state import turn_input
 from graph.store import SupportStore
@@ -56,8 +57,7 @@ def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | N
         return PostgresSaver(shared_pool(config.database_url, config.database_pool_size)), None
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    Path(config.checkpoint_db).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(config.checkpoint_db), check_same_thread=False, timeout=30)
+    conn = connect_private(Path(config.checkpoint_db))
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return SqliteSaver(conn), conn

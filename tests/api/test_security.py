@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.config import ApiConfig
 from api.keys import KeyStore
+from graph.db import SqliteDatabase
 
 
 def _chat(client: TestClient, headers: dict[str, str], session: str, message: str) -> None:
@@ -68,3 +70,26 @@ def test_revoking_a_key_ends_its_open_event_streams(
     customer_stream.join(timeout=30)
     assert time.monotonic() - started < 12, "the streams stayed open after their keys were revoked"
     assert "how long does the refund take" not in agent_seen[0], agent_seen[0]
+
+
+def _private(path: Path) -> bool:
+    return path.stat().st_mode & 0o077 == 0
+
+
+def test_the_state_databases_are_readable_by_their_owner_only(
+    client: TestClient, keys: dict[str, dict[str, str]], api_config: ApiConfig, tmp_path: Path
+) -> None:
+    # Under a usual umask (022) the key database (key hashes, console users' password hashes, who owns which session),
+    # the support store and the conversation memory were created world-readable (0644), WAL files included.
+    _chat(client, keys["customer"], "security-file-modes", "How do I return a product?")
+    graph = api_config.graph_config()
+    files = [api_config.keys_db, Path(graph.store_db), Path(graph.checkpoint_db)]
+    written = [f for base in files for f in (base, base.with_name(base.name + "-wal")) if f.exists()]
+    assert len(written) >= 3, written
+    assert [f for f in written if not _private(f)] == []
+    # A database an earlier version left world-readable is made private when it is opened.
+    old = tmp_path / "support.sqlite"
+    SqliteDatabase(old).close()
+    old.chmod(0o644)
+    SqliteDatabase(old).close()
+    assert _private(old)
