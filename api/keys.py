@@ -54,6 +54,9 @@ USER_PREFIX = "user:"
 # A key's name is shown to customers as their agent's name (in a Markdown banner): letters, digits, spaces and
 # . @ : ' - only, so no name is a link or an image ("[Ana](//evil.example)" was accepted).
 KEY_NAME = re.compile(r"[\w .@:'’-]{0,80}")
+# A key as :meth:`KeyStore.create` makes it, anywhere in a text: group 1 is its public part (``sb_<id>_``), the rest
+# its secret (the logs keep the first and drop the second).
+KEY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(sb_[0-9a-f]{12}_)[A-Za-z0-9_-]{16,}")
 
 
 class ApiKeyError(ValueError):

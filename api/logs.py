@@ -1,8 +1,9 @@
 """Logging for the API with personal data masked: a handful of precompiled regexes, cheap enough for every line.
 
 Full NER-based redaction (``finetune.pii``) is for stored transcripts; logs only need the obvious identifiers
-(emails, phone and card numbers, IBANs, Spanish DNI/NIE, Mexican CURP/RFC, IPs) gone before a line is written. What
-only its context makes personal (a name, an address, a date of birth) is left to ``finetune.pii``.
+(emails, phone and card numbers, IBANs, Spanish DNI/NIE, Mexican CURP/RFC, IPs) and the secret of an API key gone
+before a line is written. What only its context makes personal (a name, an address, a date of birth) is left to
+``finetune.pii``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import logging
 import re
 
+from api.keys import KEY_IN_TEXT
+
 LOGGER_NAME = "supportbot.api"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (KEY_IN_TEXT, r"\1<SECRET>"),  # an API key a client put in a path: its id stays, its secret goes (first: the
+    # secret's digits must not become a phone or card placeholder)
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
     (re.compile(r"(?<![\w&])[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[A-Z\d]\d\b"), "<CURP>"),
     (re.compile(r"(?<![\w&])[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}\b"), "<RFC>"),

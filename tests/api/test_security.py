@@ -3,14 +3,17 @@ is still open, and the like (docs/api.md, "Security")."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.config import ApiConfig
 from api.keys import KeyStore
+from api.logs import LOGGER_NAME
 from graph.db import SqliteDatabase
 
 
@@ -93,3 +96,20 @@ def test_the_state_databases_are_readable_by_their_owner_only(
     old.chmod(0o644)
     SqliteDatabase(old).close()
     assert _private(old)
+
+
+def test_an_api_key_never_reaches_a_log_line(
+    client: TestClient, api_config: ApiConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A client that puts its key where an id goes (a session id, a query built wrong) had it written to the access
+    # log as it was; the log keeps the key's id, which is public, and drops its secret.
+    store = KeyStore(api_config.keys_db)
+    record, key = store.create("customer", "security-log")
+    store.close()
+    secret = key.split("_", 2)[2]
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        client.get(f"/v1/sessions/{key}", headers={"X-API-Key": key})
+        logging.getLogger(LOGGER_NAME).error("upstream refused %s", f"Authorization: Bearer {key}")
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    assert any(f"sb_{record.id}_" in line for line in lines), lines
+    assert not [line for line in lines if secret in line], lines
