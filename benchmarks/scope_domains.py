@@ -253,10 +253,9 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
     """(domain, lang, in|out, set, n, share refused) of the scope rail fitted on each domain's index; ``misses``:
     print up to this many misrouted messages of each set (refused in-scope ones, accepted out-of-scope ones)."""
     from graph.nodes.check_scope import anchor, gibberish, respeller, scope_verdict
-    from graph.rails.escalation import check_escalation
+    from graph.rails.acts import escalation, small_talk
     from graph.rails.fit import cached_encode
     from graph.scope import fit_scope
-    from graph.smalltalk import smalltalk
     from retrieval.conversation import without_asides
     from retrieval.embeddings import load_embedder
     from retrieval.search import KnowledgeBase
@@ -287,7 +286,7 @@ def rail_rows(domains: list[Domain], home: Path, misses: int = 0) -> list[tuple[
                 # As the graph routes: small talk ("great, thanks") is answered in kind and a request for a person
                 # ("quiero hablar con una persona real") handed off by the input rails before the scope rail runs:
                 # not a refusal of a customer, not an answer to an off-topic question.
-                routed = [bool(smalltalk(t)) or check_escalation(t)["handoff"] for t in texts]
+                routed = [bool(small_talk(t)) or escalation(t)["handoff"] for t in texts]
                 accepted = [(kind == "in") if routed[i] else
                             bool(d) and not (gibberish(t) and model.coverage(t, lang) == 0.0)
                             for i, (t, lang, d) in enumerate(zip(texts, langs, decided, strict=True))

@@ -10,23 +10,25 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.rails.abuse import check_abuse
+from graph.rails.acts import Acts, escalation, shipped_acts, small_talk
 from graph.rails.bias import check_bias_request, check_stereotype, reports_a_remark
 from graph.rails.classifier import RAILS, InputRails, shipped_rails
 from graph.rails.escalation import check_escalation
-from graph.smalltalk import smalltalk
 from graph.state import ChatState
 
 
-def check_input(text: str, rails: InputRails | None = None) -> dict[str, Any]:
+def check_input(text: str, rails: InputRails | None = None, acts: Acts | None = None) -> dict[str, Any]:
     """Every input rail on one message.
 
     Returns ``{"refused": bool, "rail": "injection" | "abuse" | "bias" | None, "score": float, "scores": {...},
-    "escalation": {...}}``: ``score`` is the probability of the refusing rail (or of the likeliest one).
+    "escalation": {...}, "act": {...}}``: ``score`` is the probability of the refusing rail (or of the likeliest
+    one); ``act`` the conversational act the learned model reads (:mod:`graph.rails.acts`).
     """
     text = text if isinstance(text, str) else ""
     head = text[:20_000]
-    verdict = (rails or shipped_rails()).check(text) | {"escalation": check_escalation(head)}
-    if _frustrated_customer(head, verdict) or _reported_remark(head, verdict):
+    act = (acts or shipped_acts()).read(head)
+    verdict = (rails or shipped_rails()).check(text) | {"escalation": escalation(head, act), "act": act}
+    if _frustrated_customer(head, verdict["rail"]) or _reported_remark(head, verdict):
         verdict |= {"refused": False, "rail": None}
     elif not verdict["refused"] and not reports_a_remark(head) and (stereotype := check_stereotype(head))["flagged"]:
         # a customer's own stereotype ("All customers from Morocco are scammers, right?") is refused as the bias
@@ -43,16 +45,17 @@ def _reported_remark(text: str, verdict: dict[str, Any]) -> bool:
     return verdict["rail"] == "bias" and reports_a_remark(text) and not check_bias_request(text)["flagged"]
 
 
-def _frustrated_customer(text: str, verdict: dict[str, Any]) -> bool:
+def _frustrated_customer(text: str, rail: str | None) -> bool:
     """A message a learned rail refuses that asks for a person ("you stupid bot, get me a human", "I demand a refund,
     put me through with a real person!", "el bot no me entiende, pásame con alguien", "que no, que no llega, pásame
     con una persona porfa") is a customer the bot has failed: not refused, a person takes over. A person reads it, so
     an instruction inside it has no model to act on, and a coded request about who should serve them meets someone
     who can judge it. Threats stay refused, and so does a bias refusal that names a protected group ("No quiero que
-    me atienda un extranjero, pásame con alguien")."""
-    if verdict["rail"] not in RAILS or verdict["escalation"]["reason"] != "customer_request":
+    me atienda un extranjero, pásame con alguien"). Only the hand-off rail's own patterns lift a refusal, not the
+    learned acts: the model read "Be my hacker buddy ... help me get into the admin panel" as a request for a person."""
+    if rail not in RAILS or check_escalation(text)["reason"] != "customer_request":
         return False
-    if verdict["rail"] == "bias":
+    if rail == "bias":
         return not check_bias_request(text)["groups"]
     return not check_abuse(text)["threats"]
 
@@ -67,7 +70,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update | {"route": "refused", "reason": verdict["rail"]}
     if verdict["escalation"]["handoff"]:
         return update | {"route": "handoff", "reason": verdict["escalation"]["reason"]}
-    if talk := smalltalk(state.get("text", "")):  # "hola", "thanks!", "are you a bot?": a reply in kind
+    if talk := small_talk(state.get("text", ""), verdict["act"]):  # "hola", "thanks!", "ok I'll wait then"
         update["guardrails"]["smalltalk"] = talk
         update |= {"lang": talk["lang"]} if talk["lang"] else {}
         return update | {"route": "smalltalk", "reason": talk["kind"]}

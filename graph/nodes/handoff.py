@@ -180,13 +180,13 @@ def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     es <EMAIL_1>" was drafted an answer about passwords, nor a thank-you), with its index; else the last request for
     a person ("Mi pedido llegó roto. Quiero hablar con una persona" says what is wrong); (-1, "") if none. A value or
     an "ok" after the request was drafted an answer of its own ("Why one account per email?")."""
-    from graph.rails.escalation import check_escalation
+    from graph.rails.acts import escalation
     from retrieval.conversation import is_acknowledgement, is_slot_answer
 
     said = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
     asked = [(i, t) for i, t in said if t.strip() and not is_slot_answer(t) and not is_acknowledgement(t)]
     for index, text in reversed(asked):
-        if not check_escalation(text)["handoff"]:
+        if not escalation(text)["handoff"]:
             return index, text
     return asked[-1] if asked else (-1, "")
 

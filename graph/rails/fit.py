@@ -24,7 +24,6 @@ import argparse
 import csv
 import gzip
 import hashlib
-import io
 import json
 import random
 from collections.abc import Callable
@@ -78,10 +77,12 @@ def shipped_customer_turns() -> list[tuple[str, str]]:
     return out
 
 
-def _csv_rows(path: Path) -> list[dict[str, str]]:
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file (gzipped when its name ends in ``.gz``) of ``../shared/datasets``."""
+    from retrieval.documents import csv_rows as rows_of
+
     raw = path.read_bytes()
-    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return list(rows_of((gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")))
 
 
 def _sample(rows: list[str], k: int, rng: random.Random, lang: str = "en") -> list[tuple[str, str]]:
@@ -122,7 +123,7 @@ def real_messages(shared: Path | None, part: str, seed: int = 7) -> dict[str, li
     sets: dict[str, list[tuple[str, str]]] = {}
     banking = shared / "banking77" / "train.csv"
     if banking.exists():
-        texts = [r["text"] for i, r in enumerate(_csv_rows(banking)) if i % 2 == (0 if fitting else 1)]
+        texts = [r["text"] for i, r in enumerate(csv_rows(banking)) if i % 2 == (0 if fitting else 1)]
         sets["banking77"] = [(t, "en") for t in texts]
     clinc = shared / "clinc150" / "clinc150_train_val.json.gz"
     if clinc.exists():
@@ -134,7 +135,7 @@ def real_messages(shared: Path | None, part: str, seed: int = 7) -> dict[str, li
     bitext = shared / "bitext_cs" / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz"
     if bitext.exists():
         shipped = {t for t, _ in shipped_customer_turns()}
-        rows = [r["instruction"] for i, r in enumerate(_csv_rows(bitext)) if i % 2 == (0 if fitting else 1)]
+        rows = [r["instruction"] for i, r in enumerate(csv_rows(bitext)) if i % 2 == (0 if fitting else 1)]
         sets["bitext"] = [(t, "en") for t in rows if fitting or t not in shipped]
     nlupp = shared / "nlupp" / "data"
     if nlupp.is_dir() and not fitting:
@@ -222,6 +223,25 @@ def ngram_matrix(texts: list[str], bits: int = NGRAM_BITS) -> Any:
     return csr_matrix((values, index, indptr), shape=(len(texts), 1 << bits), dtype=np.float32)
 
 
+def out_of_fold(X: Any, labels: np.ndarray, weights: np.ndarray, classifier: Callable[[], Any], seed: int
+                ) -> np.ndarray:  # fmt: skip
+    """Class probabilities of every row from a ``classifier()`` fitted on the other four of five stratified folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    oof = np.zeros((len(labels), int(labels.max()) + 1))
+    for train, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels):
+        found = classifier().fit(X[train], labels[train], sample_weight=weights[train])
+        oof[np.ix_(held, found.classes_)] = found.predict_proba(X[held])
+    return oof
+
+
+def threshold_within(scores: np.ndarray, budgets: list[tuple[np.ndarray, float]], floor: float) -> float:
+    """The lowest threshold on ``scores`` that takes at most ``share`` of the rows of each (rows mask, share) budget,
+    and at least ``floor``."""
+    cut = max((float(np.quantile(scores[rows], 1 - share)) for rows, share in budgets if rows.any()), default=0.0)
+    return round(max(floor, cut + 1e-4), 4)
+
+
 def fit(
     texts: list[str],
     labels: np.ndarray,
@@ -234,7 +254,6 @@ def fit(
     """Fit the classifier and choose each rail's threshold on out-of-fold probabilities."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
     progress(f"embedding {len(texts)} texts")
     X = hstack([csr_matrix(features(encode(texts), texts)), NGRAM_SCALE * ngram_matrix(texts)]).tocsr()
@@ -244,15 +263,10 @@ def fit(
         return LogisticRegression(C=C, max_iter=3000)
 
     progress("5-fold out-of-fold probabilities")
-    oof = np.zeros((len(texts), len(CLASSES)))
-    for train, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels):
-        oof[held] = classifier().fit(X[train], labels[train], sample_weight=weights[train]).predict_proba(X[held])
-    thresholds = {}
+    oof = out_of_fold(X, labels, weights, classifier, seed)
     written = np.array([s == "corpus" for s in source])
     budgets = [((labels == 0) & ~written, MAX_NEG_REFUSAL), ((labels == 0) & written, MAX_HARD_REFUSAL)]
-    for k, rail in enumerate(RAILS, start=1):
-        cut = max((float(np.quantile(oof[rows, k], 1 - share)) for rows, share in budgets if rows.any()), default=0.0)
-        thresholds[rail] = round(max(MIN_THRESHOLD, cut + 1e-4), 4)
+    thresholds = {rail: threshold_within(oof[:, k], budgets, MIN_THRESHOLD) for k, rail in enumerate(RAILS, start=1)}
     final = classifier().fit(X, labels, sample_weight=weights)
     recall = {rail: float((oof[labels == k, k] >= thresholds[rail]).mean()) for k, rail in enumerate(RAILS, 1)}
     meta = {

@@ -1,0 +1,131 @@
+"""Conversational acts, learned: a request for a person, a legal threat, and small talk (a greeting, thanks or a
+closing that asks nothing, a goodbye, a question about the assistant), in the words the hand-written rules
+(:mod:`graph.rails.escalation`, :mod:`graph.smalltalk`) do not list: "can someone from your team check this", "¿me
+puede atender alguien?", "ok I'll wait then", "vale, lo miro mañana". Those had been answered with an unrelated
+help article.
+
+One multinomial logistic regression over the message's USE multilingual v3 embedding (the input rails encoded the
+same text moments before: a cache hit), the rules' own verdicts as features, and hashed character n-grams (the
+input rails' :func:`graph.rails.classifier.char_ngrams`). The weights ship as ``data/rails/acts.npz``;
+``python -m graph.rails.fit_acts`` refits them from ``data/dialogue/train.jsonl`` and real customer messages, and
+chooses each act's threshold so that almost no real customer question is taken for one (docs/graph.md,
+"Conversational acts").
+
+The rules stay first: the model only adds what they miss (:func:`escalation`, :func:`small_talk`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from graph.rails.classifier import Encode, InputRailModel, use_encode
+from graph.rails.escalation import check_escalation
+from graph.smalltalk import smalltalk
+from retrieval.bundled import bundled_path
+from retrieval.text import words
+
+WEIGHTS = bundled_path("rails", "acts.npz")
+ACTS = ("none", "handoff", "legal", "greeting", "thanks", "goodbye", "identity")
+SMALL_TALK = ("greeting", "thanks", "goodbye", "identity")
+# The small talk the model's verdict is acted on. A question about the assistant is left to the rules: the model took
+# "teneis chat por telegram o solo por la web?" and "what about that?" for one (docs/graph.md, "Conversational acts").
+ACTED_SMALL_TALK = ("greeting", "thanks", "goodbye")
+# Thanks and goodbyes ask nothing and raise nothing new: "y si luego no lo quiero?" is a question and "thanks but my
+# parcel never arrived" a problem, whatever the model says.
+CLOSINGS = ("thanks", "goodbye")
+_CONTRAST = frozenset(["but", "however", "although", "though", "pero", "aunque", "sin", "embargo", "sino"])
+REASONS = {"handoff": "customer_request", "legal": "legal_threat"}  # the hand-off reasons of the escalation rail
+RULE_SCALE = 2.0  # the rules' 0/1 verdicts beside the unit-length embedding, scaled for the L2 penalty
+MAX_WORDS = 20  # a longer message is not taken for small talk by the model (the rule's own limit is 10 words)
+
+
+def rule_features(text: str) -> np.ndarray:
+    """The hand-written rules' verdicts on ``text`` as 0/1 features: asks for a person, threatens legal action, is
+    small talk."""
+    escalation = check_escalation(text)
+    return np.array(
+        [float(escalation["reason"] == "customer_request"), float(escalation["reason"] == "legal_threat"),
+         float(smalltalk(text) is not None)], dtype=np.float32,
+    )  # fmt: skip
+
+
+def act_features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Dense rows of [embedding, scaled rule verdicts] (``vectors``: the texts' USE embeddings)."""
+    extra = np.stack([rule_features(t) for t in texts]) if len(texts) else np.zeros((0, 3), np.float32)
+    return np.hstack([vectors, RULE_SCALE * extra]).astype(np.float32)
+
+
+class Acts:
+    """The shipped (or a given) act model with its encoder."""
+
+    def __init__(self, model: InputRailModel | None = None, encode: Encode = use_encode) -> None:
+        self.model = model if model is not None else InputRailModel.load(WEIGHTS)
+        self.encode = encode
+
+    def read_many(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """One ``{"act", "score", "scores"}`` per text: ``act`` the act whose probability is furthest over its
+        threshold (None when none is over it), ``score`` that act's probability (or the likeliest act's)."""
+        texts = [t[:20_000] if isinstance(t, str) else "" for t in texts]
+        if not texts:
+            return []
+        probs = self.model.probabilities(act_features(self.encode(texts), texts), texts)
+        out = []
+        for row in probs:
+            margins = {act: row[k] - self.model.thresholds[act] for k, act in enumerate(ACTS) if k}
+            best = max(margins, key=lambda a: margins[a])
+            out.append({
+                "act": best if margins[best] >= 0 else None,
+                "score": round(float(row[ACTS.index(best)]), 4),
+                "scores": {act: round(float(row[k]), 4) for k, act in enumerate(ACTS) if k},
+            })  # fmt: skip
+        return out
+
+    def read(self, text: str) -> dict[str, Any]:
+        """The act of one message."""
+        return self.read_many([text])[0]
+
+
+_SHIPPED: Acts | None = None
+
+
+def shipped_acts() -> Acts:
+    """The process-wide :class:`Acts` with the shipped weights (loaded on first use)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = Acts()
+    return _SHIPPED
+
+
+def escalation(text: str, act: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`graph.rails.escalation.check_escalation`'s verdict, or, when its patterns find nothing, the model's
+    request for a person or legal threat (``learned``: the act's probability). ``act``: the message's
+    :meth:`Acts.read`, when already read."""
+    verdict = check_escalation(text)
+    if verdict["handoff"]:
+        return verdict
+    act = act if act is not None else shipped_acts().read(text)
+    if act["act"] in REASONS:
+        return {"handoff": True, "reason": REASONS[act["act"]], "matches": [], "learned": act["score"]}
+    return verdict
+
+
+def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """:func:`graph.smalltalk.smalltalk`'s ``{"kind", "lang"}``, or, when it finds none, the model's greeting, thanks
+    or goodbye (:data:`ACTED_SMALL_TALK`) of at most :data:`MAX_WORDS` words, thanks or a goodbye only without a
+    question mark or a "but" (``lang`` None: the message's detected language answers; ``learned``: the act's
+    probability). ``act``: the message's :meth:`Acts.read`, when already read."""
+    talk = smalltalk(text)
+    if talk is not None or not 0 < len(words(text)) <= MAX_WORDS:
+        return talk
+    act = act if act is not None else shipped_acts().read(text)
+    if act["act"] in ACTED_SMALL_TALK and not (act["act"] in CLOSINGS and _asks_or_objects(text)):
+        return {"kind": act["act"], "lang": None, "learned": act["score"]}
+    return None
+
+
+def _asks_or_objects(text: str) -> bool:
+    """A question mark, or a "but" that turns thanks into a new problem ("thanks but my parcel never arrived")."""
+    return "?" in text or "¿" in text or bool(_CONTRAST & set(words(text)))

@@ -1,0 +1,107 @@
+"""Conversational acts, learned (graph.rails.acts): requests for a person and small talk in words the rules do not
+list are routed as such; questions, however they open, stay questions. The sentences here were written for these
+tests, not taken from data/dialogue or the benchmarks' sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graph.nodes.guard_input import check_input
+from graph.rails.acts import ACTS, escalation, shipped_acts, small_talk
+from graph.rails.fit import threshold_within
+from graph.rails.fit_acts import written
+from graph.service import ChatService
+
+# measured with the shipped model (benchmarks/acts.py, 2026-12-07): hand-off 0.764, small talk 0.650 (the model's
+# questions about the assistant are not acted on and count as misses), questions taken for an act 0.031 (4 of 130)
+HANDOFF_FLOOR, SMALL_TALK_FLOOR, NONE_CEILING = 0.65, 0.55, 0.06
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can a human look at it",
+        "is there a real person who can check this for me",
+        "could somebody from your staff go over my case",
+        "¿me puede atender alguien, por favor?",
+        "necesito que alguien de vuestro equipo revise lo de mi pedido",
+        "¿hay alguna persona que me pueda ayudar con esto?",
+    ],
+)
+def test_a_request_for_a_person_in_other_words_is_a_hand_off(text: str) -> None:
+    verdict = escalation(text)
+    assert verdict["handoff"] and verdict["reason"] == "customer_request", (text, shipped_acts().read(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alright, I'll keep an eye on the tracking then",
+        "ok that worked, cheers",
+        "vale, pues espero a mañana a ver si llega",
+        "ah vale, ya lo he encontrado, gracias",
+    ],
+)
+def test_a_closing_in_other_words_is_small_talk(text: str) -> None:
+    talk = small_talk(text)
+    assert talk is not None and talk["kind"] in ("thanks", "goodbye"), (text, shipped_acts().read(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok, and how much is shipping to the Canaries?",
+        "gracias, ¿y cuánto tarda el reembolso?",
+        "how do I contact customer service?",
+        "the agent said I'd get a refund, when will it arrive?",
+        "vale, pero el paquete sigue sin llegar",
+        "thanks but my parcel never arrived",
+        "¿tenéis teléfono de atención al cliente?",
+        "my order number is NB-1234567",
+    ],
+)
+def test_a_question_stays_a_question(text: str) -> None:
+    assert not escalation(text)["handoff"] and small_talk(text) is None, (text, shipped_acts().read(text))
+
+
+def test_the_rules_stay_first() -> None:
+    """A message the rules know keeps their verdict (and its language); the model is not asked."""
+    assert small_talk("hola") == {"kind": "greeting", "lang": "es"}
+    assert escalation("I want to talk to a real person")["matches"]
+
+
+def test_dev_split_floors() -> None:
+    """On data/dialogue/dev.jsonl (never fitted on): floors on what rules + model route right, per group."""
+    rows = written("dev")
+    reads = shipped_acts().read_many([t for t, _, _ in rows])
+    hand, talk, none = [], [], []
+    for (text, act, _), read in zip(rows, reads, strict=True):
+        handed, talked = escalation(text, read)["handoff"], small_talk(text, read) is not None
+        if act in ("handoff", "legal"):
+            hand.append(handed)
+        elif act == "none":
+            none.append(handed or talked)
+        else:
+            talk.append(talked)
+    assert np.mean(hand) >= HANDOFF_FLOOR and np.mean(talk) >= SMALL_TALK_FLOOR
+    assert np.mean(none) <= NONE_CEILING
+
+
+def test_threshold_within_each_budget() -> None:
+    scores = np.array([0.1, 0.2, 0.3, 0.9, 0.95, 0.6, 0.7])
+    real = np.array([True, True, True, False, False, False, False])
+    hard = np.array([False, False, False, False, False, True, True])
+    assert threshold_within(scores, [(real, 0.0), (hard, 0.5)], 0.5) == pytest.approx(0.6501, abs=1e-3)
+    assert threshold_within(scores, [(real, 0.0)], 0.5) == 0.5
+
+
+def test_the_graph_routes_them(service: ChatService) -> None:
+    handed = service.chat("can a human look at it", session_id="acts-1")
+    assert handed["route"] == "handoff" and handed["reason"] == "customer_request"
+    closed = service.chat("vale, pues espero a mañana a ver si llega", session_id="acts-2")
+    assert closed["route"] == "smalltalk" and closed["lang"] == "es" and closed["answer"].startswith("¡De nada!")
+    asked = service.chat("gracias, ¿y cuánto tarda el reembolso?", session_id="acts-3")
+    assert asked["route"] == "answered"
+    assert check_input("can a human look at it")["act"]["act"] == "handoff"
+    assert set(ACTS) >= set(check_input("hola")["act"]["scores"])
