@@ -26,7 +26,7 @@ import gzip
 import hashlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,33 +253,37 @@ def fit(
 ) -> InputRailModel:
     """Fit the classifier and choose each rail's threshold on out-of-fold probabilities."""
     from scipy.sparse import csr_matrix, hstack
-    from sklearn.linear_model import LogisticRegression
 
     progress(f"embedding {len(texts)} texts")
     X = hstack([csr_matrix(features(encode(texts), texts)), NGRAM_SCALE * ngram_matrix(texts)]).tocsr()
     weights = _weights(labels, source)
+
+    written = np.array([s == "corpus" for s in source])
+    budgets = [((labels == 0) & ~written, MAX_NEG_REFUSAL), ((labels == 0) & written, MAX_HARD_REFUSAL)]
+    meta = {"encoder": encoder_name, "rows": {s: source.count(s) for s in sorted(set(source))},
+            "max_neg_refusal": MAX_NEG_REFUSAL, "max_hard_refusal": MAX_HARD_REFUSAL}  # fmt: skip
+    return fitted_model(X, labels, weights, CLASSES, budgets, seed, meta, progress)
+
+
+def fitted_model(X: Any, labels: np.ndarray, weights: np.ndarray, classes: Sequence[str],
+                 budgets: list[tuple[np.ndarray, float]], seed: int, meta: dict[str, Any],
+                 progress: Callable[[str], None] = print) -> InputRailModel:  # fmt: skip
+    """A logistic regression over ``X`` fitted on every row, each class but the first (``none``) with the lowest
+    threshold its out-of-fold probabilities allow within ``budgets`` (:func:`threshold_within`); ``meta`` gains the
+    classes, the out-of-fold recall at those thresholds and the fit's settings. The one fit of the input rails and
+    of the conversational acts (:mod:`graph.rails.fit_acts`)."""
+    from sklearn.linear_model import LogisticRegression
 
     def classifier() -> Any:
         return LogisticRegression(C=C, max_iter=3000)
 
     progress("5-fold out-of-fold probabilities")
     oof = out_of_fold(X, labels, weights, classifier, seed)
-    written = np.array([s == "corpus" for s in source])
-    budgets = [((labels == 0) & ~written, MAX_NEG_REFUSAL), ((labels == 0) & written, MAX_HARD_REFUSAL)]
-    thresholds = {rail: threshold_within(oof[:, k], budgets, MIN_THRESHOLD) for k, rail in enumerate(RAILS, start=1)}
+    thresholds = {name: threshold_within(oof[:, k], budgets, MIN_THRESHOLD) for k, name in enumerate(classes) if k}
     final = classifier().fit(X, labels, sample_weight=weights)
-    recall = {rail: float((oof[labels == k, k] >= thresholds[rail]).mean()) for k, rail in enumerate(RAILS, 1)}
-    meta = {
-        "encoder": encoder_name,
-        "classes": list(CLASSES),
-        "rows": {s: source.count(s) for s in sorted(set(source))},
-        "oof_recall": {r: round(v, 4) for r, v in recall.items()},
-        "max_neg_refusal": MAX_NEG_REFUSAL,
-        "max_hard_refusal": MAX_HARD_REFUSAL,
-        "C": C,
-        "ngram_bits": NGRAM_BITS,
-        "ngram_scale": NGRAM_SCALE,
-    }
+    recall = {name: float((oof[labels == k, k] >= thresholds[name]).mean()) for k, name in enumerate(classes) if k}
+    meta = {**meta, "classes": list(classes), "oof_recall": {n: round(v, 4) for n, v in recall.items()}, "C": C,
+            "ngram_bits": NGRAM_BITS, "ngram_scale": NGRAM_SCALE}  # fmt: skip
     return InputRailModel(final.coef_.astype(np.float32), final.intercept_.astype(np.float32), thresholds, meta)
 
 

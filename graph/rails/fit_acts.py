@@ -30,18 +30,7 @@ import numpy as np
 
 from graph.rails.acts import ACTS, WEIGHTS, act_features
 from graph.rails.classifier import InputRailModel, use_encode
-from graph.rails.fit import (
-    MIN_THRESHOLD,
-    NGRAM_BITS,
-    NGRAM_SCALE,
-    C,
-    cached_encode,
-    csv_rows,
-    ngram_matrix,
-    out_of_fold,
-    read_jsonl,
-    threshold_within,
-)
+from graph.rails.fit import NGRAM_SCALE, cached_encode, csv_rows, fitted_model, ngram_matrix, read_jsonl
 from retrieval.bundled import bundled_data
 
 DATA = bundled_data()
@@ -134,7 +123,6 @@ def fit(rows: list[tuple[str, str, str]], source: list[str], encode: Callable[[l
     """Fit the model on ``rows`` ((text, act, lang); ``source`` "written" or a real set's name) and choose each act's
     threshold on out-of-fold probabilities."""
     from scipy.sparse import csr_matrix, hstack
-    from sklearn.linear_model import LogisticRegression
 
     texts = [t for t, _, _ in rows]
     labels = np.array([ACTS.index(a) for _, a, _ in rows])
@@ -147,27 +135,10 @@ def fit(rows: list[tuple[str, str, str]], source: list[str], encode: Callable[[l
         if mine.any():
             weights[mine] *= len(labels) / (len(ACTS) * weights[mine].sum())
 
-    def classifier() -> LogisticRegression:
-        return LogisticRegression(C=C, max_iter=3000)
-
-    progress("5-fold out-of-fold probabilities")
-    oof = out_of_fold(X, labels, weights, classifier, seed)
     budgets = [((labels == 0) & ~is_written, MAX_REAL), ((labels == 0) & is_written, MAX_HARD)]
-    thresholds = {act: threshold_within(oof[:, k], budgets, MIN_THRESHOLD) for k, act in enumerate(ACTS) if k}
-    final = classifier().fit(X, labels, sample_weight=weights)
-    recall = {act: float((oof[labels == k, k] >= thresholds[act]).mean()) for k, act in enumerate(ACTS) if k}
-    meta = {
-        "encoder": "use",
-        "classes": list(ACTS),
-        "rows": {s: source.count(s) for s in sorted(set(source))},
-        "oof_recall": {a: round(v, 4) for a, v in recall.items()},
-        "max_real": MAX_REAL,
-        "max_hard": MAX_HARD,
-        "C": C,
-        "ngram_bits": NGRAM_BITS,
-        "ngram_scale": NGRAM_SCALE,
-    }
-    return InputRailModel(final.coef_.astype(np.float32), final.intercept_.astype(np.float32), thresholds, meta)
+    meta = {"encoder": "use", "rows": {s: source.count(s) for s in sorted(set(source))}, "max_real": MAX_REAL,
+            "max_hard": MAX_HARD}  # fmt: skip
+    return fitted_model(X, labels, weights, ACTS, budgets, seed, meta, progress)
 
 
 def fitting_rows(shared: Path | None) -> tuple[list[tuple[str, str, str]], list[str]]:
