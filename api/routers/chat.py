@@ -7,6 +7,8 @@ holds up other requests.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +73,35 @@ def chat(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, 
     return result
 
 
+def in_one_thread(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``events``, produced from start to end by one thread of their own.
+
+    ``ChatService.stream`` holds the session's lock, which belongs to a thread, while it yields, and Starlette pulls
+    each item of a sync stream on whichever worker thread is free: the lock was released from another thread (an
+    ``error`` event), and the session stayed locked for good, each later message of it hanging on a worker thread.
+    The thread runs the turn to its end even when the client goes away, so the turn is saved and the lock released.
+    """
+    box: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    def produce() -> None:
+        try:
+            for event in events:
+                box.put(("event", event))
+        except BaseException as exc:  # handed to the consumer, which raises it where the route can answer it
+            box.put(("error", exc))
+        else:
+            box.put(("end", None))
+
+    threading.Thread(target=produce, name="chat-stream", daemon=True).start()
+    while True:
+        kind, value = box.get()
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
+
+
 def _sse(kind: str, data: dict[str, Any]) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -93,7 +124,7 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
 def chat_stream(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> StreamingResponse:
     """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result."""
     kwargs = _start(runtime, key, body)
-    events: Iterator[dict[str, Any]] = runtime.chat_service.stream(body.message, **kwargs)
+    events = in_one_thread(runtime.chat_service.stream(body.message, **kwargs))
     try:  # the first event is pulled here, so a refused request is still a plain 4xx
         first = next(events, None)
     except ValueError as exc:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -113,3 +115,39 @@ def test_an_api_key_never_reaches_a_log_line(
     lines = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
     assert any(f"sb_{record.id}_" in line for line in lines), lines
     assert not [line for line in lines if secret in line], lines
+
+
+def test_a_streamed_turn_runs_in_one_thread(
+    client: TestClient, keys: dict[str, dict[str, str]], chat_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ChatService.stream holds the session's lock, a thread's lock, while it yields; Starlette pulled each event of a
+    # sync stream on whichever worker thread was free. With a few streams at once the lock was released from another
+    # thread: the stream ended with an "error" event and the session stayed locked for good, every later message of
+    # it hanging on a worker thread (30 streams at once on 10 sessions locked 2 of them; about 40 requests to a
+    # locked session stop the whole API). The service is replaced here by one that notes its threads.
+    threads_seen: list[set[int]] = []
+
+    def stream(message: str, **_: Any) -> Iterator[dict[str, Any]]:
+        seen = {threading.get_ident()}
+        threads_seen.append(seen)
+        for n in range(6):
+            time.sleep(0.01)
+            yield {"type": "token", "text": f"{n} ", "sentence": n}
+            seen.add(threading.get_ident())
+        yield {"type": "final", "answer": "0 1 2 3 4 5", "mode": "rag", "route": "answered", "lang": "en"}
+
+    monkeypatch.setattr(chat_service, "stream", stream)
+    ended: list[str] = []
+
+    def ask(n: int) -> None:
+        with client.stream("POST", "/v1/chat/stream", json={"message": "hi", "session_id": f"security-thread-{n}"},
+                           headers=keys["customer"]) as response:  # fmt: skip
+            ended.append([line for line in response.iter_lines() if line.startswith("event: ")][-1])
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert ended == ["event: final"] * 12
+    assert [len(seen) for seen in threads_seen] == [1] * 12, "a turn's stream moved between threads"
