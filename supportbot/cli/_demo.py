@@ -95,6 +95,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
+        # A visitor sees a generic message for an uncaught exception, never its text or traceback (server paths,
+        # code); the traceback goes to the server's log.
+        "--client.showErrorDetails", "none",
     ]  # fmt: skip
 
 

@@ -66,3 +66,12 @@ def test_an_agents_reply_draws_no_image_in_the_chat_or_the_console(inprocess_env
     assert shown and all("Mira esto" in v for v in shown), shown
     assert not [v for v in _drawn(console) if IMAGE.search(v)], _drawn(console)
     inprocess_backend.act(AGENT, case, "resolve")
+
+
+def test_the_ui_server_shows_visitors_no_traceback() -> None:
+    # Streamlit's default ("full") drew an uncaught exception's message and traceback in the visitor's browser: a
+    # crafted 40,000-character message to the in-process chat showed server paths and code (checked in Chromium).
+    from supportbot.cli._demo import streamlit_command
+
+    command = streamlit_command("127.0.0.1", 8501)
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
