@@ -7,13 +7,14 @@ rate limit, then the role check, then readiness; so a bad key is a 401 even whil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.keys import RANK, ApiKey, Role
+from api.models import ChatRequest
 from api.runtime import Runtime
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `supportbot keys create`.")
@@ -110,3 +111,18 @@ def check_owns(runtime: Runtime, key: ApiKey, session_id: str) -> None:
         raise HTTPException(404, f"no session {session_id}")
     if owner != key.id:
         raise HTTPException(403, f"session {session_id} belongs to another API key")
+
+
+async def session_turn(body: ChatRequest, runtime: RuntimeDep) -> AsyncIterator[ChatRequest]:
+    """The chat request, once no other message of its session is being answered by this process (waited for on the
+    event loop); the turn is held until the answer, streamed or not, has been sent. A message without a session id
+    starts a new session. Declare it after the key and the runtime: a refused key never waits."""
+    if body.session_id is None:
+        yield body
+        return
+    async with runtime.turns.turn(body.session_id):
+        yield body
+
+
+# The chat routes' body, taken in the session's turn (the body is declared once, here: the schema is unchanged).
+ChatBody = Annotated[ChatRequest, Depends(session_turn)]

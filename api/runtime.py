@@ -7,10 +7,12 @@ chat service, so no request sees a half-updated index.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,34 @@ class NotReady(RuntimeError):
     """The graph or the index could not be loaded; the message says why (shown by ``/readyz``)."""
 
 
+class SessionTurns:
+    """The turns of one session in this process, one at a time, waiting on the event loop.
+
+    ``ChatService`` runs a session's turns one after the other under the session's lock; a turn that waited for it
+    did so on a worker thread, and one key's burst of messages to one session (45 at once) took every worker thread
+    of the API, so every other caller waited. Here the later turns wait as coroutines, and enter the worker threads
+    (and the service's lock, which still orders turns across replicas) one at a time.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, session_id: str) -> AsyncIterator[None]:
+        """Hold ``session_id``'s turn for the block (its lock is dropped when nobody holds or waits on it)."""
+        lock, users = self._locks.get(session_id, (asyncio.Lock(), 0))
+        self._locks[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[session_id]
+            if users == 1:
+                del self._locks[session_id]
+            else:
+                self._locks[session_id] = (lock, users - 1)
+
+
 class Runtime:
     """The per-process state of the API."""
 
@@ -51,6 +81,7 @@ class Runtime:
         self.staff_limiter = make_limiter(config.rate_limit_per_minute_staff, database=self.keys.db,
                                           redis_url=config.redis_url)  # fmt: skip
         self.metrics = Metrics()
+        self.turns = SessionTurns()  # one message of a session at a time, waiting on the event loop
         self.service: Any | None = service
         self.kb: Any | None = None
         self.store: Any | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.deps import CallerKey, ReadyRuntime, claim_session
+from api.deps import CallerKey, ChatBody, ReadyRuntime, claim_session
 from api.errors import validation_failure
 from api.logs import api_logger
 from api.models import ChatRequest, ChatResponse, error_responses
@@ -58,7 +58,7 @@ def _count(runtime: Runtime, result: dict[str, Any]) -> None:
 
 
 @router.post("", response_model=ChatResponse, responses=ERRORS, summary="Answer one customer message")
-def chat(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> dict[str, Any]:
+def chat(key: CallerKey, runtime: ReadyRuntime, body: ChatBody) -> dict[str, Any]:
     """Answer ``message`` in the conversation ``session_id`` (a new one when omitted).
 
     Returns the same fields as ``supportbot chat --json``: answer, lang, mode, route, sources, guardrails,
@@ -121,7 +121,7 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
     },
     summary="Answer one customer message as server-sent events",
 )
-def chat_stream(body: ChatRequest, key: CallerKey, runtime: ReadyRuntime) -> StreamingResponse:
+def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody) -> StreamingResponse:
     """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result."""
     kwargs = _start(runtime, key, body)
     events = in_one_thread(runtime.chat_service.stream(body.message, **kwargs))

@@ -151,3 +151,49 @@ def test_a_streamed_turn_runs_in_one_thread(
         thread.join(timeout=60)
     assert ended == ["event: final"] * 12
     assert [len(seen) for seen in threads_seen] == [1] * 12, "a turn's stream moved between threads"
+
+
+def test_messages_of_one_session_sent_at_once_wait_without_a_worker_thread(
+    client: TestClient, keys: dict[str, dict[str, str]], chat_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each waited for the session's lock on a worker thread: 45 at once from one key (inside its burst of 60) took all
+    # 40, and every other caller waited (another key's GET /v1/auth/me: 14.9 s on the development machine). The
+    # service is replaced by one that holds its turn until released and counts the turns inside it at once.
+    session = "security-one-session"
+    answer = client.post("/v1/chat", json={"message": "How do I return a product?", "session_id": session},
+                         headers=keys["customer"]).json()  # fmt: skip
+    release, guard = threading.Event(), threading.Lock()
+    inside = {"now": 0, "most": 0}
+
+    def chat(message: str, **_: Any) -> dict[str, Any]:
+        with guard:
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+        release.wait(60)
+        with guard:
+            inside["now"] -= 1
+        return answer
+
+    monkeypatch.setattr(chat_service, "chat", chat)
+    codes: list[int] = []
+
+    def send() -> None:
+        codes.append(client.post("/v1/chat", json={"message": "hola", "session_id": session},
+                                 headers=keys["customer"]).status_code)  # fmt: skip
+
+    senders = [threading.Thread(target=send, daemon=True) for _ in range(45)]
+    me: list[int] = []
+    other = threading.Thread(target=lambda: me.append(client.get("/v1/auth/me", headers=keys["customer2"]).status_code),
+                             daemon=True)  # fmt: skip
+    try:
+        for thread in senders:
+            thread.start()
+        time.sleep(2)  # the 45 have arrived
+        other.start()
+        other.join(timeout=20)
+        assert me == [200], "another caller found no free worker thread"
+    finally:
+        release.set()
+        for thread in senders:
+            thread.join(timeout=120)
+    assert codes == [200] * 45 and inside["most"] == 1
