@@ -45,7 +45,8 @@ _NAME_WORDS = 5  # the longest name run looked up
 
 
 class PIIError(ValueError):
-    """A redaction input that cannot be read: missing file, not UTF-8, invalid JSON line."""
+    """A redaction input that cannot be read (missing file, not UTF-8, invalid JSON line), or a text that could not be
+    checked in time."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,10 @@ class Redactor:
         if lang not in self.config.languages:
             raise PIIError(f"unsupported language {lang!r}; expected one of {', '.join(self.config.languages)}")
         artifacts = None if self._no_tokens is None else self._no_tokens[lang]
-        results = self._analyzer.analyze(text=text, language=lang, entities=self._entities, nlp_artifacts=artifacts)
+        try:
+            results = self._analyzer.analyze(text=text, language=lang, entities=self._entities, nlp_artifacts=artifacts)
+        except TimeoutError as exc:  # never pass on a text that was not checked
+            raise PIIError(f"could not check a {len(text):,}-character text for personal data in time: {exc}") from None
         found = [(r.entity_type, r.start, r.end, r.score) for r in results]
         found = [f for f in found if not self._is_allowed(f[0], text[f[1] : f[2]], allow)]
         if mapping is None or "PERSON" not in self.config.entities:

@@ -27,6 +27,23 @@ DATA = REPO / "data"
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 
+def out_of_time(redactor: Any) -> Any:
+    """A copy of a finetune.pii.Redactor whose only recognizer backtracks without end on a run of "a"s not followed by
+    "b" (it runs over its time limit on 30,000 of them), to check what a check that ran out of time does."""
+    from finetune.pii_recognizers import RegexRecognizer
+
+    slow = type(redactor).__new__(type(redactor))
+    slow.__dict__ |= redactor.__dict__
+    registry = type(redactor._analyzer.registry)(
+        recognizers=[RegexRecognizer("ORDER", "nested", r"(?:a+)+b", 1.0, None, lang) for lang in ("en", "es")],
+        supported_languages=["en", "es"],
+    )
+    engine = redactor._analyzer.nlp_engine
+    slow._analyzer = type(redactor._analyzer)(registry=registry, nlp_engine=engine, supported_languages=["en", "es"])
+    slow._entities = ["ORDER"]
+    return slow
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read a JSONL file, failing with the file and line number on a bad line."""
     records = []

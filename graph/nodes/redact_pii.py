@@ -7,9 +7,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from finetune.pii import PlaceholderMap
+from finetune.pii import PIIError, PlaceholderMap
 from graph.deps import Deps
 from graph.state import ChatState
+
+# What the transcript keeps of a message that could not be checked for personal data (the reply asks for it shorter).
+UNCHECKED = "[message not kept: it could not be checked for personal data]"
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
@@ -20,8 +23,14 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update | {"guardrails": {"pii": {"entities": []}}}
     salt = state.get("pii_salt") or secrets.token_hex(16)
     mapping = PlaceholderMap.restore(state.get("placeholders"), deps.pii_secret(salt))
-    result = deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping,
-                                  keep=deps.config.keep_entities)  # fmt: skip
+    try:
+        result = deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping,
+                                      keep=deps.config.keep_entities)  # fmt: skip
+    except PIIError:  # a recognizer ran out of time: nothing of the message goes on, to a model, an index or storage
+        return update | {
+            "text": UNCHECKED, "messages": [{"role": "user", "content": UNCHECKED}], "route": "out_of_scope",
+            "reason": "unchecked", "guardrails": {"pii": {"entities": [], "unchecked": True}},
+        }  # fmt: skip
     return update | {
         "text": result.text,
         "messages": [{"role": "user", "content": result.text}],

@@ -50,6 +50,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Sorry, I can only help in English or Spanish. / Lo siento, solo puedo atenderte en español o en inglés.",
         "es": "Lo siento, solo puedo atenderte en español o en inglés. / Sorry, I can only help in English or Spanish.",
     },
+    "unchecked": {
+        "en": "Sorry, I couldn't read that message. Could you send it again, shorter?",
+        "es": "Lo siento, no he podido leer ese mensaje. ¿Puedes enviarlo de nuevo, más corto?",
+    },
     "injection": {
         "en": "Sorry, I can't do that. I can help with questions our help centre covers[, such as {topics}].",
         "es": "Lo siento, eso no puedo hacerlo. Puedo ayudarte con lo que cubre nuestro centro de ayuda[, como "

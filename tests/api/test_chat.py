@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.config import ApiConfig
 from tests.api.conftest import MAX_MESSAGE
 
 CONTRACT = {"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms", "node_latency_ms",
@@ -241,3 +244,15 @@ def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: d
     response = client.post("/v1/chat", json={"message": "hi", "mode": "finetune"}, headers=keys["customer"])
     assert response.status_code == 409
     assert "finetune" in response.json()["detail"]
+
+
+def test_a_repetitive_message_as_long_as_allowed_is_answered(
+    api_config: ApiConfig, chat_service: Any, keys: dict[str, dict[str, str]]
+) -> None:
+    """ "1-1-1-..." as long as the default cap (40,000 characters) timed out a PII pattern: the chat answered 500."""
+    with TestClient(create_app(replace(api_config, max_message_chars=40_000), service=chat_service)) as client:
+        response = client.post("/v1/chat", json={"message": "1-" * 20_000, "session_id": "long-1"},
+                               headers=keys["customer"])  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["route"] in ("answered", "out_of_scope", "refused", "handoff")
+    assert "couldn't read" not in response.json()["answer"]  # checked for personal data in time, not set aside

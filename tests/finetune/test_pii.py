@@ -23,7 +23,7 @@ from finetune.prepare.cleaning import word_count
 from retrieval.text import PLACEHOLDER
 from supportbot.cli import app
 from supportbot.settings import get_settings
-from tests.conftest import DATA, read_jsonl
+from tests.conftest import DATA, out_of_time, read_jsonl
 
 runner = CliRunner()
 
@@ -636,3 +636,20 @@ def test_cli_prints_a_one_line_summary_on_stderr(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert "redacted 2 lines" in result.stderr and "PERSON 2" in result.stderr and "PHONE 1" in result.stderr
     assert target.read_text(encoding="utf-8") == "Hola, soy <PERSON_1>.\nMi móvil es <PHONE_1>, el de <PERSON_1>.\n"
+
+
+# Repetitive messages as long as the chat accepts (api.models.MESSAGE_CAP): "1-1-1-..." made the URL pattern try a
+# host name at every hyphen (quadratic: 100,000 characters ran over its time limit and the chat answered 500).
+@pytest.mark.parametrize("unit", ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de "])
+def test_a_message_as_long_as_the_chat_accepts_is_checked_in_time(redactor: Redactor, unit: str) -> None:
+    text = unit * (100_000 // len(unit))
+    assert isinstance(redactor.redact(text, "es").text, str)
+
+
+def test_a_pattern_that_runs_out_of_time_is_a_clear_error_not_a_pass(redactor: Redactor) -> None:
+    """A recognizer that runs over its time limit makes the check fail (a PIIError naming it), never a text
+    passed on unchecked."""
+    slow = out_of_time(redactor)
+    assert slow.find("aaab", "en") == [("ORDER", 0, 4, 1.0)]
+    with pytest.raises(PIIError, match="nested_en pattern ran over 1 s"):
+        slow.find("a" * 30_000, "en")

@@ -22,7 +22,9 @@ from graph.nodes import (
     respond,
     retrieve,
 )
+from graph.nodes.redact_pii import UNCHECKED
 from graph.state import turn_input
+from tests.conftest import out_of_time
 
 
 def state(message: str = "", **extra: Any) -> dict[str, Any]:
@@ -307,3 +309,21 @@ def test_an_agent_assist_draft_goes_through_the_output_rails(deps: Any) -> None:
     kept = draft_reply(replace(deps, config=config, generators={**deps.generators, "openai": says}), other, "es",
                        "Ana")  # fmt: skip
     assert kept["text"] == "Hola, soy Ana, del equipo de atención al cliente. " + grounded, kept["text"]
+
+
+def test_a_message_that_could_not_be_checked_for_personal_data_is_neither_kept_nor_answered(
+    deps: Any, service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PII check that runs out of time (finetune.pii.PIIError) keeps the turn from going on: the message is not
+    stored, sent to a model or retrieved with, and the customer is asked to send it shorter (it was a 500)."""
+    monkeypatch.setattr(deps, "redactor", out_of_time(deps.redactor))
+    text = "mi correo es ana@example.es " + "a" * 30_000
+    update = redact_pii.run(state(text, text=text, lang="es", session_id="pii-timeout"), deps)
+    assert update["route"] == "out_of_scope" and update["reason"] == "unchecked"
+    assert update["text"] == UNCHECKED and "ana@example.es" not in str(update)
+    result = service.chat(text, session_id="pii-timeout")
+    assert result["route"] == "out_of_scope" and not result["sources"]
+    assert "shorter" in result["answer"] or "más corto" in result["answer"], result["answer"]
+    assert "ana@example.es" not in str(service.transcript("pii-timeout"))
+    assert service.transcript("pii-timeout")[0]["content"] == UNCHECKED
+    assert service.chat("¿Cuánto tarda el envío a Canarias?", session_id="pii-timeout")["route"] == "answered"
