@@ -7,12 +7,12 @@ Run from the project root::
 
     python benchmarks/acts.py [--shared ../shared/datasets] [--weights data/rails/acts.npz] [--misses N]
 
-Nothing here was fitted on: ``data/dialogue/dev.jsonl`` (written after the training file, in other words), the
-turns of ``benchmarks/conversations_dev.jsonl`` that expect small talk, a hand-off or an answer (the val split is
-left to ``benchmarks/conversations.py``), the queries of ``data/eval/retrieval.jsonl`` and ``data/eval/qa.jsonl``
-(es and en), and, when ``--shared`` has them, Banking77 train odd rows, Bitext odd rows, CLINC150 val and NLU++.
-An act counts as found when the message gets that route: a hand-off (for ``handoff`` and ``legal``) or small talk of
-any kind (for the four small-talk acts). Prints tables, asserts nothing.
+Nothing here was fitted on: ``data/dialogue/dev*.jsonl`` (written apart from the training files, in other words;
+one table each), the turns of ``benchmarks/conversations_dev.jsonl`` that expect small talk, a hand-off or an answer
+(the val split is left to ``benchmarks/conversations.py``), the queries of ``data/eval/retrieval.jsonl`` and
+``data/eval/qa.jsonl`` (es and en), and, when ``--shared`` has them, Banking77 train odd rows, Bitext odd rows,
+CLINC150 val and NLU++. An act counts as found when the message gets that route: a hand-off (for ``handoff`` and
+``legal``) or small talk of any kind (for the four small-talk acts). Prints tables, asserts nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from graph.rails.acts import SMALL_TALK, Acts, escalation, shipped_acts, small_talk  # noqa: E402
 from graph.rails.classifier import InputRailModel  # noqa: E402
 from graph.rails.escalation import check_escalation  # noqa: E402
-from graph.rails.fit_acts import real_messages, written  # noqa: E402
+from graph.rails.fit_acts import real_messages, written, written_paths  # noqa: E402
 from graph.smalltalk import smalltalk  # noqa: E402
 
 Row = tuple[str, str, str]  # text, act, lang
@@ -119,8 +119,8 @@ def main() -> None:
     args = parser.parse_args()
     acts = Acts(InputRailModel.load(args.weights)) if args.weights else shipped_acts()
     print(f"thresholds: {acts.model.thresholds}")
-    for title, rows in (("data/dialogue/dev.jsonl", written("dev")),
-                        ("benchmarks/data/conversations_dev.jsonl turns", conversation_rows("dev"))):  # fmt: skip
+    dev = [(f"data/dialogue/{path.name}", written("dev", [path])) for path in written_paths("dev")]
+    for title, rows in [*dev, ("benchmarks/data/conversations_dev.jsonl turns", conversation_rows("dev"))]:
         texts = [t for t, _, _ in rows]
         table(title, rows, {"rules": routes(texts, None), "model": routes(texts, acts)}, args.misses)
     real: dict[str, Any] = {"data/eval questions (es, en)": eval_rows()}

@@ -16,6 +16,7 @@ The rules stay first: the model only adds what they miss (:func:`escalation`, :f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,24 +38,47 @@ ACTED_SMALL_TALK = ("greeting", "thanks", "goodbye")
 # parcel never arrived" a problem, whatever the model says.
 CLOSINGS = ("thanks", "goodbye")
 _CONTRAST = frozenset(["but", "however", "although", "though", "pero", "aunque", "sin", "embargo", "sino"])
+_NEGATION = frozenset(
+    ["no", "not", "nope", "nop", "nah", "nothing", "never", "none", "cannot", "still", "nada", "nunca", "tampoco",
+     "ningun", "ninguna", "ninguno", "sigue", "siguen", "todavia"]
+    + [f"{w}{a}t" for w in ("didn", "doesn", "don", "isn", "wasn", "won", "can", "haven", "hasn", "aren", "weren",
+                            "couldn", "wouldn", "shouldn") for a in ("", "'", "’")]
+)  # fmt: skip
+_FAREWELL = frozenset(["bye", "goodbye", "byebye", "cya", "ttyl", "adios", "chao", "chau", "ciao", "hasta", "despido"])
+_CLOSING_IDIOMS = re.compile(
+    r"\b(?:nothing|nada)\s+(?:else|more|further|mas)\b|\bpues\s+nada\b|\bnever\s*mind\b"
+    r"|\bno\s+(?:worries|problem|pasa\s+nada|importa|need|more|other|further)\b"
+)
 REASONS = {"handoff": "customer_request", "legal": "legal_threat"}  # the hand-off reasons of the escalation rail
 RULE_SCALE = 2.0  # the rules' 0/1 verdicts beside the unit-length embedding, scaled for the L2 penalty
 MAX_WORDS = 20  # a longer message is not taken for small talk by the model (the rule's own limit is 10 words)
 
 
+# Words that thank, in any message ("thanks heaps", "thanks for helping me", "te lo agradezco mucho"): a short problem
+# report ("arrived damaged", "llegó roto") has none, and the model took such reports for thanks by their length.
+# Letters typed three times or more count once ("graciaaas", "thanksss").
+GRATITUDE = frozenset(["thanks", "thank", "thx", "ty", "tysm", "cheers", "appreciate", "appreciated", "grateful",
+                       "gracias", "grax", "agradezco", "agradecido", "agradecida", "agradecidos", "merci"])  # fmt: skip
+
+
+def thanks_word(text: str) -> bool:
+    """Whether ``text`` has a word that thanks (:data:`GRATITUDE`)."""
+    return any(re.sub(r"(.)\1{2,}", r"\1", word) in GRATITUDE for word in words(text))
+
+
 def rule_features(text: str) -> np.ndarray:
     """The hand-written rules' verdicts on ``text`` as 0/1 features: asks for a person, threatens legal action, is
-    small talk."""
+    small talk, has a word that thanks."""
     escalation = check_escalation(text)
     return np.array(
         [float(escalation["reason"] == "customer_request"), float(escalation["reason"] == "legal_threat"),
-         float(smalltalk(text) is not None)], dtype=np.float32,
+         float(smalltalk(text) is not None), float(thanks_word(text))], dtype=np.float32,
     )  # fmt: skip
 
 
 def act_features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """Dense rows of [embedding, scaled rule verdicts] (``vectors``: the texts' USE embeddings)."""
-    extra = np.stack([rule_features(t) for t in texts]) if len(texts) else np.zeros((0, 3), np.float32)
+    extra = np.stack([rule_features(t) for t in texts]) if len(texts) else np.zeros((0, 4), np.float32)
     return np.hstack([vectors, RULE_SCALE * extra]).astype(np.float32)
 
 
@@ -121,11 +145,32 @@ def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] |
     if talk is not None or not 0 < len(words(text)) <= MAX_WORDS:
         return talk
     act = act if act is not None else shipped_acts().read(text)
-    if act["act"] in ACTED_SMALL_TALK and not (act["act"] in CLOSINGS and _asks_or_objects(text)):
+    if act["act"] in ACTED_SMALL_TALK and acted_on(act["act"], text):
         return {"kind": act["act"], "lang": None, "learned": act["score"]}
     return None
 
 
-def _asks_or_objects(text: str) -> bool:
-    """A question mark, or a "but" that turns thanks into a new problem ("thanks but my parcel never arrived")."""
-    return "?" in text or "¿" in text or bool(_CONTRAST & set(words(text)))
+def closing_blocked(text: str) -> bool:
+    """Whether the model's thanks or goodbye is not acted on: a question mark, a "but" that turns thanks into a new
+    problem ("thanks but my parcel never arrived"), or, in a message with no word that thanks or says goodbye, a
+    negation or "still" that reports one ("hmm not really", "ok still nothing", "no funcionó"), closing idioms
+    ("nothing else", "pues nada", "no worries", "never mind") aside."""
+    if "?" in text or "¿" in text:
+        return True
+    found = words(text)
+    if not _CONTRAST.isdisjoint(found):
+        return True
+    if thanks_word(text) or not _FAREWELL.isdisjoint(found):
+        return False
+    return not _NEGATION.isdisjoint(words(_CLOSING_IDIOMS.sub(" ", " ".join(found))))
+
+
+def acted_on(act: str, text: str) -> bool:
+    """Whether the model's ``act`` on ``text`` can be acted on at all (the rules aside): a hand-off or legal threat
+    always; small talk of :data:`ACTED_SMALL_TALK` in at most :data:`MAX_WORDS` words, a closing only when
+    :func:`closing_blocked` lets it. The fit chooses each act's threshold on the messages it can be acted on."""
+    if act in REASONS:
+        return True
+    if act not in ACTED_SMALL_TALK or not 0 < len(words(text)) <= MAX_WORDS:
+        return False
+    return act not in CLOSINGS or not closing_blocked(text)

@@ -26,7 +26,7 @@ import gzip
 import hashlib
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -267,21 +267,29 @@ def fit(
 
 def fitted_model(X: Any, labels: np.ndarray, weights: np.ndarray, classes: Sequence[str],
                  budgets: list[tuple[np.ndarray, float]], seed: int, meta: dict[str, Any],
-                 progress: Callable[[str], None] = print) -> InputRailModel:  # fmt: skip
+                 progress: Callable[[str], None] = print,
+                 acted: Mapping[str, np.ndarray] | None = None) -> InputRailModel:  # fmt: skip
     """A logistic regression over ``X`` fitted on every row, each class but the first (``none``) with the lowest
     threshold its out-of-fold probabilities allow within ``budgets`` (:func:`threshold_within`); ``meta`` gains the
-    classes, the out-of-fold recall at those thresholds and the fit's settings. The one fit of the input rails and
-    of the conversational acts (:mod:`graph.rails.fit_acts`)."""
+    classes, the out-of-fold recall at those thresholds and the fit's settings. ``acted``: per class, the rows on
+    which its verdict would be acted on at all (the budgets count only those; a row outside them is never taken for
+    that class, and counts as missed in the recall). The one fit of the input rails and of the conversational acts
+    (:mod:`graph.rails.fit_acts`)."""
     from sklearn.linear_model import LogisticRegression
 
     def classifier() -> Any:
         return LogisticRegression(C=C, max_iter=3000)
 
+    def rows(name: str) -> np.ndarray:
+        return np.ones(len(labels), bool) if acted is None or name not in acted else acted[name]
+
     progress("5-fold out-of-fold probabilities")
     oof = out_of_fold(X, labels, weights, classifier, seed)
-    thresholds = {name: threshold_within(oof[:, k], budgets, MIN_THRESHOLD) for k, name in enumerate(classes) if k}
+    thresholds = {name: threshold_within(oof[:, k], [(mask & rows(name), share) for mask, share in budgets],
+                                         MIN_THRESHOLD) for k, name in enumerate(classes) if k}  # fmt: skip
     final = classifier().fit(X, labels, sample_weight=weights)
-    recall = {name: float((oof[labels == k, k] >= thresholds[name]).mean()) for k, name in enumerate(classes) if k}
+    recall = {name: float(((oof[:, k] >= thresholds[name]) & rows(name))[labels == k].mean())
+              for k, name in enumerate(classes) if k}  # fmt: skip
     meta = {**meta, "classes": list(classes), "oof_recall": {n: round(v, 4) for n, v in recall.items()}, "C": C,
             "ngram_bits": NGRAM_BITS, "ngram_scale": NGRAM_SCALE}  # fmt: skip
     return InputRailModel(final.coef_.astype(np.float32), final.intercept_.astype(np.float32), thresholds, meta)

@@ -2,18 +2,20 @@
 
 ``python -m graph.rails.fit_acts [--shared ../shared/datasets] [--out data/rails/acts.npz]``
 
-Fitted on ``data/dialogue/train.jsonl`` and ``train_2.jsonl`` (written for this project by two batches: requests for a
-person, legal threats, greetings, thanks and closings, goodbyes, questions about the assistant, and hard negatives, es
-and en) and, from ``--shared`` when present, real customer messages: Banking77 train (even rows) and Bitext instructions
-(even rows; its ``contact_human_agent``, ``contact_customer_service`` and ``complaint`` intents left out: some of them
-ask for a person) as ``none``, CLINC150 **train**'s ``greeting``, ``goodbye``, ``thank_you``, ``are_you_a_bot`` and
-``what_can_i_ask_you`` as their acts and a sample of its other intents as ``none`` (its other chit-chat intents left
-out), the user turns of SGD train dialogues by their annotated dialogue acts (thanks, goodbyes, and turns that inform,
-request or state an intent as ``none``), and STS-B train sentences (es, en) as ``none``. Never fitted on:
-``data/dialogue/dev.jsonl`` (written after the training files, in other words), the odd rows, CLINC150 val, SGD dev,
-NLU++ and ``data/eval``: ``benchmarks/acts.py`` reports on those. Each act's threshold is chosen on out-of-fold
-probabilities (5 folds): the lowest that takes at most :data:`MAX_REAL` of the real ``none`` messages and at most
-:data:`MAX_HARD` of the written hard negatives for that act, and at least :data:`~graph.rails.fit.MIN_THRESHOLD`.
+Fitted on ``data/dialogue/train.jsonl`` and ``train_*.jsonl`` (written for this project in four batches: requests for
+a person, legal threats, greetings, thanks and closings, goodbyes, questions about the assistant, and hard negatives,
+short problem reports among them, es and en) and, from ``--shared`` when present, real customer messages: Banking77
+train (even rows) and Bitext instructions (even rows; its ``contact_human_agent``, ``contact_customer_service`` and
+``complaint`` intents left out: some of them ask for a person) as ``none``, CLINC150 **train**'s ``greeting``,
+``goodbye``, ``thank_you``, ``are_you_a_bot`` and ``what_can_i_ask_you`` as their acts and a sample of its other
+intents as ``none`` (its other chit-chat intents left out), the user turns of SGD train dialogues by their annotated
+dialogue acts (thanks, goodbyes, and turns that inform, request or state an intent as ``none``), and STS-B train
+sentences (es, en) as ``none``. Never fitted on: ``data/dialogue/dev*.jsonl`` (written apart from the training files,
+in other words), the odd rows, CLINC150 val, SGD dev, NLU++ and ``data/eval``: ``benchmarks/acts.py`` reports on
+those. Each act's threshold is chosen on out-of-fold probabilities (5 folds): the lowest that takes at most
+:data:`MAX_REAL` of the real ``none`` messages and at most :data:`MAX_HARD` of the written hard negatives for that act,
+among the messages its verdict could be acted on (:func:`graph.rails.acts.acted_on`), and at least
+:data:`~graph.rails.fit.MIN_THRESHOLD`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graph.rails.acts import ACTS, WEIGHTS, act_features
+from graph.rails.acts import ACTED_SMALL_TALK, ACTS, WEIGHTS, act_features, acted_on
 from graph.rails.classifier import InputRailModel, use_encode
 from graph.rails.fit import NGRAM_SCALE, cached_encode, csv_rows, fitted_model, ngram_matrix, read_jsonl
 from retrieval.bundled import bundled_data
@@ -47,12 +49,15 @@ BITEXT_LEFT_OUT = frozenset(["contact_human_agent", "contact_customer_service", 
 BITEXT = Path("bitext_cs") / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz"
 
 
-def written(split: str) -> list[tuple[str, str, str]]:
-    """(text, act, lang) of ``data/dialogue/{split}.jsonl`` and then ``data/dialogue/{split}_*.jsonl`` (later
-    batches, by name)."""
+def written_paths(split: str) -> list[Path]:
+    """``data/dialogue/{split}.jsonl`` and then ``data/dialogue/{split}_*.jsonl`` (later batches, by name)."""
     folder = DATA / "dialogue"
-    paths = [folder / f"{split}.jsonl", *sorted(folder.glob(f"{split}_*.jsonl"))]
-    return [(r["text"], r["label"], r["lang"]) for path in paths for r in read_jsonl(path)]
+    return [folder / f"{split}.jsonl", *sorted(folder.glob(f"{split}_*.jsonl"))]
+
+
+def written(split: str, paths: list[Path] | None = None) -> list[tuple[str, str, str]]:
+    """(text, act, lang) of the written files of ``split`` (or of ``paths``)."""
+    return [(r["text"], r["label"], r["lang"]) for path in paths or written_paths(split) for r in read_jsonl(path)]
 
 
 def real_messages(shared: Path | None, part: str, seed: int = 7) -> dict[str, list[tuple[str, str, str]]]:
@@ -138,7 +143,8 @@ def fit(rows: list[tuple[str, str, str]], source: list[str], encode: Callable[[l
     budgets = [((labels == 0) & ~is_written, MAX_REAL), ((labels == 0) & is_written, MAX_HARD)]
     meta = {"encoder": "use", "rows": {s: source.count(s) for s in sorted(set(source))}, "max_real": MAX_REAL,
             "max_hard": MAX_HARD}  # fmt: skip
-    return fitted_model(X, labels, weights, ACTS, budgets, seed, meta, progress)
+    acted = {act: np.array([acted_on(act, t) for t in texts]) for act in ACTED_SMALL_TALK}  # the others: every row
+    return fitted_model(X, labels, weights, ACTS, budgets, seed, meta, progress, acted)
 
 
 def fitting_rows(shared: Path | None) -> tuple[list[tuple[str, str, str]], list[str]]:

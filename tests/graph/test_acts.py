@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from graph.nodes.guard_input import check_input
-from graph.rails.acts import ACTS, escalation, shipped_acts, small_talk
+from graph.rails.acts import ACTS, closing_blocked, escalation, shipped_acts, small_talk, thanks_word
 from graph.rails.fit import threshold_within
-from graph.rails.fit_acts import written
+from graph.rails.fit_acts import written, written_paths
 from graph.service import ChatService
 
-# measured with the shipped model (benchmarks/acts.py, 2026-12-07): hand-off 0.764, small talk 0.650 (the model's
-# questions about the assistant are not acted on and count as misses), questions taken for an act 0.031 (4 of 130)
-HANDOFF_FLOOR, SMALL_TALK_FLOOR, NONE_CEILING = 0.65, 0.55, 0.06
+# measured with the shipped model (benchmarks/acts.py, 2026-12-07, refitted with train_4): on dev.jsonl hand-off
+# 0.791, small talk 0.625 (the model's questions about the assistant are not acted on and count as misses), questions
+# taken for an act 0.023 (3 of 130); on dev_2.jsonl (short messages) 1.000, 0.966 and 0.031 (4 of 130; 0.115 before
+# train_4 and the negation gate: "arrived damaged" got "You're welcome!").
+FLOORS = {"dev.jsonl": (0.65, 0.55, 0.06), "dev_2.jsonl": (0.85, 0.85, 0.06)}  # hand-off, small talk, none ceiling
 
 
 @pytest.mark.parametrize(
@@ -71,9 +73,11 @@ def test_the_rules_stay_first() -> None:
     assert escalation("I want to talk to a real person")["matches"]
 
 
-def test_dev_split_floors() -> None:
-    """On data/dialogue/dev.jsonl (never fitted on): floors on what rules + model route right, per group."""
-    rows = written("dev")
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_dev_split_floors(name: str) -> None:
+    """On each data/dialogue/dev*.jsonl (never fitted on): floors on what rules + model route right, per group."""
+    [path] = [p for p in written_paths("dev") if p.name == name]
+    rows = written("dev", [path])
     reads = shipped_acts().read_many([t for t, _, _ in rows])
     hand, talk, none = [], [], []
     for (text, act, _), read in zip(rows, reads, strict=True):
@@ -84,8 +88,50 @@ def test_dev_split_floors() -> None:
             none.append(handed or talked)
         else:
             talk.append(talked)
-    assert np.mean(hand) >= HANDOFF_FLOOR and np.mean(talk) >= SMALL_TALK_FLOOR
-    assert np.mean(none) <= NONE_CEILING
+    handoff_floor, small_talk_floor, none_ceiling = FLOORS[name]
+    assert np.mean(hand) >= handoff_floor and np.mean(talk) >= small_talk_floor
+    assert np.mean(none) <= none_ceiling
+
+
+def test_every_dev_file_has_floors() -> None:
+    assert {p.name for p in written_paths("dev")} == set(FLOORS)
+
+
+@pytest.mark.parametrize(
+    ("text", "blocked"),
+    [
+        ("hmm not really", True),
+        ("ok still nothing", True),
+        ("todavía nada", True),
+        ("no funcionó", True),
+        ("didn’t work", True),
+        ("thanks but that didn't help", True),
+        ("vale, ¿y el reembolso?", True),
+        ("nothing else, take care", False),
+        ("pues nada, lo dejo así", False),
+        ("never mind, found it", False),
+        ("oh ok, didn't know that. thanks", False),
+        ("nope that's all, bye", False),
+        ("arrived damaged", False),
+    ],
+)
+def test_a_closing_is_not_acted_on_when_it_objects(text: str, blocked: bool) -> None:
+    """A negation or "still" reports a problem unless the message thanks or says goodbye, or it is a closing
+    idiom; a question mark or a "but" always does."""
+    assert closing_blocked(text) is blocked
+
+
+def test_short_problem_reports_are_not_small_talk() -> None:
+    """Written for this test: short reports the first model answered with "You're welcome!" or "Bye!" by length."""
+    for text in ["arrived damaged", "llegó roto", "the box was open", "still nothing", "todavía nada"]:
+        assert small_talk(text) is None, text
+    for text in ["thanks heaps", "thanks for helping me", "ya lo he recibido, gracias"]:
+        assert small_talk(text) is not None, text
+
+
+def test_thanks_word() -> None:
+    assert thanks_word("graciaaas 😍") and thanks_word("Thanks!!") and thanks_word("te lo agradezco")
+    assert not thanks_word("arrived damaged") and not thanks_word("no worries")
 
 
 def test_threshold_within_each_budget() -> None:
