@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.passwords import SCRYPT_N, validate_scrypt_n
+
 if TYPE_CHECKING:
     from graph.config import GraphConfig
 
@@ -63,6 +65,10 @@ class ApiConfig:
     pii_key: str | None = field(
         default=None, repr=False, metadata={"help": "secret keying the hashes of personal data (same on every replica)"}
     )
+    password_scrypt_n: int = field(
+        default=SCRYPT_N,
+        metadata={"help": "scrypt cost of new console-password hashes: 2^17; only tests lower it (not a setting)"},
+    )
 
     def __post_init__(self) -> None:
         if self.search_backend not in SEARCH_BACKENDS:
@@ -82,6 +88,7 @@ class ApiConfig:
                              "counted in the database, or in process memory without one)")  # fmt: skip
         if self.database_pool_size < 2:
             raise ValueError("database_pool_size must be >= 2")
+        validate_scrypt_n(self.password_scrypt_n)
         # Accept any iterable of origins (settings give a list) but keep the dataclass hashable.
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
 
@@ -144,4 +151,5 @@ class ApiConfig:
         """
         from api.keys import KeyStore
 
-        return KeyStore(self.keys_db, database_url=self.database_url, pool_size=self.database_pool_size)
+        return KeyStore(self.keys_db, database_url=self.database_url, pool_size=self.database_pool_size,
+                        password_scrypt_n=self.password_scrypt_n)  # fmt: skip

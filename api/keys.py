@@ -19,6 +19,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from api.passwords import (
+    SCRYPT_N,
+    check_password,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    unknown_user_hash,
+    validate_scrypt_n,
+)
 from graph.db import open_database
 
 Role = Literal["customer", "agent", "admin"]
@@ -48,8 +57,6 @@ CREATE TABLE IF NOT EXISTS users (
     disabled TEXT
 );
 """
-# scrypt parameters for console passwords (about 50 ms and 16 MiB per check: slow for a guesser, fine for a person).
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 USER_PREFIX = "user:"
 # A key's name is shown to customers as their agent's name (in a Markdown banner): letters, digits, spaces and
 # . @ : ' - only, so no name is a link or an image ("[Ana](//evil.example)" was accepted).
@@ -91,24 +98,6 @@ def agent_identity(key: ApiKey) -> tuple[str, str]:
     return key.id, key.name or key.id
 
 
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    """``scrypt$n$r$p$salt$hash`` (hex) of ``password``: a slow, salted hash (stdlib ``hashlib.scrypt``)."""
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches a :func:`hash_password` value (constant-time comparison)."""
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        computed = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                                  dklen=len(bytes.fromhex(digest)))  # fmt: skip
-    except ValueError:
-        return False
-    return kind == "scrypt" and secrets.compare_digest(computed.hex(), digest)
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -120,13 +109,22 @@ def _setup_sqlite(db: sqlite3.Connection) -> None:
 class KeyStore:
     """The key, session-ownership and console-user tables; safe to share between threads."""
 
-    def __init__(self, db_path: Path, *, database_url: str | None = None, pool_size: int = 10) -> None:
+    def __init__(self, db_path: Path, *, database_url: str | None = None, pool_size: int = 10,
+                 password_scrypt_n: int = SCRYPT_N) -> None:  # fmt: skip
         """Open the SQLite file ``db_path`` (created when missing), or the PostgreSQL database at ``database_url``.
+
+        Args:
+            db_path: the SQLite file (unused with ``database_url``).
+            database_url: a ``postgresql://`` URL, or None for SQLite.
+            pool_size: most PostgreSQL connections.
+            password_scrypt_n: scrypt's cost for new password hashes (``api.passwords.SCRYPT_N``; tests lower it).
 
         Raises:
             graph.db.DatabaseUnavailable, graph.db.SchemaMissing: PostgreSQL is down, or not set up.
+            ValueError: ``password_scrypt_n`` is not a power of two from 2^14 to 2^20.
         """
         self.db_path = Path(db_path)
+        self.password_scrypt_n = validate_scrypt_n(password_scrypt_n)
         self.db = open_database(database_url, self.db_path, _setup_sqlite, pool_size)
 
     def close(self) -> None:
@@ -210,17 +208,22 @@ class KeyStore:
         """Create or update the console user ``username`` with ``role`` (its password stored as a scrypt hash).
 
         Raises:
-            ApiKeyError: a bad role, or an empty name or password.
+            ApiKeyError: a bad role, an empty name, or a password the policy refuses
+                (``api.passwords.password_problem``: the message says why, never the password).
         """
         if role not in ROLES or role == "customer":
             raise ApiKeyError(f"a console user's role must be agent or admin, got {role!r}")
-        if not username.strip() or not password:
-            raise ApiKeyError("a console user needs a name and a password")
+        if not username.strip():
+            raise ApiKeyError("a console user needs a name")
+        problem = password_problem(password, username)
+        if problem is not None:
+            raise ApiKeyError(problem)
+        hashed = hash_password(password, n=self.password_scrypt_n)
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO users (username, role, password_hash, created) VALUES (?, ?, ?, ?) ON CONFLICT(username)"
                 " DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, disabled = NULL",
-                (username, role, hash_password(password), _now()),
+                (username, role, hashed, _now()),
             )
 
     def users(self) -> builtins.list[dict[str, str | None]]:  # the method ``list`` shadows the builtin here
@@ -228,12 +231,24 @@ class KeyStore:
         return self.db.query("SELECT username, role, created, disabled FROM users ORDER BY username")
 
     def verify_user(self, username: str, password: str) -> str | None:
-        """The role of ``username`` when ``password`` is right and the user is enabled, else None."""
+        """The role of ``username`` when ``password`` is right and the user is enabled, else None.
+
+        A right password whose hash is cheaper than :attr:`password_scrypt_n` (made before 2026-12, at n=2^14) is
+        stored again at the current cost; a password shorter than today's policy still signs in.
+        """
         row = self.db.one("SELECT role, password_hash FROM users WHERE username = ? AND disabled IS NULL", (username,))
         if row is None:
-            check_password(password, hash_password("timing"))  # as slow for an unknown name as for a known one
+            check_password(password, unknown_user_hash(self.password_scrypt_n))  # as slow as for a known name
             return None
-        return str(row["role"]) if check_password(password, row["password_hash"]) else None
+        stored = str(row["password_hash"])
+        if not check_password(password, stored):
+            return None
+        if needs_rehash(stored, self.password_scrypt_n):
+            fresh = hash_password(password, n=self.password_scrypt_n)  # outside the transaction: it takes 0.4 s
+            with self.db.transaction() as cur:  # only if nobody changed it meanwhile
+                cur.execute("UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                            (fresh, username, stored))  # fmt: skip
+        return str(row["role"])
 
     def sign_in(self, username: str, password: str) -> tuple[ApiKey, str] | None:
         """A new key with the user's role, named ``user:<username>``, for one console session; None on a wrong

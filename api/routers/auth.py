@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import CallerKey, RuntimeDep
 from api.keys import USER_PREFIX
 from api.models import KeyInfo, SignInRequest, error_responses
+from api.runtime import password_checks
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -22,13 +24,19 @@ def whoami(key: CallerKey) -> dict[str, Any]:
 
 @router.post("/signin", status_code=201, response_model=KeyInfo, responses=error_responses(400, 401, 422),
              summary="Sign a console user in")  # fmt: skip
-def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    """A new API key with the user's role (agent or admin), shown once; 401 for a wrong name or password."""
-    wait = runtime.limiter.acquire(f"signin:{request.client.host if request.client else '?'}")
+async def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """A new API key with the user's role (agent or admin), shown once; 401 for a wrong name or password.
+
+    The password check (scrypt, 128 MiB and about 0.4 s) runs on a worker thread, at most
+    ``api.passwords.CONCURRENT_HASHES`` at once; the sign-ins beyond those wait here, on the event loop, so a burst of
+    them leaves the worker threads to the other callers.
+    """
+    address = request.client.host if request.client else "?"
+    wait = await to_thread.run_sync(runtime.limiter.acquire, f"signin:{address}")
     if wait > 0:  # guessing passwords is rate limited per client address
         raise HTTPException(429, "too many sign-in attempts; wait a minute",
                             {"Retry-After": runtime.limiter.retry_after(wait)})  # fmt: skip
-    issued = runtime.keys.sign_in(body.username, body.password)
+    issued = await to_thread.run_sync(runtime.keys.sign_in, body.username, body.password, limiter=password_checks())
     if issued is None:
         raise HTTPException(401, "wrong user name or password")
     record, key = issued

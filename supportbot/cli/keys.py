@@ -84,7 +84,11 @@ def set_user(
         False, "--password-stdin", help="Read the password from standard input.", metavar=""
     ),
 ) -> None:
-    """Create or update a user who signs in to the agent console with a password (stored as a scrypt hash)."""
+    """Create or update a user who signs in to the agent console with a password (stored as a scrypt hash).
+
+    The password needs at least 12 characters and may not be a common one, nor contain the user's name; run this
+    again to give a user a new password (a user whose password predates the policy keeps signing in until then).
+    """
     import re
     import sys
 
@@ -102,8 +106,6 @@ def set_user(
         fail(not_text, code=2)
     if not_utf8(password) is not None:
         fail(not_text, code=2)
-    if len(password) < 8:
-        fail("the password must have at least 8 characters", code=2)
     try:
         _store().set_user(username, password, role)
     except ApiKeyError as exc:

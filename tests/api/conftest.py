@@ -34,6 +34,7 @@ def api_config(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
         max_message_chars=MAX_MESSAGE,
         cors_origins=("http://ui.example",),
         cache_dir=Path(os.environ["SUPPORTBOT_HOME"]),  # shared with the other test packages (spaCy, exports)
+        password_scrypt_n=2**14,  # 0.04 s per password check, not production's 0.4 s (tests/api/test_passwords.py)
     )
 
 

@@ -50,12 +50,12 @@ def test_revoking_a_key_ends_its_open_event_streams(
     # messages until its `wait` ran out (up to an hour).
     session = "security-revoked-stream"
     _chat(client, keys["customer"], session, "How do I return a product?")
-    signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "pw"})
+    signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "a quiet river at dawn"})
     if signed.status_code == 401:
         store = KeyStore(api_config.keys_db)
-        store.set_user("sec-ana", "pw", "agent")
+        store.set_user("sec-ana", "a quiet river at dawn", "agent")
         store.close()
-        signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "pw"})
+        signed = client.post("/v1/auth/signin", json={"username": "sec-ana", "password": "a quiet river at dawn"})
     agent = {"Authorization": f"Bearer {signed.json()['key']}"}
     store = KeyStore(api_config.keys_db)
     record, key = store.create("customer", "security-test")
