@@ -150,6 +150,8 @@ class _TextExtractor(HTMLParser):
         self._item_open = False  # a list item's mark was the last thing written
 
     def _block(self, start: str) -> None:
+        if self._skipping:  # a menu's list outside <main> or in <nav>: its marks are no more the article than its words
+            return
         if self._item_open and start == "\n\n":  # "<li><p>text": the text goes on the item's line, after its mark
             return
         self.parts.append(" " if self._in_cell else start)  # a paragraph or list inside a cell stays on its row
@@ -161,7 +163,7 @@ class _TextExtractor(HTMLParser):
         elif tag in self.SKIP:
             self._skipping += 1
         elif tag in self.CELLS:
-            if self._cells:  # "Spain | 4.99 EUR", not "Spain4.99 EUR"
+            if self._cells and not self._skipping:  # "Spain | 4.99 EUR", not "Spain4.99 EUR"
                 while self.parts and not self.parts[-1].strip():
                     self.parts.pop()
                 self.parts[-1:] = [part.rstrip() + " | " for part in self.parts[-1:]]

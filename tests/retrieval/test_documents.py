@@ -287,6 +287,21 @@ def test_a_help_centre_page_is_an_article(tmp_path: Path) -> None:
     assert docs["notes"].text == "Notes\n\nGift cards never expire."
 
 
+def test_menus_and_tables_outside_the_article_leave_no_marks() -> None:
+    """A help centre page whose site menu is a list (<header><ul><li>Planes</li>...) outside <main>, or inside
+    <nav>, began its article with "-\n-": the menu's words were left out but each item's mark and each cell's " | "
+    were still written (QA pass as a gym chain's operator, 2026-12-07: the chunk and the chat's sources started
+    with "- -")."""
+    page = (
+        "<html><body><header><ul><li>Planes</li><li>Centros</li></ul><ol><li>Uno</li></ol></header>"
+        "<main><h1>Invitados</h1><p>Un invitado paga 8 euros.</p><ul><li>Con DNI</li></ul></main>"
+        "<footer><table><tr><td>Aviso</td><td>Legal</td></tr></table></footer></body></html>"
+    )
+    assert clean_text(page) == "Invitados\n\nUn invitado paga 8 euros.\n\n- Con DNI"
+    menu = "<nav><ul><li><a href='/'>Inicio</a></li><li>Ayuda</li></ul></nav><h1>Horarios</h1><p>Abrimos a las 6.</p>"
+    assert clean_text(menu) == "Horarios\n\nAbrimos a las 6."
+
+
 def test_an_empty_page_names_the_file(tmp_path: Path) -> None:
     write(tmp_path / "blank.html", "<html><head><title>Nothing</title></head><body><nav>Menu</nav></body></html>")
     with pytest.raises(LoadError, match=r"blank\.html.*empty"):
