@@ -109,6 +109,11 @@ class KeyedLocks:
 _KEYED = KeyedLocks()  # made at import: a lazily made one could be made twice by two threads' first turns
 
 
+def session_key(session_id: str) -> str:
+    """The :meth:`Database.exclusive` key of a conversation's turn (held by ``ChatService`` and by the purge)."""
+    return f"turn:{session_id}"
+
+
 class Database:
     """A source of transactions on SQLite (one connection, one lock) or PostgreSQL (a shared pool)."""
 
@@ -250,6 +255,7 @@ def close_pools() -> None:
 class _PgTransaction:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self.connection = conn  # the psycopg connection, for a library that takes one (the checkpointer's delete)
 
     def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
         return self._conn.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graph.config import GraphConfig, GraphConfigError
-from graph.db import connect_private
+from graph.db import connect_private, session_key
 from graph.deps import Deps, VectorCache
 from graph.state import turn_input
 from graph.store import SupportStore
@@ -46,7 +46,7 @@ def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
         raise GraphConfigError(f"scope rail: {exc}") from exc
 
 
-def _open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:
+def open_checkpointer(config: GraphConfig) -> tuple[Any, sqlite3.Connection | None]:
     """The conversation memory: LangGraph's PostgresSaver on the process's shared pool (its tables made by
     ``supportbot db upgrade``, checked by the store), or its SqliteSaver on ``checkpoint_db``."""
     if config.database_url:
@@ -82,7 +82,7 @@ class ChatService:
         # The shared state first: a database that is down or not set up fails in a second, with what to do.
         self.store = SupportStore(config.store_db, database_url=config.database_url,
                                   pool_size=config.database_pool_size)  # fmt: skip
-        self.checkpointer, self._conn = _open_checkpointer(config)
+        self.checkpointer, self._conn = open_checkpointer(config)
         redactor = shared_redactor(Path(config.cache_dir) / "models" / "spacy")
         self.deps = self._index_deps({}, redactor=redactor, store=self.store)  # a bad index fails before a model loads
         if config.has_llm:
@@ -189,7 +189,7 @@ class ChatService:
         """One writer of ``session_id``'s state at a time (across replicas on PostgreSQL): a second message sent
         before the first is answered waits for it instead of overwriting its saved state; an agent's reply or a
         hand-off waits for the turn in flight (both may add placeholders). Re-entrant."""
-        return self.store.db.exclusive(f"turn:{session_id}")
+        return self.store.db.exclusive(session_key(session_id))
 
     def stream(
         self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None

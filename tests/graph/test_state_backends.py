@@ -160,7 +160,7 @@ def test_checkpointer_memory_is_shared(state_backend: str | None, tmp_path: Path
     from langgraph.graph import START, StateGraph
     from typing_extensions import TypedDict
 
-    from graph.service import _open_checkpointer
+    from graph.service import open_checkpointer
 
     class Turns(TypedDict):
         turns: list[str]
@@ -172,7 +172,7 @@ def test_checkpointer_memory_is_shared(state_backend: str | None, tmp_path: Path
         return builder.compile(checkpointer=checkpointer)
 
     config = GraphConfig(index_dir=tmp_path, checkpoint_db=tmp_path / "c.sqlite", database_url=state_backend)
-    (one, _), (two, _) = _open_checkpointer(config), _open_checkpointer(config)
+    (one, _), (two, _) = open_checkpointer(config), open_checkpointer(config)
     thread = {"configurable": {"thread_id": _session("mem")}}
     build(one).invoke({"turns": ["¿cuánto tarda el envío?"]}, thread)
     graph_two = build(two)
