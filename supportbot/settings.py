@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         default=None, description="redis://host:6379/0: count rate limits in Redis instead of the database."
     )
     database_pool_size: int = Field(default=10, ge=2, description="Most PostgreSQL connections one process opens.")
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days a conversation is kept after its last activity: `supportbot db purge` without --older-than "
+        "deletes older ones (nothing is deleted unless that command runs, e.g. daily from cron); unset: give the flag.",
+    )
     index_sync: bool = Field(
         default=True,
         description="With database_url and the FAISS backend: every index version a replica writes is published in "

@@ -1,26 +1,35 @@
-"""``supportbot db``: the shared-state schema in PostgreSQL (``SUPPORTBOT_DATABASE_URL``).
+"""``supportbot db``: the shared-state schema in PostgreSQL (``SUPPORTBOT_DATABASE_URL``), and the purge of old
+conversations from either backend.
 
 SQLite files in the data home (the default) create their tables when first opened; a PostgreSQL database gets its
 schema only from ``supportbot db upgrade`` (Alembic revisions plus the LangGraph checkpointer's migrations), so API
-replicas never race to create or alter tables.
+replicas never race to create or alter tables. ``supportbot db purge`` deletes what is kept about sessions older than
+a number of days (:mod:`graph.retention`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 
 from supportbot.cli._common import fail, print_json
 from supportbot.settings import get_settings
 
-app = typer.Typer(help="The shared-state database (PostgreSQL): create or migrate its schema.", no_args_is_help=True)
+app = typer.Typer(help="The shared-state database: create or migrate its PostgreSQL schema; purge old conversations.",
+                  no_args_is_help=True)  # fmt: skip
 
 
-def _url(url: str | None) -> str:
+def _url(url: str | None, required: bool = True) -> str:
+    """The PostgreSQL URL: ``--url``, else ``SUPPORTBOT_DATABASE_URL``; "" when neither is set and not ``required``
+    (the SQLite files of the data home)."""
     from graph.db import is_postgres, redact_url
 
     given = url
     url = url or get_settings().database_url
     if not url:
+        if not required:
+            return ""
         fail("no database URL: set SUPPORTBOT_DATABASE_URL=postgresql://user:pass@host:5432/db (or pass --url); "
              "without one the state lives in SQLite files in the data home, which need no upgrade")  # fmt: skip
     if not is_postgres(url) or "://" not in url:
@@ -73,3 +82,117 @@ def status(
                    f"checkpoints {state['checkpoints']} (head {state['checkpoints_head']}): {word}")  # fmt: skip
     if not state["current"]:
         raise typer.Exit(1)
+
+
+def _days(given: str | None) -> int:
+    """``--older-than`` as a whole number of days, else ``SUPPORTBOT_RETENTION_DAYS`` (exit 2 without either)."""
+    from graph.retention import MAX_DAYS
+
+    if given is None:
+        days = get_settings().retention_days
+        if days is None:
+            fail("give --older-than DAYS or set SUPPORTBOT_RETENTION_DAYS (how many days a conversation is kept)", 2)
+        return days
+    text = given.strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        fail(f"--older-than must be a whole number of days from 1 to {MAX_DAYS}, got {given!r}", code=2)
+    return int(text)
+
+
+def _open_state(url: str) -> tuple[Any, Any, Any, list[Any]]:
+    """The deployment's support store, checkpointer and session-owner database (None when the data home has no key
+    database), and what to close: PostgreSQL at ``url``, else the SQLite files of the data home, which must exist
+    (a mistyped SUPPORTBOT_HOME would otherwise purge nothing, silently)."""
+    import sqlite3
+
+    from api.config import ApiConfig
+    from graph.config import GraphConfig, state_files
+    from graph.db import DatabaseError
+    from graph.service import open_checkpointer
+    from graph.store import SupportStore
+
+    settings = get_settings()
+    home = settings.home
+    files = state_files(home)
+    try:
+        config = ApiConfig.from_settings(settings, database_url=url or None)
+        paths = (files["checkpoint_db"], files["store_db"], config.keys_db)
+        if not url and not any(path.is_file() for path in paths):
+            names = ", ".join(str(path.relative_to(home)) for path in paths)
+            fail(f"no supportbot state in the data home {home} (none of {names}): set SUPPORTBOT_HOME to the API's "
+                 "data home, or pass --url")  # fmt: skip
+        store = SupportStore(files["store_db"], database_url=url or None, pool_size=settings.database_pool_size)
+        graph_config = GraphConfig(index_dir=settings.resolved_index_dir, **files, database_url=url or None,
+                                   database_pool_size=settings.database_pool_size)  # fmt: skip
+        saver, conn = open_checkpointer(graph_config)
+        keys = config.key_store() if url or config.keys_db.is_file() else None
+    except (DatabaseError, ValueError) as exc:
+        fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:  # a data home that is a file, unreadable, or not SQLite
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"cannot open the state in SUPPORTBOT_HOME {home} ({reason})")
+    closing = [store] + ([keys] if keys is not None else [])
+    return store, saver, (keys.db if keys is not None else None), [*closing, *([conn] if conn is not None else [])]
+
+
+def _line(entry: Any) -> str:
+    if isinstance(entry, int):
+        return str(entry)
+    langs = ", ".join(f"{lang} {n}" for lang, n in entry["by_lang"].items())
+    return f"{entry['total']}" + (f" ({langs})" if langs else "")
+
+
+@app.command()
+def purge(
+    older_than: str | None = typer.Option(
+        None,
+        "--older-than",
+        metavar="DAYS",
+        help="Delete the sessions whose last activity is more than DAYS days old; default SUPPORTBOT_RETENTION_DAYS.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted.", metavar=""),
+    include_open: bool = typer.Option(
+        False,
+        "--include-open",
+        metavar="",
+        help="Delete old sessions whose escalation waits for an agent or is assigned to one too (kept by default).",
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="PostgreSQL URL; default SUPPORTBOT_DATABASE_URL, else the SQLite files in SUPPORTBOT_HOME."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document.", metavar=""),
+) -> None:
+    """Delete the conversations older than DAYS days: their checkpoints, escalations and messages, feedback and owner,
+    and the knowledge-gap questions not asked since; prints what went per kind and language."""
+    from graph.db import DatabaseError, redact_url
+    from graph.retention import PurgeFailed
+    from graph.retention import purge as run_purge
+
+    days = _days(older_than)
+    target = _url(url, required=False)
+    store, saver, owners, opened = _open_state(target)
+    try:
+        report = run_purge(store, saver, days, owners=owners, include_open=include_open, dry_run=dry_run)
+    except PurgeFailed as exc:
+        went = exc.report["sessions"]["total"]
+        fail(f"{exc}; {went} session{'s' * (went != 1)} before it were deleted whole: run it again to finish")
+    except DatabaseError as exc:
+        fail(str(exc))
+    finally:
+        for thing in opened:
+            thing.close()
+    if as_json:
+        print_json(report)
+        return
+    where = redact_url(target) if target else f"the SQLite files in {get_settings().home}"
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(f"{verb} from {where}, last activity before {report['cutoff']} ({days} day{'s' * (days != 1)}):")
+    for kind, label in (("sessions", "sessions"), ("checkpoints", "checkpoints"), ("escalations", "escalations"),
+                        ("escalation_events", "escalation history"), ("messages", "hand-off messages"),
+                        ("feedback", "feedback"), ("session_owners", "session owners"),
+                        ("gaps", "knowledge gaps")):  # fmt: skip
+        typer.echo(f"  {label:<20}{_line(report[kind])}")
+    kept = report["kept_open"]
+    if kept["total"]:
+        typer.echo(f"kept {_line(kept)} old session{'s' * (kept['total'] != 1)} with an escalation waiting for or "
+                   "assigned to an agent: --include-open deletes them too")  # fmt: skip

@@ -5,6 +5,7 @@ SUPPORTBOT_TEST_DATABASE_URL) run the same flows; only the rate limit differs by
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -171,3 +172,219 @@ def test_a_support_file_written_before_waiting_since_gets_it_from_its_messages(t
     assert waits == {"fresh": 100.0, "again": 230.0, "answered": None, "closed": None}
     assert list(waits) == ["fresh", "again", "closed", "answered"]  # nobody waits on the last two: oldest first
     store.close()
+
+
+DAY = 86_400.0
+
+
+def _age(service: Any, config: ApiConfig, session: str, days: float) -> None:
+    """Move everything kept about ``session`` ``days`` back in time, in the real tables: its checkpoints' ``ts``
+    (written again through the checkpointer), its escalations with their history and messages, its feedback, and
+    when its owner claimed it."""
+    from datetime import datetime, timedelta
+
+    ago = days * DAY
+    saver = service.checkpointer
+    for saved in list(saver.list({"configurable": {"thread_id": session}})):
+        older = (datetime.fromisoformat(saved.checkpoint["ts"]) - timedelta(days=days)).isoformat()
+        parent = saved.parent_config or {"configurable": {"thread_id": session, "checkpoint_ns": ""}}
+        saver.put(parent, {**saved.checkpoint, "ts": older}, saved.metadata, {})
+    with service.store.db.transaction() as tx:
+        tx.execute("UPDATE escalation_events SET at = at - ? WHERE escalation_id IN (SELECT id FROM escalations WHERE"
+                   " session_id = ?)", (ago, session))  # fmt: skip
+        tx.execute("UPDATE escalations SET created_at = created_at - ?, updated_at = updated_at - ?, waiting_since ="
+                   " waiting_since - ? WHERE session_id = ?", (ago, ago, ago, session))  # fmt: skip
+        for table in ("session_messages", "feedback"):
+            tx.execute(f"UPDATE {table} SET created_at = created_at - ? WHERE session_id = ?", (ago, session))
+    keys = config.key_store()
+    with keys.db.transaction() as tx:
+        row = tx.execute("SELECT created FROM session_owners WHERE session_id = ?", (session,)).fetchone()
+        if row is not None:
+            created = datetime.strptime(row["created"], "%Y-%m-%dT%H:%M:%SZ") - timedelta(days=days)
+            tx.execute("UPDATE session_owners SET created = ? WHERE session_id = ?",
+                       (created.strftime("%Y-%m-%dT%H:%M:%SZ"), session))  # fmt: skip
+    if not config.database_url:
+        keys.close()
+
+
+def _purge(config: ApiConfig, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """``supportbot db purge ARGS`` on the pair's state: the data home's SQLite files, or ``--url``."""
+    from typer.testing import CliRunner
+
+    from supportbot.cli import app
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(config.home))
+    for name in ("SUPPORTBOT_DATABASE_URL", "SUPPORTBOT_RETENTION_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    where = ["--url", config.database_url] if config.database_url else []
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["db", "purge", *where, *args])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_purge_deletes_old_sessions_whole_and_keeps_recent_and_open_ones(
+    pair: tuple[TestClient, TestClient, ApiConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``supportbot db purge --older-than 30``: a session whose last activity is 40 days old goes whole (checkpoints,
+    escalation with its history and messages, feedback, owner) and reads as an unknown one; a recent session is
+    untouched, an old one waiting for an agent is kept unless ``--include-open``; gap questions go by their age."""
+    one, two, config = pair
+    service = one.app.state.runtime.chat_service  # type: ignore[attr-defined]
+    store, tag = service.store, uuid.uuid4().hex[:8]
+    old_es, old_en, waiting, recent = (f"{name}-{tag}" for name in ("old-es", "old-en", "waiting", "recent"))
+    owner = {session: _key(config)[1] for session in (old_es, old_en, waiting, recent)}  # 6 requests a minute each
+    _, agent = _key(config, "agent")
+    _chat(one, owner[old_es], old_es, "¿Cómo hago una devolución?")
+    assert one.post("/v1/feedback", json={"session_id": old_es, "turn": 0, "rating": "down", "comment": "no me sirve"},
+                    headers=owner[old_es]).status_code == 201  # fmt: skip
+    case = one.post("/v1/handoff", json={"session_id": old_es}, headers=owner[old_es]).json()["id"]
+    assert two.post(f"/v1/escalations/{case}/claim", headers=agent).status_code == 200
+    assert two.post(f"/v1/escalations/{case}/messages", json={"text": "Hola, te ayudo yo."},
+                    headers=agent).status_code == 201  # fmt: skip
+    assert _chat(one, owner[old_es], old_es, "Gracias, ya está")["route"] == "human"  # kept for the agent
+    assert two.post(f"/v1/escalations/{case}/resolve", headers=agent).status_code == 200
+    _chat(two, owner[old_en], old_en, "How long does shipping take?")
+    _chat(one, owner[waiting], waiting, "Where is my order?")
+    open_case = one.post("/v1/handoff", json={"session_id": waiting}, headers=owner[waiting]).json()["id"]
+    _chat(two, owner[recent], recent, "¿Puedo pagar con PayPal?")
+    assert two.post("/v1/feedback", json={"session_id": recent, "turn": 0, "rating": "up"},
+                    headers=owner[recent]).status_code == 201  # fmt: skip
+    for question, lang in ((f"old gap {tag}", "es"), (f"old gap {tag}", "en"), (f"new gap {tag}", "en")):
+        store.record_gap(question, lang)
+    for session in (old_es, old_en, waiting):
+        _age(service, config, session, 40)
+    with store.db.transaction() as tx:
+        tx.execute("UPDATE gaps SET last_seen = last_seen - ? WHERE question = ?", (40 * DAY, f"old gap {tag}"))
+    saver = service.checkpointer
+    checkpoints = sum(len(list(saver.list({"configurable": {"thread_id": s}}))) for s in (old_es, old_en))
+    messages = len(store.messages(old_es, include_drafts=True))
+    events = len(store.escalation(case)["history"])
+    before = two.get(f"/v1/sessions/{recent}", headers=agent).json()
+    assert checkpoints >= 2 and messages == 2 and events == 3
+
+    dry = _purge(config, monkeypatch, "--older-than", "30", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    counted = json.loads(dry.stdout)
+    expected = {"older_than_days": 30, "dry_run": True, "include_open": False,
+                "sessions": {"total": 2, "by_lang": {"en": 1, "es": 1}}, "checkpoints": checkpoints,
+                "escalations": {"total": 1, "by_lang": {"es": 1}}, "escalation_events": events, "messages": messages,
+                "feedback": 1, "session_owners": 2, "gaps": {"total": 2, "by_lang": {"en": 1, "es": 1}},
+                "kept_open": {"total": 1, "by_lang": {"en": 1}}}  # fmt: skip
+    assert {k: counted[k] for k in expected} == expected, counted
+    assert two.get(f"/v1/sessions/{old_es}", headers=agent).json()["messages"]  # a dry run deletes nothing
+
+    done = _purge(config, monkeypatch, "--older-than", "30", "--json")
+    assert done.exit_code == 0, done.output
+    deleted = json.loads(done.stdout)
+    assert {k: deleted[k] for k in expected} == {**expected, "dry_run": False}, deleted
+    for session in (old_es, old_en):
+        assert one.get(f"/v1/sessions/{session}", headers=owner[session]).status_code == 404
+        assert two.get(f"/v1/sessions/{session}", headers=agent).status_code == 404
+        assert service.transcript(session) == [] and store.messages(session, include_drafts=True) == []
+        assert store.handoff_status(session) == {"status": "bot", "escalation_id": None, "agent": None, "last": None}
+    assert two.get(f"/v1/escalations/{case}", headers=agent).status_code == 404
+    assert not [f for f in store.feedback(limit=100_000) if f["session_id"] in (old_es, old_en)]
+    gaps = {(g["question"], g["lang"]) for g in store.knowledge_gaps(limit=100_000)}
+    assert (f"new gap {tag}", "en") in gaps and not {q for q, _ in gaps} & {f"old gap {tag}"}
+    assert two.get(f"/v1/sessions/{recent}", headers=agent).json() == before
+    assert [f["rating"] for f in store.feedback(limit=100_000) if f["session_id"] == recent] == ["up"]
+    assert two.get(f"/v1/sessions/{waiting}", headers=agent).json()["handoff"]["status"] == "waiting"
+    # A purged id is a new session to whoever writes to it next: no history, a new owner.
+    _, stranger = _key(config)
+    _chat(one, stranger, old_es, "Hello")
+    assert [m["role"] for m in two.get(f"/v1/sessions/{old_es}", headers=stranger).json()["messages"]] == [
+        "user", "assistant"]  # fmt: skip
+
+    text = _purge(config, monkeypatch, "--older-than", "30", "--include-open")
+    assert text.exit_code == 0 and "  sessions            1 (en 1)\n" in text.output, text.output
+    assert one.get(f"/v1/sessions/{waiting}", headers=owner[waiting]).status_code == 404
+    assert two.get(f"/v1/escalations/{open_case}", headers=agent).status_code == 404
+
+
+class RefusedDelete:
+    """A trigger that makes the database refuse to delete one session's owner row, standing for a crash at the last
+    step of the session's deletion (a real failure of the database, not a stand-in for the store)."""
+
+    def __init__(self, config: ApiConfig) -> None:
+        self.config = config
+
+    def _run(self, *statements: str) -> None:
+        if self.config.database_url:
+            import psycopg
+
+            with psycopg.connect(self.config.database_url, autocommit=True) as conn:
+                for statement in statements:
+                    conn.execute(statement.encode())
+        else:
+            import sqlite3
+
+            db = sqlite3.connect(self.config.keys_db)
+            with db:
+                for statement in statements:
+                    db.execute(statement)
+            db.close()
+
+    def refuse(self, session: str) -> None:
+        """Arm it for ``session``."""
+        if self.config.database_url:
+            self._run("CREATE FUNCTION refuse_purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION"
+                      " 'the test refuses this delete'; END $$",
+                      f"CREATE TRIGGER refuse_purge BEFORE DELETE ON session_owners FOR EACH ROW WHEN"
+                      f" (OLD.session_id = '{session}') EXECUTE FUNCTION refuse_purge()")  # fmt: skip
+        else:
+            self._run(f"CREATE TRIGGER refuse_purge BEFORE DELETE ON session_owners WHEN OLD.session_id = '{session}'"
+                      " BEGIN SELECT RAISE(ABORT, 'the test refuses this delete'); END")  # fmt: skip
+
+    def allow(self) -> None:
+        """Disarm it."""
+        if self.config.database_url:
+            self._run("DROP TRIGGER IF EXISTS refuse_purge ON session_owners", "DROP FUNCTION IF EXISTS refuse_purge()")
+        else:
+            self._run("DROP TRIGGER IF EXISTS refuse_purge")
+
+
+@pytest.fixture
+def refused_delete(pair: tuple[TestClient, TestClient, ApiConfig]) -> Iterator[RefusedDelete]:
+    """The trigger of :class:`RefusedDelete` on the pair's state, removed after the test."""
+    trigger = RefusedDelete(pair[2])
+    yield trigger
+    trigger.allow()
+
+
+def test_a_purge_stopped_midway_leaves_the_session_readable_and_the_next_one_finishes_it(
+    pair: tuple[TestClient, TestClient, ApiConfig], monkeypatch: pytest.MonkeyPatch, refused_delete: RefusedDelete
+) -> None:
+    """The database fails the last delete of a session. On PostgreSQL the session's deletion is one transaction:
+    all of it is still there. SQLite keeps the state in three files: the store's rows and the checkpoints went, the
+    owner stayed, and the session reads as its owner's empty conversation (no 500). Either way the command says what
+    happened (exit 1, no traceback), and the next purge deletes the rest."""
+    one, two, config = pair
+    service = one.app.state.runtime.chat_service  # type: ignore[attr-defined]
+    _, customer = _key(config)
+    _, agent = _key(config, "agent")
+    session = f"stuck-{uuid.uuid4().hex[:8]}"
+    _chat(one, customer, session, "¿Cómo hago una devolución?")
+    assert one.post("/v1/feedback", json={"session_id": session, "turn": 0, "rating": "up"},
+                    headers=customer).status_code == 201  # fmt: skip
+    _age(service, config, session, 40)
+    refused_delete.refuse(session)
+    stopped = _purge(config, monkeypatch, "--older-than", "30")
+    assert stopped.exit_code == 1 and "run it again" in stopped.output, stopped.output
+    assert "Traceback" not in stopped.output and "the test refuses this delete" in stopped.output
+    seen = two.get(f"/v1/sessions/{session}", headers=agent)
+    assert seen.status_code == 200 and one.get(f"/v1/sessions/{session}", headers=customer).status_code == 200
+    kept = [f for f in service.store.feedback(limit=100_000) if f["session_id"] == session]
+    if config.database_url:
+        assert [m["role"] for m in seen.json()["messages"]] == ["user", "assistant"] and len(kept) == 1
+    else:
+        assert seen.json()["messages"] == [] and kept == [] and service.transcript(session) == []
+    refused_delete.allow()
+    again = _purge(config, monkeypatch, "--older-than", "30", "--json")
+    assert again.exit_code == 0, again.output
+    finished = json.loads(again.stdout)
+    assert finished["sessions"]["total"] == 1 and finished["session_owners"] == 1
+    assert finished["feedback"] == (1 if config.database_url else 0)
+    assert two.get(f"/v1/sessions/{session}", headers=agent).status_code == 404

@@ -153,3 +153,48 @@ def test_an_invalid_setting_is_a_clear_error(tmp_path: Path, variable: str, valu
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"error: {message.format(file=tmp_path / 'file')}\n", result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--older-than", "0"], 2, "--older-than must be a whole number of days from 1 to 36500, got '0'"),
+        (["--older-than", "-3"], 2, "--older-than must be a whole number of days from 1 to 36500, got '-3'"),
+        (["--older-than", "thirty"], 2, "--older-than must be a whole number of days from 1 to 36500, got 'thirty'"),
+        (["--older-than", "1.5"], 2, "--older-than must be a whole number of days from 1 to 36500, got '1.5'"),
+        ([], 2, "give --older-than DAYS or set SUPPORTBOT_RETENTION_DAYS"),
+        (["--older-than", "30", "--url", "postgresql://nobody@127.0.0.1:1/none"], 1, "cannot connect to the database"),
+        (["--older-than", "30", "--url", "notaurl"], 2, "--url 'notaurl' is not a PostgreSQL URL"),
+        (["--older-than", "30"], 1, "no supportbot state in the data home"),
+    ],
+)
+def test_db_purge_bad_input_is_a_clear_error(
+    args: list[str], code: int, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is deleted and no traceback is shown: a days count below 1 or not a number, no days at all, a database
+    that cannot be reached, and a data home with no state (a mistyped SUPPORTBOT_HOME would purge nothing silently)."""
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    for name in ("SUPPORTBOT_DATABASE_URL", "SUPPORTBOT_RETENTION_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["db", "purge", *args])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == code and message in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "home").exists()
+
+
+def test_db_purge_takes_its_days_from_the_setting(tmp_path: Path) -> None:
+    """SUPPORTBOT_RETENTION_DAYS is what `db purge` uses without --older-than; a value below 1 is refused."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
+    env["SUPPORTBOT_HOME"] = str(tmp_path)
+    (tmp_path / "support.sqlite").touch()
+    command = [sys.executable, "-m", "supportbot", "db", "purge", "--dry-run", "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**env, "SUPPORTBOT_RETENTION_DAYS": "45"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["older_than_days"] == 45
+    refused = subprocess.run(command, capture_output=True, text=True, env={**env, "SUPPORTBOT_RETENTION_DAYS": "0"})
+    assert refused.returncode == 2 and refused.stderr.startswith("error: SUPPORTBOT_RETENTION_DAYS:"), refused.stderr
