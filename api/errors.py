@@ -14,7 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.runtime import NotReady
+from api.logs import api_logger
+from api.runtime import SEE_LOG, NotReady
+
+log = api_logger()
 
 # FastAPI's own words for a body it cannot decode (not UTF-8, cut short, nested too deeply), made to say what is
 # wrong and what to send instead; the parser's exception is the HTTPException's cause.
@@ -59,14 +62,27 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _not_ready(request: Request, exc: Exception) -> JSONResponse:
+    # The message is the load error's category (api.runtime.unready_reason); the error was logged once, at load.
     return JSONResponse({"detail": f"service not ready: {exc}"}, status_code=503, headers={"Retry-After": "10"})
 
 
+def _from_redis(exc: BaseException) -> bool:
+    try:
+        import redis
+    except ImportError:
+        return False
+    return isinstance(exc, redis.RedisError) or isinstance(exc.__cause__, redis.RedisError)
+
+
 def _state_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if not reason.startswith("the state database"):
-        reason = f"the state database is unavailable: {reason}"
-    return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": "5"})
+    # The error names the database's host (and the driver's words); a caller gets the category and the request id
+    # to find it in the log, which gets the error once.
+    what = "the rate-limit store (Redis)" if _from_redis(exc) else "the state database"
+    request_id = getattr(request.state, "request_id", "-")
+    log.error("request %s %s: %s is unavailable: %s: %s", request_id, request.url.path, what, type(exc).__name__,
+              str(exc).strip())  # fmt: skip
+    detail = f"{what} is unavailable; {SEE_LOG} (request {request_id})"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -76,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(NotReady, _not_ready)
-    for error in unavailable_errors():  # PostgreSQL or Redis down: 503 with the reason, not a 500
+    for error in unavailable_errors():  # PostgreSQL or Redis down: 503 with the reason's category, not a 500
         app.add_exception_handler(error, _state_unavailable)
 
 

@@ -35,6 +35,7 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id: a 503 names it
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 

@@ -34,8 +34,69 @@ log = api_logger()
 FOLLOW_SECONDS = 2.0  # how often a process looks for an index version another process wrote
 
 
+# What a 503 says besides its reason category: the error itself (paths, database hosts) is only in the server log.
+SEE_LOG = "the server log has the error"
+STILL_LOADING = "the service is still loading"
+
+
 class NotReady(RuntimeError):
-    """The graph or the index could not be loaded; the message says why (shown by ``/readyz``)."""
+    """The graph or the index could not be loaded; the message is the reason's category (:func:`unready_reason`),
+    which any caller may read."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, ``exc`` first."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _reason_types() -> list[tuple[tuple[type[BaseException], ...], str]]:
+    import sqlite3
+
+    from finetune.base_model import BaseModelError
+    from finetune.inference import ModelLoadError
+    from graph.db import DatabaseError, SchemaMissing, unavailable_errors
+    from graph.generators.base import GeneratorError
+    from graph.scope_data import ScopeError
+    from retrieval.embeddings import EmbedderError
+    from retrieval.store import IndexFault
+
+    reasons: list[tuple[tuple[type[BaseException], ...], str]] = [
+        ((SchemaMissing,), "the state database has no schema for this version (run `supportbot db upgrade`)"),
+        ((DatabaseError, *unavailable_errors()), "the state database is unreachable"),
+        ((IndexFault,), "the knowledge-base index is not loaded"),
+        ((EmbedderError,), "the embedding model is not loaded"),
+        ((ScopeError,), "the scope guardrail could not be fitted"),
+        ((GeneratorError, ModelLoadError, BaseModelError), "the answer generator's model is not loaded"),
+        ((sqlite3.Error,), "a SQLite file of the data home (state or index metadata) could not be read"),
+    ]
+    try:
+        from elasticsearch import ApiError, TransportError
+
+        reasons.append(((TransportError, ApiError), "the Elasticsearch knowledge base is unreachable"))
+    except ImportError:  # elasticsearch is only needed for that backend
+        pass
+    return reasons
+
+
+def unready_reason(exc: BaseException) -> str:
+    """What ``/readyz`` and every 503 say about a failed load: a fixed category ("the knowledge-base index is not
+    loaded"), never the error's text, which may name paths, database hosts or credentials (the log has it)."""
+    try:
+        reasons = _reason_types()
+    except Exception:  # a missing optional package must not turn "not ready" into a crash
+        reasons = []
+    # The outermost first: the project's own errors say what failed (an IndexFault may wrap a sqlite3.Error of the
+    # index's metadata, which is no state database).
+    for error in _chain(exc):
+        for types, reason in reasons:
+            if isinstance(error, types):
+                return reason
+    return "the chat service could not be loaded"
 
 
 _PASSWORD_CHECKS: RunVar[CapacityLimiter] = RunVar("supportbot_password_checks")
@@ -103,7 +164,8 @@ class Runtime:
         self.service: Any | None = service
         self.kb: Any | None = None
         self.store: Any | None = None
-        self.load_error: str | None = None
+        self.load_error: str | None = None  # the error itself, for the server log only
+        self.unready: str | None = None  # its category (unready_reason), for callers
         self._write_lock = threading.Lock()
         self.loaded_version: str | None = None  # the index version the service and the search were loaded from
         self._stop_following = threading.Event()
@@ -132,27 +194,33 @@ class Runtime:
             self.kb = self._open_kb()
             self.store = self.service.store  # one store (one pool) per process
             self.loaded_version = version
-            self.load_error = None
+            self.load_error = self.unready = None
             self.metrics.ready.set(1)
             self._start_following()
         except Exception as exc:  # any load failure means "not ready", reported without a traceback
             self.load_error = f"{type(exc).__name__}: {exc}"
+            self.unready = unready_reason(exc)
             self.metrics.ready.set(0)
-            log.error("not ready: %s", self.load_error)
+            log.error("not ready (%s): %s", self.unready, self.load_error)  # once; 503s point here
 
     @property
     def ready(self) -> bool:
         """Whether chat and search can be served."""
         return self.service is not None and self.kb is not None and self.store is not None
 
+    @property
+    def unready_detail(self) -> str:
+        """Why the service is not ready, as any caller may read it: the category and where the error is."""
+        return f"{self.unready}; {SEE_LOG}" if self.unready else STILL_LOADING
+
     def require(self) -> None:
         """Raise :class:`NotReady` unless everything is loaded."""
         if not self.ready:
-            raise NotReady(self.load_error or "the service is still loading")
+            raise NotReady(self.unready_detail)
 
     def _loaded(self, part: Any) -> Any:
         if part is None:
-            raise NotReady(self.load_error or "the service is still loading")
+            raise NotReady(self.unready_detail)
         return part
 
     @property

@@ -28,9 +28,10 @@ def healthz() -> dict[str, Any]:
 @router.head("/readyz", response_model=Health, include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness")
 def readyz(runtime: RuntimeDep) -> Any:
-    """Ok once the graph, the index and the store are loaded; 503 with the reason otherwise."""
+    """Ok once the graph, the index and the store are loaded; 503 with the reason's category otherwise (the error
+    itself, which may name paths or hosts, is in the server log)."""
     if not runtime.ready:
-        body = {"status": "unavailable", "detail": runtime.load_error or "loading", "index_version": None}
+        body = {"status": "unavailable", "detail": runtime.unready_detail, "index_version": None}
         return JSONResponse(body, status_code=503)
     return {"status": "ok", "index_version": runtime.loaded_version}  # the version served, not one still loading
 

@@ -3,6 +3,7 @@ is still open, and the like (docs/api.md, "Security")."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -197,3 +198,91 @@ def test_messages_of_one_session_sent_at_once_wait_without_a_worker_thread(
         for thread in senders:
             thread.join(timeout=120)
     assert codes == [200] * 45 and inside["most"] == 1
+
+
+SECRET_DIR = "srv-secret-7f3a"  # stands for a deployment's paths, which no caller should learn
+SEE_LOG = "the server log has the error"
+
+
+def test_a_service_that_did_not_load_says_why_without_its_paths(
+    api_config: ApiConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # /readyz (no key needed) and every 503 said the load error as it was: "IndexFault: /srv/.../missing-index: no
+    # such index folder ...". Now the reason's category and where the error is; the log has the error, once.
+    from api.app import create_app
+
+    config = dataclasses.replace(api_config, home=tmp_path, index_dir=tmp_path / SECRET_DIR / "missing-index")
+    store = KeyStore(config.keys_db)
+    customer = {"Authorization": f"Bearer {store.create('customer')[1]}"}
+    agent = {"Authorization": f"Bearer {store.create('agent')[1]}"}
+    store.close()
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME), TestClient(create_app(config)) as client:
+        ready = client.get("/readyz")
+        chat = client.post("/v1/chat", json={"message": "hi"}, headers=customer)
+        search = client.get("/v1/kb/search", params={"q": "refund"}, headers=agent)
+    reason = "the knowledge-base index is not loaded"
+    assert ready.status_code == 503 and ready.json()["detail"] == f"{reason}; {SEE_LOG}", ready.text
+    assert chat.status_code == 503 and chat.json()["detail"] == f"service not ready: {reason}; {SEE_LOG}", chat.text
+    assert search.status_code == 503 and search.json()["detail"] == chat.json()["detail"], search.text
+    for response in (ready, chat, search):
+        assert SECRET_DIR not in response.text and str(tmp_path) not in response.text
+        assert "IndexFault" not in response.text
+    logged = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME and SECRET_DIR in r.getMessage()]
+    assert len(logged) == 1 and reason in logged[0] and "IndexFault" in logged[0], logged
+
+
+def test_a_state_store_outage_is_a_503_without_its_address(
+    api_config: ApiConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Redis refusing (the rate limits' store): the 503 said "the state database is unavailable: the rate-limit store
+    # (Redis at redis://:***@127.0.0.1:<port>) failed: Error 111 connecting to 127.0.0.1:<port>. Connection refused."
+    from api.app import create_app
+    from tests.postgres import free_port
+
+    pytest.importorskip("redis")
+    port = str(free_port())
+    config = dataclasses.replace(api_config, home=tmp_path, index_dir=tmp_path / "missing-index",
+                                 redis_url=f"redis://:hunter2@127.0.0.1:{port}/0")  # fmt: skip
+    store = KeyStore(config.keys_db)
+    _, key = store.create("agent")
+    store.close()
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME), TestClient(create_app(config)) as client:
+        me = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+        signin = client.post("/v1/auth/signin", json={"username": "ana", "password": "whatever it is"})
+    for response in (me, signin):
+        request_id = response.headers["x-request-id"]
+        assert response.status_code == 503 and response.headers["retry-after"], response.text
+        assert response.json()["detail"] == (
+            f"the rate-limit store (Redis) is unavailable; {SEE_LOG} (request {request_id})"
+        )
+        assert port not in response.text and "127.0.0.1" not in response.text and "hunter2" not in response.text
+        logged = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME and request_id in r.getMessage()]
+        assert any(port in line and "Redis" in line for line in logged), logged
+
+
+def test_every_load_failure_has_a_category_that_names_no_path_host_or_secret() -> None:
+    import sqlite3
+
+    from api.runtime import unready_reason
+    from finetune.inference import ModelLoadError
+    from graph.db import DatabaseUnavailable, SchemaMissing
+    from retrieval.store import IndexFault
+
+    def raised(error: Exception, cause: Exception | None = None) -> Exception:
+        try:
+            raise error from cause
+        except Exception as exc:
+            return exc
+
+    host = "postgresql://support:***@db-7.internal.example:5432/support"
+    cases = {
+        "the state database is unreachable": raised(DatabaseUnavailable(f"cannot connect to the database at {host}")),
+        "the state database has no schema for this version (run `supportbot db upgrade`)": SchemaMissing(host),
+        "the knowledge-base index is not loaded": raised(
+            IndexFault(f"/srv/{SECRET_DIR}/index: index version v-1 is unreadable"), sqlite3.DatabaseError("malformed")
+        ),
+        "the answer generator's model is not loaded": ModelLoadError(f"/srv/{SECRET_DIR}/model: no adapter"),
+        "the chat service could not be loaded": RuntimeError(f"/srv/{SECRET_DIR}: password=hunter2"),
+    }
+    for reason, error in cases.items():
+        assert unready_reason(error) == reason, error
