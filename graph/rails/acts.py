@@ -31,9 +31,11 @@ from retrieval.text import words
 WEIGHTS = bundled_path("rails", "acts.npz")
 ACTS = ("none", "handoff", "legal", "greeting", "thanks", "goodbye", "identity")
 SMALL_TALK = ("greeting", "thanks", "goodbye", "identity")
-# The small talk the model's verdict is acted on. A question about the assistant is left to the rules: the model took
-# "teneis chat por telegram o solo por la web?" and "what about that?" for one (docs/graph.md, "Conversational acts").
-ACTED_SMALL_TALK = ("greeting", "thanks", "goodbye")
+# The small talk the model's verdict is acted on: all four. A question about the assistant was left to the rules until
+# 2026-12-07 (the model took "teneis chat por telegram o solo por la web?" and "what about that?" for one), and 11 of
+# the 26 written dev questions about it got an unrelated article ("que clase de ayuda das tu?": the cookies policy);
+# the model now reads 24 of them, and 1 of the 996 data/eval questions (docs/graph.md, "Conversational acts").
+ACTED_SMALL_TALK = ("greeting", "thanks", "goodbye", "identity")
 # Thanks and goodbyes ask nothing and raise nothing new: "y si luego no lo quiero?" is a question and "thanks but my
 # parcel never arrived" a problem, whatever the model says.
 CLOSINGS = ("thanks", "goodbye")
@@ -137,10 +139,10 @@ def escalation(text: str, act: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """:func:`graph.smalltalk.smalltalk`'s ``{"kind", "lang"}``, or, when it finds none, the model's greeting, thanks
-    or goodbye (:data:`ACTED_SMALL_TALK`) of at most :data:`MAX_WORDS` words, thanks or a goodbye only without a
-    question mark or a "but" (``lang`` None: the message's detected language answers; ``learned``: the act's
-    probability). ``act``: the message's :meth:`Acts.read`, when already read."""
+    """:func:`graph.smalltalk.smalltalk`'s ``{"kind", "lang"}``, or, when it finds none, the model's greeting, thanks,
+    goodbye or question about the assistant (:data:`ACTED_SMALL_TALK`) of at most :data:`MAX_WORDS` words, thanks or
+    a goodbye only when :func:`closing_blocked` lets it (``lang`` None: the message's detected language answers;
+    ``learned``: the act's probability). ``act``: the message's :meth:`Acts.read`, when already read."""
     talk = smalltalk(text)
     if talk is not None or not 0 < len(words(text)) <= MAX_WORDS:
         return talk
