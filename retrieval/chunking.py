@@ -31,14 +31,37 @@ def _hard_wrap(sentence: str, max_chars: int) -> list[str]:
     return pieces
 
 
+# A table row as the loader writes it (an HTML or Markdown table: one line, " | " between its cells).
+_ROW = " | "
+
+
+def _segments(paragraph: str) -> list[tuple[str, str]]:
+    """:func:`retrieval.text.list_segments` of a paragraph, a table row's line break kept: a segment that opens a
+    line next to a table row starts with ``"\n"`` (joined with :func:`_join`). A row ends with no full stop, so joined
+    with spaces the rows of a table were one run-on "sentence" ("Plan | Fee Basic | 24.90 | ..."), quoted whole or
+    not at all."""
+    out: list[tuple[str, str]] = []
+    lines = [line for line in paragraph.split("\n") if line.strip()]
+    for number, line in enumerate(lines):
+        near_row = _ROW in line or (number > 0 and _ROW in lines[number - 1])
+        for index, (segment, mark) in enumerate(list_segments(line)):
+            out.append(("\n" + segment if out and index == 0 and near_row else segment, mark))
+    return out
+
+
+def _join(segments: list[str]) -> str:
+    """Segments joined with spaces, or with the line break a segment starts with (:func:`_segments`)."""
+    return "".join(s if s.startswith("\n") else f" {s}" for s in segments).strip()
+
+
 def _blocks(paragraph: str, max_chars: int) -> list[list[str]]:
-    """The segments of a paragraph (:func:`retrieval.text.list_segments`: sentences, and list items with their
-    continuation) in blocks that stay in one chunk when they fit: a list with its lead-in (the sentence ending in
-    ':' just before it) is one block, every other sentence one. A segment longer than ``max_chars`` is cut into its
-    sentences, and a sentence that long by words."""
+    """The segments of a paragraph (:func:`_segments`: sentences, list items with their continuation, table rows)
+    in blocks that stay in one chunk when they fit: a list with its lead-in (the sentence ending in ':' just before
+    it) is one block, every other sentence one. A segment longer than ``max_chars`` is cut into its sentences, and
+    a sentence that long by words."""
     blocks: list[list[str]] = []
     in_list = False
-    for segment, mark in list_segments(paragraph):
+    for segment, mark in _segments(paragraph):
         if len(segment) > max_chars:
             for sentence in split_sentences(segment):
                 blocks += (
@@ -92,7 +115,7 @@ def chunk_document(document: Document, max_chars: int = 800, overlap_sentences: 
     texts: list[str] = []
     current = ""
     for group in _groups(document.text):
-        paragraphs = [" ".join(s for block in _blocks(p, max_chars) for s in block) for p in group.split("\n\n")]
+        paragraphs = [_join([s for block in _blocks(p, max_chars) for s in block]) for p in group.split("\n\n")]
         whole = "\n\n".join(paragraphs)
         # a list of paragraphs too long for one chunk is packed paragraph by paragraph: split between items
         parts = paragraphs if len(whole) > max_chars and len(paragraphs) > 1 else [whole]
@@ -118,12 +141,12 @@ def _window(blocks: list[list[str]], max_chars: int, overlap: int, texts: list[s
     fit; return the unfinished last chunk."""
     window: list[str] = []
     for block in blocks:
-        units = [block] if len(" ".join(block)) <= max_chars else [[segment] for segment in block]
+        units = [block] if len(_join(block)) <= max_chars else [[segment] for segment in block]
         for unit in units:
-            if window and len(" ".join([*window, *unit])) > max_chars:
-                texts.append(" ".join(window))
+            if window and len(_join([*window, *unit])) > max_chars:
+                texts.append(_join(window))
                 window = window[-overlap:] if overlap else []
-                if window and len(" ".join([*window, *unit])) > max_chars:
+                if window and len(_join([*window, *unit])) > max_chars:
                     window = []
             window.extend(unit)
-    return " ".join(window)
+    return _join(window)

@@ -6,8 +6,9 @@ from itertools import pairwise
 
 import pytest
 
+from graph.generators.extractive import select
 from retrieval.chunking import chunk_document
-from retrieval.documents import Document, clean_text
+from retrieval.documents import Document, clean_text, markdown_html
 from retrieval.text import split_sentences
 
 
@@ -140,3 +141,28 @@ def test_a_list_number_is_not_a_sentence_end() -> None:
     assert split_sentences("It costs 5. Then pay. The minimum is 10. 2 items ship free.") == [
         "It costs 5.", "Then pay.", "The minimum is 10.", "2 items ship free."
     ]  # fmt: skip
+
+
+def test_a_tables_rows_stay_lines_of_their_own() -> None:
+    """A help centre's price table (Markdown or HTML; the loader writes a row as one line, " | " between cells) was
+    chunked into one run-on line, "Plan | Cuota mensual | Qué incluye Básico | 24,90 € | ... Total | 34,90 € ...":
+    a row has no full stop, so the whole table was one "sentence" for the extractive answer, quoted whole or not at
+    all (QA pass as a gym chain's operator, 2026-12-07: "¿Cuánto cuesta el plan Básico?" was answered with the
+    joining fee, never 24,90 €). The rows keep their lines; the sentences around them are joined as before."""
+    raw = (
+        "Tienes tres planes. Todos incluyen vestuarios.\n\n| Plan | Cuota |\n|---|---|\n| Básico | 24,90 € |\n"
+        "| Total | 34,90 € |\n\nLa matrícula cuesta 20 €."
+    )
+    doc = Document(id="planes", text=clean_text(markdown_html(raw)))
+    [chunk] = chunk_document(doc, max_chars=800)
+    assert chunk.text == (
+        "Tienes tres planes. Todos incluyen vestuarios.\n\nPlan | Cuota\nBásico | 24,90 €\nTotal | 34,90 €\n\n"
+        "La matrícula cuesta 20 €."
+    )
+    # a table longer than a chunk is cut between rows, each chunk's rows still lines
+    rows = [f"Centro {i} | Calle {i} | 6:00-23:00" for i in range(30)]
+    long = chunk_document(Document(id="centros", text="\n".join(rows)), max_chars=200, overlap_sentences=1)
+    assert len(long) > 1 and all(len(c.text) <= 200 for c in long)
+    assert all(line in rows for c in long for line in c.text.split("\n"))
+    picked = [s for _, _, s in select("¿Cuánto cuesta el plan Básico?", [{"lang": "es", "text": chunk.text}], "es")]
+    assert "Básico | 24,90 €" in picked
