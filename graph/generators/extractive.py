@@ -32,7 +32,8 @@ SIMILARITY = {"embedder": (1.0, 0.3), "use": (1.0, 0.4)}
 # are put first by retrieval already. On the demo store's 128 linked pairs 62.5 % reach 0.75, and 3.1 % of its
 # Spanish articles reach it with their nearest English article that is not their translation (docs/graph.md).
 SAME_CONTENT = 0.75
-MAX_ITEMS = 8  # list items a picked lead-in (or step) brings with it
+MAX_ITEMS = 8  # list items a picked lead-in (or step) brings with it, and rows a table row brings besides the header
+TABLE_ROW = " | "  # a table row as the loader writes it: one line, its cells apart (retrieval.documents)
 RANK_BONUS = (0.35, 0.15, 0.05)
 
 # passage number, position, sentence, stems, list mark ("" for a sentence, "-" a bullet, "2." a step), meaning term
@@ -119,6 +120,8 @@ def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidat
     mine = sorted((c for c in candidates if c[0] == number), key=lambda c: c[1])
     after = [c for c in mine if c[1] > position]
     text = sentence.rstrip()
+    if TABLE_ROW in text:
+        return [c for c in _table(picked, mine) if c is not picked]
     if item:
         before = [c for c in mine if c[1] < position and not c[4]]
         lead = before[-1:] if before and before[-1][2].rstrip().endswith(":") else []
@@ -134,6 +137,21 @@ def _completion(picked: Candidate, candidates: list[Candidate]) -> list[Candidat
     if text.endswith("?") and after and after[0][1] == position + 1 and not after[0][2].rstrip().endswith("?"):
         return after[:1] + _completion(after[0], candidates)  # an answer that is a lead-in brings its list
     return []
+
+
+def _table(row: Candidate, mine: list[Candidate]) -> list[Candidate]:
+    """The table of ``row`` (the consecutive rows of its passage), in order: all of it up to a header and
+    :data:`MAX_ITEMS` rows, else its first row (the header) and ``row``. One row is no answer: a price table's
+    "Total Plus | 44,90 € | Todo lo del plan Total ..." answered "¿cuánto cuesta el plan Total?", which the row
+    above it, "Total | 34,90 € ...", does (QA pass as a gym chain's operator, 2026-12-07)."""
+    at = {c[1]: c for c in mine if TABLE_ROW in c[2]}
+    first = last = row[1]
+    while first - 1 in at:
+        first -= 1
+    while last + 1 in at:
+        last += 1
+    rows = [at[p] for p in range(first, last + 1)]
+    return rows if len(rows) <= MAX_ITEMS + 1 else [rows[0], row] if rows[0] is not row else [row]
 
 
 def _steps(step: Candidate, mine: list[Candidate]) -> list[Candidate]:
@@ -198,21 +216,32 @@ _ITEM = re.compile(r"^(?:-|\w{1,3}[.)]) ")  # a list item as :func:`select` writ
 def compose(selected: Sequence[tuple[int, int, str]]) -> tuple[str, list[int]]:
     """Join the sentences, citing each passage once after its last sentence. A list item is a line of its own, its
     mark kept, and a list a paragraph of its own, so a chat shows a procedure or a list as one ("Step by step: 1.
-    Open My orders ... 2. Select ..." was one run-on paragraph)."""
-    text, in_list = "", False
+    Open My orders ... 2. Select ..." was one run-on paragraph). A table's rows are a Markdown table of their own,
+    the first one its header, the citation in the last cell."""
+    text, kind = "", ""
     citations: list[int] = []
     for i, (number, _, sentence) in enumerate(selected):
         sentence = re.sub(r"\s+", " ", sentence).strip().rstrip(";,")  # a list item's separator ends it
-        if sentence[-1:] not in ".!?:…":
-            sentence += "."
         last_of_passage = i + 1 == len(selected) or selected[i + 1][0] != number
-        item = bool(_ITEM.match(sentence))
-        # a list is a paragraph of its own (Markdown renders a list that starts at "3." inside a paragraph as text)
-        separator = "" if not text else ("\n" if item else " ") if item == in_list else "\n\n"
-        text += separator + (f"{sentence} [{number}]" if last_of_passage else sentence)
-        in_list = item
         if number not in citations:
             citations.append(number)
+        if TABLE_ROW in sentence:
+            cells = [cell.strip() for cell in sentence.split("|")]
+            if last_of_passage:
+                cells[-1] = f"{cells[-1]} [{number}]"
+            line = "| " + " | ".join(cells) + " |"
+            if kind != "row":  # the table's first row is its header
+                line += "\n|" + "---|" * len(cells)
+            text += ("\n" if kind == "row" else "\n\n" if text else "") + line
+            kind = "row"
+            continue
+        if sentence[-1:] not in ".!?:…":
+            sentence += "."
+        item = "item" if _ITEM.match(sentence) else "text"
+        # a list is a paragraph of its own (Markdown renders a list that starts at "3." inside a paragraph as text)
+        separator = "" if not text else ("\n" if item == "item" else " ") if item == kind else "\n\n"
+        text += separator + (f"{sentence} [{number}]" if last_of_passage else sentence)
+        kind = item
     return text, citations
 
 

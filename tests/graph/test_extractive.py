@@ -98,6 +98,32 @@ def test_items_are_lines_of_a_list_of_their_own() -> None:
     ), answer
 
 
+def test_a_table_row_brings_its_table_as_a_markdown_table() -> None:
+    """A price table's rows (lines of a chunk, " | " between cells): one row was the answer, and the wrong one,
+    "Total Plus | 44,90 € | Todo lo del plan Total ..." for "¿cuánto cuesta el plan Total?" (it names the plan twice;
+    QA pass as a gym chain's operator, 2026-12-07). A row brings its table, composed as a Markdown table (header,
+    rows, the citation in the last cell), so a chat shows every plan with its price."""
+    text = (
+        "Tienes tres planes.\n\nPlan | Cuota\nBásico | 24,90 €\nTotal | 34,90 € al mes\n"
+        "Total Plus | 44,90 €, todo lo del plan Total y más centros\n\nLa matrícula cuesta 20 €."
+    )
+    request = GenerationRequest(
+        question="¿cuánto cuesta el plan Total?", passages=[{"lang": "es", "text": text}], lang="es"
+    )
+    answer = ExtractiveGenerator().generate(request).answer
+    table = (
+        "| Plan | Cuota |\n|---|---|\n| Básico | 24,90 € |\n| Total | 34,90 € al mes |\n"
+        "| Total Plus | 44,90 €, todo lo del plan Total y más centros |"
+    )
+    assert answer.startswith(table), answer
+    assert answer.endswith("[1]") and answer.count("[1]") == 1
+    # a table longer than a header and MAX_ITEMS rows: its header and the row picked
+    rows = "\n".join(f"Centro {i} | Calle {i}, {i} | de 6:00 a 23:00" for i in range(20))
+    long = [{"lang": "es", "text": f"Centros | Dirección | Horario\n{rows}"}]
+    picked = [s for _, _, s in select("¿dónde está el centro 12?", long, "es")]
+    assert picked == ["Centros | Dirección | Horario", "Centro 12 | Calle 12, 12 | de 6:00 a 23:00"]
+
+
 def test_a_better_article_in_another_language_is_not_passed_over_for_a_worse_one_in_the_customers() -> None:
     """Retrieval puts an article's linked translation first, so a top passage in English for a Spanish question has
     none: a Spanish passage below it is answered from only when it says the same (an unlinked translation, by the
