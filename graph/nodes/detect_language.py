@@ -16,7 +16,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     from retrieval.language import detect_language
 
     text = clean(state.get("message", ""))
-    fallback = state.get("session_lang") or "en"
+    fallback = state.get("session_lang") or kb_language(deps.kb)
     # The caller may fix the language; otherwise detect it, keeping the session's for messages with no evidence.
     lang = state.get("lang") or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
     verdict: dict[str, Any] = {"lang": lang, "other": None}
@@ -30,3 +30,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
             update |= {"route": "out_of_scope", "reason": "unsupported_language", "lang": fallback}
     update["guardrails"] = {"language": verdict}
     return update
+
+
+def kb_language(kb: object) -> str:
+    """The language most of the knowledge base's articles are in, es or en (English on a tie): what a first message
+    with no language of its own ("?", "🏋️💪") is answered in. A Spanish gym chain's help centre greeted it in
+    English."""
+    share = getattr(kb, "language_share", None) or {}
+    return "es" if share.get("es", 0.0) > share.get("en", 0.0) else "en"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -327,3 +328,20 @@ def test_a_message_that_could_not_be_checked_for_personal_data_is_neither_kept_n
     assert "ana@example.es" not in str(service.transcript("pii-timeout"))
     assert service.transcript("pii-timeout")[0]["content"] == UNCHECKED
     assert service.chat("¿Cuánto tarda el envío a Canarias?", session_id="pii-timeout")["route"] == "answered"
+
+
+def test_a_message_with_no_language_is_answered_in_the_knowledge_bases(tmp_path: Path) -> None:
+    """A first message with no words ("?", emoji) was greeted in English whatever the help centre's language."""
+    from retrieval.ingest import ingest
+    from retrieval.search import KnowledgeBase
+
+    spanish = tmp_path / "es.jsonl"
+    bike_shop = (Path(__file__).parent / "bike_shop.jsonl").read_text("utf-8")
+    spanish.write_text("".join(line for line in bike_shop.splitlines(True) if '"lang": "es"' in line), "utf-8")
+    ingest([spanish], tmp_path / "index")
+    kb = KnowledgeBase.open(tmp_path / "index")
+    for message in ("?", "🚲💪"):
+        update = detect_language.run(state(message), SimpleNamespace(kb=kb))
+        assert update["lang"] == "es" and update["reason"] == "empty", update
+    assert detect_language.run(state("?", session_lang="en"), SimpleNamespace(kb=kb))["lang"] == "en"
+    assert detect_language.kb_language(SimpleNamespace(language_share={"es": 0.5, "en": 0.5})) == "en"
