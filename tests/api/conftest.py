@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,42 @@ def keys(api_config: ApiConfig) -> dict[str, dict[str, str]]:
     out["revoked"] = _headers(key)
     store.close()
     return out
+
+
+class Gate:
+    """Holds every caller of :meth:`hold` until :attr:`release` is set, counting how many are inside at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._guard = threading.Lock()
+        self.now = self.most = 0
+
+    def hold(self) -> None:
+        """Wait for the release (at most 60 s), counted as inside meanwhile."""
+        with self._guard:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        self.release.wait(60)
+        with self._guard:
+            self.now -= 1
+
+
+def others_served_during(client: TestClient, keys: dict[str, dict[str, str]], send: Any, gate: Gate,
+                         n: int = 45) -> None:  # fmt: skip
+    """Run ``send`` in ``n`` threads at once (requests that ``gate`` holds), check that another key's GET
+    /v1/auth/me is answered meanwhile (a free worker thread), then release them and wait for them to finish."""
+    senders = [threading.Thread(target=send, daemon=True) for _ in range(n)]
+    me: list[int] = []
+    other = threading.Thread(target=lambda: me.append(client.get("/v1/auth/me", headers=keys["customer2"]).status_code),
+                             daemon=True)  # fmt: skip
+    try:
+        for thread in senders:
+            thread.start()
+        time.sleep(2)  # the n have arrived
+        other.start()
+        other.join(timeout=20)
+        assert me == [200], "another caller found no free worker thread"
+    finally:
+        gate.release.set()
+        for thread in senders:
+            thread.join(timeout=120)

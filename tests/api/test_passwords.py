@@ -5,8 +5,6 @@ sign-ins beyond the hashing slots wait without a worker thread."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from api.passwords import (
     password_problem,
 )
 from supportbot.cli import app as cli
+from tests.api.conftest import Gate, others_served_during
 
 runner = CliRunner()
 
@@ -148,16 +147,10 @@ def test_sign_ins_beyond_the_hashing_slots_wait_without_a_worker_thread(
     # Each check now takes 128 MiB and ~0.4 s: 60 sign-ins at once from one address (its sign-in limit) ran 40 checks
     # at once (5.4 GB resident) on the 40 worker threads, and another key's GET /v1/auth/me waited 48 s. The key
     # store's sign-in is replaced by one that holds until released and counts the checks inside it at once.
-    release, guard = threading.Event(), threading.Lock()
-    inside = {"now": 0, "most": 0}
+    gate = Gate()
 
     def sign_in(username: str, password: str) -> None:
-        with guard:
-            inside["now"] += 1
-            inside["most"] = max(inside["most"], inside["now"])
-        release.wait(60)
-        with guard:
-            inside["now"] -= 1
+        gate.hold()
 
     monkeypatch.setattr(app.state.runtime.keys, "sign_in", sign_in)
     codes: list[int] = []
@@ -165,20 +158,5 @@ def test_sign_ins_beyond_the_hashing_slots_wait_without_a_worker_thread(
     def send() -> None:
         codes.append(client.post("/v1/auth/signin", json={"username": "nobody", "password": "guess"}).status_code)
 
-    senders = [threading.Thread(target=send, daemon=True) for _ in range(45)]
-    me: list[int] = []
-    other = threading.Thread(target=lambda: me.append(client.get("/v1/auth/me", headers=keys["customer2"]).status_code),
-                             daemon=True)  # fmt: skip
-    try:
-        for thread in senders:
-            thread.start()
-        time.sleep(2)  # the 45 have arrived
-        other.start()
-        other.join(timeout=20)
-        assert me == [200], "another caller found no free worker thread"
-        assert inside["most"] == CONCURRENT_HASHES
-    finally:
-        release.set()
-        for thread in senders:
-            thread.join(timeout=120)
-    assert codes == [401] * 45
+    others_served_during(client, keys, send, gate)
+    assert gate.most == CONCURRENT_HASHES and codes == [401] * 45

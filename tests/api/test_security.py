@@ -18,6 +18,7 @@ from api.config import ApiConfig
 from api.keys import KeyStore
 from api.logs import LOGGER_NAME
 from graph.db import SqliteDatabase
+from tests.api.conftest import Gate, others_served_during
 
 
 def _chat(client: TestClient, headers: dict[str, str], session: str, message: str) -> None:
@@ -163,16 +164,10 @@ def test_messages_of_one_session_sent_at_once_wait_without_a_worker_thread(
     session = "security-one-session"
     answer = client.post("/v1/chat", json={"message": "How do I return a product?", "session_id": session},
                          headers=keys["customer"]).json()  # fmt: skip
-    release, guard = threading.Event(), threading.Lock()
-    inside = {"now": 0, "most": 0}
+    gate = Gate()
 
     def chat(message: str, **_: Any) -> dict[str, Any]:
-        with guard:
-            inside["now"] += 1
-            inside["most"] = max(inside["most"], inside["now"])
-        release.wait(60)
-        with guard:
-            inside["now"] -= 1
+        gate.hold()
         return answer
 
     monkeypatch.setattr(chat_service, "chat", chat)
@@ -182,22 +177,8 @@ def test_messages_of_one_session_sent_at_once_wait_without_a_worker_thread(
         codes.append(client.post("/v1/chat", json={"message": "hola", "session_id": session},
                                  headers=keys["customer"]).status_code)  # fmt: skip
 
-    senders = [threading.Thread(target=send, daemon=True) for _ in range(45)]
-    me: list[int] = []
-    other = threading.Thread(target=lambda: me.append(client.get("/v1/auth/me", headers=keys["customer2"]).status_code),
-                             daemon=True)  # fmt: skip
-    try:
-        for thread in senders:
-            thread.start()
-        time.sleep(2)  # the 45 have arrived
-        other.start()
-        other.join(timeout=20)
-        assert me == [200], "another caller found no free worker thread"
-    finally:
-        release.set()
-        for thread in senders:
-            thread.join(timeout=120)
-    assert codes == [200] * 45 and inside["most"] == 1
+    others_served_during(client, keys, send, gate)
+    assert codes == [200] * 45 and gate.most == 1
 
 
 SECRET_DIR = "srv-secret-7f3a"  # stands for a deployment's paths, which no caller should learn
