@@ -16,7 +16,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     from retrieval.language import detect_language
 
     text = clean(state.get("message", ""))
-    fallback = state.get("session_lang") or kb_language(deps.kb)
+    fallback = state.get("session_lang") or kb_language(getattr(deps, "kb", None))
     # The caller may fix the language; otherwise detect it, keeping the session's for messages with no evidence.
     lang = state.get("lang") or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
     verdict: dict[str, Any] = {"lang": lang, "other": None}
