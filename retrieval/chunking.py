@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.documents import Document
+from retrieval.documents import CELL_SEPARATOR, Document
 from retrieval.text import LIST_MARK, list_segments, split_sentences
 
 
@@ -31,8 +31,7 @@ def _hard_wrap(sentence: str, max_chars: int) -> list[str]:
     return pieces
 
 
-# A table row as the loader writes it (an HTML or Markdown table: one line, " | " between its cells).
-_ROW = " | "
+_ROW = CELL_SEPARATOR  # a table row as the loader writes it (an HTML or Markdown table: one line)
 
 
 def _segments(paragraph: str) -> list[tuple[str, str]]:

@@ -119,6 +119,7 @@ class Document:
         return asdict(self)
 
 
+CELL_SEPARATOR = " | "  # between a table row's cells; the row is one line (chunking and the extractive answer read it)
 # A list's items and a table's rows are lines of one paragraph, as in the bundled articles ("Lead-in:\n\n- a\n- b"):
 # each starts a line (an item with its mark) and ends nothing; the list or table as a whole is a paragraph.
 _OPEN = {"tr": "\n"}
@@ -166,7 +167,7 @@ class _TextExtractor(HTMLParser):
             if self._cells and not self._skipping:  # "Spain | 4.99 EUR", not "Spain4.99 EUR"
                 while self.parts and not self.parts[-1].strip():
                     self.parts.pop()
-                self.parts[-1:] = [part.rstrip() + " | " for part in self.parts[-1:]]
+                self.parts[-1:] = [part.rstrip() + CELL_SEPARATOR for part in self.parts[-1:]]
             self._cells += 1
             self._in_cell = True
         elif tag in self.BLOCKS:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from graph.generators.base import Generation, GenerationRequest
+from retrieval.documents import CELL_SEPARATOR
 from retrieval.language import detect_language
 from retrieval.text import CROSS_REFERENCE, content_stems, list_items, ordered_mark
 
@@ -33,7 +34,7 @@ SIMILARITY = {"embedder": (1.0, 0.3), "use": (1.0, 0.4)}
 # Spanish articles reach it with their nearest English article that is not their translation (docs/graph.md).
 SAME_CONTENT = 0.75
 MAX_ITEMS = 8  # list items a picked lead-in (or step) brings with it, and rows a table row brings besides the header
-TABLE_ROW = " | "  # a table row as the loader writes it: one line, its cells apart (retrieval.documents)
+TABLE_ROW = CELL_SEPARATOR  # a table row as the loader writes it: one line, its cells apart
 RANK_BONUS = (0.35, 0.15, 0.05)
 
 # passage number, position, sentence, stems, list mark ("" for a sentence, "-" a bullet, "2." a step), meaning term
