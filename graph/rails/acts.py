@@ -35,7 +35,7 @@ SMALL_TALK = ("greeting", "thanks", "goodbye", "identity")
 # 2026-12-07 (the model took "teneis chat por telegram o solo por la web?" and "what about that?" for one), and 11 of
 # the 26 written dev questions about it got an unrelated article ("que clase de ayuda das tu?": the cookies policy);
 # the model now reads 24 of them, and 1 of the 996 data/eval questions (docs/graph.md, "Conversational acts").
-ACTED_SMALL_TALK = ("greeting", "thanks", "goodbye", "identity")
+ACTED_SMALL_TALK = SMALL_TALK
 # Thanks and goodbyes ask nothing and raise nothing new: "y si luego no lo quiero?" is a question and "thanks but my
 # parcel never arrived" a problem, whatever the model says.
 CLOSINGS = ("thanks", "goodbye")
