@@ -89,6 +89,8 @@ def detect_language(text: str, default: Lang | None = None) -> Lang | None:
             return "es" if hits["es"] > hits["en"] else "en"
         if _SPANISH_ONLY.search(text.lower()):
             return "es"
+    if (voted := _function_word_vote([strip_accents(w) for w in words])) is not None:
+        return voted
     confidences = language_confidences(text)
     if confidences["en"] == confidences["es"]:
         return default
@@ -98,6 +100,36 @@ def detect_language(text: str, default: Lang | None = None) -> Lang | None:
     if default is not None and len(words) <= SHORT_WORDS and abs(confidences["en"] - confidences["es"]) < SHORT_MARGIN:
         return "es" if _SPANISH_ONLY.search(text.lower()) else default
     return "en" if confidences["en"] > confidences["es"] else "es"
+
+
+# Function words only one of the two languages writes (accent-free; "a", "no" and "me" are both). Loanwords are
+# content words: "¿me mandas el link del tracking?" is 0.76 English to lingua, but its grammar is Spanish.
+_ES_FUNCTION = (
+    "el la los las lo le les un una unos unas de del al que y o en por para con sin mi mis tu tus su sus se nos es son "
+    "esta estan hay muy pero como cuando donde porque este esto ese esa ya tambien"
+)
+_EN_FUNCTION = (
+    "the an of to and or in on at for with from by is are was were be been it this that these those my your our their "
+    "his her i you we they him them do does did can could would should will have has had what how when where why "
+    "which who not there here"
+)
+FUNCTION_WORDS: dict[Lang, frozenset[str]] = {
+    "es": frozenset(_ES_FUNCTION.split()),
+    "en": frozenset(_EN_FUNCTION.split()),
+}
+
+
+def _function_word_vote(words: list[str]) -> Lang | None:
+    """The language whose function words a text of three words or more uses, when it uses at least two of them and
+    more than twice as many as the other's (None: no clear vote, the statistical model decides). Measured on the
+    project's written sets (``data/eval`` queries, conversations, dialogue and rails lines), CLINC150 val and STS-B
+    dev: 21 texts more detected right, 3 fewer (SQL and leetspeak attacks labelled Spanish)."""
+    if len(words) < 3:
+        return None
+    es, en = (sum(w in FUNCTION_WORDS[lang] for w in words) for lang in ("es", "en"))
+    if max(es, en) >= 2 and max(es, en) > 2 * min(es, en):
+        return "es" if es > en else "en"
+    return None
 
 
 # Scripts no supported language uses: a message in them is in another language.
