@@ -65,6 +65,7 @@ def test_dev_split_floors() -> None:
         "Usuario: cminh730",
         "que eres, un bot?",  # the shape of "¿qué eres, tonto?": refused as abuse before data/rails/train_assistant
         "¿pero qué eres, un bot?",
+        "mañana voy a ir a la tienda a devolverlo",  # abuse 0.76 after train_assistant's threats, before train_plans
     ],
 )
 def test_issue_hard_negatives_pass(text: str) -> None:
