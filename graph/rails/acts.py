@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -114,15 +115,10 @@ class Acts:
         return self.read_many([text])[0]
 
 
-_SHIPPED: Acts | None = None
-
-
+@cache
 def shipped_acts() -> Acts:
     """The process-wide :class:`Acts` with the shipped weights (loaded on first use)."""
-    global _SHIPPED
-    if _SHIPPED is None:
-        _SHIPPED = Acts()
-    return _SHIPPED
+    return Acts()
 
 
 def escalation(text: str, act: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -195,15 +196,10 @@ class InputRails:
         return self.check_many([text])[0]
 
 
-_SHIPPED: InputRails | None = None
-
-
+@cache
 def shipped_rails() -> InputRails:
     """The process-wide :class:`InputRails` with the shipped weights (loaded on first use)."""
-    global _SHIPPED
-    if _SHIPPED is None:
-        _SHIPPED = InputRails()
-    return _SHIPPED
+    return InputRails()
 
 
 def pattern_decision(text: str) -> str | None:
