@@ -38,9 +38,22 @@ def rewrite(query: str, topic: str) -> str:
     return f"{topic} {kept}".strip() if topic and topic not in query else kept
 
 
+def respelt(query: str, kb: Any, lang: str) -> str:
+    """``query`` with the words the index does not have replaced by the index's words they misspell
+    (:mod:`retrieval.spelling`; real words kept), as the search itself reads them; ``query`` itself for a search
+    backend without a speller."""
+    speller = kb.speller() if hasattr(kb, "speller") else None
+    return query if speller is None else str(speller.corrected(query, lang, stems=False))
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Set ``guardrails.relevance`` and, when weak, either a rewritten query or the hand-off route."""
-    passages, query, lang = state.get("passages", []), state.get("query", ""), state.get("lang", "en")
+    """Set ``guardrails.relevance`` and, when weak, either a rewritten query or the hand-off route.
+
+    The passages are graded against the query with its typos fixed, as the search read it: graded on its misspelt
+    words, "how do i chnage my pasword" (searched right: the account article first) was weak, rewritten to "chnage
+    pasword", searched again and answered from the VAT article (a QA pass, 2026-12-07)."""
+    passages, lang = state.get("passages", []), state.get("lang", "en")
+    query = respelt(state.get("query", ""), deps.kb, lang)
     score = max((relevance(query, p, lang) for p in passages[:3]), default=0.0)
     weak = score < deps.config.relevance_threshold
     verdict = {"score": round(score, 4), "weak": weak, "rewrites": state.get("rewrites", 0)}
@@ -49,7 +62,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update
     if state.get("rewrites", 0) == 0:
         new = rewrite(query, state.get("topic", ""))
-        if new and new != query:
+        if new and new != state.get("query", ""):
             return update | {"query": new, "rewrites": 1}
     deps.store.record_gap(state.get("text", query), lang)
     scope = state.get("guardrails", {}).get("scope", {})

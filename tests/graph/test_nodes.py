@@ -174,7 +174,7 @@ def test_grade_relevance_reads_a_passage_in_the_other_language_through_the_lexic
     # the session's previous question on ("¿Cuánto cuesta el plan Team? restablezco contraseña") and the customer
     # got the plans answer again. "What are your opening hours?" to a Spanish-only one was handed off.
     threshold = GraphConfig.__dataclass_fields__["relevance_threshold"].default
-    deps = SimpleNamespace(config=SimpleNamespace(relevance_threshold=threshold))
+    deps = SimpleNamespace(config=SimpleNamespace(relevance_threshold=threshold), kb=None)  # no speller
     reset = {"doc_id": "reset-password", "chunk_id": "reset-password#0", "lang": "en", "dense_score": -0.01,
              "title": "Reset your password", "text": "On the sign-in page click Forgot password and enter your "
              "work email. The reset link is valid for 1 hour."}  # fmt: skip
