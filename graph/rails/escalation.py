@@ -36,6 +36,8 @@ _HUMAN = [
     r"un asesor|una asesora|un operador|una operadora|el encargado|un responsable)\b",
     r"\b(ponme|pasame|dame|comunicame|conectame|transfiereme|ponedme|pasadme) con\b|\bme (pasas|pasais|pones|comunicas)"
     r"( con\b|\W*$)",
+    # not a question about what the assistant is: "¿eres una persona real?" (small talk, like "are you a real person?")
+    r"(?<!\beres )(?<!\beres tu )(?<!\bes usted )"
     r"\b(alguien|una persona) (de verdad|real|del equipo|de atencion al cliente|del servicio)\b",
     # "quiero hablar con atención al cliente", "let me talk to customer service" (not "how do I contact ...")
     r"(^\W*|\b(quiero|necesito|queria|quisiera|me gustaria|prefiero|dejame|tengo que) )(hablar|hablarlo|chatear) con "

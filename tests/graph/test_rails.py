@@ -261,6 +261,11 @@ def test_a_legal_threat_names_any_company(text: str, legal: bool) -> None:
         ("can I get a human please", True),
         ("quiero un humano ahora mismo", True),
         ("necesito una persona ya, por favor", True),
+        # asking what the assistant is, as "are you a real person?" is (small talk): handed off until a QA pass
+        # through the API (2026-12-07)
+        ("¿eres una persona real?", False),
+        ("¿Eres tú una persona de verdad?", False),
+        ("¿es usted una persona real?", False),
     ],
 )
 def test_a_request_for_a_person_is_recognised_in_its_usual_wordings(text: str, handoff: bool) -> None:
