@@ -76,8 +76,14 @@ def open_index(
     es_url: str | None = None,
     cache_dir: Path | None = None,
     progress: Progress = _silent,
+    rebuild: bool = False,
 ) -> Any:
-    """Open the knowledge base for RAFT retrieval; a FAISS folder without a live index is built from ``kb_paths``."""
+    """Open the knowledge base for RAFT retrieval; a FAISS folder without a live index is built from ``kb_paths``.
+
+    With ``rebuild`` (the command's own index, ``<home>/prepare-index``) a live FAISS index that holds other
+    articles than ``kb_paths`` (another ``--kb`` than the run that built it, or edited articles) is rebuilt from
+    them, so its passages are those of the articles the questions are made from.
+    """
     from retrieval.backends import ingest_knowledge_base, open_knowledge_base
     from retrieval.store import live_version
 
@@ -87,7 +93,30 @@ def open_index(
         if not kb_paths:
             raise PrepareError(f"{index}: no index there, and no knowledge-base articles (--kb) to build it from")
         ingest_knowledge_base("faiss", kb_paths, index, cache_dir=cache_dir, progress=progress)
+    elif search_backend == "faiss" and rebuild and kb_paths and _holds_other_articles(Path(index), kb_paths):
+        ingest_knowledge_base("faiss", kb_paths, index, replace=True, cache_dir=cache_dir, progress=progress)
     return open_knowledge_base(search_backend, index, es_url=es_url, cache_dir=cache_dir)
+
+
+def _holds_other_articles(index: Path, kb_paths: Sequence[Path]) -> bool:
+    from retrieval.documents import load_documents
+    from retrieval.store import read_version
+
+    stored = read_version(index, with_search=False).documents
+    return {d.id: d.content_hash for d in load_documents(kb_paths)} != {k: d.content_hash for k, d in stored.items()}
+
+
+def kb_documents(kb_paths: Sequence[Path], index: Path | str | None, search_backend: str = "faiss") -> list[Any]:
+    """The articles KB-made RAFT questions and held-out articles come from: those of ``kb_paths``, else every
+    article stored in the live FAISS ``index`` (an operator's own index named without ``--kb``), else none."""
+    from retrieval.documents import load_documents
+    from retrieval.store import live_version, read_version
+
+    if kb_paths:
+        return load_documents(kb_paths)
+    if search_backend == "faiss" and index is not None and live_version(Path(index)) is not None:
+        return list(read_version(Path(index), with_search=False).documents.values())
+    return []
 
 
 def prepare(
@@ -103,6 +132,7 @@ def prepare(
     cache_dir: Path | None = None,
     progress: Progress = _silent,
     overwrite: bool = False,
+    rebuild_index: bool = False,
 ) -> dict[str, Any]:
     """Prepare fine-tuning data from ``inputs`` into ``out`` (see the module docstring and docs/finetune-data.md).
 
@@ -112,12 +142,15 @@ def prepare(
         config: the preparation settings.
         models_dir: where the redactor's blank spaCy pipelines live.
         index: the knowledge-base index for RAFT retrieval (built from ``kb_paths`` when absent).
-        kb_paths: knowledge-base articles, for building the index and for KB-made RAFT questions.
+        kb_paths: knowledge-base articles, for building the index, for KB-made RAFT questions and held-out
+            articles; empty: those come from the articles stored in the live FAISS ``index``.
         search_backend: ``faiss`` or ``elasticsearch``.
         es_url: the Elasticsearch URL.
         cache_dir: the data home (embedder caches).
         progress: called as (stage, done, total).
         overwrite: replace a non-empty ``out`` that is not an earlier run's output.
+        rebuild_index: ``index`` is the command's own (``<home>/prepare-index``): rebuilt from ``kb_paths`` when
+            it holds other articles.
 
     Returns:
         A JSON-ready summary (also in ``out/manifest.json``).
@@ -147,7 +180,7 @@ def prepare(
     dropped: Counter[str] = Counter()
     shaped = _shape(conversations, config, turn_counts, dropped, progress)
     lap("clean")
-    hidden = hidden_articles(kb_paths, config.holdout_articles)
+    hidden = hidden_articles(kb_paths, config.holdout_articles, index, search_backend)
     shaped = _drop_leaks_and_holdouts(shaped, eval_texts, hidden, config, dropped)
     lap("eval_leaks")
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
@@ -164,10 +197,9 @@ def prepare(
     raft_examples: list[dict[str, Any]] = []
     raft_summary: dict[str, Any] = {"enabled": config.raft}
     if config.raft:
-        raft_examples, raft_summary = _raft(
-            records, splits, eval_texts, config, hidden, index, kb_paths, search_backend, es_url, cache_dir, progress
-        )
-        lap("raft")  # fmt: skip
+        raft_examples, raft_summary = _raft(records, splits, eval_texts, config, hidden, index, kb_paths,
+                                            search_backend, es_url, cache_dir, progress, rebuild_index)  # fmt: skip
+        lap("raft")
 
     summary = {
         "out": str(out),
@@ -301,17 +333,17 @@ def _raft(
     es_url: str | None,
     cache_dir: Path | None,
     progress: Progress,
+    rebuild_index: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from finetune.prepare.raft import build_examples, questions_from_conversations, questions_from_kb, questions_from_qa
     from finetune.prepare.splits import read_qa_rows
-    from retrieval.documents import load_documents
 
     kb = open_index(index, kb_paths, search_backend=search_backend, es_url=es_url, cache_dir=cache_dir,
-                    progress=progress)  # fmt: skip
+                    progress=progress, rebuild=rebuild_index)  # fmt: skip
     fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
     questions = questions_from_conversations(records, splits)
-    if config.raft_kb_questions and kb_paths:
-        documents = [d for d in load_documents(kb_paths) if d.lang in ("es", "en")]
+    if config.raft_kb_questions:
+        documents = [d for d in kb_documents(kb_paths, index, search_backend) if d.lang in ("es", "en")]
         questions += questions_from_kb(documents, config.raft_kb_questions, fractions, config.seed)
     leaks = leaking_ids([(q.id, q.question, q.lang) for q in questions], eval_texts, config.leak_jaccard,
                         config.minhash_perm)  # fmt: skip
@@ -340,13 +372,14 @@ def _raft(
     return examples, summary
 
 
-def hidden_articles(kb_paths: Sequence[Path], ids: Sequence[str]) -> set[str]:
-    """``ids`` plus their translations (an article and its twin carry the same knowledge)."""
+def hidden_articles(
+    kb_paths: Sequence[Path], ids: Sequence[str], index: Path | str | None = None, search_backend: str = "faiss"
+) -> set[str]:
+    """``ids`` plus their translations (an article and its twin carry the same knowledge); the articles are those
+    of ``kb_paths``, else of the live FAISS ``index`` (``kb_documents``)."""
     if not ids:
         return set()
-    from retrieval.documents import load_documents
-
-    documents = load_documents(kb_paths)
+    documents = kb_documents(kb_paths, index, search_backend)
     known = {d.id for d in documents}
     missing = sorted(set(ids) - known)
     if missing:

@@ -76,7 +76,8 @@ def prepare(
     kb: list[Path] = typer.Option(
         [],
         "--kb",
-        help="Knowledge-base articles (index source and RAFT questions; default: ./data/kb, else the bundled KB).",
+        help="Knowledge-base articles (index source and RAFT questions; default: the articles of --index when it "
+        "is a built index, else ./data/kb, else the bundled KB).",
     ),
     exclude_eval: list[Path] = typer.Option(
         [],
@@ -133,7 +134,7 @@ def prepare(
     from finetune.prepare.config import SGD_BANKING_SERVICES
     from finetune.prompts import DEFAULT_COMPANY
     from retrieval.documents import LoadError
-    from retrieval.store import IndexFault
+    from retrieval.store import IndexFault, live_version
     from supportbot.cli.kb import progress_bar
 
     settings = get_settings()
@@ -142,8 +143,13 @@ def prepare(
     for path in kb:
         if not path.exists():
             fail(f"--kb {path}: no such file or folder")
-    # ./data of a checkout first (a user's edits), else what ships with the package
-    kb_paths = kb or [p for p in (Path("data/kb"), bundled_path("kb")) if p.is_dir()][:1]
+    # An operator's own index without --kb: its own articles (kb_paths empty), not the demo store's. Otherwise
+    # ./data of a checkout first (a user's edits), else what ships with the package.
+    try:
+        own_index = index is not None and settings.search_backend == "faiss" and live_version(index) is not None
+    except IndexFault as exc:
+        fail(str(exc))
+    kb_paths = kb or ([] if own_index else [p for p in (Path("data/kb"), bundled_path("kb")) if p.is_dir()][:1])
     eval_files = (
         exclude_eval or sorted(Path("data/eval").glob("*.jsonl")) or sorted(bundled_path("eval").glob("*.jsonl"))
     )
@@ -173,6 +179,7 @@ def prepare(
                 cache_dir=settings.home,
                 progress=progress,
                 overwrite=overwrite,
+                rebuild_index=index is None,
             )
     except (PrepareError, OutputError, LoadError, IndexFault, OSError) as exc:
         fail(str(exc))

@@ -399,3 +399,95 @@ def test_cli_rejects_a_bad_company_or_store_facts(
     result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(tmp_path / "o"), "--no-raft", *args])
     assert result.exit_code == code, result.output
     assert message in result.output and "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+# --- an operator's own knowledge base (a QA pass as a phone-repair shop's operator) ------------------------------
+
+REPAIR_SHOP = [
+    {"id": "screen-repair-en", "lang": "en", "title": "Screen repair",
+     "text": "We replace cracked screens for iPhone, Samsung Galaxy and Xiaomi phones. Most screen repairs take 45 "
+             "minutes in store. Every screen repair carries a 6-month warranty."},
+    {"id": "screen-repair-es", "lang": "es", "title": "Reparación de pantalla", "translation_of": "screen-repair-en",
+     "text": "Cambiamos pantallas rotas de iPhone, Samsung Galaxy y Xiaomi. La mayoría de reparaciones de pantalla "
+             "tardan 45 minutos en tienda. Toda reparación de pantalla tiene 6 meses de garantía."},
+    {"id": "battery-en", "lang": "en", "title": "Battery replacement",
+     "text": "If your phone shuts down at 20 percent, the battery is worn. We replace batteries in 30 minutes for 65 "
+             "EUR on most models, and recycle the old battery for free."},
+    {"id": "battery-es", "lang": "es", "title": "Cambio de batería", "translation_of": "battery-en",
+     "text": "Si tu móvil se apaga al 20 por ciento, la batería está gastada. Cambiamos la batería en 30 minutos por "
+             "65 EUR en la mayoría de modelos y reciclamos la vieja gratis."},
+    {"id": "water-damage-en", "lang": "en", "title": "Water damage",
+     "text": "If your phone fell into water, switch it off and do not charge it. Bring it to a shop within 48 hours: "
+             "the diagnosis is free and takes 24 hours."},
+    {"id": "water-damage-es", "lang": "es", "title": "Daños por agua", "translation_of": "water-damage-en",
+     "text": "Si tu móvil se ha mojado, apágalo y no lo cargues. Tráelo a una tienda en menos de 48 horas: el "
+             "diagnóstico es gratuito y tarda 24 horas."},
+]  # fmt: skip
+REPAIR_CHATS = [
+    _chat("r1", "en", ["How much is a new battery for my phone?", "A new battery costs 65 EUR on most models."]),
+    _chat("r2", "es", ["¿Cuánto tarda cambiar la pantalla?", "La mayoría de cambios de pantalla tardan 45 minutos."]),
+    _chat("r3", "en", ["My phone fell in the sink, what now?", "Switch it off, do not charge it and bring it to us."]),
+    _chat("r4", "es", ["¿La pantalla tiene garantía?", "Sí, toda reparación de pantalla tiene 6 meses de garantía."]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def repair_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A phone-repair shop's own six articles (en/es) and an index of them, as `kb ingest` builds it."""
+    from retrieval.ingest import ingest
+
+    folder = tmp_path_factory.mktemp("repair-shop")
+    articles = _write_jsonl(folder / "articles.jsonl", REPAIR_SHOP)
+    ingest([articles], folder / "index")
+    return articles, folder / "index"
+
+
+def _raft_examples(out: Path) -> list[dict[str, Any]]:
+    return [e for s in ("train", "val", "test") for e in read_jsonl(out / f"raft_{s}.jsonl")]
+
+
+def test_an_own_index_without_kb_makes_questions_about_its_own_articles(
+    tmp_path: Path, repair_shop: tuple[Path, Path]
+) -> None:
+    """`--index` of an operator's own knowledge base and no `--kb`: the RAFT questions and held-out articles are
+    that index's articles. Until 2026-12-07 they were the demo store's (./data/kb): 261 of 265 questions dropped as
+    `oracle_not_in_index`, the other 4 (ids both stores use) a demo title asked over the shop's own answer, and
+    `--holdout-articles` of the shop's own ids refused as 'not in the knowledge base'."""
+    source = _write_jsonl(tmp_path / "chats.jsonl", REPAIR_CHATS)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(repair_shop[1]),
+                                 "--raft-k", "2", "--holdout-articles", "water-damage-en", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    raft = json.loads(result.stdout)["raft_details"]
+    assert raft["holdout_articles"] == ["water-damage-en", "water-damage-es"]
+    assert raft["oracle_not_in_index"] == 0 and raft["questions"]["kb"] + raft["eval_leaks_dropped"] == 8
+    examples = _raft_examples(out)
+    kept = {"screen-repair-en", "screen-repair-es", "battery-en", "battery-es"}
+    assert len(examples) == raft["questions"]["kb"] and {e["oracle_doc_id"] for e in examples} <= kept
+    assert all(p["doc_id"] in kept for e in examples for p in e["passages"])
+
+
+def test_the_default_index_follows_the_kb_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_kb: tuple[Path, Path], repair_shop: tuple[Path, Path]
+) -> None:
+    """No `--index`: `<home>/prepare-index` is built from `--kb`, and rebuilt when a later run names other articles.
+    Until 2026-12-07 it was built once and kept: a run with the shop's `--kb` after one with the demo store's
+    retrieved the demo store's passages and dropped the shop's questions as `oracle_not_in_index`."""
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        source = _write_jsonl(tmp_path / "chats.jsonl", REPAIR_CHATS)
+        versions = []
+        for n, articles in enumerate((small_kb[0], repair_shop[0], repair_shop[0])):
+            out = tmp_path / f"out-{n}"
+            result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--kb", str(articles),
+                                         "--raft-k", "2", "--json"])  # fmt: skip
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["raft_details"]["oracle_not_in_index"] == 0
+            ids = {r["id"] for r in read_jsonl(articles)}
+            examples = _raft_examples(out)
+            assert examples and all(p["doc_id"] in ids for e in examples for p in e["passages"])
+            versions.append((tmp_path / "home" / "prepare-index" / "CURRENT").read_text(encoding="utf-8"))
+        assert versions[0] != versions[1] == versions[2]  # the same articles again: the index is not rebuilt
+    finally:
+        get_settings.cache_clear()
