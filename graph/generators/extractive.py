@@ -36,6 +36,7 @@ SAME_CONTENT = 0.75
 MAX_ITEMS = 8  # list items a picked lead-in (or step) brings with it, and rows a table row brings besides the header
 TABLE_ROW = CELL_SEPARATOR  # a table row as the loader writes it: one line, its cells apart
 RANK_BONUS = (0.35, 0.15, 0.05)
+ECHO_NEW = 2  # content words beyond the question's a sentence may have and still only say the question back
 
 # passage number, position, sentence, stems, list mark ("" for a sentence, "-" a bullet, "2." a step), meaning term
 # (0 without sentence vectors)
@@ -103,6 +104,15 @@ def _signpost(candidate: Candidate, mine: list[Candidate]) -> bool:
         return False
     following = next((c for c in mine if c[1] == position + 1), None)
     return following is not None and not following[3] and CROSS_REFERENCE.search(following[2]) is not None
+
+
+def _echo(candidate: Candidate, wanted: set[str]) -> bool:
+    """A sentence that only says back what the customer said ("We're sorry your order arrived damaged." to "my
+    parcel arrived damaged"): at most :data:`ECHO_NEW` content words the question does not have. It brings the
+    sentence after it, which says what to do. Contractions ("we're", "you'll") are not counted as new words."""
+    _, _, sentence, stems, item, _ = candidate
+    new = [stem for stem in stems - wanted if "'" not in stem and "’" not in stem]
+    return not item and TABLE_ROW not in sentence and bool(stems & wanted) and len(new) <= ECHO_NEW
 
 
 def _folded(text: str) -> str:
@@ -207,6 +217,8 @@ def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, simi
         picked += follow[:1]
     for c in list(picked):  # what each needs, once: a lead-in brought by an item does not bring every item
         picked += [extra for extra in _completion(c, candidates) if extra not in picked]
+        if _echo(c, wanted):
+            picked += [n for n in candidates if n[0] == c[0] and n[1] == c[1] + 1 and not n[4] and n not in picked]
     ordered = sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))
     return [(n, p, f"{mark} {s}" if mark else s) for n, p, s, _, mark, _ in ordered]  # "2. Select ...", "- Cheques"
 

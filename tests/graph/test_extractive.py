@@ -265,3 +265,24 @@ def test_a_follow_up_is_not_quoted_what_the_conversation_already_said() -> None:
     again = generator.generate(GenerationRequest("what are the standard shipping times?", "en", [DELIVERY],
                                                  history=history)).answer  # fmt: skip
     assert again == first  # asked again: nothing new to say, so the same answer
+
+
+def test_a_sentence_that_only_says_the_problem_back_brings_what_to_do() -> None:
+    """ "my parcel arrived damaged" was answered "We're sorry your order arrived damaged. [1]" and a sentence of the
+    missing-items article (it has "parcel"): the damaged-item article's next sentence, what to do, was left out
+    because it adds no word of the question."""
+    damaged = {
+        "lang": "en",
+        "title": "My item arrived damaged",
+        "text": "We're sorry your order arrived damaged. Report it within 48 hours of delivery and we'll put it right "
+        "at no cost to you: you can choose a free replacement or a full refund.\n\nPlease keep the packaging.",
+    }
+    missing = {
+        "lang": "en",
+        "title": "Items missing from my package",
+        "text": "If your parcel arrived without everything you ordered, check your shipping email first.",
+    }
+    picked = [s for _, _, s in select("my parcel arrived damaged", [damaged, missing], "en")]
+    assert picked[0] == "We're sorry your order arrived damaged."
+    assert picked[1].startswith("Report it within 48 hours"), picked
+    assert "Please keep the packaging." not in picked  # only the sentence after the echo
