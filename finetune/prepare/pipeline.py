@@ -343,7 +343,7 @@ def _raft(
     fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
     questions = questions_from_conversations(records, splits)
     if config.raft_kb_questions:
-        documents = [d for d in kb_documents(kb_paths, index, search_backend) if d.lang in ("es", "en")]
+        documents = [d for d in kb_documents(kb_paths, index, search_backend) if d.lang in ("es", "en", None)]
         questions += questions_from_kb(documents, config.raft_kb_questions, fractions, config.seed)
     leaks = leaking_ids([(q.id, q.question, q.lang) for q in questions], eval_texts, config.leak_jaccard,
                         config.minhash_perm)  # fmt: skip

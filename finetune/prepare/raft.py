@@ -126,10 +126,18 @@ def _split_of(key: str, fractions: tuple[float, float, float], seed: int) -> str
 def questions_from_kb(
     documents: Sequence[Any], per_article: int, fractions: tuple[float, float, float], seed: int
 ) -> list[GroundedQuestion]:
-    """Questions made from each article's title; an article and its translation share a split."""
+    """Questions made from each article's title; an article and its translation share a split.
+
+    An article without a title makes none; one without a language (Markdown or JSONL that does not say it) is in
+    the language its text is detected in, as `kb ingest` files it.
+    """
+    from retrieval.language import detect_language
+
     out = []
     for doc in documents:
-        lang = doc.lang if doc.lang in ("es", "en") else "en"
+        if not (doc.title or "").strip(" .?¿"):
+            continue
+        lang = doc.lang if doc.lang in ("es", "en") else detect_language(doc.text) or "en"
         group = min(doc.id, doc.translation_of or doc.id)
         split = _split_of(group, fractions, seed)
         for n, question in enumerate(kb_questions(doc.title, lang, doc.text)[:per_article]):

@@ -491,3 +491,25 @@ def test_the_default_index_follows_the_kb_it_is_given(
         assert versions[0] != versions[1] == versions[2]  # the same articles again: the index is not rebuilt
     finally:
         get_settings.cache_clear()
+
+
+def test_kb_questions_from_articles_without_a_title_or_a_language(tmp_path: Path) -> None:
+    """Title and lang are optional in an article (JSONL, an HTML page with no <h1> or <title>). Until 2026-12-07 an
+    untitled article with a lang stopped `data prepare` with a traceback (IndexError in `kb_questions`), and an
+    article with no lang made no question at all (it was left out, where `kb ingest` detects its language)."""
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": "cases-es", "title": "Fundas para el móvil",
+         "text": "Vendemos fundas para todos los modelos de iPhone y Samsung desde 9,90 euros en todas las tiendas."},
+        {"id": "cases-en", "lang": "en",
+         "text": "We sell cases for every iPhone and Samsung model from 9.90 euros in all our shops."},
+        {"id": "glass-en", "lang": "en", "title": "Screen protectors",
+         "text": "We fit tempered-glass screen protectors for 15 euros while you wait, in about ten minutes."},
+    ])  # fmt: skip
+    source = _write_jsonl(tmp_path / "chats.jsonl", REPAIR_CHATS)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(tmp_path / "idx"),
+                                 "--kb", str(articles), "--raft-k", "2", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    questions = {e["oracle_doc_id"]: e for e in _raft_examples(out)}
+    assert sorted(questions) == ["cases-es", "glass-en"]
+    assert questions["cases-es"]["lang"] == "es" and questions["cases-es"]["question"].startswith("¿")
