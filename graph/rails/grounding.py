@@ -35,7 +35,9 @@ _SCOPE_END = frozenset(
     "pero y e o u sino aunque mientras si cuando porque hasta salvo que".split()
 )
 _SCOPE_WORDS = 3  # a cue negates at most this many content words
-_CLAUSE_PUNCT = re.compile(r"[,;:.!?()\[\]\"“”«»—–]")
+# A line break and a table cell's bar end a clause too: a heading or a cell ("Sin cita previa", "Screen | No")
+# negates nothing on the next line (until 2026-12-07 "Sin h1" above "Vendemos fundas..." negated "vendemos fundas").
+_CLAUSE_PUNCT = re.compile(r"[,;:.!?()\[\]\"“”«»—–|\n]")
 
 
 def _is_cue(word: str, lang: str) -> bool:
