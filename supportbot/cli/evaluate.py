@@ -23,7 +23,9 @@ def retrieval(
         "--queries",
         help="JSONL with id, query (or text), gold_ids (a list) and optional lang (default: detected).",
     ),
-    split: str | None = typer.Option(None, "--split", help="Only queries of this split (dev or test)."),
+    split: str | None = typer.Option(
+        None, "--split", help="Only queries of this split: dev or test; all (the default) reads every query."
+    ),
     details: bool = typer.Option(False, "--details", help="Include each query's ranking in the JSON.", metavar=""),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout.", metavar=""),
 ) -> None:
@@ -33,6 +35,9 @@ def retrieval(
     from retrieval.search import KnowledgeBase
     from supportbot.cli.kb import user_errors
 
+    if split not in (None, "dev", "test", "all"):
+        fail(f"--split must be dev, test or all, got {split!r}", code=2)
+    split = None if split == "all" else split
     with user_errors():
         records = load_queries(queries, split, scored=True)
         kb = KnowledgeBase.open(index, cache_dir=get_settings().home)
