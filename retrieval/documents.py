@@ -590,6 +590,9 @@ def _load_csv(path: Path) -> list[Document]:
     return documents
 
 
+_ONE_ARTICLE = (".md", ".markdown", ".txt", ".html", ".htm")  # one article per file, its id by default its name
+
+
 def load_documents(paths: Iterable[Path]) -> list[Document]:
     """Load every document under ``paths``; ids must be unique across all inputs."""
     documents: list[Document] = []
@@ -606,7 +609,16 @@ def load_documents(paths: Iterable[Path]) -> list[Document]:
                 loaded = _load_csv(path)
         for document in loaded:
             if document.id in seen:
-                raise LoadError(document.source, f"duplicate id {document.id!r} (first seen at {seen[document.id]})")
+                named = [Path(s) for s in (document.source, seen[document.id])]
+                hint = (
+                    "; the id of a .md or .html article is its file name unless an `id:` in its front matter (or a "
+                    '<meta name="id" content="...">) gives one: give one of them its own id'
+                    if any(p.suffix.lower() in _ONE_ARTICLE and p.stem == document.id for p in named)
+                    else ""
+                )
+                raise LoadError(
+                    document.source, f"duplicate id {document.id!r} (first seen at {seen[document.id]}){hint}"
+                )
             seen[document.id] = document.source
             documents.append(document)
     if not documents:

@@ -306,3 +306,20 @@ def test_an_empty_page_names_the_file(tmp_path: Path) -> None:
     write(tmp_path / "blank.html", "<html><head><title>Nothing</title></head><body><nav>Menu</nav></body></html>")
     with pytest.raises(LoadError, match=r"blank\.html.*empty"):
         load_documents([tmp_path / "blank.html"])
+
+
+def test_a_duplicate_id_from_two_file_names_says_how_to_fix_it(tmp_path: Path) -> None:
+    # A help centre exported one folder per language with the same file names (en/protectors.md, es/protectors.md):
+    # both articles took the id 'protectors' and the ingest stopped on a duplicate id without saying where it came
+    # from (a QA pass as a phone-repair shop's operator, 2026-12-07).
+    write(tmp_path / "en" / "protectors.md", "# Screen protectors\n\nWe fit tempered-glass protectors for 15 EUR.\n")
+    write(tmp_path / "es" / "protectors.html", "<html lang='es'><h1>Protectores</h1><p>Por 15 EUR.</p></html>")
+    with pytest.raises(LoadError, match="duplicate id 'protectors'") as caught:
+        load_documents([tmp_path])
+    assert "the id of a .md or .html article is its file name" in str(caught.value)
+    assert "`id:` in its front matter" in str(caught.value) and '<meta name="id"' in str(caught.value)
+    write(tmp_path / "a.jsonl", '{"id": "same", "text": "one"}\n')
+    write(tmp_path / "b.jsonl", '{"id": "same", "text": "two"}\n')
+    with pytest.raises(LoadError, match="duplicate id 'same'") as caught:
+        load_documents([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    assert "file name" not in str(caught.value)  # a JSONL id is written in the line: no such hint
