@@ -61,10 +61,12 @@ def route_after_scope(state: ChatState) -> Literal["retrieve", "generate", "resp
     return "generate" if state.get("mode") == "finetune" else "retrieve"
 
 
-def route_after_grading(state: ChatState) -> Literal["retrieve", "generate", "handoff"]:
-    """Weak retrieval: one rewrite, then a person."""
+def route_after_grading(state: ChatState) -> Literal["retrieve", "generate", "handoff", "respond"]:
+    """Weak retrieval: one rewrite, then a person (or, for a message that says too little, a question back)."""
     if state.get("route") == "handoff":
         return "handoff"
+    if state.get("route"):
+        return "respond"
     relevance = state.get("guardrails", {}).get("relevance", {})
     return "retrieve" if relevance.get("weak") else "generate"
 

@@ -54,6 +54,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Sorry, I couldn't read that message. Could you send it again, shorter?",
         "es": "Lo siento, no he podido leer ese mensaje. ¿Puedes enviarlo de nuevo, más corto?",
     },
+    # a message that says too little to search for or to hand to a person ("lol", "hmm ok"): graph.nodes.grade_relevance
+    "unclear": {
+        "en": "Sorry, I'm not sure what you need. Could you tell me a bit more[, for example about {topics}]? If you'd "
+        "rather talk to a person, write “agent”.",
+        "es": "Perdona, no sé bien qué necesitas. ¿Me cuentas un poco más[, por ejemplo sobre {topics}]? Si prefieres "
+        "hablar con una persona, escribe «agente».",
+    },
     "injection": {
         "en": "Sorry, I can't do that. I can help with questions our help centre covers[, such as {topics}].",
         "es": "Lo siento, eso no puedo hacerlo. Puedo ayudarte con lo que cubre nuestro centro de ayuda[, como "

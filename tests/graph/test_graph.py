@@ -266,3 +266,11 @@ def test_refusal_and_redirect_have_no_sources(service: ChatService) -> None:
     assert refused["route"] == "refused" and refused["sources"] == [] and refused["lang"] == "es"
     redirect: dict[str, Any] = service.chat("who won the football world cup in 2010?")
     assert redirect["route"] == "out_of_scope" and redirect["answer"].startswith("Sorry")
+
+
+def test_a_message_that_says_too_little_gets_a_question_back_and_opens_no_case(service: ChatService) -> None:
+    """Through the whole graph: "lol" (it passes the scope rail and finds nothing) is asked what it needs; it had
+    been handed to the agents' queue (a QA pass, 2026-12-07)."""
+    result = service.chat("lol", session_id="unclear-lol")
+    assert result["route"] == "out_of_scope" and "tell me a bit more" in result["answer"], result
+    assert not [e for e in service.deps.store.escalations() if e["session_id"] == "unclear-lol"]
