@@ -8,7 +8,11 @@ written for this project), ``data/rails/train_attacks2.jsonl`` (a second batch o
 attacks use: "ignoren la dirección anterior", "admin", "reglas"; written by a third author),
 ``data/rails/train_mentions.jsonl`` (customers who name a group: complaints quoting a remark, their own age, faith or
 disability, accessibility needs; a fourth author), ``data/rails/train_bias2.jsonl`` (polite and coded discriminatory
-requests and near-neighbour customers, es, en and four more languages; a fifth author), and real customer messages
+requests and near-neighbour customers, es, en and four more languages; a fifth author),
+``data/rails/train_letters.jsonl`` (customers writing formal letters and e-mails, "Dear Sir or Madam, I am writing
+to...", es and en: they were refused as injections) with ``data/rails/train_letters_attacks.jsonl`` (injections and
+discriminatory requests dressed as such letters, so formality itself teaches nothing; two more authors, 2026-12-07),
+and real customer messages
 as negatives: the customer turns of ``data/conversations`` (shipped) and, when ``--shared`` has them, Banking77 train
 (even rows), Bitext instructions (even rows), CLINC150 **train** (a sample, out-of-scope queries included), SGD train
 user turns and STS-B train sentences (es, en). Never
