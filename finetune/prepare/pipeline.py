@@ -19,7 +19,7 @@ from finetune.output import building, check_output
 from finetune.prepare.cleaning import clean_text, shape_conversation
 from finetune.prepare.config import PrepareConfig, Prepared, PrepareError
 from finetune.prepare.readers import Conversation, input_files, read_file
-from finetune.prepare.redaction import Redaction, card_example
+from finetune.prepare.redaction import Redaction, card_example, published_contacts
 from finetune.prepare.splits import SPLITS, assign_splits, drop_duplicates, leaking_ids, load_eval_texts
 
 Progress = Callable[[str, int, int], None]
@@ -186,7 +186,9 @@ def prepare(
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
     shaped, duplicates = _drop_duplicates(shaped, config, dropped)
     lap("dedup")
-    redaction = Redaction(shared_redactor(Path(models_dir)), config.store())
+    redactor = shared_redactor(Path(models_dir))
+    published = published_contacts(kb_documents(kb_paths, index, search_backend), redactor)
+    redaction = Redaction(redactor, config.store(), published)
     lap("redactor_load")
     records, examples = _redact(shaped, redaction, config, progress)
     lap("redact")

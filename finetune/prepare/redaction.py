@@ -11,14 +11,32 @@ from typing import Any
 from finetune.prepare.cleaning import echo_hints, normalize_slots, replace_hints
 from finetune.prepare.readers import Conversation
 
+PUBLISHED_TYPES = ("EMAIL", "PHONE", "URL", "ADDRESS")  # what a help centre publishes about the company itself
+
+
+def published_contacts(documents: Any, redactor: Any) -> tuple[str, ...]:
+    """The phone numbers, e-mails, links and addresses the knowledge base's articles publish, as written: the
+    company's own, not a customer's PII. Before, an operator's agent answers with the company's phone (910 555 123,
+    in its own articles) were trained as "<PHONE_2>" unless ``--store-facts`` listed it (a QA pass, 2026-12-07)."""
+    found: dict[str, None] = {}
+    for document in documents:
+        text = f"{document.title or ''}\n{document.text}"
+        lang = document.lang if document.lang in redactor.config.languages else "en"
+        for kind, start, end, _ in redactor.find(text, lang):
+            if kind in PUBLISHED_TYPES:
+                found[text[start:end]] = None
+    return tuple(found)
+
 
 class Redaction:
     """Redacts conversations with one shared redactor and one placeholder map per conversation; counts types."""
 
-    def __init__(self, redactor: Any, store: dict[str, str]) -> None:
-        """``store``: the facts Bitext's store slots become; its ``name`` is the company the system turns name."""
+    def __init__(self, redactor: Any, store: dict[str, str], published: tuple[str, ...] = ()) -> None:
+        """``store``: the facts Bitext's store slots become; its ``name`` is the company the system turns name.
+        ``published``: contact data the knowledge base publishes (:func:`published_contacts`), which stays too."""
         self.redactor, self.store = redactor, store
-        self.public = tuple(v for k, v in store.items() if k != "name")  # the store's published contacts stay
+        # the store's published contacts stay
+        self.public = tuple(dict.fromkeys([*(v for k, v in store.items() if k != "name"), *published]))
         self.entities: Counter[str] = Counter()
         self.slots: Counter[str] = Counter()
 

@@ -513,3 +513,26 @@ def test_kb_questions_from_articles_without_a_title_or_a_language(tmp_path: Path
     questions = {e["oracle_doc_id"]: e for e in _raft_examples(out)}
     assert sorted(questions) == ["cases-es", "glass-en"]
     assert questions["cases-es"]["lang"] == "es" and questions["cases-es"]["question"].startswith("¿")
+
+
+def test_the_contacts_the_knowledge_base_publishes_are_not_redacted(tmp_path: Path) -> None:
+    """A QA pass as a phone-repair chain's operator (2026-12-07): the chain's own phone, given in its articles, was
+    redacted to "<PHONE_2>" in its agents' answers, so a model tuned on them would answer "call us on <PHONE_2>".
+    The customer's own number and e-mail are still redacted."""
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": "contact-en", "lang": "en", "title": "Contact us",
+         "text": "Call us on 910 555 123 from 9:00 to 20:00, or write to hola@reparaya.example: we reply in a day."},
+        *REPAIR_SHOP,
+    ])  # fmt: skip
+    chats = [_chat("c1", "en", ["Can I call you? My number is 612 345 678, or mail me at ana.ruiz@gmail.com",
+                                "Of course: call us on 910 555 123 or write to hola@reparaya.example."]),
+             *REPAIR_CHATS]  # fmt: skip
+    source = _write_jsonl(tmp_path / "chats.jsonl", chats)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(tmp_path / "idx"),
+                                 "--kb", str(articles), "--no-raft", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [r for s in ("train", "val", "test") for r in read_jsonl(out / f"{s}.jsonl")]
+    joined = "\n".join(m["content"] for r in records for m in r["messages"])
+    assert "910 555 123" in joined and "hola@reparaya.example" in joined, joined
+    assert "612 345 678" not in joined and "ana.ruiz@gmail.com" not in joined, joined
