@@ -76,7 +76,7 @@ __all__ = [
     "load_or_fit_es",
 ]
 DATA = bundled_data()
-FORMAT = 22
+FORMAT = 23
 MAX_KB_SENTENCES = 1500
 MAX_QUESTIONS = 5000  # customer-style questions kept as the nearest-question reference (a seeded sample beyond)
 NEGATIVE_RECALL = 0.90  # share of out-of-scope examples refused where no customer turns calibrate
