@@ -69,6 +69,14 @@ FILLER = frozenset([
     "por", "favor", "muy", "mucho", "muchas", "otra", "vez", "a", "todos", "chicos", "amigo", "y", "pues", "eh", "tu",
     "tambien", "la", "ayuda", "si", "bueno", "vale", "ok", "perdon", "ups", "entonces", "ya", "todo", "igual",
 ])
+# A bare call for help ("help", "HELP ME NOW", "ayuda", "necesito ayuda, por favor") is answered as a greeting is
+# ("How can I help you today?"): "ayuda" got the product-reviews article ("tu opinión ayuda a otros clientes") and
+# "HELP ME NOW" the off-topic redirect (a QA pass through the API, 2026-12-07).
+HELP = {"help": "en", "ayuda": "es", "ayudame": "es", "ayudeme": "es", "ayudenme": "es", "socorro": "es",
+        "auxilio": "es"}
+HELP_WORDS = frozenset(["me", "now", "i", "need", "some", "asap", "urgent", "urgently", "someone", "anyone", "can",
+                        "necesito", "ahora", "urgente", "alguien", "puede", "puedes", "pueden", "me", "un", "poco",
+                        "de", "una", "quiero"])
 # fmt: on
 # "{topics}": examples of what the knowledge base covers (graph.nodes.respond fills it, or drops the clause in
 # square brackets when the knowledge base names none).
@@ -120,6 +128,9 @@ def smalltalk(text: str) -> dict[str, Any] | None:
     tokens = [_normal(t) for t in words(text)]
     if not tokens or len(tokens) > MAX_WORDS:
         return None
+    calls = {HELP[t] for t in tokens if t in HELP}
+    if calls and all(t in HELP or t in HELP_WORDS or t in FILLER for t in tokens):
+        return {"kind": "greeting", "lang": calls.pop() if len(calls) == 1 else None}
     kinds: set[str] = set()
     langs: set[str] = set()
     i = 0
