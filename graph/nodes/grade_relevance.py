@@ -74,13 +74,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         if new and new != state.get("query", ""):
             return update | {"query": new, "rewrites": 1}
     scope = state.get("guardrails", {}).get("scope", {})
-    if (
-        unclear(state.get("text", query), lang)
-        and scope.get("score", 0.0) < scope.get("threshold", 1.0) + CONFIDENT_MARGIN
-    ):
+    confident = scope.get("score", 0.0) >= scope.get("threshold", 1.0) + CONFIDENT_MARGIN
+    if unclear(state.get("text", query), lang) and not confident:
         return update | {"route": "out_of_scope", "reason": "unclear"}
     deps.store.record_gap(state.get("text", query), lang)
-    if scope.get("score", 0.0) >= scope.get("threshold", 1.0) + CONFIDENT_MARGIN and passages:
+    if confident and passages:
         # Confidently in the domain (misspelt, say): answer from the best passages; the output rails still check.
         return update | {"guardrails": {"relevance": {**verdict, "weak": False, "answered_anyway": True}}}
     return update | {"route": "handoff", "reason": "no_answer"}
