@@ -31,6 +31,8 @@ def _records(path: Path) -> list[dict[str, Any]]:
             records.append(record)
     except ValueError as exc:  # a line that is not JSON, named by file and line
         fail(str(exc))
+    if not records:
+        fail(f'{path}: no messages in it (expected one JSON object per line: {{"id": ..., "text": ...}})')
     return records
 
 

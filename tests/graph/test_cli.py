@@ -126,6 +126,12 @@ def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not exist" in result.output
     result = runner.invoke(app, ["guard", "scope", "--index", str(tmp_path), "--input", str(bad)])
     assert result.exit_code == 1
+    # an empty file (or one of blank lines) is an error as in every other command, not a silent success (a QA pass)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    for command in (["guard", "scope", "--index", str(bundled_index)], ["guard", "input"]):
+        result = runner.invoke(app, [*command, "--input", str(empty)])
+        assert result.exit_code == 1 and "empty.jsonl" in result.output and "no messages" in result.output
 
 
 def test_guard_scope_reads_the_customer_questions_as_the_graph_does(
