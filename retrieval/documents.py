@@ -469,15 +469,15 @@ _PAGE_FIELDS = ("id", "title", "lang", "url", "tags", "updated", "translation_of
 
 
 class _PageMeta(HTMLParser):
-    """The metadata of a whole HTML page: ``<html lang>``, ``<title>``, the first ``<h1>`` (inside ``<main>`` when
-    the page has one), ``<link rel="canonical">``, the ``<meta>`` fields of :data:`_PAGE_FIELDS` and Open Graph's
-    ``article:modified_time``."""
+    """The metadata of a whole HTML page: ``<html lang>``, ``<title>``, the first ``<h1>`` and the first ``<h2>``
+    (inside ``<main>`` when the page has one), ``<link rel="canonical">``, the ``<meta>`` fields of
+    :data:`_PAGE_FIELDS` and Open Graph's ``article:modified_time``."""
 
     def __init__(self, main_only: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.fields: dict[str, str] = {}
-        self.title = self.heading = ""
-        self._open: str | None = None  # "title" or "h1" while its text is read
+        self.title = self.heading = self.subheading = ""
+        self._open: str | None = None  # "title", "h1" or "h2" while its text is read
         self._in_main = not main_only
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -493,7 +493,9 @@ class _PageMeta(HTMLParser):
             name = "updated" if name == "article:modified_time" else name
             if name in _PAGE_FIELDS and attr.get("content", "").strip():
                 self.fields[name] = attr["content"].strip()
-        elif (tag == "title" and not self.title) or (tag == "h1" and not self.heading and self._in_main):
+        elif (tag == "title" and not self.title) or (
+            self._in_main and ((tag == "h1" and not self.heading) or (tag == "h2" and not self.subheading))
+        ):
             self._open = tag
 
     def handle_endtag(self, tag: str) -> None:
@@ -505,18 +507,22 @@ class _PageMeta(HTMLParser):
             self.title += data
         elif self._open == "h1":
             self.heading += data
+        elif self._open == "h2":
+            self.subheading += data
 
 
 def _load_html(path: Path) -> list[Document]:
     """One article per page (a help centre's export): its text is the page's (its ``<main>`` when it has one), its
-    title the first ``<h1>`` (else ``<title>``), its language ``<html lang>``, its address the canonical link; a
-    ``<meta name="...">`` of :data:`_PAGE_FIELDS` says the rest, or overrides them."""
+    title the first ``<h1>`` (else ``<title>``, else the first ``<h2>``: a page with neither had no title, so no
+    template questions for the scope rail or RAFT and no place in the titles list of search), its language
+    ``<html lang>``, its address the canonical link; a ``<meta name="...">`` of :data:`_PAGE_FIELDS` says the rest, or
+    overrides them."""
     page = _read_text(path)
     meta = _PageMeta(main_only=_MAIN.search(page) is not None)
     meta.feed(page)
     meta.close()
     fields: dict[str, Any] = dict(meta.fields)
-    fields.setdefault("title", " ".join((meta.heading or meta.title).split()))
+    fields.setdefault("title", " ".join((meta.heading or meta.title or meta.subheading).split()))
     return [_document({**fields, "text": page}, path, None, default_id=path.stem)]
 
 

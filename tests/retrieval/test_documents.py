@@ -308,6 +308,17 @@ def test_an_empty_page_names_the_file(tmp_path: Path) -> None:
         load_documents([tmp_path / "blank.html"])
 
 
+def test_a_page_without_h1_or_title_takes_its_first_h2_as_title(tmp_path: Path) -> None:
+    # A QA pass as an operator (2026-12-07): a page with neither <h1> nor <title> had an empty title, so no template
+    # questions for the scope rail or RAFT and no entry in search's titles list.
+    write(tmp_path / "privacy.html", "<html lang='en'><body><h2>Your data during a repair</h2>"
+          "<p>We never need your passcode.</p><h2>Backups</h2><p>Back up first.</p></body></html>")  # fmt: skip
+    assert load_documents([tmp_path / "privacy.html"])[0].title == "Your data during a repair"
+    write(tmp_path / "titled.html", "<html><head><title>Site | Hours</title></head><body><h2>Weekdays</h2>"
+          "<p>9 to 5.</p></body></html>")  # fmt: skip
+    assert load_documents([tmp_path / "titled.html"])[0].title == "Site | Hours"  # <title> still comes first
+
+
 def test_a_duplicate_id_from_two_file_names_says_how_to_fix_it(tmp_path: Path) -> None:
     # A help centre exported one folder per language with the same file names (en/protectors.md, es/protectors.md):
     # both articles took the id 'protectors' and the ingest stopped on a duplicate id without saying where it came
