@@ -75,7 +75,7 @@ FILLER = frozenset([
 HELP = {"help": "en", "ayuda": "es", "ayudame": "es", "ayudeme": "es", "ayudenme": "es", "socorro": "es",
         "auxilio": "es"}
 HELP_WORDS = frozenset(["me", "now", "i", "need", "some", "asap", "urgent", "urgently", "someone", "anyone", "can",
-                        "necesito", "ahora", "urgente", "alguien", "puede", "puedes", "pueden", "me", "un", "poco",
+                        "necesito", "ahora", "urgente", "alguien", "puede", "puedes", "pueden", "un", "poco",
                         "de", "una", "quiero"])
 # fmt: on
 # "{topics}": examples of what the knowledge base covers (graph.nodes.respond fills it, or drops the clause in

@@ -180,14 +180,15 @@ def prepare(
     dropped: Counter[str] = Counter()
     shaped = _shape(conversations, config, turn_counts, dropped, progress)
     lap("clean")
-    hidden = hidden_articles(kb_paths, config.holdout_articles, index, search_backend)
+    documents = kb_documents(kb_paths, index, search_backend)  # read once: hold-outs, public contacts, RAFT
+    hidden = hidden_articles(documents, config.holdout_articles)
     shaped = _drop_leaks_and_holdouts(shaped, eval_texts, hidden, config, dropped)
     lap("eval_leaks")
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
     shaped, duplicates = _drop_duplicates(shaped, config, dropped)
     lap("dedup")
     redactor = shared_redactor(Path(models_dir))
-    published = published_contacts(kb_documents(kb_paths, index, search_backend), redactor)
+    published = published_contacts(documents, redactor)
     redaction = Redaction(redactor, config.store(), published)
     lap("redactor_load")
     records, examples = _redact(shaped, redaction, config, progress)
@@ -199,7 +200,7 @@ def prepare(
     raft_examples: list[dict[str, Any]] = []
     raft_summary: dict[str, Any] = {"enabled": config.raft}
     if config.raft:
-        raft_examples, raft_summary = _raft(records, splits, eval_texts, config, hidden, index, kb_paths,
+        raft_examples, raft_summary = _raft(records, splits, eval_texts, config, hidden, documents, index, kb_paths,
                                             search_backend, es_url, cache_dir, progress, rebuild_index)  # fmt: skip
         lap("raft")
 
@@ -329,6 +330,7 @@ def _raft(
     eval_texts: list[tuple[str, str | None]],
     config: PrepareConfig,
     hidden: set[str],
+    documents: Sequence[Any],
     index: Path | str | None,
     kb_paths: Sequence[Path],
     search_backend: str,
@@ -345,8 +347,8 @@ def _raft(
     fractions = (config.train_fraction, config.val_fraction, config.test_fraction)
     questions = questions_from_conversations(records, splits)
     if config.raft_kb_questions:
-        documents = [d for d in kb_documents(kb_paths, index, search_backend) if d.lang in ("es", "en", None)]
-        questions += questions_from_kb(documents, config.raft_kb_questions, fractions, config.seed)
+        articles = [d for d in documents if d.lang in ("es", "en", None)]
+        questions += questions_from_kb(articles, config.raft_kb_questions, fractions, config.seed)
     leaks = leaking_ids([(q.id, q.question, q.lang) for q in questions], eval_texts, config.leak_jaccard,
                         config.minhash_perm)  # fmt: skip
     questions = [q for q in questions if q.id not in leaks]
@@ -374,14 +376,11 @@ def _raft(
     return examples, summary
 
 
-def hidden_articles(
-    kb_paths: Sequence[Path], ids: Sequence[str], index: Path | str | None = None, search_backend: str = "faiss"
-) -> set[str]:
-    """``ids`` plus their translations (an article and its twin carry the same knowledge); the articles are those
-    of ``kb_paths``, else of the live FAISS ``index`` (``kb_documents``)."""
+def hidden_articles(documents: Sequence[Any], ids: Sequence[str]) -> set[str]:
+    """``ids`` plus their translations (an article and its twin carry the same knowledge); ``documents``: the
+    knowledge base's articles (:func:`kb_documents`)."""
     if not ids:
         return set()
-    documents = kb_documents(kb_paths, index, search_backend)
     known = {d.id for d in documents}
     missing = sorted(set(ids) - known)
     if missing:
