@@ -290,10 +290,13 @@ def _kb_material(index_data: Any, rng: random.Random) -> tuple[list[Example], np
     if stored is not None and len(stored) == len(index_data.vectors):
         use = np.asarray(stored[rows], dtype=np.float32)
     else:
-        from retrieval.ingest import embed_text
+        from retrieval.ingest import references_of
+        from retrieval.references import embed_text
 
         title = {d.id: d.title or "" for d in index_data.documents.values()}
-        texts = [embed_text(title.get(index_data.chunk_doc_ids[i], ""), index_data.chunk_texts[i]) for i in rows]
+        references = references_of(index_data)  # as the index's own vectors were embedded
+        texts = [embed_text(title.get(index_data.chunk_doc_ids[i], ""), index_data.chunk_texts[i], references)
+                 for i in rows]  # fmt: skip
         use = encode_use(texts) if texts else np.zeros((0, USE_DIM), np.float32)
     return titles + rest, vectors, use
 

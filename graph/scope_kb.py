@@ -144,7 +144,7 @@ def es_material(
         max_vectors: at most this many chunks are kept (a seeded sample), as for a local index.
         seed: the sampling seed.
     """
-    from retrieval.ingest import embed_text
+    from retrieval.references import References, embed_text
 
     documents = {}
     for d in doc_sources:
@@ -158,7 +158,9 @@ def es_material(
                                         for c in chunks]  # fmt: skip
     missing = [i for i, v in enumerate(vectors) if v is None]
     if missing:
-        fresh = encode([embed_text(chunks[i].get("title") or "", chunks[i].get("text") or "") for i in missing])
+        references = References(d.title for d in documents.values() if d.title)  # as the ingest embedded them
+        fresh = encode([embed_text(chunks[i].get("title") or "", chunks[i].get("text") or "", references)
+                        for i in missing])  # fmt: skip
         for i, vector in zip(missing, fresh, strict=True):
             vectors[i] = np.asarray(vector, np.float32)
     matrix = np.stack([v for v in vectors if v is not None]) if vectors else np.zeros((0, 1), np.float32)

@@ -23,11 +23,12 @@ from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals
-from retrieval.ingest import Progress, dedupe, embed_text, indexed_counts, silent, stored_document
+from retrieval.ingest import Progress, dedupe, indexed_counts, silent, stored_document
 from retrieval.language import detect_language
 from retrieval.multilingual import DIM as MULTILINGUAL_DIM
 from retrieval.multilingual import NAME as MULTILINGUAL_NAME
 from retrieval.multilingual import encode as encode_multilingual
+from retrieval.references import References, embed_text
 from retrieval.search import CROSS_SHARE, SearchResult, rank_articles
 from retrieval.store import IndexData, IndexFault, StoredDocument
 from retrieval.text import has_words
@@ -80,13 +81,16 @@ def docs_index_body() -> dict[str, Any]:
     return {"mappings": {"dynamic": "strict", "properties": properties}}
 
 
-def chunk_actions(index_name: str, rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
-    """Bulk index actions for (article, chunk, chunk language, vector) rows; ``_id`` is the chunk id."""
+def chunk_actions(index_name: str, rows: Iterable[Row], references: References | None = None
+                  ) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Bulk index actions for (article, chunk, chunk language, vector) rows; ``_id`` is the chunk id. BM25 reads
+    each chunk as the embedder did (``references``: the titles it was embedded without)."""
     for doc, chunk, lang, vector, use in rows:
         source = {"chunk_id": chunk.chunk_id, "doc_id": doc.id, "position": chunk.position, "lang": doc.lang}
         source |= {"chunk_lang": lang, "tags": doc.tags, "content_hash": doc.content_hash}
         source |= {"translation_of": doc.translation_of, "updated": doc.updated, "title": doc.title, "url": doc.url}
-        source |= {"text": chunk.text, "text_es" if lang == "es" else "text_en": embed_text(doc.title, chunk.text)}
+        indexed = embed_text(doc.title, chunk.text, references)
+        source |= {"text": chunk.text, "text_es" if lang == "es" else "text_en": indexed}
         source["vector"] = [float(x) for x in vector]
         if use is not None:
             source["use_vector"] = [float(x) for x in use]
@@ -134,7 +138,12 @@ def _read_meta(es: Any, index_name: str) -> dict[str, Any] | None:
 
 
 def _embed(
-    docs: Sequence[Document], config: RetrievalConfig, embedder: Embedder, progress: Progress, multilingual: bool
+    docs: Sequence[Document],
+    config: RetrievalConfig,
+    embedder: Embedder,
+    progress: Progress,
+    multilingual: bool,
+    references: References | None = None,
 ) -> list[Row]:
     """Chunk and embed as the local ingest does: per-chunk language, title-prefixed text, batches of 64; with
     ``multilingual``, the same text's USE multilingual vector too."""
@@ -147,7 +156,7 @@ def _embed(
     vectors: list[np.ndarray] = []
     use: list[np.ndarray | None] = [None] * len(pending)
     for start in range(0, len(pending), 64):
-        texts = [embed_text(doc.title, chunk.text) for doc, chunk, _ in pending[start : start + 64]]
+        texts = [embed_text(doc.title, chunk.text, references) for doc, chunk, _ in pending[start : start + 64]]
         vectors.extend(embedder.encode(texts, batch_size=64))
         if multilingual:
             use[start : start + 64] = list(encode_multilingual(texts))
@@ -184,6 +193,7 @@ class IngestPlan:
     rows: list[Row]  # chunks to write
     stale: list[str]  # articles whose old chunks are deleted before the new ones are written
     verdicts: list[Verdict]  # article rows to write
+    references: References | None = None  # the titles the chunks were embedded without
 
 
 def plan_ingest(
@@ -208,9 +218,12 @@ def plan_ingest(
             pending.append(document)
         how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
         counts[how[document.id]] += 1
-    rows = _embed(pending, config, embedder, progress, multilingual)
     articles = {key: StoredDocument(**{f: old.get(f) for f in _DOC_FIELDS}) for key, old in previous.items()}
     articles |= {d.id: stored_document(d) for d in docs}
+    # Other articles' titles out, as in a local index; an unchanged article's chunks keep the vectors they have
+    # (a title added since stays in them until the article changes or `kb ingest --replace`).
+    references = References(a.title for a in articles.values() if a.title)
+    rows = _embed(pending, config, embedder, progress, multilingual, references)
     vectors = {key: _decode(old.get("doc_vector"), embedder.dim) for key, old in previous.items()}
     vectors |= _doc_vectors(rows)
     ids = sorted(articles)
@@ -222,7 +235,7 @@ def plan_ingest(
     # An article kept now but chunkless (dropped last time, absent from this input) gets its chunks back.
     revived = [i for i in ids if i not in dropped and i not in embedded and previous[i].get("duplicate_of")]
     again = [Document(**{f.name: getattr(articles[i], f.name) for f in fields(Document)}) for i in revived]
-    rows += _embed(again, config, embedder, progress, multilingual)
+    rows += _embed(again, config, embedder, progress, multilingual, references)
     embedded |= set(revived)
     had_chunks = {key for key, old in previous.items() if old.get("duplicate_of") is None}
     stale = [i for i in ids if i in had_chunks and (i in embedded or i in dropped)]
@@ -230,7 +243,8 @@ def plan_ingest(
     kept = [articles[i] for i in ids if i not in dropped]
     verdicts = [(articles[i], dropped.get(i), vectors[i]) for i in changed]
     indexed = indexed_counts(how, [a.id for a in kept])
-    return IngestPlan(counts, indexed, report, kept, [row for row in rows if row[0].id not in dropped], stale, verdicts)
+    rows = [row for row in rows if row[0].id not in dropped]
+    return IngestPlan(counts, indexed, report, kept, rows, stale, verdicts, references)
 
 
 def es_ingest(
@@ -279,7 +293,8 @@ def es_ingest(
         # Old chunks of changed (and of newly dropped) articles go before the new ones are written.
         stale = {"terms": {"doc_id": plan.stale}}
         es.delete_by_query(index=index_name, query=stale, refresh=True, conflicts="proceed")
-        actions = itertools.chain(chunk_actions(index_name, plan.rows), article_actions(docs_name, plan.verdicts))
+        chunk_rows = chunk_actions(index_name, plan.rows, plan.references)
+        actions = itertools.chain(chunk_rows, article_actions(docs_name, plan.verdicts))
         helpers.bulk(es, actions, chunk_size=500)
         es.indices.refresh(index=[index_name, docs_name])
         kept, dropped = plan.kept, plan.dedup["dropped"]

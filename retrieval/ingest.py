@@ -24,6 +24,7 @@ from retrieval.language import Lang, detect_language
 from retrieval.multilingual import DIM as MULTILINGUAL_DIM
 from retrieval.multilingual import NAME as MULTILINGUAL_NAME
 from retrieval.multilingual import encode as encode_multilingual
+from retrieval.references import References, embed_text
 from retrieval.sentences import EMBEDDER as SENTENCE_EMBEDDER
 from retrieval.sentences import USE as SENTENCE_USE
 from retrieval.sentences import SentenceVectors
@@ -46,10 +47,14 @@ def silent(stage: str, done: int, total: int) -> None:
     return None
 
 
-def embed_text(title: str, text: str) -> str:
-    """The text a chunk is embedded as: its article's title, then the chunk."""
-    # The title carries the topic; prefixing it makes short chunks findable by what the article is about.
-    return f"{title}\n{text}" if title else text
+REFERENCES_KEY = "strip_references"  # in the manifest of versions whose vectors left other articles' titles out
+
+
+def references_of(data: IndexData | None) -> References | None:
+    """The titles a version's vectors were embedded without (None: they were embedded with every title in)."""
+    if data is None or not data.manifest.get(REFERENCES_KEY):
+        return None
+    return References(d.title for d in data.documents.values() if d.title)
 
 
 def stored_document(document: Document) -> StoredDocument:
@@ -153,6 +158,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
             bare.append(_as_document(stay))
 
     to_embed = [row for document in bare for row in _chunk_rows(document, config)]
+    stale: list[int] = []  # carried-over chunks to embed again (see below)
     for document in documents:
         old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
         kept_docs[document.id] = stored_document(document)
@@ -164,7 +170,20 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
             continue
         to_embed += _chunk_rows(document, config)
 
-    vectors.extend(_embed_chunks(to_embed, kept_docs, embedder, progress))
+    references = References(d.title for d in kept_docs.values() if d.title)
+    # a carried-over chunk that names an article added or renamed since is embedded again without its title
+    # (and every carried-over chunk naming one, when the previous version kept the titles in: format before 2026-12)
+    old_references = references_of(previous)
+    for i, (_, doc_id, _, text) in enumerate(chunk_rows):
+        title = kept_docs[doc_id].title
+        if embed_text(title, text, references) != embed_text(title, text, old_references):
+            to_embed.append(chunk_rows[i])
+            stale.append(i)
+    fresh = _embed_chunks(to_embed, kept_docs, references, embedder, progress)
+    for i, vector in zip(stale, fresh[len(fresh) - len(stale) :], strict=True):
+        vectors[i] = vector
+    del to_embed[len(to_embed) - len(stale) :]
+    vectors.extend(fresh[: len(fresh) - len(stale)])
     chunk_rows.extend(to_embed)
 
     matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
@@ -173,7 +192,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
     progress("dedup", 1, 1)
     data = _drop(data, report["dropped"])
     if config.multilingual_dense:
-        data.multilingual = _multilingual_vectors(data, previous, progress)
+        data.multilingual = _multilingual_vectors(data, previous, references, progress)
     if config.sentence_vectors:
         data.sentences = _sentence_vectors(data, previous, embedder, progress)
     data.manifest = {
@@ -182,6 +201,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
         "dim": int(matrix.shape[1]),
         "multilingual": MULTILINGUAL_NAME if data.multilingual is not None else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        REFERENCES_KEY: True,
         "config": asdict(config),
         "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
         "dedup": report,
@@ -254,29 +274,34 @@ def _reuse(previous: IndexData, rows: list[int], chunk_rows: list[tuple[str, str
 
 
 def _embed_chunks(
-    to_embed: list[tuple[str, str, str, str]], documents: dict[str, StoredDocument], embedder: Embedder,
-    progress: Progress
+    to_embed: list[tuple[str, str, str, str]], documents: dict[str, StoredDocument], references: References,
+    embedder: Embedder, progress: Progress
 ) -> list[np.ndarray]:  # fmt: skip
-    """Vectors of the new chunks (chunk_id, doc_id, lang, text), 64 at a time, each with its article's title."""
+    """Vectors of the new chunks (chunk_id, doc_id, lang, text), 64 at a time, each with its article's title and
+    without other articles' titles."""
     vectors: list[np.ndarray] = []
     batch = 64
     for start in range(0, len(to_embed), batch):
         part = to_embed[start : start + batch]
-        texts = [embed_text(documents[doc_id].title, text) for _, doc_id, _, text in part]
+        texts = [embed_text(documents[doc_id].title, text, references) for _, doc_id, _, text in part]
         vectors.extend(embedder.encode(texts, batch_size=batch))
         progress("embed", min(start + batch, len(to_embed)), len(to_embed))
     return vectors
 
 
-def _multilingual_vectors(data: IndexData, previous: IndexData | None, progress: Progress) -> np.ndarray:
-    """USE multilingual vectors of every chunk of ``data`` (title prefixed, as for the main embedder); a chunk the
-    previous version stored with the same text and title keeps its vector, the rest are encoded 64 at a time."""
-    texts = [embed_text(data.documents[d].title, t) for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
+def _multilingual_vectors(
+    data: IndexData, previous: IndexData | None, references: References, progress: Progress
+) -> np.ndarray:
+    """USE multilingual vectors of every chunk of ``data`` (embedded as by the main embedder); a chunk the previous
+    version embedded from the same text keeps its vector, the rest are encoded 64 at a time."""
+    texts = [embed_text(data.documents[d].title, t, references)
+             for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]  # fmt: skip
     known: dict[str, np.ndarray] = {}
     if previous is not None and previous.multilingual is not None:
+        old_references = references_of(previous)
         for row, (doc_id, text) in enumerate(zip(previous.chunk_doc_ids, previous.chunk_texts, strict=True)):
             title = previous.documents[doc_id].title if doc_id in previous.documents else ""
-            known[embed_text(title, text)] = previous.multilingual[row]
+            known[embed_text(title, text, old_references)] = previous.multilingual[row]
     out = np.zeros((len(texts), MULTILINGUAL_DIM), np.float32)
     missing = [i for i, text in enumerate(texts) if text not in known]
     for i, text in enumerate(texts):

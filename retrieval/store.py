@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.lexical import LexicalIndex
+from retrieval.references import References, embed_text
 from retrieval.sentences import SentenceVectors
 from retrieval.signals import raise_if_interrupted
 
@@ -280,8 +281,10 @@ def write_version(folder: Path, data: IndexData, hnsw_threshold: int, hnsw_m: in
         if data.sentences is not None:
             data.sentences.save(staging)
         faiss.write_index(index, str(staging / "faiss.index"))
-        # BM25 sees the article title with each chunk, as the embedder does: titles name the topic.
-        titled = [f"{data.documents[d].title}\n{t}" for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]
+        # BM25 reads each chunk as the embedder does: its article's title (the topic), other articles' titles out.
+        references = References(d.title for d in data.documents.values() if d.title)
+        titled = [embed_text(data.documents[d].title, t, references)
+                  for d, t in zip(data.chunk_doc_ids, data.chunk_texts, strict=True)]  # fmt: skip
         LexicalIndex.build(titled, data.chunk_langs).save(staging / "lexical")
         _write_sqlite(staging / "meta.sqlite", data)
         manifest = {**data.manifest, "format_version": FORMAT_VERSION, "faiss": kind, "chunks": len(data.chunk_ids)}
