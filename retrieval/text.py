@@ -8,6 +8,7 @@ question, a passage and an answer are cut the same way everywhere. Language dete
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -61,6 +62,19 @@ def clean(text: str) -> str:
     return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
 
 
+SHOUTED_SHARE = 0.7  # a message whose cased letters are at least this share capitals is shouted
+
+
+def unshout(text: str) -> str:
+    """A message typed in capitals ("¿CUÁNTO TARDA EN LLEGAR UN PEDIDO A IBIZA?") in lower case, for the embedders
+    (USE reads case: that question scored 0.18 for the scope rail, in lower case 0.87); words with a digit
+    ("NB-1234567") and text mostly in lower case are left as they are."""
+    cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    if len(cased) < 8 or sum(c.isupper() for c in cased) < SHOUTED_SHARE * len(cased):
+        return text
+    return re.sub(r"\S+", lambda m: m.group(0) if any(c.isdigit() for c in m.group(0)) else m.group(0).lower(), text)
+
+
 def has_words(text: str) -> bool:
     """Whether ``text`` holds a letter or a digit: a query of only spaces, punctuation or symbols ('¿?¡!', '...')
     has nothing to search for."""
@@ -70,6 +84,42 @@ def has_words(text: str) -> bool:
 def words(text: str) -> list[str]:
     """Lower-cased, accent-folded words of ``text`` (an inner apostrophe kept)."""
     return [strip_accents(w) for w in WORD_WITH_APOSTROPHE.findall(text.lower())]
+
+
+_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
+# Words of three letters or more with no vowel that customers do type.
+_NO_VOWEL_WORDS = frozenset(
+    ["pls", "plz", "thx", "thnx", "txt", "msg", "sms", "pdf", "hmm", "mmm", "shh", "hrs", "dni", "nif", "cif", "cvv"]
+)
+# Keys of a row of a QWERTY (Spanish: ñ) keyboard, for runs typed along it.
+_KEY = {c: (r, i) for r, row in enumerate(("qwertyuiop", "asdfghjklñ", "zxcvbnm")) for i, c in enumerate(row)}
+KEY_RUN = 4  # a word that is mostly a run of this many neighbouring keys of one row, one way ("asdf", "poiu")
+
+
+def _key_run(token: str) -> int:
+    """The longest run of letters of ``token`` that are neighbouring keys of one keyboard row, typed one way."""
+    best = run = 1
+    step = 0
+    for a, b in itertools.pairwise(token):
+        pa, pb = _KEY.get(a), _KEY.get(b)
+        move = pb[1] - pa[1] if pa is not None and pb is not None and pa[0] == pb[0] else 0
+        run = (run + 1 if run > 1 and move == step else 2) if move in (1, -1) else 1
+        step = move
+        best = max(best, run)
+    return best
+
+
+def _mashed(token: str) -> bool:
+    run = _key_run(token)
+    # "property", "liberty" end in a run ("erty") that is not most of the word
+    return bool(_MASH.search(token)) or (run >= KEY_RUN and run >= 0.6 * len(token))
+
+
+def gibberish(text: str) -> bool:
+    """Most words have four consonants in a row, one letter repeated four times, no vowel at all ("fgh zzqx ppp"),
+    or are mostly a run along a keyboard row ("asdf", "qwerty"): typed at random, not misspelt."""
+    tokens = [t for t in words(text) if t not in _NO_VOWEL_WORDS]  # words() lower-cases and folds accents
+    return bool(tokens) and sum(_mashed(t) for t in tokens) >= 0.4 * len(tokens)
 
 
 @lru_cache(maxsize=2)

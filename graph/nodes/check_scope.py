@@ -3,7 +3,6 @@ reuses that vector."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from graph.scope import ScopeModel
 from graph.smalltalk import smalltalk
 from graph.state import ChatState
 from retrieval.conversation import is_slot_answer, without_asides
-from retrieval.text import content_stems, split_sentences, words
+from retrieval.text import content_stems, gibberish, split_sentences
 
 # A follow-up's own words may score this many times lower odds than the threshold and stay in scope (chosen on
 # benchmarks/data/conversations_dev.jsonl and the dev out-of-scope messages sent as second turns; docs/graph.md).
@@ -22,20 +21,6 @@ OWN_TERMS = 2  # ... when they say something of their own: this many content wor
 # same margin as a follow-up's; on the demo store, "what date will it be 5 days from now" uses two words of one
 # chunk at odds 140 times lower).
 ANCHORED_ODDS = 8.0
-
-_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
-# Words of three letters or more with no vowel that customers do type.
-_NO_VOWEL_WORDS = frozenset(
-    ["pls", "plz", "thx", "thnx", "txt", "msg", "sms", "pdf", "hmm", "mmm", "shh", "hrs", "dni", "nif", "cif", "cvv"]
-)
-
-
-def gibberish(text: str) -> bool:
-    """Most words have four consonants in a row, one letter repeated four times, or no vowel at all ("fgh zzqx
-    ppp"): typed at random, not misspelt."""
-    tokens = [t for t in words(text) if t not in _NO_VOWEL_WORDS]  # words() lower-cases and folds accents
-    return bool(tokens) and sum(bool(_MASH.search(t)) for t in tokens) >= 0.4 * len(tokens)
-
 
 Respell = Callable[[str], tuple[str, Any] | None]  # a query -> (its typos corrected, that text's vector), or None
 
@@ -147,17 +132,18 @@ def scope_verdict(
 
 
 def _sentence_in_scope(model: ScopeModel, embed: Callable[[str], Any], query: str, lang: str, cut: float) -> str:
-    """The first sentence of a query of several (each with a content word, small talk aside: "¿Qué tal todo?") that
-    the model alone puts in scope and that is no general task, or ""."""
+    """The sentence of a query of several (each with a content word, small talk aside: "¿Qué tal todo?") that the
+    model alone scores highest, when that puts it in scope and it is no general task, or ""."""
     pieces = split_sentences(query)
     if len(pieces) < 2:
         return ""
-    pieces = [piece for piece in pieces if content_stems(piece, lang) and not smalltalk(piece)]
-    for piece in pieces:
+    best, best_score = "", cut
+    for piece in (piece for piece in pieces if content_stems(piece, lang) and not smalltalk(piece)):
         vector = embed(piece)
-        if model.score(vector, piece, lang) >= cut and not model.general_tasks(vector[None, :], [piece])[0]:
-            return piece
-    return ""
+        score = model.score(vector, piece, lang)
+        if score >= best_score and not model.general_tasks(vector[None, :], [piece])[0]:
+            best, best_score = piece, score
+    return best
 
 
 def _own_terms(text: str, lang: str) -> int:
@@ -196,6 +182,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if not verdict["in_scope"]:
         update |= {
             "route": "out_of_scope",
-            "reason": "other_company" if "other_company" in verdict else "out_of_domain",
+            # typed at random: ask what the customer needs, not say what the help centre covers
+            "reason": "other_company"
+            if "other_company" in verdict
+            else "unclear"
+            if verdict.get("no_known_word")
+            else "out_of_domain",
         }
     return update

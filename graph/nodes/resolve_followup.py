@@ -16,7 +16,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.state import ChatState
 from retrieval.conversation import conversation_query, is_followup
-from retrieval.text import PLACEHOLDER
+from retrieval.text import PLACEHOLDER, unshout
 
 __all__ = ["focus", "is_followup", "run", "strip_markup"]
 
@@ -88,6 +88,12 @@ def focus(text: str) -> str:
     return last
 
 
+def message_query(text: str) -> str:
+    """What the rails and the search read of a message: markup stripped, a long message's asking part
+    (:func:`focus`), capitals lowered when it is shouted (:func:`retrieval.text.unshout`)."""
+    return unshout(focus(strip_markup(text) or text))
+
+
 def _canned(message: Mapping[str, Any] | None) -> bool:
     return message is not None and message.get("role") == "assistant" and message.get("route") not in (None, "answered")
 
@@ -116,7 +122,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if state.get("route"):
         return {}
     text = state.get("text", "")
-    query = focus(strip_markup(text) or text)
+    query = message_query(text)
     # Only the bot's answers are conversation: its canned replies (an out-of-scope redirect, small talk, a refusal,
     # a hand-off notice) may end with a question that asks for nothing ("Is there anything else I can help you
     # with?"), so the next message is judged on its own, not as a reply to them; neither they nor the messages they

@@ -27,7 +27,7 @@ from graph.rails.classifier import Encode, InputRailModel, use_encode
 from graph.rails.escalation import check_escalation
 from graph.smalltalk import smalltalk
 from retrieval.bundled import bundled_path
-from retrieval.text import words
+from retrieval.text import gibberish, words
 
 WEIGHTS = bundled_path("rails", "acts.npz")
 ACTS = ("none", "handoff", "legal", "greeting", "thanks", "goodbye", "identity")
@@ -142,6 +142,8 @@ def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] |
     talk = smalltalk(text)
     if talk is not None or not 0 < len(words(text)) <= MAX_WORDS:
         return talk
+    if gibberish(text):  # keyboard mashing ("ñlkj", "hjkl") read as a greeting by the model
+        return None
     act = act if act is not None else shipped_acts().read(text)
     if act["act"] in ACTED_SMALL_TALK and acted_on(act["act"], text):
         return {"kind": act["act"], "lang": None, "learned": act["score"]}

@@ -57,7 +57,7 @@ def scope(
 
     try:
         from graph.nodes.check_scope import anchor, respeller, scope_verdict
-        from graph.nodes.resolve_followup import focus, strip_markup
+        from graph.nodes.resolve_followup import message_query
         from graph.scope import deployment_scope, load_or_fit
         from retrieval.conversation import without_asides
         from retrieval.language import detect_language
@@ -76,10 +76,10 @@ def scope(
         model = deployment_scope(load, settings.scope_questions, settings.company)
     except (IndexFault, ScopeError) as exc:
         fail(str(exc))
-    # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph, without
-    # the asides that open it ("also,", "por cierto,").
+    # The query the graph's scope rail reads: cleaned, markup stripped, a long message's asking paragraph, shouting
+    # lowered, without the asides that open it ("also,", "por cierto,").
     texts = [clean(str(r.get("text", r.get("query")))) for r in records]
-    texts = [without_asides(focus(strip_markup(t) or t)) for t in texts]
+    texts = [without_asides(message_query(t)) for t in texts]
     vectors = embedder.encode(texts) if texts else None
 
     def embed(text: str) -> Any:
