@@ -286,7 +286,12 @@ def is_comparison(folder: Path) -> bool:
     return (folder / "metrics.json").is_file() and (folder / "report.md").is_file()
 
 
-def run_comparison(config: CompareConfig, progress: Progress | None = None, service: Any = None) -> dict[str, Any]:
+def run_comparison(
+    config: CompareConfig,
+    progress: Progress | None = None,
+    service: Any = None,
+    checked: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """The whole comparison; returns the ``metrics.json`` document.
 
     The run happens in a hidden folder beside ``config.out_dir`` (``finetune.output.building``), published whole
@@ -299,10 +304,13 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
         config: The run's settings.
         progress: Called after every turn with (done, total, mode).
         service: An already-built ChatService to reuse (tests share one); None builds one from ``config``.
+        checked: Called once every input is checked (the output folder, the evaluation files, the index's
+            articles), before the agent and its models load: the CLI says "loading" there, not before an error.
 
     Raises:
         OutputError: ``out_dir`` is a file, holds an input, or is a non-empty folder of something else.
         EvalDataError: an evaluation file that cannot be used, or no items in the split.
+        IndexFault: ``index_dir`` holds no index.
     """
     from finetune.output import building, check_output
 
@@ -323,6 +331,8 @@ def run_comparison(config: CompareConfig, progress: Progress | None = None, serv
     articles = read_version(config.index_dir, with_search=False).documents
     qa = [(str(item["id"]), item["meta"]["gold_ids"]) for item in items if item["suite"] == "qa"]
     check_gold_ids(qa, articles, config.testset, config.index_dir)  # context recall is scored against them
+    if checked is not None:
+        checked()
     with building(config.out_dir) as work:
         return _compare(config, dataclasses.replace(config, out_dir=work), items, notes, progress, service, started)
 

@@ -154,6 +154,7 @@ def compare(
     from evaluation.runner import run_comparison
     from finetune.output import OutputError
     from retrieval.signals import raise_if_interrupted
+    from retrieval.store import IndexFault
 
     started = time.monotonic()
     shown: list[tuple[float, str]] = [(started, "")]  # when the last line was shown, and its mode
@@ -170,11 +171,15 @@ def compare(
             left = f", about {(now - first[0]) / (done - 1) * (total - done):.0f} s left" if done > 1 else ""
             typer.echo(f"[{done}/{total}] {mode} ({now - started:.0f} s{left})", err=True)
 
-    typer.echo(f"loading the agent and running {', '.join(config.rows)} (the first turns load the models)", err=True)
+    def loading() -> None:
+        """Said once the inputs are checked: a bad testset, --out or index fails before any sign of loading."""
+        typer.echo(
+            f"loading the agent and running {', '.join(config.rows)} (the first turns load the models)", err=True
+        )
 
     try:
-        document = run_comparison(config, progress)
-    except (CompareConfigError, EvalDataError, OutputError) as exc:
+        document = run_comparison(config, progress, checked=loading)
+    except (CompareConfigError, EvalDataError, OutputError, IndexFault) as exc:
         fail(str(exc))
     except Exception as exc:  # an index, model or graph that cannot load: say so, never a traceback
         fail(f"eval compare: {type(exc).__name__}: {exc}")

@@ -293,3 +293,28 @@ def test_rag_llm_finds_the_base_of_a_shipped_style_adapter(
     shutil.rmtree(base)
     with pytest.raises(CompareConfigError, match=r"base model is missing.*--base DIR"):
         base_model_folder(config)
+
+
+@pytest.mark.parametrize("case", ["invalid-json", "out-is-a-file", "not-an-index"])
+def test_a_bad_input_fails_before_the_agent_loads(tmp_path: Path, case: str) -> None:
+    # An operator saw "loading the agent and running rag (the first turns load the models)" and only then the
+    # error, for inputs checked before anything loads: a testset that is not JSON, an --out that is a file, an
+    # --index folder that holds no index (which also read "eval compare: IndexFault: ..."). The first two are
+    # checked before the index is opened, so the empty folder serves them all.
+    index, testset, out = tmp_path / "index", DATA / "eval" / "qa.jsonl", tmp_path / "out"
+    index.mkdir()
+    if case == "invalid-json":
+        testset = tmp_path / "qa.jsonl"
+        testset.write_text("not json\n", encoding="utf-8")
+    elif case == "out-is-a-file":
+        out.write_text("mine", encoding="utf-8")
+    argv = ["eval", "compare", "--index", str(index), "--testset", str(testset), "--out", str(out), "--modes", "rag",
+            "--split", "dev", "--suites", "qa"]  # fmt: skip
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: "), result.output
+    assert "loading" not in result.output and "Traceback" not in result.output and "IndexFault" not in result.output
+    expected = {"invalid-json": f"{testset}:1: invalid JSON", "out-is-a-file": f"--out {out} is a file",
+                "not-an-index": f"{index}: not an index"}  # fmt: skip
+    assert expected[case] in result.output, result.output
+    assert case == "out-is-a-file" or not out.exists()
