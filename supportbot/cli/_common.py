@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -101,3 +102,37 @@ def utf8_text(param: typer.CallbackParam, value: Any) -> Any:
             name = param.opts[0] if param.param_type_name == "option" else str(param.name).upper()
             fail(f"{name} '{shown}' is not UTF-8 text: set the terminal or script to UTF-8 and pass it again", code=2)
     return value
+
+
+def index_problem(index: Path, named: bool) -> str | None:
+    """Why the FAISS index folder ``index`` cannot be served, with the command that builds it there; None when it
+    holds an index.
+
+    Args:
+        index: The index folder.
+        named: The operator named it (``--index``): the command builds their own articles into it. Otherwise it is
+            the default ``<home>/index``, where the demo store is a fair suggestion too.
+    """
+    from retrieval.store import CURRENT
+
+    if (index / CURRENT).exists():  # a CURRENT that is broken is the index's own error, said when it opens
+        return None
+    if index.exists() and not index.is_dir():
+        what = f"--index {index} is a file, not an index folder"
+    elif index.exists():
+        what = f"index folder {index} holds no index (no {CURRENT} file)"
+    else:
+        what = f"index {index} does not exist"
+    yours = (
+        f"`supportbot kb ingest PATH... --index {index}` (PATH: your articles, .md/.html/.jsonl/.csv files or folders)"
+    )
+    if named:
+        return f"{what}; build it with {yours}"
+    from retrieval.bundled import bundled_path
+
+    demo = bundled_path("kb")
+    shown = "data/kb" if Path("data/kb").resolve() == demo.resolve() else str(demo)  # a checkout, or the wheel's copy
+    return (
+        f"{what} (the default: SUPPORTBOT_INDEX_DIR, else <home>/index; pass --index DIR for another); build it "
+        f"with {yours}, or the demo store's with `supportbot kb ingest {shown} --index {index}`"
+    )

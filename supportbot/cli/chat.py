@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from graph.state import SESSION_ID
-from supportbot.cli._common import fail, not_utf8, print_json, utf8_text
+from supportbot.cli._common import fail, index_problem, not_utf8, print_json, utf8_text
 
 if TYPE_CHECKING:
     from supportbot.settings import Settings
@@ -50,9 +50,11 @@ def chat(
     if session is not None and not re.fullmatch(SESSION_ID, session):
         fail(f"--session must be 1-64 letters, digits, '_' or '-' (as the API's session ids), got {session!r}", code=2)
     settings = get_settings()
-    index = index or settings.resolved_index_dir
-    if not index.exists():
-        fail(f"index {index} does not exist; build one with `supportbot kb ingest data/kb --index {index}`")
+    named, index = index is not None, index or settings.resolved_index_dir
+    # an Elasticsearch index is a name, not a folder: its own backend says when it is missing
+    problem = index_problem(index, named) if settings.search_backend == "faiss" else None
+    if problem is not None:
+        fail(problem)
     if model is not None and not model.exists():
         fail(f"model folder {model} does not exist")
     mode = mode or settings.mode

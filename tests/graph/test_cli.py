@@ -70,6 +70,46 @@ def test_chat_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     assert session.exit_code == 2 and "--session must be 1-64 letters" in session.output
 
 
+@pytest.mark.parametrize("case", ["missing", "empty", "file"])
+def test_chat_without_an_index_names_the_folder_and_the_command_that_builds_it(tmp_path: Path, case: str) -> None:
+    # `chat --index my-shop` told an operator to ingest the demo store (`kb ingest data/kb --index my-shop`) into
+    # the folder they named for their own articles; an empty folder said "cannot start the agent: ...; build one
+    # with `supportbot kb ingest`", without the folder to build it in; a file gave the same message.
+    index = tmp_path / "my-shop"
+    if case == "empty":
+        index.mkdir()
+    elif case == "file":
+        index.write_text("mine", encoding="utf-8")
+    result = runner.invoke(app, ["chat", "hi", "--index", str(index)])
+    assert result.exit_code == 1, result.output
+    what = {"missing": f"index {index} does not exist", "empty": f"index folder {index} holds no index",
+            "file": f"--index {index} is a file, not an index folder"}[case]  # fmt: skip
+    assert result.output.startswith(f"error: {what}"), result.output
+    assert f"`supportbot kb ingest PATH... --index {index}`" in result.output, result.output
+    assert "data/kb" not in result.output and "cannot start the agent" not in result.output
+    if case == "file":
+        assert index.read_text(encoding="utf-8") == "mine"
+    else:
+        assert not index.exists() or not any(index.iterdir())
+
+
+def test_chat_without_the_default_index_offers_the_demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No --index: <home>/index is read, and there building the demo store is a fair suggestion, beside your own.
+    from retrieval.bundled import bundled_path
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SUPPORTBOT_INDEX_DIR", raising=False)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["chat", "hi"])
+    index = tmp_path / "home" / "index"
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: index {index} does not exist (the default:"), result.output
+    assert f"`supportbot kb ingest PATH... --index {index}`" in result.output
+    demo = "data/kb" if Path("data/kb").is_dir() else str(bundled_path("kb"))  # the checkout's, or the wheel's
+    assert f"`supportbot kb ingest {demo} --index {index}`" in result.output and "--index DIR" in result.output
+
+
 @pytest.mark.parametrize("message", ["", "   ", "\u200b\x00"])
 def test_chat_refuses_a_blank_message_as_the_api_does(bundled_index: Path, message: str) -> None:
     # The API answers 422 'message is blank'; the command answered with a greeting and exited 0.
