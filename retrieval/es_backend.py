@@ -12,7 +12,7 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals
-from retrieval.ingest import Progress, dedupe, indexed_counts, silent, stored_document
+from retrieval.ingest import Progress, dedupe, indexed_counts, silent, stored_document, updated_articles
 from retrieval.language import detect_language
 from retrieval.multilingual import DIM as MULTILINGUAL_DIM
 from retrieval.multilingual import NAME as MULTILINGUAL_NAME
@@ -194,6 +194,7 @@ class IngestPlan:
     stale: list[str]  # articles whose old chunks are deleted before the new ones are written
     verdicts: list[Verdict]  # article rows to write
     references: References | None = None  # the titles the chunks were embedded without
+    updated: list[dict[str, str]] = field(default_factory=list)  # ingest.updated_articles: what was overwritten
 
 
 def plan_ingest(
@@ -218,8 +219,8 @@ def plan_ingest(
             pending.append(document)
         how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
         counts[how[document.id]] += 1
-    articles = {key: StoredDocument(**{f: old.get(f) for f in _DOC_FIELDS}) for key, old in previous.items()}
-    articles |= {d.id: stored_document(d) for d in docs}
+    stored = {key: StoredDocument(**{f: old.get(f) for f in _DOC_FIELDS}) for key, old in previous.items()}
+    articles = stored | {d.id: stored_document(d) for d in docs}
     # Other articles' titles out, as in a local index; an unchanged article's chunks keep the vectors they have
     # (a title added since stays in them until the article changes or `kb ingest --replace`).
     references = References(a.title for a in articles.values() if a.title)
@@ -244,7 +245,9 @@ def plan_ingest(
     verdicts = [(articles[i], dropped.get(i), vectors[i]) for i in changed]
     indexed = indexed_counts(how, [a.id for a in kept])
     rows = [row for row in rows if row[0].id not in dropped]
-    return IngestPlan(counts, indexed, report, kept, rows, stale, verdicts, references)
+    return IngestPlan(
+        counts, indexed, report, kept, rows, stale, verdicts, references, updated_articles(how, stored, docs)
+    )
 
 
 def es_ingest(
@@ -315,6 +318,7 @@ def es_ingest(
         "documents": len(kept),
         **plan.counts,
         "indexed": plan.indexed,
+        "updated_articles": plan.updated,
         "duplicates_dropped": len(dropped),
     }
     out |= {"chunks": chunks, "languages": dict(Counter(d.lang for d in kept)), "embedder": config.embedder}

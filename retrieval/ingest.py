@@ -8,7 +8,7 @@ the live index until the new version is completely written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,7 @@ def ingest(
         "documents": data.manifest["documents"],
         **counts,
         "indexed": indexed_counts(how, [d for d, doc in data.documents.items() if doc.duplicate_of is None]),
+        "updated_articles": updated_articles(how, previous.documents if previous is not None else {}, documents),
         "duplicates_dropped": len(report["dropped"]),
         "chunks": len(data.chunk_ids),
         "languages": languages,
@@ -227,6 +228,21 @@ def _as_document(stored: StoredDocument) -> Document:
     return Document(id=stored.id, text=stored.text, title=stored.title, lang=stored.lang, url=stored.url,
                     tags=list(stored.tags), translation_of=stored.translation_of, updated=stored.updated,
                     source=stored.source)  # fmt: skip
+
+
+def updated_articles(
+    how: Mapping[str, str], previous: Mapping[str, StoredDocument], documents: Sequence[Document]
+) -> list[dict[str, str]]:
+    """The report's ``updated_articles``: each input article that replaced a stored one with other content, by id,
+    with its title and source (``file:line``) now and before, so an operator sees what an ingest overwrote (an id
+    two exports share shows as another file's article). ``how`` is each input article's count (added, updated or
+    unchanged), ``previous`` the stored articles before the ingest."""
+    return [
+        {"id": d.id, "title": d.title, "source": d.source, "previous_title": previous[d.id].title,
+         "previous_source": previous[d.id].source}
+        for d in sorted(documents, key=lambda d: d.id)
+        if how.get(d.id) == "updated" and d.id in previous
+    ]  # fmt: skip
 
 
 def indexed_counts(how: dict[str, str], searchable: Sequence[str]) -> dict[str, int]:

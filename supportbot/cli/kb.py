@@ -123,8 +123,24 @@ def ingest(
         f"{_counted(report, 'unchanged')}, {report['duplicates_dropped']} duplicates dropped; languages "
         f"{report['languages']}"
     )
+    for article in report.get("updated_articles", []):
+        typer.echo(f"  updated {article['id']} ({_overwritten(article)})")
     for cluster in report["dedup"]["clusters"]:
         typer.echo(f"  kept {cluster['representative']}, dropped {', '.join(cluster['duplicates'])}")
+
+
+def _overwritten(article: dict[str, str]) -> str:
+    """'Invoices' for an article edited in place; with the stored title and file when either differs (another
+    export's article with the same id): "Invoices; was 'Download an invoice' from kb/en.jsonl:42"."""
+
+    def file(source: str) -> str:
+        path, _, line = source.rpartition(":")
+        return path if path and line.isdigit() else source
+
+    title = article["title"] or "untitled"
+    if article["previous_title"] == article["title"] and file(article["previous_source"]) == file(article["source"]):
+        return title
+    return f"{title}; was {article['previous_title']!r} from {article['previous_source']}"
 
 
 def _counted(report: dict[str, Any], how: str) -> str:

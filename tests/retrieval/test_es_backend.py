@@ -153,6 +153,7 @@ def test_plan_ingest_embeds_new_skips_unchanged_and_replaces_changed(small_kb: P
     changed[0].text = "Invoices now come by carrier pigeon."
     third = plan_ingest(changed, _stored_rows(first), config, embedder, lambda *_: None)
     assert third.counts == {"added": 0, "updated": 1, "unchanged": 0}
+    assert [(a["id"], a["previous_title"]) for a in third.updated] == [("get-invoice-en", "Download an invoice")]
     assert third.stale == ["get-invoice-en"] and {row[0].id for row in third.rows} == {"get-invoice-en"}
     assert [v[0].id for v in third.verdicts] == ["get-invoice-en"] and len(third.kept) == len(first.kept)
     assert third.indexed == {"added": 0, "updated": 1, "unchanged": 0, "kept": len(first.kept) - 1}

@@ -80,6 +80,34 @@ def test_incremental_reingest_skips_unchanged_and_replaces_changed(index: Path, 
     assert top.doc_id == "get-invoice-en" and "pigeon" in top.text
 
 
+def test_ingest_report_names_the_articles_it_overwrote(index: Path, small_kb: Path, tmp_path: Path) -> None:
+    # An article id that already existed with other content reported only "1 updated": an operator could not tell
+    # which article was overwritten, nor that it came from another file (two exports with the same id).
+    changed = tmp_path / "other-export.jsonl"
+    record = {"id": "get-invoice-en", "lang": "en", "title": "Invoices", "text": "Invoices now come by carrier pigeon."}
+    changed.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "ingest", str(changed), "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["updated"] == 1 and report["indexed"]["updated"] == 1  # the keys that were there stay
+    line = next(
+        n
+        for n, text in enumerate(small_kb.read_text(encoding="utf-8").splitlines(), 1)
+        if '"id": "get-invoice-en"' in text
+    )
+    assert report["updated_articles"] == [
+        {"id": "get-invoice-en", "title": "Invoices", "source": f"{changed}:1",
+         "previous_title": "Download an invoice", "previous_source": f"{small_kb}:{line}"}
+    ]  # fmt: skip
+    record["text"] = "Invoices come by carrier pigeon, or by email on request."
+    changed.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    text = runner.invoke(app, ["kb", "ingest", str(changed), "--index", str(index)])
+    assert text.exit_code == 0 and "1 updated" in text.stdout, text.output
+    assert "  updated get-invoice-en (Invoices)\n" in text.stdout, text.stdout  # the same file: no sources shown
+    unchanged = ingest([changed], index)
+    assert unchanged["updated_articles"] == [] and unchanged["unchanged"] == 1
+
+
 def test_ingest_report_says_how_many_of_the_added_articles_search_finds(small_kb: Path, tmp_path: Path) -> None:
     """A fresh ingest with a duplicate reported "added": 13 next to "documents": 12 and nothing tied them together
     (the 13th is stored, marked as a duplicate, and not searched). "added" still counts every new article, as the
