@@ -122,7 +122,7 @@ def index_problem(index: Path, named: bool) -> str | None:
     elif index.exists():
         what = f"index folder {index} holds no index (no {CURRENT} file)"
     else:
-        what = f"index {index} does not exist"
+        what = f"index {index} does not exist (no such index folder)"
     yours = (
         f"`supportbot kb ingest PATH... --index {index}` (PATH: your articles, .md/.html/.jsonl/.csv files or folders)"
     )
@@ -133,6 +133,6 @@ def index_problem(index: Path, named: bool) -> str | None:
     demo = bundled_path("kb")
     shown = "data/kb" if Path("data/kb").resolve() == demo.resolve() else str(demo)  # a checkout, or the wheel's copy
     return (
-        f"{what} (the default: SUPPORTBOT_INDEX_DIR, else <home>/index; pass --index DIR for another); build it "
-        f"with {yours}, or the demo store's with `supportbot kb ingest {shown} --index {index}`"
+        f"{what}; it is the default index (SUPPORTBOT_INDEX_DIR, else <home>/index): pass --index DIR for another, "
+        f"build it with {yours}, or the demo store's with `supportbot kb ingest {shown} --index {index}`"
     )

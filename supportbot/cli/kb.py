@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from supportbot.cli._common import fail, print_json, utf8_text
+from supportbot.cli._common import fail, index_problem, print_json, utf8_text
 from supportbot.settings import get_settings
 
 app = typer.Typer(help="Knowledge base: ingest, search, dedup, distill a bilingual embedder.", no_args_is_help=True)
@@ -83,8 +83,11 @@ def ingest(
     paths: list[Path] = typer.Argument(
         ..., help="Files or folders (.md, .markdown, .txt, .html, .htm, .jsonl, .csv) to ingest."
     ),
-    index: Path = typer.Option(
-        ..., "--index", help="Index folder to create or update (the index name with search_backend=elasticsearch)."
+    index: Path | None = typer.Option(
+        None,
+        "--index",
+        help="Index folder to create or update (the index name with search_backend=elasticsearch; default: "
+        "<home>/index, which chat and serve read).",
     ),
     replace: bool = typer.Option(False, "--replace", help="Rebuild the index from scratch.", metavar=""),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder model (default: setting)."),
@@ -98,7 +101,7 @@ def ingest(
         report = ingest_knowledge_base(
             settings.search_backend,
             paths,
-            index,
+            index or settings.resolved_index_dir,
             es_url=settings.es_url,
             config=retrieval_config(embedder),
             replace=replace,
@@ -150,10 +153,25 @@ def _counted(report: dict[str, Any], how: str) -> str:
     return f"{report[how]} {how}" + (f" ({indexed} indexed, {dropped} dropped as duplicates)" if dropped else "")
 
 
+def _served_index(index: Path | None) -> Path:
+    """The index a command reads: ``--index``, else the one chat and serve read (SUPPORTBOT_INDEX_DIR, else
+    <home>/index). A FAISS folder that holds no index stops here, naming it and the command that builds it."""
+    settings = get_settings()
+    folder = index or settings.resolved_index_dir
+    problem = index_problem(folder, named=index is not None) if settings.search_backend == "faiss" else None
+    if problem is not None:
+        fail(problem)
+    return folder
+
+
 @app.command()
 def search(
     query: str | None = typer.Argument(None, help="The query (omit with --batch).", callback=utf8_text),
-    index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
+    index: Path | None = typer.Option(
+        None,
+        "--index",
+        help="Index folder (the index name with search_backend=elasticsearch; default: <home>/index, as chat).",
+    ),
     k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results."),
     batch: Path | None = typer.Option(
         None,
@@ -176,7 +194,9 @@ def search(
         fail("--lang must be en or es", code=2)
     with user_errors():
         settings = get_settings()
-        kb = open_knowledge_base(settings.search_backend, index, es_url=settings.es_url, cache_dir=settings.home)
+        kb = open_knowledge_base(
+            settings.search_backend, _served_index(index), es_url=settings.es_url, cache_dir=settings.home
+        )
         if batch is not None:
             from retrieval.conversation import batch_query
 
@@ -230,7 +250,11 @@ def dedup(
 @app.command()
 def delete(
     doc_ids: list[str] = typer.Argument(..., help="Ids of the documents to remove.", callback=utf8_text),
-    index: Path = typer.Option(..., "--index", help="Index folder (the index name with search_backend=elasticsearch)."),
+    index: Path | None = typer.Option(
+        None,
+        "--index",
+        help="Index folder (the index name with search_backend=elasticsearch; default: <home>/index, as chat).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report on stdout.", metavar=""),
 ) -> None:
     """Remove documents from an index by id."""
@@ -239,7 +263,7 @@ def delete(
     settings = get_settings()
     with user_errors():
         report = delete_from_knowledge_base(
-            settings.search_backend, index, doc_ids, es_url=settings.es_url, cache_dir=settings.home
+            settings.search_backend, _served_index(index), doc_ids, es_url=settings.es_url, cache_dir=settings.home
         )
     if as_json:
         print_json(report)

@@ -104,7 +104,7 @@ def test_chat_without_the_default_index_offers_the_demo_store(tmp_path: Path, mo
     result = runner.invoke(app, ["chat", "hi"])
     index = tmp_path / "home" / "index"
     assert result.exit_code == 1, result.output
-    assert result.output.startswith(f"error: index {index} does not exist (the default:"), result.output
+    assert result.output.startswith(f"error: index {index} does not exist (no such index folder); it is the default")
     assert f"`supportbot kb ingest PATH... --index {index}`" in result.output
     demo = "data/kb" if Path("data/kb").is_dir() else str(bundled_path("kb"))  # the checkout's, or the wheel's
     assert f"`supportbot kb ingest {demo} --index {index}`" in result.output and "--index DIR" in result.output

@@ -354,3 +354,41 @@ def test_changing_the_kept_copy_of_a_duplicate_judges_the_dropped_one_again(inde
     data = read_version(index, with_search=False)
     assert data.documents["return-policy-2023-en"].duplicate_of is None, report["dedup"]
     assert "return-policy-2023-en" in set(data.chunk_doc_ids) and report["documents"] == 13
+
+
+def test_kb_commands_default_to_the_index_chat_reads(
+    index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `chat` and `serve` read <home>/index when no --index is given, but `kb search`, `kb ingest` and `kb delete`
+    # stopped with "Missing option '--index'" (ARCHITECTURE.md's own "`supportbot kb ingest data/kb` builds the demo
+    # index" among them). They now read and write the same folder by default.
+    import shutil
+
+    from supportbot.settings import get_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(home))
+    monkeypatch.delenv("SUPPORTBOT_INDEX_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        missing = runner.invoke(app, ["kb", "search", "refund"])
+        assert missing.exit_code == 1, missing.output
+        expected = f"error: index {home / 'index'} does not exist (no such index folder); it is the default index"
+        assert missing.output.startswith(expected), missing.output
+        shutil.copytree(index, home / "index")
+        found = runner.invoke(app, ["kb", "search", "carrier pigeon invoice", "--json"])
+        assert found.exit_code == 0, found.output
+        assert json.loads(found.stdout)["results"]
+        changed = tmp_path / "changed.jsonl"
+        record = {"id": "get-invoice-en", "lang": "en", "title": "Invoices", "text": "Invoices come by carrier pigeon."}
+        changed.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        ingested = runner.invoke(app, ["kb", "ingest", str(changed), "--json"])
+        assert ingested.exit_code == 0, ingested.output
+        report = json.loads(ingested.stdout)
+        assert report["index"] == str(home / "index") and report["updated"] == 1
+        top = runner.invoke(app, ["kb", "search", "carrier pigeon invoice", "-k", "1", "--json"])
+        assert json.loads(top.stdout)["results"][0]["doc_id"] == "get-invoice-en"
+        deleted = runner.invoke(app, ["kb", "delete", "get-invoice-en", "--json"])
+        assert deleted.exit_code == 0 and json.loads(deleted.stdout)["deleted"] == ["get-invoice-en"], deleted.output
+    finally:
+        get_settings.cache_clear()

@@ -74,9 +74,10 @@ def test_train_without_required_options_is_a_usage_error() -> None:
 
 
 def test_missing_required_option_is_a_clear_usage_error() -> None:
-    result = runner.invoke(app, ["kb", "search", "refund"])
+    # (`kb search` without --index was the example here; it now reads the default index, as chat does)
+    result = runner.invoke(app, ["eval", "retrieval", "--index", "idx"])
     assert result.exit_code == 2
-    assert "--index" in result.output
+    assert "--queries" in result.output
 
 
 def test_train_without_data_or_out_says_what_is_missing() -> None:
