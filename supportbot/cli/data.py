@@ -149,6 +149,13 @@ def prepare(
         own_index = index is not None and settings.search_backend == "faiss" and live_version(index) is not None
     except IndexFault as exc:
         fail(str(exc))
+    if index is not None and settings.search_backend == "faiss" and not own_index and not kb:
+        # a typo for the operator's own index would be built from the demo store, and every RAFT example with it
+        fail(
+            f"--index {index} holds no index: build it with `supportbot kb ingest PATH... --index {index}`, or pass "
+            "--kb PATH (your articles) to build it from them here; without --index the run uses <home>/prepare-index, "
+            "built from --kb (default data/kb)"
+        )
     kb_paths = kb or ([] if own_index else [p for p in (Path("data/kb"), bundled_path("kb")) if p.is_dir()][:1])
     eval_files = (
         exclude_eval or sorted(Path("data/eval").glob("*.jsonl")) or sorted(bundled_path("eval").glob("*.jsonl"))

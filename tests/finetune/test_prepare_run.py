@@ -270,6 +270,22 @@ def test_cli_bad_input_names_it_and_writes_nothing(tmp_path: Path, name: str, co
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+@pytest.mark.parametrize("empty", [False, True])
+def test_cli_a_named_index_that_holds_none_without_kb_is_an_error(tmp_path: Path, empty: bool) -> None:
+    # `data prepare --index .supportbot/shop-idx` (a typo for the operator's shop-index, no --kb) built the demo
+    # store (data/kb) into that folder and made every RAFT example and knowledge-base question from it, silently.
+    index, out = tmp_path / "shop-idx", tmp_path / "out"
+    if empty:
+        index.mkdir()
+    chat = _chat("a", "en", ["Where is my parcel from last week?", "It ships within two working days."])
+    source = _write_jsonl(tmp_path / "chats.jsonl", [chat])
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(index)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: --index {index} holds no index"), result.output
+    assert f"supportbot kb ingest PATH... --index {index}" in result.output and "--kb PATH" in result.output
+    assert not out.exists() and (not index.exists() or not any(index.iterdir()))
+
+
 def test_cli_never_replaces_a_folder_it_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     chat = _chat("a", "en", ["Where is my parcel from last week?", "It ships within two working days."])
