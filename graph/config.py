@@ -71,6 +71,11 @@ class GraphConfig:
     )
     cache_dir: Path = field(default=Path(".supportbot"), metadata={"help": "data home: embedder exports, PII models"})
     k: int = field(default=5, metadata={"help": "passages retrieved per query"})
+    article_chunks: int = field(
+        default=1,
+        metadata={"help": "more chunks of the top article the extractive generator reads, after its best one "
+                          "(0: none)"},
+    )  # fmt: skip
     llm_passages: int | None = field(
         default=None, metadata={"help": "the top passages a language-model generator reads (None: all k)"}
     )
@@ -102,6 +107,8 @@ class GraphConfig:
             raise GraphConfigError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
         if self.rag_generator not in ("extractive", "llm"):
             raise GraphConfigError(f"rag_generator must be extractive or llm, got {self.rag_generator!r}")
+        if self.article_chunks < 0:
+            raise GraphConfigError(f"article_chunks must be at least 0, got {self.article_chunks}")
         if self.llm_passages is not None and self.llm_passages < 1:
             raise GraphConfigError(f"llm_passages must be at least 1, got {self.llm_passages}")
         if self.k < 1 or self.max_new_tokens < 1 or self.temperature < 0 or self.history_turns < 0:

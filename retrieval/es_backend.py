@@ -416,6 +416,14 @@ class EsKnowledgeBase:
         doc = found["docs"][0]
         return {f: doc["_source"].get(f) for f in _DOC_FIELDS} if doc.get("found") else None
 
+    def article_chunks(self, doc_id: str) -> list[tuple[str, str]]:
+        """(chunk id, text) of every chunk of an article, in the article's order ([] when unknown)."""
+        query = {"term": {"doc_id": doc_id}}
+        with es_errors(self.es_url):
+            hits = self.es.search(index=self.index_name, query=query, size=1000, sort=[{"position": "asc"}],
+                                  source_includes=["chunk_id", "text"])["hits"]["hits"]  # fmt: skip
+        return [(str(h["_source"]["chunk_id"]), str(h["_source"]["text"])) for h in hits]
+
     def _knn(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None, field: str = "vector"
     ) -> dict[str, Any]:

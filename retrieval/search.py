@@ -77,6 +77,12 @@ def _search_one(index: Any, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.
         faiss.omp_set_num_threads(previous)
 
 
+def chunk_position(chunk_id: str, default: int) -> int:
+    """The place of a chunk in its article, from its id ("track-order-en#2" -> 2), else ``default``."""
+    tail = chunk_id.rpartition("#")[2]
+    return int(tail) if tail.isdigit() else default
+
+
 def rank_articles(
     fused: dict[int, float],
     doc_of: Callable[[int], str],
@@ -409,6 +415,11 @@ class KnowledgeBase:
         """Search many queries, embedding them in batches."""
         vectors = self.embedder.encode(queries) if queries else np.zeros((0, 1), np.float32)
         return [self.search_vector(q, v, k) if has_words(q) else [] for q, v in zip(queries, vectors, strict=True)]
+
+    def article_chunks(self, doc_id: str) -> list[tuple[str, str]]:
+        """(chunk id, text) of every chunk of an article, in the article's order ([] when unknown)."""
+        rows = sorted(self.rows_of.get(doc_id, []), key=lambda row: chunk_position(self.data.chunk_ids[row], row))
+        return [(self.data.chunk_ids[row], self.data.chunk_texts[row]) for row in rows]
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """A stored article by id (None when unknown)."""

@@ -90,7 +90,9 @@ def test_an_llm_generator_reads_the_top_llm_passages(openai_service: ChatService
     assert "[3] " in _Completions.last_system and "[4] " not in _Completions.last_system
     assert len(hybrid["shown"]) == openai_service.config.llm_passages == 3  # the rails check what it read
     rag = openai_service.chat("How long does standard delivery take in Spain?", mode="rag")
-    assert len(rag["shown"]) == openai_service.config.k == 5  # the extractive generator reads all it retrieved
+    # the extractive generator reads all it retrieved, and the next chunk of the top article after it
+    assert len(rag["shown"]) == openai_service.config.k + openai_service.config.article_chunks == 6
+    assert rag["shown"][1]["doc_id"] == rag["shown"][0]["doc_id"]
 
 
 def test_the_system_prompt_names_the_configured_company(

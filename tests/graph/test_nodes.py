@@ -181,6 +181,35 @@ def test_a_shouted_question_is_read_as_written_in_lower_case(service: Any) -> No
     assert shouted["answer"] == quiet["answer"]
 
 
+def test_the_extractive_generator_reads_more_of_the_top_article(deps: Any) -> None:
+    """The search shows each article by its best chunk; the extractive generator also reads the next chunk of the
+    top article (``article_chunks``), in the article's order; a language-model generator reads the search's list."""
+    query = "my package says delivered but it's not here"
+    plain = deps.kb.search_vector(query, deps.embed(query), k=deps.config.k, query_lang="en")
+    found = retrieve.run(state(query=query, lang="en"), deps)["passages"]
+    top = found[0]["doc_id"]
+    chunks = [chunk_id for chunk_id, _ in deps.kb.article_chunks(top)]
+    assert chunks == sorted(chunks, key=lambda c: int(c.rpartition("#")[2])) and len(chunks) >= 2
+    assert found[1]["doc_id"] == top and found[1]["chunk_id"] == next(c for c in chunks if c != found[0]["chunk_id"])
+    assert [p["chunk_id"] for p in found[2:]] == [r.chunk_id for r in plain[1:]]
+    llm = retrieve.run(state(query=query, lang="en", generator="hf"), deps)["passages"]
+    assert [p["chunk_id"] for p in llm] == [r.chunk_id for r in plain]
+    assert deps.kb.article_chunks("no-such-article") == []
+    with pytest.raises(ValueError, match="article_chunks"):
+        GraphConfig(index_dir=Path("x"), article_chunks=-1)
+
+
+def test_an_answer_comes_from_the_chunk_of_the_top_article_that_answers(service: Any) -> None:
+    """ "my package says delivered but it's not here" found *Tracking says delivered but I don't have my package* by
+    its chunk of related situations and quoted that list; the article's opening says to wait 48 hours. "me habéis
+    cobrado dos veces" found *Cobro duplicado* by its chunk on ordering twice by mistake and answered from a
+    payment-plan and a delivery article."""
+    answer = service.chat("my package says delivered but it's not here", session_id="sibling-en")
+    assert "48 hours" in answer["answer"] and answer["sources"][0]["doc_id"] == "lost-package-en", answer["answer"]
+    twice = service.chat("me habéis cobrado dos veces", session_id="sibling-es")
+    assert twice["sources"][0]["doc_id"] == "double-charge-es" and "duplicado" in twice["answer"], twice["answer"]
+
+
 def test_retrieve_and_grade(deps: Any) -> None:
     found = retrieve.run(state(query="¿Cuánto tarda en llegar un pedido a Canarias?", lang="es"), deps)
     assert found["passages"] and found["passages"][0]["lang"] == "es"

@@ -169,7 +169,8 @@ def test_attribute_citations_points_each_mark_at_a_supporting_passage() -> None:
 def test_service_streams_corrected_citations(llm_service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
     from graph.rails.grounding import Passages, claim_stems, sentence_support
 
-    passages = retrieve.run({"query": QUESTION, "lang": "en"}, llm_service.deps)["passages"]  # type: ignore[arg-type]
+    turn = {"query": QUESTION, "lang": "en", "generator": llm_service.config.generator}  # what the LLM reads
+    passages = retrieve.run(turn, llm_service.deps)["passages"]  # type: ignore[arg-type]
     support = Passages.of(passages, "en").stems
     # a sentence of passage [1] and a passage that does not say it: the fake LLM cites that one
     sentence, wrong = next(

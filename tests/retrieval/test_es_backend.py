@@ -281,6 +281,9 @@ def test_search_finds_the_gold_article_in_the_top_5(
     assert all(r.lang == gold[-2:] for r in results)  # twins are folded into the query's language
     assert all(-1.0 <= r.dense_score <= 1.0 for r in results) and results[0].score > 0
     assert kb.document(gold) is not None and kb.document("nope") is None
+    chunks = kb.article_chunks(gold)  # as a local index gives them: every chunk, in the article's order
+    assert [c for c, _ in chunks] == [f"{gold}#{i}" for i in range(len(chunks))] and all(t for _, t in chunks)
+    assert kb.article_chunks("nope") == []
     batch = kb.search_batch([query, " "], k=5)
     assert gold in [r.doc_id for r in batch[0]] and batch[1] == []
 
