@@ -47,6 +47,13 @@ _NEGATION = frozenset(
     + [f"{w}{a}t" for w in ("didn", "doesn", "don", "isn", "wasn", "won", "can", "haven", "hasn", "aren", "weren",
                             "couldn", "wouldn", "shouldn") for a in ("", "'", "’")]
 )  # fmt: skip
+# Ways to reach the business: a question with one of them is about the business, not about the assistant ("how can
+# I contact you?" was read as a question about the assistant and answered with what it is). Not "call" or "llamar":
+# "would it be accurate to call you a bot", "¿cómo te puedo llamar?" ask about the assistant.
+_CONTACT = frozenset([
+    "contact", "contacting", "reach", "phone", "telephone", "email", "mail", "address", "hours", "contactar",
+    "contacto", "contactaros", "contactarte", "telefono", "correo", "direccion", "horario", "escribiros",
+])  # fmt: skip
 _FAREWELL = frozenset(["bye", "goodbye", "byebye", "cya", "ttyl", "adios", "chao", "chau", "ciao", "hasta", "despido"])
 _CLOSING_IDIOMS = re.compile(
     r"\b(?:nothing|nada)\s+(?:else|more|further|mas)\b|\bpues\s+nada\b|\bnever\s*mind\b"
@@ -145,6 +152,8 @@ def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] |
     if gibberish(text):  # keyboard mashing ("ñlkj", "hjkl") read as a greeting by the model
         return None
     act = act if act is not None else shipped_acts().read(text)
+    if act["act"] == "identity" and not _CONTACT.isdisjoint(words(text)):
+        return None
     if act["act"] in ACTED_SMALL_TALK and acted_on(act["act"], text):
         return {"kind": act["act"], "lang": None, "learned": act["score"]}
     return None

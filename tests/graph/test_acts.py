@@ -139,6 +139,16 @@ def test_questions_about_the_assistant_get_its_reply(service: ChatService) -> No
         assert not result["sources"]
 
 
+def test_a_question_on_how_to_reach_the_business_is_not_about_the_assistant(service: ChatService) -> None:
+    """ "how can I contact you?" was read as a question about the assistant (identity 0.87) and answered with what
+    it is; the contact article answers it."""
+    for i, text in enumerate(["how can I contact you?", "¿me dais un teléfono de contacto?"]):
+        assert small_talk(text) is None, text
+        result = service.chat(text, session_id=f"acts-contact-{i}")
+        assert result["route"] == "answered" and "contact-customer-service" in result["sources"][0]["doc_id"], text
+    assert small_talk("are you a bot?") is not None
+
+
 def test_thanks_word() -> None:
     assert thanks_word("graciaaas 😍") and thanks_word("Thanks!!") and thanks_word("te lo agradezco")
     assert not thanks_word("arrived damaged") and not thanks_word("no worries")
