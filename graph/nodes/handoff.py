@@ -177,18 +177,25 @@ def check_agent_reply(
 
 def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     """The last customer message that asks something (not only for a person, nor only a value handed over: "mi email
-    es <EMAIL_1>" was drafted an answer about passwords, nor a thank-you), with its index; else the last request for
-    a person ("Mi pedido llegó roto. Quiero hablar con una persona" says what is wrong); (-1, "") if none. A value or
-    an "ok" after the request was drafted an answer of its own ("Why one account per email?")."""
-    from graph.rails.acts import escalation
+    es <EMAIL_1>" was drafted an answer about passwords, nor a thank-you, nor small talk: a greeting or a "hello?
+    anyone?" of a customer waiting for the agent), with its index; else the last request for a person ("Mi pedido
+    llegó roto. Quiero hablar con una persona" says what is wrong); (-1, "") if none. A value or an "ok" after the
+    request was drafted an answer of its own ("Why one account per email?"), and so were "Buenas tardes" (a discount
+    code's validity) and "hello? anyone?" (that the chat assistant is open 24/7), with their passages."""
+    from graph.rails.acts import escalation, shipped_acts, small_talk
     from retrieval.conversation import is_acknowledgement, is_slot_answer
+    from retrieval.text import has_words
 
     said = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
-    asked = [(i, t) for i, t in said if t.strip() and not is_slot_answer(t) and not is_acknowledgement(t)]
+    asked = [(i, t) for i, t in said if has_words(t) and not is_slot_answer(t) and not is_acknowledgement(t)]
+    request: tuple[int, str] | None = None
     for index, text in reversed(asked):
-        if not escalation(text)["handoff"]:
+        act = shipped_acts().read(text)  # read once for both checks
+        if escalation(text, act)["handoff"]:
+            request = request or (index, text)
+        elif small_talk(text, act) is None:
             return index, text
-    return asked[-1] if asked else (-1, "")
+    return request or (-1, "")
 
 
 def customer_asks(escalation: dict[str, Any]) -> str:

@@ -180,6 +180,32 @@ def test_agent_assist_drafts_for_the_question_not_for_a_value_handed_over(
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
 
 
+@pytest.mark.parametrize(("question", "pings"), [
+    ("Me han cobrado dos veces el mismo pedido. Quiero hablar con una persona.", ["Hola?", "Buenas tardes",
+                                                                                  "¿sigue ahí?"]),
+    ("I was charged twice for the same order. I want to talk to a person.", ["hello? anyone?", "Good morning",
+                                                                             "thanks"]),
+], ids=["es", "en"])  # fmt: skip
+def test_agent_assist_keeps_drafting_for_the_question_when_the_waiting_customer_greets(
+    client: TestClient, keys: dict[str, dict[str, str]], question: str, pings: list[str]
+) -> None:
+    customer, agent = keys["customer"], keys["agent"]
+    session = f"handoff-assist-ping-{detect_language(question)}"
+    result = _chat(client, customer, session, question)
+    escalation_id = result["guardrails"]["handoff"]["escalation_id"]
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).raise_for_status()
+    first = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+    assert first["draft"]["question"] == question, first["draft"]
+    # A waiting customer says hello or asks whether anyone is there: the draft answered that ("Buenas tardes" got a
+    # discount code's validity, "hello? anyone?" that the chat assistant is available 24/7) with its passages.
+    for ping in pings:
+        assert _chat(client, customer, session, ping)["route"] == "human"
+        view = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+        assert view["draft"]["question"] == question, (ping, view["draft"])
+        assert view["draft"]["id"] == first["draft"]["id"] and view["passages"] == first["passages"], ping
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
+
+
 def test_a_spanish_customers_short_replies_keep_the_case_in_spanish(
     client: TestClient, keys: dict[str, dict[str, str]]
 ) -> None:
