@@ -9,6 +9,7 @@ vectors and the BM25 text of a chunk leave such titles out; the chunk's text, as
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -24,22 +25,25 @@ class References:
     are the sentence's own) and as whole words."""
 
     def __init__(self, titles: Iterable[str]) -> None:
-        # by first word: (title, where that word starts in it: "¿Puedo cambiar mi pedido?" starts with "¿")
-        self.by_first: dict[str, list[tuple[str, int]]] = {}
+        # by first two words: (title, where its first word starts in it: "¿Puedo cambiar mi pedido?" starts with "¿");
+        # two, not one: thousands of titles open with "How", and a chunk's every "How" looked at each of them
+        self.by_start: dict[tuple[str, str], list[tuple[str, int]]] = {}
         kept = {t.strip() for t in titles if len(t.split()) >= MIN_REFERENCE_WORDS}
         for title in sorted(kept, key=len, reverse=True):
-            first = _WORD.search(title)
-            if first is not None:
-                self.by_first.setdefault(first.group(0), []).append((title, first.start()))
+            found = list(itertools.islice(_WORD.finditer(title), 2))
+            if len(found) == 2:
+                key = (found[0].group(0), found[1].group(0))
+                self.by_start.setdefault(key, []).append((title, found[0].start()))
 
     def strip(self, text: str, own: str) -> str:
         """``text`` without the titles it names, except ``own`` (its article's)."""
-        if not self.by_first:
+        if not self.by_start:
             return text
         own = own.strip()
         parts, end = [], 0
-        for word in _WORD.finditer(text):
-            for title, offset in self.by_first.get(word.group(0), ()):
+        found = list(_WORD.finditer(text))
+        for word, after in itertools.pairwise(found):
+            for title, offset in self.by_start.get((word.group(0), after.group(0)), ()):
                 start = word.start() - offset
                 stop = start + len(title)
                 if start < end:
