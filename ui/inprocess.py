@@ -205,7 +205,7 @@ class InProcessBackend:
     def act(self, staff: Staff, escalation_id: str, action: str, **body: Any) -> dict[str, Any]:
         """Claim, reply, resolve or release through the store (the same rules as the API's routes, the same limits on
         a reply's and a note's length: ``graph.store.check_agent_text``)."""
-        from graph.nodes.handoff import ReplyRefused, send_agent_reply
+        from graph.nodes.handoff import ReplyRefused, resolve_escalation, send_agent_reply
         from graph.store import EscalationError, check_agent_text
 
         service, force, limit = self._load(), staff.role == "admin", self.config.max_message_chars
@@ -219,7 +219,8 @@ class InProcessBackend:
                     result = send_agent_reply(service, escalation_id, staff.agent_id, text)
                 case "resolve":
                     check_agent_text(body.get("note"), max_chars=limit, note=True)
-                    result = service.store.resolve(escalation_id, staff.agent_id, body.get("note"), force=force)
+                    result = resolve_escalation(service, escalation_id, staff.agent_id, body.get("note"),
+                                                force=force)  # fmt: skip
                 case "release":
                     result = service.store.release(escalation_id, staff.agent_id, to=body.get("to") or "queue",
                                                    force=force)  # fmt: skip

@@ -124,14 +124,15 @@ def reply(escalation_id: EscalationId, body: AgentReply, key: AgentKey, runtime:
 def resolve(
     escalation_id: EscalationId, key: AgentKey, runtime: ReadyRuntime, body: ResolveRequest | None = None
 ) -> dict[str, Any]:
-    """Mark it resolved (an open one, or one the caller holds; admins may resolve any); the bot answers again."""
+    """Mark it resolved (an open one, or one the caller holds; admins may resolve any); the bot answers again. The
+    note is stored cleaned and redacted with the session's placeholders, as the conversation is."""
+    from graph.nodes.handoff import resolve_escalation
+
     agent, _ = agent_identity(key)
     _check(body.note if body else None, runtime.config.max_message_chars, note=True)
     with _lifecycle():
-        record: dict[str, Any] = runtime.chat_service.store.resolve(
-            escalation_id, agent, body.note if body else None, force=key.role == "admin"
-        )
-    return record
+        return resolve_escalation(runtime.service, escalation_id, agent, body.note if body else None,
+                                  force=key.role == "admin")  # fmt: skip
 
 
 @router.post("/{escalation_id}/release", response_model=Escalation, responses=error_responses(400, 403, 404, 409, 422),

@@ -347,3 +347,31 @@ def send_agent_reply(service: Any, escalation_id: str, agent: str, text: str) ->
         meta["edited"] = content != drafts[-1]["content"]
     message = store.add_agent_message(escalation_id, agent, content, len(service.transcript(session_id)), meta=meta)
     return {**message, "checks": checks}
+
+
+def resolve_escalation(service: Any, escalation_id: str, agent: str, note: str | None = None, *,
+                       force: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Resolve an escalation (:meth:`graph.store.SupportStore.resolve`) with its internal note stored as the
+    conversation is: cleaned (no control characters, no bidi overrides) and personal data replaced by the session's
+    placeholders; a note blank once cleaned is none. Every agent reads the note beside the redacted transcript, and it
+    kept a pasted card number or e-mail address in clear.
+
+    Raises:
+        graph.store.EscalationNotFound, graph.store.EscalationConflict: unknown id, or a transition its state forbids.
+    """
+    from retrieval.text import clean
+
+    store = service.store
+    if note is not None:
+        text = clean(note)
+        if not text.strip():
+            note = None
+        else:
+            record = store.escalation(escalation_id)
+            session_id, lang = record["session_id"], record.get("lang") or "en"
+            deps = service.deps
+            with service.session_lock(session_id), service.placeholders(session_id) as mapping:
+                note = str(deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping,
+                                                keep=deps.config.keep_entities).text)  # fmt: skip
+    resolved: dict[str, Any] = store.resolve(escalation_id, agent, note, force=force)
+    return resolved

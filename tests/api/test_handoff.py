@@ -317,6 +317,32 @@ def test_bad_input_gets_a_reason(client: TestClient, keys: dict[str, dict[str, s
     client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
 
 
+def test_a_resolution_note_is_stored_as_the_conversation_is(client: TestClient, keys: dict[str, dict[str, str]]
+                                                            ) -> None:  # fmt: skip
+    customer, agent = keys["customer"], keys["agent"]
+    session = "handoff-note"
+    escalation_id = _escalate(client, customer, session)
+    client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).raise_for_status()
+    assert _chat(client, customer, session, f"Mi tarjeta es {CARD}")["route"] == "human"
+    note = f"Reembolso a la tarjeta {CARD}; escribir a juan.perez@example.com \u202eoculto\u202c\x07 mañana."
+    resolved = client.post(f"/v1/escalations/{escalation_id}/resolve", json={"note": note}, headers=agent)
+    assert resolved.status_code == 200, resolved.text
+    view = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
+    record = view["escalation"]
+    # Every agent reads the note beside the redacted transcript: it kept the card number and the e-mail in clear, and
+    # the bidi override and the bell that the transcript's text never keeps.
+    for stored in (resolved.json()["note"], record["note"], record["history"][-1]["note"]):
+        assert "4111" not in stored and "juan.perez" not in stored, stored
+        assert "\u202e" not in stored and "\x07" not in stored, stored
+        assert stored.startswith("Reembolso a la tarjeta <CARD_1>") and "<EMAIL_" in stored, stored
+    transcript = json.dumps([m["content"] for m in view["transcript"]])
+    assert "<CARD_1>" in transcript  # the customer's card: the same placeholder in the note and in the transcript
+    # A note blank once cleaned is no note.
+    other = _escalate(client, keys["customer2"], "handoff-note-blank")
+    blank = client.post(f"/v1/escalations/{other}/resolve", json={"note": " \u200b\x07 "}, headers=agent)
+    assert blank.status_code == 200 and blank.json()["note"] is None, blank.json()
+
+
 def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     """Run the calls in threads released together; their results in order."""
     barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
