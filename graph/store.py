@@ -159,8 +159,9 @@ class SupportStore:
         self, session_id: str, lang: str, reason: str, transcript: list[dict[str, str]], *, actor: str | None = None
     ) -> dict[str, Any]:
         """Record a hand-off to a human agent (status ``open``); a session already waiting for or talking to a
-        person keeps its escalation, which is returned instead of a second one. ``actor``: who opened it, for its
-        history (default: ``customer`` for the reason ``customer_request``, else ``bot``)."""
+        person keeps its escalation, which is returned instead of a second one (a reason the customer typed then is
+        added to its history as ``asked_again``). ``actor``: who opened it, for its history (default: ``customer``
+        for the reason ``customer_request``, else ``bot``)."""
         now = time.time()
         escalation_id = uuid.uuid4().hex
         with self._transaction() as db:
@@ -176,6 +177,15 @@ class SupportStore:
             if cursor.rowcount:
                 actor = actor or ("customer" if reason == "customer_request" else "bot")
                 self._event(db, escalation_id, "opened", "open", actor, reason, now)
+            elif actor == "customer" and reason != "customer_request":
+                # The customer asks again with a reason of their own: the case stays, and what they typed goes in
+                # its history (it was stored nowhere).
+                row = db.execute(
+                    "SELECT id, status FROM escalations WHERE session_id = ? AND status IN ('open', 'assigned')",
+                    (session_id,),
+                ).fetchone()
+                if row is not None:
+                    self._event(db, row["id"], "asked_again", row["status"], actor, reason, now)
         active = self.active_escalation(session_id)
         assert active is not None
         return active

@@ -277,6 +277,25 @@ def test_a_hand_off_the_customer_asks_for_with_a_reason_is_opened_by_the_custome
     client.post(f"/v1/escalations/{opened.json()['id']}/resolve", headers=agent)
 
 
+def test_a_second_hand_off_with_a_reason_keeps_the_case_and_records_the_reason(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    """A session already waiting for a person keeps its case; what the customer typed the second time was stored
+    nowhere (a QA pass as a support agent, 2026-12-07). It is in the case's history now, redacted like the rest."""
+    customer, agent = keys["customer"], keys["agent"]
+    body = {"session_id": "handoff-twice", "lang": "en", "reason": "My parcel never came"}
+    first = client.post("/v1/handoff", headers=customer, json=body).json()
+    again = {**body, "reason": "Still waiting, my email is ana.lopez@example.com"}
+    second = client.post("/v1/handoff", headers=customer, json=again)
+    assert second.status_code == 201 and second.json()["id"] == first["id"], second.text
+    client.post("/v1/handoff", headers=customer, json={"session_id": "handoff-twice"}).raise_for_status()  # no reason
+    history = client.get(f"/v1/escalations/{first['id']}", headers=agent).json()["escalation"]["history"]
+    assert [(e["action"], e["actor"]) for e in history] == [("opened", "customer"), ("asked_again", "customer")]
+    assert "ana.lopez" not in history[1]["note"] and "<EMAIL_1>" in history[1]["note"], history[1]
+    assert history[1]["status"] == "open"
+    client.post(f"/v1/escalations/{first['id']}/resolve", headers=agent)
+
+
 def test_agent_assist_answers_the_reason_typed_with_a_hand_off_before_any_message(
     client: TestClient, keys: dict[str, dict[str, str]]
 ) -> None:

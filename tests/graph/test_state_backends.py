@@ -44,6 +44,9 @@ def test_lifecycle_across_two_replicas(stores: Factory) -> None:
     session = _session("life")
     first = one.add_escalation(session, "es", "customer_request", [{"role": "user", "content": "hola"}])
     assert two.add_escalation(session, "es", "again", [])["id"] == first["id"]  # one active escalation
+    assert two.add_escalation(session, "es", "sigo esperando", [], actor="customer")["id"] == first["id"]
+    history = [(e["action"], e["note"]) for e in one.escalation(first["id"])["history"]]
+    assert history == [("opened", "customer_request"), ("asked_again", "sigo esperando")], history
     assert two.handoff_status(session)["status"] == "waiting"
     assert one.add_customer_message(session, "¿hay alguien?", 1) is None  # nobody holds it: the bot answers
     assert two.claim(first["id"], "ana", "Ana")["status"] == "assigned"
@@ -55,7 +58,8 @@ def test_lifecycle_across_two_replicas(stores: Factory) -> None:
     merged = one.transcript(session, [{"role": "user", "content": "hola"}])
     assert [m["content"] for m in merged] == ["hola", "¿hay alguien?", "Hola, soy Ana"]
     assert one.resolve(first["id"], "ana", "done")["status"] == "resolved"
-    assert [h["action"] for h in two.escalation(first["id"])["history"]] == ["opened", "claimed", "resolved"]
+    actions = [h["action"] for h in two.escalation(first["id"])["history"]]
+    assert actions == ["opened", "asked_again", "claimed", "resolved"]
     assert two.handoff_status(session) == {"status": "bot", "escalation_id": first["id"], "agent": None,
                                            "last": "resolved"}  # fmt: skip
 
