@@ -86,13 +86,14 @@ def words(text: str) -> list[str]:
     return [strip_accents(w) for w in WORD_WITH_APOSTROPHE.findall(text.lower())]
 
 
-_MASH = re.compile(r"[bcdfghjklmnpqrstvwxzñ]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxzñ]{3,}$")
+_MASH = re.compile(r"[bcdfghjklmnpqrstvwxz]{4,}|(.)\1{3,}|^[bcdfghjklmnpqrstvwxz]{3,}$")  # words() folds "ñ" to "n"
 # Words of three letters or more with no vowel that customers do type.
 _NO_VOWEL_WORDS = frozenset(
     ["pls", "plz", "thx", "thnx", "txt", "msg", "sms", "pdf", "hmm", "mmm", "shh", "hrs", "dni", "nif", "cif", "cvv"]
 )
-# Keys of a row of a QWERTY (Spanish: ñ) keyboard, for runs typed along it.
-_KEY = {c: (r, i) for r, row in enumerate(("qwertyuiop", "asdfghjklñ", "zxcvbnm")) for i, c in enumerate(row)}
+# Keys of a row of a QWERTY keyboard, for runs typed along it (the Spanish "ñ" at the end of the middle row is
+# folded to "n" by words(): "ñlkj" is caught as four consonants).
+_KEY = {c: (r, i) for r, row in enumerate(("qwertyuiop", "asdfghjkl", "zxcvbnm")) for i, c in enumerate(row)}
 KEY_RUN = 4  # a word that is mostly a run of this many neighbouring keys of one row, one way ("asdf", "poiu")
 
 
