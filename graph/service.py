@@ -226,7 +226,7 @@ class ChatService:
 
         if not session_id:
             return None
-        held = hold_for_agent(self.deps, message, session_id, lang, partial(self._redact, session_id), self.transcript)
+        held = hold_for_agent(self.deps, message, session_id, lang, partial(self.redact, session_id), self.transcript)
         if held is None:
             return None
         return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
@@ -255,7 +255,7 @@ class ChatService:
             self.graph.update_state({"configurable": {"thread_id": session_id}},
                                     {"placeholders": added, "pii_salt": salt}, as_node="respond")  # fmt: skip
 
-    def _redact(self, session_id: str, text: str, lang: str, values: dict[str, Any] | None = None) -> str:
+    def redact(self, session_id: str, text: str, lang: str, values: dict[str, Any] | None = None) -> str:
         """``text`` as the session's messages are stored: cleaned (no control characters), personal data replaced by
         the session's placeholders (hold :meth:`session_lock`; ``values``: its saved state, if read already)."""
         from retrieval.text import clean
@@ -273,7 +273,7 @@ class ChatService:
         with self.session_lock(session_id):
             values = self._values(session_id)
             lang = str(values.get("session_lang") or lang or "en")
-            redacted = self._redact(session_id, reason, lang, values) or "customer_request"
+            redacted = self.redact(session_id, reason, lang, values) or "customer_request"
             transcript = [dict(m) for m in values.get("messages", [])]
             # The customer asked, whatever the reason they typed (it read "opened by bot" when they gave one).
             return self.store.add_escalation(session_id, lang, redacted, transcript, actor="customer")
@@ -285,5 +285,5 @@ class ChatService:
             if comment:
                 values = self._values(session_id)
                 lang = str(values.get("session_lang") or "en")
-                redacted = self._redact(session_id, comment, lang, values) or None
+                redacted = self.redact(session_id, comment, lang, values) or None
             return self.store.add_feedback(session_id, turn, rating, redacted)

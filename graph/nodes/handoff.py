@@ -363,15 +363,12 @@ def resolve_escalation(service: Any, escalation_id: str, agent: str, note: str |
 
     store = service.store
     if note is not None:
-        text = clean(note)
-        if not text.strip():
+        if not clean(note).strip():
             note = None
         else:
             record = store.escalation(escalation_id)
             session_id, lang = record["session_id"], record.get("lang") or "en"
-            deps = service.deps
-            with service.session_lock(session_id), service.placeholders(session_id) as mapping:
-                note = str(deps.redactor.redact(text, lang if lang in ("es", "en") else "en", mapping,
-                                                keep=deps.config.keep_entities).text)  # fmt: skip
+            with service.session_lock(session_id):
+                note = service.redact(session_id, note, lang)  # as the conversation is stored
     resolved: dict[str, Any] = store.resolve(escalation_id, agent, note, force=force)
     return resolved
