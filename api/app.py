@@ -69,7 +69,8 @@ def create_app(config: ApiConfig, *, service: Any | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            # Last-Event-ID: a page that follows /v1/sessions/{id}/events with fetch resumes with it (not safelisted)
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app

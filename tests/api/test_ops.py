@@ -87,6 +87,17 @@ def test_cors_allows_the_configured_origin_only(client: TestClient) -> None:
     assert "access-control-allow-origin" not in denied.headers
 
 
+def test_cors_lets_a_page_resume_the_event_stream_with_last_event_id(client: TestClient) -> None:
+    # A page on another origin follows GET /v1/sessions/{id}/events with fetch (an EventSource cannot send the key)
+    # and resumes with Last-Event-ID, as docs/api.md says: that header is not CORS-safelisted, and the preflight was
+    # refused ("400 Disallowed CORS headers"), so a cross-origin chat widget could not resume its stream.
+    preflight = {"Origin": "http://ui.example", "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization,last-event-id"}  # fmt: skip
+    allowed = client.options("/v1/sessions/some-session/events", headers=preflight)
+    assert allowed.status_code == 200, allowed.text
+    assert "last-event-id" in allowed.headers["access-control-allow-headers"].lower()
+
+
 def test_unhandled_errors_are_json_without_traceback(api_config: ApiConfig, chat_service: Any) -> None:
     app = create_app(api_config, service=chat_service)
 
