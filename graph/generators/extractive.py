@@ -7,7 +7,9 @@ to ("... (see Nimbus Points loyalty programme)"): a pointer is not an answer; an
 vectors (:mod:`retrieval.sentences`), on how near its meaning is to the question's, so the sentence that answers in
 other words ("Canarias, Ceuta y Melilla: 7-10 días" for "how long to Canarias?") can win. A picked sentence that
 cannot stand alone brings what completes it: a list's lead-in ("These are the times for standard shipping:") its
-items, a question ("When does the clock start?") the sentence that answers it.
+items, a question ("When does the clock start?") the sentence that answers it. A picked sentence that sends the
+customer to an article shown above it ("..., consulta «El seguimiento dice entregado ...»") gives way to that
+article's own best sentence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from graph.generators.base import Generation, GenerationRequest
 from retrieval.documents import CELL_SEPARATOR
 from retrieval.language import detect_language
+from retrieval.references import MIN_REFERENCE_WORDS
 from retrieval.text import CROSS_REFERENCE, content_stems, list_items, ordered_mark
 
 MAX_SENTENCES = 3
@@ -219,8 +222,38 @@ def select(question: str, passages: Sequence[Mapping[str, Any]], lang: str, simi
         picked += [extra for extra in _completion(c, candidates) if extra not in picked]
         if _echo(c, wanted):
             picked += [n for n in candidates if n[0] == c[0] and n[1] == c[1] + 1 and not n[4] and n not in picked]
+    followed = _followed(picked, candidates, passages, lambda c: gain(c, set()))
+    for c in [c for c in followed if c not in picked]:
+        followed += [extra for extra in _completion(c, candidates) if extra not in followed]
+    picked = followed
     ordered = sorted(picked, key=lambda c: (ranks.index(c[0]), c[1]))
     return [(n, p, f"{mark} {s}" if mark else s) for n, p, s, _, mark, _ in ordered]  # "2. Select ...", "- Cheques"
+
+
+def _followed(picked: list[Candidate], candidates: list[Candidate], passages: Sequence[Mapping[str, Any]],
+              score: Callable[[Candidate], float]) -> list[Candidate]:  # fmt: skip
+    """``picked`` with each sentence that sends the customer to an article shown above its own ("... pero no lo
+    tienes, consulta «El seguimiento dice entregado pero no tengo el paquete»" from passage [4] when that article is
+    passage [1]) replaced by that article's best sentence (by ``score``; its first when none scores), once: the
+    customer asked what the article says, and the search found it. A reference in brackets ("(see Accepted payment
+    methods)") is an aside of a sentence with its own content, and stays."""
+    titles = {n: " ".join(str(p.get("title") or "").split()) for n, p in enumerate(passages, start=1)}
+    out = list(picked)
+    for c in picked:
+        if c[4]:
+            continue
+        pointers = " ".join(m.group(0) for m in CROSS_REFERENCE.finditer(c[2]) if not m.group(0).startswith("("))
+        above = [n for n in range(1, c[0]) if len(titles.get(n, "").split()) >= MIN_REFERENCE_WORDS
+                 and titles[n] in pointers and any(x[0] == n for x in candidates)]  # fmt: skip
+        if not above:
+            continue
+        out.remove(c)
+        if any(x[0] == above[0] for x in out):
+            continue
+        theirs = [x for x in candidates if x[0] == above[0]]
+        best = max(theirs, key=score)
+        out.append(best if score(best) > 0 else theirs[0])
+    return out
 
 
 _ITEM = re.compile(r"^(?:-|\w{1,3}[.)]) ")  # a list item as :func:`select` writes it: its mark, then a space

@@ -85,6 +85,31 @@ def test_a_pointer_to_another_article_is_not_an_answer() -> None:
     assert not any(s.startswith("For fees abroad") for s in picked)
 
 
+def test_a_pointer_to_an_article_shown_above_is_followed_to_it() -> None:
+    """A customer's "el paquete pone entregado pero no lo tengo" found the right article first and was answered with
+    passage [4]'s "... consulta «El seguimiento dice entregado ...»"; a reference in brackets is an aside and stays."""
+    lost = {
+        "lang": "es",
+        "title": "El seguimiento dice entregado pero no tengo el paquete",
+        "text": "Si el seguimiento marca tu pedido como «Entregado» pero no lo tienes, espera 48 horas antes de "
+        "reclamar. Mientras tanto, pregunta a tus vecinos.",
+    }
+    track = {
+        "lang": "es",
+        "title": "Seguir mi pedido",
+        "text": "Puedes seguir tu pedido desde Mis pedidos. Y si el paquete se retrasa o el seguimiento dice que está "
+        "entregado pero no lo tienes, consulta «El seguimiento dice entregado pero no tengo el paquete».",
+    }
+    question = "el paquete pone entregado pero no lo tengo"
+    picked = select(question, [lost, track], "es")
+    assert [n for n, _, _ in picked] == [1], picked
+    assert picked[0][2].startswith("Si el seguimiento marca tu pedido"), picked
+    # the same pointer to an article that is not shown, or shown below it, is the answer it was
+    assert any("consulta «El seguimiento" in s for _, _, s in select(question, [track], "es"))
+    aside = dict(track, text=track["text"].replace("consulta «", "(consulta «").replace("».", "»)."))
+    assert any(n == 2 for n, _, _ in select(question, [lost, aside], "es"))
+
+
 def test_items_are_lines_of_a_list_of_their_own() -> None:
     # items ran on in one paragraph ("Include in your message: what is wrong on the invoice. the correct details."):
     # each is a line with its mark, and the list a paragraph of its own, which a chat renders as a list
