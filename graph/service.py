@@ -207,7 +207,7 @@ class ChatService:
         released: list[str] = []
         with self.session_lock(session_id):
             if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
-                yield {"type": "final", **held}
+                yield {"type": "final", **held, "replaced": False}  # nothing was streamed before it
                 return
             for kind, chunk in self.graph.stream(state, config, stream_mode=["custom", "values"], durability="exit"):
                 if kind == "custom":

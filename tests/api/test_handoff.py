@@ -124,6 +124,25 @@ def test_release_to_the_queue_and_back_to_the_bot(client: TestClient, keys: dict
     assert _chat(client, customer, "handoff-release", "How long does delivery take?")["route"] == "answered"
 
 
+def test_a_streamed_message_to_an_agent_ends_with_the_documented_final_event(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    # POST /v1/chat/stream's final event has the fields of POST /v1/chat plus `replaced`; while an agent held the
+    # session it had no `replaced` (a client reading final["replaced"] failed on exactly the turns a person answers).
+    customer = keys["customer"]
+    escalation_id = _escalate(client, customer, "handoff-stream-final")
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=keys["agent"]).status_code == 200
+    body = {"message": "¿Sigue ahí?", "session_id": "handoff-stream-final"}
+    with client.stream("POST", "/v1/chat/stream", json=body, headers=customer) as response:
+        assert response.status_code == 200
+        events = [block for block in response.read().decode().split("\n\n") if block.strip()]
+    assert len(events) == 1 and events[0].startswith("event: final\n"), events
+    final = json.loads(events[0].split("\n", 1)[1].removeprefix("data: "))
+    answered = _chat(client, customer, "handoff-stream-final", "¿Sigue ahí?")
+    assert final["route"] == answered["route"] == "human" and final["replaced"] is False
+    assert set(final) - {"type", "replaced"} == set(answered) - {"shown"}, (sorted(final), sorted(answered))
+
+
 def test_agent_assist_retrieves_once_per_customer_question(client: TestClient, keys: dict[str, dict[str, str]],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     customer, agent = keys["customer"], keys["agent"]
