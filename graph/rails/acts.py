@@ -59,6 +59,26 @@ _CLOSING_IDIOMS = re.compile(
     r"\b(?:nothing|nada)\s+(?:else|more|further|mas)\b|\bpues\s+nada\b|\bnever\s*mind\b"
     r"|\bno\s+(?:worries|problem|pasa\s+nada|importa|need|more|other|further)\b"
 )
+# A short request for a thing ("necesito una factura", "I want a transfer") is a question for the knowledge base, not
+# for a person: the model took "necesito una factura" and "necesito un recibo" for hand-off requests by their
+# "necesito un ..." ("necesito un agente"). Its hand-off is not acted on when nothing in the message names a person,
+# a way to talk to one, or a complaint.
+_THING_REQUEST = re.compile(
+    r"^\W*((hola|hello|hi|hey|buenas)\W+)?(i need|i want|i'?d like|i would like|can i (get|have)|give me|necesito|"
+    r"quiero|quisiera|queria|dame|me (das|da|puedes dar|podeis dar|podrias dar))\b"
+)
+_PEOPLE = frozenset([
+    "someone", "somebody", "anyone", "anybody", "person", "people", "human", "agent", "agents", "manager",
+    "supervisor", "boss", "staff", "team", "representative", "rep", "operator", "adviser", "advisor", "engineer",
+    "technician", "department", "desk", "office", "reception", "handler", "callback", "call", "ring", "phone",
+    "talk", "speak", "chat", "contact", "complaint", "complain", "alguien", "persona", "personas", "humano",
+    "humana", "agente", "responsable", "encargado", "encargada", "gerente", "superior", "asesor", "asesora",
+    "ejecutivo", "gestor", "operario", "operador", "operadora", "personal", "trabajador", "departamento",
+    "recepcion", "secretaria", "comercial", "tecnico", "equipo", "hablar", "hablarlo", "llamada", "llame",
+    "llamar", "llamen", "atienda", "atiendan", "atencion", "reclamacion", "reclamaciones", "queja", "telefono",
+    "contacto",
+])  # fmt: skip
+MAX_THING_WORDS = 6
 REASONS = {"handoff": "customer_request", "legal": "legal_threat"}  # the hand-off reasons of the escalation rail
 RULE_SCALE = 2.0  # the rules' 0/1 verdicts beside the unit-length embedding, scaled for the L2 penalty
 MAX_WORDS = 20  # a longer message is not taken for small talk by the model (the rule's own limit is 10 words)
@@ -136,9 +156,20 @@ def escalation(text: str, act: dict[str, Any] | None = None) -> dict[str, Any]:
     if verdict["handoff"]:
         return verdict
     act = act if act is not None else shipped_acts().read(text)
+    if act["act"] == "handoff" and thing_request(text):
+        return verdict
     if act["act"] in REASONS:
         return {"handoff": True, "reason": REASONS[act["act"]], "matches": [], "learned": act["score"]}
     return verdict
+
+
+def thing_request(text: str) -> bool:
+    """Whether ``text`` is a short request for a thing ("necesito una factura", "I want a transfer"): "I need",
+    "quiero", "dame" ... and at most :data:`MAX_THING_WORDS` words, none of them naming a person, a way to talk to
+    one, or a complaint (:data:`_PEOPLE`)."""
+    found = words(text)
+    return (len(found) <= MAX_THING_WORDS and _THING_REQUEST.match(" ".join(found)) is not None
+            and _PEOPLE.isdisjoint(found))  # fmt: skip
 
 
 def small_talk(text: str, act: dict[str, Any] | None = None) -> dict[str, Any] | None:

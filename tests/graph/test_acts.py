@@ -67,6 +67,15 @@ def test_a_question_stays_a_question(text: str) -> None:
     assert not escalation(text)["handoff"] and small_talk(text) is None, (text, shipped_acts().read(text))
 
 
+def test_a_short_request_for_a_thing_is_not_a_hand_off() -> None:
+    """The model took "necesito una factura" for a request for a person by its "necesito un ..." ("necesito un
+    agente"); the same opening with a person stays one."""
+    for text in ("necesito una factura", "necesito un recibo", "I want a transfer"):
+        assert not escalation(text)["handoff"], (text, shipped_acts().read(text))
+    for text in ("necesito un asesor ya", "i need someone please", "quiero a alguien del equipo"):
+        assert escalation(text)["handoff"], (text, shipped_acts().read(text))
+
+
 def test_the_rules_stay_first() -> None:
     """A message the rules know keeps their verdict (and its language); the model is not asked."""
     assert small_talk("hola") == {"kind": "greeting", "lang": "es"}
