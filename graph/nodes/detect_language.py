@@ -18,8 +18,10 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     text = clean(state.get("message", ""))
     fallback = state.get("session_lang") or kb_language(getattr(deps, "kb", None))
     # The caller may fix the language; otherwise detect it, keeping the session's for messages with no evidence.
-    lang = state.get("lang") or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
-    verdict: dict[str, Any] = {"lang": lang, "other": None}
+    requested = state.get("lang") or None
+    lang = requested or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
+    # requested: the caller fixed the language, and no later rail (small talk, another language) changes it
+    verdict: dict[str, Any] = {"lang": lang, "other": None, "requested": requested is not None}
     update: dict[str, Any] = {"text": text, "lang": lang}
     if not re.search(r"[^\W_]", text):
         update |= {"route": "out_of_scope", "reason": "empty"}
@@ -27,7 +29,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         other = other_language(text)
         if other is not None:
             verdict["other"] = other
-            update |= {"route": "out_of_scope", "reason": "unsupported_language", "lang": fallback}
+            update |= {"route": "out_of_scope", "reason": "unsupported_language", "lang": requested or fallback}
     update["guardrails"] = {"language": verdict}
     return update
 

@@ -72,6 +72,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return update | {"route": "handoff", "reason": verdict["escalation"]["reason"]}
     if talk := small_talk(state.get("text", ""), verdict["act"]):  # "hola", "thanks!", "ok I'll wait then"
         update["guardrails"]["smalltalk"] = talk
-        update |= {"lang": talk["lang"]} if talk["lang"] else {}
+        requested = (state.get("guardrails") or {}).get("language", {}).get("requested")
+        update |= {"lang": talk["lang"]} if talk["lang"] and not requested else {}  # the caller's language wins
         return update | {"route": "smalltalk", "reason": talk["kind"]}
     return update

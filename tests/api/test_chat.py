@@ -101,6 +101,17 @@ def test_feedback_has_a_response_schema(client: TestClient) -> None:
     assert set(schema["required"]) >= {"id", "session_id", "turn", "rating", "created_at"}
 
 
+def test_the_chat_schema_documents_each_sources_citation(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    # docs/api.md: "each source has citation, the [n] the answer cites it by"; the schema's sources named no
+    # citation, so a client generated from /openapi.json had no field to link "[4]" to its source.
+    openapi = client.get("/openapi.json").json()
+    schemas = openapi["components"]["schemas"]
+    source = schemas[schemas["ChatResponse"]["properties"]["sources"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert "citation" in source["required"] and source["properties"]["citation"]["type"] == "integer"
+    result = _chat(client, keys["customer"], message="What payment methods do you accept?")
+    assert result["sources"] and all(isinstance(source["citation"], int) for source in result["sources"])
+
+
 def test_handoff_lands_in_the_escalation_queue(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     session = "handoff-session"
     _chat(client, keys["customer"], message="My parcel arrived damaged", session_id=session)
@@ -238,6 +249,23 @@ def test_a_message_of_invisible_characters_only_is_blank(client: TestClient, key
             [error] = response.json()["detail"]
             assert error["loc"] == ["body", "message"] and error["msg"] == "message is blank"
     assert client.get("/v1/sessions/invisible", headers=keys["customer"]).status_code == 404
+
+
+def test_the_language_the_client_asks_for_is_the_answers(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    # `lang` is the answer language (detected only when omitted): a greeting or a thank-you was answered in the
+    # language the small-talk rail read in it, and a message in another language reported the fallback language.
+    for message, lang, words in [("hola", "en", "Hello"), ("gracias", "en", "welcome"), ("hello", "es", "Hola"),
+                                 ("thanks!", "es", "nada")]:  # fmt: skip
+        for route in ("/v1/chat", "/v1/chat/stream"):
+            response = client.post(route, json={"message": message, "lang": lang}, headers=keys["customer"])
+            assert response.status_code == 200, response.text
+            text = response.text if route == "/v1/chat" else response.text.split("event: final\ndata: ")[1]
+            result = json.loads(text)
+            assert result["route"] == "smalltalk" and result["lang"] == lang, (route, message, result)
+            assert words in result["answer"], (route, message, result["answer"])
+    french = "Bonjour, où est ma commande ? Je l'attends depuis une semaine."
+    result = _chat(client, keys["customer"], message=french, lang="es", session_id="asked-in-spanish")
+    assert result["reason"] == "unsupported_language" and result["lang"] == "es"
 
 
 def test_a_mode_the_server_cannot_run_is_a_clear_409(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
