@@ -63,6 +63,12 @@ class Source(BaseModel):
     text: str | None = None
 
 
+class ChatSource(Source):
+    """A passage of a chat answer, with the number the answer cites it by."""
+
+    citation: int = Field(description="The [n] the answer cites this source by (its place among the passages shown).")
+
+
 class ChatResponse(BaseModel):
     """The same fields as ``supportbot chat --json``."""
 
@@ -72,7 +78,7 @@ class ChatResponse(BaseModel):
     lang: str
     mode: str
     route: Route
-    sources: list[Source] = []
+    sources: list[ChatSource] = []
     guardrails: dict[str, Any] = {}
     latency_ms: float
     node_latency_ms: dict[str, float] = {}
