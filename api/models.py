@@ -127,7 +127,9 @@ class ResolveRequest(Strict):
 class ReleaseRequest(Strict):
     """Give an escalation back."""
 
-    to: Literal["queue", "bot"] = Field(default="queue", description="queue: open again; bot: returned to the bot.")
+    to: Literal["queue", "bot"] | None = Field(
+        default="queue", description="queue: open again (also null); bot: returned to the bot."
+    )
 
 
 class EscalationEvent(BaseModel):
@@ -251,7 +253,9 @@ class HandoffRequest(Strict):
     """The customer asks for a person."""
 
     session_id: str = Field(pattern=SESSION_ID)
-    reason: str = Field(default="customer_request", min_length=1, max_length=500)
+    reason: str | None = Field(
+        default="customer_request", min_length=1, max_length=500, description="Why (free text); null: customer_request."
+    )
     lang: Lang | None = Field(
         default=None,
         description="the customer's language when the session has none yet "

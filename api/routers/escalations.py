@@ -145,6 +145,6 @@ def release(
     agent, _ = agent_identity(key)
     with _lifecycle():
         record: dict[str, Any] = runtime.chat_service.store.release(
-            escalation_id, agent, to=body.to if body else "queue", force=key.role == "admin"
+            escalation_id, agent, to=(body.to if body else None) or "queue", force=key.role == "admin"
         )
     return record

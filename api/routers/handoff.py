@@ -41,5 +41,7 @@ def request_handoff(body: HandoffRequest, key: CallerKey, runtime: ReadyRuntime)
             "missing",
         )
     claim_session(runtime, key, body.session_id)
-    record: dict[str, Any] = runtime.chat_service.request_handoff(body.session_id, body.reason, lang=body.lang)
+    record: dict[str, Any] = runtime.chat_service.request_handoff(
+        body.session_id, body.reason or "customer_request", lang=body.lang
+    )
     return record

@@ -296,6 +296,22 @@ def test_a_hand_off_the_customer_asks_for_with_a_reason_is_opened_by_the_custome
     client.post(f"/v1/escalations/{opened.json()['id']}/resolve", headers=agent)
 
 
+def test_optional_fields_sent_as_null_are_omitted_ones(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    # Every other optional field (session_id, mode, lang, comment, note) takes null for "not given", as a JSON
+    # client writes an unset value; a hand-off's reason and a release's `to` answered 422 "Input should be a valid
+    # string" / "Input should be 'queue' or 'bot'".
+    customer, agent = keys["customer"], keys["agent"]
+    body = {"session_id": "handoff-null-reason", "lang": "en", "reason": None}
+    opened = client.post("/v1/handoff", headers=customer, json=body)
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["reason"] == "customer_request"
+    escalation_id = opened.json()["id"]
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).status_code == 200
+    released = client.post(f"/v1/escalations/{escalation_id}/release", headers=agent, json={"to": None})
+    assert released.status_code == 200 and released.json()["status"] == "open", released.text
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent).raise_for_status()
+
+
 def test_a_second_hand_off_with_a_reason_keeps_the_case_and_records_the_reason(
     client: TestClient, keys: dict[str, dict[str, str]]
 ) -> None:
