@@ -148,7 +148,7 @@ def new_conversation() -> None:
     """Forget the conversation shown in this browser session and start a new one (its id replaces the address's)."""
     state: Any = st.session_state
     state["session_id"] = uuid.uuid4().hex
-    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen", "resume", "unsent"):
+    for key in ("messages", "handoff", "notice", "handoff_status", "agent_seen", "resume", "unsent", "pending"):
         state.pop(key, None)
 
 

@@ -135,6 +135,47 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
     assert SPANISH_QUESTION in transcript
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("cut", ["stop", "rerun"])
+def test_an_answer_cut_off_by_the_customers_next_click_is_kept(
+    inprocess_env: Path, inprocess_backend: Any, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    """A click, a switch of language or a second message while an answer streams starts the page's next run at once,
+    and Streamlit stops the one streaming (``stop``: its fast reruns, the server's default; ``rerun``: without them):
+    the answer vanished from the chat, the question left with no answer under it, though the service had it (the
+    API kept it and a reload showed it; the in-process agent lost it). Seen in Chromium: a second question sent
+    while the first was answered, or "Talk to a person" clicked then."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    stream = inprocess_backend.stream
+
+    def interrupted(message: str, **kwargs: Any) -> Any:
+        for number, event in enumerate(stream(message, **kwargs)):
+            if number == 0:  # the customer clicks while the answer is being written
+                requests = get_script_run_ctx().script_requests
+                if cut == "stop":
+                    requests.request_stop()
+                else:
+                    requests.request_rerun(RerunData())
+            yield event
+
+    at = open_page()
+    monkeypatch.setattr(inprocess_backend, "stream", interrupted)
+    at.chat_input[0].set_value(SPANISH_QUESTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if cut == "stop":
+        assert "answering" not in at.session_state  # the stopped run kept the answer: the next one draws it
+        at.run()
+    [answer] = assistant_texts(at)
+    assert detect_language(answer) == "es", answer
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert any(e.label.startswith("Fuentes") for e in at.expander)
+    assert at.title[0].value == "Asistente de soporte"
+    assert [m["role"] for m in inprocess_backend.conversation(at.session_state["session_id"])["messages"]] == [
+        "user", "assistant"]  # fmt: skip
+
+
 # --- agent console -----------------------------------------------------------------------------------------------
 
 

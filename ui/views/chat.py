@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from retrieval.text import clean
 from ui import state
@@ -66,38 +67,133 @@ def _render_extras(backend: Backend, message: dict[str, Any], lang: str) -> None
         st.caption(t("feedback_thanks", lang))
 
 
-def _ask(backend: Backend, prompt: str, lang_choice: str, session_id: str) -> dict[str, Any] | None:
-    """Stream one answer into the page; returns the final chat result (None when it failed: the message is kept as
-    ``unsent``, with why, for the customer to send again)."""
+def _record(final: dict[str, Any], question: dict[str, Any], lang_choice: str, session_id: str) -> None:
+    """Keep one answered turn in the conversation the page shows, right under its ``question``: the bot's answer, or
+    the note that the message went to the person who has the conversation; who has it now, and the customer's
+    language (with Auto). Nothing when the question is no longer in the conversation shown (**New conversation**)."""
+    ss: Any = st.session_state
+    messages = ss.get("messages") or []
+    at = next((i + 1 for i, message in enumerate(messages) if message is question), None)
+    if at is None:
+        return
+    if final.get("route") in ("human", "handoff"):  # a person has, or will have, the conversation
+        held = final.get("route") == "human"
+        guard = (final.get("guardrails") or {}).get("human" if held else "handoff") or {}
+        _hand_over("assigned" if held else "waiting", guard.get("escalation_id"), guard.get("agent"))
+        if held:  # no bot answer: the message went to the agent
+            messages.insert(at, {"role": "notice", "key": "sent_to_agent",
+                                 "values": {"agent": guard.get("agent") or "?"}})  # fmt: skip
+            return
+    messages.insert(at, {
+        "role": "assistant",
+        "content": final.get("answer", ""),
+        "lang": final.get("lang"),
+        "route": final.get("route"),
+        "sources": final.get("sources", []),
+        "session_id": session_id,
+        "turn": sum(1 for m in messages[:at] if m["role"] == "assistant"),  # the service's answer number
+    })  # fmt: skip
+    if lang_choice == "auto" and final.get("lang") in LANGS:
+        ss["lang"] = final["lang"]  # follow the customer's language: the labels are drawn in it
+
+
+def _not_sent(question: dict[str, Any], error: str) -> None:
+    """``question`` could not be answered: out of the conversation, shown apart as not sent, to send again."""
+    ss: Any = st.session_state
+    ss["messages"] = [m for m in ss.get("messages") or [] if m is not question]
+    ss["unsent"] = {"text": question["content"], "error": error}
+
+
+def _keep_finished() -> bool:
+    """Keep the turns read to their end (``pending``, see :func:`_ask`), in the order asked, each once; True when
+    there was one."""
+    ss: Any = st.session_state
+    pending = ss.get("pending") or []
+    finished = [turn for turn in pending if turn["done"] and not turn["kept"]]
+    for turn in finished:
+        turn["kept"] = True  # a plain dict: a run stopped in the middle of this loop does not keep it twice
+        if turn["final"] is not None:
+            _record(turn["final"], turn["question"], turn["lang_choice"], turn["session_id"])
+        elif turn["error"] is not None:
+            _not_sent(turn["question"], turn["error"])
+    ss["pending"] = [turn for turn in pending if not turn["kept"]]
+    return bool(finished)
+
+
+def _ask(backend: Backend, question: dict[str, Any], lang_choice: str, session_id: str) -> dict[str, Any] | None:
+    """Stream the answer to ``question`` (the conversation's last message) into the page and keep the turn
+    (:func:`_record`); returns the final chat result, None when it failed: the question is then taken out of the
+    conversation and kept as ``unsent``, with why, for the customer to send again.
+
+    A click, a language switch or another message while the answer streams makes Streamlit stop this run at its next
+    drawing call or read of the session state (``ScriptControlException``) and start the next one at once (fast
+    reruns): the rest of the answer is then read here, without drawing or touching the session state, into this
+    turn's entry of ``pending``, which the next run keeps (:func:`_keep_finished`; :func:`_await_answer` while it
+    is still being read). It vanished from the page, the question left with no answer under it (the service had it:
+    a reload showed it; the in-process agent lost it)."""
+    prompt = str(question["content"])
     final: dict[str, Any] = {}
     forced = None if lang_choice == "auto" else lang_choice
     if forced is None and not re.search(r"[^\W\d_]", prompt):  # no letter (emoji, a number): nothing to detect
         forced = state.page_lang()  # the conversation's so far (the browser's before it starts), not English
 
     streamed: list[str] = []  # as the service sent it; the page draws each piece without images
+    ui_lang = state.page_lang()
+    turn = {"question": question, "lang_choice": lang_choice, "session_id": session_id, "done": False,
+            "kept": False, "final": None, "error": None}  # fmt: skip
+    st.session_state.setdefault("pending", []).append(turn)
+
+    def take(event: dict[str, Any]) -> bool:
+        if event.get("type") == "token":
+            streamed.append(str(event.get("text", "")))
+            return True
+        if event.get("type") == "final":
+            final.update(event)
+        return False
+
+    events = iter(backend.stream(prompt, session_id=session_id, lang=forced))  # nothing is sent before it is read
 
     def tokens() -> Iterator[str]:
-        for event in backend.stream(prompt, session_id=session_id, lang=forced):
-            if event.get("type") == "token":
-                streamed.append(str(event.get("text", "")))
+        for event in events:
+            if take(event):
                 yield state.without_images(streamed[-1])
-            elif event.get("type") == "final":
-                final.update(event)
 
-    ui_lang = state.page_lang()
-    slot = st.empty()
     try:
-        with slot.container():
-            st.write_stream(tokens())
-    except BackendError as exc:
-        st.session_state["unsent"] = {"text": prompt, "error": _failed(exc, ui_lang)}
-        slot.error(st.session_state["unsent"]["error"])
+        try:
+            slot = st.empty()
+            with slot.container():
+                st.write_stream(tokens())
+            final.setdefault("answer", "".join(streamed))
+            turn["final"] = final
+        except BackendError as exc:
+            turn["error"] = _failed(exc, ui_lang)
+    except ScriptControlException:  # stopped: read the answer to its end for the next run (no Streamlit call)
+        try:
+            for event in events:
+                take(event)
+            final.setdefault("answer", "".join(streamed))
+            turn["final"] = final
+        except BackendError as exc:
+            turn["error"] = _failed(exc, ui_lang)
+        finally:
+            turn["done"] = True
+        raise
+    turn["done"] = True
+    _keep_finished()  # this turn, after any earlier run's answer read meanwhile (its turn number comes first)
+    if turn["error"] is not None:
+        slot.error(str(turn["error"]))
         return None
-    streamed_text = "".join(streamed)
-    final.setdefault("answer", streamed_text)
-    if final["answer"] != streamed_text:  # the final answer is authoritative (a rail may replace a streamed one)
+    if final["answer"] != "".join(streamed):  # the final answer is authoritative (a rail may replace a streamed one)
         slot.markdown(state.without_images(final["answer"]))
     return final
+
+
+@st.fragment(run_every=1)
+def _await_answer() -> None:
+    """A run stopped by this one (the customer clicked or wrote while it streamed) is still reading its answer:
+    redraw the page once it has it. Reads only the session state."""
+    if any(turn["done"] for turn in st.session_state.get("pending") or []):
+        st.rerun(scope="app")
 
 
 AGENT_AVATAR = ":material/support_agent:"
@@ -273,6 +369,7 @@ def main() -> None:
     session_id = state.session_id()
     ss: Any = st.session_state
     ss.setdefault("messages", [])
+    _keep_finished()  # answers that runs stopped midway read to their end (before the labels: they may follow one)
     lang, choice = state.page_lang(), state.lang_choice()
 
     with st.sidebar:
@@ -324,6 +421,8 @@ def main() -> None:
                 _render_extras(backend, message, lang)
     if up and followed:
         _follow(backend, session_id)
+    if ss.get("pending"):  # a stopped run still reads its answer
+        _await_answer()
 
     unsent_slot = st.empty()
     with unsent_slot.container():
@@ -333,38 +432,24 @@ def main() -> None:
         return
     if ss.pop("unsent", None):  # a new message, or the same one again: the failed one is no longer shown
         unsent_slot.empty()
-    ss["messages"].append({"role": "user", "content": prompt})
+    question = {"role": "user", "content": prompt}
+    shown = len(ss["messages"])
+    ss["messages"].append(question)
     with st.chat_message("user"):
         st.markdown(state.literal(prompt))
+    page_lang = ss["lang"]
     answer_slot = st.empty()  # emptied when the message went to a person: no answer bubble stays behind
     with answer_slot.chat_message("assistant"):
-        final = _ask(backend, prompt, choice, session_id)
+        final = _ask(backend, question, choice, session_id)  # the turn is kept in the session state
         if final is None:  # not in the conversation: shown apart, as not sent, with a button to send it again
-            ss["messages"].pop()
             st.rerun()
-        if final.get("route") in ("human", "handoff"):  # a person has, or will have, the conversation
-            held = final.get("route") == "human"
-            guard = (final.get("guardrails") or {}).get("human" if held else "handoff") or {}
-            _hand_over("assigned" if held else "waiting", guard.get("escalation_id"), guard.get("agent"))
-            if held:  # no bot answer: the message went to the agent
-                ss["messages"].append({"role": "notice", "key": "sent_to_agent",
-                                       "values": {"agent": guard.get("agent") or "?"}})  # fmt: skip
-                answer_slot.empty()
-                st.rerun()
-        turn = sum(1 for m in ss["messages"] if m["role"] == "assistant")
-        message = {
-            "role": "assistant",
-            "content": final.get("answer", ""),
-            "lang": final.get("lang"),
-            "route": final.get("route"),
-            "sources": final.get("sources", []),
-            "session_id": session_id,
-            "turn": turn,
-        }
-        ss["messages"].append(message)
-        _render_extras(backend, message, lang)
-    if choice == "auto" and final.get("lang") in LANGS and final["lang"] != ss["lang"]:
-        ss["lang"] = final["lang"]  # follow the customer's language: re-render the labels in it
+        if final.get("route") == "human":  # no bot answer: the message went to the agent ("Sent to ...")
+            answer_slot.empty()
+            st.rerun()
+        messages = ss["messages"]
+        _render_extras(backend, next(messages[i + 1] for i, m in enumerate(messages) if m is question), lang)
+    # The labels follow the customer's language; an earlier run's answer, kept meanwhile, is drawn in its place.
+    if ss["lang"] != page_lang or len(ss["messages"]) != shown + 2 or ss.get("pending"):
         st.rerun()
     if final.get("route") == "handoff":  # redraw with the waiting state, which starts following the conversation
         st.rerun()
