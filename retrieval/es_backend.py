@@ -439,8 +439,10 @@ class EsKnowledgeBase:
         lang: str | None = None,
         tags: list[str] | None = None,
         query_lang: str | None = None,
+        prefer: str | None = None,
     ) -> list[SearchResult]:
-        """:meth:`search` with the query already embedded: kNN and BM25 in one msearch, fused here."""
+        """:meth:`search` with the query already embedded: kNN and BM25 in one msearch, fused here (``prefer``: as
+        :meth:`retrieval.search.KnowledgeBase.search_vector`)."""
         size = self.config.candidates * (4 if lang is not None or tags else 1)
         qlang = query_lang or detect_language(query)
         cross = self.language_share.get(qlang or "", 0.0) < CROSS_SHARE
@@ -473,7 +475,7 @@ class EsKnowledgeBase:
             bm25_scores = np.array([float(h["_score"]) for h in answers[1]["hits"]["hits"]], np.float32)
             signals = Signals(rows[0], dense_scores, rows[1], bm25_scores, qlang, cross, self.bilingual, multilingual)
             fused = self.config.fuse(signals)
-            prefer = (lang or qlang) if self.config.prefer_query_language else None
+            prefer = (lang or prefer or qlang) if self.config.prefer_query_language else None
 
             def best_chunk(twin: str) -> int:  # a twin that was not retrieved: its own best-matching chunk
                 hits = self.es.search(index=self.index_name, **self._knn(vector, 1, {"term": {"doc_id": twin}}))

@@ -279,8 +279,11 @@ class KnowledgeBase:
         lang: str | None = None,
         tags: list[str] | None = None,
         query_lang: str | None = None,
+        prefer: str | None = None,
     ) -> list[SearchResult]:
-        """:meth:`search` with the query already embedded (batch callers embed many queries at once)."""
+        """:meth:`search` with the query already embedded (batch callers embed many queries at once). ``prefer``: the
+        language whose version of an article is shown (default: the query's), for a customer who writes in one
+        language and asked to be answered in the other."""
         config = self.config
         filtered = lang is not None or bool(tags)
         signals = self.signals(query, vector, config.candidates * (4 if filtered else 1), query_lang)
@@ -290,7 +293,7 @@ class KnowledgeBase:
         if not signals.multilingual:
             dense_scores = dict(zip(signals.dense_rows.tolist(), signals.dense_scores.tolist(), strict=True))
 
-        ranked = self.articles(fused, vector, lang or qlang)  # an explicit language filter is the one wanted
+        ranked = self.articles(fused, vector, lang or prefer or qlang)  # an explicit language filter is the one wanted
         results = []
         for doc_id, score, row in ranked:
             doc = self.data.documents[doc_id]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graph.deps import Deps
+from graph.nodes.detect_language import query_language
 from graph.scope import ScopeModel
 from graph.smalltalk import smalltalk
 from graph.state import ChatState
@@ -165,7 +166,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         return {}
     if deps.scope is None:
         return {"guardrails": {"scope": {"skipped": "no scope model for this search backend"}}}
-    query, lang = state.get("query", ""), state.get("lang", "en")
+    query = state.get("query", "")
+    lang = query_language(state, query)
     own = without_asides(state.get("message_query") or query)
     followup = bool(state.get("guardrails", {}).get("followup", {}).get("resolved"))
     judged = query if followup else own

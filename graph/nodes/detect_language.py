@@ -7,14 +7,12 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
-from retrieval.language import other_language
+from retrieval.language import detect_language, other_language
 from retrieval.text import clean
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Clean the message, pick the reply language, and route empty or unsupported-language messages away."""
-    from retrieval.language import detect_language
-
     text = clean(state.get("message", ""))
     fallback = state.get("session_lang") or kb_language(getattr(deps, "kb", None))
     # The caller may fix the language; otherwise detect it, keeping the session's for messages with no evidence.
@@ -40,3 +38,15 @@ def kb_language(kb: object) -> str:
     English."""
     share = getattr(kb, "language_share", None) or {}
     return "es" if share.get("es", 0.0) > share.get("en", 0.0) else "en"
+
+
+def query_language(state: ChatState, query: str) -> str:
+    """The language to read ``query`` in: the answer's, unless the caller fixed the answer's language (``lang`` of
+    the API) and the query is written in the other. "¿Cómo devuelvo un producto?" with ``lang: en`` was searched as
+    English (the English embedder, English stems) and answered from the gift-cards article, and "¿Hacéis envíos a
+    Canarias?" refused as out of scope; the scope rail and the search read it as Spanish now, and the English version
+    of what the search finds is shown."""
+    lang = state.get("lang", "en")
+    if not (state.get("guardrails") or {}).get("language", {}).get("requested"):
+        return lang
+    return detect_language(query) or lang

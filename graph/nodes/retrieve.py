@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
+from graph.nodes.detect_language import query_language
 from graph.state import ChatState
 
 
@@ -17,7 +18,9 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     Off by default: three instead of five passages for the shipped adapter did not carry from the dev questions to
     the test split (docs/finetune.md, "Copy bias and three passages")."""
     query, lang = state.get("query", ""), state.get("lang", "en")
-    results = deps.kb.search_vector(query, deps.embed(query), k=deps.config.k, query_lang=lang)
+    results = deps.kb.search_vector(
+        query, deps.embed(query), k=deps.config.k, query_lang=query_language(state, query), prefer=lang
+    )
     if deps.config.llm_passages and state.get("generator", "extractive") != "extractive":
         results = results[: deps.config.llm_passages]
     passages = [

@@ -46,6 +46,20 @@ def test_answers_are_in_the_customers_language(service: ChatService) -> None:
     assert result["lang"] == "es" and all(s["lang"] == "es" for s in result["sources"])
 
 
+def test_a_question_in_the_other_language_than_the_one_asked_for_is_read_in_its_own(service: ChatService) -> None:
+    """The caller fixes the answer's language (the API's ``lang``) and the customer writes in the other: the question
+    is searched and judged in its own language, and answered from the asked-for language's version. "¿Cómo devuelvo
+    un producto?" with lang en was answered from the gift-cards article, "¿Hacéis envíos a Canarias?" refused."""
+    returns = service.chat("¿Cómo devuelvo un producto?", lang="en")
+    assert returns["lang"] == "en" and returns["route"] == "answered", returns
+    assert returns["shown"][0]["doc_id"] in {"return-policy-en", "how-to-return-en"}, returns["shown"]
+    shipping = service.chat("¿Hacéis envíos a Canarias?", lang="en")
+    assert shipping["route"] == "answered" and shipping["shown"][0]["doc_id"] == "delivery-times-en", shipping
+    # and the other way round, which worked before: an English question answered in Spanish
+    english = service.chat("How do I return an item?", lang="es")
+    assert english["lang"] == "es" and english["shown"][0]["doc_id"] == "how-to-return-es", english["shown"]
+
+
 def test_every_source_says_the_number_the_answer_cites_it_by(service: ChatService) -> None:
     """The answer cites passages by their place among those shown ("[2]", "[4]"); ``sources`` keeps the cited ones,
     so each carries its number for a client (the API's, the chat page's list) to link the two."""
