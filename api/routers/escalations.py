@@ -68,7 +68,7 @@ def escalations(
         float | None, Query(ge=0, description="Only those waiting this many seconds or more.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    mine: Annotated[bool, Query(description="Only those the caller holds.")] = False,
+    mine: Annotated[bool, Query(description="Only those assigned to the caller (held, or resolved by them).")] = False,
     order: Annotated[
         Literal["newest", "oldest"], Query(description="newest first (default), or oldest (longest waiting) first.")
     ] = "newest",
