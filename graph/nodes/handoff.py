@@ -183,6 +183,7 @@ def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     request was drafted an answer of its own ("Why one account per email?"), and so were "Buenas tardes" (a discount
     code's validity) and "hello? anyone?" (that the chat assistant is open 24/7), with their passages."""
     from graph.rails.acts import escalation, shipped_acts, small_talk
+    from graph.rails.escalation import waiting
     from retrieval.conversation import is_acknowledgement, is_slot_answer
     from retrieval.text import has_words
 
@@ -190,6 +191,8 @@ def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     asked = [(i, t) for i, t in said if has_words(t) and not is_slot_answer(t) and not is_acknowledgement(t)]
     request: tuple[int, str] | None = None
     for index, text in reversed(asked):
+        if waiting(text):  # "still there?", "¿alguna novedad?": asks nothing, and is no request to draft for
+            continue
         act = shipped_acts().read(text)  # read once for both checks
         if escalation(text, act)["handoff"]:
             request = request or (index, text)

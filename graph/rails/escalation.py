@@ -7,6 +7,17 @@ from typing import Any
 
 from graph.rails.patterns import compile_any, fold, hits
 
+# The whole message asks whether anyone is there, says the customer is still waiting, or nudges (a case in the queue:
+# the bot had answered "¿Sigue alguien ahí?" with a payments passage, and agent assist drafted an answer to "still
+# there?" instead of the question the customer was waiting on): "hay alguien ahí?", "HOLA??? HAY ALGUIEN???", "anyone
+# there?", "are you still there?", "sigo esperando...", "still there?", "any update?", "¿alguna novedad?".
+_WAITING = (
+    r"^\W*((hola|hello|hi|hey)\W+)?((hay|sigue|queda) alguien( ahi| ahi dentro| por ahi| al otro lado)?|"
+    r"(is )?(there )?(anyone|anybody|someone|somebody) (still )?(there|here|out there|around)|are you (still )?there|"
+    r"(sigo|seguimos|estoy|todavia estoy|aun estoy) esperando|(i'?m |i am |we'?re )?still waiting|"
+    r"(are )?(you |u )?still (there|here|around)|(you|u) there|(any|some) (news|updates?)( yet)?|"
+    r"(alguna|hay|teneis|tienes|tiene|sabeis|sabes) (novedad|novedades|noticias)( ya)?)\W*$"
+)
 _HUMAN = [
     r"^\W*(agent|human|person|operator|representative|agente|humano|persona|operador(a)?)\W*$",
     r"\b(speak|talk|chat) (to|with) (a |an |someone |somebody )?(real )?(human|person|agent|manager|supervisor|"
@@ -44,12 +55,7 @@ _HUMAN = [
     r"(el servicio de |el departamento de )?atencion al cliente\b",
     r"(^\W*|\b(i want|i need|i'?d like|i would like|i have to|i'?ve got to|i have got to|let me) (to )?)(speak|talk|"
     r"chat) (to|with) (your )?(customer service|customer support|support team|a support agent)\b",
-    # the whole message asks whether anyone is there, or says the customer is still waiting (a case in the queue:
-    # the bot had answered "¿Sigue alguien ahí?" with a payments passage): "hay alguien ahí?", "HOLA??? HAY
-    # ALGUIEN???", "anyone there?", "are you still there?", "sigo esperando..."
-    r"^\W*((hola|hello|hi|hey)\W+)?((hay|sigue|queda) alguien( ahi| ahi dentro| por ahi| al otro lado)?|"
-    r"(is )?(there )?(anyone|anybody|someone|somebody) (still )?(there|here|out there|around)|are you (still )?there|"
-    r"(sigo|seguimos|estoy|todavia estoy|aun estoy) esperando|(i'?m |i am |we'?re )?still waiting)\W*$",
+    _WAITING,
 ]
 _LEGAL = [
     r"\b(my|our) (lawyer|attorney|solicitor)\b|\b(i'?m|i am) (a |an )?(lawyer|attorney|solicitor)\b",
@@ -64,6 +70,7 @@ _LEGAL = [
 ]
 _HUMAN_RE = compile_any(_HUMAN)
 _LEGAL_RE = compile_any(_LEGAL)
+_WAITING_RE = compile_any([_WAITING])
 
 
 def check_escalation(text: str) -> dict[str, Any]:
@@ -72,3 +79,9 @@ def check_escalation(text: str) -> dict[str, Any]:
     human = hits(_HUMAN_RE, text) or ([fold(text).strip()] if re.fullmatch(r"\W*(agent|agente)\W*", fold(text)) else [])
     reason = "legal_threat" if legal else "customer_request" if human else None
     return {"handoff": reason is not None, "reason": reason, "matches": (legal + human)[:3]}
+
+
+def waiting(text: str) -> bool:
+    """Whether the whole message only asks whether anyone is there, says the customer is waiting, or nudges ("still
+    there?", "¿alguna novedad?"): a hand-off request to the bot, and no question for a person to answer."""
+    return bool(hits(_WAITING_RE, text))

@@ -201,9 +201,9 @@ def test_agent_assist_drafts_for_the_question_not_for_a_value_handed_over(
 
 @pytest.mark.parametrize(("question", "pings"), [
     ("Me han cobrado dos veces el mismo pedido. Quiero hablar con una persona.", ["Hola?", "Buenas tardes",
-                                                                                  "¿sigue ahí?"]),
+                                                                                  "¿sigue ahí?", "¿alguna novedad?"]),
     ("I was charged twice for the same order. I want to talk to a person.", ["hello? anyone?", "Good morning",
-                                                                             "thanks"]),
+                                                                             "thanks", "still there?", "any update?"]),
 ], ids=["es", "en"])  # fmt: skip
 def test_agent_assist_keeps_drafting_for_the_question_when_the_waiting_customer_greets(
     client: TestClient, keys: dict[str, dict[str, str]], question: str, pings: list[str]
@@ -216,7 +216,8 @@ def test_agent_assist_keeps_drafting_for_the_question_when_the_waiting_customer_
     first = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
     assert first["draft"]["question"] == question, first["draft"]
     # A waiting customer says hello or asks whether anyone is there: the draft answered that ("Buenas tardes" got a
-    # discount code's validity, "hello? anyone?" that the chat assistant is available 24/7) with its passages.
+    # discount code's validity, "hello? anyone?" that the chat assistant is available 24/7) with its passages; so
+    # were the nudges "still there?", "any update?" and "¿alguna novedad?" until 2026-12-07.
     for ping in pings:
         assert _chat(client, customer, session, ping)["route"] == "human"
         view = client.get(f"/v1/escalations/{escalation_id}", headers=agent).json()
