@@ -207,6 +207,10 @@ class KeyStore:
     def set_user(self, username: str, password: str, role: str = "agent") -> None:
         """Create or update the console user ``username`` with ``role`` (its password stored as a scrypt hash).
 
+        Every key the user got from sign-in is revoked in the same transaction: a password is reset because it
+        leaked, or a role changed on purpose, and a key signed in with the old password (or with the old role) does
+        not expire by itself.
+
         Raises:
             ApiKeyError: a bad role, an empty name, or a password the policy refuses
                 (``api.passwords.password_problem``: the message says why, never the password).
@@ -225,6 +229,8 @@ class KeyStore:
                 " DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, disabled = NULL",
                 (username, role, hashed, _now()),
             )
+            cur.execute("UPDATE api_keys SET revoked = ? WHERE name = ? AND revoked IS NULL",
+                        (_now(), USER_PREFIX + username))  # fmt: skip
 
     def users(self) -> builtins.list[dict[str, str | None]]:  # the method ``list`` shadows the builtin here
         """The console users (never their hashes)."""

@@ -119,6 +119,32 @@ def test_an_api_key_never_reaches_a_log_line(
     assert not [line for line in lines if secret in line], lines
 
 
+def test_a_new_password_or_role_ends_the_users_signed_in_keys(client: TestClient, api_config: ApiConfig) -> None:
+    # An admin whose password leaked is given a new one (and made an agent) with `supportbot keys user`: the key
+    # that whoever held the old password got from sign-in stayed an admin key, for good (a sign-in key does not
+    # expire), and went on deleting articles; `supportbot demo` said the previous demo's password "stops working".
+    store = KeyStore(api_config.keys_db, password_scrypt_n=2**14)
+    store.set_user("sec-reset", "violet tundra migrates slowly", "admin")
+    store.set_user("sec-other", "orange glacier hums quietly", "agent")
+
+    def sign_in(user: str, password: str) -> dict[str, str]:
+        signed = client.post("/v1/auth/signin", json={"username": user, "password": password})
+        assert signed.status_code == 201, signed.text
+        return {"Authorization": f"Bearer {signed.json()['key']}"}
+
+    old = sign_in("sec-reset", "violet tundra migrates slowly")
+    other = sign_in("sec-other", "orange glacier hums quietly")
+    assert client.get("/v1/auth/me", headers=old).json()["role"] == "admin"
+    store.set_user("sec-reset", "a lantern over quiet water", "agent")
+    assert client.get("/v1/auth/me", headers=old).status_code == 401
+    assert client.delete("/v1/kb/documents/no-such-article", headers=old).status_code == 401
+    assert [k for k in store.list(include_revoked=False) if k.name == "user:sec-reset"] == []
+    assert client.get("/v1/auth/me", headers=other).status_code == 200  # another user's sign-in is left alone
+    fresh = sign_in("sec-reset", "a lantern over quiet water")
+    assert client.get("/v1/auth/me", headers=fresh).json()["role"] == "agent"
+    store.close()
+
+
 def test_a_streamed_turn_runs_in_one_thread(
     client: TestClient, keys: dict[str, dict[str, str]], chat_service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
