@@ -285,9 +285,13 @@ CURP_CONTEXT = rf"(?i:\bcurp){NA}[^\d\n]{{0,20}}?{NB}(?P<v>{CURP_SHAPE}){NA}"
 RFC_CONTEXT = rf"(?i:\br\.?f\.?c\b\.?)[^\d\n]{{0,20}}?{NB}(?P<v>{RFC_SHAPE}){NA}"
 # The same for an account or card number introduced as such, its check digits mistyped.
 IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
+# What may stand between a card number's digit groups: a space, or a dash, dot, slash or underscore with a space on
+# either side or none ("4111 1111", "4111-1111", "4111.1111", "4111 / 1111", "4111_1111"); until 2026-12-07 only the
+# first two, and a full number typed with dots or slashes was stored in clear.
+CARD_SEP = r"(?:[ \t]?[-./_][ \t]?|[ \t])?"
 CARD_CONTEXT = (
     r"(?i:\b(?:tarjeta|card)(?:[ \t]+(?:number|n[úu]mero|n[º°]|no\.?))?)[^\d\n]{0,20}?"
-    r"(?<![\d-])(?P<v>\d{4}(?:[ -]?\d){9,15})(?!\d)"
+    rf"(?<![\d./_-])(?P<v>\d{{4}}(?:{CARD_SEP}\d){{9,15}})(?!\d)"
 )
 # Secrets the customer should never have typed, kept nowhere (a card's security code may not be stored at all, PCI
 # DSS 3.2): "cvv 123", "código de seguridad: 1234", "password: Hunter2!", "mi contraseña es perro2020".
@@ -302,7 +306,7 @@ PASSWORD_IS = (
     r"(?P<v>(?=[^\s.,;!?]*\d)[^\s.,;!?]{4,64})"
 )
 IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
-CARD = r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,17}(?!\d)"
+CARD = rf"(?<![\d./_-])[2-6]\d{{3}}(?:{CARD_SEP}\d){{9,17}}(?!\d)"
 ORDER_NB = rf"{NB}(?i:NB)[ -]?\d{{7}}{NA}"
 ORDER_CONTEXT = (
     r"(?i:\b(?:order|pedido|orden|purchase|compra|referencia|reference)"

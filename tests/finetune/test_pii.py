@@ -454,8 +454,33 @@ def test_more_ways_of_giving_personal_data_are_redacted(
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [
+        ("en", "my card is 4111.1111.1111.1111, charged twice", "4111.1111.1111.1111"),
+        ("en", "card number: 4111 - 1111 - 1111 - 1111 please refund", "4111 - 1111 - 1111 - 1111"),
+        ("es", "la tarjeta 5500/0000/0000/0004 me la rechazan", "5500/0000/0000/0004"),
+        ("es", "pagué con 4111_1111_1111_1111 ayer", "4111_1111_1111_1111"),
+        ("es", "tarjeta nº 5500 . 0000 . 0000 . 0004", "5500 . 0000 . 0000 . 0004"),
+    ],
+)
+def test_a_card_number_with_any_separator_between_its_groups_is_redacted(
+    redactor: Redactor, lang: str, text: str, value: str
+) -> None:
+    # Written with dots, slashes, underscores or a spaced dash between its groups, a full card number (Luhn-valid)
+    # was kept in clear in the conversation, the escalation queue and the agent console: only "4111 1111..." and
+    # "4111-1111-..." were card numbers.
+    start = text.index(value)
+    result = redactor.redact(text, lang)
+    covering = [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end]
+    assert covering == ["CARD"], (result.text, result.entities)
+    assert "1111" not in result.text and "0000" not in result.text, result.text
+
+
+@pytest.mark.parametrize(
     "text",
     [
+        "Version 4.1.1.1 of the app, build 2024.11.05, crashes at checkout.",
+        "Pedido del 12/03/2024 con 3 unidades, factura 2024/0001/0002.",
         "Hablé con Correos y con SEUR y ninguno sabe dónde está el paquete.",
         "I spoke with DHL twice, order 4821-AB is still in the depot.",
         "Gracias Nimbus Market, todo perfecto. Pedido del 12/03/2024, 3 unidades a 19,99 €.",
