@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.deps import Deps
+from graph.nodes.detect_language import query_language
 from graph.state import ChatState
 from retrieval.lexicon import OTHER, load_lexicon
 from retrieval.text import STOPWORDS, content_stems, overlap, words
@@ -61,7 +62,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     The passages are graded against the query with its typos fixed, as the search read it: graded on its misspelt
     words, "how do i chnage my pasword" (searched right: the account article first) was weak, rewritten to "chnage
     pasword", searched again and answered from the VAT article (a QA pass, 2026-12-07)."""
-    passages, lang = state.get("passages", []), state.get("lang", "en")
+    passages = state.get("passages", [])
+    lang = query_language(state, state.get("query", ""))  # an English question with lang es is graded as English
     query = respelt(state.get("query", ""), deps.kb, lang)
     score = max((relevance(query, p, lang) for p in passages[:3]), default=0.0)
     weak = score < deps.config.relevance_threshold
@@ -77,7 +79,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     confident = scope.get("score", 0.0) >= scope.get("threshold", 1.0) + CONFIDENT_MARGIN
     if unclear(state.get("text", query), lang) and not confident:
         return update | {"route": "out_of_scope", "reason": "unclear"}
-    deps.store.record_gap(state.get("text", query), lang)
+    deps.store.record_gap(state.get("text", query), state.get("lang", "en"))
     if confident and passages:
         # Confidently in the domain (misspelt, say): answer from the best passages; the output rails still check.
         return update | {"guardrails": {"relevance": {**verdict, "weak": False, "answered_anyway": True}}}

@@ -55,9 +55,17 @@ def test_a_question_in_the_other_language_than_the_one_asked_for_is_read_in_its_
     assert returns["shown"][0]["doc_id"] in {"return-policy-en", "how-to-return-en"}, returns["shown"]
     shipping = service.chat("¿Hacéis envíos a Canarias?", lang="en")
     assert shipping["route"] == "answered" and shipping["shown"][0]["doc_id"] == "delivery-times-en", shipping
-    # and the other way round, which worked before: an English question answered in Spanish
+    # and the other way round: an English question answered in Spanish; a later one on another topic was graded as
+    # Spanish, read as weak and searched again with the password topic (a QA pass in the browser, 2026-12-07)
     english = service.chat("How do I return an item?", lang="es")
     assert english["lang"] == "es" and english["shown"][0]["doc_id"] == "how-to-return-es", english["shown"]
+    first = service.chat("Hi, how do I reset my password?", lang="es", session_id="other-language-topics")
+    assert first["shown"][0]["doc_id"] == "recover-password-es", first["shown"]
+    refund = service.chat("How long does a refund take?", lang="es", session_id="other-language-topics")
+    assert refund["lang"] == "es" and refund["shown"][0]["doc_id"] == "refund-policy-es", (
+        refund["query"],
+        refund["shown"],
+    )
 
 
 def test_every_source_says_the_number_the_answer_cites_it_by(service: ChatService) -> None:
