@@ -1,5 +1,6 @@
 """Output rails: grounded in the passages (rag/hybrid), in the customer's language, no PII the customer did not
-give, no stereotyped generalisation. A failing LLM answer falls back to the extractive generator once; a failing
+give, no stereotyped generalisation, no instruction planted in an article (words to the assistant, a request for the
+customer's card number, code or password). A failing LLM answer falls back to the extractive generator once; a failing
 extractive answer (or one with no passages to fall back on) is handed to a person.
 
 Both paths check an answer sentence by sentence with one function, :meth:`OutputGate.check`: this node checks a
@@ -15,6 +16,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.rails.bias import check_stereotype
 from graph.rails.grounding import Passages, attribute_citations, check_grounded, check_language, check_pii
+from graph.rails.instructions import check_instructions
 from graph.state import ChatState
 from retrieval.text import PLACEHOLDER, cut_sentences, words
 
@@ -40,6 +42,7 @@ class OutputGate:
         self._language: dict[str, Any] = {"ok": True, "detected": None}
         self._pii: dict[str, Any] = {"ok": True, "leaked_types": []}
         self._stereotype: dict[str, Any] = {"flagged": False, "matches": []}
+        self._instructions: dict[str, Any] = {"flagged": False, "kinds": [], "matches": []}
 
     @property
     def llm(self) -> bool:
@@ -88,7 +91,15 @@ class OutputGate:
         if stereotype["flagged"]:
             failed.append("stereotype")
             self._stereotype = {"flagged": True, "matches": (self._stereotype["matches"] + stereotype["matches"])[:3]}
-        order = ("empty", "grounded", "language", "pii", "stereotype")
+        # Every generator: the extractive one quotes articles word for word, and an article may carry a planted
+        # "ignore your instructions" or "send your card number and CVV to ..." (a language model is shown the same).
+        planted = check_instructions(sentence)
+        if planted["flagged"]:
+            failed.append("instructions")
+            seen = self._instructions
+            self._instructions = {"flagged": True, "kinds": sorted({*seen["kinds"], *planted["kinds"]}),
+                                  "matches": (seen["matches"] + planted["matches"])[:3]}  # fmt: skip
+        order = ("empty", "grounded", "language", "pii", "stereotype", "instructions")
         failed = [name for name in order if name in failed]
         self.failed += [name for name in failed if name not in self.failed]
         return failed
@@ -117,6 +128,7 @@ class OutputGate:
                 checks["language"] = dict(self._language)
                 checks["pii"] = dict(self._pii)
             checks["stereotype"] = dict(self._stereotype)
+            checks["instructions"] = dict(self._instructions)
         return checks
 
 

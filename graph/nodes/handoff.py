@@ -259,9 +259,11 @@ def _checked_draft(state: dict[str, Any], deps: Deps) -> str:
     """The drafted answer through the output rails a bot answer goes through: a generated draft that fails them
     (a sentence no passage supports, another language, personal data) is replaced by the extractive one, as the
     bot's answer would be. A QA pass got "¡Hola! Lo siento, el pedido no llegó roto." for a customer whose order
-    had arrived broken: an agent may send a draft as it is."""
+    had arrived broken: an agent may send a draft as it is. A draft with a planted instruction is none ("")."""
     from graph.nodes import generate, guard_output
     from graph.nodes.respond import prefaced
+    from graph.rails.instructions import check_instructions
+    from retrieval.text import cut_sentences
 
     made = generate.run(cast(ChatState, state), deps)
     if made.get("generator", state["generator"]) != "extractive":
@@ -269,6 +271,10 @@ def _checked_draft(state: dict[str, Any], deps: Deps) -> str:
         if checked["guardrails"]["output"]["action"] != "ok":
             made = generate.run(cast(ChatState, {**state, "generator": "extractive", "mode": "rag"}), deps)
     answer = _OPENING_GREETING.sub("", _CITATION.sub("", prefaced(made))).strip()
+    if any(check_instructions(sentence)["flagged"] for sentence in cut_sentences(answer)):
+        # An article that speaks to the assistant or asks for the customer's card number, a code or a password (the
+        # bot's answer stops at the same output rail): the agent gets the plain fallback, and the passages to read.
+        return ""
     return answer[:1].upper() + answer[1:]
 
 
