@@ -96,6 +96,15 @@ TEMPLATES["queued"] = {
     "es": "Tu conversación ya está con nuestro equipo de atención al cliente: una persona te responderá aquí lo antes "
     "posible.",
 }
+# a greeting while the case waits in the queue ("hello?"): the bot's fresh "How can I help you today?" read as if the
+# hand-off had been forgotten (a QA pass in the browser, 2026-12-07)
+TEMPLATES["queued_greeting"] = {
+    "en": "Hello! Your conversation is waiting for a person from our support team, who will reply here as soon as "
+    "possible. Meanwhile, I can answer questions our help centre covers[, such as {topics}].",
+    "es": "¡Hola! Tu conversación está esperando a una persona de nuestro equipo de atención al cliente, que te "
+    "responderá aquí lo antes posible. Mientras tanto, puedo responderte sobre lo que cubre nuestro centro de "
+    "ayuda[, como {topics}].",
+}
 TEMPLATES["unsupported_answer"] = TEMPLATES["no_answer"]
 TEMPLATES |= REPLIES  # small talk: greeting, thanks, goodbye, identity
 
@@ -154,6 +163,15 @@ def template(
     return _OPTIONAL.sub(lambda m: m.group(1), text).replace("{topics}", named(titles, lang))
 
 
+def _queued(state: ChatState, deps: Deps) -> bool:
+    """Whether the session's case waits in the queue for a person (none has taken it yet)."""
+    store, session_id = getattr(deps, "store", None), state.get("session_id")
+    if store is None or not session_id:
+        return False
+    active = store.active_escalation(session_id)
+    return active is not None and active.get("status") == "open"
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Finish the turn: the route, the reply, the transcript and the topic for follow-ups."""
     route = state.get("route") or "answered"
@@ -163,6 +181,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     reason = state.get("reason", "")
     if route == "handoff" and state.get("guardrails", {}).get("handoff", {}).get("queued"):
         reason = "queued"
+    if route == "smalltalk" and reason == "greeting" and _queued(state, deps):
+        reason = "queued_greeting"
     answer = prefaced(state) if route == "answered" else template(reason, lang, topics, other)
     update: dict[str, Any] = {
         "route": route,

@@ -104,3 +104,13 @@ def test_replies_name_topics_when_there_are_some_and_drop_the_clause_otherwise()
             assert not set("{}[]") & set(bare) and "  " not in bare and " ." not in bare and " ," not in bare
             assert "Check-in" not in bare
     assert template("greeting", "en") == "Hello! How can I help you today?"
+
+
+def test_a_greeting_while_the_case_waits_in_the_queue_says_so(service: ChatService) -> None:
+    """A customer waiting for a person who writes "hello" was greeted as if the chat had just begun ("Hello! How can
+    I help you today?"), the hand-off forgotten (a QA pass in the browser)."""
+    service.chat("My parcel arrived broken", session_id="talk-queued")
+    service.request_handoff("talk-queued")
+    greeting = service.chat("hello", session_id="talk-queued")
+    assert greeting["route"] == "smalltalk" and "waiting for a person" in greeting["answer"], greeting["answer"]
+    assert service.chat("hola", session_id="talk-fresh")["answer"].startswith("¡Hola! ¿En qué puedo ayudarte?")
