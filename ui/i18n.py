@@ -59,8 +59,8 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "sent_to_agent": {"es": "Enviado a {agent}.", "en": "Sent to {agent}."},
     "back_to_bot": {
-        "es": "Nuestro equipo ha cerrado la conversación: te vuelve a atender el asistente.",
-        "en": "Our team has closed the conversation: the assistant is answering you again.",
+        "es": "Nuestro equipo te ha pasado de nuevo al asistente virtual, que vuelve a atenderte.",
+        "en": "Our team has passed you back to the virtual assistant, which is answering you again.",
     },
 }
 
