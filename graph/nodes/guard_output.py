@@ -10,6 +10,7 @@ this node then reuses that verdict instead of checking the same text twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -112,10 +113,18 @@ class OutputGate:
         return attribute_citations(sentence, self.support, self.lang, self.threshold)
 
     def finish(self) -> list[str]:
-        """Every rail the answer failed (an answer with no sentence at all fails ``empty``)."""
-        if not self.seen and "empty" not in self.failed:
+        """Every rail the answer failed (an answer with no sentence at all fails ``empty``, and so does a language
+        model's answer of only questions copied from the passages)."""
+        if "empty" not in self.failed and (not self.seen or (self.llm and all(map(self._quoted_question, self.seen)))):
             self.failed.insert(0, "empty")
         return list(self.failed)
+
+    def _quoted_question(self, sentence: str) -> bool:
+        """Whether ``sentence`` is a question the passages ask, copied ("¿Cuál es el plazo de reembolso? [1]", an
+        FAQ heading, was a language model's whole answer to a long complaint): an answer of only those says
+        nothing. A question of the model's own ("Which order do you mean?") is not one."""
+        text = " ".join(re.sub(r"\[\d+\]", " ", sentence).split())
+        return text.endswith("?") and text.casefold() in " ".join(self.published.split()).casefold()
 
     @property
     def checks(self) -> dict[str, Any]:

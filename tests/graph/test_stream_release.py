@@ -184,3 +184,17 @@ def test_service_streams_corrected_citations(llm_service: ChatService, monkeypat
     assert "[1]" in "".join(tokens) and f"[{wrong + 1}]" not in "".join(tokens)
     assert final["answer"] == "".join(tokens).strip() and final["replaced"] is False
     assert [s["chunk_id"] for s in final["sources"]] == [passages[0]["chunk_id"]]
+
+
+def test_an_llm_answer_of_only_a_question_copied_from_the_passages_is_no_answer(deps: Any) -> None:
+    """ "¿Cuál es el plazo de reembolso? [1]", an FAQ heading copied, was a hybrid answer to a long complaint (a QA
+    pass in the browser): it falls back to the extractive answer; a question of the model's own does not."""
+    state = _turn(deps, "fake")
+    asked = [s.strip() for p in state["passages"] for s in cut_sentences(p["text"]) if s.strip().endswith("?")]
+    assert asked, "the passages for QUESTION ask something"
+    copied = guard_output.run({**state, "answer": f"{asked[0]} [1]", "stream": False}, deps)  # type: ignore[typeddict-item]
+    assert (
+        copied["guardrails"]["output"]["action"] == "fallback" and "empty" in copied["guardrails"]["output"]["failed"]
+    )
+    own = guard_output.run({**state, "answer": "Which order do you mean?", "stream": False}, deps)  # type: ignore[typeddict-item]
+    assert "empty" not in own["guardrails"]["output"].get("failed", []), own["guardrails"]["output"]
