@@ -48,6 +48,9 @@ class ApiConfig:
     rate_limit_per_minute_staff: int = field(
         default=STAFF_RATE_LIMIT, metadata={"help": "requests per minute allowed per agent or admin key (the console)"}
     )
+    signin_per_minute: int = field(
+        default=60, metadata={"help": "console sign-in attempts per minute allowed per client address (its own limit)"}
+    )
     max_message_chars: int = field(default=40_000, metadata={"help": "longest chat message, in characters"})
     max_body_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest request body (413 above)"})
     cache_dir: Path | None = field(
@@ -81,6 +84,8 @@ class ApiConfig:
             raise ValueError("rate_limit_per_minute >= 1, max_message_chars >= 1 and max_body_bytes >= 1024 required")
         if self.rate_limit_per_minute_staff < 1:
             raise ValueError("rate_limit_per_minute_staff must be >= 1")
+        if self.signin_per_minute < 1:
+            raise ValueError("signin_per_minute must be >= 1")
         if self.database_url and self.database_url.split(":", 1)[0] not in ("postgresql", "postgres"):
             raise ValueError("database_url must be a postgresql:// URL (unset: SQLite files in the data home)")
         if self.redis_url and self.redis_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
@@ -117,6 +122,7 @@ class ApiConfig:
             "cors_origins": tuple(settings.cors_origins),
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "rate_limit_per_minute_staff": settings.rate_limit_per_minute_staff,
+            "signin_per_minute": settings.signin_per_minute,
             "max_message_chars": settings.max_message_chars,
             "database_url": settings.database_url,
             "redis_url": settings.redis_url,

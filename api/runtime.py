@@ -159,6 +159,9 @@ class Runtime:
         # Agent and admin keys (the console) get their own, higher limit; their buckets are their keys' own.
         self.staff_limiter = make_limiter(config.rate_limit_per_minute_staff, database=self.keys.db,
                                           redis_url=config.redis_url)  # fmt: skip
+        # Sign-in attempts per client address: their own limit, not the customers' (which an operator raises for the
+        # UI's one shared key: with it, an address could guess console passwords hundreds of times a minute).
+        self.signin_limiter = make_limiter(config.signin_per_minute, database=self.keys.db, redis_url=config.redis_url)
         self.metrics = Metrics()
         self.turns = SessionTurns()  # one message of a session at a time, waiting on the event loop
         self.service: Any | None = service

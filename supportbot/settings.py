@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="Requests per minute allowed per agent or admin key: a console signed in at /agent spends about "
         "100 a minute while the agent works a case (docs/ui.md).",
     )
+    signin_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Console sign-in attempts per minute allowed per client address; its own limit, so raising the "
+        "customers' (which the UI's visitors share) does not let an address guess passwords faster.",
+    )
     max_message_chars: int = Field(default=40_000, ge=1, description="Longest chat message accepted, in characters.")
     database_url: str | None = Field(
         default=None,

@@ -32,10 +32,10 @@ async def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) ->
     them leaves the worker threads to the other callers.
     """
     address = request.client.host if request.client else "?"
-    wait = await to_thread.run_sync(runtime.limiter.acquire, f"signin:{address}")
-    if wait > 0:  # guessing passwords is rate limited per client address
+    wait = await to_thread.run_sync(runtime.signin_limiter.acquire, f"signin:{address}")
+    if wait > 0:  # guessing passwords is rate limited per client address (SUPPORTBOT_SIGNIN_PER_MINUTE)
         raise HTTPException(429, "too many sign-in attempts; wait a minute",
-                            {"Retry-After": runtime.limiter.retry_after(wait)})  # fmt: skip
+                            {"Retry-After": runtime.signin_limiter.retry_after(wait)})  # fmt: skip
     issued = await to_thread.run_sync(runtime.keys.sign_in, body.username, body.password, limiter=password_checks())
     if issued is None:
         raise HTTPException(401, "wrong user name or password")
