@@ -52,6 +52,11 @@ def serve(
         fail(str(exc))
     from supportbot.cli._demo import port_is_free
 
+    if not config.pii_key:  # the hashes of what customers typed are keyed by a salt the same checkpoint holds
+        typer.echo("warning: SUPPORTBOT_PII_KEY is not set: anyone with a copy of the state database can find the "
+                   "DNI, phone and card numbers customers typed by trying values against the hashes kept with each "
+                   "conversation (every DNI in minutes); set it to a long random secret, the same on every replica "
+                   "(docs/api.md, Security)", err=True)  # fmt: skip
     if not port_is_free(host, port):  # before the service loads (seconds), as `ui` and `demo` check theirs
         fail(f"port {port} on {host} is already in use: pass another --port")
     if not keys.list(include_revoked=False):
