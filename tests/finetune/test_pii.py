@@ -477,6 +477,27 @@ def test_a_card_number_with_any_separator_between_its_groups_is_redacted(
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [
+        ("es", "devolvedme el dinero a la cuenta 2100 0418 45 0200051332 por favor", "2100 0418 45 0200051332"),
+        ("es", "mi número de cuenta es 2100-0418-45-0200051332", "2100-0418-45-0200051332"),
+        ("en", "refund to my Spanish account 21000418450200051332 thanks", "21000418450200051332"),
+    ],
+)
+def test_a_spanish_account_number_in_its_old_20_digit_form_is_redacted(
+    redactor: Redactor, lang: str, text: str, value: str
+) -> None:
+    # A customer copying their account from a bank letter ("código cuenta cliente") kept it in clear: only the IBAN
+    # form (ES91 2100 ...) was redacted (a security QA pass, 2026-12-07). Its check digits are verified.
+    start = text.index(value)
+    result = redactor.redact(text, lang)
+    covering = [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end]
+    assert covering == ["IBAN"], (result.text, result.entities)
+    wrong = text.replace(value, value.replace("45", "46", 1))  # a check digit off: a 20-digit reference, not a CCC
+    assert all(e.type != "IBAN" for e in redactor.redact(wrong, lang).entities), wrong
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Version 4.1.1.1 of the app, build 2024.11.05, crashes at checkout.",
