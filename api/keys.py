@@ -232,6 +232,21 @@ class KeyStore:
             cur.execute("UPDATE api_keys SET revoked = ? WHERE name = ? AND revoked IS NULL",
                         (_now(), USER_PREFIX + username))  # fmt: skip
 
+    def disable_user(self, username: str) -> None:
+        """Stop ``username`` signing in to the console, and revoke the keys their sign-ins got (a leaver, a
+        compromised account); :meth:`set_user` with a new password enables them again.
+
+        Raises:
+            ApiKeyError: no console user has that name.
+        """
+        with self.db.transaction() as cur:
+            done = cur.execute("UPDATE users SET disabled = COALESCE(disabled, ?) WHERE username = ?",
+                               (_now(), username))  # fmt: skip
+            if not done.rowcount:
+                raise ApiKeyError(f"no console user {username!r}: `supportbot keys users` lists them")
+            cur.execute("UPDATE api_keys SET revoked = ? WHERE name = ? AND revoked IS NULL",
+                        (_now(), USER_PREFIX + username))  # fmt: skip
+
     def users(self) -> builtins.list[dict[str, str | None]]:  # the method ``list`` shadows the builtin here
         """The console users (never their hashes)."""
         return self.db.query("SELECT username, role, created, disabled FROM users ORDER BY username")

@@ -83,11 +83,16 @@ def set_user(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input.", metavar=""
     ),
+    disable: bool = typer.Option(
+        False, "--disable", help="Stop the user signing in and end their signed-in sessions.", metavar=""
+    ),
 ) -> None:
     """Create or update a user who signs in to the agent console with a password (stored as a scrypt hash).
 
     The password needs at least 12 characters and may not be a common one, nor contain the user's name; run this
     again to give a user a new password (a user whose password predates the policy keeps signing in until then).
+    A new password or role, or --disable, revokes the keys the user's sign-ins got; a disabled user is enabled
+    again by giving them a new password.
     """
     import re
     import sys
@@ -96,6 +101,14 @@ def set_user(
 
     if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
         fail(f"invalid user name {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-'", code=2)
+    if disable:
+        try:
+            _store().disable_user(username)
+        except ApiKeyError as exc:
+            fail(str(exc))
+        typer.echo(f"console user {username} disabled, their signed-in sessions ended; `supportbot keys user "
+                   f"{username}` with a new password enables them again")  # fmt: skip
+        return
     not_text = "the password on standard input is not UTF-8 text"  # the password itself is never shown
     try:  # bytes that are not UTF-8 fail here (strict stdin) or come back as lone surrogates (a C locale)
         if password_stdin:
@@ -123,4 +136,5 @@ def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
     if not users:
         typer.echo("no console users: add one with `supportbot keys user NAME --role agent|admin`")
     for user in users:
-        typer.echo(f"{user['username']:<20}  {user['role']:<6}  {user['created']}")
+        disabled = f"  disabled {user['disabled']}" if user.get("disabled") else ""
+        typer.echo(f"{user['username']:<20}  {user['role']:<6}  {user['created']}{disabled}")

@@ -146,6 +146,50 @@ def test_a_new_password_or_role_ends_the_users_signed_in_keys(client: TestClient
     store.close()
 
 
+def test_a_disabled_user_can_neither_sign_in_nor_use_their_signed_in_keys(
+    client: TestClient, api_config: ApiConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A leaver or a compromised console account could not be stopped: nothing set users.disabled, and a sign-in key
+    # never expires (a security QA pass). `supportbot keys user NAME --disable` does both; a new password enables.
+    from typer.testing import CliRunner
+
+    from supportbot.cli import app as cli
+
+    store = KeyStore(api_config.keys_db, password_scrypt_n=2**14)
+    store.set_user("sec-leaver", "amber meadow sleeps tonight", "admin")
+    signed = client.post("/v1/auth/signin", json={"username": "sec-leaver", "password": "amber meadow sleeps tonight"})
+    headers = {"Authorization": f"Bearer {signed.json()['key']}"}
+    assert client.get("/v1/auth/me", headers=headers).status_code == 200
+    from supportbot.settings import get_settings
+
+    runner = CliRunner()
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(api_config.home))  # the CLI opens the app's own key store
+    monkeypatch.delenv("SUPPORTBOT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(cli, ["keys", "user", "sec-leaver", "--disable"])
+        assert result.exit_code == 0, result.output
+        assert client.get("/v1/auth/me", headers=headers).status_code == 401
+        again = client.post(
+            "/v1/auth/signin", json={"username": "sec-leaver", "password": "amber meadow sleeps tonight"}
+        )
+        assert again.status_code == 401, again.text
+        listed = runner.invoke(cli, ["keys", "users"])
+        assert "sec-leaver" in listed.output and "disabled" in listed.output, listed.output
+        unknown = runner.invoke(cli, ["keys", "user", "no-such-user", "--disable"])
+        assert unknown.exit_code == 1 and "no console user" in unknown.output, unknown.output
+        store.set_user("sec-leaver", "a new lantern over quiet water", "agent")  # enabled again, with a new password
+        assert (
+            client.post(
+                "/v1/auth/signin", json={"username": "sec-leaver", "password": "a new lantern over quiet water"}
+            ).status_code
+            == 201
+        )
+    finally:
+        store.close()
+        get_settings.cache_clear()  # the next test reads its own settings
+
+
 def test_raising_the_customer_limit_does_not_raise_the_sign_in_guesses_allowed(
     api_config: ApiConfig, chat_service: Any
 ) -> None:

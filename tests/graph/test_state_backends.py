@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.keys import KeyStore
+from api.keys import ApiKeyError, KeyStore
 from api.ratelimit import PostgresRateLimiter, RateLimiter, RedisRateLimiter, make_limiter
 from graph.config import GraphConfig
 from graph.db import DatabaseUnavailable, SchemaMissing, upgrade
@@ -157,6 +157,10 @@ def test_keys_revoked_on_one_replica_are_refused_by_the_other(key_stores: Callab
     assert len(set(owners)) == 1 and two.session_owner(session) == owners[0]
     one.set_user("ana", "correct horse", "agent")
     assert two.verify_user("ana", "correct horse") == "agent" and two.verify_user("ana", "wrong") is None
+    two.disable_user("ana")  # `supportbot keys user ana --disable` on either replica
+    assert one.verify_user("ana", "correct horse") is None
+    with pytest.raises(ApiKeyError, match="no console user"):
+        one.disable_user("nobody")
 
 
 def test_checkpointer_memory_is_shared(state_backend: str | None, tmp_path: Path) -> None:  # noqa: F811
