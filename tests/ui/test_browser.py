@@ -232,7 +232,7 @@ def test_an_agent_takes_over_a_spanish_conversation_and_gives_it_back_to_the_bot
 
             # The agent resolves; the bot answers the customer's next question.
             agent.get_by_role("button", name="Resolve", exact=True).click()
-            expect(customer.get_by_text("te vuelve a atender el asistente")).to_be_visible(timeout=30_000)
+            expect(customer.get_by_text("que vuelve a atenderte")).to_be_visible(timeout=30_000)  # back_to_bot
             box.fill(SPANISH_QUESTION)
             box.press("Enter")
             expect(customer.get_by_test_id("stExpander").filter(has_text="Fuentes").last).to_be_visible()
