@@ -17,7 +17,15 @@ from stdnum.es import nie as es_nie
 from typer.testing import CliRunner
 
 from finetune.output import OutputError
-from finetune.pii import ENTITY_TYPES, PIIError, PlaceholderMap, Redactor, redact_file, shared_redactor
+from finetune.pii import (
+    ENTITY_TYPES,
+    PIIError,
+    PlaceholderMap,
+    RedactionResult,
+    Redactor,
+    redact_file,
+    shared_redactor,
+)
 from finetune.pii_recognizers import RECOGNIZERS, s10_check_digit
 from finetune.prepare.cleaning import word_count
 from retrieval.text import PLACEHOLDER
@@ -400,6 +408,13 @@ def test_an_introduced_identity_number_is_redacted_whatever_its_letter(
     assert result.text == text.format(f"<{result.entities[0].type}_1>") and len(result.entities) == 1
 
 
+def _covering(redactor: Redactor, text: str, value: str, lang: str) -> tuple[list[str], RedactionResult]:
+    """The types of the entities that cover ``value`` in ``text``, and the redaction result."""
+    start = text.index(value)
+    result = redactor.redact(text, lang)
+    return [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end], result
+
+
 @pytest.mark.parametrize(
     ("lang", "text", "value", "kind"),
     [
@@ -447,9 +462,7 @@ def test_more_ways_of_giving_personal_data_are_redacted(
     redactor: Redactor, lang: str, text: str, value: str, kind: str
 ) -> None:
     """What the PII benchmark's dev split found leaking (benchmarks/pii.py): written anew here, not copied."""
-    start = text.index(value)
-    result = redactor.redact(text, lang)
-    covering = [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end]
+    covering, result = _covering(redactor, text, value, lang)
     assert covering == [kind], (result.text, result.entities)
 
 
@@ -469,9 +482,7 @@ def test_a_card_number_with_any_separator_between_its_groups_is_redacted(
     # Written with dots, slashes, underscores or a spaced dash between its groups, a full card number (Luhn-valid)
     # was kept in clear in the conversation, the escalation queue and the agent console: only "4111 1111..." and
     # "4111-1111-..." were card numbers.
-    start = text.index(value)
-    result = redactor.redact(text, lang)
-    covering = [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end]
+    covering, result = _covering(redactor, text, value, lang)
     assert covering == ["CARD"], (result.text, result.entities)
     assert "1111" not in result.text and "0000" not in result.text, result.text
 
@@ -489,9 +500,7 @@ def test_a_spanish_account_number_in_its_old_20_digit_form_is_redacted(
 ) -> None:
     # A customer copying their account from a bank letter ("código cuenta cliente") kept it in clear: only the IBAN
     # form (ES91 2100 ...) was redacted (a security QA pass, 2026-12-07). Its check digits are verified.
-    start = text.index(value)
-    result = redactor.redact(text, lang)
-    covering = [e.type for e in result.entities if e.start <= start and start + len(value) <= e.end]
+    covering, result = _covering(redactor, text, value, lang)
     assert covering == ["IBAN"], (result.text, result.entities)
     wrong = text.replace(value, value.replace("45", "46", 1))  # a check digit off: a 20-digit reference, not a CCC
     assert all(e.type != "IBAN" for e in redactor.redact(wrong, lang).entities), wrong
