@@ -167,7 +167,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if deps.scope is None:
         return {"guardrails": {"scope": {"skipped": "no scope model for this search backend"}}}
     query = state.get("query", "")
-    lang = query_language(state, query)
+    lang = query_language(state)
     own = without_asides(state.get("message_query") or query)
     followup = bool(state.get("guardrails", {}).get("followup", {}).get("resolved"))
     judged = query if followup else own

@@ -20,6 +20,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     lang = requested or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
     # requested: the caller fixed the language, and no later rail (small talk, another language) changes it
     verdict: dict[str, Any] = {"lang": lang, "other": None, "requested": requested is not None}
+    if requested:  # the language the message is written in, which the rails and the search read it in
+        verdict["written"] = detect_language(text) or requested
     update: dict[str, Any] = {"text": text, "lang": lang}
     if not re.search(r"[^\W_]", text):
         update |= {"route": "out_of_scope", "reason": "empty"}
@@ -40,13 +42,12 @@ def kb_language(kb: object) -> str:
     return "es" if share.get("es", 0.0) > share.get("en", 0.0) else "en"
 
 
-def query_language(state: ChatState, query: str) -> str:
-    """The language to read ``query`` in: the answer's, unless the caller fixed the answer's language (``lang`` of
-    the API) and the query is written in the other. "¿Cómo devuelvo un producto?" with ``lang: en`` was searched as
-    English (the English embedder, English stems) and answered from the gift-cards article, and "¿Hacéis envíos a
-    Canarias?" refused as out of scope; the scope rail and the search read it as Spanish now, and the English version
-    of what the search finds is shown."""
-    lang = state.get("lang", "en")
-    if not (state.get("guardrails") or {}).get("language", {}).get("requested"):
-        return lang
-    return detect_language(query) or lang
+def query_language(state: ChatState) -> str:
+    """The language to read the customer's message (and the query built from it) in: the answer's, unless the
+    caller fixed the answer's language (``lang`` of the API) and the message is written in the other (``written``,
+    detected once by :func:`run`). "¿Cómo devuelvo un producto?" with ``lang: en`` was searched as English (the
+    English embedder, English stems) and answered from the gift-cards article, and "¿Hacéis envíos a Canarias?"
+    refused as out of scope; the scope rail and the search read it as Spanish now, and the English version of what
+    the search finds is shown."""
+    written = (state.get("guardrails") or {}).get("language", {}).get("written")  # set only when lang was fixed
+    return str(written or state.get("lang", "en"))

@@ -63,7 +63,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     words, "how do i chnage my pasword" (searched right: the account article first) was weak, rewritten to "chnage
     pasword", searched again and answered from the VAT article (a QA pass, 2026-12-07)."""
     passages = state.get("passages", [])
-    lang = query_language(state, state.get("query", ""))  # an English question with lang es is graded as English
+    lang = query_language(state)  # an English question with lang es is graded as English
     query = respelt(state.get("query", ""), deps.kb, lang)
     score = max((relevance(query, p, lang) for p in passages[:3]), default=0.0)
     weak = score < deps.config.relevance_threshold

@@ -19,7 +19,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     the test split (docs/finetune.md, "Copy bias and three passages")."""
     query, lang = state.get("query", ""), state.get("lang", "en")
     results = deps.kb.search_vector(
-        query, deps.embed(query), k=deps.config.k, query_lang=query_language(state, query), prefer=lang
+        query, deps.embed(query), k=deps.config.k, query_lang=query_language(state), prefer=lang
     )
     if deps.config.llm_passages and state.get("generator", "extractive") != "extractive":
         results = results[: deps.config.llm_passages]
