@@ -1,7 +1,7 @@
 """Presidio recognizers for the personal data customers type into a Spanish/English support chat.
 
 Every recognizer is a regular expression plus, where the format has one, a checksum: python-stdnum's (DNI/NIE letter,
-CIF control, IBAN mod-97 and layout, card Luhn, CURP, RFC) and the UPU S10 tracking digit, which it lacks.
+CIF control, IBAN mod-97 and layout, card Luhn, CURP, RFC, US SSN) and the UPU S10 tracking digit, which it lacks.
 Context-introduced values ("me llamo X", "pedido 12345678", "tracking 1Z...") capture only the value in a named group
 ``v``. Patterns of both languages run for either language: customers mix them and language detection errs on short
 turns. The spaCy pipelines are blank (tokenizer only, nothing to download); the analyzer uses them only to tokenize.
@@ -27,6 +27,7 @@ from stdnum.es import dni as es_dni
 from stdnum.es import nie as es_nie
 from stdnum.mx import curp as mx_curp
 from stdnum.mx import rfc as mx_rfc
+from stdnum.us import ssn as us_ssn
 
 from retrieval.language import strip_accents
 
@@ -106,6 +107,11 @@ def iban_valid(value: str) -> bool:
     the bank and account number is not required (a mistyped account with the right IBAN check digits is still an
     account number)."""
     return stdnum_iban.is_valid(_alnum(value), check_country=False)
+
+
+def ssn_valid(value: str) -> bool:
+    """US social security number: area, group and serial python-stdnum accepts (not 000, 666 or 9xx, ...)."""
+    return us_ssn.is_valid(_alnum(value))
 
 
 def s10_check_digit(serial: str) -> int:
@@ -284,6 +290,18 @@ CURP = rf"{NB}{CURP_SHAPE}{NA}"
 RFC = rf"{NB}{RFC_SHAPE}{NA}"
 CURP_CONTEXT = rf"(?i:\bcurp){NA}[^\d\n]{{0,20}}?{NB}(?P<v>{CURP_SHAPE}){NA}"
 RFC_CONTEXT = rf"(?i:\br\.?f\.?c\b\.?)[^\d\n]{{0,20}}?{NB}(?P<v>{RFC_SHAPE}){NA}"
+# Social security numbers: a US one written bare (3-2-4 digits with dashes, checked by python-stdnum) or introduced as
+# one ("SSN", "social security", Spanish "seguro social"), and a Spanish (12 digits: province, number, control) or
+# Mexican IMSS one (11) introduced as such ("NSS", "NUSS", "número de la Seguridad Social", "afiliación").
+SSN = rf"{NB}\d{{3}}-\d{{2}}-\d{{4}}{NA}"
+SSN_CONTEXT = (
+    r"(?i:\bssn|\bsocial[ \t]+security|\bseguro[ \t]+social)(?![\p{L}])[^\d\n]{0,20}?"
+    rf"{NB}(?P<v>\d{{3}}[ -]?\d{{2}}[ -]?\d{{4}})(?![ /.-]?\d)"
+)
+NSS_CONTEXT = (
+    r"(?i:\b(?:nuss|nss|imss)|\bseguridad[ \t]+social|\bseguro[ \t]+social|\bafiliaci[oó]n)(?![\p{L}])[^\d\n]{0,25}?"
+    rf"{NB}(?P<v>\d{{2}}(?:[ /.-]?\d){{9,10}})(?![ /.-]?\d)"
+)
 # The same for an account or card number introduced as such, its check digits mistyped.
 IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
 # What may stand between a card number's digit groups: a space, or a dash, dot, slash or underscore with a space on
@@ -406,6 +424,9 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("CURP", "curp_context", CURP_CONTEXT, 0.85, None),
     ("RFC", "rfc_context", RFC_CONTEXT, 0.85, None),
     ("NIE", "nie_context", NIE_CONTEXT, 0.85, None),
+    ("SSN", "ssn", SSN, 1.0, checked(ssn_valid)),
+    ("SSN", "ssn_context", SSN_CONTEXT, 0.85, None),
+    ("SSN", "nss_context", NSS_CONTEXT, 0.85, None),
     ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
     ("CARD", "card_context", CARD_CONTEXT, 0.85, None),
     ("SECRET", "card_code", CARD_CODE, 0.9, None),

@@ -507,6 +507,41 @@ def test_a_spanish_account_number_in_its_old_20_digit_form_is_redacted(
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [
+        ("en", "My SSN is 536-22-8726 if you need it", "536-22-8726"),
+        ("en", "social security number: 536 22 8726, thanks", "536 22 8726"),
+        ("en", "ssn 536228726", "536228726"),
+        ("en", "they asked for my social security no. 536-22-8726", "536-22-8726"),
+        ("en", "For the tax form: 536-22-8726.", "536-22-8726"),
+        ("es", "Mi número de la seguridad social es 28/12345678/40", "28/12345678/40"),
+        ("es", "NSS: 281234567840", "281234567840"),
+        ("es", "mi nº de afiliación a la Seguridad Social 28 1234567840", "28 1234567840"),
+        ("es", "el NUSS 28-12345678-40 de mi madre", "28-12345678-40"),
+    ],
+)
+def test_a_social_security_number_is_redacted(redactor: Redactor, lang: str, text: str, value: str) -> None:
+    # A US social security number or a Spanish one (número de la Seguridad Social, NSS/NUSS) was kept in clear in the
+    # conversation, the escalation queue, the agent console and the fine-tuning data (a DPO QA pass, 2026-12-07). A
+    # bare US one must pass python-stdnum's check; one introduced as such need not.
+    covering, result = _covering(redactor, text, value, lang)
+    assert covering == ["SSN"], (result.text, result.entities)
+    assert not _leaks(value, result.text), result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tracking reference 666-12-3456 from the courier, order placed 2024-11-05.",
+        "Llamé al 900-12-3456 y no contestan",
+        "The seguridad of the payment: 3 attempts, 12 items, ref 2812345678.",
+    ],
+)
+def test_a_number_shaped_like_an_ssn_that_is_not_one_is_left_alone(redactor: Redactor, text: str) -> None:
+    assert all(e.type != "SSN" for e in redactor.redact(text, "en").entities), text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Version 4.1.1.1 of the app, build 2024.11.05, crashes at checkout.",
