@@ -31,6 +31,7 @@ ENTITY_TYPES = (
     "SECRET",  # a card's security code or a password the customer typed
     "CURP", "RFC",  # Mexican identity and tax numbers
     "SSN",  # a social security number: US, Spanish (NSS) or Mexican (IMSS)
+    "PASSPORT",  # a passport number the customer introduces as one
     "DATE_OF_BIRTH",  # only where the customer says it is one: an order's or a delivery's date is not
 )  # fmt: skip
 # The store's published contacts (see data/kb: contact-customer-service) and its documented example order id.

@@ -302,6 +302,14 @@ NSS_CONTEXT = (
     r"(?i:\b(?:nuss|nss|imss)|\bseguridad[ \t]+social|\bseguro[ \t]+social|\bafiliaci[oó]n)(?![\p{L}])[^\d\n]{0,25}?"
     rf"{NB}(?P<v>\d{{2}}(?:[ /.-]?\d){{9,10}})(?![ /.-]?\d)"
 )
+# A passport number introduced as such ("pasaporte", "passport", "passeport", "Reisepass"): letters and digits in the
+# forms EU, US and UK passports take (Spain "PAA123456", Italy "YA1234567", France "12AB34567", Germany "C01X00T47",
+# the US and UK nine digits), at least four digits; a few words at most between, never an order's or a booking's.
+PASSPORT_CONTEXT = (
+    r"(?i:\bpasaporte|\bpassport|\bpasseport|\breisepass)(?![\p{L}])"
+    r"(?:(?!(?i:pedido|order|compra|reserva|booking|factura|invoice))[^\d\n?!]){0,15}?"
+    r"(?<![\p{L}\d_])(?P<v>(?i:[A-Z]{1,3}[ -]\d{6,9}|(?=(?:[A-Z]*\d){4})[A-Z\d]{6,10}))(?![\p{L}\d_])"
+)
 # The same for an account or card number introduced as such, its check digits mistyped.
 IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
 # What may stand between a card number's digit groups: a space, or a dash, dot, slash or underscore with a space on
@@ -427,6 +435,7 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("SSN", "ssn", SSN, 1.0, checked(ssn_valid)),
     ("SSN", "ssn_context", SSN_CONTEXT, 0.85, None),
     ("SSN", "nss_context", NSS_CONTEXT, 0.85, None),
+    ("PASSPORT", "passport_context", PASSPORT_CONTEXT, 0.85, None),
     ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
     ("CARD", "card_context", CARD_CONTEXT, 0.85, None),
     ("SECRET", "card_code", CARD_CODE, 0.9, None),

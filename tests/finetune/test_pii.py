@@ -542,6 +542,39 @@ def test_a_number_shaped_like_an_ssn_that_is_not_one_is_left_alone(redactor: Red
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [
+        ("es", "Mi pasaporte es PAA123456, lo necesitáis?", "PAA123456"),
+        ("es", "nº de pasaporte: paa 123456", "paa 123456"),
+        ("en", "Passport number: 533380006 (US)", "533380006"),
+        ("en", "my passport no. is C01X00T47, German", "C01X00T47"),
+        ("es", "Pasaporte italiano YA1234567", "YA1234567"),
+        ("en", "passport 12AB34567 issued in Paris", "12AB34567"),
+        ("en", "UK passport 925076473.", "925076473"),
+    ],
+)
+def test_a_passport_number_is_redacted(redactor: Redactor, lang: str, text: str, value: str) -> None:
+    # A passport number (Spanish, other EU, US, UK) introduced as such was kept in clear in the conversation, the
+    # escalation queue, the agent console and the fine-tuning data (a DPO QA pass, 2026-12-07).
+    covering, result = _covering(redactor, text, value, lang)
+    assert covering == ["PASSPORT"], (result.text, result.entities)
+    assert not _leaks(value, result.text), result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My passport expires on 12/05/2030, can I still order?",
+        "¿Puedo enseñar el pasaporte para recoger el pedido 12345678?",
+        "I lost my passport. Order 12345678 never arrived.",
+        "Do you ship passport covers? Model PC2024 in black.",
+    ],
+)
+def test_a_passport_mentioned_without_its_number_is_left_alone(redactor: Redactor, text: str) -> None:
+    assert all(e.type != "PASSPORT" for e in redactor.redact(text, "en").entities), text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Version 4.1.1.1 of the app, build 2024.11.05, crashes at checkout.",
@@ -730,7 +763,9 @@ def test_cli_prints_a_one_line_summary_on_stderr(tmp_path: Path) -> None:
 
 # Repetitive messages as long as the chat accepts (api.models.MESSAGE_CAP): "1-1-1-..." made the URL pattern try a
 # host name at every hyphen (quadratic: 100,000 characters ran over its time limit and the chat answered 500).
-@pytest.mark.parametrize("unit", ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de "])
+@pytest.mark.parametrize(
+    "unit", ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de ", "passport A1", "nss 1 "]
+)
 def test_a_message_as_long_as_the_chat_accepts_is_checked_in_time(redactor: Redactor, unit: str) -> None:
     text = unit * (100_000 // len(unit))
     assert isinstance(redactor.redact(text, "es").text, str)
