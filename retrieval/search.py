@@ -131,11 +131,12 @@ class KnowledgeBase:
         self.data = data
         self.embedder = embedder
         self.config = config
-        self.twin_of: dict[str, str] = {}
+        self.twin_of: dict[str, str] = {}  # both ways: translation_of may be set on one side only
         for doc in data.documents.values():
             twin = data.documents.get(doc.translation_of or "")
             if twin is not None and twin.duplicate_of is None and doc.duplicate_of is None:
                 self.twin_of[doc.id] = twin.id
+                self.twin_of.setdefault(twin.id, doc.id)
         live = [doc.lang for doc in data.documents.values() if doc.duplicate_of is None]
         self.language_share = {lang: live.count(lang) / len(live) for lang in set(live)} if live else {}
         self.lexicon = load_lexicon(config.lexicon)
@@ -385,12 +386,9 @@ class KnowledgeBase:
             return None
         if qlang not in self._foreign:  # a benign race: two threads compute the same mask
             documents = self.data.documents
-            twins: dict[str, set[str]] = {}
-            for doc_id, twin in self.twin_of.items():  # translation_of may be set on one side only
-                twins.setdefault(doc_id, set()).add(twin)
-                twins.setdefault(twin, set()).add(doc_id)
+            twin_of = self.twin_of
             reachable = {
-                doc_id: doc.lang == qlang or any(documents[t].lang == qlang for t in twins.get(doc_id, ()))
+                doc_id: doc.lang == qlang or (doc_id in twin_of and documents[twin_of[doc_id]].lang == qlang)
                 for doc_id, doc in documents.items()
             }
             self._foreign[qlang] = np.array([not reachable[d] for d in self.data.chunk_doc_ids], bool)

@@ -49,6 +49,27 @@ def test_search_finds_the_article_in_the_query_language(index: Path, query: str,
     assert all(r.lang == lang for r in results)  # twins are folded into the query's language
 
 
+@pytest.mark.parametrize(("linked", "lang"), [("es", "es"), ("es", "en"), ("en", "es"), ("en", "en")])
+def test_a_translation_linked_from_one_side_only_is_folded_either_way(
+    small_kb: Path, tmp_path: Path, linked: str, lang: str
+) -> None:
+    # A help centre links its translations from one side (the Spanish export names the English original); a
+    # Spanish query then listed the English twin as well, often first ("cuánto cuesta imprimir en color" ->
+    # printing-en, impresion-es), because only the side carrying translation_of was folded.
+    records = [json.loads(line) for line in small_kb.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        if record["lang"] != linked:
+            record.pop("translation_of", None)
+    kb_file = tmp_path / "one-side.jsonl"
+    kb_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    ingest([kb_file], tmp_path / "idx")
+    kb = KnowledgeBase.open(tmp_path / "idx")
+    query = {"es": "¿cuántos días tengo para devolver un artículo?", "en": "how many days do I have to return it?"}
+    results = kb.search(query[lang], k=6)
+    assert results[0].doc_id == f"return-policy-{lang}"
+    assert all(r.lang == lang for r in results)
+
+
 def test_filters_by_language_and_tag(index: Path) -> None:
     kb = KnowledgeBase.open(index)
     assert {r.lang for r in kb.search("refund", k=10, lang="es")} == {"es"}
