@@ -32,6 +32,7 @@ ENTITY_TYPES = (
     "CURP", "RFC",  # Mexican identity and tax numbers
     "SSN",  # a social security number: US, Spanish (NSS) or Mexican (IMSS)
     "PASSPORT",  # a passport number the customer introduces as one
+    "LICENSE_PLATE",  # a vehicle's registration the customer introduces as one
     "DATE_OF_BIRTH",  # only where the customer says it is one: an order's or a delivery's date is not
 )  # fmt: skip
 # The store's published contacts (see data/kb: contact-customer-service) and its documented example order id.

@@ -310,6 +310,16 @@ PASSPORT_CONTEXT = (
     r"(?:(?!(?i:pedido|order|compra|reserva|booking|factura|invoice))[^\d\n?!]){0,15}?"
     r"(?<![\p{L}\d_])(?P<v>(?i:[A-Z]{1,3}[ -]\d{6,9}|(?=(?:[A-Z]*\d){4})[A-Z\d]{6,10}))(?![\p{L}\d_])"
 )
+# A vehicle's registration introduced as such ("matrícula", "placa", "licence plate", "registration"): the Spanish
+# forms ("1234 BCD", its consonants only; the provincial "M-1234-AB") and the British one ("AB12 CDE").
+PLATE_SHAPE = (
+    r"(?i:\d{4}[ -]?[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{1,2}[ -]?\d{4}[ -]?[A-Z]{1,2})|[A-Z]{2}\d{2}[ ]?[A-Z]{3}"
+)
+PLATE_CONTEXT = (
+    r"(?i:\bmatr[ií]cula|\bplaca|\blicen[cs]e[ \t]+plate|\bnumber[ \t]+plate|\bregistration|\breg\.|\bkennzeichen)"
+    r"(?![\p{L}])(?:(?!(?i:pedido|order|compra|reserva|booking|factura|invoice))[^\d\n?!]){0,15}?"
+    rf"(?<![\p{{L}}\d_])(?P<v>{PLATE_SHAPE})(?![\p{{L}}\d_])"
+)
 # The same for an account or card number introduced as such, its check digits mistyped.
 IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
 # What may stand between a card number's digit groups: a space, or a dash, dot, slash or underscore with a space on
@@ -436,6 +446,7 @@ RECOGNIZERS: list[tuple[str, str, str, float, Refiner | None]] = [
     ("SSN", "ssn_context", SSN_CONTEXT, 0.85, None),
     ("SSN", "nss_context", NSS_CONTEXT, 0.85, None),
     ("PASSPORT", "passport_context", PASSPORT_CONTEXT, 0.85, None),
+    ("LICENSE_PLATE", "plate_context", PLATE_CONTEXT, 0.85, None),
     ("IBAN", "iban_context", IBAN_CONTEXT, 0.85, partial(refine_iban, check=False)),
     ("CARD", "card_context", CARD_CONTEXT, 0.85, None),
     ("SECRET", "card_code", CARD_CODE, 0.9, None),

@@ -575,6 +575,37 @@ def test_a_passport_mentioned_without_its_number_is_left_alone(redactor: Redacto
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [
+        ("es", "La matrícula del coche es 1234 BCD, aparcado en la puerta", "1234 BCD"),
+        ("es", "mi matrícula: 1234-bcd", "1234-bcd"),
+        ("es", "la placa del vehículo M-1234-AB", "M-1234-AB"),
+        ("en", "My licence plate is AB12 CDE, the car is outside", "AB12 CDE"),
+        ("en", "license plate 5678XYZ from Spain", "5678XYZ"),
+        ("en", "registration number B 1234 XY", "B 1234 XY"),
+    ],
+)
+def test_a_vehicle_licence_plate_is_redacted(redactor: Redactor, lang: str, text: str, value: str) -> None:
+    # A customer's car registration (collection at the store, a delivery to the car) identifies its owner and was
+    # kept in clear in the conversation, the escalation queue and the agent console (a DPO QA pass, 2026-12-07).
+    covering, result = _covering(redactor, text, value, lang)
+    assert covering == ["LICENSE_PLATE"], (result.text, result.entities)
+    assert not _leaks(value, result.text), result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La matrícula del curso 2024 cuesta 300 euros.",
+        "The fan runs at 5000 RPM and the mouse at 1600 DPI.",
+        "Registration 2024 was easy, order 1234 BCD arrived.",
+    ],
+)
+def test_a_number_near_a_plate_word_that_is_not_a_plate_is_left_alone(redactor: Redactor, text: str) -> None:
+    assert all(e.type != "LICENSE_PLATE" for e in redactor.redact(text, "es").entities), text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Version 4.1.1.1 of the app, build 2024.11.05, crashes at checkout.",
@@ -764,7 +795,8 @@ def test_cli_prints_a_one_line_summary_on_stderr(tmp_path: Path) -> None:
 # Repetitive messages as long as the chat accepts (api.models.MESSAGE_CAP): "1-1-1-..." made the URL pattern try a
 # host name at every hyphen (quadratic: 100,000 characters ran over its time limit and the chat answered 500).
 @pytest.mark.parametrize(
-    "unit", ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de ", "passport A1", "nss 1 "]
+    "unit",
+    ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de ", "passport A1", "nss 1 ", "placa M"],
 )
 def test_a_message_as_long_as_the_chat_accepts_is_checked_in_time(redactor: Redactor, unit: str) -> None:
     text = unit * (100_000 // len(unit))
