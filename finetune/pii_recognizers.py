@@ -312,9 +312,7 @@ PASSPORT_CONTEXT = (
 )
 # A vehicle's registration introduced as such ("matrícula", "placa", "licence plate", "registration"): the Spanish
 # forms ("1234 BCD", its consonants only; the provincial "M-1234-AB") and the British one ("AB12 CDE").
-PLATE_SHAPE = (
-    r"(?i:\d{4}[ -]?[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{1,2}[ -]?\d{4}[ -]?[A-Z]{1,2})|[A-Z]{2}\d{2}[ ]?[A-Z]{3}"
-)
+PLATE_SHAPE = r"(?i:\d{4}[ -]?[BCDFGHJKLMNPRSTVWXYZ]{3}|[A-Z]{1,2}[ -]?\d{4}[ -]?[A-Z]{1,2})|[A-Z]{2}\d{2}[ ]?[A-Z]{3}"
 PLATE_CONTEXT = (
     r"(?i:\bmatr[ií]cula|\bplaca|\blicen[cs]e[ \t]+plate|\bnumber[ \t]+plate|\bregistration|\breg\.|\bkennzeichen)"
     r"(?![\p{L}])(?:(?!(?i:pedido|order|compra|reserva|booking|factura|invoice))[^\d\n?!]){0,15}?"
