@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from retrieval.language import language_tag
+from retrieval.language import language_tag, other_language
 from retrieval.text import PLACEHOLDER
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl", ".csv")
@@ -384,6 +384,14 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
         if tag is None:
             raise LoadError(path, f"document {doc_id!r}: lang must be 'en' or 'es', got {lang!r}", line)
         lang = tag
+    title = clean_text(str(raw.get("title") or ""))
+    # Detection at ingest chooses between es and en only: an article in another language (a French page saved into
+    # the folder by mistake) was stored as Spanish and quoted to Spanish customers. The first 2,000 characters tell.
+    if lang is None and (other := other_language(f"{title}\n{text}"[:2000])) is not None:
+        written = "another script" if other == "other_script" else other.capitalize()
+        reason = (f"document {doc_id!r} reads as {written}: the knowledge base holds Spanish and English articles"
+                  " (if it is one of them, say so with lang: es or lang: en)")  # fmt: skip
+        raise LoadError(path, reason, line)
     url = raw.get("url") or None
     if url is not None and not _safe_url(str(url)):
         reason = f"document {doc_id!r}: url must be an http(s) address or a path, got {str(url)[:80]!r}"
@@ -405,7 +413,7 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     return Document(
         id=doc_id,
         text=text,
-        title=clean_text(str(raw.get("title") or "")),
+        title=title,
         lang=lang,
         url=str(url) if url is not None else None,
         tags=[str(t) for t in tags],

@@ -97,6 +97,23 @@ def test_a_locale_names_the_language(tmp_path: Path) -> None:
     assert (docs["hours-en"].lang, docs["horario"].lang, docs["x"].lang) == ("en", "es", "es")
 
 
+def test_an_article_in_a_third_language_without_lang_is_refused(tmp_path: Path) -> None:
+    """A French page dropped into the help centre's folder by mistake was ingested as Spanish (detection chooses
+    between es and en only), answered Spanish customers in French and counted in the report's languages as 'es'."""
+    french = (
+        "---\nid: horaires-fr\ntitle: Heures d'ouverture\n---\nLa bibliothèque centrale est ouverte du lundi au "
+        "vendredi de 8h30 à 21h00 et le samedi de 10h00 à 14h00. Elle est fermée le dimanche et les jours fériés.\n"
+    )
+    write(tmp_path / "horaires-fr.md", french)
+    with pytest.raises(LoadError, match=r"horaires-fr.*French.*lang: es or lang: en"):
+        load_documents([tmp_path / "horaires-fr.md"])
+    write(tmp_path / "horaires-fr.md", french.replace("title:", "lang: es\ntitle:"))  # the author's word stands
+    assert load_documents([tmp_path / "horaires-fr.md"])[0].lang == "es"
+    spanish = "Abrimos de lunes a viernes de 9 a 14 y los sábados por la mañana."
+    write(tmp_path / "ok.jsonl", f'{{"id": "h", "text": "{spanish}"}}\n')
+    assert load_documents([tmp_path / "ok.jsonl"])[0].lang is None
+
+
 def test_folders_skip_readme_hidden_and_unsupported_files(tmp_path: Path) -> None:
     write(tmp_path / "README.md", "# About this folder")
     write(tmp_path / ".hidden" / "x.md", "secret")
