@@ -167,11 +167,15 @@ def _scan(store: Reader, checkpoints: Checkpoints, owners: Reader | None, cutoff
     return found
 
 
+def _counts() -> dict[str, Any]:
+    """What a deletion reports, all zero: sessions and escalations per language, and rows of each kind."""
+    return {"sessions": {"total": 0, "by_lang": {}}, "checkpoints": 0, "escalations": {"total": 0, "by_lang": {}},
+            "escalation_events": 0, "messages": 0, "feedback": 0, "session_owners": 0}  # fmt: skip
+
+
 def _report(days: int, cutoff: float, dry_run: bool, include_open: bool) -> dict[str, Any]:
     return {"older_than_days": days, "cutoff": datetime.fromtimestamp(cutoff, UTC).isoformat(timespec="seconds"),
-            "dry_run": dry_run, "include_open": include_open, "sessions": {"total": 0, "by_lang": {}},
-            "checkpoints": 0, "escalations": {"total": 0, "by_lang": {}}, "escalation_events": 0, "messages": 0,
-            "feedback": 0, "session_owners": 0, "gaps": {"total": 0, "by_lang": {}},
+            "dry_run": dry_run, "include_open": include_open, **_counts(), "gaps": {"total": 0, "by_lang": {}},
             "kept_open": {"total": 0, "by_lang": {}}}  # fmt: skip
 
 
@@ -307,4 +311,47 @@ def purge(store: SupportStore, saver: Any, days: int, *, owners: Database | None
             _add(report, "gaps", [row["lang"] for row in tx.execute(verb, (cutoff,)).fetchall()])
     except errors as exc:
         raise PurgeFailed(f"the purge stopped at the knowledge gaps: {' '.join(str(exc).split())}", report) from exc
+    return report
+
+
+def erase(store: SupportStore, saver: Any, sessions: list[str], *, owners: Database | None = None,
+          dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Delete everything kept about ``sessions`` now, whatever their age or state (an escalation waiting for or
+    assigned to an agent included): a customer's request to erase their data (GDPR art. 17), which a purge by age
+    cannot serve. Each session goes as :func:`purge` deletes one (under its turn's lock; on PostgreSQL in one
+    transaction), after which the API answers 404 for it.
+
+    Args:
+        store: the support store (escalations, messages, feedback).
+        saver: the LangGraph checkpointer of the same deployment.
+        sessions: the session ids; an id nothing is kept under is reported in ``not_found``.
+        owners: the database with the API's ``session_owners`` table, if there is one.
+        dry_run: only count.
+
+    Returns:
+        ``{dry_run, sessions, checkpoints, escalations, escalation_events, messages, feedback, session_owners,
+        not_found}``: ``sessions`` and ``escalations`` are ``{total, by_lang}``, ``not_found`` a list of ids, the
+        others counts of rows.
+
+    Raises:
+        graph.db.DatabaseError: the state could not be read (nothing was deleted); :class:`PurgeFailed` when a
+            session's deletion failed, with what went before it.
+    """
+    report: dict[str, Any] = {"dry_run": dry_run, **_counts(), "not_found": []}
+    checkpoints = Checkpoints(saver, store.db)
+    errors = _database_errors()
+    # Any age: the cutoff is the end of time, and an open escalation goes too.
+    run = _Run(store.db, checkpoints, owners, float("inf"), True, not dry_run, report)
+    owner_reader = owners.query if owners is not None else None
+    for session in dict.fromkeys(sessions):  # each once, in the order given
+        try:
+            with contextlib.nullcontext() if dry_run else store.db.exclusive(session_key(session)):
+                seen = _scan(store.db.query, checkpoints, owner_reader, float("inf"), session).get(session)
+                if seen is None:
+                    report["not_found"].append(session)
+                    continue
+                run.session(session, seen)
+        except errors as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise PurgeFailed(f"the erasure stopped at session {session}: {reason}", report) from exc
     return report

@@ -4,7 +4,7 @@ conversations from either backend.
 SQLite files in the data home (the default) create their tables when first opened; a PostgreSQL database gets its
 schema only from ``supportbot db upgrade`` (Alembic revisions plus the LangGraph checkpointer's migrations), so API
 replicas never race to create or alter tables. ``supportbot db purge`` deletes what is kept about sessions older than
-a number of days (:mod:`graph.retention`).
+a number of days, ``supportbot db erase`` what is kept about the sessions named, now (:mod:`graph.retention`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import typer
 from supportbot.cli._common import fail, print_json
 from supportbot.settings import get_settings
 
-app = typer.Typer(help="The shared-state database: create or migrate its PostgreSQL schema; purge old conversations.",
+app = typer.Typer(help="The shared-state database: create or migrate its PostgreSQL schema; purge old conversations; "
+                       "erase a customer's conversations on request.",
                   no_args_is_help=True)  # fmt: skip
 
 
@@ -142,6 +143,14 @@ def _line(entry: Any) -> str:
     return f"{entry['total']}" + (f" ({langs})" if langs else "")
 
 
+def _counts_lines(report: dict[str, Any], gaps: bool) -> None:
+    kinds = [("sessions", "sessions"), ("checkpoints", "checkpoints"), ("escalations", "escalations"),
+             ("escalation_events", "escalation history"), ("messages", "hand-off messages"), ("feedback", "feedback"),
+             ("session_owners", "session owners")] + ([("gaps", "knowledge gaps")] if gaps else [])  # fmt: skip
+    for kind, label in kinds:
+        typer.echo(f"  {label:<20}{_line(report[kind])}")
+
+
 @app.command()
 def purge(
     older_than: str | None = typer.Option(
@@ -187,12 +196,53 @@ def purge(
     where = redact_url(target) if target else f"the SQLite files in {get_settings().home}"
     verb = "would delete" if dry_run else "deleted"
     typer.echo(f"{verb} from {where}, last activity before {report['cutoff']} ({days} day{'s' * (days != 1)}):")
-    for kind, label in (("sessions", "sessions"), ("checkpoints", "checkpoints"), ("escalations", "escalations"),
-                        ("escalation_events", "escalation history"), ("messages", "hand-off messages"),
-                        ("feedback", "feedback"), ("session_owners", "session owners"),
-                        ("gaps", "knowledge gaps")):  # fmt: skip
-        typer.echo(f"  {label:<20}{_line(report[kind])}")
+    _counts_lines(report, gaps=True)
     kept = report["kept_open"]
     if kept["total"]:
         typer.echo(f"kept {_line(kept)} old session{'s' * (kept['total'] != 1)} with an escalation waiting for or "
                    "assigned to an agent: --include-open deletes them too")  # fmt: skip
+
+
+@app.command()
+def erase(
+    sessions: list[str] = typer.Argument(
+        None, metavar="SESSION_ID...", help="The sessions to erase.", show_default=False
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted.", metavar=""),
+    url: str | None = typer.Option(
+        None, "--url", help="PostgreSQL URL; default SUPPORTBOT_DATABASE_URL, else the SQLite files in SUPPORTBOT_HOME."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document.", metavar=""),
+) -> None:
+    """Delete everything kept about the sessions named, now, whatever their age or state (a customer's request to
+    erase their data): checkpoints, escalations with their history and messages, feedback and owner. An id nothing
+    is kept under is listed as not found (exit 1)."""
+    from graph.db import DatabaseError, redact_url
+    from graph.retention import PurgeFailed
+    from graph.retention import erase as run_erase
+
+    ids = [session.strip() for session in sessions or []]
+    if not ids or not all(ids):
+        fail("give the SESSION_ID of every conversation to erase (a blank one is not an id)", code=2)
+    target = _url(url, required=False)
+    store, saver, owners, opened = _open_state(target)
+    try:
+        report = run_erase(store, saver, ids, owners=owners, dry_run=dry_run)
+    except PurgeFailed as exc:
+        went = exc.report["sessions"]["total"]
+        fail(f"{exc}; {went} session{'s' * (went != 1)} before it were erased whole: run it again to finish")
+    except DatabaseError as exc:
+        fail(str(exc))
+    finally:
+        for thing in opened:
+            thing.close()
+    if as_json:
+        print_json(report)
+    else:
+        where = redact_url(target) if target else f"the SQLite files in {get_settings().home}"
+        typer.echo(f"{'would erase' if dry_run else 'erased'} from {where}:")
+        _counts_lines(report, gaps=False)
+        if report["not_found"]:
+            typer.echo(f"nothing is kept under {', '.join(report['not_found'])}", err=True)
+    if report["not_found"]:
+        raise typer.Exit(1)

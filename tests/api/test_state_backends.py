@@ -304,6 +304,70 @@ def test_purge_deletes_old_sessions_whole_and_keeps_recent_and_open_ones(
     assert two.get(f"/v1/escalations/{open_case}", headers=agent).status_code == 404
 
 
+def _erase(config: ApiConfig, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """``supportbot db erase ARGS`` on the pair's state, as :func:`_purge` runs the purge."""
+    from typer.testing import CliRunner
+
+    from supportbot.cli import app
+    from supportbot.settings import get_settings
+
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(config.home))
+    monkeypatch.delenv("SUPPORTBOT_DATABASE_URL", raising=False)
+    where = ["--url", config.database_url] if config.database_url else []
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["db", "erase", *where, *args])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_erase_deletes_the_named_sessions_whole_now_whatever_their_age_or_state(
+    pair: tuple[TestClient, TestClient, ApiConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``supportbot db erase SESSION_ID``: a customer asks for their data to be erased (GDPR art. 17). Their session,
+    today's and assigned to an agent, goes whole (checkpoints, escalation with history and messages, feedback,
+    owner) and reads as unknown; another session is untouched; an id nothing is kept under is reported (exit 1).
+    Until 2026-12-07 only ``db purge`` deleted, by age: a recent or open conversation could not be erased at all."""
+    one, two, config = pair
+    service = one.app.state.runtime.chat_service  # type: ignore[attr-defined]
+    store, tag = service.store, uuid.uuid4().hex[:8]
+    mine, other = f"erase-{tag}", f"keep-{tag}"
+    owner = {session: _key(config)[1] for session in (mine, other)}
+    _, agent = _key(config, "agent")
+    _chat(one, owner[mine], mine, "Hola, soy Lucía Fernández, ¿cómo hago una devolución?")
+    assert one.post("/v1/feedback", json={"session_id": mine, "turn": 0, "rating": "down", "comment": "no me sirve"},
+                    headers=owner[mine]).status_code == 201  # fmt: skip
+    case = one.post("/v1/handoff", json={"session_id": mine}, headers=owner[mine]).json()["id"]
+    assert two.post(f"/v1/escalations/{case}/claim", headers=agent).status_code == 200
+    assert two.post(f"/v1/escalations/{case}/messages", json={"text": "Hola, te ayudo yo."},
+                    headers=agent).status_code == 201  # fmt: skip
+    _chat(two, owner[other], other, "How long does shipping take?")
+    saver = service.checkpointer
+    checkpoints = len(list(saver.list({"configurable": {"thread_id": mine}})))
+    before = two.get(f"/v1/sessions/{other}", headers=agent).json()
+    expected = {"sessions": {"total": 1, "by_lang": {"es": 1}}, "checkpoints": checkpoints,
+                "escalations": {"total": 1, "by_lang": {"es": 1}}, "escalation_events": 2, "messages": 1,
+                "feedback": 1, "session_owners": 1}  # fmt: skip
+
+    dry = _erase(config, monkeypatch, mine, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout) == {"dry_run": True, **expected, "not_found": []}
+    assert two.get(f"/v1/sessions/{mine}", headers=agent).json()["messages"]  # a dry run deletes nothing
+
+    done = _erase(config, monkeypatch, mine, f"unknown-{tag}", "--json")
+    assert done.exit_code == 1, done.output
+    assert json.loads(done.stdout) == {"dry_run": False, **expected, "not_found": [f"unknown-{tag}"]}
+    assert one.get(f"/v1/sessions/{mine}", headers=owner[mine]).status_code == 404
+    assert two.get(f"/v1/sessions/{mine}", headers=agent).status_code == 404
+    assert two.get(f"/v1/escalations/{case}", headers=agent).status_code == 404
+    assert service.transcript(mine) == [] and store.messages(mine, include_drafts=True) == []
+    assert not [f for f in store.feedback(limit=100_000) if f["session_id"] == mine]
+    assert two.get(f"/v1/sessions/{other}", headers=agent).json() == before
+
+    blank = _erase(config, monkeypatch, " ")
+    assert blank.exit_code == 2 and "give the SESSION_ID" in blank.output, blank.output
+
+
 class RefusedDelete:
     """A trigger that makes the database refuse to delete one session's owner row, standing for a crash at the last
     step of the session's deletion (a real failure of the database, not a stand-in for the store)."""
