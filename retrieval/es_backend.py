@@ -23,7 +23,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.documents import Document, load_documents
 from retrieval.embeddings import Embedder, is_bilingual, load_embedder
 from retrieval.fusion import Signals
-from retrieval.ingest import Progress, dedupe, indexed_counts, silent, stored_document, updated_articles
+from retrieval.ingest import Progress, dedupe, indexed_counts, kept_articles, silent, stored_document, updated_articles
 from retrieval.language import detect_language
 from retrieval.multilingual import DIM as MULTILINGUAL_DIM
 from retrieval.multilingual import NAME as MULTILINGUAL_NAME
@@ -195,6 +195,7 @@ class IngestPlan:
     verdicts: list[Verdict]  # article rows to write
     references: References | None = None  # the titles the chunks were embedded without
     updated: list[dict[str, str]] = field(default_factory=list)  # ingest.updated_articles: what was overwritten
+    absent: list[str] = field(default_factory=list)  # ingest.kept_articles: kept, though not in this input
 
 
 def plan_ingest(
@@ -246,8 +247,9 @@ def plan_ingest(
     indexed = indexed_counts(how, [a.id for a in kept])
     rows = [row for row in rows if row[0].id not in dropped]
     return IngestPlan(
-        counts, indexed, report, kept, rows, stale, verdicts, references, updated_articles(how, stored, docs)
-    )
+        counts, indexed, report, kept, rows, stale, verdicts, references, updated_articles(how, stored, docs),
+        kept_articles(how, [a.id for a in kept]),
+    )  # fmt: skip
 
 
 def es_ingest(
@@ -319,6 +321,7 @@ def es_ingest(
         **plan.counts,
         "indexed": plan.indexed,
         "updated_articles": plan.updated,
+        "kept_articles": plan.absent,
         "duplicates_dropped": len(dropped),
     }
     out |= {"chunks": chunks, "languages": dict(Counter(d.lang for d in kept)), "embedder": config.embedder}

@@ -108,6 +108,7 @@ def ingest(
             )
         embedder = embedder or load_embedder(config.embedder, config.embedder_backend, cache_dir)
         data, report, counts, how = _build(documents, index_dir, previous, config, embedder, progress)
+    searchable = [d for d, doc in data.documents.items() if doc.duplicate_of is None]
     languages: dict[str, int] = {}
     for doc in data.documents.values():
         if doc.duplicate_of is None:
@@ -116,7 +117,8 @@ def ingest(
         "index": str(index_dir),
         "documents": data.manifest["documents"],
         **counts,
-        "indexed": indexed_counts(how, [d for d, doc in data.documents.items() if doc.duplicate_of is None]),
+        "indexed": indexed_counts(how, searchable),
+        "kept_articles": kept_articles(how, searchable),
         "updated_articles": updated_articles(how, previous.documents if previous is not None else {}, documents),
         "duplicates_dropped": len(report["dropped"]),
         "chunks": len(data.chunk_ids),
@@ -255,6 +257,12 @@ def indexed_counts(how: dict[str, str], searchable: Sequence[str]) -> dict[str, 
     for doc_id in searchable:
         indexed[how.get(doc_id, "kept")] += 1
     return indexed
+
+
+def kept_articles(how: dict[str, str], searchable: Sequence[str]) -> list[str]:
+    """The report's ``kept_articles``: the searchable articles of earlier ingests that this input lacks (an author
+    who removed an article's file and ingested the folder again still has it in search until ``kb delete``)."""
+    return sorted(doc_id for doc_id in searchable if doc_id not in how)
 
 
 def _keep_absent_documents(

@@ -128,6 +128,10 @@ def ingest(
     )
     for article in report.get("updated_articles", []):
         typer.echo(f"  updated {article['id']} ({_overwritten(article)})")
+    if kept := report.get("kept_articles", []):
+        shown = ", ".join(kept[:10]) + (", ..." if len(kept) > 10 else "")
+        typer.echo(f"  kept {len(kept)} articles that are not in this input: {shown} (supportbot kb delete ID... "
+                   "removes them)")  # fmt: skip
     for cluster in report["dedup"]["clusters"]:
         typer.echo(f"  kept {cluster['representative']}, dropped {', '.join(cluster['duplicates'])}")
 

@@ -149,6 +149,28 @@ def test_ingest_report_says_how_many_of_the_added_articles_search_finds(small_kb
     assert "13 unchanged (12 indexed, 1 dropped as duplicates)" in result.stdout, result.stdout
 
 
+def test_ingest_names_the_articles_it_kept_that_its_input_lacks(index: Path, small_kb: Path, tmp_path: Path) -> None:
+    """A help-centre author removes an article's file and ingests the folder again: the article stays searchable
+    (an ingest keeps what its input lacks), and the CLI said only "indexed 12 documents ... 0 added, 0 updated,
+    11 unchanged", so the removed article looked gone while chat still quoted it. The report names what was kept
+    (``kept_articles``) and the CLI says so, with the command that removes them."""
+    lines = small_kb.read_text(encoding="utf-8").splitlines()
+    gone = [line for line in lines if '"id": "track-order-' in line]
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("".join(line + "\n" for line in lines if line not in gone), encoding="utf-8")
+    result = runner.invoke(app, ["kb", "ingest", str(fewer), "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["indexed"]["kept"] == 2 and report["kept_articles"] == ["track-order-en", "track-order-es"]
+    text = runner.invoke(app, ["kb", "ingest", str(fewer), "--index", str(index)])
+    assert text.exit_code == 0, text.output
+    assert (
+        "  kept 2 articles that are not in this input: track-order-en, track-order-es (supportbot kb delete ID... "
+        "removes them)\n"
+    ) in text.stdout, text.stdout
+    assert "kept_articles" in ingest([small_kb], index) and ingest([small_kb], index)["kept_articles"] == []
+
+
 def test_delete_by_id(index: Path) -> None:
     report = delete_documents(index, ["track-order-en"])
     assert report["deleted"] == ["track-order-en"]
