@@ -35,16 +35,17 @@ _ROW = CELL_SEPARATOR  # a table row as the loader writes it (an HTML or Markdow
 
 
 def _segments(paragraph: str) -> list[tuple[str, str]]:
-    """:func:`retrieval.text.list_segments` of a paragraph, a table row's line break kept: a segment that opens a
-    line next to a table row starts with ``"\n"`` (joined with :func:`_join`). A row ends with no full stop, so joined
-    with spaces the rows of a table were one run-on "sentence" ("Plan | Fee Basic | 24.90 | ..."), quoted whole or
-    not at all."""
+    """:func:`retrieval.text.list_segments` of a paragraph, the line breaks of table rows and list items kept: a
+    segment that opens a line next to a table row, or a list item that opens a line, starts with ``"\n"`` (joined
+    with :func:`_join`). A row or a bullet often ends with no full stop, so joined with spaces the rows of a table
+    were one run-on "sentence" ("Plan | Fee Basic | 24.90 | ..."), and so were the items of a price list ("- Colour
+    A4: 0.50 € per page - Scanning: free"), quoted whole or not at all."""
     out: list[tuple[str, str]] = []
     lines = [line for line in paragraph.split("\n") if line.strip()]
     for number, line in enumerate(lines):
         near_row = _ROW in line or (number > 0 and _ROW in lines[number - 1])
         for index, (segment, mark) in enumerate(list_segments(line)):
-            out.append(("\n" + segment if out and index == 0 and near_row else segment, mark))
+            out.append(("\n" + segment if out and index == 0 and (near_row or mark) else segment, mark))
     return out
 
 

@@ -166,3 +166,23 @@ def test_a_tables_rows_stay_lines_of_their_own() -> None:
     assert all(line in rows for c in long for line in c.text.split("\n"))
     picked = [s for _, _, s in select("¿Cuánto cuesta el plan Básico?", [{"lang": "es", "text": chunk.text}], "es")]
     assert "Básico | 24,90 €" in picked
+
+
+def test_a_lists_items_stay_lines_of_their_own() -> None:
+    """A price list whose items end with no full stop ("- Color A4: 0,50 € por página") was chunked into one line,
+    "- Blanco y negro A4: 0,10 € por página - Color A4: 0,50 € por página - Escanear ...: gratis", one run-on item
+    for the extractive answer: "¿puedo escanear documentos?" was answered with every price, or from another article
+    (QA pass as a city library's operator, 2026-12-07). The items keep their lines, as a table's rows do."""
+    raw = (
+        "Puedes imprimir desde los ordenadores públicos.\n\nPrecios:\n\n- Blanco y negro A4: 0,10 € por página\n"
+        "- Color A4: 0,50 € por página\n- Escanear a un USB o al correo: gratis\n\nSe paga en el mostrador."
+    )
+    for text in (clean_text(markdown_html(raw)), raw):  # a Markdown file, and a JSONL text written the same way
+        [chunk] = chunk_document(Document(id="precios", text=text), max_chars=800)
+        assert chunk.text == (
+            "Puedes imprimir desde los ordenadores públicos.\n\nPrecios:\n\n- Blanco y negro A4: 0,10 € por página\n"
+            "- Color A4: 0,50 € por página\n- Escanear a un USB o al correo: gratis\n\nSe paga en el mostrador."
+        )
+        picked = [s for _, _, s in select("¿puedo escanear documentos?", [{"lang": "es", "text": chunk.text}], "es")]
+        assert "- Escanear a un USB o al correo: gratis" in picked
+        assert not any("Color A4" in s for s in picked)
