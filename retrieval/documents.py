@@ -356,6 +356,21 @@ def _safe_url(url: str) -> bool:
     return (parts.scheme in ("http", "https") and bool(parts.netloc)) or (not parts.scheme and not parts.netloc)
 
 
+# The rule under a Markdown table's header: "|---|:---:|", "--- | ---" (at least two cells).
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$", re.MULTILINE)
+
+
+def _markdown_tables(text: str) -> str:
+    """``text`` with each paragraph that holds a Markdown table rendered by :func:`markdown_html`, as a .md file's
+    body is: a JSONL or CSV export whose texts are Markdown kept "| Libros | 10 | 21 días |" rows under a
+    "|---|---|" rule, and the chat quoted them with empty cells at both ends and the rule as a line."""
+    if not _TABLE_RULE.search(text):
+        return text
+    return "\n\n".join(
+        markdown_html(block) if _TABLE_RULE.search(block) else block for block in re.split(r"\n[ \t]*\n", text)
+    )
+
+
 def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str | None = None) -> Document:
     doc_id = raw.get("id", default_id)
     if doc_id is None or not str(doc_id).strip():
@@ -368,7 +383,7 @@ def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str
     text = raw.get("text")
     if not isinstance(text, str):
         raise LoadError(path, f"document {doc_id!r} has no 'text' string", line)
-    text = clean_text(text)
+    text = clean_text(_markdown_tables(text))
     if not text:
         raise LoadError(path, f"document {doc_id!r} is empty after cleaning", line)
     tags = raw.get("tags") or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,25 @@ def test_an_article_in_a_third_language_without_lang_is_refused(tmp_path: Path) 
     spanish = "Abrimos de lunes a viernes de 9 a 14 y los sábados por la mañana."
     write(tmp_path / "ok.jsonl", f'{{"id": "h", "text": "{spanish}"}}\n')
     assert load_documents([tmp_path / "ok.jsonl"])[0].lang is None
+
+
+def test_a_markdown_table_in_a_jsonl_or_csv_text_is_read_as_a_tables_rows(tmp_path: Path) -> None:
+    """A JSONL export whose texts are Markdown kept a table as written, "| Libros | 10 | 21 días |" under a
+    "|---|---|---|" rule: the rule was a line of the article and the chat quoted the rows with empty cells at both
+    ends, "|  | Libros | 10 | 21 días |  |", without their header (QA pass as a city library's operator,
+    2026-12-07). The table is read as a .md file's is: one line a row, " | " between cells, no rule."""
+    table = "| Documento | Máximo | Plazo |\n|---|:---:|---|\n| Libros | 10 | 21 días |\n| Revistas | 5 | 7 días |"
+    text = f"Los límites dependen del documento:\n\n{table}\n\nLas novedades solo se prestan 7 días."
+    write(tmp_path / "kb.jsonl", json.dumps({"id": "prestamo", "text": text}, ensure_ascii=False) + "\n")
+    write(tmp_path / "kb.csv", "id,title,text\n" + f'prestamo-2,Préstamo,"{text}"\n')
+    write(tmp_path / "kb.md", f"---\nid: prestamo-3\n---\n{text}\n")
+    rows = "Documento | Máximo | Plazo\nLibros | 10 | 21 días\nRevistas | 5 | 7 días"
+    expected = f"Los límites dependen del documento:\n\n{rows}\n\nLas novedades solo se prestan 7 días."
+    assert [d.text for d in load_documents([tmp_path])] == [expected] * 3
+    # a line of pipes that is no table (no rule under a header) stays as written
+    plain = "Horario: lunes | martes | miércoles"
+    write(tmp_path / "kb.jsonl", json.dumps({"id": "h", "text": plain}, ensure_ascii=False) + "\n")
+    assert load_documents([tmp_path / "kb.jsonl"])[0].text == plain
 
 
 def test_folders_skip_readme_hidden_and_unsupported_files(tmp_path: Path) -> None:
