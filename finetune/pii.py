@@ -115,6 +115,12 @@ def pii_hash(entity_type: str, value: str, secret: bytes = b"") -> str:
     return hmac.new(secret, f"{entity_type}|{canonical(entity_type, value)}".encode(), "sha256").hexdigest()[:24]
 
 
+def session_secret(deployment_key: str | None, salt: str) -> bytes:
+    """What keys the hashes of one conversation's personal data (:func:`pii_hash`): the deployment's key, when one is
+    set, and the conversation's own random salt."""
+    return f"{deployment_key or ''}|{salt}".encode()
+
+
 @dataclass
 class PlaceholderMap:
     """Placeholders of one conversation: value -> ``<TYPE_n>``, numbered per type in order of first mention.

@@ -50,4 +50,6 @@ class Deps:
 
     def pii_secret(self, salt: str) -> bytes:
         """What keys the hashes of a session's personal data: the deployment's key and the session's salt."""
-        return f"{self.config.pii_key or ''}|{salt}".encode()
+        from finetune.pii import session_secret
+
+        return session_secret(self.config.pii_key, salt)

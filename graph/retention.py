@@ -119,6 +119,11 @@ class Checkpoints:
         lang = (saved.checkpoint.get("channel_values") or {}).get("session_lang")
         return epoch(saved.checkpoint.get("ts")), str(lang) if lang else None
 
+    def state(self, thread: str) -> dict[str, Any]:
+        """The conversation's saved state (its newest checkpoint's channel values; empty when it has none)."""
+        saved = self.saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+        return dict(saved.checkpoint.get("channel_values") or {}) if saved is not None else {}
+
     def count(self, thread: str, tx: Transaction | None) -> int:
         """The conversation's number of checkpoints."""
         sql = "SELECT COUNT(*) AS n FROM checkpoints WHERE thread_id = ?"
@@ -355,3 +360,32 @@ def erase(store: SupportStore, saver: Any, sessions: list[str], *, owners: Datab
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise PurgeFailed(f"the erasure stopped at session {session}: {reason}", report) from exc
     return report
+
+
+def find_sessions(store: SupportStore, saver: Any, values: list[tuple[str, str]], pii_key: str | None) -> list[str]:
+    """The sessions in which the customer gave any of ``values`` (``(type, value)`` pairs such as ``("EMAIL",
+    "ana@example.es")``), for an erasure or access request by someone who knows their e-mail or phone, not their
+    session ids.
+
+    The state keeps no personal value, only each session's keyed hashes of those it redacted (its placeholder map and
+    ``pii_hashes``, keyed with the session's salt and ``pii_key``, the deployment's ``SUPPORTBOT_PII_KEY``), so each
+    value is hashed with every session's own key and looked up there; two spellings of one value match
+    (:func:`finetune.pii.canonical`). A name matches every session in which that name was given.
+    """
+    from finetune.pii import pii_hash, session_secret
+
+    checkpoints = Checkpoints(saver, store.db)
+    try:
+        threads = checkpoints.threads()
+        found = []
+        for thread in sorted(threads):
+            state = checkpoints.state(thread)
+            if not state.get("pii_salt"):
+                continue
+            secret = session_secret(pii_key, str(state["pii_salt"]))
+            keys = set(state.get("placeholders") or {}) | set(state.get("pii_hashes") or [])
+            if any(pii_hash(kind, value, secret) in keys for kind, value in values):
+                found.append(thread)
+    except _database_errors() as exc:
+        raise DatabaseError(f"cannot read the state to search: {' '.join(str(exc).split())}") from exc
+    return found

@@ -203,10 +203,31 @@ def purge(
                    "assigned to an agent: --include-open deletes them too")  # fmt: skip
 
 
+def _pii_value(given: str) -> tuple[str, str]:
+    """``--pii TYPE=VALUE`` as (TYPE, VALUE), the type in any case (exit 2 when it is not a redacted type or the value
+    is blank)."""
+    from finetune.pii import ENTITY_TYPES
+
+    kind, _, value = given.partition("=")
+    kind = kind.strip().upper()
+    if kind not in ENTITY_TYPES or not value.strip():
+        fail(f"--pii wants TYPE=VALUE, TYPE one of {', '.join(ENTITY_TYPES)} (e.g. EMAIL=ana@example.es); got a "
+             f"{'blank value' if kind in ENTITY_TYPES else 'type ' + repr(kind)}", code=2)  # fmt: skip
+    return kind, value.strip()
+
+
 @app.command()
 def erase(
     sessions: list[str] = typer.Argument(
         None, metavar="SESSION_ID...", help="The sessions to erase.", show_default=False
+    ),
+    pii: list[str] = typer.Option(
+        None,
+        "--pii",
+        metavar="TYPE=VALUE",
+        help="Also erase every session in which the customer gave this value (EMAIL=ana@example.es, PHONE=612345678, "
+        "DNI=...; any redacted type); repeatable. A name matches every session where it was given: --dry-run first.",
+        show_default=False,
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted.", metavar=""),
     url: str | None = typer.Option(
@@ -214,20 +235,24 @@ def erase(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document.", metavar=""),
 ) -> None:
-    """Delete everything kept about the sessions named, now, whatever their age or state (a customer's request to
-    erase their data): checkpoints, escalations with their history and messages, feedback and owner. An id nothing
-    is kept under is listed as not found (exit 1)."""
+    """Delete everything kept about the sessions named, or found by a value the customer gave (--pii), now, whatever
+    their age or state (a customer's request to erase their data): checkpoints, escalations with their history and
+    messages, feedback and owner. An id nothing is kept under is listed as not found (exit 1)."""
     from graph.db import DatabaseError, redact_url
-    from graph.retention import PurgeFailed
+    from graph.retention import PurgeFailed, find_sessions
     from graph.retention import erase as run_erase
 
     ids = [session.strip() for session in sessions or []]
-    if not ids or not all(ids):
-        fail("give the SESSION_ID of every conversation to erase (a blank one is not an id)", code=2)
+    values = [_pii_value(given) for given in pii or []]
+    if not (ids or values) or not all(ids):
+        fail("give the SESSION_ID of every conversation to erase (a blank one is not an id), or --pii TYPE=VALUE", 2)
     target = _url(url, required=False)
     store, saver, owners, opened = _open_state(target)
     try:
-        report = run_erase(store, saver, ids, owners=owners, dry_run=dry_run)
+        key = get_settings().pii_key
+        found = find_sessions(store, saver, values, key.get_secret_value() if key else None) if values else []
+        report = {**run_erase(store, saver, ids + [s for s in found if s not in ids], owners=owners, dry_run=dry_run),
+                  "found": found}  # fmt: skip
     except PurgeFailed as exc:
         went = exc.report["sessions"]["total"]
         fail(f"{exc}; {went} session{'s' * (went != 1)} before it were erased whole: run it again to finish")
@@ -240,6 +265,8 @@ def erase(
         print_json(report)
     else:
         where = redact_url(target) if target else f"the SQLite files in {get_settings().home}"
+        if values:
+            typer.echo(f"sessions with the --pii values: {', '.join(found) if found else 'none'}")
         typer.echo(f"{'would erase' if dry_run else 'erased'} from {where}:")
         _counts_lines(report, gaps=False)
         if report["not_found"]:

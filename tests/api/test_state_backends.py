@@ -351,12 +351,12 @@ def test_erase_deletes_the_named_sessions_whole_now_whatever_their_age_or_state(
 
     dry = _erase(config, monkeypatch, mine, "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout) == {"dry_run": True, **expected, "not_found": []}
+    assert json.loads(dry.stdout) == {"dry_run": True, **expected, "not_found": [], "found": []}
     assert two.get(f"/v1/sessions/{mine}", headers=agent).json()["messages"]  # a dry run deletes nothing
 
     done = _erase(config, monkeypatch, mine, f"unknown-{tag}", "--json")
     assert done.exit_code == 1, done.output
-    assert json.loads(done.stdout) == {"dry_run": False, **expected, "not_found": [f"unknown-{tag}"]}
+    assert json.loads(done.stdout) == {"dry_run": False, **expected, "not_found": [f"unknown-{tag}"], "found": []}
     assert one.get(f"/v1/sessions/{mine}", headers=owner[mine]).status_code == 404
     assert two.get(f"/v1/sessions/{mine}", headers=agent).status_code == 404
     assert two.get(f"/v1/escalations/{case}", headers=agent).status_code == 404
@@ -366,6 +366,39 @@ def test_erase_deletes_the_named_sessions_whole_now_whatever_their_age_or_state(
 
     blank = _erase(config, monkeypatch, " ")
     assert blank.exit_code == 2 and "give the SESSION_ID" in blank.output, blank.output
+
+
+def test_erase_finds_a_customers_sessions_by_the_personal_data_they_gave(
+    pair: tuple[TestClient, TestClient, ApiConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``supportbot db erase --pii EMAIL=...``: a customer who asks for erasure knows their e-mail or phone, not the
+    random ids of their conversations, and the state keeps only keyed hashes of the values. Each session whose hashes
+    match (with its own salt) is found, whatever the spelling ("LUCIA..." for "lucia...", "+34 612..." for
+    "612..."), and erased; a session of another customer is not."""
+    one, two, config = pair
+    tag = uuid.uuid4().hex[:8]
+    first, second, other = f"pii-a-{tag}", f"pii-b-{tag}", f"pii-c-{tag}"
+    owner = {session: _key(config)[1] for session in (first, second, other)}
+    _chat(one, owner[first], first, f"Mi email es lucia.{tag}@example.es, ¿cómo hago una devolución?")
+    _chat(two, owner[second], second, "Llamadme al 612 345 678 por el pedido, por favor")
+    _chat(one, owner[other], other, f"My email is john.{tag}@example.com, how long does shipping take?")
+
+    dry = _erase(config, monkeypatch, "--pii", f"EMAIL=LUCIA.{tag}@example.es", "--pii", "PHONE=+34612345678",
+                 "--dry-run", "--json")  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    found = json.loads(dry.stdout)
+    assert {first, second} <= set(found["found"]) and other not in found["found"], found
+    assert two.get(f"/v1/sessions/{first}", headers=owner[first]).status_code == 200
+
+    done = _erase(config, monkeypatch, "--pii", f"email=lucia.{tag}@example.es", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["found"] == [first]
+    assert one.get(f"/v1/sessions/{first}", headers=owner[first]).status_code == 404
+    assert one.get(f"/v1/sessions/{other}", headers=owner[other]).status_code == 200
+
+    for bad in ("EMAIL", "NOPE=x", "EMAIL= "):
+        result = _erase(config, monkeypatch, "--pii", bad)
+        assert result.exit_code == 2 and "--pii" in result.output, result.output
 
 
 class RefusedDelete:
