@@ -130,8 +130,8 @@ def ingest(
         typer.echo(f"  updated {article['id']} ({_overwritten(article)})")
     if kept := report.get("kept_articles", []):
         shown = ", ".join(kept[:10]) + (", ..." if len(kept) > 10 else "")
-        typer.echo(f"  kept {len(kept)} articles that are not in this input: {shown} (supportbot kb delete ID... "
-                   "removes them)")  # fmt: skip
+        typer.echo(f"  {len(kept)} article(s) of earlier ingests not in this input stay indexed: {shown} (supportbot "
+                   "kb delete ID... removes one; --replace indexes this input alone)")  # fmt: skip
     for cluster in report["dedup"]["clusters"]:
         typer.echo(f"  kept {cluster['representative']}, dropped {', '.join(cluster['duplicates'])}")
 

@@ -165,8 +165,8 @@ def test_ingest_names_the_articles_it_kept_that_its_input_lacks(index: Path, sma
     text = runner.invoke(app, ["kb", "ingest", str(fewer), "--index", str(index)])
     assert text.exit_code == 0, text.output
     assert (
-        "  kept 2 articles that are not in this input: track-order-en, track-order-es (supportbot kb delete ID... "
-        "removes them)\n"
+        "  2 article(s) of earlier ingests not in this input stay indexed: track-order-en, track-order-es (supportbot "
+        "kb delete ID... removes one; --replace indexes this input alone)\n"
     ) in text.stdout, text.stdout
     assert "kept_articles" in ingest([small_kb], index) and ingest([small_kb], index)["kept_articles"] == []
 
