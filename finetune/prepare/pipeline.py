@@ -19,7 +19,7 @@ from finetune.output import building, check_output
 from finetune.prepare.cleaning import clean_text, shape_conversation
 from finetune.prepare.config import PrepareConfig, Prepared, PrepareError
 from finetune.prepare.readers import Conversation, input_files, read_file
-from finetune.prepare.redaction import Redaction, card_example, published_contacts
+from finetune.prepare.redaction import Redaction, card_example, pseudonymous_ids, published_contacts
 from finetune.prepare.splits import SPLITS, assign_splits, drop_duplicates, leaking_ids, load_eval_texts
 
 Progress = Callable[[str, int, int], None]
@@ -176,6 +176,9 @@ def prepare(
     conversations, per_file, skipped_files = read_inputs(inputs, config)
     read_counts = Counter(c.source for c in conversations)
     lap("read")
+    redactor = shared_redactor(Path(models_dir))
+    lap("redactor_load")
+    pseudonymous_ids(conversations, redactor)  # before any step writes or reports an id
     turn_counts: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
     shaped = _shape(conversations, config, turn_counts, dropped, progress)
@@ -187,10 +190,8 @@ def prepare(
     # Dedup on the cleaned text, before paying for redaction of conversations that would be dropped.
     shaped, duplicates = _drop_duplicates(shaped, config, dropped)
     lap("dedup")
-    redactor = shared_redactor(Path(models_dir))
     published = published_contacts(documents, redactor)
     redaction = Redaction(redactor, config.store(), published)
-    lap("redactor_load")
     records, examples = _redact(shaped, redaction, config, progress)
     lap("redact")
 

@@ -28,6 +28,33 @@ def published_contacts(documents: Any, redactor: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def pseudonymous_ids(conversations: list[Conversation], redactor: Any) -> int:
+    """Replace each conversation id (and ``meta.group``, which names one) in which ``redactor`` finds personal data
+    with ``<source>-id<n>``, numbered in input order; one id always gets one pseudonym, so a group stays whole. A help
+    desk may key its export by the customer's e-mail or phone, and the id is written into the splits, the data card
+    and the manifest. Returns how many ids were replaced."""
+    taken = {c.id for c in conversations}
+    names: dict[str, str] = {}
+
+    def pseudonym(value: str, source: str) -> str:
+        if value not in names:
+            names[value] = value
+            if redactor.find(value, "en"):
+                n = sum(1 for k, v in names.items() if k != v) + 1
+                while f"{source}-id{n}" in taken:
+                    n += 1
+                names[value] = f"{source}-id{n}"
+                taken.add(names[value])
+        return names[value]
+
+    for conversation in conversations:
+        conversation.id = pseudonym(conversation.id, conversation.source)
+        group = conversation.meta.get("group")
+        if isinstance(group, str):
+            conversation.meta["group"] = pseudonym(group, conversation.source)
+    return sum(1 for k, v in names.items() if k != v)
+
+
 class Redaction:
     """Redacts conversations with one shared redactor and one placeholder map per conversation; counts types."""
 

@@ -251,6 +251,31 @@ def test_locale_tags_name_the_language(tmp_path: Path) -> None:
     assert summary["dropped"]["unsupported_language"] == 1
 
 
+def test_a_conversation_id_that_holds_personal_data_is_replaced(tmp_path: Path) -> None:
+    """A help desk may key its export by the customer's e-mail or phone: the id was written as it was into the splits,
+    ``meta.group``, the data card and the manifest (a DPO QA pass, 2026-12-07: "lucia.fr@gmail.com" in train.jsonl
+    and data_card.md with every turn redacted). Such an id becomes ``<source>-id<n>`` (a copy of one id keeps its
+    ``meta.group`` with the other); an id without personal data stays."""
+    tickets = [
+        ("lucia.fr@gmail.com", "Hola, quiero devolver las zapatillas que compré la semana pasada.", "Tienes 30 días."),
+        ("lucia.fr@gmail.com", "¿Cuánto tarda en llegar un envío a Canarias desde la tienda?", "Unos cinco días."),
+        ("+34 612 345 678", "Buenas, no me llega el correo para cambiar la contraseña de la cuenta.", "Mira en spam."),
+        ("ticket-7", "Hello, I would like to change the delivery address of my order.", "Edit it in My account."),
+    ]  # fmt: skip
+    source = _write_jsonl(tmp_path / "c.jsonl", [_chat(rid, "", [q, a]) for rid, q, a in tickets])
+    config = PrepareConfig(raft=False, train_fraction=0.5, val_fraction=0.25)
+    prepare([source], tmp_path / "out", config, models_dir=get_settings().home / "models" / "spacy")
+    records = [r for s in ("train", "val", "test") for r in read_jsonl(tmp_path / "out" / f"{s}.jsonl")]
+    assert len(records) == 4 and len({r["id"] for r in records}) == 4
+    assert "ticket-7" in {r["id"] for r in records}
+    groups = {r["meta"]["group"] for r in records if r["messages"][1]["content"].startswith(("Hola", "¿Cuánto"))}
+    assert len(groups) == 1, groups
+    text = "\n".join(
+        p.read_text(encoding="utf-8") for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix != ".png"
+    )
+    assert "lucia" not in text and "612 345 678" not in text and "612345678" not in text
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
