@@ -52,6 +52,8 @@ class DedupReport:
     review: list[dict[str, Any]] = field(default_factory=list)
     translations: list[dict[str, Any]] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=dict)
+    # translation_of links that link nothing: to no article, or to one of the article's own language
+    broken_links: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -62,6 +64,7 @@ class DedupReport:
             "dropped": self.dropped,
             "review": self.review,
             "translations": self.translations,
+            "broken_links": self.broken_links,
         }
 
 
@@ -96,6 +99,24 @@ def _representative(members: Sequence[DedupItem]) -> DedupItem:
 
 def _linked(a: DedupItem, b: DedupItem) -> bool:
     return a.translation_of == b.id or b.translation_of == a.id
+
+
+def _broken_links(items: Sequence[DedupItem]) -> list[dict[str, str]]:
+    """The ``translation_of`` links that name no article of ``items``, or one in the article's own language (a
+    misspelt id did nothing; a same-language "twin" hid the article behind the other for questions in the other
+    language, and kept the pair from deduplication)."""
+    lang_of = {item.id: item.lang for item in items}
+    broken = []
+    for item in sorted(items, key=lambda i: i.id):
+        target = item.translation_of
+        if not target or target == item.id:
+            continue
+        if target not in lang_of:
+            broken.append({"id": item.id, "translation_of": target, "problem": "names no article"})
+        elif lang_of[target] == item.lang:
+            problem = f"is in the same language ({item.lang})"
+            broken.append({"id": item.id, "translation_of": target, "problem": problem})
+    return broken
 
 
 def _semantic_candidates(vectors: np.ndarray, threshold: float, neighbours: int) -> list[tuple[int, int, float]]:
@@ -173,6 +194,7 @@ def find_duplicates(
     report = DedupReport(
         thresholds={"jaccard": jaccard_threshold, "cosine": cosine_threshold, "review_cosine": review_cosine or 0.0}
     )
+    report.broken_links = _broken_links(items)
     n = len(items)
     if n < 2:
         return report

@@ -117,6 +117,9 @@ def ingest(
             f"{', '.join(SUPPORTED_SUFFIXES)}): {shown}",
             err=True,
         )
+    for link in report["dedup"].get("broken_links", []):
+        typer.echo(f"warning: {link['id']}: translation_of {link['translation_of']!r} {link['problem']} (it should "
+                   "name the article's version in the other language)", err=True)  # fmt: skip
     if as_json:
         print_json(report)
         return

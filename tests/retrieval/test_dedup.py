@@ -100,3 +100,22 @@ def test_a_translation_linked_from_the_later_article_is_reported() -> None:
     pairs = [(t["a"], t["b"]) for t in report.translations]
     assert pairs == [("bajas-es", "cancel-en"), ("enrolment-en", "matricula-es")]
     assert report.dropped == {}
+
+
+def test_a_translation_link_to_no_article_or_to_one_of_the_same_language_is_reported() -> None:
+    """A Spanish article linked to a misspelt id ("fines-en", no such article) or to another Spanish article (a
+    summer-hours page linked to the opening-hours one) was taken silently: the first link did nothing, and the
+    second hid the summer page behind its "twin" for English questions and kept the pair from deduplication.
+    Both are reported (``broken_links``; the CLI warns), even in an index of one article."""
+    items = [
+        DedupItem("horario-verano-es", "En verano abrimos de 9 a 14.", "es", translation_of="horarios-es"),
+        DedupItem("horarios-es", "Abrimos de lunes a viernes de 8:30 a 21:00.", "es"),
+        DedupItem("hours-en", "We open Monday to Friday, 8:30 to 21:00.", "en", translation_of="horarios-es"),
+        DedupItem("multas-es", "Las multas se pagan en el mostrador.", "es", translation_of="fines-en"),
+    ]
+    report = find_duplicates(items)
+    assert report.to_dict()["broken_links"] == [
+        {"id": "horario-verano-es", "translation_of": "horarios-es", "problem": "is in the same language (es)"},
+        {"id": "multas-es", "translation_of": "fines-en", "problem": "names no article"},
+    ]
+    assert find_duplicates(items[-1:]).broken_links == report.broken_links[-1:]

@@ -206,6 +206,25 @@ def test_cli_bad_input_is_reported_and_the_index_is_untouched(index: Path, tmp_p
     assert [r.doc_id for r in KnowledgeBase.open(index).search("refund", k=5)] == hits_before
 
 
+def test_cli_ingest_warns_of_a_translation_link_that_links_nothing(index: Path, tmp_path: Path) -> None:
+    """A translation_of that names no article (a misspelt id) was taken without a word (retrieval.dedup's
+    ``broken_links``); the ingest report lists it and the CLI warns on stderr, --json or not."""
+    record = {"id": "multas-es", "lang": "es", "title": "Multas", "text": "Las multas se pagan en el mostrador.",
+              "translation_of": "fines-en"}  # fmt: skip
+    (tmp_path / "multas.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "ingest", str(tmp_path / "multas.jsonl"), "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    # the small index's outdated 2023 policy links to its Spanish version, which it does not hold
+    assert json.loads(result.stdout)["dedup"]["broken_links"] == [
+        {"id": "multas-es", "translation_of": "fines-en", "problem": "names no article"},
+        {"id": "return-policy-2023-en", "translation_of": "return-policy-2023-es", "problem": "names no article"},
+    ]
+    assert (
+        "warning: multas-es: translation_of 'fines-en' names no article (it should name the article's version in the "
+        "other language)" in result.stderr
+    ), result.stderr
+
+
 def test_cli_ingest_names_the_files_of_a_folder_it_did_not_read(index: Path, tmp_path: Path) -> None:
     """A help-centre export holds files beside the articles (a PDF manual, a spreadsheet): they were left out without
     a word, so a company saw its articles missing only when customers asked; the report and a warning name them.
@@ -226,7 +245,7 @@ def test_cli_ingest_names_the_files_of_a_folder_it_did_not_read(index: Path, tmp
     assert "warning: skipped 2 file(s) with an unsupported extension" in result.stderr
     assert "manual.pdf" in result.stderr and "README" not in result.stderr
     result = runner.invoke(app, ["kb", "ingest", str(export / "esim.md"), "--index", str(index), "--json"])
-    assert json.loads(result.stdout)["skipped"] == [] and "warning" not in result.stderr
+    assert json.loads(result.stdout)["skipped"] == [] and "warning: skipped" not in result.stderr
 
 
 def test_cli_ingest_shows_its_stages_off_a_terminal(index: Path, tmp_path: Path) -> None:
