@@ -70,7 +70,7 @@ def create_app(config: ApiConfig, *, service: Any | None = None) -> FastAPI:
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
             # Last-Event-ID: a page that follows /v1/sessions/{id}/events with fetch resumes with it (not safelisted)
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     return app

@@ -84,6 +84,10 @@ class ChatResponse(BaseModel):
     node_latency_ms: dict[str, float] = {}
     session_id: str
     tokens_generated: int = 0
+    replayed: bool = Field(
+        default=False,
+        description="True when this is the answer of an earlier request sent with the same Idempotency-Key.",
+    )
 
 
 class Turn(BaseModel):

@@ -5,6 +5,9 @@ conversation survives a restart of the process."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import secrets
 import sqlite3
 import time
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 
 RESULT_KEYS = ("answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms", "node_latency_ms",
                "session_id", "tokens_generated")  # fmt: skip
+
+
+class RequestKeyReused(ValueError):
+    """An Idempotency-Key sent again with another message (or mode, or language) than the one it came with first."""
 
 
 def _open_scope(config: GraphConfig, kb: Any, embed: VectorCache) -> Any:
@@ -169,21 +176,71 @@ class ChatService:
             "query": values.get("query", ""),
             # every passage the generator was shown (``sources`` keeps only the ones an LLM answer cites)
             "shown": [{k: p.get(k) for k in keys} for p in passages],
+            "replayed": False,
         }
 
     def chat(
-        self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        mode: str | None = None,
+        lang: str | None = None,
+        request_key: str | None = None,
     ) -> dict[str, Any]:
         """One turn: ``{"answer", "lang", "mode", "route", "sources", "guardrails", "latency_ms",
-        "node_latency_ms", "session_id", "tokens_generated"}`` (plus ``reason``, ``query`` and ``shown``: the passages
-        the generator was shown, of which ``sources`` are the ones the answer cites)."""
+        "node_latency_ms", "session_id", "tokens_generated", "replayed"}`` (plus ``reason``, ``query`` and ``shown``:
+        the passages the generator was shown, of which ``sources`` are the ones the answer cites).
+
+        ``request_key``: the client's key for this message (an HTTP Idempotency-Key). The same message sent again
+        with the session's last key gets that turn's result back (``replayed`` true) instead of a second turn.
+
+        Raises:
+            RequestKeyReused: the session's last key came with another message.
+        """
         started = time.perf_counter()
         state, config, session_id = self._input(message, session_id, mode, lang, False)
         with self.session_lock(session_id):
-            if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+            if (replay := self._replay(state, session_id, request_key, started)) is not None:
+                return replay
+            if (held := self._held_by_agent(state, started)) is not None:
                 return held
             values = self.graph.invoke(state, config, durability="exit")
         return self._result(values, session_id, started)
+
+    def _replay(self, state: dict[str, Any], session_id: str, key: str | None, started: float
+                ) -> dict[str, Any] | None:  # fmt: skip
+        """The result of the session's last turn when its message came with ``key`` (the same request sent again),
+        else None, with ``state["request"]`` set for the new turn to keep (hold :meth:`session_lock`)."""
+        if key is None:
+            return None
+        values = self._values(session_id)
+        if not values.get("pii_salt"):  # a new session: its salt is chosen now, so that a retry digests alike
+            state["pii_salt"] = secrets.token_hex(16)
+        secret = self.deps.pii_secret(values.get("pii_salt") or state["pii_salt"])
+        sent = json.dumps([state["message"], state["mode"], state["lang"]], ensure_ascii=False).encode()
+        state["request"] = {"key": key, "digest": hmac.new(secret, sent, hashlib.sha256).hexdigest()}
+        last = values.get("request") or {}
+        if last.get("key") == key:
+            self._check_digest(last, state["request"])
+            return {**self._result(values, session_id, started), "replayed": True}
+        from graph.nodes.handoff import held_result
+
+        customer = [m for m in self.store.messages(session_id) if m.get("author") == "customer"]
+        stored = customer[-1] if customer else None
+        if stored is not None and (stored["meta"].get("request") or {}).get("key") == key:
+            self._check_digest(stored["meta"]["request"], state["request"])
+            held = held_result(self.store.escalation(stored["escalation_id"]), stored)
+            return {**self._held_fields(held, state, started), "replayed": True}
+        return None
+
+    @staticmethod
+    def _check_digest(first: dict[str, str], again: dict[str, str]) -> None:
+        if not hmac.compare_digest(str(first.get("digest")), again["digest"]):
+            raise RequestKeyReused(
+                f"Idempotency-Key {again['key']!r} was sent with another message (or mode, or language) in this "
+                "session; send a new key for a new message"
+            )
 
     def session_lock(self, session_id: str) -> Any:
         """One writer of ``session_id``'s state at a time (across replicas on PostgreSQL): a second message sent
@@ -192,7 +249,13 @@ class ChatService:
         return self.store.db.exclusive(session_key(session_id))
 
     def stream(
-        self, message: str, *, session_id: str | None = None, mode: str | None = None, lang: str | None = None
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        mode: str | None = None,
+        lang: str | None = None,
+        request_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """One turn, streamed: ``{"type": "token", "text", "sentence"}`` events, one per sentence that passed the
         output rails (``text`` keeps its trailing space), then ``{"type": "final", **chat_result, "replaced"}``.
@@ -200,13 +263,15 @@ class ChatService:
         The final answer is authoritative. When a sentence fails a rail the stream stops there; the final event
         carries the replacement (the extractive fallback, or the handoff reply), ``replaced`` is true (the client
         must swap the text it showed), and ``guardrails.output`` / ``guardrails.fallback`` / ``guardrails.stream``
-        say which rail failed. Tokens of a failing sentence never reach the client."""
+        say which rail failed. Tokens of a failing sentence never reach the client. ``request_key``: as for
+        :meth:`chat`; a replayed turn sends only its final event."""
         started = time.perf_counter()
         state, config, session_id = self._input(message, session_id, mode, lang, True)
         values: dict[str, Any] = {}
         released: list[str] = []
         with self.session_lock(session_id):
-            if (held := self._held_by_agent(message, session_id, mode, lang, started)) is not None:
+            replay = self._replay(state, session_id, request_key, started)
+            if (held := replay or self._held_by_agent(state, started)) is not None:
                 yield {"type": "final", **held, "replaced": False}  # nothing was streamed before it
                 return
             for kind, chunk in self.graph.stream(state, config, stream_mode=["custom", "values"], durability="exit"):
@@ -219,18 +284,19 @@ class ChatService:
         shown = "".join(released).strip()
         yield {"type": "final", **result, "replaced": bool(shown) and shown != str(result["answer"]).strip()}
 
-    def _held_by_agent(self, message: str, session_id: str | None, mode: str | None, lang: str | None,
-                       started: float) -> dict[str, Any] | None:  # fmt: skip
+    def _held_by_agent(self, state: dict[str, Any], started: float) -> dict[str, Any] | None:
         """While an agent holds the session: the message is kept for the agent and the bot stays silent."""
         from graph.nodes.handoff import hold_for_agent
 
-        if not session_id:
-            return None
-        held = hold_for_agent(self.deps, message, session_id, lang, partial(self.redact, session_id), self.transcript)
-        if held is None:
-            return None
-        return {**held, "mode": mode or self.config.mode, "session_id": session_id, "node_latency_ms": {},
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
+        session_id = state["session_id"]
+        held = hold_for_agent(self.deps, state["message"], session_id, state["lang"] or None,
+                              partial(self.redact, session_id), self.transcript, state.get("request"))  # fmt: skip
+        return None if held is None else self._held_fields(held, state, started)
+
+    @staticmethod
+    def _held_fields(held: dict[str, Any], state: dict[str, Any], started: float) -> dict[str, Any]:
+        return {**held, "mode": state["mode"], "session_id": state["session_id"], "node_latency_ms": {},
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3), "replayed": False}  # fmt: skip
 
     def _values(self, session_id: str) -> dict[str, Any]:
         """The session's saved state (empty for an unknown session)."""

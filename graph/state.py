@@ -74,10 +74,19 @@ class ChatState(TypedDict, total=False):
     reason: str  # why the turn was refused / handed off / redirected
     guardrails: Annotated[dict[str, Any], merge]
     node_latency_ms: Annotated[dict[str, float], merge]
+    # The client's Idempotency-Key of this turn's message and a keyed digest of the message ({"key", "digest"}), so
+    # that the same message sent again with it gets this turn's answer back (ChatService); None without a key.
+    request: dict[str, str] | None
 
 
 def turn_input(
-    message: str, session_id: str, mode: str, generator: str, lang: str | None, stream: bool = False
+    message: str,
+    session_id: str,
+    mode: str,
+    generator: str,
+    lang: str | None,
+    stream: bool = False,
+    request: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The update that starts a turn: the message, and every per-turn field reset."""
     return {
@@ -101,4 +110,5 @@ def turn_input(
         "reason": "",
         "guardrails": {RESET: True},
         "node_latency_ms": {RESET: True},
+        "request": request,
     }

@@ -11,9 +11,9 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import CallerKey, ChatBody, ReadyRuntime, claim_session
@@ -21,6 +21,7 @@ from api.errors import validation_failure
 from api.logs import api_logger
 from api.models import ChatRequest, ChatResponse, error_responses
 from api.runtime import Runtime
+from graph.service import RequestKeyReused
 from retrieval.text import clean
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
@@ -36,6 +37,24 @@ SSE_EVENT = {
     },
     "required": ["event", "data"],
 }
+
+
+# A client's key for one message (RFC draft "The Idempotency-Key HTTP Header Field"): the message sent again with the
+# session's last key gets the first answer back instead of a second turn.
+RequestKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A key of your choosing for this message (printable ASCII, at most 255 characters, e.g. a UUID). "
+        "Sent again with the same message in the same session (a retry after a timeout), the answer of the first "
+        "one comes back with `replayed: true` and the `Idempotent-Replayed: true` header, and the conversation "
+        "holds the message once. The session's last key is remembered; the same key with another message is a 422.",
+    ),
+]
+REPLAYED = "Idempotent-Replayed"
 
 
 def _start(runtime: Runtime, key: Any, body: ChatRequest) -> dict[str, Any]:
@@ -54,22 +73,29 @@ def _start(runtime: Runtime, key: Any, body: ChatRequest) -> dict[str, Any]:
 
 
 def _count(runtime: Runtime, result: dict[str, Any]) -> None:
+    if result.get("replayed"):  # the turn was counted when it was answered
+        return
     runtime.metrics.chat_turns.labels(str(result.get("mode")), str(result.get("route")), str(result.get("lang"))).inc()
 
 
 @router.post("", response_model=ChatResponse, responses=ERRORS, summary="Answer one customer message")
-def chat(key: CallerKey, runtime: ReadyRuntime, body: ChatBody) -> dict[str, Any]:
+def chat(key: CallerKey, runtime: ReadyRuntime, body: ChatBody, response: Response,
+         idempotency_key: RequestKey = None) -> dict[str, Any]:  # fmt: skip
     """Answer ``message`` in the conversation ``session_id`` (a new one when omitted).
 
     Returns the same fields as ``supportbot chat --json``: answer, lang, mode, route, sources, guardrails,
-    latency_ms, node_latency_ms, session_id and tokens_generated.
+    latency_ms, node_latency_ms, session_id and tokens_generated, plus ``replayed``.
     """
     kwargs = _start(runtime, key, body)
     try:
-        result: dict[str, Any] = runtime.chat_service.chat(body.message, **kwargs)
+        result: dict[str, Any] = runtime.chat_service.chat(body.message, **kwargs, request_key=idempotency_key)
+    except RequestKeyReused as exc:
+        raise validation_failure(["header", "Idempotency-Key"], str(exc), "idempotency_key_reused") from exc
     except ValueError as exc:  # a valid request this server cannot run (e.g. a mode without a model): 409
         raise HTTPException(409, str(exc)) from exc
     _count(runtime, result)
+    if result.get("replayed"):
+        response.headers[REPLAYED] = "true"
     return result
 
 
@@ -121,12 +147,16 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
     },
     summary="Answer one customer message as server-sent events",
 )
-def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody) -> StreamingResponse:
-    """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result."""
+def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody,
+                idempotency_key: RequestKey = None) -> StreamingResponse:  # fmt: skip
+    """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result.
+    A replayed message (its Idempotency-Key sent again) is one ``final`` event."""
     kwargs = _start(runtime, key, body)
-    events = in_one_thread(runtime.chat_service.stream(body.message, **kwargs))
+    events = in_one_thread(runtime.chat_service.stream(body.message, **kwargs, request_key=idempotency_key))
     try:  # the first event is pulled here, so a refused request is still a plain 4xx
         first = next(events, None)
+    except RequestKeyReused as exc:
+        raise validation_failure(["header", "Idempotency-Key"], str(exc), "idempotency_key_reused") from exc
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
 
@@ -144,6 +174,7 @@ def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody) -> Stream
 
     if first is not None and first.get("type") == "final":
         _count(runtime, first)
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if first is not None and first.get("replayed"):
+        headers[REPLAYED] = "true"
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

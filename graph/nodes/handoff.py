@@ -75,7 +75,7 @@ def customer_lang(messages: list[dict[str, Any]], default: str) -> str:
 
 def hold_for_agent(
     deps: Deps, message: str, session_id: str, lang: str | None, redact: Callable[[str, str], str],
-    transcript: Callable[[str], list[Any]],
+    transcript: Callable[[str], list[Any]], request: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:  # fmt: skip
     """When an agent holds ``session_id``: keep the customer's redacted message for the agent and return the turn's
     result fields (``route: "human"``, empty ``answer``); None when the bot should answer.
@@ -88,6 +88,7 @@ def hold_for_agent(
         redact: (text, lang) -> the text as the session's messages are stored (its placeholders; read only when an
             agent holds the session).
         transcript: the graph's messages of a session (where the stored message is anchored).
+        request: the message's Idempotency-Key and digest (``ChatState.request``), kept with it; None without one.
     """
     active = deps.store.active_escalation(session_id)
     if active is None or active["status"] != "assigned":
@@ -97,12 +98,19 @@ def hold_for_agent(
     text = clean(message) if isinstance(message, str) else ""
     lang = lang or customer_lang([{"role": "user", "content": text}], active.get("lang") or "en")
     redacted = redact(text, lang) if text else ""
-    stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), {"lang": lang})
+    meta = {"lang": lang, **({"request": request} if request else {})}
+    stored = deps.store.add_customer_message(session_id, redacted, len(transcript(session_id)), meta)
     if stored is None:  # resolved or released in the meantime: the bot answers
         return None
-    return {"answer": "", "lang": lang, "route": "human", "reason": "agent_assigned", "sources": [],
-            "guardrails": {"human": {"escalation_id": active["id"], "agent": active.get("assigned_name"),
-                                     "message_id": stored["id"]}},
+    return held_result(active, stored)
+
+
+def held_result(escalation: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The turn's result fields for a customer message ``stored`` for the agent who holds ``escalation``."""
+    return {"answer": "", "lang": stored["meta"].get("lang") or "en", "route": "human", "reason": "agent_assigned",
+            "sources": [], "guardrails": {"human": {"escalation_id": escalation["id"],
+                                                    "agent": escalation.get("assigned_name"),
+                                                    "message_id": stored["id"]}},
             "tokens_generated": 0, "query": ""}  # fmt: skip
 
 

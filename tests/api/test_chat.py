@@ -284,3 +284,63 @@ def test_a_repetitive_message_as_long_as_allowed_is_answered(
     assert response.status_code == 200, response.text
     assert response.json()["route"] in ("answered", "out_of_scope", "refused", "handoff")
     assert "couldn't read" not in response.json()["answer"]  # checked for personal data in time, not set aside
+
+
+def _messages(client: TestClient, headers: dict[str, str], session: str) -> list[dict[str, Any]]:
+    response = client.get(f"/v1/sessions/{session}", headers=headers)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def test_a_retried_message_with_its_idempotency_key_is_answered_once(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    """A client that lost the answer (a timeout, a dropped connection) sends the message again: with the same
+    Idempotency-Key it gets the first answer back instead of a second turn in the conversation."""
+    session, customer = "retried-session", keys["customer"]
+    body = {"message": "How long does a refund take? My card is 4111 1111 1111 1111", "session_id": session}
+    headers = {**customer, "Idempotency-Key": "msg-0001"}
+    first = client.post("/v1/chat", json=body, headers=headers)
+    again = client.post("/v1/chat", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json()["answer"] == first.json()["answer"] and again.json()["sources"] == first.json()["sources"]
+    assert again.json()["replayed"] is True and first.json()["replayed"] is False
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert [m["role"] for m in _messages(client, customer, session)] == ["user", "assistant"]
+    # streamed: the same answer, as the final event, and still one turn
+    with client.stream("POST", "/v1/chat/stream", json=body, headers=headers) as response:
+        text = "".join(response.iter_text())
+    final = json.loads(text.split("event: final\ndata: ")[1].split("\n")[0])
+    assert final["answer"] == first.json()["answer"] and final["replayed"] is True
+    assert len(_messages(client, customer, session)) == 2
+    # a new key is a new message; the same key with another message is refused, saying why
+    assert _chat(client, customer, message="And for a gift card?", session_id=session)["replayed"] is False
+    assert len(_messages(client, customer, session)) == 4
+    other = client.post("/v1/chat", json={**body, "message": "Where is my order?"},
+                        headers={**customer, "Idempotency-Key": "msg-0002"})  # fmt: skip
+    assert other.status_code == 200
+    reused = client.post("/v1/chat", json={**body, "message": "And my invoice?"},
+                         headers={**customer, "Idempotency-Key": "msg-0002"})  # fmt: skip
+    assert reused.status_code == 422 and reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert "another message" in reused.json()["detail"][0]["msg"]
+    assert len(_messages(client, customer, session)) == 6
+    bad = client.post("/v1/chat", json=body, headers={**customer, "Idempotency-Key": "x" * 300})
+    assert bad.status_code == 422 and "Idempotency-Key" in bad.text
+
+
+def test_a_retried_message_to_the_agent_is_kept_once(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    customer, agent, session = keys["customer"], keys["agent"], "retried-while-held"
+    _chat(client, customer, message="¿Cuánto tarda el envío estándar?", session_id=session)
+    result = _chat(client, customer, message="Quiero hablar con una persona, por favor.", session_id=session)
+    escalation_id = result["guardrails"]["handoff"]["escalation_id"]
+    assert client.post(f"/v1/escalations/{escalation_id}/claim", headers=agent).status_code == 200
+    body = {"message": "Sigo esperando el paquete", "session_id": session}
+    headers = {**customer, "Idempotency-Key": "k1"}
+    first = client.post("/v1/chat", json=body, headers=headers).json()
+    again = client.post("/v1/chat", json=body, headers=headers).json()
+    assert first["route"] == again["route"] == "human" and again["replayed"] is True
+    assert again["guardrails"]["human"]["message_id"] == first["guardrails"]["human"]["message_id"]
+    kept = [m for m in _messages(client, customer, session) if m.get("author") == "customer"]
+    assert [m["content"] for m in kept] == ["Sigo esperando el paquete"]
+    client.post(f"/v1/escalations/{escalation_id}/resolve", headers=agent)
