@@ -3,7 +3,8 @@ semantic (SBERT cosine through a FAISS kNN self-join).
 
 Duplicates are looked for within one language only: an article and its translation are linked as translations,
 never dropped. Each cluster of duplicates keeps one representative: the newest (``updated``), then the most
-complete (longest text), then the smallest id. The same code deduplicates conversations in finetune/.
+complete (longest text), then one in a translation link, then the smallest id. The same code deduplicates
+conversations in finetune/.
 """
 
 from __future__ import annotations
@@ -91,10 +92,14 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _representative(members: Sequence[DedupItem]) -> DedupItem:
+def _representative(members: Sequence[DedupItem], linked: set[str]) -> DedupItem:
     # max() keeps the first of equal keys, so among ties the smallest id wins
-    # the newest by the moment ``updated`` names, not its text ("2025-03-01T09:00+02:00" is before "2025-03-01T08:00Z")
-    return max(sorted(members, key=lambda m: m.id), key=lambda m: (updated_order(m.updated), len(m.text)))
+    # the newest by the moment ``updated`` names, not its text ("2025-03-01T09:00+02:00" is before "2025-03-01T08:00Z");
+    # then one in a translation link (``linked``): a copy saved under a new id was kept, its id sorting first, and
+    # the article the other language names as its original dropped, the pair no longer folded in search
+    return max(
+        sorted(members, key=lambda m: m.id), key=lambda m: (updated_order(m.updated), len(m.text), m.id in linked)
+    )
 
 
 def _linked(a: DedupItem, b: DedupItem) -> bool:
@@ -243,10 +248,12 @@ def find_duplicates(
     for a, b in sorted(linked):
         report.translations.append({"a": a, "b": b, "cosine": cosine(position[a], position[b])})
 
+    in_links = {doc_id for pair in linked for doc_id in pair}
     for members in _connected(found, n):
-        keep = _representative([items[k] for k in members])
+        keep = _representative([items[k] for k in members], in_links)
         others = sorted(items[k].id for k in members if items[k].id != keep.id)
-        report.clusters.append({"representative": keep.id, "duplicates": others, "rule": "newest, then longest"})
+        rule = "newest, then longest, then linked"
+        report.clusters.append({"representative": keep.id, "duplicates": others, "rule": rule})
         report.dropped.update(dict.fromkeys(others, keep.id))
     report.pairs = sorted(found.values(), key=lambda p: (p.a, p.b))
     report.clusters.sort(key=lambda c: c["representative"])

@@ -249,9 +249,7 @@ def dedup(
         cosine = "n/a" if pair["cosine"] is None else f"{pair['cosine']:.3f}"
         typer.echo(f"  {pair['kind']:<8} {pair['a']} ~ {pair['b']}  jaccard {pair['jaccard']:.3f}  cosine {cosine}")
     for cluster in report["clusters"]:
-        typer.echo(
-            f"  keep {cluster['representative']} (newest, then longest); drop {', '.join(cluster['duplicates'])}"
-        )
+        typer.echo(f"  keep {cluster['representative']} ({cluster['rule']}); drop {', '.join(cluster['duplicates'])}")
 
 
 @app.command()

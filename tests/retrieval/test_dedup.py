@@ -119,3 +119,19 @@ def test_a_translation_link_to_no_article_or_to_one_of_the_same_language_is_repo
         {"id": "multas-es", "translation_of": "fines-en", "problem": "names no article"},
     ]
     assert find_duplicates(items[-1:]).broken_links == report.broken_links[-1:]
+
+
+def test_of_two_equal_duplicates_the_one_a_translation_links_is_kept() -> None:
+    """A library's author copied loans.md to a new file by mistake ('loans-copy-en', the same text, no dates): the
+    copy was kept, its id sorting first, and 'loans-en', which the Spanish 'prestamo-es' names as its original, was
+    dropped, so the pair was no longer folded in search. Among otherwise equal duplicates, one in a translation
+    link is kept; newest and longest still come first."""
+    text = "Books can be borrowed for 21 days, DVDs for 7 days."
+    items = [
+        DedupItem("loans-copy-en", text, "en"),
+        DedupItem("loans-en", text, "en"),
+        DedupItem("prestamo-es", "Los libros se prestan 21 días y los DVD 7 días.", "es", translation_of="loans-en"),
+    ]
+    assert find_duplicates(items).dropped == {"loans-copy-en": "loans-en"}
+    newer = [DedupItem("loans-copy-en", text, "en", "2026-01-01"), *items[1:]]
+    assert find_duplicates(newer).dropped == {"loans-en": "loans-copy-en"}
