@@ -319,11 +319,14 @@ PLATE_CONTEXT = (
     rf"(?<![\p{{L}}\d_])(?P<v>{PLATE_SHAPE})(?![\p{{L}}\d_])"
 )
 # The same for an account or card number introduced as such, its check digits mistyped.
-IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:[ -]?[A-Z0-9]){{11,30}}))"
-# What may stand between a card number's digit groups: a space, or a dash, dot, slash or underscore with a space on
-# either side or none ("4111 1111", "4111-1111", "4111.1111", "4111 / 1111", "4111_1111"); until 2026-12-07 only the
-# first two, and a full number typed with dots or slashes was stored in clear.
-CARD_SEP = r"(?:[ \t]?[-./_][ \t]?|[ \t])?"
+IBAN_SEP = r"(?:[ \t]{1,3}|-)?"  # between an IBAN's groups: up to three spaces or tabs, or a dash
+IBAN_CONTEXT = rf"(?i:\biban)[^\d\n]{{0,30}}?{NB}(?P<v>(?i:[A-Z]{{2}}\d{{2}}(?:{IBAN_SEP}[A-Z0-9]){{11,30}}))"
+# What may stand between a card number's digit groups: up to three spaces or tabs, or a dash, dot, slash or underscore
+# with as many on either side or none ("4111 1111", "4111-1111", "4111.1111", "4111 / 1111", "4111_1111", "4111  1111"
+# as a PDF statement is copied); until 2026-12-07 only one space or a dash, and a full number typed with dots, slashes
+# or two spaces was stored in clear (the chat folds whitespace first; `data redact` does not).
+GAP = r"[ \t]{0,3}"
+CARD_SEP = rf"(?:{GAP}[-./_]{GAP}|[ \t]{{1,3}})?"
 CARD_CONTEXT = (
     r"(?i:\b(?:tarjeta|card)(?:[ \t]+(?:number|n[úu]mero|n[º°]|no\.?))?)[^\d\n]{0,20}?"
     rf"(?<![\d./_-])(?P<v>\d{{4}}(?:{CARD_SEP}\d){{9,15}})(?!\d)"
@@ -340,7 +343,7 @@ PASSWORD_IS = (
     r"(?i:\b(?:password|passwd|contrase[ñn]a|clave)(?:[ \t,][^\n.!?:=]{0,25}?)?[ \t]+(?:is|es|era|was)[ \t]+)"
     r"(?P<v>(?=[^\s.,;!?]*\d)[^\s.,;!?]{4,64})"
 )
-IBAN = r"(?<![\p{L}\d])(?i:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30})"
+IBAN = rf"(?<![\p{{L}}\d])(?i:[A-Z]{{2}}\d{{2}}(?:{IBAN_SEP}[A-Z0-9]){{11,30}})"
 # A Spanish bank account in its old 20-digit form (código cuenta cliente: bank, branch, two check digits, account),
 # as customers still copy it from a cheque book or a bank letter: "2100 0418 45 0200051332"; its check digits are
 # verified, so a 20-digit reference is not one. Stored as an IBAN (the same account).

@@ -488,6 +488,27 @@ def test_a_card_number_with_any_separator_between_its_groups_is_redacted(
 
 
 @pytest.mark.parametrize(
+    ("lang", "text", "value", "kind"),
+    [
+        ("en", "my visa 4111  1111  1111  1111 please", "4111  1111  1111  1111", "CARD"),
+        ("en", "card:\t4111\t1111\t1111\t1111", "4111\t1111\t1111\t1111", "CARD"),
+        ("es", "tarjeta 5500   0000   0000   0004, caduca 12/27", "5500   0000   0000   0004", "CARD"),
+        ("es", "mi iban ES91  2100  0418  4502  0005  1332 gracias", "ES91  2100  0418  4502  0005  1332", "IBAN"),
+        ("en", "IBAN:\tGB82\tWEST\t1234\t5698\t7654\t32", "GB82\tWEST\t1234\t5698\t7654\t32", "IBAN"),
+    ],
+)
+def test_a_card_or_account_number_with_runs_of_spaces_or_tabs_is_redacted(
+    redactor: Redactor, lang: str, text: str, value: str, kind: str
+) -> None:
+    # Copied from a PDF statement or a spreadsheet, groups come apart by two or three spaces or a tab. The chat folds
+    # whitespace before redacting, but `supportbot data redact` reads files as they are and wrote such a card number
+    # or IBAN in clear (a DPO QA pass, 2026-12-07).
+    covering, result = _covering(redactor, text, value, lang)
+    assert covering == [kind], (result.text, result.entities)
+    assert not _leaks(value, result.text), result.text
+
+
+@pytest.mark.parametrize(
     ("lang", "text", "value"),
     [
         ("es", "devolvedme el dinero a la cuenta 2100 0418 45 0200051332 por favor", "2100 0418 45 0200051332"),
@@ -796,7 +817,22 @@ def test_cli_prints_a_one_line_summary_on_stderr(tmp_path: Path) -> None:
 # host name at every hyphen (quadratic: 100,000 characters ran over its time limit and the chat answered 500).
 @pytest.mark.parametrize(
     "unit",
-    ["1-", "a-", "-", "a.", "1 ", "Calle Aa ", "Gracias\n", "www.", "Ana de ", "passport A1", "nss 1 ", "placa M"],
+    [
+        "1-",
+        "a-",
+        "-",
+        "a.",
+        "1 ",
+        "Calle Aa ",
+        "Gracias\n",
+        "www.",
+        "Ana de ",
+        "passport A1",
+        "nss 1 ",
+        "placa M",
+        "1   ",
+        "ES12   ",
+    ],
 )
 def test_a_message_as_long_as_the_chat_accepts_is_checked_in_time(redactor: Redactor, unit: str) -> None:
     text = unit * (100_000 // len(unit))
