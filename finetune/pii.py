@@ -424,7 +424,21 @@ class _Stats:
         }
 
 
-def _redact_record(record: Any, where: str, stats: _Stats) -> dict[str, Any]:
+def _redact_meta(value: Any, stats: _Stats, mapping: PlaceholderMap) -> Any:
+    """Every string inside ``value`` (nested dicts and lists too) redacted with the conversation's map."""
+    if isinstance(value, str):
+        return stats.redact(value, mapping) if value.strip() else value
+    if isinstance(value, list):
+        return [_redact_meta(v, stats, mapping) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_meta(v, stats, mapping) for k, v in value.items()}
+    return value
+
+
+def _redact_record(record: Any, where: str, number: int, stats: _Stats) -> dict[str, Any]:
+    """One JSONL record: its turns or ``text``, then every string of its ``meta``, with one map; an ``id`` in which
+    personal data is found becomes ``redacted-<line number>`` (a help desk may key its export by the customer's
+    e-mail; a placeholder would make every such id the same)."""
     if not isinstance(record, dict):
         raise PIIError(f"{where}: expected a JSON object, got {type(record).__name__}")
     if "messages" not in record and "text" not in record:
@@ -447,11 +461,16 @@ def _redact_record(record: Any, where: str, stats: _Stats) -> dict[str, Any]:
         if not isinstance(record["text"], str):
             raise PIIError(f"{where}: 'text' must be a string")
         out["text"] = stats.redact(record["text"], mapping)
+    if "meta" in record:
+        out["meta"] = _redact_meta(record["meta"], stats, mapping)
+    if isinstance(record.get("id"), str) and stats.redactor.find(record["id"], stats.lang or "en"):
+        out["id"] = f"redacted-{number}"
     return out
 
 
 def redact_jsonl(input: Path, output: Path, redactor: Redactor, lang: Lang | None = None) -> dict[str, Any]:
-    """Redact a JSONL file of chat records (``messages``: one map per conversation) or ``text`` records.
+    """Redact a JSONL file of chat records (``messages``: one map per conversation) or ``text`` records, with every
+    string of their ``meta`` and an ``id`` that holds personal data.
 
     Args:
         input: The JSONL file to read.
@@ -477,7 +496,7 @@ def redact_jsonl(input: Path, output: Path, redactor: Redactor, lang: Lang | Non
             except json.JSONDecodeError as exc:
                 raise PIIError(f"{input}:{number}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
             counts["records"] += 1
-            yield json.dumps(_redact_record(record, f"{input}:{number}", stats), ensure_ascii=False) + "\n"
+            yield json.dumps(_redact_record(record, f"{input}:{number}", number, stats), ensure_ascii=False) + "\n"
 
     _write_atomically(output, records())
     return stats.summary(input, output, "jsonl", counts)

@@ -721,6 +721,26 @@ def test_redact_file_keeps_one_map_per_conversation(redactor: Redactor, tmp_path
     assert report["entities"] == {"EMAIL": 4} and report["records"] == 2
 
 
+def test_redact_file_redacts_the_id_and_meta_of_a_record_too(redactor: Redactor, tmp_path: Path) -> None:
+    # `supportbot data redact` redacted the turns and wrote a help desk's id and meta as they were: the customer's
+    # e-mail as the id, their name and phone in meta (a DPO QA pass, 2026-12-07). Meta strings now share the
+    # conversation's placeholders; an id with personal data becomes "redacted-<line>"; role, lang, source stay.
+    source = tmp_path / "chats.jsonl"
+    record = {"id": "lucia.fr@gmail.com", "lang": "es", "source": "helpdesk",
+              "messages": [{"role": "user", "content": "hola, escribid a lucia.fr@gmail.com"}],
+              "meta": {"email": "lucia.fr@gmail.com", "contact": {"phone": "+34 612 345 678"},
+                       "tags": ["nombre: Lucía Fernández"], "n": 3, "intent": "refund"}}  # fmt: skip
+    plain = {"id": "t-2", "text": "nada personal aquí", "meta": {"intent": "refund"}}
+    source.write_text(json.dumps(record) + "\n" + json.dumps(plain) + "\n", encoding="utf-8")
+    redact_file(source, tmp_path / "out.jsonl", redactor, lang="es")
+    first, second = read_jsonl(tmp_path / "out.jsonl")
+    assert first["id"] == "redacted-1" and (first["lang"], first["source"]) == ("es", "helpdesk")
+    assert first["messages"] == [{"role": "user", "content": "hola, escribid a <EMAIL_1>"}]
+    assert first["meta"] == {"email": "<EMAIL_1>", "contact": {"phone": "<PHONE_1>"},
+                             "tags": ["nombre: <PERSON_1>"], "n": 3, "intent": "refund"}  # fmt: skip
+    assert second == plain
+
+
 def test_redact_text_file_shares_one_map_and_keeps_line_ends(redactor: Redactor, tmp_path: Path) -> None:
     source = tmp_path / "notes.txt"
     source.write_bytes(b"llamad al 612 345 678\r\n\r\notra vez: 612345678\n")
