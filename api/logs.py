@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from api.keys import KEY_IN_TEXT
 
 LOGGER_NAME = "supportbot.api"
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+
+def _iban(match: re.Match[str]) -> str:
+    """An IBAN-shaped run in any case, when it has the digits of one (not "ab12 with this that")."""
+    return "<IBAN>" if sum(c.isdigit() for c in match.group()) >= 10 else match.group()
+
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (KEY_IN_TEXT, r"\1<SECRET>"),  # an API key a client put in a path: its id stays, its secret goes (first: the
     # secret's digits must not become a phone or card placeholder)
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
     (re.compile(r"(?<![\w&])[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[A-Z\d]\d\b"), "<CURP>"),
     (re.compile(r"(?<![\w&])[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}\b"), "<RFC>"),
-    (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), "<IBAN>"),
-    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "<CARD>"),
-    (re.compile(r"\b[XYZ]?\d{7,8}[-\s]?[A-Z]\b"), "<DNI>"),
+    (re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){3,7}(?:[ -]?[A-Z0-9]{1,4})?\b"), _iban),
+    # An IP before a card: two addresses in a row have 13 digits; a dotted card's 4-digit groups are never an IP.
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), "<IP>"),
+    # Groups apart by a space, dash, dot, slash or underscore, or up to three spaces (as the chat redactor reads them)
+    (re.compile(r"\b(?:\d(?:[ ./_-]| {2,3})?){13,19}\b"), "<CARD>"),
+    (re.compile(r"(?i)\b(?:[XYZ]-?)?\d{7,8}[-\s]?[A-Z]\b"), "<DNI>"),
     (re.compile(r"(?<![\w-])\+?\d[\d ().-]{7,}\d\b"), "<PHONE>"),
 )
 

@@ -23,6 +23,16 @@ from api.logs import LOGGER_NAME, redact_for_log
         ("mi curp es PEMJ900101HDFRRN07", "PEMJ900101HDFRRN07", "<CURP>"),
         ("RFC para facturar: PEMJ900101AB1", "PEMJ900101AB1", "<RFC>"),
         ("factura a la empresa ABC680524P76 por favor", "ABC680524P76", "<RFC>"),
+        # a card with dots (typed as a phone until 2026-12-07) or slashes (kept in clear), an IBAN in lower case or
+        # with dashes (its country code and last group kept), a DNI/NIE with a lower-case or dash-separated letter
+        ("card 4111.1111.1111.1111 charged", "4111.1111", "<CARD>"),
+        ("card 4111/1111/1111/1111 charged", "1111/1111", "<CARD>"),
+        ("card 4111  1111  1111  1111 charged", "1111  1111", "<CARD>"),
+        ("iban es91 2100 0418 4502 0005 1332", "1332", "<IBAN>"),
+        ("IBAN ES91-2100-0418-4502-0005-1332", "ES91", "<IBAN>"),
+        ("mi dni 12345678z", "12345678z", "<DNI>"),
+        ("NIE Y-1234567-X", "Y-1234567", "<DNI>"),
+        ("two hosts 192.168.1.24 10.0.0.1", "10.0.0.1", "<IP>"),
     ],
 )
 def test_redact_for_log(text: str, secret: str, placeholder: str) -> None:
