@@ -51,6 +51,7 @@ class ApiConfig:
     signin_per_minute: int = field(
         default=60, metadata={"help": "console sign-in attempts per minute allowed per client address (its own limit)"}
     )
+    signin_hours: float = field(default=12.0, metadata={"help": "how long a console sign-in's key works"})
     max_message_chars: int = field(default=40_000, metadata={"help": "longest chat message, in characters"})
     max_body_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "largest request body (413 above)"})
     cache_dir: Path | None = field(
@@ -86,6 +87,8 @@ class ApiConfig:
             raise ValueError("rate_limit_per_minute_staff must be >= 1")
         if self.signin_per_minute < 1:
             raise ValueError("signin_per_minute must be >= 1")
+        if not self.signin_hours > 0:
+            raise ValueError("signin_hours must be > 0")
         if self.database_url and self.database_url.split(":", 1)[0] not in ("postgresql", "postgres"):
             raise ValueError("database_url must be a postgresql:// URL (unset: SQLite files in the data home)")
         if self.redis_url and self.redis_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
@@ -123,6 +126,7 @@ class ApiConfig:
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "rate_limit_per_minute_staff": settings.rate_limit_per_minute_staff,
             "signin_per_minute": settings.signin_per_minute,
+            "signin_hours": settings.signin_hours,
             "max_message_chars": settings.max_message_chars,
             "database_url": settings.database_url,
             "redis_url": settings.redis_url,
@@ -158,4 +162,4 @@ class ApiConfig:
         from api.keys import KeyStore
 
         return KeyStore(self.keys_db, database_url=self.database_url, pool_size=self.database_pool_size,
-                        password_scrypt_n=self.password_scrypt_n)  # fmt: skip
+                        password_scrypt_n=self.password_scrypt_n, signin_hours=self.signin_hours)  # fmt: skip

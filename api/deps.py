@@ -50,6 +50,8 @@ def authenticate(
     key = keys.pop()
     record = runtime.keys.authenticate(key)
     if record is None:
+        if runtime.keys.expired(key):
+            raise HTTPException(401, "this console sign-in has expired: sign in again", challenge)
         raise HTTPException(401, "invalid or revoked API key", challenge)
     request.state.key_id = record.id
     staff = record.role in ("agent", "admin")  # the console: SUPPORTBOT_RATE_LIMIT_PER_MINUTE_STAFF

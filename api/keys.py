@@ -10,6 +10,7 @@ Shared by the API process and ``supportbot keys``. With ``SUPPORTBOT_DATABASE_UR
 from __future__ import annotations
 
 import builtins
+import calendar
 import hashlib
 import re
 import secrets
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS users (
 );
 """
 USER_PREFIX = "user:"
+SIGNIN_HOURS = 12.0  # how long a console sign-in's key works (a working day), then the console asks again
 # A key's name is shown to customers as their agent's name (in a Markdown banner): letters, digits, spaces and
 # . @ : ' - only, so no name is a link or an image ("[Ana](//evil.example)" was accepted).
 KEY_NAME = re.compile(r"[\w .@:'’-]{0,80}")
@@ -98,8 +100,12 @@ def agent_identity(key: ApiKey) -> tuple[str, str]:
     return key.id, key.name or key.id
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _now(at: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def _when(stamp: str) -> float:
+    return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 def _setup_sqlite(db: sqlite3.Connection) -> None:
@@ -110,7 +116,7 @@ class KeyStore:
     """The key, session-ownership and console-user tables; safe to share between threads."""
 
     def __init__(self, db_path: Path, *, database_url: str | None = None, pool_size: int = 10,
-                 password_scrypt_n: int = SCRYPT_N) -> None:  # fmt: skip
+                 password_scrypt_n: int = SCRYPT_N, signin_hours: float = SIGNIN_HOURS) -> None:  # fmt: skip
         """Open the SQLite file ``db_path`` (created when missing), or the PostgreSQL database at ``database_url``.
 
         Args:
@@ -118,13 +124,18 @@ class KeyStore:
             database_url: a ``postgresql://`` URL, or None for SQLite.
             pool_size: most PostgreSQL connections.
             password_scrypt_n: scrypt's cost for new password hashes (``api.passwords.SCRYPT_N``; tests lower it).
+            signin_hours: how long a key from :meth:`sign_in` works (keys from :meth:`create` do not expire).
 
         Raises:
             graph.db.DatabaseUnavailable, graph.db.SchemaMissing: PostgreSQL is down, or not set up.
-            ValueError: ``password_scrypt_n`` is not a power of two from 2^14 to 2^20.
+            ValueError: ``password_scrypt_n`` is not a power of two from 2^14 to 2^20, or ``signin_hours`` is not
+                positive.
         """
+        if not signin_hours > 0:
+            raise ValueError(f"signin_hours must be > 0, got {signin_hours}")
         self.db_path = Path(db_path)
         self.password_scrypt_n = validate_scrypt_n(password_scrypt_n)
+        self.signin_hours = float(signin_hours)
         self.db = open_database(database_url, self.db_path, _setup_sqlite, pool_size)
 
     def close(self) -> None:
@@ -176,17 +187,36 @@ class KeyStore:
             raise ApiKeyError(f"no API key with id {key_id!r}")
         return ApiKey(**dict(row))
 
+    # A live key: not revoked, and not a sign-in's key older than ``signin_hours`` (the parameter: the cutoff,
+    # :meth:`_cutoff`; ``created`` is an ISO UTC time, so that the text order is the time order).
+    _LIVE = f"revoked IS NULL AND (name NOT LIKE '{USER_PREFIX}%' OR created >= ?)"
+
+    def _cutoff(self) -> str:
+        return _now(time.time() - self.signin_hours * 3600)
+
     def authenticate(self, key: str) -> ApiKey | None:
-        """The live key record for ``key``, or None when it is unknown or revoked."""
+        """The live key record for ``key``, or None when it is unknown, revoked or an expired sign-in's."""
         row = self.db.one(
-            "SELECT id, role, name, created, revoked FROM api_keys WHERE key_hash = ? AND revoked IS NULL",
-            (hash_key(key),),
+            f"SELECT id, role, name, created, revoked FROM api_keys WHERE key_hash = ? AND {self._LIVE}",
+            (hash_key(key), self._cutoff()),
         )
         return ApiKey(**row) if row else None
 
+    def expired(self, key: str) -> bool:
+        """Whether ``key`` is a sign-in's key that is no longer live only because its hours are over."""
+        row = self.db.one("SELECT name FROM api_keys WHERE key_hash = ? AND revoked IS NULL", (hash_key(key),))
+        return row is not None and str(row["name"]).startswith(USER_PREFIX) and self.authenticate(key) is None
+
+    def expires_at(self, record: ApiKey) -> str | None:
+        """When ``record`` stops working: a sign-in's key ``signin_hours`` after it was made; None for others."""
+        if not record.name.startswith(USER_PREFIX):
+            return None
+        return _now(_when(record.created) + self.signin_hours * 3600)
+
     def is_live(self, key_id: str) -> bool:
-        """Whether the key ``key_id`` exists and is not revoked (a long request checks it again as it runs)."""
-        return self.db.one("SELECT id FROM api_keys WHERE id = ? AND revoked IS NULL", (key_id,)) is not None
+        """Whether the key ``key_id`` exists and is live (a long request checks it again as it runs)."""
+        return self.db.one(f"SELECT id FROM api_keys WHERE id = ? AND {self._LIVE}", (key_id, self._cutoff())) \
+            is not None  # fmt: skip
 
     def session_owner(self, session_id: str) -> str | None:
         """The id of the key that owns ``session_id``, or None when the session is new."""
@@ -273,7 +303,7 @@ class KeyStore:
 
     def sign_in(self, username: str, password: str) -> tuple[ApiKey, str] | None:
         """A new key with the user's role, named ``user:<username>``, for one console session; None on a wrong
-        name or password. The key is revoked when the session signs out."""
+        name or password. The key is revoked when the session signs out, and stops working after ``signin_hours``."""
         role = self.verify_user(username, password)
         if role is None:
             return None

@@ -231,6 +231,11 @@ class KeyInfo(BaseModel):
     role: str
     name: str
     key: str | None = None
+    expires_at: str | None = Field(
+        default=None,
+        description="When a console sign-in's key stops working (UTC, ISO 8601; SUPPORTBOT_SIGNIN_HOURS after the "
+        "sign-in); null for keys made with `supportbot keys create`, which do not expire.",
+    )
 
 
 class FeedbackRequest(Strict):

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         description="Console sign-in attempts per minute allowed per client address; its own limit, so raising the "
         "customers' (which the UI's visitors share) does not let an address guess passwords faster.",
     )
+    signin_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a key from a console sign-in works (a working day by default); then the console asks "
+        "for the password again. Keys made with `supportbot keys create` do not expire.",
+    )
     max_message_chars: int = Field(default=40_000, ge=1, description="Longest chat message accepted, in characters.")
     database_url: str | None = Field(
         default=None,

@@ -17,15 +17,17 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.get("/me", response_model=KeyInfo, responses=error_responses(), summary="The caller's key")
-def whoami(key: CallerKey) -> dict[str, Any]:
-    """The id, role and name of the key sent (the console checks a signed-in key's role with it)."""
-    return {"id": key.id, "role": key.role, "name": key.name}
+def whoami(key: CallerKey, runtime: RuntimeDep) -> dict[str, Any]:
+    """The id, role and name of the key sent (the console checks a signed-in key's role with it), and when it
+    expires (a sign-in's key; null for a key made with ``supportbot keys create``)."""
+    return {"id": key.id, "role": key.role, "name": key.name, "expires_at": runtime.keys.expires_at(key)}
 
 
 @router.post("/signin", status_code=201, response_model=KeyInfo, responses=error_responses(400, 401, 422),
              summary="Sign a console user in")  # fmt: skip
 async def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    """A new API key with the user's role (agent or admin), shown once; 401 for a wrong name or password.
+    """A new API key with the user's role (agent or admin), shown once, that works for ``SUPPORTBOT_SIGNIN_HOURS``
+    (``expires_at``); 401 for a wrong name or password.
 
     The password check (scrypt, 128 MiB and about 0.4 s) runs on a worker thread, at most
     ``api.passwords.CONCURRENT_HASHES`` at once; the sign-ins beyond those wait here, on the event loop, so a burst of
@@ -40,7 +42,8 @@ async def sign_in(body: SignInRequest, request: Request, runtime: RuntimeDep) ->
     if issued is None:
         raise HTTPException(401, "wrong user name or password")
     record, key = issued
-    return {"id": record.id, "role": record.role, "name": record.name, "key": key}
+    return {"id": record.id, "role": record.role, "name": record.name, "key": key,
+            "expires_at": runtime.keys.expires_at(record)}  # fmt: skip
 
 
 @router.post("/signout", response_model=KeyInfo, responses=error_responses(), summary="Sign a console user out")

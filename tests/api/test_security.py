@@ -3,6 +3,7 @@ is still open, and the like (docs/api.md, "Security")."""
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import logging
 import threading
@@ -357,3 +358,32 @@ def test_every_load_failure_has_a_category_that_names_no_path_host_or_secret() -
     }
     for reason, error in cases.items():
         assert unready_reason(error) == reason, error
+
+
+def test_a_console_sign_in_ends_after_its_hours(client: TestClient, api_config: ApiConfig) -> None:
+    # A key from a password sign-in never expired: one left in a shared computer's browser (or copied from it) kept
+    # an agent's or admin's rights until someone signed out. It now works for SUPPORTBOT_SIGNIN_HOURS (12 by
+    # default, a working day); keys made with `supportbot keys create` are not sign-ins and do not expire.
+    store = KeyStore(api_config.keys_db, password_scrypt_n=2**14)
+    store.set_user("sec-shift", "copper kettle sings at noon", "agent")
+    signed = client.post("/v1/auth/signin", json={"username": "sec-shift", "password": "copper kettle sings at noon"})
+    assert signed.status_code == 201, signed.text
+    expires = calendar.timegm(time.strptime(signed.json()["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(expires - (time.time() + 12 * 3600)) < 120
+    headers = {"Authorization": f"Bearer {signed.json()['key']}"}
+    me = client.get("/v1/auth/me", headers=headers)
+    assert me.status_code == 200 and me.json()["expires_at"] == signed.json()["expires_at"]
+    made, key = store.create("agent", "a script's key")
+    assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).json()["expires_at"] is None
+    eleven_hours_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 11 * 3600))
+    thirteen_hours_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 13 * 3600))
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE api_keys SET created = ? WHERE id = ?", (eleven_hours_ago, signed.json()["id"]))
+    assert client.get("/v1/escalations", headers=headers).status_code == 200
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE api_keys SET created = ? WHERE id IN (?, ?)",
+                    (thirteen_hours_ago, signed.json()["id"], made.id))  # fmt: skip
+    ended = client.get("/v1/escalations", headers=headers)
+    assert ended.status_code == 401 and "expired" in ended.json()["detail"], ended.text
+    assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    store.close()

@@ -535,10 +535,11 @@ def main() -> None:
         with tab:
             try:
                 section(backend, who)
-            except SignedOut:  # the key was revoked (or signed out elsewhere): sign in again, saying why
+            except SignedOut:  # the key was revoked, expired or signed out elsewhere: sign in again, saying why
                 state.sign_out()
                 st.session_state["signin_notice"] = (
-                    "Your sign-in has ended (signed out elsewhere, or the key was revoked): sign in again."
+                    "Your sign-in has ended (signed out elsewhere, expired after SUPPORTBOT_SIGNIN_HOURS, or the key "
+                    "was revoked): sign in again."
                 )
                 st.rerun()
             except BackendUnavailable as exc:
