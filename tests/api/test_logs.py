@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.logs import LOGGER_NAME, redact_for_log
+from tests.graph.test_untrusted_text import SIZE, deadline
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,16 @@ from api.logs import LOGGER_NAME, redact_for_log
 def test_redact_for_log(text: str, secret: str, placeholder: str) -> None:
     redacted = redact_for_log(text)
     assert secret not in redacted and placeholder in redacted
+
+
+@pytest.mark.parametrize("unit", ["1.", "1-", "x1234567-", "a+", "1 ", "ab12 ", "4111 "])
+def test_a_long_argument_is_redacted_in_linear_time(unit: str) -> None:
+    """Every log line's arguments pass the redactor, and a requested path or an exception's text can be long: the
+    e-mail pattern restarted at every position of a run with no "@" ("1.1.1...", "a-a-a..."), quadratic: 3-5 s for
+    40,000 characters, minutes for 200,000 (a DPO QA pass, 2026-12-07). The deadline tells the two complexity classes
+    apart, as in tests/graph/test_untrusted_text.py."""
+    with deadline(10):
+        redact_for_log((unit * SIZE)[:SIZE])
 
 
 def test_plain_text_is_untouched() -> None:
