@@ -103,7 +103,11 @@ def _signpost(candidate: Candidate, mine: list[Candidate]) -> bool:
     España? Consulta «Plazos de entrega» ...") is a signpost, not an answer: it won "¿cuánto tarda el envío a
     Canarias?" over the delivery times."""
     _, position, sentence, _, item, _ = candidate
-    if item or not sentence.rstrip().endswith("?"):
+    if item:  # "- The courier couldn't deliver: see I missed my delivery." only names another article
+        return any(not m.group(0).startswith("(") and not sentence[m.end():].strip(" .;")
+                   and sentence.count("(", 0, m.start()) <= sentence.count(")", 0, m.start())  # not in brackets
+                   for m in CROSS_REFERENCE.finditer(sentence))  # fmt: skip
+    if not sentence.rstrip().endswith("?"):
         return False
     following = next((c for c in mine if c[1] == position + 1), None)
     return following is not None and not following[3] and CROSS_REFERENCE.search(following[2]) is not None

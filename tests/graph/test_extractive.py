@@ -85,6 +85,36 @@ def test_a_pointer_to_another_article_is_not_an_answer() -> None:
     assert not any(s.startswith("For fees abroad") for s in picked)
 
 
+def test_a_list_item_that_only_names_another_article_is_not_an_answer() -> None:
+    """A "Related situations" list whose items restate a problem and name its article ("- The courier couldn't
+    deliver: see I missed my delivery.") is a list of signposts: once chunking kept each item a line of its own,
+    such an item matched the customer's words best and was the whole answer ("I wasn't home when the courier came"
+    got "Related situations: - The courier couldn't deliver: see I missed my delivery."). An item with a reference
+    in brackets keeps its own content and stays."""
+    related = {
+        "lang": "en",
+        "title": "Track your order",
+        "text": "Related situations:\n- The courier couldn't deliver: see I missed my delivery.\n- The tracking says "
+        "delivered but you don't have the parcel: see Tracking says delivered but I don't have my package.",
+    }
+    missed = {
+        "lang": "en",
+        "title": "I missed my delivery",
+        "text": "Don't worry if you weren't at home. The carrier tries to deliver twice, on consecutive business days.",
+    }
+    picked = [s for _, _, s in select("I wasn't home when the courier came, what happens now?", [related, missed],
+                                      "en")]  # fmt: skip
+    assert any("tries to deliver twice" in s for s in picked) and not any("see I missed" in s for s in picked)
+    claim = {
+        "lang": "en",
+        "title": "Warranty claims",
+        "text": "To make a claim, include:\n- your invoice (you can download it from My orders; see Download an "
+        "invoice).\n- photos of the fault.",
+    }
+    picked = [s for _, _, s in select("what do I include with my warranty claim invoice?", [claim], "en")]
+    assert any(s.startswith("- your invoice (you can download it") for s in picked), picked
+
+
 def test_a_pointer_to_an_article_shown_above_is_followed_to_it() -> None:
     """A customer's "el paquete pone entregado pero no lo tengo" found the right article first and was answered with
     passage [4]'s "... consulta «El seguimiento dice entregado ...»"; a reference in brackets is an aside and stays."""
