@@ -12,7 +12,8 @@ requests and near-neighbour customers, es, en and four more languages; a fifth a
 ``data/rails/train_letters.jsonl`` (customers writing formal letters and e-mails, "Dear Sir or Madam, I am writing
 to...", es and en: they were refused as injections) with ``data/rails/train_letters_attacks.jsonl`` (injections and
 discriminatory requests dressed as such letters, so formality itself teaches nothing; two more authors, 2026-12-07),
-and real customer messages
+``data/rails/train_details.jsonl`` (customers giving their own personal data, raw and as placeholders, with attempts
+to get other customers' data in the same words; dev: ``dev_details.jsonl``, another author), and real customer messages
 as negatives: the customer turns of ``data/conversations`` (shipped) and, when ``--shared`` has them, Banking77 train
 (even rows), Bitext instructions (even rows), CLINC150 **train** (a sample, out-of-scope queries included), SGD train
 user turns and STS-B train sentences (es, en). Never
