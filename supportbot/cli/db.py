@@ -9,6 +9,8 @@ a number of days, ``supportbot db erase`` what is kept about the sessions named,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -136,6 +138,26 @@ def _open_state(url: str) -> tuple[Any, Any, Any, list[Any]]:
     return store, saver, (keys.db if keys is not None else None), [*closing, *([conn] if conn is not None else [])]
 
 
+@contextmanager
+def _deleting(target: str, done: str) -> Iterator[tuple[Any, Any, Any]]:
+    """:func:`_open_state`'s store, checkpointer and owners for a purge or an erase (``done``: "deleted", "erased"),
+    closed after; a failure stops the command with its message (a partial run says how far it went)."""
+    from graph.db import DatabaseError
+    from graph.retention import PurgeFailed
+
+    store, saver, owners, opened = _open_state(target)
+    try:
+        yield store, saver, owners
+    except PurgeFailed as exc:
+        went = exc.report["sessions"]["total"]
+        fail(f"{exc}; {went} session{'s' * (went != 1)} before it were {done} whole: run it again to finish")
+    except DatabaseError as exc:
+        fail(str(exc))
+    finally:
+        for thing in opened:
+            thing.close()
+
+
 def _line(entry: Any) -> str:
     if isinstance(entry, int):
         return str(entry)
@@ -173,23 +195,13 @@ def purge(
 ) -> None:
     """Delete the conversations older than DAYS days: their checkpoints, escalations and messages, feedback and owner,
     and the knowledge-gap questions not asked since; prints what went per kind and language."""
-    from graph.db import DatabaseError, redact_url
-    from graph.retention import PurgeFailed
+    from graph.db import redact_url
     from graph.retention import purge as run_purge
 
     days = _days(older_than)
     target = _url(url, required=False)
-    store, saver, owners, opened = _open_state(target)
-    try:
+    with _deleting(target, "deleted") as (store, saver, owners):
         report = run_purge(store, saver, days, owners=owners, include_open=include_open, dry_run=dry_run)
-    except PurgeFailed as exc:
-        went = exc.report["sessions"]["total"]
-        fail(f"{exc}; {went} session{'s' * (went != 1)} before it were deleted whole: run it again to finish")
-    except DatabaseError as exc:
-        fail(str(exc))
-    finally:
-        for thing in opened:
-            thing.close()
     if as_json:
         print_json(report)
         return
@@ -238,29 +250,20 @@ def erase(
     """Delete everything kept about the sessions named, or found by a value the customer gave (--pii), now, whatever
     their age or state (a customer's request to erase their data): checkpoints, escalations with their history and
     messages, feedback and owner. An id nothing is kept under is listed as not found (exit 1)."""
-    from graph.db import DatabaseError, redact_url
-    from graph.retention import PurgeFailed, find_sessions
+    from graph.db import redact_url
     from graph.retention import erase as run_erase
+    from graph.retention import find_sessions
 
     ids = [session.strip() for session in sessions or []]
     values = [_pii_value(given) for given in pii or []]
     if not (ids or values) or not all(ids):
         fail("give the SESSION_ID of every conversation to erase (a blank one is not an id), or --pii TYPE=VALUE", 2)
     target = _url(url, required=False)
-    store, saver, owners, opened = _open_state(target)
-    try:
+    with _deleting(target, "erased") as (store, saver, owners):
         key = get_settings().pii_key
         found = find_sessions(store, saver, values, key.get_secret_value() if key else None) if values else []
         report = {**run_erase(store, saver, ids + [s for s in found if s not in ids], owners=owners, dry_run=dry_run),
                   "found": found}  # fmt: skip
-    except PurgeFailed as exc:
-        went = exc.report["sessions"]["total"]
-        fail(f"{exc}; {went} session{'s' * (went != 1)} before it were erased whole: run it again to finish")
-    except DatabaseError as exc:
-        fail(str(exc))
-    finally:
-        for thing in opened:
-            thing.close()
     if as_json:
         print_json(report)
     else:
