@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from retrieval.documents import CELL_SEPARATOR, Document
 from retrieval.text import LIST_MARK, list_segments, split_sentences
 
+# Bumped by every change to this module that cuts the same text into other chunks (2: list items keep their lines,
+# 2026-12-07). An index chunked by another version (or with other chunk settings) has its unchanged articles chunked
+# again on its next ingest, each chunk of the same text keeping its vectors (retrieval.ingest).
+CHUNKING_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Chunk:

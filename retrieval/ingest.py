@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import chunk_document
+from retrieval.chunking import CHUNKING_VERSION, chunk_document
 from retrieval.config import RetrievalConfig
 from retrieval.dedup import DedupItem, find_duplicates
 from retrieval.documents import Document, load_documents
@@ -47,6 +47,7 @@ def silent(stage: str, done: int, total: int) -> None:
     return None
 
 
+CHUNKING_KEY = "chunking"  # in the manifest: how its chunks were cut (chunking_of)
 REFERENCES_KEY = "strip_references"  # in the manifest of versions whose vectors left other articles' titles out
 
 
@@ -129,6 +130,12 @@ def ingest(
     }
 
 
+def chunking_of(config: RetrievalConfig) -> dict[str, int]:
+    """How ``config`` cuts articles into chunks: the chunker's version and the chunk settings."""
+    return {"version": CHUNKING_VERSION, "max_chars": config.chunk_max_chars,
+            "overlap_sentences": config.chunk_overlap_sentences}  # fmt: skip
+
+
 def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData | None, config: RetrievalConfig,
            embedder: Embedder, progress: Progress
            ) -> tuple[IndexData, dict[str, Any], dict[str, int], dict[str, str]]:  # fmt: skip
@@ -141,9 +148,29 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
     kept_docs: dict[str, StoredDocument] = {}
     chunk_rows: list[tuple[str, str, str, str]] = []  # chunk_id, doc_id, lang, text
     vectors: list[np.ndarray] = []
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    to_embed: list[tuple[str, str, str, str]] = []
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "rechunked": 0}
     how: dict[str, str] = {}  # an input article's count: added, updated or unchanged
-    old_rows = _keep_absent_documents(previous, documents, kept_docs, chunk_rows, vectors)
+    rechunk = previous is not None and previous.manifest.get(CHUNKING_KEY) != chunking_of(config)
+
+    def carry(document: Document, rows: list[int]) -> None:
+        """An article whose text has not changed keeps its chunks and vectors; chunked again when the previous
+        version cut chunks otherwise (an older chunker, other settings), each chunk of the same text keeping its
+        vector. Until 2026-12-07 an unchanged article kept the chunks of the version that first indexed it."""
+        assert previous is not None
+        if not rechunk or not rows:
+            _reuse(previous, rows, chunk_rows, vectors)
+            return
+        counts["rechunked"] += 1
+        known = {previous.chunk_texts[row]: previous.vectors[row] for row in rows}
+        for row in _chunk_rows(document, config):
+            if row[3] in known:
+                chunk_rows.append(row)
+                vectors.append(known[row[3]])
+            else:
+                to_embed.append(row)
+
+    old_rows = _keep_absent_documents(previous, documents, kept_docs, carry)
     # A duplicate dropped last time has no stored chunks or vectors. One in this input is embedded again below so
     # dedup can re-judge it; one absent from it is too when the article it was dropped for is gone or changes now
     # (it stayed without chunks, unsearchable, and the article vanished from search when its kept copy was deleted).
@@ -160,7 +187,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
             stay.duplicate_of = None
             bare.append(_as_document(stay))
 
-    to_embed = [row for document in bare for row in _chunk_rows(document, config)]
+    to_embed += [row for document in bare for row in _chunk_rows(document, config)]
     stale: list[int] = []  # carried-over chunks to embed again (see below)
     for document in documents:
         old: StoredDocument | None = previous.documents.get(document.id) if previous is not None else None
@@ -169,7 +196,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
         how[document.id] = "unchanged" if unchanged else "updated" if old is not None else "added"
         counts[how[document.id]] += 1
         if unchanged and previous is not None and old_rows.get(document.id):
-            _reuse(previous, old_rows[document.id], chunk_rows, vectors)
+            carry(document, old_rows[document.id])
             continue
         to_embed += _chunk_rows(document, config)
 
@@ -205,6 +232,7 @@ def _build(documents: Sequence[Document], index_dir: Path, previous: IndexData |
         "multilingual": MULTILINGUAL_NAME if data.multilingual is not None else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         REFERENCES_KEY: True,
+        CHUNKING_KEY: chunking_of(config),
         "config": asdict(config),
         "documents": sum(1 for d in data.documents.values() if d.duplicate_of is None),
         "dedup": report,
@@ -269,11 +297,10 @@ def _keep_absent_documents(
     previous: IndexData | None,
     documents: Sequence[Document],
     kept_docs: dict[str, StoredDocument],
-    chunk_rows: list[tuple[str, str, str, str]],
-    vectors: list[np.ndarray],
+    carry: Callable[[Document, list[int]], None],
 ) -> dict[str, list[int]]:
-    """Keep the previous version's documents that are not in this input as they were (chunks and vectors
-    carried over); the previous version's chunk rows per document id."""
+    """Keep the previous version's documents that are not in this input (their chunks and vectors carried over by
+    ``carry``); the previous version's chunk rows per document id."""
     old_rows: dict[str, list[int]] = {}
     if previous is None:
         return old_rows
@@ -283,7 +310,7 @@ def _keep_absent_documents(
     for doc_id, stay in previous.documents.items():
         if doc_id not in incoming:
             kept_docs[doc_id] = stay
-            _reuse(previous, old_rows.get(doc_id, []), chunk_rows, vectors)
+            carry(_as_document(stay), old_rows.get(doc_id, []))
     return old_rows
 
 

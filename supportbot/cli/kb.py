@@ -131,6 +131,9 @@ def ingest(
     )
     for article in report.get("updated_articles", []):
         typer.echo(f"  updated {article['id']} ({_overwritten(article)})")
+    if report.get("rechunked"):
+        typer.echo(f"  {report['rechunked']} article(s) chunked again: the index was chunked by an older supportbot "
+                   "or with other chunk settings")  # fmt: skip
     if kept := report.get("kept_articles", []):
         shown = ", ".join(kept[:10]) + (", ..." if len(kept) > 10 else "")
         typer.echo(f"  {len(kept)} article(s) of earlier ingests not in this input stay indexed: {shown} (supportbot "

@@ -101,6 +101,30 @@ def test_incremental_reingest_skips_unchanged_and_replaces_changed(index: Path, 
     assert top.doc_id == "get-invoice-en" and "pigeon" in top.text
 
 
+def test_an_index_chunked_otherwise_is_chunked_again_on_its_next_ingest(index: Path, small_kb: Path) -> None:
+    """An unchanged article kept the chunks of the version that first indexed it, so a new chunker (a supportbot
+    upgrade: list items keep their lines since 2026-12-07) or other chunk settings never reached an index that was
+    only ever updated. The manifest says how its chunks were cut; an ingest that cuts otherwise chunks every article
+    again, a chunk of the same text keeping its vector."""
+    before = read_version(index)
+    assert before.manifest["chunking"]["max_chars"] == 800
+    same = ingest([small_kb], index)
+    assert same["rechunked"] == 0 and same["unchanged"] == 13
+    short = RetrievalConfig(chunk_max_chars=200)
+    report = ingest([small_kb], index, config=short)
+    # the articles' text did not change; the 12 searchable ones are cut anew (the dropped duplicate has no chunks)
+    assert report["unchanged"] == 13 and report["rechunked"] == 12, report
+    after = read_version(index)
+    assert after.manifest["chunking"]["max_chars"] == 200 and len(after.chunk_ids) > len(before.chunk_ids)
+    assert max(len(text) for text in after.chunk_texts) < max(len(text) for text in before.chunk_texts)
+    kept = {t: v for t, v in zip(before.chunk_texts, before.vectors, strict=True)}
+    reused = [(v, kept[t]) for t, v in zip(after.chunk_texts, after.vectors, strict=True) if t in kept]
+    assert reused and all((a == b).all() for a, b in reused)  # a chunk of the same text was not embedded again
+    assert ingest([small_kb], index, config=short)["rechunked"] == 0
+    result = runner.invoke(app, ["kb", "ingest", str(small_kb), "--index", str(index)])
+    assert result.exit_code == 0 and "12 article(s) chunked again" in result.output, result.output
+
+
 def test_ingest_report_names_the_articles_it_overwrote(index: Path, small_kb: Path, tmp_path: Path) -> None:
     # An article id that already existed with other content reported only "1 updated": an operator could not tell
     # which article was overwritten, nor that it came from another file (two exports with the same id).
