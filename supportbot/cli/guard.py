@@ -38,7 +38,9 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 @app.command()
 def scope(
-    index: Path = typer.Option(..., "--index", help="Index folder the scope rail is fitted to."),
+    index: Path | None = typer.Option(
+        None, "--index", help="Index folder the scope rail is fitted to (default: <home>/index, which chat reads)."
+    ),
     input: Path = typer.Option(
         ...,
         "--input",
@@ -66,6 +68,7 @@ def scope(
 
         settings = get_settings()
         home = settings.home
+        index = index or settings.resolved_index_dir  # as kb search and chat (it was a required option)
         kb = KnowledgeBase.open(index, home)  # the embedder and backend that built the index; its speller
         data, embedder = kb.data, kb.embedder
 

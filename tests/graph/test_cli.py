@@ -157,6 +157,24 @@ def test_guard_scope(bundled_index: Path, tmp_path: Path, service: ChatService) 
     assert not rows["f"]["in_scope"] and rows["f"]["general_task"] is True
 
 
+def test_guard_scope_reads_the_index_chat_reads_without_index(
+    bundled_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`guard scope` required --index while kb search and chat default to <home>/index (a KB author's QA pass)."""
+    from supportbot.settings import get_settings
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"id": "a", "text": "how do I cancel my order?"}\n')
+    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(bundled_index))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["guard", "scope", "--input", str(texts)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["in_scope"] is True
+
+
 def test_guard_scope_bad_input(bundled_index: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "text": "ok"}\nnot json\n')
