@@ -147,6 +147,10 @@ class Database:
     def close(self) -> None:
         """Release this store's hold on the database."""
 
+    def scrub(self) -> None:
+        """After deleting personal data: leave no copy of the deleted rows where this database keeps old pages (a
+        SQLite file's write-ahead log, :func:`scrub_sqlite`). PostgreSQL keeps dead rows until VACUUM (docs/api.md)."""
+
 
 def connect_private(path: Path) -> sqlite3.Connection:
     """A connection to the SQLite file ``path`` (created, with its folder, when missing), readable and writable by the
@@ -162,7 +166,17 @@ def connect_private(path: Path) -> sqlite3.Connection:
         with contextlib.suppress(OSError):  # missing, or another user's file (shared on purpose): left as it is
             if (mode := file.stat().st_mode & 0o777) & 0o077:
                 file.chmod(mode & 0o700)
-    return sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten, not left in a free page
+    return conn
+
+
+def scrub_sqlite(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log of ``conn``'s file into it and empty the log: until SQLite's next automatic
+    checkpoint the log kept the pages that had written rows deleted since (with the customer's words). Readers of the
+    file in other processes are waited for as SQLite's busy timeout allows; a log still in use is emptied later, at
+    the next checkpoint."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 class SqliteDatabase(Database):
@@ -190,6 +204,10 @@ class SqliteDatabase(Database):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def scrub(self) -> None:
+        with self._lock:
+            scrub_sqlite(self._db)
 
 
 _pools: dict[str, Any] = {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from graph.db import Database, DatabaseError, Transaction, session_key
+from graph.db import Database, DatabaseError, Transaction, scrub_sqlite, session_key
 from graph.store import ACTIVE, SupportStore
 
 DAY_S = 86_400.0
@@ -316,7 +316,19 @@ def purge(store: SupportStore, saver: Any, days: int, *, owners: Database | None
             _add(report, "gaps", [row["lang"] for row in tx.execute(verb, (cutoff,)).fetchall()])
     except errors as exc:
         raise PurgeFailed(f"the purge stopped at the knowledge gaps: {' '.join(str(exc).split())}", report) from exc
+    if not dry_run:
+        _scrub(store, saver, owners)
     return report
+
+
+def _scrub(store: SupportStore, saver: Any, owners: Database | None) -> None:
+    """No copy of what was deleted left in the SQLite files' write-ahead logs (:meth:`graph.db.Database.scrub`)."""
+    for database in (store.db, owners):
+        if database is not None:
+            database.scrub()
+    if isinstance(conn := getattr(saver, "conn", None), sqlite3.Connection):  # SqliteSaver's own file
+        with getattr(saver, "lock", contextlib.nullcontext()):
+            scrub_sqlite(conn)
 
 
 def erase(store: SupportStore, saver: Any, sessions: list[str], *, owners: Database | None = None,
@@ -359,6 +371,8 @@ def erase(store: SupportStore, saver: Any, sessions: list[str], *, owners: Datab
         except errors as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise PurgeFailed(f"the erasure stopped at session {session}: {reason}", report) from exc
+    if not dry_run:
+        _scrub(store, saver, owners)
     return report
 
 

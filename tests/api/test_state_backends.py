@@ -485,3 +485,29 @@ def test_a_purge_stopped_midway_leaves_the_session_readable_and_the_next_one_fin
     assert finished["sessions"]["total"] == 1 and finished["session_owners"] == 1
     assert finished["feedback"] == (1 if config.database_url else 0)
     assert two.get(f"/v1/sessions/{session}", headers=agent).status_code == 404
+
+
+def test_an_erased_conversation_leaves_no_copy_in_the_sqlite_files(
+    pair: tuple[TestClient, TestClient, ApiConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `db erase`, the SQLite files of the data home (and their write-ahead logs) hold no byte of the erased
+    conversation. The rows were deleted, but the WAL kept the pages that had written them until SQLite's next
+    checkpoint, and a delete left the freed bytes in place where SQLite is built without secure_delete (a privacy
+    QA pass): a copy of the data home after an erasure still had the customer's words."""
+    one, _, config = pair
+    if config.database_url:
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM: docs/api.md says so")
+    tag = uuid.uuid4().hex[:8]
+    token = f"zebraquartz{tag}"
+    session, owner = f"scrub-{tag}", _key(config)[1]
+    _chat(one, owner, session, f"How long does shipping take? Reference {token}")
+    assert one.post("/v1/feedback", json={"session_id": session, "turn": 0, "rating": "up", "comment": token},
+                    headers=owner).status_code == 201  # fmt: skip
+
+    def holding() -> list[str]:
+        return [p.name for p in config.home.rglob("*.sqlite*") if p.is_file() and token.encode() in p.read_bytes()]
+
+    assert holding(), "the conversation was written to the data home"
+    done = _erase(config, monkeypatch, session, "--json")
+    assert done.exit_code == 0, done.output
+    assert holding() == []
