@@ -213,6 +213,11 @@ class KeyStore:
             return None
         return _now(_when(record.created) + self.signin_hours * 3600)
 
+    def record_expired(self, record: ApiKey) -> bool:
+        """Whether ``record`` is a sign-in's key past its ``signin_hours`` (:meth:`authenticate` refuses it)."""
+        expires = self.expires_at(record)
+        return expires is not None and expires < _now()
+
     def is_live(self, key_id: str) -> bool:
         """Whether the key ``key_id`` exists and is live (a long request checks it again as it runs)."""
         return self.db.one(f"SELECT id FROM api_keys WHERE id = ? AND {self._LIVE}", (key_id, self._cutoff())) \

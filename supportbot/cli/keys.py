@@ -52,15 +52,19 @@ def create(
 
 @app.command("list")
 def list_keys(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.", metavar="")) -> None:
-    """List keys (ids and roles, never the secret)."""
-    keys = _store().list()
+    """List keys (ids and roles, never the secret); a console sign-in's key says when it expires."""
+    store = _store()
+    keys = store.list()
     if as_json:
-        print_json([k.to_dict() for k in keys])
+        print_json([{**k.to_dict(), "expires_at": store.expires_at(k), "expired": store.record_expired(k)}
+                    for k in keys])  # fmt: skip
         return
     if not keys:
         typer.echo("no keys: create one with `supportbot keys create --role customer|agent|admin`")
     for k in keys:
         state = f"revoked {k.revoked}" if k.revoked else "active"
+        if not k.revoked and store.record_expired(k):
+            state = f"expired {store.expires_at(k)}"
         typer.echo(f"{k.id}  {k.role:<8}  {k.created}  {state}  {k.name}")
 
 

@@ -188,3 +188,28 @@ def test_serve_without_a_pii_key_warns_that_a_copied_database_gives_the_values_a
     result = _serve_with({"SUPPORTBOT_PII_KEY": pii_key} if pii_key else {}, tmp_path, monkeypatch)
     warned = "warning: SUPPORTBOT_PII_KEY is not set" in result.output
     assert warned == (pii_key is None), result.output
+
+
+def test_keys_list_says_when_a_console_sign_in_has_expired() -> None:
+    # An operator upgrading from a version whose sign-in keys never expired checked `supportbot keys list`: a
+    # sign-in's key past SUPPORTBOT_SIGNIN_HOURS was listed "active" (JSON: nothing said so) while the API answered
+    # 401 "this console sign-in has expired" for it.
+    store = runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "a script", "--json"])
+    plain = json.loads(store.stdout)
+    from api.config import ApiConfig
+    from supportbot.settings import get_settings
+
+    keys = ApiConfig.from_settings(get_settings()).key_store()
+    keys.set_user("list-shift", "copper kettle sings at noon", "agent")
+    fresh, _ = keys.sign_in("list-shift", "copper kettle sings at noon")  # type: ignore[misc]
+    old, _ = keys.sign_in("list-shift", "copper kettle sings at noon")  # type: ignore[misc]
+    with keys.db.transaction() as cur:
+        cur.execute("UPDATE api_keys SET created = ? WHERE id = ?", ("2026-01-01T00:00:00Z", old.id))
+    listed = {k["id"]: k for k in json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)}
+    assert listed[plain["id"]]["expires_at"] is None
+    assert listed[fresh.id]["expires_at"] == keys.expires_at(fresh) and not listed[fresh.id]["expired"]
+    assert listed[old.id]["expires_at"] == "2026-01-01T12:00:00Z" and listed[old.id]["expired"]
+    lines = {line.split()[0]: line for line in runner.invoke(app, ["keys", "list"]).output.splitlines()}
+    assert "expired 2026-01-01T12:00:00Z" in lines[old.id] and "active" not in lines[old.id]
+    assert "active" in lines[fresh.id] and "active" in lines[plain["id"]]
+    keys.close()
