@@ -37,8 +37,11 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print {id, role, name, created, key}.", metavar=""),
 ) -> None:
     """Create a key (printed once: only its hash is stored)."""
-    from api.keys import ApiKeyError
+    from api.keys import USER_PREFIX, ApiKeyError
 
+    if name.lower().startswith(USER_PREFIX):  # the API would take the key for that console user's sign-in (it expires)
+        fail(f"a key's name cannot start with {USER_PREFIX!r}: that names a console user's sign-in, which expires; "
+             "give console users a password with `supportbot keys user NAME`", code=2)  # fmt: skip
     try:
         record, key = _store().create(role, name)
     except ApiKeyError as exc:

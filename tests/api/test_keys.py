@@ -213,3 +213,13 @@ def test_keys_list_says_when_a_console_sign_in_has_expired() -> None:
     assert "expired 2026-01-01T12:00:00Z" in lines[old.id] and "active" not in lines[old.id]
     assert "active" in lines[fresh.id] and "active" in lines[plain["id"]]
     keys.close()
+
+
+def test_keys_create_refuses_a_console_users_name() -> None:
+    # `keys create --name user:bob` made a key the API took for console user bob's sign-in: it stopped working after
+    # SUPPORTBOT_SIGNIN_HOURS (keys made with `keys create` do not expire), a new password for bob revoked it, and its
+    # claims were bob's. Found upgrading from a version whose sign-in keys never expired.
+    made = runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "user:bob"])
+    assert made.exit_code == 2 and "user:" in made.output and "keys user" in made.output, made.output
+    assert runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "User:Bob"]).exit_code == 2
+    assert "user:bob" not in runner.invoke(app, ["keys", "list"]).output.lower()
