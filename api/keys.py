@@ -188,8 +188,9 @@ class KeyStore:
         return ApiKey(**dict(row))
 
     # A live key: not revoked, and not a sign-in's key older than ``signin_hours`` (the parameter: the cutoff,
-    # :meth:`_cutoff`; ``created`` is an ISO UTC time, so that the text order is the time order).
-    _LIVE = f"revoked IS NULL AND (name NOT LIKE '{USER_PREFIX}%' OR created >= ?)"
+    # :meth:`_cutoff`; ``created`` is an ISO UTC time, so that the text order is the time order). The prefix is
+    # compared with case, as ``startswith`` does: SQLite's LIKE ignores it (a key named "User:Bob" expired there).
+    _LIVE = f"revoked IS NULL AND (substr(name, 1, {len(USER_PREFIX)}) <> '{USER_PREFIX}' OR created >= ?)"
 
     def _cutoff(self) -> str:
         return _now(time.time() - self.signin_hours * 3600)

@@ -223,3 +223,16 @@ def test_keys_create_refuses_a_console_users_name() -> None:
     assert made.exit_code == 2 and "user:" in made.output and "keys user" in made.output, made.output
     assert runner.invoke(app, ["keys", "create", "--role", "agent", "--name", "User:Bob"]).exit_code == 2
     assert "user:bob" not in runner.invoke(app, ["keys", "list"]).output.lower()
+
+
+def test_only_a_sign_ins_key_expires_whatever_the_case_of_its_name(tmp_path: Path) -> None:
+    # The SQL of a live key said `name NOT LIKE 'user:%'`: SQLite's LIKE ignores case, so a key named "User:Bob"
+    # (made before `keys create` refused such names) stopped working after SUPPORTBOT_SIGNIN_HOURS on SQLite, not on
+    # PostgreSQL, while expires_at said it never expires and the API did not take it for a sign-in.
+    store = KeyStore(tmp_path / "keys.sqlite", password_scrypt_n=2**14)
+    made, key = store.create("agent", "User:Bob")
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE api_keys SET created = ? WHERE id = ?", ("2026-01-01T00:00:00Z", made.id))
+    found = store.authenticate(key)
+    assert found is not None and store.expires_at(found) is None and not store.record_expired(found)
+    store.close()
