@@ -17,13 +17,14 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from retrieval.language import strip_accents
+from retrieval.text import PLACEHOLDER
 
 Lang = Literal["en", "es"]
 ENTITY_TYPES = (
@@ -136,11 +137,13 @@ class PlaceholderMap:
     _added: dict[str, str] = field(default_factory=dict)  # entries made since the map was built or restored
 
     @classmethod
-    def restore(cls, saved: dict[str, str] | None, secret: bytes = b"") -> PlaceholderMap:
+    def restore(cls, saved: dict[str, str] | None, secret: bytes = b"", used: Iterable[str] = ()) -> PlaceholderMap:
         """The map whose :meth:`saved` entries are ``saved``, made with ``secret`` (numbering goes on after the
-        highest number)."""
+        highest number, also of the placeholders written in the texts ``used``: a conversation whose map was not
+        saved, so that no number names two values)."""
         mapping = cls(secret=secret, _by_key=dict(saved or {}))
-        for placeholder in mapping._by_key.values():
+        written = (p for text in used for p in PLACEHOLDER.findall(text))
+        for placeholder in itertools.chain(mapping._by_key.values(), written):
             kind, _, number = placeholder.strip("<>").rpartition("_")
             if number.isdigit():
                 mapping._counts[kind] = max(mapping._counts[kind], int(number))

@@ -311,11 +311,11 @@ class ChatService:
         """The session's PII placeholder map, read from its saved state (``values``, when the caller read it
         already); what the block adds is saved back (hold :meth:`session_lock` around it: two writers could give
         two values one number)."""
-        from finetune.pii import PlaceholderMap
+        from graph.nodes.redact_pii import session_map
 
         values = self._values(session_id) if values is None else values
         salt = values.get("pii_salt") or secrets.token_hex(16)
-        mapping = PlaceholderMap.restore(values.get("placeholders"), self.deps.pii_secret(salt))
+        mapping = session_map(values, session_id, salt, self.deps)
         yield mapping
         if added := mapping.added():
             self.graph.update_state({"configurable": {"thread_id": session_id}},
