@@ -9,6 +9,7 @@ or chat JSONL file, writing the output atomically.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import itertools
 import json
@@ -114,6 +115,12 @@ def pii_hash(entity_type: str, value: str, secret: bytes = b"") -> str:
     and no table of precomputed hashes applies, plus the deployment's key when one is set, without which a guess
     (a phone number, a name) cannot be tested against a stolen database."""
     return hmac.new(secret, f"{entity_type}|{canonical(entity_type, value)}".encode(), "sha256").hexdigest()[:24]
+
+
+def unkeyed_pii_hash(entity_type: str, value: str) -> str:
+    """The hash a conversation saved before 2026-12-05 22:10 (no ``pii_salt`` in its state) keeps of a value: plain
+    SHA-256, no key; only to find those conversations (``graph.retention.find_sessions``), never to make one."""
+    return hashlib.sha256(f"{entity_type}|{canonical(entity_type, value)}".encode()).hexdigest()[:24]
 
 
 def session_secret(deployment_key: str | None, salt: str) -> bytes:

@@ -386,7 +386,7 @@ def find_sessions(store: SupportStore, saver: Any, values: list[tuple[str, str]]
     value is hashed with every session's own key and looked up there; two spellings of one value match
     (:func:`finetune.pii.canonical`). A name matches every session in which that name was given.
     """
-    from finetune.pii import pii_hash, session_secret
+    from finetune.pii import pii_hash, session_secret, unkeyed_pii_hash
 
     checkpoints = Checkpoints(saver, store.db)
     try:
@@ -394,11 +394,14 @@ def find_sessions(store: SupportStore, saver: Any, values: list[tuple[str, str]]
         found = []
         for thread in sorted(threads):
             state = checkpoints.state(thread)
-            if not state.get("pii_salt"):
-                continue
-            secret = session_secret(pii_key, str(state["pii_salt"]))
             keys = set(state.get("placeholders") or {}) | set(state.get("pii_hashes") or [])
-            if any(pii_hash(kind, value, secret) in keys for kind, value in values):
+            # A conversation begun before salted hashes (an upgraded data home) keeps the plain SHA-256 of what was
+            # given then, also once it goes on with a salt.
+            hashed = [unkeyed_pii_hash(kind, value) for kind, value in values]
+            if state.get("pii_salt"):
+                secret = session_secret(pii_key, str(state["pii_salt"]))
+                hashed += [pii_hash(kind, value, secret) for kind, value in values]
+            if any(h in keys for h in hashed):
                 found.append(thread)
     except _database_errors() as exc:
         raise DatabaseError(f"cannot read the state to search: {' '.join(str(exc).split())}") from exc

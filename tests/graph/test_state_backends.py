@@ -290,3 +290,31 @@ def test_committed_state_survives_a_server_restart(private_postgres: Any, tmp_pa
     assert store.escalation(escalation["id"])["status"] == "open"
     assert keys.authenticate(key) is not None
     assert store.add_feedback(session, 0, "up")["rating"] == "up"
+
+
+def test_erase_by_personal_data_finds_a_conversation_saved_before_hashes_were_keyed(tmp_path: Path) -> None:
+    # A data home upgraded from a version before salted hashes (422b06c): its conversations keep the plain SHA-256 of
+    # each value (graph.rails.grounding.pii_hash then) and no pii_salt, and `supportbot db erase --pii EMAIL=...`
+    # skipped them: "found": [] with exit 0, the customer's conversation kept while the operator was told it was not.
+    import hashlib
+    import sqlite3
+
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from finetune.pii import canonical
+    from graph.retention import find_sessions
+
+    legacy = hashlib.sha256(f"EMAIL|{canonical('EMAIL', 'bob.smith@example.com')}".encode()).hexdigest()[:24]
+    saver = SqliteSaver(sqlite3.connect(tmp_path / "checkpoints.sqlite", check_same_thread=False))
+    # "went-on": begun then, continued after the upgrade (a salt now, and the old hash beside the new ones)
+    for thread, hashes, salt in (("old-bob", [legacy], None), ("old-other", ["0" * 24], None),
+                                 ("went-on", ["1" * 24, legacy], "ab" * 16)):  # fmt: skip
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": [{"role": "user", "content": "mi email es <EMAIL_1>"}],
+                                        "pii_hashes": hashes, **({"pii_salt": salt} if salt else {})}  # fmt: skip
+        saver.put({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}, checkpoint, {}, {})
+    store = SupportStore(tmp_path / "support.sqlite")
+    for key in (None, "a deployment key"):  # the old hashes had no key: found with one set now too
+        assert find_sessions(store, saver, [("EMAIL", "Bob.Smith@example.com")], key) == ["old-bob", "went-on"]
+    store.close()
