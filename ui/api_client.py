@@ -192,13 +192,20 @@ class ApiBackend:
         self._request("GET", "/readyz")
 
     def stream(
-        self, message: str, *, session_id: str, mode: str | None = None, lang: str | None = None
+        self,
+        message: str,
+        *,
+        session_id: str,
+        mode: str | None = None,
+        lang: str | None = None,
+        request_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """POST /v1/chat/stream (server-sent events)."""
+        """POST /v1/chat/stream (server-sent events), with ``request_key`` as its Idempotency-Key."""
         body = {"message": message, "session_id": session_id, "mode": mode, "lang": lang}
         body = {k: v for k, v in body.items() if v is not None}
+        headers = {"Idempotency-Key": request_key} if request_key else None
         try:
-            with self._customer.stream("POST", "/v1/chat/stream", json=body) as response:
+            with self._customer.stream("POST", "/v1/chat/stream", json=body, headers=headers) as response:
                 if response.status_code >= 400:
                     response.read()
                     self._check(response)

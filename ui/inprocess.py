@@ -80,12 +80,18 @@ class InProcessBackend:
         self._load()
 
     def stream(
-        self, message: str, *, session_id: str, mode: str | None = None, lang: str | None = None
+        self,
+        message: str,
+        *,
+        session_id: str,
+        mode: str | None = None,
+        lang: str | None = None,
+        request_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The graph's own token stream, ending with the final chat result."""
         service = self._load()
         try:
-            yield from service.stream(message, session_id=session_id, mode=mode, lang=lang)
+            yield from service.stream(message, session_id=session_id, mode=mode, lang=lang, request_key=request_key)
         except ValueError as exc:  # bad input (too long, unknown mode): the graph's message is the reason
             raise BackendError(str(exc)) from exc
 

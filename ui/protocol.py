@@ -56,9 +56,16 @@ class Backend(Protocol):
         ...
 
     def stream(
-        self, message: str, *, session_id: str, mode: str | None = None, lang: str | None = None
+        self,
+        message: str,
+        *,
+        session_id: str,
+        mode: str | None = None,
+        lang: str | None = None,
+        request_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Token events, then the final chat result."""
+        """Token events, then the final chat result (``request_key``: the message's Idempotency-Key; sent again
+        with it, a message the service already answered gets that answer back instead of a second turn)."""
         ...
 
     def feedback(self, session_id: str, turn: int, rating: str, comment: str | None = None) -> dict[str, Any]:

@@ -176,6 +176,34 @@ def test_an_answer_cut_off_by_the_customers_next_click_is_kept(
         "user", "assistant"]  # fmt: skip
 
 
+def test_a_message_sent_again_after_a_cut_connection_is_answered_once(
+    inprocess_env: Path, inprocess_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection broke as the answer ended: the service had answered and kept the turn, the page showed the
+    message as not sent, and "send again" made a second turn of it (the conversation held the question and its answer
+    twice). The page sends each message with an Idempotency-Key and a resend with the same one."""
+    from ui.protocol import BackendUnavailable
+
+    stream, cut = inprocess_backend.stream, [True]
+
+    def dropped(message: str, **kwargs: Any) -> Any:
+        events = list(stream(message, **kwargs))  # the service answers and saves the turn
+        if cut.pop() if cut else False:
+            raise BackendUnavailable("the connection to the support API was lost")
+        yield from events
+
+    at = open_page()
+    monkeypatch.setattr(inprocess_backend, "stream", dropped)
+    at.chat_input[0].set_value(SPANISH_QUESTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "unsent" in at.session_state and not assistant_texts(at)
+    at.button(key="resend").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(assistant_texts(at)) == 1
+    kept = inprocess_backend.conversation(at.session_state["session_id"])["messages"]
+    assert [m["role"] for m in kept] == ["user", "assistant"], kept
+
+
 # --- agent console -----------------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,7 +102,7 @@ def _not_sent(question: dict[str, Any], error: str) -> None:
     """``question`` could not be answered: out of the conversation, shown apart as not sent, to send again."""
     ss: Any = st.session_state
     ss["messages"] = [m for m in ss.get("messages") or [] if m is not question]
-    ss["unsent"] = {"text": question["content"], "error": error}
+    ss["unsent"] = {"text": question["content"], "error": error, "key": question.get("key")}
 
 
 def _keep_finished() -> bool:
@@ -151,7 +152,9 @@ def _ask(backend: Backend, question: dict[str, Any], lang_choice: str, session_i
             final.update(event)
         return False
 
-    events = iter(backend.stream(prompt, session_id=session_id, lang=forced))  # nothing is sent before it is read
+    # nothing is sent before it is read; the question's key makes a resend of it after a failure (the service may
+    # have answered it: a connection cut at the end) get that answer instead of a second turn
+    events = iter(backend.stream(prompt, session_id=session_id, lang=forced, request_key=question.get("key")))
 
     def tokens() -> Iterator[str]:
         for event in events:
@@ -430,9 +433,12 @@ def main() -> None:
     prompt = st.chat_input(t("placeholder", lang), disabled=not up, max_chars=MAX_CHARS) or resend
     if not prompt or not clean(prompt):  # a blank message (spaces, zero-width characters) asks nothing, no error
         return
-    if ss.pop("unsent", None):  # a new message, or the same one again: the failed one is no longer shown
+    unsent = ss.pop("unsent", None)
+    if unsent:  # a new message, or the same one again: the failed one is no longer shown
         unsent_slot.empty()
-    question = {"role": "user", "content": prompt}
+    # a resent message keeps its Idempotency-Key (the service answers it once); a new one gets its own
+    again = resend is not None and prompt == resend and unsent and unsent.get("key")
+    question = {"role": "user", "content": prompt, "key": unsent["key"] if again else uuid.uuid4().hex}
     shown = len(ss["messages"])
     ss["messages"].append(question)
     with st.chat_message("user"):
