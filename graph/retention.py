@@ -398,9 +398,10 @@ def find_sessions(store: SupportStore, saver: Any, values: list[tuple[str, str]]
             # A conversation begun before salted hashes (an upgraded data home) keeps the plain SHA-256 of what was
             # given then, also once it goes on with a salt.
             hashed = [unkeyed_pii_hash(kind, value) for kind, value in values]
-            if state.get("pii_salt"):
-                secret = session_secret(pii_key, str(state["pii_salt"]))
-                hashed += [pii_hash(kind, value, secret) for kind, value in values]
+            if state.get("pii_salt"):  # and with the salt alone: a conversation held before pii_key was set
+                for key in dict.fromkeys([pii_key, None]):
+                    secret = session_secret(key, str(state["pii_salt"]))
+                    hashed += [pii_hash(kind, value, secret) for kind, value in values]
             if any(h in keys for h in hashed):
                 found.append(thread)
     except _database_errors() as exc:

@@ -318,3 +318,28 @@ def test_erase_by_personal_data_finds_a_conversation_saved_before_hashes_were_ke
     for key in (None, "a deployment key"):  # the old hashes had no key: found with one set now too
         assert find_sessions(store, saver, [("EMAIL", "Bob.Smith@example.com")], key) == ["old-bob", "went-on"]
     store.close()
+
+
+def test_erase_by_personal_data_finds_conversations_from_before_the_pii_key_was_set(tmp_path: Path) -> None:
+    # `supportbot serve` warns until SUPPORTBOT_PII_KEY is set; an operator who then set it found that
+    # `db erase --pii EMAIL=...` (given the key, as it must be) reported found: [] for every conversation held
+    # before: their hashes are keyed by the session's salt alone.
+    import sqlite3
+
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from finetune.pii import pii_hash, session_secret
+    from graph.retention import find_sessions
+
+    salt = "cd" * 16
+    saver = SqliteSaver(sqlite3.connect(tmp_path / "checkpoints.sqlite", check_same_thread=False))
+    checkpoint = empty_checkpoint()
+    given = pii_hash("EMAIL", "eva@example.es", session_secret(None, salt))
+    checkpoint["channel_values"] = {"pii_salt": salt, "pii_hashes": [given]}
+    saver.put({"configurable": {"thread_id": "before-key", "checkpoint_ns": ""}}, checkpoint, {}, {})
+    store = SupportStore(tmp_path / "support.sqlite")
+    assert find_sessions(store, saver, [("EMAIL", "eva@example.es")], None) == ["before-key"]
+    assert find_sessions(store, saver, [("EMAIL", "eva@example.es")], "set since") == ["before-key"]
+    assert find_sessions(store, saver, [("EMAIL", "other@example.es")], "set since") == []
+    store.close()
