@@ -25,6 +25,10 @@ class GraphConfigError(ValueError):
     """A graph configuration that cannot work (names the field and what to do)."""
 
 
+# The personal-data types the chat leaves as written: the store's own order and tracking numbers.
+KEEP_ENTITIES: tuple[str, ...] = ("ORDER", "TRACKING")
+
+
 @dataclass(frozen=True)
 class GraphConfig:
     """Settings of one :class:`graph.service.ChatService`."""
@@ -62,7 +66,7 @@ class GraphConfig:
     )
     database_pool_size: int = field(default=10, metadata={"help": "most PostgreSQL connections this process opens"})
     keep_entities: tuple[str, ...] = field(
-        default=("ORDER", "TRACKING"),
+        default=KEEP_ENTITIES,
         metadata={"help": "personal-data types the chat leaves as written: the store's own order and tracking numbers, "
                           "which the agent who takes a conversation over needs (fine-tuning data still redacts them)"},
     )  # fmt: skip

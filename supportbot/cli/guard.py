@@ -104,14 +104,30 @@ def scope(
 def input_rails(
     input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, refused, rail, score}."),
 ) -> None:
-    """Run the graph's input rails (injection, abuse, bias) on each message.
+    """Run the graph's input rails (injection, abuse, bias) on each message, as the graph runs them: on the message
+    cleaned and with the customer's personal data replaced by placeholders (``redact_pii`` runs before the rails).
 
     Prints the refusing rail (null if none) and its score: its probability, or the likeliest rail's if none refuses.
     """
     records = _records(input)
+    from finetune.pii import PIIError, PlaceholderMap, shared_redactor
+    from graph.config import KEEP_ENTITIES
     from graph.nodes.guard_input import check_input
+    from retrieval.language import detect_language
+    from retrieval.text import clean
+    from supportbot.settings import get_settings
+
+    redactor = shared_redactor(get_settings().home / "models" / "spacy")
+
+    def as_the_graph_reads(text: str) -> str:
+        text = clean(text)
+        lang = detect_language(text, default="en") or "en"
+        try:
+            return str(redactor.redact(text, lang, PlaceholderMap(), keep=KEEP_ENTITIES).text) if text else text
+        except PIIError:  # the chat keeps nothing of such a message (its rails never read it): judge it as given
+            return text
 
     for i, record in enumerate(records):
-        verdict = check_input(str(record.get("text", record.get("query"))))
+        verdict = check_input(as_the_graph_reads(str(record.get("text", record.get("query")))))
         print_json({"id": record.get("id", i), "refused": verdict["refused"], "rail": verdict["rail"],
                     "score": verdict["score"]})  # fmt: skip

@@ -164,6 +164,26 @@ def test_guard_input_cli(tmp_path: Path) -> None:
     assert out == [{k: check_input(r["text"])[k] for k in ("refused", "rail", "score")} | {"id": r["id"]} for r in rows]
 
 
+def test_guard_input_cli_judges_the_message_as_the_graph_does_with_its_personal_data_replaced(
+    tmp_path: Path, service: ChatService
+) -> None:
+    """The graph's input rails read the message after redact_pii (placeholders for the customer's values); the
+    command read it raw, so "Here are my details: name ..., phone ..., email ..." was refused as an injection by
+    `guard input` (0.97) and answered in a chat (0.02 on the placeholders)."""
+    path = tmp_path / "in.jsonl"
+    text = "Here are my details: name Lucia Perez, phone 612345678, email lucia@gmail.com, order NB-1234567."
+    path.write_text(json.dumps({"id": "a", "text": text}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["guard", "input", "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    [out] = [json.loads(line) for line in result.stdout.splitlines()]
+    redacted = "Here are my details: name Lucia Perez, phone <PHONE_1>, email <EMAIL_1>, order NB-1234567."
+    graph = service.chat(text)  # the graph reads it with the phone and the e-mail replaced, and answers
+    assert graph["route"] == "answered", graph["guardrails"]
+    assert {k: out[k] for k in ("refused", "rail", "score")} == {k: check_input(redacted)[k] for k in
+                                                                 ("refused", "rail", "score")}  # fmt: skip
+    assert not out["refused"], out
+
+
 def test_guard_input_cli_bad_file(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(app, ["guard", "input", "--input", str(tmp_path / "nope.jsonl")])
