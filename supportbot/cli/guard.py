@@ -105,7 +105,7 @@ def input_rails(
     input: Path = typer.Option(..., "--input", help="JSONL file of {id, text}; prints {id, refused, rail, score}."),
 ) -> None:
     """Run the graph's input rails (injection, abuse, bias) on each message, as the graph runs them: on the message
-    cleaned and with the customer's personal data replaced by placeholders (``redact_pii`` runs before the rails).
+    cleaned and with the customer's personal data replaced by placeholders (redact_pii runs before the rails).
 
     Prints the refusing rail (null if none) and its score: its probability, or the likeliest rail's if none refuses.
     """
