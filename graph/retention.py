@@ -389,15 +389,16 @@ def find_sessions(store: SupportStore, saver: Any, values: list[tuple[str, str]]
     from finetune.pii import pii_hash, session_secret, unkeyed_pii_hash
 
     checkpoints = Checkpoints(saver, store.db)
+    # A conversation begun before salted hashes (an upgraded data home) keeps the plain SHA-256 of what was given
+    # then, also once it goes on with a salt: the same for every session, hashed once.
+    unkeyed = [unkeyed_pii_hash(kind, value) for kind, value in values]
     try:
         threads = checkpoints.threads()
         found = []
         for thread in sorted(threads):
             state = checkpoints.state(thread)
             keys = set(state.get("placeholders") or {}) | set(state.get("pii_hashes") or [])
-            # A conversation begun before salted hashes (an upgraded data home) keeps the plain SHA-256 of what was
-            # given then, also once it goes on with a salt.
-            hashed = [unkeyed_pii_hash(kind, value) for kind, value in values]
+            hashed = list(unkeyed)
             if state.get("pii_salt"):  # and with the salt alone: a conversation held before pii_key was set
                 for key in dict.fromkeys([pii_key, None]):
                     secret = session_secret(key, str(state["pii_salt"]))
