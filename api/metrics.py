@@ -35,7 +35,11 @@ class Metrics:
         self.rate_limited = Counter(
             "supportbot_rate_limited", "Requests refused with 429, by role.", ["role"], registry=self.registry
         )
-        self.ready = Gauge("supportbot_ready", "1 when the graph and index are loaded.", registry=self.registry)
+        self.ready = Gauge(
+            "supportbot_ready",
+            "1 when the graph and index are loaded and the shared state answers.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

@@ -40,6 +40,9 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
 
+    def check(self) -> None:
+        """Check the store of the buckets answers (process memory always does; ``/readyz`` asks)."""
+
     @staticmethod
     def retry_after(wait: float) -> str:
         """``wait`` seconds as a ``Retry-After`` header value (whole seconds, at least 1)."""

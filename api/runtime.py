@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = api_logger()
 FOLLOW_SECONDS = 2.0  # how often a process looks for an index version another process wrote
+# How long /readyz waits for a connection of the shared state (a down server is refused at once; a hung one waits).
+READY_CHECK_SECONDS = 2.0
 
 
 # What a 503 says besides its reason category: the error itself (paths, database hosts) is only in the server log.
@@ -168,6 +170,7 @@ class Runtime:
         self.kb: Any | None = None
         self.store: Any | None = None
         self.load_error: str | None = None  # the error itself, for the server log only
+        self._state_down: str | None = None  # the shared store /readyz last found down (logged once per outage)
         self.unready: str | None = None  # its category (unready_reason), for callers
         self._write_lock = threading.Lock()
         self.loaded_version: str | None = None  # the index version the service and the search were loaded from
@@ -215,6 +218,50 @@ class Runtime:
     def unready_detail(self) -> str:
         """Why the service is not ready, as any caller may read it: the category and where the error is."""
         return f"{self.unready}; {SEE_LOG}" if self.unready else STILL_LOADING
+
+    def readiness(self) -> str | None:
+        """None when chat and search can be served now, else why not (what ``/readyz`` says); sets the
+        ``supportbot_ready`` gauge to match.
+
+        Besides what loaded at start, the shared state is asked each time: the PostgreSQL server (one ``SELECT 1``
+        on a pooled connection) and Redis (a ``PING``). Until 2026-12-07 ``/readyz`` said ok and the gauge 1 while
+        either was down and every request that needed it was a 503. A change is logged once, with the error."""
+        down = self.unready_detail if not self.ready else self._shared_state_down()
+        self.metrics.ready.set(0 if down else 1)
+        return down
+
+    def _shared_state_down(self) -> str | None:
+        from graph.db import DatabaseError
+
+        failed: str | None = None
+        try:
+            self._ping_database()
+        except DatabaseError as exc:
+            failed, error = "the state database", exc
+        if failed is None and self.config.redis_url:
+            try:
+                self.limiter.check()  # Redis: a PING, within its socket timeout
+            except DatabaseError as exc:
+                failed, error = "the rate-limit store (Redis)", exc
+        if failed is None:
+            if self._state_down is not None:
+                log.info("ready again: %s answers", self._state_down)
+            self._state_down = None
+            return None
+        if failed != self._state_down:  # once per outage, not once per probe
+            log.error("not ready: %s is unavailable: %s: %s", failed, type(error).__name__, str(error).strip())
+        self._state_down = failed
+        return f"{failed} is unavailable; {SEE_LOG}"
+
+    def _ping_database(self) -> None:
+        """One ``SELECT 1`` on the shared PostgreSQL server (SQLite files need no server)."""
+        db = self.keys.db
+        if getattr(db, "kind", None) != "postgres":
+            return
+        from graph.db import translate_errors
+
+        with translate_errors(), db.pool.connection(timeout=READY_CHECK_SECONDS) as conn:
+            conn.execute("SELECT 1")
 
     def require(self) -> None:
         """Raise :class:`NotReady` unless everything is loaded."""

@@ -28,11 +28,13 @@ def healthz() -> dict[str, Any]:
 @router.head("/readyz", response_model=Health, include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness")
 def readyz(runtime: RuntimeDep) -> Any:
-    """Ok once the graph, the index and the store are loaded; 503 with the reason's category otherwise (the error
-    itself, which may name paths or hosts, is in the server log)."""
-    if not runtime.ready:
-        body = {"status": "unavailable", "detail": runtime.unready_detail, "index_version": None}
-        return JSONResponse(body, status_code=503)
+    """Ok once the graph, the index and the store are loaded and the shared state (PostgreSQL, Redis) answers now;
+    503 with the reason's category otherwise (the error itself, which may name paths or hosts, is in the server
+    log)."""
+    down = runtime.readiness()
+    if down is not None:
+        body = {"status": "unavailable", "detail": down, "index_version": None}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return {"status": "ok", "index_version": runtime.loaded_version}  # the version served, not one still loading
 
 
@@ -43,5 +45,7 @@ def readyz(runtime: RuntimeDep) -> Any:
     summary="Prometheus metrics",
 )
 def metrics(runtime: RuntimeDep) -> Response:
-    """Request counts and latencies by route, chat turns by mode and route, rate-limit refusals, readiness."""
+    """Request counts and latencies by route, chat turns by mode and route, rate-limit refusals, readiness (as
+    ``/readyz`` finds it now)."""
+    runtime.readiness()
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
