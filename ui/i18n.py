@@ -15,6 +15,8 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "placeholder": {"es": "Escribe tu pregunta…", "en": "Type your question…"},
     "language": {"es": "Idioma", "en": "Language"},
+    # the selector's placeholder: Streamlit's own ("Choose an option") stays in its input, read by screen readers
+    "choose": {"es": "Elige una opción", "en": "Choose an option"},
     "auto": {"es": "Automático", "en": "Automatic"},
     "detected": {"es": "Idioma detectado: {name}", "en": "Detected language: {name}"},
     # a language named in a sentence of the page's language ("Detected language: Español" on an English page)
