@@ -64,3 +64,24 @@ def test_the_chats_status_notes_are_announced_and_readable(monkeypatch: pytest.M
     assert any(t("not_sent", "es") in e.value and t("service_down", "es") in e.value for e in at.error), [
         e.value for e in at.error
     ]
+
+
+def test_a_sources_language_is_named_in_words(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each source ended "· es" (or "· en"): a Spanish screen reader reads the code as the verb "es" ("Seguir mi
+    pedido es"), an English one as the letters or "en"; a sighted customer has to know the codes."""
+    url = "https://nimbus.example/es/ayuda/track-order"
+    source = {"doc_id": "track-order-es", "title": "Seguir mi pedido", "lang": "es", "citation": 1, "url": url,
+              "text": "Te enviamos un email con el enlace."}  # fmt: skip
+    messages = [
+        {"role": "user", "content": "¿Dónde está mi pedido?"},
+        {"role": "assistant", "content": "Te enviamos un email con el enlace. [1]", "lang": "es", "route": "rag",
+         "sources": [source], "session_id": SESSION, "turn": 0},
+    ]  # fmt: skip
+    at = spanish_page(monkeypatch, tmp_path, session_id=SESSION, messages=messages)
+    [sources] = [e for e in at.expander if e.label == "Fuentes (1)"]
+    [line] = [m.value for m in sources.markdown if m.value.startswith("[1]")]
+    assert line.endswith("· español"), line
+    at.sidebar.selectbox(key="lang_choice").set_value("English").run()
+    [sources] = [e for e in at.expander if e.label == "Sources (1)"]
+    [line] = [m.value for m in sources.markdown if m.value.startswith("[1]")]
+    assert line.endswith("· Spanish"), line

@@ -49,7 +49,10 @@ def _render_sources(message: dict[str, Any], lang: str) -> None:
             title = source.get("title") or source.get("doc_id", "")
             url = source.get("url")
             heading = f"[{title}]({url})" if url else title
-            st.markdown(state.without_images(f"[{number}] **{heading}** · {source.get('lang', '')}"))
+            # the language in words: a Spanish screen reader read the code "es" as the verb ("Seguir mi pedido es")
+            code = str(source.get("lang") or "")
+            language = t(f"lang_{code}", lang) if code in LANGS else code
+            st.markdown(state.without_images(f"[{number}] **{heading}** · {language}"))
             if source.get("text"):
                 snippet = str(source["text"])
                 st.caption(state.without_images(snippet[:300] + ("…" if len(snippet) > 300 else "")))
