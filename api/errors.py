@@ -7,6 +7,7 @@ personal data) nor pydantic's documentation links.
 from __future__ import annotations
 
 import email.message
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,6 +86,20 @@ def _state_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
 
+def _storage_fault(request: Request, exc: Exception) -> JSONResponse:
+    # A data home on a full disk or a read-only mount: a 503 that says so (it was a 500 with a sqlite3 traceback).
+    # Any other sqlite3 error is a bug, answered as one (a 500, by api.middleware).
+    from graph.db import sqlite_storage_fault
+
+    if not sqlite_storage_fault(exc):
+        raise exc
+    what = "the state database (the data home's SQLite files) cannot be written (a full disk or a read-only mount)"
+    request_id = getattr(request.state, "request_id", "-")
+    log.error("request %s %s: %s %s: %s", request_id, request.url.path, what, type(exc).__name__, str(exc).strip())
+    detail = f"{what}; {SEE_LOG} (request {request_id})"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "30"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on ``app`` (500s are answered by :mod:`api.middleware`)."""
     from graph.db import unavailable_errors
@@ -94,6 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotReady, _not_ready)
     for error in unavailable_errors():  # PostgreSQL or Redis down: 503 with the reason's category, not a 500
         app.add_exception_handler(error, _state_unavailable)
+    app.add_exception_handler(sqlite3.OperationalError, _storage_fault)
 
 
 def validation_failure(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:

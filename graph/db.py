@@ -335,6 +335,17 @@ def unavailable_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
+# SQLite's primary result codes that mean the file, not the statement, failed: read-only, I/O error, full, cannot open
+_STORAGE_FAULTS = {8, 10, 13, 14}
+
+
+def sqlite_storage_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite failing to write (or open) its file: a full disk (``database or disk is full``), a
+    read-only mount (``attempt to write a readonly database``), an I/O error; not a fault of the SQL itself."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _STORAGE_FAULTS
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn a lost server (psycopg's OperationalError, a pool timeout) into :class:`DatabaseUnavailable`."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -125,3 +130,59 @@ def test_an_app_without_an_index_is_alive_but_not_ready(api_config: ApiConfig, t
         chat = client.post("/v1/chat", json={"message": "hi"}, headers={"Authorization": f"Bearer {key}"})
         assert chat.status_code == 503 and "not ready" in chat.json()["detail"]
         assert client.post("/v1/chat", json={"message": "hi"}).status_code == 401  # auth still comes first
+
+
+@contextlib.contextmanager
+def _read_only(*connections: sqlite3.Connection) -> Iterator[None]:
+    """The SQLite files behind ``connections`` refuse every write (as on a read-only mount) for the block."""
+    for conn in connections:
+        conn.execute("PRAGMA query_only = ON")
+    try:
+        yield
+    finally:
+        for conn in connections:
+            conn.execute("PRAGMA query_only = OFF")
+
+
+def test_a_data_home_that_cannot_be_written_is_a_503_and_keeps_what_was_stored(
+    client: TestClient, chat_service: Any, keys: dict[str, dict[str, str]]
+) -> None:
+    # A full disk (or a data home remounted read-only) made every chat turn and feedback a 500 "internal server
+    # error" with a sqlite3 traceback in the log ("database or disk is full", "attempt to write a readonly
+    # database"): no Retry-After, and nothing told the operator it was the disk. Now a 503 that says so.
+    session = f"disk-{uuid.uuid4().hex}"
+    chat = {"message": "How long does standard shipping take?", "session_id": session}
+    assert client.post("/v1/chat", json=chat, headers=keys["customer"]).status_code == 200
+    with _read_only(chat_service._conn, chat_service.store.db._db):
+        refused = [
+            client.post("/v1/chat", json={**chat, "message": "And to the Canary Islands?"}, headers=keys["customer"]),
+            client.post(
+                "/v1/feedback", json={"session_id": session, "turn": 0, "rating": "up"}, headers=keys["customer"]
+            ),
+        ]
+    for response in refused:
+        request_id = response.headers["x-request-id"]
+        assert response.status_code == 503 and response.headers["retry-after"], response.text
+        assert response.json()["detail"] == (
+            "the state database (the data home's SQLite files) cannot be written (a full disk or a read-only mount); "
+            f"the server log has the error (request {request_id})"
+        )
+    read = client.get(f"/v1/sessions/{session}", headers=keys["customer"]).json()["messages"]
+    assert [m["role"] for m in read] == ["user", "assistant"]  # the turn stored before is kept
+    again = client.post("/v1/chat", json={**chat, "message": "And to the Canary Islands?"}, headers=keys["customer"])
+    assert again.status_code == 200  # the same process, once the disk takes writes again
+    assert len(client.get(f"/v1/sessions/{session}", headers=keys["customer"]).json()["messages"]) == 4
+
+
+def test_a_full_disk_is_told_from_other_sqlite_errors(tmp_path: Path) -> None:
+    from graph.db import sqlite_storage_fault
+
+    conn = sqlite3.connect(tmp_path / "small.sqlite")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError) as full:
+        conn.execute("INSERT INTO t VALUES (?)", (b"x" * 100_000,))
+    with pytest.raises(sqlite3.OperationalError) as typo:
+        conn.execute("SELECT * FROM no_such_table")
+    assert "full" in str(full.value) and sqlite_storage_fault(full.value)
+    assert not sqlite_storage_fault(typo.value)  # a bug stays a 500
