@@ -39,6 +39,7 @@ READY_CHECK_SECONDS = 2.0
 # What a 503 says besides its reason category: the error itself (paths, database hosts) is only in the server log.
 SEE_LOG = "the server log has the error"
 STILL_LOADING = "the service is still loading"
+STOPPING = "the service is stopping"
 
 
 class NotReady(RuntimeError):
@@ -175,6 +176,7 @@ class Runtime:
         self._write_lock = threading.Lock()
         self.loaded_version: str | None = None  # the index version the service and the search were loaded from
         self._stop_following = threading.Event()
+        self.stopping = threading.Event()  # the server was asked to stop (api.server): open event streams end
         self._follower: threading.Thread | None = None
         self.sync: Any | None = None  # api.index_sync.IndexSync: replicas share index versions through the database
         if config.database_url and config.index_sync and config.search_backend == "faiss":
@@ -219,6 +221,13 @@ class Runtime:
         """Why the service is not ready, as any caller may read it: the category and where the error is."""
         return f"{self.unready}; {SEE_LOG}" if self.unready else STILL_LOADING
 
+    def begin_shutdown(self) -> None:
+        """The server was asked to stop: open event streams end at their next poll and ``/readyz`` says so, while
+        requests in flight finish."""
+        if not self.stopping.is_set():
+            log.info("stopping: open event streams end, requests in flight finish")
+        self.stopping.set()
+
     def readiness(self) -> str | None:
         """None when chat and search can be served now, else why not (what ``/readyz`` says); sets the
         ``supportbot_ready`` gauge to match.
@@ -226,7 +235,10 @@ class Runtime:
         Besides what loaded at start, the shared state is asked each time: the PostgreSQL server (one ``SELECT 1``
         on a pooled connection) and Redis (a ``PING``). Until 2026-12-07 ``/readyz`` said ok and the gauge 1 while
         either was down and every request that needed it was a 503. A change is logged once, with the error."""
-        down = self.unready_detail if not self.ready else self._shared_state_down()
+        if self.stopping.is_set():
+            down: str | None = STOPPING
+        else:
+            down = self.unready_detail if not self.ready else self._shared_state_down()
         self.metrics.ready.set(0 if down else 1)
         return down
 

@@ -115,7 +115,8 @@ async def session_events(
             if changed:
                 yield _sse("status", handoff)
                 changed = False
-            if time.monotonic() >= deadline or await request.is_disconnected():
+            # The server is stopping (api.server): end now, not when wait runs out; the client reconnects.
+            if time.monotonic() >= deadline or runtime.stopping.is_set() or await request.is_disconnected():
                 return
             await asyncio.sleep(POLL_S)
             if time.monotonic() - pinged >= PING_S:

@@ -21,8 +21,7 @@ def serve(
     """Run the REST API (OpenAPI docs at /docs; create keys with `supportbot keys create`)."""
     import logging
 
-    import uvicorn
-
+    from api import server as api_server
     from api.app import create_app
     from api.config import ApiConfig
     from graph.db import DatabaseError
@@ -63,8 +62,8 @@ def serve(
         typer.echo("warning: no API keys yet; create one with `supportbot keys create --role customer`", err=True)
     typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)
     restore_signals()  # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises it to end the process
-    # uvicorn's access log prints query strings (customer text): the app writes its own, redacted one.
-    uvicorn.run(create_app(config), host=host, port=port, access_log=False, log_level=settings.log_level.lower())
+    # api.server: open event streams end on a stop signal instead of holding the shutdown for their wait
+    api_server.serve(create_app(config), host=host, port=port, log_level=settings.log_level.lower())
 
 
 def _fail_no_index(index_dir: Path, published: bool = False) -> NoReturn:

@@ -181,9 +181,9 @@ def test_serve_without_a_pii_key_warns_that_a_copied_database_gives_the_values_a
     which the same checkpoint holds: from a copy of the state database every DNI was found by trying them all (one
     core: 12345678Z after 345,679 guesses in 0.9 s, the whole space in minutes), phone numbers alike. `serve` started
     without the key and said nothing, as `supportbot demo` and docker compose's default leave it unset."""
-    import uvicorn
+    from api import server
 
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(server, "serve", lambda *args, **kwargs: None)  # the warning comes before the server runs
     monkeypatch.delenv("SUPPORTBOT_PII_KEY", raising=False)
     result = _serve_with({"SUPPORTBOT_PII_KEY": pii_key} if pii_key else {}, tmp_path, monkeypatch)
     warned = "warning: SUPPORTBOT_PII_KEY is not set" in result.output
