@@ -11,7 +11,7 @@ from ui.protocol import Backend, BackendError, BackendUnavailable
 
 def form(backend: Backend) -> None:
     """Render the sign-in form, checked by ``backend``; a successful sign-in reruns the app with the staff pages."""
-    st.title("Staff sign-in")
+    st.title("Staff sign-in", anchor=False)  # no "Link to heading" tab stop before the form
     st.caption("The agent console and the evaluation dashboard are for support staff.")
     if st.session_state.get("signin_notice"):  # why the console asks again (its key was revoked)
         st.warning(st.session_state.pop("signin_notice"))

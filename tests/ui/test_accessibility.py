@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP, free_port
 from ui.i18n import t
+from ui.protocol import Staff
 
 TIMEOUT = 60
 SESSION = "0123456789abcdef0123456789abcdef"
@@ -85,3 +86,23 @@ def test_a_sources_language_is_named_in_words(monkeypatch: pytest.MonkeyPatch, t
     [sources] = [e for e in at.expander if e.label == "Sources (1)"]
     [line] = [m.value for m in sources.markdown if m.value.startswith("[1]")]
     assert line.endswith("· Spanish"), line
+
+
+def test_the_staff_pages_headings_are_no_tab_stops(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every Streamlit heading carried an anchor link, a tab stop read "Link to heading": a keyboard agent tabbed
+    through one on the sign-in page, on the console's title and on each case and article heading, all with the same
+    name that says nothing of where it goes (WCAG 2.4.4)."""
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(tmp_path))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", f"http://127.0.0.1:{free_port()}")
+    signin = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    signin.run()
+    signin.switch_page("views/agent.py").run()
+    assert [h.value for h in signin.title] == ["Staff sign-in"]
+    assert all(h.proto.hide_anchor for h in signin.title)
+    console = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    console.session_state["staff"] = Staff(role="agent", name="Ana", agent_id="user:ana")
+    console.run()
+    console.switch_page("views/agent.py").run()
+    assert not console.exception, [e.value for e in console.exception]
+    assert [h.value for h in console.title] == ["Agent console"]
+    assert all(h.proto.hide_anchor for h in console.title)

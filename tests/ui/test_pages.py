@@ -133,7 +133,9 @@ def test_talk_to_a_person_lands_in_the_escalation_queue(inprocess_env: Path) -> 
     console = open_page("agent")
     assert escalation is not None
     # The queue says what the customer asked (it said only "customer_request": every case had to be opened).
-    [queue] = [d for d in console.dataframe if "customer asks" in d.value.columns]
+    # A static table (st.dataframe's canvas grid took a keyboard agent 8 unnamed tab stops, no screen-reader table)
+    assert not [d for d in console.dataframe if "customer asks" in d.value.columns]
+    [queue] = [d for d in console.table if "customer asks" in d.value.columns]
     row = queue.value[queue.value["case"] == escalation["id"][:8]]
     assert row["customer asks"].tolist() == [SPANISH_QUESTION], row
     console.selectbox(key="queue_case").set_value(escalation["id"]).run()
@@ -236,6 +238,7 @@ def test_agent_search_filters_by_language_and_tag_and_opens_the_article(inproces
     assert tagged and all(tag in line for line in tagged), tagged
     article = at.selectbox(key="kb_article").value
     assert at.subheader and any(f"id `{article}`" in c.value for c in at.caption)
+    assert all(s.proto.hide_anchor for s in at.subheader)  # no "Link to heading" tab stop
 
 
 @pytest.mark.slow
@@ -247,7 +250,8 @@ def test_knowledge_gaps_are_ranked_by_frequency(inprocess_env: Path) -> None:
         for _ in range(times):
             store.record_gap(question, "es" if question.startswith("¿") else "en")
     at = open_page("agent")
-    [table] = [d for d in at.dataframe if "question" in d.value.columns]
+    assert not [d for d in at.dataframe if "question" in d.value.columns]  # a static table (see the queue's)
+    [table] = [d for d in at.table if "question" in d.value.columns]
     frame = table.value
     assert list(frame["count"]) == sorted(frame["count"], reverse=True)
     questions = list(frame["question"])
@@ -300,6 +304,7 @@ def test_resolving_a_case_goes_back_to_the_queue_and_says_so(inprocess_env: Path
     assert not [s.value for s in console.subheader if s.value.startswith("Case #")]
     console.selectbox(key="queue_case").set_value(waiting).run()  # the next case, when the agent picks it
     assert [s.value for s in console.subheader] == [f"Case #{waiting[:8]} · open"] and not console.success
+    assert all(s.proto.hide_anchor for s in console.subheader)  # no "Link to heading" tab stop
     inprocess_backend.act(AGENT, waiting, "resolve")
 
 
@@ -342,7 +347,7 @@ def test_the_queue_shows_how_long_each_customer_has_waited_for_a_reply(inprocess
 
     def waiting(at: AppTest) -> dict[str, str]:
         assert not at.exception, [e.value for e in at.exception]
-        tables = [d for d in at.dataframe if "waiting" in d.value.columns]
+        tables = [d for d in at.table if "waiting" in d.value.columns]
         return {r["case"]: r["waiting"] for table in tables for _, r in table.value.iterrows()}
 
     try:

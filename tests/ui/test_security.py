@@ -75,3 +75,19 @@ def test_the_ui_server_shows_visitors_no_traceback() -> None:
 
     command = streamlit_command("127.0.0.1", 8501)
     assert command[command.index("--client.showErrorDetails") + 1] == "none"
+
+
+@pytest.mark.slow
+def test_the_queue_table_shows_a_customers_words_as_typed(inprocess_env: Path, inprocess_backend: Any) -> None:
+    # The queue and the knowledge gaps are st.table (a screen reader reads it as a table; st.dataframe's canvas grid
+    # it did not), whose cells Streamlit draws as Markdown: a hand-off reason (customer text, POST /v1/handoff) drew
+    # an image the agent's browser fetched, and a link.
+    from ui.state import literal
+
+    case = inprocess_backend.handoff(uuid.uuid4().hex, reason=PLANTED, lang="es")["id"]
+    console = open_page("agent")
+    assert not console.exception, [e.value for e in console.exception]
+    [queue] = [d for d in console.table if "customer asks" in d.value.columns]
+    row = queue.value[queue.value["case"] == case[:8]]
+    assert row["customer asks"].tolist() == [literal(PLANTED)] and row["reason"].tolist() == [literal(PLANTED)], row
+    inprocess_backend.act(AGENT, case, "resolve")

@@ -67,7 +67,7 @@ def _article(backend: Backend, doc_id: str, who: Staff) -> None:
         st.warning(f"Article {doc_id} is no longer in the knowledge base.")
         return
     with st.container(border=True):
-        st.subheader(state.without_images(document.get("title") or doc_id))
+        st.subheader(state.without_images(document.get("title") or doc_id), anchor=False)
         details = [f"id `{doc_id}`", f"language {document.get('lang') or '?'}"]
         if document.get("tags"):
             details.append("tags " + ", ".join(document["tags"]))
@@ -228,12 +228,15 @@ def _escalations_tab(backend: Backend, who: Staff) -> None:
     st.caption(f"{count}{more}, {order}. Transcripts are redacted (PII replaced by placeholders).")
     from graph.nodes.handoff import customer_asks
 
-    st.dataframe(  # "customer asks": the queue said only "customer_request", and every case had to be opened
+    # A static table, not st.dataframe: its grid is a canvas a keyboard agent tabbed through once per column (8 stops,
+    # none named) and that the screen reader's table commands do not read; the case is opened with the picker below.
+    # st.table draws its cells as Markdown: the customer's words are literal (a hand-off reason is free text).
+    st.table(  # "customer asks": the queue said only "customer_request", and every case had to be opened
         [{"case": str(r.get("id", ""))[:8], "status": r.get("status"), "lang": r.get("lang"),
-          "customer asks": _short(customer_asks(r)), "reason": r.get("reason"), "created": _when(r.get("created_at")),
-          "waiting": _waiting(r),
-          "agent": r.get("assigned_name") or ""} for r in rows],
-        hide_index=True, width="stretch",
+          "customer asks": state.literal(_short(customer_asks(r))), "reason": state.literal(str(r.get("reason") or "")),
+          "created": _when(r.get("created_at")), "waiting": _waiting(r),
+          "agent": state.literal(str(r.get("assigned_name") or ""))} for r in rows],
+        hide_index=True, alt="The escalation queue: one row per case.",
     )  # fmt: skip
     labels = {str(r["id"]): _label(r) for r in rows}
     if "queue_case" not in ss and ss.get("queue_case_open") in labels:  # a run that failed (the service was down)
@@ -333,7 +336,7 @@ def _case(backend: Backend, who: Staff, escalation_id: str, view: dict[str, Any]
     mine = record.get("status") == "assigned" and record.get("assigned_to") == who.agent_id
     held = record.get("status") == "assigned" and record.get("assigned_name")  # a closed case is held by nobody
     with st.container(border=True):
-        st.subheader(f"Case #{escalation_id[:8]} · {record.get('status')}")
+        st.subheader(f"Case #{escalation_id[:8]} · {record.get('status')}", anchor=False)
         # The reason, the notes and the question are the customer's (or an agent's) text, shown as typed: a hand-off
         # reason rendered as Markdown put a customer's link and tracking image in the console.
         st.caption(f"session `{record.get('session_id')}` · {record.get('lang')} · "
@@ -476,13 +479,13 @@ def _gaps_tab(backend: Backend, who: Staff) -> None:
     table = [
         {
             "count": int(row.get("count", 0)),
-            "question": row.get("question", ""),
+            "question": state.literal(str(row.get("question", ""))),  # a customer's words: st.table draws Markdown
             "lang": row.get("lang", ""),
             "last_seen": _when(row.get("last_seen", "")),
         }
         for row in rows
     ]
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table, hide_index=True, alt="Knowledge gaps, most frequent first.")  # no canvas grid (see the queue)
     if who.role != "admin":
         st.caption("An admin can write the missing articles from here.")
         return
@@ -522,7 +525,7 @@ def main() -> None:
     who = state.require_staff()
     backend = state.backend()
     title, account = st.columns([4, 1])
-    title.title("Agent console")
+    title.title("Agent console", anchor=False)  # no "Link to heading" tab stop (nor on the subheaders)
     account.caption(f"Signed in as **{who.name}** ({who.role})")
     if account.button("Sign out", key="sign_out"):
         state.sign_out()
