@@ -13,14 +13,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import CallerKey, ChatBody, ReadyRuntime, claim_session
 from api.errors import validation_failure
 from api.logs import api_logger
 from api.models import ChatRequest, ChatResponse, error_responses
-from api.runtime import Runtime
+from api.runtime import SEE_LOG, Runtime
 from graph.service import RequestKeyReused
 from retrieval.text import clean
 
@@ -141,13 +141,13 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
             "description": "Server-sent events: `token` events ({type, text, sentence}), each one sentence that has "
             "passed the output rails, then one `final` event with the same fields as POST /v1/chat plus `replaced` "
             "(true: a rail stopped the stream and `answer` replaces the text sent so far; `guardrails` says why); "
-            "an `error` event ({type, detail}) if the turn fails midway.",
+            "an `error` event ({type, detail, request_id}) if the turn fails midway.",
             "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
     },
     summary="Answer one customer message as server-sent events",
 )
-def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody,
+def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody, request: Request,
                 idempotency_key: RequestKey = None) -> StreamingResponse:  # fmt: skip
     """Stream the answer to ``message`` sentence by sentence (each checked by the output rails), then the result.
     A replayed message (its Idempotency-Key sent again) is one ``final`` event."""
@@ -169,8 +169,11 @@ def chat_stream(key: CallerKey, runtime: ReadyRuntime, body: ChatBody,
                     _count(runtime, event)
                 yield _sse(str(event.get("type", "token")), event)
         except Exception as exc:  # headers are sent: report the failure as an event, never a traceback
-            log.error("stream failed: %s: %s", type(exc).__name__, str(exc))
-            yield _sse("error", {"type": "error", "detail": "the answer could not be completed"})
+            # Both name the request (X-Request-ID): a customer's error is found in the log of the replica that had it.
+            request_id = getattr(request.state, "request_id", "-")
+            log.error("request %s %s stream failed: %s: %s", request_id, request.url.path, type(exc).__name__, str(exc))
+            detail = f"the answer could not be completed; {SEE_LOG} (request {request_id})"
+            yield _sse("error", {"type": "error", "detail": detail, "request_id": request_id})
 
     if first is not None and first.get("type") == "final":
         _count(runtime, first)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.config import ApiConfig
 from api.keys import KeyStore
+from api.logs import LOGGER_NAME
 from tests.api.conftest import MAX_BODY
 
 
@@ -186,3 +189,26 @@ def test_a_full_disk_is_told_from_other_sqlite_errors(tmp_path: Path) -> None:
         conn.execute("SELECT * FROM no_such_table")
     assert "full" in str(full.value) and sqlite_storage_fault(full.value)
     assert not sqlite_storage_fault(typo.value)  # a bug stays a 500
+
+
+def test_a_stream_that_fails_midway_names_its_request_in_the_event_and_the_log(
+    client: TestClient, chat_service: Any, keys: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A streamed answer that failed after its first sentence (here the conversation could not be saved) ended with
+    # `event: error` {"detail": "the answer could not be completed"} and the log said "stream failed:
+    # OperationalError: ...": neither named the request, so with two replicas and many streams the customer's
+    # error could not be tied to its log line.
+    session = f"stream-{uuid.uuid4().hex}"
+    chat = {"message": "How long does standard shipping take?", "session_id": session}
+    assert client.post("/v1/chat", json=chat, headers=keys["customer"]).status_code == 200
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME), _read_only(chat_service._conn):
+        streamed = client.post("/v1/chat/stream", json={**chat, "message": "And to the Canary Islands?"},
+                               headers=keys["customer"])  # fmt: skip
+    request_id = streamed.headers["x-request-id"]
+    events = [block for block in streamed.text.split("\n\n") if block.strip()]
+    assert events[0].startswith("event: token") and events[-1].startswith("event: error"), streamed.text
+    error = json.loads(events[-1].split("data: ", 1)[1])
+    assert error["request_id"] == request_id
+    assert error["detail"] == f"the answer could not be completed; the server log has the error (request {request_id})"
+    logged = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME and "stream failed" in r.getMessage()]
+    assert len(logged) == 1 and request_id in logged[0] and "OperationalError" in logged[0], logged
