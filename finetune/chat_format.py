@@ -193,12 +193,24 @@ def load_split(
     return conversations
 
 
-def data_company(data_dir: Path) -> str | None:
-    """The company a `data prepare` output was prepared for (its manifest's ``config.company``), or None (the demo
-    store's: older outputs and hand-written folders)."""
+def _prepared_config(data_dir: Path) -> dict[str, Any]:
+    """The settings a `data prepare` output was made with (its manifest's ``config``); {} for older outputs and
+    hand-written folders."""
     try:
         manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    company = manifest.get("config", {}).get("company") if isinstance(manifest, dict) else None
+        return {}
+    config = manifest.get("config") if isinstance(manifest, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def data_company(data_dir: Path) -> str | None:
+    """The company a `data prepare` output was prepared for (its manifest's ``config.company``), or None (the demo
+    store's: older outputs and hand-written folders)."""
+    company = _prepared_config(data_dir).get("company")
     return company if isinstance(company, str) and company_problem(company) is None else None
+
+
+def data_drafts(data_dir: Path) -> bool:
+    """Whether a `data prepare` output's RAFT prompts show the extractive draft (``--raft-draft``)."""
+    return _prepared_config(data_dir).get("raft_draft") is True

@@ -99,6 +99,7 @@ def _merged_descriptor(info: dict[str, Any], model_dir: Path, quantize: str | No
         "quantize": quantize,
         "lang_aware": bool(info.get("lang_aware")),
         "company": info.get("company"),
+        "drafts": bool(info.get("drafts")),
         "max_seq_len": info.get("max_seq_len"),
         "merged_from": str(model_dir),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,13 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from finetune.base_model import read_provenance, vocab_fingerprint, write_notice
-from finetune.chat_format import data_company
+from finetune.chat_format import data_company, data_drafts
 from finetune.config import TrainConfig
 from finetune.prompts import DEFAULT_COMPANY
 
 MODEL_FILE = "supportbot_model.json"
 
 
+DRAFT_LINE = (
+    "- RAFT prompts show the extractive answer over their passages as a draft (`data prepare --raft-draft`); the "
+    "hybrid turn shows this model the draft too"
+)
 _TURNS = {"all": "every turn", "user": "the customer turns"}
 
 
@@ -32,7 +36,7 @@ def _data_summary(data_dir: Path) -> dict[str, Any]:
             counts[name] = sum(1 for line in path.open(encoding="utf-8") if line.strip())
     manifest = data_dir / "manifest.json"
     return {"folder": str(data_dir.resolve()), "conversations": counts, "has_manifest": manifest.is_file(),
-            "company": data_company(data_dir) or DEFAULT_COMPANY}  # fmt: skip
+            "company": data_company(data_dir) or DEFAULT_COMPANY, "drafts": data_drafts(data_dir)}  # fmt: skip
 
 
 def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str, metrics: dict[str, Any]) -> None:
@@ -50,6 +54,8 @@ def write_outputs(work: Path, config: TrainConfig, data_dir: Path, base_ref: str
             "lang_aware": config.normalize_system_prompt,
             # the company its system prompts named in training: the hf generator's default for serving
             "company": data["company"],
+            # its RAFT prompts showed the extractive answer (data prepare --raft-draft): the hybrid turn shows it too
+            "drafts": data["drafts"],
             "max_seq_len": config.max_seq_len,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **base_identity(base_ref),
@@ -107,6 +113,7 @@ def model_card(config: TrainConfig, data: dict[str, Any], base_ref: str, metrics
         f"conversations; languages under {config.min_lang_share:.0%} of them repeated) and "
         f"{metrics['val_examples']} validation examples "
         f"(max {config.max_seq_len} tokens; loss on assistant tokens only; system prompt from `finetune.prompts`)",
+        *([DRAFT_LINE] if data["drafts"] else []),
         "",
         "## Parameters",
         f"- LoRA r={config.lora_r}, alpha={config.lora_alpha}, dropout={config.lora_dropout}, "

@@ -45,6 +45,11 @@ PASSAGES_HEADER: dict[str, str] = {
     "es": "Pasajes de la base de conocimiento (cita el que uses como [n]):",
 }
 
+DRAFT_HEADER: dict[str, str] = {
+    "en": "The passage sentences that match the question (a draft: answer from it, in your own words if needed):",
+    "es": "Las frases de los pasajes que responden a la pregunta (un borrador: responde a partir de él):",
+}
+
 MAX_PASSAGE_CHARS = 700
 FOCUSED_PASSAGE_CHARS = 400
 
@@ -118,7 +123,10 @@ def passage_block(messages: Sequence[Mapping[str, str]]) -> str:
     system = str(messages[0].get("content") or "")
     for header in PASSAGES_HEADER.values():
         if header in system:
-            return system.split(header, 1)[1].strip()
+            block = system.split(header, 1)[1]
+            for draft in DRAFT_HEADER.values():  # the extractive draft after them is not a passage
+                block = block.split("\n\n" + draft, 1)[0]
+            return block.strip()
     return ""
 
 
@@ -138,9 +146,11 @@ def rag_messages(
     lang: str,
     history: Sequence[Mapping[str, str]] = (),
     company: str | None = None,
+    draft: str | None = None,
 ) -> list[dict[str, str]]:
     """Messages for the hybrid mode and RAFT examples: the passages go in the system turn, numbered for citing; the
-    system prompt names ``company`` (default: the demo store's)."""
+    system prompt names ``company`` (default: the demo store's). ``draft``: the extractive generator's answer over
+    the same passages, shown after them, for a model trained to answer from it (``data prepare --raft-draft``)."""
     system = system_prompt(lang, company)
     if passages:
         system += (
@@ -149,6 +159,8 @@ def rag_messages(
             + "\n\n"
             + format_passages(passages, question=question, lang=lang)
         )
+        if draft:
+            system += "\n\n" + DRAFT_HEADER.get(lang, DRAFT_HEADER["en"]) + "\n" + draft.strip()
     messages = [{"role": "system", "content": system}]
     messages += [{"role": m["role"], "content": m["content"]} for m in history if m["role"] in ("user", "assistant")]
     messages.append({"role": "user", "content": question})

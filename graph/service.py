@@ -104,19 +104,16 @@ class ChatService:
         """New run-time dependencies on the index's live version: the knowledge base and what is made from it (the
         scope rail, the extractive generator's sentence vectors); ``generators`` (the language model's, which
         reads no index) and ``kept`` (redactor, store) are carried over."""
-        from graph.generators import make_generator
+        from graph.generators.extractive import ExtractiveGenerator
         from retrieval.backends import open_knowledge_base
         from retrieval.config import RetrievalConfig
-        from retrieval.sentences import SentenceScorer
 
         config = self.config
         retrieval_config = RetrievalConfig(embedder=config.embedder) if config.embedder else None
         kb = open_knowledge_base(config.search_backend, config.index_dir, es_url=config.es_url,
                                  cache_dir=config.cache_dir, config=retrieval_config)  # fmt: skip
         embed = VectorCache(kb.embedder.encode)  # type: ignore[attr-defined]
-        extractive: Any = make_generator("extractive", config)
-        extractive.similarity = SentenceScorer(kb, embed)  # the index's sentence vectors, if any
-        extractive.same_content = getattr(kb, "chunk_cosine", None)  # unlinked translations
+        extractive = ExtractiveGenerator.for_index(kb, embed)  # the index's sentence vectors, unlinked translations
         if hasattr(kb, "title_vectors"):  # the title list of the fusion (retrieval.search): encoded once, here
             kb.title_vectors()
         return Deps(config=config, kb=kb, embed=embed, scope=_open_scope(config, kb, embed),

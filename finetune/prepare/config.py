@@ -87,6 +87,13 @@ class PrepareConfig:
             "answer by chrF, cited)"
         },
     )
+    raft_draft: bool = field(
+        default=False,
+        metadata={
+            "help": "show each RAFT prompt the extractive generator's answer over its passages (the draft a model "
+            "trained so reads in the hybrid mode; needs the drafter the supportbot CLI passes)"
+        },
+    )
     raft_kb_questions: int = field(
         default=2, metadata={"help": "questions generated per knowledge-base article (0 = only conversations)"}
     )

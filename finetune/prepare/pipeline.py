@@ -23,6 +23,9 @@ from finetune.prepare.redaction import Redaction, card_example, pseudonymous_ids
 from finetune.prepare.splits import SPLITS, assign_splits, drop_duplicates, leaking_ids, load_eval_texts
 
 Progress = Callable[[str, int, int], None]
+# the opened index -> (question, passages, lang) -> the extractive answer over the passages (``raft_draft``): the
+# graph's extractive generator, passed in by the CLI (finetune does not import graph)
+DrafterFactory = Callable[[Any], Callable[[str, Sequence[dict[str, Any]], str], str]]
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -133,6 +136,7 @@ def prepare(
     progress: Progress = _silent,
     overwrite: bool = False,
     rebuild_index: bool = False,
+    drafter: DrafterFactory | None = None,
 ) -> dict[str, Any]:
     """Prepare fine-tuning data from ``inputs`` into ``out`` (see the module docstring and docs/finetune-data.md).
 
@@ -151,6 +155,8 @@ def prepare(
         overwrite: replace a non-empty ``out`` that is not an earlier run's output.
         rebuild_index: ``index`` is the command's own (``<home>/prepare-index``): rebuilt from ``kb_paths`` when
             it holds other articles.
+        drafter: makes, from the opened index, the extractive answer over a RAFT example's passages (needed with
+            ``config.raft_draft``; the CLI passes :func:`graph.generators.extractive.drafter`).
 
     Returns:
         A JSON-ready summary (also in ``out/manifest.json``).
@@ -164,6 +170,8 @@ def prepare(
     from finetune.prepare.card import write_card
 
     config = config or PrepareConfig()
+    if config.raft and config.raft_draft and drafter is None:
+        raise PrepareError("raft_draft needs a drafter (the extractive generator; `supportbot data prepare` passes it)")
     started = time.perf_counter()
     clock = _Clock(started)
     lap = clock.lap
@@ -202,7 +210,8 @@ def prepare(
     raft_summary: dict[str, Any] = {"enabled": config.raft}
     if config.raft:
         raft_examples, raft_summary = _raft(records, splits, eval_texts, config, hidden, documents, index, kb_paths,
-                                            search_backend, es_url, cache_dir, progress, rebuild_index)  # fmt: skip
+                                            search_backend, es_url, cache_dir, progress, rebuild_index,
+                                            drafter)  # fmt: skip
         lap("raft")
 
     summary = {
@@ -339,6 +348,7 @@ def _raft(
     cache_dir: Path | None,
     progress: Progress,
     rebuild_index: bool = False,
+    drafter: DrafterFactory | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from finetune.prepare.raft import build_examples, questions_from_conversations, questions_from_kb, questions_from_qa
     from finetune.prepare.splits import read_qa_rows
@@ -360,7 +370,9 @@ def _raft(
                            config.minhash_perm)  # fmt: skip
     questions += [q for q in qa_questions if q.id not in qa_leaks]
     questions = [q for q in questions if q.oracle_doc_id not in hidden]
-    examples, skipped = build_examples(questions, kb, config, lambda d, t: progress("raft", d, t), frozenset(hidden))
+    draft = drafter(kb) if config.raft_draft and drafter is not None else None
+    examples, skipped = build_examples(questions, kb, config, lambda d, t: progress("raft", d, t), frozenset(hidden),
+                                       draft)  # fmt: skip
     summary = {
         "enabled": True,
         "index": str(index),
@@ -368,6 +380,7 @@ def _raft(
         "oracle_fraction": config.raft_oracle_fraction,
         "no_oracle_answer": config.raft_no_oracle_answer,
         "answer": config.raft_answer,
+        "draft": draft is not None,
         "questions": dict(Counter(q.origin for q in questions)),
         "eval_leaks_dropped": len(leaks) + len(qa_leaks),
         "holdout_articles": sorted(hidden),

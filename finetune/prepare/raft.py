@@ -180,8 +180,12 @@ def questions_from_qa(rows: Sequence[dict[str, Any]], fractions: tuple[float, fl
     return out
 
 
+Drafter = Callable[[str, Sequence[dict[str, Any]], str], str]  # (question, passages, lang) -> the extractive answer
+
+
 def _passage(result: Any) -> dict[str, str]:
-    return {"doc_id": result.doc_id, "chunk_id": result.chunk_id, "title": result.title, "text": result.text}
+    return {"doc_id": result.doc_id, "chunk_id": result.chunk_id, "title": result.title, "text": result.text,
+            "lang": result.lang}  # fmt: skip
 
 
 def build_examples(
@@ -190,12 +194,14 @@ def build_examples(
     config: PrepareConfig,
     progress: Callable[[int, int], None] = lambda done, total: None,
     hidden: frozenset[str] = frozenset(),
+    draft: Drafter | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """RAFT examples for ``questions``, retrieving from ``kb`` (a SearchableKnowledgeBase).
 
     Per split, exactly round(P * n) examples (a seeded choice) carry the oracle, at a seeded position.
     Returns the examples and counts of what was skipped (unknown oracle article). Articles in ``hidden`` never
-    appear as a passage.
+    appear as a passage. ``draft``: the extractive answer over an example's passages, shown in its prompt
+    (``raft_draft``).
     """
     skipped: dict[str, int] = {"oracle_not_in_index": 0}
     rng = random.Random(config.seed)
@@ -216,7 +222,7 @@ def build_examples(
         oracle = next((r for r in results if r.doc_id == q.oracle_doc_id), None)
         oracle_passage = _passage(oracle) if oracle is not None else {
             "doc_id": q.oracle_doc_id, "chunk_id": f"{q.oracle_doc_id}#0", "title": document.get("title") or "",
-            "text": first_sentences(document.get("text") or "", 700),
+            "text": first_sentences(document.get("text") or "", 700), "lang": document.get("lang") or q.lang,
         }  # fmt: skip
         distractors = [
             _passage(r) for r in results if r.doc_id not in (q.oracle_doc_id, twin) and r.doc_id not in hidden
@@ -235,6 +241,7 @@ def build_examples(
             passages = distractors[: config.raft_k]
             reference = q.answer or first_sentences(oracle_passage["text"])
             answer = reference if config.raft_no_oracle_answer == "reference" else ABSTAIN[q.lang]
+        drafted = draft(q.question, passages, q.lang) if draft is not None and config.raft_draft else None
         examples.append(
             {
                 "id": f"raft-{q.id}",
@@ -244,8 +251,9 @@ def build_examples(
                 "oracle_doc_id": q.oracle_doc_id,
                 "oracle_present": present,
                 "answer": answer,
+                **({"draft": drafted} if drafted is not None else {}),
                 "messages": [
-                    *rag_messages(q.question, passages, q.lang, company=config.company),
+                    *rag_messages(q.question, passages, q.lang, company=config.company, draft=drafted),
                     {"role": "assistant", "content": answer},
                 ],
                 "split": q.split,

@@ -22,6 +22,7 @@ class GenerationRequest:
     history: Sequence[Mapping[str, str]] = ()
     use_passages: bool = True  # False: the finetune mode's plain prompt
     company: str | None = None  # the company the system prompt names (None: the demo store's)
+    draft: str | None = None  # the extractive answer over the passages, for a model trained to answer from it
 
 
 @dataclass
@@ -52,5 +53,7 @@ def llm_messages(request: GenerationRequest) -> list[dict[str, str]]:
     from finetune.prompts import plain_messages, rag_messages
 
     if request.use_passages:
-        return rag_messages(request.question, request.passages, request.lang, request.history, request.company)
+        return rag_messages(
+            request.question, request.passages, request.lang, request.history, request.company, request.draft
+        )
     return plain_messages(request.question, request.lang, request.history, request.company)

@@ -308,6 +308,14 @@ class ExtractiveGenerator:
         self.similarity = similarity
         self.same_content = same_content
 
+    @classmethod
+    def for_index(cls, kb: Any, embed: Callable[[str], np.ndarray]) -> ExtractiveGenerator:
+        """The generator as the graph runs it on the index ``kb``: its sentence vectors and, for unlinked
+        translations, its chunks' cosines (``embed``: the index embedder's unit vector of a text)."""
+        from retrieval.sentences import SentenceScorer
+
+        return cls(SentenceScorer(kb, embed), getattr(kb, "chunk_cosine", None))
+
     def generate(self, request: GenerationRequest) -> Generation:
         """The selected sentences, cited; an empty answer when there are no passages. Sentences the conversation's
         earlier answers (``history``) already gave are left out when something new remains: "How much does it
@@ -337,3 +345,15 @@ class ExtractiveGenerator:
         answer = self.generate(request).answer
         for match in re.finditer(r"\S+\s*", answer):
             yield match.group(0)
+
+
+def drafter(kb: Any) -> Callable[[str, Sequence[Mapping[str, Any]], str], str]:
+    """(question, passages, lang) -> the extractive answer over those passages on the index ``kb``: the draft that
+    RAFT examples show a model trained to answer from it (``data prepare --raft-draft``), as the hybrid turn shows it
+    (:mod:`graph.nodes.generate`)."""
+    generator = ExtractiveGenerator.for_index(kb, lambda text: kb.embedder.encode([text])[0])
+
+    def draft(question: str, passages: Sequence[Mapping[str, Any]], lang: str) -> str:
+        return generator.generate(GenerationRequest(question=question, lang=lang, passages=passages)).answer
+
+    return draft

@@ -87,6 +87,7 @@ class HFGenerator:
 
         self.model = load_model(model_dir, device=device, precision=precision)  # type: ignore[arg-type]
         self.max_new_tokens, self.temperature, self.copy_bias = max_new_tokens, temperature, copy_bias
+        self.drafts = bool(self.model.info.get("drafts"))  # trained to answer from the extractive draft
         self._batcher = _Batcher(self._run_batch, max_batch, max_wait_ms)
 
     def _run_batch(

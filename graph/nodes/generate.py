@@ -7,6 +7,7 @@ event carries the fallback (or the handoff reply) instead.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from graph.deps import Deps
@@ -47,6 +48,10 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         use_passages=mode != "finetune",
         company=deps.config.company,
     )
+    if getattr(generator, "drafts", False) and request.use_passages and request.passages:
+        # a model trained on drafts (``data prepare --raft-draft``) reads the extractive answer to the resolved query
+        extractive = deps.generators["extractive"]
+        request.draft = extractive.generate(replace(request, question=state.get("query", ""))).answer
     source_language = getattr(generator, "source_language", None)  # the extractive generator quotes as written
     said_before = preface(source_language(request), lang) if source_language is not None else ""
     earlier = state.get("guardrails", {}).get("stream", {})

@@ -99,6 +99,13 @@ def prepare(
         help="Answer with the oracle: reference (the conversation's answer) or quote (the oracle sentences closest "
         "to it).",
     ),
+    raft_draft: bool = typer.Option(
+        False,
+        "--raft-draft",
+        help="Show each RAFT prompt the extractive answer over its passages, as the hybrid mode then shows a model "
+        "trained so.",
+        metavar="",
+    ),
     raft_questions: list[Path] = typer.Option(
         [], "--raft-questions", help="QA JSONL whose dev rows also become RAFT questions (test rows never)."
     ),
@@ -133,6 +140,7 @@ def prepare(
     from finetune.prepare import prepare as run_prepare
     from finetune.prepare.config import SGD_BANKING_SERVICES
     from finetune.prompts import DEFAULT_COMPANY
+    from graph.generators.extractive import drafter
     from retrieval.documents import LoadError
     from retrieval.store import IndexFault, live_version
     from supportbot.cli.kb import progress_bar
@@ -166,7 +174,7 @@ def prepare(
             company=company if company is not None else settings.company or DEFAULT_COMPANY, store_values=facts,
             train_fraction=train, val_fraction=val, seed=seed, raft=raft, raft_k=raft_k,
             raft_oracle_fraction=raft_p, raft_no_oracle_answer=raft_no_oracle, raft_answer=raft_answer,
-            max_messages=max_messages,
+            raft_draft=raft_draft, max_messages=max_messages,
             sgd_services=() if sgd_all else SGD_BANKING_SERVICES, eval_files=tuple(eval_files),
             raft_questions=tuple(raft_questions), holdout_articles=tuple(h for h in holdout.split(",") if h.strip()),
         )  # fmt: skip
@@ -187,6 +195,7 @@ def prepare(
                 progress=progress,
                 overwrite=overwrite,
                 rebuild_index=index is None,
+                drafter=drafter if raft_draft else None,
             )
     except (PrepareError, OutputError, LoadError, IndexFault, OSError) as exc:
         fail(str(exc))

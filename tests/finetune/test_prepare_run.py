@@ -209,6 +209,58 @@ def test_quote_answers_copy_the_prompt_and_cite_the_oracle(small_kb: tuple[Path,
         PrepareConfig(raft_answer="paraphrase")
 
 
+def test_draft_prompts_show_the_extractive_answer_over_their_passages(small_kb: tuple[Path, Path]) -> None:
+    """`data prepare --raft-draft`: each RAFT prompt shows, after its passages, the extractive generator's answer
+    over exactly those passages (each passage carries its language, as the graph's do); without it, no draft."""
+    from finetune.prompts import DRAFT_HEADER
+    from graph.generators.extractive import drafter
+    from retrieval.backends import open_knowledge_base
+
+    kb = open_knowledge_base("faiss", small_kb[1])
+    draft = drafter(kb)
+    questions = [GroundedQuestion("q0", "en", "How long does a refund take?", "Refunds usually take a few days.",
+                                  "refund-policy-en", "train", "conversation"),
+                 GroundedQuestion("q1", "es", "¿Cómo cancelo mi pedido?", "Puedes cancelarlo desde Mis pedidos.",
+                                  "cancel-order-es", "train", "conversation")]  # fmt: skip
+    config = PrepareConfig(raft_oracle_fraction=1.0, raft_k=3, raft_draft=True)
+    examples, _ = build_examples(questions, kb, config, draft=draft)
+    for example, q in zip(examples, questions, strict=True):
+        assert {p["lang"] for p in example["passages"]} <= {"en", "es"}
+        expected = draft(q.question, example["passages"], q.lang)
+        assert expected and example["draft"] == expected
+        assert example["messages"][0]["content"].endswith(DRAFT_HEADER[q.lang] + "\n" + expected)
+        assert example["messages"][-1] == {"role": "assistant", "content": example["answer"]}
+    plain, _ = build_examples(questions, kb, PrepareConfig(raft_oracle_fraction=1.0, raft_k=3), draft=draft)
+    assert all("draft" not in e and DRAFT_HEADER[e["lang"]] not in e["messages"][0]["content"] for e in plain)
+
+
+def test_raft_draft_is_recorded_for_training_and_needs_a_drafter(tmp_path: Path, small_kb: tuple[Path, Path]) -> None:
+    """The CLI passes the graph's extractive generator; the manifest records the setting, which the trained model's
+    descriptor carries (``drafts``) so that the hybrid turn shows it drafts too. Called without a drafter,
+    ``prepare`` says so instead of writing prompts without one."""
+    from finetune.chat_format import data_drafts
+    from finetune.prepare import PrepareError
+    from finetune.prompts import DRAFT_HEADER
+
+    articles, index = small_kb
+    source = _write_jsonl(tmp_path / "chats.jsonl", [
+        _chat(f"en-{n}", "en", [q, "Sure, here is how that works for your order."], gold_ids=["refund-policy-en"])
+        for n, q in enumerate(["How long does my refund take to arrive?", "When will I see the money back?",
+                               "Is the refund sent to my card or to PayPal?", "Can I get my refund faster?"])
+    ])  # fmt: skip
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", str(source), "--out", str(out), "--index", str(index), "--kb",
+                                 str(articles), "--raft-draft", "--raft-k", "3"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    raft = [r for s in ("train", "val", "test") for r in read_jsonl(out / f"raft_{s}.jsonl")]
+    assert raft and all(DRAFT_HEADER[r["lang"]] in r["messages"][0]["content"] for r in raft)
+    assert data_drafts(out) and not data_drafts(tmp_path)
+    with pytest.raises(PrepareError, match="drafter"):
+        prepare([source], tmp_path / "again", PrepareConfig(raft_draft=True), models_dir=get_settings().home /
+                "models" / "spacy", index=index)  # fmt: skip
+    assert not (tmp_path / "again").exists()
+
+
 def test_a_failure_while_writing_leaves_the_previous_output(tmp_path: Path) -> None:
     source = _write_jsonl(tmp_path / "c.jsonl", [_chat("a", "en", ["Where is my parcel from last week?",
                                                                    "It ships within two working days."])])  # fmt: skip

@@ -46,3 +46,19 @@ def test_passage_block_is_what_the_prompt_shows_and_empty_without_passages() -> 
         assert block.startswith("[1] Returns") and block.endswith("within 30 days.")
         assert passage_block(plain_messages("Can I return it?", lang)) == ""
         assert passage_block(rag_messages("Can I return it?", [], lang)) == ""
+
+
+def test_a_draft_follows_the_passages_and_is_not_one_of_them() -> None:
+    """The extractive draft (``data prepare --raft-draft``) comes after the passages under its own header, in the
+    prompt's language; :func:`passage_block` (what the copy bias counts as passage text) stays the passages."""
+    from finetune.prompts import DRAFT_HEADER, passage_block
+
+    passages = [{"title": "Returns", "text": "You can return items within 30 days."}]
+    for lang in ("en", "es"):
+        messages = rag_messages("Can I return it?", passages, lang, draft="You can return items within 30 days. [1]")
+        system = messages[0]["content"]
+        assert system.endswith(DRAFT_HEADER[lang] + "\nYou can return items within 30 days. [1]")
+        assert system.index("[1] Returns") < system.index(DRAFT_HEADER[lang])
+        assert passage_block(messages).endswith("within 30 days.")
+        assert rag_messages("Can I return it?", passages, lang, draft="") == rag_messages("Can I return it?", passages,
+                                                                                          lang)  # fmt: skip

@@ -441,3 +441,42 @@ def test_a_message_with_no_language_is_answered_in_the_knowledge_bases(tmp_path:
         assert update["lang"] == "es" and update["reason"] == "empty", update
     assert detect_language.run(state("?", session_lang="en"), SimpleNamespace(kb=kb))["lang"] == "en"
     assert detect_language.kb_language(SimpleNamespace(language_share={"es": 0.5, "en": 0.5})) == "en"
+
+
+class _Reads(_Says):
+    """A language-model generator that records the requests it is given; ``drafts``: trained on extractive drafts."""
+
+    def __init__(self, text: str, drafts: bool) -> None:
+        super().__init__(text)
+        self.drafts, self.requests = drafts, []
+
+    def generate(self, request: Any) -> Any:
+        self.requests.append(request)
+        return super().generate(request)
+
+
+def test_a_model_trained_on_drafts_reads_the_extractive_answer_and_others_do_not(deps: Any) -> None:
+    """The hybrid turn shows a model trained with ``data prepare --raft-draft`` the extractive answer to the resolved
+    query over the same passages, in the prompt its training examples had; a model trained without drafts gets none
+    (its prompt stays as it was trained)."""
+    from dataclasses import replace
+
+    from finetune.prompts import DRAFT_HEADER
+    from graph.generators import GenerationRequest, llm_messages
+
+    query = "How can I pay? Do you take PayPal?"
+    passages = retrieve.run(state(query=query, lang="en"), deps)["passages"]
+    turn = state(query=query, text="and paypal?", lang="en", passages=passages, mode="hybrid", generator="openai")
+    expected = deps.generators["extractive"].generate(GenerationRequest(query, "en", passages)).answer
+    assert expected
+    for drafts in (True, False):
+        model = _Reads("We take PayPal. [1]", drafts)
+        generate.run(turn, replace(deps, generators={**deps.generators, "openai": model}))
+        (request,) = model.requests
+        assert request.question == "and paypal?" and request.draft == (expected if drafts else None)
+        system = llm_messages(request)[0]["content"]
+        assert (DRAFT_HEADER["en"] + "\n" + expected in system) is drafts
+    finetune_turn = {**turn, "mode": "finetune"}  # no passages, no draft
+    model = _Reads("We take PayPal.", True)
+    generate.run(finetune_turn, replace(deps, generators={**deps.generators, "openai": model}))
+    assert model.requests[0].draft is None
