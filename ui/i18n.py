@@ -42,7 +42,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "details": {"es": "Detalles técnicos", "en": "Technical details"},
     "request_failed": {
         "es": "No hemos podido procesar tu mensaje: {reason}",
-        "en": "We could not process it: {reason}",
+        "en": "We could not process your message: {reason}",
     },
     "busy": {
         "es": "Ahora mismo estamos atendiendo muchas consultas. Inténtalo de nuevo dentro de {seconds} s.",

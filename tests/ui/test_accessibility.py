@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, free_port
+from tests.ui.conftest import APP, HOME, SPANISH_QUESTION, ApiServer, customer_key, free_port
 from ui.i18n import t
 from ui.protocol import Staff
 
@@ -106,3 +106,27 @@ def test_the_staff_pages_headings_are_no_tab_stops(monkeypatch: pytest.MonkeyPat
     assert not console.exception, [e.value for e in console.exception]
     assert [h.value for h in console.title] == ["Agent console"]
     assert all(h.proto.hide_anchor for h in console.title)
+
+
+@pytest.mark.slow
+def test_a_refused_ui_key_is_said_in_the_customers_language(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    """The UI's customer key revoked (or expired) on the API: a Spanish customer's message came back "No hemos podido
+    procesar tu mensaje: invalid or revoked API key", the API's English about a key the customer never saw and can do
+    nothing about. It is the service being unavailable to them, said in their language."""
+    from api.keys import KeyStore
+
+    key = customer_key("ui-revoked")
+    keys = KeyStore(HOME / "api" / "keys.sqlite")
+    keys.revoke(key.split("_")[1])
+    keys.close()
+    monkeypatch.setenv("SUPPORTBOT_HOME", str(HOME))
+    monkeypatch.setenv("SUPPORTBOT_API_URL", api_server.url)
+    monkeypatch.setenv("SUPPORTBOT_API_KEY", key)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "es-ES"}
+    at.run()
+    at.chat_input[0].set_value(SPANISH_QUESTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [f"{t('not_sent', 'es')} {t('service_down', 'es')}"]

@@ -21,7 +21,9 @@ def _failed(exc: BackendError, lang: str) -> str:
     """A failed request, said in the page's language: the service is down, or refused it (the API's reason without
     the transport's "HTTP 422: "), or is busy: over the rate limit of the UI's key, which every visitor shares (the
     API's English reason would say "for this key")."""
-    if isinstance(exc, BackendUnavailable):
+    # The UI's own key refused (revoked, expired: 401 / 403): the service is unavailable to this customer, who never
+    # saw that key ("invalid or revoked API key" was quoted to them in English).
+    if isinstance(exc, BackendUnavailable) or re.match(r"HTTP 40[13]\b", str(exc)):
         return t("service_down", lang)
     if isinstance(exc, RateLimited):
         return t("busy", lang, seconds=exc.retry_after)
