@@ -121,9 +121,9 @@ class ServiceMiddleware:
 def new_request_id() -> str:
     """A random request id the log redactor writes as it is.
 
-    About one ``uuid4().hex`` in eighteen is IBAN-shaped to :func:`api.logs.redact_for_log` (two letters, two digits,
-    then enough digits among the rest, "ab12c4d5..."): it was logged as ``<IBAN>``, and the request a 503 named
-    could not be found in the log. Such an id is drawn again."""
+    An id :func:`api.logs.redact_for_log` would change is drawn again: one ``uuid4().hex`` in eighteen ("ab12c4d5...")
+    was logged as ``<IBAN>`` while the redactor went by an IBAN's shape alone, and the request a 503 named could not
+    be found in the log; it now checks the check digits too, and a redraw is rare."""
     while True:
         request_id = uuid.uuid4().hex
         if redact_for_log(request_id) == request_id:
