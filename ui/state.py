@@ -16,10 +16,19 @@ from ui.protocol import Backend, Staff
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<:&])")
 
 
+# Where the browser's Markdown (GFM) makes a link of bare text, after the escapes are read: "www.", "http://",
+# "https://" and an e-mail address's "@". An invisible word joiner there leaves the text as typed and no link.
+_AUTOLINK = re.compile(r"(?i)\b(www|https?|ftp)(?=\\[.:])|(?<=\w)@(?=\w)")
+_JOINER = "\u2060"
+
+
 def literal(text: str) -> str:
     """``text`` for ``st.markdown`` shown as typed: what a customer writes is never a heading, a link or an image
-    (a fake "system notice" with a phishing link, or a tracking image the agent's browser would fetch)."""
-    return _MARKDOWN.sub(r"\\\1", text).replace("\n", "  \n")
+    (a fake "system notice" with a phishing link, or a tracking image the agent's browser would fetch). A bare web or
+    e-mail address was still a link until 2026-12-07 (GFM autolinks): a word joiner (U+2060) now breaks each."""
+    escaped = _MARKDOWN.sub(r"\\\1", text)
+    escaped = _AUTOLINK.sub(lambda m: (m.group(1) + _JOINER) if m.group(1) else "@" + _JOINER, escaped)
+    return escaped.replace("\n", "  \n")
 
 
 # The "!" of a Markdown image ("![alt](address)", "![alt][ref]") that no backslash escapes, and a "!" at the end,

@@ -404,3 +404,29 @@ def test_the_chat_page_rides_out_an_api_outage_by_itself(ui_url: str, api_server
             agent.post(f"/v1/escalations/{case['id']}/resolve", json={}).raise_for_status()
         finally:
             browser.close()
+
+
+def test_an_address_a_customer_types_is_no_link(ui_url: str) -> None:
+    """What a customer writes is shown as typed, never as a link (ui.state.literal): a bare web or e-mail address
+    was still made one by the browser's Markdown (GFM autolinks read the text after its escapes), so a customer's
+    phishing address was one click away in the chat and, for an agent, in the console's transcript."""
+    from playwright.sync_api import expect, sync_playwright
+
+    message = "Mira www.pago-seguro.example y https://pago-seguro.example/tarjeta o escribe a caja@pago-seguro.example"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(ui_url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_enabled()
+            box.fill(message)
+            box.press("Enter")
+            said = page.get_by_test_id("stChatMessage").filter(has_text="pago-seguro.example/tarjeta").first
+            expect(said).to_be_visible()
+            assert said.locator("a").count() == 0, said.inner_html()
+            text = said.inner_text().replace("\u2060", "")
+            assert "https://pago-seguro.example/tarjeta" in text and "caja@pago-seguro.example" in text, text
+        finally:
+            browser.close()
