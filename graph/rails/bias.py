@@ -350,7 +350,8 @@ _REVERSED = re.compile(
 # or someone else's words reported ("the courier SAID women can't drive", "me DIJO QUE las mujeres...": a customer
 # reporting it, an agent apologising for it). The speaker's own "I think" / "creo que" stays a generalisation.
 _REPORTED_EN = _alt(
-    "said|says|say|told me|told us|told you|think|thinks|believe|believes|claim|claims|claimed|assume|assumes|"
+    r"said|says|say|told (?:me|us|you|him|her|them|(?:my|his|her|our|their|a|an|the) \w+)|"  # "told my dad"
+    "think|thinks|believe|believes|claim|claims|claimed|assume|assumes|"
     "assumed|implied|implies|suggested|seem to think|seems to think|stated|argued|insisted|explained|replied|"
     "answered|wrote|mentioned|commented|shouted|yelled"
 )
