@@ -99,6 +99,11 @@ REPLIES: dict[str, dict[str, str]] = {
         "es": "Soy el asistente virtual de atención al cliente: respondo con nuestro centro de ayuda[, por ejemplo "
         "sobre {topics}]. Si prefieres hablar con una persona, pídemelo y te paso con nuestro equipo.",
     },
+    # asked for the other language with no question before it (graph.nodes.detect_language)
+    "language": {
+        "en": "Of course, I'll answer in English. How can I help you?",
+        "es": "Claro, te respondo en español. ¿En qué puedo ayudarte?",
+    },
 }
 PRIORITY = ("identity", "goodbye", "thanks", "greeting")  # the reply for a mix ("thanks, bye" -> goodbye)
 _INDEX: dict[tuple[str, ...], list[tuple[str, str]]] = {}

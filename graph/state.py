@@ -46,6 +46,9 @@ class ChatState(TypedDict, total=False):
     messages: Annotated[list[dict[str, str]], operator.add]  # redacted {"role", "content"} turns (the bot's: "route")
     topic: str  # the last answered query that stood on its own (a follow-up keeps it), for follow-ups
     session_lang: str  # the language of the customer's last message
+    # The language the customer asked to be answered in ("answer in Spanish, please"; retrieval.language.
+    # asked_language), kept until they ask for the other; a language the caller fixes (the API's lang) wins.
+    reply_lang: str
     pii_salt: str  # the session's own part of the key of its PII hashes (graph.deps.Deps.pii_secret)
     pii_hashes: Annotated[list[str], union]  # hashes of the PII values the customer gave in this session
     # The session's placeholders (finetune.pii.PlaceholderMap.saved: value hash -> "<EMAIL_1>"), so any replica

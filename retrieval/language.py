@@ -155,3 +155,63 @@ def other_language(text: str) -> str | None:
     if best in ("english", "spanish") or values[best] < 0.9:  # misspelt Spanish can look 0.7 Portuguese
         return None
     return best
+
+
+# A customer asking to be answered in the other language: "Can you answer in Spanish please?", "¿Me lo puedes explicar
+# en inglés?", "English please". A verb of saying (its imperative, infinitive or present: not "I spoke to an agent in
+# English", "hablé con un agente en inglés") followed, after at most a few object or filler words, by the language;
+# or the language alone with a courtesy. Accent-free, lower case.
+_LANGUAGE_NAMES: dict[Lang, str] = {"es": r"(?:spanish|espanol|castellano)", "en": r"(?:english|ingles)"}
+_SAYING = (
+    r"answer|reply|respond|write|speak|talk|explain|say|tell|repeat|continue|carry on|go on|switch|change|translate|"
+    r"help|chat|do|put|give|send|"
+    r"responde|respondeme|responder|responderme|respondes|respondeis|contesta|contestame|contestar|contestarme|"
+    r"contestas|escribe|escribeme|escribir|escribirme|escribes|habla|hablame|hablar|hablarme|hablas|hablemos|explica|"
+    r"explicame|explicamelo|explicar|explicarlo|explicarme|explicarmelo|explicas|di|dime|dimelo|decir|decirlo|"
+    r"decirmelo|repite|repitelo|repiteme|repetir|repetirlo|repetirmelo|sigue|sigamos|seguir|seguimos|continua|"
+    r"continuemos|continuar|continuamos|atiende|atiendeme|atender|atenderme|traduce|traduceme|traducemelo|traducir|"
+    r"traducirlo|traducirmelo|cambia|cambiar|cambiemos|pasa|pasate|pasar|pasemos|ponlo|ponmelo|hazlo|hacerlo|"
+    r"ayudame|ayudarme|manda|mandame|mandamelo"
+)
+_OBJECT = (
+    r"me|lo|la|le|te|nos|it|that|this|to me|to us|us|me that|me this|back|again|the answer|your answer|everything|"
+    r"all|todo|eso|esto|esa|la respuesta|tu respuesta|ahora|now|from now on|de ahora en adelante|a partir de ahora|"
+    r"mejor|better|please|por favor|otra vez|just|solo"
+)
+_COURTESY = r"please|pls|plz|por favor|porfa|porfavor|thanks|thank you|gracias"
+_ASKS = {
+    lang: (
+        re.compile(rf"\b(?:{_SAYING})\s+(?:(?:{_OBJECT})\s+){{0,3}}(?:in|into|to|en|al|a)\s+{name}\b"),
+        re.compile(
+            rf"^(?:(?:and|y|now|ahora|mejor|better|but|pero|ok|vale)\s+)*(?:(?:in|en|into|al)\s+)?{name}"
+            rf"(?:\s+(?:{_COURTESY}))?$"
+        ),
+    )
+    for lang, name in _LANGUAGE_NAMES.items()
+}
+# What may stand beside the request in a message that asks for nothing else ("Could you answer in Spanish, please?").
+_BESIDE_TEXT = (
+    "can could would will you please pls plz por favor porfa porfavor thanks thank gracias ok okay vale hi hello "
+    "hola now ahora instead mejor better rather just solo again otra vez puedes podrias podeis puede podria quieres "
+    "seria posible me lo la it that this to de a partir adelante from on si yes no sorry perdon perdona disculpa "
+    "i want quiero prefer prefiero id like gustaria me would be great genial bien good we let lets s us shall"
+)
+_BESIDE = frozenset(_BESIDE_TEXT.split())
+
+
+def asked_language(text: str) -> tuple[Lang, bool] | None:
+    """The language the customer asks to be answered in, and whether the message asks for nothing else (a request
+    beside a question, "How do I return an item? Answer in Spanish please", is answered in Spanish); None when the
+    message asks for no language. Only a request: "do you have the manual in English?", "I spoke to an agent in
+    English" and "¿la web está en inglés?" ask for none."""
+    folded = " ".join(re.findall(r"[^\W_]+", strip_accents(text.lower())))
+    if not folded:
+        return None
+    for lang, (request, alone) in _ASKS.items():
+        if alone.match(folded):
+            return lang, True
+        match = request.search(folded)
+        if match is not None:
+            rest = (folded[: match.start()] + " " + folded[match.end() :]).split()
+            return lang, all(word in _BESIDE for word in rest)
+    return None

@@ -23,6 +23,7 @@ class GenerationRequest:
     use_passages: bool = True  # False: the finetune mode's plain prompt
     company: str | None = None  # the company the system prompt names (None: the demo store's)
     draft: str | None = None  # the extractive answer over the passages, for a model trained to answer from it
+    written: str | None = None  # the question's language when it is not ``lang`` (the answer's), else None
 
 
 @dataclass

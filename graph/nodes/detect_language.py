@@ -7,7 +7,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.state import ChatState
-from retrieval.language import detect_language, other_language
+from retrieval.language import asked_language, detect_language, language_tag, other_language
 from retrieval.text import clean
 
 
@@ -15,14 +15,25 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Clean the message, pick the reply language, and route empty or unsupported-language messages away."""
     text = clean(state.get("message", ""))
     fallback = state.get("session_lang") or kb_language(getattr(deps, "kb", None))
-    # The caller may fix the language; otherwise detect it, keeping the session's for messages with no evidence.
-    requested = state.get("lang") or None
+    # The caller may fix the language, or the customer ask for one (now or earlier in the session); otherwise detect
+    # it, keeping the session's for messages with no evidence.
+    asked = asked_language(text)
+    requested = state.get("lang") or (asked[0] if asked else None) or state.get("reply_lang") or None
     lang = requested or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
-    # requested: the caller fixed the language, and no later rail (small talk, another language) changes it
+    # requested: the language is fixed, and no later rail (small talk, another language) changes it
     verdict: dict[str, Any] = {"lang": lang, "other": None, "requested": requested is not None}
     if requested:  # the language the message is written in, which the rails and the search read it in
         verdict["written"] = detect_language(text) or requested
     update: dict[str, Any] = {"text": text, "lang": lang}
+    if asked:
+        update["reply_lang"] = verdict["asked"] = asked[0]
+        if asked[1]:  # it asks for nothing else: the last question again, in that language (resolve_followup)
+            verdict["switch"] = True
+            topic = state.get("topic", "")
+            if topic:  # searched in the language it was asked in
+                verdict["written"] = detect_language(topic, default=language_tag(state.get("session_lang"))) or lang
+            else:
+                update |= {"route": "smalltalk", "reason": "language"}
     if not re.search(r"[^\W_]", text):
         update |= {"route": "out_of_scope", "reason": "empty"}
     else:

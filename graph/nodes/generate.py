@@ -12,6 +12,7 @@ from typing import Any
 
 from graph.deps import Deps
 from graph.generators import GenerationRequest, GeneratorError
+from graph.nodes.detect_language import query_language
 from graph.nodes.respond import preface
 from graph.state import ChatState
 
@@ -48,6 +49,8 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         use_passages=mode != "finetune",
         company=deps.config.company,
     )
+    if (written := query_language(state)) != lang:  # asked in the other language than the answer's
+        request.written = written
     if getattr(generator, "drafts", False) and request.use_passages and request.passages:
         # a model trained on drafts (``data prepare --raft-draft``) reads the extractive answer to the resolved query
         extractive = deps.generators["extractive"]

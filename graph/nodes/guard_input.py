@@ -61,8 +61,9 @@ def _frustrated_customer(text: str, rail: str | None) -> bool:
 
 
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
-    """Run every input rail; a refusal wins over a hand-off, a hand-off over small talk."""
-    if state.get("route"):
+    """Run every input rail; a refusal wins over a hand-off, a hand-off over small talk. A message that only asks
+    for the other language ("English, please": graph.nodes.detect_language) has nothing else for them to judge."""
+    if state.get("route") or (state.get("guardrails") or {}).get("language", {}).get("switch"):
         return {}
     verdict = check_input(state.get("text", ""))
     update: dict[str, Any] = {"guardrails": {"input": verdict}}

@@ -132,6 +132,14 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
         history = history[:-1]  # redact_pii already appended this turn
     topic = state.get("topic", "")
+    if topic and (state.get("guardrails") or {}).get("language", {}).get("switch"):
+        # "¿Me lo puedes explicar en inglés?" asks for the last question again, in the other language
+        return {
+            "query": topic,
+            "message_query": topic,
+            "standalone_query": "",
+            "guardrails": {"followup": {"resolved": True, "topic": topic, "language_switch": True}},
+        }
     if not topic:  # no answered question yet: nothing to carry over (the transcript may hold refusals)
         return {
             "query": query,

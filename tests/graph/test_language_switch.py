@@ -1,0 +1,71 @@
+"""A customer asking to be answered in the other language: the last question again in that language, and the
+session's answers in it until they ask for the other (a real defect: "Can you answer in Spanish please?" after a
+returns answer was answered in English from the shipping-addresses article, "¿Me lo puedes explicar en inglés?"
+refused as out of scope)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.service import ChatService
+from retrieval.language import asked_language
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Can you answer in Spanish please?", ("es", True)),
+        ("¿Me lo puedes explicar en inglés?", ("en", True)),
+        ("in English please", ("en", True)),
+        ("Español, por favor", ("es", True)),
+        ("respóndeme en inglés", ("en", True)),
+        ("Tradúcemelo al inglés", ("en", True)),
+        ("could you say that in english?", ("en", True)),
+        ("can we continue in spanish", ("es", True)),
+        ("How do I return an item? Answer in Spanish please", ("es", False)),
+        ("¿Tenéis las instrucciones en inglés?", None),
+        ("I spoke with an agent in English yesterday", None),
+        ("Hablé con un agente en inglés y no me entendió", None),
+        ("Is the website available in English?", None),
+        ("translate this poem into spanish", None),
+        ("Translate good morning into Japanese", None),
+    ],
+)
+def test_a_request_for_a_language_is_told_from_a_mention_of_one(text: str, expected: object) -> None:
+    assert asked_language(text) == expected
+
+
+def test_asking_for_the_other_language_answers_the_last_question_again_in_it(service: ChatService) -> None:
+    first = service.chat("How do I return an item?", session_id="switch-en-es")
+    assert first["lang"] == "en" and first["route"] == "answered", first
+    again = service.chat("Can you answer in Spanish please?", session_id="switch-en-es")
+    assert again["route"] == "answered" and again["lang"] == "es", again
+    assert again["shown"][0]["doc_id"] == first["shown"][0]["doc_id"].replace("-en", "-es"), again["shown"]
+    # and the session stays in Spanish, though the customer goes on in English
+    later = service.chat("How long does a refund take?", session_id="switch-en-es")
+    assert later["lang"] == "es" and later["shown"][0]["doc_id"] == "refund-policy-es", later["shown"]
+    back = service.chat("Now in English please", session_id="switch-en-es")
+    assert back["lang"] == "en" and back["shown"][0]["doc_id"] == "refund-policy-en", back["shown"]
+
+
+def test_a_spanish_customer_asking_for_english(service: ChatService) -> None:
+    first = service.chat("¿Cuánto tarda un reembolso?", session_id="switch-es-en")
+    assert first["lang"] == "es" and first["route"] == "answered", first
+    again = service.chat("¿Me lo puedes explicar en inglés?", session_id="switch-es-en")
+    assert again["route"] == "answered" and again["lang"] == "en", again
+    # the same article as before, in English
+    assert again["shown"][0]["doc_id"] == first["shown"][0]["doc_id"].replace("-es", "-en"), again["shown"]
+
+
+def test_asking_for_a_language_first_is_answered_in_it(service: ChatService) -> None:
+    hello = service.chat("English please", session_id="switch-first")
+    assert hello["route"] == "smalltalk" and hello["lang"] == "en", hello
+    assert "English" in hello["answer"], hello["answer"]
+    question = service.chat("¿Puedo pagar con Bizum?", session_id="switch-first")
+    assert question["lang"] == "en" and question["route"] == "answered", question
+
+
+def test_a_question_with_a_request_for_a_language_is_answered_in_it(service: ChatService) -> None:
+    result = service.chat("How do I return an item? Answer in Spanish please", session_id="switch-inline")
+    assert result["lang"] == "es" and result["route"] == "answered", result
+    assert result["shown"][0]["doc_id"] == "how-to-return-es", result["shown"]
