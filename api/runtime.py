@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,32 @@ log = api_logger()
 FOLLOW_SECONDS = 2.0  # how often a process looks for an index version another process wrote
 # How long /readyz waits for a connection of the shared state (a down server is refused at once; a hung one waits).
 READY_CHECK_SECONDS = 2.0
+
+
+# Free space below which the data home counts as not writable: SQLite needs room for its write-ahead log (up to
+# 1000 pages, 4 MiB, before a checkpoint folds it back) and a transaction's pages; a full disk fails every turn.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+READY_PROBE_PREFIX = ".supportbot-ready-"
+
+
+def unwritable(folder: Path) -> OSError | None:
+    """Why nothing can be written in ``folder`` now (a read-only mount, no permission, a full disk, a folder gone), or
+    None when it can. A small file made and removed tells the truth where ``os.access`` does not (root, ACLs,
+    network mounts); ``statvfs`` adds the floor of free space a new file's few bytes would not show."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=READY_PROBE_PREFIX, dir=folder)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            os.unlink(name)
+        stats = os.statvfs(folder)
+    except OSError as exc:
+        return exc
+    if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+        free = stats.f_bavail * stats.f_frsize
+        return OSError(f"{free} bytes free in {folder}, below {MIN_FREE_BYTES}")
+    return None
 
 
 # What a 503 says besides its reason category: the error itself (paths, database hosts) is only in the server log.
@@ -233,8 +260,10 @@ class Runtime:
         ``supportbot_ready`` gauge to match.
 
         Besides what loaded at start, the shared state is asked each time: the PostgreSQL server (one ``SELECT 1``
-        on a pooled connection) and Redis (a ``PING``). Until 2026-12-07 ``/readyz`` said ok and the gauge 1 while
-        either was down and every request that needed it was a 503. A change is logged once, with the error."""
+        on a pooled connection) and Redis (a ``PING``), and, while the state is in SQLite files there, whether the
+        data home can be written (:func:`unwritable`). Until 2026-12-07 ``/readyz`` said ok and the gauge 1 while
+        either server was down and every request that needed it was a 503, and until 2026-12-08 while nothing could
+        be written in the data home (a read-only mount). A change is logged once, with the error."""
         if self.stopping.is_set():
             down: str | None = STOPPING
         else:
@@ -246,24 +275,31 @@ class Runtime:
         from graph.db import DatabaseError
 
         failed: str | None = None
+        error: Exception | None = None
         try:
             self._ping_database()
         except DatabaseError as exc:
-            failed, error = "the state database", exc
+            failed, error = "the state database is unavailable", exc
         if failed is None and self.config.redis_url:
             try:
                 self.limiter.check()  # Redis: a PING, within its socket timeout
             except DatabaseError as exc:
-                failed, error = "the rate-limit store (Redis)", exc
+                failed, error = "the rate-limit store (Redis) is unavailable", exc
+        if failed is None and not self.config.database_url:  # the state is in SQLite files in the data home
+            for folder in dict.fromkeys((Path(self.config.home), self.config.keys_db.parent)):
+                error = unwritable(folder)
+                if error is not None:
+                    failed = "the data home is not writable"
+                    break
         if failed is None:
             if self._state_down is not None:
-                log.info("ready again: %s answers", self._state_down)
+                log.info("ready again (was: %s)", self._state_down)
             self._state_down = None
             return None
         if failed != self._state_down:  # once per outage, not once per probe
-            log.error("not ready: %s is unavailable: %s: %s", failed, type(error).__name__, str(error).strip())
+            log.error("not ready: %s: %s: %s", failed, type(error).__name__, str(error).strip())
         self._state_down = failed
-        return f"{failed} is unavailable; {SEE_LOG}"
+        return f"{failed}; {SEE_LOG}"
 
     def _ping_database(self) -> None:
         """One ``SELECT 1`` on the shared PostgreSQL server (SQLite files need no server)."""

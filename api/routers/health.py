@@ -1,4 +1,5 @@
-"""``GET /healthz`` (the process is up), ``GET /readyz`` (graph and index loaded), ``GET /metrics`` (Prometheus).
+"""``GET /healthz`` (the process is up), ``GET /readyz`` (graph and index loaded, state reachable and writable),
+``GET /metrics`` (Prometheus).
 
 They need no key, so probes and scrapers can call them: do not publish the metrics port beyond the deployment.
 """
@@ -28,9 +29,9 @@ def healthz() -> dict[str, Any]:
 @router.head("/readyz", response_model=Health, include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness")
 def readyz(runtime: RuntimeDep) -> Any:
-    """Ok once the graph, the index and the store are loaded and the shared state (PostgreSQL, Redis) answers now;
-    503 with the reason's category otherwise (the error itself, which may name paths or hosts, is in the server
-    log)."""
+    """Ok once the graph, the index and the store are loaded and the shared state answers now (PostgreSQL, Redis;
+    SQLite state: the data home can be written); 503 with the reason's category otherwise (the error itself, which
+    may name paths or hosts, is in the server log)."""
     down = runtime.readiness()
     if down is not None:
         body = {"status": "unavailable", "detail": down, "index_version": None}

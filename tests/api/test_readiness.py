@@ -3,11 +3,14 @@ server and Redis while the process serves, not only what loaded at start."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,47 @@ def test_readiness_follows_redis(api_config: ApiConfig, chat_service: object, re
             server.terminate()
             server.wait(timeout=10)
         assert client.get("/readyz").status_code == 503
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """``folder`` read-only while the block runs, as a read-only volume is: a read-only bind mount over it when this
+    runs as root (which file modes do not stop), its write bits off otherwise; skips where neither can be done."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            folder.chmod(mode)
+        return
+    if shutil.which("mount") is None:
+        pytest.skip("running as root without mount: cannot make a folder read-only")
+    bind = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip(f"cannot bind-mount (no CAP_SYS_ADMIN?): {bind.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder), str(folder)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True, capture_output=True)
+
+
+def test_readiness_follows_a_writable_data_home(api_config: ApiConfig, chat_service: object) -> None:
+    # The SQLite state (conversations, escalations, keys) lives in the data home: on a read-only volume (a mount
+    # gone read-only after disk errors, a readOnly volume in a manifest) none of it can be written, yet /readyz said
+    # ok and supportbot_ready was 1 (the SRE QA pass, 2026-12-08).
+    with TestClient(create_app(api_config, service=chat_service)) as client:
+        assert client.get("/readyz").status_code == 200
+        with _read_only(api_config.home):
+            with pytest.raises(OSError):  # the condition is real: nothing can be written in the home
+                (api_config.home / "probe").touch()
+            down = client.get("/readyz")
+            gauge = _ready_gauge(client)
+        assert down.status_code == 503, down.text
+        assert down.json()["detail"] == f"the data home is not writable; {SEE_LOG}"
+        assert down.headers["retry-after"] and str(api_config.home) not in down.text
+        assert gauge == "supportbot_ready 0.0"
+        assert client.get("/readyz").status_code == 200  # the same process, without a restart
+        assert _ready_gauge(client) == "supportbot_ready 1.0"
+        assert not [p.name for p in api_config.home.iterdir() if p.name.startswith(".supportbot-ready")]
