@@ -4,17 +4,29 @@ Full NER-based redaction (``finetune.pii``) is for stored transcripts; logs only
 (emails, phone and card numbers, IBANs, Spanish DNI/NIE, Mexican CURP/RFC, IPs) and the secret of an API key gone
 before a line is written. What only its context makes personal (a name, an address, a date of birth) is left to
 ``finetune.pii``.
+
+Lines are text by default, or one JSON object per line for log shippers (``SUPPORTBOT_LOG_FORMAT=json``,
+:func:`configure_logging`). Either way the redaction happens once, in :class:`RedactingFilter` on the API's logger,
+before any handler formats the record: both formats write the same, masked message.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from api.keys import KEY_IN_TEXT
 
 LOGGER_NAME = "supportbot.api"
+LOG_FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The id of the request being served (api.middleware sets it), put on every record the API logs while it runs.
+_REQUEST_ID: ContextVar[str | None] = ContextVar("supportbot_request_id", default=None)
 
 
 def _iban(match: re.Match[str]) -> str:
@@ -88,6 +100,68 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact_for_log(_FORMATTER.formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+@contextmanager
+def request_context(request_id: str) -> Iterator[None]:
+    """Every record logged in the block (and in the tasks and worker threads it starts) names ``request_id`` in the
+    JSON format."""
+    token = _REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _REQUEST_ID.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``timestamp`` (ISO 8601, UTC, milliseconds), ``level``, ``logger``, ``message``, and
+    ``request_id`` and ``exception`` when the record has them.
+
+    The message is the record's own, as :class:`RedactingFilter` left it (no second redactor here); control
+    characters in it are escaped by JSON itself, so no value can start a line of its own.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        entry: dict[str, str] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or _REQUEST_ID.get()  # formatted in the logging thread
+        if request_id:
+            entry["request_id"] = str(request_id)
+        if record.exc_info and not record.exc_text:  # a record of another logger (the API's come without exc_info)
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def log_formatter(log_format: str) -> logging.Formatter:
+    """The formatter of ``log_format``: "text" (``TEXT_FORMAT``) or "json" (:class:`JsonFormatter`).
+
+    Raises:
+        ValueError: another format.
+    """
+    match log_format:
+        case "text":
+            return logging.Formatter(TEXT_FORMAT)
+        case "json":
+            return JsonFormatter()
+        case _:
+            raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log every logger's records at ``level`` and above to stderr, in ``log_format`` (:func:`log_formatter`); does
+    nothing when the process has already set up logging (as ``logging.basicConfig``)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(log_format))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def api_logger() -> logging.Logger:

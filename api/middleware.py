@@ -16,7 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import api_logger, redact_for_log
+from api.logs import api_logger, redact_for_log, request_context
 from api.metrics import Metrics
 
 log = api_logger()
@@ -41,6 +41,10 @@ class ServiceMiddleware:
             return
         request_id = _incoming_request_id(scope) or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id: a 503 names it
+        with request_context(request_id):  # every line logged while it is served names it (JSON logs)
+            await self._handle(scope, receive, send, request_id)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 

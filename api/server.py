@@ -26,7 +26,10 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(app: object, host: str, port: int, log_level: str) -> None:
+def serve(app: object, host: str, port: int, log_level: str, uvicorn_logging: bool = True) -> None:
     """Serve ``app`` until a stop signal, without uvicorn's access log (it prints query strings, customer text: the
-    app writes its own, redacted one)."""
-    Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level)).run()  # type: ignore[arg-type]
+    app writes its own, redacted one). ``uvicorn_logging`` False leaves uvicorn's own lines (started, stopping) to
+    the process's logging, as JSON logs need: its default handler writes them as text."""
+    log_config = uvicorn.config.LOGGING_CONFIG if uvicorn_logging else None
+    Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,  # type: ignore[arg-type]
+                          log_config=log_config)).run()  # fmt: skip

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         "replica); unset: each session's own random salt only.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Logging level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How `supportbot serve` writes its log lines on stderr: text, or json (one object a line with "
+        "timestamp, level, logger, message and request_id, masked as the text is) for log shippers.",
+    )
 
     @field_validator("home")
     @classmethod

@@ -19,11 +19,10 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port of the API."),
 ) -> None:
     """Run the REST API (OpenAPI docs at /docs; create keys with `supportbot keys create`)."""
-    import logging
-
     from api import server as api_server
     from api.app import create_app
     from api.config import ApiConfig
+    from api.logs import configure_logging
     from graph.db import DatabaseError
 
     settings = get_settings()
@@ -35,7 +34,7 @@ def serve(
     syncs = bool(config.database_url and config.index_sync)
     if no_index and not syncs:
         _fail_no_index(config.index_dir)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     try:  # a shared database that is down or has no schema stops here, with what to do
         keys = config.key_store()
         if config.redis_url:  # so does a Redis that is down or refuses the URL's password or database
@@ -63,7 +62,8 @@ def serve(
     typer.echo(f"supportbot API on http://{host}:{port} (docs at /docs)", err=True)
     restore_signals()  # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises it to end the process
     # api.server: open event streams end on a stop signal instead of holding the shutdown for their wait
-    api_server.serve(create_app(config), host=host, port=port, log_level=settings.log_level.lower())
+    api_server.serve(create_app(config), host=host, port=port, log_level=settings.log_level.lower(),
+                     uvicorn_logging=settings.log_format == "text")  # fmt: skip
 
 
 def _fail_no_index(index_dir: Path, published: bool = False) -> NoReturn:

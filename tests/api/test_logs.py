@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.logs import LOGGER_NAME, redact_for_log
+from api.logs import LOGGER_NAME, api_logger, log_formatter, redact_for_log, request_context
+from tests.conftest import REPO
 from tests.graph.test_untrusted_text import SIZE, deadline
+from tests.postgres import free_port
 
 
 @pytest.mark.parametrize(
@@ -136,3 +148,96 @@ def test_an_id_is_no_iban_unless_its_check_digits_say_so() -> None:
     for iban in ("ES91 2100 0418 4502 0005 1332", "es9121000418450200051332", "DE89-3704-0044-0532-0130-00",
                  "GB29NWBK60161331926819"):  # fmt: skip
         assert redact_for_log(f"pay to {iban} now") == "pay to <IBAN> now", iban
+
+
+_JSON_SERVER = """
+import sys
+from fastapi import FastAPI
+from api.logs import api_logger, configure_logging
+from api.metrics import Metrics
+from api.middleware import ServiceMiddleware
+from api.server import serve
+
+configure_logging("INFO", "json")
+app = FastAPI()
+app.add_middleware(ServiceMiddleware, metrics=Metrics(), max_body_bytes=65536)
+
+@app.get("/v1/boom")
+def boom() -> None:
+    api_logger().warning("customer wrote %s", "ana.lopez@mail.example, line\\nbreak")
+    raise RuntimeError("card 4111 1111 1111 1111 declined")
+
+serve(app, "127.0.0.1", int(sys.argv[1]), "info", uvicorn_logging=False)
+"""
+
+
+def test_json_logs_are_one_masked_object_a_line(tmp_path: Path) -> None:
+    # Log shippers expect JSON lines; the logs were text only (the SRE QA pass, 2026-12-08). With
+    # SUPPORTBOT_LOG_FORMAT=json every line `supportbot serve` writes, uvicorn's own included, is one JSON object,
+    # masked by the same filter as the text lines and naming the request it was logged in.
+    port = free_port()
+    script = tmp_path / "server.py"
+    script.write_text(_JSON_SERVER, "utf-8")
+    server = subprocess.Popen([sys.executable, str(script), str(port)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            answer = http.get("/v1/boom", headers={"X-Request-ID": "lb-7:hop_1"})
+            # (ids of its own: one of ours could be IBAN-shaped, and the IBAN check loads python-stdnum, seconds)
+            http.get("/v1/sessions/ana.lopez@mail.example", headers={"X-Request-ID": "lb-8"})
+        assert answer.status_code == 500 and answer.headers["x-request-id"] == "lb-7:hop_1"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            _, errors = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    lines = [line for line in errors.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line, or this fails on the first that is not JSON
+    assert all({"timestamp", "level", "logger", "message"} <= set(r) for r in records)
+    assert all(datetime.fromisoformat(r["timestamp"]).utcoffset() == timedelta(0) for r in records)
+    assert any(r["logger"].startswith("uvicorn") and "startup complete" in r["message"] for r in records)
+    mine = [r for r in records if r.get("request_id") == "lb-7:hop_1"]
+    assert {r["level"] for r in mine} == {"WARNING", "ERROR", "INFO"}, mine  # the warning, the failure, the access
+    warning = next(r for r in mine if r["level"] == "WARNING")
+    assert warning["message"] == "customer wrote <EMAIL>, line\\nbreak" and warning["logger"] == LOGGER_NAME
+    failure = next(r for r in mine if r["level"] == "ERROR")
+    assert "RuntimeError" in failure["exception"] and "<CARD>" in failure["exception"]
+    assert "GET /v1/sessions/<EMAIL> 401" in errors or "GET /v1/sessions/<EMAIL> 404" in errors
+    assert "ana.lopez" not in errors and "4111" not in errors
+
+
+def test_the_json_and_text_formats_write_the_same_masked_message() -> None:
+    """One redaction for both formats: the filter on the API's logger, before any handler formats the record."""
+    logger = api_logger()
+    text, json_lines = io.StringIO(), io.StringIO()
+    handlers = [logging.StreamHandler(text), logging.StreamHandler(json_lines)]
+    handlers[0].setFormatter(log_formatter("text"))
+    handlers[1].setFormatter(log_formatter("json"))
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        logger.info("session %s: %s", "s-1", "mi DNI es 12345678Z, IBAN ES91 2100 0418 4502 0005 1332")
+        with request_context("req-42"):
+            logger.warning("customer wrote %s", "+34 612 345 678")
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+    records = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    text_lines = text.getvalue().splitlines()
+    assert [r["message"] for r in records] == [line.split(f"{LOGGER_NAME}: ", 1)[1] for line in text_lines]
+    assert records[0]["message"] == "session s-1: mi DNI es <DNI>, IBAN <IBAN>" and "request_id" not in records[0]
+    assert records[1]["message"] == "customer wrote <PHONE>" and records[1]["request_id"] == "req-42"
+    with pytest.raises(ValueError, match="text, json"):
+        log_formatter("xml")
