@@ -5,12 +5,15 @@ SQLite files in the data home (the default) create their tables when first opene
 schema only from ``supportbot db upgrade`` (Alembic revisions plus the LangGraph checkpointer's migrations), so API
 replicas never race to create or alter tables. ``supportbot db purge`` deletes what is kept about sessions older than
 a number of days, ``supportbot db erase`` what is kept about the sessions named, now (:mod:`graph.retention`).
+``supportbot db backup`` copies the SQLite files of the data home into one archive while the API runs
+(:mod:`supportbot.cli._backup`); a PostgreSQL database is pg_dump's to back up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,7 +22,7 @@ from supportbot.cli._common import fail, print_json
 from supportbot.settings import get_settings
 
 app = typer.Typer(help="The shared-state database: create or migrate its PostgreSQL schema; purge old conversations; "
-                       "erase a customer's conversations on request.",
+                       "erase a customer's conversations on request; back up the SQLite state of the data home.",
                   no_args_is_help=True)  # fmt: skip
 
 
@@ -276,3 +279,47 @@ def erase(
             typer.echo(f"nothing is kept under {', '.join(report['not_found'])}", err=True)
     if report["not_found"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    out: Path = typer.Option(..., "--out", metavar="FILE", help="The archive to write (a tar file), e.g. state.tar."),
+    force: bool = typer.Option(False, "--force", help="Replace FILE when it exists.", metavar=""),
+    url: str | None = typer.Option(
+        None, "--url", help="PostgreSQL URL; default SUPPORTBOT_DATABASE_URL, else the SQLite files in SUPPORTBOT_HOME."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the archive's manifest as a JSON document.", metavar=""),
+) -> None:
+    """Back up the SQLite state of the data home while the API runs: conversations (LangGraph checkpoints),
+    escalations, messages, feedback, gaps, API keys and console users, each file copied consistently by SQLite's
+    online backup and checked, into one tar archive written atomically (docs/api.md, Backups, tells how to restore
+    it). A PostgreSQL database is backed up with pg_dump."""
+    from api.config import ApiConfig
+    from graph.config import state_files
+    from graph.db import redact_url
+    from supportbot.cli import _backup
+
+    target = _url(url, required=False)
+    if target:
+        fail(f"the state is in PostgreSQL ({redact_url(target)}): back it up with pg_dump, e.g. `pg_dump "
+             "--format=custom --file=supportbot.dump \"$SUPPORTBOT_DATABASE_URL\"` (restore with pg_restore); "
+             "`supportbot db backup` copies the SQLite files of a data home", code=2)  # fmt: skip
+    settings = get_settings()
+    home = settings.home
+    try:
+        keys_db = ApiConfig.from_settings(settings, database_url=None).keys_db
+    except ValueError as exc:
+        fail(str(exc))
+    files = _backup.state_files(home, keys_db=keys_db, **state_files(home))
+    if not files:
+        fail(f"no supportbot state in the data home {home} (no support.sqlite, checkpoints.sqlite or api/keys.sqlite): "
+             "set SUPPORTBOT_HOME to the API's data home")  # fmt: skip
+    try:
+        report = _backup.write_backup(home, files, out, force, progress=lambda line: typer.echo(line, err=True))
+    except _backup.BackupError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report)
+    else:
+        for line in _backup.summary(report):
+            typer.echo(line)
