@@ -41,8 +41,9 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
     generator = deps.generators[kind]
     history = state.get("messages", [])[:-1][-deps.config.history_turns :] if deps.config.history_turns else []
     request = GenerationRequest(
-        # The extractive generator matches sentences to the resolved query; an LLM reads the message in context.
-        question=state.get("query", "") if kind == "extractive" else state.get("text", ""),
+        # The extractive generator matches sentences to the resolved query; an LLM reads the message in context,
+        # except "in English, please", which asks the last question again (graph.nodes.resolve_followup).
+        question=state.get("query", "") if kind == "extractive" or _switch(state) else state.get("text", ""),
         lang=lang,
         passages=state.get("passages", []) if mode != "finetune" else [],
         history=history,
@@ -89,3 +90,7 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
     return {"answer": generation.answer, "preface": said_before, "citations": generation.citations,
             "tokens_generated": spent + generation.tokens,
             "guardrails": {"generator": {"name": kind}}}  # fmt: skip
+
+
+def _switch(state: ChatState) -> bool:
+    return bool(state.get("guardrails", {}).get("followup", {}).get("language_switch"))

@@ -24,6 +24,7 @@ class _Completions(BaseHTTPRequestHandler):
     fail_next = 0  # answer this many requests with HTTP 500
     requests = 0
     last_system = ""
+    last_user = ""
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -39,6 +40,7 @@ class _Completions(BaseHTTPRequestHandler):
             return
         system = body["messages"][0]["content"]
         type(self).last_system = system
+        type(self).last_user = body["messages"][-1]["content"]
         match = re.search(r"\[1\][^\n]*\n([^.\n]+\.)", system)
         if self.invented:
             answer = "Nimbus was founded on the Moon by a famous pirate in 1750."
@@ -116,6 +118,18 @@ def test_the_system_prompt_names_the_configured_company(
             assert opening in prompt and "Nimbus Market" not in prompt
     finally:
         service.close()
+
+
+def test_a_language_model_is_asked_the_last_question_again_in_the_language_asked_for(
+    openai_service: ChatService,
+) -> None:
+    """ "¿Me lo puedes explicar en inglés?" asks the last question again: the model reads that question (and answers
+    in English), not the request itself as a question about the passages."""
+    openai_service.chat("¿Cuánto tarda el envío estándar a Canarias?", session_id="llm-switch")
+    result = openai_service.chat("¿Me lo puedes explicar en inglés?", session_id="llm-switch")
+    assert result["lang"] == "en" and result["route"] == "answered", result
+    assert "Canarias" in _Completions.last_user and "inglés" not in _Completions.last_user, _Completions.last_user
+    assert "Answer in English" in _Completions.last_system
 
 
 def test_finetune_with_openai_generator(openai_service: ChatService) -> None:
