@@ -37,7 +37,7 @@ class Metrics:
         )
         self.ready = Gauge(
             "supportbot_ready",
-            "1 when the graph and index are loaded and the shared state answers.",
+            "1 when /readyz says ready: graph and index loaded, shared state answering, data home writable.",
             registry=self.registry,
         )
 
