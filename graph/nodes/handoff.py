@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from graph.deps import Deps
+from graph.nodes.respond import joined
 from graph.state import ChatState
 
 if TYPE_CHECKING:
@@ -254,7 +255,8 @@ def draft_reply(
         return {"text": known, "passages": passages, "question": question, "for_message": index, "generator": kind,
                 "lang": lang}  # fmt: skip
     greetings = GREETING if agent else GREETING_UNSIGNED
-    text = greetings.get(lang, greetings["en"]).format(agent=agent) + (answer or FALLBACK.get(lang, FALLBACK["en"]))
+    greeting = greetings.get(lang, greetings["en"]).format(agent=agent)
+    text = joined(greeting, answer or FALLBACK.get(lang, FALLBACK["en"]))  # a table or a list after a blank line
     return {"text": text, "passages": passages, "question": question, "for_message": index, "generator": kind,
             "lang": lang}  # fmt: skip
 

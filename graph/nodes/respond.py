@@ -129,9 +129,25 @@ def preface(source_lang: str | None, lang: str) -> str:
     return _PREFACE[own].format(language=name)
 
 
+# The start of a text that opens with a block of its own: a table's header row or a list item.
+_BLOCK_START = re.compile(r"^[ \t]*(?:\||(?:[-*+]|\d{1,3}[.)])[ \t])")
+
+
+def joined(lead: str, text: str) -> str:
+    """``lead`` (a preface, a greeting) then ``text``: after a space, or after a blank line when ``text`` opens with
+    a table or a list, which Markdown renders as one only on lines of their own. An answer quoted from a Spanish
+    price table reached an English customer as "Our help centre covers this only in Spanish: | Servicio | Precio |"
+    followed by the rule and the rows as plain text, and an agent's draft as "Hola, te atiende el equipo de
+    atención al cliente. | Servicio | Precio |" (a QA pass as a bicycle workshop's operator, 2026-12-08)."""
+    lead, text = lead.rstrip(), text.strip("\n")
+    if not lead or not text:
+        return lead or text
+    return f"{lead}\n\n{text}" if _BLOCK_START.match(text) else f"{lead} {text.lstrip()}"
+
+
 def prefaced(state: Mapping[str, Any]) -> str:
     """The answer as the customer reads it: the generate node's ``preface``, if any, then the answer."""
-    return " ".join(part for part in (state.get("preface", ""), state.get("answer", "")) if part)
+    return joined(state.get("preface", ""), state.get("answer", ""))
 
 
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")

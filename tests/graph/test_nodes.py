@@ -480,3 +480,34 @@ def test_a_model_trained_on_drafts_reads_the_extractive_answer_and_others_do_not
     model = _Reads("We take PayPal.", True)
     generate.run(finetune_turn, replace(deps, generators={**deps.generators, "openai": model}))
     assert model.requests[0].draft is None
+
+
+PRICE_TABLE = "| Servicio | Precio |\n|---|---|\n| Reparar un pinchazo | 12 € |\n| Revisión completa | 65 € |"
+
+
+def test_a_preface_before_a_table_or_a_list_leaves_it_on_lines_of_its_own() -> None:
+    """Markdown renders a table or a list only when it starts a line: an English customer was quoted a Spanish price
+    table as "Our help centre covers this only in Spanish: | Servicio | Precio |" and the rows as plain text."""
+    from graph.nodes.respond import prefaced
+
+    preface = "Our help centre covers this only in Spanish:"
+    assert prefaced({"preface": preface, "answer": PRICE_TABLE}) == f"{preface}\n\n{PRICE_TABLE}"
+    assert prefaced({"preface": preface, "answer": "- Efectivo.\n- Bizum."}) == f"{preface}\n\n- Efectivo.\n- Bizum."
+    assert prefaced({"preface": preface, "answer": "1. Abre la web."}) == f"{preface}\n\n1. Abre la web."
+    assert prefaced({"preface": preface, "answer": "Aceptamos Bizum. [1]"}) == f"{preface} Aceptamos Bizum. [1]"
+    assert prefaced({"preface": "", "answer": PRICE_TABLE}) == PRICE_TABLE
+
+
+def test_an_agent_draft_that_opens_with_a_table_starts_it_after_the_greeting(
+    deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draft's greeting ran into the table ("... atención al cliente. | Servicio | Precio |"): an agent who sent
+    it as it was sent the customer the table's pipes and rule as one line of text."""
+    from graph.nodes import handoff
+
+    monkeypatch.setattr(handoff, "_checked_draft", lambda state, deps: PRICE_TABLE)
+    transcript = [{"role": "user", "content": "¿Cuánto cuesta arreglar un pinchazo de la bici?"}]
+    unsigned = handoff.draft_reply(deps, transcript, "es", None)["text"]
+    assert unsigned == "Hola, te atiende el equipo de atención al cliente.\n\n" + PRICE_TABLE, unsigned
+    signed = handoff.draft_reply(deps, transcript, "es", "Ana", known=None)["text"]
+    assert signed.startswith("Hola, soy Ana, del equipo de atención al cliente.\n\n| Servicio |"), signed
