@@ -371,6 +371,20 @@ def _markdown_tables(text: str) -> str:
     )
 
 
+def file_id(path: Path) -> str:
+    """The id of a one-article file whose front matter (or ``<meta name="id">``) gives none: its name without the
+    extension, each run of characters an id cannot hold (spaces, brackets, '¿', ',') made one '-' ("Política de
+    cancelación (2025).md" -> "Política-de-cancelación-2025"). A help centre's export names its files by their
+    titles, and until 2026-12-08 a space in one stopped the ingest ("invalid id 'sin id'"); a name that is an id
+    already is kept as it is."""
+    stem = path.stem
+    if _ID_RE.match(stem):
+        return stem
+    slug = re.sub(r"[^\w.:-]+", "-", stem)
+    slug = re.sub(r"^[^\w]+", "", slug).rstrip("-.:")[:200].rstrip("-.:")
+    return slug if _ID_RE.match(slug) else stem
+
+
 def _document(raw: dict[str, Any], path: Path, line: int | None, default_id: str | None = None) -> Document:
     doc_id = raw.get("id", default_id)
     if doc_id is None or not str(doc_id).strip():
@@ -484,7 +498,7 @@ def _load_markdown(path: Path) -> list[Document]:
         heading = re.match(r"^\s*#\s+(.+)$", body, re.MULTILINE)
         title = markdown_html(heading.group(1).strip(), inline=True) if heading else ""
     body = markdown_html(body)
-    return [_document({**meta, "title": title, "text": body}, path, None, default_id=path.stem)]
+    return [_document({**meta, "title": title, "text": body}, path, None, default_id=file_id(path))]
 
 
 # What a page's <meta name="..." content="..."> may say, as a Markdown file's front matter does
@@ -546,7 +560,7 @@ def _load_html(path: Path) -> list[Document]:
     meta.close()
     fields: dict[str, Any] = dict(meta.fields)
     fields.setdefault("title", " ".join((meta.heading or meta.title or meta.subheading).split()))
-    return [_document({**fields, "text": page}, path, None, default_id=path.stem)]
+    return [_document({**fields, "text": page}, path, None, default_id=file_id(path))]
 
 
 def _load_jsonl(path: Path) -> list[Document]:
@@ -642,7 +656,7 @@ def load_documents(paths: Iterable[Path]) -> list[Document]:
                 hint = (
                     "; the id of a .md or .html article is its file name unless an `id:` in its front matter (or a "
                     '<meta name="id" content="...">) gives one: give one of them its own id'
-                    if any(p.suffix.lower() in _ONE_ARTICLE and p.stem == document.id for p in named)
+                    if any(p.suffix.lower() in _ONE_ARTICLE and file_id(p) == document.id for p in named)
                     else ""
                 )
                 raise LoadError(

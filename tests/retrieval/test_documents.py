@@ -371,3 +371,18 @@ def test_a_duplicate_id_from_two_file_names_says_how_to_fix_it(tmp_path: Path) -
     with pytest.raises(LoadError, match="duplicate id 'same'") as caught:
         load_documents([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
     assert "file name" not in str(caught.value)  # a JSONL id is written in the line: no such hint
+
+
+def test_a_file_named_by_its_title_gets_an_id_from_its_name(tmp_path: Path) -> None:
+    # A help centre's export names its files by their titles: "sin id.md" without an id in its front matter stopped
+    # the whole ingest with "invalid id 'sin id'" (a QA pass as a bicycle workshop's operator, 2026-12-08).
+    write(tmp_path / "Política de cancelación (2025).md", "---\nlang: es\n---\nCancela gratis hasta 24 h antes.\n")
+    write(tmp_path / "¿Dónde estamos?.html", "<html lang='es'><h1>Dónde estamos</h1><p>Calle de Cádiz 42.</p></html>")
+    write(tmp_path / "hours-en.md", "# Hours\n\nOpen 9 to 5.\n")
+    ids = sorted(doc.id for doc in load_documents([tmp_path]))
+    assert ids == ["Dónde-estamos", "Política-de-cancelación-2025", "hours-en"], ids
+    # two names that make one id: the duplicate still says where the id came from
+    write(tmp_path / "Política de cancelación 2025.md", "Otra copia.\n")
+    with pytest.raises(LoadError, match="duplicate id 'Política-de-cancelación-2025'") as caught:
+        load_documents([tmp_path])
+    assert "the id of a .md or .html article is its file name" in str(caught.value)
