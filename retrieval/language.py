@@ -164,7 +164,7 @@ def other_language(text: str) -> str | None:
 _LANGUAGE_NAMES: dict[Lang, str] = {"es": r"(?:spanish|espanol|castellano)", "en": r"(?:english|ingles)"}
 _SAYING = (
     r"answer|reply|respond|write|speak|talk|explain|say|tell|repeat|continue|carry on|go on|switch|change|translate|"
-    r"help|chat|do|put|give|send|"
+    r"help|chat|do (?:it|that|this)|put (?:it|that|this)|give|send|"
     r"responde|respondeme|responder|responderme|respondes|respondeis|contesta|contestame|contestar|contestarme|"
     r"contestas|escribe|escribeme|escribir|escribirme|escribes|habla|hablame|hablar|hablarme|hablas|hablemos|explica|"
     r"explicame|explicamelo|explicar|explicarlo|explicarme|explicarmelo|explicas|di|dime|dimelo|decir|decirlo|"
@@ -181,7 +181,11 @@ _OBJECT = (
 _COURTESY = r"please|pls|plz|por favor|porfa|porfavor|thanks|thank you|gracias"
 _ASKS = {
     lang: (
-        re.compile(rf"\b(?:{_SAYING})\s+(?:(?:{_OBJECT})\s+){{0,3}}(?:in|into|to|en|al|a)\s+{name}\b"),
+        # not a noun: "how would I say 'I don't know the answer' in Spanish"
+        re.compile(
+            rf"(?<!\bthe )(?<!\ban )(?<!\bmy )(?<!\byour )\b(?:{_SAYING})\s+(?:(?:{_OBJECT})\s+){{0,3}}"
+            rf"(?:in|into|to|en|al|a)\s+{name}\b"
+        ),
         re.compile(
             rf"^(?:(?:and|y|now|ahora|mejor|better|but|pero|ok|vale)\s+)*(?:(?:in|en|into|al)\s+)?{name}"
             rf"(?:\s+(?:{_COURTESY}))?$"
@@ -203,15 +207,18 @@ def asked_language(text: str) -> tuple[Lang, bool] | None:
     """The language the customer asks to be answered in, and whether the message asks for nothing else (a request
     beside a question, "How do I return an item? Answer in Spanish please", is answered in Spanish); None when the
     message asks for no language. Only a request: "do you have the manual in English?", "I spoke to an agent in
-    English" and "¿la web está en inglés?" ask for none."""
+    English", "¿la web está en inglés?" and a text to translate ("Traduce al inglés: ...") ask for none."""
     folded = " ".join(re.findall(r"[^\W_]+", strip_accents(text.lower())))
     if not folded:
         return None
-    for lang, (request, alone) in _ASKS.items():
-        if alone.match(folded):
+    for lang, (request, bare) in _ASKS.items():
+        if bare.match(folded):
             return lang, True
         match = request.search(folded)
         if match is not None:
             rest = (folded[: match.start()] + " " + folded[match.end() :]).split()
-            return lang, all(word in _BESIDE for word in rest)
+            alone = all(word in _BESIDE for word in rest)
+            if alone or not match.group(0).startswith(("transl", "traduc")):
+                return lang, alone
+            # "Traduce al inglés: 'Me gustaría reservar una mesa'" is a translation task, not the reply's language
     return None

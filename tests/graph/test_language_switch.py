@@ -28,6 +28,12 @@ from retrieval.language import asked_language
         ("Hablé con un agente en inglés y no me entendió", None),
         ("Is the website available in English?", None),
         ("translate this poem into spanish", None),
+        ('Traduce al inglés: "Me gustaría reservar una mesa para cuatro personas"', None),
+        ("Can you translate this into Spanish for my guests: 'checkout is at 11'?", None),
+        ("se puede hablar en ingles con vosotros", ("en", False)),
+        ("please respond to me in english from now on", ("en", True)),  # CLINC150's change_language intent
+        ("how would i say, 'i don't know the answer' in spanish", None),
+        ("what food items do you put in english breakfast", None),
         ("Translate good morning into Japanese", None),
     ],
 )
