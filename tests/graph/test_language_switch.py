@@ -47,6 +47,8 @@ def test_asking_for_the_other_language_answers_the_last_question_again_in_it(ser
     again = service.chat("Can you answer in Spanish please?", session_id="switch-en-es")
     assert again["route"] == "answered" and again["lang"] == "es", again
     assert again["shown"][0]["doc_id"] == first["shown"][0]["doc_id"].replace("-en", "-es"), again["shown"]
+    # the same answer told again (the steps: "Mis pedidos > Devolver artículos", 14 days), not another part of it
+    assert "Mis pedidos" in again["answer"] and "14 días" in again["answer"], again["answer"]
     # and the session stays in Spanish, though the customer goes on in English
     later = service.chat("How long does a refund take?", session_id="switch-en-es")
     assert later["lang"] == "es" and later["shown"][0]["doc_id"] == "refund-policy-es", later["shown"]
@@ -61,6 +63,8 @@ def test_a_spanish_customer_asking_for_english(service: ChatService) -> None:
     assert again["route"] == "answered" and again["lang"] == "en", again
     # the same article as before, in English
     assert again["shown"][0]["doc_id"] == first["shown"][0]["doc_id"].replace("-es", "-en"), again["shown"]
+    assert "entre 3 y 10 días hábiles" in first["answer"], first["answer"]
+    assert "3-10 business days" in again["answer"], again["answer"]
 
 
 def test_asking_for_a_language_first_is_answered_in_it(service: ChatService) -> None:
