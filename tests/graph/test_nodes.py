@@ -511,3 +511,22 @@ def test_an_agent_draft_that_opens_with_a_table_starts_it_after_the_greeting(
     assert unsigned == "Hola, te atiende el equipo de atención al cliente.\n\n" + PRICE_TABLE, unsigned
     signed = handoff.draft_reply(deps, transcript, "es", "Ana", known=None)["text"]
     assert signed.startswith("Hola, soy Ana, del equipo de atención al cliente.\n\n| Servicio |"), signed
+
+
+def test_a_short_question_about_the_business_itself_is_handed_off_not_asked_about() -> None:
+    """ "¿dónde estáis?" (two words, one content word) passed the scope rail as a question about the business itself
+    (``business``), found no passage strong enough and was answered "Perdona, no sé bien qué necesitas": the
+    unclear-message reply meant for "lol" (a QA pass as a bicycle workshop's operator, 2026-12-08)."""
+    gaps: list[str] = []
+    threshold = GraphConfig.__dataclass_fields__["relevance_threshold"].default
+    deps = SimpleNamespace(config=SimpleNamespace(relevance_threshold=threshold), kb=None,
+                           store=SimpleNamespace(record_gap=lambda text, lang: gaps.append(text)))  # fmt: skip
+    about_us = {"score": 0.0011, "threshold": 0.0984, "in_scope": True, "business": True}
+    for text, lang in (("¿dónde estáis?", "es"), ("where r u?", "en")):
+        turn = state(text=text, query=text, lang=lang, passages=[], rewrites=1, guardrails={"scope": about_us})
+        graded = grade_relevance.run(turn, deps)
+        assert graded["route"] == "handoff" and graded["reason"] == "no_answer", (text, graded)
+    assert gaps == ["¿dónde estáis?", "where r u?"]
+    lol = state(text="lol", query="lol", lang="en", passages=[], rewrites=1,
+                guardrails={"scope": {"score": 0.15, "threshold": 0.1, "in_scope": True}})  # fmt: skip
+    assert grade_relevance.run(lol, deps)["reason"] == "unclear"
