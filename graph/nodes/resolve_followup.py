@@ -117,6 +117,22 @@ def _conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def _with_agent_exchange(messages: list[dict[str, Any]], state: ChatState, deps: Deps) -> list[dict[str, Any]]:
+    """``messages`` with what the customer and an agent wrote in the chat while the agent held it (the store's, where
+    they were written; the agent's as the assistant's): when the case is closed, the bot follows on from it. "and
+    how long does that take?" after telling the agent "my refund hasn't arrived" was searched with the question
+    before the hand-off (returns), and "can I do that myself next time?" after an agent changed an address was
+    refused as out of scope."""
+    store, session_id = getattr(deps, "store", None), state.get("session_id")
+    if store is None or not session_id:
+        return messages
+    merged = store.transcript(session_id, messages)
+    if len(merged) == len(messages):
+        return messages
+    return [{"role": "assistant" if m.get("role") == "agent" else m.get("role"), "content": m.get("content", ""),
+             **({"route": m["route"]} if m.get("route") else {})} for m in merged if m.get("content")]  # fmt: skip
+
+
 def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     """Build the retrieval query from the cleaned message, the transcript and the topic of the conversation."""
     if state.get("route"):
@@ -128,7 +144,8 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     # with?"), so the next message is judged on its own, not as a reply to them; neither they nor the messages they
     # replied to ("what's the best pizza recipe?") are context. An answer that asks ("Which order?") still makes the
     # reply a follow-up. Turns stored before replies carried their route have none and are kept.
-    history = _conversation([m for m in state.get("messages", []) if m.get("content")])
+    history = _conversation(_with_agent_exchange([m for m in state.get("messages", []) if m.get("content")], state,
+                                                 deps))  # fmt: skip
     if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
         history = history[:-1]  # redact_pii already appended this turn
     topic = state.get("topic", "")
