@@ -14,7 +14,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.generators import GenerationRequest, GeneratorError
 from graph.nodes.detect_language import query_language
-from graph.nodes.respond import preface
+from graph.nodes.respond import joined, preface
 from graph.state import ChatState
 
 
@@ -74,15 +74,16 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
         from graph.nodes.guard_output import OutputGate, release
 
         writer, gate = get_stream_writer(), OutputGate(state, deps)
-        index = 0
+        index, pending = 0, said_before
 
         def emit(sentence: str) -> None:
-            nonlocal index
+            nonlocal index, pending
+            if pending:  # the preface goes out with the first sentence, a table or a list after a blank line as in
+                # the final answer (respond.joined); sent ahead with a space, the streamed text differed from it
+                sentence, pending = joined(pending, sentence.rstrip()) + sentence[len(sentence.rstrip()) :], ""
             writer({"type": "token", "text": sentence, "sentence": index})
             index += 1
 
-        if said_before:
-            emit(said_before + " ")
         outcome = release(generator.stream(request), gate.check, emit, gate.cite)
         failed = outcome["failed"] or gate.finish()
         # as sent (citation marks attributed by the rail); a stopped answer is replaced whole anyway

@@ -530,3 +530,30 @@ def test_a_short_question_about_the_business_itself_is_handed_off_not_asked_abou
     lol = state(text="lol", query="lol", lang="en", passages=[], rewrites=1,
                 guardrails={"scope": {"score": 0.15, "threshold": 0.1, "in_scope": True}})  # fmt: skip
     assert grade_relevance.run(lol, deps)["reason"] == "unclear"
+
+
+def test_a_streamed_preface_before_a_table_is_what_the_final_answer_says(tmp_path: Path) -> None:
+    """Streamed, the other-language preface went out first followed by a space, then the table: the streamed text
+    showed "...only in Spanish: | Servicio |" broken, and the final event said ``replaced: true`` though no rail
+    had failed."""
+    import json
+
+    from graph.service import ChatService
+    from retrieval.ingest import ingest
+    from tests.graph.conftest import make_config
+
+    articles = tmp_path / "kb.jsonl"
+    bike_shop = (Path(__file__).parent / "bike_shop.jsonl").read_text("utf-8")
+    prices = {"id": "precios-es", "lang": "es", "title": "Precios del taller", "text": PRICE_TABLE}
+    articles.write_text(bike_shop + json.dumps(prices, ensure_ascii=False) + "\n", "utf-8")
+    ingest([articles], tmp_path / "index")
+    service = ChatService(make_config(tmp_path / "index", tmp_path))
+    try:
+        question = "How much does a full service (revisión completa) cost?"
+        events = list(service.stream(question))
+        final, shown = events[-1], "".join(e["text"] for e in events if e["type"] == "token")
+        assert final["route"] == "answered" and final["sources"][0]["doc_id"] == "precios-es", final
+        assert final["answer"].startswith("Our help centre covers this only in Spanish:\n\n| Servicio |"), final
+        assert shown.strip() == final["answer"] and final["replaced"] is False, (shown, final["answer"])
+    finally:
+        service.close()
