@@ -18,7 +18,9 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     """Register the pages this visitor may see and run the selected one."""
-    st.set_page_config(page_title="supportbot", page_icon="💬", layout="wide")
+    # the browser tab names the deployment's company when SUPPORTBOT_COMPANY is set (a workshop's customers read
+    # "supportbot" on it: a QA pass as a bicycle workshop's operator, 2026-12-08)
+    st.set_page_config(page_title=state.config().company or "supportbot", page_icon="💬", layout="wide")
     signed_in = state.staff() is not None
     lang = "en" if signed_in else state.page_lang()  # a visitor reads the chat's language; the console is English
     pages = [st.Page(HERE / "views" / "chat.py", title=t("nav_chat", lang), icon=":material/chat:", default=True)]

@@ -38,7 +38,7 @@ class UIConfig:
     model_dir: Path | None = field(default=None, metadata={"help": "fine-tuned model folder (hf generator)"})
     openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL"})
     openai_model: str = field(default="supportbot", metadata={"help": "model name on the OpenAI-compatible server"})
-    company: str | None = field(default=None, metadata={"help": "company an LLM's system prompt names (None: demo)"})
+    company: str | None = field(default=None, metadata={"help": "company the LLM prompt and chat page name"})
     scope_questions: Path | None = field(default=None, metadata={"help": "own customer questions for the scope rail"})
     pii_key: str | None = field(default=None, repr=False, metadata={"help": "secret keying personal-data hashes"})
     max_message_chars: int = field(

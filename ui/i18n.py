@@ -9,6 +9,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav_chat": {"es": "Chat de atención al cliente", "en": "Customer chat"},
     "nav_signin": {"es": "Acceso del personal", "en": "Staff sign-in"},
     "title": {"es": "Asistente de soporte", "en": "Support assistant"},
+    # with SUPPORTBOT_COMPANY set: a deployment's customers see whose assistant it is (heading and browser tab)
+    "title_company": {"es": "Asistente de soporte de {company}", "en": "{company} support assistant"},
     "caption": {
         "es": "Respuestas de nuestra base de conocimiento, con sus fuentes.",
         "en": "Answers from our knowledge base, with their sources.",

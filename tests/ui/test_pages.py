@@ -89,6 +89,16 @@ def test_a_message_without_a_letter_is_answered_in_the_pages_language(inprocess_
     assert at.title[0].value == "Asistente de soporte"
 
 
+def test_the_page_names_the_deployments_company(inprocess_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bicycle workshop that set SUPPORTBOT_COMPANY still showed "supportbot" on the browser tab and a heading
+    that named no one (a QA pass as its operator, 2026-12-08)."""
+    monkeypatch.setenv("SUPPORTBOT_COMPANY", "Ciclos Ruiz")
+    at = open_page()
+    assert at.title[0].value in {t("title_company", lang, company="Ciclos Ruiz") for lang in ("es", "en")}
+    at.sidebar.selectbox(key="lang_choice").set_value("Español").run()
+    assert at.title[0].value == "Asistente de soporte de Ciclos Ruiz"
+
+
 @pytest.mark.slow
 def test_manual_language_override_wins(inprocess_env: Path) -> None:
     at = open_page()

@@ -389,7 +389,8 @@ def main() -> None:
 
     # No anchor: it is a link a keyboard user tabs to, which screen readers read in Streamlit's English ("Link to
     # heading"), on a Spanish page too.
-    st.title(t("title", lang), anchor=False)
+    company = state.config().company
+    st.title(t("title_company", lang, company=company) if company else t("title", lang), anchor=False)
     st.caption(t("caption", lang))
     up = True
     try:
