@@ -193,6 +193,7 @@ _ASKS = {
     )
     for lang, name in _LANGUAGE_NAMES.items()
 }
+ASK_CHARS = 1000  # a longer message is read in its own language (its search cost 50-100 ms at 100,000 characters)
 # What may stand beside the request in a message that asks for nothing else ("Could you answer in Spanish, please?").
 _BESIDE_TEXT = (
     "can could would will you please pls plz por favor porfa porfavor thanks thank gracias ok okay vale hi hello "
@@ -208,6 +209,8 @@ def asked_language(text: str) -> tuple[Lang, bool] | None:
     beside a question, "How do I return an item? Answer in Spanish please", is answered in Spanish); None when the
     message asks for no language. Only a request: "do you have the manual in English?", "I spoke to an agent in
     English", "¿la web está en inglés?" and a text to translate ("Traduce al inglés: ...") ask for none."""
+    if len(text) > ASK_CHARS:
+        return None
     folded = " ".join(re.findall(r"[^\W_]+", strip_accents(text.lower())))
     if not folded:
         return None

@@ -121,8 +121,7 @@ def _with_agent_exchange(messages: list[dict[str, Any]], state: ChatState, deps:
     """``messages`` with what the customer and an agent wrote in the chat while the agent held it (the store's, where
     they were written; the agent's as the assistant's): when the case is closed, the bot follows on from it. "and
     how long does that take?" after telling the agent "my refund hasn't arrived" was searched with the question
-    before the hand-off (returns), and "can I do that myself next time?" after an agent changed an address was
-    refused as out of scope."""
+    before the hand-off (returns)."""
     store, session_id = getattr(deps, "store", None), state.get("session_id")
     if store is None or not session_id:
         return messages

@@ -34,6 +34,7 @@ from retrieval.language import asked_language
         ("please respond to me in english from now on", ("en", True)),  # CLINC150's change_language intent
         ("how would i say, 'i don't know the answer' in spanish", None),
         ("what food items do you put in english breakfast", None),
+        ("answer in Spanish please " + "bla " * 300, None),  # a long message is read in its own language
         ("Translate good morning into Japanese", None),
     ],
 )
