@@ -14,6 +14,7 @@ from typing import Any
 from graph.deps import Deps
 from graph.generators import GenerationRequest, GeneratorError
 from graph.nodes.detect_language import query_language
+from graph.nodes.resolve_followup import with_agent_exchange
 from graph.nodes.respond import joined, preface
 from graph.state import ChatState
 
@@ -40,7 +41,9 @@ def answer(state: ChatState, deps: Deps, kind: str) -> dict[str, Any]:
     """The node's update with ``kind``'s answer (streamed through the output rails when the turn streams)."""
     mode, lang = state.get("mode", "rag"), state.get("lang", "en")
     generator = deps.generators[kind]
-    history = state.get("messages", [])[:-1][-deps.config.history_turns :] if deps.config.history_turns else []
+    # the conversation so far, with what the customer and an agent wrote while the agent held the chat
+    messages = with_agent_exchange(state.get("messages", []), state, deps) if deps.config.history_turns else []
+    history = messages[:-1][-deps.config.history_turns :] if deps.config.history_turns else []
     request = GenerationRequest(
         # The extractive generator matches sentences to the resolved query; an LLM reads the message in context,
         # except "in English, please", which asks the last question again (graph.nodes.resolve_followup).

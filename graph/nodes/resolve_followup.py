@@ -18,7 +18,7 @@ from graph.state import ChatState
 from retrieval.conversation import conversation_query, is_followup
 from retrieval.text import PLACEHOLDER, unshout
 
-__all__ = ["focus", "is_followup", "run", "strip_markup"]
+__all__ = ["focus", "is_followup", "run", "strip_markup", "with_agent_exchange"]
 
 # A redaction placeholder (group 1) is matched first, so that it is kept whole: it is a word of the message. A comment,
 # script or style block is found by its opening here and its end by :data:`_BLOCK_ENDS` (see strip_markup).
@@ -117,7 +117,7 @@ def _conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _with_agent_exchange(messages: list[dict[str, Any]], state: ChatState, deps: Deps) -> list[dict[str, Any]]:
+def with_agent_exchange(messages: list[dict[str, Any]], state: ChatState, deps: Deps) -> list[dict[str, Any]]:
     """``messages`` with what the customer and an agent wrote in the chat while the agent held it (the store's, where
     they were written; the agent's as the assistant's): when the case is closed, the bot follows on from it. "and
     how long does that take?" after telling the agent "my refund hasn't arrived" was searched with the question
@@ -143,7 +143,7 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     # with?"), so the next message is judged on its own, not as a reply to them; neither they nor the messages they
     # replied to ("what's the best pizza recipe?") are context. An answer that asks ("Which order?") still makes the
     # reply a follow-up. Turns stored before replies carried their route have none and are kept.
-    history = _conversation(_with_agent_exchange([m for m in state.get("messages", []) if m.get("content")], state,
+    history = _conversation(with_agent_exchange([m for m in state.get("messages", []) if m.get("content")], state,
                                                  deps))  # fmt: skip
     if history and history[-1].get("role") == "user" and history[-1].get("content") == text:
         history = history[:-1]  # redact_pii already appended this turn

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -25,6 +25,7 @@ class _Completions(BaseHTTPRequestHandler):
     requests = 0
     last_system = ""
     last_user = ""
+    last_messages: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -41,6 +42,7 @@ class _Completions(BaseHTTPRequestHandler):
         system = body["messages"][0]["content"]
         type(self).last_system = system
         type(self).last_user = body["messages"][-1]["content"]
+        type(self).last_messages = body["messages"]
         match = re.search(r"\[1\][^\n]*\n([^.\n]+\.)", system)
         if self.invented:
             answer = "Nimbus was founded on the Moon by a famous pirate in 1750."
@@ -130,6 +132,25 @@ def test_a_language_model_is_asked_the_last_question_again_in_the_language_asked
     assert result["lang"] == "en" and result["route"] == "answered", result
     assert "Canarias" in _Completions.last_user and "inglés" not in _Completions.last_user, _Completions.last_user
     assert "Answer in English" in _Completions.last_system
+
+
+def test_a_language_model_reads_what_an_agent_said_in_the_chat(openai_service: ChatService) -> None:
+    """After a person held the chat, the model's history has the agent's reply and the customer's messages to
+    them (the store's), not only the bot's turns."""
+    session = "llm-after-agent"
+    openai_service.chat("How long does standard delivery take in Spain?", session_id=session)
+    escalation = openai_service.request_handoff(session)
+    openai_service.store.claim(escalation["id"], "agent-1", "Ana")
+    assert openai_service.chat("My parcel is two weeks late", session_id=session)["route"] == "human"
+    reply = "I've opened an investigation with the carrier for you."
+    openai_service.store.add_agent_message(escalation["id"], "agent-1", reply,
+                                           len(openai_service.transcript(session)))  # fmt: skip
+    openai_service.store.resolve(escalation["id"], "agent-1")
+    after = openai_service.chat("what happens once the investigation is finished?", session_id=session)
+    assert after["route"] == "answered", after
+    said = [(m["role"], m["content"]) for m in _Completions.last_messages[1:]]
+    assert ("assistant", reply) in said and ("user", "My parcel is two weeks late") in said, said
+    assert said[-1] == ("user", "what happens once the investigation is finished?"), said
 
 
 def test_finetune_with_openai_generator(openai_service: ChatService) -> None:
