@@ -946,6 +946,32 @@ def test_a_reload_resumes_the_conversation_and_its_hand_off_from_the_address(
         assert other.query_params["session"] == other.session_state["session_id"]
 
 
+@pytest.mark.slow
+def test_a_reload_keeps_the_language_the_customer_asked_for(inprocess_env: Path) -> None:
+    """An English customer asked "Can you answer in Spanish please?" and read Spanish answers under Spanish labels;
+    a reload drew the page in English (the labels followed the language of what the customer wrote), while the bot
+    went on answering in Spanish (a bilingual QA pass in Chromium, 2026-12-08)."""
+    customer = open_page()
+    customer.context = {"locale": "en-US"}
+    customer.chat_input[0].set_value("How long does standard shipping take?").run()
+    customer.chat_input[0].set_value("Can you answer in Spanish please?").run()
+    assert not customer.exception, [e.value for e in customer.exception]
+    assert detect_language(assistant_texts(customer)[-1]) == "es"
+    assert customer.title[0].value == "Asistente de soporte"
+
+    reloaded = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    reloaded.context = {"locale": "en-US"}
+    reloaded.query_params["session"] = customer.session_state["session_id"]
+    reloaded.run()
+    assert not reloaded.exception, [e.value for e in reloaded.exception]
+    assert len(assistant_texts(reloaded)) == 2
+    assert reloaded.title[0].value == "Asistente de soporte"  # it said "Support assistant"
+    assert reloaded.chat_input[0].placeholder == t("placeholder", "es")
+    reloaded.chat_input[0].set_value("How do I track my order?").run()  # still answered in Spanish, labels too
+    assert detect_language(assistant_texts(reloaded)[-1]) == "es"
+    assert reloaded.title[0].value == "Asistente de soporte"
+
+
 # --- sign-in -----------------------------------------------------------------------------------------------------
 
 

@@ -324,11 +324,15 @@ def _resume(backend: Backend, session_id: str) -> None:
                                    "route": message.get("route"), "sources": [], "session_id": session_id,
                                    "turn": turn})  # fmt: skip
             turn += 1
-    asked = " ".join(m["content"] for m in ss["messages"] if m["role"] == "user")
-    if asked.strip():  # the labels follow the customer's language again (with Auto)
+    # The labels follow the conversation's language again (with Auto): the one its last answer is in, as they did
+    # before the reload (a customer who asked for the other language writes in theirs and reads answers in the one
+    # asked for: the page came back in the language they write in), else the customer's own words.
+    answers = [m["content"] for m in ss["messages"] if m["role"] == "assistant" and m["content"].strip()]
+    said = answers[-1] if answers else " ".join(m["content"] for m in ss["messages"] if m["role"] == "user")
+    if said.strip():
         from retrieval.language import detect_language
 
-        ss["lang"] = detect_language(asked, default="es" if state.page_lang() == "es" else "en") or ss["lang"]
+        ss["lang"] = detect_language(said, default="es" if state.page_lang() == "es" else "en") or ss["lang"]
 
 
 def _hand_over(status: str, escalation_id: str | None, agent: str | None) -> None:
