@@ -104,6 +104,11 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "Of course, I'll answer in English. How can I help you?",
         "es": "Claro, te respondo en español. ¿En qué puedo ayudarte?",
     },
+    # ... for the other language than the one the caller fixed (the API's lang, the UI's language selector)
+    "language_fixed": {
+        "en": "This chat is set to answer in English. How can I help you?",
+        "es": "Este chat está configurado para responder en español. ¿En qué puedo ayudarte?",
+    },
 }
 PRIORITY = ("identity", "goodbye", "thanks", "greeting")  # the reply for a mix ("thanks, bye" -> goodbye)
 _INDEX: dict[tuple[str, ...], list[tuple[str, str]]] = {}

@@ -18,6 +18,9 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
     # The caller may fix the language, or the customer ask for one (now or earlier in the session); otherwise detect
     # it, keeping the session's for messages with no evidence.
     asked = asked_language(text)
+    refused = asked if asked and state.get("lang") and asked[0] != state.get("lang") else None
+    if refused:  # the caller fixed the other language (the API's lang, the UI's selector): not granted
+        asked = None
     requested = state.get("lang") or (asked[0] if asked else None) or state.get("reply_lang") or None
     lang = requested or detect_language(text, default=fallback) or fallback  # type: ignore[arg-type]
     # requested: the language is fixed, and no later rail (small talk, another language) changes it
@@ -34,6 +37,9 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
                 verdict["written"] = detect_language(topic, default=language_tag(state.get("session_lang"))) or lang
             else:
                 update |= {"route": "smalltalk", "reason": "language"}
+    elif refused and refused[1]:  # "en español, por favor" with lang en: say so, not "Of course, ... in English"
+        verdict["asked"] = refused[0]
+        update |= {"route": "smalltalk", "reason": "language_fixed"}
     if not re.search(r"[^\W_]", text):
         update |= {"route": "out_of_scope", "reason": "empty"}
     else:

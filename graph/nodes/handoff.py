@@ -60,11 +60,18 @@ EVIDENCE_WORDS = 3
 
 
 def customer_lang(messages: list[dict[str, Any]], default: str) -> str:
-    """The language the customer writes in: that of their latest message with at least ``EVIDENCE_WORDS`` words
-    (placeholders left out), else ``default`` (the case's language)."""
+    """The language the customer writes in: the one they last asked to be answered in ("Can you answer in Spanish
+    please?", which the bot keeps to for the rest of the session: graph.nodes.detect_language), else that of their
+    latest message with at least ``EVIDENCE_WORDS`` words (placeholders left out), else ``default`` (the case's
+    language). An English writer who had asked for Spanish got an English draft, and their agent's Spanish reply was
+    flagged as the wrong language (a QA pass in the browser, 2026-12-08)."""
+    from retrieval.language import asked_language
     from retrieval.text import PLACEHOLDER
 
     default = default if default in ("es", "en") else "en"
+    for message in reversed(messages):
+        if message.get("role") == "user" and (asked := asked_language(str(message.get("content", "")))):
+            return asked[0]
     for message in reversed(messages):
         if message.get("role") != "user":
             continue
@@ -184,6 +191,14 @@ def check_agent_reply(
     return reply, checks
 
 
+def _only_a_language(text: str) -> bool:
+    """ "Can you answer in Spanish please?": a request for a language that asks nothing else (nothing to draft)."""
+    from retrieval.language import asked_language
+
+    asked = asked_language(text)
+    return asked is not None and asked[1]
+
+
 def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     """The last customer message that asks something (not only for a person, nor only a value handed over: "mi email
     es <EMAIL_1>" was drafted an answer about passwords, nor a thank-you, nor small talk: a greeting or a "hello?
@@ -197,7 +212,8 @@ def _question(transcript: list[dict[str, Any]]) -> tuple[int, str]:
     from retrieval.text import has_words
 
     said = [(i, str(m.get("content", ""))) for i, m in enumerate(transcript) if m.get("role") == "user"]
-    asked = [(i, t) for i, t in said if has_words(t) and not is_slot_answer(t) and not is_acknowledgement(t)]
+    asked = [(i, t) for i, t in said if has_words(t) and not is_slot_answer(t) and not is_acknowledgement(t)
+             and not _only_a_language(t)]  # fmt: skip
     request: tuple[int, str] | None = None
     for index, text in reversed(asked):
         if waiting(text):  # "still there?", "¿alguna novedad?": asks nothing, and is no request to draft for

@@ -80,3 +80,31 @@ def test_a_question_with_a_request_for_a_language_is_answered_in_it(service: Cha
     result = service.chat("How do I return an item? Answer in Spanish please", session_id="switch-inline")
     assert result["lang"] == "es" and result["route"] == "answered", result
     assert result["shown"][0]["doc_id"] == "how-to-return-es", result["shown"]
+
+
+def test_a_request_for_the_language_the_caller_did_not_fix_is_not_granted(service: ChatService) -> None:
+    """With the UI's selector (the API's lang) on English, "en español por favor" was told "Of course, I'll answer
+    in English" (a QA pass in the browser)."""
+    result = service.chat("en español por favor", lang="en", session_id="switch-fixed")
+    assert result["route"] == "smalltalk" and result["lang"] == "en", result
+    assert result["answer"].startswith("This chat is set to answer in English"), result["answer"]
+    later = service.chat("¿Puedo pagar con Bizum?", session_id="switch-fixed")  # the selector back on Automatic
+    assert later["lang"] == "es", later  # nothing was kept from the request that was not granted
+
+
+def test_agent_assist_reads_past_a_request_for_a_language_and_drafts_in_it() -> None:
+    """An English writer who asked for Spanish and then for a person: the draft answered "Can you answer in Spanish
+    please?" in English, and the agent's Spanish reply was flagged as the wrong language (a QA pass in the
+    browser)."""
+    from graph.nodes.handoff import _question, customer_lang
+
+    transcript = [
+        {"role": "user", "content": "How do I return an item?"},
+        {"role": "assistant", "content": "Step by step: ...", "route": "answered"},
+        {"role": "user", "content": "Can you answer in Spanish please?"},
+        {"role": "assistant", "content": "Para devolver un artículo, ...", "route": "answered"},
+        {"role": "user", "content": "I want to talk to a person"},
+    ]
+    assert _question(transcript) == (0, "How do I return an item?")
+    assert customer_lang(transcript, "en") == "es"
+    assert customer_lang(transcript[:1], "es") == "en"  # no request: the words say it
