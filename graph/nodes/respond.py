@@ -206,7 +206,11 @@ def run(state: ChatState, deps: Deps) -> dict[str, Any]:
         "session_lang": lang,
         # An empty message leaves no trace in the transcript, so neither does the reply to it. The route goes with
         # the reply: a canned one (redirect, small talk, refusal, hand-off notice) asks nothing (resolve_followup).
-        "messages": [{"role": "assistant", "content": answer, "route": route}] if state.get("text") else [],
+        # Its language too: a page reloaded (ui) shows its labels in it, which a quote under another language's
+        # preface, or a customer who asked for the other language, would not tell by its words.
+        "messages": [{"role": "assistant", "content": answer, "route": route, "lang": lang}]
+        if state.get("text")
+        else [],
     }
     if route != "answered":
         update["passages"] = []

@@ -53,6 +53,8 @@ def test_asking_for_the_other_language_answers_the_last_question_again_in_it(ser
     # and the session stays in Spanish, though the customer goes on in English
     later = service.chat("How long does a refund take?", session_id="switch-en-es")
     assert later["lang"] == "es" and later["shown"][0]["doc_id"] == "refund-policy-es", later["shown"]
+    # the transcript keeps each answer's language (a reloaded page shows its labels in it)
+    assert [m.get("lang") for m in service.transcript("switch-en-es") if m["role"] == "assistant"] == ["en", "es", "es"]
     back = service.chat("Now in English please", session_id="switch-en-es")
     assert back["lang"] == "en" and back["shown"][0]["doc_id"] == "refund-policy-en", back["shown"]
 

@@ -332,7 +332,8 @@ def test_handoff_records_an_escalation_and_respond_words_it(deps: Any) -> None:
 def test_respond_sets_topic_only_for_answers(deps: Any) -> None:
     answered = respond.run(state(text="q", query="how do I return shoes", answer="You can [1].", lang="en"), deps)
     assert answered["route"] == "answered" and answered["topic"] == "how do I return shoes"
-    assert answered["messages"] == [{"role": "assistant", "content": "You can [1].", "route": "answered"}]
+    assert answered["messages"] == [{"role": "assistant", "content": "You can [1].", "route": "answered",
+                                     "lang": "en"}]  # fmt: skip
     redirect = respond.run(state(text="q", route="out_of_scope", reason="out_of_domain", lang="es"), deps)
     assert "topic" not in redirect and redirect["answer"].startswith("Lo siento")
     assert respond.run(state(route="out_of_scope", reason="empty"), deps)["messages"] == []

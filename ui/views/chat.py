@@ -329,7 +329,10 @@ def _resume(backend: Backend, session_id: str) -> None:
     # asked for: the page came back in the language they write in), else the customer's own words.
     answers = [m["content"] for m in ss["messages"] if m["role"] == "assistant" and m["content"].strip()]
     said = answers[-1] if answers else " ".join(m["content"] for m in ss["messages"] if m["role"] == "user")
-    if said.strip():
+    langs = [m.get("lang") for m in messages if m.get("role") == "assistant" and m.get("lang") in ("es", "en")]
+    if langs:  # the bot's answers carry their language (since 2026-12-08): an answer quoting another language's
+        ss["lang"] = langs[-1]  # article under a preface in the customer's would read as the article's
+    elif said.strip():
         from retrieval.language import detect_language
 
         ss["lang"] = detect_language(said, default="es" if state.page_lang() == "es" else "en") or ss["lang"]
